@@ -1,0 +1,65 @@
+// berth.io/v1alpha1 IPAddressClaim: one cluster-scoped object per allocated IP (KEP-1880 style).
+// Create-only naming makes the API server the arbiter: the first create wins.
+import { parseIp, formatIp } from '../shared/ip.ts';
+
+export const CLAIM_GROUP = 'berth.io';
+export const CLAIM_VERSION = 'v1alpha1';
+export const CLAIM_KIND = 'IPAddressClaim';
+export const CLAIM_PLURAL = 'ipaddressclaims';
+export const CLAIM_API_VERSION = `${CLAIM_GROUP}/${CLAIM_VERSION}`;
+
+/** Label naming the component that manages a claim (KEP-1880 recommends a managed-by label). */
+export const CLAIM_MANAGED_BY_LABEL = 'berth.io/managed-by';
+export const CLAIM_MANAGED_BY = 'berth';
+export const CLAIM_FAMILY_LABEL = 'berth.io/ip-family';
+
+export interface ClaimHolder {
+  namespace: string;
+  name: string;
+  /** Bound by the controller once the Service exists (the Service has no uid at mutating time). */
+  uid?: string;
+  ports: Array<{ protocol: 'TCP' | 'UDP' | 'SCTP'; port: number }>;
+}
+
+export interface IPAddressClaimSpec {
+  ip: string;
+  pool: string;
+  sharingKey: string;
+  backendKey: string;
+  holders: ClaimHolder[];
+}
+
+export interface IPAddressClaim {
+  apiVersion: typeof CLAIM_API_VERSION;
+  kind: typeof CLAIM_KIND;
+  metadata: {
+    name: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: IPAddressClaimSpec;
+}
+
+/** Object name of the claim for an IP: `v4-192-168-1-221`, `v6-2001-db8--1`. Throws on a non-IP (a bug). */
+export function claimName(ip: string): string {
+  const p = parseIp(ip);
+  if (!p) throw new Error(`claimName: "${ip}" is not an IP`);
+  const canon = formatIp(p.family, p.value);
+  return p.family === 'IPv4' ? `v4-${canon.replaceAll('.', '-')}` : `v6-${canon.replaceAll(':', '-')}`;
+}
+
+export function newClaim(spec: IPAddressClaimSpec): IPAddressClaim {
+  const fam = parseIp(spec.ip)?.family ?? 'IPv4';
+  return {
+    apiVersion: CLAIM_API_VERSION,
+    kind: CLAIM_KIND,
+    metadata: {
+      name: claimName(spec.ip),
+      labels: { [CLAIM_MANAGED_BY_LABEL]: CLAIM_MANAGED_BY, [CLAIM_FAMILY_LABEL]: fam },
+    },
+    spec,
+  };
+}
