@@ -73,3 +73,38 @@ export interface Orphan {
   /** The pool the IPs came from before the change. */
   readonly pool: string;
 }
+
+/** One holder of an IP, as the allocator records it. */
+export interface Holder {
+  readonly key: string;
+  readonly sharingKey: string;
+  readonly backendKey: string;
+  readonly ports: readonly Port[];
+}
+
+/**
+ * The allocator's surface (implemented by `Allocator` in allocator.ts). Pure and synchronous: no I/O, no timers.
+ * Keys are `namespace/name`.
+ */
+export interface AllocatorApi {
+  /** Replaces the pools; re-maps held IPs to the pools that now contain them; drops and reports the others. */
+  setPools(pools: readonly PoolSpec[]): { orphaned: Orphan[] };
+  /** What setPools would orphan, without changing anything (for the webhook's pool checks and `berth plan`). */
+  planPools(pools: readonly PoolSpec[]): { orphaned: Orphan[] };
+  /** Chooses and records IP(s) for the Service, MetalLB's decision order. Idempotent for a key that holds valid IPs. */
+  allocate(key: string, req: ServiceRequest): AllocResult;
+  /** Records exactly these IPs for the Service (requested IPs, restart rebuild, claims seen in the API). */
+  assign(key: string, req: ServiceRequest, ips: readonly string[]): AllocResult;
+  /** Would `assign(key, req, ips)` succeed? Changes nothing. */
+  check(key: string, req: ServiceRequest, ips: readonly string[]): AllocResult;
+  /** Frees whatever the key holds (no-op when nothing). */
+  release(key: string): void;
+  /** IPs held by the key, in allocation order (v4 before v6 for dual stack), or undefined. */
+  ipsOf(key: string): { ips: readonly string[]; pool: string } | undefined;
+  /** Holders of an IP (several when shared). */
+  holdersOf(ip: string): readonly Holder[];
+  /** Name of the pool containing the IP (ignoring avoidBuggyIPs), or undefined. */
+  poolOf(ip: string): string | undefined;
+  /** Counters per pool, in pool-name order. */
+  stats(): PoolStats[];
+}
