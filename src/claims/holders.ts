@@ -1,0 +1,78 @@
+// Holder-side views of claims: who holds which claims, and the sharing rules a new holder must meet on a claimed IP.
+import type { ServiceRequest } from '../allocator/types.ts';
+import type { ClaimHolder, IPAddressClaim } from '../api/claim.ts';
+import { familyOf } from '../shared/ip.ts';
+
+/** Everything one Service holds across claims (a dual-stack Service is in two claims). */
+export interface HolderClaims {
+  /** `namespace/name` */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** Its IPs, IPv4 first. */
+  readonly ips: string[];
+  readonly claims: IPAddressClaim[];
+}
+
+export function holderKey(h: { readonly namespace: string; readonly name: string }): string {
+  return `${h.namespace}/${h.name}`;
+}
+
+/** Index of claims by holder key (`namespace/name`); each holder's IPs are ordered IPv4 first, then by name. */
+export function claimsByHolder(claims: readonly IPAddressClaim[]): Map<string, HolderClaims> {
+  const out = new Map<string, HolderClaims>();
+  for (const c of claims) {
+    for (const h of c.spec.holders) {
+      const key = holderKey(h);
+      let e = out.get(key);
+      if (!e) {
+        e = { key, namespace: h.namespace, name: h.name, ips: [], claims: [] };
+        out.set(key, e);
+      }
+      if (!e.ips.includes(c.spec.ip)) {
+        e.ips.push(c.spec.ip);
+        e.claims.push(c);
+      }
+    }
+  }
+  for (const e of out.values()) {
+    const order = e.ips.map((ip, i) => ({ ip, claim: e.claims[i]!, v6: familyOf(ip) === 'IPv6' ? 1 : 0 }));
+    order.sort((a, b) => a.v6 - b.v6 || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+    e.ips.splice(0, e.ips.length, ...order.map((o) => o.ip));
+    e.claims.splice(0, e.claims.length, ...order.map((o) => o.claim));
+  }
+  return out;
+}
+
+export function samePorts(a: ClaimHolder['ports'], b: ClaimHolder['ports']): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a.map((p) => `${p.protocol}/${p.port}`));
+  return b.every((p) => s.has(`${p.protocol}/${p.port}`));
+}
+
+/**
+ * Can `req` join the claim's other holders on its IP? MetalLB's sharing rule (internal/allocator/allocator.go,
+ * checkSharing / sharingOK): both sides carry the same non-empty sharing key and the same backend key, and no
+ * (protocol, port) of the newcomer is used by another holder. Returns undefined when allowed, else the reason.
+ */
+export function sharingProblem(
+  claim: IPAddressClaim,
+  req: Pick<ServiceRequest, 'namespace' | 'name' | 'sharingKey' | 'backendKey' | 'ports'>,
+): string | undefined {
+  const others = claim.spec.holders.filter((h) => h.namespace !== req.namespace || h.name !== req.name);
+  if (others.length === 0) return undefined;
+  const names = others.map(holderKey).join(', ');
+  if (req.sharingKey === '' || claim.spec.sharingKey === '' || req.sharingKey !== claim.spec.sharingKey) {
+    return `${claim.spec.ip} is held by ${names} (allow-shared-ip "${claim.spec.sharingKey}"); set the same key to share it`;
+  }
+  if (req.backendKey !== claim.spec.backendKey) {
+    return `${claim.spec.ip} is held by ${names} with a different externalTrafficPolicy/selector; it cannot be shared`;
+  }
+  const used = new Map<string, string>();
+  for (const h of others) for (const p of h.ports) used.set(`${p.protocol}/${p.port}`, holderKey(h));
+  for (const p of req.ports) {
+    const by = used.get(`${p.protocol}/${p.port}`);
+    if (by) return `port ${p.protocol}/${p.port} is already in use on "${claim.spec.ip}" by ${by}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { main } from './main.ts';
+import { recordingIO } from './io.ts';
+
+async function run(args: string[], stdin = '') {
+  const io = recordingIO(stdin);
+  const code = await main(args, io);
+  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+}
+
+test("validate accepts the seeds' dev pool, L2Advertisement and BGP objects", async () => {
+  const r = await run(['validate', 'examples/dev', 'examples/bgp']);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.equal(r.out, '');
+  assert.match(r.err, /4 metallb.io object\(s\) valid/);
+});
+
+test("validate accepts the seeds' prod pool and the multi-pool example", async () => {
+  assert.equal((await run(['validate', 'examples/prod'])).code, 0);
+  assert.equal((await run(['validate', 'examples/multi-pool'])).code, 0);
+});
+
+test('validate rejects overlapping pools (dev and prod together) with MetalLB message', async () => {
+  const r = await run(['validate', 'examples/dev', 'examples/prod']);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /examples\/(dev|prod)\/ipaddresspool\.yaml:\d+ IPAddressPool\/default: .*overlaps with already defined CIDR/);
+});
+
+test('validate names file, line, object and value for a bad CIDR and a backwards range', async () => {
+  const r = await run(['validate', 'test/fixtures/cli/bad-pools.yaml']);
+  assert.equal(r.code, 1);
+  const lines = r.out.split('\n');
+  const cidr = lines.find((l) => l.includes('100.200.300.400/24'));
+  assert.ok(cidr, r.out);
+  assert.match(cidr, /^test\/fixtures\/cli\/bad-pools\.yaml:9 IPAddressPool\/broken: .*invalid CIDR "100\.200\.300\.400\/24"/);
+  const range = lines.find((l) => l.includes('IPAddressPool/backwards'));
+  assert.ok(range, r.out);
+  assert.match(range, /start IP "198\.51\.100\.20" is after the end IP "198\.51\.100\.10"/);
+});
+
+test('validate --output json reports problems as data', async () => {
+  const r = await run(['validate', '--output', 'json', 'test/fixtures/cli/bad-pools.yaml']);
+  assert.equal(r.code, 1);
+  const j = JSON.parse(r.out) as { valid: boolean; problems: Array<{ code: string; line: number }> };
+  assert.equal(j.valid, false);
+  assert.ok(j.problems.some((p) => p.code === 'LB_BAD_CIDR' && p.line === 9));
+});
+
+test('validate reads stdin with -', async () => {
+  const text = readFileSync('examples/dev/ipaddresspool.yaml', 'utf8');
+  assert.equal((await run(['validate', '-'], text)).code, 0);
+  const bad = (await run(['validate', '-'], readFileSync('test/fixtures/cli/bad-pools.yaml', 'utf8')));
+  assert.equal(bad.code, 1);
+  assert.match(bad.out, /^<stdin>:9 /m);
+});
+
+test('validate exits 2 on unreadable input and on invalid YAML, naming file and line', async () => {
+  const missing = await run(['validate', 'no/such/file.yaml']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /no\/such\/file\.yaml: no such file or directory/);
+  const bad = await run(['validate', 'test/fixtures/cli/bad-yaml.yaml']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /bad-yaml\.yaml:\d+: invalid YAML/);
+});
+
+test('usage errors exit 2', async () => {
+  assert.equal((await run(['validate'])).code, 2);
+  assert.equal((await run(['plan', '--bogus', 'x'])).code, 2);
+  assert.equal((await run(['nope'])).code, 2);
+});
+
+test("plan assigns the seeds' Services: lowest free IP, fixed IP, pool annotation, the shared pair on .230", async () => {
+  const r = await run(['plan', '--output', 'json', 'examples/dev', 'examples/services']);
+  assert.equal(r.code, 0, r.out + r.err);
+  const j = JSON.parse(r.out) as { services: Array<{ name: string; ips: string[]; pool?: string }> };
+  const ip = (n: string) => j.services.find((s) => s.name === n)?.ips.join(',');
+  assert.equal(ip('my-service'), '192.168.1.220');
+  assert.equal(ip('my-service-fixed-ip'), '192.168.1.225');
+  assert.equal(ip('my-service-pool'), '192.168.1.221');
+  assert.equal(ip('my-service-http'), '192.168.1.230');
+  assert.equal(ip('my-service-https'), '192.168.1.230');
+  assert.ok(j.services.every((s) => s.pool === 'default'));
+});
+
+test('plan prints a kubectl-like table and pool usage', async () => {
+  const r = await run(['plan', 'examples/dev', 'examples/services']);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^NAMESPACE\s+NAME\s+POOL\s+EXTERNAL-IP\s+REASON$/m);
+  assert.match(r.out, /^default\s+my-service\s+default\s+192\.168\.1\.220$/m);
+  assert.match(r.out, /^default\s+5\/31\s+0\/0$/m);
+  assert.match(r.err, /metallb.universe.tf\/allow-shared-ip is deprecated/);
+});
+
+test('plan denies a third Service on port 80 of the shared IP and an IP outside every pool, naming the values', async () => {
+  const r = await run(['plan', '--output', 'json', 'examples/dev', 'examples/services', 'test/fixtures/cli/third-on-shared-ip.yaml']);
+  assert.equal(r.code, 1);
+  const j = JSON.parse(r.out) as { services: Array<{ name: string; denied?: { code: string; message: string } }> };
+  const alt = j.services.find((s) => s.name === 'my-service-http-alt');
+  assert.equal(alt?.denied?.code, 'LB_PORT_CONFLICT');
+  assert.match(alt!.denied!.message, /TCP\/80/);
+  assert.match(alt!.denied!.message, /192\.168\.1\.230/);
+  const out = j.services.find((s) => s.name === 'outside');
+  assert.equal(out?.denied?.code, 'LB_IP_NOT_IN_POOL');
+  assert.match(out!.denied!.message, /192\.168\.1\.99 is not in any IPAddressPool \(default: 192\.168\.1\.220-192\.168\.1\.250\)/);
+});
+
+test('plan refuses to plan on an invalid configuration', async () => {
+  const r = await run(['plan', 'examples/dev', 'examples/prod', 'examples/services']);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /overlaps with already defined CIDR/);
+});

@@ -1,0 +1,46 @@
+// The `berth` command.
+import { processIO, type CliIO } from './io.ts';
+import { runPlan, PLAN_USAGE } from './plan.ts';
+import { runValidate, VALIDATE_USAGE } from './validate.ts';
+
+const USAGE = `berth — MetalLB-compatible LoadBalancer for bare-metal Kubernetes
+
+commands:
+  validate PATH...   validate metallb.io objects in YAML files/folders (- for stdin)
+  plan PATH...       what each LoadBalancer Service would get (or why it would be denied)
+  lab                start the embedded local lab (API server + berth); what \`npm start\` runs
+  version            print the version
+
+${VALIDATE_USAGE}
+${PLAN_USAGE}`;
+
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'validate':
+      return runValidate(rest, io);
+    case 'plan':
+      return runPlan(rest, io);
+    case 'lab': {
+      const { runLab } = await import('./lab.ts');
+      return runLab([...rest]);
+    }
+    case 'version':
+    case '--version':
+      io.out('berth 0.1.0');
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      return io.usage(`berth: unknown command "${cmd}"\n\n${USAGE}`);
+  }
+}
+
+// Run when executed directly (tsx src/cli/main.ts ...).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,139 @@
+// `berth plan PATH...`: the offline twin of the admission webhook. Pools and Services from YAML, the allocator run in
+// the order the objects appear, a kubectl-like table of what each Service would get — or why it would be denied.
+// Same code as the webhook: src/config (pools), src/config/service.ts (Service → request), src/allocator (decision).
+import { Allocator } from '../allocator/index.ts';
+import type { KubeObject } from '../api/object.ts';
+import { validateObjects } from '../config/index.ts';
+import { isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
+import { identity, readInputs, type InputDoc } from './inputs.ts';
+import { formatLocated, locate } from './locate.ts';
+import type { CliIO } from './io.ts';
+import { parseFlags } from './flags.ts';
+import { table } from './table.ts';
+
+export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--output text|json] PATH... (PATH may be - for stdin)`;
+
+export interface PlanRow {
+  namespace: string;
+  name: string;
+  source: string;
+  pool?: string;
+  ips: string[];
+  denied?: { code: string; message: string };
+  warnings: string[];
+}
+
+export function runPlan(argv: readonly string[], io: CliIO): number {
+  const f = parseFlags(argv, { namespace: 'string', output: 'string', o: 'string', 'lb-class': 'string' });
+  if (!f.ok) return io.usage(`${f.message}\n${PLAN_USAGE}`);
+  const output = f.values.output ?? f.values.o ?? 'text';
+  if (output !== 'text' && output !== 'json') return io.usage(`--output must be text or json, not "${output}"`);
+  if (f.args.length === 0) return io.usage(PLAN_USAGE);
+  const read = readInputs(f.args, io.readStdin);
+  if (!read.ok) {
+    io.err(`berth plan: ${read.message}`);
+    return 2;
+  }
+  const namespace = f.values.namespace ?? 'metallb-system';
+  const result = plan(read.docs, { namespace, lbClass: f.values['lb-class'] });
+
+  if (output === 'json') {
+    io.out(JSON.stringify(result, null, 2));
+  } else if (result.problems.length > 0) {
+    for (const p of result.problems) io.out(p);
+    io.err(`berth plan: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
+  } else {
+    const rows = result.services.map((r) => [
+      r.namespace,
+      r.name,
+      r.pool ?? '-',
+      r.denied ? '<denied>' : r.ips.join(','),
+      r.denied ? `${r.denied.code}: ${r.denied.message}` : '',
+    ]);
+    io.out(table(['NAMESPACE', 'NAME', 'POOL', 'EXTERNAL-IP', 'REASON'], rows));
+    if (result.pools.length > 0) {
+      io.out('');
+      io.out(
+        table(
+          ['POOL', 'IPV4 IN USE', 'IPV6 IN USE'],
+          result.pools.map((p) => [p.pool, `${p.ipv4InUse}/${p.ipv4Total}`, `${p.ipv6InUse}/${p.ipv6Total}`]),
+        ),
+      );
+    }
+    for (const r of result.services) for (const w of r.warnings) io.err(`warning: ${r.namespace}/${r.name}: ${w}`);
+  }
+  if (result.problems.length > 0) return 1;
+  return result.services.some((r) => r.denied) ? 1 : 0;
+}
+
+export interface PlanResult {
+  problems: string[];
+  services: PlanRow[];
+  pools: Array<{ pool: string; ipv4InUse: number; ipv4Total: string; ipv6InUse: number; ipv6Total: string }>;
+}
+
+export function plan(docs: readonly InputDoc[], opts: { namespace: string; lbClass?: string | undefined }): PlanResult {
+  const objects = docs.map((d) => d.object as KubeObject);
+  const namespaces = namespacesOf(objects);
+  const built = validateObjects(objects, { namespace: opts.namespace, namespaces });
+  if (!built.config) {
+    return {
+      problems: built.problems.map((p) => formatLocated(locate(p, docs))),
+      services: [],
+      pools: [],
+    };
+  }
+  const alloc = new Allocator();
+  alloc.setPools(built.config.pools);
+  const services: PlanRow[] = [];
+  for (const d of docs) {
+    const o = d.object;
+    if (o.kind !== 'Service' || o.apiVersion !== 'v1') continue;
+    const svc = o as ServiceLike;
+    if (!isLoadBalancer(svc) || !isOurClass(svc, opts.lbClass)) continue;
+    const key = serviceKey(svc);
+    const [ns, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+    const source = `${d.file}:${d.line}`;
+    const r = serviceRequestFrom(svc);
+    if (!r.ok) {
+      alloc.release(key);
+      services.push({ namespace: ns, name, source, ips: [], denied: { code: r.code, message: r.message }, warnings: [] });
+      continue;
+    }
+    const a = alloc.allocate(key, r.req);
+    if (a.ok) services.push({ namespace: ns, name, source, pool: a.pool, ips: [...a.ips], warnings: r.warnings });
+    else services.push({ namespace: ns, name, source, ips: [], denied: { code: a.code, message: a.message }, warnings: r.warnings });
+  }
+  // A later document for the same Service replaces the earlier row (like a second kubectl apply).
+  const last = new Map<string, PlanRow>();
+  for (const r of services) last.set(`${r.namespace}/${r.name}`, r);
+  return {
+    problems: [],
+    services: [...last.values()],
+    pools: alloc.stats().map((s) => ({
+      pool: s.pool,
+      ipv4InUse: s.ipv4InUse,
+      ipv4Total: s.ipv4Total.toString(),
+      ipv6InUse: s.ipv6InUse,
+      ipv6Total: s.ipv6Total.toString(),
+    })),
+  };
+}
+
+/** Namespaces known offline: Namespace objects (with labels) plus every namespace a Service names. */
+function namespacesOf(objects: readonly KubeObject[]): Array<{ name: string; labels: Record<string, string> }> {
+  const out = new Map<string, Record<string, string>>();
+  for (const o of objects) {
+    if (o.kind === 'Namespace' && o.apiVersion === 'v1' && o.metadata?.name) {
+      out.set(o.metadata.name, { ...(o.metadata.labels ?? {}), 'kubernetes.io/metadata.name': o.metadata.name });
+    }
+  }
+  for (const o of objects) {
+    if (o.kind !== 'Service') continue;
+    const ns = o.metadata?.namespace || 'default';
+    if (!out.has(ns)) out.set(ns, { 'kubernetes.io/metadata.name': ns });
+  }
+  return [...out].map(([name, labels]) => ({ name, labels }));
+}
+
+export { identity };
