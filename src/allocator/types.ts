@@ -97,6 +97,13 @@ export interface AllocatorApi {
   assign(key: string, req: ServiceRequest, ips: readonly string[]): AllocResult;
   /** Would `assign(key, req, ips)` succeed? Changes nothing. */
   check(key: string, req: ServiceRequest, ips: readonly string[]): AllocResult;
+  /**
+   * Records what the API says a key holds (an IPAddressClaim seen by an informer, possibly for a Service that is not
+   * stored yet), without the Service's policy checks (family, requested IPs, address-pool, serviceAllocation): only
+   * the allocator's invariants are enforced (IPs in one pool, one per family, no clash with other holders).
+   * Added by the allocator owner for the claim step's 409 refresh and the restart rebuild.
+   */
+  restore(key: string, holder: Omit<Holder, 'key'>, ips: readonly string[]): AllocResult;
   /** Frees whatever the key holds (no-op when nothing). */
   release(key: string): void;
   /** IPs held by the key, in allocation order (v4 before v6 for dual stack), or undefined. */

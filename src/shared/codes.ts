@@ -27,6 +27,7 @@ export const Codes = {
   LB_BFD_ECHO_IPV6: 'BFD echo mode on a peer that announces IPv6',
   LB_WRONG_NAMESPACE: 'a metallb.io object outside berth\'s namespace',
   LB_SCHEMA: 'an object does not match its CRD schema',
+  LB_IMMUTABLE_FIELD: 'an update changes a field that is fixed at creation',
   // --- allocation (src/allocator) ---
   LB_IP_NOT_IN_POOL: 'a requested IP is in no pool',
   LB_IP_IN_USE: 'a requested IP is held by another Service that cannot share it',

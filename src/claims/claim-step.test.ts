@@ -1,0 +1,242 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Allocator } from '../allocator/allocator.ts';
+import type { PoolSpec, ServiceRequest } from '../allocator/types.ts';
+import { newClaim, type IPAddressClaim } from '../api/claim.ts';
+import { claimFor, releaseHolder } from './claim-step.ts';
+import { feedAllocator } from './allocator-sync.ts';
+import { claimsByHolder } from './holders.ts';
+import { MemoryClaimStore } from './memory-store.ts';
+import type { ClaimStore } from './store.ts';
+
+const pool = (name: string, ...addresses: string[]): PoolSpec => ({ name, addresses, autoAssign: true, avoidBuggyIPs: false });
+const DEV = pool('default', '192.168.1.220-192.168.1.250');
+
+function req(ns: string, name: string, over: Partial<ServiceRequest> = {}): ServiceRequest {
+  return {
+    namespace: ns,
+    name,
+    labels: {},
+    ports: [{ protocol: 'TCP', port: 80 }],
+    sharingKey: '',
+    backendKey: '',
+    families: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    requestedIPs: [],
+    ...over,
+  };
+}
+
+function allocator(...pools: PoolSpec[]): Allocator {
+  const a = new Allocator();
+  a.setPools(pools.length ? pools : [DEV]);
+  return a;
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+test('claims the proposed IP, records it, and is idempotent for a Service that holds its claim', async () => {
+  const store = new MemoryClaimStore();
+  const a = allocator();
+  const r = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: false });
+  assert.deepEqual(r, { ok: true, ips: ['192.168.1.220'], pool: 'default' });
+  const c = await store.get('192.168.1.220');
+  assert.deepEqual(c?.spec.holders, [{ namespace: 'shop', name: 'web', ports: [{ protocol: 'TCP', port: 80 }] }]);
+  assert.equal(c?.spec.pool, 'default');
+  const writes = store.writes;
+  const again = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: false });
+  assert.deepEqual(again, r);
+  assert.equal(store.writes, writes, 'no write for an already-held claim');
+});
+
+test('dryRun gives the same answer, writes no claim and leaves the allocator as it was', async () => {
+  const store = new MemoryClaimStore();
+  const a = allocator();
+  const r = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: true });
+  assert.deepEqual(r, { ok: true, ips: ['192.168.1.220'], pool: 'default' });
+  assert.equal(store.size, 0);
+  assert.equal(a.ipsOf('shop/web'), undefined);
+  // A held Service's dry run of a change does not move it either.
+  await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: false });
+  const moved = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web', { requestedIPs: ['192.168.1.240'] }), {
+    dryRun: true,
+  });
+  assert.deepEqual(moved, { ok: true, ips: ['192.168.1.240'], pool: 'default' });
+  assert.deepEqual(a.ipsOf('shop/web')?.ips, ['192.168.1.220']);
+  assert.equal(store.size, 1);
+});
+
+test('a claim the allocator did not know (409) is learnt and the next IP is taken', async () => {
+  const store = new MemoryClaimStore();
+  await store.create(
+    newClaim({ ip: '192.168.1.220', pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'a', name: 'b', ports: [] }] }),
+  );
+  const a = allocator();
+  const r = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: false });
+  assert.deepEqual(r, { ok: true, ips: ['192.168.1.221'], pool: 'default' });
+  assert.deepEqual(a.holdersOf('192.168.1.220').map((h) => h.key), ['a/b']);
+});
+
+test('a requested IP held by another Service is denied with the holder named, after learning the claim', async () => {
+  const store = new MemoryClaimStore();
+  const other = allocator();
+  await claimFor({ store, allocator: other }, 'a/b', req('a', 'b', { requestedIPs: ['192.168.1.230'] }), { dryRun: false });
+  const r = await claimFor({ store, allocator: allocator() }, 'shop/web', req('shop', 'web', { requestedIPs: ['192.168.1.230'] }), {
+    dryRun: false,
+  });
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && r.code === 'LB_IP_IN_USE' && r.message.includes('a/b'), JSON.stringify(r));
+});
+
+test('shared IP: the seeds pair shares 192.168.1.230; a third Service on port 80 is refused', async () => {
+  const store = new MemoryClaimStore();
+  const shared = { requestedIPs: ['192.168.1.230'], sharingKey: 'my-shared-ip' };
+  const http = req('default', 'my-service-http', shared);
+  const https = req('default', 'my-service-https', { ...shared, ports: [{ protocol: 'TCP', port: 443 }] });
+  // Each through a different replica (its own allocator), as with several webhook processes.
+  assert.equal((await claimFor({ store, allocator: allocator() }, 'default/my-service-http', http, { dryRun: false })).ok, true);
+  assert.equal((await claimFor({ store, allocator: allocator() }, 'default/my-service-https', https, { dryRun: false })).ok, true);
+  const c = await store.get('192.168.1.230');
+  assert.deepEqual(c?.spec.holders.map((h) => h.name), ['my-service-http', 'my-service-https']);
+  const third = await claimFor({ store, allocator: allocator() }, 'default/third', req('default', 'third', shared), {
+    dryRun: false,
+  });
+  assert.ok(!third.ok && third.code === 'LB_PORT_CONFLICT', JSON.stringify(third));
+  assert.match(!third.ok ? third.message : '', /port TCP\/80 is already in use on 192\.168\.1\.230 by default\/my-service-http/);
+  assert.equal((await store.get('192.168.1.230'))?.spec.holders.length, 2);
+});
+
+test('dual stack takes both claims or none: a lost IPv6 rolls back the IPv4 claim', async () => {
+  const store = new MemoryClaimStore();
+  const dual = pool('dual', '10.0.0.0/30', 'fd00::/126');
+  await store.create(
+    newClaim({ ip: 'fd00::', pool: 'dual', sharingKey: '', backendKey: '', holders: [{ namespace: 'x', name: 'y', ports: [] }] }),
+  );
+  const a = allocator(dual);
+  const r = await claimFor(
+    { store, allocator: a },
+    'shop/web',
+    req('shop', 'web', { families: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }),
+    { dryRun: false },
+  );
+  // Round 1 took 10.0.0.0 then lost fd00::; the IPv4 claim was given back and round 2 proposes the lowest pair again.
+  assert.deepEqual(r, { ok: true, ips: ['10.0.0.0', 'fd00::1'], pool: 'dual' });
+  const names = (await store.list()).map((c) => c.metadata.name).sort();
+  assert.deepEqual(names, ['v4-10-0-0-0', 'v6-fd00--', 'v6-fd00--1']);
+});
+
+test('dual stack rollback keeps nothing when no pair can be claimed', async () => {
+  const store = new MemoryClaimStore();
+  const dual = pool('dual', '10.0.0.0/31', 'fd00::/128');
+  await store.create(
+    newClaim({ ip: 'fd00::', pool: 'dual', sharingKey: '', backendKey: '', holders: [{ namespace: 'x', name: 'y', ports: [] }] }),
+  );
+  const r = await claimFor(
+    { store, allocator: allocator(dual) },
+    'shop/web',
+    req('shop', 'web', { families: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }),
+    { dryRun: false },
+  );
+  assert.equal(r.ok, false);
+  assert.deepEqual((await store.list()).map((c) => c.metadata.name), ['v6-fd00--']);
+});
+
+test('bounded retries: a store where every IP is always taken ends with LB_CLAIM_CONFLICT', async () => {
+  const inner = new MemoryClaimStore();
+  // Every create loses, and the claim read back always names someone else (a hostile or racing world).
+  const store: ClaimStore = {
+    list: () => inner.list(),
+    create: async () => ({ ok: false, reason: 'AlreadyExists' }),
+    get: async (ip) => ({
+      ...newClaim({ ip, pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'z', name: `z${ip}`, ports: [] }] }),
+      metadata: { name: 'x', resourceVersion: '1' },
+    }),
+    update: (c) => inner.update(c),
+    delete: (ip, o) => inner.delete(ip, o),
+  };
+  const r = await claimFor({ store, allocator: allocator(), maxAttempts: 3 }, 'shop/web', req('shop', 'web'), { dryRun: false });
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && r.code === 'LB_CLAIM_CONFLICT', JSON.stringify(r));
+  assert.match(!r.ok ? r.message : '', /after 3 attempts/);
+});
+
+test('adding a holder to a shared claim survives a concurrent update (409 → re-read → re-check)', async () => {
+  let bumped = false;
+  const inner = new MemoryClaimStore();
+  const store: ClaimStore = {
+    list: () => inner.list(),
+    get: (ip) => inner.get(ip),
+    create: (c, o) => inner.create(c, o),
+    delete: (ip, o) => inner.delete(ip, o),
+    update: async (c) => {
+      if (!bumped) {
+        // Someone else adds a holder between our read and our write.
+        bumped = true;
+        const cur = (await inner.get(c.spec.ip))!;
+        await inner.update({
+          ...cur,
+          spec: { ...cur.spec, holders: [...cur.spec.holders, { namespace: 'q', name: 'dns', ports: [{ protocol: 'UDP', port: 53 }] }] },
+        });
+      }
+      return inner.update(c);
+    },
+  };
+  const shared = { requestedIPs: ['192.168.1.230'], sharingKey: 'k' };
+  await claimFor({ store, allocator: allocator() }, 'a/one', req('a', 'one', shared), { dryRun: false });
+  const r = await claimFor({ store, allocator: allocator() }, 'a/two', req('a', 'two', { ...shared, ports: [{ protocol: 'TCP', port: 443 }] }), {
+    dryRun: false,
+  });
+  assert.equal(r.ok, true);
+  assert.deepEqual((await inner.get('192.168.1.230'))?.spec.holders.map((h) => h.name), ['one', 'dns', 'two']);
+});
+
+test('releaseHolder removes one holder, deletes the claim with the last one, and tolerates absence', async () => {
+  const store = new MemoryClaimStore();
+  const shared = { requestedIPs: ['192.168.1.230'], sharingKey: 'k' };
+  await claimFor({ store, allocator: allocator() }, 'a/one', req('a', 'one', shared), { dryRun: false });
+  await claimFor({ store, allocator: allocator() }, 'a/two', req('a', 'two', { ...shared, ports: [] }), { dryRun: false });
+  assert.deepEqual(await releaseHolder(store, '192.168.1.230', { namespace: 'a', name: 'one' }), { ok: true, action: 'updated' });
+  assert.deepEqual(await releaseHolder(store, '192.168.1.230', { namespace: 'a', name: 'one' }), { ok: true, action: 'absent' });
+  assert.deepEqual(await releaseHolder(store, '192.168.1.230', { namespace: 'a', name: 'two' }), { ok: true, action: 'deleted' });
+  assert.equal(store.size, 0);
+  assert.deepEqual(await releaseHolder(store, '192.168.1.230', { namespace: 'a', name: 'two' }), { ok: true, action: 'absent' });
+});
+
+test('claimsByHolder indexes dual-stack and shared holders, IPv4 first', () => {
+  const h = (ns: string, name: string) => ({ namespace: ns, name, ports: [] });
+  const claims: IPAddressClaim[] = [
+    newClaim({ ip: 'fd00::1', pool: 'p', sharingKey: '', backendKey: '', holders: [h('a', 'web')] }),
+    newClaim({ ip: '10.0.0.1', pool: 'p', sharingKey: 'k', backendKey: '', holders: [h('a', 'web'), h('b', 'dns')] }),
+  ];
+  const idx = claimsByHolder(claims);
+  assert.deepEqual(idx.get('a/web')?.ips, ['10.0.0.1', 'fd00::1']);
+  assert.deepEqual(idx.get('b/dns')?.ips, ['10.0.0.1']);
+  assert.equal(idx.size, 2);
+});
+
+test('three allocators racing on one store never give one IP to two Services', async () => {
+  // Every store call yields to the event loop, so the replicas' requests interleave like network round trips.
+  const store = new MemoryClaimStore({ pause: tick });
+  const replicas = [0, 1, 2].map(() => allocator(pool('big', '10.1.0.0/24')));
+  // Each replica follows the store's events, as the webhook's claim informer does.
+  const offs = replicas.map((a) => feedAllocator(a, store.asCache()));
+  const N = 150;
+  const results = await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      claimFor({ store, allocator: replicas[i % 3]! }, `ns/s${i}`, req('ns', `s${i}`), { dryRun: false }),
+    ),
+  );
+  offs.forEach((off) => off());
+  const ips = results.map((r) => (r.ok ? r.ips[0] : `fail:${!r.ok && r.code}`));
+  assert.equal(results.filter((r) => !r.ok).length, 0, ips.filter((x) => x?.startsWith('fail')).join(' '));
+  assert.equal(new Set(ips).size, N, 'all IPs distinct');
+  const claims = await store.list();
+  assert.equal(claims.length, N);
+  for (const c of claims) assert.equal(c.spec.holders.length, 1, `${c.spec.ip} has one holder`);
+  for (let i = 0; i < N; i++) {
+    const r = results[i]!;
+    assert.ok(r.ok);
+    const c = claims.find((x) => x.spec.ip === r.ips[0]);
+    assert.equal(c?.spec.holders[0]?.name, `s${i}`);
+  }
+});

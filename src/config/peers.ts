@@ -1,0 +1,185 @@
+// BGPPeer objects → PeerConfig (MetalLB internal/config/config.go `peerFromCR`, `parseTimers`), with MetalLB's
+// messages. berth's BGP is native but implements what MetalLB's native mode refuses (IPv6, BFD, graceful restart,
+// keepalive/connect timers, dual-stack families); FRR-only fields berth does not implement are refused here.
+import { withBGPPeerDefaults, type BGPPeerSpec } from '../api/bgp-peer.ts';
+import {
+  BGP_PEER_V1BETA1,
+  convertBGPPeerSpecV1beta1,
+  type BGPPeerSpecV1beta1,
+} from '../api/bgp-peer-v1beta1.ts';
+import type { KubeObject } from '../api/object.ts';
+import { canonicalIp, parseIp } from '../shared/ip.ts';
+import { formatGoDuration, NS_PER_MS, NS_PER_S, parseGoDuration } from './duration.ts';
+import type { Reporter } from './problem.ts';
+import { checkSelectors, selectNames } from './selectors.ts';
+import type { LabelledName, PeerConfig } from './types.ts';
+
+/** The admission warning MetalLB returns for disableMP (webhookv1beta2/bgppeer_webhook.go). */
+export const DISABLE_MP_WARNING =
+  "disable mp is deprecated and has no effect since it's the default behavior now";
+
+/** The v1beta2 spec of a peer object of either served version. */
+export function peerSpecOf(obj: KubeObject): BGPPeerSpec {
+  const spec = (obj.spec ?? {}) as BGPPeerSpec;
+  return obj.apiVersion === BGP_PEER_V1BETA1.apiVersion
+    ? convertBGPPeerSpecV1beta1(spec as unknown as BGPPeerSpecV1beta1)
+    : spec;
+}
+
+export function parsePeer(
+  obj: KubeObject,
+  namespace: string,
+  nodes: readonly LabelledName[] | undefined,
+  r: Reporter,
+  warnings: string[],
+): PeerConfig | undefined {
+  const name = obj.metadata?.name ?? '';
+  const prefix = `parsing peer ${name}: `;
+  const spec = withBGPPeerDefaults(peerSpecOf(obj));
+  const before = r.count();
+  const bad = (path: string, message: string): void => r.add('LB_PEER_INVALID', path, `${prefix}${message}`);
+
+  // FRR-only in MetalLB (§4.4); berth's native BGP does not implement them.
+  const unsupported = (field: keyof BGPPeerSpec, set: boolean): void => {
+    if (set)
+      r.add(
+        'LB_PEER_UNSUPPORTED',
+        `spec.${field}`,
+        `peer ${name}: ${field} is not supported by berth's native BGP (FRR-only in MetalLB)`,
+      );
+  };
+  unsupported('vrf', (spec.vrf ?? '') !== '');
+  unsupported('interface', (spec.interface ?? '') !== '');
+  unsupported('dynamicASN', (spec.dynamicASN ?? '') !== '');
+  unsupported('localASN', spec.localASN !== undefined && spec.localASN !== 0);
+  if (spec.disableMP) warnings.push(`BGPPeer ${name}: ${DISABLE_MP_WARNING}`);
+
+  if (!spec.myASN) bad('spec.myASN', 'missing local ASN');
+  const peerASN = spec.peerASN ?? 0;
+  const dynamic = spec.dynamicASN ?? '';
+  if (peerASN === 0 && dynamic === '') bad('spec.peerASN', 'missing peer ASN and dynamicASN');
+  if (peerASN !== 0 && dynamic !== '') bad('spec.dynamicASN', 'both peer ASN and dynamicASN specified');
+  if (spec.myASN && spec.myASN === peerASN && spec.ebgpMultiHop)
+    bad('spec.ebgpMultiHop', 'invalid ebgp-multihop parameter set for an ibgp peer');
+
+  const address = spec.peerAddress ?? '';
+  const iface = spec.interface ?? '';
+  if (address === '' && iface === '') bad('spec.peerAddress', 'peer has no Address or Interface specified');
+  if (address !== '' && iface !== '') bad('spec.interface', 'peer has both Address and Interface specified');
+  if (address !== '' && !parseIp(address))
+    bad('spec.peerAddress', `invalid BGPPeer address ${JSON.stringify(address)}`);
+  if (spec.routerID !== undefined && spec.routerID !== '') {
+    const id = parseIp(spec.routerID);
+    if (!id) bad('spec.routerID', `invalid router ID ${JSON.stringify(spec.routerID)}`);
+    // The BGP identifier is 32 bits (RFC 6286): an IPv6 text cannot be sent in OPEN.
+    else if (id.family !== 'IPv4')
+      bad(
+        'spec.routerID',
+        `invalid router ID ${JSON.stringify(spec.routerID)}: the BGP identifier must be an IPv4 address (RFC 6286)`,
+      );
+  }
+  if (spec.sourceAddress !== undefined && spec.sourceAddress !== '' && !parseIp(spec.sourceAddress)) {
+    bad('spec.sourceAddress', `invalid source IP ${JSON.stringify(spec.sourceAddress)}`);
+  }
+
+  const timers = parseTimers(spec, bad);
+  const connectTimeMs = parseConnectTime(spec.connectTime, bad);
+
+  if ((spec.password ?? '') !== '' && spec.passwordSecret?.name) {
+    bad(
+      'spec.passwordSecret',
+      `can not have both password and secret ref set in peer config "${namespace}"/"${name}"`,
+    );
+  }
+  const nodeSels = checkSelectors(
+    spec.nodeSelectors,
+    'nodeSelectors',
+    'spec.nodeSelectors',
+    'node',
+    r,
+    prefix,
+  );
+
+  if (r.count() !== before) return undefined;
+  return {
+    name,
+    myASN: spec.myASN,
+    peerASN,
+    peerAddress: canonicalIp(address) ?? address,
+    ...(spec.sourceAddress ? { sourceAddress: canonicalIp(spec.sourceAddress) ?? spec.sourceAddress } : {}),
+    peerPort: spec.peerPort,
+    ...timers,
+    ...(connectTimeMs !== undefined ? { connectTimeMs } : {}),
+    ...(spec.routerID ? { routerID: canonicalIp(spec.routerID) ?? spec.routerID } : {}),
+    nodeSelectors: nodeSels,
+    ...(nodes ? { nodes: selectNames(nodeSels, nodes) } : {}),
+    ...(spec.password ? { password: spec.password } : {}),
+    ...(spec.passwordSecret?.name ? { passwordSecret: { ...spec.passwordSecret } } : {}),
+    ...(spec.bfdProfile ? { bfdProfile: spec.bfdProfile } : {}),
+    enableGracefulRestart: spec.enableGracefulRestart,
+    ebgpMultiHop: spec.ebgpMultiHop,
+    dualStackAddressFamily: spec.dualStackAddressFamily,
+  };
+}
+
+type Bad = (path: string, message: string) => void;
+
+/**
+ * MetalLB `parseTimers`: only holdTime → keepalive = holdTime/3; only keepalive → holdTime = 3×keepalive; keepalive
+ * must not exceed holdTime; holdTime, rounded down to whole seconds, must be 0 or ≥ 3 s (RFC 4271 §4.2).
+ */
+function parseTimers(spec: BGPPeerSpec, bad: Bad): { holdTimeMs?: number; keepaliveTimeMs?: number } {
+  const ht =
+    spec.holdTime !== undefined ? duration(spec.holdTime, 'spec.holdTime', 'holdTime', bad) : undefined;
+  const ka =
+    spec.keepaliveTime !== undefined
+      ? duration(spec.keepaliveTime, 'spec.keepaliveTime', 'keepaliveTime', bad)
+      : undefined;
+  if (ht === null || ka === null) return {};
+  if (ht === undefined && ka === undefined) return {};
+  const hold = ht ?? ka! * 3n;
+  const keep = ka ?? ht! / 3n;
+  if (keep > hold) {
+    bad(
+      'spec.keepaliveTime',
+      `invalid BGPPeer timers: invalid keepaliveTime "${formatGoDuration(keep)}", must be lower than holdTime "${formatGoDuration(hold)}"`,
+    );
+    return {};
+  }
+  const rounded = (hold / NS_PER_S) * NS_PER_S;
+  if (rounded !== 0n && rounded < 3n * NS_PER_S) {
+    bad(
+      'spec.holdTime',
+      `invalid BGPPeer timers: invalid hold time "${formatGoDuration(hold)}": must be 0 or >=3s`,
+    );
+    return {};
+  }
+  return { holdTimeMs: Number(rounded / NS_PER_MS), keepaliveTimeMs: Number(keep / NS_PER_MS) };
+}
+
+/** connectTime: the CRD's CEL rules (whole seconds, 1..65535 s). */
+function parseConnectTime(text: string | undefined, bad: Bad): number | undefined {
+  if (text === undefined) return undefined;
+  const ns = duration(text, 'spec.connectTime', 'connectTime', bad);
+  if (ns === null) return undefined;
+  if (ns % NS_PER_S !== 0n) {
+    bad('spec.connectTime', 'connect time should contain a whole number of seconds');
+    return undefined;
+  }
+  const secs = ns / NS_PER_S;
+  if (secs < 1n || secs > 65535n) {
+    bad('spec.connectTime', 'connect time should be between 1 seconds to 65535');
+    return undefined;
+  }
+  return Number(ns / NS_PER_MS);
+}
+
+/** A Go duration in ns, or null when it does not parse (reported). */
+function duration(text: string, path: string, field: string, bad: Bad): bigint | null {
+  const d = parseGoDuration(String(text));
+  if (!d.ok) {
+    bad(path, `invalid ${field} ${JSON.stringify(text)}: ${d.message}`);
+    return null;
+  }
+  return d.ns;
+}

@@ -1,0 +1,238 @@
+// The Controller's wiring with recording fakes: leadership gating, config loading (valid, invalid → stale), pending
+// Services retried when capacity appears, pool status, ConfigurationState, metrics and the repair loop.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Allocator } from '../allocator/allocator.ts';
+import type { PoolStats } from '../allocator/types.ts';
+import { newClaim } from '../api/claim.ts';
+import type { KubeObject } from '../api/object.ts';
+import { MemoryClaimStore } from '../claims/memory-store.ts';
+import { buildConfig } from '../config/build.ts';
+import type { ServiceLike } from '../config/service.ts';
+import { Controller, type StatusWriter } from './controller.ts';
+import { FakeRecorder, FakeServiceApi, lbService, MapCache } from './fakes.ts';
+import type { PoolCounters } from './pool-status.ts';
+
+const NS = 'metallb-system';
+
+function pool(name: string, addresses: string[], extra: Record<string, unknown> = {}): KubeObject {
+  return { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name, namespace: NS }, spec: { addresses, ...extra } };
+}
+
+function manualTimers() {
+  let timers: Array<{ ms: number; fn: () => void; cancelled: boolean }> = [];
+  return {
+    schedule: (ms: number, fn: () => void) => {
+      const t = { ms, fn, cancelled: false };
+      timers.push(t);
+      return () => (t.cancelled = true);
+    },
+    /** Fires what is scheduled now (not what firing schedules). */
+    fire() {
+      const due = timers.filter((t) => !t.cancelled);
+      timers = [];
+      for (const t of due) t.fn();
+    },
+  };
+}
+
+function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?: number } = {}) {
+  const services = new MapCache<ServiceLike>();
+  const pools = new MapCache<KubeObject>();
+  const communities = new MapCache<KubeObject>();
+  const namespaces = new MapCache<KubeObject>();
+  namespaces.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  for (const p of opts.pools ?? [pool('default', ['192.168.1.220-192.168.1.222'])]) pools.put(p);
+  let now = Date.UTC(2025, 0, 1);
+  const store = new MemoryClaimStore({ now: () => new Date(now) });
+  const api = new FakeServiceApi(services);
+  const rec = new FakeRecorder();
+  const statusWrites: string[] = [];
+  const status: StatusWriter = {
+    writePoolStatus: async (p: string, c: PoolCounters) => {
+      statusWrites.push(`pool ${p} v4 ${c.assignedIPv4}/${c.availableIPv4}`);
+      return { ok: true };
+    },
+    writeConfigState: async (result, summary) => {
+      statusWrites.push(`config ${result}${summary ? `: ${summary}` : ''}`);
+      return { ok: true };
+    },
+  };
+  const metrics = { stats: [] as PoolStats[], updates: 0, errors: 0, loaded: false, stale: false };
+  const timers = manualTimers();
+  const ctl = new Controller({
+    services,
+    pools,
+    communities,
+    namespaces,
+    claimCache: store.asCache(),
+    store,
+    writer: api,
+    recorder: rec,
+    status,
+    allocator: new Allocator(),
+    buildConfig,
+    namespace: NS,
+    now: opts.now ?? (() => now),
+    schedule: timers.schedule,
+    resyncIntervalMs: 0,
+    claimGraceMs: opts.claimGraceMs ?? 60_000,
+    metrics: {
+      poolStats: (s) => (metrics.stats = [...s]),
+      update: (ok) => (metrics.updates++, ok || metrics.errors++),
+      configLoaded: (v) => (metrics.loaded = v),
+      configStale: (v) => (metrics.stale = v),
+    },
+  });
+  const settle = async () => {
+    for (let i = 0; i < 4; i++) {
+      await ctl.idle();
+      await new Promise((r) => setImmediate(r));
+      timers.fire();
+      await new Promise((r) => setImmediate(r));
+    }
+    await ctl.idle();
+  };
+  const ingress = (key: string) => (services.getByKey(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
+  return { services, pools, namespaces, store, api, rec, statusWrites, metrics, ctl, settle, ingress, timers, setNow: (t: number) => (now = t), now: () => now };
+}
+
+describe('Controller', () => {
+  it('a standby replica writes nothing; the leader reconciles every Service at once', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'a'));
+    h.services.put(lbService('default', 'b'));
+    h.ctl.start();
+    await h.settle();
+    assert.deepEqual(h.api.writes, []);
+    assert.equal(h.store.size, 0);
+    assert.equal(h.metrics.loaded, true, 'standbys load the config too (warm for failover)');
+    h.ctl.setLeader(true);
+    await h.settle();
+    assert.deepEqual(h.ingress('default/a'), ['192.168.1.220']);
+    assert.deepEqual(h.ingress('default/b'), ['192.168.1.221']);
+    assert.ok(h.statusWrites.includes('config Valid'));
+    assert.ok(h.statusWrites.includes('pool default v4 2/1'), h.statusWrites.join('\n'));
+    assert.equal(h.metrics.stats[0]?.ipv4InUse, 2);
+    assert.ok(h.metrics.updates >= 2);
+    // New Services are reconciled as they come.
+    h.services.put(lbService('default', 'c'));
+    await h.settle();
+    assert.deepEqual(h.ingress('default/c'), ['192.168.1.222']);
+    h.ctl.stop();
+  });
+
+  it('a pending Service gets the IP another Service frees (no timer, no pool change needed)', async () => {
+    const h = harness({ pools: [pool('one', ['10.0.0.1/32'])] });
+    h.services.put(lbService('default', 'first'));
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    h.services.put(lbService('default', 'second'));
+    await h.settle();
+    assert.deepEqual(h.ingress('default/second'), []);
+    assert.deepEqual([...h.ctl.pending], ['default/second']);
+    h.services.remove('default/first');
+    await h.settle();
+    assert.deepEqual(h.ingress('default/second'), ['10.0.0.1']);
+    assert.equal(h.ctl.pending.size, 0);
+    h.ctl.stop();
+  });
+
+  it('a pool change reprocesses pending Services; an invalid config is stale and the last valid one is kept', async () => {
+    const h = harness({ pools: [pool('one', ['10.0.0.1/32'])] });
+    h.services.put(lbService('default', 'a'));
+    h.services.put(lbService('default', 'b'));
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    assert.deepEqual(h.ingress('default/b'), []);
+    h.pools.put(pool('two', ['10.0.0.2/32']));
+    await h.settle();
+    assert.deepEqual(h.ingress('default/b'), ['10.0.0.2']);
+
+    h.pools.put(pool('bad', ['10.0.0.0/24'])); // overlaps both
+    await h.settle();
+    assert.equal(h.ctl.configStale, true);
+    assert.equal(h.metrics.stale, true);
+    const cfg = h.statusWrites.filter((s) => s.startsWith('config Invalid'));
+    assert.equal(cfg.length, 1);
+    assert.match(cfg[0]!, /overlaps/);
+    assert.deepEqual(h.ingress('default/a'), ['10.0.0.1'], 'nothing moved');
+    h.pools.remove(`${NS}/bad`);
+    await h.settle();
+    assert.equal(h.ctl.configStale, false);
+    assert.equal(h.metrics.stale, false);
+    assert.equal(h.statusWrites.filter((s) => s === 'config Valid').length, 2);
+    h.ctl.stop();
+  });
+
+  it('restart: claims are loaded before any reconcile, so a new Service cannot take a held IP', async () => {
+    const first = harness();
+    first.services.put(lbService('default', 'a'));
+    first.services.put(lbService('default', 'b'));
+    first.ctl.start();
+    first.ctl.setLeader(true);
+    await first.settle();
+    first.ctl.stop();
+    const held = { a: first.ingress('default/a'), b: first.ingress('default/b') };
+
+    // A new replica with the same API state, plus a new Service listed first.
+    const h = harness();
+    for (const c of first.store.listSync()) await h.store.create({ ...c, metadata: { name: c.metadata.name, ...(c.metadata.labels ? { labels: c.metadata.labels } : {}) } });
+    h.services.put(lbService('default', 'new'));
+    for (const s of first.services.list()) h.services.put(s);
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    assert.deepEqual(h.ingress('default/a'), held.a);
+    assert.deepEqual(h.ingress('default/b'), held.b);
+    assert.deepEqual(h.ingress('default/new'), ['192.168.1.222']);
+    assert.deepEqual(h.api.writes.filter((w) => !w.includes('default/new')), []);
+    h.ctl.stop();
+  });
+
+  it('the repair loop deletes an orphaned claim after the grace period, while leading', async () => {
+    const h = harness({ claimGraceMs: 1_000 });
+    await h.store.create(newClaim({ ip: '192.168.1.221', pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'default', name: 'ghost', ports: [] }] }));
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    assert.equal(h.store.size, 1, 'inside the grace period');
+    h.setNow(h.now() + 5_000);
+    const report = await h.ctl.repairNow();
+    assert.deepEqual(report?.released, [{ ip: '192.168.1.221', holder: 'default/ghost', deleted: true }]);
+    assert.equal(h.store.size, 0);
+    h.ctl.setLeader(false);
+    assert.equal(await h.ctl.repairNow(), undefined, 'standbys never repair');
+    h.ctl.stop();
+  });
+
+  it('a claim made at admission before its Service is stored is left alone, then published once the Service appears', async () => {
+    const h = harness();
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    await h.store.create(newClaim({ ip: '192.168.1.221', pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'default', name: 'inflight', ports: [{ protocol: 'TCP', port: 80 }] }] }));
+    await h.settle();
+    assert.equal(h.store.size, 1, 'not released: the Service may still be on its way');
+    h.services.put(lbService('default', 'inflight', { annotations: { 'berth.io/assigned-ips': '192.168.1.221', 'metallb.io/ip-allocated-from-pool': 'default' } }));
+    await h.settle();
+    assert.deepEqual(h.ingress('default/inflight'), ['192.168.1.221']);
+    assert.equal(h.store.listSync()[0]!.spec.holders[0]!.uid !== undefined, true, 'uid bound');
+    h.ctl.stop();
+  });
+
+  it('losing leadership stops the writes: later Service changes are left to the new leader', async () => {
+    const h = harness();
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    h.ctl.setLeader(false);
+    h.services.put(lbService('default', 'late'));
+    await h.settle();
+    assert.deepEqual(h.ingress('default/late'), []);
+    assert.equal(h.store.size, 0);
+    h.ctl.stop();
+  });
+});

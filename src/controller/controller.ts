@@ -1,0 +1,424 @@
+// The controller process's brain, without I/O of its own: caches in, reconciles through a work queue, writes through
+// the injected writers. Every replica keeps its caches and allocator warm (fed by the claims); only the leader
+// reconciles and writes (Lease in main.ts), so a failover starts from a full picture.
+//
+//   Service add/update/delete ─┐
+//   claim change (its holders) ─┼─→ work queue ─→ reconcileService ─→ status / annotations / claims / events
+//   periodic resync ───────────┘        ↑ pending Services requeued when capacity appears (IPs freed, pools changed)
+//   pools / communities / namespaces ─→ ConfigLoader ─→ allocator.setPools → reprocess all; ConfigurationState
+//   claim repair timer ─→ repairClaims (orphaned holders after the grace period)
+//   allocator counters ─→ pool status (debounced) + metrics
+import type { AllocatorApi, PoolStats } from '../allocator/types.ts';
+import type { KubeObject } from '../api/object.ts';
+import { loadClaims, syncIp } from '../claims/allocator-sync.ts';
+import type { ClaimCache, ClaimStore } from '../claims/store.ts';
+import { assignedIPs, ingressIPs, serviceKey, serviceRequestFrom, type ServiceLike, type ServiceRequestOptions } from '../config/service.ts';
+import type { LabelledName } from '../config/types.ts';
+import { ClaimIndex } from './claim-index.ts';
+import { ConfigLoader, type BuildConfig, type ConfigOutcome } from './config-loader.ts';
+import type { Recorder, ReconcileDeps, ServiceWriter, SyncResult, WriteResult } from './deps.ts';
+import { poolCounters, sameCounters, countersFromStatus, type PoolCounters } from './pool-status.ts';
+import { reconcileService } from './reconcile.ts';
+import { DEFAULT_CLAIM_GRACE_MS, newRepairState, repairClaims, type RepairReport } from './repair.ts';
+import { WorkQueue } from './work-queue.ts';
+
+/** A read-only cache with change notifications (an informer; a map in tests). */
+export interface Cache<T> {
+  getByKey(key: string): T | undefined;
+  list(): T[];
+  on(h: { add?(o: T): void; update?(o: T, old: T): void; delete?(o: T): void }): () => void;
+}
+
+export interface StatusWriter {
+  writePoolStatus(pool: string, counters: PoolCounters): Promise<WriteResult>;
+  writeConfigState(result: 'Valid' | 'Invalid', errorSummary: string): Promise<WriteResult>;
+}
+
+export interface ControllerMetrics {
+  /** Per-pool allocator gauges. */
+  poolStats?(stats: readonly PoolStats[]): void;
+  /** One reconcile processed (MetalLB's metallb_k8s_client_updates_total / _update_errors_total). */
+  update?(ok: boolean): void;
+  configLoaded?(loaded: boolean): void;
+  configStale?(stale: boolean): void;
+}
+
+export type Schedule = (ms: number, fn: () => void) => () => void;
+
+export interface ControllerOptions {
+  readonly services: Cache<ServiceLike>;
+  readonly pools: Cache<KubeObject>;
+  readonly communities: Cache<KubeObject>;
+  readonly namespaces: Cache<KubeObject>;
+  readonly claimCache: ClaimCache;
+  readonly store: ClaimStore;
+  readonly writer: ServiceWriter;
+  readonly recorder: Recorder;
+  readonly status: StatusWriter;
+  readonly allocator: AllocatorApi;
+  readonly buildConfig: BuildConfig;
+  /** berth's namespace (metallb.io objects are read there only). */
+  readonly namespace: string;
+  readonly lbClass?: string;
+  readonly requestOptions?: ServiceRequestOptions;
+  readonly metrics?: ControllerMetrics;
+  readonly now?: () => number;
+  readonly schedule?: Schedule;
+  readonly concurrency?: number;
+  readonly claimGraceMs?: number;
+  /** How often the claim repair loop runs (default: grace / 4, at most 15 s). */
+  readonly repairIntervalMs?: number;
+  /** Reprocess-all period while leading (default 5 min; 0 = never). */
+  readonly resyncIntervalMs?: number;
+  readonly poolStatusDelayMs?: number;
+  readonly configDelayMs?: number;
+  readonly retryBaseMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+const realSchedule: Schedule = (ms, fn) => {
+  const t = setTimeout(fn, ms);
+  t.unref?.();
+  return () => clearTimeout(t);
+};
+
+export class Controller {
+  readonly #o: ControllerOptions;
+  readonly #schedule: Schedule;
+  readonly #now: () => number;
+  readonly #queue: WorkQueue;
+  readonly #config: ConfigLoader;
+  readonly #pending = new Set<string>();
+  /**
+   * Services seen deleted and not yet released. Only a delete seen by the informer releases claims at once: a claim
+   * whose holder merely is not in the cache (yet) may belong to an admission in flight — the repair loop decides those
+   * after the grace period.
+   */
+  readonly #deleted = new Set<string>();
+  readonly #repair = newRepairState();
+  readonly #writtenPoolStatus = new Map<string, PoolCounters>();
+  readonly #unsubscribe: Array<() => void> = [];
+  #claims: ClaimIndex | undefined;
+  #leader = false;
+  #started = false;
+  #cancelRepair: (() => void) | undefined;
+  #cancelResync: (() => void) | undefined;
+  #cancelPoolStatus: (() => void) | undefined;
+  #cancelConfig: (() => void) | undefined;
+  #configStateWritten: string | undefined;
+  #claimsLoaded = false;
+  /** Counters for tests and logs. */
+  readonly stats = { reconciles: 0, errors: 0, repairs: 0, configLoads: 0 };
+  lastRepair: RepairReport | undefined;
+
+  constructor(opts: ControllerOptions) {
+    this.#o = opts;
+    this.#schedule = opts.schedule ?? realSchedule;
+    this.#now = opts.now ?? Date.now;
+    this.#config = new ConfigLoader(opts.allocator, opts.buildConfig, opts.namespace);
+    this.#queue = new WorkQueue((key) => this.#process(key), {
+      concurrency: opts.concurrency ?? 8,
+      schedule: this.#schedule,
+      ...(opts.retryBaseMs !== undefined ? { baseDelayMs: opts.retryBaseMs } : {}),
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.#leader;
+  }
+
+  get configLoaded(): boolean {
+    return this.#config.loaded;
+  }
+
+  get configStale(): boolean {
+    return this.#config.stale;
+  }
+
+  get pending(): ReadonlySet<string> {
+    return this.#pending;
+  }
+
+  /** Resolves when no reconcile is queued or running. */
+  idle(): Promise<void> {
+    return this.#queue.idle();
+  }
+
+  /**
+   * Starts following the caches (which must be synced: a half-listed cache would make live Services look deleted).
+   * Loads the configuration, then the claims into the allocator, before anything is reconciled (MetalLB §3.7: the
+   * holders' IPs are known before a pending Service may take one).
+   */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const o = this.#o;
+    this.#loadConfig();
+    this.#claims = new ClaimIndex(o.claimCache);
+    this.#maybeLoadClaims();
+    this.#unsubscribe.push(
+      o.claimCache.subscribe((e) => {
+        if (this.#claimsLoaded) syncIp(o.allocator, e.claim.spec.ip, e.type === 'deleted' ? undefined : e.claim, { lookup: this.#lookup });
+        this.#poolStatusSoon();
+      }),
+      this.#claims.onChange((_e, holders) => {
+        if (this.#leader) for (const k of holders) this.#queue.add(k);
+      }),
+      o.services.on({
+        add: (s) => {
+          this.#deleted.delete(serviceKey(s));
+          this.#enqueue(serviceKey(s));
+        },
+        update: (s) => this.#enqueue(serviceKey(s)),
+        delete: (s) => {
+          this.#deleted.add(serviceKey(s));
+          this.#enqueue(serviceKey(s));
+        },
+      }),
+    );
+    for (const c of [o.pools, o.communities, o.namespaces]) {
+      this.#unsubscribe.push(c.on({ add: () => this.#configSoon(), update: () => this.#configSoon(), delete: () => this.#configSoon() }));
+    }
+    this.#publishStats();
+  }
+
+  stop(): void {
+    this.setLeader(false);
+    this.#queue.stop();
+    this.#cancelConfig?.();
+    for (const u of this.#unsubscribe.splice(0)) u();
+    this.#claims?.close();
+  }
+
+  /** Leadership changes (from the Lease elector). Becoming leader reprocesses everything; losing it stops writing. */
+  setLeader(leader: boolean): void {
+    if (leader === this.#leader) return;
+    this.#leader = leader;
+    if (leader) {
+      this.#o.log?.('controller: leading; reprocessing all services');
+      this.#reprocessAll();
+      this.#scheduleRepair(0);
+      this.#scheduleResync();
+      this.#poolStatusSoon();
+      void this.#writeConfigState();
+    } else {
+      this.#queue.clear();
+      this.#cancelRepair?.();
+      this.#cancelResync?.();
+      this.#cancelPoolStatus?.();
+      this.#cancelRepair = this.#cancelResync = this.#cancelPoolStatus = undefined;
+      this.#configStateWritten = undefined;
+      this.#writtenPoolStatus.clear();
+    }
+  }
+
+  /** Runs the claim repair loop once now (tests; the timer calls it too). */
+  async repairNow(): Promise<RepairReport | undefined> {
+    if (!this.#leader || !this.#claims) return undefined;
+    const report = await repairClaims(
+      {
+        claims: this.#claims,
+        service: (k) => this.#o.services.getByKey(k),
+        store: this.#o.store,
+        ...(this.#o.lbClass !== undefined ? { lbClass: this.#o.lbClass } : {}),
+        graceMs: this.#grace(),
+      },
+      this.#repair,
+      this.#now(),
+    );
+    this.stats.repairs++;
+    this.lastRepair = report;
+    for (const r of report.released) {
+      this.#o.log?.(`repair: released ${r.ip} held by ${r.holder} (no such LoadBalancer Service)${r.deleted ? '; claim deleted' : ''}`);
+    }
+    for (const e of report.errors) this.#o.log?.(`repair: ${e}`);
+    if (report.released.length > 0) this.#requeuePending();
+    return report;
+  }
+
+  /** Writes pool status now (tests; otherwise debounced after allocator changes). */
+  async writePoolStatusNow(): Promise<void> {
+    if (!this.#leader) return;
+    const byName = new Map(this.#o.pools.list().map((p) => [p.metadata?.name ?? '', p]));
+    for (const s of this.#o.allocator.stats()) {
+      const counters = poolCounters(s);
+      const obj = byName.get(s.pool);
+      if (!obj) continue;
+      const known = this.#writtenPoolStatus.get(s.pool) ?? countersFromStatus(obj.status);
+      if (sameCounters(known, counters)) {
+        this.#writtenPoolStatus.set(s.pool, counters);
+        continue;
+      }
+      const w = await this.#o.status.writePoolStatus(s.pool, counters);
+      if (w.ok) this.#writtenPoolStatus.set(s.pool, counters);
+      else if (w.reason !== 'NotFound') this.#o.log?.(`pool status ${s.pool}: ${w.message}`);
+    }
+  }
+
+  // --- internals ---
+
+  #lookup = (key: string) => {
+    const svc = this.#o.services.getByKey(key);
+    if (!svc) return undefined;
+    const r = serviceRequestFrom(svc, this.#o.requestOptions);
+    return r.ok ? r.req : undefined;
+  };
+
+  #grace(): number {
+    return this.#o.claimGraceMs ?? DEFAULT_CLAIM_GRACE_MS;
+  }
+
+  #enqueue(key: string): void {
+    if (this.#leader) this.#queue.add(key);
+  }
+
+  /** Every Service; those already holding IPs first so they re-take them before pending ones ask (MetalLB reload order). */
+  #reprocessAll(): void {
+    if (!this.#leader) return;
+    const withIps: string[] = [];
+    const without: string[] = [];
+    for (const s of this.#o.services.list()) {
+      const key = serviceKey(s);
+      if (assignedIPs(s).length > 0 || ingressIPs(s).length > 0 || (this.#claims?.heldBy(key).length ?? 0) > 0) withIps.push(key);
+      else without.push(key);
+    }
+    for (const k of this.#deleted) withIps.push(k);
+    for (const k of withIps) this.#queue.add(k);
+    for (const k of without) this.#queue.add(k);
+  }
+
+  #requeuePending(): void {
+    if (!this.#leader) return;
+    for (const k of this.#pending) this.#queue.add(k);
+  }
+
+  async #process(key: string): Promise<{ retry: false } | { retry: true }> {
+    if (!this.#leader || !this.#claims) return { retry: false };
+    const svc = this.#o.services.getByKey(key);
+    if (!svc && !this.#deleted.has(key)) return { retry: false };
+    const deps: ReconcileDeps = {
+      allocator: this.#o.allocator,
+      store: this.#o.store,
+      claims: this.#claims,
+      writer: this.#o.writer,
+      recorder: this.#o.recorder,
+      ...(this.#o.lbClass !== undefined ? { lbClass: this.#o.lbClass } : {}),
+      ...(this.#o.requestOptions ? { requestOptions: this.#o.requestOptions } : {}),
+      lookup: this.#lookup,
+    };
+    let r: SyncResult;
+    try {
+      r = await reconcileService(deps, { key, svc, configLoaded: this.#config.loaded });
+    } catch (e) {
+      // The claim store rejects on transport failures (API server unreachable): retry with backoff.
+      r = { state: 'error', message: e instanceof Error ? e.message : String(e) };
+    }
+    this.stats.reconciles++;
+    this.#o.metrics?.update?.(r.state !== 'error');
+    if (!svc && r.state === 'success') this.#deleted.delete(key);
+    if (r.state === 'pending') this.#pending.add(key);
+    else this.#pending.delete(key);
+    if (r.freed) {
+      this.#requeuePending();
+      this.#poolStatusSoon();
+    }
+    if (r.state === 'success') this.#poolStatusSoon();
+    this.#publishStats();
+    if (r.state === 'error') {
+      this.stats.errors++;
+      this.#o.log?.(`reconcile ${key}: ${r.message}; will retry`);
+      return { retry: true };
+    }
+    return { retry: false };
+  }
+
+  #configSoon(): void {
+    if (this.#cancelConfig) return;
+    this.#cancelConfig = this.#schedule(this.#o.configDelayMs ?? 50, () => {
+      this.#cancelConfig = undefined;
+      const out = this.#loadConfig();
+      if (out.kind === 'applied') {
+        this.#maybeLoadClaims();
+        this.#reprocessAll();
+      }
+    });
+  }
+
+  #loadConfig(): ConfigOutcome {
+    const ns = this.#o.namespace;
+    const inNs = (c: Cache<KubeObject>) => c.list().filter((o) => (o.metadata?.namespace ?? ns) === ns);
+    const namespaces: LabelledName[] = this.#o.namespaces
+      .list()
+      .map((n) => ({ name: n.metadata?.name ?? '', labels: { ...(n.metadata?.labels ?? {}) } }));
+    const out = this.#config.load({ pools: inNs(this.#o.pools), communities: inNs(this.#o.communities), namespaces });
+    this.stats.configLoads++;
+    this.#o.metrics?.configLoaded?.(this.#config.loaded);
+    this.#o.metrics?.configStale?.(this.#config.stale);
+    if (out.kind === 'invalid') this.#o.log?.(`config: invalid, keeping the last valid one: ${out.summary}`);
+    if (out.kind === 'applied') {
+      this.#o.log?.(`config: loaded ${this.#config.pools.length} pool(s)`);
+      for (const o of out.orphaned) {
+        this.#o.log?.(`config: ${o.key} holds ${o.ips.join(',')} from pool ${o.pool}, which no pool contains now`);
+      }
+      this.#publishStats();
+    }
+    void this.#writeConfigState();
+    return out;
+  }
+
+  /** Claims go into the allocator once it has pools (an IP in no pool cannot be recorded). */
+  #maybeLoadClaims(): void {
+    if (this.#claimsLoaded || !this.#config.loaded || !this.#claims) return;
+    const r = loadClaims(this.#o.allocator, this.#o.claimCache.list(), { lookup: this.#lookup });
+    this.#claimsLoaded = true;
+    for (const f of r.failed) this.#o.log?.(`claims: ${f.key}: ${f.message}`);
+    this.#publishStats();
+  }
+
+  async #writeConfigState(): Promise<void> {
+    if (!this.#leader) return;
+    const result = this.#config.stale || !this.#config.loaded ? 'Invalid' : 'Valid';
+    if (!this.#config.loaded && !this.#config.stale) return; // nothing seen yet
+    const text = `${result}|${this.#config.summary}`;
+    if (text === this.#configStateWritten) return;
+    const w = await this.#o.status.writeConfigState(result, this.#config.summary);
+    if (w.ok) this.#configStateWritten = text;
+    else this.#o.log?.(`configuration state: ${w.message}`);
+  }
+
+  #publishStats(): void {
+    this.#o.metrics?.poolStats?.(this.#o.allocator.stats());
+  }
+
+  #poolStatusSoon(): void {
+    if (!this.#leader || this.#cancelPoolStatus) return;
+    this.#cancelPoolStatus = this.#schedule(this.#o.poolStatusDelayMs ?? 250, () => {
+      this.#cancelPoolStatus = undefined;
+      this.#publishStats();
+      void this.writePoolStatusNow();
+    });
+  }
+
+  #scheduleRepair(ms: number): void {
+    this.#cancelRepair?.();
+    this.#cancelRepair = this.#schedule(ms, () => {
+      void this.repairNow().finally(() => {
+        if (!this.#leader) return;
+        const every = this.#o.repairIntervalMs ?? Math.min(15_000, Math.max(250, Math.floor(this.#grace() / 4)));
+        const due = this.lastRepair?.nextDueAt;
+        const next = due !== undefined ? Math.min(every, Math.max(50, due - this.#now())) : every;
+        this.#scheduleRepair(next);
+      });
+    });
+  }
+
+  #scheduleResync(): void {
+    const every = this.#o.resyncIntervalMs ?? 300_000;
+    if (every <= 0) return;
+    this.#cancelResync?.();
+    this.#cancelResync = this.#schedule(every, () => {
+      this.#reprocessAll();
+      this.#scheduleResync();
+    });
+  }
+}

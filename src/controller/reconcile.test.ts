@@ -1,0 +1,269 @@
+// Story tests of the per-Service reconcile (MetalLB's controller_test.go style: each step builds on the last), with the
+// real allocator, the in-memory claim store and recording fakes for Service writes and events.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Allocator } from '../allocator/allocator.ts';
+import type { PoolSpec } from '../allocator/types.ts';
+import { feedAllocator, loadClaims } from '../claims/allocator-sync.ts';
+import { claimFor } from '../claims/claim-step.ts';
+import { MemoryClaimStore } from '../claims/memory-store.ts';
+import { serviceRequestFrom, type ServiceLike } from '../config/service.ts';
+import { ClaimIndex } from './claim-index.ts';
+import type { ReconcileDeps, SyncResult } from './deps.ts';
+import { FakeRecorder, FakeServiceApi, lbService, MapCache } from './fakes.ts';
+import { reconcileService } from './reconcile.ts';
+
+const DEV: PoolSpec = { name: 'default', addresses: ['192.168.1.220-192.168.1.250'], autoAssign: true, avoidBuggyIPs: false };
+
+function harness(pools: PoolSpec[] = [DEV]) {
+  const store = new MemoryClaimStore();
+  const services = new MapCache<ServiceLike>();
+  const api = new FakeServiceApi(services);
+  const rec = new FakeRecorder();
+  const allocator = new Allocator();
+  allocator.setPools(pools);
+  const lookup = (key: string) => {
+    const s = services.getByKey(key);
+    const r = s ? serviceRequestFrom(s) : undefined;
+    return r?.ok ? r.req : undefined;
+  };
+  feedAllocator(allocator, store.asCache(), { lookup });
+  const index = new ClaimIndex(store.asCache());
+  const deps: ReconcileDeps = { allocator, store, claims: index, writer: api, recorder: rec, lookup };
+  const run = (key: string): Promise<SyncResult> =>
+    reconcileService(deps, { key, svc: services.getByKey(key), configLoaded: true });
+  const claims = () =>
+    store
+      .listSync()
+      .map((c) => `${c.spec.ip}=${c.spec.holders.map((h) => `${h.namespace}/${h.name}${h.uid ? '+uid' : ''}`).join('&')}`)
+      .sort();
+  const ingress = (key: string) => (services.getByKey(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
+  const ann = (key: string) => services.getByKey(key)?.metadata?.annotations ?? {};
+  return { store, services, api, rec, allocator, index, deps, run, claims, ingress, ann };
+}
+
+describe('reconcileService', () => {
+  it('fallback allocation: a LoadBalancer Service with no claim gets an IP through the claim step', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'web'));
+    const r = await h.run('default/web');
+    assert.deepEqual(r, { state: 'success', freed: false });
+    assert.deepEqual(h.ingress('default/web'), ['192.168.1.220']);
+    assert.equal(h.ann('default/web')['metallb.io/ip-allocated-from-pool'], 'default');
+    assert.equal(h.ann('default/web')['berth.io/assigned-ips'], '192.168.1.220');
+    assert.deepEqual(h.claims(), ['192.168.1.220=default/web+uid'], 'claim holds the Service, uid bound');
+    assert.deepEqual(h.rec.take(), ['Normal IPAllocated default/web: Assigned IP ["192.168.1.220"]']);
+    assert.deepEqual(h.api.writes, [
+      'status default/web 192.168.1.220',
+      'annotations default/web {"metallb.io/ip-allocated-from-pool":"default","berth.io/assigned-ips":"192.168.1.220"}',
+    ]);
+
+    // Converged: a second pass writes nothing and says nothing.
+    const writes = h.api.writes.length;
+    const claimWrites = h.store.writes;
+    assert.deepEqual(await h.run('default/web'), { state: 'success', freed: false });
+    assert.equal(h.api.writes.length, writes);
+    assert.equal(h.store.writes, claimWrites);
+    assert.deepEqual(h.rec.take(), []);
+  });
+
+  it('webhook path: the IP decided at admission (annotation + claim) is published in status and the uid bound', async () => {
+    const h = harness();
+    // What the webhook did at admission: its own allocator proposed, the claim was created, annotations patched.
+    const webhookAlloc = new Allocator();
+    webhookAlloc.setPools([DEV]);
+    const svc = lbService('shop', 'web');
+    const req = serviceRequestFrom(svc);
+    assert.ok(req.ok);
+    const taken = await claimFor({ store: h.store, allocator: webhookAlloc }, 'shop/web', req.req, { dryRun: false });
+    assert.ok(taken.ok);
+    svc.metadata!.annotations = { 'berth.io/assigned-ips': taken.ips.join(','), 'metallb.io/ip-allocated-from-pool': taken.pool };
+    h.services.put(svc);
+    const storeWrites = h.store.writes;
+    await h.run('shop/web');
+    assert.deepEqual(h.ingress('shop/web'), ['192.168.1.220']);
+    assert.deepEqual(h.api.writes, ['status shop/web 192.168.1.220'], 'annotations already right: status only');
+    assert.equal(h.store.writes, storeWrites + 1, 'one claim write: the uid binding');
+    assert.deepEqual(h.claims(), ['192.168.1.220=shop/web+uid']);
+    assert.deepEqual(h.rec.take(), ['Normal IPAllocated shop/web: Assigned IP ["192.168.1.220"]']);
+  });
+
+  it('requested IP changes: the old claim is released, the new IP claimed; not LoadBalancer any more: all cleared', async () => {
+    const h = harness();
+    h.services.put(lbService('shop', 'db', { loadBalancerIP: '192.168.1.230' }));
+    await h.run('shop/db');
+    assert.deepEqual(h.ingress('shop/db'), ['192.168.1.230']);
+    const svc = structuredClone(h.services.getByKey('shop/db')!);
+    svc.spec!.loadBalancerIP = '192.168.1.231';
+    h.services.put(svc);
+    const r = await h.run('shop/db');
+    assert.equal(r.state, 'success');
+    assert.equal(r.freed, true);
+    assert.deepEqual(h.ingress('shop/db'), ['192.168.1.231']);
+    assert.deepEqual(h.claims(), ['192.168.1.231=shop/db+uid']);
+    assert.equal(h.ann('shop/db')['berth.io/assigned-ips'], '192.168.1.231');
+
+    const cip = structuredClone(h.services.getByKey('shop/db')!);
+    cip.spec!.type = 'ClusterIP';
+    h.services.put(cip);
+    h.api.writes.length = 0;
+    const c = await h.run('shop/db');
+    assert.deepEqual(c, { state: 'success', freed: true });
+    assert.deepEqual(h.claims(), []);
+    assert.deepEqual(h.ingress('shop/db'), []);
+    assert.deepEqual(h.ann('shop/db'), {});
+    assert.equal(h.allocator.ipsOf('shop/db'), undefined);
+  });
+
+  it('deleted Service: its claims are released (a shared IP keeps its other holder)', async () => {
+    const h = harness();
+    const shared = { 'metallb.io/allow-shared-ip': 'k', 'metallb.io/loadBalancerIPs': '192.168.1.230' };
+    h.services.put(lbService('default', 'http', { annotations: shared, ports: [80] }));
+    h.services.put(lbService('default', 'https', { annotations: shared, ports: [443] }));
+    await h.run('default/http');
+    await h.run('default/https');
+    assert.deepEqual(h.claims(), ['192.168.1.230=default/http+uid&default/https+uid']);
+    h.services.remove('default/http');
+    const r = await h.run('default/http');
+    assert.deepEqual(r, { state: 'success', freed: true });
+    assert.deepEqual(h.claims(), ['192.168.1.230=default/https+uid']);
+    h.services.remove('default/https');
+    await h.run('default/https');
+    assert.deepEqual(h.claims(), []);
+  });
+
+  it('pool exhausted: AllocationFailed with the allocator message, state pending, status stays empty', async () => {
+    const h = harness([{ name: 'tiny', addresses: ['10.0.0.1/32'], autoAssign: true, avoidBuggyIPs: false }]);
+    h.services.put(lbService('a', 'one'));
+    h.services.put(lbService('a', 'two'));
+    await h.run('a/one');
+    h.rec.take();
+    const r = await h.run('a/two');
+    assert.equal(r.state, 'pending');
+    assert.deepEqual(h.ingress('a/two'), []);
+    const ev = h.rec.take();
+    assert.equal(ev.length, 1);
+    assert.match(ev[0]!, /^Warning AllocationFailed a\/two: Failed to allocate IP for "a\/two": .*tiny.*1\/1/);
+    // Capacity appears: the pending Service gets the freed IP.
+    h.services.remove('a/one');
+    assert.equal((await h.run('a/one')).freed, true);
+    assert.equal((await h.run('a/two')).state, 'success');
+    assert.deepEqual(h.ingress('a/two'), ['10.0.0.1']);
+  });
+
+  it('restart: a fresh allocator rebuilt from the claims moves no IP and writes nothing', async () => {
+    const h = harness();
+    for (const n of ['a', 'b', 'c']) h.services.put(lbService('default', n));
+    for (const n of ['a', 'b', 'c']) await h.run(`default/${n}`);
+    const before = ['a', 'b', 'c'].map((n) => h.ingress(`default/${n}`)[0]);
+    // Free the first IP so a naive restart would hand .220 to whoever comes first.
+    h.services.remove('default/a');
+    await h.run('default/a');
+
+    const fresh = new Allocator();
+    fresh.setPools([DEV]);
+    loadClaims(fresh, h.store.listSync());
+    const writes = h.api.writes.length;
+    const storeWrites = h.store.writes;
+    const deps: ReconcileDeps = { ...h.deps, allocator: fresh };
+    // New Service first, then the holders: the claims already keep .221/.222 out of its reach.
+    h.services.put(lbService('default', 'd'));
+    await reconcileService(deps, { key: 'default/d', svc: h.services.getByKey('default/d'), configLoaded: true });
+    for (const n of ['b', 'c']) await reconcileService(deps, { key: `default/${n}`, svc: h.services.getByKey(`default/${n}`), configLoaded: true });
+    assert.deepEqual(['b', 'c'].map((n) => h.ingress(`default/${n}`)[0]), before.slice(1));
+    assert.deepEqual(h.ingress('default/d'), ['192.168.1.220']);
+    assert.deepEqual(h.api.writes.slice(writes).filter((w) => !w.includes('default/d')), [], 'holders: no write');
+    assert.equal(h.store.writes, storeWrites + 2, 'd: claim create + uid bind only');
+  });
+
+  it('missing claim of a live Service is recreated for the same IP (annotation says it, the claim is gone)', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'web'));
+    await h.run('default/web');
+    await h.store.delete('192.168.1.220');
+    assert.deepEqual(h.claims(), []);
+    h.api.writes.length = 0;
+    await h.run('default/web');
+    assert.deepEqual(h.claims(), ['192.168.1.220=default/web+uid']);
+    assert.deepEqual(h.api.writes, [], 'status and annotations unchanged');
+  });
+
+  it('a Service whose status was written by MetalLB (no claim, no annotation) keeps its IP', async () => {
+    const h = harness();
+    h.services.put(lbService('legacy', 'app', { ingress: ['192.168.1.240'] }));
+    await h.run('legacy/app');
+    assert.deepEqual(h.claims(), ['192.168.1.240=legacy/app+uid']);
+    assert.deepEqual(h.ingress('legacy/app'), ['192.168.1.240']);
+    assert.equal(h.ann('legacy/app')['berth.io/assigned-ips'], '192.168.1.240');
+    assert.deepEqual(h.rec.take(), [], 'not a new allocation: no IPAllocated');
+  });
+
+  it('held IP taken out of every pool: ClearAssignment, a new IP from the remaining pools', async () => {
+    const h = harness([DEV, { name: 'other', addresses: ['10.1.0.0/30'], autoAssign: true, avoidBuggyIPs: false }]);
+    h.services.put(lbService('default', 'web', { annotations: { 'metallb.io/address-pool': 'default' } }));
+    await h.run('default/web');
+    assert.deepEqual(h.ingress('default/web'), ['192.168.1.220']);
+    h.rec.take();
+    h.allocator.setPools([{ ...DEV, addresses: ['192.168.1.221-192.168.1.250'] }]);
+    const r = await h.run('default/web');
+    assert.equal(r.state, 'success');
+    assert.deepEqual(h.ingress('default/web'), ['192.168.1.221']);
+    assert.deepEqual(h.claims(), ['192.168.1.221=default/web+uid']);
+    const ev = h.rec.take();
+    assert.match(ev[0]!, /^Normal ClearAssignment default\/web: current IP for "default\/web" not allowed by config, will attempt for new IP assignment: /);
+    assert.equal(ev[1], 'Normal IPAllocated default/web: Assigned IP ["192.168.1.221"]');
+  });
+
+  it('bad requested IP: AllocationFailed naming the value, no retry; deprecated annotations warn on write', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'bad', { loadBalancerIP: '300.1.1.1' }));
+    const r = await h.run('default/bad');
+    assert.equal(r.state, 'errorNoRetry');
+    assert.deepEqual(h.rec.take(), [
+      'Warning AllocationFailed default/bad: Failed to allocate IP for "default/bad": "300.1.1.1" in spec.loadBalancerIP is not a valid IP address',
+    ]);
+    h.services.put(lbService('default', 'old', { annotations: { 'metallb.universe.tf/address-pool': 'default' } }));
+    await h.run('default/old');
+    assert.deepEqual(h.rec.take(), [
+      'Warning deprecatedAnnotation default/old: Service uses deprecated annotation metallb.universe.tf/address-pool',
+      'Normal IPAllocated default/old: Assigned IP ["192.168.1.220"]',
+    ]);
+  });
+
+  it('other loadBalancerClass: ignored; config not loaded: nothing done', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'theirs', { lbClass: 'other.io/lb' }));
+    assert.deepEqual(await h.run('default/theirs'), { state: 'success' });
+    h.services.put(lbService('default', 'early'));
+    const r = await reconcileService(h.deps, { key: 'default/early', svc: h.services.getByKey('default/early'), configLoaded: false });
+    assert.deepEqual(r, { state: 'success' });
+    assert.deepEqual(h.claims(), []);
+    assert.deepEqual(h.api.writes, []);
+  });
+
+  it('dual stack: both families from one pool, status v4 first', async () => {
+    const h = harness([{ name: 'dual', addresses: ['10.2.0.0/30', 'fd00:2::/126'], autoAssign: true, avoidBuggyIPs: false }]);
+    h.services.put(lbService('default', 'ds', { dual: true }));
+    await h.run('default/ds');
+    assert.deepEqual(h.ingress('default/ds'), ['10.2.0.0', 'fd00:2::']);
+    assert.deepEqual(h.rec.take(), ['Normal IPAllocated default/ds: Assigned IP ["10.2.0.0" "fd00:2::"]']);
+    assert.deepEqual(h.claims(), ['10.2.0.0=default/ds+uid', 'fd00:2::=default/ds+uid']);
+  });
+
+  it('a failed status write is an error to retry; a Service gone meanwhile is not', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'web'));
+    h.api.failNext.set('default/web', 'Error');
+    const r = await h.run('default/web');
+    assert.equal(r.state, 'error');
+    const again = await h.run('default/web');
+    assert.equal(again.state, 'success');
+    assert.deepEqual(h.ingress('default/web'), ['192.168.1.220'], 'the retry keeps the IP already claimed');
+    h.api.failNext.set('default/web', 'NotFound');
+    const svc = structuredClone(h.services.getByKey('default/web')!);
+    svc.spec!.ports = [{ protocol: 'TCP', port: 8080 }];
+    svc.status = {};
+    h.services.put(svc);
+    assert.equal((await h.run('default/web')).state, 'success');
+  });
+});

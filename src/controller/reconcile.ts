@@ -1,0 +1,277 @@
+// The per-Service reconcile (MetalLB controller/service.go convergeBalancer, adapted to claims being the truth):
+//   deleted / not LoadBalancer / no ClusterIP → release its claims, clear status and annotations;
+//   otherwise find the IPs it holds (claims; else the admission annotation or a status left by MetalLB, re-claimed),
+//   drop them if they no longer fit (requested IP or pool changed, family changed, config no longer allows them:
+//   ClearAssignment), allocate through the shared claim step when it holds nothing (the fallback for Services the
+//   webhook never saw), then write status.loadBalancer.ingress + annotations if they differ, and bind the Service's
+//   uid/ports into its claims.
+// No I/O of its own: everything goes through ReconcileDeps.
+import type { ServiceRequest } from '../allocator/types.ts';
+import { PLACEHOLDER_SEP, syncIp, type RequestLookup } from '../claims/allocator-sync.ts';
+import { claimFor, releaseHolder } from '../claims/claim-step.ts';
+import {
+  assignedIPs,
+  ingressIPs,
+  isLoadBalancer,
+  isOurClass,
+  serviceRequestFrom,
+  type ServiceLike,
+} from '../config/service.ts';
+import { canonicalIp, familyOf } from '../shared/ip.ts';
+import { bindHolder } from './bind-holder.ts';
+import { converge } from './converge.ts';
+import type { ReconcileDeps, SyncResult, WriteResult } from './deps.ts';
+
+export interface ReconcileInput {
+  /** `namespace/name`. */
+  readonly key: string;
+  /** The Service as last seen; undefined when it was deleted. */
+  readonly svc: ServiceLike | undefined;
+  /** False until a valid configuration was loaded (MetalLB: do nothing before the first config). */
+  readonly configLoaded: boolean;
+}
+
+export async function reconcileService(d: ReconcileDeps, input: ReconcileInput): Promise<SyncResult> {
+  const { key, svc } = input;
+  if (!svc) {
+    // Deletions always pass the class filter (MetalLB filterByLoadBalancerClass lets deletes through).
+    const freed = await releaseAll(d, key);
+    return freed.ok ? { state: 'success', freed: freed.freed } : { state: 'error', message: freed.message, freed: true };
+  }
+  if (!isOurClass(svc, d.lbClass)) return { state: 'success' };
+  if (!input.configLoaded) return { state: 'success' };
+  if (!isLoadBalancer(svc) || clusterIPsOf(svc).length === 0) return clear(d, key, svc);
+
+  const parsed = serviceRequestFrom(svc, d.requestOptions);
+  if (!parsed.ok) {
+    if (d.claims.heldBy(key).length > 0) {
+      d.recorder.record(svc, 'Warning', 'LoadBalancerFailed', `invalid requested loadbalancer IPs: ${parsed.message}`);
+    } else {
+      d.recorder.record(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${parsed.message}`);
+    }
+    return { state: 'errorNoRetry', message: parsed.message };
+  }
+  const req = parsed.req;
+  const clusterIPs = clusterIPsOf(svc);
+  if (req.ipFamilyPolicy === 'RequireDualStack' && clusterIPs.length < 2) {
+    d.recorder.record(
+      svc,
+      'Warning',
+      'not enough clusterips',
+      `Service requires dual stack but not enough clusterips ${JSON.stringify(clusterIPs)}`,
+    );
+    const r = await clear(d, key, svc);
+    return r.state === 'success' ? { state: 'errorNoRetry', message: 'not enough clusterips', freed: r.freed } : r;
+  }
+
+  const cur = await currentIPs(d, key, svc, req);
+  if (!cur.ok) return { state: 'error', message: cur.message, freed: cur.freed };
+  let freed = cur.freed;
+  let ips = cur.ips;
+
+  if (ips.length > 0) {
+    const why = invalidity(d, key, req, ips);
+    if (why !== undefined) {
+      if (why.event) {
+        d.recorder.record(
+          svc,
+          'Normal',
+          'ClearAssignment',
+          `current IP for "${key}" not allowed by config, will attempt for new IP assignment: ${why.message}`,
+        );
+      }
+      const r = await releaseAll(d, key);
+      if (!r.ok) return { state: 'error', message: r.message, freed: true };
+      freed = true;
+      ips = [];
+    }
+  }
+
+  if (ips.length === 0) {
+    const r = await claimFor(
+      { store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) },
+      key,
+      req,
+      { dryRun: false },
+    );
+    if (!r.ok) {
+      if (r.code === 'LB_CLAIM_CONFLICT') return { state: 'error', message: r.message, freed };
+      d.recorder.record(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${r.message}`);
+      const w = await converge(d, svc, [], undefined);
+      if (!w.ok) return writeFailure(w.write, freed);
+      return { state: 'pending', message: r.message, freed };
+    }
+    ips = [...r.ips];
+  }
+
+  const pool = d.allocator.ipsOf(key)?.pool ?? d.allocator.poolOf(ips[0]!);
+  const w = await converge(d, svc, ips, pool);
+  if (!w.ok) return writeFailure(w.write, freed);
+
+  for (const ip of ips) {
+    const b = await bindHolder(d.store, d.claims, ip, req, svc.metadata?.uid);
+    if (!b.ok) return { state: 'error', message: b.message, freed };
+  }
+  return { state: 'success', freed };
+}
+
+/** Clears a Service that should hold nothing (not LoadBalancer, no ClusterIP): release, then empty status/annotations. */
+async function clear(d: ReconcileDeps, key: string, svc: ServiceLike): Promise<SyncResult> {
+  const r = await releaseAll(d, key);
+  if (!r.ok) return { state: 'error', message: r.message, freed: true };
+  const w = await converge(d, svc, [], undefined);
+  if (!w.ok) return writeFailure(w.write, r.freed);
+  return { state: 'success', freed: r.freed };
+}
+
+/** Removes `key` from every claim it holds (deleting claims left without holders) and from the allocator. */
+async function releaseAll(
+  d: ReconcileDeps,
+  key: string,
+  only?: readonly string[],
+): Promise<{ ok: true; freed: boolean } | { ok: false; message: string }> {
+  const holder = holderOf(key);
+  const ips = only ?? d.claims.heldBy(key).map((c) => c.spec.ip);
+  for (const ip of ips) {
+    const r = await releaseHolder(d.store, ip, holder);
+    if (!r.ok) return { ok: false, message: `releasing ${ip} held by ${key}: the claim kept changing` };
+  }
+  const had = d.allocator.ipsOf(key) !== undefined;
+  if (!only) d.allocator.release(key);
+  return { ok: true, freed: ips.length > 0 || had };
+}
+
+type Current =
+  | { readonly ok: true; readonly ips: string[]; readonly freed: boolean }
+  | { readonly ok: false; readonly message: string; readonly freed: boolean };
+
+/**
+ * The IPs the Service holds now, v4 first. Source of truth in order: the admission annotation (`berth.io/assigned-ips`:
+ * the webhook's decision; the claims must agree), the claims, then status.loadBalancer.ingress (written by MetalLB
+ * before berth, or by berth before its claims were lost). Claims beyond those IPs are released; missing claims are
+ * recreated through the claim step (the repair half of KEP-1880's bidirectional check).
+ */
+async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: ServiceRequest): Promise<Current> {
+  const held = d.claims.heldBy(key).map((c) => canon(c.spec.ip));
+  const ann = canonList(assignedIPs(svc));
+  const status = canonList(ingressIPs(svc));
+  const wanted = ann.length > 0 ? ann : held.length > 0 ? held : status;
+  let freed = false;
+
+  const extra = held.filter((ip) => !wanted.includes(ip));
+  if (extra.length > 0) {
+    const r = await releaseAll(d, key, extra);
+    if (!r.ok) return { ok: false, message: r.message, freed: true };
+    freed = true;
+    for (const ip of extra) syncIp(d.allocator, ip, undefined, lookupOf(d));
+  }
+  if (wanted.length === 0) return { ok: true, ips: [], freed };
+
+  const missing: string[] = [];
+  for (const ip of wanted) {
+    if (held.includes(ip)) continue;
+    // The claim informer may lag the store (the webhook created the claim a moment ago): ask the store.
+    const c = await d.store.get(ip);
+    if (c && c.spec.holders.some((h) => `${h.namespace}/${h.name}` === key)) syncIp(d.allocator, ip, c, lookupOf(d));
+    else missing.push(ip);
+  }
+  if (missing.length === 0) return { ok: true, ips: v4First(wanted), freed };
+
+  // Requested IPs that differ from what it held: nothing to recreate, the Service wants something else now.
+  if (req.requestedIPs.length > 0 && !sameSet(req.requestedIPs.map(canon), wanted)) {
+    const r = await releaseAll(d, key);
+    return r.ok ? { ok: true, ips: [], freed: true } : { ok: false, message: r.message, freed: true };
+  }
+  const r = await claimFor(
+    { store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) },
+    key,
+    { ...req, requestedIPs: wanted },
+    { dryRun: false },
+  );
+  if (r.ok) return { ok: true, ips: [...r.ips], freed };
+  if (r.code === 'LB_CLAIM_CONFLICT') return { ok: false, message: r.message, freed };
+  d.recorder.record(
+    svc,
+    'Normal',
+    'ClearAssignment',
+    `current IP for "${key}" not allowed by config, will attempt for new IP assignment: ${r.message}`,
+  );
+  const rel = await releaseAll(d, key);
+  if (!rel.ok) return { ok: false, message: rel.message, freed: true };
+  return { ok: true, ips: [], freed: true };
+}
+
+/**
+ * Why held IPs must go, or undefined when they still fit (MetalLB convergeBalancer steps 8-11). `event`: say so with
+ * ClearAssignment (the config no longer allows them); a changed request is silent, as in MetalLB.
+ */
+function invalidity(
+  d: ReconcileDeps,
+  key: string,
+  req: ServiceRequest,
+  ips: readonly string[],
+): { event: boolean; message: string } | undefined {
+  if (req.requestedIPs.length > 0 && !sameSet(req.requestedIPs.map(canon), ips)) {
+    return { event: false, message: `requested IPs ${req.requestedIPs.join(',')} differ from ${ips.join(',')}` };
+  }
+  const pool = d.allocator.poolOf(ips[0]!);
+  if (req.pool !== undefined && pool !== undefined && pool !== req.pool) {
+    return { event: false, message: `address-pool ${req.pool} differs from ${pool}` };
+  }
+  const fams = ips.map((ip) => familyOf(ip));
+  const fits =
+    (fams.length === req.families.length && req.families.every((f) => fams.includes(f))) ||
+    (req.families.length === 2 && req.ipFamilyPolicy === 'PreferDualStack' && fams.length === 1);
+  if (!fits) return { event: false, message: `IP family of ${ips.join(',')} does not match the Service` };
+  // The claims sync may have parked an IP under a placeholder (`key@ip`, when it could not tell the Service's labels
+  // yet); now that the Service is known, its real key takes the IP over.
+  for (const ip of ips) {
+    for (const h of d.allocator.holdersOf(ip)) if (h.key.startsWith(`${key}${PLACEHOLDER_SEP}`)) d.allocator.release(h.key);
+  }
+  const r = d.allocator.assign(key, req, ips);
+  if (!r.ok) return { event: true, message: r.message };
+  return undefined;
+}
+
+function writeFailure(w: WriteResult, freed: boolean): SyncResult {
+  if (w.ok) return { state: 'success', freed };
+  // Deleted meanwhile: its delete event comes next and releases it.
+  if (w.reason === 'NotFound') return { state: 'success', freed };
+  return { state: 'error', message: w.message, freed };
+}
+
+function holderOf(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+function clusterIPsOf(svc: ServiceLike): string[] {
+  const s = svc.spec;
+  const ips = s?.clusterIPs?.length ? s.clusterIPs : s?.clusterIP ? [s.clusterIP] : [];
+  return ips.filter((ip) => ip !== '' && ip !== 'None');
+}
+
+function canon(ip: string): string {
+  return canonicalIp(ip) ?? ip;
+}
+
+function canonList(ips: readonly string[]): string[] {
+  return v4First(ips.map(canon).filter((ip, i, all) => canonicalIp(ip) !== undefined && all.indexOf(ip) === i));
+}
+
+function v4First(ips: readonly string[]): string[] {
+  return [...ips].sort((a, b) => (familyOf(a) === 'IPv6' ? 1 : 0) - (familyOf(b) === 'IPv6' ? 1 : 0));
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+function lookupOf(d: ReconcileDeps): { lookup?: RequestLookup } {
+  return d.lookup ? { lookup: d.lookup } : {};
+}
+
+function attemptsOf(d: ReconcileDeps): { maxAttempts?: number } {
+  return d.maxClaimAttempts !== undefined ? { maxAttempts: d.maxClaimAttempts } : {};
+}
+

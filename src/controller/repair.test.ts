@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { newClaim } from '../api/claim.ts';
+import { MemoryClaimStore } from '../claims/memory-store.ts';
+import type { ServiceLike } from '../config/service.ts';
+import { lbService } from './fakes.ts';
+import { holderOrphaned, newRepairState, repairClaims } from './repair.ts';
+
+const T0 = Date.UTC(2025, 0, 1);
+
+async function setup() {
+  let now = T0;
+  const store = new MemoryClaimStore({ now: () => new Date(now) });
+  const claim = (ip: string, ...holders: string[]) =>
+    store.create(
+      newClaim({
+        ip,
+        pool: 'default',
+        sharingKey: holders.length > 1 ? 'k' : '',
+        backendKey: '',
+        holders: holders.map((h) => ({ namespace: h.split('/')[0]!, name: h.split('/')[1]!, ports: [] })),
+      }),
+    );
+  const services = new Map<string, ServiceLike>();
+  const deps = { claims: { list: () => store.listSync() }, service: (k: string) => services.get(k), store, graceMs: 60_000 };
+  return { store, claim, services, deps, setNow: (t: number) => (now = t) };
+}
+
+describe('claim repair loop', () => {
+  it('deletes a claim whose Service does not exist, only once the claim is older than the grace period', async () => {
+    const s = await setup();
+    await s.claim('192.168.1.220', 'default/gone');
+    await s.claim('192.168.1.221', 'default/live');
+    s.services.set('default/live', lbService('default', 'live'));
+    const st = newRepairState();
+    // The loop runs every few seconds, so it first sees the orphan right after the claim was created.
+    const early = await repairClaims(s.deps, st, T0 + 1_000);
+    assert.deepEqual(early.released, []);
+    assert.equal(early.waiting, 1);
+    assert.equal(early.nextDueAt, T0 + 61_000);
+    assert.deepEqual((await repairClaims(s.deps, st, T0 + 60_999)).released, []);
+    const due = await repairClaims(s.deps, st, T0 + 61_000);
+    assert.deepEqual(due.released, [{ ip: '192.168.1.220', holder: 'default/gone', deleted: true }]);
+    assert.deepEqual(s.store.listSync().map((c) => c.spec.ip), ['192.168.1.221']);
+  });
+
+  it('an old claim whose holder is first seen orphaned now still gets the full grace (admission in flight)', async () => {
+    const s = await setup();
+    await s.claim('192.168.1.230', 'default/a', 'default/b');
+    s.services.set('default/a', lbService('default', 'a'));
+    const st = newRepairState();
+    // The claim is 10 minutes old; b was just added by an admission whose Service is not stored yet.
+    const first = await repairClaims(s.deps, st, T0 + 600_000);
+    assert.deepEqual(first.released, []);
+    assert.equal(first.nextDueAt, T0 + 660_000);
+    // b's Service appears: nothing to do, and the orphan mark is forgotten.
+    s.services.set('default/b', lbService('default', 'b'));
+    await repairClaims(s.deps, st, T0 + 630_000);
+    assert.equal(st.orphanSince.size, 0);
+    s.services.delete('default/b');
+    const later = await repairClaims(s.deps, st, T0 + 700_000);
+    assert.deepEqual(later.released, [], 'grace restarts from the new observation');
+    const done = await repairClaims(s.deps, st, T0 + 760_000);
+    assert.deepEqual(done.released, [{ ip: '192.168.1.230', holder: 'default/b', deleted: false }]);
+    assert.deepEqual(s.store.listSync()[0]!.spec.holders.map((h) => h.name), ['a'], 'the shared claim keeps its live holder');
+  });
+
+  it('a holder whose Service is no longer a LoadBalancer of our class counts as orphaned', () => {
+    assert.equal(holderOrphaned(undefined), true);
+    assert.equal(holderOrphaned(lbService('a', 'b', { type: 'ClusterIP' })), true);
+    assert.equal(holderOrphaned(lbService('a', 'b', { lbClass: 'x.io/lb' })), true);
+    assert.equal(holderOrphaned(lbService('a', 'b', { lbClass: 'x.io/lb' }), 'x.io/lb'), false);
+    assert.equal(holderOrphaned(lbService('a', 'b')), false);
+  });
+});

@@ -1,0 +1,85 @@
+// The claim repair loop's garbage half (KEP-1880 ipallocator-repair-controller, repairip.go): a claim holder whose
+// Service does not exist (or is no longer a LoadBalancer of our class) is removed once the claim is older than the
+// grace period (60 s from creationTimestamp = the API server's request timeout, so an admission still in flight is
+// never undone), and the claim is deleted when no holder is left. Claims are cluster-scoped and their parents
+// namespaced, so no ownerReference can do this.
+// berth also waits the grace period from when it *first saw* the holder orphaned: a holder added to an old shared
+// claim by an admission still in flight must not be taken for a leak. The other half — live Services whose claims
+// are missing — is recreated by the Service reconcile.
+import type { IPAddressClaim } from '../api/claim.ts';
+import { releaseHolder } from '../claims/claim-step.ts';
+import type { ClaimStore } from '../claims/store.ts';
+import { isLoadBalancer, isOurClass, type ServiceLike } from '../config/service.ts';
+
+export const DEFAULT_CLAIM_GRACE_MS = 60_000;
+
+export interface RepairDeps {
+  readonly claims: { list(): IPAddressClaim[] };
+  /** The Service with key `namespace/name`, from a synced cache. */
+  readonly service: (key: string) => ServiceLike | undefined;
+  readonly store: ClaimStore;
+  readonly lbClass?: string;
+  readonly graceMs?: number;
+}
+
+export interface RepairState {
+  /** `ip|namespace/name` → when the holder was first seen orphaned (ms). */
+  readonly orphanSince: Map<string, number>;
+}
+
+export interface RepairReport {
+  readonly released: Array<{ ip: string; holder: string; deleted: boolean }>;
+  /** Orphaned holders still inside their grace period. */
+  readonly waiting: number;
+  /** When the next one becomes due (ms), if any. */
+  readonly nextDueAt?: number;
+  readonly errors: string[];
+}
+
+export function newRepairState(): RepairState {
+  return { orphanSince: new Map() };
+}
+
+/** Is this holder's Service gone (or no longer entitled to an IP)? */
+export function holderOrphaned(svc: ServiceLike | undefined, lbClass?: string): boolean {
+  return !svc || !isLoadBalancer(svc) || !isOurClass(svc, lbClass);
+}
+
+export async function repairClaims(d: RepairDeps, st: RepairState, now: number): Promise<RepairReport> {
+  const grace = d.graceMs ?? DEFAULT_CLAIM_GRACE_MS;
+  const released: RepairReport['released'] = [];
+  const errors: string[] = [];
+  const seen = new Set<string>();
+  let waiting = 0;
+  let nextDueAt: number | undefined;
+  for (const c of d.claims.list()) {
+    const created = Date.parse(c.metadata.creationTimestamp ?? '');
+    for (const h of c.spec?.holders ?? []) {
+      const key = `${h.namespace}/${h.name}`;
+      if (!holderOrphaned(d.service(key), d.lbClass)) continue;
+      const id = `${c.spec.ip}|${key}`;
+      seen.add(id);
+      const since = st.orphanSince.get(id) ?? now;
+      st.orphanSince.set(id, since);
+      const due = Math.max(Number.isNaN(created) ? now : created, since) + grace;
+      if (now < due) {
+        waiting++;
+        nextDueAt = nextDueAt === undefined ? due : Math.min(nextDueAt, due);
+        continue;
+      }
+      try {
+        const r = await releaseHolder(d.store, c.spec.ip, h);
+        if (r.ok) {
+          released.push({ ip: c.spec.ip, holder: key, deleted: r.action === 'deleted' });
+          st.orphanSince.delete(id);
+        } else {
+          errors.push(`releasing ${c.spec.ip} held by ${key}: the claim kept changing`);
+        }
+      } catch (e) {
+        errors.push(`releasing ${c.spec.ip} held by ${key}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+  for (const id of [...st.orphanSince.keys()]) if (!seen.has(id)) st.orphanSince.delete(id);
+  return { released, waiting, ...(nextDueAt !== undefined ? { nextDueAt } : {}), errors };
+}

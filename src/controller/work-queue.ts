@@ -1,0 +1,144 @@
+// A keyed work queue (client-go's workqueue semantics, reduced): a key is queued at most once; a key being processed
+// is never processed concurrently, and if it is added meanwhile it runs again afterwards; failed keys come back after
+// a per-key exponential backoff. Time is injected (timers through `schedule`) so tests stay deterministic.
+
+export interface WorkQueueOptions {
+  /** Keys processed at once (default 8). */
+  readonly concurrency?: number;
+  /** First retry delay (default 100 ms), doubling per failure up to maxDelayMs (default 60 s). */
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Delayed call; returns a cancel function (default setTimeout). */
+  readonly schedule?: (ms: number, fn: () => void) => () => void;
+}
+
+/** What processing one key answers: done, or retry later (with backoff, or after a given delay). */
+export type WorkOutcome = { readonly retry: false } | { readonly retry: true; readonly afterMs?: number };
+
+const realSchedule = (ms: number, fn: () => void): (() => void) => {
+  const t = setTimeout(fn, ms);
+  t.unref?.();
+  return () => clearTimeout(t);
+};
+
+export class WorkQueue {
+  readonly #process: (key: string) => Promise<WorkOutcome>;
+  readonly #o: Required<WorkQueueOptions>;
+  readonly #queue: string[] = [];
+  #head = 0;
+  readonly #queued = new Set<string>();
+  readonly #active = new Set<string>();
+  readonly #dirty = new Set<string>();
+  readonly #failures = new Map<string, number>();
+  readonly #timers = new Map<string, () => void>();
+  #stopped = false;
+  #idleWaiters: Array<() => void> = [];
+  processed = 0;
+
+  constructor(process: (key: string) => Promise<WorkOutcome>, opts: WorkQueueOptions = {}) {
+    this.#process = process;
+    this.#o = {
+      concurrency: opts.concurrency ?? 8,
+      baseDelayMs: opts.baseDelayMs ?? 100,
+      maxDelayMs: opts.maxDelayMs ?? 60_000,
+      schedule: opts.schedule ?? realSchedule,
+    };
+  }
+
+  get length(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  get active(): number {
+    return this.#active.size;
+  }
+
+  add(key: string): void {
+    if (this.#stopped) return;
+    if (this.#active.has(key)) {
+      this.#dirty.add(key);
+      return;
+    }
+    if (this.#queued.has(key)) return;
+    this.#queued.add(key);
+    this.#queue.push(key);
+    this.#pump();
+  }
+
+  /** Adds after a delay (a later addAfter of the same key replaces an earlier one). */
+  addAfter(key: string, ms: number): void {
+    if (this.#stopped) return;
+    this.#timers.get(key)?.();
+    const cancel = this.#o.schedule(ms, () => {
+      this.#timers.delete(key);
+      this.add(key);
+    });
+    this.#timers.set(key, cancel);
+  }
+
+  /** Forgets a key's failure count (its next failure retries after the base delay). */
+  forget(key: string): void {
+    this.#failures.delete(key);
+  }
+
+  /** Drops everything queued or scheduled (in-flight work finishes). Used when leadership is lost. */
+  clear(): void {
+    for (const c of this.#timers.values()) c();
+    this.#timers.clear();
+    this.#queue.length = 0;
+    this.#head = 0;
+    this.#queued.clear();
+    this.#dirty.clear();
+    this.#failures.clear();
+  }
+
+  /** Resolves when nothing is queued or running (scheduled retries do not count). */
+  idle(): Promise<void> {
+    if (this.length === 0 && this.#active.size === 0) return Promise.resolve();
+    return new Promise((r) => this.#idleWaiters.push(r));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.clear();
+  }
+
+  #pump(): void {
+    while (this.#active.size < this.#o.concurrency && this.#head < this.#queue.length) {
+      const key = this.#queue[this.#head++]!;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue.splice(0, this.#head);
+        this.#head = 0;
+      }
+      this.#queued.delete(key);
+      this.#active.add(key);
+      void this.#run(key);
+    }
+    if (this.length === 0 && this.#active.size === 0 && this.#idleWaiters.length > 0) {
+      const w = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  async #run(key: string): Promise<void> {
+    let outcome: WorkOutcome;
+    try {
+      outcome = await this.#process(key);
+    } catch {
+      outcome = { retry: true };
+    }
+    this.processed++;
+    this.#active.delete(key);
+    if (outcome.retry && !this.#stopped) {
+      const n = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, n);
+      const delay = outcome.afterMs ?? Math.min(this.#o.maxDelayMs, this.#o.baseDelayMs * 2 ** (n - 1));
+      this.addAfter(key, delay);
+    } else {
+      this.#failures.delete(key);
+    }
+    if (this.#dirty.delete(key)) this.add(key);
+    this.#pump();
+  }
+}

@@ -1,0 +1,160 @@
+// The embedded lab API server: a Kubernetes-compatible HTTPS API on 127.0.0.1 that real kubectl and
+// @kubernetes/client-node use (the end-to-end test bed and what `npm start` runs).
+import { createServer, type Server } from 'node:https';
+import type { Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadOrCreateLabCerts } from './certs.ts';
+import { writeKubeconfig } from './kubeconfig.ts';
+import { Registry } from './registry.ts';
+import { Store } from './store.ts';
+import { Rest, type Admission } from './rest.ts';
+import { HttpApi } from './http-api.ts';
+import { WatchHub } from './watch.ts';
+import { IpAllocator, PortAllocator } from './service/ip-allocator.ts';
+import { markServiceAllocations, type ServiceIpam } from './service/service-strategy.ts';
+import { Persister, loadSnapshot } from './persist.ts';
+import { WebhookAdmission } from './admission/webhook-admission.ts';
+import type { KubeObject } from './types.ts';
+
+export interface LabOptions {
+  dir: string; // folder for certs, kubeconfig, persisted state (created if missing)
+  port?: number; // 0 or undefined = random free port on 127.0.0.1
+  persist?: boolean; // load state from <dir>/state.json at start, write it (debounced) and on stop
+  serviceCIDRs?: { ipv4?: string; ipv6?: string }; // defaults 10.96.0.0/12 and fd00:10:96::/112
+  log?: (line: string) => void;
+  /** Watch history window in events (default 20,000); older resourceVersions get 410 Gone. */
+  watchHistory?: number;
+}
+
+export interface Lab {
+  url: string; // https://127.0.0.1:<port>
+  port: number;
+  kubeconfigPath: string; // <dir>/kubeconfig (context "berth-lab", CA embedded, bearer token)
+  caPem: string; // the lab CA (PEM)
+  stop(): Promise<void>; // closes the server and all watches; persists if enabled
+}
+
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+function loadOrCreateToken(dir: string): string {
+  const f = join(dir, 'token');
+  if (existsSync(f)) {
+    const t = readFileSync(f, 'utf8').trim();
+    if (t) return t;
+  }
+  const t = randomBytes(24).toString('hex');
+  writeFileSync(f, t + '\n', { mode: 0o600 });
+  return t;
+}
+
+export async function startLab(opts: LabOptions): Promise<Lab> {
+  const log = opts.log ?? (() => undefined);
+  mkdirSync(opts.dir, { recursive: true });
+  const { ca, server: serving } = await loadOrCreateLabCerts(opts.dir);
+  const token = loadOrCreateToken(opts.dir);
+  const stateFile = join(opts.dir, 'state.json');
+
+  const registry = new Registry();
+  let persister: Persister | undefined;
+  const store = new Store({ historyLimit: opts.watchHistory ?? 20_000, onCommit: () => persister?.schedule() });
+  const ipam: ServiceIpam = {
+    ips: {
+      IPv4: new IpAllocator(opts.serviceCIDRs?.ipv4 ?? '10.96.0.0/12'),
+      IPv6: new IpAllocator(opts.serviceCIDRs?.ipv6 ?? 'fd00:10:96::/112'),
+    },
+    nodePorts: new PortAllocator(),
+  };
+  const admission: Admission = new WebhookAdmission({ store, registry, log });
+  const rest = new Rest(registry, store, ipam, admission, {
+    afterWrite: (type, obj) => {
+      if (type.storeKey === 'apiextensions.k8s.io/customresourcedefinitions') registry.applyCrd(obj);
+    },
+    afterDelete: (type, obj) => {
+      if (type.storeKey !== 'apiextensions.k8s.io/customresourcedefinitions') return;
+      const t = registry.removeCrd(obj.metadata.name ?? '');
+      // Deleting a CRD deletes its objects (the customresourcecleanup finalizer's work, done at once).
+      if (t) for (const o of store.list(t.storeKey)) store.remove(t.storeKey, o.metadata.namespace, o.metadata.name ?? '');
+    },
+  });
+
+  if (opts.persist) {
+    const snap = loadSnapshot(stateFile);
+    if (snap) {
+      store.restore(snap);
+      for (const crd of store.list('apiextensions.k8s.io/customresourcedefinitions')) registry.applyCrd(crd);
+      for (const svc of store.list('core/services')) markServiceAllocations(ipam, svc);
+      log(`lab: restored ${Object.values(snap.buckets).reduce((n, b) => n + b.length, 0)} objects at resourceVersion ${snap.resourceVersion}`);
+    }
+    persister = new Persister(stateFile, store, 500, log);
+  }
+  await bootstrap(rest, store, registry);
+
+  const watches = new WatchHub(store);
+  const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log });
+  const server: Server = createServer({ cert: serving.certPem, key: serving.keyPem, minVersion: 'TLSv1.2', keepAlive: true }, api.handle);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 70_000;
+  server.requestTimeout = 0; // watches are long-lived
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.on('tlsClientError', () => undefined);
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  let port = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  port = typeof addr === 'object' && addr ? addr.port : 0;
+  const url = `https://127.0.0.1:${port}`;
+  const kubeconfigPath = join(opts.dir, 'kubeconfig');
+  writeKubeconfig(kubeconfigPath, url, ca.certPem, token);
+  log(`lab: serving ${url} kubeconfig=${kubeconfigPath}`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    kubeconfigPath,
+    caPem: ca.certPem,
+    stop: () =>
+      (stopped ??= (async () => {
+        watches.closeAll();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          for (const s of sockets) s.destroy();
+        });
+        (admission as WebhookAdmission).close();
+        await persister?.close();
+      })()),
+  };
+}
+
+/** Objects every cluster has: system namespaces and the `default/kubernetes` Service (first IP of the range). */
+async function bootstrap(rest: Rest, store: Store, registry: Registry): Promise<void> {
+  const target = (plural: string, namespace: string, name: string) => ({ type: registry.resolve('', 'v1', plural)!, version: 'v1', namespace, name, subresource: '' });
+  for (const ns of SYSTEM_NAMESPACES) {
+    if (store.get('core/namespaces', undefined, ns)) continue;
+    await rest.create(target('namespaces', '', ns), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { dryRun: false });
+  }
+  if (!store.get('core/services', 'default', 'kubernetes')) {
+    const svc: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+      spec: { type: 'ClusterIP', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }], sessionAffinity: 'None' },
+    };
+    await rest.create(target('services', 'default', 'kubernetes'), svc, { dryRun: false });
+  }
+}

@@ -1,0 +1,190 @@
+// In-memory object store: buckets of immutable objects, one global resourceVersion counter (like etcd's
+// revision), a bounded event history for watches (older than the window → 410 Gone, like etcd compaction),
+// and watchers notified synchronously in commit order. Stored objects are never mutated: writers store a new
+// object, so reads and watch events share them without copying.
+import type { KubeObject } from './types.ts';
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface StoreEvent {
+  rv: number;
+  storeKey: string;
+  type: EventType;
+  object: KubeObject;
+  /** The previous object for MODIFIED/DELETED (selector-filtered watches need it). */
+  old?: KubeObject;
+}
+
+export interface Watcher {
+  storeKey: string;
+  namespace?: string;
+  deliver(ev: StoreEvent): void;
+}
+
+export interface Snapshot {
+  resourceVersion: number;
+  buckets: Record<string, KubeObject[]>;
+}
+
+function keyOf(ns: string | undefined, name: string): string {
+  return ns ? `${ns}/${name}` : name;
+}
+
+export class Store {
+  private rv = 0;
+  private readonly buckets = new Map<string, Map<string, KubeObject>>();
+  private history: StoreEvent[] = [];
+  private head = 0;
+  /** Every event with rv ≤ compacted has been dropped from the history. */
+  private compacted = 0;
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly onCommit: (() => void) | undefined;
+  readonly historyLimit: number;
+
+  constructor(opts: { historyLimit?: number; onCommit?: () => void } = {}) {
+    this.historyLimit = Math.max(1, opts.historyLimit ?? 20_000);
+    this.onCommit = opts.onCommit;
+  }
+
+  get resourceVersion(): number {
+    return this.rv;
+  }
+
+  get compactedResourceVersion(): number {
+    return this.compacted;
+  }
+
+  get(storeKey: string, ns: string | undefined, name: string): KubeObject | undefined {
+    return this.buckets.get(storeKey)?.get(keyOf(ns, name));
+  }
+
+  /** Objects of a bucket (optionally one namespace), ordered by namespace/name like etcd keys. */
+  list(storeKey: string, ns?: string): KubeObject[] {
+    const b = this.buckets.get(storeKey);
+    if (!b) return [];
+    const out: KubeObject[] = [];
+    if (ns) {
+      for (const o of b.values()) if (o.metadata.namespace === ns) out.push(o);
+    } else {
+      for (const o of b.values()) out.push(o);
+    }
+    return out.sort((a, b2) => {
+      const ka = keyOf(a.metadata.namespace, a.metadata.name ?? '');
+      const kb = keyOf(b2.metadata.namespace, b2.metadata.name ?? '');
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+  }
+
+  count(storeKey: string): number {
+    return this.buckets.get(storeKey)?.size ?? 0;
+  }
+
+  storeKeys(): string[] {
+    return [...this.buckets.keys()];
+  }
+
+  /** Stores a new or changed object; sets metadata.resourceVersion to the next revision. Returns the stored object. */
+  put(storeKey: string, obj: KubeObject): KubeObject {
+    const ns = obj.metadata.namespace || undefined;
+    const name = obj.metadata.name ?? '';
+    let b = this.buckets.get(storeKey);
+    if (!b) this.buckets.set(storeKey, (b = new Map()));
+    const k = keyOf(ns, name);
+    const old = b.get(k);
+    const rv = ++this.rv;
+    const stored: KubeObject = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(rv) } };
+    b.set(k, stored);
+    const ev: StoreEvent = { rv, storeKey, type: old ? 'MODIFIED' : 'ADDED', object: stored };
+    if (old) ev.old = old;
+    this.emit(ev);
+    return stored;
+  }
+
+  /**
+   * Removes an object; the DELETED event carries it (or `last`, its final content when an update removed the
+   * last finalizer) with the deletion's resourceVersion.
+   */
+  remove(storeKey: string, ns: string | undefined, name: string, last?: KubeObject): KubeObject | undefined {
+    const b = this.buckets.get(storeKey);
+    const k = keyOf(ns || undefined, name);
+    const old = b?.get(k);
+    if (!b || !old) return undefined;
+    b.delete(k);
+    const rv = ++this.rv;
+    const base = last ?? old;
+    const gone: KubeObject = { ...base, metadata: { ...base.metadata, resourceVersion: String(rv) } };
+    this.emit({ rv, storeKey, type: 'DELETED', object: gone, old });
+    return gone;
+  }
+
+  private emit(ev: StoreEvent): void {
+    this.history.push(ev);
+    if (this.history.length - this.head > this.historyLimit) {
+      this.compacted = this.history[this.head]!.rv;
+      this.head++;
+      if (this.head > 4096 && this.head * 2 > this.history.length) {
+        this.history = this.history.slice(this.head);
+        this.head = 0;
+      }
+    }
+    const ws = this.watchers.get(ev.storeKey);
+    if (ws) {
+      for (const w of ws) {
+        if (w.namespace && ev.object.metadata.namespace !== w.namespace) continue;
+        w.deliver(ev);
+      }
+    }
+    this.onCommit?.();
+  }
+
+  /** Events of a bucket after `rv`, or 'gone' when the window no longer reaches back that far. */
+  eventsSince(storeKey: string, rv: number): StoreEvent[] | 'gone' {
+    if (rv < this.compacted) return 'gone';
+    const h = this.history;
+    let lo = this.head;
+    let hi = h.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (h[mid]!.rv <= rv) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: StoreEvent[] = [];
+    for (let i = lo; i < h.length; i++) if (h[i]!.storeKey === storeKey) out.push(h[i]!);
+    return out;
+  }
+
+  addWatcher(w: Watcher): () => void {
+    let s = this.watchers.get(w.storeKey);
+    if (!s) this.watchers.set(w.storeKey, (s = new Set()));
+    s.add(w);
+    return () => {
+      s.delete(w);
+    };
+  }
+
+  watcherCount(): number {
+    let n = 0;
+    for (const s of this.watchers.values()) n += s.size;
+    return n;
+  }
+
+  snapshot(): Snapshot {
+    const buckets: Record<string, KubeObject[]> = {};
+    for (const [k, b] of this.buckets) buckets[k] = [...b.values()];
+    return { resourceVersion: this.rv, buckets };
+  }
+
+  /** Loads a snapshot into an empty store. Watches from before the snapshot get 410 (no history survives). */
+  restore(s: Snapshot): void {
+    this.buckets.clear();
+    for (const [k, objs] of Object.entries(s.buckets)) {
+      const b = new Map<string, KubeObject>();
+      for (const o of objs) b.set(keyOf(o.metadata.namespace || undefined, o.metadata.name ?? ''), o);
+      this.buckets.set(k, b);
+    }
+    this.rv = Math.max(this.rv, s.resourceVersion);
+    this.compacted = this.rv;
+    this.history = [];
+    this.head = 0;
+  }
+}

@@ -1,0 +1,4 @@
+// berth's metrics: MetalLB's names, on an injected prom-client Registry (no global registry).
+export { allocatorMetrics, type AllocatorMetrics } from './allocator-metrics.ts';
+export { clientMetrics, type ClientMetrics } from './client-metrics.ts';
+export { metricsHandler, serveMetrics, type MetricsServer, type NodeHandler } from './server.ts';
