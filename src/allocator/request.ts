@@ -7,7 +7,7 @@ import type { AllocResult, IpFamilyPolicy, ServiceRequest } from './types.ts';
 
 export type Failure = Extract<AllocResult, { ok: false }>;
 
-const NONE: IpRef[] = [];
+const NONE: readonly IpRef[] = Object.freeze([]);
 
 export interface ParsedRequest {
   readonly req: ServiceRequest;
@@ -27,7 +27,9 @@ export function fail(code: Failure['code'], message: string): Failure {
 
 export function parseRequest(req: ServiceRequest): { ok: true; value: ParsedRequest } | Failure {
   let families: readonly Family[] = req.families;
-  if (families.length > 1 && families[0] === families[1]) families = [families[0]!];
+  if (families.length > 2 || (families.length === 2 && families[0] === families[1])) {
+    families = [...new Set(families)];
+  }
   if (families.length === 0) {
     return fail('LB_FAMILY_MISMATCH', 'the Service has no IP family (spec.ipFamilies and spec.clusterIPs are empty)');
   }
@@ -39,7 +41,7 @@ export function parseRequest(req: ServiceRequest): { ok: true; value: ParsedRequ
     );
   }
   const requested = req.requestedIPs.length === 0 ? NONE : parseIps(req.requestedIPs, 'requested IP');
-  if (!Array.isArray(requested)) return requested;
+  if ('ok' in requested) return requested;
   const value: ParsedRequest = {
     req,
     families,

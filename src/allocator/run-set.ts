@@ -41,9 +41,8 @@ export class RunSet {
 
   /** Adds v; false when it was already a member. O(log runs). */
   add(v: bigint): boolean {
-    const before = this.#floor(v);
+    const { before, after } = this.#neighbours(v);
     if (before !== null && before.end >= v) return false;
-    const after = this.#higher(v);
     const joinLeft = before !== null && before.end + 1n === v;
     const joinRight = after !== null && after.start === v + 1n;
     if (joinLeft && joinRight) {
@@ -111,6 +110,23 @@ export class RunSet {
       for (let v = n.start; v <= n.end; v++) yield v;
       cur = n.right;
     }
+  }
+
+  /** In one descent: the run with the greatest start <= v, and the run with the smallest start > v. */
+  #neighbours(v: bigint): { before: RunNode | null; after: RunNode | null } {
+    let before: RunNode | null = null;
+    let after: RunNode | null = null;
+    let cur = this.#root;
+    while (cur !== null) {
+      if (cur.start <= v) {
+        before = cur;
+        cur = cur.right;
+      } else {
+        after = cur;
+        cur = cur.left;
+      }
+    }
+    return { before, after };
   }
 
   /** The run with the greatest start <= v. */

@@ -46,13 +46,15 @@ export interface IpEntry {
 export interface HolderState extends Holder {
   readonly pool: PoolState;
   /** v4 before v6. */
-  readonly ips: IpEntry[];
+  ips: readonly IpEntry[];
 }
 
 interface IndexedBlock {
   readonly block: Block;
   readonly pool: PoolState;
 }
+
+const NO_IPS: readonly IpEntry[] = Object.freeze([]);
 
 export function portKey(p: Port): string {
   return `${p.protocol}/${p.port}`;
@@ -196,10 +198,11 @@ export class AllocState {
       // A copy: callers may reuse or change their arrays after the call.
       ports: info.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
       pool,
-      ips: [],
+      ips: NO_IPS,
     };
     const sorted = refs.length > 1 ? [...refs].sort(byFamily) : refs;
-    for (const ref of sorted) state.ips.push(this.#attach(state, pool, ref));
+    // Built with map (exact length): an empty array grown by push reserves 17 slots, 100+ bytes per holder.
+    state.ips = sorted.map((ref) => this.#attach(state, pool, ref));
     this.#holders.set(key, state);
     pool.services++;
     return state;
@@ -244,12 +247,14 @@ export class AllocState {
         pool,
         sharingKey: holder.sharingKey,
         backendKey: holder.backendKey,
-        holders: [],
+        holders: [holder],
       };
       this.#entries[ref.family].set(ref.value, e);
       pool.held[ref.family].add(pool.compiled.slotMaps[ref.family].toSlot(ref.value));
       this.#group(e);
-    } else if (e.sharingKey !== holder.sharingKey || e.backendKey !== holder.backendKey) {
+      return e;
+    }
+    if (e.sharingKey !== holder.sharingKey || e.backendKey !== holder.backendKey) {
       // Only reachable when the holder is the IP's sole user: it changes its keys in place (MetalLB checkSharing).
       this.#ungroup(e);
       e.sharingKey = holder.sharingKey;

@@ -55,7 +55,10 @@ export type AllocResult =
   | { readonly ok: true; readonly ips: readonly string[]; readonly pool: string }
   | { readonly ok: false; readonly code: Code; readonly message: string };
 
-/** Per-pool counters for metrics and IPAddressPool status (saturating at Number.MAX_SAFE_INTEGER... see stats). */
+/**
+ * Per-pool counters for metrics and IPAddressPool status. Totals are exact bigints (a /64 has 2^64 addresses); use
+ * `metallbCounters` (counters.ts) for MetalLB's int64 view, which saturates IPv6 capacity at MaxInt64.
+ */
 export interface PoolStats {
   readonly pool: string;
   readonly ipv4Total: bigint;

@@ -72,9 +72,23 @@ test('a claim the allocator did not know (409) is learnt and the next IP is take
     newClaim({ ip: '192.168.1.220', pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'a', name: 'b', ports: [] }] }),
   );
   const a = allocator();
-  const r = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: false });
+  // rng 0: no spreading after the lost round, so the answer is the next lowest free IP.
+  const r = await claimFor({ store, allocator: a, rng: () => 0 }, 'shop/web', req('shop', 'web'), { dryRun: false });
   assert.deepEqual(r, { ok: true, ips: ['192.168.1.221'], pool: 'default' });
   assert.deepEqual(a.holdersOf('192.168.1.220').map((h) => h.key), ['a/b']);
+});
+
+test('after a lost race the next proposal is spread above the lowest free IP (replicas stop colliding)', async () => {
+  const store = new MemoryClaimStore();
+  await store.create(
+    newClaim({ ip: '10.1.0.0', pool: 'big', sharingKey: '', backendKey: '', holders: [{ namespace: 'a', name: 'b', ports: [] }] }),
+  );
+  const r = await claimFor({ store, allocator: allocator(pool('big', '10.1.0.0/24')), rng: () => 0.5 }, 'shop/web', req('shop', 'web'), {
+    dryRun: false,
+  });
+  // Round 1 window is 64 addresses: 10.1.0.1 + 32.
+  assert.deepEqual(r, { ok: true, ips: ['10.1.0.33'], pool: 'big' });
+  assert.deepEqual((await store.get('10.1.0.33'))?.spec.holders.map((h) => h.name), ['web']);
 });
 
 test('a requested IP held by another Service is denied with the holder named, after learning the claim', async () => {
@@ -114,7 +128,7 @@ test('dual stack takes both claims or none: a lost IPv6 rolls back the IPv4 clai
   );
   const a = allocator(dual);
   const r = await claimFor(
-    { store, allocator: a },
+    { store, allocator: a, rng: () => 0 },
     'shop/web',
     req('shop', 'web', { families: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }),
     { dryRun: false },
@@ -154,7 +168,7 @@ test('bounded retries: a store where every IP is always taken ends with LB_CLAIM
     update: (c) => inner.update(c),
     delete: (ip, o) => inner.delete(ip, o),
   };
-  const r = await claimFor({ store, allocator: allocator(), maxAttempts: 3 }, 'shop/web', req('shop', 'web'), { dryRun: false });
+  const r = await claimFor({ store, allocator: allocator(), maxAttempts: 3, backoff: async () => undefined }, 'shop/web', req('shop', 'web'), { dryRun: false });
   assert.equal(r.ok, false);
   assert.ok(!r.ok && r.code === 'LB_CLAIM_CONFLICT', JSON.stringify(r));
   assert.match(!r.ok ? r.message : '', /after 3 attempts/);

@@ -7,6 +7,7 @@
 //   took (dual stack: both or neither), propose again. Bounded: LB_CLAIM_CONFLICT when every round lost a race.
 import type { AllocResult, AllocatorApi, ServiceRequest } from '../allocator/types.ts';
 import { newClaim, type ClaimHolder, type IPAddressClaim } from '../api/claim.ts';
+import { formatIp, parseIp } from '../shared/ip.ts';
 import { recordHeld, syncIp, type RequestLookup } from './allocator-sync.ts';
 import { holderKey, samePorts, sharingProblem } from './holders.ts';
 import type { ClaimStore } from './store.ts';
@@ -24,6 +25,12 @@ export interface ClaimStepDeps {
    * of proposing the next IP every replica proposes too (the "thundering herd" of lowest-free allocation).
    */
   readonly backoff?: (round: number) => Promise<void>;
+  /**
+   * Random source in [0, 1) for spreading retries (default Math.random). After a lost race the proposal moves a
+   * random distance above the lowest free IP (KEP-1880's allocator starts at a random offset for the same reason):
+   * replicas that all propose the lowest free IP keep colliding. The first proposal is always MetalLB's choice.
+   */
+  readonly rng?: () => number;
 }
 
 function defaultBackoff(round: number): Promise<void> {
@@ -34,6 +41,8 @@ function defaultBackoff(round: number): Promise<void> {
 export const DEFAULT_MAX_ATTEMPTS = 8;
 /** Read-modify-write rounds on one claim (create/read/update races) before the IP counts as lost for this round. */
 const PER_IP_ROUNDS = 8;
+
+type Granted = Extract<AllocResult, { ok: true }>;
 
 type Take =
   | { readonly kind: 'taken'; readonly ip: string; readonly wrote: boolean }
@@ -63,8 +72,12 @@ export async function claimFor(
   for (let attempt = 0; attempt < attempts; attempt++) {
     const before = allocator.ipsOf(key)?.ips ?? [];
     const beforeInfo = before.length > 0 ? allocator.holdersOf(before[0]!).find((h) => h.key === key) : undefined;
-    const r = allocator.allocate(key, req);
-    if (!r.ok) return r;
+    const proposed = allocator.allocate(key, req);
+    if (!proposed.ok) return proposed;
+    const r =
+      attempt > 0 && req.requestedIPs.length === 0 && !proposed.ips.every((ip) => before.includes(ip))
+        ? spread(allocator, key, req, proposed, attempt, deps.rng ?? Math.random)
+        : proposed;
 
     const took: Array<Extract<Take, { kind: 'taken' }>> = [];
     let loss: Extract<Take, { kind: 'lost' }> | undefined;
@@ -96,6 +109,38 @@ export async function claimFor(
       `could not claim an IP for "${key}" after ${attempts} attempts: other writers took ` +
       `${lost.slice(-3).join(', ')}; retry the request`,
   };
+}
+
+/**
+ * After a lost round, the allocator's lowest-free answer moved up by a random offset (window growing per round),
+ * when the moved IPs are free, in the same pool and acceptable to the allocator; else the answer as is.
+ */
+function spread(
+  allocator: AllocatorApi,
+  key: string,
+  req: ServiceRequest,
+  r: Granted,
+  round: number,
+  rng: () => number,
+): Granted {
+  // Round 1 looks 64 addresses up, each later round 4 times further (the view may lag far behind the claims).
+  const window = Math.min(16 * 4 ** round, 1 << 20);
+  for (let tries = 0; tries < 8; tries++) {
+    const moved: string[] = [];
+    for (const ip of r.ips) {
+      const p = parseIp(ip);
+      const off = BigInt(Math.floor(rng() * window));
+      if (!p || off === 0n) return r;
+      const next = formatIp(p.family, p.value + off);
+      if (allocator.poolOf(next) !== r.pool || allocator.holdersOf(next).length > 0) break;
+      moved.push(next);
+    }
+    if (moved.length !== r.ips.length) continue;
+    if (!allocator.check(key, req, moved).ok) continue;
+    const a = allocator.assign(key, req, moved);
+    if (a.ok) return a;
+  }
+  return r;
 }
 
 /** The allocator's answer without recording it: an allocation made only to be answered is undone synchronously. */

@@ -196,7 +196,17 @@ export class Controller {
     this.#leader = leader;
     if (leader) {
       this.#o.log?.('controller: leading; reprocessing all services');
+      const started = this.#now();
+      const n = this.#o.services.list().length;
       this.#reprocessAll();
+      void this.#queue.idle().then(() => {
+        if (!this.#leader) return;
+        const mem = process.memoryUsage();
+        this.#o.log?.(
+          `controller: initial reconcile of ${n} services done in ${this.#now() - started} ms ` +
+            `(rss ${(mem.rss / 1048576).toFixed(1)} MB, heap used ${(mem.heapUsed / 1048576).toFixed(1)} MB)`,
+        );
+      });
       this.#scheduleRepair(0);
       this.#scheduleResync();
       this.#poolStatusSoon();

@@ -23,6 +23,7 @@ import { allocatorMetrics, clientMetrics, serveMetrics, type MetricsServer } fro
 import { Controller, type Cache } from './controller.ts';
 import type { WriteResult } from './deps.ts';
 import { parseControllerFlags, USAGE } from './flags.ts';
+import { projectService } from './project.ts';
 
 function toWrite(r: KubeResult<unknown>): WriteResult {
   if (r.ok) return { ok: true };
@@ -57,11 +58,16 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const am = allocatorMetrics(registry);
 
   const ilog = (l: string): void => log(l);
-  const services = kube.informer<KubeObject>(Resources.services, { transform: slim, log: ilog });
+  // Services are held projected (project.ts): the controller's memory is mostly its Service cache.
+  const services = kube.informer<KubeObject>(Resources.services, {
+    transform: (o) => projectService(o as ServiceLike) as KubeObject,
+    log: ilog,
+  });
   const pools = kube.informer<KubeObject>(Resources.ipAddressPools, { namespace: ns, transform: slim, log: ilog });
   const communities = kube.informer<KubeObject>(Resources.communities, { namespace: ns, transform: slim, log: ilog });
   const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
   const claimCache = new KubeClaimCache(client, { onError: (m) => log(`claims: ${m}; retrying`) });
+  const listStarted = Date.now();
   for (const i of [services, pools, communities, namespaces]) i.start();
   try {
     await Promise.all([services.synced, pools.synced, communities.synced, namespaces.synced, claimCache.start()]);
@@ -126,6 +132,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
     log,
   });
   controller.start();
+  log(`controller: caches synced and state loaded in ${Date.now() - listStarted} ms (${services.size} services, ${claimCache.list().length} claims)`);
 
   let metricsServer: MetricsServer | undefined;
   if (f.metricsPort !== 0) {

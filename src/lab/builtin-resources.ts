@@ -19,6 +19,7 @@ interface Def {
   storeKey?: string;
   skipAdmission?: boolean;
   verbs?: string[];
+  generation?: boolean;
 }
 
 const defs: Def[] = [
@@ -34,19 +35,19 @@ const defs: Def[] = [
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
   { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'], allowCreateOnUpdate: true, storeKey: 'core/events', nameRule: 'path-segment' },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
-  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false, categories: ['api-extensions'], skipAdmission: true },
-  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false, categories: ['api-extensions'], skipAdmission: true },
-  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicies', kind: 'ValidatingAdmissionPolicy', namespaced: false, categories: ['api-extensions'], status: true },
-  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings', kind: 'ValidatingAdmissionPolicyBinding', namespaced: false, categories: ['api-extensions'] },
-  { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], status: true },
-  { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'], status: true },
-  { group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', namespaced: true, shortNames: ['ds'], categories: ['all'], status: true },
+  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', generation: true, namespaced: false, categories: ['api-extensions'], skipAdmission: true },
+  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', generation: true, namespaced: false, categories: ['api-extensions'], skipAdmission: true },
+  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicies', kind: 'ValidatingAdmissionPolicy', generation: true, namespaced: false, categories: ['api-extensions'], status: true },
+  { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings', kind: 'ValidatingAdmissionPolicyBinding', generation: true, namespaced: false, categories: ['api-extensions'] },
+  { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', generation: true, namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], status: true },
+  { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', generation: true, namespaced: true, shortNames: ['deploy'], categories: ['all'], status: true },
+  { group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', generation: true, namespaced: true, shortNames: ['ds'], categories: ['all'], status: true },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true, nameRule: 'path-segment' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true, nameRule: 'path-segment' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false, nameRule: 'path-segment' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false, nameRule: 'path-segment' },
-  { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true, shortNames: ['pdb'], status: true },
-  { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, shortNames: ['netpol'] },
+  { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', generation: true, namespaced: true, shortNames: ['pdb'], status: true },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', generation: true, namespaced: true, shortNames: ['netpol'] },
 ];
 
 function singularOf(kind: string): string {
@@ -70,6 +71,7 @@ export function builtinResources(): ResourceType[] {
       statusSubresource: d.status ?? false,
       storeKey: d.storeKey ?? `${d.group || 'core'}/${d.plural}`,
       strategic: true,
+      generation: d.generation ?? false,
       nameRule: d.nameRule ?? 'dns1123-subdomain',
       allowCreateOnUpdate: d.allowCreateOnUpdate ?? false,
       requireResourceVersionOnUpdate: false,

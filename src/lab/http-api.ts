@@ -10,6 +10,7 @@ import { warningHeader } from './rest.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.ts';
 import { openapiForPath, openapiRoot } from './openapi.ts';
+import { decodeK8sProtobuf } from './protobuf.ts';
 import { buildTable, wantsTable, type IncludeObject } from './table.ts';
 import type { WatchHub } from './watch.ts';
 import type { ResourceType } from './types.ts';
@@ -346,8 +347,17 @@ export class HttpApi {
   }
 
   private async body(req: IncomingMessage): Promise<unknown | Failure> {
+    const ct = (req.headers['content-type'] ?? '').toLowerCase();
+    if (ct.includes('cbor')) {
+      req.resume();
+      return Errors.unsupportedMediaType(ct, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
+    }
     const raw = await readBody(req);
     if (isFailure(raw)) return raw;
+    if (ct.includes('protobuf')) {
+      const pb = decodeK8sProtobuf(raw);
+      return pb.ok ? pb.value : Errors.unsupportedMediaType(ct, ['application/json', 'application/yaml']);
+    }
     const d = decodeBody(raw, req.headers['content-type']);
     return d.ok ? d.value : d.failure;
   }

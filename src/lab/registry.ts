@@ -145,6 +145,7 @@ export function crdToType(crd: KubeObject): ResourceType | undefined {
     strategic: false,
     crd: crd.metadata.name ?? `${plural}.${group}`,
     printerColumns,
+    generation: true,
     nameRule: 'dns1123-subdomain',
     allowCreateOnUpdate: false,
     requireResourceVersionOnUpdate: true,

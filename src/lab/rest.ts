@@ -225,7 +225,7 @@ export class Rest {
       if (generate) cm.name = `${cm.generateName}${generateNameSuffix()}`;
       cm.uid = randomUUID();
       cm.creationTimestamp = nowIso(this.now);
-      cm.generation = 1;
+      if (t.type.generation) cm.generation = 1;
       const txn = new Txn();
       const errs = this.prepareCreate(t.type, candidate, txn);
       const verrs = [...errs, ...this.validateMeta(t.type, candidate), ...this.validateKind(t.type, candidate, undefined)];
@@ -393,8 +393,10 @@ export class Rest {
       }
       if (type.storeKey === 'apiextensions.k8s.io/customresourcedefinitions') next['status'] = crdStatus(next, old['status']);
     }
-    if (om.generation !== undefined) nm.generation = om.generation;
-    if (specChanged(old, next)) nm.generation = (om.generation ?? 0) + 1;
+    if (type.generation) {
+      nm.generation = om.generation ?? 1;
+      if (specChanged(old, next)) nm.generation = (om.generation ?? 0) + 1;
+    } else delete nm.generation;
     errs = [...errs, ...this.validateMeta(type, next), ...(t.subresource === 'status' ? [] : this.validateKind(type, next, old))];
     if (errs.length) {
       txn.revert();

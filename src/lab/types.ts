@@ -65,6 +65,8 @@ export interface ResourceType {
   /** Name of the CRD serving this resource. */
   crd?: string;
   printerColumns?: Record<string, PrinterColumn[]>;
+  /** metadata.generation is maintained (custom resources and spec-bearing kinds; not Services, ConfigMaps...). */
+  generation: boolean;
   /** Object name rule. */
   nameRule: 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label' | 'path-segment';
   /** PUT of a missing object creates it (Endpoints, Events do; most kinds don't). */

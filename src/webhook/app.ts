@@ -2,6 +2,7 @@
 // Every POST answer is a well-formed AdmissionReview echoing request.uid — including undecodable input, oversized
 // bodies and handler failures (one error middleware, style §7.4): anything else is a failed call that failurePolicy
 // would decide, and the user would read a transport error instead of the reason.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { ConfigDeps } from './validate-config.ts';
@@ -24,8 +25,8 @@ export interface AppDeps {
   readonly readiness: () => Readiness;
   readonly registry?: Registry;
   readonly metrics?: WebhookMetrics;
-  /** Body limit (default 6 MB: the API server's 3 MiB request limit, and a review carries object + oldObject). */
-  readonly bodyLimit?: string | number;
+  /** Body limit in bytes (default 6 MiB: the API server's 3 MiB request limit, and a review carries object + oldObject). */
+  readonly bodyLimit?: number;
   /** Called for handler failures (bugs, API server errors); the reply is still a review. */
   readonly onError?: (path: string, err: unknown) => void;
 }
@@ -37,34 +38,86 @@ function resultOf(r: AdmissionResponse): ReviewResult {
   return r.patch ? 'patched' : 'allowed';
 }
 
+/** Reads a request body up to `limit` bytes; `undefined` when it was larger (the rest is discarded). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendReview(res: ServerResponse, response: AdmissionResponse): void {
+  const body = JSON.stringify(review(response));
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const MB = 1024 * 1024;
+
 export function buildApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use(express.json({ limit: deps.bodyLimit ?? '6mb' }));
+  const limit = deps.bodyLimit ?? 6 * MB;
+  const routes = new Map<string, { name: string; handler: Handler }>();
 
-  const route = (path: string, name: string, handler: Handler) => {
-    app.post(path, async (req: Request, res: Response) => {
-      const t0 = performance.now();
-      const d = decodeReview(req.body);
-      let response: AdmissionResponse;
-      let operation = 'unknown';
-      if (!d.ok) {
-        response = errored(d.uid, 400, `undecodable AdmissionReview: ${d.message}`);
-      } else {
-        operation = d.request.operation;
-        try {
-          response = await handler(d.request);
-        } catch (e) {
-          deps.onError?.(path, e);
-          response = errored(d.request.uid, 500, `${name}: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
-      res.json(review(response));
-      deps.metrics?.observe(name, operation, resultOf(response), (performance.now() - t0) / 1000);
-    });
+  const answer = async (name: string, handler: Handler, body: unknown): Promise<{ response: AdmissionResponse; operation: string }> => {
+    const d = decodeReview(body);
+    if (!d.ok) return { response: errored(d.uid, 400, `undecodable AdmissionReview: ${d.message}`), operation: 'unknown' };
+    try {
+      return { response: await handler(d.request), operation: d.request.operation };
+    } catch (e) {
+      deps.onError?.(name, e);
+      return { response: errored(d.request.uid, 500, `${name}: ${e instanceof Error ? e.message : String(e)}`), operation: d.request.operation };
+    }
   };
 
+  // The admission paths, first and outside express's router and body parser: they are the hot path (every
+  // LoadBalancer Service write in the cluster), and a review in, a review out needs no more than this.
+  app.use(async (req: Request, res: Response, next: NextFunction) => {
+    const route = req.method === 'POST' ? routes.get(req.path) : undefined;
+    if (!route) return next();
+    const t0 = performance.now();
+    let response: AdmissionResponse;
+    let operation = 'unknown';
+    const raw = await readBody(req, limit);
+    if (raw === undefined) {
+      response = errored('', 413, `cannot read the AdmissionReview: request entity too large (limit ${limit} bytes)`);
+    } else {
+      let body: unknown;
+      let parsed = true;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (e) {
+        parsed = false;
+        response = errored('', 400, `cannot read the AdmissionReview: ${(e as Error).message}`);
+      }
+      if (parsed) ({ response, operation } = await answer(route.name, route.handler, body));
+    }
+    sendReview(res, response!);
+    deps.metrics?.observe(route.name, operation, resultOf(response!), (performance.now() - t0) / 1000);
+  });
+
+  const route = (path: string, name: string, handler: Handler) => routes.set(path, { name, handler });
   route('/mutate/service', 'mutate-service', (r) => mutateService(deps.service, r));
   route('/validate/service', 'validate-service', (r) => validateService(deps.service, r));
   for (const w of CONFIG_WEBHOOKS) {
@@ -92,8 +145,8 @@ export function buildApp(deps: AppDeps): express.Express {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
 
-  // Body-parser failures (malformed JSON, too large, bad charset) and anything thrown outside a handler: still a
-  // review on the admission paths (uid unknown: the body could not be read), a plain status elsewhere.
+  // Anything thrown outside a handler (a bug, a broken connection): still a review on POST paths (uid unknown: the
+  // body could not be read), a plain status elsewhere.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: unknown; statusCode?: unknown; message?: unknown; type?: unknown };
     const raw = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;

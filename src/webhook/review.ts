@@ -146,7 +146,13 @@ export function deny(uid: string, message: string, extra: { code?: Code; warning
 
 /** The request could not be understood (MetalLB's admission.Errored(400)); still a review, never a bare error. */
 export function errored(uid: string, code: number, message: string): AdmissionResponse {
-  return { uid, allowed: false, status: { code, reason: code >= 500 ? 'InternalError' : 'BadRequest', message } };
+  const reason = code >= 500 ? 'InternalError' : code === 413 ? 'RequestEntityTooLarge' : 'BadRequest';
+  return {
+    uid,
+    allowed: false,
+    status: { code, reason, message },
+    ...(code < 500 ? { auditAnnotations: { code: 'LB_BAD_REVIEW' } } : {}),
+  };
 }
 
 /** Warnings over 256 characters may be truncated by the API server; keep them readable (admission/v1 types.go). */

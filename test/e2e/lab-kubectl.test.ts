@@ -99,7 +99,7 @@ test('a CRD is served at once: CR apply, get by singular and short name, printer
   assert.equal(one.metadata.generation, 1);
   const table = await ok(['get', 'wdg']);
   assert.match(table, /^NAME\s+SIZE\s+PHASE\s+AGE\n/);
-  assert.match(table, /gizmo\s+3\s+<none>\s+\d+s/);
+  assert.match(table, /gizmo\s+3\s+\d+s/);
   // The other served version reads the same object.
   const beta = JSON.parse(await ok(['get', 'widgets.v1beta1.lab.berth.io', 'gizmo', '-o', 'json'])) as { apiVersion: string };
   assert.equal(beta.apiVersion, 'lab.berth.io/v1beta1');

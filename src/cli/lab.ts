@@ -1,0 +1,255 @@
+// `npm start` / `berth lab`: the embedded local cluster. Starts the lab API server (in this process), applies berth's
+// CRDs, creates namespace metallb-system and the dev pool (examples/dev), then starts berth as separate processes
+// talking to it over HTTPS: the webhook (when src/webhook/main.ts exists; its Service is routed to 127.0.0.1 by an
+// EndpointSlice, as kube-apiserver would reach a pod) and the controller. Prints the kubeconfig and commands to try;
+// Ctrl-C stops the children (by pid) and the lab.
+//   flags: --dir DIR (default .lab/dev)  --port N (default 0 = any free port)  --no-webhook  --persist
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { startControllerProcess, spawnNode, type ControllerProcess, type NodeProcess } from '../controller/process.ts';
+import { applyObject } from '../kube/apply.ts';
+import type { KubeClient, KubeObject } from '../kube/client.ts';
+import { connect, type Kube } from '../kube/connect.ts';
+import { startLab, type Lab } from '../lab/server.ts';
+
+export const LAB_NAMESPACE = 'metallb-system';
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const WEBHOOK_MAIN = join(REPO, 'src/webhook/main.ts');
+const WEBHOOK_SERVICE = 'berth-webhook-service';
+
+export interface LabStackOptions {
+  dir: string;
+  port?: number;
+  persist?: boolean;
+  /** Start the webhook (when src/webhook/main.ts exists). Default true. */
+  webhook?: boolean;
+  /** Start the controller. Default true. */
+  controller?: boolean;
+  /** Apply examples/dev (pool `default` + L2Advertisement). Default true. */
+  devPools?: boolean;
+  /** Extra controller flags (e.g. faster lease timings in tests). */
+  controllerArgs?: string[];
+  log?: (line: string) => void;
+}
+
+export interface LabStack {
+  lab: Lab;
+  kube: Kube;
+  client: KubeClient;
+  controller: ControllerProcess | undefined;
+  webhook: NodeProcess | undefined;
+  /** Where the children's output goes. */
+  logs: { controller: string; webhook: string };
+  stop(): Promise<void>;
+}
+
+/** YAML documents of the files of a folder of this checkout (kustomization.yaml skipped), in name order. */
+export function repoObjects(dir: string): KubeObject[] {
+  const abs = join(REPO, dir);
+  const out: KubeObject[] = [];
+  for (const f of readdirSync(abs).sort()) {
+    if (!/\.ya?ml$/.test(f) || f === 'kustomization.yaml') continue;
+    for (const d of parseAllDocuments(readFileSync(join(abs, f), 'utf8'))) {
+      const o = d.toJSON() as KubeObject | null;
+      if (o && typeof o === 'object' && typeof o.kind === 'string') out.push(o);
+    }
+  }
+  return out;
+}
+
+async function applyAll(client: KubeClient, objs: KubeObject[], what: string): Promise<void> {
+  for (const o of objs) {
+    const r = await applyObject(client, o);
+    if (!r.ok) throw new Error(`applying ${what} ${o.kind}/${o.metadata?.name ?? ''}: ${r.error.message}`);
+  }
+}
+
+/** Routes the webhook Service to 127.0.0.1:port: what a pod's endpoint would be in a cluster. */
+async function routeWebhook(client: KubeClient, port: number): Promise<void> {
+  await applyAll(
+    client,
+    [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: WEBHOOK_SERVICE, namespace: LAB_NAMESPACE, labels: { 'app.kubernetes.io/name': 'berth' } },
+        spec: { type: 'ClusterIP', ports: [{ name: 'https', port: 443, targetPort: port, protocol: 'TCP' }] },
+      },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: `${WEBHOOK_SERVICE}-lab`,
+          namespace: LAB_NAMESPACE,
+          labels: { 'kubernetes.io/service-name': WEBHOOK_SERVICE, 'endpointslice.kubernetes.io/managed-by': 'berth-lab' },
+        },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true, serving: true } }],
+        ports: [{ name: 'https', port, protocol: 'TCP' }],
+      },
+    ],
+    'webhook route',
+  );
+}
+
+export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
+  const log = opts.log ?? (() => undefined);
+  mkdirSync(opts.dir, { recursive: true });
+  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}) });
+  const logs = { controller: join(opts.dir, 'controller.log'), webhook: join(opts.dir, 'webhook.log') };
+  let controller: ControllerProcess | undefined;
+  let webhook: NodeProcess | undefined;
+  let kube: Kube | undefined;
+  const stop = async (): Promise<void> => {
+    await Promise.all([controller?.stop(), webhook?.stop()]);
+    kube?.close();
+    await lab.stop();
+  };
+  try {
+    const conn = await connect({ kubeconfig: lab.kubeconfigPath, component: 'berth-lab' });
+    if (!conn.ok) throw new Error(conn.message);
+    kube = conn.kube;
+    const client = kube.client;
+    await applyAll(client, repoObjects('gitops/base/crds'), 'CRD');
+    await applyAll(client, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } }], 'namespace');
+    // Pools before the webhook configurations: the metallb.io CR webhooks fail closed until the webhook is ready.
+    if (opts.devPools !== false) await applyAll(client, repoObjects('examples/dev'), 'dev pool');
+
+    if (opts.webhook !== false && existsSync(WEBHOOK_MAIN)) {
+      await applyAll(client, repoObjects('policies/webhooks'), 'webhook configuration');
+      webhook = spawnNode(
+        WEBHOOK_MAIN,
+        ['--kubeconfig', lab.kubeconfigPath, '--namespace', LAB_NAMESPACE, '--host', '127.0.0.1', '--port', '0'],
+        { logFile: logs.webhook },
+      );
+      const m = await webhook.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
+      await routeWebhook(client, Number(m[1]));
+      await webhook.waitFor(/webhook: ready /, 60_000);
+      log(`webhook pid ${webhook.pid} serving on 127.0.0.1:${m[1]}`);
+    }
+    if (opts.controller !== false) {
+      controller = await startControllerProcess(
+        [
+          '--kubeconfig',
+          lab.kubeconfigPath,
+          '--namespace',
+          LAB_NAMESPACE,
+          '--metrics-port',
+          'auto',
+          '--metrics-host',
+          '127.0.0.1',
+          '--replica-id',
+          'lab-controller-0',
+          ...(opts.controllerArgs ?? []),
+        ],
+        { logFile: logs.controller, timeoutMs: 60_000 },
+      );
+      log(`controller pid ${controller.pid}`);
+    }
+    return { lab, kube, client, controller, webhook, logs, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook] [--persist]
+  --dir DIR      state, certificates, kubeconfig and logs (default .lab/dev)
+  --port N       API server port on 127.0.0.1 (default: any free port)
+  --no-webhook   run the controller only (every Service is allocated by its fallback path)
+  --persist      keep the lab's objects in DIR/state.json across restarts`;
+
+export async function runLab(argv: string[]): Promise<number> {
+  let v: { dir?: string; port?: string; 'no-webhook'?: boolean; persist?: boolean; help?: boolean };
+  try {
+    v = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        dir: { type: 'string' },
+        port: { type: 'string' },
+        'no-webhook': { type: 'boolean' },
+        persist: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    process.stderr.write(`berth lab: ${(e as Error).message}\n${LAB_USAGE}\n`);
+    return 2;
+  }
+  if (v.help) {
+    process.stdout.write(`${LAB_USAGE}\n`);
+    return 0;
+  }
+  const port = v.port === undefined ? 0 : Number(v.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`berth lab: --port "${v.port}" is not a port number\n${LAB_USAGE}\n`);
+    return 2;
+  }
+  const dir = resolve(v.dir ?? join(REPO, '.lab/dev'));
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  say(`berth lab: starting in ${dir}`);
+  let stack: LabStack;
+  try {
+    stack = await startLabStack({
+      dir,
+      port,
+      persist: v.persist === true,
+      webhook: v['no-webhook'] !== true,
+      log: (l) => say(`berth lab: ${l}`),
+    });
+  } catch (e) {
+    process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  const kc = stack.lab.kubeconfigPath;
+  const rel = (p: string): string => {
+    const r = relative(process.cwd(), p);
+    return r.startsWith('..') ? p : r;
+  };
+  const k = `kubectl --kubeconfig ${rel(kc)}`;
+  say(`berth lab: API server ${stack.lab.url}`);
+  say(`berth lab: kubeconfig ${rel(kc)}`);
+  say(`berth lab: logs ${rel(stack.logs.controller)}${stack.webhook ? `, ${rel(stack.logs.webhook)}` : ''}`);
+  if (stack.controller?.metricsPort) say(`berth lab: metrics http://127.0.0.1:${stack.controller.metricsPort}/metrics`);
+  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'})`);
+  say('');
+  say('Try:');
+  say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/basic.yaml'))}`);
+  say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/shared-ip.yaml'))}`);
+  say(`  ${k} get svc                  # EXTERNAL-IP from pool default (192.168.1.220-192.168.1.250)`);
+  say(`  ${k} get ipaddressclaims      # one claim per allocated IP`);
+  say(`  ${k} describe svc my-service  # events: IPAllocated`);
+  say(`  ${k} get ipaddresspools -n ${LAB_NAMESPACE} -o yaml   # status counters`);
+  say('Ctrl-C stops everything.');
+
+  for (const [name, p] of [['controller', stack.controller], ['webhook', stack.webhook]] as const) {
+    void p?.done.then((code) => {
+      if (!stopping) say(`berth lab: ${name} (pid ${p.pid}) exited with ${code}; see ${rel(stack.logs[name])}`);
+    });
+  }
+  let stopping = false;
+  return new Promise<number>((resolveRun) => {
+    const stop = (sig: string): void => {
+      if (stopping) return;
+      stopping = true;
+      say(`berth lab: ${sig}, stopping`);
+      stack.stop().then(
+        () => {
+          say('berth lab: stopped');
+          resolveRun(0);
+        },
+        (e: unknown) => {
+          process.stderr.write(`berth lab: stop failed: ${e instanceof Error ? e.message : String(e)}\n`);
+          resolveRun(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

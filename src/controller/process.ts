@@ -1,0 +1,151 @@
+// Running berth's processes as children (the lab, end-to-end tests, benches): `node --import tsx <script> …`, output
+// kept in a bounded buffer (and optionally a log file), ready when a line matches. Stopped by pid: SIGTERM, then
+// SIGKILL after a timeout.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface NodeProcess {
+  readonly pid: number;
+  /** The last ~256 kB of output (stdout and stderr interleaved). */
+  output(): string;
+  /** First match of `re` in the output so far, waiting up to `timeoutMs`. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  readonly exited: boolean;
+  readonly exitCode: number | null;
+  /** Resolves with the exit code when the process ends. */
+  readonly done: Promise<number | null>;
+  /** SIGTERM (or `signal`), then SIGKILL after `graceMs` (default 5 s); resolves when it has exited. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  /** Appends the output here too. */
+  readonly logFile?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** Called with each output line. */
+  readonly onLine?: (line: string) => void;
+  /** Extra node flags (e.g. `--max-semi-space-size=2`). */
+  readonly nodeArgs?: readonly string[];
+  /** Run the script through tsx (default), or as plain JavaScript (a bundle). */
+  readonly tsx?: boolean;
+}
+
+const MAX_BUFFER = 256 * 1024;
+const TSX = import.meta.resolve('tsx');
+
+export const CONTROLLER_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+/** Spawns `node --import tsx script ...args`. */
+export function spawnNode(script: string, args: readonly string[], opts: SpawnOptions = {}): NodeProcess {
+  const loader = opts.tsx === false ? [] : ['--import', TSX];
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...loader, script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+  let out = '';
+  let partial = '';
+  let log: WriteStream | undefined = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+  const waiters = new Set<() => void>();
+  let exited = false;
+  let exitCode: number | null = null;
+  const done = new Promise<number | null>((resolve) => {
+    child.once('exit', (code, sig) => {
+      exited = true;
+      exitCode = code ?? (sig ? 128 : null);
+      log?.end();
+      log = undefined;
+      for (const w of [...waiters]) w();
+      resolve(exitCode);
+    });
+  });
+  const onData = (b: Buffer): void => {
+    const s = b.toString();
+    out += s;
+    if (out.length > MAX_BUFFER) out = out.slice(out.length - MAX_BUFFER / 2);
+    log?.write(s);
+    if (opts.onLine) {
+      partial += s;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        opts.onLine(partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+    }
+    for (const w of [...waiters]) w();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const proc: NodeProcess = {
+    pid: child.pid ?? -1,
+    output: () => out,
+    get exited() {
+      return exited;
+    },
+    get exitCode() {
+      return exitCode;
+    },
+    done,
+    waitFor(re, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const m = re.exec(out);
+          if (m) {
+            finish();
+            resolve(m);
+          } else if (exited) {
+            finish();
+            reject(new Error(`process ${proc.pid} exited (${exitCode}) before printing ${re}:\n${out.slice(-4000)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          finish();
+          reject(new Error(`process ${proc.pid} did not print ${re} within ${timeoutMs} ms:\n${out.slice(-4000)}`));
+        }, timeoutMs);
+        const finish = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop(signal = 'SIGTERM', graceMs = 5000) {
+      if (exited) return exitCode;
+      child.kill(signal);
+      const t = setTimeout(() => {
+        if (!exited) child.kill('SIGKILL');
+      }, graceMs);
+      const code = await done;
+      clearTimeout(t);
+      return code;
+    },
+  };
+  return proc;
+}
+
+export interface ControllerProcess extends NodeProcess {
+  /** The /metrics port when started with `--metrics-port auto` (else undefined). */
+  readonly metricsPort: number | undefined;
+}
+
+/**
+ * Starts the controller (`src/controller/main.ts`, or `script`: e.g. a bundle built from it, run with `tsx: false`)
+ * and waits for its ready line.
+ */
+export async function startControllerProcess(
+  args: readonly string[],
+  opts: SpawnOptions & { readonly timeoutMs?: number; readonly script?: string } = {},
+): Promise<ControllerProcess> {
+  const p = spawnNode(opts.script ?? CONTROLLER_MAIN, args, opts);
+  try {
+    const m = await p.waitFor(/controller: ready .* metrics=(\d+|off)/, opts.timeoutMs ?? 30_000);
+    const port = m[1] === 'off' ? undefined : Number(m[1]);
+    return Object.assign(p, { metricsPort: port });
+  } catch (e) {
+    await p.stop('SIGKILL');
+    throw e;
+  }
+}

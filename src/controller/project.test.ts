@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { serviceRequestFrom } from '../config/service.ts';
+import { projectService } from './project.ts';
+
+const full = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: {
+    name: 'web',
+    namespace: 'shop',
+    uid: 'u1',
+    resourceVersion: '9',
+    generation: 1,
+    creationTimestamp: '2025-01-01T00:00:00Z',
+    labels: { app: 'web' },
+    annotations: {
+      'kubectl.kubernetes.io/last-applied-configuration': '{"big":"json"}',
+      'metallb.io/allow-shared-ip': 'k',
+      'metallb.universe.tf/address-pool': 'default',
+      'berth.io/assigned-ips': '192.168.1.230',
+      'other.io/x': 'y',
+    },
+  },
+  spec: {
+    type: 'LoadBalancer',
+    clusterIP: '10.96.0.3',
+    clusterIPs: ['10.96.0.3'],
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    externalTrafficPolicy: 'Local',
+    selector: { app: 'web' },
+    loadBalancerIP: '192.168.1.230',
+    ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30000 }],
+    sessionAffinity: 'None',
+  },
+  status: { loadBalancer: { ingress: [{ ip: '192.168.1.230', ipMode: 'VIP' }, { hostname: 'x.example' }] } },
+};
+
+describe('projectService', () => {
+  it('keeps exactly what allocation reads: the ServiceRequest is the same as from the full object', () => {
+    const p = projectService(structuredClone(full));
+    assert.deepEqual(serviceRequestFrom(p), serviceRequestFrom(full));
+    assert.deepEqual(p.metadata?.annotations, {
+      'metallb.io/allow-shared-ip': 'k',
+      'metallb.universe.tf/address-pool': 'default',
+      'berth.io/assigned-ips': '192.168.1.230',
+    });
+    assert.deepEqual(p.status, { loadBalancer: { ingress: [{ ip: '192.168.1.230' }] } });
+    assert.deepEqual(p.spec?.ports, [{ protocol: 'TCP', port: 80 }], 'no nodePort, targetPort, name');
+    assert.equal((p.spec as Record<string, unknown>).sessionAffinity, undefined);
+    assert.equal((p.metadata as Record<string, unknown>).creationTimestamp, undefined);
+  });
+
+  it('a non-LoadBalancer Service keeps only type, ClusterIPs and our annotations', () => {
+    const cip = structuredClone(full);
+    cip.spec.type = 'ClusterIP';
+    const p = projectService(cip);
+    assert.deepEqual(p.spec, { type: 'ClusterIP', clusterIP: '10.96.0.3', clusterIPs: ['10.96.0.3'] });
+    assert.equal(p.metadata?.labels, undefined);
+    assert.equal(p.metadata?.annotations?.['berth.io/assigned-ips'], '192.168.1.230', 'so the controller can clear it');
+  });
+});
