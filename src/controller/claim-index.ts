@@ -7,8 +7,11 @@ import { canonicalIp, familyOf } from '../shared/ip.ts';
 
 export class ClaimIndex {
   readonly #cache: ClaimCache;
-  /** holder key → claim name → claim */
-  readonly #byHolder = new Map<string, Map<string, IPAddressClaim>>();
+  /**
+   * holder key → its claim, or its claims (dual stack, or a move not yet released). Almost every holder has exactly
+   * one claim, so that case stores the claim itself: a Map per holder would cost ~250 bytes × 10,000 Services.
+   */
+  readonly #byHolder = new Map<string, IPAddressClaim | IPAddressClaim[]>();
   /** claim name → holder keys it was indexed under */
   readonly #holdersOf = new Map<string, string[]>();
   readonly #unsubscribe: () => void;
@@ -35,11 +38,10 @@ export class ClaimIndex {
 
   /** The claims listing `key` (`namespace/name`) as a holder, IPv4 first. */
   heldBy(key: string): IPAddressClaim[] {
-    const m = this.#byHolder.get(key);
-    if (!m) return [];
-    return [...m.values()].sort(
-      (a, b) => fam(a) - fam(b) || (a.spec.ip < b.spec.ip ? -1 : a.spec.ip > b.spec.ip ? 1 : 0),
-    );
+    const v = this.#byHolder.get(key);
+    if (!v) return [];
+    if (!Array.isArray(v)) return [v];
+    return [...v].sort((a, b) => fam(a) - fam(b) || (a.spec.ip < b.spec.ip ? -1 : a.spec.ip > b.spec.ip ? 1 : 0));
   }
 
   get(ip: string): IPAddressClaim | undefined {
@@ -60,7 +62,7 @@ export class ClaimIndex {
     this.#drop(name);
     if (e.type !== 'deleted') this.#put(e.claim);
     const after = this.#holdersOf.get(name) ?? [];
-    const all = [...new Set([...before, ...after])];
+    const all = before.length === 0 ? after : after.length === 0 ? before : [...new Set([...before, ...after])];
     for (const fn of this.#listeners) fn(e, all);
   }
 
@@ -69,20 +71,25 @@ export class ClaimIndex {
     const keys = (c.spec?.holders ?? []).map(holderKey);
     this.#holdersOf.set(name, keys);
     for (const k of keys) {
-      let m = this.#byHolder.get(k);
-      if (!m) {
-        m = new Map();
-        this.#byHolder.set(k, m);
-      }
-      m.set(name, c);
+      const cur = this.#byHolder.get(k);
+      if (!cur) this.#byHolder.set(k, c);
+      else if (Array.isArray(cur)) this.#byHolder.set(k, [...cur.filter((x) => x.metadata.name !== name), c]);
+      else if (cur.metadata.name === name) this.#byHolder.set(k, c);
+      else this.#byHolder.set(k, [cur, c]);
     }
   }
 
   #drop(name: string): void {
     for (const k of this.#holdersOf.get(name) ?? []) {
-      const m = this.#byHolder.get(k);
-      m?.delete(name);
-      if (m && m.size === 0) this.#byHolder.delete(k);
+      const cur = this.#byHolder.get(k);
+      if (!cur) continue;
+      if (!Array.isArray(cur)) {
+        if (cur.metadata.name === name) this.#byHolder.delete(k);
+        continue;
+      }
+      const rest = cur.filter((x) => x.metadata.name !== name);
+      if (rest.length === 0) this.#byHolder.delete(k);
+      else this.#byHolder.set(k, rest.length === 1 ? rest[0]! : rest);
     }
     this.#holdersOf.delete(name);
   }

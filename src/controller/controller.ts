@@ -204,7 +204,8 @@ export class Controller {
         const mem = process.memoryUsage();
         this.#o.log?.(
           `controller: initial reconcile of ${n} services done in ${this.#now() - started} ms ` +
-            `(rss ${(mem.rss / 1048576).toFixed(1)} MB, heap used ${(mem.heapUsed / 1048576).toFixed(1)} MB)`,
+            `(rss ${(mem.rss / 1048576).toFixed(1)} MB, heap ${(mem.heapUsed / 1048576).toFixed(1)}/` +
+            `${(mem.heapTotal / 1048576).toFixed(1)} MB, external ${(mem.external / 1048576).toFixed(1)} MB)`,
         );
       });
       this.#scheduleRepair(0);

@@ -129,21 +129,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     let needList = true;
     while (!this.#stopped) {
       if (needList) {
-        const res = await this.#o.client.list<T>(this.#o.resource, {
-          namespace: this.#o.namespace,
-          labelSelector: this.#o.labelSelector,
-          fieldSelector: this.#o.fieldSelector,
-        });
+        const listed = await this.#list();
         if (this.#stopped) break;
-        this.stats.lists++;
-        if (!res.ok) {
-          this.#failed(res.error, 'list');
+        if (!listed) {
           await this.#sleep(jitter(delay));
           delay = Math.min(max, delay * 2);
           continue;
         }
-        this.#replace(res.value.items);
-        this.#rv = res.value.metadata.resourceVersion;
         needList = false;
         if (!this.#synced) {
           this.#synced = true;
@@ -198,6 +190,27 @@ export class Informer<T extends KubeObject = KubeObject> {
         delay = initial;
       }
     }
+  }
+
+  /**
+   * Lists and replaces the cache; false when the list failed. A method of its own so the raw list (every object as
+   * the server sent it, before `transform`) dies with this frame instead of living on in the run loop's.
+   */
+  async #list(): Promise<boolean> {
+    const res = await this.#o.client.list<T>(this.#o.resource, {
+      namespace: this.#o.namespace,
+      labelSelector: this.#o.labelSelector,
+      fieldSelector: this.#o.fieldSelector,
+    });
+    if (this.#stopped) return false;
+    this.stats.lists++;
+    if (!res.ok) {
+      this.#failed(res.error, 'list');
+      return false;
+    }
+    this.#replace(res.value.items);
+    this.#rv = res.value.metadata.resourceVersion;
+    return true;
   }
 
   /** Applies one watch event; returns 'gone' on 410, an error text on another ERROR event. */

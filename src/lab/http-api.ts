@@ -95,6 +95,18 @@ export class HttpApi {
       this.sendFailure(res, Errors.unauthorized());
       return;
     }
+    if (path === '/openapi/v2') {
+      // An empty OpenAPI v2 document: protobuf (kubectl asks for it; zero bytes decode to an empty Document,
+      // so client-side validation of `kind: List` files finds no model and skips), or JSON for other clients.
+      req.resume();
+      const accept = String(req.headers['accept'] ?? '');
+      if (accept.includes('protobuf') || !accept.includes('json')) {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': '0' });
+        res.end();
+        return;
+      }
+      return this.send(res, 200, { swagger: '2.0', info: { title: 'Kubernetes', version: VERSION_INFO.gitVersion }, paths: {}, definitions: {} });
+    }
     const route = this.route(path);
     if (isFailure(route)) {
       req.resume();

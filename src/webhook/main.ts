@@ -96,7 +96,6 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
   const claimCache = new KubeClaimCache(client, { onError: (m) => ilog(`claims: ${m}; retrying`) });
   const allocator = new Allocator();
-  let poolsLoaded = false;
   let rebuildQueued = false;
   const rebuild = () => {
     rebuildQueued = false;
@@ -120,7 +119,6 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     allocator.setPools(built.config.pools);
     // Claims the previous pools could not hold may fit now: replay them all (restore is idempotent).
     if (claimCache.synced) loadClaims(allocator, claimCache.list());
-    poolsLoaded = true;
   };
   const scheduleRebuild = () => {
     if (rebuildQueued) return;
@@ -178,8 +176,9 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   let caProblems: string[] = caPem ? ['caBundle not checked yet'] : [];
   const readiness = () => {
     const reasons: string[] = [];
+    // Not "a valid pool configuration": the metallb.io webhooks fail closed, so a replica that waited for valid pools
+    // would make invalid stored pools impossible to fix.
     if (!cachesSynced) reasons.push('informer caches are not synced');
-    if (!poolsLoaded) reasons.push('no valid pool configuration loaded yet');
     reasons.push(...caProblems);
     return { ready: reasons.length === 0, reasons };
   };

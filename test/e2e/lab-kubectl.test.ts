@@ -114,9 +114,13 @@ test('--dry-run=server stores nothing', { skip }, async () => {
 });
 
 test('kubectl create of an existing object is 409 AlreadyExists', { skip }, async () => {
+  // The imperative form goes through a typed client (protobuf body).
   await ok(['create', 'configmap', 'twice', '--from-literal=a=b']);
-  const err = await fails(['create', 'configmap', 'twice', '--from-literal=a=b']);
-  assert.match(err, /Error from server \(AlreadyExists\): configmaps "twice" already exists/);
+  assert.match(await fails(['create', 'configmap', 'twice', '--from-literal=a=b']), /configmaps "twice" already exists/);
+  // The file form (JSON body) prints the Status reason.
+  const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twice-file\ndata:\n  a: b\n';
+  await ok(['create', '-f', '-'], cm);
+  assert.match(await fails(['create', '-f', '-'], cm), /Error from server \(AlreadyExists\): error when creating "STDIN": configmaps "twice-file" already exists/);
 });
 
 test('invalid objects answer 422 with kube-apiserver messages', { skip }, async () => {

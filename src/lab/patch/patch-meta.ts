@@ -12,6 +12,9 @@ const POD_SPEC: Record<string, ListMeta> = {
   volumes: { mergeKey: 'name' },
   imagePullSecrets: { mergeKey: 'name' },
   hostAliases: { mergeKey: 'ip' },
+  topologySpreadConstraints: { mergeKey: 'topologyKey' },
+  schedulingGates: { mergeKey: 'name' },
+  resourceClaims: { mergeKey: 'name' },
   'containers.env': { mergeKey: 'name' },
   'containers.ports': { mergeKey: 'containerPort' },
   'containers.volumeMounts': { mergeKey: 'mountPath' },
@@ -36,9 +39,16 @@ const POD_SPEC_AT: Record<string, string> = {
   Job: 'spec.template.spec',
 };
 
+const WEBHOOKS: Record<string, ListMeta> = { webhooks: { mergeKey: 'name' }, 'webhooks.matchConditions': { mergeKey: 'name' } };
+
 const BY_KIND: Record<string, Record<string, ListMeta>> = {
   Service: { 'spec.ports': { mergeKey: 'port' } },
-  Node: { 'status.addresses': { mergeKey: 'type' } },
+  Node: { 'status.addresses': { mergeKey: 'type' }, 'spec.podCIDRs': {} },
+  ServiceAccount: { secrets: { mergeKey: 'name' } },
+  MutatingWebhookConfiguration: WEBHOOKS,
+  ValidatingWebhookConfiguration: WEBHOOKS,
+  ValidatingAdmissionPolicy: { 'spec.matchConditions': { mergeKey: 'name' }, 'spec.variables': { mergeKey: 'name' } },
+  ValidatingAdmissionPolicyBinding: { 'spec.matchResources.matchConditions': { mergeKey: 'name' } },
 };
 
 /** Merge metadata for the list at a dotted field path (list items do not add a segment), or undefined = atomic. */
