@@ -3,10 +3,13 @@
 //      (default 1,000), with the webhook assigning at admission, then with the controller's fallback path only;
 //   2. the controller's RSS with 10,000 LoadBalancer Services held;
 //   3. a restarted controller: time to rebuild its state from 10,000 Services and their claims, and IPs moved (must be 0).
-// Flags: --services N (held, default 10000)  --latency N (default 1000)  --concurrency N (creates in flight, default 4)
+// Flags: --services N (held, default 10000)  --latency N (default 1000)  --rate N (timed creates per second, default
+//        100: the same offered load for both paths, so the figures compare processing, not queueing)
 //        --runtime bundle|tsx: run the controller as one esbuild bundle with plain node (default; what a container
 //        image runs) or through tsx as `npm start` does (tsx's loader thread alone costs ~35 MB of RSS)
-//        --node-args "...": extra node flags for the controller (e.g. --max-semi-space-size=2)
+//        --node-args "...": node flags for the controller (default: a small young generation and a 96 MB old-space cap,
+//        the memory settings a Deployment would pass in NODE_OPTIONS; "" for node's defaults)
+//        --lab-main PATH: another build of the lab's main.ts (to compare lab versions)
 import type * as Esbuild from 'esbuild';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,16 +28,18 @@ const { values: flags } = parseArgs({
   options: {
     services: { type: 'string' },
     latency: { type: 'string' },
-    concurrency: { type: 'string' },
+    rate: { type: 'string' },
     runtime: { type: 'string' },
     'node-args': { type: 'string' },
+    'lab-main': { type: 'string' },
   },
 });
 const HELD = Number(flags.services ?? 10_000);
 const LAT = Number(flags.latency ?? 1_000);
-const CONC = Number(flags.concurrency ?? 4);
+const RATE = Number(flags.rate ?? 100);
 const RUNTIME = flags.runtime ?? 'bundle';
-const NODE_ARGS = (flags['node-args'] ?? '').split(' ').filter((a) => a !== '');
+const NODE_ARGS = (flags['node-args'] ?? '--max-semi-space-size=1 --max-old-space-size=96').split(' ').filter((a) => a !== '');
+const LAB_MAIN = flags['lab-main'] ?? join(REPO, 'src/lab/main.ts');
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const procs: NodeProcess[] = [];
@@ -110,31 +115,48 @@ function service(namespace: string, name: string): KubeObject {
   };
 }
 
-/** Creates Services with `conc` requests in flight; returns each one's start time (performance.now). */
-async function createServices(client: KubeClient, namespace: string, prefix: string, n: number, conc: number): Promise<Map<string, number>> {
+/**
+ * Creates Services; returns each one's start time (performance.now). With `rate`, create i starts at i/rate seconds
+ * (open loop, at most 64 in flight); without, `conc` requests are kept in flight back to back.
+ */
+async function createServices(
+  client: KubeClient,
+  namespace: string,
+  prefix: string,
+  n: number,
+  pace: { conc: number; rate?: number },
+): Promise<Map<string, number>> {
   const started = new Map<string, number>();
+  const begin = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
       const i = next++;
+      if (pace.rate) {
+        const at = begin + (i * 1000) / pace.rate;
+        const wait = at - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
       const name = `${prefix}-${i}`;
       started.set(`${namespace}/${name}`, performance.now());
       const r = await client.create(Resources.services, service(namespace, name), { namespace });
       if (!r.ok) throw new Error(`create ${namespace}/${name}: ${r.error.message}`);
     }
   };
-  await Promise.all(Array.from({ length: conc }, worker));
+  await Promise.all(Array.from({ length: pace.rate ? 64 : pace.conc }, worker));
   return started;
 }
 
 async function latencyRun(client: KubeClient, label: string, namespace: string): Promise<void> {
   await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  // Warm-up (JIT, connection pools) outside the measurement.
+  await createServices(client, namespace, 'warm', 50, { conc: 4 });
   const list = await client.list(Resources.services, { namespace, limit: 1 });
   const w = ipWatcher(client, list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
   const began = performance.now();
-  const started = await createServices(client, namespace, 'lat', LAT, CONC);
+  const started = await createServices(client, namespace, 'lat', LAT, { conc: 4, rate: RATE });
   const createdIn = performance.now() - began;
-  const got = await w.waitCount(`${namespace}/`, LAT, 120_000);
+  const got = await w.waitCount(`${namespace}/lat-`, LAT, 120_000);
   w.stop();
   const lat: number[] = [];
   for (const [k, t] of started) {
@@ -144,7 +166,7 @@ async function latencyRun(client: KubeClient, label: string, namespace: string):
   lat.sort((a, b) => a - b);
   say(
     `${label.padEnd(34)} n=${got}/${LAT}  p50 ${pct(lat, 0.5).toFixed(1)} ms  p99 ${pct(lat, 0.99).toFixed(1)} ms  ` +
-      `max ${pct(lat, 1).toFixed(1)} ms  (${(LAT / (createdIn / 1000)).toFixed(0)} creates/s, ${CONC} in flight)`,
+      `max ${pct(lat, 1).toFixed(1)} ms  (${(LAT / (createdIn / 1000)).toFixed(0)} creates/s offered ${RATE}/s)`,
   );
 }
 
@@ -189,7 +211,7 @@ async function main(): Promise<void> {
     `bench:controller — lab, webhook and controller as separate processes; ${HELD} held, ${LAT} timed, node ${process.version}; ` +
       `controller ${bundle ? 'bundled (esbuild), plain node' : 'through tsx'}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}`,
   );
-  const lab = spawnNode(join(REPO, 'src/lab/main.ts'), ['--dir', join(dir, 'lab'), '--port', '0']);
+  const lab = spawnNode(LAB_MAIN, ['--dir', join(dir, 'lab'), '--port', '0']);
   procs.push(lab);
   const m = await lab.waitFor(/lab: serving (\S+) kubeconfig=(\S+)/, 60_000);
   const kubeconfig = m[2]!;
@@ -226,7 +248,9 @@ async function main(): Promise<void> {
   });
   await webhook.waitFor(/webhook: ready /, 60_000);
   const ctlArgs = ['--kubeconfig', kubeconfig, '--namespace', LAB_NAMESPACE, '--metrics-port', '0', '--replica-id', 'bench-ctl'];
-  const ctlOpts = { timeoutMs: 60_000, nodeArgs: NODE_ARGS, ...(bundle ? { script: bundle, tsx: false } : {}) };
+  // glibc's per-thread malloc arenas hold on to freed buffers (the 10,000-item lists): two arenas are plenty here.
+  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+  const ctlOpts = { timeoutMs: 60_000, nodeArgs: NODE_ARGS, env, ...(bundle ? { script: bundle, tsx: false } : {}) };
   let ctl: ControllerProcess = await startControllerProcess(ctlArgs, ctlOpts);
   procs.push(ctl);
   await ctl.waitFor(/is leading/, 30_000);
@@ -247,7 +271,7 @@ async function main(): Promise<void> {
   const fill = Math.max(0, HELD - have);
   const fillStart = performance.now();
   await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-held' } });
-  await createServices(client, 'bench-held', 'held', fill, 16);
+  await createServices(client, 'bench-held', 'held', fill, { conc: 16 });
   let held = 0;
   for (let i = 0; i < 600 && held < HELD; i++) {
     held = (await servicesIPs(client)).size;
@@ -255,9 +279,10 @@ async function main(): Promise<void> {
   }
   say('');
   say(`filled to ${held} Services with an IP in ${((performance.now() - fillStart) / 1000).toFixed(1)} s (controller fallback path)`);
-  await new Promise((r) => setTimeout(r, 3000));
+  // Steady state: V8's memory reducer gives back what the burst used after a few idle seconds.
+  await new Promise((r) => setTimeout(r, 8000));
   const rss = rssMb(ctl.pid);
-  say(`controller RSS with ${held} Services held: ${rss.toFixed(1)} MB (target ≤ 100 MB; includes tsx's loader thread)`);
+  say(`controller RSS with ${held} Services held: ${rss.toFixed(1)} MB (target ≤ 100 MB)${bundle ? '' : " — includes tsx's loader thread"}`);
 
   // Restart: same replica id; the old one releases its Lease on SIGTERM.
   const before = await servicesIPs(client);
@@ -276,7 +301,8 @@ async function main(): Promise<void> {
       `(list + claims into allocator ${loaded[1]} ms, reconcile pass over ${pass[1]} ${pass[2]} ms; ` +
       `process spawn to done ${total} ms incl. node+tsx start) — target ≤ 2000 ms; IPs moved: ${moved}`,
   );
-  say(`controller RSS after restart: ${rssMb(ctl.pid).toFixed(1)} MB`);
+  await new Promise((r) => setTimeout(r, 8000));
+  say(`controller RSS after restart (steady): ${rssMb(ctl.pid).toFixed(1)} MB`);
   conn.kube.close();
 }
 

@@ -58,6 +58,7 @@ export class HttpApi {
   /** The request listener. Never throws; never leaves a request unanswered. */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.serve(req, res).catch((e: unknown) => {
+      req.resume();
       this.d.log(`lab: internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
       if (!res.headersSent) this.sendFailure(res, Errors.internal(`lab: ${(e as Error)?.message ?? String(e)}`));
       else if (!res.writableEnded) res.end();
@@ -134,7 +135,12 @@ export class HttpApi {
       const doc = openapiForPath(reg, path.slice('/openapi/v3/'.length));
       return doc ? { kind: 'doc', body: doc } : Errors.pathNotFound();
     }
-    const segs = path.split('/').filter(Boolean).map(decodeURIComponent);
+    let segs: string[];
+    try {
+      segs = path.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return Errors.pathNotFound();
+    }
     let group: string;
     let version: string;
     let rest: string[];
@@ -234,10 +240,8 @@ export class HttpApi {
                 present: (o) => rest.present(type, version, o),
               },
               res,
-              (cb) => {
-                req.on('close', cb);
-                res.on('close', cb);
-              },
+              // Not req 'close': an IncomingMessage closes once its (empty) body is consumed.
+              (cb) => res.on('close', cb),
             );
             return undefined;
           }
@@ -295,10 +299,7 @@ export class HttpApi {
               present: (o) => rest.present(type, version, o),
             },
             res,
-            (cb) => {
-              req.on('close', cb);
-              res.on('close', cb);
-            },
+            (cb) => res.on('close', cb),
           );
           return undefined;
         }

@@ -78,7 +78,12 @@ const STATUS_WIPED_ON_CREATE = new Set(['core/services', 'apps/deployments', 'ap
 export interface RestHooks {
   afterWrite?(type: ResourceType, obj: KubeObject, old: KubeObject | undefined): void;
   afterDelete?(type: ResourceType, obj: KubeObject): void;
+  /** Runs `fn` later (namespace termination); without it that work happens at once. */
+  schedule?(fn: () => void, ms: number): void;
 }
+
+/** How long a deleted namespace stays Terminating before its contents go (kubectl deletes after it still work). */
+export const NAMESPACE_FINALIZE_DELAY_MS = 300;
 
 export class Rest {
   constructor(
@@ -324,7 +329,7 @@ export class Rest {
     const rv = obj.metadata.resourceVersion;
     if (rv && rv !== old.metadata.resourceVersion) return Errors.conflict(this.qr(t.type), t.name);
     if (!rv && t.type.requireResourceVersionOnUpdate) {
-      return invalidFrom(t.type.kind, t.type.group, t.name, [FieldErrors.invalid('metadata.resourceVersion', '0x0', 'must be specified for an update')]);
+      return invalidFrom(t.type.kind, t.type.group, t.name, [{ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', detail: 'Invalid value: 0x0: must be specified for an update' }]);
     }
     return this.commitUpdate(t, old, obj, opts);
   }
@@ -546,6 +551,18 @@ export class Rest {
     const finalizers = Array.isArray(old.metadata.finalizers) ? old.metadata.finalizers : [];
     const nsFinalizers = type.storeKey === 'core/namespaces' ? [] : finalizers;
     if (opts.dryRun) return { code: 200, body: this.present(type, t.version, old), warnings };
+    if (type.storeKey === 'core/namespaces') {
+      // Namespaces terminate asynchronously (the namespace controller's job): Terminating now, contents and the
+      // namespace itself removed shortly after, once no object with finalizers remains.
+      if (old.metadata.deletionTimestamp) return { code: 200, body: this.present(type, t.version, old), warnings };
+      const status = isPlainObject(old['status']) ? old['status'] : {};
+      const marked: KubeObject = { ...old, metadata: { ...old.metadata, deletionTimestamp: nowIso(this.now) }, status: { ...status, phase: 'Terminating' } };
+      const stored = this.store.put(type.storeKey, marked);
+      const name = old.metadata.name ?? '';
+      if (this.hooks.schedule) this.hooks.schedule(() => this.finalizeNamespace(name), NAMESPACE_FINALIZE_DELAY_MS);
+      else this.finalizeNamespace(name);
+      return { code: 200, body: this.present(type, t.version, stored), warnings };
+    }
     if (nsFinalizers.length > 0) {
       if (old.metadata.deletionTimestamp) return { code: 200, body: this.present(type, t.version, old), warnings };
       const marked: KubeObject = { ...old, metadata: { ...old.metadata, deletionTimestamp: nowIso(this.now), deletionGracePeriodSeconds: 0 } };
@@ -556,15 +573,35 @@ export class Rest {
     return { code: 200, body: this.present(type, t.version, gone ?? old), warnings };
   }
 
-  /** Removes an object for good and runs the cascade (namespace contents, CRD objects, service allocations). */
-  finishDelete(type: ResourceType, obj: KubeObject, last?: KubeObject): KubeObject | undefined {
-    if (type.storeKey === 'core/namespaces') {
-      const ns = obj.metadata.name ?? '';
-      for (const r of this.registry.all()) {
-        if (!r.namespaced || r.view) continue;
-        for (const o of this.store.list(r.storeKey, ns)) this.removeOne(r, o);
+  /** Deletes a terminating namespace's contents; removes the namespace once nothing (with finalizers) remains. */
+  finalizeNamespace(name: string): void {
+    const ns = this.store.get('core/namespaces', undefined, name);
+    if (!ns?.metadata.deletionTimestamp) return;
+    let remaining = 0;
+    for (const r of this.registry.all()) {
+      if (!r.namespaced || r.view) continue;
+      for (const o of this.store.list(r.storeKey, name)) {
+        const fins = Array.isArray(o.metadata.finalizers) ? o.metadata.finalizers : [];
+        if (fins.length === 0) {
+          this.removeOne(r, o);
+          continue;
+        }
+        remaining++;
+        if (!o.metadata.deletionTimestamp) {
+          this.store.put(r.storeKey, { ...o, metadata: { ...o.metadata, deletionTimestamp: nowIso(this.now), deletionGracePeriodSeconds: 0 } });
+        }
       }
     }
+    if (remaining > 0 && this.hooks.schedule) {
+      this.hooks.schedule(() => this.finalizeNamespace(name), 1000);
+      return;
+    }
+    const nsType = this.registry.resolve('', 'v1', 'namespaces')!;
+    this.removeOne(nsType, ns);
+  }
+
+  /** Removes an object for good and runs the cascade (CRD objects, service allocations). */
+  finishDelete(type: ResourceType, obj: KubeObject, last?: KubeObject): KubeObject | undefined {
     return this.removeOne(type, obj, last);
   }
 

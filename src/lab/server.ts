@@ -26,6 +26,9 @@ export interface LabOptions {
   log?: (line: string) => void;
   /** Watch history window in events (default 20,000); older resourceVersions get 410 Gone. */
   watchHistory?: number;
+  /** kube-apiserver's --service-node-port-range (default "30000-32767", 2,768 ports: 10,000 LoadBalancer
+   *  Services need `allocateLoadBalancerNodePorts: false` or a wider range, exactly as on a real cluster). */
+  serviceNodePortRange?: string;
 }
 
 export interface Lab {
@@ -37,6 +40,15 @@ export interface Lab {
 }
 
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+function nodePortAllocator(range: string | undefined): PortAllocator {
+  if (!range) return new PortAllocator();
+  const m = /^(\d+)-(\d+)$/.exec(range.trim());
+  const lo = Number(m?.[1]);
+  const hi = Number(m?.[2]);
+  if (!m || lo < 1 || hi > 65535 || lo > hi) throw new Error(`lab: serviceNodePortRange "${range}" is not a port range like 30000-32767`);
+  return new PortAllocator(lo, hi);
+}
 
 function loadOrCreateToken(dir: string): string {
   const f = join(dir, 'token');
@@ -64,10 +76,18 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       IPv4: new IpAllocator(opts.serviceCIDRs?.ipv4 ?? '10.96.0.0/12'),
       IPv6: new IpAllocator(opts.serviceCIDRs?.ipv6 ?? 'fd00:10:96::/112'),
     },
-    nodePorts: new PortAllocator(),
+    nodePorts: nodePortAllocator(opts.serviceNodePortRange),
   };
   const admission: Admission = new WebhookAdmission({ store, registry, log });
+  const timers = new Set<NodeJS.Timeout>();
   const rest = new Rest(registry, store, ipam, admission, {
+    schedule: (fn, ms) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        fn();
+      }, ms);
+      timers.add(t);
+    },
     afterWrite: (type, obj) => {
       if (type.storeKey === 'apiextensions.k8s.io/customresourcedefinitions') registry.applyCrd(obj);
     },
@@ -90,6 +110,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     persister = new Persister(stateFile, store, 500, log);
   }
   await bootstrap(rest, store, registry);
+  for (const ns of store.list('core/namespaces')) if (ns.metadata.deletionTimestamp) rest.finalizeNamespace(ns.metadata.name ?? '');
 
   const watches = new WatchHub(store);
   const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log });
@@ -129,6 +150,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     caPem: ca.certPem,
     stop: () =>
       (stopped ??= (async () => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
         watches.closeAll();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -137,6 +137,21 @@ export function buildTable(type: ResourceType, version: string, objects: KubeObj
   } else if (type.storeKey === 'core/namespaces') {
     columns = [NAME, col('Status', 'string', 'The status of the namespace'), AGE];
     cells = (o) => [o.metadata.name ?? '', (isPlainObject(o['status']) ? o['status']['phase'] : undefined) ?? 'Active', age(o, now)];
+  } else if (type.storeKey === 'core/events' && !type.view) {
+    // kubectl get events: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE (printers.go printEvent).
+    columns = [
+      col('Last Seen', 'string', 'Time when last this event was observed.'),
+      col('Type', 'string', 'Type of this event.'),
+      col('Reason', 'string', 'Reason why this event was generated.'),
+      col('Object', 'string', 'The object that this event is about.'),
+      col('Message', 'string', 'A human-readable description of the status of this operation.'),
+    ];
+    cells = (o) => {
+      const inv = isPlainObject(o['involvedObject']) ? o['involvedObject'] : {};
+      const last = (o['lastTimestamp'] ?? o['eventTime'] ?? o.metadata.creationTimestamp) as string | undefined;
+      const seen = last ? humanDuration(now - Date.parse(last)) : '<unknown>';
+      return [seen, o['type'] ?? '', o['reason'] ?? '', `${String(inv['kind'] ?? '').toLowerCase()}/${String(inv['name'] ?? '')}`, o['message'] ?? ''];
+    };
   } else if (printer && printer.length) {
     const hasAge = printer.some((c) => c.jsonPath === '.metadata.creationTimestamp');
     columns = [NAME, ...printer.map((c) => col(c.name, c.type, c.description ?? '', c.format ?? '', c.priority ?? 0))];

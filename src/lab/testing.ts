@@ -41,7 +41,13 @@ export function findKubectl(): string | undefined {
 
 export async function startTestLab(opts: Partial<LabOptions> = {}): Promise<TestLab> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'berth-lab-'));
-  const lab = await startLab({ ...opts, dir });
+  let lab: Lab;
+  try {
+    lab = await startLab({ ...opts, dir });
+  } catch (e) {
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const kubectlPath = findKubectl();
   const cacheDir = join(dir, 'kube-cache');
   const kubectl = (args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> =>

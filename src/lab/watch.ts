@@ -29,6 +29,8 @@ const BOOKMARK_EVERY_MS = 30_000;
 
 export class WatchHub {
   private readonly open = new Set<() => void>();
+  /** Serialized event lines shared by all watchers with the same view (version, event type, Table or not). */
+  private readonly lines = new WeakMap<StoreEvent, Map<string, string>>();
   constructor(private readonly store: Store) {}
 
   get size(): number {
@@ -44,7 +46,6 @@ export class WatchHub {
     const store = this.store;
     const key = w.type.storeKey;
     const apiVersion = w.type.group ? `${w.type.group}/${w.version}` : w.version;
-    const cache = new WeakMap<StoreEvent, string>();
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     let closed = false;
@@ -91,11 +92,13 @@ export class WatchHub {
       else if (now) type = 'ADDED';
       else if (before) type = 'DELETED';
       if (!type) return;
-      if (type === ev.type && !w.labels.length && !w.fields.length) {
-        let s = cache.get(ev);
-        if (s === undefined) cache.set(ev, (s = line(type, ev.object)));
-        write(s);
-      } else write(line(type, ev.object));
+      // One JSON.stringify per event and view, however many watchers (per-write work stays O(watchers)).
+      const viewKey = `${w.type.group}/${w.type.plural}/${w.version}/${type}/${w.table ?? ''}`;
+      let byView = this.lines.get(ev);
+      if (!byView) this.lines.set(ev, (byView = new Map()));
+      let s = byView.get(viewKey);
+      if (s === undefined) byView.set(viewKey, (s = line(type, ev.object)));
+      write(s);
     };
 
     const rvText = w.resourceVersion;

@@ -137,7 +137,7 @@ test('client-node: custom resources through CustomObjectsApi, leases with optimi
           group: 'lab.berth.io',
           scope: 'Cluster',
           names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget' },
-          versions: [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+          versions: [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
         },
       },
     });
