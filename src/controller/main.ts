@@ -8,13 +8,15 @@ import { Allocator } from '../allocator/allocator.ts';
 import type { KubeObject as ApiObject } from '../api/object.ts';
 import { buildConfig } from '../config/build.ts';
 import type { ServiceLike } from '../config/service.ts';
-import { KubeClaimCache, KubeClaimStore } from '../kube/claims.ts';
+import { informerClaimCache } from '../kube/claim-cache.ts';
+import { KubeClaimStore } from '../kube/claims.ts';
 import type { KubeObject } from '../kube/client.ts';
 import { connect } from '../kube/connect.ts';
 import { writeConfigurationState } from '../kube/configuration-state.ts';
 import type { KubeResult } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { slim } from '../kube/informer.ts';
+import { interner } from '../kube/intern.ts';
 import { LeaderElector, leaseApi } from '../kube/leader-election.ts';
 import { patchPoolStatus } from '../kube/pool-status.ts';
 import { Resources } from '../kube/resources.ts';
@@ -59,23 +61,19 @@ export async function runController(argv: readonly string[]): Promise<number> {
 
   const ilog = (l: string): void => log(l);
   // Services are held projected (project.ts): the controller's memory is mostly its Service cache.
+  const intern = interner();
   const services = kube.informer<KubeObject>(Resources.services, {
-    transform: (o) => projectService(o as ServiceLike) as KubeObject,
+    transform: (o) => projectService(o as ServiceLike, intern) as KubeObject,
     log: ilog,
   });
   const pools = kube.informer<KubeObject>(Resources.ipAddressPools, { namespace: ns, transform: slim, log: ilog });
   const communities = kube.informer<KubeObject>(Resources.communities, { namespace: ns, transform: slim, log: ilog });
   const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
-  const claimCache = new KubeClaimCache(client, { onError: (m) => log(`claims: ${m}; retrying`) });
+  const claimCache = informerClaimCache(kube, { log: ilog, intern });
   const listStarted = Date.now();
-  for (const i of [services, pools, communities, namespaces]) i.start();
-  try {
-    await Promise.all([services.synced, pools.synced, communities.synced, namespaces.synced, claimCache.start()]);
-  } catch (e) {
-    console.error(`controller: initial list failed: ${e instanceof Error ? e.message : String(e)}`);
-    kube.close();
-    return 1;
-  }
+  for (const i of [services, pools, communities, namespaces, claimCache.informer]) i.start();
+  // Informers retry failed lists forever (with backoff): this waits until the API server has answered them all.
+  await Promise.all([services.synced, pools.synced, communities.synced, namespaces.synced, claimCache.informer.synced]);
 
   const store = new KubeClaimStore(client, { fieldManager: 'berth-controller' });
   const recorder = new EventRecorder({ client, reportingInstance: f.replicaId, log: ilog });
@@ -176,7 +174,6 @@ export async function runController(argv: readonly string[]): Promise<number> {
         controller.stop();
         await Promise.race([recorder.flush(), new Promise((r) => setTimeout(r, 2000))]);
         await metricsServer?.close();
-        await claimCache.stop();
         kube.close();
         resolve(0);
       })();

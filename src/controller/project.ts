@@ -10,21 +10,32 @@ import type { ServiceLike } from '../config/service.ts';
 
 const BERTH_PREFIX = BerthAnnotations.assignedIPs.slice(0, BerthAnnotations.assignedIPs.indexOf('/') + 1);
 
-function ours(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
+/** Shares one copy of a repeated string (see kube/intern.ts); identity by default. */
+export type Intern = (s: string) => string;
+const same: Intern = (s) => s;
+
+function ours(annotations: Record<string, string> | undefined, intern: Intern): Record<string, string> | undefined {
   if (!annotations) return undefined;
   let out: Record<string, string> | undefined;
   for (const k in annotations) {
     if (k.startsWith(ANN_PREFIX) || k.startsWith(DEPRECATED_PREFIX) || k.startsWith(BERTH_PREFIX)) {
-      (out ??= {})[k] = annotations[k]!;
+      // Values such as pool names and sharing keys repeat; the assigned IPs do not.
+      const v = annotations[k]!;
+      (out ??= {})[k] = k === BerthAnnotations.assignedIPs ? v : intern(v);
     }
   }
   return out;
 }
 
+function str(v: string | undefined, intern: Intern): string | undefined {
+  return v === undefined ? undefined : intern(v);
+}
+
 type Spec = NonNullable<ServiceLike['spec']>;
 type Port = NonNullable<Spec['ports']>[number];
 
-export function projectService(svc: ServiceLike): ServiceLike {
+/** `intern` shares the low-cardinality strings (type, families, policies, protocols, namespace, pool names). */
+export function projectService(svc: ServiceLike, intern: Intern = same): ServiceLike {
   const m = svc.metadata ?? {};
   const s = svc.spec ?? {};
   const lb = s.type === 'LoadBalancer';
@@ -33,28 +44,28 @@ export function projectService(svc: ServiceLike): ServiceLike {
     if (i && typeof i.ip === 'string') (ingress ??= []).push({ ip: i.ip });
   }
   const spec: Spec = {
-    type: s.type,
+    type: str(s.type, intern),
     clusterIP: s.clusterIP,
     clusterIPs: s.clusterIPs,
-    loadBalancerClass: s.loadBalancerClass,
+    loadBalancerClass: str(s.loadBalancerClass, intern),
     loadBalancerIP: lb ? s.loadBalancerIP : undefined,
-    ports: lb ? s.ports?.map((p): Port => ({ protocol: p.protocol, port: p.port })) : undefined,
-    externalTrafficPolicy: lb ? s.externalTrafficPolicy : undefined,
+    ports: lb ? s.ports?.map((p): Port => ({ protocol: str(p.protocol, intern), port: p.port })) : undefined,
+    externalTrafficPolicy: lb ? str(s.externalTrafficPolicy, intern) : undefined,
     // The selector is only read for the sharing backend key, which exists for externalTrafficPolicy Local only.
     selector: lb && s.externalTrafficPolicy === 'Local' ? s.selector : undefined,
-    ipFamilies: lb ? s.ipFamilies : undefined,
-    ipFamilyPolicy: lb ? s.ipFamilyPolicy : undefined,
+    ipFamilies: lb ? s.ipFamilies?.map((f) => intern(f)) : undefined,
+    ipFamilyPolicy: lb ? str(s.ipFamilyPolicy, intern) : undefined,
   };
   return {
-    apiVersion: svc.apiVersion,
-    kind: svc.kind,
+    apiVersion: str(svc.apiVersion, intern),
+    kind: str(svc.kind, intern),
     metadata: {
       name: m.name,
-      namespace: m.namespace,
+      namespace: str(m.namespace, intern),
       uid: m.uid,
       resourceVersion: m.resourceVersion,
       labels: lb ? m.labels : undefined,
-      annotations: ours(m.annotations),
+      annotations: ours(m.annotations, intern),
     },
     spec,
     status: ingress ? { loadBalancer: { ingress } } : undefined,

@@ -3,7 +3,7 @@
 import { webcrypto } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import './reflect-shim.ts';
+import '../shared/reflect-shim.ts';
 import * as x509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;

@@ -3,7 +3,7 @@
 // rotator does (CA "cert", DNS <svc>.<ns>.svc; metallb internal/k8s/webhook.go). ECDSA P-256: fast to generate.
 // Pure computation (webcrypto), no files and no API calls: see cert-bootstrap.ts for where they are kept.
 import { webcrypto } from 'node:crypto';
-import './reflect-shim.ts';
+import '../shared/reflect-shim.ts';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { newClaim } from '../api/claim.ts';
+import type { ClaimEvent } from '../claims/store.ts';
+import { informerClaimCache, compactClaim } from './claim-cache.ts';
+import { KubeClient } from './client.ts';
+import type { Kube } from './connect.ts';
+import { FakeTransport } from './fake-transport.ts';
+import { Informer } from './informer.ts';
+import { interner } from './intern.ts';
+
+function claim(ip: string, rv: string) {
+  const c = newClaim({ ip, pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'shop', name: 'web', ports: [{ protocol: 'TCP', port: 80 }] }] });
+  c.metadata.resourceVersion = rv;
+  c.metadata.creationTimestamp = '2025-01-01T00:00:00Z';
+  return JSON.parse(JSON.stringify(c)) as typeof c;
+}
+
+describe('informerClaimCache', () => {
+  it('serves the ClaimCache contract from a list+watch informer: get by IP, list, events', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: { metadata: { resourceVersion: '5' }, items: [claim('192.168.1.220', '4')] } }));
+    const client = new KubeClient(t);
+    const kube = { informer: (r, o) => new Informer({ ...o, client, resource: r }) } as Pick<Kube, 'informer'> as Kube;
+    const cache = informerClaimCache(kube);
+    const events: string[] = [];
+    cache.subscribe((e: ClaimEvent) => events.push(`${e.type} ${e.claim.spec.ip}`));
+    const w = t.nextWatch();
+    cache.informer.start();
+    await cache.informer.synced;
+    assert.equal(cache.get('192.168.1.220')?.spec.holders[0]?.name, 'web');
+    assert.equal(cache.list().length, 1);
+    const watch = await w;
+    watch.emit({ type: 'ADDED', object: claim('192.168.1.221', '6') });
+    watch.emit({ type: 'DELETED', object: claim('192.168.1.220', '7') });
+    assert.deepEqual(events, ['added 192.168.1.220', 'added 192.168.1.221', 'deleted 192.168.1.220']);
+    assert.equal(cache.get('192.168.1.220'), undefined);
+    await cache.informer.stop();
+  });
+
+  it('compactClaim shares repeated strings between claims and changes no value', () => {
+    const intern = interner();
+    const a = compactClaim(claim('10.0.0.1', '1'), intern);
+    const b = compactClaim(claim('10.0.0.2', '2'), intern);
+    assert.deepEqual(a, claim('10.0.0.1', '1'));
+    assert.equal(a.spec.pool, b.spec.pool);
+    assert.equal(a.metadata.creationTimestamp, b.metadata.creationTimestamp);
+  });
+});
