@@ -82,7 +82,6 @@ export async function controllerLab(): Promise<ControllerLab | undefined> {
       controllers.push(c);
       return c;
     },
-    kubectl,
     async serviceIPs() {
       const list = JSON.parse(await kubectl(['get', 'svc', '-A', '-o', 'json'])) as {
         items: Array<{ metadata: { namespace: string; name: string }; status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } } }>;

@@ -57,7 +57,7 @@ test('npm start: the lab comes up, a Service gets its EXTERNAL-IP, Ctrl-C stops 
     assert.match(table, /EXTERNAL-IP/);
     assert.match(table, /my-service\s+LoadBalancer\s+\S+\s+192\.168\.1\.220\s/, table);
 
-    lab.stop('SIGINT', 20_000);
+    void lab.stop('SIGINT', 20_000);
     const code = await lab.done;
     assert.equal(code, 0, lab.output().slice(-2000));
     assert.match(lab.output(), /berth lab: stopped/);
