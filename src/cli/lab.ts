@@ -216,7 +216,6 @@ export async function runLab(argv: string[]): Promise<number> {
   say(`berth lab: kubeconfig ${rel(kc)}`);
   say(`berth lab: logs ${rel(stack.logs.controller)}${stack.webhook ? `, ${rel(stack.logs.webhook)}` : ''}`);
   if (stack.controller?.metricsPort) say(`berth lab: metrics http://127.0.0.1:${stack.controller.metricsPort}/metrics`);
-  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'})`);
   say('');
   say('Try:');
   say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/basic.yaml'))}`);
@@ -226,6 +225,8 @@ export async function runLab(argv: string[]): Promise<number> {
   say(`  ${k} describe svc my-service  # events: IPAllocated`);
   say(`  ${k} get ipaddresspools -n ${LAB_NAMESPACE} -o yaml   # status counters`);
   say('Ctrl-C stops everything.');
+  // Last, so a reader that waits for this line has everything above it.
+  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'})`);
 
   for (const [name, p] of [['controller', stack.controller], ['webhook', stack.webhook]] as const) {
     void p?.done.then((code) => {

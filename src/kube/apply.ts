@@ -10,6 +10,14 @@ export function resourceOf(obj: { apiVersion?: string; kind?: string }): Resourc
   return Object.values(Resources).find((r) => r.kind === obj.kind && apiVersionOf(r) === obj.apiVersion);
 }
 
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+function withoutLastApplied(obj: KubeObject): KubeObject {
+  const annotations = { ...(obj.metadata?.annotations ?? {}) };
+  delete annotations[LAST_APPLIED];
+  return { ...obj, metadata: { ...obj.metadata, annotations } };
+}
+
 export async function applyObject(client: KubeClient, obj: KubeObject): Promise<KubeResult<KubeObject> & { action?: 'created' | 'updated' }> {
   const r = resourceOf(obj);
   if (!r) {
@@ -19,6 +27,15 @@ export async function applyObject(client: KubeClient, obj: KubeObject): Promise<
     };
   }
   const ns = r.namespaced ? (obj.metadata?.namespace ?? 'default') : undefined;
+  // Record what was applied the way `kubectl apply` does, so a user's later `kubectl apply` of the same object
+  // (e.g. editing examples/dev) three-way merges cleanly instead of warning about a missing annotation.
+  obj = {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      annotations: { ...(obj.metadata?.annotations ?? {}), [LAST_APPLIED]: `${JSON.stringify(withoutLastApplied(obj))}\n` },
+    },
+  };
   const created = await client.create(r, obj, ns !== undefined ? { namespace: ns } : {});
   if (created.ok) return { ...created, action: 'created' };
   if (created.error.kind !== 'AlreadyExists') return created;

@@ -119,12 +119,15 @@ export function crdToType(crd: KubeObject): ResourceType | undefined {
   if (served.length === 0) return undefined;
   const storage = versions.find((v) => v['storage'] === true && typeof v['name'] === 'string');
   const printerColumns: Record<string, PrinterColumn[]> = {};
+  const schemas: Record<string, unknown> = {};
   let status = false;
   for (const v of served) {
     const subs = v['subresources'];
     if (isPlainObject(subs) && subs['status'] !== undefined) status = true;
     const cols = v['additionalPrinterColumns'];
     if (Array.isArray(cols)) printerColumns[v['name'] as string] = cols.filter(isPlainObject) as unknown as PrinterColumn[];
+    const sch = v['schema'];
+    if (isPlainObject(sch) && isPlainObject(sch['openAPIV3Schema'])) schemas[v['name'] as string] = sch['openAPIV3Schema'];
   }
   const vnames = served.map((v) => v['name'] as string).sort(compareKubeVersions);
   const strList = (x: unknown) => (Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string') : []);
@@ -145,6 +148,7 @@ export function crdToType(crd: KubeObject): ResourceType | undefined {
     strategic: false,
     crd: crd.metadata.name ?? `${plural}.${group}`,
     printerColumns,
+    schemas,
     generation: true,
     nameRule: 'dns1123-subdomain',
     allowCreateOnUpdate: false,

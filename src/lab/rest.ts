@@ -27,6 +27,7 @@ import {
   type ServiceIpam,
 } from './service/service-strategy.ts';
 import { crdStatus, validateCrd } from './crd-strategy.ts';
+import { applySchemaDefaults } from './defaults.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -262,6 +263,7 @@ export class Rest {
   }
 
   private prepareCreate(type: ResourceType, obj: KubeObject, txn: Txn): FieldError[] {
+    if (type.crd) this.defaults(type, obj);
     if (type.storeKey === 'core/services') return prepareServiceCreate(this.ipam, obj, txn);
     if (STATUS_WIPED_ON_CREATE.has(type.storeKey) || (type.crd && type.statusSubresource)) delete obj['status'];
     if (type.storeKey === 'core/namespaces') {
@@ -270,6 +272,12 @@ export class Rest {
     }
     if (type.storeKey === 'apiextensions.k8s.io/customresourcedefinitions') obj['status'] = crdStatus(obj);
     return [];
+  }
+
+  /** Structural-schema defaults of the object's version (else the storage version), like kube-apiserver. */
+  private defaults(type: ResourceType, obj: KubeObject): void {
+    const v = typeof obj.apiVersion === 'string' ? obj.apiVersion.split('/').pop() ?? '' : '';
+    applySchemaDefaults(obj, type.schemas?.[v] ?? type.schemas?.[type.storageVersion]);
   }
 
   private validateMeta(type: ResourceType, obj: KubeObject): FieldError[] {
@@ -398,6 +406,7 @@ export class Rest {
       }
       if (type.storeKey === 'apiextensions.k8s.io/customresourcedefinitions') next['status'] = crdStatus(next, old['status']);
     }
+    if (type.crd) this.defaults(type, next);
     if (type.generation) {
       nm.generation = om.generation ?? 1;
       if (specChanged(old, next)) nm.generation = (om.generation ?? 0) + 1;

@@ -98,18 +98,32 @@ const SERVICE_COLUMNS: ColumnDefinition[] = [
 /** Evaluates the simple JSONPath forms used in printer columns: `.a.b`, `.a[0].b`, `.a['x.y']`. */
 export function simpleJsonPath(obj: unknown, path: string): unknown {
   const p = path.trim().replace(/^\{|\}$/g, '');
-  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+)\]|\['([^']+)'\]|\["([^"]+)"\]/g;
-  let cur: unknown = obj;
+  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+|\*)\]|\['([^']+)'\]|\["([^"]+)"\]/g;
+  // A `[*]` fans out: the result is then the list of every match (a printer column joins them with commas).
+  let cur: unknown[] = [obj];
+  let fanned = false;
   let m: RegExpExecArray | null;
   let consumed = 0;
   while ((m = re.exec(p))) {
     if (m.index !== consumed) return undefined;
     consumed = re.lastIndex;
-    if (cur === null || typeof cur !== 'object') return undefined;
-    if (m[2] !== undefined) cur = Array.isArray(cur) ? cur[Number(m[2])] : undefined;
-    else cur = (cur as Record<string, unknown>)[m[1] ?? m[3] ?? m[4] ?? ''];
+    const next: unknown[] = [];
+    for (const c of cur) {
+      if (c === null || typeof c !== 'object') continue;
+      if (m[2] === '*') {
+        if (Array.isArray(c)) next.push(...c);
+        fanned = true;
+      } else if (m[2] !== undefined) {
+        if (Array.isArray(c) && c[Number(m[2])] !== undefined) next.push(c[Number(m[2])]);
+      } else {
+        const v = (c as Record<string, unknown>)[m[1] ?? m[3] ?? m[4] ?? ''];
+        if (v !== undefined) next.push(v);
+      }
+    }
+    cur = next;
   }
-  return consumed === p.length ? cur : undefined;
+  if (consumed !== p.length) return undefined;
+  return fanned ? cur : cur[0];
 }
 
 function crdCell(c: PrinterColumn, o: KubeObject, now: number): unknown {
@@ -118,6 +132,7 @@ function crdCell(c: PrinterColumn, o: KubeObject, now: number): unknown {
   if (c.type === 'date' && typeof v === 'string') return humanDuration(now - Date.parse(v));
   if (c.type === 'integer' || c.type === 'number') return typeof v === 'number' ? v : Number(v);
   if (c.type === 'boolean') return Boolean(v);
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',');
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 

@@ -65,6 +65,8 @@ export interface ResourceType {
   /** Name of the CRD serving this resource. */
   crd?: string;
   printerColumns?: Record<string, PrinterColumn[]>;
+  /** openAPIV3Schema per served version of a CRD (defaults are applied from it). */
+  schemas?: Record<string, unknown>;
   /** metadata.generation is maintained (custom resources and spec-bearing kinds; not Services, ConfigMaps...). */
   generation: boolean;
   /** Object name rule. */

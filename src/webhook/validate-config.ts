@@ -70,10 +70,12 @@ function problemKey(p: Problem): string {
 
 /** `3 IPs held by shop/web (192.168.1.221), ...` */
 function describeOrphans(orphans: readonly Orphan[]): string {
-  const n = orphans.reduce((s, o) => s + o.ips.length, 0);
+  // A shared IP has several holders: count distinct IPs and Services separately.
+  const n = new Set(orphans.flatMap((o) => o.ips)).size;
+  const s = orphans.length;
   const shown = orphans.slice(0, 10).map((o) => `${o.key} (${o.ips.join(', ')})`);
   const more = orphans.length > 10 ? `, and ${orphans.length - 10} more` : '';
-  return `${n} IP${n === 1 ? '' : 's'} held by Services: ${shown.join(', ')}${more}`;
+  return `${n} IP${n === 1 ? '' : 's'} held by ${s} Service${s === 1 ? '' : 's'}: ${shown.join(', ')}${more}`;
 }
 
 export async function validateConfigObject(deps: ConfigDeps, kind: string, request: AdmissionRequest): Promise<AdmissionResponse> {
