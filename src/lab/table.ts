@@ -126,13 +126,17 @@ export function simpleJsonPath(obj: unknown, path: string): unknown {
   return fanned ? cur : cur[0];
 }
 
+const fanOut = (path: string): boolean => path.includes('[*]');
+
 function crdCell(c: PrinterColumn, o: KubeObject, now: number): unknown {
   const v = simpleJsonPath(o, c.jsonPath);
   if (v === undefined || v === null) return null;
   if (c.type === 'date' && typeof v === 'string') return humanDuration(now - Date.parse(v));
   if (c.type === 'integer' || c.type === 'number') return typeof v === 'number' ? v : Number(v);
   if (c.type === 'boolean') return Boolean(v);
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',');
+  // kube-apiserver prints a column with client-go's JSONPath PrintResults: several results (a `[*]` fan-out) are
+  // joined by spaces; one result that is itself a list or map is printed as JSON (`["192.168.1.220-192.168.1.250"]`).
+  if (fanOut(c.jsonPath) && Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' ');
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
