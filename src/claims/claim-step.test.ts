@@ -139,6 +139,29 @@ test('dual stack takes both claims or none: a lost IPv6 rolls back the IPv4 clai
   assert.deepEqual(names, ['v4-10-0-0-0', 'v6-fd00--', 'v6-fd00--1']);
 });
 
+test('PreferDualStack adding its second family after a lost race keeps the IP it already holds', async () => {
+  const store = new MemoryClaimStore();
+  const dual = pool('dual', '10.0.0.0/24', 'fd00::/120');
+  const a = allocator(dual);
+  const single = req('shop', 'web', { families: ['IPv4'], ipFamilyPolicy: 'PreferDualStack' });
+  assert.deepEqual(await claimFor({ store, allocator: a }, 'shop/web', single, { dryRun: false }), {
+    ok: true,
+    ips: ['10.0.0.0'],
+    pool: 'dual',
+  });
+  // Another writer took fd00:: behind the allocator's back: the first round loses it.
+  await store.create(
+    newClaim({ ip: 'fd00::', pool: 'dual', sharingKey: '', backendKey: '', holders: [{ namespace: 'x', name: 'y', ports: [] }] }),
+  );
+  const both = req('shop', 'web', { families: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack' });
+  // rng close to 1: the retry spreads as far as it can; only the new IPv6 may move.
+  const r = await claimFor({ store, allocator: a, rng: () => 0.99 }, 'shop/web', both, { dryRun: false });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.equal(r.ips[0], '10.0.0.0', 'the held IPv4 did not move');
+  assert.notEqual(r.ips[1], 'fd00::');
+  assert.ok((await store.get('10.0.0.0'))?.spec.holders.some((h) => h.name === 'web'));
+});
+
 test('dual stack rollback keeps nothing when no pair can be claimed', async () => {
   const store = new MemoryClaimStore();
   const dual = pool('dual', '10.0.0.0/31', 'fd00::/128');

@@ -76,7 +76,7 @@ export async function claimFor(
     if (!proposed.ok) return proposed;
     const r =
       attempt > 0 && req.requestedIPs.length === 0 && !proposed.ips.every((ip) => before.includes(ip))
-        ? spread(allocator, key, req, proposed, attempt, deps.rng ?? Math.random)
+        ? spread(allocator, key, req, proposed, attempt, deps.rng ?? Math.random, before)
         : proposed;
 
     const took: Array<Extract<Take, { kind: 'taken' }>> = [];
@@ -122,12 +122,18 @@ function spread(
   r: Granted,
   round: number,
   rng: () => number,
+  keep: readonly string[],
 ): Granted {
   // Round 1 looks 64 addresses up, each later round 4 times further (the view may lag far behind the claims).
   const window = Math.min(16 * 4 ** round, 1 << 20);
   for (let tries = 0; tries < 8; tries++) {
     const moved: string[] = [];
     for (const ip of r.ips) {
+      // An IP the Service already holds stays put (PreferDualStack adding its second family must not move the first).
+      if (keep.includes(ip)) {
+        moved.push(ip);
+        continue;
+      }
       const p = parseIp(ip);
       const off = BigInt(Math.floor(rng() * window));
       if (!p || off === 0n) return r;

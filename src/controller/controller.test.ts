@@ -235,4 +235,31 @@ describe('Controller', () => {
     assert.equal(h.store.size, 0);
     h.ctl.stop();
   });
+
+  it('PreferDualStack short of IPv6: AdditionalAssignFailed once, the IPv6 added when another Service frees it', async () => {
+    const h = harness({ pools: [pool('mixed', ['10.2.0.0/30', 'fd00:2::/128'])] });
+    const prefer = { dual: true, ipFamilyPolicy: 'PreferDualStack' } as const;
+    h.services.put(lbService('default', 'a', prefer));
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    assert.deepEqual(h.ingress('default/a'), ['10.2.0.0', 'fd00:2::']);
+    h.services.put(lbService('default', 'b', prefer));
+    await h.settle();
+    assert.deepEqual(h.ingress('default/b'), ['10.2.0.1']);
+    // Its own status write brings it back (an update event): one failure event, not one per pass.
+    h.services.put(structuredClone(h.services.getByKey('default/b')!));
+    await h.settle();
+    const failed = h.rec.events.filter((e) => e.includes('AdditionalAssignFailed'));
+    assert.deepEqual(failed, [
+      'Normal AdditionalAssignFailed default/b: cannot assign additional IP in PreferDualStack: no available IPv6 IPs in pool "mixed" (1/1 in use)',
+    ]);
+    assert.deepEqual(h.ctl.pending, new Set(), 'b holds an IP: not pending');
+
+    h.services.remove('default/a');
+    await h.settle();
+    assert.deepEqual(h.ingress('default/b'), ['10.2.0.1', 'fd00:2::'], 'requeued when the IPv6 was freed');
+    assert.ok(h.rec.events.includes('Normal IPAllocated default/b: Assigned additional IP "fd00:2::"'));
+    h.ctl.stop();
+  });
 });

@@ -89,6 +89,8 @@ export class Controller {
   readonly #queue: WorkQueue;
   readonly #config: ConfigLoader;
   readonly #pending = new Set<string>();
+  /** PreferDualStack Services still short of their second family (reconcile keeps it; requeued like #pending). */
+  readonly #additional = new Map<string, string>();
   /**
    * Services seen deleted and not yet released. Only a delete seen by the informer releases claims at once: a claim
    * whose holder merely is not in the cache (yet) may belong to an admission in flight — the repair loop decides those
@@ -301,6 +303,7 @@ export class Controller {
   #requeuePending(): void {
     if (!this.#leader) return;
     for (const k of this.#pending) this.#queue.add(k);
+    for (const k of this.#additional.keys()) this.#queue.add(k);
   }
 
   async #process(key: string): Promise<{ retry: false } | { retry: true }> {
@@ -316,6 +319,7 @@ export class Controller {
       ...(this.#o.lbClass !== undefined ? { lbClass: this.#o.lbClass } : {}),
       ...(this.#o.requestOptions ? { requestOptions: this.#o.requestOptions } : {}),
       lookup: this.#lookup,
+      additionalFailures: this.#additional,
     };
     let r: SyncResult;
     try {

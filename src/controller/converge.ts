@@ -41,12 +41,15 @@ export type ConvergeResult = { readonly ok: true; readonly changed: boolean } | 
  * Writes status then annotations where they differ. Status first: it is what users and Argo CD wait for.
  * Emits IPAllocated when the ingress changes to a non-empty list, and deprecatedAnnotation warnings when a write
  * happens on a Service still using `metallb.universe.tf/` keys (MetalLB SetBalancer: only when something changes).
+ * `allocatedMessage`: the IPAllocated text instead of `Assigned IP [...]` (a PreferDualStack Service gaining its second
+ * family says `Assigned additional IP "<ip>"`, MetalLB's one event for that change).
  */
 export async function converge(
   d: Pick<ReconcileDeps, 'writer' | 'recorder'>,
   svc: ServiceLike,
   ips: readonly string[],
   pool: string | undefined,
+  allocatedMessage?: string,
 ): Promise<ConvergeResult> {
   const ns = svc.metadata?.namespace || 'default';
   const name = svc.metadata?.name ?? '';
@@ -60,7 +63,9 @@ export async function converge(
   if (statusChanged) {
     const w = await d.writer.writeIngress(ns, name, ips);
     if (!w.ok) return { ok: false, write: w };
-    if (ips.length > 0) d.recorder.record(svc, 'Normal', 'IPAllocated', `Assigned IP ${goQuoteList(ips)}`);
+    if (ips.length > 0) {
+      d.recorder.record(svc, 'Normal', 'IPAllocated', allocatedMessage ?? `Assigned IP ${goQuoteList(ips)}`);
+    }
   }
   if (annChanged) {
     const w = await d.writer.writeAnnotations(ns, name, changes);

@@ -41,6 +41,12 @@ export interface ReconcileDeps {
   /** Service facts for holders known only from claims (labels for serviceSelectors). */
   readonly lookup?: RequestLookup;
   readonly maxClaimAttempts?: number;
+  /**
+   * PreferDualStack Services left with one family after a failed attempt to add the other (§3.1 step 12):
+   * key → what was last reported (`ip|message`). A resync that changes nothing emits no new AdditionalAssignFailed
+   * (MetalLB re-emits on every pass); the controller requeues these keys when capacity appears. Reconcile keeps it.
+   */
+  readonly additionalFailures?: Map<string, string>;
 }
 
 /**

@@ -60,6 +60,8 @@ export function lbService(
     type?: string;
     ingress?: string[];
     dual?: boolean;
+    /** With `dual`: the policy (default RequireDualStack). */
+    ipFamilyPolicy?: 'PreferDualStack' | 'RequireDualStack';
     lbClass?: string;
   } = {},
 ): ServiceLike {
@@ -81,7 +83,7 @@ export function lbService(
       clusterIP: `10.96.0.${n % 250}`,
       clusterIPs: opts.dual ? [`10.96.0.${n % 250}`, `fd00::${n}`] : [`10.96.0.${n % 250}`],
       ipFamilies: opts.dual ? ['IPv4', 'IPv6'] : ['IPv4'],
-      ipFamilyPolicy: opts.dual ? 'RequireDualStack' : 'SingleStack',
+      ipFamilyPolicy: opts.dual ? (opts.ipFamilyPolicy ?? 'RequireDualStack') : 'SingleStack',
       ...(opts.loadBalancerIP ? { loadBalancerIP: opts.loadBalancerIP } : {}),
       ...(opts.lbClass ? { loadBalancerClass: opts.lbClass } : {}),
     },

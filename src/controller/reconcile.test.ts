@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { Allocator } from '../allocator/allocator.ts';
 import type { PoolSpec } from '../allocator/types.ts';
 import { feedAllocator, loadClaims } from '../claims/allocator-sync.ts';
+import { newClaim } from '../api/claim.ts';
 import { claimFor } from '../claims/claim-step.ts';
 import { MemoryClaimStore } from '../claims/memory-store.ts';
 import { serviceRequestFrom, type ServiceLike } from '../config/service.ts';
@@ -29,7 +30,8 @@ function harness(pools: PoolSpec[] = [DEV]) {
   };
   feedAllocator(allocator, store.asCache(), { lookup });
   const index = new ClaimIndex(store.asCache());
-  const deps: ReconcileDeps = { allocator, store, claims: index, writer: api, recorder: rec, lookup };
+  const additional = new Map<string, string>();
+  const deps: ReconcileDeps = { allocator, store, claims: index, writer: api, recorder: rec, lookup, additionalFailures: additional };
   const run = (key: string): Promise<SyncResult> =>
     reconcileService(deps, { key, svc: services.getByKey(key), configLoaded: true });
   const claims = () =>
@@ -39,7 +41,7 @@ function harness(pools: PoolSpec[] = [DEV]) {
       .sort();
   const ingress = (key: string) => (services.getByKey(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
   const ann = (key: string) => services.getByKey(key)?.metadata?.annotations ?? {};
-  return { store, services, api, rec, allocator, index, deps, run, claims, ingress, ann };
+  return { store, services, api, rec, allocator, index, deps, run, claims, ingress, ann, additional };
 }
 
 describe('reconcileService', () => {
@@ -265,5 +267,140 @@ describe('reconcileService', () => {
     svc.status = {};
     h.services.put(svc);
     assert.equal((await h.run('default/web')).state, 'success');
+  });
+});
+
+describe('reconcileService: IP families (spec §3.1 steps 7, 8, 12)', () => {
+  const MIXED: PoolSpec = { name: 'mixed', addresses: ['10.2.0.0/30', 'fd00:2::/128'], autoAssign: true, avoidBuggyIPs: false };
+  const prefer = { dual: true, ipFamilyPolicy: 'PreferDualStack' } as const;
+
+  it('PreferDualStack holding one family gets the other from its pool when one frees up; says why not once meanwhile', async () => {
+    const h = harness([MIXED]);
+    h.services.put(lbService('default', 'a', prefer));
+    h.services.put(lbService('default', 'b', prefer));
+    await h.run('default/a');
+    assert.deepEqual(h.ingress('default/a'), ['10.2.0.0', 'fd00:2::'], 'a takes the only IPv6');
+    const fresh = await h.run('default/b');
+    assert.deepEqual(fresh, { state: 'success', freed: false });
+    assert.deepEqual(h.ingress('default/b'), ['10.2.0.1'], 'PreferDualStack: one family is enough');
+    h.rec.take();
+
+    // Resync: b tries the other family, there is none free: one Normal event, nothing written, IP kept.
+    const writes = h.api.writes.length;
+    const claimWrites = h.store.writes;
+    assert.deepEqual(await h.run('default/b'), { state: 'success', freed: false });
+    assert.deepEqual(h.rec.take(), [
+      'Normal AdditionalAssignFailed default/b: cannot assign additional IP in PreferDualStack: ' +
+        'no available IPv6 IPs in pool "mixed" (1/1 in use)',
+    ]);
+    assert.deepEqual(h.ingress('default/b'), ['10.2.0.1']);
+    assert.equal(h.api.writes.length, writes);
+    assert.equal(h.store.writes, claimWrites);
+    assert.deepEqual([...h.additional.keys()], ['default/b'], 'the controller requeues it when capacity appears');
+
+    // Nothing changed: the next resync says nothing (no event flood).
+    await h.run('default/b');
+    assert.deepEqual(h.rec.take(), []);
+
+    // a goes away: b's next pass adds the IPv6 from the same pool; status v4 first, annotation, claims bound.
+    h.services.remove('default/a');
+    assert.equal((await h.run('default/a')).freed, true);
+    h.api.writes.length = 0;
+    assert.deepEqual(await h.run('default/b'), { state: 'success', freed: false });
+    assert.deepEqual(h.rec.take(), ['Normal IPAllocated default/b: Assigned additional IP "fd00:2::"']);
+    assert.deepEqual(h.ingress('default/b'), ['10.2.0.1', 'fd00:2::']);
+    assert.equal(h.ann('default/b')['berth.io/assigned-ips'], '10.2.0.1,fd00:2::');
+    assert.equal(h.ann('default/b')['metallb.io/ip-allocated-from-pool'], 'mixed');
+    assert.deepEqual(h.api.writes, [
+      'status default/b 10.2.0.1,fd00:2::',
+      'annotations default/b {"berth.io/assigned-ips":"10.2.0.1,fd00:2::"}',
+    ]);
+    assert.deepEqual(h.claims(), ['10.2.0.1=default/b+uid', 'fd00:2::=default/b+uid']);
+    assert.deepEqual(h.allocator.ipsOf('default/b'), { ips: ['10.2.0.1', 'fd00:2::'], pool: 'mixed' });
+    assert.equal(h.additional.size, 0);
+
+    // Converged.
+    h.api.writes.length = 0;
+    await h.run('default/b');
+    assert.deepEqual(h.api.writes, []);
+    assert.deepEqual(h.rec.take(), []);
+  });
+
+  it('the other family comes from the same pool only, never from another pool that has it', async () => {
+    const v4: PoolSpec = { name: 'v4', addresses: ['10.3.0.0/30'], autoAssign: true, avoidBuggyIPs: false };
+    const v6: PoolSpec = { name: 'v6', addresses: ['fd00:3::/126'], autoAssign: true, avoidBuggyIPs: false };
+    const h = harness([v4, v6]);
+    h.services.put(lbService('default', 'web', prefer));
+    await h.run('default/web');
+    assert.deepEqual(h.ingress('default/web'), ['10.3.0.0']);
+    h.rec.take();
+    await h.run('default/web');
+    assert.deepEqual(h.rec.take(), [
+      'Normal AdditionalAssignFailed default/web: cannot assign additional IP in PreferDualStack: pool "v4" has no IPv6 addresses',
+    ]);
+    assert.deepEqual(h.claims(), ['10.3.0.0=default/web+uid']);
+    assert.deepEqual(h.allocator.ipsOf('default/web'), { ips: ['10.3.0.0'], pool: 'v4' });
+  });
+
+  it('a Service MetalLB left with one IP (status only) is adopted and completed in one pass; IPv6-primary too', async () => {
+    const h = harness([{ ...MIXED, addresses: ['10.2.0.0/30', 'fd00:2::/126'] }]);
+    h.services.put(lbService('legacy', 'v4', { ...prefer, ingress: ['10.2.0.2'] }));
+    await h.run('legacy/v4');
+    assert.deepEqual(h.ingress('legacy/v4'), ['10.2.0.2', 'fd00:2::']);
+    assert.deepEqual(h.rec.take(), ['Normal IPAllocated legacy/v4: Assigned additional IP "fd00:2::"']);
+    assert.deepEqual(h.claims(), ['10.2.0.2=legacy/v4+uid', 'fd00:2::=legacy/v4+uid']);
+
+    h.services.put(lbService('legacy', 'v6', { ...prefer, ingress: ['fd00:2::3'] }));
+    await h.run('legacy/v6');
+    assert.deepEqual(h.ingress('legacy/v6'), ['10.2.0.0', 'fd00:2::3'], 'v4 first in status');
+    assert.deepEqual(h.rec.take(), ['Normal IPAllocated legacy/v6: Assigned additional IP "10.2.0.0"']);
+  });
+
+  it('held IPs with no computable family (two IPv4 in claims, three in status): nolbIPsIPFamily, then a fresh IP', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'web'));
+    for (const ip of ['192.168.1.230', '192.168.1.231']) {
+      const c = await h.store.create(newClaim({ ip, pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'default', name: 'web', ports: [{ protocol: 'TCP', port: 80 }] }] }));
+      assert.ok(c.ok);
+    }
+    const r = await h.run('default/web');
+    assert.equal(r.state, 'success');
+    assert.equal(r.freed, true);
+    assert.deepEqual(h.rec.take(), [
+      'Warning nolbIPsIPFamily default/web: Failed to retrieve LBIPs IPFamily for "default/web": ' +
+        'IPs ["192.168.1.230" "192.168.1.231"] are both IPv4: a dual-stack Service holds one of each family',
+      'Normal IPAllocated default/web: Assigned IP ["192.168.1.220"]',
+    ]);
+    assert.deepEqual(h.claims(), ['192.168.1.220=default/web+uid']);
+    assert.deepEqual(h.allocator.holdersOf('192.168.1.230'), [], 'the odd IPs are free again');
+
+    h.services.put(lbService('legacy', 'three', { ingress: ['192.168.1.240', '192.168.1.241', '192.168.1.242'] }));
+    await h.run('legacy/three');
+    assert.deepEqual(h.rec.take(), [
+      'Warning nolbIPsIPFamily legacy/three: Failed to retrieve LBIPs IPFamily for "legacy/three": ' +
+        '3 IPs ["192.168.1.240" "192.168.1.241" "192.168.1.242"]: a Service holds at most one IPv4 and one IPv6 address',
+      'Normal IPAllocated legacy/three: Assigned IP ["192.168.1.221"]',
+    ]);
+    assert.deepEqual(h.ingress('legacy/three'), ['192.168.1.221']);
+  });
+
+  it('RequireDualStack with one ClusterIP: Warning not enough clusterips, state cleared, nothing allocated', async () => {
+    const h = harness([MIXED]);
+    h.services.put(lbService('default', 'ds', { dual: true }));
+    await h.run('default/ds');
+    assert.deepEqual(h.ingress('default/ds'), ['10.2.0.0', 'fd00:2::']);
+    h.rec.take();
+    const svc = structuredClone(h.services.getByKey('default/ds')!);
+    svc.spec!.clusterIPs = [svc.spec!.clusterIPs![0]!];
+    h.services.put(svc);
+    const r = await h.run('default/ds');
+    assert.deepEqual(r, { state: 'errorNoRetry', message: 'not enough clusterips', freed: true });
+    assert.deepEqual(h.rec.take(), [
+      `Warning not enough clusterips default/ds: Service requires dual stack but not enough clusterips ["${svc.spec!.clusterIP!}"]`,
+    ]);
+    assert.deepEqual(h.claims(), []);
+    assert.deepEqual(h.ingress('default/ds'), []);
+    assert.deepEqual(h.ann('default/ds'), {});
+    assert.equal(h.allocator.ipsOf('default/ds'), undefined);
   });
 });

@@ -2,8 +2,9 @@
 //   deleted / not LoadBalancer / no ClusterIP → release its claims, clear status and annotations;
 //   otherwise find the IPs it holds (claims; else the admission annotation or a status left by MetalLB, re-claimed),
 //   drop them if they no longer fit (requested IP or pool changed, family changed, config no longer allows them:
-//   ClearAssignment), allocate through the shared claim step when it holds nothing (the fallback for Services the
-//   webhook never saw), then write status.loadBalancer.ingress + annotations if they differ, and bind the Service's
+//   ClearAssignment), add the other family when a PreferDualStack Service holds one IP (additional-family.ts),
+//   allocate through the shared claim step when it holds nothing (the fallback for Services the webhook never saw),
+//   then write status.loadBalancer.ingress + annotations if they differ, and bind the Service's
 //   uid/ports into its claims.
 // No I/O of its own: everything goes through ReconcileDeps.
 import type { ServiceRequest } from '../allocator/types.ts';
@@ -18,8 +19,9 @@ import {
   type ServiceLike,
 } from '../config/service.ts';
 import { canonicalIp, familyOf } from '../shared/ip.ts';
+import { addOtherFamily, wantsOtherFamily } from './additional-family.ts';
 import { bindHolder } from './bind-holder.ts';
-import { converge } from './converge.ts';
+import { converge, goQuoteList } from './converge.ts';
 import type { ReconcileDeps, SyncResult, WriteResult } from './deps.ts';
 
 export interface ReconcileInput {
@@ -33,6 +35,9 @@ export interface ReconcileInput {
 
 export async function reconcileService(d: ReconcileDeps, input: ReconcileInput): Promise<SyncResult> {
   const { key, svc } = input;
+  // Only a pass that fails to add the other family again keeps the entry (see ReconcileDeps.additionalFailures).
+  const lastFailure = d.additionalFailures?.get(key);
+  d.additionalFailures?.delete(key);
   if (!svc) {
     // Deletions always pass the class filter (MetalLB filterByLoadBalancerClass lets deletes through).
     const freed = await releaseAll(d, key);
@@ -87,6 +92,27 @@ export async function reconcileService(d: ReconcileDeps, input: ReconcileInput):
     }
   }
 
+  // Step 12: PreferDualStack holding one family → one IP of the other from the same pool, or say why not.
+  let allocatedMessage: string | undefined;
+  let retry: string | undefined;
+  if (wantsOtherFamily(req, ips)) {
+    const a = await addOtherFamily({ store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) }, key, req, ips[0]!);
+    if (a.ok) {
+      ips = [...a.ips];
+      allocatedMessage = `Assigned additional IP "${a.added}"`;
+    } else if (a.transient) {
+      // A lost claim race: keep the one IP, publish it, and retry with backoff (no event, as for fallback allocation).
+      retry = a.message;
+      if (lastFailure !== undefined) d.additionalFailures?.set(key, lastFailure);
+    } else {
+      const note = `${ips[0]!}|${a.message}`;
+      if (note !== lastFailure) {
+        d.recorder.record(svc, 'Normal', 'AdditionalAssignFailed', `cannot assign additional IP in PreferDualStack: ${a.message}`);
+      }
+      d.additionalFailures?.set(key, note);
+    }
+  }
+
   if (ips.length === 0) {
     const r = await claimFor(
       { store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) },
@@ -105,13 +131,14 @@ export async function reconcileService(d: ReconcileDeps, input: ReconcileInput):
   }
 
   const pool = d.allocator.ipsOf(key)?.pool ?? d.allocator.poolOf(ips[0]!);
-  const w = await converge(d, svc, ips, pool);
+  const w = await converge(d, svc, ips, pool, allocatedMessage);
   if (!w.ok) return writeFailure(w.write, freed);
 
   for (const ip of ips) {
     const b = await bindHolder(d.store, d.claims, ip, req, svc.metadata?.uid);
     if (!b.ok) return { state: 'error', message: b.message, freed };
   }
+  if (retry !== undefined) return { state: 'error', message: retry, freed };
   return { state: 'success', freed };
 }
 
@@ -158,6 +185,15 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
   const wanted = ann.length > 0 ? ann : held.length > 0 ? held : status;
   let freed = false;
 
+  // Step 8: a set of IPs no Service can hold (MetalLB ipfamily.ForAddressesIPs fails) — say so, start again.
+  const bad = familyProblem(wanted);
+  if (bad !== undefined) {
+    d.recorder.record(svc, 'Warning', 'nolbIPsIPFamily', `Failed to retrieve LBIPs IPFamily for "${key}": ${bad}`);
+    const r = await releaseAll(d, key);
+    if (!r.ok) return { ok: false, message: r.message, freed: true };
+    return { ok: true, ips: [], freed: r.freed };
+  }
+
   const extra = held.filter((ip) => !wanted.includes(ip));
   if (extra.length > 0) {
     const r = await releaseAll(d, key, extra);
@@ -182,10 +218,17 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
     const r = await releaseAll(d, key);
     return r.ok ? { ok: true, ips: [], freed: true } : { ok: false, message: r.message, freed: true };
   }
+  // Re-claimed as requested IPs, which must match the Service's families; a PreferDualStack Service may hold one
+  // family (step 8's exception), so that one IP is re-claimed as single stack (step 12 then adds the other).
+  const fam = familyOf(wanted[0]!);
+  const oneOfDual = wanted.length === 1 && req.families.length === 2 && req.ipFamilyPolicy === 'PreferDualStack' && fam;
+  const again: ServiceRequest = oneOfDual
+    ? { ...req, requestedIPs: wanted, families: [oneOfDual], ipFamilyPolicy: 'SingleStack' }
+    : { ...req, requestedIPs: wanted };
   const r = await claimFor(
     { store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) },
     key,
-    { ...req, requestedIPs: wanted },
+    again,
     { dryRun: false },
   );
   if (r.ok) return { ok: true, ips: [...r.ips], freed };
@@ -230,6 +273,15 @@ function invalidity(
   }
   const r = d.allocator.assign(key, req, ips);
   if (!r.ok) return { event: true, message: r.message };
+  return undefined;
+}
+
+/** Why `ips` have no IP family (MetalLB: more than 2 IPs, or 2 of one family), or undefined when they have one. */
+function familyProblem(ips: readonly string[]): string | undefined {
+  if (ips.length > 2) return `${ips.length} IPs ${goQuoteList(ips)}: a Service holds at most one IPv4 and one IPv6 address`;
+  if (ips.length === 2 && familyOf(ips[0]!) === familyOf(ips[1]!)) {
+    return `IPs ${goQuoteList(ips)} are both ${familyOf(ips[0]!) ?? 'unknown'}: a dual-stack Service holds one of each family`;
+  }
   return undefined;
 }
 
