@@ -1,11 +1,18 @@
-// A small CEL evaluator for webhook matchConditions (KEP-3716). The subset:
+// A small CEL evaluator for webhook matchConditions (KEP-3716) and ValidatingAdmissionPolicies (KEP-3488).
+// The subset:
 //   literals: 'str' "str", integers, decimals, true, false, null, [lists], {maps}
-//   variables: object, oldObject, request (anything else, incl. `authorizer`, is an error)
+//   variables: whatever the caller binds (object, oldObject, request, params, namespaceObject, variables);
+//     anything else, incl. `authorizer`, is an error
 //   field access a.b, index a[0] / a['k'], has(a.b), size(x) / x.size()
 //   ! - unary; * / % + -; == != < <= > >=; in (list membership, map key); && || (error-absorbing as CEL);
-//   c ? a : b; string methods startsWith endsWith contains matches; list macros exists(x, p) all(x, p)
+//   c ? a : b; string methods startsWith endsWith contains matches; string(x)
+//   macros all(x, p) exists(x, p) exists_one(x, p) map(x, t) map(x, p, t) filter(x, p) on lists and map keys
+//   the strings extension (cel-strings.ts) and the Kubernetes IP/CIDR library (cel-ip.ts)
 // A missing field is an error ("no such key"), as in CEL; `has()` tests presence without one. Anything outside
-// the subset is an evaluation error, which the caller maps through failurePolicy.
+// the subset is an evaluation error, which the caller maps through failurePolicy. There is no type checker:
+// an expression kube-apiserver would refuse at compile time may evaluate here.
+import { CelCIDR, CelIP, callIpLibrary, isCanonicalIp } from './cel-ip.ts';
+import { callStringLibrary } from './cel-strings.ts';
 
 export type CelValue = unknown;
 export type CelResult = { ok: true; value: CelValue } | { ok: false; error: string };
@@ -23,6 +30,14 @@ type Node =
   | { t: 'map'; entries: Array<[Node, Node]> };
 
 class ParseError extends Error {}
+
+/**
+ * A bound variable whose evaluation failed (a ValidatingAdmissionPolicy `variables` entry): reading it yields
+ * the error, as kube-apiserver's lazy variables do, while expressions that never read it are unaffected.
+ */
+export class CelErrorValue {
+  constructor(readonly error: string) {}
+}
 
 function tokenize(src: string): string[] {
   const toks: string[] = [];
@@ -169,11 +184,34 @@ export function parseCel(src: string): Node {
 
 const err = (error: string): CelResult => ({ ok: false, error });
 const ok = (value: CelValue): CelResult => ({ ok: true, value });
-const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const typeName = (v: unknown) => (v === null ? 'null_type' : Array.isArray(v) ? 'list' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'double') : typeof v === 'object' ? 'map' : typeof v === 'boolean' ? 'bool' : typeof v);
+const isMap = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+export const typeName = (v: unknown): string =>
+  v === null
+    ? 'null_type'
+    : Array.isArray(v)
+      ? 'list'
+      : v instanceof CelIP
+        ? 'net.IP'
+        : v instanceof CelCIDR
+          ? 'net.CIDR'
+          : typeof v === 'number'
+            ? Number.isInteger(v)
+              ? 'int'
+              : 'double'
+            : typeof v === 'object'
+              ? 'map'
+              : typeof v === 'boolean'
+                ? 'bool'
+                : typeof v;
 
 function equal(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (a instanceof CelIP && b instanceof CelIP) return a.family === b.family && a.value === b.value;
+  if (a instanceof CelCIDR && b instanceof CelCIDR) return equal(a.ip, b.ip) && a.prefix === b.prefix;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equal(x, b[i]));
   if (isMap(a) && isMap(b)) {
     const ka = Object.keys(a);
@@ -182,19 +220,21 @@ function equal(a: unknown, b: unknown): boolean {
   return false;
 }
 
+const read = (v: unknown): CelResult => (v instanceof CelErrorValue ? err(v.error) : ok(v));
+
 function evaluate(n: Node, env: Record<string, unknown>): CelResult {
   switch (n.t) {
     case 'lit':
       return ok(n.v);
     case 'id':
-      if (Object.prototype.hasOwnProperty.call(env, n.name)) return ok(env[n.name]);
+      if (Object.prototype.hasOwnProperty.call(env, n.name)) return read(env[n.name]);
       return err(`undeclared reference to '${n.name}'`);
     case 'sel': {
       const on = evaluate(n.on, env);
       if (!on.ok) return on;
       if (!isMap(on.value)) return err(`no such key: ${n.field}`);
       if (!Object.prototype.hasOwnProperty.call(on.value, n.field)) return err(`no such key: ${n.field}`);
-      return ok(on.value[n.field]);
+      return read(on.value[n.field]);
     }
     case 'idx': {
       const on = evaluate(n.on, env);
@@ -207,7 +247,7 @@ function evaluate(n: Node, env: Record<string, unknown>): CelResult {
       }
       if (isMap(on.value) && typeof i.value === 'string') {
         if (!Object.prototype.hasOwnProperty.call(on.value, i.value)) return err(`no such key: ${i.value}`);
-        return ok(on.value[i.value]);
+        return read(on.value[i.value]);
       }
       return err(`no such overload: ${typeName(on.value)}[${typeName(i.value)}]`);
     }
@@ -333,6 +373,12 @@ function call(n: Extract<Node, { t: 'call' }>, env: Record<string, unknown>): Ce
     }
     return firstErr ?? ok(n.fn === 'all');
   }
+  if ((n.fn === 'exists_one' || n.fn === 'map' || n.fn === 'filter') && n.target) return comprehension(n, env);
+  if (n.fn === 'isCanonical' && n.target?.t === 'id' && n.target.name === 'ip' && !('ip' in env)) {
+    const s = n.args.length === 1 && n.args[0] ? evaluate(n.args[0], env) : err('ip.isCanonical() takes one argument');
+    if (!s.ok) return s;
+    return typeof s.value === 'string' ? isCanonicalIp(s.value) : err(`found no matching overload for 'ip.isCanonical' applied to '(${typeName(s.value)})'`);
+  }
   const vals: unknown[] = [];
   if (n.target) {
     const t = evaluate(n.target, env);
@@ -369,10 +415,44 @@ function call(n: Extract<Node, { t: 'call' }>, env: Record<string, unknown>): Ce
       }
       break;
     case 'string':
-      if (!n.target && vals.length === 1 && (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) return ok(String(x));
+      if (!n.target && vals.length === 1 && (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' || x instanceof CelIP || x instanceof CelCIDR)) return ok(String(x));
       break;
   }
+  const rest = n.target ? vals.slice(1) : vals;
+  const lib = (n.target ? callStringLibrary(n.fn, x, rest) : undefined) ?? callIpLibrary(n.fn, n.target ? x : undefined, !!n.target, rest);
+  if (lib) return lib;
   return err(`found no matching overload for '${n.fn}' applied to '(${vals.map(typeName).join(', ')})'`);
+}
+
+/** exists_one(x, p), map(x, t), map(x, p, t), filter(x, p): no short-circuit, the first error wins. */
+function comprehension(n: Extract<Node, { t: 'call' }>, env: Record<string, unknown>): CelResult {
+  const v = n.args[0];
+  const want = n.fn === 'map' ? [2, 3] : [2];
+  if (v?.t !== 'id' || !want.includes(n.args.length)) return err(`invalid arguments to ${n.fn}() macro`);
+  const coll = evaluate(n.target!, env);
+  if (!coll.ok) return coll;
+  const items = Array.isArray(coll.value) ? coll.value : isMap(coll.value) ? Object.keys(coll.value) : undefined;
+  if (!items) return err(`no such overload: ${typeName(coll.value)}.${n.fn}()`);
+  const pred = n.fn === 'map' ? (n.args.length === 3 ? n.args[1] : undefined) : n.args[1];
+  const transform = n.fn === 'map' ? n.args[n.args.length - 1] : undefined;
+  const out: unknown[] = [];
+  let count = 0;
+  for (const it of items) {
+    const scope = { ...env, [v.name]: it };
+    if (pred) {
+      const r = evaluate(pred, scope);
+      if (!r.ok) return r;
+      if (typeof r.value !== 'boolean') return err(`no such overload: ${n.fn}() predicate of type ${typeName(r.value)}`);
+      if (!r.value) continue;
+    }
+    count++;
+    if (transform) {
+      const t = evaluate(transform, scope);
+      if (!t.ok) return t;
+      out.push(t.value);
+    } else out.push(it);
+  }
+  return n.fn === 'exists_one' ? ok(count === 1) : ok(out);
 }
 
 /** Compiles and evaluates `src` against variables. Parse errors are errors too (a value, never a throw). */

@@ -5,9 +5,9 @@
 //   runs them in parallel; the first denial wins either way);
 // - dry-run requests to webhooks whose sideEffects are not None/NoneOnDryRun are refused;
 // - call errors and invalid replies go through failurePolicy; a patch that does not apply is an internal error.
+// ValidatingAdmissionPolicies run first in validate() (vap-admission.ts).
 // Not implemented (documented): reinvocationPolicy IfNeeded (webhooks are called once), matchPolicy Equivalent
-// conversion, ValidatingAdmissionPolicies (stored only), auditAnnotations.
-import { randomUUID } from 'node:crypto';
+// conversion, auditAnnotations.
 import type { Admission, AdmissionAttributes } from '../rest.ts';
 import type { Registry } from '../registry.ts';
 import type { Store } from '../store.ts';
@@ -16,6 +16,8 @@ import { isPlainObject, type KubeObject } from '../types.ts';
 import { applyJsonPatch } from '../patch/json-patch.ts';
 import { conditionsMatch, namespaceMatches, objectMatches, readWebhooks, rulesMatch, type Webhook } from './webhook-config.ts';
 import { WebhookClient, urlEndpoint, type Endpoint } from './webhook-client.ts';
+import { admissionRequest } from './admission-request.ts';
+import { PolicyAdmission } from './vap-admission.ts';
 
 export interface WebhookAdmissionDeps {
   store: Store;
@@ -23,13 +25,15 @@ export interface WebhookAdmissionDeps {
   log: (line: string) => void;
 }
 
-const USER_INFO = { username: 'lab-admin', groups: ['system:masters', 'system:authenticated'] };
-
 type CallOutcome = { kind: 'allowed'; patch?: unknown[]; warnings: string[] } | { kind: 'denied'; failure: Failure; warnings: string[] } | { kind: 'error'; error: string };
 
 export class WebhookAdmission implements Admission {
   private readonly client = new WebhookClient();
-  constructor(private readonly d: WebhookAdmissionDeps) {}
+  /** ValidatingAdmissionPolicies: after mutating webhooks, before validating webhooks (as kube-apiserver). */
+  private readonly policies: PolicyAdmission;
+  constructor(private readonly d: WebhookAdmissionDeps) {
+    this.policies = new PolicyAdmission({ store: d.store, log: d.log });
+  }
 
   close(): void {
     this.client.close();
@@ -43,28 +47,7 @@ export class WebhookAdmission implements Admission {
   private nsLabels = (ns: string): Record<string, string> | undefined => this.d.store.get('core/namespaces', undefined, ns)?.metadata.labels;
 
   private request(a: AdmissionAttributes, object: KubeObject | null): Record<string, unknown> {
-    const kind = { group: a.type.group, version: a.version, kind: a.type.kind };
-    const resource = { group: a.type.group, version: a.version, resource: a.type.plural };
-    const r: Record<string, unknown> = {
-      uid: randomUUID(),
-      kind,
-      resource,
-      requestKind: kind,
-      requestResource: resource,
-      operation: a.operation,
-      userInfo: USER_INFO,
-      object,
-      oldObject: a.oldObject,
-      dryRun: a.dryRun,
-      options: a.options,
-    };
-    if (a.subresource) {
-      r['subResource'] = a.subresource;
-      r['requestSubResource'] = a.subresource;
-    }
-    if (a.name) r['name'] = a.name;
-    if (a.namespace) r['namespace'] = a.namespace;
-    return r;
+    return admissionRequest(a, object);
   }
 
   /** Which webhooks apply, in call order; a matchCondition error is reported for failurePolicy. */
@@ -214,7 +197,9 @@ export class WebhookAdmission implements Admission {
   }
 
   async validate(a: AdmissionAttributes): Promise<{ warnings: string[] } | Failure> {
-    const warnings: string[] = [];
+    const vap = this.policies.validate(a);
+    if (vap instanceof Failure) return vap;
+    const warnings: string[] = [...vap.warnings];
     for (const { hook: h, conditionError } of this.select('validating', a, a.object)) {
       if (conditionError) {
         const f = this.callError(h, `failed evaluating match conditions: ${conditionError}`);

@@ -111,7 +111,7 @@ const isEmptySelector = (s: LabelSelector) => !s.matchLabels && !s.matchExpressi
  * namespaceSelector: cluster-scoped objects other than Namespaces always match; a Namespace is matched on its
  * own labels; a namespaced object on its namespace's labels.
  */
-export function namespaceMatches(h: Webhook, a: AdmissionAttributes, nsLabels: (ns: string) => Record<string, string> | undefined): boolean {
+export function namespaceMatches(h: Pick<Webhook, 'namespaceSelector'>, a: AdmissionAttributes, nsLabels: (ns: string) => Record<string, string> | undefined): boolean {
   if (isEmptySelector(h.namespaceSelector)) return true;
   if (a.type.storeKey === 'core/namespaces') {
     const o = a.object ?? a.oldObject;
@@ -123,7 +123,7 @@ export function namespaceMatches(h: Webhook, a: AdmissionAttributes, nsLabels: (
 }
 
 /** objectSelector: matches when the new or the old object's labels match. */
-export function objectMatches(h: Webhook, a: AdmissionAttributes): boolean {
+export function objectMatches(h: Pick<Webhook, 'objectSelector'>, a: AdmissionAttributes): boolean {
   if (isEmptySelector(h.objectSelector)) return true;
   const objs = [a.object, a.oldObject].filter((o): o is KubeObject => !!o);
   return objs.some((o) => matchesSelector(h.objectSelector, o.metadata.labels ?? {}));
