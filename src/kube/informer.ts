@@ -259,8 +259,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     const seen = new Set<string>();
     const adds: T[] = [];
     const updates: Array<[T, T]> = [];
-    for (const raw of items) {
-      const o = this.#prepare(raw);
+    for (let i = 0; i < items.length; i++) {
+      // Let go of each raw object as soon as it is prepared (`transform` may build a smaller copy, as the
+      // controller's Service projection does): the list as the server sent it need not outlive its projection.
+      const o = this.#prepare(items[i]!);
+      items[i] = undefined as unknown as T;
       const key = objectKey(o);
       seen.add(key);
       const old = this.#cache.get(key);

@@ -101,11 +101,14 @@ export class HttpsTransport implements Transport {
         this.#target(path, opts.query),
         { method, headers, agent: this.#agent },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          // Decoded chunk by chunk into a V8 string rather than kept as Buffers and concatenated: a 10,000-item list
+          // is megabytes, and as malloc'd Buffers (the chunks, then their concatenation) it left glibc's arena that
+          // much bigger for good after the burst; V8's heap hands the same memory back once the string dies.
+          res.setEncoding('utf8');
+          let text = '';
+          res.on('data', (c: string) => (text += c));
           res.on('error', (e) => resolve({ ok: false, error: transportError(e, what) }));
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
             const status = res.statusCode ?? 0;
             let parsed: unknown = text;
             if (text !== '') {
