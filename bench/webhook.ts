@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Registry } from 'prom-client';
 import type { ServiceRequest } from '../src/allocator/types.ts';
+import { svc } from '../src/allocator/testing.ts';
 import { claimFor } from '../src/claims/claim-step.ts';
 import { feedAllocator } from '../src/claims/allocator-sync.ts';
 import { buildApp } from '../src/webhook/app.ts';
@@ -37,19 +38,7 @@ function arg(name: string, def: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
 }
 
-function req(name: string): ServiceRequest {
-  return {
-    namespace: 'held',
-    name,
-    labels: {},
-    ports: [{ protocol: 'TCP', port: 80 }],
-    sharingKey: '',
-    backendKey: '',
-    families: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
-    requestedIPs: [],
-  };
-}
+const req = (name: string): ServiceRequest => svc(`held/${name}`);
 
 // ---------------------------------------------------------------- server role (child process)
 

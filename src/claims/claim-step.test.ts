@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Allocator } from '../allocator/allocator.ts';
 import type { PoolSpec, ServiceRequest } from '../allocator/types.ts';
 import { newClaim, type IPAddressClaim } from '../api/claim.ts';
+import { svc } from '../allocator/testing.ts';
 import { claimFor, releaseHolder } from './claim-step.ts';
 import { feedAllocator } from './allocator-sync.ts';
 import { claimsByHolder } from './holders.ts';
@@ -12,20 +13,7 @@ import type { ClaimStore } from './store.ts';
 const pool = (name: string, ...addresses: string[]): PoolSpec => ({ name, addresses, autoAssign: true, avoidBuggyIPs: false });
 const DEV = pool('default', '192.168.1.220-192.168.1.250');
 
-function req(ns: string, name: string, over: Partial<ServiceRequest> = {}): ServiceRequest {
-  return {
-    namespace: ns,
-    name,
-    labels: {},
-    ports: [{ protocol: 'TCP', port: 80 }],
-    sharingKey: '',
-    backendKey: '',
-    families: ['IPv4'],
-    ipFamilyPolicy: 'SingleStack',
-    requestedIPs: [],
-    ...over,
-  };
-}
+const req = (ns: string, name: string, over: Partial<ServiceRequest> = {}): ServiceRequest => svc(`${ns}/${name}`, over);
 
 function allocator(...pools: PoolSpec[]): Allocator {
   const a = new Allocator();
