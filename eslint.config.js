@@ -46,6 +46,18 @@ export default tseslint.config(
     ignores: ['**/*.test.ts', 'src/webhook/main.ts'],
     rules: restrict(k8s, ['**/controller/*', '**/cli/*', '**/lab/*']),
   },
+  // Only main.ts (and the webhook's kube adapter) reach the API server; pure files take injected interfaces and may
+  // import kube/ types only.
+  {
+    files: ['src/webhook/**/*.ts', 'src/controller/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/main.ts', 'src/webhook/kube-io.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/kube/*'], allowTypeImports: true, message: 'only main.ts does I/O (architecture map)' }] },
+      ],
+    },
+  },
   {
     files: ['src/controller/**/*.ts'],
     ignores: ['**/*.test.ts', 'src/controller/main.ts'],

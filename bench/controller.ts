@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LAB_NAMESPACE, repoObjects } from '../src/cli/lab.ts';
-import { spawnNode, startControllerProcess, type ControllerProcess, type NodeProcess } from '../src/controller/process.ts';
+import { spawnNode, startControllerProcess, type ControllerProcess, type NodeProcess } from '../src/lab/processes.ts';
 import { applyObject } from '../src/kube/apply.ts';
 import type { KubeClient, KubeObject } from '../src/kube/client.ts';
 import { connect } from '../src/kube/connect.ts';

@@ -1,15 +1,15 @@
 // `npm start` / `berth lab`: the embedded local cluster. Starts the lab API server (in this process), applies berth's
 // CRDs, creates namespace metallb-system and the dev pool (examples/dev), then starts berth as separate processes
-// talking to it over HTTPS: the webhook (when src/webhook/main.ts exists; its Service is routed to 127.0.0.1 by an
+// talking to it over HTTPS: the webhook (its Service is routed to 127.0.0.1 by an
 // EndpointSlice, as kube-apiserver would reach a pod) and the controller. Prints the kubeconfig and commands to try;
 // Ctrl-C stops the children (by pid) and the lab.
 //   flags: --dir DIR (default .lab/dev)  --port N (default 0 = any free port)  --no-webhook  --persist
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { startControllerProcess, spawnNode, type ControllerProcess, type NodeProcess } from '../controller/process.ts';
+import { startControllerProcess, spawnNode, WEBHOOK_MAIN, type ControllerProcess, type NodeProcess } from '../lab/processes.ts';
 import { applyObject } from '../kube/apply.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { connect, type Kube } from '../kube/connect.ts';
@@ -17,14 +17,13 @@ import { startLab, type Lab } from '../lab/server.ts';
 
 export const LAB_NAMESPACE = 'metallb-system';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const WEBHOOK_MAIN = join(REPO, 'src/webhook/main.ts');
 const WEBHOOK_SERVICE = 'berth-webhook-service';
 
 export interface LabStackOptions {
   dir: string;
   port?: number;
   persist?: boolean;
-  /** Start the webhook (when src/webhook/main.ts exists). Default true. */
+  /** Start the webhook. Default true. */
   webhook?: boolean;
   /** Start the controller. Default true. */
   controller?: boolean;
@@ -118,7 +117,7 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
     // Pools before the webhook configurations: the metallb.io CR webhooks fail closed until the webhook is ready.
     if (opts.devPools !== false) await applyAll(client, repoObjects('examples/dev'), 'dev pool');
 
-    if (opts.webhook !== false && existsSync(WEBHOOK_MAIN)) {
+    if (opts.webhook !== false) {
       await applyAll(client, repoObjects('policies/webhooks'), 'webhook configuration');
       webhook = spawnNode(
         WEBHOOK_MAIN,

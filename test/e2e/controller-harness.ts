@@ -2,7 +2,7 @@
 // metallb-system and the dev pool applied with the real kubectl, plus controller processes started on demand.
 import type { IPAddressClaim } from '../../src/api/claim.ts';
 import { repoObjects } from '../../src/cli/lab.ts';
-import { startControllerProcess, type ControllerProcess } from '../../src/controller/process.ts';
+import { startControllerProcess, type ControllerProcess } from '../../src/lab/processes.ts';
 import { applyObject } from '../../src/kube/apply.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { connect, type Kube } from '../../src/kube/connect.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { spawnNode } from '../../src/controller/process.ts';
+import { spawnNode } from '../../src/lab/processes.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));

@@ -9,7 +9,8 @@ import { Resources } from '../../src/kube/resources.ts';
 import type { KubeObject } from '../../src/kube/client.ts';
 import type { IPAddressClaim } from '../../src/api/claim.ts';
 import { ipAddressPool, reviewFor, service } from '../../src/webhook/testing.ts';
-import { postJson, repoPath, startWebhookProcess, yamlFilesIn, yamlObjects, type WebhookProcess } from '../../src/webhook/testing-process.ts';
+import { startWebhookProcess, type WebhookProcess } from '../../src/lab/processes.ts';
+import { postJson, repoPath, yamlFilesIn, yamlObjects } from '../../src/webhook/testing-process.ts';
 
 const NS = 'metallb-system';
 const N = 1000;

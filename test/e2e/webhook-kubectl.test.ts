@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
-import { repoPath, startWebhookProcess, type WebhookProcess } from '../../src/webhook/testing-process.ts';
+import { startWebhookProcess, type WebhookProcess } from '../../src/lab/processes.ts';
+import { repoPath } from '../../src/webhook/testing-process.ts';
 
 const NS = 'metallb-system';
 let t: TestLab | undefined;

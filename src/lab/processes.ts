@@ -1,6 +1,6 @@
-// Running berth's processes as children (the lab, end-to-end tests, benches): `node --import tsx <script> …`, output
-// kept in a bounded buffer (and optionally a log file), ready when a line matches. Stopped by pid: SIGTERM, then
-// SIGKILL after a timeout.
+// Running berth's processes as children (`berth lab`, end-to-end tests, benches): `node --import tsx <script> …`,
+// output kept in a bounded buffer (and optionally a log file), ready when a line matches. Stopped by pid: SIGTERM,
+// then SIGKILL after a timeout. The one spawner for the controller and the webhook processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,8 @@ export interface SpawnOptions {
 const MAX_BUFFER = 256 * 1024;
 const TSX = import.meta.resolve('tsx');
 
-export const CONTROLLER_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+export const CONTROLLER_MAIN = fileURLToPath(new URL('../controller/main.ts', import.meta.url));
+export const WEBHOOK_MAIN = fileURLToPath(new URL('../webhook/main.ts', import.meta.url));
 
 /** Spawns `node --import tsx script ...args`. */
 export function spawnNode(script: string, args: readonly string[], opts: SpawnOptions = {}): NodeProcess {
@@ -144,6 +145,31 @@ export async function startControllerProcess(
     const m = await p.waitFor(/controller: ready .* metrics=(\d+|off)/, opts.timeoutMs ?? 30_000);
     const port = m[1] === 'off' ? undefined : Number(m[1]);
     return Object.assign(p, { metricsPort: port });
+  } catch (e) {
+    await p.stop('SIGKILL');
+    throw e;
+  }
+}
+
+export interface WebhookProcess extends NodeProcess {
+  readonly url: string;
+  readonly port: number;
+}
+
+/**
+ * Starts the webhook (`src/webhook/main.ts`) on 127.0.0.1 and a free port; resolves once it listens and (unless
+ * `waitReady: false`) printed its ready line.
+ */
+export async function startWebhookProcess(
+  args: readonly string[],
+  opts: SpawnOptions & { readonly timeoutMs?: number; readonly waitReady?: boolean } = {},
+): Promise<WebhookProcess> {
+  const p = spawnNode(WEBHOOK_MAIN, ['--host', '127.0.0.1', '--port', '0', ...args], opts);
+  try {
+    const m = await p.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, opts.timeoutMs ?? 30_000);
+    if (opts.waitReady !== false) await p.waitFor(/webhook: ready /, opts.timeoutMs ?? 30_000);
+    const port = Number(m[1]);
+    return Object.assign(p, { url: `https://127.0.0.1:${port}`, port });
   } catch (e) {
     await p.stop('SIGKILL');
     throw e;
