@@ -23,6 +23,8 @@ export interface ObjectMeta {
   deletionTimestamp?: string;
   finalizers?: string[];
   ownerReferences?: OwnerReference[];
+  /** Server-side apply bookkeeping; berth never reads it. */
+  managedFields?: unknown[];
 }
 
 /** Any object: `spec`/`status` stay `unknown` until a kind's type narrows them. Input from YAML is not trusted: check it. */

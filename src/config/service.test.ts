@@ -138,8 +138,18 @@ test('ports default to TCP, unknown protocols and missing numbers are skipped', 
 });
 
 test('hostile input never throws', () => {
-  const inputs: unknown[] = [{}, { metadata: null }, { spec: { ports: [null, 7, 'x'] } }, { spec: { ipFamilies: [1] } }];
-  for (const i of inputs) assert.doesNotThrow(() => serviceRequestFrom(i as ServiceLike));
+  const inputs: unknown[] = [
+    {},
+    { metadata: null },
+    { spec: { ports: [null, 7, 'x'] } },
+    { spec: { ipFamilies: [1] } },
+    { spec: { ports: 5, ipFamilies: 4, clusterIPs: 3, selector: 2 }, metadata: { labels: 'x', annotations: 7 } },
+    { spec: { clusterIPs: [null, 1] }, status: { loadBalancer: { ingress: 9 } } },
+  ];
+  for (const i of inputs) {
+    assert.doesNotThrow(() => serviceRequestFrom(i as ServiceLike), JSON.stringify(i));
+    assert.doesNotThrow(() => ingressIPs(i as ServiceLike), JSON.stringify(i));
+  }
 });
 
 test('class filter, key, ingress and assigned IPs', () => {

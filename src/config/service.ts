@@ -67,7 +67,7 @@ export function isOurClass(svc: ServiceLike, lbClass?: string): boolean {
 /** IPs in status.loadBalancer.ingress (entries with only a hostname are ignored, as MetalLB does). */
 export function ingressIPs(svc: ServiceLike): string[] {
   const out: string[] = [];
-  for (const i of svc.status?.loadBalancer?.ingress ?? []) if (i && typeof i.ip === 'string' && i.ip) out.push(i.ip);
+  for (const i of arr(svc.status?.loadBalancer?.ingress)) if (i && typeof i.ip === 'string' && i.ip) out.push(i.ip);
   return out;
 }
 
@@ -126,11 +126,12 @@ export function serviceFamilies(svc: ServiceLike, opts: ServiceRequestOptions = 
   const cluster: readonly Family[] = opts.clusterFamilies?.length ? opts.clusterFamilies : ['IPv4'];
   const policy = policyOf(svc);
   let fams: Family[] = [];
-  for (const f of svc.spec?.ipFamilies ?? []) if ((f === 'IPv4' || f === 'IPv6') && !fams.includes(f)) fams.push(f);
+  for (const f of arr(svc.spec?.ipFamilies)) if ((f === 'IPv4' || f === 'IPv6') && !fams.includes(f)) fams.push(f);
   if (fams.length === 0) {
-    const ips = svc.spec?.clusterIPs?.length ? svc.spec.clusterIPs : svc.spec?.clusterIP ? [svc.spec.clusterIP] : [];
+    const clusterIPs = arr(svc.spec?.clusterIPs);
+    const ips = clusterIPs.length ? clusterIPs : typeof svc.spec?.clusterIP === 'string' ? [svc.spec.clusterIP] : [];
     for (const ip of ips) {
-      const f = familyOf(ip);
+      const f = typeof ip === 'string' ? familyOf(ip) : undefined;
       if (f && !fams.includes(f)) fams.push(f);
     }
   }
@@ -164,7 +165,7 @@ export function serviceRequestFrom(svc: ServiceLike, opts: ServiceRequestOptions
   if (!requested.ok) return requested;
 
   const ports: Port[] = [];
-  for (const p of svc.spec?.ports ?? []) {
+  for (const p of arr(svc.spec?.ports)) {
     const protocol = (p?.protocol ?? 'TCP') as Protocol;
     if (!PROTOCOLS.includes(protocol) || typeof p?.port !== 'number') continue;
     ports.push({ protocol, port: p.port });
@@ -174,14 +175,28 @@ export function serviceRequestFrom(svc: ServiceLike, opts: ServiceRequestOptions
   const req: ServiceRequest = {
     namespace,
     name,
-    labels: { ...(svc.metadata?.labels ?? {}) },
+    labels: stringMap(svc.metadata?.labels),
     ports,
     sharingKey: readAnnotation(annotations, 'allowSharedIP')?.value ?? '',
-    backendKey: local ? formatLabels(svc.spec?.selector) : '',
+    backendKey: local ? formatLabels(stringMap(svc.spec?.selector)) : '',
     families: serviceFamilies(svc, opts),
     ipFamilyPolicy: policyOf(svc),
     requestedIPs: requested.ips,
     ...(pool ? { pool } : {}),
   };
   return { ok: true, req, warnings };
+}
+
+/** The value when it is an array, else [] (input may be hostile: `ports: 5` must not throw). */
+function arr<T>(v: readonly T[] | undefined): readonly T[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** Only string-valued entries of a label map. */
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  }
+  return out;
 }

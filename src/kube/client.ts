@@ -1,25 +1,13 @@
 // A small generic client over the resource table: get / list / create / replace / patch / delete / watch, each
 // answering a KubeResult (API errors are values; see errors.ts).
+import type { ObjectMeta } from '../api/object.ts';
 import { type KubeResult } from './errors.ts';
 import { PatchType, type PatchContentType } from './patch.ts';
 import { apiVersionOf, resourcePath, type Resource } from './resources.ts';
 import type { Query, Transport, WatchEvent, WatchHandle } from './transport.ts';
 
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: Array<Record<string, unknown>>;
-  finalizers?: string[];
-  managedFields?: unknown[];
-}
+// Object metadata is the one shape every layer uses (src/api/object.ts).
+export type { ObjectMeta } from '../api/object.ts';
 
 /** Any Kubernetes object as JSON. */
 export interface KubeObject {
