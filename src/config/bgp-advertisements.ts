@@ -8,7 +8,7 @@ import { parseCommunity } from './community.ts';
 import { missingPoolWarnings, selectPools } from './pool-selection.ts';
 import type { ParsedPool } from './pools.ts';
 import type { Reporter } from './problem.ts';
-import { checkDuplicates, checkSelectors, selectNames } from './selectors.ts';
+import { checkAdvertisementSelectors, checkDuplicates, selectNames } from './selectors.ts';
 import type { BGPAdvertisementConfig, LabelledName } from './types.ts';
 
 export interface ParsedBgpAdvertisement {
@@ -40,30 +40,7 @@ export function parseBgpAdvertisement(
   checkDuplicates(spec.ipAddressPools, 'spec.ipAddressPools', r, prefix, 'ipAddressPools');
   checkDuplicates(spec.communities, 'spec.communities', r, prefix, 'community');
   checkDuplicates(spec.peers, 'spec.peers', r, prefix, 'peers');
-  const poolSels = checkSelectors(
-    spec.ipAddressPoolSelectors,
-    'ipAddressPoolSelectors',
-    'spec.ipAddressPoolSelectors',
-    'ip address pool',
-    r,
-    prefix,
-  );
-  const nodeSels = checkSelectors(
-    spec.nodeSelectors,
-    'nodeSelectors',
-    'spec.nodeSelectors',
-    'node',
-    r,
-    prefix,
-  );
-  const svcSels = checkSelectors(
-    spec.serviceSelectors,
-    'serviceSelectors',
-    'spec.serviceSelectors',
-    'service',
-    r,
-    prefix,
-  );
+  const { poolSels, nodeSels, svcSels } = checkAdvertisementSelectors(spec, r, prefix);
 
   // serviceSelectors only with the default aggregation (MetalLB CEL rule on the spec, and the parser).
   if (spec.serviceSelectors.length > 0) {

@@ -4,7 +4,7 @@ import type { KubeObject } from '../api/object.ts';
 import { missingPoolWarnings, selectPools } from './pool-selection.ts';
 import type { ParsedPool } from './pools.ts';
 import type { Reporter } from './problem.ts';
-import { checkDuplicates, checkSelectors, selectNames } from './selectors.ts';
+import { checkAdvertisementSelectors, checkDuplicates, checkSelectors, selectNames } from './selectors.ts';
 import type { L2AdvertisementConfig, LabelledName } from './types.ts';
 
 export function parseL2Advertisement(
@@ -21,30 +21,7 @@ export function parseL2Advertisement(
   const before = r.count();
   checkDuplicates(spec.ipAddressPools, 'spec.ipAddressPools', r, prefix, 'ipAddressPools');
   checkDuplicates(spec.interfaces, 'spec.interfaces', r, prefix, 'interfaces');
-  const poolSels = checkSelectors(
-    spec.ipAddressPoolSelectors,
-    'ipAddressPoolSelectors',
-    'spec.ipAddressPoolSelectors',
-    'ip address pool',
-    r,
-    prefix,
-  );
-  const nodeSels = checkSelectors(
-    spec.nodeSelectors,
-    'nodeSelectors',
-    'spec.nodeSelectors',
-    'node',
-    r,
-    prefix,
-  );
-  const svcSels = checkSelectors(
-    spec.serviceSelectors,
-    'serviceSelectors',
-    'spec.serviceSelectors',
-    'service',
-    r,
-    prefix,
-  );
+  const { poolSels, nodeSels, svcSels } = checkAdvertisementSelectors(spec, r, prefix);
   checkSelectors(
     spec.preferredNodeSelectors.map((p) => p.preference ?? {}),
     'preferredNodeSelectors',

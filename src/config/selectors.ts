@@ -163,3 +163,34 @@ export function selectNames(
       : things.filter((t) => matchesAny(sels, t.labels)).map((t) => t.name);
   return [...new Set(names)].sort();
 }
+
+/** The selectors every advertisement kind has (L2 and BGP): pools, nodes and services, each checked as above. */
+export function checkAdvertisementSelectors(
+  spec: {
+    readonly ipAddressPoolSelectors?: readonly LabelSelector[];
+    readonly nodeSelectors?: readonly LabelSelector[];
+    readonly serviceSelectors?: readonly LabelSelector[];
+  },
+  r: Reporter,
+  prefix: string,
+): { poolSels: LabelSelector[]; nodeSels: LabelSelector[]; svcSels: LabelSelector[] } {
+  return {
+    poolSels: checkSelectors(
+      spec.ipAddressPoolSelectors,
+      'ipAddressPoolSelectors',
+      'spec.ipAddressPoolSelectors',
+      'ip address pool',
+      r,
+      prefix,
+    ),
+    nodeSels: checkSelectors(spec.nodeSelectors, 'nodeSelectors', 'spec.nodeSelectors', 'node', r, prefix),
+    svcSels: checkSelectors(
+      spec.serviceSelectors,
+      'serviceSelectors',
+      'spec.serviceSelectors',
+      'service',
+      r,
+      prefix,
+    ),
+  };
+}
