@@ -43,12 +43,25 @@ export interface IPAddressClaim {
   spec: IPAddressClaimSpec;
 }
 
-/** Object name of the claim for an IP: `v4-192-168-1-221`, `v6-2001-db8--1`. Throws on a non-IP (a bug). */
+/**
+ * Object name of the claim for an IP: `v4-192-168-1-221`, `v6-2001-db8--1`, `v6-2001-db8-22--0`.
+ *
+ * The name is `v4-` or `v6-` followed by the canonical text (dotted decimal, RFC 5952 section 4 for IPv6) with every
+ * `.`/`:` spelled `-`. An IPv6 address whose canonical text ends in `::` (`2001:db8:22::`, `::`, the first address of
+ * every IPv6 CIDR) would give a name ending in `-`, which is not a DNS-1123 subdomain (kube-apiserver answers 422;
+ * apimachinery validation.go IsDNS1123Subdomain), so that one zero group is spelled out: `v6-2001-db8-22--0`, `v6---0`.
+ * Every name valid before this rule is unchanged (claims are found by name across upgrades), and no two addresses
+ * share a name: RFC 5952 text never ends in `::0` (that group would have been compressed), so the spelled-out
+ * names are exactly the ones no canonical text produces.
+ * Every result is a DNS-1123 subdomain of at most 42 characters. Throws on a non-IP (a caller bug).
+ */
 export function claimName(ip: string): string {
   const p = parseIp(ip);
   if (!p) throw new Error(`claimName: "${ip}" is not an IP`);
   const canon = formatIp(p.family, p.value);
-  return p.family === 'IPv4' ? `v4-${canon.replaceAll('.', '-')}` : `v6-${canon.replaceAll(':', '-')}`;
+  if (p.family === 'IPv4') return `v4-${canon.replaceAll('.', '-')}`;
+  const name = `v6-${canon.replaceAll(':', '-')}`;
+  return canon.endsWith('::') ? `${name}0` : name;
 }
 
 export function newClaim(spec: IPAddressClaimSpec): IPAddressClaim {

@@ -124,7 +124,7 @@ test('dual stack takes both claims or none: a lost IPv6 rolls back the IPv4 clai
   // Round 1 took 10.0.0.0 then lost fd00::; the IPv4 claim was given back and round 2 proposes the lowest pair again.
   assert.deepEqual(r, { ok: true, ips: ['10.0.0.0', 'fd00::1'], pool: 'dual' });
   const names = (await store.list()).map((c) => c.metadata.name).sort();
-  assert.deepEqual(names, ['v4-10-0-0-0', 'v6-fd00--', 'v6-fd00--1']);
+  assert.deepEqual(names, ['v4-10-0-0-0', 'v6-fd00--0', 'v6-fd00--1']);
 });
 
 test('PreferDualStack adding its second family after a lost race keeps the IP it already holds', async () => {
@@ -163,7 +163,7 @@ test('dual stack rollback keeps nothing when no pair can be claimed', async () =
     { dryRun: false },
   );
   assert.equal(r.ok, false);
-  assert.deepEqual((await store.list()).map((c) => c.metadata.name), ['v6-fd00--']);
+  assert.deepEqual((await store.list()).map((c) => c.metadata.name), ['v6-fd00--0']);
 });
 
 test('bounded retries: a store where every IP is always taken ends with LB_CLAIM_CONFLICT', async () => {
