@@ -154,6 +154,7 @@ function serviceAllocation(
  * No CIDR may overlap another, within or across pools, IPv4 and IPv6; an exact duplicate counts (MetalLB
  * `poolsFor`). Pools are taken in the given order; each later CIDR is reported against the earliest-defined one it
  * overlaps, once per addresses entry. CIDRs are nested or disjoint, so one sort plus a stack finds every overlap.
+ * Message: MetalLB's text, then the pool and entry holding the earlier CIDR in parentheses.
  */
 export function checkOverlaps(pools: readonly ParsedPool[]): Set<string> {
   interface Item {
@@ -193,6 +194,15 @@ export function checkOverlaps(pools: readonly ParsedPool[]): Set<string> {
     }
     stack.push(it);
   }
+  /**
+   * Which object holds the earlier CIDR (MetalLB's message names only the CIDR; users ask which object, MetalLB issue
+   * #1577): `IPAddressPool "a", spec.addresses[0]`, with the entry as written when it is a range.
+   */
+  const overlapOwner = (later: Item, earlier: Item): string => {
+    const written = earlier.entry.text.trim() === earlier.cidr.text ? '' : ` ${JSON.stringify(earlier.entry.text.trim())}`;
+    const where = `spec.addresses[${earlier.entry.index}]${written}`;
+    return earlier.pool === later.pool ? `the same pool's ${where}` : `IPAddressPool ${JSON.stringify(earlier.pool.name)}, ${where}`;
+  };
   const bad = new Set<string>();
   const reportedEntries = new Set<ParsedEntry>();
   for (const it of items) {
@@ -203,7 +213,8 @@ export function checkOverlaps(pools: readonly ParsedPool[]): Set<string> {
     it.pool.reporter.add(
       'LB_POOL_OVERLAP',
       `spec.addresses[${it.entry.index}]`,
-      `CIDR ${JSON.stringify(it.cidr.text)} in pool ${JSON.stringify(it.pool.name)} overlaps with already defined CIDR ${JSON.stringify(earlier.cidr.text)}`,
+      `CIDR ${JSON.stringify(it.cidr.text)} in pool ${JSON.stringify(it.pool.name)} overlaps with already defined CIDR ${JSON.stringify(earlier.cidr.text)}` +
+        ` (${overlapOwner(it, earlier)})`,
     );
   }
   return bad;

@@ -114,7 +114,8 @@ const rows: Row[] = [
     code: 'LB_POOL_OVERLAP',
     object: 'IPAddressPool/prod',
     path: 'spec.addresses[0]',
-    message: 'CIDR "192.168.1.240/29" in pool "prod" overlaps with already defined CIDR "192.168.1.240/29"',
+    message:
+      'CIDR "192.168.1.240/29" in pool "prod" overlaps with already defined CIDR "192.168.1.240/29" (IPAddressPool "default", spec.addresses[0] "192.168.1.220-192.168.1.250")',
   },
   {
     desc: 'overlap within one pool',
@@ -122,7 +123,8 @@ const rows: Row[] = [
     code: 'LB_POOL_OVERLAP',
     object: 'IPAddressPool/default',
     path: 'spec.addresses[1]',
-    message: 'CIDR "10.0.0.128/25" in pool "default" overlaps with already defined CIDR "10.0.0.0/24"',
+    message:
+      'CIDR "10.0.0.128/25" in pool "default" overlaps with already defined CIDR "10.0.0.0/24" (the same pool\'s spec.addresses[0])',
   },
   {
     desc: 'the same CIDR in two pools',
@@ -130,7 +132,7 @@ const rows: Row[] = [
     code: 'LB_POOL_OVERLAP',
     object: 'IPAddressPool/b',
     path: 'spec.addresses[0]',
-    message: 'CIDR "10.0.0.0/24" in pool "b" overlaps with already defined CIDR "10.0.0.0/24"',
+    message: 'CIDR "10.0.0.0/24" in pool "b" overlaps with already defined CIDR "10.0.0.0/24" (IPAddressPool "a", spec.addresses[0])',
   },
   {
     desc: 'IPv6 overlap; host bits normalised',
@@ -138,7 +140,7 @@ const rows: Row[] = [
     code: 'LB_POOL_OVERLAP',
     object: 'IPAddressPool/b',
     path: 'spec.addresses[0]',
-    message: 'CIDR "fc00::10/124" in pool "b" overlaps with already defined CIDR "fc00::/120"',
+    message: 'CIDR "fc00::10/124" in pool "b" overlaps with already defined CIDR "fc00::/120" (IPAddressPool "a", spec.addresses[0])',
   },
   {
     desc: 'two pools with one name',
@@ -747,7 +749,7 @@ test('every problem of a bad pool is reported, not only the first', () => {
   );
   assert.equal(
     r.problems[2]!.message,
-    'CIDR "10.2.0.128/29" in pool "b" overlaps with already defined CIDR "10.2.0.0/24"',
+    'CIDR "10.2.0.128/29" in pool "b" overlaps with already defined CIDR "10.2.0.0/24" (IPAddressPool "a", spec.addresses[2])',
   );
 });
 
@@ -772,7 +774,7 @@ test('two overlays validated together: the second "default" pool is a duplicate 
       ['LB_DUPLICATE_POOL', 'duplicate definition of pool "default"'],
       [
         'LB_POOL_OVERLAP',
-        'CIDR "192.168.1.240/29" in pool "default" overlaps with already defined CIDR "192.168.1.240/29"',
+        'CIDR "192.168.1.240/29" in pool "default" overlaps with already defined CIDR "192.168.1.240/29" (IPAddressPool "default", spec.addresses[0] "192.168.1.220-192.168.1.250")',
       ],
     ],
   );
