@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KubeClient } from './client.ts';
 import { FakeClock } from './clock.ts';
-import { EventRecorder } from './events.ts';
+import { CORRELATION, EventRecorder } from './events.ts';
 import { FakeTransport } from './fake-transport.ts';
 
 const svc = { kind: 'Service', namespace: 'shop', name: 'web', uid: 'u-1' };
@@ -87,5 +87,117 @@ describe('EventRecorder', () => {
     for (let i = 0; i < 10; i++) r.event(svc, 'Normal', 'Y', `m${i}`);
     await r.flush();
     assert.ok(r.dropped >= 7, `dropped ${r.dropped}`);
+  });
+
+  it("follows client-go's constants (events_cache.go)", () => {
+    assert.equal(CORRELATION.aggregateMaxEvents, 10);
+    assert.equal(CORRELATION.aggregateIntervalMs, 600_000);
+    assert.equal(CORRELATION.spamBurst, 25);
+    assert.equal(CORRELATION.spamQps, 1 / 300);
+    assert.equal(CORRELATION.maxLruCacheEntries, 4096);
+  });
+
+  it('combines events differing only in message once 10 distinct messages were seen within 10 minutes', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const clock = new FakeClock();
+    const r = new EventRecorder({ client: new KubeClient(t), clock });
+    for (let i = 0; i < 15; i++) {
+      r.event(svc, 'Warning', 'AllocationFailed', `no available IPs (${i})`);
+      await r.flush();
+      await clock.advance(1000);
+    }
+    const posts = t.requests.filter((q) => q.method === 'POST').map((q) => (q.body as { message: string }).message);
+    // 9 distinct messages are written as they are, the 10th and later go to one combined Event.
+    assert.equal(posts.length, 10);
+    assert.deepEqual(posts.slice(0, 9), [...Array(9).keys()].map((i) => `no available IPs (${i})`));
+    assert.equal(posts[9], '(combined from similar events): no available IPs (9)');
+    const patches = t.requests.filter((q) => q.method === 'PATCH');
+    assert.equal(patches.length, 5);
+    assert.deepEqual(patches.at(-1)!.body, {
+      count: 6,
+      lastTimestamp: new Date(clock.now() - 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      message: '(combined from similar events): no available IPs (14)',
+    });
+  });
+
+  it('starts aggregating afresh after 10 minutes without a similar event', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const clock = new FakeClock();
+    const r = new EventRecorder({ client: new KubeClient(t), clock });
+    for (let i = 0; i < 9; i++) r.event(svc, 'Warning', 'AllocationFailed', `m${i}`);
+    await r.flush();
+    await clock.advance(600_001);
+    r.event(svc, 'Warning', 'AllocationFailed', 'm9');
+    await r.flush();
+    const last = t.requests.at(-1)!.body as { message: string };
+    assert.equal(last.message, 'm9');
+  });
+
+  it('spam filter: 25 writes per object, then 1 per 5 minutes; filtered occurrences still count', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const clock = new FakeClock();
+    const r = new EventRecorder({ client: new KubeClient(t), clock });
+    for (let i = 0; i < 40; i++) {
+      r.event(svc, 'Warning', 'AllocationFailed', 'no available IPs');
+      await r.flush();
+    }
+    assert.equal(t.requests.length, 25);
+    assert.equal(r.filtered, 15);
+    // Another object has its own bucket.
+    r.event({ ...svc, name: 'other', uid: 'u-2' }, 'Warning', 'AllocationFailed', 'no available IPs');
+    await r.flush();
+    assert.equal(t.requests.length, 26);
+    await clock.advance(299_000);
+    r.event(svc, 'Warning', 'AllocationFailed', 'no available IPs');
+    await r.flush();
+    assert.equal(t.requests.length, 26, 'no token before 5 minutes');
+    await clock.advance(2_000);
+    r.event(svc, 'Warning', 'AllocationFailed', 'no available IPs');
+    await r.flush();
+    assert.equal(t.requests.length, 27);
+    assert.equal((t.requests.at(-1)!.body as { count: number }).count, 42);
+  });
+
+  it('one Event per Service and cause after a pool delete: repeats coalesce into count', async () => {
+    const t = new FakeTransport(async () => {
+      await new Promise((res) => setImmediate(res));
+      return { ok: true, value: {} };
+    });
+    const clock = new FakeClock();
+    const r = new EventRecorder({ client: new KubeClient(t), clock });
+    // 33 Services, each reconciled 11 times in a burst with the same cause (requeues on every capacity change).
+    for (let round = 0; round < 11; round++) {
+      for (let i = 0; i < 33; i++) {
+        r.event({ ...svc, name: `s${i}`, uid: `u${i}` }, 'Warning', 'AllocationFailed', 'unknown pool "production"');
+      }
+    }
+    await r.flush();
+    const posts = t.requests.filter((q) => q.method === 'POST');
+    assert.equal(posts.length, 33, 'one Event object per Service');
+    assert.ok(t.requests.length < 33 * 11, `writes coalesced: ${t.requests.length}`);
+    const counts = new Map<string, number>();
+    for (const q of t.requests) {
+      const b = q.body as { count: number; metadata?: { name: string } };
+      const name = b.metadata?.name ?? q.path.split('/').at(-1)!;
+      counts.set(name.split('.')[0]!, Math.max(counts.get(name.split('.')[0]!) ?? 0, b.count));
+    }
+    assert.deepEqual([...new Set(counts.values())], [11]);
+  });
+
+  it('oncePerObject reasons are written once per uid and message', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const clock = new FakeClock();
+    const r = new EventRecorder({ client: new KubeClient(t), clock, oncePerObject: ['deprecatedAnnotation'] });
+    const msg = 'Service uses deprecated annotation metallb.universe.tf/address-pool';
+    for (let i = 0; i < 5; i++) {
+      r.event(svc, 'Warning', 'deprecatedAnnotation', msg);
+      await clock.advance(600_000);
+    }
+    r.event(svc, 'Warning', 'deprecatedAnnotation', 'Service uses deprecated annotation metallb.universe.tf/loadBalancerIPs');
+    r.event({ ...svc, uid: 'u-recreated' }, 'Warning', 'deprecatedAnnotation', msg);
+    await r.flush();
+    assert.equal(t.requests.length, 3);
+    assert.ok(t.requests.every((q) => q.method === 'POST'));
+    assert.equal(r.suppressed, 4);
   });
 });

@@ -1,9 +1,18 @@
 // core/v1 Events with MetalLB's reasons and messages (spec metallb-compat.md §8.1). `source.component` stays
 // `metallb-controller` so existing `kubectl get events --field-selector source=metallb-controller` habits and alerts
 // keep working; `reportingComponent` says who really wrote it (`berth-controller`).
-// Repeats of the same (object, type, reason, message) within 10 minutes bump `count` and `lastTimestamp` on the
-// existing Event instead of creating a new one (client-go's EventCorrelator does the same).
-// Sending is asynchronous and bounded: events never delay a reconcile, and under a flood the oldest are dropped.
+//
+// Correlation follows client-go's EventCorrelator (k8s.io/client-go/tools/record/events_cache.go), in its order:
+// 1. EventAggregator: events about one object with the same type and reason that differ only in message — once 10
+//    distinct messages were seen within 10 minutes — become one Event "(combined from similar events): <latest>".
+// 2. EventLogger: a repeat of the same (object, type, reason, message) bumps `count` and `lastTimestamp` (and the
+//    message) on the existing Event instead of creating a new one.
+// 3. Spam filter: a token bucket per source and object (burst 25, refilled 1 per 5 minutes); an event without a
+//    token is not written, but its occurrence is still counted in the Event it belongs to.
+// berth adds `oncePerObject`: reasons written at most once per object uid and message (e.g. `deprecatedAnnotation`,
+// which MetalLB re-emits on every resync).
+// Sending is asynchronous and bounded: events never delay a reconcile, writes of one Event are coalesced (a repeat
+// queued behind a pending write only updates it), and under a flood the oldest pending writes are dropped.
 import { randomBytes } from 'node:crypto';
 import { kubeTime, microTime, realClock, type Clock } from './clock.ts';
 import type { KubeClient } from './client.ts';
@@ -34,94 +43,164 @@ export interface EventRecorderOptions {
   readonly clock?: Clock;
   /** Concurrent writes (default 4). */
   readonly concurrency?: number;
-  /** Queue bound (default 1000): beyond it the oldest pending events are dropped. */
+  /** Queue bound (default 1000): beyond it the oldest pending writes are dropped. */
   readonly maxQueue?: number;
+  /** Reasons written at most once per (object uid, reason, message) for the recorder's lifetime. */
+  readonly oncePerObject?: readonly string[];
+  /** Spam filter burst per source+object (default 25, client-go's defaultSpamBurst). */
+  readonly spamBurst?: number;
+  /** Spam filter refill in tokens per second (default 1/300, client-go's defaultSpamQPS). */
+  readonly spamQps?: number;
   readonly log?: (line: string) => void;
 }
 
-interface Seen {
-  name: string;
-  namespace: string;
+/** client-go events_cache.go constants. */
+export const CORRELATION = {
+  maxLruCacheEntries: 4096,
+  aggregateMaxEvents: 10,
+  aggregateIntervalMs: 600_000,
+  spamBurst: 25,
+  spamQps: 1 / 300,
+  combinedPrefix: '(combined from similar events): ',
+} as const;
+
+/** One Event object as berth last wrote (or will write) it. */
+interface Observed {
+  readonly name: string;
+  readonly namespace: string;
+  readonly obj: ObjectRef;
+  readonly type: EventType;
+  readonly reason: string;
+  message: string;
   count: number;
-  first: string;
+  /** Occurrences counted since the last write started (0 = nothing to write). */
+  unwritten: number;
+  first: number;
   last: number;
+  created: boolean;
+  state: 'idle' | 'queued' | 'running';
+  dirty: boolean;
 }
 
-const AGGREGATE_WINDOW_MS = 10 * 60_000;
-const MAX_SEEN = 4096;
+/** A Map used as an LRU of at most `max` entries (get refreshes, set evicts the least recently used). */
+class Lru<V> {
+  readonly #m = new Map<string, V>();
+  constructor(readonly max: number) {}
+  get(k: string): V | undefined {
+    const v = this.#m.get(k);
+    if (v !== undefined) {
+      this.#m.delete(k);
+      this.#m.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.#m.delete(k);
+    this.#m.set(k, v);
+    if (this.#m.size > this.max) {
+      const oldest = this.#m.keys().next().value;
+      if (oldest !== undefined) this.#m.delete(oldest);
+    }
+  }
+  get size(): number {
+    return this.#m.size;
+  }
+}
 
 export class EventRecorder implements EventSink {
   readonly #o: EventRecorderOptions;
   readonly #clock: Clock;
-  readonly #queue: Array<() => Promise<void>> = [];
-  readonly #seen = new Map<string, Seen>();
+  readonly #queue: Observed[] = [];
+  readonly #events = new Lru<Observed>(CORRELATION.maxLruCacheEntries);
+  readonly #aggregate = new Lru<{ messages: Set<string>; last: number }>(CORRELATION.maxLruCacheEntries);
+  readonly #spam = new Lru<{ tokens: number; last: number }>(CORRELATION.maxLruCacheEntries);
+  readonly #once = new Lru<true>(CORRELATION.maxLruCacheEntries);
+  readonly #onceReasons: ReadonlySet<string>;
   #active = 0;
   #idle: Array<() => void> = [];
+  /** Pending writes dropped because the queue was full. */
   dropped = 0;
+  /** Events not written because their object had no spam-filter token (still counted in their Event). */
+  filtered = 0;
+  /** Events skipped by `oncePerObject`. */
+  suppressed = 0;
+  /** Successful writes (creates and patches). */
   written = 0;
 
   constructor(opts: EventRecorderOptions) {
     this.#o = opts;
     this.#clock = opts.clock ?? realClock;
+    this.#onceReasons = new Set(opts.oncePerObject ?? []);
   }
 
+  /** Records one occurrence; never throws, never waits (the write happens in the background). */
   event(obj: ObjectRef, type: EventType, reason: string, message: string): void {
     const namespace = obj.namespace || 'default';
-    const key = [namespace, obj.kind, obj.name, obj.uid ?? '', type, reason, message].join('\u0000');
     const now = this.#clock.now();
-    this.#enqueue(async () => {
-      const prev = this.#seen.get(key);
-      if (prev && now - prev.last < AGGREGATE_WINDOW_MS) {
-        prev.count++;
-        prev.last = now;
-        const r = await this.#o.client.patch(
-          Resources.events,
-          prev.name,
-          { count: prev.count, lastTimestamp: kubeTime(now) },
-          { namespace },
-        );
-        if (r.ok) {
-          this.written++;
-          return;
-        }
-        // The Event expired (TTL 1 h) or was deleted: start a new one.
-      }
-      const name = `${obj.name}.${randomBytes(8).toString('hex')}`;
-      const body = {
-        metadata: { name, namespace },
-        involvedObject: {
-          kind: obj.kind,
-          apiVersion: obj.apiVersion ?? 'v1',
-          namespace,
-          name: obj.name,
-          ...(obj.uid ? { uid: obj.uid } : {}),
-          ...(obj.resourceVersion ? { resourceVersion: obj.resourceVersion } : {}),
-        },
-        reason,
-        message,
-        type,
-        source: { component: this.#o.component ?? 'metallb-controller' },
-        reportingComponent: this.#o.reportingComponent ?? 'berth-controller',
-        reportingInstance: this.#o.reportingInstance ?? '',
-        firstTimestamp: kubeTime(now),
-        lastTimestamp: kubeTime(now),
-        eventTime: microTime(now),
-        action: reason,
-        count: 1,
-      };
-      const r = await this.#o.client.create(Resources.events, body, { namespace });
-      if (!r.ok) {
-        this.#o.log?.(`event ${reason} for ${obj.kind} ${namespace}/${obj.name} not written: ${r.error.message}`);
+    const objectKey = [obj.kind, obj.apiVersion ?? 'v1', namespace, obj.name, obj.uid ?? ''].join('\u0000');
+    if (this.#onceReasons.has(reason)) {
+      const k = [objectKey, reason, message].join('\u0000');
+      if (this.#once.get(k)) {
+        this.suppressed++;
         return;
       }
-      this.written++;
-      this.#seen.delete(key);
-      this.#seen.set(key, { name, namespace, count: 1, first: kubeTime(now), last: now });
-      if (this.#seen.size > MAX_SEEN) {
-        const oldest = this.#seen.keys().next().value;
-        if (oldest !== undefined) this.#seen.delete(oldest);
-      }
-    });
+      this.#once.set(k, true);
+    }
+    // 1. EventAggregator (EventAggregatorByReasonFunc: the key is everything but the message).
+    const aggregateKey = [objectKey, type, reason].join('\u0000');
+    let agg = this.#aggregate.get(aggregateKey);
+    if (!agg || now - agg.last > CORRELATION.aggregateIntervalMs) agg = { messages: new Set(), last: now };
+    agg.messages.add(message);
+    agg.last = now;
+    this.#aggregate.set(aggregateKey, agg);
+    let eventKey = [aggregateKey, message].join('\u0000');
+    let text = message;
+    if (agg.messages.size >= CORRELATION.aggregateMaxEvents) {
+      // Do not let the set grow past the threshold (client-go pops any one key).
+      const any = agg.messages.values().next().value;
+      if (any !== undefined) agg.messages.delete(any);
+      eventKey = aggregateKey;
+      text = CORRELATION.combinedPrefix + message;
+    }
+    // 2. EventLogger.
+    let ev = this.#events.get(eventKey);
+    if (ev) {
+      ev.count++;
+      ev.unwritten++;
+      ev.last = now;
+      ev.message = text;
+    } else {
+      ev = {
+        name: `${obj.name}.${randomBytes(8).toString('hex')}`,
+        namespace,
+        obj,
+        type,
+        reason,
+        message: text,
+        count: 1,
+        unwritten: 1,
+        first: now,
+        last: now,
+        created: false,
+        state: 'idle',
+        dirty: false,
+      };
+    }
+    this.#events.set(eventKey, ev);
+    // 3. EventSourceObjectSpamFilter (getSpamKey: source and object).
+    const spamKey = [this.#o.component ?? 'metallb-controller', objectKey].join('\u0000');
+    const burst = this.#o.spamBurst ?? CORRELATION.spamBurst;
+    const qps = this.#o.spamQps ?? CORRELATION.spamQps;
+    const bucket = this.#spam.get(spamKey) ?? { tokens: burst, last: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.last) / 1000) * qps);
+    bucket.last = now;
+    this.#spam.set(spamKey, bucket);
+    if (bucket.tokens < 1) {
+      this.filtered++;
+      return;
+    }
+    bucket.tokens -= 1;
+    this.#schedule(ev);
   }
 
   /** Resolves when every queued event has been written (or failed). */
@@ -130,25 +209,92 @@ export class EventRecorder implements EventSink {
     return new Promise((r) => this.#idle.push(r));
   }
 
-  #enqueue(job: () => Promise<void>): void {
+  #schedule(ev: Observed): void {
+    if (ev.state === 'queued') return;
+    if (ev.state === 'running') {
+      ev.dirty = true;
+      return;
+    }
     const max = this.#o.maxQueue ?? 1000;
     if (this.#queue.length >= max) {
-      this.#queue.shift();
+      const old = this.#queue.shift()!;
+      old.state = 'idle';
       this.dropped++;
     }
-    this.#queue.push(job);
+    ev.state = 'queued';
+    this.#queue.push(ev);
     this.#pump();
+  }
+
+  async #write(ev: Observed): Promise<void> {
+    const { count, last, message } = ev;
+    ev.unwritten = 0;
+    const client = this.#o.client;
+    if (ev.created) {
+      const r = await client.patch(Resources.events, ev.name, { count, lastTimestamp: kubeTime(last), message }, { namespace: ev.namespace });
+      if (r.ok) {
+        this.written++;
+        return;
+      }
+      if (r.error.kind !== 'NotFound') {
+        this.#o.log?.(`event ${ev.reason} for ${ev.obj.kind} ${ev.namespace}/${ev.obj.name} not updated: ${r.error.message}`);
+        return;
+      }
+      // The Event expired (TTL 1 h) or was deleted: create it again.
+      ev.created = false;
+    }
+    const obj = ev.obj;
+    const body = {
+      metadata: { name: ev.name, namespace: ev.namespace },
+      involvedObject: {
+        kind: obj.kind,
+        apiVersion: obj.apiVersion ?? 'v1',
+        namespace: ev.namespace,
+        name: obj.name,
+        ...(obj.uid ? { uid: obj.uid } : {}),
+        ...(obj.resourceVersion ? { resourceVersion: obj.resourceVersion } : {}),
+      },
+      reason: ev.reason,
+      message,
+      type: ev.type,
+      source: { component: this.#o.component ?? 'metallb-controller' },
+      reportingComponent: this.#o.reportingComponent ?? 'berth-controller',
+      reportingInstance: this.#o.reportingInstance ?? '',
+      firstTimestamp: kubeTime(ev.first),
+      lastTimestamp: kubeTime(last),
+      eventTime: microTime(ev.first),
+      action: ev.reason,
+      count,
+    };
+    const r = await client.create(Resources.events, body, { namespace: ev.namespace });
+    if (r.ok) {
+      ev.created = true;
+      this.written++;
+    } else if (r.error.kind === 'AlreadyExists') {
+      // Written meanwhile under this name: bring its count up to date with a patch.
+      ev.created = true;
+      ev.unwritten = Math.max(ev.unwritten, 1);
+      ev.dirty = true;
+    } else {
+      this.#o.log?.(`event ${ev.reason} for ${obj.kind} ${ev.namespace}/${obj.name} not written: ${r.error.message}`);
+    }
   }
 
   #pump(): void {
     const limit = this.#o.concurrency ?? 4;
     while (this.#active < limit && this.#queue.length > 0) {
-      const job = this.#queue.shift()!;
+      const ev = this.#queue.shift()!;
+      ev.state = 'running';
       this.#active++;
-      void job()
+      void this.#write(ev)
         .catch((e: unknown) => this.#o.log?.(`event write failed: ${String(e)}`))
         .finally(() => {
           this.#active--;
+          ev.state = 'idle';
+          if (ev.dirty) {
+            ev.dirty = false;
+            if (ev.unwritten > 0) this.#schedule(ev);
+          }
           this.#pump();
           if (this.#active === 0 && this.#queue.length === 0) {
             const waiters = this.#idle;
