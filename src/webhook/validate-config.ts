@@ -78,6 +78,17 @@ function describeOrphans(orphans: readonly Orphan[]): string {
   return `${n} IP${n === 1 ? '' : 's'} held by ${s} Service${s === 1 ? '' : 's'}: ${shown.join(', ')}${more}`;
 }
 
+/**
+ * The warnings a denial may carry. A refused change leaves the configuration as it was, so warnings computed from the
+ * would-be configuration about other objects are false (a refused pool delete must not say "L2Advertisement l2 names
+ * pool "default", which does not exist") or unrelated; only those about the object sent (`<Kind> <name>: ...`, e.g. a
+ * BGPPeer's disableMP) stay, and none for a DELETE.
+ */
+function warningsOnDenial(warnings: readonly string[], kind: string, name: string, operation: string): string[] {
+  if (operation === 'DELETE') return [];
+  return warnings.filter((w) => w.startsWith(`${kind} ${name}: `));
+}
+
 export async function validateConfigObject(deps: ConfigDeps, kind: string, request: AdmissionRequest): Promise<AdmissionResponse> {
   const hook = CONFIG_WEBHOOKS.find((h) => h.kind === kind);
   if (!hook || request.kind.kind !== kind || request.kind.group !== 'metallb.io') {
@@ -135,7 +146,7 @@ export async function validateConfigObject(deps: ConfigDeps, kind: string, reque
     }
     return deny(request.uid, introduced.map((p) => p.message).join('; '), {
       code: introduced[0]!.code,
-      warnings: next.warnings,
+      warnings: warningsOnDenial(next.warnings, kind, name, request.operation),
     });
   }
 
@@ -155,7 +166,7 @@ export async function validateConfigObject(deps: ConfigDeps, kind: string, reque
         request.uid,
         `${what} would orphan ${describeOrphans(orphaned)}; move those Services first, or annotate the pool with ` +
           `${BerthAnnotations.allowOrphaning}: "true" to let them be re-allocated`,
-        { code: 'LB_ORPHANING_EDIT', warnings: next.warnings },
+        { code: 'LB_ORPHANING_EDIT', warnings: warningsOnDenial(next.warnings, kind, name, request.operation) },
       );
     }
   }
