@@ -85,7 +85,7 @@ export const CRDS: readonly CrdDef[] = [
         columns: [
           col('Auto Assign', 'boolean', '.spec.autoAssign'),
           col('Avoid Buggy IPs', 'boolean', '.spec.avoidBuggyIPs'),
-          col('Addresses', 'string', '.spec.addresses', 10),
+          col('Addresses', 'string', '.spec.addresses'), // no priority: MetalLB's `kubectl get ipaddresspools` shows it
           age,
         ],
       },
@@ -197,7 +197,7 @@ export const CRDS: readonly CrdDef[] = [
           col('IP', 'string', '.spec.ip'),
           col('Pool', 'string', '.spec.pool'),
           col('Sharing Key', 'string', '.spec.sharingKey', 1),
-          col('Holders', 'string', '.spec.holders[*].name'),
+          col('Holders', 'string', '.spec.holders[*].service'),
           age,
         ],
       },
