@@ -13,11 +13,14 @@ import { startControllerProcess, spawnNode, WEBHOOK_MAIN, type ControllerProcess
 import { applyObject } from '../kube/apply.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { connect, type Kube } from '../kube/connect.ts';
+import { Resources } from '../kube/resources.ts';
 import { startLab, type Lab } from '../lab/server.ts';
 
 export const LAB_NAMESPACE = 'metallb-system';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const WEBHOOK_SERVICE = 'berth-webhook-service';
+/** Label selector of the EndpointSlices the lab writes for its webhook processes (one slice per process). */
+const LAB_WEBHOOK_SLICES = `kubernetes.io/service-name=${WEBHOOK_SERVICE},endpointslice.kubernetes.io/managed-by=berth-lab`;
 
 export interface LabStackOptions {
   dir: string;
@@ -40,6 +43,8 @@ export interface LabStack {
   client: KubeClient;
   controller: ControllerProcess | undefined;
   webhook: NodeProcess | undefined;
+  /** The webhook's HTTPS port on 127.0.0.1 (it also serves `/metrics` there), when started. */
+  webhookPort: number | undefined;
   /** Where the children's output goes. */
   logs: { controller: string; webhook: string };
   stop(): Promise<void>;
@@ -94,6 +99,33 @@ async function routeWebhook(client: KubeClient, port: number): Promise<void> {
   );
 }
 
+/**
+ * Forgets the webhook endpoints of an earlier run on the same folder (`--persist`): their processes are gone, as
+ * the endpoint controller drops the addresses of dead pods. Without this, every webhooked write of the new run
+ * is sent to the old port (`dial tcp 127.0.0.1:<old port>: connect: connection refused`) until the new webhook
+ * is routed. Also removes berth's webhook configurations when this run has no webhook (`--no-webhook`), since a
+ * persisted configuration with failurePolicy Fail would then refuse every metallb.io write.
+ */
+async function forgetPreviousWebhook(client: KubeClient, keepConfigurations: boolean): Promise<void> {
+  const slices = await client.list(Resources.endpointSlices, { namespace: LAB_NAMESPACE, labelSelector: LAB_WEBHOOK_SLICES });
+  if (!slices.ok) throw new Error(`listing the lab's webhook EndpointSlices: ${slices.error.message}`);
+  const doomed: Array<[typeof Resources.endpointSlices, string, string | undefined]> = slices.value.items.map((s) => [
+    Resources.endpointSlices,
+    s.metadata?.name ?? '',
+    LAB_NAMESPACE,
+  ]);
+  if (!keepConfigurations) {
+    for (const o of repoObjects('policies/webhooks')) {
+      const r = o.kind === 'MutatingWebhookConfiguration' ? Resources.mutatingWebhookConfigurations : Resources.validatingWebhookConfigurations;
+      doomed.push([r, o.metadata?.name ?? '', undefined]);
+    }
+  }
+  for (const [r, name, namespace] of doomed) {
+    const d = await client.delete(r, name, namespace ? { namespace } : {});
+    if (!d.ok && d.error.status !== 404) throw new Error(`deleting stale ${r.kind}/${name}: ${d.error.message}`);
+  }
+}
+
 export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   const log = opts.log ?? (() => undefined);
   mkdirSync(opts.dir, { recursive: true });
@@ -101,6 +133,7 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   const logs = { controller: join(opts.dir, 'controller.log'), webhook: join(opts.dir, 'webhook.log') };
   let controller: ControllerProcess | undefined;
   let webhook: NodeProcess | undefined;
+  let webhookPort: number | undefined;
   let kube: Kube | undefined;
   const stop = async (): Promise<void> => {
     await Promise.all([controller?.stop(), webhook?.stop()]);
@@ -114,9 +147,11 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
     const client = kube.client;
     await applyAll(client, repoObjects('gitops/base/crds'), 'CRD');
     await applyAll(client, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } }], 'namespace');
-    // Pools before the webhook configurations: the metallb.io CR webhooks fail closed until the webhook is ready.
-    if (opts.devPools !== false) await applyAll(client, repoObjects('examples/dev'), 'dev pool');
+    // A restart on a persisted folder still has the previous run's webhook route and configurations.
+    await forgetPreviousWebhook(client, opts.webhook !== false);
 
+    // The webhook first, ready and routed, then the pools: the metallb.io CR webhooks fail closed, and on a
+    // persisted folder their configurations already exist.
     if (opts.webhook !== false) {
       await applyAll(client, repoObjects('policies/webhooks'), 'webhook configuration');
       webhook = spawnNode(
@@ -125,10 +160,12 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
         { logFile: logs.webhook },
       );
       const m = await webhook.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
-      await routeWebhook(client, Number(m[1]));
+      webhookPort = Number(m[1]);
+      await routeWebhook(client, webhookPort);
       await webhook.waitFor(/webhook: ready /, 60_000);
-      log(`webhook pid ${webhook.pid} serving on 127.0.0.1:${m[1]}`);
+      log(`webhook pid ${webhook.pid} serving on 127.0.0.1:${webhookPort}`);
     }
+    if (opts.devPools !== false) await applyAll(client, repoObjects('examples/dev'), 'dev pool');
     if (opts.controller !== false) {
       controller = await startControllerProcess(
         [
@@ -148,7 +185,7 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
       );
       log(`controller pid ${controller.pid}`);
     }
-    return { lab, kube, client, controller, webhook, logs, stop };
+    return { lab, kube, client, controller, webhook, webhookPort, logs, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -215,6 +252,8 @@ export async function runLab(argv: string[]): Promise<number> {
   say(`berth lab: kubeconfig ${rel(kc)}`);
   say(`berth lab: logs ${rel(stack.logs.controller)}${stack.webhook ? `, ${rel(stack.logs.webhook)}` : ''}`);
   if (stack.controller?.metricsPort) say(`berth lab: metrics http://127.0.0.1:${stack.controller.metricsPort}/metrics`);
+  // The webhook serves /metrics on its HTTPS port, with the certificate of its own bootstrap CA (hence -k).
+  if (stack.webhookPort) say(`berth lab: webhook metrics https://127.0.0.1:${stack.webhookPort}/metrics (curl -k)`);
   say('');
   say('Try:');
   say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/basic.yaml'))}`);
