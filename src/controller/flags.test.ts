@@ -17,6 +17,8 @@ describe('controller flags', () => {
       retryPeriodMs: 2_000,
       claimGraceMs: 60_000,
       resyncMs: 300_000,
+      logFormat: 'json',
+      logLevel: 'info',
     });
   });
 
@@ -44,5 +46,17 @@ describe('controller flags', () => {
     assert.equal(t.ok, false);
     assert.match(!t.ok ? t.message : '', /retry-period < renew-deadline < lease-duration \(got 2000 ms, 20000 ms, 15000 ms\)/);
     assert.equal(parseControllerFlags(['--nope'], {}, 'h', 1).ok, false);
+  });
+
+  it('--log-format json|text and --log-level; other values are refused by name', () => {
+    const r = parseControllerFlags(['--log-format', 'text', '--log-level', 'debug'], {}, 'h', 1);
+    assert.ok(r.ok);
+    assert.equal(r.flags.logFormat, 'text');
+    assert.equal(r.flags.logLevel, 'debug');
+    assert.deepEqual(parseControllerFlags(['--log-format', 'pretty'], {}, 'h', 1), { ok: false, message: '--log-format: "pretty" is not json or text' });
+    assert.deepEqual(parseControllerFlags(['--log-level', 'trace'], {}, 'h', 1), {
+      ok: false,
+      message: '--log-level: "trace" is not one of debug, info, warn, error',
+    });
   });
 });

@@ -2,6 +2,7 @@
 // berth's own for metrics, replica identity, leader election and the claim repair grace).
 import { parseArgs } from 'node:util';
 import { parseGoDuration } from '../config/duration.ts';
+import type { LogFormat, LogLevel } from '../kube/log.ts';
 
 export interface ControllerFlags {
   kubeconfig?: string;
@@ -18,6 +19,9 @@ export interface ControllerFlags {
   claimGraceMs: number;
   resyncMs: number;
   leaseName: string;
+  /** `json` (default: one pino object per line) or `text` (for people). */
+  logFormat: LogFormat;
+  logLevel: LogLevel;
 }
 
 export type FlagsResult = { ok: true; flags: ControllerFlags } | { ok: false; message: string };
@@ -35,7 +39,9 @@ export const USAGE = `usage: controller [flags]
   --renew-deadline D       default 10s
   --retry-period D         default 2s
   --claim-grace D          orphaned claims are deleted this long after creation (default 60s)
-  --resync-period D        reprocess every Service this often while leading (default 5m; 0 = never)`;
+  --resync-period D        reprocess every Service this often while leading (default 5m; 0 = never)
+  --log-format FORMAT      json (default: one JSON object per line) or text
+  --log-level LEVEL        debug, info (default), warn or error`;
 
 export function parseControllerFlags(argv: readonly string[], env: NodeJS.ProcessEnv, host: string, pid: number): FlagsResult {
   let v: Record<string, string | boolean | undefined>;
@@ -58,6 +64,8 @@ export function parseControllerFlags(argv: readonly string[], env: NodeJS.Proces
         'retry-period': { type: 'string' },
         'claim-grace': { type: 'string' },
         'resync-period': { type: 'string' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
       },
     }).values;
   } catch (e) {
@@ -84,6 +92,12 @@ export function parseControllerFlags(argv: readonly string[], env: NodeJS.Proces
   if (mp === 'auto') metricsPort = 'auto';
   else if (/^\d+$/.test(mp) && Number(mp) <= 65535) metricsPort = Number(mp);
   else return { ok: false, message: `--metrics-port: "${mp}" is not a port number, 0 or auto` };
+  const logFormat = str('log-format') ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'text') return { ok: false, message: `--log-format: "${logFormat}" is not json or text` };
+  const logLevel = str('log-level') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    return { ok: false, message: `--log-level: "${logLevel}" is not one of debug, info, warn, error` };
+  }
   const flags: ControllerFlags = {
     ...(str('kubeconfig') ? { kubeconfig: str('kubeconfig')! } : {}),
     ...(str('context') ? { context: str('context')! } : {}),
@@ -98,6 +112,8 @@ export function parseControllerFlags(argv: readonly string[], env: NodeJS.Proces
     retryPeriodMs: durations['retry-period']!,
     claimGraceMs: durations['claim-grace']!,
     resyncMs: durations['resync-period']!,
+    logFormat,
+    logLevel: logLevel as LogLevel,
   };
   if (!(flags.retryPeriodMs < flags.renewDeadlineMs && flags.renewDeadlineMs < flags.leaseDurationMs)) {
     return {

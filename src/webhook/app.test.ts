@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { buildApp } from './app.ts';
+import { buildApp, type AdmissionDecision } from './app.ts';
 import { webhookMetrics } from './metrics.ts';
 import { ipAddressPool, memoryWorld, reviewFor, service, type MemoryWorld } from './testing.ts';
 import type { AdmissionReview } from './review.ts';
@@ -212,4 +212,50 @@ test('readyz, healthz and metrics', async () => {
   const m = await (await fetch(`${base}/metrics`)).text();
   assert.match(m, /berth_webhook_requests_total\{webhook="mutate-service",operation="CREATE",result="patched"\} \d+/);
   assert.match(m, /result="denied"/);
+});
+
+test('decision log: one record per review with operation, service, IPs, pool, result, code/reason, warnings, duration', async () => {
+  const w = memoryWorld({ objects: [ipAddressPool(NS, 'default', ['192.168.7.10-192.168.7.10'])] });
+  const decisions: AdmissionDecision[] = [];
+  const app = buildApp({ ...w.deps, decision: (d) => decisions.push(d) });
+  const srv = http.createServer(app);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  const send = async (path: string, body: unknown) =>
+    (await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+  try {
+    await send('/mutate/service', reviewFor(service('shop', 'web'), { uid: 'd-1' }));
+    await send('/mutate/service', reviewFor(service('shop', 'far', { ip: '10.9.9.9' }), { uid: 'd-2' }));
+    await send('/mutate/service', 'not a review');
+    assert.equal(decisions.length, 3);
+    const [ok, denied, bad] = decisions;
+    assert.deepEqual({ ...ok!, durationMs: 0 }, {
+      webhook: 'mutate-service',
+      operation: 'CREATE',
+      uid: 'd-1',
+      kind: 'Service',
+      namespace: 'shop',
+      name: 'web',
+      result: 'allowed',
+      patched: true,
+      ips: ['192.168.7.10'],
+      pool: 'default',
+      warnings: 0,
+      dryRun: false,
+      durationMs: 0,
+    });
+    assert.ok(ok!.durationMs >= 0);
+    assert.equal(denied!.result, 'denied');
+    assert.equal(denied!.name, 'far');
+    assert.equal(denied!.status, 403);
+    assert.match(denied!.code ?? '', /^LB_/);
+    assert.match(denied!.reason ?? '', /10\.9\.9\.9/);
+    assert.equal(denied!.ips, undefined);
+    assert.equal(bad!.result, 'error');
+    assert.equal(bad!.operation, 'unknown');
+  } finally {
+    w.stop();
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
 });

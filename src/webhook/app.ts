@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
+import { BerthAnnotations, Annotations } from '../api/annotations.ts';
 import type { ConfigDeps } from './validate-config.ts';
 import { validateConfigObject, CONFIG_WEBHOOKS } from './validate-config.ts';
 import type { ReviewResult, WebhookMetrics } from './metrics.ts';
@@ -19,6 +20,31 @@ export interface Readiness {
   readonly reasons: readonly string[];
 }
 
+/**
+ * One admission decision, as the webhook logs it (one structured line per review answered).
+ * `result`: allowed (admitted, IPs taken or nothing to do), pending (admitted without an IP: the Service stays
+ * `<pending>`; `code` says why), denied (refused: `code`/`reason` say why), error (the review could not be decided).
+ * `ips`/`pool`: what the Service holds after this decision, when the webhook knows it. `durationMs`: time to answer.
+ */
+export interface AdmissionDecision {
+  readonly webhook: string;
+  readonly operation: string;
+  readonly uid: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly result: 'allowed' | 'pending' | 'denied' | 'error';
+  readonly patched: boolean;
+  readonly status?: number;
+  readonly code?: string;
+  readonly reason?: string;
+  readonly ips?: readonly string[];
+  readonly pool?: string;
+  readonly warnings: number;
+  readonly dryRun: boolean;
+  readonly durationMs: number;
+}
+
 export interface AppDeps {
   readonly service: ServiceDeps;
   readonly config: ConfigDeps;
@@ -29,6 +55,8 @@ export interface AppDeps {
   readonly bodyLimit?: number;
   /** Called for handler failures (bugs, API server errors); the reply is still a review. */
   readonly onError?: (path: string, err: unknown) => void;
+  /** Called once per review answered on an admission path (the webhook's decision log). */
+  readonly decision?: (d: AdmissionDecision) => void;
 }
 
 type Handler = (request: AdmissionRequest) => Promise<AdmissionResponse>;
@@ -36,6 +64,55 @@ type Handler = (request: AdmissionRequest) => Promise<AdmissionResponse>;
 function resultOf(r: AdmissionResponse): ReviewResult {
   if (!r.allowed) return r.status && r.status.code >= 500 ? 'error' : 'denied';
   return r.patch ? 'patched' : 'allowed';
+}
+
+function annotationsOf(obj: unknown): Record<string, unknown> {
+  const a = (obj as { metadata?: { annotations?: unknown } } | null)?.metadata?.annotations;
+  return a !== null && typeof a === 'object' ? (a as Record<string, unknown>) : {};
+}
+
+/** The decision log record of one answered review (see AdmissionDecision). */
+export function decisionOf(
+  webhook: string,
+  operation: string,
+  request: AdmissionRequest | undefined,
+  r: AdmissionResponse,
+  durationMs: number,
+): AdmissionDecision {
+  const audit = r.auditAnnotations ?? {};
+  const code = r.status?.code;
+  const result: AdmissionDecision['result'] = r.allowed
+    ? audit.pending
+      ? 'pending'
+      : 'allowed'
+    : code !== undefined && (code >= 500 || code === 400 || code === 413)
+      ? 'error'
+      : 'denied';
+  const meta = (request?.object as { metadata?: { name?: unknown; generateName?: unknown } } | null)?.metadata;
+  const name = request?.name || (typeof meta?.name === 'string' ? meta.name : '') || (typeof meta?.generateName === 'string' ? `${meta.generateName}*` : '');
+  // What the Service holds after the decision: the mutating webhook's audit annotations, else its annotations.
+  const ann = annotationsOf(request?.object);
+  const ipsText = audit['assigned-ips'] ?? (r.allowed && typeof ann[BerthAnnotations.assignedIPs] === 'string' ? (ann[BerthAnnotations.assignedIPs] as string) : '');
+  const pool = audit.pool ?? (r.allowed && typeof ann[Annotations.ipAllocatedFromPool] === 'string' ? (ann[Annotations.ipAllocatedFromPool] as string) : undefined);
+  const why = audit.pending ?? audit.code;
+  return {
+    webhook,
+    operation,
+    uid: request?.uid ?? r.uid,
+    kind: request?.kind.kind ?? '',
+    namespace: request?.namespace ?? '',
+    name,
+    result,
+    patched: r.patch !== undefined,
+    ...(code !== undefined ? { status: code } : {}),
+    ...(why ? { code: why } : {}),
+    ...(r.status?.message ? { reason: r.status.message } : {}),
+    ...(ipsText ? { ips: ipsText.split(',').filter((s) => s !== '') } : {}),
+    ...(pool ? { pool } : {}),
+    warnings: r.warnings?.length ?? 0,
+    dryRun: request?.dryRun ?? false,
+    durationMs: Math.round(durationMs * 1000) / 1000,
+  };
 }
 
 /** Reads a request body up to `limit` bytes; `undefined` when it was larger (the rest is discarded). */
@@ -80,14 +157,19 @@ export function buildApp(deps: AppDeps): express.Express {
   const limit = deps.bodyLimit ?? 6 * MB;
   const routes = new Map<string, { name: string; handler: Handler }>();
 
-  const answer = async (name: string, handler: Handler, body: unknown): Promise<{ response: AdmissionResponse; operation: string }> => {
+  type Answer = { response: AdmissionResponse; operation: string; request?: AdmissionRequest };
+  const answer = async (name: string, handler: Handler, body: unknown): Promise<Answer> => {
     const d = decodeReview(body);
     if (!d.ok) return { response: errored(d.uid, 400, `undecodable AdmissionReview: ${d.message}`), operation: 'unknown' };
     try {
-      return { response: await handler(d.request), operation: d.request.operation };
+      return { response: await handler(d.request), operation: d.request.operation, request: d.request };
     } catch (e) {
       deps.onError?.(name, e);
-      return { response: errored(d.request.uid, 500, `${name}: ${e instanceof Error ? e.message : String(e)}`), operation: d.request.operation };
+      return {
+        response: errored(d.request.uid, 500, `${name}: ${e instanceof Error ? e.message : String(e)}`),
+        operation: d.request.operation,
+        request: d.request,
+      };
     }
   };
 
@@ -99,6 +181,7 @@ export function buildApp(deps: AppDeps): express.Express {
     const t0 = performance.now();
     let response: AdmissionResponse;
     let operation = 'unknown';
+    let request: AdmissionRequest | undefined;
     const raw = await readBody(req, limit);
     if (raw === undefined) {
       response = errored('', 413, `cannot read the AdmissionReview: request entity too large (limit ${limit} bytes)`);
@@ -111,10 +194,18 @@ export function buildApp(deps: AppDeps): express.Express {
         parsed = false;
         response = errored('', 400, `cannot read the AdmissionReview: ${(e as Error).message}`);
       }
-      if (parsed) ({ response, operation } = await answer(route.name, route.handler, body));
+      if (parsed) ({ response, operation, request } = await answer(route.name, route.handler, body));
     }
     sendReview(res, response!);
-    deps.metrics?.observe(route.name, operation, resultOf(response!), (performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    deps.metrics?.observe(route.name, operation, resultOf(response!), seconds);
+    if (deps.decision) {
+      try {
+        deps.decision(decisionOf(route.name, operation, request, response!, seconds * 1000));
+      } catch (e) {
+        deps.onError?.(route.name, e);
+      }
+    }
   });
 
   const route = (path: string, name: string, handler: Handler) => routes.set(path, { name, handler });

@@ -1,6 +1,7 @@
 // Command-line flags of the webhook process (MetalLB's where they exist: --namespace, --lb-class, --cert-dir,
 // --cert-service-name; berth's own for the bootstrap Secret and the admission policy).
 import { parseArgs } from 'node:util';
+import type { LogFormat, LogLevel } from '../kube/log.ts';
 
 export interface WebhookFlags {
   kubeconfig?: string;
@@ -18,6 +19,9 @@ export interface WebhookFlags {
   policyFile?: string;
   /** Extra IP SANs of the serving certificate (127.0.0.1 is always there, for the lab). */
   certIps: string[];
+  /** `json` (default: one pino object per line) or `text` (for people). */
+  logFormat: LogFormat;
+  logLevel: LogLevel;
 }
 
 export type FlagsResult = { ok: true; flags: WebhookFlags } | { ok: false; message: string };
@@ -35,7 +39,9 @@ export const USAGE = `usage: webhook [flags]
   --secret-name NAME            Secret holding the bootstrap CA and certificate (default berth-webhook-cert)
   --webhook-config-name NAME    berth's Mutating/ValidatingWebhookConfiguration (default berth-webhook-configuration)
   --policy FILE                 admission policy JSON (default policies/admission.json of this checkout)
-  --cert-ip IP                  extra IP in the certificate (repeatable)`;
+  --cert-ip IP                  extra IP in the certificate (repeatable)
+  --log-format FORMAT           json (default: one JSON object per line) or text
+  --log-level LEVEL             debug, info (default), warn or error`;
 
 export function parseWebhookFlags(argv: readonly string[]): FlagsResult {
   let v: ReturnType<typeof parse>;
@@ -49,6 +55,12 @@ export function parseWebhookFlags(argv: readonly string[]): FlagsResult {
   if (!Number.isInteger(port) || port < 0 || port > 65535) return { ok: false, message: `--port must be 0-65535, not "${o.port}"` };
   if (o['cert-dir'] !== undefined && o['bootstrap-tls']) {
     return { ok: false, message: '--cert-dir and --bootstrap-tls are exclusive' };
+  }
+  const logFormat = o['log-format'] ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'text') return { ok: false, message: `--log-format: "${logFormat}" is not json or text` };
+  const logLevel = o['log-level'] ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    return { ok: false, message: `--log-level: "${logLevel}" is not one of debug, info, warn, error` };
   }
   return {
     ok: true,
@@ -65,6 +77,8 @@ export function parseWebhookFlags(argv: readonly string[]): FlagsResult {
       webhookConfigName: o['webhook-config-name'] ?? 'berth-webhook-configuration',
       ...(o.policy ? { policyFile: o.policy } : {}),
       certIps: o['cert-ip'] ?? [],
+      logFormat,
+      logLevel: logLevel as LogLevel,
     },
   };
 }
@@ -88,6 +102,8 @@ function parse(argv: readonly string[]) {
       'webhook-config-name': { type: 'string' },
       policy: { type: 'string' },
       'cert-ip': { type: 'string', multiple: true },
+      'log-format': { type: 'string' },
+      'log-level': { type: 'string' },
     },
   });
 }

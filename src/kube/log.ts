@@ -1,0 +1,98 @@
+// The processes' logger (controller, webhook): pino, one JSON object per line by default (what log collectors
+// parse), or `--log-format text` for people: `2026-01-02T03:04:05.678Z INFO  msg key=value …`.
+// Only main.ts files create a logger; pure modules take a `log` callback or report decisions through a callback.
+import { destination, pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
+
+export type LogFormat = 'json' | 'text';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** `--log-format` value → format, or a message naming the value and the allowed ones. */
+export function parseLogFormat(v: string | undefined): { ok: true; format: LogFormat } | { ok: false; message: string } {
+  if (v === undefined) return { ok: true, format: 'json' };
+  if ((LOG_FORMATS as readonly string[]).includes(v)) return { ok: true, format: v as LogFormat };
+  return { ok: false, message: `--log-format: "${v}" is not one of ${LOG_FORMATS.join(', ')}` };
+}
+
+/** `--log-level` value → level, or a message naming the value and the allowed ones. */
+export function parseLogLevel(v: string | undefined): { ok: true; level: LogLevel } | { ok: false; message: string } {
+  if (v === undefined) return { ok: true, level: 'info' };
+  if ((LOG_LEVELS as readonly string[]).includes(v)) return { ok: true, level: v as LogLevel };
+  return { ok: false, message: `--log-level: "${v}" is not one of ${LOG_LEVELS.join(', ')}` };
+}
+
+/** Something lines can be written to (process.stdout, a test's array). */
+export interface LineSink {
+  write(line: string): unknown;
+}
+
+export interface LoggerOptions {
+  /** `name` of every line, e.g. `berth-controller`. */
+  readonly name: string;
+  readonly format?: LogFormat;
+  readonly level?: LogLevel;
+  /** Default: stdout, written synchronously (no line lost on exit; ordered with the ready lines spawners wait for). */
+  readonly sink?: LineSink;
+}
+
+const HIDDEN_IN_TEXT = new Set(['level', 'time', 'msg', 'name', 'pid', 'hostname']);
+
+function textValue(v: unknown): string {
+  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return JSON.stringify(v);
+}
+
+/**
+ * One pino JSON record as a text line: time, level, message, then the other fields as key=value (strings with
+ * spaces, quotes or `=` JSON-quoted; arrays and objects as JSON). Records that are not JSON pass through unchanged.
+ */
+export function textLine(json: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json.replace(/\n$/, '');
+  }
+  const level = String(rec.level ?? 'info').toUpperCase().padEnd(5);
+  const fields = Object.entries(rec)
+    .filter(([k, v]) => !HIDDEN_IN_TEXT.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${textValue(v)}`);
+  return [String(rec.time ?? ''), level, String(rec.msg ?? ''), ...fields].join(' ').trimEnd();
+}
+
+function textDestination(sink: LineSink): DestinationStream {
+  return { write: (s: string) => void sink.write(`${textLine(s)}\n`) };
+}
+
+/** A pino logger writing JSON lines (default) or text lines to stdout (or `sink`); levels as labels, ISO times. */
+export function createLogger(opts: LoggerOptions): Logger {
+  const format = opts.format ?? 'json';
+  const dest: DestinationStream =
+    opts.sink !== undefined
+      ? format === 'text'
+        ? textDestination(opts.sink)
+        : { write: (s: string) => void opts.sink!.write(s) }
+      : format === 'text'
+        ? textDestination({ write: (l: string) => process.stdout.write(l) })
+        : destination({ dest: 1, sync: true });
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level ?? 'info',
+      base: { pid: process.pid },
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    dest,
+  );
+}
+
+/** The plain `(line) => void` callback older call sites take, written through the logger at info. */
+export function lineLogger(logger: Logger): (line: string) => void {
+  return (line) => logger.info(line);
+}
+
+export type { Logger };
