@@ -30,7 +30,7 @@ describe('allocator story: IPv6 and dual stack', () => {
       {
         desc: 'dual pool exhausted',
         op: 'allocate', key: 'a/f', svc: ds('a/f', 'RequireDualStack'),
-        err: 'LB_POOL_EXHAUSTED', msg: 'no available IPs: pool "dual" IPv4 2/2, IPv6 2/2 in use, pool "six" has no IPv4 addresses',
+        err: 'LB_POOL_EXHAUSTED', msg: /^no available IPs: pool "dual" IPv4 2\/2, IPv6 2\/2 in use, pool "six" has no IPv4 addresses\. To fix: add addresses to /,
       },
       {
         desc: 'requested IPv6 for an IPv4 Service',
@@ -95,7 +95,7 @@ describe('allocator story: IPv6 and dual stack', () => {
       {
         desc: 'IPv4-only Service with only IPv6 left',
         op: 'allocate', key: 'a/e',
-        err: 'LB_POOL_EXHAUSTED', msg: 'no available IPs: pool "four" 1/1 in use, pool "six" has no IPv4 addresses',
+        err: 'LB_POOL_EXHAUSTED', msg: /^no available IPs: pool "four" 1\/1 in use, pool "six" has no IPv4 addresses\. To fix: add addresses to /,
       },
       {
         desc: 'named pool without the family',
@@ -113,7 +113,7 @@ describe('allocator story: IPv6 and dual stack', () => {
       {
         desc: 'Require fails, naming both families',
         op: 'allocate', key: 'a/c', svc: ds('a/c', 'RequireDualStack', ['IPv4', 'IPv6'], { pool: 'mixed' }),
-        err: 'LB_POOL_EXHAUSTED', msg: 'pool "mixed" is exhausted: IPv4 1/1, IPv6 1/1 addresses in use',
+        err: 'LB_POOL_EXHAUSTED', msg: /^pool "mixed" is exhausted: IPv4 1\/1, IPv6 1\/1 addresses in use\. To fix: add addresses to /,
       },
     ]);
   });

@@ -91,12 +91,22 @@ const rows: Row[] = [
   {
     desc: 'all candidates full (nsless, with free IPs, is never a fallback)',
     op: 'allocate', key: 'default/p',
-    err: 'LB_POOL_EXHAUSTED', msg: 'no available IPs: pool "default" 4/4 in use, pool "zeta" 4/4 in use',
+    err: 'LB_POOL_EXHAUSTED',
+    msg:
+      'no available IPs: pool "default" 4/4 in use, pool "zeta" 4/4 in use. Other pools: ' +
+      'pool "manual" has 2 free but autoAssign is false (request it with metallb.io/address-pool: manual); ' +
+      'pool "nsless" has 2 free but its namespaceSelectors match no namespace (request it with metallb.io/address-pool: nsless). ' +
+      'To fix: add addresses to one of the pools "default", "zeta", or share an IP between Services (same metallb.io/allow-shared-ip key, different ports)',
   },
   {
     desc: 'named pool full',
     op: 'allocate', key: 'default/q', svc: svc('default/q', { pool: 'default' }),
-    err: 'LB_POOL_EXHAUSTED', msg: 'pool "default" is exhausted: 4/4 addresses in use',
+    err: 'LB_POOL_EXHAUSTED',
+    msg:
+      'pool "default" is exhausted: 4/4 addresses in use. Other pools: ' +
+      'pool "manual" has 2 free (request it with metallb.io/address-pool: manual); ' +
+      'pool "nsless" has 2 free (request it with metallb.io/address-pool: nsless). ' +
+      'To fix: add addresses to pool "default", or share an IP between Services (same metallb.io/allow-shared-ip key, different ports)',
   },
   {
     desc: 'requested IP outside every pool lists the pools as written',
@@ -114,6 +124,43 @@ const rows: Row[] = [
 describe('allocator story: pool choice (§3.2)', () => {
   it('follows MetalLB order row by row', () => {
     runStory(new Allocator(), rows);
+  });
+
+  it('exhausted: the message names the other pools, why they were not used, how to request them, and the remedies', () => {
+    runStory(new Allocator(), [
+      {
+        desc: 'pools', op: 'setPools',
+        pools: [
+          pool('default', ['10.3.0.0/32']),
+          pool('production', ['10.3.1.0/29'], { autoAssign: false }),
+          pool('team', ['10.3.2.0/30'], { serviceAllocation: allocation({ namespaces: ['team'] }) }),
+          pool('spare', ['10.3.3.0/32'], { autoAssign: false }),
+          pool('v6', ['fc00::/126'], { autoAssign: false }),
+        ],
+      },
+      { desc: 'the only fallback pool', op: 'allocate', key: 'a/one', want: ['10.3.0.0'], pool: 'default' },
+      { desc: 'fill spare by name', op: 'allocate', key: 'a/s', svc: svc('a/s', { pool: 'spare' }), want: ['10.3.3.0'] },
+      {
+        desc: 'automatic: a full pool (spare) and one of another family (v6) are not offered',
+        op: 'allocate', key: 'a/two',
+        err: 'LB_POOL_EXHAUSTED',
+        msg:
+          'no available IPs: pool "default" 1/1 in use. Other pools: ' +
+          'pool "production" has 8 free but autoAssign is false (request it with metallb.io/address-pool: production); ' +
+          'pool "team" has 4 free but does not allow namespace "a" (namespaces: team). ' +
+          'To fix: add addresses to pool "default", or share an IP between Services (same metallb.io/allow-shared-ip key, different ports)',
+      },
+      {
+        desc: 'named pool: only the pools the Service may request are offered',
+        op: 'allocate', key: 'a/three', svc: svc('a/three', { pool: 'default' }),
+        err: 'LB_POOL_EXHAUSTED',
+        msg:
+          'pool "default" is exhausted: 1/1 addresses in use. Other pools: ' +
+          'pool "production" has 8 free (request it with metallb.io/address-pool: production). ' +
+          'To fix: add addresses to pool "default", or share an IP between Services (same metallb.io/allow-shared-ip key, different ports)',
+      },
+      { desc: 'the hint works', op: 'allocate', key: 'a/two', svc: svc('a/two', { pool: 'production' }), want: ['10.3.1.0'] },
+    ]);
   });
 
   it('a priority-only serviceAllocation matches every Service and comes before fallback pools', () => {

@@ -65,7 +65,7 @@ const rows: Row[] = [
   {
     desc: 'Local, same key, other selector: cannot share, nothing else free',
     op: 'allocate', key: 'shop/local4', svc: svc('shop/local4', { sharingKey: 'loc', backendKey: 'app=other', ports: [tcp(8443)] }),
-    err: 'LB_POOL_EXHAUSTED', msg: 'no available IPs: pool "default" 4/4 in use',
+    err: 'LB_POOL_EXHAUSTED', msg: /^no available IPs: pool "default" 4\/4 in use\. To fix: add addresses to /,
   },
   {
     desc: 'the sole holder of an IP may change its key in place',
@@ -78,7 +78,7 @@ const rows: Row[] = [
   {
     desc: 'a holder of an IP shared with others cannot change its key (no other IP: it keeps the old one)',
     op: 'allocate', key: 'shop/db', svc: svc('shop/db', { sharingKey: 'changed', ports: [tcp(5432)] }),
-    err: 'LB_POOL_EXHAUSTED', msg: 'no available IPs: pool "default" 4/4 in use',
+    err: 'LB_POOL_EXHAUSTED', msg: /^no available IPs: pool "default" 4\/4 in use\. To fix: add addresses to /,
   },
   { desc: 'web-http leaves; .230 stays with the others', op: 'release', key: 'shop/web-http' },
   {

@@ -217,7 +217,7 @@ export class Allocator implements AllocatorApi {
       const refusal = poolRefusal(pool.compiled, p.req);
       if (refusal) return fail('LB_POOL_NOT_ALLOWED', refusal);
       const refs = this.#pick(pool, p, key, info);
-      return refs ? { ok: true, pool, refs } : poolExhausted(pool, p);
+      return refs ? { ok: true, pool, refs } : poolExhausted(pool, p, this.#state.pools);
     }
     const fallback = this.#state.fallback;
     const pinned = this.#state.restricted.filter(
@@ -227,7 +227,7 @@ export class Allocator implements AllocatorApi {
     const d = this.#best(pinned, p, key, info) ?? this.#best(fallback, p, key, info);
     if (d) return d;
     const candidates = [...pinned, ...fallback];
-    if (candidates.length > 0) return candidatesExhausted(candidates, p);
+    if (candidates.length > 0) return candidatesExhausted(candidates, p, this.#state.pools);
     const reasons = this.#state.pools.map((pool) => autoExclusion(pool.compiled, p.req));
     return fail(
       'LB_POOL_NOT_ALLOWED',
