@@ -74,6 +74,8 @@ export interface ControllerOptions {
   readonly configDelayMs?: number;
   readonly retryBaseMs?: number;
   readonly log?: (line: string) => void;
+  /** Called once per reconcile with its outcome (the decision log; replaces the `will retry` line). `durationMs`: ms. */
+  readonly decision?: (key: string, r: SyncResult, durationMs: number) => void;
 }
 
 const realSchedule: Schedule = (ms, fn) => {
@@ -321,6 +323,7 @@ export class Controller {
       lookup: this.#lookup,
       additionalFailures: this.#additional,
     };
+    const t0 = performance.now();
     let r: SyncResult;
     try {
       r = await reconcileService(deps, { key, svc, configLoaded: this.#config.loaded });
@@ -329,6 +332,7 @@ export class Controller {
       r = { state: 'error', message: e instanceof Error ? e.message : String(e) };
     }
     this.stats.reconciles++;
+    this.#o.decision?.(key, r, performance.now() - t0);
     this.#o.metrics?.update?.(r.state !== 'error');
     if (!svc && r.state === 'success') this.#deleted.delete(key);
     if (r.state === 'pending') this.#pending.add(key);
@@ -341,7 +345,7 @@ export class Controller {
     this.#publishStats();
     if (r.state === 'error') {
       this.stats.errors++;
-      this.#o.log?.(`reconcile ${key}: ${r.message}; will retry`);
+      if (!this.#o.decision) this.#o.log?.(`reconcile ${key}: ${r.message}; will retry`);
       return { retry: true };
     }
     return { retry: false };
