@@ -23,6 +23,8 @@ export interface WebhookAdmissionDeps {
   store: Store;
   registry: Registry;
   log: (line: string) => void;
+  /** Picks the endpoint of a service webhook call: uniform in [0, 1) like Math.random (the default). */
+  random?: () => number;
 }
 
 type CallOutcome = { kind: 'allowed'; patch?: unknown[]; warnings: string[] } | { kind: 'denied'; failure: Failure; warnings: string[] } | { kind: 'error'; error: string };
@@ -73,7 +75,15 @@ export class WebhookAdmission implements Admission {
     return out;
   }
 
-  /** Resolves clientConfig.service through the lab's EndpointSlices (label kubernetes.io/service-name). */
+  /**
+   * Resolves clientConfig.service through the lab's EndpointSlices (label kubernetes.io/service-name) to one
+   * endpoint chosen at random among every ready endpoint of every slice, per call: kube-apiserver sends webhook
+   * calls to the Service, which spreads them over its ready endpoints (k8s.io/apiserver/pkg/util/proxy
+   * ResolveEndpoint picks a random ready address; kube-proxy picks a random backend). So with 3 webhook replicas
+   * each one sees calls, and an endpoint that is listed ready but unreachable fails only the calls sent to it
+   * (each such failure goes through failurePolicy). Endpoints with `conditions.ready: false` are never used
+   * (`ready` absent means ready); of an endpoint's addresses the first is used, as kube-proxy does.
+   */
   private endpoint(h: Webhook): Endpoint | string {
     if (h.url) return urlEndpoint(h);
     const s = h.service;
@@ -88,10 +98,11 @@ export class WebhookAdmission implements Admission {
     const sp = ports.find((p) => p['port'] === s.port);
     if (!sp) return `Post "${displayUrl}": service "${s.name}" has no port ${s.port}`;
     const slices = this.d.store.list('discovery.k8s.io/endpointslices', s.namespace).filter((e) => e.metadata.labels?.['kubernetes.io/service-name'] === s.name);
+    const candidates: Endpoint[] = [];
     for (const slice of slices) {
       const eps = (Array.isArray(slice['endpoints']) ? slice['endpoints'] : []).filter(isPlainObject);
-      const ready = eps.find((e) => !(isPlainObject(e['conditions']) && e['conditions']['ready'] === false) && Array.isArray(e['addresses']) && e['addresses'].length > 0);
-      if (!ready) continue;
+      const ready = eps.filter((e) => !(isPlainObject(e['conditions']) && e['conditions']['ready'] === false) && Array.isArray(e['addresses']) && e['addresses'].length > 0);
+      if (ready.length === 0) continue;
       const slicePorts = (Array.isArray(slice['ports']) ? slice['ports'] : []).filter(isPlainObject);
       const target = sp['targetPort'] ?? sp['port'];
       const port =
@@ -99,8 +110,11 @@ export class WebhookAdmission implements Admission {
         slicePorts.find((p) => p['port'] === target || p['port'] === sp['port']) ??
         (slicePorts.length === 1 ? slicePorts[0] : undefined);
       if (!port || typeof port['port'] !== 'number') continue;
-      const addr = String((ready['addresses'] as unknown[])[0]);
-      return { displayUrl, host: addr, port: port['port'], path, servername: host };
+      for (const e of ready) candidates.push({ displayUrl, host: String((e['addresses'] as unknown[])[0]), port: port['port'], path, servername: host });
+    }
+    if (candidates.length > 0) {
+      const i = Math.min(candidates.length - 1, Math.floor((this.d.random ?? Math.random)() * candidates.length));
+      return candidates[i]!;
     }
     return `Post "${displayUrl}": no endpoints available for service "${s.name}"`;
   }
