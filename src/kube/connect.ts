@@ -63,3 +63,71 @@ export async function connect(opts: ConnectOptions = {}): Promise<ConnectResult>
   };
   return { ok: true, kube };
 }
+
+export interface RetryOptions {
+  /** First delay (default 500 ms); doubles after each failure. */
+  readonly initialMs?: number;
+  /** Cap of the delay (default 30 s, as the informers). */
+  readonly maxMs?: number;
+  /** One line per failure (so once per backoff step), naming what failed, why, and the next delay. */
+  readonly log?: (line: string) => void;
+  /** Stops retrying: the promise then rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Waits `ms` (tests pass a fake; default setTimeout, woken early by `signal`). */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** The delays of capped exponential backoff: initial, 2×initial, … up to max (no jitter: processes are few). */
+export function backoffDelay(attempt: number, initialMs = 500, maxMs = 30_000): number {
+  return Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+}
+
+/**
+ * Runs `attempt` until it resolves, waiting with capped exponential backoff after each rejection, and logging each
+ * failure once (`<what> failed: <message>; retrying in <n> ms`). Never gives up on its own: a process that needs the
+ * API server waits for it instead of exiting (a CrashLoopBackOff during every control-plane hiccup otherwise).
+ * Rejects only when `signal` aborts.
+ */
+export async function retryWithBackoff<T>(what: string, attempt: () => Promise<T>, o: RetryOptions = {}): Promise<T> {
+  const sleep = o.sleep ?? realSleep;
+  for (let n = 0; ; n++) {
+    if (o.signal?.aborted) throw o.signal.reason ?? new Error(`${what}: stopped`);
+    try {
+      return await attempt();
+    } catch (e) {
+      if (o.signal?.aborted) throw o.signal.reason ?? new Error(`${what}: stopped`);
+      const ms = backoffDelay(n, o.initialMs, o.maxMs);
+      o.log?.(`${what} failed: ${e instanceof Error ? e.message : String(e)}; retrying in ${ms} ms`);
+      await sleep(ms, o.signal);
+    }
+  }
+}
+
+/**
+ * connect(), retried with backoff while the kubeconfig cannot be loaded (not written yet, a mounted token not there
+ * yet). Loading does not contact the API server: an unreachable server shows later, in the informers and writes,
+ * which retry by themselves.
+ */
+export function connectWithRetry(opts: ConnectOptions, retry: RetryOptions = {}): Promise<Kube> {
+  return retryWithBackoff(
+    'loading the kubeconfig',
+    async () => {
+      const r = await connect(opts);
+      if (!r.ok) throw new Error(r.message);
+      return r.kube;
+    },
+    retry,
+  );
+}
