@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { main } from './main.ts';
 import { recordingIO } from './io.ts';
 
@@ -110,4 +112,66 @@ test('plan refuses to plan on an invalid configuration', async () => {
   const r = await run(['plan', 'examples/dev', 'examples/prod', 'examples/services']);
   assert.equal(r.code, 1);
   assert.match(r.out, /overlaps with already defined CIDR/);
+});
+
+test('plan with no pool answers as admission does (policy onNoPools: pending): <pending>, the webhook warning, exit 0', async () => {
+  const r = await run(['plan', 'examples/services/basic.yaml']);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /^default\s+my-service\s+-\s+<pending>\s+LB_NO_POOLS: no IPAddressPool is configured$/m);
+  assert.match(r.err, /warning: default\/my-service: no IPAddressPool is configured yet: the Service is admitted without an IP/);
+  assert.doesNotMatch(r.err, /until an IP is free/);
+  const j = JSON.parse((await run(['plan', '-o', 'json', 'examples/services/basic.yaml'])).out) as {
+    services: Array<{ denied?: unknown; pending?: { code: string }; warnings: string[] }>;
+  };
+  assert.equal(j.services[0]?.denied, undefined);
+  assert.equal(j.services[0]?.pending?.code, 'LB_NO_POOLS');
+  assert.match(j.services[0]!.warnings.at(-1)!, /gets one as soon as an IPAddressPool with a usable range/);
+});
+
+test('plan reads the admission policy file (--policy): onNoPools deny denies, onPoolExhausted pending admits', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-plan-'));
+  try {
+    const deny = join(dir, 'deny.json');
+    writeFileSync(deny, JSON.stringify({ onNoPools: 'deny' }));
+    const r = await run(['plan', '--policy', deny, 'examples/services/basic.yaml']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /<denied>\s+LB_NO_POOLS: no IPAddressPool is configured/);
+
+    const tiny = join(dir, 'tiny.yaml');
+    writeFileSync(
+      tiny,
+      'apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: tiny, namespace: metallb-system}\n' +
+        'spec: {addresses: [192.168.1.220/32]}\n',
+    );
+    const denied = await run(['plan', tiny, 'examples/services/basic.yaml', 'test/fixtures/cli/second-service.yaml']);
+    assert.equal(denied.code, 1, denied.out + denied.err);
+    assert.match(denied.out, /^default\s+second\s+-\s+<denied>\s+LB_POOL_EXHAUSTED: no available IPs: pool "tiny" 1\/1 in use\. To fix: /m);
+    const pending = join(dir, 'pending.json');
+    writeFileSync(pending, JSON.stringify({ onPoolExhausted: 'pending' }));
+    const admitted = await run(['plan', '--policy', pending, '-o', 'json', tiny, 'examples/services/basic.yaml', 'test/fixtures/cli/second-service.yaml']);
+    assert.equal(admitted.code, 0, admitted.out + admitted.err);
+    const j = JSON.parse(admitted.out) as { services: Array<{ name: string; pending?: { code: string }; warnings: string[] }> };
+    const second = j.services.find((s) => s.name === 'second');
+    assert.equal(second?.pending?.code, 'LB_POOL_EXHAUSTED');
+    assert.match(second!.warnings.at(-1)!, /until then the Service stays <pending>: it gets an IP as soon as one is free$/i);
+
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, JSON.stringify({ onNoPools: 'maybe' }));
+    const bad = await run(['plan', '--policy', broken, 'examples/services/basic.yaml']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /broken\.json: admission policy onNoPools must be "deny" or "pending", not "maybe"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('plan --output json prints pool usage as numbers, exact even for a /64', async () => {
+  const r = await run(['plan', '-o', 'json', 'examples/dev', 'examples/services']);
+  const j = JSON.parse(r.out) as { pools: Array<Record<string, unknown>> };
+  assert.deepEqual(j.pools[0], { pool: 'default', ipv4InUse: 4, ipv4Total: 31, ipv6InUse: 0, ipv6Total: 0 });
+  const v6 =
+    'apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: six, namespace: metallb-system}\n' +
+    'spec: {addresses: ["fc00::/64"]}\n';
+  const big = await run(['plan', '-o', 'json', '-'], v6);
+  assert.match(big.out, /"ipv6Total": 18446744073709551616\b/);
 });

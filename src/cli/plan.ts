@@ -5,13 +5,16 @@ import { Allocator } from '../allocator/index.ts';
 import type { KubeObject } from '../api/object.ts';
 import { validateObjects } from '../config/index.ts';
 import { isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
+import { DEFAULT_POLICY, loadPolicyFile, type AdmissionPolicy } from '../webhook/policy.ts';
+import { exhaustedAction, pendingWarning } from '../webhook/service-policy.ts';
 import { identity, readInputs, type InputDoc } from './inputs.ts';
 import { formatLocated, locate } from './locate.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
 import { table } from './table.ts';
 
-export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--output text|json] PATH... (PATH may be - for stdin)`;
+export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--policy FILE] [--output text|json] PATH... (PATH may be - for stdin)
+  --policy FILE   admission policy JSON, as the webhook's --policy (default policies/admission.json of this checkout)`;
 
 export interface PlanRow {
   namespace: string;
@@ -20,11 +23,14 @@ export interface PlanRow {
   pool?: string;
   ips: string[];
   denied?: { code: string; message: string };
+  /** Admitted without an IP, as the webhook does when the admission policy says `pending` for the failure. */
+  pending?: { code: string; message: string };
+  /** The admission warnings kubectl would print (`Warning: ...`). */
   warnings: string[];
 }
 
 export function runPlan(argv: readonly string[], io: CliIO): number {
-  const f = parseFlags(argv, { namespace: 'string', output: 'string', o: 'string', 'lb-class': 'string' });
+  const f = parseFlags(argv, { namespace: 'string', output: 'string', o: 'string', 'lb-class': 'string', policy: 'string' });
   if (!f.ok) return io.usage(`${f.message}\n${PLAN_USAGE}`);
   const output = f.values.output ?? f.values.o ?? 'text';
   if (output !== 'text' && output !== 'json') return io.usage(`--output must be text or json, not "${output}"`);
@@ -34,11 +40,16 @@ export function runPlan(argv: readonly string[], io: CliIO): number {
     io.err(`berth plan: ${read.message}`);
     return 2;
   }
+  const policy = loadPolicyFile(f.values.policy);
+  if (!policy.ok) {
+    io.err(`berth plan: --policy: ${policy.message}`);
+    return 2;
+  }
   const namespace = f.values.namespace ?? 'metallb-system';
-  const result = plan(read.docs, { namespace, lbClass: f.values['lb-class'] });
+  const result = plan(read.docs, { namespace, lbClass: f.values['lb-class'], policy: policy.policy });
 
   if (output === 'json') {
-    io.out(JSON.stringify(result, null, 2));
+    io.out(toJson(result));
   } else if (result.problems.length > 0) {
     for (const p of result.problems) io.out(p);
     io.err(`berth plan: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
@@ -47,8 +58,8 @@ export function runPlan(argv: readonly string[], io: CliIO): number {
       r.namespace,
       r.name,
       r.pool ?? '-',
-      r.denied ? '<denied>' : r.ips.join(','),
-      r.denied ? `${r.denied.code}: ${r.denied.message}` : '',
+      r.denied ? '<denied>' : r.pending ? '<pending>' : r.ips.join(','),
+      r.denied ? `${r.denied.code}: ${r.denied.message}` : r.pending ? `${r.pending.code}: ${r.pending.message}` : '',
     ]);
     io.out(table(['NAMESPACE', 'NAME', 'POOL', 'EXTERNAL-IP', 'REASON'], rows));
     if (result.pools.length > 0) {
@@ -66,13 +77,35 @@ export function runPlan(argv: readonly string[], io: CliIO): number {
   return result.services.some((r) => r.denied) ? 1 : 0;
 }
 
+/** Per-pool usage. Totals are exact bigints (a /64 has 2^64 addresses); `--output json` prints them as JSON numbers. */
+export interface PlanPool {
+  pool: string;
+  ipv4InUse: number;
+  ipv4Total: bigint;
+  ipv6InUse: number;
+  ipv6Total: bigint;
+}
+
 export interface PlanResult {
   problems: string[];
   services: PlanRow[];
-  pools: Array<{ pool: string; ipv4InUse: number; ipv4Total: string; ipv6InUse: number; ipv6Total: string }>;
+  pools: PlanPool[];
 }
 
-export function plan(docs: readonly InputDoc[], opts: { namespace: string; lbClass?: string | undefined }): PlanResult {
+/** Options of plan(): berth's namespace, the Services' loadBalancerClass, the admission policy (default DEFAULT_POLICY). */
+export interface PlanOptions {
+  namespace: string;
+  lbClass?: string | undefined;
+  policy?: AdmissionPolicy;
+}
+
+/**
+ * What the admission webhook would decide for each LoadBalancer Service of the documents, in document order, against
+ * the pools of the same documents: IPs and pool, or denied, or admitted as <pending> (admission policy `pending` for
+ * the failure, with the webhook's warning from pendingWarning). An invalid configuration plans nothing (`problems`).
+ */
+export function plan(docs: readonly InputDoc[], opts: PlanOptions): PlanResult {
+  const policy = opts.policy ?? DEFAULT_POLICY;
   const objects = docs.map((d) => d.object as KubeObject);
   const namespaces = namespacesOf(objects);
   const built = validateObjects(objects, { namespace: opts.namespace, namespaces });
@@ -102,7 +135,10 @@ export function plan(docs: readonly InputDoc[], opts: { namespace: string; lbCla
     }
     const a = alloc.allocate(key, r.req);
     if (a.ok) services.push({ namespace: ns, name, source, pool: a.pool, ips: [...a.ips], warnings: r.warnings });
-    else services.push({ namespace: ns, name, source, ips: [], denied: { code: a.code, message: a.message }, warnings: r.warnings });
+    else if (exhaustedAction(policy, a.code) === 'pending') {
+      const warnings = [...r.warnings, pendingWarning(a.code, a.message)];
+      services.push({ namespace: ns, name, source, ips: [], pending: { code: a.code, message: a.message }, warnings });
+    } else services.push({ namespace: ns, name, source, ips: [], denied: { code: a.code, message: a.message }, warnings: r.warnings });
   }
   // A later document for the same Service replaces the earlier row (like a second kubectl apply).
   const last = new Map<string, PlanRow>();
@@ -113,11 +149,21 @@ export function plan(docs: readonly InputDoc[], opts: { namespace: string; lbCla
     pools: alloc.stats().map((s) => ({
       pool: s.pool,
       ipv4InUse: s.ipv4InUse,
-      ipv4Total: s.ipv4Total.toString(),
+      ipv4Total: s.ipv4Total,
       ipv6InUse: s.ipv6InUse,
-      ipv6Total: s.ipv6Total.toString(),
+      ipv6Total: s.ipv6Total,
     })),
   };
+}
+
+/**
+ * JSON with bigints written as exact JSON numbers (JSON.stringify refuses bigints; a string would not be a number).
+ * JavaScript's JSON.parse rounds numbers above 2^53; jq, Python and Go's json.Number keep them exact.
+ */
+export function toJson(value: unknown): string {
+  const mark = '\u0000bigint:';
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${mark}${v}` : v), 2);
+  return text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1');
 }
 
 /** Namespaces known offline: Namespace objects (with labels) plus every namespace a Service names. */

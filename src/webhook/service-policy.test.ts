@@ -5,14 +5,14 @@ import { pool, svc } from '../allocator/testing.ts';
 import { DEFAULT_POLICY } from './policy.ts';
 import { exhaustedAction, pendingWarning } from './service-policy.ts';
 
-test('no pools: the warning says no IPAddressPool exists yet and when the Service gets an IP, not "until an IP is free"', () => {
+test('no pools: the warning says no IPAddressPool is configured yet and when the Service gets an IP, not "until an IP is free"', () => {
   const r = new Allocator().allocate('shop/web', svc('shop/web'));
   assert.ok(!r.ok);
   assert.equal(exhaustedAction(DEFAULT_POLICY, r.code), 'pending');
   const w = pendingWarning(r.code, r.message);
   assert.ok(w.startsWith('no IPAddressPool is configured'), w);
-  assert.match(w, /no IPAddressPool exists yet/);
-  assert.match(w, /gets one when an IPAddressPool with a usable range for it .* is created/);
+  assert.match(w, /^no IPAddressPool is configured yet: the Service is admitted without an IP \(<pending>\)/);
+  assert.match(w, /gets one as soon as an IPAddressPool with a usable range for it .* is created$/);
   assert.doesNotMatch(w, /until an IP is free/);
 });
 

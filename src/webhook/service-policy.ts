@@ -18,7 +18,8 @@ const REMEDIES_MARK = '. To fix: ';
  * The admission warning for a Service admitted without an IP because the policy says `pending` (kubectl prints it as
  * `Warning: ...`). It starts with the allocator's message (MetalLB's text, so matching on it keeps working) and says
  * what happens next, which depends on the cause:
- * - LB_NO_POOLS: no IPAddressPool exists yet; the Service gets an IP when one with a usable range for it is created.
+ * - LB_NO_POOLS: no IPAddressPool is configured yet; the Service gets an IP as soon as one with a usable range for it
+ *   is created.
  * - LB_POOL_EXHAUSTED: the Service stays <pending> until an IP is free, plus the remedies (added when the message does
  *   not already end with them).
  * - any other code: the Service stays <pending> until the cause in the message is fixed.
@@ -28,8 +29,8 @@ export function pendingWarning(code: Code, message: string): string {
   switch (code) {
     case 'LB_NO_POOLS':
       return (
-        `${message}: no IPAddressPool exists yet, so the Service is admitted without an IP (<pending>); it gets one ` +
-        `when an IPAddressPool with a usable range for it (its IP family, allowing its namespace) is created`
+        `${message} yet: the Service is admitted without an IP (<pending>) and gets one as soon as an IPAddressPool ` +
+        `with a usable range for it (its IP family, allowing its namespace) is created`
       );
     case 'LB_POOL_EXHAUSTED': {
       const remedies = message.includes(REMEDIES_MARK)
