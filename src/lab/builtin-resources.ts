@@ -41,6 +41,7 @@ const defs: Def[] = [
   { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingadmissionpolicybindings', kind: 'ValidatingAdmissionPolicyBinding', generation: true, namespaced: false, categories: ['api-extensions'] },
   { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', generation: true, namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], status: true },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', generation: true, namespaced: true, shortNames: ['deploy'], categories: ['all'], status: true },
+  { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet', generation: true, namespaced: true, shortNames: ['rs'], categories: ['all'], status: true },
   { group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', generation: true, namespaced: true, shortNames: ['ds'], categories: ['all'], status: true },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true, nameRule: 'path-segment' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true, nameRule: 'path-segment' },
@@ -48,6 +49,8 @@ const defs: Def[] = [
   { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false, nameRule: 'path-segment' },
   { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', generation: true, namespaced: true, shortNames: ['pdb'], status: true },
   { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', generation: true, namespaced: true, shortNames: ['netpol'] },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', generation: true, namespaced: true, shortNames: ['ing'], status: true },
+  { group: 'networking.k8s.io', version: 'v1', plural: 'ingressclasses', kind: 'IngressClass', generation: true, namespaced: false },
 ];
 
 function singularOf(kind: string): string {

@@ -28,6 +28,7 @@ import {
 } from './service/service-strategy.ts';
 import { crdStatus, validateCrd } from './crd-strategy.ts';
 import { applySchemaDefaults } from './defaults.ts';
+import { defaultWorkload } from './workloads/defaults.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -73,7 +74,7 @@ export interface ListQuery {
 
 const nowIso = (now: () => Date) => now().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-const STATUS_WIPED_ON_CREATE = new Set(['core/services', 'apps/deployments', 'apps/daemonsets', 'policy/poddisruptionbudgets', 'apiextensions.k8s.io/customresourcedefinitions', 'admissionregistration.k8s.io/validatingadmissionpolicies']);
+const STATUS_WIPED_ON_CREATE = new Set(['core/services', 'apps/deployments', 'apps/replicasets', 'networking.k8s.io/ingresses', 'apps/daemonsets', 'policy/poddisruptionbudgets', 'apiextensions.k8s.io/customresourcedefinitions', 'admissionregistration.k8s.io/validatingadmissionpolicies']);
 
 /** Hooks the server installs (CRD registration, namespace cascade) run after a committed write. */
 export interface RestHooks {
@@ -176,6 +177,7 @@ export class Rest {
 
   private scheme(type: ResourceType, obj: KubeObject): void {
     if (type.storeKey === 'core/services') defaultService(obj);
+    defaultWorkload(type.storeKey, obj);
     if (type.storeKey === 'core/namespaces') {
       const name = obj.metadata.name ?? '';
       if (name) obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': name };

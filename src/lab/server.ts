@@ -17,11 +17,13 @@ import { markServiceAllocations, type ServiceIpam } from './service/service-stra
 import { Persister, loadSnapshot } from './persist.ts';
 import { WebhookAdmission } from './admission/webhook-admission.ts';
 import type { KubeObject } from './types.ts';
+import { WorkloadController } from './workloads/controller.ts';
+import { bootstrapNodes } from './workloads/nodes.ts';
 
 export interface LabOptions {
   dir: string; // folder for certs, kubeconfig, persisted state (created if missing)
   port?: number; // 0 or undefined = random free port on 127.0.0.1
-  persist?: boolean; // load state from <dir>/state.json at start, write it (debounced) and on stop
+  persist?: boolean; // load <dir>/state.json + journal at start; journal every write before answering (persist.ts)
   serviceCIDRs?: { ipv4?: string; ipv6?: string }; // defaults 10.96.0.0/12 and fd00:10:96::/112
   log?: (line: string) => void;
   /** Watch history window in events (default 20,000); older resourceVersions get 410 Gone. */
@@ -29,6 +31,10 @@ export interface LabOptions {
   /** kube-apiserver's --service-node-port-range (default "30000-32767", 2,768 ports: 10,000 LoadBalancer
    *  Services need `allocateLoadBalancerNodePorts: false` or a wider range, exactly as on a real cluster). */
   serviceNodePortRange?: string;
+  /** Nodes created at start when the lab has none (`lab-node-1`..N, InternalIP 192.0.2.101..; default 3). */
+  nodes?: number;
+  /** Delay between a Pod's binding and its Running/Ready status, in ms (default 300). */
+  podStartDelayMs?: number;
 }
 
 export interface Lab {
@@ -100,20 +106,23 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   });
 
   if (opts.persist) {
-    const snap = loadSnapshot(stateFile);
+    const snap = loadSnapshot(stateFile, log);
     if (snap) {
       store.restore(snap);
       for (const crd of store.list('apiextensions.k8s.io/customresourcedefinitions')) registry.applyCrd(crd);
       for (const svc of store.list('core/services')) markServiceAllocations(ipam, svc);
       log(`lab: restored ${Object.values(snap.buckets).reduce((n, b) => n + b.length, 0)} objects at resourceVersion ${snap.resourceVersion}`);
     }
-    persister = new Persister(stateFile, store, 500, log);
+    persister = new Persister(stateFile, store, { log });
   }
   await bootstrap(rest, store, registry);
+  await bootstrapNodes(rest, store, registry, opts.nodes);
+  const workloads = new WorkloadController({ store, rest, registry, log, ...(opts.podStartDelayMs !== undefined ? { podStartDelayMs: opts.podStartDelayMs } : {}) });
+  workloads.start();
   for (const ns of store.list('core/namespaces')) if (ns.metadata.deletionTimestamp) rest.finalizeNamespace(ns.metadata.name ?? '');
 
   const watches = new WatchHub(store);
-  const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log });
+  const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log, durable: () => store.durable() });
   const server: Server = createServer({ cert: serving.certPem, key: serving.keyPem, minVersion: 'TLSv1.2', keepAlive: true }, api.handle);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
@@ -150,6 +159,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     caPem: ca.certPem,
     stop: () =>
       (stopped ??= (async () => {
+        await workloads.stop();
         for (const t of timers) clearTimeout(t);
         timers.clear();
         watches.closeAll();

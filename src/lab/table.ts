@@ -4,6 +4,7 @@
 import type { KubeObject, PrinterColumn, ResourceType } from './types.ts';
 import { isPlainObject } from './types.ts';
 import type { SvcSpec, SvcStatus } from './service/service-strategy.ts';
+import { workloadPrinter } from './workloads/printers.ts';
 
 export interface ColumnDefinition {
   name: string;
@@ -150,7 +151,15 @@ export function buildTable(type: ResourceType, version: string, objects: KubeObj
   let columns: ColumnDefinition[];
   let cells: (o: KubeObject) => unknown[];
   const printer = type.printerColumns?.[version];
-  if (type.storeKey === 'core/services') {
+  const kindPrinter = type.crd ? undefined : workloadPrinter(type.storeKey);
+  if (kindPrinter) {
+    // Pods, Deployments, ReplicaSets, Nodes, EndpointSlices, Endpoints, Ingresses, IngressClasses.
+    columns = [NAME, ...kindPrinter.before, AGE, ...kindPrinter.after];
+    cells = (o) => {
+      const r = kindPrinter.cells(o);
+      return [o.metadata.name ?? '', ...r.before, age(o, now), ...r.after];
+    };
+  } else if (type.storeKey === 'core/services') {
     columns = SERVICE_COLUMNS;
     cells = (o) => serviceRow(o, now);
   } else if (type.storeKey === 'core/namespaces') {
