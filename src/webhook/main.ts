@@ -3,6 +3,11 @@
 // admission webhooks over HTTPS, and keeps its certificate (own bootstrap Secret, or --cert-dir from cert-manager).
 // Prints `webhook: listening on https://HOST:PORT` as soon as it serves, then `webhook: ready …` once /readyz would
 // say so: caches synced and the serving CA present in the caBundle of berth's webhook configurations.
+// It never exits on its own for an API server it cannot reach (issue 12 defect 3): it listens at once (on a temporary
+// certificate until the real one is there), answers /healthz ok and /readyz 503 with the reasons, and retries the
+// kubeconfig, the certificate bootstrap, the caBundle injection and the informers with capped exponential backoff,
+// logging each failure once per step. Logs are pino lines (JSON, or `--log-format text`); every admission review
+// answered is one `decision` line (operation, object, IPs, pool, result, code/reason, warnings, duration).
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -13,11 +18,13 @@ import { feedAllocator, loadClaims } from '../claims/allocator-sync.ts';
 import { buildConfig } from '../config/build.ts';
 import { KubeClaimCache, KubeClaimStore } from '../kube/claims.ts';
 import type { KubeObject } from '../kube/client.ts';
-import { connect } from '../kube/connect.ts';
+import { connectWithRetry, retryWithBackoff, backoffDelay, type Kube } from '../kube/connect.ts';
+import { createLogger, lineLogger } from '../kube/log.ts';
 import { slim } from '../kube/informer.ts';
 import { Resources } from '../kube/resources.ts';
 import type { KubeObject as ApiObject } from '../api/object.ts';
-import { buildApp } from './app.ts';
+import type { RequestListener } from 'node:http';
+import { buildApp, type AdmissionDecision } from './app.ts';
 import { caBundleProblems, ensureTls, injectCaBundle, type WebhookConfigRef } from './cert-bootstrap.ts';
 import { parseWebhookFlags, USAGE } from './flags.ts';
 import { listConfigObjects, namesOf, secretIo, webhookConfigIo } from './kube-io.ts';
@@ -25,7 +32,7 @@ import { webhookMetrics } from './metrics.ts';
 import { DEFAULT_POLICY, parsePolicy, type AdmissionPolicy } from './policy.ts';
 import { serve, type ServingCert, type WebhookServer } from './server.ts';
 import { KeyLock } from './service-deps.ts';
-import { servingNames } from './tls.ts';
+import { createCa, issueServing, servingNames, type ServingNames } from './tls.ts';
 
 const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/admission.json', import.meta.url));
 
@@ -62,6 +69,27 @@ function readCertDir(dir: string): (ServingCert & { caPem?: string }) | undefine
   }
 }
 
+/** A throwaway self-signed serving pair, so /healthz and /readyz answer before the real certificate exists. */
+async function temporaryCert(names: ServingNames): Promise<ServingCert> {
+  const now = new Date();
+  const ca = await createCa(now, 'berth-webhook-temporary');
+  const m = await issueServing(ca, names, now, 1);
+  return { certPem: m.certPem, keyPem: m.keyPem };
+}
+
+function decisionMessage(d: AdmissionDecision): string {
+  const obj = `${d.kind || 'object'} ${d.namespace ? `${d.namespace}/` : ''}${d.name}`;
+  const held = d.ips ? ` ${d.ips.join(',')}${d.pool ? ` (pool ${d.pool})` : ''}` : '';
+  return `${d.webhook} ${d.operation} ${obj}: ${d.result}${held}${d.code ? ` ${d.code}` : ''}`;
+}
+
+/** The decision's log fields: `service` (or `object`) as namespace/name (`name` is pino's logger name). */
+function decisionFields(d: AdmissionDecision): Record<string, unknown> {
+  const { namespace, name, ...rest } = d;
+  const id = namespace ? `${namespace}/${name}` : name;
+  return { decision: 'admission', ...(d.kind === 'Service' ? { service: id } : { object: id }), ...rest };
+}
+
 export async function runWebhook(argv: readonly string[]): Promise<number> {
   const parsed = parseWebhookFlags(argv);
   if (!parsed.ok) {
@@ -69,32 +97,106 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const f = parsed.flags;
-  const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
+  const logger = createLogger({ name: 'berth-webhook', format: f.logFormat, level: f.logLevel });
+  const log = lineLogger(logger);
+  const ilog = (l: string): void => log(`webhook: ${l}`);
   const pol = loadPolicy(f.policyFile);
   if (!pol.ok) {
-    console.error(`webhook: ${pol.message}`);
+    logger.error(`webhook: ${pol.message}`);
     return 2;
   }
-  const conn = await connect({
-    ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
-    ...(f.context ? { context: f.context } : {}),
-    component: 'berth-webhook',
-    maxSockets: 64,
-  });
-  if (!conn.ok) {
-    console.error(`webhook: ${conn.message}`);
+  const ns = f.namespace;
+  const aborter = new AbortController();
+  let stopping = false;
+
+  // --- readiness: every reason the webhook cannot decide yet ---
+  let phase: string | undefined = 'loading the kubeconfig';
+  let cachesSynced = false;
+  let tlsProblem: string | undefined = f.certDir ? undefined : 'serving certificate not bootstrapped yet';
+  let caProblems: string[] = [];
+  const readiness = () => {
+    const reasons: string[] = [];
+    if (phase) reasons.push(phase);
+    // Not "a valid pool configuration": the metallb.io webhooks fail closed, so a replica that waited for valid pools
+    // would make invalid stored pools impossible to fix.
+    else if (!cachesSynced) reasons.push('informer caches are not synced');
+    if (tlsProblem) reasons.push(tlsProblem);
+    reasons.push(...caProblems);
+    return { ready: reasons.length === 0, reasons };
+  };
+
+  // --- listen at once: probes answer while the rest waits for the API server ---
+  const ips = ['127.0.0.1', ...f.certIps, ...(isIP(f.host) && f.host !== '0.0.0.0' && f.host !== '127.0.0.1' ? [f.host] : [])];
+  const names = servingNames(f.serviceName, ns, ips);
+  let caPem: string | undefined;
+  let initial: ServingCert;
+  const fromDir = f.certDir ? readCertDir(f.certDir) : undefined;
+  if (fromDir) {
+    initial = fromDir;
+    caPem = fromDir.caPem;
+  } else {
+    if (f.certDir) tlsProblem = `no tls.crt/tls.key in ${f.certDir} yet`;
+    initial = await temporaryCert(names);
+  }
+  const probes: RequestListener = (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    const r = readiness();
+    res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${r.reasons.join('; ')}`);
+  };
+  let server: WebhookServer;
+  try {
+    server = await serve(probes, { host: f.host, port: f.port, cert: initial });
+  } catch (e) {
+    logger.error(`webhook: cannot listen on ${f.host}:${f.port}: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  const kube = conn.kube;
+  const url = `https://${f.host.includes(':') ? `[${f.host}]` : f.host}:${server.port}`;
+  log(`webhook: listening on ${url}`);
+
+  let kube: Kube | undefined;
+  const live: { claims?: KubeClaimCache } = {};
+  const timers: { ca?: ReturnType<typeof setTimeout>; cert?: ReturnType<typeof setTimeout> } = {};
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  const stop = async (sig: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`webhook: ${sig}, stopping`);
+    aborter.abort(new Error(`webhook: ${sig}`));
+    clearTimeout(timers.ca);
+    clearTimeout(timers.cert);
+    await server.close();
+    await live.claims?.stop();
+    kube?.close();
+    resolveExit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  const retry = { log: ilog, signal: aborter.signal };
+
+  try {
+    kube = await connectWithRetry(
+      {
+        ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
+        ...(f.context ? { context: f.context } : {}),
+        component: 'berth-webhook',
+        maxSockets: 64,
+      },
+      retry,
+    );
+  } catch {
+    return exited; // stopped while waiting
+  }
+  phase = undefined;
   const client = kube.client;
-  const ns = f.namespace;
   log(`webhook: connecting to ${kube.access.server} (${kube.access.source}), namespace ${ns}`);
 
-  // --- caches and the allocator they feed ---
-  const ilog = (l: string): void => log(`webhook: ${l}`);
+  // --- caches and the allocator they feed (informers retry with backoff by themselves) ---
   const pools = kube.informer<KubeObject>(Resources.ipAddressPools, { namespace: ns, transform: slim, log: ilog });
   const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
-  const claimCache = new KubeClaimCache(client, { onError: (m) => ilog(`claims: ${m}; retrying`) });
+  const claims = new KubeClaimCache(client, { onError: (m) => ilog(`claims: ${m}; retrying`) });
+  live.claims = claims;
   const allocator = new Allocator();
   let rebuildQueued = false;
   const rebuild = () => {
@@ -118,7 +220,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     }
     allocator.setPools(built.config.pools);
     // Claims the previous pools could not hold may fit now: replay them all (restore is idempotent).
-    if (claimCache.synced) loadClaims(allocator, claimCache.list());
+    if (claims.synced) loadClaims(allocator, claims.list());
   };
   const scheduleRebuild = () => {
     if (rebuildQueued) return;
@@ -129,66 +231,28 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     inf.on({ add: scheduleRebuild, update: scheduleRebuild, delete: scheduleRebuild });
     inf.start();
   }
-  let cachesSynced = false;
   const syncing = (async () => {
     await Promise.all([pools.synced, namespaces.synced]);
     rebuild();
-    await claimCache.start();
-    feedAllocator(allocator, claimCache);
+    await claims.start();
+    feedAllocator(allocator, claims);
     cachesSynced = true;
-    ilog(`caches synced: ${pools.size} pools, ${claimCache.list().length} claims`);
+    ilog(`caches synced: ${pools.size} pools, ${claims.list().length} claims`);
   })();
   syncing.catch((e) => ilog(`cache sync failed: ${e instanceof Error ? e.message : String(e)}`));
 
-  // --- TLS ---
-  const ips = ['127.0.0.1', ...f.certIps, ...(isIP(f.host) && f.host !== '0.0.0.0' && f.host !== '127.0.0.1' ? [f.host] : [])];
-  const names = servingNames(f.serviceName, ns, ips);
+  // --- the admission app replaces the probe-only handler ---
   const refs: WebhookConfigRef[] = [
     { kind: 'MutatingWebhookConfiguration', name: f.webhookConfigName },
     { kind: 'ValidatingWebhookConfiguration', name: f.webhookConfigName },
   ];
   const configs = webhookConfigIo(client);
-  let caPem: string | undefined;
-  let initial: ServingCert;
-  if (f.certDir) {
-    const m = readCertDir(f.certDir);
-    if (!m) {
-      console.error(`webhook: no tls.crt/tls.key in ${f.certDir}`);
-      kube.close();
-      return 1;
-    }
-    initial = m;
-    caPem = m.caPem;
-  } else {
-    try {
-      const r = await ensureTls(secretIo(client, ns, f.secretName), names, () => new Date());
-      log(`webhook: certificate ${r.action} in Secret ${ns}/${f.secretName}${r.reason ? ` (${r.reason})` : ''}`);
-      initial = r.material;
-      caPem = r.material.caPem;
-    } catch (e) {
-      console.error(`webhook: certificate bootstrap failed: ${e instanceof Error ? e.message : String(e)}`);
-      kube.close();
-      return 1;
-    }
-  }
-
-  // --- readiness ---
-  let caProblems: string[] = caPem ? ['caBundle not checked yet'] : [];
-  const readiness = () => {
-    const reasons: string[] = [];
-    // Not "a valid pool configuration": the metallb.io webhooks fail closed, so a replica that waited for valid pools
-    // would make invalid stored pools impossible to fix.
-    if (!cachesSynced) reasons.push('informer caches are not synced');
-    reasons.push(...caProblems);
-    return { ready: reasons.length === 0, reasons };
-  };
-
   const registry = new Registry();
   const app = buildApp({
     service: {
       allocator,
       store: new KubeClaimStore(client, { fieldManager: 'berth-webhook' }),
-      claims: claimCache,
+      claims,
       lbClass: f.lbClass,
       policy: pol.policy,
       keyLock: new KeyLock(),
@@ -202,24 +266,14 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     readiness,
     registry,
     metrics: webhookMetrics(registry),
-    onError: (path, err) => ilog(`${path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    onError: (path, err) => logger.error({ path, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, `webhook: ${path} failed`),
+    decision: (d) => logger.info(decisionFields(d), decisionMessage(d)),
   });
+  server.setHandler(app);
 
-  let server: WebhookServer;
-  try {
-    server = await serve(app, { host: f.host, port: f.port, cert: initial });
-  } catch (e) {
-    console.error(`webhook: cannot listen on ${f.host}:${f.port}: ${e instanceof Error ? e.message : String(e)}`);
-    kube.close();
-    return 1;
-  }
-  const url = `https://${f.host.includes(':') ? `[${f.host}]` : f.host}:${server.port}`;
-  log(`webhook: listening on ${url}`);
-
-  // caBundle: inject (bootstrap mode) and check (both modes) until ready, then keep checking now and then.
-  const timers: { ca?: ReturnType<typeof setTimeout>; cert?: ReturnType<typeof setTimeout> } = {};
-  let stopping = false;
+  // --- caBundle: inject (bootstrap mode) and check (both modes) until ready, then now and then ---
   let announced = false;
+  let caFailures = 0;
   const checkCa = async (): Promise<void> => {
     if (!caPem) return;
     try {
@@ -230,56 +284,70 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       const problems: string[] = [];
       for (const ref of refs) problems.push(...caBundleProblems(ref, await configs.get(ref), caPem));
       caProblems = problems;
+      caFailures = 0;
     } catch (e) {
-      caProblems = [`cannot check the caBundle: ${e instanceof Error ? e.message : String(e)}`];
+      const message = e instanceof Error ? e.message : String(e);
+      caProblems = [`cannot check the caBundle: ${message}`];
+      ilog(`caBundle check failed: ${message}; retrying in ${backoffDelay(caFailures)} ms`);
+      caFailures++;
     }
   };
   const tick = async (): Promise<void> => {
     if (stopping) return;
+    clearTimeout(timers.ca);
     await checkCa();
     const r = readiness();
     if (r.ready && !announced) {
       announced = true;
       log(`webhook: ready ${url} (namespace ${ns}, lb-class ${f.lbClass ?? '(none)'})`);
     }
-    if (!stopping) timers.ca = setTimeout(() => void tick(), r.ready ? 30_000 : 500).unref();
+    const next = r.ready ? 30_000 : caFailures > 0 ? backoffDelay(caFailures - 1) : 500;
+    if (!stopping) timers.ca = setTimeout(() => void tick(), next).unref();
   };
   void syncing.finally(() => void tick());
 
-  // Certificate refresh: another replica's renewal (Secret) or cert-manager's (files), and our own renewal.
+  // --- the serving certificate: bootstrap (retried until the API server answers), then refresh ---
+  const loadCert = async (): Promise<ServingCert & { caPem?: string }> => {
+    if (f.certDir) {
+      const m = readCertDir(f.certDir);
+      if (!m) throw new Error(`no tls.crt/tls.key in ${f.certDir}`);
+      return m;
+    }
+    const r = await ensureTls(secretIo(client, ns, f.secretName), names, () => new Date());
+    if (r.action !== 'reused' || tlsProblem) log(`webhook: certificate ${r.action} in Secret ${ns}/${f.secretName}${r.reason ? ` (${r.reason})` : ''}`);
+    return r.material;
+  };
+  const install = (next: ServingCert & { caPem?: string }): boolean => {
+    const cur = server.certificate();
+    if (next.certPem === cur.certPem && next.keyPem === cur.keyPem) return false;
+    server.setCertificate(next);
+    if (next.caPem) caPem = next.caPem;
+    return true;
+  };
   const refresh = async (): Promise<void> => {
     if (stopping) return;
     try {
-      const next = f.certDir
-        ? readCertDir(f.certDir)
-        : (await ensureTls(secretIo(client, ns, f.secretName), names, () => new Date())).material;
-      if (next && (next.certPem !== server.certificate().certPem || next.keyPem !== server.certificate().keyPem)) {
-        server.setCertificate(next);
-        if (next.caPem) caPem = next.caPem;
-        ilog('serving certificate reloaded');
-      }
+      if (install(await loadCert())) ilog('serving certificate reloaded');
     } catch (e) {
       ilog(`certificate refresh failed: ${e instanceof Error ? e.message : String(e)}`);
     }
     if (!stopping) timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
   };
-  timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
+  if (tlsProblem) {
+    void retryWithBackoff(f.certDir ? `reading the certificate in ${f.certDir}` : `certificate bootstrap (Secret ${ns}/${f.secretName})`, loadCert, retry).then(
+      (m) => {
+        install(m);
+        tlsProblem = undefined;
+        timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
+        void tick();
+      },
+      () => undefined, // stopped
+    );
+  } else {
+    timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
+  }
 
-  return await new Promise<number>((resolve) => {
-    const stop = async (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      log(`webhook: ${sig}, stopping`);
-      clearTimeout(timers.ca);
-      clearTimeout(timers.cert);
-      await server.close();
-      await claimCache.stop();
-      kube.close();
-      resolve(0);
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-  });
+  return exited;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -28,6 +28,8 @@ export interface WebhookServer {
   setCertificate(cert: ServingCert): void;
   /** The certificate being served now. */
   certificate(): ServingCert;
+  /** Serves new requests with `app` from now on (a process listens for probes before its admission app exists). */
+  setHandler(app: RequestListener): void;
   close(): Promise<void>;
 }
 
@@ -35,7 +37,8 @@ const TLS_OPTIONS = { minVersion: 'TLSv1.2' as const };
 
 export async function serve(app: RequestListener, opts: ServeOptions): Promise<WebhookServer> {
   let current = opts.cert;
-  const server = https.createServer({ ...TLS_OPTIONS, cert: current.certPem, key: current.keyPem }, app);
+  let handler = app;
+  const server = https.createServer({ ...TLS_OPTIONS, cert: current.certPem, key: current.keyPem }, (req, res) => handler(req, res));
   server.requestTimeout = opts.requestTimeoutMs ?? 10_000;
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 75_000;
@@ -61,6 +64,9 @@ export async function serve(app: RequestListener, opts: ServeOptions): Promise<W
       current = cert;
     },
     certificate: () => current,
+    setHandler(next) {
+      handler = next;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
