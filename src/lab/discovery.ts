@@ -2,6 +2,7 @@
 // kubectl 1.32 asks for aggregated discovery first and accepts these when the answer is plain application/json.
 import type { Registry } from './registry.ts';
 import type { ResourceType } from './types.ts';
+import { hasScale } from './workloads/scale.ts';
 
 export const VERSION_INFO = {
   major: '1',
@@ -49,6 +50,7 @@ function resourceEntries(r: ResourceType): Array<Record<string, unknown>> {
   if (r.categories.length) main['categories'] = r.categories;
   const out = [main];
   if (r.statusSubresource) out.push({ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
+  if (hasScale(r.storeKey)) out.push({ name: `${r.plural}/scale`, singularName: '', namespaced: r.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
   return out;
 }
 

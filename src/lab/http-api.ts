@@ -14,6 +14,7 @@ import { decodeK8sProtobuf } from './protobuf.ts';
 import { buildTable, wantsTable, type IncludeObject } from './table.ts';
 import type { WatchHub } from './watch.ts';
 import type { ResourceType } from './types.ts';
+import { hasScale, serveScale } from './workloads/scale.ts';
 
 export interface HttpApiDeps {
   registry: Registry;
@@ -22,6 +23,8 @@ export interface HttpApiDeps {
   token: string;
   serverAddress: () => string;
   log: (line: string) => void;
+  /** Resolves once every write so far is durable (Store.durable); answers wait for it. */
+  durable?: () => Promise<void> | undefined;
 }
 
 type Route =
@@ -65,7 +68,20 @@ export class HttpApi {
     });
   };
 
+  /** Runs `write` once the store's writes are durable (at once without persistence), or answers 500 if they cannot be. */
+  private whenDurable(res: ServerResponse, write: () => void): void {
+    const p = this.d.durable?.();
+    if (!p) return write();
+    p.then(write, (e: unknown) => {
+      if (!res.headersSent) this.writeFailure(res, Errors.internal(`lab: ${(e as Error).message}`));
+    });
+  }
+
   private send(res: ServerResponse, code: number, body: unknown, warnings: string[] = []): void {
+    this.whenDurable(res, () => this.writeBody(res, code, body, warnings));
+  }
+
+  private writeBody(res: ServerResponse, code: number, body: unknown, warnings: string[]): void {
     const text = JSON.stringify(body);
     const headers: Record<string, string | string[]> = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-cache, private' };
     if (warnings.length) headers['Warning'] = warnings.map(warningHeader);
@@ -74,6 +90,10 @@ export class HttpApi {
   }
 
   private sendFailure(res: ServerResponse, f: Failure): void {
+    this.whenDurable(res, () => this.writeFailure(res, f));
+  }
+
+  private writeFailure(res: ServerResponse, f: Failure): void {
     const text = JSON.stringify(f.status);
     const headers: Record<string, string | string[]> = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-cache, private' };
     for (const [k, v] of Object.entries(f.headers)) headers[k] = v;
@@ -179,7 +199,7 @@ export class HttpApi {
     const type = reg.resolve(group, version, plural!);
     if (!type) return Errors.pathNotFound();
     if (!type.namespaced && namespace) return Errors.pathNotFound();
-    if (subresource && !(subresource === 'status' && type.statusSubresource) && !(subresource === 'finalize' && type.storeKey === 'core/namespaces')) {
+    if (subresource && !(subresource === 'status' && type.statusSubresource) && !(subresource === 'finalize' && type.storeKey === 'core/namespaces') && !(subresource === 'scale' && hasScale(type.storeKey))) {
       return Errors.pathNotFound();
     }
     return { kind: 'resource', type, version, namespace, name, subresource: subresource === 'finalize' ? '' : subresource, watch };
@@ -277,6 +297,11 @@ export class HttpApi {
     if (type.namespaced && !r.namespace) {
       req.resume();
       return Errors.pathNotFound();
+    }
+    if (r.subresource === 'scale') {
+      const scaleBody = method === 'PUT' || method === 'PATCH' ? await this.body(req) : req.resume() && undefined;
+      if (isFailure(scaleBody)) return scaleBody;
+      return serveScale(rest, target, method, req.headers['content-type'] ?? '', scaleBody, opts);
     }
     switch (method) {
       case 'GET': {
