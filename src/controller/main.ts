@@ -1,6 +1,13 @@
 // The controller process: `node --import tsx src/controller/main.ts --kubeconfig … [flags]` (see flags.ts).
 // Wires src/kube (informers, writes, events, Lease) and src/metrics to the Controller, which holds the logic.
 // Prints `controller: ready …` once its caches are synced; SIGINT/SIGTERM stop it cleanly (the Lease is released).
+// It never exits on its own for an API server it cannot reach (issue 12 defect 3): /metrics, /healthz and /readyz
+// listen at once (--metrics-port; /readyz 503 with the reasons until the caches are synced), and the kubeconfig and
+// informers are retried with capped exponential backoff, each failure logged once per step. Logs are pino lines (JSON,
+// or `--log-format text`); every reconcile is one `decision` line (service, IPs held after, pool, result, message,
+// duration). The legacy MetalLB ConfigMap `config` in berth's namespace gets a Warning Event (LegacyConfigIgnored).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Registry } from 'prom-client';
@@ -11,19 +18,22 @@ import type { ServiceLike } from '../config/service.ts';
 import { informerClaimCache } from '../kube/claim-cache.ts';
 import { KubeClaimStore } from '../kube/claims.ts';
 import type { KubeObject } from '../kube/client.ts';
-import { connect } from '../kube/connect.ts';
+import { connectWithRetry } from '../kube/connect.ts';
 import { writeConfigurationState } from '../kube/configuration-state.ts';
 import type { KubeResult } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { slim } from '../kube/informer.ts';
 import { interner } from '../kube/intern.ts';
+import { watchLegacyConfigMap } from '../kube/legacy-config.ts';
+import { createLogger, lineLogger } from '../kube/log.ts';
 import { LeaderElector, leaseApi } from '../kube/leader-election.ts';
 import { patchPoolStatus } from '../kube/pool-status.ts';
 import { Resources } from '../kube/resources.ts';
 import { patchServiceAnnotations, patchServiceIngress } from '../kube/service-writes.ts';
-import { allocatorMetrics, clientMetrics, serveMetrics, type MetricsServer } from '../metrics/index.ts';
+import { allocatorMetrics, clientMetrics, metricsHandler } from '../metrics/index.ts';
 import { Controller, type Cache } from './controller.ts';
 import type { WriteResult } from './deps.ts';
+import type { SyncResult } from './deps.ts';
 import { parseControllerFlags, USAGE } from './flags.ts';
 import { projectService } from './project.ts';
 
@@ -33,6 +43,53 @@ function toWrite(r: KubeResult<unknown>): WriteResult {
   return { ok: false, reason, message: r.error.message };
 }
 
+interface ProbeServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** /metrics (the registry), /healthz (always ok: the process is alive) and /readyz (503 with the reasons). */
+function serveProbes(
+  registry: Registry,
+  readiness: () => { ready: boolean; reasons: readonly string[] },
+  opts: { port: number; host: string },
+): Promise<ProbeServer> {
+  const metrics = metricsHandler(registry);
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') return metrics(req, res);
+    if (path === '/healthz') return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    if (path === '/readyz') {
+      const r = readiness();
+      return void res
+        .writeHead(r.ready ? 200 : 503, { 'Content-Type': 'text/plain' })
+        .end(r.ready ? 'ok\n' : `not ready: ${r.reasons.join('; ')}\n`);
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+  });
+  server.keepAliveTimeout = 5000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+function decisionMessage(key: string, r: SyncResult, ips: readonly string[], pool: string | undefined): string {
+  const held = ips.length > 0 ? ` ${ips.join(',')}${pool ? ` (pool ${pool})` : ''}` : '';
+  const why = 'message' in r ? `: ${r.message}` : '';
+  return `reconcile ${key}: ${r.state}${held}${why}${r.state === 'error' ? '; will retry' : ''}`;
+}
+
 export async function runController(argv: readonly string[]): Promise<number> {
   const parsed = parseControllerFlags(argv, process.env, hostname(), process.pid);
   if (!parsed.ok) {
@@ -40,24 +97,72 @@ export async function runController(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const f = parsed.flags;
-  const log = (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
-  const conn = await connect({
-    ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
-    ...(f.context ? { context: f.context } : {}),
-    component: 'berth-controller',
-  });
-  if (!conn.ok) {
-    console.error(`controller: ${conn.message}`);
-    return 1;
-  }
-  const kube = conn.kube;
-  const client = kube.client;
+  const logger = createLogger({ name: 'berth-controller', format: f.logFormat, level: f.logLevel });
+  const log = lineLogger(logger);
   const ns = f.namespace;
-  log(`controller: ${f.replicaId} connecting to ${kube.access.server} (${kube.access.source}), namespace ${ns}`);
 
+  // --- stop: whatever has been started so far, in reverse order ---
+  const aborter = new AbortController();
+  const cleanups: Array<() => unknown> = [];
+  let stopping = false;
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  const stop = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`controller: ${sig}, stopping`);
+    aborter.abort(new Error(`controller: ${sig}`));
+    void (async () => {
+      for (const c of cleanups.reverse()) await c();
+      resolveExit(0);
+    })();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  // Waiting for the API server must not let the event loop run dry (informer retry timers are unref'd).
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  cleanups.push(() => clearInterval(keepAlive));
+
+  // --- probes first: /readyz says why not ready while the API server is awaited ---
+  let notReady: string | undefined = 'loading the kubeconfig';
   const registry = new Registry();
   const cm = clientMetrics(registry);
   const am = allocatorMetrics(registry);
+  let probes: ProbeServer | undefined;
+  if (f.metricsPort !== 0) {
+    try {
+      probes = await serveProbes(registry, () => ({ ready: notReady === undefined, reasons: notReady ? [notReady] : [] }), {
+        port: f.metricsPort === 'auto' ? 0 : f.metricsPort,
+        host: f.metricsHost,
+      });
+    } catch (e) {
+      logger.error(`controller: cannot listen on ${f.metricsHost}:${f.metricsPort}: ${e instanceof Error ? e.message : String(e)}`);
+      clearInterval(keepAlive);
+      return 1;
+    }
+    const p = probes;
+    cleanups.push(() => p.close());
+    log(`controller: serving /metrics /healthz /readyz on http://${f.metricsHost}:${p.port}`);
+  }
+
+  let kube: Awaited<ReturnType<typeof connectWithRetry>>;
+  try {
+    kube = await connectWithRetry(
+      {
+        ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
+        ...(f.context ? { context: f.context } : {}),
+        component: 'berth-controller',
+      },
+      { log: (l) => log(`controller: ${l}`), signal: aborter.signal },
+    );
+  } catch {
+    return exited; // stopped while waiting
+  }
+  const k = kube;
+  cleanups.splice(1, 0, () => k.close());
+  const client = kube.client;
+  notReady = 'informer caches are not synced';
+  log(`controller: ${f.replicaId} connecting to ${kube.access.server} (${kube.access.source}), namespace ${ns}`);
 
   const ilog = (l: string): void => log(l);
   // Services are held projected (project.ts): the controller's memory is mostly its Service cache.
@@ -73,10 +178,22 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const listStarted = Date.now();
   for (const i of [services, pools, communities, namespaces, claimCache.informer]) i.start();
   // Informers retry failed lists forever (with backoff): this waits until the API server has answered them all.
-  await Promise.all([services.synced, pools.synced, communities.synced, namespaces.synced, claimCache.informer.synced]);
+  await Promise.race([
+    Promise.all([services.synced, pools.synced, communities.synced, namespaces.synced, claimCache.informer.synced]),
+    new Promise((r) => aborter.signal.addEventListener('abort', r, { once: true })),
+  ]);
+  if (stopping) return exited;
 
   const store = new KubeClaimStore(client, { fieldManager: 'berth-controller' });
-  const recorder = new EventRecorder({ client, reportingInstance: f.replicaId, log: ilog });
+  // deprecatedAnnotation: once per Service uid and key (MetalLB re-emits it on every resync).
+  const recorder = new EventRecorder({ client, reportingInstance: f.replicaId, log: ilog, oncePerObject: ['deprecatedAnnotation'] });
+  watchLegacyConfigMap(kube, {
+    namespace: ns,
+    events: recorder,
+    warn: (fields, message) => logger.warn(fields, `controller: ${message}`),
+    log: ilog,
+  });
+  const allocator = new Allocator();
   const controller = new Controller({
     services: services as unknown as Cache<ServiceLike>,
     pools: pools as unknown as Cache<ApiObject>,
@@ -115,7 +232,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
           }),
         ),
     },
-    allocator: new Allocator(),
+    allocator,
     buildConfig,
     namespace: ns,
     ...(f.lbClass ? { lbClass: f.lbClass } : {}),
@@ -128,14 +245,25 @@ export async function runController(argv: readonly string[]): Promise<number> {
     claimGraceMs: f.claimGraceMs,
     resyncIntervalMs: f.resyncMs,
     log,
+    decision: (key, r, durationMs) => {
+      const held = allocator.ipsOf(key);
+      const ips = held?.ips ?? [];
+      const fields = {
+        decision: 'reconcile',
+        service: key,
+        ips,
+        ...(held?.pool ? { pool: held.pool } : {}),
+        result: r.state,
+        ...('message' in r ? { message: r.message } : {}),
+        durationMs: Math.round(durationMs * 1000) / 1000,
+      };
+      const line = decisionMessage(key, r, ips, held?.pool);
+      if (r.state === 'error' || r.state === 'errorNoRetry') logger.warn(fields, line);
+      else logger.info(fields, line);
+    },
   });
   controller.start();
   log(`controller: caches synced and state loaded in ${Date.now() - listStarted} ms (${services.size} services, ${claimCache.list().length} claims)`);
-
-  let metricsServer: MetricsServer | undefined;
-  if (f.metricsPort !== 0) {
-    metricsServer = await serveMetrics(registry, { port: f.metricsPort === 'auto' ? 0 : f.metricsPort, host: f.metricsHost });
-  }
 
   const elector = new LeaderElector({
     api: leaseApi(client, ns, f.leaseName),
@@ -157,30 +285,18 @@ export async function runController(argv: readonly string[]): Promise<number> {
     log,
   });
   elector.start();
+  notReady = undefined;
   log(
     `controller: ready replica=${f.replicaId} namespace=${ns} services=${services.size} claims=${claimCache.list().length}` +
-      ` metrics=${metricsServer ? metricsServer.port : 'off'}`,
+      ` metrics=${probes ? probes.port : 'off'}`,
   );
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (sig: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log(`controller: ${sig}, stopping`);
-      void (async () => {
-        controller.setLeader(false);
-        await elector.stop();
-        controller.stop();
-        await Promise.race([recorder.flush(), new Promise((r) => setTimeout(r, 2000))]);
-        await metricsServer?.close();
-        kube.close();
-        resolve(0);
-      })();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  cleanups.push(async () => {
+    controller.setLeader(false);
+    await elector.stop();
+    controller.stop();
+    await Promise.race([recorder.flush(), new Promise((r) => setTimeout(r, 2000))]);
   });
+  return exited;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
