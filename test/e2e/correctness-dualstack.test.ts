@@ -1,0 +1,75 @@
+// Issue 12 defect 2, end to end (lab + webhook process + controller process + real kubectl): a RequireDualStack
+// Service created with generateName and metallb.io/address-pool naming a pool with an IPv4 and an IPv6 range
+// (autoAssign false), so the controller allocates it. At 17cd0f0 the IPv6 claim create failed (invalid claim name), the
+// dual-stack rollback was skipped, the IPv4 claim leaked, and the controller deleted and re-created it hundreds of times
+// a second with no event. Whatever the IPv6 outcome, the controller must not spin (bounded log lines and claim writes
+// over ~10 s), and either the Service gets both families with matching claims, or it holds no claim and an event says why.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eventually, pause, poolYaml, startStack, type Stack } from './correctness-harness.ts';
+
+const SERVICE = `apiVersion: v1
+kind: Service
+metadata:
+  generateName: ds-
+  namespace: shop
+  annotations:
+    metallb.io/address-pool: dual
+spec:
+  type: LoadBalancer
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv4, IPv6]
+  selector: {app: ds}
+  ports:
+  - port: 80
+    targetPort: 8080
+`;
+
+describe('dual-stack fallback neither leaks a claim nor spins', { timeout: 120_000 }, () => {
+  let S: Stack | undefined;
+  before(async () => {
+    S = await startStack({ webhooks: 1, config: poolYaml('dual', ['198.51.100.0/28', '2001:db8:22::/124'], { autoAssign: false }) });
+  });
+  after(async () => {
+    await S?.stop();
+  });
+
+  it('a RequireDualStack Service from generateName: no spin, no leaked IPv4 claim, an event when it cannot be satisfied', async (t) => {
+    if (!S) return t.skip('kubectl not found');
+    const ctl = S.controller!;
+    const log0 = ctl.output().length;
+    // Count claim writes seen by a watch on claims (each ADDED/MODIFIED/DELETED is one write).
+    const watch = S.t.kubectl(['get', 'ipaddressclaims.berth.io', '--watch-only', '-o', 'name', '--request-timeout=14s'], { timeoutMs: 16_000 });
+    await pause(1_000);
+    const out = await S.ok(['create', '-f', '-'], SERVICE);
+    const name = /service\/(ds-[a-z0-9]+) created/.exec(out)?.[1];
+    assert.ok(name, `generated name in ${JSON.stringify(out)}`);
+    // Observation window (~10 s): the controller handles the Service meanwhile.
+    await pause(10_000);
+    const window = ctl.output().slice(log0);
+    const lines = window.split('\n').filter((l) => l.trim() !== '');
+    const claimWrites = (await watch).stdout.split('\n').filter((l) => l.trim() !== '').length;
+    const problems: string[] = [];
+    const short = (l: string): string => (l.length > 240 ? `${l.slice(0, 240)}…` : l);
+    if (lines.length >= 50) problems.push(`the controller logged ${lines.length} lines in ~10 s (spinning), e.g.:\n  ${lines.slice(-3).map(short).join('\n  ')}`);
+    if (claimWrites >= 20) problems.push(`${claimWrites} claim writes in ~10 s (the controller re-creates claims in a loop)`);
+
+    const ips = await S.ips(name);
+    const mine = (await S.claims()).filter((c) => c.spec.holders.some((h) => h.namespace === 'shop' && h.name === name));
+    if (ips.length === 2) {
+      // Satisfied: one IPv4 and one IPv6, each with its claim.
+      if (ips.filter((ip) => ip.includes(':')).length !== 1) problems.push(`expected one IPv6 among ${ips.join(', ')}`);
+      if (mine.map((c) => c.spec.ip).sort().join() !== [...ips].sort().join()) problems.push(`claims ${mine.map((c) => c.spec.ip).join(', ')} do not match the IPs in status ${ips.join(', ')}`);
+    } else {
+      if (ips.length !== 0) problems.push(`a RequireDualStack Service shows both families or none (got ${ips.join(', ')})`);
+      if (mine.length > 0) problems.push(`claims kept for a Service that could not be satisfied (leaked: ${mine.map((c) => c.spec.ip).join(', ')})`);
+      const ev = await eventually(
+        async () => (await S!.events()).find((e) => (e.involvedObject?.name ?? e.regarding?.name) === name && e.type === 'Warning'),
+        `a Warning event on ${name}`,
+        5_000,
+      ).catch(() => undefined);
+      if (!ev || !(ev.message ?? ev.note)) problems.push(`no Warning event on ${name} says why it has no IP`);
+    }
+    assert.deepEqual(problems, [], problems.join('\n'));
+  });
+});
