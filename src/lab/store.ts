@@ -21,6 +21,16 @@ export interface Watcher {
   deliver(ev: StoreEvent): void;
 }
 
+/**
+ * Where committed events go before watchers see them (persist.ts's Persister): `append` writes the event
+ * synchronously; `durable` resolves once everything appended is on disk (undefined when it already is), and
+ * rejects when the journal failed.
+ */
+export interface Journal {
+  append(ev: StoreEvent): void;
+  durable(): Promise<void> | undefined;
+}
+
 export interface Snapshot {
   resourceVersion: number;
   buckets: Record<string, KubeObject[]>;
@@ -39,6 +49,7 @@ export class Store {
   private compacted = 0;
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly onCommit: (() => void) | undefined;
+  private journal: Journal | undefined;
   readonly historyLimit: number;
 
   constructor(opts: { historyLimit?: number; onCommit?: () => void } = {}) {
@@ -117,7 +128,21 @@ export class Store {
     return gone;
   }
 
+  /** Sets (or with undefined removes) the journal every later commit is written to. */
+  setJournal(j: Journal | undefined): void {
+    this.journal = j;
+  }
+
+  /**
+   * Resolves when every commit so far is durable; undefined when there is no journal or nothing is pending. The
+   * API server waits on it before answering, so an acknowledged write survives a SIGKILL (etcd's guarantee).
+   */
+  durable(): Promise<void> | undefined {
+    return this.journal?.durable();
+  }
+
   private emit(ev: StoreEvent): void {
+    this.journal?.append(ev);
     this.history.push(ev);
     if (this.history.length - this.head > this.historyLimit) {
       this.compacted = this.history[this.head]!.rv;
