@@ -175,3 +175,63 @@ test('plan --output json prints pool usage as numbers, exact even for a /64', as
   const big = await run(['plan', '-o', 'json', '-'], v6);
   assert.match(big.out, /"ipv6Total": 18446744073709551616\b/);
 });
+
+test('validate warns (exit 0, LB_POOL_NOT_ADVERTISED) about a pool no advertisement selects', async () => {
+  const r = await run(['validate', 'examples/multi-pool']);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.equal(r.out, '');
+  assert.match(
+    r.err,
+    /^warning: examples\/multi-pool\/pools\.yaml:4 IPAddressPool\/production: pool "production" is not announced: there is no L2Advertisement or BGPAdvertisement, so its IPs would be assigned to Services but never reachable/m,
+  );
+  assert.match(r.err, /IPAddressPool\/development: pool "development" is not announced/);
+  const j = JSON.parse((await run(['validate', '-o', 'json', 'examples/multi-pool'])).out) as {
+    valid: boolean;
+    notices: Array<{ code: string; object: string; line: number }>;
+  };
+  assert.equal(j.valid, true);
+  assert.deepEqual(
+    j.notices.map((n) => [n.code, n.object, n.line]),
+    [
+      ['LB_POOL_NOT_ADVERTISED', 'IPAddressPool/production', 4],
+      ['LB_POOL_NOT_ADVERTISED', 'IPAddressPool/development', 15],
+    ],
+  );
+});
+
+test('validate: an advertisement naming one pool leaves the other unannounced; one with no pool list announces all', async () => {
+  const pools = readFileSync('examples/multi-pool/pools.yaml', 'utf8');
+  const l2 = (spec: string) =>
+    `${pools}\n---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: l2, namespace: metallb-system}\n${spec}`;
+  const one = await run(['validate', '-'], l2('spec: {ipAddressPools: [production]}\n'));
+  assert.equal(one.code, 0);
+  assert.doesNotMatch(one.err, /"production" is not announced/);
+  assert.match(one.err, /pool "development" is not announced: no L2Advertisement or BGPAdvertisement selects it/);
+  const all = await run(['validate', '-'], l2('spec: {}\n'));
+  assert.equal(all.code, 0);
+  assert.doesNotMatch(all.err, /not announced/);
+  // No pool in the input: nothing to say (an advertisement alone is fine).
+  assert.doesNotMatch((await run(['validate', 'examples/bgp'])).err, /not announced/);
+});
+
+test("validate reports the seed's legacy MetalLB ConfigMap as not read, naming berth migrate (planned)", async () => {
+  const r = await run(['validate', 'test/fixtures/cli/legacy-configmap.yaml']);
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.match(
+    r.out,
+    /^test\/fixtures\/cli\/legacy-configmap\.yaml:8 ConfigMap\/config: ConfigMap metallb-system\/config holds MetalLB's legacy configuration \(address-pools: production, development\) in data\.config; berth does not read it/,
+  );
+  assert.match(r.out, /`berth migrate`, planned/);
+  assert.doesNotMatch(r.err, /0 metallb\.io object\(s\) valid/);
+  assert.match(r.err, /1 problem\(s\) in 0 metallb\.io object\(s\); 1 legacy MetalLB ConfigMap\(s\) not read/);
+  const j = JSON.parse((await run(['validate', '-o', 'json', 'test/fixtures/cli/legacy-configmap.yaml'])).out) as {
+    problems: Array<{ code: string }>;
+  };
+  assert.deepEqual(j.problems.map((p) => p.code), ['LB_LEGACY_CONFIGMAP']);
+  // Next to metallb.io objects it is a leftover: a warning, exit 0.
+  const mixed = await run(['validate', 'examples/dev', 'test/fixtures/cli/legacy-configmap.yaml']);
+  assert.equal(mixed.code, 0, mixed.out + mixed.err);
+  assert.equal(mixed.out, '');
+  assert.match(mixed.err, /^warning: test\/fixtures\/cli\/legacy-configmap\.yaml:8 ConfigMap\/config: .*berth does not read it/m);
+  assert.match(mixed.err, /2 metallb\.io object\(s\) valid; 1 legacy MetalLB ConfigMap\(s\) not read/);
+});

@@ -1,14 +1,19 @@
 // `berth validate PATH...`: every metallb.io object through the same src/config code the webhook uses.
-// Exit 0 clean, 1 with problems, 2 on unreadable input.
-import { validateObjects } from '../config/index.ts';
+// Exit 0 clean (warnings allowed), 1 with problems, 2 on unreadable input.
+// Besides the configuration's problems it reports two things the webhook cannot see in one object:
+// - pools no advertisement announces (LB_POOL_NOT_ADVERTISED, a warning): their IPs would be unreachable;
+// - MetalLB's legacy ConfigMap (LB_LEGACY_CONFIGMAP), which berth does not read: a problem when the input holds no
+//   metallb.io object (nothing in it would configure berth, so "0 objects valid" would mislead), else a warning.
+import { legacyConfigProblems, unadvertisedPools, validateObjects } from '../config/index.ts';
 import type { KubeObject } from '../api/object.ts';
 import { readInputs } from './inputs.ts';
-import { formatLocated, locate } from './locate.ts';
+import { formatLocated, locate, type Located } from './locate.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
 
 export const VALIDATE_USAGE = `usage: berth validate [--namespace NS] [--output text|json] PATH... (PATH may be - for stdin)`;
 
+/** The `berth validate` command: argv after `validate`; returns the exit code (0 valid, 1 problems, 2 unreadable/usage). */
 export function runValidate(argv: readonly string[], io: CliIO): number {
   const f = parseFlags(argv, { namespace: 'string', output: 'string', o: 'string' });
   if (!f.ok) return io.usage(`${f.message}\n${VALIDATE_USAGE}`);
@@ -24,12 +29,22 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
   const objects = read.docs.map((d) => d.object as KubeObject);
   const metallb = objects.filter((o) => typeof o.apiVersion === 'string' && o.apiVersion.startsWith('metallb.io/'));
   const result = validateObjects(objects, { namespace });
-  const located = result.problems.map((p) => locate(p, read.docs));
-  located.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  const legacy = legacyConfigProblems(objects);
+  const legacyIsProblem = metallb.length === 0;
+  const sorted = (list: Located[]) =>
+    list.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  const located = sorted([...result.problems, ...(legacyIsProblem ? legacy : [])].map((p) => locate(p, read.docs)));
+  const notices = sorted(
+    [...(legacyIsProblem ? [] : legacy), ...(result.config ? unadvertisedPools(result.config) : [])].map((p) =>
+      locate(p, read.docs),
+    ),
+  );
+  const what = `${metallb.length} metallb.io object(s)`;
+  const unread = legacy.length > 0 ? `; ${legacy.length} legacy MetalLB ConfigMap(s) not read` : '';
   if (output === 'json') {
     io.out(
       JSON.stringify(
-        { checked: metallb.length, problems: located, warnings: result.warnings, valid: located.length === 0 },
+        { checked: metallb.length, problems: located, warnings: result.warnings, notices, valid: located.length === 0 },
         null,
         2,
       ),
@@ -37,11 +52,8 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
   } else {
     for (const l of located) io.out(formatLocated(l));
     for (const w of result.warnings) io.err(`warning: ${w}`);
-    io.err(
-      located.length === 0
-        ? `${metallb.length} metallb.io object(s) valid`
-        : `${located.length} problem(s) in ${metallb.length} metallb.io object(s)`,
-    );
+    for (const n of notices) io.err(`warning: ${formatLocated(n)}`);
+    io.err(located.length === 0 ? `${what} valid${unread}` : `${located.length} problem(s) in ${what}${unread}`);
   }
   return located.length === 0 ? 0 : 1;
 }

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../api/object.ts';
 import { buildConfig, validateObjects } from './build.ts';
+import { unadvertisedPools } from './advertised.ts';
 import { describePoolAddresses, poolSpecsFrom } from './describe.ts';
+import { legacyConfigProblems, readLegacyConfigMap } from './legacy.ts';
 import {
   bfd,
   bgpAd,
@@ -419,4 +421,49 @@ test('null fields count as absent, as the API server prunes them (YAML `spec:` w
   ]);
   assert.equal(config.pools[0]!.autoAssign, true);
   assert.deepEqual(config.l2Advertisements[0]!.pools, ['default']);
+});
+
+test('unadvertisedPools: pools selected by no L2 or BGP advertisement, by name, by label, or all when both lists are empty', () => {
+  const pools = [pool('a', ['10.0.0.0/24'], {}, { labels: { tier: 'web' } }), pool('b', ['10.0.1.0/24']), pool('c', ['10.0.2.0/24'])];
+  const names = (objs: KubeObject[]) => {
+    const r = validateObjects(objs, { namespace: NS });
+    assert.ok(r.config, JSON.stringify(r.problems));
+    return unadvertisedPools(r.config).map((p) => [p.code, p.object, p.path]);
+  };
+  assert.deepEqual(names(pools), [
+    ['LB_POOL_NOT_ADVERTISED', 'IPAddressPool/a', 'metadata.name'],
+    ['LB_POOL_NOT_ADVERTISED', 'IPAddressPool/b', 'metadata.name'],
+    ['LB_POOL_NOT_ADVERTISED', 'IPAddressPool/c', 'metadata.name'],
+  ]);
+  const selectors = [l2('by-label', { ipAddressPoolSelectors: [{ matchLabels: { tier: 'web' } }] }), bgpAd('by-name', { ipAddressPools: ['b'] })];
+  assert.deepEqual(names([...pools, ...selectors]), [['LB_POOL_NOT_ADVERTISED', 'IPAddressPool/c', 'metadata.name']]);
+  assert.deepEqual(names([...pools, l2('all')]), []);
+  assert.deepEqual(names([bgpAd('all')]), []);
+  const msg = unadvertisedPools(validateObjects([...pools, bgpAd('by-name', { ipAddressPools: ['b'] })], { namespace: NS }).config!)[0]!.message;
+  assert.match(msg, /^pool "a" is not announced: no L2Advertisement or BGPAdvertisement selects it, so its IPs would be assigned/);
+});
+
+test('readLegacyConfigMap: the pre-v0.13 ConfigMap (data.config with address-pools / peers), nothing else', () => {
+  const cm = (data: unknown, name = 'config'): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS }, data });
+  const legacy = cm({
+    config: 'peers:\n- peer-address: 10.0.0.1\n  peer-asn: 64501\n  my-asn: 64500\naddress-pools:\n- name: default\n  protocol: bgp\n  addresses: [192.168.10.0/24]\n- protocol: layer2\n',
+  });
+  assert.deepEqual(readLegacyConfigMap(legacy), { ref: 'metallb-system/config', pools: ['default', '?'], peers: 1 });
+  const [p] = legacyConfigProblems([legacy, pool('x', ['10.0.0.0/24'])]);
+  assert.equal(p?.code, 'LB_LEGACY_CONFIGMAP');
+  assert.equal(p?.object, 'ConfigMap/config');
+  assert.equal(p?.path, 'data.config');
+  assert.equal(
+    p?.message,
+    "ConfigMap metallb-system/config holds MetalLB's legacy configuration (address-pools: default, ?; 1 BGP peer(s)) in " +
+      'data.config; berth does not read it (nor does MetalLB since v0.13): convert it to IPAddressPool and ' +
+      'L2Advertisement/BGPAdvertisement objects (`berth migrate`, planned, will convert it)',
+  );
+  // Any name (Helm releases name it otherwise); not other ConfigMaps, not bad YAML, not other kinds.
+  assert.ok(readLegacyConfigMap(cm({ config: 'address-pools: []' }, 'metallb-config')));
+  assert.equal(readLegacyConfigMap(cm({ config: 'log-level: debug' })), undefined);
+  assert.equal(readLegacyConfigMap(cm({ config: 'address-pools: [' })), undefined);
+  assert.equal(readLegacyConfigMap(cm({ other: 'address-pools: []' })), undefined);
+  assert.equal(readLegacyConfigMap(cm(undefined)), undefined);
+  assert.equal(readLegacyConfigMap({ ...cm({ config: 'address-pools: []' }), kind: 'Secret' }), undefined);
 });

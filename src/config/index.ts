@@ -1,6 +1,8 @@
 // Public surface of src/config (pure): CR lists → Config, validate → Problem[].
 export { buildConfig, validateObjects, type ValidateOptions } from './build.ts';
 export { describePoolAddresses, poolSpecsFrom } from './describe.ts';
+export { unadvertisedPools } from './advertised.ts';
+export { legacyConfigMessage, legacyConfigProblems, readLegacyConfigMap, type LegacyConfig } from './legacy.ts';
 export {
   createSchemaValidator,
   schemaProblems,
