@@ -1,0 +1,210 @@
+// Issue 12 defect 3: berth's processes started while the API server is unreachable wait for it instead of exiting.
+// A lab is prepared (CRDs, pools, webhook configurations) and stopped; the webhook and controller processes are started
+// against it; they stay alive, /healthz ok and /readyz 503; the lab comes back on the same port and state; both become
+// ready, a Service gets its IP through the webhook and its status from the controller. Their logs are pino JSON lines
+// with one decision line per admission and per reconcile. With the lab up, MetalLB's legacy ConfigMap `config` gets a
+// LegacyConfigIgnored Warning Event and a log line (issue 7 §6).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CONTROLLER_MAIN, spawnNode, startWebhookProcess, type NodeProcess, type WebhookProcess } from '../../src/lab/processes.ts';
+import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import { repoPath } from '../../src/webhook/testing-process.ts';
+
+const NS = 'metallb-system';
+const dir = mkdtempSync(join(tmpdir(), 'berth-outage-'));
+let lab: TestLab | undefined;
+let hook: WebhookProcess | undefined;
+let ctl: NodeProcess | undefined;
+let labPort = 0;
+let hookPort = 0;
+let kubeconfig = '';
+const skip = findKubectl() ? undefined : 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** GET a probe path; https ones accept the webhook's (maybe temporary) certificate. */
+function probe(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith('https:') ? https.get : http.get;
+    const req = get(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const r = await lab!.kubectl(args, input !== undefined ? { input } : {});
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The JSON log lines of a process's output (other lines are skipped). */
+function jsonLines(out: string): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = [];
+  for (const l of out.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      // a line cut by the output buffer
+    }
+  }
+  return lines;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+before(async () => {
+  if (skip) return;
+  labPort = await freePort();
+  hookPort = await freePort();
+  lab = await startTestLab({ dir, port: labPort, persist: true });
+  kubeconfig = lab.lab.kubeconfigPath;
+  await kubectl(['apply', '-k', repoPath('gitops/base/crds')]);
+  await kubectl(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n`);
+  await kubectl(['apply', '-f', repoPath('examples/dev/')]);
+  await kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: Service
+metadata: {name: berth-webhook-service, namespace: ${NS}}
+spec:
+  ports: [{name: https, port: 443, targetPort: 9443}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: berth-webhook-service-1
+  namespace: ${NS}
+  labels: {kubernetes.io/service-name: berth-webhook-service}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{name: https, port: ${hookPort}, protocol: TCP}]
+`,
+  );
+  await kubectl(['apply', '-k', repoPath('policies/webhooks')]);
+  await lab.stop();
+  lab = undefined;
+});
+
+after(async () => {
+  await hook?.stop();
+  await ctl?.stop();
+  await lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('webhook and controller started while the API server is down wait (alive, not ready), then serve when it is back', async (c) => {
+  if (skip) return c.skip(skip);
+  // --- API server down ---
+  hook = await startWebhookProcess(['--kubeconfig', kubeconfig, '--port', String(hookPort)], { waitReady: false, timeoutMs: 60_000 });
+  assert.equal(hook.port, hookPort);
+  ctl = spawnNode(CONTROLLER_MAIN, ['--kubeconfig', kubeconfig, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms']);
+  const metricsPort = Number((await ctl.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
+  // Several failed attempts each (backoff steps), and still running.
+  await hook.waitFor(/certificate bootstrap \(Secret metallb-system\/berth-webhook-cert\) failed: .*retrying in 1000 ms/, 60_000);
+  await ctl.waitFor(/informer [a-z.]+: .*; retrying[\s\S]*informer [a-z.]+: .*; retrying[\s\S]*informer [a-z.]+: .*; retrying/, 60_000);
+  assert.equal(hook.exited, false, hook.output());
+  assert.equal(ctl.exited, false, ctl.output());
+  assert.deepEqual(await probe(`${hook.url}/healthz`), { status: 200, body: 'ok' });
+  const hr = await probe(`${hook.url}/readyz`);
+  assert.equal(hr.status, 503);
+  assert.match(hr.body, /not ready: .*serving certificate not bootstrapped yet/);
+  assert.equal((await probe(`http://127.0.0.1:${metricsPort}/healthz`)).status, 200);
+  const cr = await probe(`http://127.0.0.1:${metricsPort}/readyz`);
+  assert.equal(cr.status, 503);
+  assert.match(cr.body, /informer caches are not synced/);
+  // One log line per failure and backoff step, not a flood.
+  const bootstrapFailures = hook.output().match(/certificate bootstrap .* failed/g) ?? [];
+  assert.ok(bootstrapFailures.length <= 8, `${bootstrapFailures.length} bootstrap failure lines`);
+
+  // --- API server back (same port, same state) ---
+  lab = await startTestLab({ dir, port: labPort, persist: true });
+  await hook.waitFor(/webhook: ready /, 90_000);
+  await ctl.waitFor(/controller: ready .* metrics=\d+/, 90_000);
+  assert.equal((await probe(`${hook.url}/readyz`)).status, 200);
+  assert.equal((await probe(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
+  await ctl.waitFor(/is leading/, 30_000);
+
+  await kubectl(
+    ['apply', '-f', '-'],
+    'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n',
+  );
+  const ip = await until('the controller to write the Service status', async () => {
+    const svc = JSON.parse(await kubectl(['get', 'svc', 'web', '-n', 'shop', '-o', 'json'])) as {
+      status?: { loadBalancer?: { ingress?: Array<{ ip: string }> } };
+    };
+    return svc.status?.loadBalancer?.ingress?.[0]?.ip;
+  });
+  assert.equal(ip, '192.168.1.220');
+
+  // Decision lines: JSON, one per admission and per reconcile, with the fields people grep for.
+  const admission = await until('the webhook decision line', async () =>
+    jsonLines(hook!.output()).find((l) => l.decision === 'admission' && l.webhook === 'mutate-service' && l.service === 'shop/web'),
+  );
+  assert.equal(admission.operation, 'CREATE');
+  assert.equal(admission.result, 'allowed');
+  assert.deepEqual(admission.ips, ['192.168.1.220']);
+  assert.equal(admission.pool, 'default');
+  assert.equal(typeof admission.durationMs, 'number');
+  assert.equal(admission.level, 'info');
+  const reconcile = await until('the controller decision line', async () =>
+    jsonLines(ctl!.output()).find((l) => l.decision === 'reconcile' && l.service === 'shop/web' && l.result === 'success'),
+  );
+  assert.deepEqual(reconcile.ips, ['192.168.1.220']);
+  assert.equal(reconcile.pool, 'default');
+  assert.equal(typeof reconcile.durationMs, 'number');
+  assert.equal(hook.exited, false);
+  assert.equal(ctl.exited, false);
+});
+
+test("MetalLB's legacy ConfigMap config gets a LegacyConfigIgnored Warning Event and one log line naming berth migrate", async (c) => {
+  if (skip) return c.skip(skip);
+  assert.ok(lab && ctl, 'the previous test left the lab and controller running');
+  // The seed's ConfigMap (seeds/003), as its readers would apply it.
+  const seedFile = join(repoPath('.'), '..', 'shared', 'seeds', '003_0f0e960f253f5772.txt');
+  const seed = existsSync(seedFile) ? readFileSync(seedFile, 'utf8') : '';
+  const yaml = /```yaml\n(apiVersion: v1\nkind: ConfigMap\nmetadata:\n {2}namespace: metallb-system\n {2}name: config\n[\s\S]*?)```/.exec(seed)?.[1] ??
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: metallb-system, name: config}\ndata:\n  config: |\n    address-pools: []\n';
+  await kubectl(['apply', '-f', '-'], yaml);
+  const ev = await until('the LegacyConfigIgnored event', async () => {
+    const list = JSON.parse(await kubectl(['get', 'events', '-n', NS, '-o', 'json'])) as {
+      items: Array<{ reason: string; type: string; message: string; count?: number; involvedObject: { kind: string; name: string } }>;
+    };
+    return list.items.find((e) => e.reason === 'LegacyConfigIgnored');
+  });
+  assert.equal(ev.type, 'Warning');
+  assert.deepEqual([ev.involvedObject.kind, ev.involvedObject.name], ['ConfigMap', 'config']);
+  assert.match(ev.message, /not read.*`berth migrate`/);
+  const line = await until('the controller log line', async () =>
+    jsonLines(ctl!.output()).find((l) => l.reason === 'LegacyConfigIgnored'),
+  );
+  assert.equal(line.level, 'warn');
+  assert.equal(line.configMap, 'metallb-system/config');
+});
