@@ -196,7 +196,7 @@ describe('allocator story: pool choice (§3.2)', () => {
         msg:
           'no available IPs: no IPAddressPool can be used for automatic allocation to b/x: ' +
           'pool "labels" does not match the Service\'s labels (serviceSelectors: tier in (back,front) or app=x); ' +
-          'pool "manual" has autoAssign: false; ' +
+          'pool "manual" has autoAssign: false (request it with metallb.io/address-pool: manual); ' +
           'pool "nsless" has a serviceAllocation whose namespaceSelectors match no namespace (only explicit requests can use it); ' +
           'pool "only-a" does not allow namespace "b" (namespaces: a, c)',
       },

@@ -120,8 +120,13 @@ function rank(p: CompiledPool): number {
 
 /** Why a pool is not an automatic-allocation candidate for the Service at all (for "no pool" messages). */
 export function autoExclusion(pool: CompiledPool, req: ServiceRequest): string {
-  if (!pool.spec.autoAssign) return `pool "${pool.name}" has autoAssign: false`;
   const refusal = poolRefusal(pool, req);
+  if (!pool.spec.autoAssign) {
+    // Say how to use it when a request would be accepted (its serviceAllocation admits the Service).
+    return refusal === undefined
+      ? `pool "${pool.name}" has autoAssign: false (request it with metallb.io/address-pool: ${pool.name})`
+      : `pool "${pool.name}" has autoAssign: false`;
+  }
   if (refusal) return refusal;
   return `pool "${pool.name}" has a serviceAllocation whose namespaceSelectors match no namespace (only explicit requests can use it)`;
 }
