@@ -525,7 +525,8 @@ export class WorkloadController {
     const now = nowIso();
     const prevConds = arr(status['conditions']).map(obj);
     if (!nodeName) {
-      // kube-scheduler: the Ready, schedulable Node matching nodeSelector with the fewest Pods (then by name).
+      // kube-scheduler: a Ready, schedulable Node matching nodeSelector, spreading the Pods of one controller
+      // (the default topology spread by hostname), then the fewest Pods, then by name.
       const nodes = this.schedulable(pod);
       if (nodes.length === 0) {
         const total = this.store.count('core/nodes');
@@ -536,11 +537,16 @@ export class WorkloadController {
         return;
       }
       const load = new Map<string, number>();
+      const siblings = new Map<string, number>();
+      const owner = controllerRef(pod)?.uid;
       for (const p of this.store.list('core/pods')) {
         const n = obj(p['spec'])['nodeName'];
-        if (typeof n === 'string') load.set(n, (load.get(n) ?? 0) + 1);
+        if (typeof n !== 'string') continue;
+        load.set(n, (load.get(n) ?? 0) + 1);
+        if (owner && controllerRef(p)?.uid === owner) siblings.set(n, (siblings.get(n) ?? 0) + 1);
       }
-      const node = nodes.sort((a, b) => (load.get(a.metadata.name ?? '') ?? 0) - (load.get(b.metadata.name ?? '') ?? 0) || String(a.metadata.name).localeCompare(String(b.metadata.name)))[0]!;
+      const by = (m: Map<string, number>, n: KubeObject) => m.get(n.metadata.name ?? '') ?? 0;
+      const node = nodes.sort((a, b) => by(siblings, a) - by(siblings, b) || by(load, a) - by(load, b) || String(a.metadata.name).localeCompare(String(b.metadata.name)))[0]!;
       await this.update('', 'pods', { ...pod, spec: { ...spec, nodeName: node.metadata.name } }, '', `bind pod ${ns}/${name}`, retry);
       return;
     }

@@ -54,8 +54,8 @@ function defaultTemplate(spec: Obj): void {
 }
 
 /**
- * Applies the defaults of `storeKey`'s kind to `o` in place (Deployments, ReplicaSets, Pods, IngressClasses
- * need none); other kinds are untouched. Safe on malformed objects.
+ * Applies the defaults of `storeKey`'s kind (Deployments, ReplicaSets, Pods) to `o` in place; other kinds are
+ * untouched. Safe on malformed objects.
  */
 export function defaultWorkload(storeKey: string, o: KubeObject): void {
   const spec = obj(o['spec']);
@@ -92,10 +92,6 @@ export function defaultWorkload(storeKey: string, o: KubeObject): void {
       dflt(spec, 'enableServiceLinks', true);
       dflt(spec, 'preemptionPolicy', 'PreemptLowerPriority');
       if (o['status'] === undefined) o['status'] = { phase: 'Pending', qosClass: 'BestEffort' };
-      return;
-    }
-    case 'networking.k8s.io/ingresses': {
-      // PathType has no default in networking/v1 (validation requires it), nothing to do but keep the shape.
       return;
     }
     default:
