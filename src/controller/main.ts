@@ -153,7 +153,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
         ...(f.context ? { context: f.context } : {}),
         component: 'berth-controller',
       },
-      { log: (l) => log(`controller: ${l}`), signal: aborter.signal },
+      { log: (l) => logger.warn(`controller: ${l}`), signal: aborter.signal },
     );
   } catch {
     return exited; // stopped while waiting
@@ -164,7 +164,8 @@ export async function runController(argv: readonly string[]): Promise<number> {
   notReady = 'informer caches are not synced';
   log(`controller: ${f.replicaId} connecting to ${kube.access.server} (${kube.access.source}), namespace ${ns}`);
 
-  const ilog = (l: string): void => log(l);
+  // Informer, claim cache and event write failures (each retried with backoff): warn level.
+  const ilog = (l: string): void => logger.warn(l);
   // Services are held projected (project.ts): the controller's memory is mostly its Service cache.
   const intern = interner();
   const services = kube.informer<KubeObject>(Resources.services, {

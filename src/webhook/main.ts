@@ -100,6 +100,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const logger = createLogger({ name: 'berth-webhook', format: f.logFormat, level: f.logLevel });
   const log = lineLogger(logger);
   const ilog = (l: string): void => log(`webhook: ${l}`);
+  /** Failures (each retried with backoff): warn level. */
+  const wlog = (l: string): void => logger.warn(`webhook: ${l}`);
   const pol = loadPolicy(f.policyFile);
   if (!pol.ok) {
     logger.error(`webhook: ${pol.message}`);
@@ -173,7 +175,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-  const retry = { log: ilog, signal: aborter.signal };
+  const retry = { log: wlog, signal: aborter.signal };
 
   try {
     kube = await connectWithRetry(
@@ -193,9 +195,9 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   log(`webhook: connecting to ${kube.access.server} (${kube.access.source}), namespace ${ns}`);
 
   // --- caches and the allocator they feed (informers retry with backoff by themselves) ---
-  const pools = kube.informer<KubeObject>(Resources.ipAddressPools, { namespace: ns, transform: slim, log: ilog });
-  const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
-  const claims = new KubeClaimCache(client, { onError: (m) => ilog(`claims: ${m}; retrying`) });
+  const pools = kube.informer<KubeObject>(Resources.ipAddressPools, { namespace: ns, transform: slim, log: wlog });
+  const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: wlog });
+  const claims = new KubeClaimCache(client, { onError: (m) => wlog(`claims: ${m}`) });
   live.claims = claims;
   const allocator = new Allocator();
   let rebuildQueued = false;
@@ -215,7 +217,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     );
     if (!built.config) {
       // MetalLB keeps the last good configuration when the new one does not parse (stale config).
-      ilog(`pools do not load, keeping the last good ones: ${built.problems.map((p) => p.message).join('; ')}`);
+      wlog(`pools do not load, keeping the last good ones: ${built.problems.map((p) => p.message).join('; ')}`);
       return;
     }
     allocator.setPools(built.config.pools);
@@ -239,7 +241,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     cachesSynced = true;
     ilog(`caches synced: ${pools.size} pools, ${claims.list().length} claims`);
   })();
-  syncing.catch((e) => ilog(`cache sync failed: ${e instanceof Error ? e.message : String(e)}`));
+  syncing.catch((e) => wlog(`cache sync failed: ${e instanceof Error ? e.message : String(e)}`));
 
   // --- the admission app replaces the probe-only handler ---
   const refs: WebhookConfigRef[] = [
@@ -288,7 +290,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       caProblems = [`cannot check the caBundle: ${message}`];
-      ilog(`caBundle check failed: ${message}; retrying in ${backoffDelay(caFailures)} ms`);
+      wlog(`caBundle check failed: ${message}; retrying in ${backoffDelay(caFailures)} ms`);
       caFailures++;
     }
   };
@@ -329,7 +331,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     try {
       if (install(await loadCert())) ilog('serving certificate reloaded');
     } catch (e) {
-      ilog(`certificate refresh failed: ${e instanceof Error ? e.message : String(e)}`);
+      wlog(`certificate refresh failed: ${e instanceof Error ? e.message : String(e)}`);
     }
     if (!stopping) timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
   };
