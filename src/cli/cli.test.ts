@@ -153,7 +153,7 @@ test('plan reads the admission policy file (--policy): onNoPools deny denies, on
     const j = JSON.parse(admitted.out) as { services: Array<{ name: string; pending?: { code: string }; warnings: string[] }> };
     const second = j.services.find((s) => s.name === 'second');
     assert.equal(second?.pending?.code, 'LB_POOL_EXHAUSTED');
-    assert.match(second!.warnings.at(-1)!, /until then the Service stays <pending>: it gets an IP as soon as one is free$/i);
+    assert.match(second!.warnings.at(-1)!, /^no available IPs: pool "tiny" 1\/1 in use; the Service stays <pending> until an IP is free\. To fix: /);
 
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, JSON.stringify({ onNoPools: 'maybe' }));
