@@ -1,0 +1,288 @@
+// The chaos run (issue 12): a cluster of the lab + 3 webhooks + 2 controllers (cluster.ts), seeded churn (churn.ts),
+// seeded SIGKILLs of webhooks and controllers and API-server outages (SIGKILL of the lab, 5-10 s down, restart on the
+// same dir and port); then churn stops, the run waits past the repair window, and the invariants (invariants.ts) are
+// checked on what the API server holds. `npm run chaos -- --seconds N --seed S` (run.ts) prints PASS/FAIL per
+// invariant with the offending objects.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IPAddressClaim } from '../../src/api/claim.ts';
+import type { KubeClient, KubeObject } from '../../src/kube/client.ts';
+import { Resources, type Resource } from '../../src/kube/resources.ts';
+import { canonicalIp } from '../../src/shared/ip.ts';
+import { ChaosCluster, CHAOS_POOLS, sleep, type MemberKind } from './cluster.ts';
+import { Churn, NAMESPACES } from './churn.ts';
+import {
+  checkAllowedPools,
+  checkClaimsMatch,
+  checkIpsOrReason,
+  checkNoDoubleIp,
+  checkNoMoves,
+  checkNoSelfDeaths,
+  checkSettled,
+  type ClaimView,
+  type EventView,
+  type InvariantResult,
+  type Observation,
+  type SvcView,
+} from './invariants.ts';
+import { Rng } from './rng.ts';
+
+export interface ChaosOptions {
+  /** Seconds of churn (kills and outages happen within them). */
+  seconds: number;
+  seed: number;
+  /** Working dir (lab state, logs); default a new temp dir, removed when every invariant passes unless `keep`. */
+  dir?: string;
+  keep?: boolean;
+  /** Mean seconds between kills (default 5). */
+  killEvery?: number;
+  /** API-server outages (default 1 per started minute of churn, at least 1; 0 = none). */
+  outages?: number;
+  /** Seconds to wait after churn before checking: past the claim grace, a failover and a repair pass (default 15). */
+  settleSeconds?: number;
+  /** Seconds during which no Service or claim may change (invariant g, default 4). */
+  quietSeconds?: number;
+  /** Concurrent churn loops (default 3). */
+  workers?: number;
+  /** Controller --claim-grace in ms (default 4000). */
+  claimGraceMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosReport {
+  ok: boolean;
+  results: InvariantResult[];
+  /** The run's lines (setup, kills, churn outcomes), for the notes. */
+  summary: string[];
+  dir: string;
+  kept: boolean;
+}
+
+interface PlannedKill {
+  atMs: number;
+  kind: MemberKind;
+  /** Lab: outage length; others: time until restart. */
+  downMs: number;
+  pick: number;
+}
+
+/** The seeded kill schedule: one of each kind first (in a seeded order), then weighted; outages capped. */
+export function planKills(seed: number, seconds: number, killEvery: number, outages: number): PlannedKill[] {
+  const rng = Rng.stream(seed, 'kills');
+  const out: PlannedKill[] = [];
+  const first: MemberKind[] = ['webhook', 'controller', ...(outages > 0 ? (['lab'] as const) : [])];
+  for (let i = first.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [first[i], first[j]] = [first[j]!, first[i]!];
+  }
+  let labs = 0;
+  // The first round (one kill of each kind) is spaced to fit a short run, an outage of up to 10 s included.
+  const firstGap = Math.min(killEvery * 1000, (seconds * 1000 - 2000 - (outages > 0 ? 10_000 : 0)) / (first.length + 0.5));
+  const gap = (): number => Math.round((out.length < first.length ? firstGap : killEvery * 1000) * (0.6 + 0.6 * rng.next()));
+  let at = gap();
+  while (at < seconds * 1000 - 2000) {
+    let kind: MemberKind = out.length < first.length ? first[out.length]! : rng.weighted({ webhook: 45, controller: 40, lab: 15 });
+    if (kind === 'lab' && labs >= outages) kind = rng.chance(0.5) ? 'webhook' : 'controller';
+    if (kind === 'lab') labs++;
+    const downMs = kind === 'lab' ? rng.between(5000, 10_000) : rng.between(1000, 3000);
+    out.push({ atMs: at, kind, downMs, pick: rng.int(1000) });
+    at += (kind === 'lab' ? downMs : 0) + gap();
+  }
+  return out;
+}
+
+interface RawSvc {
+  metadata: { namespace: string; name: string; uid: string; resourceVersion: string; annotations?: Record<string, string> };
+  spec?: { type?: string; loadBalancerClass?: string; ipFamilies?: string[]; ipFamilyPolicy?: string; ports?: Array<{ protocol?: string; port: number }> };
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } };
+}
+
+function svcView(s: RawSvc): SvcView {
+  return {
+    namespace: s.metadata.namespace,
+    name: s.metadata.name,
+    uid: s.metadata.uid,
+    type: s.spec?.type ?? 'ClusterIP',
+    ...(s.spec?.loadBalancerClass ? { loadBalancerClass: s.spec.loadBalancerClass } : {}),
+    ipFamilies: s.spec?.ipFamilies ?? [],
+    ...(s.spec?.ipFamilyPolicy ? { ipFamilyPolicy: s.spec.ipFamilyPolicy } : {}),
+    annotations: s.metadata.annotations ?? {},
+    ports: (s.spec?.ports ?? []).map((p) => ({ protocol: p.protocol ?? 'TCP', port: p.port })),
+    ips: (s.status?.loadBalancer?.ingress ?? []).map((i) => canonicalIp(i.ip ?? '') ?? i.ip ?? ''),
+    resourceVersion: s.metadata.resourceVersion,
+  };
+}
+
+async function list<T>(client: KubeClient, r: Resource, namespace?: string): Promise<{ items: T[]; rv: string }> {
+  for (let i = 0; ; i++) {
+    const res = await client.list<T>(r, namespace ? { namespace } : {});
+    if (res.ok) return { items: res.value.items, rv: res.value.metadata.resourceVersion ?? '0' };
+    if (i >= 20) throw new Error(`listing ${r.plural}: ${res.error.message}`);
+    await sleep(500);
+  }
+}
+
+async function services(client: KubeClient): Promise<{ views: SvcView[]; rv: string }> {
+  const views: SvcView[] = [];
+  let rv = '0';
+  for (const ns of NAMESPACES) {
+    const l = await list<RawSvc>(client, Resources.services, ns);
+    views.push(...l.items.map(svcView));
+    rv = l.rv;
+  }
+  return { views, rv };
+}
+
+function observation(at: number, label: string, views: SvcView[]): Observation {
+  return { at, label, services: new Map(views.filter((s) => s.type === 'LoadBalancer').map((s) => [s.uid, { key: `${s.namespace}/${s.name}`, ips: s.ips }])) };
+}
+
+/** Counts writes to Services (churn namespaces) and claims during `ms`, from a watch started at the lists' version. */
+async function countChanges(client: KubeClient, ms: number): Promise<Map<string, { count: number; last: string }>> {
+  const changes = new Map<string, { count: number; last: string }>();
+  const handles = [];
+  for (const [r, ns] of [[Resources.ipAddressClaims, undefined], ...NAMESPACES.map((n) => [Resources.services, n] as const)] as Array<[Resource, string | undefined]>) {
+    const l = await list<KubeObject>(client, r, ns);
+    handles.push(
+      client.watch(r, { resourceVersion: l.rv, ...(ns ? { namespace: ns } : {}), allowWatchBookmarks: false }, (e) => {
+        if (e.type !== 'ADDED' && e.type !== 'MODIFIED' && e.type !== 'DELETED') return;
+        const o = e.object as KubeObject;
+        const k = `${r.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`;
+        const c = changes.get(k) ?? { count: 0, last: '' };
+        c.count++;
+        c.last = `${e.type} rv ${o.metadata?.resourceVersion}`;
+        changes.set(k, c);
+      }),
+    );
+  }
+  await sleep(ms);
+  for (const h of handles) h.abort();
+  return changes;
+}
+
+/** Runs the whole chaos scenario and checks the invariants. Never throws for an invariant; throws if set-up fails. */
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const log = o.log ?? ((l: string) => void process.stdout.write(`${l}\n`));
+  const summary: string[] = [];
+  const say = (l: string): void => {
+    summary.push(l);
+    log(l);
+  };
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'berth-chaos-'));
+  const killEvery = o.killEvery ?? 5;
+  const outages = o.outages ?? Math.max(1, Math.ceil(o.seconds / 60));
+  const settleMs = (o.settleSeconds ?? 15) * 1000;
+  const quietMs = (o.quietSeconds ?? 4) * 1000;
+  const claimGraceMs = o.claimGraceMs ?? 4000;
+  const plan = planKills(o.seed, o.seconds, killEvery, outages);
+  say(`chaos: seed ${o.seed}, ${o.seconds} s churn, ${plan.length} kills planned (${plan.map((k) => k.kind).join(', ')}), dir ${dir}`);
+
+  const setupAt = performance.now();
+  const cluster = new ChaosCluster({ dir, log: (l) => say(`  ${l}`), claimGraceMs });
+  let results: InvariantResult[] = [];
+  let churn: Churn | undefined;
+  try {
+    await cluster.start();
+    say(`setup: lab, ${cluster.names('webhook').length} webhooks, ${cluster.names('controller').length} controllers ready in ${((performance.now() - setupAt) / 1000).toFixed(1)} s`);
+    const client = cluster.client;
+    const t0 = performance.now();
+    const now = (): number => Math.round(performance.now() - t0);
+    churn = new Churn({ client, rng: Rng.stream(o.seed, 'churn'), t0, kubeconfig: cluster.kubeconfig });
+    const observations: Observation[] = [];
+    const churning = churn.run(o.workers ?? 3);
+
+    for (const [i, k] of plan.entries()) {
+      const wait = k.atMs - now();
+      if (wait > 0) await sleep(wait);
+      const candidates = k.kind === 'lab' ? ['lab'] : cluster.names(k.kind).filter((n) => cluster.isUp(n));
+      if (candidates.length === 0) continue;
+      const name = candidates[k.pick % candidates.length]!;
+      const label = `kill ${i + 1} (${name})`;
+      const before = await services(client).catch(() => undefined);
+      if (before) observations.push(observation(now(), `before ${label}`, before.views));
+      await cluster.kill(name);
+      say(`+${(now() / 1000).toFixed(1)} s: SIGKILL ${name}; ${k.kind === 'lab' ? 'API server down' : 'restart'} in ${(k.downMs / 1000).toFixed(1)} s`);
+      const restart = async (): Promise<void> => {
+        await sleep(k.downMs);
+        await cluster.restart(name);
+        say(`+${(now() / 1000).toFixed(1)} s: ${name} restarted`);
+      };
+      // An outage blocks the schedule (one at a time); a replica comes back while the schedule goes on.
+      if (k.kind === 'lab') await restart();
+      else void restart();
+    }
+    const left = o.seconds * 1000 - now();
+    if (left > 0) await sleep(left);
+    churn.stop();
+    await churning;
+    say(`+${(now() / 1000).toFixed(1)} s: churn stopped after ${churn.stats.ops} operations`);
+    for (const [k, n] of [...churn.stats.outcomes].sort((x, y) => y[1] - x[1])) {
+      const sample = churn.stats.samples.get(k);
+      say(`  ${k}: ${n}${sample && !k.endsWith(' ok') ? `  e.g. ${sample.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`);
+    }
+
+    for (const n of [...cluster.names('webhook'), ...cluster.names('controller')]) if (!cluster.isUp(n)) await cluster.restart(n);
+    if (!(await cluster.waitReady(60_000))) say('  warning: not every webhook is ready or no controller leads after 60 s');
+    await sleep(settleMs);
+    say(`+${(now() / 1000).toFixed(1)} s: waited ${settleMs / 1000} s past churn (claim grace ${claimGraceMs / 1000} s); watching ${quietMs / 1000} s for writes`);
+    const changes = await countChanges(client, quietMs);
+
+    const final = await services(client);
+    const claims = (await list<IPAddressClaim>(client, Resources.ipAddressClaims)).items;
+    const events: EventView[] = [];
+    for (const ns of NAMESPACES) {
+      for (const e of (await list<RawEvent>(client, Resources.events, ns)).items) {
+        events.push({
+          ...(e.involvedObject?.uid ? { involvedUid: e.involvedObject.uid } : {}),
+          involvedKey: `${e.involvedObject?.namespace ?? ns}/${e.involvedObject?.name ?? ''}`,
+          type: e.type ?? '',
+          reason: e.reason ?? '',
+          message: e.message ?? '',
+        });
+      }
+    }
+    observations.push(observation(now(), 'the end', final.views));
+    const claimViews: ClaimView[] = claims.map((c) => ({
+      name: c.metadata.name,
+      ip: c.spec?.ip ?? '',
+      pool: c.spec?.pool ?? '',
+      holders: (c.spec?.holders ?? []).map((h) => ({ namespace: h.namespace, name: h.name, ...(h.uid ? { uid: h.uid } : {}) })),
+      resourceVersion: c.metadata.resourceVersion ?? '',
+    }));
+    const lb = final.views.filter((s) => s.type === 'LoadBalancer');
+    say(
+      `end: ${final.views.length} Services (${lb.length} LoadBalancer, ${lb.filter((s) => s.ips.length > 0).length} with IPs), ` +
+        `${claims.length} claims, ${events.filter((e) => e.type === 'Warning').length} Warning events, ${cluster.exits.length} process exits`,
+    );
+    results = [
+      checkNoDoubleIp(final.views),
+      checkIpsOrReason(final.views, events),
+      checkClaimsMatch(final.views, claimViews),
+      checkNoMoves(observations, churn.touches, 3000),
+      checkNoSelfDeaths(cluster.exits),
+      checkAllowedPools(final.views, CHAOS_POOLS),
+      checkSettled(changes, quietMs),
+    ];
+  } finally {
+    churn?.stop();
+    await cluster.stop();
+  }
+  for (const r of results) {
+    say(`${r.ok ? 'PASS' : 'FAIL'} ${r.id}) ${r.title}${r.ok ? '' : ` (${r.offenders.length})`}`);
+    for (const line of r.offenders.slice(0, 15)) say(`    ${line}`);
+    if (r.offenders.length > 15) say(`    … and ${r.offenders.length - 15} more`);
+  }
+  const ok = results.length > 0 && results.every((r) => r.ok);
+  const kept = !ok || o.keep === true || o.dir !== undefined;
+  if (!kept) rmSync(dir, { recursive: true, force: true });
+  say(`chaos: ${ok ? 'PASS' : `FAIL (${results.filter((r) => !r.ok).map((r) => r.id).join(', ')})`}${kept ? `; logs and lab state in ${dir}` : ''}`);
+  return { ok, results, summary, dir, kept };
+}
+
+interface RawEvent {
+  involvedObject?: { namespace?: string; name?: string; uid?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+}
