@@ -34,6 +34,8 @@ import { serve, type ServingCert, type WebhookServer } from './server.ts';
 import { KeyLock } from './service-deps.ts';
 import { createCa, issueServing, servingNames, type ServingNames } from './tls.ts';
 
+/** The caBundle check's retry cap: short, so readiness follows the API server's return within seconds. */
+const CA_RETRY_MAX_MS = 5_000;
 const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/admission.json', import.meta.url));
 
 function loadPolicy(file: string | undefined): { ok: true; policy: AdmissionPolicy } | { ok: false; message: string } {
@@ -276,6 +278,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   // --- caBundle: inject (bootstrap mode) and check (both modes) until ready, then now and then ---
   let announced = false;
   let caFailures = 0;
+  let caVerified = false;
   const checkCa = async (): Promise<void> => {
     if (!caPem) return;
     try {
@@ -286,11 +289,14 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       const problems: string[] = [];
       for (const ref of refs) problems.push(...caBundleProblems(ref, await configs.get(ref), caPem));
       caProblems = problems;
+      caVerified = problems.length === 0;
       caFailures = 0;
     } catch (e) {
+      // The API server is unreachable: a caBundle already verified stays verified (the API server calling us is the
+      // one we cannot reach, so readiness flapping would only delay admissions when it is back).
       const message = e instanceof Error ? e.message : String(e);
-      caProblems = [`cannot check the caBundle: ${message}`];
-      wlog(`caBundle check failed: ${message}; retrying in ${backoffDelay(caFailures)} ms`);
+      if (!caVerified) caProblems = [`cannot check the caBundle: ${message}`];
+      wlog(`caBundle check failed: ${message}; retrying in ${backoffDelay(caFailures, 500, CA_RETRY_MAX_MS)} ms`);
       caFailures++;
     }
   };
@@ -303,7 +309,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       announced = true;
       log(`webhook: ready ${url} (namespace ${ns}, lb-class ${f.lbClass ?? '(none)'})`);
     }
-    const next = r.ready ? 30_000 : caFailures > 0 ? backoffDelay(caFailures - 1) : 500;
+    const next = caFailures > 0 ? backoffDelay(caFailures - 1, 500, CA_RETRY_MAX_MS) : r.ready ? 30_000 : 500;
     if (!stopping) timers.ca = setTimeout(() => void tick(), next).unref();
   };
   void syncing.finally(() => void tick());

@@ -208,3 +208,38 @@ test("MetalLB's legacy ConfigMap config gets a LegacyConfigIgnored Warning Event
   assert.equal(line.level, 'warn');
   assert.equal(line.configMap, 'metallb-system/config');
 });
+
+test('an API server outage after start: both processes stay up, the webhook stays ready, and serve again when it is back', async (c) => {
+  if (skip) return c.skip(skip);
+  assert.ok(lab && ctl && hook, 'the first test left the lab and both processes running');
+  const hookLog = hook.output().length;
+  const ctlLog = ctl.output().length;
+  await lab.stop();
+  lab = undefined;
+  // Wait until both have seen the outage (a watch or a request failed), then some more.
+  await until('the processes to notice the outage', async () =>
+    /retrying/.test(hook!.output().slice(hookLog)) && /retrying|stopped leading/.test(ctl!.output().slice(ctlLog)) ? true : undefined,
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(hook.exited, false, hook.output().slice(-3000));
+  assert.equal(ctl.exited, false, ctl.output().slice(-3000));
+  assert.equal((await probe(`${hook.url}/healthz`)).status, 200);
+  assert.equal((await probe(`${hook.url}/readyz`)).status, 200, 'a verified caBundle stays verified while the API server is away');
+
+  lab = await startTestLab({ dir, port: labPort, persist: true });
+  await kubectl(
+    ['apply', '-f', '-'],
+    'apiVersion: v1\nkind: Service\nmetadata: {name: after, namespace: shop}\nspec:\n  type: LoadBalancer\n  selector: {app: after}\n  ports: [{port: 80, targetPort: 8080}]\n',
+  );
+  const svc = JSON.parse(await kubectl(['get', 'svc', 'after', '-n', 'shop', '-o', 'json'])) as { metadata: { annotations?: Record<string, string> } };
+  assert.equal(svc.metadata.annotations?.['berth.io/assigned-ips'], '192.168.1.221', 'decided at admission by the webhook');
+  const ip = await until('the controller to write the status after the outage', async () => {
+    const s = JSON.parse(await kubectl(['get', 'svc', 'after', '-n', 'shop', '-o', 'json'])) as {
+      status?: { loadBalancer?: { ingress?: Array<{ ip: string }> } };
+    };
+    return s.status?.loadBalancer?.ingress?.[0]?.ip;
+  });
+  assert.equal(ip, '192.168.1.221');
+  assert.equal(hook.exited, false);
+  assert.equal(ctl.exited, false);
+});
