@@ -392,12 +392,21 @@ export class WorkloadController {
       current = this.store.get('apps/replicasets', ns, `${name}-${hash}`);
     }
     const retry = () => this.dirty.deployments.add(key(ns, name));
+    // The current ReplicaSet holds the highest revision (a rollback to an older template renumbers it).
+    const maxOld = owned.filter((rs) => rs !== current).reduce((m, rs) => Math.max(m, revisionOf(rs)), 0);
+    const revision = current && revisionOf(current) > maxOld ? revisionOf(current) : maxOld + 1;
     for (const rs of owned) {
       const want = rs === current ? replicas : 0;
       const rsSpec = obj(rs['spec']);
-      const ann = rs === current ? annotations(revisionOf(rs) || maxRevision + 1) : rs.metadata.annotations;
+      const ann = rs === current ? annotations(revision) : rs.metadata.annotations;
       if (paused || (rsSpec['replicas'] === want && deepEqual(rs.metadata.annotations, ann))) continue;
       await this.update('apps', 'replicasets', { ...rs, metadata: { ...rs.metadata, annotations: ann ?? {} }, spec: { ...rsSpec, replicas: want } }, '', `scale replicaset ${ns}/${rs.metadata.name}`, retry);
+    }
+    // The Deployment carries its current revision (what `kubectl rollout undo` patches and history reads).
+    const annotated = this.store.get('apps/deployments', ns, name);
+    if (!paused && current && annotated && annotated.metadata.annotations?.['deployment.kubernetes.io/revision'] !== String(revision)) {
+      const metadata = { ...annotated.metadata, annotations: { ...(annotated.metadata.annotations ?? {}), 'deployment.kubernetes.io/revision': String(revision) } };
+      await this.update('apps', 'deployments', { ...annotated, metadata }, '', `annotate deployment ${ns}/${name}`, retry);
     }
     // revisionHistoryLimit: old ReplicaSets with no replicas beyond the limit go, oldest first.
     const limit = typeof spec['revisionHistoryLimit'] === 'number' ? spec['revisionHistoryLimit'] : 10;
