@@ -7,7 +7,7 @@ const USAGE = `berth — MetalLB-compatible LoadBalancer for bare-metal Kubernet
 
 commands:
   validate PATH...   validate metallb.io objects in YAML files/folders (- for stdin)
-  plan PATH...       what each LoadBalancer Service would get (or why it would be denied)
+  plan PATH...       what each LoadBalancer Service would get (or why it would be denied or stay <pending>)
   lab                start the embedded local lab (API server + berth); what \`npm start\` runs
   version            print the version
 
