@@ -5,7 +5,7 @@
 // Only APIs that exist at 17cd0f0 are used, so the tests can be run against that commit to show they fail there.
 import { repoObjects } from '../../src/cli/lab.ts';
 import { applyObject } from '../../src/kube/apply.ts';
-import type { KubeClient } from '../../src/kube/client.ts';
+import type { KubeClient, KubeObject } from '../../src/kube/client.ts';
 import { connect, type Kube } from '../../src/kube/connect.ts';
 import { startControllerProcess, startWebhookProcess, type ControllerProcess, type WebhookProcess } from '../../src/lab/processes.ts';
 import { startTestLab, type KubectlResult, type TestLab } from '../../src/lab/testing.ts';
@@ -75,16 +75,15 @@ export interface StackOptions {
 /** Short leader-election timings (one replica leads within a second). */
 const FAST_LEASE = ['--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms'];
 
-const sliceYaml = (i: number, port: number, ready: boolean): string => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${WEBHOOK_SERVICE}-r${i}
-  namespace: ${NS}
-  labels: {kubernetes.io/service-name: ${WEBHOOK_SERVICE}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: ${ready}, serving: ${ready}}}]
-ports: [{name: https, port: ${port}, protocol: TCP}]
-`;
+/** The EndpointSlice routing berth-webhook-service to replica `i` (its own slice, so readiness is per replica). */
+const slice = (i: number, port: number, ready: boolean): KubeObject => ({
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
+  metadata: { name: `${WEBHOOK_SERVICE}-r${i}`, namespace: NS, labels: { 'kubernetes.io/service-name': WEBHOOK_SERVICE } },
+  addressType: 'IPv4',
+  endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready, serving: ready } }],
+  ports: [{ name: 'https', port, protocol: 'TCP' }],
+});
 
 /** An IPAddressPool manifest. */
 export function poolYaml(name: string, addresses: string[], opts: { autoAssign?: boolean; annotations?: Record<string, string> } = {}): string {
@@ -149,8 +148,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack | undef
     kube.close();
     await t.stop();
   };
+  // Through the API (not kubectl): routing is test plumbing, done before each request of a round.
   const route = async (ready: (i: number) => boolean): Promise<void> => {
-    await ok(['apply', '-f', '-'], webhooks.map((w, i) => sliceYaml(i, w.port, ready(i))).join('---\n'));
+    for (const [i, w] of webhooks.entries()) {
+      const r = await applyObject(client, slice(i, w.port, ready(i)));
+      if (!r.ok) throw new Error(`routing the webhook Service to replica ${i}: ${r.error.message}`);
+    }
   };
   const startController = async (id = 'ctl-0', extra: string[] = []): Promise<ControllerProcess> => {
     const c = await startControllerProcess([

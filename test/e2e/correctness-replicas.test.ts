@@ -12,7 +12,10 @@ const ROUNDS = 20;
 describe('updates that keep the IP request never move an IP, whichever webhook replica answers', { timeout: 150_000 }, () => {
   let S: Stack | undefined;
   before(async () => {
-    S = await startStack({ webhooks: 3, config: poolYaml('default', ['192.0.2.0/27']) });
+    S = await startStack({
+      webhooks: 3,
+      config: [poolYaml('default', ['192.0.2.0/27']), poolYaml('reserved', ['198.51.100.32/29'], { autoAssign: false })].join('---\n'),
+    });
   });
   after(async () => {
     await S?.stop();
@@ -21,7 +24,18 @@ describe('updates that keep the IP request never move an IP, whichever webhook r
   it(`${ROUNDS} rounds of label/annotation updates over 3 replicas: assigned IPs, status and claims never change`, async (t) => {
     if (!S) return t.skip('kubectl not found');
     await S.routeTo(0);
-    await S.ok(['apply', '-f', '-'], NAMES.map((n, i) => serviceYaml(n, { port: 80 + i })).join('---\n'));
+    // Every kind of IP request: automatic, from a named pool, a requested IP, and a pair sharing one IP.
+    const shared = { 'metallb.io/allow-shared-ip': 'pair' };
+    await S.ok(
+      ['apply', '-f', '-'],
+      [
+        serviceYaml('r0', { port: 80 }),
+        serviceYaml('r1', { port: 81, annotations: { 'metallb.io/address-pool': 'reserved' } }),
+        serviceYaml('r2', { port: 82, annotations: { 'metallb.io/loadBalancerIPs': '192.0.2.20' } }),
+        serviceYaml('r3', { port: 83, annotations: shared }),
+        serviceYaml('r4', { port: 84, annotations: shared }),
+      ].join('---\n'),
+    );
     const ipsOf = async (): Promise<Map<string, { assigned: string; status: string; uid: string }>> => {
       const list = JSON.parse(await S!.ok(['get', 'svc', '-n', 'shop', '-o', 'json'])) as {
         items: Array<{ metadata: { name: string; uid: string; annotations?: Record<string, string> }; status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } } }>;
@@ -41,7 +55,8 @@ describe('updates that keep the IP request never move an IP, whichever webhook r
       const m = await ipsOf();
       return NAMES.every((n) => m.get(n)?.status && m.get(n)?.status === m.get(n)?.assigned) ? m : undefined;
     }, 'every Service to get an IP');
-    assert.equal(new Set(NAMES.map((n) => initial.get(n)!.status)).size, NAMES.length, 'distinct IPs');
+    assert.equal(initial.get('r3')!.status, initial.get('r4')!.status, 'r3 and r4 share an IP');
+    assert.equal(new Set(NAMES.map((n) => initial.get(n)!.status)).size, NAMES.length - 1, 'distinct IPs otherwise');
 
     const moves: string[] = [];
     const denials: string[] = [];
@@ -73,7 +88,8 @@ describe('updates that keep the IP request never move an IP, whichever webhook r
     for (const n of NAMES) {
       const held = claims.filter((c) => c.spec.holders.some((h) => h.namespace === 'shop' && h.name === n));
       assert.deepEqual(held.map((c) => c.spec.ip), [initial.get(n)!.status], `${n} holds exactly its claim`);
-      assert.deepEqual(held[0]!.spec.holders.map((h) => h.uid), [end.get(n)!.uid]);
+      const mine = held[0]!.spec.holders.filter((h) => h.name === n);
+      assert.deepEqual(mine.map((h) => h.uid), [end.get(n)!.uid], `${n}'s claim entry is bound to its uid`);
     }
   });
 });
