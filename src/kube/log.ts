@@ -1,7 +1,7 @@
 // The processes' logger (controller, webhook): pino, one JSON object per line by default (what log collectors
 // parse), or `--log-format text` for people: `2026-01-02T03:04:05.678Z INFO  msg key=value …`.
 // Only main.ts files create a logger; pure modules take a `log` callback or report decisions through a callback.
-import { destination, pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
 
 export type LogFormat = 'json' | 'text';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -33,7 +33,7 @@ export interface LoggerOptions {
   readonly name: string;
   readonly format?: LogFormat;
   readonly level?: LogLevel;
-  /** Default: stdout, written synchronously (no line lost on exit; ordered with the ready lines spawners wait for). */
+  /** Default: process.stdout. */
   readonly sink?: LineSink;
 }
 
@@ -70,14 +70,10 @@ function textDestination(sink: LineSink): DestinationStream {
 /** A pino logger writing JSON lines (default) or text lines to stdout (or `sink`); levels as labels, ISO times. */
 export function createLogger(opts: LoggerOptions): Logger {
   const format = opts.format ?? 'json';
-  const dest: DestinationStream =
-    opts.sink !== undefined
-      ? format === 'text'
-        ? textDestination(opts.sink)
-        : { write: (s: string) => void opts.sink!.write(s) }
-      : format === 'text'
-        ? textDestination({ write: (l: string) => process.stdout.write(l) })
-        : destination({ dest: 1, sync: true });
+  // process.stdout, as console.log did: Node queues on a full pipe instead of blocking the event loop (sonic-boom's
+  // synchronous mode sleeps on EAGAIN, which would stall reconciles and admissions behind a slow log reader).
+  const sink: LineSink = opts.sink ?? { write: (l: string) => process.stdout.write(l) };
+  const dest: DestinationStream = format === 'text' ? textDestination(sink) : { write: (s: string) => void sink.write(s) };
   return pino(
     {
       name: opts.name,
