@@ -16,8 +16,23 @@ export const CLAIM_FAMILY_LABEL = 'berth.io/ip-family';
 export interface ClaimHolder {
   namespace: string;
   name: string;
-  /** Bound by the controller once the Service exists (the Service has no uid at mutating time). */
+  /**
+   * The Service's uid: written by UPDATE admissions (the stored Service's uid is known) and bound by the controller
+   * once a created Service exists (a CREATE admission runs before the uid is assigned). An entry whose uid differs from
+   * the live Service's belongs to an earlier Service of the same name (deleted, not yet released).
+   */
   uid?: string;
+  /**
+   * `namespace/name`, for display (`kubectl get ipaddressclaims` prints it): the Service is identified by
+   * namespace + name + uid, never by this field.
+   */
+  service?: string;
+  /**
+   * Set by an UPDATE admission that added this IP: the resourceVersion of the stored Service version it replaced.
+   * While the Service is still at that resourceVersion the admission may be in flight (the new version not stored
+   * yet), so the controller must not release the entry as "not named by the Service".
+   */
+  admittedOn?: string;
   ports: Array<{ protocol: 'TCP' | 'UDP' | 'SCTP'; port: number }>;
 }
 

@@ -29,7 +29,7 @@ test('claims the proposed IP, records it, and is idempotent for a Service that h
   const r = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: false });
   assert.deepEqual(r, { ok: true, ips: ['192.168.1.220'], pool: 'default' });
   const c = await store.get('192.168.1.220');
-  assert.deepEqual(c?.spec.holders, [{ namespace: 'shop', name: 'web', ports: [{ protocol: 'TCP', port: 80 }] }]);
+  assert.deepEqual(c?.spec.holders, [{ namespace: 'shop', name: 'web', service: 'shop/web', ports: [{ protocol: 'TCP', port: 80 }] }]);
   assert.equal(c?.spec.pool, 'default');
   const writes = store.writes;
   const again = await claimFor({ store, allocator: a }, 'shop/web', req('shop', 'web'), { dryRun: false });
@@ -264,4 +264,112 @@ test('three allocators racing on one store never give one IP to two Services', a
     const c = claims.find((x) => x.spec.ip === r.ips[0]);
     assert.equal(c?.spec.holders[0]?.name, `s${i}`);
   }
+});
+
+/** A store whose create rejects for some IPs (an API server answering 422, or unreachable). */
+function failingCreates(inner: MemoryClaimStore, bad: (ip: string) => boolean): ClaimStore {
+  return {
+    list: () => inner.list(),
+    get: (ip) => inner.get(ip),
+    create: async (c, o) => {
+      if (bad(c.spec.ip)) throw new Error(`create ipaddressclaim ${c.metadata.name}: HTTP 422`);
+      return inner.create(c, o);
+    },
+    update: (c) => inner.update(c),
+    delete: (ip, o) => inner.delete(ip, o),
+  };
+}
+
+test('a rejected claim create leaves the claims and the allocator as they were (dual stack rolls back the other family)', async () => {
+  const inner = new MemoryClaimStore();
+  const a = allocator(pool('dual', '198.51.100.0/28', '2001:db8:22::/124'));
+  const store = failingCreates(inner, (ip) => ip.includes(':'));
+  const dual = req('shop', 'web', { families: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' });
+  await assert.rejects(claimFor({ store, allocator: a }, 'shop/web', dual, { dryRun: false }), /HTTP 422/);
+  assert.equal(inner.size, 0, 'the IPv4 claim taken in the same round was released');
+  assert.equal(a.ipsOf('shop/web'), undefined, 'the allocator does not keep the address');
+  assert.equal(a.holdersOf('198.51.100.0').length, 0);
+  // A Service that held an IP before keeps exactly that record.
+  const held = await claimFor({ store: inner, allocator: a }, 'shop/old', req('shop', 'old'), { dryRun: false });
+  assert.ok(held.ok);
+  const boom = failingCreates(inner, () => true);
+  await assert.rejects(
+    claimFor({ store: boom, allocator: a }, 'shop/old', req('shop', 'old', { requestedIPs: ['198.51.100.9'] }), { dryRun: false }),
+  );
+  assert.deepEqual(a.ipsOf('shop/old')?.ips, held.ips);
+});
+
+test('a Service created again under the same name does not inherit the earlier one’s IP; it may take it over when it asks for it', async () => {
+  const store = new MemoryClaimStore();
+  const small: PoolSpec = { ...pool('small', '203.0.113.10/32'), autoAssign: false };
+  const a = allocator(small, pool('default', '198.51.100.0/30'));
+  const first = await claimFor({ store, allocator: a }, 'ns/a', req('ns', 'a', { pool: 'small' }), {
+    dryRun: false,
+    identity: { creating: true },
+  });
+  assert.deepEqual(first.ok && first.ips, ['203.0.113.10']);
+  // Bound by the controller.
+  const c = (await store.get('203.0.113.10'))!;
+  await store.update({ ...c, spec: { ...c.spec, holders: [{ ...c.spec.holders[0]!, uid: 'uid-1' }] } });
+  // Deleted and created again without the pool annotation, before the controller released the claim.
+  const again = await claimFor({ store, allocator: a }, 'ns/a', req('ns', 'a'), { dryRun: false, identity: { creating: true } });
+  assert.deepEqual(again.ok && again.ips, ['198.51.100.0']);
+  assert.equal((await store.get('203.0.113.10'))?.spec.holders[0]?.uid, 'uid-1', 'the earlier entry is left to the controller');
+  assert.ok(a.holdersOf('203.0.113.10').length > 0, 'the earlier IP stays taken in the allocator');
+  // Created a third time asking for the old IP explicitly: the earlier entry is taken over.
+  const third = await claimFor({ store, allocator: a }, 'ns/b', req('ns', 'b'), { dryRun: false, identity: { creating: true } });
+  assert.ok(third.ok);
+  const asks = await claimFor({ store, allocator: a }, 'ns/a', req('ns', 'a', { requestedIPs: ['203.0.113.10'], pool: 'small' }), {
+    dryRun: false,
+    identity: { creating: true },
+  });
+  assert.deepEqual(asks.ok && asks.ips, ['203.0.113.10']);
+  const taken = (await store.get('203.0.113.10'))!.spec.holders;
+  assert.equal(taken.length, 1);
+  assert.equal(taken[0]!.uid, undefined, 'the entry is the new Service’s now (its uid is bound later)');
+});
+
+test('an UPDATE keeps the stored IPs whatever this replica’s allocator remembers, and stamps IPs it adds', async () => {
+  const store = new MemoryClaimStore();
+  const a = allocator(pool('default', '198.51.100.0/28'));
+  const r = await claimFor({ store, allocator: a }, 'ns/web', req('ns', 'web'), { dryRun: false, identity: { creating: true } });
+  assert.deepEqual(r.ok && r.ips, ['198.51.100.0']);
+  // A second replica whose allocator never saw the claim (its informer lags).
+  const stale = allocator(pool('default', '198.51.100.0/28'));
+  const upd = await claimFor({ store, allocator: stale }, 'ns/web', req('ns', 'web', { ports: [{ protocol: 'TCP', port: 8080 }] }), {
+    dryRun: false,
+    identity: { uid: 'u1', admittedOn: '41', stored: ['198.51.100.0'] },
+  });
+  assert.deepEqual(upd.ok && upd.ips, ['198.51.100.0'], 'never moves to the lowest free IP of a stale view');
+  const kept = (await store.get('198.51.100.0'))!.spec.holders[0]!;
+  assert.equal(kept.admittedOn, undefined, 'an IP the stored version holds is not stamped');
+  assert.deepEqual(kept.ports, [{ protocol: 'TCP', port: 8080 }]);
+  // A changed request moving to another IP stamps the new entry with the stored version's resourceVersion.
+  const moved = await claimFor({ store, allocator: stale }, 'ns/web', req('ns', 'web', { requestedIPs: ['198.51.100.7'] }), {
+    dryRun: false,
+    identity: { uid: 'u1', admittedOn: '42', stored: ['198.51.100.0'] },
+  });
+  assert.deepEqual(moved.ok && moved.ips, ['198.51.100.7']);
+  const stamped = (await store.get('198.51.100.7'))!.spec.holders[0]!;
+  assert.equal(stamped.admittedOn, '42');
+  assert.equal(stamped.uid, 'u1');
+  // Toggling back to an IP it still holds an entry on re-stamps it (the controller must not release it meanwhile).
+  const back = await claimFor({ store, allocator: stale }, 'ns/web', req('ns', 'web', { requestedIPs: ['198.51.100.0'] }), {
+    dryRun: false,
+    identity: { uid: 'u1', admittedOn: '43', stored: ['198.51.100.7'] },
+  });
+  assert.deepEqual(back.ok && back.ips, ['198.51.100.0']);
+  assert.equal((await store.get('198.51.100.0'))!.spec.holders[0]!.admittedOn, '43');
+});
+
+test('releaseHolder with a match keeps an entry that changed hands', async () => {
+  const store = new MemoryClaimStore();
+  await store.create(
+    newClaim({ ip: '198.51.100.1', pool: 'p', sharingKey: '', backendKey: '', holders: [{ namespace: 'ns', name: 'a', uid: 'new', ports: [] }] }),
+  );
+  const r = await releaseHolder(store, '198.51.100.1', { namespace: 'ns', name: 'a' }, { match: (h) => h.uid === 'old' });
+  assert.deepEqual(r, { ok: true, action: 'kept' });
+  assert.ok(await store.get('198.51.100.1'));
+  const d = await releaseHolder(store, '198.51.100.1', { namespace: 'ns', name: 'a' }, { match: (h) => h.uid === 'new' });
+  assert.deepEqual(d, { ok: true, action: 'deleted' });
 });

@@ -18,6 +18,36 @@ export function holderKey(h: { readonly namespace: string; readonly name: string
   return `${h.namespace}/${h.name}`;
 }
 
+/**
+ * Who is taking or holding an IP, beyond `namespace/name` (a name can be deleted and created again while the old
+ * Service's claims are not yet released, so the name alone is not an identity).
+ */
+export interface ClaimIdentity {
+  /** The Service's uid when known (UPDATE admissions, the controller); absent at CREATE (assigned at storage). */
+  readonly uid?: string;
+  /** A CREATE admission: no Service of this name is stored, so an entry under the name is an earlier Service's. */
+  readonly creating?: boolean;
+  /** An UPDATE admission: the resourceVersion of the stored version it replaces (recorded on entries it adds). */
+  readonly admittedOn?: string;
+  /**
+   * IPs the stored version already holds (its `berth.io/assigned-ips`, else its status): an UPDATE keeps them when
+   * they still satisfy the request, whatever this replica's allocator remembers (MetalLB keeps a still-valid IP).
+   */
+  readonly stored?: readonly string[];
+}
+
+/** Is `h` the entry of the Service `identity` names (same namespace/name, and no uid that says otherwise)? */
+export function isSelf(h: ClaimHolder, namespace: string, name: string, identity: ClaimIdentity = {}): boolean {
+  if (h.namespace !== namespace || h.name !== name) return false;
+  if (identity.creating) return false;
+  return identity.uid === undefined || h.uid === undefined || h.uid === identity.uid;
+}
+
+/** Is `h` an entry of an earlier Service with the same namespace/name (deleted, its claims not yet released)? */
+export function isEarlier(h: ClaimHolder, namespace: string, name: string, identity: ClaimIdentity = {}): boolean {
+  return h.namespace === namespace && h.name === name && !isSelf(h, namespace, name, identity);
+}
+
 /** Index of claims by holder key (`namespace/name`); each holder's IPs are ordered IPv4 first, then by name. */
 export function claimsByHolder(claims: readonly IPAddressClaim[]): Map<string, HolderClaims> {
   const out = new Map<string, HolderClaims>();

@@ -5,6 +5,7 @@
 // webhook or another replica over the new IP is settled by the claim.
 import type { AllocatorApi, ServiceRequest } from '../allocator/types.ts';
 import { claimFor, type ClaimStepDeps } from '../claims/claim-step.ts';
+import type { ClaimIdentity } from '../claims/holders.ts';
 import { familyOf, type Family } from '../shared/ip.ts';
 
 export type AddFamilyResult =
@@ -31,10 +32,11 @@ export async function addOtherFamily(
   key: string,
   req: ServiceRequest,
   held: string,
+  identity: ClaimIdentity = {},
 ): Promise<AddFamilyResult> {
   const want: Family = familyOf(held) === 'IPv6' ? 'IPv4' : 'IPv6';
   // The claim step keeps IPs the Service already holds when it spreads a retry, so the held IP never moves.
-  const r = await claimFor(deps, key, req, { dryRun: false });
+  const r = await claimFor(deps, key, req, { dryRun: false, identity });
   if (!r.ok) return { ok: false, transient: r.code === 'LB_CLAIM_CONFLICT', message: r.message };
   if (!r.ips.includes(held)) {
     // Not expected (allocate() keeps a held IP that still fits); the next reconcile releases the claims the

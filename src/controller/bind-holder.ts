@@ -2,7 +2,7 @@
 // ports and the IP's sharing/backend keys. Every write carries the read resourceVersion; 409 → re-read, bounded.
 import type { ServiceRequest } from '../allocator/types.ts';
 import type { ClaimHolder, IPAddressClaim } from '../api/claim.ts';
-import { samePorts } from '../claims/holders.ts';
+import { isSelf, samePorts } from '../claims/holders.ts';
 import type { ClaimStore } from '../claims/store.ts';
 import type { ClaimView } from './deps.ts';
 
@@ -21,17 +21,19 @@ export async function bindHolder(
   for (let round = 0; round < ROUNDS; round++) {
     if (!claim || round > 0) claim = await store.get(ip);
     if (!claim) return { ok: true, wrote: false };
-    const i = claim.spec.holders.findIndex((h) => h.namespace === req.namespace && h.name === req.name);
+    // Only this Service's entry (unbound, or bound to its uid): an earlier Service's entry is never rebound.
+    const i = claim.spec.holders.findIndex((h) => isSelf(h, req.namespace, req.name, uid !== undefined ? { uid } : {}));
     if (i < 0) return { ok: true, wrote: false };
     const h = claim.spec.holders[i]!;
     const ports = req.ports.map((p) => ({ protocol: p.protocol, port: p.port }));
     const fresh =
       (uid === undefined || h.uid === uid) &&
+      h.service !== undefined &&
       samePorts(h.ports, ports) &&
       claim.spec.sharingKey === req.sharingKey &&
       claim.spec.backendKey === req.backendKey;
     if (fresh) return { ok: true, wrote: false };
-    const next: ClaimHolder = { ...h, ports, ...(uid !== undefined ? { uid } : {}) };
+    const next: ClaimHolder = { ...h, service: `${req.namespace}/${req.name}`, ports, ...(uid !== undefined ? { uid } : {}) };
     const u = await store.update({
       ...claim,
       spec: {

@@ -60,15 +60,19 @@ export async function converge(
   for (const k of deprecatedKeys(svc.metadata?.annotations)) {
     d.recorder.record(svc, 'Warning', 'deprecatedAnnotation', `Service uses deprecated annotation ${k}`);
   }
+  // Each write is conditional on the version it was computed from: a newer version (a newer admission's decision) is
+  // never overwritten; the Conflict requeues the Service and its newer version is reconciled instead.
+  let rv = svc.metadata?.resourceVersion || undefined;
   if (statusChanged) {
-    const w = await d.writer.writeIngress(ns, name, ips);
+    const w = await d.writer.writeIngress(ns, name, ips, rv);
     if (!w.ok) return { ok: false, write: w };
+    rv = rv !== undefined ? w.resourceVersion : undefined;
     if (ips.length > 0) {
       d.recorder.record(svc, 'Normal', 'IPAllocated', allocatedMessage ?? `Assigned IP ${goQuoteList(ips)}`);
     }
   }
   if (annChanged) {
-    const w = await d.writer.writeAnnotations(ns, name, changes);
+    const w = await d.writer.writeAnnotations(ns, name, changes, rv);
     if (!w.ok) return { ok: false, write: w };
   }
   return { ok: true, changed: true };

@@ -106,16 +106,21 @@ export class FakeServiceApi implements ServiceWriter {
     this.cache = cache;
   }
 
-  async writeIngress(namespace: string, name: string, ips: readonly string[]): Promise<WriteResult> {
+  async writeIngress(namespace: string, name: string, ips: readonly string[], rv?: string): Promise<WriteResult> {
     this.writes.push(`status ${namespace}/${name} ${ips.join(',') || '-'}`);
-    return this.#apply(namespace, name, (s) => {
+    return this.#apply(namespace, name, rv, (s) => {
       s.status = ips.length > 0 ? { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } : { loadBalancer: {} };
     });
   }
 
-  async writeAnnotations(namespace: string, name: string, changes: Readonly<Record<string, string | null>>): Promise<WriteResult> {
+  async writeAnnotations(
+    namespace: string,
+    name: string,
+    changes: Readonly<Record<string, string | null>>,
+    rv?: string,
+  ): Promise<WriteResult> {
     this.writes.push(`annotations ${namespace}/${name} ${JSON.stringify(changes)}`);
-    return this.#apply(namespace, name, (s) => {
+    return this.#apply(namespace, name, rv, (s) => {
       const ann = { ...(s.metadata?.annotations ?? {}) };
       for (const [k, v] of Object.entries(changes)) {
         if (v === null) delete ann[k];
@@ -125,7 +130,13 @@ export class FakeServiceApi implements ServiceWriter {
     });
   }
 
-  #apply(namespace: string, name: string, fn: (s: ServiceLike) => void): WriteResult {
+  /** The stored Service's identity (the cache is the store here). */
+  async current(namespace: string, name: string): Promise<{ uid?: string; resourceVersion?: string } | undefined> {
+    const s = this.cache.getByKey(`${namespace}/${name}`);
+    return s ? { ...(s.metadata?.uid ? { uid: s.metadata.uid } : {}), ...(s.metadata?.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}) } : undefined;
+  }
+
+  #apply(namespace: string, name: string, rv: string | undefined, fn: (s: ServiceLike) => void): WriteResult {
     const key = `${namespace}/${name}`;
     const fail = this.failNext.get(key);
     if (fail) {
@@ -134,11 +145,15 @@ export class FakeServiceApi implements ServiceWriter {
     }
     const cur = this.cache.getByKey(key);
     if (!cur) return { ok: false, reason: 'NotFound', message: `services "${name}" not found` };
+    if (rv !== undefined && cur.metadata?.resourceVersion !== undefined && rv !== cur.metadata.resourceVersion) {
+      return { ok: false, reason: 'Conflict', message: `the object has been modified (${rv} is not ${cur.metadata.resourceVersion})` };
+    }
     const next = structuredClone(cur);
     fn(next);
-    next.metadata = { ...next.metadata, resourceVersion: String(++this.#rv) };
+    const resourceVersion = String(++this.#rv);
+    next.metadata = { ...next.metadata, resourceVersion };
     this.cache.put(next);
-    return { ok: true };
+    return { ok: true, resourceVersion };
   }
 }
 

@@ -38,7 +38,10 @@ import { parseControllerFlags, USAGE } from './flags.ts';
 import { projectService } from './project.ts';
 
 function toWrite(r: KubeResult<unknown>): WriteResult {
-  if (r.ok) return { ok: true };
+  if (r.ok) {
+    const rv = (r.value as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
+    return rv !== undefined ? { ok: true, resourceVersion: rv } : { ok: true };
+  }
   const reason = r.error.kind === 'NotFound' ? 'NotFound' : r.error.kind === 'Conflict' ? 'Conflict' : 'Error';
   return { ok: false, reason, message: r.error.message };
 }
@@ -203,8 +206,14 @@ export async function runController(argv: readonly string[]): Promise<number> {
     claimCache,
     store,
     writer: {
-      writeIngress: async (n, name, ips) => toWrite(await patchServiceIngress(client, n, name, ips.map((ip) => ({ ip })))),
-      writeAnnotations: async (n, name, changes) => toWrite(await patchServiceAnnotations(client, n, name, changes)),
+      writeIngress: async (n, name, ips, rv) => toWrite(await patchServiceIngress(client, n, name, ips.map((ip) => ({ ip })), rv)),
+      writeAnnotations: async (n, name, changes, rv) => toWrite(await patchServiceAnnotations(client, n, name, changes, rv)),
+      current: async (n, name) => {
+        const r = await client.get(Resources.services, name, n);
+        if (r.ok) return { uid: r.value.metadata?.uid, resourceVersion: r.value.metadata?.resourceVersion };
+        if (r.error.kind === 'NotFound') return undefined;
+        throw new Error(`reading service ${n}/${name}: ${r.error.message}`);
+      },
     },
     recorder: {
       record: (svc, type, reason, message) =>

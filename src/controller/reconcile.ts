@@ -9,7 +9,9 @@
 // No I/O of its own: everything goes through ReconcileDeps.
 import type { ServiceRequest } from '../allocator/types.ts';
 import { PLACEHOLDER_SEP, syncIp, type RequestLookup } from '../claims/allocator-sync.ts';
+import type { ClaimHolder } from '../api/claim.ts';
 import { claimFor, releaseHolder } from '../claims/claim-step.ts';
+import { isSelf } from '../claims/holders.ts';
 import {
   assignedIPs,
   ingressIPs,
@@ -31,16 +33,33 @@ export interface ReconcileInput {
   readonly svc: ServiceLike | undefined;
   /** False until a valid configuration was loaded (MetalLB: do nothing before the first config). */
   readonly configLoaded: boolean;
+  /** The deleted Service as last seen (svc undefined): only its own entries are released. */
+  readonly deleted?: ServiceLike;
 }
 
+/**
+ * The cached Service is older than the stored one (or was deleted and created again): nothing may be released on its
+ * say-so. Thrown by the release paths, answered as a quiet retry (the newer version's watch event requeues it too).
+ */
+class StaleCache extends Error {}
+
 export async function reconcileService(d: ReconcileDeps, input: ReconcileInput): Promise<SyncResult> {
+  try {
+    return await reconcileInner(d, input);
+  } catch (e) {
+    if (e instanceof StaleCache) return { state: 'retry', message: e.message, afterMs: 1000 };
+    throw e;
+  }
+}
+
+async function reconcileInner(d: ReconcileDeps, input: ReconcileInput): Promise<SyncResult> {
   const { key, svc } = input;
   // Only a pass that fails to add the other family again keeps the entry (see ReconcileDeps.additionalFailures).
   const lastFailure = d.additionalFailures?.get(key);
   d.additionalFailures?.delete(key);
   if (!svc) {
     // Deletions always pass the class filter (MetalLB filterByLoadBalancerClass lets deletes through).
-    const freed = await releaseAll(d, key);
+    const freed = await releaseDeleted(d, key, input.deleted);
     return freed.ok ? { state: 'success', freed: freed.freed } : { state: 'error', message: freed.message, freed: true };
   }
   if (!isOurClass(svc, d.lbClass)) return { state: 'success' };
@@ -71,6 +90,13 @@ export async function reconcileService(d: ReconcileDeps, input: ReconcileInput):
 
   const cur = await currentIPs(d, key, svc, req);
   if (!cur.ok) return { state: 'error', message: cur.message, freed: cur.freed };
+  if (cur.kept) {
+    return {
+      state: 'pending',
+      message: `no IPAddressPool is configured; ${key} keeps ${cur.kept.join(', ')} until a pool containing it exists`,
+      freed: cur.freed,
+    };
+  }
   let freed = cur.freed;
   let ips = cur.ips;
 
@@ -85,7 +111,7 @@ export async function reconcileService(d: ReconcileDeps, input: ReconcileInput):
           `current IP for "${key}" not allowed by config, will attempt for new IP assignment: ${why.message}`,
         );
       }
-      const r = await releaseAll(d, key);
+      const r = await releaseAll(d, key, svc);
       if (!r.ok) return { state: 'error', message: r.message, freed: true };
       freed = true;
       ips = [];
@@ -96,7 +122,13 @@ export async function reconcileService(d: ReconcileDeps, input: ReconcileInput):
   let allocatedMessage: string | undefined;
   let retry: string | undefined;
   if (wantsOtherFamily(req, ips)) {
-    const a = await addOtherFamily({ store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) }, key, req, ips[0]!);
+    const a = await addOtherFamily(
+      { store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) },
+      key,
+      req,
+      ips[0]!,
+      identityOf(svc),
+    );
     if (a.ok) {
       ips = [...a.ips];
       allocatedMessage = `Assigned additional IP "${a.added}"`;
@@ -118,7 +150,7 @@ export async function reconcileService(d: ReconcileDeps, input: ReconcileInput):
       { store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) },
       key,
       req,
-      { dryRun: false },
+      { dryRun: false, identity: identityOf(svc) },
     );
     if (!r.ok) {
       if (r.code === 'LB_CLAIM_CONFLICT') return { state: 'error', message: r.message, freed };
@@ -144,23 +176,33 @@ export async function reconcileService(d: ReconcileDeps, input: ReconcileInput):
 
 /** Clears a Service that should hold nothing (not LoadBalancer, no ClusterIP): release, then empty status/annotations. */
 async function clear(d: ReconcileDeps, key: string, svc: ServiceLike): Promise<SyncResult> {
-  const r = await releaseAll(d, key);
+  const r = await releaseAll(d, key, svc);
   if (!r.ok) return { state: 'error', message: r.message, freed: true };
   const w = await converge(d, svc, [], undefined);
   if (!w.ok) return writeFailure(w.write, r.freed);
   return { state: 'success', freed: r.freed };
 }
 
-/** Removes `key` from every claim it holds (deleting claims left without holders) and from the allocator. */
+/**
+ * Removes the live Service `svc` (key `namespace/name`) from every claim it holds — or from `only` — deleting claims
+ * left without holders, and forgets it in the allocator. Never releases an entry an admission newer than `svc` added
+ * (uid = svc's and `admittedOn` = svc's resourceVersion: that admission may be in flight), and releases nothing when
+ * the cached `svc` is not the stored version (StaleCache): a newer version may name these IPs.
+ */
 async function releaseAll(
   d: ReconcileDeps,
   key: string,
+  svc: ServiceLike,
   only?: readonly string[],
 ): Promise<{ ok: true; freed: boolean } | { ok: false; message: string }> {
   const holder = holderOf(key);
   const ips = only ?? d.claims.heldBy(key).map((c) => c.spec.ip);
+  if (ips.length > 0) await assertCurrent(d, key, svc);
+  const uid = svc.metadata?.uid || undefined;
+  const rv = svc.metadata?.resourceVersion || undefined;
+  const match = (h: ClaimHolder) => !(uid !== undefined && h.uid === uid && h.admittedOn !== undefined && h.admittedOn === rv);
   for (const ip of ips) {
-    const r = await releaseHolder(d.store, ip, holder);
+    const r = await releaseHolder(d.store, ip, holder, { match });
     if (!r.ok) return { ok: false, message: `releasing ${ip} held by ${key}: the claim kept changing` };
   }
   const had = d.allocator.ipsOf(key) !== undefined;
@@ -168,18 +210,77 @@ async function releaseAll(
   return { ok: true, freed: ips.length > 0 || had };
 }
 
+/** Throws StaleCache unless the stored Service has the cached version's uid and resourceVersion. */
+async function assertCurrent(d: ReconcileDeps, key: string, svc: ServiceLike): Promise<void> {
+  if (!d.writer.current) return;
+  const h = holderOf(key);
+  const cur = await d.writer.current(h.namespace, h.name);
+  const uid = svc.metadata?.uid || undefined;
+  const rv = svc.metadata?.resourceVersion || undefined;
+  if (cur && cur.uid === uid && cur.resourceVersion === rv) return;
+  throw new StaleCache(
+    cur
+      ? `${key}: the cached version (resourceVersion ${rv ?? '?'}) is behind the stored one (${cur.resourceVersion ?? '?'}); waiting for it`
+      : `${key}: deleted since the cached version; waiting for the delete`,
+  );
+}
+
+/**
+ * Releases what a deleted Service held: entries bound to its uid, and unbound entries (a CREATE admission's, not yet
+ * bound) on the IPs its last version named, once no Service of that name is stored. Other unbound entries may be a
+ * new Service's admission in flight under the same name: the repair loop decides them after its grace period.
+ */
+async function releaseDeleted(
+  d: ReconcileDeps,
+  key: string,
+  last: ServiceLike | undefined,
+): Promise<{ ok: true; freed: boolean } | { ok: false; message: string }> {
+  const holder = holderOf(key);
+  const uid = last?.metadata?.uid || undefined;
+  const named = last ? canonList([...assignedIPs(last), ...ingressIPs(last)]) : [];
+  const claims = d.claims.heldBy(key);
+  let recreated: boolean | undefined;
+  let freed = false;
+  for (const c of claims) {
+    const ip = canon(c.spec.ip);
+    const entries = c.spec.holders.filter((h) => h.namespace === holder.namespace && h.name === holder.name);
+    const bound = uid !== undefined && entries.some((h) => h.uid === uid);
+    const unboundNamed = named.includes(ip) && entries.some((h) => h.uid === undefined);
+    if (!bound && !unboundNamed) continue;
+    if (unboundNamed && !bound && recreated === undefined) {
+      recreated = d.writer.current ? (await d.writer.current(holder.namespace, holder.name)) !== undefined : false;
+    }
+    const match = (h: ClaimHolder) => (uid !== undefined && h.uid === uid) || (h.uid === undefined && recreated === false && named.includes(ip));
+    const r = await releaseHolder(d.store, c.spec.ip, holder, { match });
+    if (!r.ok) return { ok: false, message: `releasing ${c.spec.ip} held by ${key}: the claim kept changing` };
+    if (r.action === 'deleted' || r.action === 'updated') freed = true;
+  }
+  const had = d.allocator.ipsOf(key) !== undefined;
+  d.allocator.release(key);
+  return { ok: true, freed: freed || had };
+}
+
 type Current =
-  | { readonly ok: true; readonly ips: string[]; readonly freed: boolean }
+  | { readonly ok: true; readonly ips: string[]; readonly freed: boolean; readonly kept?: readonly string[] }
   | { readonly ok: false; readonly message: string; readonly freed: boolean };
 
 /**
  * The IPs the Service holds now, v4 first. Source of truth in order: the admission annotation (`berth.io/assigned-ips`:
  * the webhook's decision; the claims must agree), the claims, then status.loadBalancer.ingress (written by MetalLB
- * before berth, or by berth before its claims were lost). Claims beyond those IPs are released; missing claims are
- * recreated through the claim step (the repair half of KEP-1880's bidirectional check).
+ * before berth, or by berth before its claims were lost). Claims beyond those IPs are released (never an entry an
+ * admission newer than `svc` added); missing claims are recreated through the claim step (the repair half of
+ * KEP-1880's bidirectional check). Claim entries of an earlier Service of the same name (another uid) are never this
+ * Service's: they are released, not inherited. With no pool at all, IPs a Service shows without holding a claim
+ * (MetalLB's, or set before berth) are kept as they are (`kept`) and claimed once a pool contains them (MetalLB #2887).
  */
 async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: ServiceRequest): Promise<Current> {
-  const held = d.claims.heldBy(key).map((c) => canon(c.spec.ip));
+  const { namespace, name } = holderOf(key);
+  const uid = svc.metadata?.uid || undefined;
+  const identity = uid !== undefined ? { uid } : {};
+  const mine = d.claims.heldBy(key);
+  const self = (c: { spec: { holders: ClaimHolder[] } }) => c.spec.holders.some((h) => isSelf(h, namespace, name, identity));
+  const held = mine.filter(self).map((c) => canon(c.spec.ip));
+  const earlier = mine.filter((c) => !self(c)).map((c) => canon(c.spec.ip));
   const ann = canonList(assignedIPs(svc));
   const status = canonList(ingressIPs(svc));
   const wanted = ann.length > 0 ? ann : held.length > 0 ? held : status;
@@ -189,17 +290,28 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
   const bad = familyProblem(wanted);
   if (bad !== undefined) {
     d.recorder.record(svc, 'Warning', 'nolbIPsIPFamily', `Failed to retrieve LBIPs IPFamily for "${key}": ${bad}`);
-    const r = await releaseAll(d, key);
+    const r = await releaseAll(d, key, svc);
     if (!r.ok) return { ok: false, message: r.message, freed: true };
     return { ok: true, ips: [], freed: r.freed };
   }
 
-  const extra = held.filter((ip) => !wanted.includes(ip));
+  const extra = [...held, ...earlier].filter((ip) => !wanted.includes(ip));
   if (extra.length > 0) {
-    const r = await releaseAll(d, key, extra);
+    const r = await releaseAll(d, key, svc, extra);
     if (!r.ok) return { ok: false, message: r.message, freed: true };
     freed = true;
-    for (const ip of extra) syncIp(d.allocator, ip, undefined, lookupOf(d));
+    const moved = held.filter((ip) => extra.includes(ip) && familyOf(ip) !== undefined && wanted.some((w) => familyOf(w) === familyOf(ip)));
+    if (moved.length > 0 && ann.length > 0 && req.requestedIPs.length === 0) {
+      // berth moved it (a changed request the held IP could not serve), not the user: say so, as MetalLB does.
+      d.recorder.record(
+        svc,
+        'Normal',
+        'ClearAssignment',
+        `current IP for "${key}" not allowed by config, will attempt for new IP assignment: ${moved.join(', ')} ` +
+          `no longer fits the Service; it holds ${wanted.join(', ')} since admission`,
+      );
+    }
+    for (const ip of extra) syncIp(d.allocator, ip, await d.store.get(ip), lookupOf(d));
   }
   if (wanted.length === 0) return { ok: true, ips: [], freed };
 
@@ -208,16 +320,17 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
     if (held.includes(ip)) continue;
     // The claim informer may lag the store (the webhook created the claim a moment ago): ask the store.
     const c = await d.store.get(ip);
-    if (c && c.spec.holders.some((h) => `${h.namespace}/${h.name}` === key)) syncIp(d.allocator, ip, c, lookupOf(d));
+    if (c && self(c)) syncIp(d.allocator, ip, c, lookupOf(d));
     else missing.push(ip);
   }
   if (missing.length === 0) return { ok: true, ips: v4First(wanted), freed };
 
   // Requested IPs that differ from what it held: nothing to recreate, the Service wants something else now.
   if (req.requestedIPs.length > 0 && !sameSet(req.requestedIPs.map(canon), wanted)) {
-    const r = await releaseAll(d, key);
+    const r = await releaseAll(d, key, svc);
     return r.ok ? { ok: true, ips: [], freed: true } : { ok: false, message: r.message, freed: true };
   }
+  if (held.length === 0 && d.allocator.stats().length === 0) return { ok: true, ips: [], freed, kept: wanted };
   // Re-claimed as requested IPs, which must match the Service's families; a PreferDualStack Service may hold one
   // family (step 8's exception), so that one IP is re-claimed as single stack (step 12 then adds the other).
   const fam = familyOf(wanted[0]!);
@@ -229,7 +342,7 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
     { store: d.store, allocator: d.allocator, ...lookupOf(d), ...attemptsOf(d) },
     key,
     again,
-    { dryRun: false },
+    { dryRun: false, identity },
   );
   if (r.ok) return { ok: true, ips: [...r.ips], freed };
   if (r.code === 'LB_CLAIM_CONFLICT') return { ok: false, message: r.message, freed };
@@ -239,7 +352,7 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
     'ClearAssignment',
     `current IP for "${key}" not allowed by config, will attempt for new IP assignment: ${r.message}`,
   );
-  const rel = await releaseAll(d, key);
+  const rel = await releaseAll(d, key, svc);
   if (!rel.ok) return { ok: false, message: rel.message, freed: true };
   return { ok: true, ips: [], freed: true };
 }
@@ -289,7 +402,13 @@ function writeFailure(w: WriteResult, freed: boolean): SyncResult {
   if (w.ok) return { state: 'success', freed };
   // Deleted meanwhile: its delete event comes next and releases it.
   if (w.reason === 'NotFound') return { state: 'success', freed };
+  // Changed since the cached version (a newer admission): its update event comes next; nothing was overwritten.
+  if (w.reason === 'Conflict') return { state: 'retry', message: w.message, afterMs: 1000, freed };
   return { state: 'error', message: w.message, freed };
+}
+
+function identityOf(svc: ServiceLike): { uid?: string } {
+  return svc.metadata?.uid ? { uid: svc.metadata.uid } : {};
 }
 
 function holderOf(key: string): { namespace: string; name: string } {

@@ -31,7 +31,7 @@ describe('claim repair loop', () => {
     const s = await setup();
     await s.claim('192.168.1.220', 'default/gone');
     await s.claim('192.168.1.221', 'default/live');
-    s.services.set('default/live', lbService('default', 'live'));
+    s.services.set('default/live', lbService('default', 'live', { annotations: { 'berth.io/assigned-ips': '192.168.1.221' } }));
     const st = newRepairState();
     // The loop runs every few seconds, so it first sees the orphan right after the claim was created.
     const early = await repairClaims(s.deps, st, T0 + 1_000);
@@ -47,14 +47,15 @@ describe('claim repair loop', () => {
   it('an old claim whose holder is first seen orphaned now still gets the full grace (admission in flight)', async () => {
     const s = await setup();
     await s.claim('192.168.1.230', 'default/a', 'default/b');
-    s.services.set('default/a', lbService('default', 'a'));
+    const named = { annotations: { 'berth.io/assigned-ips': '192.168.1.230' } };
+    s.services.set('default/a', lbService('default', 'a', named));
     const st = newRepairState();
     // The claim is 10 minutes old; b was just added by an admission whose Service is not stored yet.
     const first = await repairClaims(s.deps, st, T0 + 600_000);
     assert.deepEqual(first.released, []);
     assert.equal(first.nextDueAt, T0 + 660_000);
     // b's Service appears: nothing to do, and the orphan mark is forgotten.
-    s.services.set('default/b', lbService('default', 'b'));
+    s.services.set('default/b', lbService('default', 'b', named));
     await repairClaims(s.deps, st, T0 + 630_000);
     assert.equal(st.orphanSince.size, 0);
     s.services.delete('default/b');
@@ -63,6 +64,26 @@ describe('claim repair loop', () => {
     const done = await repairClaims(s.deps, st, T0 + 760_000);
     assert.deepEqual(done.released, [{ ip: '192.168.1.230', holder: 'default/b', deleted: false }]);
     assert.deepEqual(s.store.listSync()[0]!.spec.holders.map((h) => h.name), ['a'], 'the shared claim keeps its live holder');
+  });
+
+  it('an entry its live Service does not name, or of an earlier Service of the same name, is released after the grace', async () => {
+    const s = await setup();
+    await s.claim('198.51.100.1', 'default/web');
+    await s.claim('198.51.100.2', 'default/web');
+    await s.claim('198.51.100.3', 'default/old');
+    const c = (await s.store.get('198.51.100.3'))!;
+    await s.store.update({ ...c, spec: { ...c.spec, holders: [{ ...c.spec.holders[0]!, uid: 'uid-earlier' }] } });
+    // web names .1 only (an admission that added .2 was refused later in the chain); old is a new Service now.
+    s.services.set('default/web', lbService('default', 'web', { annotations: { 'berth.io/assigned-ips': '198.51.100.1' } }));
+    s.services.set('default/old', lbService('default', 'old', { ingress: ['198.51.100.3'] }));
+    const st = newRepairState();
+    assert.equal((await repairClaims(s.deps, st, T0 + 1_000)).waiting, 2);
+    const due = await repairClaims(s.deps, st, T0 + 61_000);
+    assert.deepEqual(
+      due.released.map((r) => r.ip),
+      ['198.51.100.2', '198.51.100.3'],
+    );
+    assert.deepEqual(s.store.listSync().map((x) => x.spec.ip), ['198.51.100.1']);
   });
 
   it('a holder whose Service is no longer a LoadBalancer of our class counts as orphaned', () => {

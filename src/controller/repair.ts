@@ -9,7 +9,9 @@
 import type { IPAddressClaim } from '../api/claim.ts';
 import { releaseHolder } from '../claims/claim-step.ts';
 import type { ClaimStore } from '../claims/store.ts';
-import { isLoadBalancer, isOurClass, type ServiceLike } from '../config/service.ts';
+import type { ClaimHolder } from '../api/claim.ts';
+import { assignedIPs, ingressIPs, isLoadBalancer, isOurClass, type ServiceLike } from '../config/service.ts';
+import { canonicalIp } from '../shared/ip.ts';
 
 export const DEFAULT_CLAIM_GRACE_MS = 60_000;
 
@@ -45,6 +47,21 @@ export function holderOrphaned(svc: ServiceLike | undefined, lbClass?: string): 
   return !svc || !isLoadBalancer(svc) || !isOurClass(svc, lbClass);
 }
 
+/**
+ * Is this claim entry a leak? Its Service is gone or no longer entitled to an IP; or the entry belongs to an earlier
+ * Service of the same name (another uid); or the Service names neither this IP in `berth.io/assigned-ips` nor in its
+ * status (an admission that added it was refused later in the chain, or a CREATE that failed at storage). Only ever
+ * acted on after the grace period, so an admission in flight is never undone.
+ */
+export function entryOrphaned(svc: ServiceLike | undefined, entry: ClaimHolder, ip: string, lbClass?: string): boolean {
+  if (holderOrphaned(svc, lbClass)) return true;
+  const uid = svc!.metadata?.uid;
+  if (entry.uid !== undefined && uid !== undefined && uid !== '' && entry.uid !== uid) return true;
+  const canon = canonicalIp(ip) ?? ip;
+  const named = [...assignedIPs(svc!), ...ingressIPs(svc!)].map((x) => canonicalIp(x) ?? x);
+  return !named.includes(canon);
+}
+
 export async function repairClaims(d: RepairDeps, st: RepairState, now: number): Promise<RepairReport> {
   const grace = d.graceMs ?? DEFAULT_CLAIM_GRACE_MS;
   const released: RepairReport['released'] = [];
@@ -56,7 +73,7 @@ export async function repairClaims(d: RepairDeps, st: RepairState, now: number):
     const created = Date.parse(c.metadata.creationTimestamp ?? '');
     for (const h of c.spec?.holders ?? []) {
       const key = `${h.namespace}/${h.name}`;
-      if (!holderOrphaned(d.service(key), d.lbClass)) continue;
+      if (!entryOrphaned(d.service(key), h, c.spec.ip, d.lbClass)) continue;
       const id = `${c.spec.ip}|${key}`;
       seen.add(id);
       const since = st.orphanSince.get(id) ?? now;
@@ -68,9 +85,12 @@ export async function repairClaims(d: RepairDeps, st: RepairState, now: number):
         continue;
       }
       try {
-        const r = await releaseHolder(d.store, c.spec.ip, h);
+        // Only this very entry: if it changed meanwhile (bound, re-stamped by a newer admission), it is kept.
+        const r = await releaseHolder(d.store, c.spec.ip, h, {
+          match: (x) => x.uid === h.uid && x.admittedOn === h.admittedOn && entryOrphaned(d.service(key), x, c.spec.ip, d.lbClass),
+        });
         if (r.ok) {
-          released.push({ ip: c.spec.ip, holder: key, deleted: r.action === 'deleted' });
+          if (r.action !== 'kept') released.push({ ip: c.spec.ip, holder: key, deleted: r.action === 'deleted' });
           st.orphanSince.delete(id);
         } else {
           errors.push(`releasing ${c.spec.ip} held by ${key}: the claim kept changing`);

@@ -53,8 +53,13 @@ export class WorkQueue {
     return this.#active.size;
   }
 
-  add(key: string): void {
+  /**
+   * Queues `key`. `respectBackoff`: when the key failed and its retry is scheduled, leave it to that retry (events
+   * caused by the key's own failing writes must not bypass its backoff).
+   */
+  add(key: string, opts: { readonly respectBackoff?: boolean } = {}): void {
     if (this.#stopped) return;
+    if (opts.respectBackoff && this.#timers.has(key) && (this.#failures.get(key) ?? 0) > 0) return;
     if (this.#active.has(key)) {
       this.#dirty.add(key);
       return;

@@ -10,23 +10,32 @@ export interface IngressEntry {
   ip: string;
 }
 
-/** Sets `status.loadBalancer.ingress` (an empty list clears it: `loadBalancer: {}` as MetalLB writes). */
+/**
+ * Sets `status.loadBalancer.ingress` (an empty list clears it: `loadBalancer: {}` as MetalLB writes). With
+ * `resourceVersion` the patch carries it as a precondition (409 Conflict when the Service changed since).
+ */
 export function patchServiceIngress(
   client: KubeClient,
   namespace: string,
   name: string,
   ingress: readonly IngressEntry[],
+  resourceVersion?: string,
 ): Promise<KubeResult<KubeObject>> {
-  const body = { status: { loadBalancer: { ingress: ingress.length > 0 ? ingress.map((i) => ({ ip: i.ip })) : null } } };
+  const body = {
+    ...(resourceVersion !== undefined ? { metadata: { resourceVersion } } : {}),
+    status: { loadBalancer: { ingress: ingress.length > 0 ? ingress.map((i) => ({ ip: i.ip })) : null } },
+  };
   return client.patch(Resources.services, name, body, { namespace, subresource: 'status', type: PatchType.merge });
 }
 
-/** Sets (string) or removes (null) annotations. */
+/** Sets (string) or removes (null) annotations; `resourceVersion` as for patchServiceIngress. */
 export function patchServiceAnnotations(
   client: KubeClient,
   namespace: string,
   name: string,
   changes: Readonly<Record<string, string | null>>,
+  resourceVersion?: string,
 ): Promise<KubeResult<KubeObject>> {
-  return client.patch(Resources.services, name, { metadata: { annotations: changes } }, { namespace, type: PatchType.merge });
+  const metadata = { annotations: changes, ...(resourceVersion !== undefined ? { resourceVersion } : {}) };
+  return client.patch(Resources.services, name, { metadata }, { namespace, type: PatchType.merge });
 }

@@ -59,10 +59,17 @@ test('mutate: a new LoadBalancer Service gets its IP in annotations (map created
   assert.deepEqual(claim?.spec.holders.map((h) => `${h.namespace}/${h.name}`), ['shop/web']);
 });
 
-test('mutate is idempotent: the same Service keeps its IP; existing annotations are patched key by key (~1)', async () => {
+test('mutate: an UPDATE that keeps the IP request runs no claim step; a changed one keeps the IP and patches key by key (~1)', async () => {
   const writes = world.store.writes;
   const svc = service('shop', 'web', { annotations: { team: 'a' } });
-  const { review } = await post('/mutate/service', reviewFor(svc, { operation: 'UPDATE', oldObject: svc }));
+  // Same request (a label/annotation edit, or berth's own annotation write): admitted as it is.
+  const same = await post('/mutate/service', reviewFor(svc, { operation: 'UPDATE', oldObject: svc }));
+  assert.equal(same.review.response.allowed, true);
+  assert.equal(same.review.response.patch, undefined, 'nothing decided: no patch');
+  assert.equal(world.store.writes, writes, 'no claim written');
+  // A changed request (ports): the Service keeps the IP it holds; existing annotations are patched key by key.
+  const ports = service('shop', 'web', { annotations: { team: 'a' }, ports: [{ port: 80 }, { port: 8080 }] });
+  const { review } = await post('/mutate/service', reviewFor(ports, { operation: 'UPDATE', oldObject: svc }));
   assert.deepEqual(patchOf(review), [
     { op: 'add', path: '/metadata/annotations/berth.io~1assigned-ips', value: '192.168.1.220' },
     { op: 'add', path: '/metadata/annotations/metallb.io~1ip-allocated-from-pool', value: 'default' },
@@ -73,7 +80,6 @@ test('mutate is idempotent: the same Service keeps its IP; existing annotations 
   const again = await post('/mutate/service', reviewFor(done, { operation: 'UPDATE', oldObject: done }));
   assert.equal(again.review.response.allowed, true);
   assert.equal(again.review.response.patch, undefined, 'nothing to change: no patch');
-  assert.equal(world.store.writes, writes, 'no claim written');
 });
 
 test('mutate dryRun answers with the IP it would give and writes no claim', async () => {

@@ -1,19 +1,52 @@
 // POST /mutate/service: decide the Service's IP(s) at admission and take them by claims, then record the decision in
 // annotations with a JSON patch (status cannot be set at admission: PrepareForCreate wipes it after mutation, so the
 // controller copies the annotation into status.loadBalancer.ingress).
+//
+// The rule for UPDATEs (the one the metallb.io webhooks follow for pools): an update is denied only for a problem it
+// introduces. An UPDATE that leaves the IP request as it was (requested IPs, pool, sharing key, backend key, ports,
+// families — see requestChange) runs no claim step at all: it is admitted as it is, with a warning when the Service
+// holds no IP saying why and what would fix it. So a Service without an IP is never locked, berth's own writes
+// (the controller's annotation updates) are never refused, and no replica can move an IP on an unrelated update.
 import { Annotations, BerthAnnotations } from '../api/annotations.ts';
 import { claimFor } from '../claims/claim-step.ts';
+import type { ClaimIdentity } from '../claims/holders.ts';
+import { assignedIPs, ingressIPs } from '../config/service.ts';
 import { allow, annotationPatch, deny, type AdmissionRequest, type AdmissionResponse } from './review.ts';
-import { serviceContext } from './service-context.ts';
+import { requestChange, serviceContext, storedService } from './service-context.ts';
 import type { ServiceDeps } from './service-deps.ts';
-import { exhaustedAction } from './service-policy.ts';
+import { noIpWarning } from './advice.ts';
+import { exhaustedAction, pendingWarning } from './service-policy.ts';
 
 export async function mutateService(deps: ServiceDeps, request: AdmissionRequest): Promise<AdmissionResponse> {
   const ctx = serviceContext(request, deps);
   if (ctx.kind === 'skip') return allow(request.uid, { warnings: ctx.warnings });
-  if (ctx.kind === 'bad') return deny(request.uid, ctx.message, { code: ctx.code });
+  const stored = storedService(request, deps);
+  if (ctx.kind === 'bad') {
+    // A Service stored with the same problem (before berth, or while the webhook was down) may still be updated.
+    const before = stored ? serviceContext({ ...request, object: request.oldObject }, deps) : undefined;
+    if (before?.kind === 'bad' && before.message === ctx.message) {
+      return allow(request.uid, { warnings: [`${ctx.message}; the Service gets no IP until this is fixed`] });
+    }
+    return deny(request.uid, ctx.message, { code: ctx.code });
+  }
 
   const { key, req, svc, warnings } = ctx;
+  if (stored?.req && requestChange(stored.req, req) === undefined) {
+    // Nothing the IPs depend on changed: admit as it is (the controller owns every follow-up).
+    if (assignedIPs(svc).length === 0 && ingressIPs(svc).length === 0 && stored.ips.length === 0) {
+      const r = await claimFor({ store: deps.store, allocator: deps.allocator }, key, req, { dryRun: true });
+      warnings.push(noIpWarning(key, r));
+    }
+    return allow(request.uid, { warnings });
+  }
+
+  const identity: ClaimIdentity = stored
+    ? {
+        ...(stored.uid !== undefined ? { uid: stored.uid } : {}),
+        ...(stored.resourceVersion !== undefined ? { admittedOn: stored.resourceVersion } : {}),
+        stored: stored.req ? stored.ips : [],
+      }
+    : { creating: true };
   const r = await deps.keyLock.run(key, () =>
     claimFor(
       {
@@ -24,17 +57,24 @@ export async function mutateService(deps: ServiceDeps, request: AdmissionRequest
       },
       key,
       req,
-      { dryRun: request.dryRun },
+      { dryRun: request.dryRun, identity },
     ),
   );
   if (!r.ok) {
     if (exhaustedAction(deps.policy, r.code) === 'pending') {
       return allow(request.uid, {
-        warnings: [...warnings, `${r.message}; the Service stays <pending> until an IP is free`],
+        warnings: [...warnings, pendingWarning(r.code, r.message)],
         auditAnnotations: { pending: r.code },
       });
     }
     return deny(request.uid, r.message, { code: r.code, warnings });
+  }
+  const moved = stored?.req ? stored.ips.filter((ip) => !r.ips.includes(ip)) : [];
+  if (moved.length > 0 && req.requestedIPs.length === 0 && stored?.req) {
+    warnings.push(
+      `${key} moves from ${moved.join(', ')} to ${r.ips.join(', ')}: its ${requestChange(stored.req, req) ?? 'request'} ` +
+        `changed and ${moved.join(', ')} cannot serve the new request`,
+    );
   }
   const patch = annotationPatch(svc.metadata?.annotations, {
     [BerthAnnotations.assignedIPs]: r.ips.join(','),

@@ -1,6 +1,7 @@
 // What both Service webhooks first decide about a request: is it ours, and what does the Service ask for.
 import type { Family, ServiceRequest } from '../allocator/types.ts';
-import { isLoadBalancer, isOurClass, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
+import { assignedIPs, ingressIPs, isLoadBalancer, isOurClass, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
+import { canonicalIp, familyOf } from '../shared/ip.ts';
 import type { Code } from '../shared/codes.ts';
 import type { AdmissionRequest } from './review.ts';
 
@@ -43,4 +44,69 @@ export function serviceContext(
   const r = serviceRequestFrom(named, opts.clusterFamilies ? { clusterFamilies: opts.clusterFamilies } : {});
   if (!r.ok) return { kind: 'bad', code: r.code, message: r.message };
   return { kind: 'ours', svc: named, key: `${namespace}/${name}`, req: r.req, warnings: r.warnings };
+}
+
+/** What the stored version of a Service (an UPDATE's oldObject) holds and asked for. */
+export interface StoredService {
+  /** It was a LoadBalancer of our class whose request parsed (else every request of the new version is new). */
+  readonly req: ServiceRequest | undefined;
+  /** IPs it holds: its `berth.io/assigned-ips`, else status.loadBalancer.ingress (canonical, v4 first). */
+  readonly ips: string[];
+  readonly uid: string | undefined;
+  readonly resourceVersion: string | undefined;
+}
+
+/** Reads an UPDATE's oldObject as the webhook needs it; undefined for a CREATE or an unreadable oldObject. */
+export function storedService(
+  request: AdmissionRequest,
+  opts: { readonly lbClass?: string | undefined; readonly clusterFamilies?: readonly Family[] | undefined },
+): StoredService | undefined {
+  if (request.operation !== 'UPDATE' || request.oldObject === null || typeof request.oldObject !== 'object') return undefined;
+  const old = request.oldObject as ServiceLike;
+  const name = old.metadata?.name || request.name;
+  const namespace = old.metadata?.namespace || request.namespace || 'default';
+  const named: ServiceLike = { ...old, metadata: { ...old.metadata, name, namespace } };
+  const ours = isLoadBalancer(named) && isOurClass(named, opts.lbClass);
+  const r = ours ? serviceRequestFrom(named, opts.clusterFamilies ? { clusterFamilies: opts.clusterFamilies } : {}) : undefined;
+  const assigned = canonicalList(assignedIPs(named));
+  const ips = ours ? (assigned.length > 0 ? assigned : canonicalList(ingressIPs(named))) : [];
+  const uid = typeof old.metadata?.uid === 'string' && old.metadata.uid !== '' ? old.metadata.uid : undefined;
+  const rv = (old.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+  return {
+    req: r?.ok ? r.req : undefined,
+    ips,
+    uid,
+    resourceVersion: typeof rv === 'string' && rv !== '' ? rv : undefined,
+  };
+}
+
+/**
+ * What in the IP request changed between two versions, or undefined when nothing did. The IP request is what decides
+ * the IPs: requested IPs, pool, sharing key, backend key (externalTrafficPolicy/selector), ports, families and family
+ * policy. Labels are not part of it (a label change that takes a Service out of a pool's serviceSelectors is the
+ * configuration's business, handled by the controller like MetalLB's ClearAssignment).
+ */
+export function requestChange(before: ServiceRequest, after: ServiceRequest): string | undefined {
+  const set = (xs: readonly string[]) => [...xs].sort().join(',');
+  if (set(before.requestedIPs.map((ip) => canonicalIp(ip) ?? ip)) !== set(after.requestedIPs.map((ip) => canonicalIp(ip) ?? ip))) {
+    return 'requested IPs';
+  }
+  if ((before.pool ?? '') !== (after.pool ?? '')) return 'address pool';
+  if (before.sharingKey !== after.sharingKey) return 'sharing key';
+  if (before.backendKey !== after.backendKey) return 'externalTrafficPolicy or selector';
+  const ports = (r: ServiceRequest) => set(r.ports.map((p) => `${p.protocol}/${p.port}`));
+  if (ports(before) !== ports(after)) return 'ports';
+  if (before.families.join(',') !== after.families.join(',') || before.ipFamilyPolicy !== after.ipFamilyPolicy) {
+    return 'IP families';
+  }
+  return undefined;
+}
+
+function canonicalList(ips: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const ip of ips) {
+    const c = canonicalIp(ip);
+    if (c && !out.includes(c)) out.push(c);
+  }
+  return out.sort((a, b) => (familyOf(a) === 'IPv6' ? 1 : 0) - (familyOf(b) === 'IPv6' ? 1 : 0));
 }
