@@ -124,6 +124,8 @@ export class WorkloadController {
   private gcNamespaces = new Set<string>();
   /** Services with a selector per namespace, so a Pod change touches only those. */
   private readonly servicesByNs = new Map<string, Set<string>>();
+  /** Names of the managed EndpointSlices per Service key (ns/name), kept from slice events. */
+  private readonly slicesBySvc = new Map<string, Set<string>>();
   /** When each bound Pod was first seen without an IP (ms): the "kubelet" starts it podStartDelayMs later. */
   private readonly bindingSeen = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -181,7 +183,11 @@ export class WorkloadController {
         this.kick();
       }
     };
-    on('discovery.k8s.io/endpointslices', (ev) => sliceOrEndpoints(ev, LABEL_MANAGED_BY, SLICE_CONTROLLER));
+    on('discovery.k8s.io/endpointslices', (ev) => {
+      if (ev.old) this.indexSlice(ev.old, false);
+      this.indexSlice(ev.object, ev.type !== 'DELETED');
+      sliceOrEndpoints(ev, LABEL_MANAGED_BY, SLICE_CONTROLLER);
+    });
     on('core/endpoints', (ev) => sliceOrEndpoints(ev, LABEL_SKIP_MIRROR, 'true'));
     for (const p of this.store.list('core/pods')) {
       this.ips.markUsed(podIPs(p));
@@ -200,6 +206,7 @@ export class WorkloadController {
     for (const ns of this.store.list('core/namespaces')) this.gcNamespaces.add(ns.metadata.name ?? '');
     // Slices and Endpoints left by Services deleted while the lab was down.
     for (const s of this.store.list('discovery.k8s.io/endpointslices')) {
+      this.indexSlice(s, true);
       const l = s.metadata.labels ?? {};
       if (l[LABEL_MANAGED_BY] === SLICE_CONTROLLER && l[LABEL_SERVICE_NAME]) this.dirty.services.add(key(s.metadata.namespace, l[LABEL_SERVICE_NAME]));
     }
@@ -218,6 +225,20 @@ export class WorkloadController {
   /** Resolves once no reconcile is pending or running (tests). */
   async idle(): Promise<void> {
     while (this.running || this.scheduled) await (this.running ?? new Promise((r) => setImmediate(r)));
+  }
+
+  private indexSlice(s: KubeObject, present: boolean): void {
+    const l = s.metadata.labels ?? {};
+    if (l[LABEL_MANAGED_BY] !== SLICE_CONTROLLER || !l[LABEL_SERVICE_NAME]) return;
+    const k = key(s.metadata.namespace, l[LABEL_SERVICE_NAME]);
+    let set = this.slicesBySvc.get(k);
+    if (present) {
+      if (!set) this.slicesBySvc.set(k, (set = new Set()));
+      set.add(s.metadata.name ?? '');
+    } else if (set) {
+      set.delete(s.metadata.name ?? '');
+      if (set.size === 0) this.slicesBySvc.delete(k);
+    }
   }
 
   private podEvent(ev: StoreEvent): void {
@@ -637,7 +658,10 @@ export class WorkloadController {
   private async syncService(ns: string, name: string): Promise<void> {
     const svc = this.store.get('core/services', ns, name);
     const live = svc && !svc.metadata.deletionTimestamp && serviceSelector(svc) ? svc : undefined;
-    const existing = this.store.list('discovery.k8s.io/endpointslices', ns).filter((s) => s.metadata.labels?.[LABEL_MANAGED_BY] === SLICE_CONTROLLER && s.metadata.labels?.[LABEL_SERVICE_NAME] === name);
+    const existing = [...(this.slicesBySvc.get(key(ns, name)) ?? [])]
+      .sort()
+      .map((n) => this.store.get('discovery.k8s.io/endpointslices', ns, n))
+      .filter((s): s is KubeObject => !!s && s.metadata.labels?.[LABEL_MANAGED_BY] === SLICE_CONTROLLER && s.metadata.labels?.[LABEL_SERVICE_NAME] === name);
     const mirrored = this.store.get('core/endpoints', ns, name);
     const ours = mirrored?.metadata.labels?.[LABEL_SKIP_MIRROR] === 'true' ? mirrored : undefined;
     if (!live) {
