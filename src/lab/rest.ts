@@ -29,6 +29,7 @@ import {
 import { crdStatus, validateCrd } from './crd-strategy.ts';
 import { applySchemaDefaults } from './defaults.ts';
 import { defaultWorkload } from './workloads/defaults.ts';
+import { validateWorkload } from './workloads/validation.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -313,7 +314,7 @@ export class Rest {
   private validateKind(type: ResourceType, obj: KubeObject, old: KubeObject | undefined): FieldError[] {
     if (type.storeKey === 'core/services') return [...validateService(obj), ...(old ? validateServiceUpdate(obj, old) : [])];
     if (type.storeKey === 'apiextensions.k8s.io/customresourcedefinitions') return validateCrd(obj, old);
-    return [];
+    return validateWorkload(type.storeKey, obj, old);
   }
 
   // ---------- update ----------

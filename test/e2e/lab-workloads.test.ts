@@ -316,3 +316,26 @@ spec:
   assert.deepEqual(ing.spec.tls, [{ hosts: ['foo.example.com'], secretName: 'my-cert' }]);
   assert.match(await ok(['get', 'ingress', 'simple']), /simple\s+nginx\s+foo\.example\.com\s+80, 443/);
 });
+
+test('invalid workloads are refused with kube-apiserver\'s field errors', { skip }, async () => {
+  const r = await t.kubectl(
+    ['apply', '-f', '-'],
+    {
+      input: `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mismatched}
+spec:
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: b}}
+    spec:
+      containers: [{name: c, image: nginx}]
+`,
+    },
+  );
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /The Deployment "mismatched" is invalid: spec\.template\.metadata\.labels: Invalid value: map\[string\]string\{"app":"b"\}: `selector` does not match template `labels`/);
+  const ing = await t.kubectl(['apply', '-f', '-'], { input: 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: nopath}\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /\n        backend: {service: {name: s, port: {number: 80}}}\n' });
+  assert.notEqual(ing.code, 0);
+  assert.match(ing.stderr, /spec\.rules\[0\]\.http\.paths\[0\]\.pathType: Required value: pathType must be specified/);
+});

@@ -10,7 +10,7 @@ import type { Registry } from '../registry.ts';
 import type { Store, StoreEvent } from '../store.ts';
 import { isFailure } from '../status.ts';
 import { deepEqual } from '../patch/deep-equal.ts';
-import { matchLabels, type LabelReq } from '../selectors.ts';
+import { matchLabels } from '../selectors.ts';
 import { isPlainObject, type KubeObject } from '../types.ts';
 import {
   LABEL_MANAGED_BY,
@@ -26,6 +26,7 @@ import {
   type DesiredSlice,
 } from './endpoints.ts';
 import { PodIpPool } from './pod-ips.ts';
+import { controllerRef, labelSelectorReqs } from './selector.ts';
 
 type Obj = Record<string, unknown>;
 const obj = (x: unknown): Obj => (isPlainObject(x) ? x : {});
@@ -45,32 +46,6 @@ export interface WorkloadControllerOptions {
   log?: (line: string) => void;
   /** Time between a Pod's binding to a Node and its Running/Ready status, in ms (default 300). */
   podStartDelayMs?: number;
-}
-
-/** The controller ownerReference of `o` (`controller: true`), if any. */
-export function controllerRef(o: KubeObject): { kind: string; name: string; uid: string } | undefined {
-  for (const r of o.metadata.ownerReferences ?? []) {
-    if (r['controller'] === true && typeof r['uid'] === 'string') return { kind: String(r['kind'] ?? ''), name: String(r['name'] ?? ''), uid: r['uid'] };
-  }
-  return undefined;
-}
-
-/** A metav1.LabelSelector as lab label requirements, or undefined when malformed (selects nothing). */
-export function labelSelectorReqs(sel: unknown): LabelReq[] | undefined {
-  if (!isPlainObject(sel)) return undefined;
-  const reqs: LabelReq[] = [];
-  for (const [k, v] of Object.entries(obj(sel['matchLabels']))) reqs.push({ key: k, op: '=', value: String(v) });
-  for (const e of arr(sel['matchExpressions'])) {
-    const x = obj(e);
-    const k = String(x['key'] ?? '');
-    const values = arr(x['values']).map(String);
-    if (x['operator'] === 'In') reqs.push({ key: k, op: 'in', values });
-    else if (x['operator'] === 'NotIn') reqs.push({ key: k, op: 'notin', values });
-    else if (x['operator'] === 'Exists') reqs.push({ key: k, op: 'exists' });
-    else if (x['operator'] === 'DoesNotExist') reqs.push({ key: k, op: '!' });
-    else return undefined;
-  }
-  return reqs;
 }
 
 const SAFE = 'bcdfghjklmnpqrstvwxz2456789';
