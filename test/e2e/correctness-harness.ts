@@ -53,6 +53,8 @@ export interface Stack {
   routeTo(i: number): Promise<void>;
   /** Makes every webhook replica ready. */
   routeToAll(): Promise<void>;
+  /** Makes no webhook replica ready: the webhook is "down" (failurePolicy Ignore lets Services through). */
+  routeToNone(): Promise<void>;
   svc(name: string, namespace?: string): Promise<Svc | undefined>;
   ips(name: string, namespace?: string): Promise<string[]>;
   claims(): Promise<Claim[]>;
@@ -211,6 +213,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack | undef
     startController,
     routeTo: (i) => route((j) => j === i),
     routeToAll: () => route(() => true),
+    routeToNone: () => route(() => false),
     svc,
     async ips(name, namespace = APP_NS) {
       const s = await svc(name, namespace);

@@ -86,6 +86,20 @@ describe('no lock-out: a Service without an IP stays editable and the controller
       .catch(async (e: Error) => assert.fail(`${e.message}\ns3 annotations: ${JSON.stringify((await S!.svc('s3'))?.metadata.annotations)}`));
   });
 
+  it('a Service created while the webhook was down, with its pool full, stays editable', async (t) => {
+    if (!S) return t.skip('kubectl not found');
+    await S.routeToNone();
+    try {
+      const c = await S.run(['apply', '-f', '-'], serviceYaml('s5', { port: 85 }));
+      assert.equal(c.code, 0, `creating s5 with the webhook down (failurePolicy Ignore): ${c.stderr}`);
+    } finally {
+      await S.routeToAll();
+    }
+    // default (192.0.2.10-11) is full: s5 stays pending.
+    assert.equal((await S.svc('s5'))?.metadata.annotations?.[ASSIGNED], undefined);
+    await editable('s5', /default|no available IP|in use|exhausted/i);
+  });
+
   it('while Services are pending, the controller does not retry denied writes: update errors flat, no repeated denial', async (t) => {
     if (!S) return t.skip('kubectl not found');
     const ctl = S.controller!;
@@ -99,7 +113,7 @@ describe('no lock-out: a Service without an IP stays editable and the controller
     const denied = linesMatching(window, /denied/);
     if (process.env['BERTH_E2E_DEBUG']) console.error(ctl.output());
     // Still pending, still editable at the end of the window.
-    for (const n of ['s2', 's3']) assert.deepEqual(await S.ips(n), [], `${n} is still pending`);
+    for (const n of ['s2', 's3', 's5']) assert.deepEqual(await S.ips(n), [], `${n} is still pending`);
     assert.equal(errors1, errors0, `metallb_k8s_client_update_errors_total moved from ${errors0} to ${errors1} in 15 s; controller log:\n${window.slice(-3000)}`);
     assert.ok(denied.length <= 1, `the controller logged ${denied.length} denied writes in 15 s:\n${denied.slice(0, 5).join('\n')}`);
   });
