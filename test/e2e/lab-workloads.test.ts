@@ -108,6 +108,14 @@ test('kubectl create deployment + expose --type=LoadBalancer: Pods Ready on lab 
   assert.match(await ok(['get', 'endpointslices', '-n', 'seeds']), new RegExp(`${slice.metadata.name}\\s+IPv4\\s+80\\s+${pod.status.podIP!.replace(/\./g, '\\.')}`));
   assert.match(await ok(['get', 'endpoints', 'app1', '-n', 'seeds']), new RegExp(`app1\\s+${pod.status.podIP!.replace(/\./g, '\\.')}:80`));
   assert.match(await ok(['get', 'svc', 'app1', '-n', 'seeds']), /app1\s+LoadBalancer\s+\S+\s+<pending>\s+80:3\d{4}\/TCP/);
+
+  // The controllers' events, as `kubectl describe` and `kubectl get events` show them.
+  const events = (await getJson<{ items: Array<{ reason: string; message: string; involvedObject: { kind: string; name: string } }> }>(['get', 'events', '-n', 'seeds'])).items;
+  const seen = (kind: string, reason: string, message: RegExp) => events.some((e) => e.involvedObject.kind === kind && e.reason === reason && message.test(e.message));
+  assert.ok(seen('Deployment', 'ScalingReplicaSet', new RegExp(`^Scaled up replica set ${rsRef?.name} from 0 to 1$`)), JSON.stringify(events));
+  assert.ok(seen('ReplicaSet', 'SuccessfulCreate', new RegExp(`^Created pod: ${pod.metadata.name}$`)));
+  assert.ok(seen('Pod', 'Scheduled', new RegExp(`^Successfully assigned seeds/${pod.metadata.name} to ${pod.spec.nodeName}$`)));
+  assert.ok(seen('Pod', 'Started', /^Started container nginx$/));
 });
 
 test('EndpointSlices follow scale up, scale down and pod deletion; deleting the Deployment empties them', { skip }, async () => {

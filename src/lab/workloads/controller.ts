@@ -5,7 +5,7 @@
 // events are those of any client), one pass at a time. Sources: pkg/controller/deployment, replicaset,
 // endpointslice, endpoint, podgc; what differs from a real cluster is listed in src/lab/README.md.
 import { randomBytes } from 'node:crypto';
-import type { Rest, Target } from '../rest.ts';
+import type { Reply, Rest, Target } from '../rest.ts';
 import type { Registry } from '../registry.ts';
 import type { Store, StoreEvent } from '../store.ts';
 import { isFailure } from '../status.ts';
@@ -304,8 +304,35 @@ export class WorkloadController {
     return true;
   }
 
-  private async create(group: string, plural: string, ns: string, body: KubeObject, what: string): Promise<void> {
-    this.failed(what, await this.rest.create(this.target(group, plural, ns, ''), body, { dryRun: false }));
+  private async create(group: string, plural: string, ns: string, body: KubeObject, what: string): Promise<KubeObject | undefined> {
+    const r = await this.rest.create(this.target(group, plural, ns, ''), body, { dryRun: false });
+    return this.failed(what, r) ? undefined : ((r as Reply).body as KubeObject);
+  }
+
+  private eventSeq = 0;
+
+  /** Records a core/v1 Event about `about` (type Normal unless given), as the named component would. */
+  private async event(about: KubeObject, reason: string, message: string, component: string, opts: { host?: string; type?: 'Normal' | 'Warning' } = {}): Promise<void> {
+    const now = nowIso();
+    const ns = about.metadata.namespace || 'default';
+    const suffix = (BigInt(Date.now()) * 1_000_000n + BigInt(this.eventSeq++ % 1_000_000)).toString(16);
+    const ev: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${about.metadata.name ?? ''}.${suffix}`, namespace: ns },
+      involvedObject: { kind: about.kind, namespace: ns, name: about.metadata.name ?? '', uid: about.metadata.uid ?? '', apiVersion: about.apiVersion, resourceVersion: about.metadata.resourceVersion ?? '' },
+      reason,
+      message,
+      source: { component, ...(opts.host ? { host: opts.host } : {}) },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+      type: opts.type ?? 'Normal',
+      eventTime: null,
+      reportingComponent: component,
+      reportingInstance: opts.host ?? '',
+    };
+    await this.create('', 'events', ns, ev, `event ${reason} for ${ns}/${about.metadata.name}`);
   }
 
   private async update(group: string, plural: string, o: KubeObject, sub: '' | 'status', what: string, retry: () => void): Promise<void> {
@@ -313,12 +340,13 @@ export class WorkloadController {
     this.failed(what, r, retry);
   }
 
-  private async remove(group: string, plural: string, o: KubeObject, what: string): Promise<void> {
+  /** Deletes `o` (precondition: its uid); true when it was deleted. */
+  private async remove(group: string, plural: string, o: KubeObject, what: string): Promise<boolean> {
     const r = await this.rest.delete(this.target(group, plural, o.metadata.namespace ?? '', o.metadata.name ?? ''), {
       dryRun: false,
       preconditions: { uid: o.metadata.uid ?? '' },
     });
-    this.failed(what, r);
+    return !this.failed(what, r);
   }
 
   // ---------- garbage collection ----------
@@ -384,7 +412,8 @@ export class WorkloadController {
         },
         spec: { replicas, minReadySeconds: spec['minReadySeconds'] ?? 0, selector: sel, template: { ...clone(template), metadata: { ...clone(tmeta), labels: podLabels } } },
       };
-      await this.create('apps', 'replicasets', ns, rs, `create replicaset ${ns}/${name}-${hash}`);
+      const made = await this.create('apps', 'replicasets', ns, rs, `create replicaset ${ns}/${name}-${hash}`);
+      if (made && replicas > 0) await this.event(d, 'ScalingReplicaSet', `Scaled up replica set ${made.metadata.name} from 0 to ${replicas}`, 'deployment-controller');
       current = this.store.get('apps/replicasets', ns, `${name}-${hash}`);
     }
     const retry = () => this.dirty.deployments.add(key(ns, name));
@@ -397,6 +426,8 @@ export class WorkloadController {
       const ann = rs === current ? annotations(revision) : rs.metadata.annotations;
       if (paused || (rsSpec['replicas'] === want && deepEqual(rs.metadata.annotations, ann))) continue;
       await this.update('apps', 'replicasets', { ...rs, metadata: { ...rs.metadata, annotations: ann ?? {} }, spec: { ...rsSpec, replicas: want } }, '', `scale replicaset ${ns}/${rs.metadata.name}`, retry);
+      const had = typeof rsSpec['replicas'] === 'number' ? rsSpec['replicas'] : 1;
+      if (had !== want) await this.event(d, 'ScalingReplicaSet', `Scaled ${want > had ? 'up' : 'down'} replica set ${rs.metadata.name} from ${had} to ${want}`, 'deployment-controller');
     }
     // The Deployment carries its current revision (what `kubectl rollout undo` patches and history reads).
     const annotated = this.store.get('apps/deployments', ns, name);
@@ -486,13 +517,16 @@ export class WorkloadController {
         },
         spec: clone(obj(template['spec'])),
       };
-      await this.create('', 'pods', ns, pod, `create pod for replicaset ${ns}/${name}`);
+      const made = await this.create('', 'pods', ns, pod, `create pod for replicaset ${ns}/${name}`);
+      if (made) await this.event(rs, 'SuccessfulCreate', `Created pod: ${made.metadata.name}`, 'replicaset-controller');
     }
     if (pods.length > want) {
       // controller.ActivePods order: unscheduled, then not running, then not ready, then the newest first.
       const rank = (p: KubeObject) => (obj(p['spec'])['nodeName'] ? 0 : 4) + (obj(p['status'])['phase'] === 'Running' ? 0 : 2) + (podReady(p) ? 0 : 1);
       const victims = [...pods].sort((a, b) => rank(b) - rank(a) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)) || String(b.metadata.name).localeCompare(String(a.metadata.name)));
-      for (const p of victims.slice(0, pods.length - want)) await this.remove('', 'pods', p, `scale down replicaset ${ns}/${name}`);
+      for (const p of victims.slice(0, pods.length - want)) {
+        if (await this.remove('', 'pods', p, `scale down replicaset ${ns}/${name}`)) await this.event(rs, 'SuccessfulDelete', `Deleted pod: ${p.metadata.name}`, 'replicaset-controller');
+      }
     }
     pods = active();
     const fresh = this.store.get('apps/replicasets', ns, name);
@@ -538,7 +572,10 @@ export class WorkloadController {
         const conditions: Obj[] = [];
         setCondition(conditions, prevConds, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: `0/${total} nodes are available: ${total === 0 ? 'no nodes available to schedule pods' : `${total} node(s) didn't match Pod's node affinity/selector or were not ready`}.`, lastProbeTime: null }, now, ['lastTransitionTime']);
         const next = { ...status, phase: 'Pending', conditions };
-        if (!deepEqual(status, next)) await this.update('', 'pods', { ...pod, status: next }, 'status', `status of pod ${ns}/${name}`, retry);
+        if (!deepEqual(status, next)) {
+          await this.update('', 'pods', { ...pod, status: next }, 'status', `status of pod ${ns}/${name}`, retry);
+          await this.event(pod, 'FailedScheduling', String(conditions[0]!['message']), 'default-scheduler', { type: 'Warning' });
+        }
         return;
       }
       const load = new Map<string, number>();
@@ -553,6 +590,7 @@ export class WorkloadController {
       const by = (m: Map<string, number>, n: KubeObject) => m.get(n.metadata.name ?? '') ?? 0;
       const node = nodes.sort((a, b) => by(siblings, a) - by(siblings, b) || by(load, a) - by(load, b) || String(a.metadata.name).localeCompare(String(b.metadata.name)))[0]!;
       await this.update('', 'pods', { ...pod, spec: { ...spec, nodeName: node.metadata.name } }, '', `bind pod ${ns}/${name}`, retry);
+      await this.event(pod, 'Scheduled', `Successfully assigned ${ns}/${name} to ${node.metadata.name}`, 'default-scheduler');
       return;
     }
     const node = this.store.get('core/nodes', undefined, nodeName);
@@ -626,6 +664,15 @@ export class WorkloadController {
     };
     if (deepEqual(status, next)) return;
     await this.update('', 'pods', { ...pod, status: next }, 'status', `status of pod ${ns}/${name}`, retry);
+    if (podIPs(pod).length === 0) {
+      // The kubelet's events of a container start (image "already present": the lab pulls nothing).
+      for (const c of containers) {
+        const host = { host: nodeName };
+        await this.event(pod, 'Pulled', `Container image "${String(c['image'] ?? '')}" already present on machine`, 'kubelet', host);
+        await this.event(pod, 'Created', `Created container: ${String(c['name'] ?? '')}`, 'kubelet', host);
+        await this.event(pod, 'Started', `Started container ${String(c['name'] ?? '')}`, 'kubelet', host);
+      }
+    }
   }
 
   // ---------- Services: EndpointSlices and Endpoints ----------
