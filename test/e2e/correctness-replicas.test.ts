@@ -1,12 +1,34 @@
 // Issue 12 defect 5, end to end (lab + 3 webhook processes + controller process + real kubectl): updates that keep
 // the IP request never move an IP, whichever webhook replica answers. Each replica sits behind its own EndpointSlice of
 // berth-webhook-service; before each round the test makes exactly one replica ready, so rounds go to replicas 0, 1, 2,
-// 0, … whether or not the lab spreads calls over endpoints by itself.
+// 0, … whether or not the lab spreads calls over endpoints by itself. The second case has a replica whose allocator
+// leads the claims: it admitted a change that a ValidatingAdmissionPolicy then refused.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, poolYaml, serviceYaml, startStack, type Stack } from './correctness-harness.ts';
 
 const NAMES = ['r0', 'r1', 'r2', 'r3', 'r4'];
+
+/** Refuses, after the mutating webhooks ran, any Service update carrying the label `reject`. */
+const REJECT_POLICY = `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: test-reject}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [services]}
+  validations:
+  - expression: "!has(object.metadata.labels) || !('reject' in object.metadata.labels)"
+    message: refused by the test policy
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: test-reject}
+spec:
+  policyName: test-reject
+  validationActions: [Deny]
+`;
 const ROUNDS = 20;
 
 describe('updates that keep the IP request never move an IP, whichever webhook replica answers', { timeout: 150_000 }, () => {
@@ -92,4 +114,39 @@ describe('updates that keep the IP request never move an IP, whichever webhook r
       assert.deepEqual(mine.map((h) => h.uid), [end.get(n)!.uid], `${n}'s claim entry is bound to its uid`);
     }
   });
+
+  it('after a change refused later in the admission chain, label updates through every replica keep the IP', async (t) => {
+    if (!S) return t.skip('kubectl not found');
+    // At 17cd0f0 the replica that admitted the refused change kept it in its allocator, and the next unrelated update
+    // it answered moved the Service to the lowest free IP.
+    await S.ok(['apply', '-f', '-'], REJECT_POLICY);
+    await S.routeTo(0);
+    await S.ok(['apply', '-f', '-'], serviceYaml('filler', { port: 90 }) + '---\n' + serviceYaml('m', { port: 91 }));
+    const ip = await eventually(async () => ((await S!.ips('filler')).length > 0 ? (await S!.ips('m'))[0] : undefined), 'filler and m to get an IP');
+    // A free IP below m's: the lowest-free answer differs from what m holds.
+    await S.ok(['delete', 'svc', 'filler', '-n', 'shop']);
+    await eventually(async () => ((await S!.claims()).some((c) => c.spec.holders.some((h) => h.name === 'filler')) ? undefined : true), "filler's claim released");
+
+    await S.routeTo(1);
+    const refused = await S.run(['apply', '-f', '-'], serviceYaml('m', { port: 91, labels: { reject: 'yes' }, annotations: { 'metallb.io/address-pool': 'reserved' } }));
+    assert.notEqual(refused.code, 0, 'the test policy refuses the change');
+    assert.match(refused.stderr, /refused by the test policy/);
+
+    const moves: string[] = [];
+    for (const [round, replica] of [1, 2, 0, 1].entries()) {
+      await S.routeTo(replica);
+      const l = await S.run(['label', 'svc', 'm', '-n', 'shop', `round=${round}`, '--overwrite']);
+      assert.equal(l.code, 0, `label via replica ${replica}: ${l.stderr}`);
+      const s = await S.svc('m');
+      const assigned = s?.metadata.annotations?.['berth.io/assigned-ips'];
+      if (assigned !== ip) moves.push(`label ${round} via replica ${replica}: berth.io/assigned-ips ${ip} -> ${assigned}`);
+    }
+    await S.routeToAll();
+    assert.deepEqual(moves, [], `m held ${ip}; an update that keeps the IP request moved it`);
+    await eventually(async () => {
+      const held = (await S!.claims()).filter((c) => c.spec.holders.some((h) => h.name === 'm')).map((c) => c.spec.ip);
+      return (await S!.ips('m')).join() === ip && held.join() === ip ? true : undefined;
+    }, `m to show ${ip} with exactly its claim`, 15_000);
+  });
 });
+
