@@ -21,7 +21,7 @@ import type { KubeObject } from '../kube/client.ts';
 import { connectWithRetry } from '../kube/connect.ts';
 import { writeConfigurationState } from '../kube/configuration-state.ts';
 import type { KubeResult } from '../kube/errors.ts';
-import { EventRecorder } from '../kube/events.ts';
+import { EventRecorder, ignoreNumbers } from '../kube/events.ts';
 import { slim } from '../kube/informer.ts';
 import { interner } from '../kube/intern.ts';
 import { watchLegacyConfigMap } from '../kube/legacy-config.ts';
@@ -189,8 +189,15 @@ export async function runController(argv: readonly string[]): Promise<number> {
   if (stopping) return exited;
 
   const store = new KubeClaimStore(client, { fieldManager: 'berth-controller' });
-  // deprecatedAnnotation: once per Service uid and key (MetalLB re-emits it on every resync).
-  const recorder = new EventRecorder({ client, reportingInstance: f.replicaId, log: ilog, oncePerObject: ['deprecatedAnnotation'] });
+  // deprecatedAnnotation: once per Service uid and key (MetalLB re-emits it on every resync). One Warning Event per
+  // Service and cause: AllocationFailed texts that differ only in counts (other pools' free IPs) update one Event.
+  const recorder = new EventRecorder({
+    client,
+    reportingInstance: f.replicaId,
+    log: ilog,
+    oncePerObject: ['deprecatedAnnotation'],
+    cause: ignoreNumbers,
+  });
   watchLegacyConfigMap(kube, {
     namespace: ns,
     events: recorder,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KubeClient } from './client.ts';
 import { FakeClock } from './clock.ts';
-import { CORRELATION, EventRecorder } from './events.ts';
+import { CORRELATION, EventRecorder, ignoreNumbers } from './events.ts';
 import { FakeTransport } from './fake-transport.ts';
 
 const svc = { kind: 'Service', namespace: 'shop', name: 'web', uid: 'u-1' };
@@ -199,5 +199,29 @@ describe('EventRecorder', () => {
     assert.equal(t.requests.length, 3);
     assert.ok(t.requests.every((q) => q.method === 'POST'));
     assert.equal(r.suppressed, 4);
+  });
+
+  it('cause: ignoreNumbers makes Warning messages differing only in counts one Event, with the latest message', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const r = new EventRecorder({ client: new KubeClient(t), clock: new FakeClock(), cause: ignoreNumbers });
+    for (const free of [31, 30, 29, 30]) {
+      r.event(svc, 'Warning', 'AllocationFailed', `pool "tiny" is exhausted: 1/1 addresses in use. Other pools: pool "default" has ${free} free`);
+      await r.flush();
+    }
+    r.event(svc, 'Warning', 'AllocationFailed', 'unknown pool "production"');
+    r.event(svc, 'Normal', 'IPAllocated', 'Assigned IP ["192.168.1.220"]');
+    await r.flush();
+    r.event(svc, 'Normal', 'IPAllocated', 'Assigned IP ["192.168.1.221"]');
+    await r.flush();
+    assert.deepEqual(
+      t.requests.map((q) => q.method),
+      ['POST', 'PATCH', 'PATCH', 'PATCH', 'POST', 'POST', 'POST'],
+      'another cause, and Normal events, keep their own Event',
+    );
+    assert.deepEqual(t.requests[3]!.body, {
+      count: 4,
+      lastTimestamp: (t.requests[3]!.body as { lastTimestamp: string }).lastTimestamp,
+      message: 'pool "tiny" is exhausted: 1/1 addresses in use. Other pools: pool "default" has 30 free',
+    });
   });
 });

@@ -10,7 +10,8 @@
 // 3. Spam filter: a token bucket per source and object (burst 25, refilled 1 per 5 minutes); an event without a
 //    token is not written, but its occurrence is still counted in the Event it belongs to.
 // berth adds `oncePerObject`: reasons written at most once per object uid and message (e.g. `deprecatedAnnotation`,
-// which MetalLB re-emits on every resync).
+// which MetalLB re-emits on every resync), and `cause`: Warning messages that differ only in numbers (free counts,
+// addresses) are one cause, so a pending Service keeps ONE AllocationFailed Event whose count grows.
 // Sending is asynchronous and bounded: events never delay a reconcile, writes of one Event are coalesced (a repeat
 // queued behind a pending write only updates it), and under a flood the oldest pending writes are dropped.
 import { randomBytes } from 'node:crypto';
@@ -47,6 +48,12 @@ export interface EventRecorderOptions {
   readonly maxQueue?: number;
   /** Reasons written at most once per (object uid, reason, message) for the recorder's lifetime. */
   readonly oncePerObject?: readonly string[];
+  /**
+   * The cause an event stands for: events about one object with the same type, reason and cause update one Event
+   * (count, lastTimestamp and the latest message) — default: the message itself (client-go's EventLogger key).
+   * `ignoreNumbers` makes messages that differ only in counts or addresses one cause.
+   */
+  readonly cause?: (type: EventType, reason: string, message: string) => string;
   /** Spam filter burst per source+object (default 25, client-go's defaultSpamBurst). */
   readonly spamBurst?: number;
   /** Spam filter refill in tokens per second (default 1/300, client-go's defaultSpamQPS). */
@@ -107,6 +114,14 @@ class Lru<V> {
   }
 }
 
+/**
+ * A `cause` for Warning events: the message with every number replaced (`pool "tiny" is exhausted: 1/1 addresses in
+ * use; pool "default" has 29 free` and `… has 30 free` are one cause). Normal events keep their message as cause.
+ */
+export function ignoreNumbers(type: EventType, _reason: string, message: string): string {
+  return type === 'Warning' ? message.replace(/\d+/g, '#') : message;
+}
+
 export class EventRecorder implements EventSink {
   readonly #o: EventRecorderOptions;
   readonly #clock: Clock;
@@ -148,12 +163,13 @@ export class EventRecorder implements EventSink {
     }
     // 1. EventAggregator (EventAggregatorByReasonFunc: the key is everything but the message).
     const aggregateKey = [objectKey, type, reason].join('\u0000');
+    const cause = this.#o.cause ? this.#o.cause(type, reason, message) : message;
     let agg = this.#aggregate.get(aggregateKey);
     if (!agg || now - agg.last > CORRELATION.aggregateIntervalMs) agg = { messages: new Set(), last: now };
-    agg.messages.add(message);
+    agg.messages.add(cause);
     agg.last = now;
     this.#aggregate.set(aggregateKey, agg);
-    let eventKey = [aggregateKey, message].join('\u0000');
+    let eventKey = [aggregateKey, cause].join('\u0000');
     let text = message;
     if (agg.messages.size >= CORRELATION.aggregateMaxEvents) {
       // Do not let the set grow past the threshold (client-go pops any one key).
