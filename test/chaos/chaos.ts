@@ -65,6 +65,8 @@ interface PlannedKill {
   /** Lab: outage length; others: time until restart. */
   downMs: number;
   pick: number;
+  /** Lab: a replica killed during the outage and started again before the API server is back (issue 12 defect 3). */
+  during?: { kind: 'webhook' | 'controller'; pick: number };
 }
 
 /** The seeded kill schedule: one of each kind first (in a seeded order), then weighted; outages capped. */
@@ -86,7 +88,8 @@ export function planKills(seed: number, seconds: number, killEvery: number, outa
     if (kind === 'lab' && labs >= outages) kind = rng.chance(0.5) ? 'webhook' : 'controller';
     if (kind === 'lab') labs++;
     const downMs = kind === 'lab' ? rng.between(5000, 10_000) : rng.between(1000, 3000);
-    out.push({ atMs: at, kind, downMs, pick: rng.int(1000) });
+    const during = kind === 'lab' ? { kind: rng.chance(0.6) ? ('webhook' as const) : ('controller' as const), pick: rng.int(1000) } : undefined;
+    out.push({ atMs: at, kind, downMs, pick: rng.int(1000), ...(during ? { during } : {}) });
     at += (kind === 'lab' ? downMs : 0) + gap();
   }
   return out;
@@ -209,8 +212,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         say(`+${(now() / 1000).toFixed(1)} s: ${name} restarted`);
       };
       // An outage blocks the schedule (one at a time); a replica comes back while the schedule goes on.
-      if (k.kind === 'lab') await restart();
-      else void restart();
+      if (k.kind === 'lab') {
+        if (k.during) {
+          const names = cluster.names(k.during.kind);
+          const victim = names[k.during.pick % names.length]!;
+          await sleep(Math.round(k.downMs * 0.3));
+          await cluster.kill(victim);
+          await sleep(Math.round(k.downMs * 0.2));
+          await cluster.restart(victim);
+          say(`+${(now() / 1000).toFixed(1)} s: SIGKILL ${victim} and started it again while the API server is down`);
+          await sleep(k.downMs - Math.round(k.downMs * 0.3) - Math.round(k.downMs * 0.2));
+          await cluster.restart(name);
+          say(`+${(now() / 1000).toFixed(1)} s: ${name} restarted`);
+        } else await restart();
+      } else void restart();
     }
     const left = o.seconds * 1000 - now();
     if (left > 0) await sleep(left);
@@ -223,7 +238,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
 
     for (const n of [...cluster.names('webhook'), ...cluster.names('controller')]) if (!cluster.isUp(n)) await cluster.restart(n);
-    if (!(await cluster.waitReady(60_000))) say('  warning: not every webhook is ready or no controller leads after 60 s');
+    const missing = await cluster.waitReady(60_000);
+    if (missing) say(`  warning: 60 s after churn: ${missing}`);
     await sleep(settleMs);
     say(`+${(now() / 1000).toFixed(1)} s: waited ${settleMs / 1000} s past churn (claim grace ${claimGraceMs / 1000} s); watching ${quietMs / 1000} s for writes`);
     const changes = await countChanges(client, quietMs);

@@ -194,19 +194,27 @@ export class ChaosCluster {
       });
     }
     await Promise.all(this.names('controller').map((n) => this.#spawn(this.#members.get(n)!)));
-    await this.waitReady(90_000);
+    const missing = await this.waitReady(90_000);
+    if (missing) throw new Error(`cluster not ready after 90 s: ${missing}; logs in ${dir}`);
   }
 
-  /** Resolves when every webhook's endpoint is ready and some controller printed that it leads (or after timeoutMs). */
-  async waitReady(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves '' when every webhook's endpoint is ready and some controller process printed that it leads; after
+   * `timeoutMs`, what is still missing (e.g. `webhook-1 not ready; no controller leads`).
+   */
+  async waitReady(timeoutMs: number): Promise<string> {
     const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const hooks = this.names('webhook').every((n) => this.#sliceReady.get(n) === true);
-      const leader = this.names('controller').some((n) => /is leading/.test(this.#members.get(n)?.proc?.output() ?? ''));
-      if (hooks && leader) return true;
+    for (;;) {
+      const notReady = this.names('webhook').filter((n) => this.#sliceReady.get(n) !== true);
+      const leader = this.names('controller').some((n) => {
+        const p = this.#members.get(n)?.proc;
+        const said = p && !p.exited ? [...p.output().matchAll(/(is leading|stopped leading)/g)] : [];
+        return said.at(-1)?.[1] === 'is leading';
+      });
+      if (notReady.length === 0 && leader) return '';
+      if (Date.now() >= end) return [...notReady.map((n) => `${n} not ready`), ...(leader ? [] : ['no controller leads'])].join('; ');
       await sleep(300);
     }
-    return false;
   }
 
   /** SIGKILLs a member (recorded as the suite's kill). */
