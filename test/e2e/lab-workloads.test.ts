@@ -158,6 +158,52 @@ test('EndpointSlices follow scale up, scale down and pod deletion; deleting the 
   await until('slices of a deleted service removed', managed('scaling', 'web'), (s) => s.length === 0);
 });
 
+test('endpoints follow Node readiness, Node deletion, Service selector and Pod label changes; dual-stack Services get both families', { skip }, async () => {
+  const ns = 'follow';
+  await ok(['create', 'namespace', ns]);
+  await ok(['create', 'deployment', 'api', '--image=nginx', '--replicas=3', '-n', ns]);
+  await ok(['apply', '-f', '-'], `apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: ${ns}}\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  ipFamilyPolicy: RequireDualStack\n  selector: {app: api}\n  ports: [{name: http, port: 80}]\n`);
+  const pods = await until('3 ready api pods', podsOf(ns, 'app=api'), (ps) => ps.length === 3 && ps.every(ready));
+  const slices = await until('IPv4 and IPv6 slices with 3 ready endpoints each', managed(ns, 'api'), (s) => s.length === 2 && s.every((x) => (x.endpoints ?? []).filter((e) => e.conditions.ready).length === 3));
+  assert.deepEqual(slices.map((x) => x.addressType).sort(), ['IPv4', 'IPv6']);
+  const v6 = slices.find((x) => x.addressType === 'IPv6')!;
+  assert.ok(v6.endpoints!.every((e) => /^2001:db8:1::/.test(e.addresses[0]!)));
+
+  // A Node that stops being Ready takes its Pods' endpoints out of rotation (ready and serving false).
+  const onNode = pods[0]!.spec.nodeName!;
+  await ok(['patch', 'node', onNode, '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Ready","status":"False","reason":"KubeletNotReady","message":"lab test"}]}}']);
+  const notReady = await until(`endpoints on ${onNode} not ready`, managed(ns, 'api'), (s) =>
+    s.every((x) => (x.endpoints ?? []).every((e) => (e.nodeName === onNode ? !e.conditions.ready && !e.conditions.serving : e.conditions.ready))),
+  );
+  assert.ok(notReady.some((x) => (x.endpoints ?? []).some((e) => e.nodeName === onNode)));
+  await ok(['patch', 'node', onNode, '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"lab test"}]}}']);
+  await until('all endpoints ready again', managed(ns, 'api'), (s) => s.every((x) => (x.endpoints ?? []).length === 3 && x.endpoints!.every((e) => e.conditions.ready)));
+
+  // Deleting a Node deletes its Pods (PodGC); the ReplicaSet replaces them on the remaining Nodes.
+  const before = await getJson<{ metadata: Meta }>(['get', 'node', onNode]);
+  await ok(['delete', 'node', onNode]);
+  try {
+    const moved = await until('3 ready pods, none on the deleted node', podsOf(ns, 'app=api'), (ps) => ps.length === 3 && ps.every(ready) && ps.every((p) => p.spec.nodeName !== onNode));
+    await until('slices list the moved pods', managed(ns, 'api'), (s) => JSON.stringify(endpointNames(s.filter((x) => x.addressType === 'IPv4'))) === JSON.stringify(readyNames(moved)));
+  } finally {
+    // Put the node back for the other tests (same name; a new uid).
+    await ok(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: before.metadata.name, labels: before.metadata.labels } }));
+    await ok(['patch', 'node', onNode, '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"lab test"}],"addresses":[{"type":"InternalIP","address":"192.0.2.199"}]}}']);
+  }
+
+  // A Pod relabelled out of the selector leaves the slices; a Service selector change is followed too.
+  const [first] = await podsOf(ns, 'app=api')();
+  await ok(['label', 'pod', first!.metadata.name, '-n', ns, 'app=other', '--overwrite']);
+  await until('the relabelled pod left the slices', managed(ns, 'api'), (s) => s.every((x) => !(x.endpoints ?? []).some((e) => e.targetRef.name === first!.metadata.name)));
+  // The ReplicaSet released it (no controller reference) and made a replacement.
+  const released = await getJson<Pod>(['get', 'pod', first!.metadata.name, '-n', ns]);
+  assert.equal(released.metadata.ownerReferences, undefined);
+  await until('a replacement pod', podsOf(ns, 'app=api'), (ps) => ps.length === 3 && ps.every(ready));
+  await ok(['patch', 'svc', 'api', '-n', ns, '--type=merge', '-p', '{"spec":{"selector":{"app":"other"}}}']);
+  await until('the slices follow the new selector', managed(ns, 'api'), (s) => s.every((x) => JSON.stringify((x.endpoints ?? []).map((e) => e.targetRef.name)) === JSON.stringify([first!.metadata.name])));
+  await ok(['delete', 'namespace', ns]);
+});
+
 test('slices without the controller managed-by label are never touched; selector-less Services get none', { skip }, async () => {
   await ok(['create', 'namespace', 'handmade']);
   await ok(

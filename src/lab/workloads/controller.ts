@@ -499,8 +499,19 @@ export class WorkloadController {
     const want = typeof spec['replicas'] === 'number' ? spec['replicas'] : 1;
     const selector = labelSelectorReqs(spec['selector']);
     if (!selector) return;
+    // A Pod of ours whose labels no longer match the selector is released (its controller reference removed),
+    // as the ReplicaSet controller's ClaimPods does; it keeps running outside the ReplicaSet.
+    for (const p of this.store.list('core/pods', ns)) {
+      if (controllerRef(p)?.uid !== rs.metadata.uid || p.metadata.deletionTimestamp || matchLabels(selector, p.metadata.labels)) continue;
+      const ownerReferences = (p.metadata.ownerReferences ?? []).filter((r) => r['uid'] !== rs.metadata.uid);
+      const { ownerReferences: _dropped, ...rest } = p.metadata;
+      const metadata = ownerReferences.length ? { ...rest, ownerReferences } : rest;
+      await this.update('', 'pods', { ...p, metadata }, '', `release pod ${ns}/${p.metadata.name}`, () => this.dirty.replicasets.add(key(ns, name)));
+    }
     const active = () =>
-      this.store.list('core/pods', ns).filter((p) => controllerRef(p)?.uid === rs.metadata.uid && !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(obj(p['status'])['phase'] as string));
+      this.store
+        .list('core/pods', ns)
+        .filter((p) => controllerRef(p)?.uid === rs.metadata.uid && matchLabels(selector, p.metadata.labels) && !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(obj(p['status'])['phase'] as string));
     let pods = active();
     const template = obj(spec['template']);
     for (let i = pods.length; i < want; i++) {
