@@ -265,3 +265,34 @@ test('decision log: one record per review with operation, service, IPs, pool, re
     await new Promise((r) => srv.close(r));
   }
 });
+
+test('while the webhook cannot decide (caches not synced), reviews get a 503 error naming why, never a decision', async () => {
+  const w = memoryWorld({ objects: [ipAddressPool(NS, 'default', ['192.168.7.10-192.168.7.10'])] });
+  let waiting: string | undefined = 'informer caches are not synced';
+  const decisions: AdmissionDecision[] = [];
+  const app = buildApp({ ...w.deps, notDeciding: () => waiting, decision: (d) => decisions.push(d) });
+  const srv = http.createServer(app);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  const send = async (uid: string) =>
+    (await (
+      await fetch(url + '/mutate/service', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(reviewFor(service('shop', 'web'), { uid })) })
+    ).json()) as AdmissionReview;
+  try {
+    const early = await send('w-1');
+    assert.equal(early.response.uid, 'w-1');
+    assert.equal(early.response.allowed, false);
+    assert.equal(early.response.status?.code, 503);
+    assert.equal(early.response.status?.message, 'berth webhook is not ready: informer caches are not synced');
+    assert.equal(await w.store.get('192.168.7.10'), undefined, 'no claim taken');
+    assert.equal(decisions[0]!.result, 'error');
+    waiting = undefined;
+    const later = await send('w-2');
+    assert.equal(later.response.allowed, true);
+    assert.ok(later.response.patch);
+  } finally {
+    w.stop();
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
+});

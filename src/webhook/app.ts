@@ -55,6 +55,11 @@ export interface AppDeps {
   readonly bodyLimit?: number;
   /** Called for handler failures (bugs, API server errors); the reply is still a review. */
   readonly onError?: (path: string, err: unknown) => void;
+  /**
+   * Why the webhook cannot decide yet (e.g. its caches are not synced), or undefined. While set, every review is
+   * answered with an error (503) naming the reason, never with a decision made on empty caches.
+   */
+  readonly notDeciding?: () => string | undefined;
   /** Called once per review answered on an admission path (the webhook's decision log). */
   readonly decision?: (d: AdmissionDecision) => void;
 }
@@ -161,6 +166,10 @@ export function buildApp(deps: AppDeps): express.Express {
   const answer = async (name: string, handler: Handler, body: unknown): Promise<Answer> => {
     const d = decodeReview(body);
     if (!d.ok) return { response: errored(d.uid, 400, `undecodable AdmissionReview: ${d.message}`), operation: 'unknown' };
+    const waiting = deps.notDeciding?.();
+    if (waiting !== undefined) {
+      return { response: errored(d.request.uid, 503, `berth webhook is not ready: ${waiting}`), operation: d.request.operation, request: d.request };
+    }
     try {
       return { response: await handler(d.request), operation: d.request.operation, request: d.request };
     } catch (e) {

@@ -268,6 +268,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       namespaces: async () => namesOf(namespaces.list()),
     },
     readiness,
+    notDeciding: () => (cachesSynced ? undefined : 'informer caches are not synced'),
     registry,
     metrics: webhookMetrics(registry),
     onError: (path, err) => logger.error({ path, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, `webhook: ${path} failed`),
