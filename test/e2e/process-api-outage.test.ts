@@ -243,3 +243,23 @@ test('an API server outage after start: both processes stay up, the webhook stay
   assert.equal(hook.exited, false);
   assert.equal(ctl.exited, false);
 });
+
+test('--log-format text, and a kubeconfig not written yet: the webhook listens, is not ready, and retries', async () => {
+  const p = await startWebhookProcess(['--kubeconfig', join(dir, 'not-yet', 'kubeconfig'), '--log-format', 'text'], { waitReady: false, timeoutMs: 60_000 });
+  try {
+    await p.waitFor(/retrying in 1000 ms/, 30_000);
+    const lines = p.output().split('\n').filter((l) => l !== '');
+    for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO |WARN |ERROR|DEBUG) \S/, `not a text log line: ${l}`);
+    assert.ok(
+      lines.some((l) => / WARN {2}webhook: loading the kubeconfig failed: kubeconfig \S+ does not exist; retrying in 500 ms$/.test(l)),
+      lines.join('\n'),
+    );
+    assert.deepEqual(await probe(`${p.url}/healthz`), { status: 200, body: 'ok' });
+    const r = await probe(`${p.url}/readyz`);
+    assert.equal(r.status, 503);
+    assert.match(r.body, /loading the kubeconfig/);
+    assert.equal(p.exited, false);
+  } finally {
+    assert.equal(await p.stop(), 0, 'SIGTERM while waiting: a clean exit');
+  }
+});
