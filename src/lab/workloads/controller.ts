@@ -49,10 +49,20 @@ export interface WorkloadControllerOptions {
 }
 
 const SAFE = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** JSON with object keys sorted at every level: the same template hashes the same whatever wrote it. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (isPlainObject(v)) {
+    const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
 /** pod-template-hash: FNV-32a of the template, its decimal digits mapped to safe characters (rand.SafeEncodeString). */
 export function podTemplateHash(template: unknown, collisionCount = 0): string {
   let h = 0x811c9dc5;
-  const bytes = Buffer.from(JSON.stringify(template ?? {}) + (collisionCount ? String(collisionCount) : ''), 'utf8');
+  const bytes = Buffer.from(canonicalJson(template ?? {}) + (collisionCount ? String(collisionCount) : ''), 'utf8');
   for (const b of bytes) {
     h ^= b;
     h = Math.imul(h, 0x01000193) >>> 0;

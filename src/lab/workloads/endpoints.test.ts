@@ -95,3 +95,12 @@ test('pod IPs: documentation ranges, lowest free slot first, released slots reus
   for (let i = 2; i < POD_IP_CAPACITY; i++) assert.ok(pool.allocate());
   assert.equal(pool.allocate(), undefined);
 });
+
+test('pod-template-hash ignores key order and changes with the template', async () => {
+  const { podTemplateHash } = await import('./controller.ts');
+  const a = { metadata: { labels: { app: 'x', tier: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } };
+  const b = { spec: { containers: [{ image: 'nginx', name: 'c' }] }, metadata: { labels: { tier: 'web', app: 'x' } } };
+  assert.equal(podTemplateHash(a), podTemplateHash(b));
+  assert.match(podTemplateHash(a), /^[bcdfghjklmnpqrstvwxz2456789]{1,10}$/);
+  assert.notEqual(podTemplateHash(a), podTemplateHash({ ...a, spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } }));
+});
