@@ -10,8 +10,19 @@
 //        --node-args "...": node flags for the controller (default: a small young generation and a 96 MB old-space cap,
 //        the memory settings a Deployment would pass in NODE_OPTIONS; "" for node's defaults)
 //        --lab-main PATH: another build of the lab's main.ts (to compare lab versions)
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+//        --hog: time-to-IP through the webhook twice in the same run, without then with one CPU hog (a child process
+//        spinning a busy loop on one core, bounded in time, killed by pid), and the ratio of the two
+//        --scale N,N,...: the scale curve instead of steps 2-3: for each N (ascending), fill to N Services through the
+//        webhook, then time-to-IP (--scale-latency timed creates, default 200), controller RSS (peak = VmHWM, steady)
+//        and a restart (rebuild time, IPs moved). The controller's old-space cap grows with the largest N (96 MB per
+//        10,000 Services) unless --node-args is given.
+//        --cpu-prof DIR: run lab, webhook and controller with node --cpu-prof (profiles in DIR/<process>/) and print
+//        each profile's busiest areas and functions at the end
+// Each time-to-IP run also prints where the time goes: stage by stage (send → mutate/validate webhooks → create
+// answered → reconcile → status seen), from the bench's own timestamps and the decision lines webhook and controller
+// log; and each process's CPU per Service.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,6 +32,8 @@ import { applyObject } from '../src/kube/apply.ts';
 import type { KubeClient, KubeObject } from '../src/kube/client.ts';
 import { connect } from '../src/kube/connect.ts';
 import { Resources } from '../src/kube/resources.ts';
+import { profileLines } from './profile.ts';
+import { cpuMeter, memMb, PathTrace, quantiles, startHog, wallMs, type Hog } from './trace.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const { values: flags } = parseArgs({
@@ -31,39 +44,52 @@ const { values: flags } = parseArgs({
     runtime: { type: 'string' },
     'node-args': { type: 'string' },
     'lab-main': { type: 'string' },
+    hog: { type: 'boolean' },
+    scale: { type: 'string' },
+    'scale-latency': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const HELD = Number(flags.services ?? 10_000);
 const LAT = Number(flags.latency ?? 1_000);
 const RATE = Number(flags.rate ?? 100);
 const RUNTIME = flags.runtime ?? 'bundle';
-const NODE_ARGS = (flags['node-args'] ?? '--max-semi-space-size=1 --max-old-space-size=96').split(' ').filter((a) => a !== '');
 const LAB_MAIN = flags['lab-main'] ?? join(REPO, 'src/lab/main.ts');
+const HOG = flags.hog === true;
+const SCALE = (flags.scale ?? '')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--scale "${flags.scale}": "${x}" is not a positive whole number of Services`);
+    return n;
+  })
+  .sort((a, b) => a - b);
+const SCALE_LAT = Number(flags['scale-latency'] ?? 200);
+const PROF = flags['cpu-prof'];
+/** Node flags that profile the process `name` when --cpu-prof is given. */
+const prof = (name: string): string[] => (PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, name)}`] : []);
+const OLD_SPACE = Math.max(96, Math.ceil((96 * Math.max(0, ...SCALE)) / 10_000));
+const NODE_ARGS = (flags['node-args'] ?? `--max-semi-space-size=1 --max-old-space-size=${OLD_SPACE}`).split(' ').filter((a) => a !== '');
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const procs: NodeProcess[] = [];
+const hogs: Hog[] = [];
+const trace = new PathTrace();
+const load = (): string => `load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 const t0 = Date.now();
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))] ?? NaN;
-}
-
 /** RSS once it stops falling: V8's memory reducer hands back what a burst used after some idle seconds. */
 async function steadyRssMb(pid: number): Promise<number> {
-  let last = rssMb(pid);
+  let last = memMb(pid);
   for (let i = 0; i < 20; i++) {
     await new Promise((r) => setTimeout(r, 2000));
-    const now = rssMb(pid);
+    const now = memMb(pid);
     if (i >= 11 && Math.abs(now - last) < 1) return now;
     last = now;
   }
   return last;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 interface Svc {
@@ -71,8 +97,8 @@ interface Svc {
   status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } };
 }
 
-/** Follows Services with a raw watch and notes when each first shows an ingress IP. */
-function ipWatcher(client: KubeClient, fromRv: string) {
+/** Follows the Services of `namespace` with a raw watch and notes when each first shows an ingress IP. */
+function ipWatcher(client: KubeClient, namespace: string, fromRv: string) {
   const seen = new Map<string, number>();
   let rv = fromRv;
   let stopped = false;
@@ -80,13 +106,14 @@ function ipWatcher(client: KubeClient, fromRv: string) {
   const waiters: Array<() => void> = [];
   const loop = async (): Promise<void> => {
     while (!stopped) {
-      const h = client.watch(Resources.services, { resourceVersion: rv, timeoutSeconds: 300 }, (e) => {
+      const h = client.watch(Resources.services, { namespace, resourceVersion: rv, timeoutSeconds: 300 }, (e) => {
         const o = e.object as Svc;
         if (o?.metadata?.resourceVersion) rv = o.metadata.resourceVersion;
         if ((e.type === 'ADDED' || e.type === 'MODIFIED') && (o.status?.loadBalancer?.ingress?.length ?? 0) > 0) {
           const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
           if (!seen.has(key)) {
             seen.set(key, performance.now());
+            trace.seen(key, wallMs());
             for (const w of waiters.splice(0)) w();
           }
         }
@@ -149,8 +176,11 @@ async function createServices(
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
       const name = `${prefix}-${i}`;
-      started.set(`${namespace}/${name}`, performance.now());
+      const key = `${namespace}/${name}`;
+      started.set(key, performance.now());
+      trace.send(key, wallMs());
       const r = await client.create(Resources.services, service(namespace, name), { namespace });
+      trace.reply(key, wallMs());
       if (!r.ok) throw new Error(`create ${namespace}/${name}: ${r.error.message}`);
     }
   };
@@ -158,27 +188,59 @@ async function createServices(
   return started;
 }
 
-async function latencyRun(client: KubeClient, label: string, namespace: string): Promise<void> {
+/**
+ * Time-to-IP of `n` Services created at RATE per second in `namespace` (after a warm-up of 50), with one CPU hog
+ * running when `withHog`. Prints the quantiles, each process's CPU per Service and where the time went; returns the
+ * latencies (ms).
+ */
+async function latencyRun(
+  client: KubeClient,
+  label: string,
+  namespace: string,
+  n: number,
+  pids: Readonly<Record<string, number>>,
+  withHog = false,
+): Promise<number[]> {
   await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
   // Warm-up (JIT, connection pools) outside the measurement.
   await createServices(client, namespace, 'warm', 50, { conc: 4 });
   const list = await client.list(Resources.services, { namespace, limit: 1 });
-  const w = ipWatcher(client, list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
+  const w = ipWatcher(client, namespace, list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
+  trace.clear();
+  trace.prefix = `${namespace}/lat-`;
+  let hog: Hog | undefined;
+  if (withHog) {
+    // Bounded: the creates plus the wait for the last IP, then it ends by itself (and is killed by pid below).
+    hog = startHog((n / RATE) * 1000 + 150_000);
+    hogs.push(hog);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const meter = cpuMeter({ ...pids, bench: process.pid, ...(hog ? { hog: hog.pid } : {}) });
+  const loadBefore = load();
   const began = performance.now();
-  const started = await createServices(client, namespace, 'lat', LAT, { conc: 4, rate: RATE });
+  const started = await createServices(client, namespace, 'lat', n, { conc: 4, rate: RATE });
   const createdIn = performance.now() - began;
-  const got = await w.waitCount(`${namespace}/lat-`, LAT, 120_000);
+  const got = await w.waitCount(`${namespace}/lat-`, n, 120_000);
+  const cpu = meter.stop();
+  await hog?.stop();
   w.stop();
+  trace.prefix = undefined;
   const lat: number[] = [];
   for (const [k, t] of started) {
     const s = w.seen.get(k);
     if (s !== undefined) lat.push(s - t);
   }
-  lat.sort((a, b) => a - b);
   say(
-    `${label.padEnd(34)} n=${got}/${LAT}  p50 ${pct(lat, 0.5).toFixed(1)} ms  p99 ${pct(lat, 0.99).toFixed(1)} ms  ` +
-      `max ${pct(lat, 1).toFixed(1)} ms  (${(LAT / (createdIn / 1000)).toFixed(0)} creates/s offered ${RATE}/s)`,
+    `${label.padEnd(40)} n=${got}/${n}  ${quantiles(lat)}  ` +
+      `(${(n / (createdIn / 1000)).toFixed(0)} creates/s offered ${RATE}/s; before: ${loadBefore}, after: ${load()})`,
   );
+  say(
+    `    CPU per Service: ${Object.entries(cpu)
+      .map(([k, ms]) => `${k} ${(ms / n).toFixed(2)} ms`)
+      .join(', ')} (over ${(createdIn / 1000).toFixed(1)} s of creates and the wait for the last IP)`,
+  );
+  for (const l of trace.report()) say(l);
+  return lat;
 }
 
 async function servicesIPs(client: KubeClient): Promise<Map<string, string>> {
@@ -218,13 +280,56 @@ async function buildBundle(): Promise<string | undefined> {
   return out;
 }
 
+interface Ctl {
+  proc: ControllerProcess;
+  readonly args: readonly string[];
+  readonly opts: Parameters<typeof startControllerProcess>[1];
+}
+
+/** Creates `n` more Services named `<prefix>-i` in bench-held (16 in flight) and waits until each shows an IP. */
+async function fill(client: KubeClient, prefix: string, n: number): Promise<{ got: number; seconds: number }> {
+  const fillStart = performance.now();
+  await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-held' } });
+  const list = await client.list(Resources.services, { namespace: 'bench-held', limit: 1 });
+  const w = ipWatcher(client, 'bench-held', list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
+  await createServices(client, 'bench-held', prefix, n, { conc: 16 });
+  const got = await w.waitCount(`bench-held/${prefix}-`, n, 120_000 + n * 20);
+  w.stop();
+  return { got, seconds: (performance.now() - fillStart) / 1000 };
+}
+
+/** Stops the controller and starts it again (same replica id): prints the rebuild time and the IPs moved (must be 0). */
+async function restart(client: KubeClient, ctl: Ctl): Promise<void> {
+  const before = await servicesIPs(client);
+  await ctl.proc.stop();
+  const spawnAt = Date.now();
+  ctl.proc = await startControllerProcess(ctl.args, ctl.opts);
+  procs.push(ctl.proc);
+  const loaded = await ctl.proc.waitFor(/caches synced and state loaded in (\d+) ms/, 120_000);
+  const pass = await ctl.proc.waitFor(/initial reconcile of (\d+) services done in (\d+) ms \(([^)]*)\)/, 300_000);
+  const total = Date.now() - spawnAt;
+  const peak = memMb(ctl.proc.pid, 'VmHWM');
+  const after = await servicesIPs(client);
+  let moved = 0;
+  for (const [k, ip] of before) if (after.get(k) !== ip) moved++;
+  say(
+    `restart: state rebuilt from ${before.size} Services in ${(Number(loaded[1]) + Number(pass[2])).toFixed(0)} ms ` +
+      `(list + claims into allocator ${loaded[1]} ms, reconcile pass over ${pass[1]} ${pass[2]} ms; ` +
+      `process spawn to done ${total} ms incl. process start) — target ≤ 2000 ms at 10,000; IPs moved: ${moved}; ${load()}`,
+  );
+  say(`controller after restart: ${pass[3]}; RSS peak ${peak.toFixed(1)} MB (VmHWM), steady ${(await steadyRssMb(ctl.proc.pid)).toFixed(1)} MB`);
+}
+
 async function main(): Promise<void> {
   const bundle = RUNTIME === 'bundle' ? await buildBundle() : undefined;
   say(
-    `bench:controller — lab, webhook and controller as separate processes; ${HELD} held, ${LAT} timed, node ${process.version}; ` +
-      `controller ${bundle ? 'bundled (esbuild), plain node' : 'through tsx'}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}`,
+    `bench:controller — lab, webhook and controller as separate processes; ` +
+      `${SCALE.length ? `scale ${SCALE.join(',')} (${SCALE_LAT} timed each)` : `${HELD} held`}, ${LAT} timed at ${RATE}/s` +
+      `${HOG ? ', with and without a CPU hog' : ''}; node ${process.version}; ` +
+      `controller ${bundle ? 'bundled (esbuild), plain node' : 'through tsx'}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}; ` +
+      `${cpus().length} CPUs, ${load()}`,
   );
-  const lab = spawnNode(LAB_MAIN, ['--dir', join(dir, 'lab'), '--port', '0']);
+  const lab = spawnNode(LAB_MAIN, ['--dir', join(dir, 'lab'), '--port', '0'], { nodeArgs: prof('lab') });
   procs.push(lab);
   const m = await lab.waitFor(/lab: serving (\S+) kubeconfig=(\S+)/, 60_000);
   const kubeconfig = m[2]!;
@@ -233,16 +338,21 @@ async function main(): Promise<void> {
   const client = conn.kube.client;
   for (const o of repoObjects('gitops/base/crds')) await applyObject(client, o);
   await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } });
-  // One pool big enough for everything (bench < default by name: tried first).
+  // One pool big enough for everything (bench < default by name: tried first): a /16 (65,536) unless more is needed.
+  const needed = Math.max(HELD, ...SCALE) + 2 * LAT + 4 * (SCALE_LAT + 50) + 1000;
   await applyObject(client, {
     apiVersion: 'metallb.io/v1beta1',
     kind: 'IPAddressPool',
     metadata: { name: 'bench', namespace: LAB_NAMESPACE },
-    spec: { addresses: ['10.128.0.0/16'] },
+    spec: { addresses: [needed > 65_000 ? '10.128.0.0/14' : '10.128.0.0/16'] },
   });
   const webhookConfigs = repoObjects('policies/webhooks');
   for (const o of webhookConfigs) await applyObject(client, o);
-  const webhook = spawnNode(join(REPO, 'src/webhook/main.ts'), ['--kubeconfig', kubeconfig, '--namespace', LAB_NAMESPACE, '--host', '127.0.0.1', '--port', '0']);
+  const webhook = spawnNode(
+    join(REPO, 'src/webhook/main.ts'),
+    ['--kubeconfig', kubeconfig, '--namespace', LAB_NAMESPACE, '--host', '127.0.0.1', '--port', '0'],
+    { onLine: trace.webhookLine, nodeArgs: prof('webhook') },
+  );
   procs.push(webhook);
   const wp = Number((await webhook.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
   await applyObject(client, {
@@ -263,60 +373,78 @@ async function main(): Promise<void> {
   const ctlArgs = ['--kubeconfig', kubeconfig, '--namespace', LAB_NAMESPACE, '--metrics-port', '0', '--replica-id', 'bench-ctl'];
   // glibc's per-thread malloc arenas hold on to freed buffers (the 10,000-item lists): two arenas are plenty here.
   const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
-  const ctlOpts = { timeoutMs: 60_000, nodeArgs: NODE_ARGS, env, ...(bundle ? { script: bundle, tsx: false } : {}) };
-  let ctl: ControllerProcess = await startControllerProcess(ctlArgs, ctlOpts);
-  procs.push(ctl);
-  await ctl.waitFor(/is leading/, 30_000);
-  say(`setup ${((Date.now() - t0) / 1000).toFixed(1)} s (lab pid ${lab.pid}, webhook pid ${webhook.pid}, controller pid ${ctl.pid})`);
+  const ctlOpts = {
+    timeoutMs: 120_000,
+    nodeArgs: [...NODE_ARGS, ...prof('controller')],
+    env,
+    onLine: trace.controllerLine,
+    ...(bundle ? { script: bundle, tsx: false } : {}),
+  };
+  const ctl: Ctl = { proc: await startControllerProcess(ctlArgs, ctlOpts), args: ctlArgs, opts: ctlOpts };
+  procs.push(ctl.proc);
+  await ctl.proc.waitFor(/is leading/, 30_000);
+  say(`setup ${((Date.now() - t0) / 1000).toFixed(1)} s (lab pid ${lab.pid}, webhook pid ${webhook.pid}, controller pid ${ctl.proc.pid})`);
+  const pids = (): Record<string, number> => ({ lab: lab.pid, webhook: webhook.pid, controller: ctl.proc.pid });
   say('');
   say('time-to-IP (create → status.loadBalancer.ingress seen by a watch):');
-  await latencyRun(client, '  webhook at admission + controller', 'bench-webhook');
+  const ref = await latencyRun(client, '  webhook at admission + controller', 'bench-webhook', LAT, pids());
+  if (HOG) {
+    const hogged = await latencyRun(client, '  same, with one CPU hog running', 'bench-hog', LAT, pids(), true);
+    const q = (v: number[], p: number) => {
+      const s = [...v].sort((a, b) => a - b);
+      return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))] ?? NaN;
+    };
+    const ratio = (p: number) => `${(q(hogged, p) / q(ref, p)).toFixed(2)}x`;
+    say(
+      `  with hog / without (same run): p50 ${ratio(0.5)}  p90 ${ratio(0.9)}  p99 ${ratio(0.99)}  max ${ratio(1)}  ` +
+        `— target p99 ≤ 50 ms with the hog (${q(hogged, 0.99).toFixed(1)} ms)`,
+    );
+  }
+
+  if (SCALE.length > 0) {
+    say('');
+    say('scale curve (fill through the webhook; time-to-IP of the last creates at that size; then a restart):');
+    for (const n of SCALE) {
+      const have = (await servicesIPs(client)).size;
+      const more = Math.max(0, n - have - (SCALE_LAT + 50));
+      const f = await fill(client, `s${n}`, more);
+      say('');
+      say(`${n} Services: filled ${f.got}/${more} more in ${f.seconds.toFixed(1)} s (${(more / f.seconds).toFixed(0)} creates/s with IPs; ${load()})`);
+      await latencyRun(client, `  time-to-IP at ${n}`, `bench-scale-${n}`, SCALE_LAT, pids());
+      const held = (await servicesIPs(client)).size;
+      const peak = memMb(ctl.proc.pid, 'VmHWM');
+      const rss = await steadyRssMb(ctl.proc.pid);
+      say(
+        `controller RSS with ${held} Services held: ${rss.toFixed(1)} MB steady, ${peak.toFixed(1)} MB peak (VmHWM since its start) ` +
+          `— target ≤ 100 MB at 10,000 including peaks; ${load()}`,
+      );
+      await restart(client, ctl);
+    }
+    conn.kube.close();
+    return;
+  }
+
   // Controller-only: without the webhook configurations nothing is assigned at admission.
   for (const o of webhookConfigs) {
     const r = o.kind === 'MutatingWebhookConfiguration' ? Resources.mutatingWebhookConfigurations : Resources.validatingWebhookConfigurations;
     await client.delete(r, o.metadata?.name ?? '');
   }
   await webhook.stop();
-  await latencyRun(client, '  controller fallback only', 'bench-fallback');
+  await latencyRun(client, '  controller fallback only', 'bench-fallback', LAT, pids());
 
   // Fill up to HELD LoadBalancer Services.
   const have = (await servicesIPs(client)).size;
-  const fill = Math.max(0, HELD - have);
-  const fillStart = performance.now();
-  await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-held' } });
-  await createServices(client, 'bench-held', 'held', fill, { conc: 16 });
-  let held = 0;
-  for (let i = 0; i < 600 && held < HELD; i++) {
-    held = (await servicesIPs(client)).size;
-    if (held < HELD) await new Promise((r) => setTimeout(r, 500));
-  }
+  const f = await fill(client, 'held', Math.max(0, HELD - have));
+  const held = (await servicesIPs(client)).size;
   say('');
-  say(`filled to ${held} Services with an IP in ${((performance.now() - fillStart) / 1000).toFixed(1)} s (controller fallback path)`);
-  const peak = rssMb(ctl.pid);
-  const rss = await steadyRssMb(ctl.pid);
+  say(`filled to ${held} Services with an IP in ${f.seconds.toFixed(1)} s (controller fallback path)`);
+  const peak = memMb(ctl.proc.pid, 'VmHWM');
+  const rss = await steadyRssMb(ctl.proc.pid);
   say(
-    `controller RSS with ${held} Services held: ${rss.toFixed(1)} MB steady (${peak.toFixed(1)} MB right after the fill) ` +
-      `— target ≤ 100 MB${bundle ? '' : "; includes tsx's loader thread"}`,
+    `controller RSS with ${held} Services held: ${rss.toFixed(1)} MB steady, ${peak.toFixed(1)} MB peak (VmHWM) ` +
+      `— target ≤ 100 MB${bundle ? '' : "; includes tsx's loader thread"}; ${load()}`,
   );
-
-  // Restart: same replica id; the old one releases its Lease on SIGTERM.
-  const before = await servicesIPs(client);
-  await ctl.stop();
-  const spawnAt = Date.now();
-  ctl = await startControllerProcess(ctlArgs, ctlOpts);
-  procs.push(ctl);
-  const loaded = await ctl.waitFor(/caches synced and state loaded in (\d+) ms/, 60_000);
-  const pass = await ctl.waitFor(/initial reconcile of (\d+) services done in (\d+) ms \(([^)]*)\)/, 120_000);
-  const total = Date.now() - spawnAt;
-  const after = await servicesIPs(client);
-  let moved = 0;
-  for (const [k, ip] of before) if (after.get(k) !== ip) moved++;
-  say(
-    `restart: state rebuilt from ${before.size} Services in ${(Number(loaded[1]) + Number(pass[2])).toFixed(0)} ms ` +
-      `(list + claims into allocator ${loaded[1]} ms, reconcile pass over ${pass[1]} ${pass[2]} ms; ` +
-      `process spawn to done ${total} ms incl. process start) — target ≤ 2000 ms; IPs moved: ${moved}`,
-  );
-  say(`controller after restart: ${pass[3]}; RSS steady ${(await steadyRssMb(ctl.pid)).toFixed(1)} MB`);
+  await restart(client, ctl);
   conn.kube.close();
 }
 
@@ -326,7 +454,22 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
+    await Promise.all([...hogs.map((h) => h.stop()), ...procs.map((p) => p.stop())]);
     rmSync(dir, { recursive: true, force: true });
-    say(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (PROF) {
+      for (const name of ['lab', 'webhook', 'controller']) {
+        let files: string[] = [];
+        try {
+          files = readdirSync(join(PROF, name)).filter((f) => f.endsWith('.cpuprofile'));
+        } catch {
+          // not started
+        }
+        for (const f of files) {
+          say('');
+          say(`${name} CPU profile ${join(PROF, name, f)}:`);
+          for (const l of profileLines(join(PROF, name, f))) say(l);
+        }
+      }
+    }
+    say(`total ${((Date.now() - t0) / 1000).toFixed(1)} s; ${load()}`);
   });
