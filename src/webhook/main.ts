@@ -301,10 +301,23 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       caFailures++;
     }
   };
+  // One check at a time: a tick asked for while one runs (TLS installed, caches synced) runs right after it.
+  let ticking = false;
+  let tickAgain = false;
   const tick = async (): Promise<void> => {
     if (stopping) return;
+    if (ticking) {
+      tickAgain = true;
+      return;
+    }
+    ticking = true;
     clearTimeout(timers.ca);
     await checkCa();
+    ticking = false;
+    if (tickAgain) {
+      tickAgain = false;
+      return tick();
+    }
     const r = readiness();
     if (r.ready && !announced) {
       announced = true;
