@@ -53,6 +53,9 @@ const FIELD_SELECTABLE: Record<string, string[]> = {
   'core/secrets': ['type'],
   'core/namespaces': ['status.phase'],
   'core/nodes': ['spec.unschedulable'],
+  // pkg/registry/core/pod PodToSelectableFields (what kubelets and `kubectl drain` select on).
+  'core/pods': ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+  'apps/replicasets': ['status.replicas'],
 };
 
 export class HttpApi {

@@ -109,6 +109,9 @@ test('kubectl create deployment + expose --type=LoadBalancer: Pods Ready on lab 
   assert.match(await ok(['get', 'endpoints', 'app1', '-n', 'seeds']), new RegExp(`app1\\s+${pod.status.podIP!.replace(/\./g, '\\.')}:80`));
   assert.match(await ok(['get', 'svc', 'app1', '-n', 'seeds']), /app1\s+LoadBalancer\s+\S+\s+<pending>\s+80:3\d{4}\/TCP/);
 
+  // Pods select by node as kubelets and `kubectl drain` do.
+  assert.match(await ok(['get', 'pods', '-A', `--field-selector=spec.nodeName=${pod.spec.nodeName},status.phase=Running`]), new RegExp(`seeds\\s+${pod.metadata.name}\\s+1/1\\s+Running`));
+
   // The controllers' events, as `kubectl describe` and `kubectl get events` show them.
   const events = (await getJson<{ items: Array<{ reason: string; message: string; involvedObject: { kind: string; name: string } }> }>(['get', 'events', '-n', 'seeds'])).items;
   const seen = (kind: string, reason: string, message: RegExp) => events.some((e) => e.involvedObject.kind === kind && e.reason === reason && message.test(e.message));
