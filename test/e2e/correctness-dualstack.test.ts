@@ -56,6 +56,7 @@ describe('dual-stack fallback neither leaks a claim nor spins', { timeout: 120_0
 
     const ips = await S.ips(name);
     const mine = (await S.claims()).filter((c) => c.spec.holders.some((h) => h.namespace === 'shop' && h.name === name));
+    t.diagnostic(`${name}: IPs [${ips.join(', ')}], claims [${mine.map((c) => c.spec.ip).join(', ')}], ${lines.length} controller lines, ${claimWrites} claim writes in ~10 s`);
     if (ips.length === 2) {
       // Satisfied: one IPv4 and one IPv6, each with its claim.
       if (ips.filter((ip) => ip.includes(':')).length !== 1) problems.push(`expected one IPv6 among ${ips.join(', ')}`);

@@ -87,6 +87,7 @@ describe('webhook and controller do not race', { timeout: 150_000 }, () => {
       outcomes.push(outcome);
       details.push(`run ${run}: ${outcome} (${ip} -> ${settled}); warnings: ${r.stderr.trim() || 'none'}`);
     }
+    t.diagnostic(details.join('\n'));
     assert.equal(new Set(outcomes).size, 1, `outcomes differ between runs:\n${details.join('\n')}`);
     assert.ok(['denied', 'moved (warning + ClearAssignment)'].includes(outcomes[0]!), `outcome must be a denial or a move with a warning and a ClearAssignment event:\n${details.join('\n')}`);
   });
