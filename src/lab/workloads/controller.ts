@@ -207,11 +207,6 @@ export class WorkloadController {
     await this.running;
   }
 
-  /** Resolves once no reconcile is pending or running (tests). */
-  async idle(): Promise<void> {
-    while (this.running || this.scheduled) await (this.running ?? new Promise((r) => setImmediate(r)));
-  }
-
   private indexSlice(s: KubeObject, present: boolean): void {
     const l = s.metadata.labels ?? {};
     if (l[LABEL_MANAGED_BY] !== SLICE_CONTROLLER || !l[LABEL_SERVICE_NAME]) return;
