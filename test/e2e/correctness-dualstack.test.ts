@@ -5,43 +5,58 @@
 // a second with no event. Whatever the IPv6 outcome, the controller must not spin (bounded log lines and claim writes
 // over ~10 s), and either the Service gets both families with matching claims, or it holds no claim and an event says why.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { eventually, pause, poolYaml, startStack, type Stack } from './correctness-harness.ts';
 
-const SERVICE = `apiVersion: v1
+const dualStackService = (pool: string, port: number): string => `apiVersion: v1
 kind: Service
 metadata:
   generateName: ds-
   namespace: shop
   annotations:
-    metallb.io/address-pool: dual
+    metallb.io/address-pool: ${pool}
 spec:
   type: LoadBalancer
   ipFamilyPolicy: RequireDualStack
   ipFamilies: [IPv4, IPv6]
   selector: {app: ds}
   ports:
-  - port: 80
+  - port: ${port}
     targetPort: 8080
 `;
 
 describe('dual-stack fallback neither leaks a claim nor spins', { timeout: 120_000 }, () => {
-  let S: Stack | undefined;
+  let stack: Stack | undefined;
   before(async () => {
-    S = await startStack({ webhooks: 1, config: poolYaml('dual', ['198.51.100.0/28', '2001:db8:22::/124'], { autoAssign: false }) });
+    stack = await startStack({
+      webhooks: 1,
+      config: [
+        poolYaml('dual', ['198.51.100.0/28', '2001:db8:22::/124'], { autoAssign: false }),
+        // One IPv6 address only: once a Service holds it, a dual-stack request can never be satisfied.
+        poolYaml('dual-full', ['198.51.100.64/28', '2001:db8:33::1/128'], { autoAssign: false }),
+      ].join('---\n'),
+    });
   });
   after(async () => {
-    await S?.stop();
+    await stack?.stop();
   });
 
-  it('a RequireDualStack Service from generateName: no spin, no leaked IPv4 claim, an event when it cannot be satisfied', async (t) => {
-    if (!S) return t.skip('kubectl not found');
+  /**
+   * Creates a RequireDualStack Service from generateName in `pool`, watches ~10 s, and checks: no spin (controller
+   * lines, claim writes), and either both families with matching claims or (always when `mustFail`) no IP, no claim
+   * and a Warning event saying why. With `mustFail` the Service is created while the webhook is down, so the
+   * controller allocates it (the webhook would refuse it at admission).
+   */
+  async function checkDualStack(t: TestContext, pool: string, port: number, mustFail: boolean): Promise<void> {
+    const S = stack!;
     const ctl = S.controller!;
     const log0 = ctl.output().length;
     // Count claim writes seen by a watch on claims (each ADDED/MODIFIED/DELETED is one write).
     const watch = S.t.kubectl(['get', 'ipaddressclaims.berth.io', '--watch-only', '-o', 'name', '--request-timeout=14s'], { timeoutMs: 16_000 });
     await pause(1_000);
-    const out = await S.ok(['create', '-f', '-'], SERVICE);
+    // mustFail: created while the webhook is down (failurePolicy Ignore), so the controller's claim step meets the failure.
+    if (mustFail) await S.routeToNone();
+    const out = await S.ok(['create', '-f', '-'], dualStackService(pool, port)).finally(() => (mustFail ? S.routeToAll() : undefined));
     const name = /service\/(ds-[a-z0-9]+) created/.exec(out)?.[1];
     assert.ok(name, `generated name in ${JSON.stringify(out)}`);
     // Observation window (~10 s): the controller handles the Service meanwhile.
@@ -57,7 +72,7 @@ describe('dual-stack fallback neither leaks a claim nor spins', { timeout: 120_0
     const ips = await S.ips(name);
     const mine = (await S.claims()).filter((c) => c.spec.holders.some((h) => h.namespace === 'shop' && h.name === name));
     t.diagnostic(`${name}: IPs [${ips.join(', ')}], claims [${mine.map((c) => c.spec.ip).join(', ')}], ${lines.length} controller lines, ${claimWrites} claim writes in ~10 s`);
-    if (ips.length === 2) {
+    if (ips.length === 2 && !mustFail) {
       // Satisfied: one IPv4 and one IPv6, each with its claim.
       if (ips.filter((ip) => ip.includes(':')).length !== 1) problems.push(`expected one IPv6 among ${ips.join(', ')}`);
       if (mine.map((c) => c.spec.ip).sort().join() !== [...ips].sort().join()) problems.push(`claims ${mine.map((c) => c.spec.ip).join(', ')} do not match the IPs in status ${ips.join(', ')}`);
@@ -71,6 +86,27 @@ describe('dual-stack fallback neither leaks a claim nor spins', { timeout: 120_0
       ).catch(() => undefined);
       if (!ev || !(ev.message ?? ev.note)) problems.push(`no Warning event on ${name} says why it has no IP`);
     }
+    // Out of the next case's way (its counts must be its own).
+    await S.run(['delete', 'svc', name, '-n', 'shop', '--wait=false']);
     assert.deepEqual(problems, [], problems.join('\n'));
+  }
+
+  it('a RequireDualStack Service from generateName (IPv4 + IPv6 ranges of one pool): no spin, claims match or none leak', async (t) => {
+    if (!stack) return t.skip('kubectl not found');
+    await checkDualStack(t, 'dual', 80, false);
+  });
+
+  it('a RequireDualStack Service whose IPv6 range is used up, allocated by the controller: no IPv4 claim kept, a Warning event, no spin', async (t) => {
+    if (!stack) return t.skip('kubectl not found');
+    // A SingleStack IPv6 Service takes the pool's only IPv6 address (at 17cd0f0 its claim name was invalid).
+    await stack.ok(
+      ['apply', '-f', '-'],
+      `apiVersion: v1\nkind: Service\nmetadata:\n  name: v6-only\n  namespace: shop\n  annotations: {metallb.io/address-pool: dual-full}\nspec:\n  type: LoadBalancer\n  ipFamilyPolicy: SingleStack\n  ipFamilies: [IPv6]\n  selector: {app: v6}\n  ports:\n  - port: 80\n`,
+    );
+    const got = await eventually(async () => (await stack!.ips('v6-only'))[0], 'v6-only to get 2001:db8:33::1', 20_000).catch(async (e: Error) =>
+      assert.fail(`${e.message}; v6-only: ${JSON.stringify((await stack!.svc('v6-only'))?.metadata.annotations)}`),
+    );
+    assert.equal(got, '2001:db8:33::1');
+    await checkDualStack(t, 'dual-full', 81, true);
   });
 });
