@@ -273,15 +273,22 @@ export class WorkloadController {
       const gcNs = this.gcNamespaces;
       this.dirty = { deployments: new Set(), replicasets: new Set(), pods: new Set(), services: new Set() };
       this.gcNamespaces = new Set();
-      try {
-        for (const ns of gcNs) await this.collectGarbage(ns);
-        for (const k of d.deployments) await this.syncDeployment(...split(k));
-        for (const k of d.replicasets) await this.syncReplicaSet(...split(k));
-        for (const k of d.pods) await this.syncPod(...split(k));
-        for (const k of d.services) await this.syncService(...split(k));
-      } catch (e) {
-        this.log(`lab: workload controller: ${(e as Error).stack ?? String(e)}`);
-      }
+      // One failing object never stops the others (a bug here must not freeze the lab's workloads).
+      const each = async (what: string, keys: Iterable<string>, fn: (k: string) => Promise<void>) => {
+        for (const k of keys) {
+          if (this.stopped) return;
+          try {
+            await fn(k);
+          } catch (e) {
+            this.log(`lab: workload controller: ${what} ${k}: ${(e as Error).stack ?? String(e)}`);
+          }
+        }
+      };
+      await each('garbage collection in', gcNs, (ns) => this.collectGarbage(ns));
+      await each('deployment', d.deployments, (k) => this.syncDeployment(...split(k)));
+      await each('replicaset', d.replicasets, (k) => this.syncReplicaSet(...split(k)));
+      await each('pod', d.pods, (k) => this.syncPod(...split(k)));
+      await each('service', d.services, (k) => this.syncService(...split(k)));
     }
   }
 
