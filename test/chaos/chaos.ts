@@ -20,6 +20,8 @@ import {
   checkNoMoves,
   checkNoSelfDeaths,
   checkSettled,
+  isConsistent,
+  isOurs,
   type ClaimView,
   type EventView,
   type InvariantResult,
@@ -138,7 +140,12 @@ async function services(client: KubeClient): Promise<{ views: SvcView[]; rv: str
 }
 
 function observation(at: number, label: string, views: SvcView[]): Observation {
-  return { at, label, services: new Map(views.filter((s) => s.type === 'LoadBalancer').map((s) => [s.uid, { key: `${s.namespace}/${s.name}`, ips: s.ips }])) };
+  const lb = views.filter(isOurs);
+  return {
+    at,
+    label,
+    services: new Map(lb.map((s) => [s.uid, { key: `${s.namespace}/${s.name}`, ips: s.ips, consistent: isConsistent(s, lb, CHAOS_POOLS) }])),
+  };
 }
 
 /** Counts writes to Services (churn namespaces) and claims during `ms`, from a watch started at the lists' version. */
@@ -195,8 +202,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const observations: Observation[] = [];
     const churning = churn.run(o.workers ?? 3);
 
+    // A lab that takes longer than planned to come back shifts the rest of the schedule (no burst of late kills).
+    let shift = 0;
     for (const [i, k] of plan.entries()) {
-      const wait = k.atMs - now();
+      const wait = k.atMs + shift - now();
       if (wait > 0) await sleep(wait);
       const candidates = k.kind === 'lab' ? ['lab'] : cluster.names(k.kind).filter((n) => cluster.isUp(n));
       if (candidates.length === 0) continue;
@@ -213,6 +222,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       };
       // An outage blocks the schedule (one at a time); a replica comes back while the schedule goes on.
       if (k.kind === 'lab') {
+        const killedAt = now();
         if (k.during) {
           const names = cluster.names(k.during.kind);
           const victim = names[k.during.pick % names.length]!;
@@ -225,6 +235,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           await cluster.restart(name);
           say(`+${(now() / 1000).toFixed(1)} s: ${name} restarted`);
         } else await restart();
+        shift += Math.max(0, now() - killedAt - k.downMs);
       } else void restart();
     }
     const left = o.seconds * 1000 - now();
@@ -238,8 +249,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
 
     for (const n of [...cluster.names('webhook'), ...cluster.names('controller')]) if (!cluster.isUp(n)) await cluster.restart(n);
+    const readyFrom = now();
     const missing = await cluster.waitReady(60_000);
     if (missing) say(`  warning: 60 s after churn: ${missing}`);
+    else say(`+${(now() / 1000).toFixed(1)} s: every webhook ready and a controller leading (${((now() - readyFrom) / 1000).toFixed(1)} s)`);
     await sleep(settleMs);
     say(`+${(now() / 1000).toFixed(1)} s: waited ${settleMs / 1000} s past churn (claim grace ${claimGraceMs / 1000} s); watching ${quietMs / 1000} s for writes`);
     const changes = await countChanges(client, quietMs);

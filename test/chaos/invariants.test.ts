@@ -10,7 +10,9 @@ import {
   checkNoMoves,
   checkNoSelfDeaths,
   checkSettled,
+  isConsistent,
   type ClaimView,
+  type Observation,
   type PoolView,
   type SvcView,
 } from './invariants.ts';
@@ -83,7 +85,7 @@ test('c) claims equal the IPs in use, with holders matching by uid', () => {
 });
 
 test('d) a settled Service whose IP changes across a kill is named; written ones are not', () => {
-  const obs = (at: number, label: string, ips: Record<string, string>) => ({
+  const obs = (at: number, label: string, ips: Record<string, string>): Observation => ({
     at,
     label,
     services: new Map(Object.entries(ips).map(([n, ip]) => [`uid-${n}`, { key: `ns/${n}`, ips: ip ? [ip] : [] }])),
@@ -95,6 +97,21 @@ test('d) a settled Service whose IP changes across a kill is named; written ones
   assert.match(r.offenders[0]!, /^ns\/a \(uid uid-a\) had 192\.0\.2\.1 at before kill 1 .* 192\.0\.2\.7 at end/);
   // written just before the observation: not settled, so not held to it
   assert.equal(checkNoMoves(observations, new Map([['ns/a', [9_500]], ['ns/b', [15_000]]]), 2000).ok, true);
+  // its status did not answer its request then (the controller had not caught up): not settled either
+  observations[0]!.services.get('uid-a')!.consistent = false;
+  assert.equal(checkNoMoves(observations, touches, 2000).ok, true);
+});
+
+test('a Service is consistent when its status answers its request', () => {
+  const pools: PoolView[] = [{ name: 'auto', addresses: ['192.0.2.0/26'], autoAssign: true }, { name: 'manual', addresses: ['198.51.100.0/28'], autoAssign: false }];
+  const a = svc('a', ['192.0.2.1']);
+  assert.equal(isConsistent(a, [a], pools), true);
+  const asked = svc('r', ['192.0.2.1'], { annotations: { 'metallb.io/loadBalancerIPs': '198.51.100.14' } });
+  assert.equal(isConsistent(asked, [asked], pools), false);
+  const dual = svc('d', ['192.0.2.2'], { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] });
+  assert.equal(isConsistent(dual, [dual], pools), false);
+  const b = svc('b', ['192.0.2.1']);
+  assert.equal(isConsistent(a, [a, b], pools), false);
 });
 
 test('e) only exits the suite caused are allowed', () => {

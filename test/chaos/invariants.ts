@@ -49,11 +49,24 @@ export interface EventView {
   message: string;
 }
 
-/** The Services seen at one moment (before a kill, or at the end), with when (ms since the run's start). */
+/**
+ * The Services seen at one moment (before a kill, or at the end), with when (ms since the run's start). `consistent`
+ * is false when the Service's status does not answer its own request at that moment (IPs outside its pool or not the
+ * requested ones, a family missing, an IP shared against the rules): the controller has not caught up with a write
+ * (e.g. one that went through while every webhook was down), so the Service is not settled and may rightly move.
+ */
 export interface Observation {
   at: number;
   label: string;
-  services: Map<string, { key: string; ips: string[] }>;
+  services: Map<string, { key: string; ips: string[]; consistent?: boolean }>;
+}
+
+/** Does `s`'s status answer its request (invariants a, b's families and f, for this Service alone)? */
+export function isConsistent(s: SvcView, all: readonly SvcView[], pools: readonly PoolView[]): boolean {
+  if (missingFamilies(s).length > 0) return false;
+  if (!checkAllowedPools([s], pools).ok) return false;
+  const sharers = all.filter((x) => x.uid !== s.uid && x.ips.some((ip) => s.ips.includes(ip)));
+  return checkNoDoubleIp([s, ...sharers]).ok;
 }
 
 export interface ProcessExit {
@@ -189,8 +202,8 @@ export function checkClaimsMatch(services: readonly SvcView[], claims: readonly 
 }
 
 /**
- * d) For each observation taken before a kill, every Service (by uid) that had IPs and that churn had not written
- * since `settleMs` before it must show the same IPs in every later observation where churn still had not written it.
+ * d) For each observation taken before a kill, every Service (by uid) that had IPs answering its request and that
+ * churn had not written since `settleMs` before it must show the same IPs in every later observation where churn still had not written it.
  * `touches` gives the times (ms since start) churn wrote each `namespace/name` (or may have: unknown outcomes count).
  */
 export function checkNoMoves(observations: readonly Observation[], touches: ReadonlyMap<string, readonly number[]>, settleMs: number): InvariantResult {
@@ -200,7 +213,7 @@ export function checkNoMoves(observations: readonly Observation[], touches: Read
   for (let i = 0; i < sorted.length; i++) {
     const before = sorted[i]!;
     for (const [uid, s] of before.services) {
-      if (s.ips.length === 0 || reported.has(uid)) continue;
+      if (s.ips.length === 0 || s.consistent === false || reported.has(uid)) continue;
       const t = touches.get(s.key) ?? [];
       if (t.some((w) => w > before.at - settleMs && w <= before.at)) continue; // not settled yet
       for (let j = i + 1; j < sorted.length; j++) {
