@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Registry } from 'prom-client';
 import { Allocator } from '../allocator/allocator.ts';
 import { feedAllocator, loadClaims } from '../claims/allocator-sync.ts';
@@ -29,31 +29,13 @@ import { caBundleProblems, ensureTls, injectCaBundle, type WebhookConfigRef } fr
 import { parseWebhookFlags, USAGE } from './flags.ts';
 import { listConfigObjects, namesOf, secretIo, webhookConfigIo } from './kube-io.ts';
 import { webhookMetrics } from './metrics.ts';
-import { DEFAULT_POLICY, parsePolicy, type AdmissionPolicy } from './policy.ts';
+import { loadPolicyFile } from './policy.ts';
 import { serve, type ServingCert, type WebhookServer } from './server.ts';
 import { KeyLock } from './service-deps.ts';
 import { createCa, issueServing, servingNames, type ServingNames } from './tls.ts';
 
 /** The caBundle check's retry cap: short, so readiness follows the API server's return within seconds. */
 const CA_RETRY_MAX_MS = 5_000;
-const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/admission.json', import.meta.url));
-
-function loadPolicy(file: string | undefined): { ok: true; policy: AdmissionPolicy } | { ok: false; message: string } {
-  const path = file ?? DEFAULT_POLICY_FILE;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if (file === undefined) return { ok: true, policy: DEFAULT_POLICY };
-    return { ok: false, message: `cannot read ${path}: ${(e as Error).message}` };
-  }
-  try {
-    const r = parsePolicy(JSON.parse(text));
-    return r.ok ? r : { ok: false, message: `${path}: ${r.message}` };
-  } catch (e) {
-    return { ok: false, message: `${path}: ${(e as Error).message}` };
-  }
-}
 
 function readCertDir(dir: string): (ServingCert & { caPem?: string }) | undefined {
   try {
@@ -104,7 +86,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   const ilog = (l: string): void => log(`webhook: ${l}`);
   /** Failures (each retried with backoff): warn level. */
   const wlog = (l: string): void => logger.warn(`webhook: ${l}`);
-  const pol = loadPolicy(f.policyFile);
+  const pol = loadPolicyFile(f.policyFile);
   if (!pol.ok) {
     logger.error(`webhook: ${pol.message}`);
     return 2;
