@@ -18,9 +18,9 @@
 //        10,000 Services) unless --node-args is given.
 //        --cpu-prof DIR: run lab, webhook and controller with node --cpu-prof (profiles in DIR/<process>/) and print
 //        each profile's busiest areas and functions at the end
-// Each time-to-IP run also prints where the time goes: stage by stage (send → mutate/validate webhooks → create
-// answered → reconcile → status seen), from the bench's own timestamps and the decision lines webhook and controller
-// log; and each process's CPU per Service.
+// Each time-to-IP run (after a warm-up of 200 creates at the same rate) also prints where the time goes, stage by
+// stage (send → mutate/validate webhooks → create answered → a watch sees the Service → reconcile → status seen), from
+// the bench's own timestamps and the decision lines webhook and controller log; and each process's CPU per Service.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,7 @@ const SCALE = (flags.scale ?? '')
   })
   .sort((a, b) => a - b);
 const SCALE_LAT = Number(flags['scale-latency'] ?? 200);
+const WARM = 200;
 const PROF = flags['cpu-prof'];
 /** Node flags that profile the process `name` when --cpu-prof is given. */
 const prof = (name: string): string[] => (PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, name)}`] : []);
@@ -109,6 +110,7 @@ function ipWatcher(client: KubeClient, namespace: string, fromRv: string) {
       const h = client.watch(Resources.services, { namespace, resourceVersion: rv, timeoutSeconds: 300 }, (e) => {
         const o = e.object as Svc;
         if (o?.metadata?.resourceVersion) rv = o.metadata.resourceVersion;
+        if (e.type === 'ADDED') trace.added(`${o.metadata?.namespace}/${o.metadata?.name}`, wallMs());
         if ((e.type === 'ADDED' || e.type === 'MODIFIED') && (o.status?.loadBalancer?.ingress?.length ?? 0) > 0) {
           const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
           if (!seen.has(key)) {
@@ -189,7 +191,7 @@ async function createServices(
 }
 
 /**
- * Time-to-IP of `n` Services created at RATE per second in `namespace` (after a warm-up of 50), with one CPU hog
+ * Time-to-IP of `n` Services created at RATE per second in `namespace` (after a warm-up of WARM at that rate), with one CPU hog
  * running when `withHog`. Prints the quantiles, each process's CPU per Service and where the time went; returns the
  * latencies (ms).
  */
@@ -202,8 +204,9 @@ async function latencyRun(
   withHog = false,
 ): Promise<number[]> {
   await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  // Warm-up (JIT, connection pools) outside the measurement.
-  await createServices(client, namespace, 'warm', 50, { conc: 4 });
+  // Warm-up (JIT, connection pools, V8's heap sizing) outside the measurement, at the measured rate.
+  await createServices(client, namespace, 'warm', WARM, { conc: 4, rate: RATE });
+  await new Promise((r) => setTimeout(r, 1000));
   const list = await client.list(Resources.services, { namespace, limit: 1 });
   const w = ipWatcher(client, namespace, list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
   trace.clear();
@@ -339,7 +342,7 @@ async function main(): Promise<void> {
   for (const o of repoObjects('gitops/base/crds')) await applyObject(client, o);
   await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } });
   // One pool big enough for everything (bench < default by name: tried first): a /16 (65,536) unless more is needed.
-  const needed = Math.max(HELD, ...SCALE) + 2 * LAT + 4 * (SCALE_LAT + 50) + 1000;
+  const needed = Math.max(HELD, ...SCALE) + 3 * (LAT + WARM) + SCALE.length * (SCALE_LAT + WARM) + 1000;
   await applyObject(client, {
     apiVersion: 'metallb.io/v1beta1',
     kind: 'IPAddressPool',
@@ -406,7 +409,7 @@ async function main(): Promise<void> {
     say('scale curve (fill through the webhook; time-to-IP of the last creates at that size; then a restart):');
     for (const n of SCALE) {
       const have = (await servicesIPs(client)).size;
-      const more = Math.max(0, n - have - (SCALE_LAT + 50));
+      const more = Math.max(0, n - have - (SCALE_LAT + WARM));
       const f = await fill(client, `s${n}`, more);
       say('');
       say(`${n} Services: filled ${f.got}/${more} more in ${f.seconds.toFixed(1)} s (${(more / f.seconds).toFixed(0)} creates/s with IPs; ${load()})`);

@@ -1,7 +1,7 @@
 // Helpers of bench/controller.ts: where a Service's time-to-IP goes, a CPU hog, and per-process CPU and memory.
 //
-// PathTrace follows each timed Service along admission → stored → informer → reconcile → status → watch, from
-// timestamps the bench takes itself (create sent, create answered, status seen by its watch) and from the decision
+// PathTrace follows each timed Service along admission → stored → watch event → reconcile → status → watch, from
+// timestamps the bench takes itself (create sent, create answered, first watch event, status seen) and from the decision
 // lines the webhook and the controller log anyway (pino JSON, ISO time to the ms, `durationMs`): the webhook's
 // `decision: admission` line per review (mutate and validate) and the controller's `decision: reconcile` line. All
 // times are wall-clock epoch ms (one machine, one clock).
@@ -37,6 +37,8 @@ export interface Trace {
   mutate?: Span;
   validate?: Span;
   reconcile?: Span;
+  /** The bench's own watch got the Service's first event (when an informer could have it: API server watch lag). */
+  added?: number;
   seen?: number;
 }
 
@@ -73,7 +75,8 @@ const STAGES: ReadonlyArray<readonly [string, (t: Trace) => number | undefined]>
   ['mutate ends → validate starts', (t) => diff(t.validate?.start, t.mutate?.end)],
   ['validate webhook', (t) => diff(t.validate?.end, t.validate?.start)],
   ['validate ends → create answered', (t) => diff(t.reply, t.validate?.end ?? t.mutate?.end)],
-  ['create answered → reconcile starts', (t) => diff(t.reconcile?.start, t.reply)],
+  ['create answered → a watch sees it', (t) => diff(t.added, t.reply)],
+  ['a watch sees it → reconcile starts', (t) => diff(t.reconcile?.start, t.added)],
   ['reconcile (incl. status write)', (t) => diff(t.reconcile?.end, t.reconcile?.start)],
   ['reconcile ends → watch sees IP', (t) => diff(t.seen, t.reconcile?.end)],
 ];
@@ -102,6 +105,11 @@ export class PathTrace {
   reply(key: string, at: number): void {
     const t = this.#get(key);
     if (t) t.reply = at;
+  }
+
+  added(key: string, at: number): void {
+    const t = this.#get(key);
+    if (t && t.added === undefined) t.added = at;
   }
 
   seen(key: string, at: number): void {

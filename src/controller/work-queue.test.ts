@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WorkQueue, type WorkOutcome } from './work-queue.ts';
+import { DEFAULT_CONCURRENCY, WorkQueue, type WorkOutcome } from './work-queue.ts';
 
 /** Manual timers: `fire()` runs what was scheduled. */
 function manualSchedule() {
@@ -86,5 +86,25 @@ describe('WorkQueue', () => {
     q.clear();
     assert.deepEqual(m.fire(), []);
     assert.deepEqual(seen, ['a']);
+  });
+
+  it('by default keeps 32 keys waiting on I/O in flight at once, so a slow API server does not queue new ones behind them', async () => {
+    // Issue 12: with 8 workers and API round trips of 100-200 ms (a CPU-starved API server), new Services waited
+    // seconds in the queue for a worker although the controller itself was idle.
+    let inFlight = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = new WorkQueue(async () => {
+      inFlight++;
+      await gate; // a round trip that has not come back yet
+      return { retry: false };
+    });
+    for (let i = 0; i < 40; i++) q.add(`ns/svc-${i}`);
+    assert.equal(DEFAULT_CONCURRENCY, 32);
+    assert.equal(inFlight, 32, 'every worker is waiting on its round trip, none is held back by a small cap');
+    assert.equal(q.length, 8);
+    release();
+    await q.idle();
+    assert.equal(q.processed, 40);
   });
 });

@@ -2,8 +2,18 @@
 // is never processed concurrently, and if it is added meanwhile it runs again afterwards; failed keys come back after
 // a per-key exponential backoff. Time is injected (timers through `schedule`) so tests stay deterministic.
 
+/**
+ * Keys processed at once by default. A reconcile is I/O-bound (one to three sequential API round trips, ~1 ms of CPU):
+ * the cap must not be what limits throughput when the API server slows down. With 8, a CPU-starved API server
+ * (round trips of 100-200 ms) capped the controller at ~25 Services/s and time-to-IP queued for seconds behind the
+ * work queue (issue 12: informer → dequeued p50 2.2 s, queue ~160 keys, at 23 creates/s); with 32 the queue stays
+ * empty at the same load. 32 = the transport's default sockets per API server (transport.ts), so in-flight requests
+ * are bounded there, not here.
+ */
+export const DEFAULT_CONCURRENCY = 32;
+
 export interface WorkQueueOptions {
-  /** Keys processed at once (default 8). */
+  /** Keys processed at once (default DEFAULT_CONCURRENCY). */
   readonly concurrency?: number;
   /** First retry delay (default 100 ms), doubling per failure up to maxDelayMs (default 60 s). */
   readonly baseDelayMs?: number;
@@ -38,7 +48,7 @@ export class WorkQueue {
   constructor(process: (key: string) => Promise<WorkOutcome>, opts: WorkQueueOptions = {}) {
     this.#process = process;
     this.#o = {
-      concurrency: opts.concurrency ?? 8,
+      concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY,
       baseDelayMs: opts.baseDelayMs ?? 100,
       maxDelayMs: opts.maxDelayMs ?? 60_000,
       schedule: opts.schedule ?? realSchedule,
