@@ -123,7 +123,7 @@ export class Controller {
     this.#now = opts.now ?? Date.now;
     this.#config = new ConfigLoader(opts.allocator, opts.buildConfig, opts.namespace);
     this.#queue = new WorkQueue((key) => this.#process(key), {
-      concurrency: opts.concurrency ?? 8,
+      ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       schedule: this.#schedule,
       ...(opts.retryBaseMs !== undefined ? { baseDelayMs: opts.retryBaseMs } : {}),
     });
