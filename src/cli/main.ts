@@ -1,5 +1,6 @@
 // The `berth` command.
 import { processIO, type CliIO } from './io.ts';
+import { runMigrate, MIGRATE_USAGE } from './migrate.ts';
 import { runPlan, PLAN_USAGE } from './plan.ts';
 import { runValidate, VALIDATE_USAGE } from './validate.ts';
 
@@ -8,11 +9,13 @@ const USAGE = `berth — MetalLB-compatible LoadBalancer for bare-metal Kubernet
 commands:
   validate PATH...   validate metallb.io objects in YAML files/folders (- for stdin)
   plan PATH...       what each LoadBalancer Service would get (or why it would be denied or stay <pending>)
+  migrate PATH       convert MetalLB's legacy ConfigMap (address-pools, peers, ...) to metallb.io objects
   lab                start the embedded local lab (API server + berth); what \`npm start\` runs
   version            print the version
 
 ${VALIDATE_USAGE}
-${PLAN_USAGE}`;
+${PLAN_USAGE}
+${MIGRATE_USAGE}`;
 
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -21,6 +24,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       return runValidate(rest, io);
     case 'plan':
       return runPlan(rest, io);
+    case 'migrate':
+      return runMigrate(rest, io);
     case 'lab': {
       const { runLab } = await import('./lab.ts');
       return runLab([...rest]);

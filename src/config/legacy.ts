@@ -1,6 +1,7 @@
 // MetalLB's pre-v0.13 configuration: a v1 ConfigMap (named `config` by the manifests and by MicroK8s' metallb addon)
 // whose data key `config` holds YAML with `address-pools:`, `peers:`, `bgp-communities:` or `bfd-profiles:`.
-// MetalLB stopped reading it in v0.13 (configmaptocrs/ converts it to CRs); berth never reads it. Recognising it lets
+// MetalLB stopped reading it in v0.13 (configmaptocrs/ converts it to CRs); berth never reads it (`berth migrate`,
+// src/config/migrate.ts, converts it). Recognising it lets
 // `berth validate` and the controller say so instead of staying silent (issue 7 §6).
 import { parse as parseYaml } from 'yaml';
 import type { KubeObject } from '../api/object.ts';
@@ -19,10 +20,10 @@ export interface LegacyConfig {
 }
 
 /**
- * The legacy configuration a ConfigMap holds, or undefined when the object is not such a ConfigMap (another kind, no
- * string `data.config`, YAML that does not parse or has none of the legacy keys). Pure; never throws.
+ * The parsed `data.config` of a legacy MetalLB ConfigMap (the configuration file as a plain object), or undefined
+ * when the object is not one (see readLegacyConfigMap). Pure; never throws. `berth migrate` converts what it returns.
  */
-export function readLegacyConfigMap(obj: KubeObject): LegacyConfig | undefined {
+export function legacyConfigData(obj: KubeObject): Record<string, unknown> | undefined {
   if (obj.apiVersion !== 'v1' || obj.kind !== 'ConfigMap') return undefined;
   const data = obj.data;
   if (data === null || typeof data !== 'object') return undefined;
@@ -34,9 +35,22 @@ export function readLegacyConfigMap(obj: KubeObject): LegacyConfig | undefined {
   } catch {
     return undefined;
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const doc = parsed as Record<string, unknown>;
-  if (!LEGACY_KEYS.some((k) => k in doc)) return undefined;
+  return isLegacyData(parsed) ? parsed : undefined;
+}
+
+/** Whether a parsed value looks like the legacy configuration file: a mapping with one of its top-level keys. */
+export function isLegacyData(parsed: unknown): parsed is Record<string, unknown> {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return false;
+  return LEGACY_KEYS.some((k) => k in parsed);
+}
+
+/**
+ * The legacy configuration a ConfigMap holds, or undefined when the object is not such a ConfigMap (another kind, no
+ * string `data.config`, YAML that does not parse or has none of the legacy keys). Pure; never throws.
+ */
+export function readLegacyConfigMap(obj: KubeObject): LegacyConfig | undefined {
+  const doc = legacyConfigData(obj);
+  if (!doc) return undefined;
   const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
   const pools = list(doc['address-pools']).map((p) => {
     const name = p !== null && typeof p === 'object' ? (p as Record<string, unknown>).name : undefined;
@@ -58,7 +72,7 @@ export function legacyConfigMessage(legacy: LegacyConfig): string {
   return (
     `ConfigMap ${legacy.ref.startsWith('/') ? legacy.ref.slice(1) : legacy.ref} holds MetalLB's legacy configuration${held} ` +
     `in data.config; berth does not read it (nor does MetalLB since v0.13): convert it to IPAddressPool and ` +
-    `L2Advertisement/BGPAdvertisement objects (\`berth migrate\`, planned, will convert it)`
+    `L2Advertisement/BGPAdvertisement objects with \`berth migrate <file>\` (docs/migrating.md)`
   );
 }
 

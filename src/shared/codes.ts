@@ -30,6 +30,7 @@ export const Codes = {
   LB_IMMUTABLE_FIELD: 'an update changes a field that is fixed at creation',
   LB_POOL_NOT_ADVERTISED: 'a pool is selected by no L2Advertisement or BGPAdvertisement (warning)',
   LB_LEGACY_CONFIGMAP: 'a pre-v0.13 MetalLB ConfigMap, which berth does not read',
+  LB_MIGRATE_UNCONVERTIBLE: 'berth migrate cannot convert a field of a legacy MetalLB ConfigMap',
   // --- allocation (src/allocator) ---
   LB_IP_NOT_IN_POOL: 'a requested IP is in no pool',
   LB_IP_IN_USE: 'a requested IP is held by another Service that cannot share it',
