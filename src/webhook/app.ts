@@ -207,7 +207,7 @@ export function buildApp(deps: AppDeps): express.Express {
     }
     sendReview(res, response!);
     const seconds = (performance.now() - t0) / 1000;
-    deps.metrics?.observe(route.name, operation, resultOf(response!), seconds);
+    deps.metrics?.observe(route.name, operation, resultOf(response!), seconds, response!);
     if (deps.decision) {
       try {
         deps.decision(decisionOf(route.name, operation, request, response!, seconds * 1000));
