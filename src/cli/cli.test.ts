@@ -214,14 +214,14 @@ test('validate: an advertisement naming one pool leaves the other unannounced; o
   assert.doesNotMatch((await run(['validate', 'examples/bgp'])).err, /not announced/);
 });
 
-test("validate reports the seed's legacy MetalLB ConfigMap as not read, naming berth migrate (planned)", async () => {
+test("validate reports the seed's legacy MetalLB ConfigMap as not read, naming berth migrate", async () => {
   const r = await run(['validate', 'test/fixtures/cli/legacy-configmap.yaml']);
   assert.equal(r.code, 1, r.out + r.err);
   assert.match(
     r.out,
     /^test\/fixtures\/cli\/legacy-configmap\.yaml:8 ConfigMap\/config: ConfigMap metallb-system\/config holds MetalLB's legacy configuration \(address-pools: production, development\) in data\.config; berth does not read it/,
   );
-  assert.match(r.out, /`berth migrate`, planned/);
+  assert.match(r.out, /with `berth migrate <file>`/);
   assert.doesNotMatch(r.err, /0 metallb\.io object\(s\) valid/);
   assert.match(r.err, /1 problem\(s\) in 0 metallb\.io object\(s\); 1 legacy MetalLB ConfigMap\(s\) not read/);
   const j = JSON.parse((await run(['validate', '-o', 'json', 'test/fixtures/cli/legacy-configmap.yaml'])).out) as {

@@ -4,7 +4,7 @@
 // or the bare configuration text (what `data.config` holds). Namespace: --namespace, else the ConfigMap's, else
 // metallb-system (as configmaptocrs). Exit 0 converted, 1 problems (`file:line ConfigMap/config: <field>: <rule>` on
 // stderr, nothing on stdout), 2 unreadable input or usage.
-import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node } from 'yaml';
 import type { KubeObject } from '../api/object.ts';
 import { isLegacyData, legacyConfigData } from '../config/legacy.ts';
 import { migrateLegacyConfig, migratedYaml } from '../config/migrate.ts';
@@ -64,12 +64,13 @@ export function runMigrate(argv: readonly string[], io: CliIO): number {
   const src = sources[0]!;
   const cm = src.text !== undefined ? (src.doc.object as KubeObject) : undefined;
   const namespace = f.values.namespace ?? f.values.n ?? (cm?.metadata?.namespace || 'metallb-system');
-  const object = cm ? identity(cm) : '-';
-  const result = migrateLegacyConfig(src.data, { namespace, object });
+  const object = cm ? identity(cm) : undefined;
+  const result = migrateLegacyConfig(src.data, { namespace, ...(object ? { object } : {}) });
   for (const w of result.warnings) io.err(`warning: ${w}`);
   if (result.problems.length > 0) {
     const lineOf = lineFinder(src);
-    for (const p of result.problems) io.err(`${src.doc.file}:${lineOf(p.path)} ${object}: ${p.message}`);
+    const lines = result.problems.map((p) => ({ line: lineOf(p.path), message: p.message })).sort((a, b) => a.line - b.line);
+    for (const p of lines) io.err(`${src.doc.file}:${p.line} ${object ? `${object}: ` : ''}${p.message}`);
     io.err(`berth migrate: ${result.problems.length} problem(s); nothing converted`);
     return 1;
   }
@@ -105,13 +106,16 @@ function lineFinder(src: Source): (path: string) => number {
     const segs = splitPath(path);
     for (let n = segs.length; n > 0; n--) {
       let cur: unknown = d.contents;
-      for (const s of segs.slice(0, n)) {
-        if (isMap(cur)) cur = cur.get(s, true);
-        else if (isSeq(cur) && typeof s === 'number') cur = cur.get(s, true);
+      for (const [i, s] of segs.slice(0, n).entries()) {
+        if (isMap(cur)) {
+          // The last key's own line (`bgp-advertisements:`), not its value's.
+          const pair = cur.items.find((p) => isScalar(p.key) && p.key.value === s);
+          cur = i === n - 1 && pair ? pair.key : pair?.value;
+        } else if (isSeq(cur) && typeof s === 'number') cur = cur.get(s, true);
         else cur = undefined;
-        if (cur === undefined) break;
+        if (cur === undefined || cur === null) break;
       }
-      const node = cur as Node | undefined;
+      const node = cur as Node | undefined | null;
       if (node?.range) return base + lc.linePos(node.range[0]).line;
     }
     return base;

@@ -457,7 +457,7 @@ test('readLegacyConfigMap: the pre-v0.13 ConfigMap (data.config with address-poo
     p?.message,
     "ConfigMap metallb-system/config holds MetalLB's legacy configuration (address-pools: default, ?; 1 BGP peer(s)) in " +
       'data.config; berth does not read it (nor does MetalLB since v0.13): convert it to IPAddressPool and ' +
-      'L2Advertisement/BGPAdvertisement objects (`berth migrate`, planned, will convert it)',
+      'L2Advertisement/BGPAdvertisement objects with `berth migrate <file>` (docs/migrating.md)',
   );
   // Any name (Helm releases name it otherwise); not other ConfigMaps, not bad YAML, not other kinds.
   assert.ok(readLegacyConfigMap(cm({ config: 'address-pools: []' }, 'metallb-config')));

@@ -346,10 +346,49 @@ export function migrateLegacyConfig(data: unknown, opts: MigrateOptions): Migrat
   const checked = validateObjects(objects, { namespace: ns });
   const problems = checked.problems.map((p): Problem => {
     const from = (p.object !== undefined && origin.get(p.object)) || '';
+    const field = legacyField(p.path);
+    const path = from !== '' && field !== undefined && from !== 'bgp-communities' ? join(from, field) : from;
     const where = [p.object, p.path].filter((x) => x !== undefined && x !== '').join(' ');
-    return { ...p, path: from, object: opts.object ?? 'ConfigMap/config', message: `${from === '' ? '' : `${from}: `}converted to ${where}: ${p.message}` };
+    return { ...p, path, object: opts.object ?? 'ConfigMap/config', message: `${path === '' ? '' : `${path}: `}converted to ${where}: ${p.message}` };
   });
   return { objects: problems.length > 0 ? [] : objects, problems, warnings: [...checked.warnings], renames };
+}
+
+/** The CR spec fields migrate writes → the legacy keys they come from (per kind, but no two kinds disagree). */
+const LEGACY_FIELDS: Record<string, string> = {
+  addresses: 'addresses',
+  autoAssign: 'auto-assign',
+  avoidBuggyIPs: 'avoid-buggy-ips',
+  aggregationLength: 'aggregation-length',
+  aggregationLengthV6: 'aggregation-length-v6',
+  localPref: 'localpref',
+  communities: 'communities',
+  myASN: 'my-asn',
+  peerASN: 'peer-asn',
+  peerAddress: 'peer-address',
+  sourceAddress: 'source-address',
+  peerPort: 'peer-port',
+  holdTime: 'hold-time',
+  keepaliveTime: 'keepalive-time',
+  routerID: 'router-id',
+  nodeSelectors: 'node-selectors',
+  password: 'password',
+  bfdProfile: 'bfd-profile',
+  ebgpMultiHop: 'ebgp-multihop',
+  receiveInterval: 'receive-interval',
+  transmitInterval: 'transmit-interval',
+  detectMultiplier: 'detect-multiplier',
+  echoInterval: 'echo-interval',
+  echoMode: 'echo-mode',
+  passiveMode: 'passive-mode',
+  minimumTtl: 'minimum-ttl',
+};
+
+/** `spec.addresses[1]` → `addresses[1]`, `spec.holdTime` → `hold-time`; undefined for other paths. */
+function legacyField(path: string): string | undefined {
+  const m = /^spec\.([A-Za-z0-9]+)((?:\[\d+\])?)/.exec(path);
+  const key = m ? LEGACY_FIELDS[m[1]!] : undefined;
+  return key === undefined ? undefined : `${key}${m![2] ?? ''}`;
 }
 
 /** A Go duration rounded down to whole seconds (configmaptocrs' parseHoldTime / parseKeepaliveTime); '' → `dflt`. */
