@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { KubeClient, type KubeObject } from './client.ts';
 import { settle } from './clock.ts';
 import { FakeTransport } from './fake-transport.ts';
-import { Informer, slim } from './informer.ts';
+import { Informer, onlyStatusChanged, slim } from './informer.ts';
 import { Resources } from './resources.ts';
 
 function svc(name: string, rv: string, extra: Partial<KubeObject> = {}): KubeObject {
@@ -146,5 +146,26 @@ describe('Informer', () => {
     });
     assert.equal(o.metadata?.managedFields, undefined);
     assert.deepEqual(o.metadata?.annotations, { keep: 'me' });
+  });
+
+  it('onlyStatusChanged: a status write (new resourceVersion, managedFields, status) is not a configuration change', () => {
+    const pool = (rv: string, extra: Record<string, unknown> = {}): KubeObject =>
+      ({
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'IPAddressPool',
+        metadata: { name: 'p', namespace: 'metallb-system', resourceVersion: rv, generation: 1, labels: { a: 'b' } },
+        spec: { addresses: ['10.0.0.0/24'] },
+        ...extra,
+      }) as KubeObject;
+    const withStatus = pool('2', { status: { assignedIPv4: 3 } });
+    withStatus.metadata!.managedFields = [{ manager: 'berth-controller', subresource: 'status' }];
+    assert.equal(onlyStatusChanged(withStatus, pool('1', { status: { assignedIPv4: 2 } })), true);
+    assert.equal(onlyStatusChanged(pool('2', { spec: { addresses: ['10.0.1.0/24'] } }), pool('1')), false, 'spec');
+    const relabelled = pool('2');
+    relabelled.metadata!.labels = { a: 'c' };
+    assert.equal(onlyStatusChanged(relabelled, pool('1')), false, 'labels');
+    const annotated = pool('2');
+    annotated.metadata!.annotations = { x: 'y' };
+    assert.equal(onlyStatusChanged(annotated, pool('1')), false, 'annotations');
   });
 });

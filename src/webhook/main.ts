@@ -20,7 +20,7 @@ import { KubeClaimCache, KubeClaimStore } from '../kube/claims.ts';
 import type { KubeObject } from '../kube/client.ts';
 import { connectWithRetry, retryWithBackoff, backoffDelay, type Kube } from '../kube/connect.ts';
 import { createLogger, lineLogger } from '../kube/log.ts';
-import { slim } from '../kube/informer.ts';
+import { onlyStatusChanged, slim } from '../kube/informer.ts';
 import { Resources } from '../kube/resources.ts';
 import type { KubeObject as ApiObject } from '../api/object.ts';
 import type { RequestListener } from 'node:http';
@@ -214,7 +214,12 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     setImmediate(rebuild);
   };
   for (const inf of [pools, namespaces]) {
-    inf.on({ add: scheduleRebuild, update: scheduleRebuild, delete: scheduleRebuild });
+    // Status writes (the controller's pool counters, a few per second while Services come) are no configuration: a
+    // rebuild replays every claim, so rebuilding on them cost O(claims) per Service created (issue 12).
+    const update = (o: KubeObject, old: KubeObject): void => {
+      if (!onlyStatusChanged(o, old)) scheduleRebuild();
+    };
+    inf.on({ add: scheduleRebuild, update, delete: scheduleRebuild });
     inf.start();
   }
   const syncing = (async () => {
