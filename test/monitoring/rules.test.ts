@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { SECRET_KEYS } from '../../src/webhook/cert-bootstrap.ts';
 import { alertRules, monitoringObjects, ruleGroups, RULES_TEST_FILE, SEED_ALERTS, seed000 } from './monitoring-files.ts';
 
 test("the rules file has exactly the seed's alerts, with the seed's severity and for:", () => {
@@ -67,7 +68,9 @@ test('the PrometheusRule carries exactly the groups of the plain rules file', ()
 type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec: Record<string, unknown> };
 
 test("ServiceMonitors metallb-controller and metallb-speaker select their metrics Service's port 7472 and set the job the alerts match", () => {
-  const monitors = monitoringObjects('servicemonitors.yaml') as Obj[];
+  const all = monitoringObjects('servicemonitors.yaml') as Obj[];
+  assert.deepEqual(all.map((m) => m.metadata.name).sort(), ['berth-webhook', 'metallb-controller', 'metallb-speaker']);
+  const monitors = all.filter((m) => m.metadata.name.startsWith('metallb-'));
   const services = monitoringObjects('metrics-services.yaml') as Obj[];
   const jobs = new Set(alertRules().flatMap((r) => [...r.expr.matchAll(/job="([^"]+)"/g)].map((m) => m[1])));
   assert.deepEqual(monitors.map((m) => m.metadata.name).sort(), ['metallb-controller', 'metallb-speaker']);
@@ -90,4 +93,21 @@ test("ServiceMonitors metallb-controller and metallb-speaker select their metric
     assert.equal(job, m.metadata.name);
     assert.ok(jobs.has(job), `no alert matches job="${job}"`);
   }
+});
+
+test('ServiceMonitor berth-webhook scrapes the webhook Service of gitops/base over HTTPS, verified with the bootstrap CA', () => {
+  const m = (monitoringObjects('servicemonitors.yaml') as Obj[]).find((x) => x.metadata.name === 'berth-webhook')!;
+  const services = monitoringObjects('../controller/services.yaml') as Obj[];
+  const deployment = monitoringObjects('../controller/deployment.yaml') as Array<Obj & { spec: { template: { spec: { containers: Array<{ name: string; args: string[] }> } } } }>;
+  const sel = (m.spec['selector'] as { matchLabels: Record<string, string> }).matchLabels;
+  const matching = services.filter((s) => Object.entries(sel).every(([k, v]) => s.metadata.labels?.[k] === v));
+  assert.deepEqual(matching.map((s) => s.metadata.name), ['berth-webhook-service']);
+  const ep = (m.spec['endpoints'] as Array<{ port: string; scheme: string; tlsConfig: { serverName: string; ca: { secret: { name: string; key: string } } } }>)[0]!;
+  assert.ok((matching[0]!.spec['ports'] as Array<{ name: string }>).some((p) => p.name === ep.port), `no Service port named ${ep.port}`);
+  assert.equal(ep.scheme, 'https');
+  assert.equal(ep.tlsConfig.serverName, `berth-webhook-service.${m.metadata.namespace}.svc`);
+  const args = deployment.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers.find((c) => c.name === 'webhook')!.args;
+  assert.ok(args.includes(`--secret-name=${ep.tlsConfig.ca.secret.name}`), `webhook args ${args.join(' ')}`);
+  assert.ok(args.includes('--service-name=berth-webhook-service'), `webhook args ${args.join(' ')}`);
+  assert.equal(ep.tlsConfig.ca.secret.key, SECRET_KEYS.ca);
 });
