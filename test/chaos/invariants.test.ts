@@ -97,6 +97,10 @@ test('d) a settled Service whose IP changes across a kill is named; written ones
   assert.match(r.offenders[0]!, /^ns\/a \(uid uid-a\) had 192\.0\.2\.1 at before kill 1 .* 192\.0\.2\.7 at end/);
   // written just before the observation: not settled, so not held to it
   assert.equal(checkNoMoves(observations, new Map([['ns/a', [9_500]], ['ns/b', [15_000]]]), 2000).ok, true);
+  // an IP added (a PreferDualStack Service's second family) is no move
+  const gained = [obs(10_000, 'before kill 1', { a: '192.0.2.1' }), obs(20_000, 'end', { a: '192.0.2.1' })];
+  gained[1]!.services.get('uid-a')!.ips.push('2001:db8:100::10');
+  assert.equal(checkNoMoves(gained, new Map(), 2000).ok, true);
   // its status did not answer its request then (the controller had not caught up): not settled either
   observations[0]!.services.get('uid-a')!.consistent = false;
   assert.equal(checkNoMoves(observations, touches, 2000).ok, true);

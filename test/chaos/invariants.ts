@@ -203,7 +203,9 @@ export function checkClaimsMatch(services: readonly SvcView[], claims: readonly 
 
 /**
  * d) For each observation taken before a kill, every Service (by uid) that had IPs answering its request and that
- * churn had not written since `settleMs` before it must show the same IPs in every later observation where churn still had not written it.
+ * churn had not written since `settleMs` before it must still show each of those IPs in every later observation
+ * where churn still had not written it (an IP gone is a move or a loss; a family added later, as PreferDualStack's
+ * second IP can be, is not).
  * `touches` gives the times (ms since start) churn wrote each `namespace/name` (or may have: unknown outcomes count).
  */
 export function checkNoMoves(observations: readonly Observation[], touches: ReadonlyMap<string, readonly number[]>, settleMs: number): InvariantResult {
@@ -221,7 +223,8 @@ export function checkNoMoves(observations: readonly Observation[], touches: Read
         if (t.some((w) => w > before.at && w <= later.at)) break; // written since: no claim on its IPs any more
         const now = later.services.get(uid);
         if (!now) break; // deleted (by churn; a missing object is c's or b's business)
-        if (now.ips.join(',') !== s.ips.join(',')) {
+        // An IP gone is a move (or a loss); an IP added (PreferDualStack's second family arriving later) is not.
+        if (s.ips.some((ip) => !now.ips.includes(ip))) {
           reported.add(uid);
           out.push(`${s.key} (uid ${uid}) had ${s.ips.join(',')} at ${before.label} (+${before.at} ms), ${now.ips.join(',') || 'no IP'} at ${later.label} (+${later.at} ms), not written by churn in between`);
           break;
