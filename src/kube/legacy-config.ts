@@ -18,7 +18,8 @@ export function legacyConfigMessage(namespace: string): string {
   return (
     `ConfigMap ${namespace}/${LEGACY_CONFIGMAP} is MetalLB's legacy (< 0.13) configuration and is not read: ` +
     'berth, like MetalLB ≥ 0.13, reads only metallb.io objects (IPAddressPool, L2Advertisement, BGPAdvertisement, BGPPeer). ' +
-    'Convert it with `berth migrate` and apply the objects it prints'
+    `Convert it with \`berth migrate\` (\`kubectl get configmap -n ${namespace} ${LEGACY_CONFIGMAP} -o yaml | berth migrate -\`) ` +
+    'and apply the objects it prints (docs/migrating.md)'
   );
 }
 
