@@ -30,7 +30,7 @@ import { LeaderElector, leaseApi } from '../kube/leader-election.ts';
 import { patchPoolStatus } from '../kube/pool-status.ts';
 import { Resources } from '../kube/resources.ts';
 import { patchServiceAnnotations, patchServiceIngress } from '../kube/service-writes.ts';
-import { allocatorMetrics, clientMetrics, metricsHandler } from '../metrics/index.ts';
+import { allocatorMetrics, claimsHeldMetric, clientMetrics, metricsHandler } from '../metrics/index.ts';
 import { Controller, type Cache } from './controller.ts';
 import type { WriteResult } from './deps.ts';
 import type { SyncResult } from './deps.ts';
@@ -179,6 +179,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const communities = kube.informer<KubeObject>(Resources.communities, { namespace: ns, transform: slim, log: ilog });
   const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
   const claimCache = informerClaimCache(kube, { log: ilog, intern });
+  claimsHeldMetric(registry, () => claimCache.list());
   const listStarted = Date.now();
   for (const i of [services, pools, communities, namespaces, claimCache.informer]) i.start();
   // Informers retry failed lists forever (with backoff): this waits until the API server has answered them all.

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { berthControllerMetrics } from './index.ts';
+import { berthControllerMetrics, claimsHeldMetric } from './index.ts';
 
 const claim = (pool: string) => ({ spec: { pool } });
 
 test('berth_claims_held follows the claim source at every scrape, per pool; a pool without claims has no series', async () => {
   const reg = new Registry();
   let claims = [claim('default'), claim('default'), claim('v6')];
-  berthControllerMetrics(reg, { claims: () => claims });
+  claimsHeldMetric(reg, () => claims);
   let text = await reg.metrics();
   assert.match(text, /^berth_claims_held\{pool="default"\} 2$/m);
   assert.match(text, /^berth_claims_held\{pool="v6"\} 1$/m);

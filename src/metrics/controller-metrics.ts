@@ -1,9 +1,10 @@
 // berth's own controller metrics (docs/metrics.md), beside MetalLB's names (allocator-metrics.ts, client-metrics.ts):
 //   berth_claims_held{pool}             gauge: IPAddressClaims in the claim cache, per pool, read at each scrape
+//                                       (claimsHeldMetric; the controller process registers it)
 //   berth_claim_repairs_total{action}   counter: claim repair loop actions (released, deleted, error)
 //   berth_time_to_ip_seconds            histogram: Service creation (metadata.creationTimestamp) to its IP in status
-// Wiring: the controller process registers these and calls repaired() after each repair pass and timeToIP() when it
-// first writes an IP to a Service's status (hooks of src/controller/controller.ts, not wired yet).
+// The last two (berthControllerMetrics) need the controller's hooks: repaired() after each repair pass and
+// timeToIP() when it first writes an IP to a Service's status (src/controller/controller.ts, not wired yet).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** What the repair loop reports (src/controller/repair.ts RepairReport, the fields counted here). */
@@ -26,15 +27,10 @@ export interface BerthControllerMetrics {
 export const TIME_TO_IP_BUCKETS: readonly number[] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
 
 /**
- * Registers berth's controller metrics on `registry`. `claims` (optional) is read at every scrape to set
- * berth_claims_held per pool (the claim cache's list(): IPAddressClaim objects, `spec.pool`); pools without claims
- * have no series.
+ * Registers berth_claims_held on `registry`: `claims` (the claim cache's list(), IPAddressClaim objects with
+ * `spec.pool`) is read at every scrape and counted per pool; pools without claims have no series.
  */
-export function berthControllerMetrics(
-  registry: Registry,
-  opts: { claims?: () => ReadonlyArray<{ readonly spec: { readonly pool: string } }> } = {},
-): BerthControllerMetrics {
-  const claims = opts.claims;
+export function claimsHeldMetric(registry: Registry, claims: () => ReadonlyArray<{ readonly spec: { readonly pool: string } }>): void {
   new Gauge({
     name: 'berth_claims_held',
     help: 'IPAddressClaims (berth.io) held, per pool, as the claim cache sees them at scrape time.',
@@ -42,12 +38,15 @@ export function berthControllerMetrics(
     registers: [registry],
     collect() {
       this.reset();
-      if (!claims) return;
       const byPool = new Map<string, number>();
       for (const c of claims()) byPool.set(c.spec.pool, (byPool.get(c.spec.pool) ?? 0) + 1);
       for (const [pool, n] of byPool) this.set({ pool }, n);
     },
   });
+}
+
+/** Registers berth_claim_repairs_total and berth_time_to_ip_seconds on `registry` (fed by the controller's hooks). */
+export function berthControllerMetrics(registry: Registry): BerthControllerMetrics {
   const repairs = new Counter({
     name: 'berth_claim_repairs_total',
     help: 'Claim repair loop actions: released (an orphaned holder removed), deleted (its claim deleted), error.',

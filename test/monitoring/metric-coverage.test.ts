@@ -33,7 +33,6 @@ export const SPEAKER_METRICS_PENDING: ReadonlySet<string> = new Set([
  * controller process does not export until its hooks are wired (src/controller/controller.ts, main.ts).
  */
 export const CONTROLLER_METRICS_PENDING: ReadonlySet<string> = new Set([
-  'berth_claims_held',
   'berth_claim_repairs_total',
   'berth_time_to_ip_seconds',
 ]);
@@ -160,10 +159,11 @@ test('every metric name used by the rules, the seed and docs/metrics.md is expor
 
   const controllerUrl = `http://127.0.0.1:${s.controller!.metricsPort!}/metrics`;
   const webhookUrl = `https://127.0.0.1:${s.webhookPort!}/metrics`;
-  // The controller has reconciled the Service: the pool gauge counts its IP.
-  const controllerText = await eventually('metallb_allocator_addresses_in_use_total{pool="default"} 1 on the controller', async () => {
+  // The controller has reconciled the Service: the pool gauge counts its IP, and the claim cache its claim.
+  const controllerText = await eventually('metallb_allocator_addresses_in_use_total and berth_claims_held {pool="default"} 1 on the controller', async () => {
     const text = await get(controllerUrl);
-    return /^metallb_allocator_addresses_in_use_total\{pool="default"\} 1$/m.test(text) ? text : undefined;
+    const ok = /^metallb_allocator_addresses_in_use_total\{pool="default"\} 1$/m.test(text) && /^berth_claims_held\{pool="default"\} 1$/m.test(text);
+    return ok ? text : undefined;
   });
   const webhookText = await get(webhookUrl);
   assert.match(webhookText, /^berth_webhook_decisions_total\{webhook="mutate-service",result="allowed",reason="none"\} [1-9]/m);
