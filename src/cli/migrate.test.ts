@@ -127,6 +127,9 @@ test('no legacy configuration, two of them, unreadable input, usage', async () =
   const notLegacy = await run(['migrate', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata:\n  config: "log-level: debug"\n');
   assert.equal(notLegacy.code, 1);
   assert.match(notLegacy.err, /<stdin>:5 ConfigMap\/config: data\.config is not MetalLB's legacy configuration/);
+  const badYaml = await run(['migrate', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata:\n  config: |\n    address-pools:\n    - name: [a\n');
+  assert.equal(badYaml.code, 1);
+  assert.match(badYaml.err, /^<stdin>:\d+ ConfigMap\/config: data\.config is invalid YAML: /);
   const missing = await run(['migrate', 'no/such/file.yaml']);
   assert.equal(missing.code, 2);
   assert.match(missing.err, /no\/such\/file\.yaml: no such file or directory/);

@@ -42,7 +42,13 @@ export function runMigrate(argv: readonly string[], io: CliIO): number {
       if (data) sources.push({ doc, data, text });
       else if (o.metadata?.name === 'config') {
         // A ConfigMap named like MetalLB's whose data.config is not the legacy format: say why rather than "nothing found".
-        io.err(`${doc.file}:${doc.lineOf('data.config')} ${identity(o)}: data.config is not MetalLB's legacy configuration (YAML with address-pools, peers, bgp-communities or bfd-profiles)`);
+        const lc = new LineCounter();
+        const err = parseDocument(text, { lineCounter: lc }).errors[0];
+        const line = doc.lineOf('data.config') + (err ? lc.linePos(err.pos[0]).line : 0);
+        const why = err
+          ? `invalid YAML: ${err.message.split('\n')[0]}`
+          : "not MetalLB's legacy configuration (YAML with address-pools, peers, bgp-communities or bfd-profiles)";
+        io.err(`${doc.file}:${line} ${identity(o)}: data.config is ${why}`);
         return 1;
       }
     } else if (o.kind === undefined && isLegacyData(o)) {

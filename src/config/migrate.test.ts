@@ -128,6 +128,15 @@ test("k8sName: configmaptocrs' conversion (63 chars, lower case, _ → -, from t
   assert.equal(k8sName('pool-'), undefined);
 });
 
+test("YAML 1.1 boolean words (MetalLB's go-yaml v2 read `auto-assign: no` as false) are booleans", () => {
+  const r = migrateLegacyConfig(
+    parse('address-pools: [{name: a, protocol: bgp, addresses: [10.0.0.0/24], auto-assign: no, avoid-buggy-ips: yes}]'),
+    ns,
+  );
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(specOf(r, 'IPAddressPool/a'), { addresses: ['10.0.0.0/24'], autoAssign: false, avoidBuggyIPs: true });
+});
+
 test('renamed pools are renamed in their advertisements too, and reported', () => {
   const r = migrateLegacyConfig(parse('address-pools: [{name: My_Pool, protocol: layer2, addresses: [10.0.0.0/24]}]'), ns);
   assert.deepEqual(names(r), ['IPAddressPool/my-pool', 'L2Advertisement/l2advertisement1']);
@@ -143,7 +152,7 @@ test('what MetalLB v0.12 refused is a problem naming the legacy field, and nothi
     ['address-pools: [{name: a, protocol: bgp}]', 'address-pools[0].addresses', /pool has no prefixes defined/],
     ['address-pools: [{name: a, protocol: bgp, cidr: [10.0.0.0/24]}]', 'address-pools[0].cidr', /unknown field "cidr"/],
     ['address-pools: [{name: a, protocol: layer2, addresses: [10.0.0.0/24], bgp-advertisements: [{}]}]', 'address-pools[0].bgp-advertisements', /layer2 address pool/],
-    ['address-pools: [{name: a, protocol: bgp, addresses: [10.0.0.0/24], auto-assign: "no"}]', 'address-pools[0].auto-assign', /must be true or false, not "no"/],
+    ['address-pools: [{name: a, protocol: bgp, addresses: [10.0.0.0/24], auto-assign: 0}]', 'address-pools[0].auto-assign', /must be true or false, not 0/],
     ['address-pools: [{name: a, protocol: bgp, addresses: [10.0.0.0/24]}, {name: A, protocol: bgp, addresses: [10.0.1.0/24]}]', 'address-pools[1].name', /duplicate definition of pool "a" \(also address-pools\[0\]\)/],
     ['peers: [{peer-address: 10.0.0.1, my-asn: 1}]', 'peers[0].peer-asn', /missing peer ASN/],
     ['peers: [{peer-address: 10.0.0.1, my-asn: 1, peer-asn: 2, hold-time: 1s}]', 'peers[0].hold-time', /invalid hold time "1s": must be 0 or >=3s/],

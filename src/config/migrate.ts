@@ -54,6 +54,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const K8S_NAME_OK = /^[a-z][-a-z0-9]{0,61}[a-z0-9]{1}$/; // configmaptocrs' "no conversion needed" test
 
 type Obj = Record<string, unknown>;
+/** go-yaml v2's (YAML 1.1) boolean words besides true/false, which YAML 1.2 (the yaml library here) reads as strings. */
+const YAML11_BOOL = /^(y|Y|yes|Yes|YES|on|On|ON|n|N|no|No|NO|off|Off|OFF)$/;
 
 /** Accumulates problems while reading the legacy file; every read names its path. */
 class Reader {
@@ -96,9 +98,11 @@ class Reader {
     return v;
   }
 
+  /** true/false, or a YAML 1.1 boolean word (`yes`, `off`...) that MetalLB's go-yaml v2 read as one. */
   bool(o: Obj, key: string, path: string): boolean | undefined {
     const v = o[key];
     if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string' && YAML11_BOOL.test(v)) return /^(y|yes|on)$/i.test(v);
     if (typeof v !== 'boolean') {
       this.fail(join(path, key), `must be true or false, not ${show(v)}`);
       return undefined;
