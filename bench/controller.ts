@@ -70,8 +70,12 @@ const WARM = 200;
 const PROF = flags['cpu-prof'];
 /** Node flags that profile the process `name` when --cpu-prof is given. */
 const prof = (name: string): string[] => (PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, name)}`] : []);
-const OLD_SPACE = Math.max(96, Math.ceil((96 * Math.max(0, ...SCALE)) / 10_000));
-const NODE_ARGS = (flags['node-args'] ?? `--max-semi-space-size=1 --max-old-space-size=${OLD_SPACE}`).split(' ').filter((a) => a !== '');
+/** The controller's node flags for `n` Services: a Deployment's memory settings, old space 96 MB per 10,000 (≥ 96). */
+const nodeArgsFor = (n: number): string[] =>
+  (flags['node-args'] ?? `--max-semi-space-size=1 --max-old-space-size=${Math.max(96, Math.ceil((96 * n) / 10_000))}`)
+    .split(' ')
+    .filter((a) => a !== '');
+const NODE_ARGS = nodeArgsFor(SCALE[0] ?? HELD);
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const procs: NodeProcess[] = [];
@@ -204,11 +208,13 @@ async function latencyRun(
   withHog = false,
 ): Promise<number[]> {
   await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  // Warm-up (JIT, connection pools, V8's heap sizing) outside the measurement, at the measured rate.
-  await createServices(client, namespace, 'warm', WARM, { conc: 4, rate: RATE });
-  await new Promise((r) => setTimeout(r, 1000));
   const list = await client.list(Resources.services, { namespace, limit: 1 });
   const w = ipWatcher(client, namespace, list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
+  // Warm-up (JIT, connection pools, V8's heap sizing) outside the measurement, at the measured rate; the timed creates
+  // start once every warm-up Service shows its IP (no backlog carried into the measurement).
+  await createServices(client, namespace, 'warm', WARM, { conc: 4, rate: RATE });
+  await w.waitCount(`${namespace}/warm-`, WARM, 120_000);
+  await new Promise((r) => setTimeout(r, 1000));
   trace.clear();
   trace.prefix = `${namespace}/lat-`;
   let hog: Hog | undefined;
@@ -286,7 +292,7 @@ async function buildBundle(): Promise<string | undefined> {
 interface Ctl {
   proc: ControllerProcess;
   readonly args: readonly string[];
-  readonly opts: Parameters<typeof startControllerProcess>[1];
+  opts: NonNullable<Parameters<typeof startControllerProcess>[1]>;
 }
 
 /** Creates `n` more Services named `<prefix>-i` in bench-held (16 in flight) and waits until each shows an IP. */
@@ -408,11 +414,20 @@ async function main(): Promise<void> {
     say('');
     say('scale curve (fill through the webhook; time-to-IP of the last creates at that size; then a restart):');
     for (const n of SCALE) {
+      const args = [...nodeArgsFor(n), ...prof('controller')];
+      if (args.join(' ') !== (ctl.opts.nodeArgs ?? []).join(' ')) {
+        // Sized for n (as a Deployment would be): restart before the fill (not measured).
+        ctl.opts = { ...ctl.opts, nodeArgs: args };
+        await ctl.proc.stop();
+        ctl.proc = await startControllerProcess(ctl.args, ctl.opts);
+        procs.push(ctl.proc);
+        await ctl.proc.waitFor(/initial reconcile of (\d+) services done/, 300_000);
+      }
       const have = (await servicesIPs(client)).size;
       const more = Math.max(0, n - have - (SCALE_LAT + WARM));
       const f = await fill(client, `s${n}`, more);
       say('');
-      say(`${n} Services: filled ${f.got}/${more} more in ${f.seconds.toFixed(1)} s (${(more / f.seconds).toFixed(0)} creates/s with IPs; ${load()})`);
+      say(`${n} Services (controller ${args.join(' ')}): filled ${f.got}/${more} more in ${f.seconds.toFixed(1)} s (${(more / f.seconds).toFixed(0)} creates/s with IPs; ${load()})`);
       await latencyRun(client, `  time-to-IP at ${n}`, `bench-scale-${n}`, SCALE_LAT, pids());
       const held = (await servicesIPs(client)).size;
       const peak = memMb(ctl.proc.pid, 'VmHWM');
@@ -449,6 +464,16 @@ async function main(): Promise<void> {
   );
   await restart(client, ctl);
   conn.kube.close();
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    // Children and hogs are stopped by pid, then this process ends.
+    void Promise.all([...hogs.map((h) => h.stop()), ...procs.map((p) => p.stop())]).finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
 }
 
 main()

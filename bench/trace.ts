@@ -77,8 +77,9 @@ const STAGES: ReadonlyArray<readonly [string, (t: Trace) => number | undefined]>
   ['validate ends → create answered', (t) => diff(t.reply, t.validate?.end ?? t.mutate?.end)],
   ['create answered → a watch sees it', (t) => diff(t.added, t.reply)],
   ['a watch sees it → reconcile starts', (t) => diff(t.reconcile?.start, t.added)],
-  ['reconcile (incl. status write)', (t) => diff(t.reconcile?.end, t.reconcile?.start)],
-  ['reconcile ends → watch sees IP', (t) => diff(t.seen, t.reconcile?.end)],
+  ['reconcile starts → watch sees IP', (t) => diff(t.seen, t.reconcile?.start)],
+  // Not a step of the path: the whole reconcile, including what it writes after the status (the claim's uid binding).
+  ['(whole reconcile, incl. claim bind)', (t) => diff(t.reconcile?.end, t.reconcile?.start)],
 ];
 
 function diff(a: number | undefined, b: number | undefined): number | undefined {
