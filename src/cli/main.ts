@@ -11,6 +11,8 @@ commands:
   plan PATH...       what each LoadBalancer Service would get (or why it would be denied or stay <pending>)
   migrate PATH       convert MetalLB's legacy ConfigMap (address-pools, peers, ...) to metallb.io objects
   lab                start the embedded local lab (API server + berth); what \`npm start\` runs
+  controller ARGS    run the controller process (the container command; flags: src/controller/flags.ts)
+  webhook ARGS       run the admission webhook process (the container command; flags: src/webhook/flags.ts)
   version            print the version
 
 ${VALIDATE_USAGE}
@@ -29,6 +31,15 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     case 'lab': {
       const { runLab } = await import('./lab.ts');
       return runLab([...rest]);
+    }
+    // The processes the manifests run (gitops/base: `berth controller …`, `berth webhook …`).
+    case 'controller': {
+      const { runController } = await import('../controller/main.ts');
+      return runController(rest);
+    }
+    case 'webhook': {
+      const { runWebhook } = await import('../webhook/main.ts');
+      return runWebhook(rest);
     }
     case 'version':
     case '--version':
