@@ -6,9 +6,9 @@
 // dev pool's first IP, and that a second pass changes nothing (`kubectl diff --server-side` empty, caBundle included).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type { NodeProcess } from '../../src/lab/processes.ts';
-import { startControllerProcess, startWebhookProcess } from '../../src/lab/processes.ts';
+import { spawnNode, startControllerProcess, type NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
 import { argoWaves, idOf, kustomize, type K8sObject } from './render.ts';
 
@@ -16,6 +16,8 @@ import { argoWaves, idOf, kustomize, type K8sObject } from './render.ts';
 const APPLY = ['apply', '--server-side', '--force-conflicts', '--field-manager=argocd-controller', '-f', '-'];
 const DIFF = ['diff', '--server-side', '--force-conflicts', '--field-manager=argocd-controller', '-f', '-'];
 const NS = 'metallb-system';
+/** The image's entrypoint: the `berth` command, run with the container's arguments. */
+const BERTH = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
 
 const toYaml = (objects: readonly K8sObject[]): string => objects.map((o) => stringify(o)).join('---\n');
 
@@ -41,7 +43,10 @@ interface Container {
   env?: Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
 }
 
-/** The container's args as the kubelet would pass them ($(VAR) from the downward API), minus the listed flags. */
+/**
+ * The container's args as the kubelet would pass them ($(VAR) from the downward API), minus the listed flags; the
+ * first one (the process: controller, webhook) is kept.
+ */
 function containerArgs(deployment: K8sObject, name: string, drop: readonly string[]): string[] {
   const spec = deployment['spec'] as { template: { spec: { containers: Container[] } } };
   const c = spec.template.spec.containers.find((x) => x.name === name);
@@ -50,7 +55,7 @@ function containerArgs(deployment: K8sObject, name: string, drop: readonly strin
   for (const e of c.env ?? []) if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = NS;
   const args = (c.args ?? []).map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (m, v: string) => env[v] ?? m));
   assert.equal(args[0], name, `${name}: first argument names the process`);
-  return args.slice(1).filter((a) => !drop.some((d) => a === d || a.startsWith(`${d}=`)));
+  return [name, ...args.slice(1).filter((a) => !drop.some((d) => a === d || a.startsWith(`${d}=`)))];
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -115,10 +120,11 @@ test('gitops/dev converges on the lab wave by wave in Argo CD order; a second pa
       assert.notEqual(early.code, 0, `a pool was accepted before the webhook served:\n${early.stdout}`);
       assert.match(early.stderr, /failed calling webhook "ipaddresspoolvalidationwebhook\.metallb\.io".*no endpoints available/s);
 
-      // The webhook container's arguments, on loopback and a free port instead of 0.0.0.0:9443.
+      // `berth` with the webhook container's arguments, on loopback and a free port instead of 0.0.0.0:9443.
       const webhookArgs = containerArgs(deployment, 'webhook', ['--port', '--host']);
-      const webhook = await startWebhookProcess(['--kubeconfig', lab.lab.kubeconfigPath, ...webhookArgs], { waitReady: false, timeoutMs: 60_000 });
+      const webhook = spawnNode(BERTH, [...webhookArgs, '--host', '127.0.0.1', '--port', '0', '--kubeconfig', lab.lab.kubeconfigPath], { tsx: false });
       procs.push(webhook);
+      const webhookPort = Number((await webhook.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
       // The endpoint the EndpointSlice controller would publish for a ready Pod (the lab has none: no Nodes).
       await kubectlOk(
         lab,
@@ -129,7 +135,7 @@ test('gitops/dev converges on the lab wave by wave in Argo CD order; a second pa
           metadata: { name: 'berth-webhook-service-converge', namespace: NS, labels: { 'kubernetes.io/service-name': 'berth-webhook-service' } },
           addressType: 'IPv4',
           endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true, serving: true } }],
-          ports: [{ name: 'https', port: webhook.port, protocol: 'TCP' }],
+          ports: [{ name: 'https', port: webhookPort, protocol: 'TCP' }],
         }),
       );
       // Ready = caches synced and its CA in both configurations' caBundle (they were applied in this wave).
@@ -138,11 +144,11 @@ test('gitops/dev converges on the lab wave by wave in Argo CD order; a second pa
       const controllerArgs = containerArgs(deployment, 'controller', ['--metrics-port']);
       procs.push(
         await startControllerProcess(
-          ['--kubeconfig', lab.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', '--replica-id', 'converge-0', ...controllerArgs],
-          { timeoutMs: 60_000 },
+          [...controllerArgs, '--kubeconfig', lab.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', '--replica-id', 'converge-0'],
+          { script: BERTH, tsx: false, timeoutMs: 60_000 },
         ),
       );
-      t.diagnostic(`wave ${w.wave} healthy: webhook ready on 127.0.0.1:${webhook.port}, controller ready`);
+      t.diagnostic(`wave ${w.wave} healthy: webhook ready on 127.0.0.1:${webhookPort}, controller ready`);
     }
     if (has('IPAddressPool')) {
       assert.ok(webhookServing, 'pools synced before the webhook served');
