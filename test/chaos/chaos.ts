@@ -3,7 +3,7 @@
 // same dir and port); then churn stops, the run waits past the repair window, and the invariants (invariants.ts) are
 // checked on what the API server holds. `npm run chaos -- --seconds N --seed S` (run.ts) prints PASS/FAIL per
 // invariant with the offending objects.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IPAddressClaim } from '../../src/api/claim.ts';
@@ -192,13 +192,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const cluster = new ChaosCluster({ dir, log: (l) => say(`  ${l}`), claimGraceMs });
   let results: InvariantResult[] = [];
   let churn: Churn | undefined;
+  let closeOpLog = (): void => undefined;
   try {
     await cluster.start();
     say(`setup: lab, ${cluster.names('webhook').length} webhooks, ${cluster.names('controller').length} controllers ready in ${((performance.now() - setupAt) / 1000).toFixed(1)} s`);
     const client = cluster.client;
     const t0 = performance.now();
     const now = (): number => Math.round(performance.now() - t0);
-    churn = new Churn({ client, rng: Rng.stream(o.seed, 'churn'), t0, kubeconfig: cluster.kubeconfig });
+    const opLog = createWriteStream(join(dir, 'churn.log'), { flags: 'a' });
+    closeOpLog = () => opLog.end();
+    churn = new Churn({ client, rng: Rng.stream(o.seed, 'churn'), t0, kubeconfig: cluster.kubeconfig, opLog: (l) => void opLog.write(`${l}\n`) });
     const observations: Observation[] = [];
     const churning = churn.run(o.workers ?? 3);
 
@@ -210,7 +213,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const candidates = k.kind === 'lab' ? ['lab'] : cluster.names(k.kind).filter((n) => cluster.isUp(n));
       if (candidates.length === 0) continue;
       const name = candidates[k.pick % candidates.length]!;
-      const label = `kill ${i + 1} (${name})`;
+      const label = `kill ${i + 1} (${name}, ${new Date().toISOString()})`;
       const before = await services(client).catch(() => undefined);
       if (before) observations.push(observation(now(), `before ${label}`, before.views));
       await cluster.kill(name);
@@ -295,6 +298,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     ];
   } finally {
     churn?.stop();
+    closeOpLog();
     await cluster.stop();
   }
   for (const r of results) {

@@ -68,7 +68,10 @@ export class Churn {
   #stop = false;
   #unavailable = 0;
 
-  constructor(o: { client: KubeClient; rng: Rng; t0: number; kubeconfig: string; kubectlShare?: number }) {
+  readonly #opLog: ((line: string) => void) | undefined;
+
+  constructor(o: { client: KubeClient; rng: Rng; t0: number; kubeconfig: string; kubectlShare?: number; opLog?: (line: string) => void }) {
+    this.#opLog = o.opLog;
     this.#client = o.client;
     this.#rng = o.rng;
     this.#t0 = o.t0;
@@ -106,7 +109,8 @@ export class Churn {
     this.touches.set(key, t);
   }
 
-  #count(verb: string, outcome: string, sample?: string): void {
+  #count(verb: string, outcome: string, sample?: string, key?: string): void {
+    this.#opLog?.(`${new Date().toISOString()} +${this.#now()} ms ${verb} ${key ?? ''} ${outcome}${outcome === 'ok' || !sample ? '' : `: ${sample.replace(/\s+/g, ' ').slice(0, 200)}`}`);
     if (outcome === 'unavailable') this.#unavailable++;
     const k = `${verb} ${outcome}`;
     this.stats.outcomes.set(k, (this.stats.outcomes.get(k) ?? 0) + 1);
@@ -215,18 +219,18 @@ export class Churn {
       if (r.code === 0) {
         const got = await this.#client.get<KubeObject>(Resources.services, name.name, namespace);
         if (got.ok) this.#remember(got.value, shape);
-        this.#count('create(kubectl)', 'ok');
-      } else this.#count('create(kubectl)', classify(r.stderr), r.stderr);
+        this.#count('create(kubectl)', 'ok', undefined, `${namespace}/${name.name}`);
+      } else this.#count('create(kubectl)', classify(r.stderr), r.stderr, `${namespace}/${name.name}`);
       return;
     }
     const r = await this.#client.create(Resources.services, obj, { namespace });
     if (r.ok) {
       this.#touch(`${namespace}/${r.value.metadata?.name}`);
       this.#remember(r.value, shape);
-      this.#count('create', 'ok');
+      this.#count('create', 'ok', undefined, `${namespace}/${r.value.metadata?.name}`);
     } else {
       if ('name' in name) this.#touch(`${namespace}/${name.name}`);
-      this.#count('create', r.error.kind === 'Unavailable' ? 'unavailable' : kindOf(r.error), r.error.message);
+      this.#count('create', r.error.kind === 'Unavailable' ? 'unavailable' : kindOf(r.error), r.error.message, `${namespace}/${'name' in name ? name.name : 'gen-?'}`);
     }
   }
 
@@ -276,10 +280,10 @@ export class Churn {
     this.#touch(key);
     if (r.ok) {
       Object.assign(t, next, { assigned: (r.value.metadata?.annotations?.['berth.io/assigned-ips'] ?? '').split(',').filter((x) => x !== '') });
-      this.#count(`update(${kind})`, 'ok');
+      this.#count(`update(${kind})`, 'ok', undefined, key);
     } else {
       if (r.error.kind === 'NotFound') this.#live.delete(key);
-      this.#count(`update(${kind})`, r.error.kind === 'Unavailable' ? 'unavailable' : kindOf(r.error), r.error.message);
+      this.#count(`update(${kind})`, r.error.kind === 'Unavailable' ? 'unavailable' : kindOf(r.error), r.error.message, key);
     }
   }
 
@@ -289,14 +293,14 @@ export class Churn {
     if (this.#kubectl && this.#rng.chance(this.#kubectlShare)) {
       const r = await this.#kubectlRun(['delete', 'service', '-n', t.namespace, t.name, '--wait=false']);
       this.#touch(key);
-      this.#count('delete(kubectl)', r.code === 0 ? 'ok' : classify(r.stderr), r.stderr);
+      this.#count('delete(kubectl)', r.code === 0 ? 'ok' : classify(r.stderr), r.stderr, key);
       if (r.code === 0 || /NotFound|not found/.test(r.stderr)) this.#live.delete(key);
       return;
     }
     const r = await this.#client.delete(Resources.services, t.name, { namespace: t.namespace });
     this.#touch(key);
     if (r.ok || r.error.kind === 'NotFound') this.#live.delete(key);
-    this.#count('delete', r.ok ? 'ok' : r.error.kind === 'Unavailable' ? 'unavailable' : kindOf(r.error), r.ok ? undefined : r.error.message);
+    this.#count('delete', r.ok ? 'ok' : r.error.kind === 'Unavailable' ? 'unavailable' : kindOf(r.error), r.ok ? undefined : r.error.message, key);
   }
 
   #kubectlRun(args: string[], input?: string): Promise<{ code: number; stderr: string }> {
