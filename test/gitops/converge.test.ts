@@ -190,4 +190,13 @@ test('gitops/dev converges on the lab wave by wave in Argo CD order; a second pa
   assert.equal(await kubectlOk(lab, ['get', 'deployment', 'metallb-controller', '-n', NS, '-o', 'jsonpath={.spec.replicas}']), '1');
   const after = await kubectlOk(lab, ['get', 'validatingwebhookconfiguration', 'berth-webhook-configuration', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
   assert.ok(after.length > 100, 'caBundle removed by a re-sync');
+
+  // Without ServerSideApply (Argo CD's default client-side apply and legacy 3-way diff): the configurations applied
+  // client-side keep the caBundle, and the client-side diff of the Git state is empty too.
+  const configs = toYaml(waves.flatMap((w) => w.objects).filter((o) => o.kind.endsWith('WebhookConfiguration')));
+  await kubectlOk(lab, ['apply', '-f', '-'], configs);
+  const legacy = await lab.kubectl(['diff', '-f', '-'], { input: configs });
+  assert.equal(legacy.code, 0, `client-side kubectl diff found drift (exit ${legacy.code}):\n${legacy.stdout}${legacy.stderr}`);
+  const kept = await kubectlOk(lab, ['get', 'mutatingwebhookconfiguration', 'berth-webhook-configuration', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
+  assert.ok(kept.length > 100, 'caBundle removed by a client-side apply');
 });
