@@ -41,6 +41,10 @@ export interface ControllerMetrics {
   update?(ok: boolean): void;
   configLoaded?(loaded: boolean): void;
   configStale?(stale: boolean): void;
+  /** One repair-loop pass (berth_claim_repairs_total). */
+  repaired?(report: RepairReport): void;
+  /** Seconds from when the controller first saw a Service without an IP to its first reconcile that gave it one. */
+  timeToIP?(seconds: number): void;
 }
 
 export type Schedule = (ms: number, fn: () => void) => () => void;
@@ -101,6 +105,8 @@ export class Controller {
   readonly #deleted = new Map<string, ServiceLike>();
   /** Keys whose last reconcile failed, with the message an event was recorded for (one event per failure run). */
   readonly #failing = new Map<string, string>();
+  /** Services seen without an IP: key → when first seen (ms), for the time-to-IP histogram. */
+  readonly #waitingSince = new Map<string, number>();
   readonly #repair = newRepairState();
   readonly #writtenPoolStatus = new Map<string, PoolCounters>();
   readonly #unsubscribe: Array<() => void> = [];
@@ -175,10 +181,12 @@ export class Controller {
       o.services.on({
         add: (s) => {
           this.#deleted.delete(serviceKey(s));
+          if (ingressIPs(s).length === 0 && !this.#waitingSince.has(serviceKey(s))) this.#waitingSince.set(serviceKey(s), this.#now());
           this.#enqueue(serviceKey(s));
         },
         update: (s) => this.#enqueue(serviceKey(s)),
         delete: (s) => {
+          this.#waitingSince.delete(serviceKey(s));
           this.#deleted.set(serviceKey(s), s);
           this.#enqueue(serviceKey(s));
         },
@@ -247,6 +255,7 @@ export class Controller {
     );
     this.stats.repairs++;
     this.lastRepair = report;
+    this.#o.metrics?.repaired?.(report);
     for (const r of report.released) {
       this.#o.log?.(`repair: released ${r.ip} held by ${r.holder} (no such LoadBalancer Service)${r.deleted ? '; claim deleted' : ''}`);
     }
@@ -340,6 +349,11 @@ export class Controller {
     this.#o.decision?.(key, r, performance.now() - t0);
     this.#o.metrics?.update?.(r.state !== 'error');
     this.#reportFailure(key, svc ?? this.#deleted.get(key), r);
+    const since = this.#waitingSince.get(key);
+    if (since !== undefined && r.state === 'success' && svc && this.#o.allocator.ipsOf(key) !== undefined) {
+      this.#waitingSince.delete(key);
+      this.#o.metrics?.timeToIP?.((this.#now() - since) / 1000);
+    }
     if (!svc && r.state === 'success') this.#deleted.delete(key);
     if (r.state === 'pending') this.#pending.add(key);
     else this.#pending.delete(key);

@@ -30,7 +30,7 @@ import { LeaderElector, leaseApi } from '../kube/leader-election.ts';
 import { patchPoolStatus } from '../kube/pool-status.ts';
 import { Resources } from '../kube/resources.ts';
 import { patchServiceAnnotations, patchServiceIngress } from '../kube/service-writes.ts';
-import { allocatorMetrics, claimsHeldMetric, clientMetrics, metricsHandler } from '../metrics/index.ts';
+import { allocatorMetrics, berthControllerMetrics, claimsHeldMetric, clientMetrics, metricsHandler } from '../metrics/index.ts';
 import { Controller, type Cache } from './controller.ts';
 import type { WriteResult } from './deps.ts';
 import type { SyncResult } from './deps.ts';
@@ -131,6 +131,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const registry = new Registry();
   const cm = clientMetrics(registry);
   const am = allocatorMetrics(registry);
+  const bm = berthControllerMetrics(registry);
   let probes: ProbeServer | undefined;
   if (f.metricsPort !== 0) {
     try {
@@ -259,6 +260,8 @@ export async function runController(argv: readonly string[]): Promise<number> {
       update: (ok) => cm.update(ok),
       configLoaded: (v) => cm.configLoaded(v),
       configStale: (v) => cm.configStale(v),
+      repaired: (report) => bm.repaired(report),
+      timeToIP: (seconds) => bm.timeToIP(seconds),
     },
     claimGraceMs: f.claimGraceMs,
     resyncIntervalMs: f.resyncMs,

@@ -53,6 +53,8 @@ export function berthControllerMetrics(registry: Registry): BerthControllerMetri
     labelNames: ['action'],
     registers: [registry],
   });
+  // Every action exported from the start (0), so rate() and absent() see the series before the first repair.
+  for (const action of ['released', 'deleted', 'error']) repairs.inc({ action }, 0);
   const timeToIp = new Histogram({
     name: 'berth_time_to_ip_seconds',
     help: "Seconds from a LoadBalancer Service's creation to its first IP in status.",
