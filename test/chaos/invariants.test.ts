@@ -116,6 +116,11 @@ test('a Service is consistent when its status answers its request', () => {
   assert.equal(isConsistent(dual, [dual], pools), false);
   const b = svc('b', ['192.0.2.1']);
   assert.equal(isConsistent(a, [a, b], pools), false);
+  // an admission decided other IPs than the status shows yet
+  const moving = svc('m', ['192.0.2.8'], { annotations: { 'berth.io/assigned-ips': '192.0.2.27' } });
+  assert.equal(isConsistent(moving, [moving], pools), false);
+  const same = svc('s', ['192.0.2.8'], { annotations: { 'berth.io/assigned-ips': '192.0.2.8' } });
+  assert.equal(isConsistent(same, [same], pools), true);
 });
 
 test('e) only exits the suite caused are allowed', () => {

@@ -52,8 +52,9 @@ export interface EventView {
 /**
  * The Services seen at one moment (before a kill, or at the end), with when (ms since the run's start). `consistent`
  * is false when the Service's status does not answer its own request at that moment (IPs outside its pool or not the
- * requested ones, a family missing, an IP shared against the rules): the controller has not caught up with a write
- * (e.g. one that went through while every webhook was down), so the Service is not settled and may rightly move.
+ * requested ones, a family missing, an IP shared against the rules, or other IPs than the webhook decided in
+ * berth.io/assigned-ips): the controller has not caught up with a write (e.g. one that went through while every
+ * webhook was down, or one whose status lags under load), so the Service is not settled and may rightly move.
  */
 export interface Observation {
   at: number;
@@ -64,6 +65,9 @@ export interface Observation {
 /** Does `s`'s status answer its request (invariants a, b's families and f, for this Service alone)? */
 export function isConsistent(s: SvcView, all: readonly SvcView[], pools: readonly PoolView[]): boolean {
   if (missingFamilies(s).length > 0) return false;
+  // the webhook decided other IPs at admission than the status shows: the controller has not written them yet
+  const assigned = (s.annotations[ASSIGNED_KEY] ?? '').split(',').filter((x) => x !== '').map((x) => canonicalIp(x) ?? x);
+  if (assigned.length > 0 && [...assigned].sort().join(',') !== [...s.ips].sort().join(',')) return false;
   if (!checkAllowedPools([s], pools).ok) return false;
   const sharers = all.filter((x) => x.uid !== s.uid && x.ips.some((ip) => s.ips.includes(ip)));
   return checkNoDoubleIp([s, ...sharers]).ok;
@@ -97,6 +101,7 @@ export const TITLES = {
 const SHARE_KEYS = ['metallb.io/allow-shared-ip', 'metallb.universe.tf/allow-shared-ip'];
 const POOL_KEYS = ['metallb.io/address-pool', 'metallb.universe.tf/address-pool'];
 const LBIPS_KEYS = ['metallb.io/loadBalancerIPs', 'metallb.universe.tf/loadBalancerIPs'];
+const ASSIGNED_KEY = 'berth.io/assigned-ips';
 
 function annotation(s: SvcView, keys: string[]): string | undefined {
   for (const k of keys) if (Object.prototype.hasOwnProperty.call(s.annotations, k)) return s.annotations[k];
