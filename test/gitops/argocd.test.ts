@@ -13,7 +13,11 @@ interface AppSpec {
   project: string;
   source: { repoURL: string; targetRevision: string; path: string };
   destination: { server: string; namespace: string };
-  syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean }; syncOptions?: string[]; retry?: { limit: number; backoff: { duration: string; factor: number; maxDuration: string } } };
+  syncPolicy?: {
+    automated?: { prune?: boolean; selfHeal?: boolean };
+    syncOptions?: string[];
+    retry?: { limit: number; backoff: { duration: string; factor: number; maxDuration: string } };
+  };
   ignoreDifferences?: unknown[];
 }
 const specOf = (o: K8sObject): AppSpec => o['spec'] as AppSpec;
@@ -41,7 +45,10 @@ test('the roots and the Applications they sync match the Argo CD schema', async 
     const apps = rendered(t, env);
     if (!apps) return;
     assert.deepEqual(await schemaProblems([root(env), ...apps]), [], env);
-    assert.ok(apps.every((a) => a.kind === 'Application' && a.apiVersion === 'argoproj.io/v1alpha1'), env);
+    assert.ok(
+      apps.every((a) => a.kind === 'Application' && a.apiVersion === 'argoproj.io/v1alpha1'),
+      env,
+    );
   }
 });
 
@@ -56,12 +63,17 @@ test('each root syncs its environment: root → apps/<env> → berth → gitops/
     assert.ok(berth, env);
     const b = specOf(berth);
     assert.equal(b.source.path, `gitops/${env}`);
-    assert.equal(b.source.repoURL, r.source.repoURL, `${env}: berth and its root name different repositories`);
+    assert.equal(
+      b.source.repoURL,
+      r.source.repoURL,
+      `${env}: berth and its root name different repositories`,
+    );
     assert.equal(b.source.targetRevision, r.source.targetRevision, env);
     assert.equal(b.destination.namespace, 'metallb-system');
     assert.equal(berth.metadata.namespace, 'argocd');
     // Every path an Application syncs is a kustomization in this repository.
-    for (const p of [r.source.path, b.source.path]) assert.ok(existsSync(join(REPO, p, 'kustomization.yaml')), `${p} has no kustomization.yaml`);
+    for (const p of [r.source.path, b.source.path])
+      assert.ok(existsSync(join(REPO, p, 'kustomization.yaml')), `${p} has no kustomization.yaml`);
   }
 });
 
@@ -71,7 +83,11 @@ test('berth syncs at wave 10, automated with prune, selfHeal and an explicit ret
     if (!apps) return;
     const berth = apps.find((a) => a.metadata.name === 'berth')!;
     assert.equal(berth.metadata.annotations?.['argocd.argoproj.io/sync-wave'], '10');
-    assert.ok(((berth.metadata as { finalizers?: string[] }).finalizers ?? []).includes('resources-finalizer.argocd.argoproj.io'));
+    assert.ok(
+      ((berth.metadata as { finalizers?: string[] }).finalizers ?? []).includes(
+        'resources-finalizer.argocd.argoproj.io',
+      ),
+    );
     for (const app of [berth, root(env)]) {
       const p = specOf(app).syncPolicy;
       assert.deepEqual(p?.automated, { prune: true, selfHeal: true }, `${env} ${app.metadata.name}`);

@@ -10,7 +10,16 @@ import { recordingIO } from '../../src/cli/io.ts';
 import { runValidate } from '../../src/cli/validate.ts';
 import { parseControllerFlags } from '../../src/controller/flags.ts';
 import { parseWebhookFlags } from '../../src/webhook/flags.ts';
-import { argoWaves, idOf, kustomize, REPO, schemaProblems, waveOf, type K8sObject, type Rendered } from './render.ts';
+import {
+  argoWaves,
+  idOf,
+  kustomize,
+  REPO,
+  schemaProblems,
+  waveOf,
+  type K8sObject,
+  type Rendered,
+} from './render.ts';
 
 const DIRS = ['gitops/base', 'gitops/dev', 'gitops/prod'] as const;
 const OVERLAYS = ['gitops/dev', 'gitops/prod'] as const;
@@ -57,7 +66,11 @@ interface PodSpec {
   containers: Container[];
 }
 interface Workload {
-  spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  spec: {
+    replicas?: number;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
 }
 
 function podSpec(o: K8sObject): Workload['spec'] {
@@ -69,7 +82,12 @@ function expandedArgs(c: Container): string[] {
   const values: Record<string, string> = {};
   for (const e of c.env ?? []) {
     const path = e.valueFrom?.fieldRef?.fieldPath;
-    values[e.name] = path === 'metadata.namespace' ? 'metallb-system' : path === 'metadata.name' ? 'metallb-controller-abc' : 'node-1';
+    values[e.name] =
+      path === 'metadata.namespace'
+        ? 'metallb-system'
+        : path === 'metadata.name'
+          ? 'metallb-controller-abc'
+          : 'node-1';
   }
   return (c.args ?? []).map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (m, v: string) => values[v] ?? m));
 }
@@ -82,7 +100,10 @@ for (const dir of DIRS) {
     assert.deepEqual(await schemaProblems(r.objects), []);
     // Names are unique per kind and namespace (kustomize would merge or refuse duplicates, but check what comes out).
     const ids = r.objects.map(idOf);
-    assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), []);
+    assert.deepEqual(
+      ids.filter((id, i) => ids.indexOf(id) !== i),
+      [],
+    );
   });
 }
 
@@ -97,13 +118,22 @@ test('the schema check finds a wrong field type, an unknown kind and a CR that b
   objects.push({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } });
   const problems = await schemaProblems(objects);
   assert.equal(problems.length, 3, problems.join('\n'));
-  assert.match(problems.join('\n'), /Deployment\/metallb-system\/metallb-controller: .*replicas must be integer/);
-  assert.match(problems.join('\n'), /IPAddressPool\/metallb-system\/default: \/spec\/addresses must be array/);
+  assert.match(
+    problems.join('\n'),
+    /Deployment\/metallb-system\/metallb-controller: .*replicas must be integer/,
+  );
+  assert.match(
+    problems.join('\n'),
+    /IPAddressPool\/metallb-system\/default: \/spec\/addresses must be array/,
+  );
   assert.match(problems.join('\n'), /Widget\/w: no schema for example\.com\/v1 Widget/);
 });
 
 test("berth validate accepts the rendered dev and prod overlays, which hold the seed's pools and l2-advert", (t) => {
-  const expected: Record<string, string> = { 'gitops/dev': '192.168.1.220-192.168.1.250', 'gitops/prod': '192.168.1.240-192.168.1.250' };
+  const expected: Record<string, string> = {
+    'gitops/dev': '192.168.1.220-192.168.1.250',
+    'gitops/prod': '192.168.1.240-192.168.1.250',
+  };
   for (const dir of OVERLAYS) {
     const r = objectsOf(t, dir);
     if (!r) return;
@@ -126,7 +156,11 @@ test('a bad pool in a rendered overlay makes berth validate fail with file:line'
   const dir = mkdtempSync(join(tmpdir(), 'berth-gitops-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cases = [
-    { name: 'range end before its start', addresses: ['192.168.1.250-192.168.1.220'], message: /192\.168\.1\.250-192\.168\.1\.220/ },
+    {
+      name: 'range end before its start',
+      addresses: ['192.168.1.250-192.168.1.220'],
+      message: /192\.168\.1\.250-192\.168\.1\.220/,
+    },
     { name: 'not an IP', addresses: ['192.168.1.300/32'], message: /192\.168\.1\.300\/32/ },
   ];
   for (const c of cases) {
@@ -188,7 +222,10 @@ test("metallb-controller and metallb-speaker carry the labels the seed's command
       }
     }
     // `kubectl logs deployment/metallb-controller` shows the first container: the controller.
-    assert.equal(podSpec(find(r.objects, 'Deployment', 'metallb-controller')).template.spec.containers[0]!.name, 'controller');
+    assert.equal(
+      podSpec(find(r.objects, 'Deployment', 'metallb-controller')).template.spec.containers[0]!.name,
+      'controller',
+    );
   }
 });
 
@@ -200,13 +237,19 @@ test('Pods are hardened: non-root read-only controller and webhook, speaker with
     assert.equal(controller.securityContext?.runAsNonRoot, true);
     assert.equal(controller.securityContext?.seccompProfile?.type, 'RuntimeDefault');
     assert.notEqual(controller.hostNetwork, true);
-    assert.deepEqual(controller.containers.map((c) => c.name), ['controller', 'webhook']);
+    assert.deepEqual(
+      controller.containers.map((c) => c.name),
+      ['controller', 'webhook'],
+    );
     for (const c of controller.containers) {
       assert.equal(c.securityContext?.readOnlyRootFilesystem, true, c.name);
       assert.equal(c.securityContext?.allowPrivilegeEscalation, false, c.name);
       assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'] }, c.name);
       assert.notEqual(c.securityContext?.runAsUser, 0, c.name);
-      assert.ok(c.resources?.requests?.['cpu'] && c.resources.requests['memory'] && c.resources.limits?.['memory'], c.name);
+      assert.ok(
+        c.resources?.requests?.['cpu'] && c.resources.requests['memory'] && c.resources.limits?.['memory'],
+        c.name,
+      );
       assert.equal(c.livenessProbe?.httpGet?.path, '/healthz', c.name);
       assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', c.name);
     }
@@ -226,7 +269,8 @@ test('Pods are hardened: non-root read-only controller and webhook, speaker with
 test('the containers run `berth controller|webhook|speaker` with flags the processes accept', (t) => {
   const r = objectsOf(t, 'gitops/prod');
   if (!r) return;
-  const [controller, webhook] = podSpec(find(r.objects, 'Deployment', 'metallb-controller')).template.spec.containers as [Container, Container];
+  const [controller, webhook] = podSpec(find(r.objects, 'Deployment', 'metallb-controller')).template.spec
+    .containers as [Container, Container];
   const cArgs = expandedArgs(controller);
   assert.equal(cArgs[0], 'controller');
   const cf = parseControllerFlags(cArgs.slice(1), { POD_NAME: 'metallb-controller-abc' }, 'host', 1);
@@ -234,7 +278,11 @@ test('the containers run `berth controller|webhook|speaker` with flags the proce
   assert.equal(cf.flags.namespace, 'metallb-system');
   assert.equal(cf.flags.metricsPort, 7472);
   assert.equal(cf.flags.replicaId, 'metallb-controller-abc', 'replica identity from the downward API');
-  assert.ok(controller.env?.some((e) => e.name === 'POD_NAME' && e.valueFrom?.fieldRef?.fieldPath === 'metadata.name'));
+  assert.ok(
+    controller.env?.some(
+      (e) => e.name === 'POD_NAME' && e.valueFrom?.fieldRef?.fieldPath === 'metadata.name',
+    ),
+  );
   assert.equal(controller.ports?.find((p) => p.name === 'monitoring')?.containerPort, 7472);
 
   const wArgs = expandedArgs(webhook);
@@ -243,7 +291,8 @@ test('the containers run `berth controller|webhook|speaker` with flags the proce
   assert.ok(wf.ok, wf.ok ? '' : wf.message);
   assert.equal(wf.flags.namespace, 'metallb-system');
   assert.equal(webhook.ports?.find((p) => p.name === 'webhook')?.containerPort, wf.flags.port);
-  for (const probe of [webhook.livenessProbe, webhook.readinessProbe]) assert.equal(probe?.httpGet?.scheme, 'HTTPS');
+  for (const probe of [webhook.livenessProbe, webhook.readinessProbe])
+    assert.equal(probe?.httpGet?.scheme, 'HTTPS');
 
   // The flags are checked for real: a misspelt one is refused.
   assert.equal(parseWebhookFlags([...wArgs.slice(1), '--bootstrap-tsl']).ok, false);
@@ -261,14 +310,25 @@ test('the webhook configurations reach the webhook container: Service name, name
   assert.ok(wf.ok);
   const svc = find(r.objects, 'Service', wf.flags.serviceName);
   assert.equal(svc.metadata.namespace, wf.flags.namespace);
-  const svcSpec = svc['spec'] as { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string | number }> };
+  const svcSpec = svc['spec'] as {
+    selector: Record<string, string>;
+    ports: Array<{ port: number; targetPort: string | number }>;
+  };
   const pod = podSpec(find(r.objects, 'Deployment', 'metallb-controller')).template.metadata.labels;
   for (const [k, v] of Object.entries(svcSpec.selector)) assert.equal(pod[k], v, `Service selector ${k}`);
-  const configs = r.objects.filter((o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration');
-  assert.deepEqual(configs.map((o) => o.metadata.name), [wf.flags.webhookConfigName, wf.flags.webhookConfigName]);
+  const configs = r.objects.filter(
+    (o) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration',
+  );
+  assert.deepEqual(
+    configs.map((o) => o.metadata.name),
+    [wf.flags.webhookConfigName, wf.flags.webhookConfigName],
+  );
   let hooks = 0;
   for (const cfg of configs) {
-    for (const h of cfg['webhooks'] as Array<{ name: string; clientConfig: { service?: { name: string; namespace: string; port?: number }; caBundle?: string } }>) {
+    for (const h of cfg['webhooks'] as Array<{
+      name: string;
+      clientConfig: { service?: { name: string; namespace: string; port?: number }; caBundle?: string };
+    }>) {
       hooks++;
       const s = h.clientConfig.service;
       assert.ok(s, h.name);
@@ -276,8 +336,15 @@ test('the webhook configurations reach the webhook container: Service name, name
       assert.equal(s.namespace, svc.metadata.namespace, h.name);
       const port = svcSpec.ports.find((p) => p.port === (s.port ?? 443));
       assert.ok(port, `${h.name}: Service has no port ${s.port ?? 443}`);
-      const target = typeof port.targetPort === 'string' ? webhook.ports?.find((p) => p.name === port.targetPort)?.containerPort : port.targetPort;
-      assert.equal(target, wf.flags.port, `${h.name}: Service port ${port.port} → ${String(port.targetPort)}`);
+      const target =
+        typeof port.targetPort === 'string'
+          ? webhook.ports?.find((p) => p.name === port.targetPort)?.containerPort
+          : port.targetPort;
+      assert.equal(
+        target,
+        wf.flags.port,
+        `${h.name}: Service port ${port.port} → ${String(port.targetPort)}`,
+      );
       // The caBundle is the webhook's to write (or cert-manager's): none in Git, so Argo CD never reverts it.
       assert.equal(h.clientConfig.caBundle, undefined, h.name);
     }
@@ -290,28 +357,60 @@ test('Argo CD waves: CRDs and RBAC first, then the controller/webhook with its c
     const r = objectsOf(t, dir);
     if (!r) return;
     // Every object says its wave (an unannotated one would land in wave 0, before the CRDs).
-    const unannotated = r.objects.filter((o) => o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] === undefined);
+    const unannotated = r.objects.filter(
+      (o) => o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] === undefined,
+    );
     assert.deepEqual(unannotated.map(idOf), [], dir);
     assert.deepEqual(r.objects.filter((o) => Number.isNaN(waveOf(o))).map(idOf), [], dir);
     const order = argoWaves(r.objects).flatMap((w) => w.objects);
     const pos = (kind: string, name?: string): number[] =>
-      order.flatMap((o, i) => (o.kind === kind && (name === undefined || o.metadata.name === name) ? [i] : []));
-    const wave = (kind: string, name?: string): number[] => [...new Set(order.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name)).map(waveOf))];
+      order.flatMap((o, i) =>
+        o.kind === kind && (name === undefined || o.metadata.name === name) ? [i] : [],
+      );
+    const wave = (kind: string, name?: string): number[] => [
+      ...new Set(
+        order.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name)).map(waveOf),
+      ),
+    ];
     const [deployment] = wave('Deployment', 'metallb-controller') as [number];
-    const before = (kind: string) => assert.ok(wave(kind).every((w) => w < deployment), `${dir}: ${kind} waves ${wave(kind).join(',')} not before ${deployment}`);
-    for (const k of ['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) before(k);
+    const before = (kind: string) =>
+      assert.ok(
+        wave(kind).every((w) => w < deployment),
+        `${dir}: ${kind} waves ${wave(kind).join(',')} not before ${deployment}`,
+      );
+    for (const k of [
+      'Namespace',
+      'CustomResourceDefinition',
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ])
+      before(k);
     // The webhook's Service with the Deployment; the configurations in the same wave, applied after the Deployment
     // (kind order), so the Deployment's health (webhook Ready = its CA in their caBundle) can be reached in that wave.
     assert.deepEqual(wave('Service', 'berth-webhook-service'), [deployment], dir);
     for (const k of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       assert.deepEqual(wave(k), [deployment], `${dir}: ${k}`);
-      assert.ok(Math.min(...pos(k)) > Math.max(...pos('Deployment')), `${dir}: ${k} applied before the Deployment`);
+      assert.ok(
+        Math.min(...pos(k)) > Math.max(...pos('Deployment')),
+        `${dir}: ${k} applied before the Deployment`,
+      );
     }
     // Pools and advertisements only after that wave is healthy; the speaker does not hold them back.
     for (const k of ['IPAddressPool', 'L2Advertisement', 'DaemonSet']) {
-      assert.ok(wave(k).length > 0 && wave(k).every((w) => w > deployment), `${dir}: ${k} waves ${wave(k).join(',')}`);
+      assert.ok(
+        wave(k).length > 0 && wave(k).every((w) => w > deployment),
+        `${dir}: ${k} waves ${wave(k).join(',')}`,
+      );
     }
-    assert.ok(wave('IPAddressPool').every((w) => wave('DaemonSet').every((d) => d <= w)), `${dir}: speaker after the pools`);
+    assert.ok(
+      wave('IPAddressPool').every((w) => wave('DaemonSet').every((d) => d <= w)),
+      `${dir}: speaker after the pools`,
+    );
   }
 });
 
@@ -320,20 +419,33 @@ test('the image is one variable the overlays set (kustomize images:), per enviro
   for (const dir of OVERLAYS) {
     const r = objectsOf(t, dir);
     if (!r) return;
-    const images = r.objects.flatMap((o) => (o.kind === 'Deployment' || o.kind === 'DaemonSet' ? podSpec(o).template.spec.containers.map((c) => c.image) : []));
+    const images = r.objects.flatMap((o) =>
+      o.kind === 'Deployment' || o.kind === 'DaemonSet'
+        ? podSpec(o).template.spec.containers.map((c) => c.image)
+        : [],
+    );
     assert.equal(images.length, 3, dir);
     assert.deepEqual([...new Set(images)], ['localhost/berth:0.1.0'], dir);
     assert.equal(podSpec(find(r.objects, 'Deployment', 'metallb-controller')).replicas, replicas[dir], dir);
-    const pdb = find(r.objects, 'PodDisruptionBudget', 'metallb-controller')['spec'] as { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+    const pdb = find(r.objects, 'PodDisruptionBudget', 'metallb-controller')['spec'] as {
+      maxUnavailable: number;
+      selector: { matchLabels: Record<string, string> };
+    };
     assert.equal(pdb.maxUnavailable, 1);
     assert.equal(pdb.selector.matchLabels['app.kubernetes.io/component'], 'controller');
   }
   // base names the image `berth` only: the variable, never a registry.
   const raw = readFileSync(join(REPO, 'gitops/base/controller/deployment.yaml'), 'utf8');
-  assert.deepEqual([...raw.matchAll(/image: (\S+)/g)].map((m) => m[1]), ['berth', 'berth']);
+  assert.deepEqual(
+    [...raw.matchAll(/image: (\S+)/g)].map((m) => m[1]),
+    ['berth', 'berth'],
+  );
   const dev = objectsOf(t, 'gitops/dev');
   const prod = objectsOf(t, 'gitops/prod');
   if (!dev || !prod) return;
-  const req = (objs: K8sObject[]) => podSpec(find(objs, 'Deployment', 'metallb-controller')).template.spec.containers.map((c) => c.resources?.requests?.['cpu']);
+  const req = (objs: K8sObject[]) =>
+    podSpec(find(objs, 'Deployment', 'metallb-controller')).template.spec.containers.map(
+      (c) => c.resources?.requests?.['cpu'],
+    );
   assert.notDeepEqual(req(dev.objects), req(prod.objects));
 });

@@ -36,12 +36,16 @@ function objects(t: TestContext): K8sObject[] | undefined {
 /** Whether ServiceAccount NS/`sa` may make `req`, per the bindings among `objs` (k8s.io/kubernetes rbac/validation). */
 function allowed(objs: readonly K8sObject[], sa: string, req: Request): boolean {
   const role = (kind: string, name: string, ns?: string) =>
-    objs.find((o) => o.kind === kind && o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns));
+    objs.find(
+      (o) => o.kind === kind && o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns),
+    );
   const matches = (r: Rule): boolean =>
     (r.apiGroups ?? []).some((g) => g === '*' || g === req.group) &&
     (r.resources ?? []).some((x) => x === '*' || x === req.resource) &&
     r.verbs.some((v) => v === '*' || v === req.verb) &&
-    (!r.resourceNames || r.resourceNames.length === 0 || (req.name !== undefined && req.verb !== 'create' && r.resourceNames.includes(req.name)));
+    (!r.resourceNames ||
+      r.resourceNames.length === 0 ||
+      (req.name !== undefined && req.verb !== 'create' && r.resourceNames.includes(req.name)));
   for (const b of objs) {
     if (b.kind !== 'ClusterRoleBinding' && b.kind !== 'RoleBinding') continue;
     const subjects = (b['subjects'] ?? []) as Array<{ kind: string; name: string; namespace?: string }>;
@@ -49,7 +53,10 @@ function allowed(objs: readonly K8sObject[], sa: string, req: Request): boolean 
     // A RoleBinding grants only in its own namespace, even when it references a ClusterRole.
     if (b.kind === 'RoleBinding' && req.namespace !== b.metadata.namespace) continue;
     const ref = b['roleRef'] as { kind: string; name: string };
-    const r = ref.kind === 'ClusterRole' ? role('ClusterRole', ref.name) : role('Role', ref.name, b.metadata.namespace);
+    const r =
+      ref.kind === 'ClusterRole'
+        ? role('ClusterRole', ref.name)
+        : role('Role', ref.name, b.metadata.namespace);
     assert.ok(r, `${b.kind}/${b.metadata.name} refers to missing ${ref.kind}/${ref.name}`);
     if (((r['rules'] ?? []) as Rule[]).some(matches)) return true;
   }
@@ -60,49 +67,97 @@ function req(text: string): Request {
   // "verb group/resource [ns] [name]" with group '' written as "core".
   const [verb, gr, ns, name] = text.split(' ') as [string, string, string?, string?];
   const [group, ...rest] = gr.split('/');
-  return { verb, group: group === 'core' ? '' : group!, resource: rest.join('/'), ...(ns && ns !== '-' ? { namespace: ns } : {}), ...(name ? { name } : {}) };
+  return {
+    verb,
+    group: group === 'core' ? '' : group!,
+    resource: rest.join('/'),
+    ...(ns && ns !== '-' ? { namespace: ns } : {}),
+    ...(name ? { name } : {}),
+  };
 }
 
 // The calls each process makes (src/kube/*.ts, src/controller/main.ts, src/webhook/main.ts + kube-io.ts).
 const CONTROLLER_CALLS = [
-  'list core/services', 'watch core/services', 'get core/services default web', 'patch core/services default web',
+  'list core/services',
+  'watch core/services',
+  'get core/services default web',
+  'patch core/services default web',
   'patch core/services/status default web',
-  'list core/namespaces', 'watch core/namespaces',
-  'create core/events default', 'patch core/events default',
-  'list berth.io/ipaddressclaims', 'watch berth.io/ipaddressclaims', 'get berth.io/ipaddressclaims - 192.168.1.240',
-  'create berth.io/ipaddressclaims', 'update berth.io/ipaddressclaims - 192.168.1.240', 'delete berth.io/ipaddressclaims - 192.168.1.240',
-  `list metallb.io/ipaddresspools ${NS}`, `watch metallb.io/ipaddresspools ${NS}`, `patch metallb.io/ipaddresspools/status ${NS} default`,
-  `list metallb.io/communities ${NS}`, `watch metallb.io/communities ${NS}`,
-  `create coordination.k8s.io/leases ${NS}`, `get coordination.k8s.io/leases ${NS} berth-controller`, `update coordination.k8s.io/leases ${NS} berth-controller`,
-  `get metallb.io/configurationstates ${NS} controller`, `create metallb.io/configurationstates ${NS}`, `patch metallb.io/configurationstates/status ${NS} controller`,
-  `list core/configmaps ${NS} config`, `watch core/configmaps ${NS} config`,
+  'list core/namespaces',
+  'watch core/namespaces',
+  'create core/events default',
+  'patch core/events default',
+  'list berth.io/ipaddressclaims',
+  'watch berth.io/ipaddressclaims',
+  'get berth.io/ipaddressclaims - 192.168.1.240',
+  'create berth.io/ipaddressclaims',
+  'update berth.io/ipaddressclaims - 192.168.1.240',
+  'delete berth.io/ipaddressclaims - 192.168.1.240',
+  `list metallb.io/ipaddresspools ${NS}`,
+  `watch metallb.io/ipaddresspools ${NS}`,
+  `patch metallb.io/ipaddresspools/status ${NS} default`,
+  `list metallb.io/communities ${NS}`,
+  `watch metallb.io/communities ${NS}`,
+  `create coordination.k8s.io/leases ${NS}`,
+  `get coordination.k8s.io/leases ${NS} berth-controller`,
+  `update coordination.k8s.io/leases ${NS} berth-controller`,
+  `get metallb.io/configurationstates ${NS} controller`,
+  `create metallb.io/configurationstates ${NS}`,
+  `patch metallb.io/configurationstates/status ${NS} controller`,
+  `list core/configmaps ${NS} config`,
+  `watch core/configmaps ${NS} config`,
 ];
 const WEBHOOK_CALLS = [
-  'list berth.io/ipaddressclaims', 'watch berth.io/ipaddressclaims', 'get berth.io/ipaddressclaims - 192.168.1.240',
-  'create berth.io/ipaddressclaims', 'update berth.io/ipaddressclaims - 192.168.1.240', 'delete berth.io/ipaddressclaims - 192.168.1.240',
-  'list core/namespaces', 'watch core/namespaces',
-  ...['ipaddresspools', 'l2advertisements', 'bgpadvertisements', 'bgppeers', 'communities', 'bfdprofiles'].flatMap((r) => [`list metallb.io/${r} ${NS}`, `watch metallb.io/${r} ${NS}`]),
-  `get core/secrets ${NS} berth-webhook-cert`, `create core/secrets ${NS}`, `update core/secrets ${NS} berth-webhook-cert`,
+  'list berth.io/ipaddressclaims',
+  'watch berth.io/ipaddressclaims',
+  'get berth.io/ipaddressclaims - 192.168.1.240',
+  'create berth.io/ipaddressclaims',
+  'update berth.io/ipaddressclaims - 192.168.1.240',
+  'delete berth.io/ipaddressclaims - 192.168.1.240',
+  'list core/namespaces',
+  'watch core/namespaces',
+  ...[
+    'ipaddresspools',
+    'l2advertisements',
+    'bgpadvertisements',
+    'bgppeers',
+    'communities',
+    'bfdprofiles',
+  ].flatMap((r) => [`list metallb.io/${r} ${NS}`, `watch metallb.io/${r} ${NS}`]),
+  `get core/secrets ${NS} berth-webhook-cert`,
+  `create core/secrets ${NS}`,
+  `update core/secrets ${NS} berth-webhook-cert`,
   'get admissionregistration.k8s.io/mutatingwebhookconfigurations - berth-webhook-configuration',
   'update admissionregistration.k8s.io/mutatingwebhookconfigurations - berth-webhook-configuration',
   'get admissionregistration.k8s.io/validatingwebhookconfigurations - berth-webhook-configuration',
   'update admissionregistration.k8s.io/validatingwebhookconfigurations - berth-webhook-configuration',
 ];
 const SPEAKER_READS = [
-  'list core/services', 'watch core/services', 'list core/nodes', 'watch core/nodes',
-  'list discovery.k8s.io/endpointslices', 'watch discovery.k8s.io/endpointslices',
-  'list berth.io/ipaddressclaims', 'watch berth.io/ipaddressclaims',
-  `list metallb.io/ipaddresspools ${NS}`, `list metallb.io/l2advertisements ${NS}`, `list metallb.io/bgppeers ${NS}`,
+  'list core/services',
+  'watch core/services',
+  'list core/nodes',
+  'watch core/nodes',
+  'list discovery.k8s.io/endpointslices',
+  'watch discovery.k8s.io/endpointslices',
+  'list berth.io/ipaddressclaims',
+  'watch berth.io/ipaddressclaims',
+  `list metallb.io/ipaddresspools ${NS}`,
+  `list metallb.io/l2advertisements ${NS}`,
+  `list metallb.io/bgppeers ${NS}`,
   'create core/events default',
 ];
 
 test('the controller and the webhook (metallb-controller ServiceAccount) can make every call they make', (t) => {
   const objs = objects(t);
   if (!objs) return;
-  const missing = [...CONTROLLER_CALLS, ...WEBHOOK_CALLS].filter((c) => !allowed(objs, 'metallb-controller', req(c)));
+  const missing = [...CONTROLLER_CALLS, ...WEBHOOK_CALLS].filter(
+    (c) => !allowed(objs, 'metallb-controller', req(c)),
+  );
   assert.deepEqual(missing, []);
   // The Deployment runs as that ServiceAccount, the DaemonSet as the speaker's.
-  const sa = (kind: string) => ((objs.find((o) => o.kind === kind)!['spec'] as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName);
+  const sa = (kind: string) =>
+    (objs.find((o) => o.kind === kind)!['spec'] as { template: { spec: { serviceAccountName: string } } })
+      .template.spec.serviceAccountName;
   assert.equal(sa('Deployment'), 'metallb-controller');
   assert.equal(sa('DaemonSet'), 'metallb-speaker');
 });
@@ -110,7 +165,10 @@ test('the controller and the webhook (metallb-controller ServiceAccount) can mak
 test('the speaker reads what it announces and writes neither Services nor claims', (t) => {
   const objs = objects(t);
   if (!objs) return;
-  assert.deepEqual(SPEAKER_READS.filter((c) => !allowed(objs, 'metallb-speaker', req(c))), []);
+  assert.deepEqual(
+    SPEAKER_READS.filter((c) => !allowed(objs, 'metallb-speaker', req(c))),
+    [],
+  );
   const writes = ['create', 'update', 'patch', 'delete', 'deletecollection'].flatMap((v) => [
     `${v} core/services default web`,
     `${v} core/services/status default web`,
@@ -118,7 +176,10 @@ test('the speaker reads what it announces and writes neither Services nor claims
     `${v} metallb.io/ipaddresspools ${NS} default`,
     `${v} metallb.io/ipaddresspools/status ${NS} default`,
   ]);
-  assert.deepEqual(writes.filter((c) => allowed(objs, 'metallb-speaker', req(c))), []);
+  assert.deepEqual(
+    writes.filter((c) => allowed(objs, 'metallb-speaker', req(c))),
+    [],
+  );
   assert.equal(allowed(objs, 'metallb-speaker', req(`get core/secrets ${NS} berth-webhook-cert`)), false);
 });
 
@@ -127,7 +188,8 @@ test('least privilege: no wildcards, Secrets and webhook configurations by name 
   if (!objs) return;
   for (const r of objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
     for (const rule of (r['rules'] ?? []) as Rule[]) {
-      for (const f of [rule.apiGroups ?? [], rule.resources ?? [], rule.verbs]) assert.ok(!f.includes('*'), `${r.kind}/${r.metadata.name}: wildcard`);
+      for (const f of [rule.apiGroups ?? [], rule.resources ?? [], rule.verbs])
+        assert.ok(!f.includes('*'), `${r.kind}/${r.metadata.name}: wildcard`);
     }
   }
   const denied = [
@@ -147,6 +209,10 @@ test('least privilege: no wildcards, Secrets and webhook configurations by name 
     'create apiextensions.k8s.io/customresourcedefinitions',
   ];
   for (const sa of ['metallb-controller', 'metallb-speaker']) {
-    assert.deepEqual(denied.filter((c) => allowed(objs, sa, req(c))), [], sa);
+    assert.deepEqual(
+      denied.filter((c) => allowed(objs, sa, req(c))),
+      [],
+      sa,
+    );
   }
 });

@@ -14,11 +14,17 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [field: string]: unknown;
 }
 
-export type Rendered = { ok: true; text: string; objects: K8sObject[] } | { ok: false; skip?: string; message: string };
+export type Rendered =
+  { ok: true; text: string; objects: K8sObject[] } | { ok: false; skip?: string; message: string };
 
 /**
  * `kubectl kustomize DIR` (DIR relative to the repository or absolute). `{ok: false, skip}` when no kubectl is
@@ -26,10 +32,17 @@ export type Rendered = { ok: true; text: string; objects: K8sObject[] } | { ok: 
  */
 export function kustomize(dir: string): Rendered {
   const kubectl = findKubectl();
-  if (!kubectl) return { ok: false, skip: 'kubectl not found (bash scripts/fetch-kubectl.sh installs one)', message: '' };
-  const r = spawnSync(kubectl, ['kustomize', dir], { cwd: REPO, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  if (!kubectl)
+    return { ok: false, skip: 'kubectl not found (bash scripts/fetch-kubectl.sh installs one)', message: '' };
+  const r = spawnSync(kubectl, ['kustomize', dir], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 64 << 20,
+  });
   if (r.error) return { ok: false, message: `kubectl kustomize ${dir}: ${r.error.message}` };
-  if (r.status !== 0) return { ok: false, message: `kubectl kustomize ${dir} exited ${r.status}: ${r.stderr}` };
+  if (r.status !== 0)
+    return { ok: false, message: `kubectl kustomize ${dir} exited ${r.status}: ${r.stderr}` };
   return { ok: true, text: r.stdout, objects: parseObjects(r.stdout) };
 }
 
@@ -61,8 +74,10 @@ function modelSpecifier(apiVersion: string, kind: string): string | undefined {
   if (!/^[A-Za-z0-9]+$/.test(kind)) return undefined;
   const group = groupOf(apiVersion);
   if (group === 'argoproj.io') return `@kubernetes-models/argo-cd/${apiVersion}/${kind}`;
-  if (group === 'monitoring.coreos.com') return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;
-  if (group === '' || group.endsWith('.k8s.io') || !group.includes('.')) return `kubernetes-models/${apiVersion}/${kind}`;
+  if (group === 'monitoring.coreos.com')
+    return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;
+  if (group === '' || group.endsWith('.k8s.io') || !group.includes('.'))
+    return `kubernetes-models/${apiVersion}/${kind}`;
   return undefined;
 }
 
@@ -90,9 +105,14 @@ export async function schemaProblems(objects: readonly K8sObject[]): Promise<str
   const crdSchemas = new Map<string, object>();
   for (const o of objects) {
     if (o.kind !== 'CustomResourceDefinition') continue;
-    const spec = o['spec'] as { group: string; names: { kind: string }; versions: Array<{ name: string; schema?: { openAPIV3Schema?: object } }> };
+    const spec = o['spec'] as {
+      group: string;
+      names: { kind: string };
+      versions: Array<{ name: string; schema?: { openAPIV3Schema?: object } }>;
+    };
     for (const v of spec.versions) {
-      if (v.schema?.openAPIV3Schema) crdSchemas.set(`${spec.group}/${v.name}|${spec.names.kind}`, v.schema.openAPIV3Schema);
+      if (v.schema?.openAPIV3Schema)
+        crdSchemas.set(`${spec.group}/${v.name}|${spec.names.kind}`, v.schema.openAPIV3Schema);
     }
   }
   const ajv = new Ajv({ strict: false, allErrors: true });
@@ -105,7 +125,9 @@ export async function schemaProblems(objects: readonly K8sObject[]): Promise<str
     if (crd) {
       const validate = ajv.compile(crd);
       if (!validate(o)) {
-        problems.push(`${idOf(o)}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}`);
+        problems.push(
+          `${idOf(o)}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ')}`,
+        );
       }
       continue;
     }
@@ -180,7 +202,9 @@ export function argoWaves(objects: readonly K8sObject[]): Array<{ wave: number; 
   };
   const sorted = [...objects].sort(
     (a, b) =>
-      waveOf(a) - waveOf(b) || rank(a.kind) - rank(b.kind) || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
+      waveOf(a) - waveOf(b) ||
+      rank(a.kind) - rank(b.kind) ||
+      (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0),
   );
   const waves: Array<{ wave: number; objects: K8sObject[] }> = [];
   for (const o of sorted) {
