@@ -14,6 +14,7 @@ import {
   argoWaves,
   idOf,
   kustomize,
+  parseObjects,
   REPO,
   schemaProblems,
   waveOf,
@@ -412,6 +413,40 @@ test('Argo CD waves: CRDs and RBAC first, then the controller/webhook with its c
       `${dir}: speaker after the pools`,
     );
   }
+});
+
+test('a metallb.io object added to an overlay without a wave syncs in the pools wave (components/config-wave)', (t) => {
+  if (!objectsOf(t, 'gitops/dev')) return;
+  for (const dir of OVERLAYS) {
+    const k = parseObjects(readFileSync(join(REPO, dir, 'kustomization.yaml'), 'utf8'))[0] as unknown as {
+      components?: string[];
+    };
+    assert.equal(
+      k.components?.at(-1),
+      '../components/config-wave',
+      `${dir}: config-wave is not its last component`,
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'berth-gitops-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'peer.yaml'),
+    'apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: { name: router, namespace: metallb-system }\nspec: { myASN: 64500, peerASN: 64501, peerAddress: 192.168.1.1 }\n',
+  );
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources: [peer.yaml]',
+      `components: [${relative(dir, join(REPO, 'gitops/components/config-wave'))}]`,
+      '',
+    ].join('\n'),
+  );
+  const r = kustomize(dir);
+  assert.ok(r.ok, r.ok ? '' : r.message);
+  const pool = find(objectsOf(t, 'gitops/dev')!.objects, 'IPAddressPool', 'default');
+  assert.equal(waveOf(find(r.objects, 'BGPPeer', 'router')), waveOf(pool));
 });
 
 test('the image is one variable the overlays set (kustomize images:), per environment replicas and resources', (t) => {
