@@ -102,6 +102,18 @@ interface Svc {
   status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } };
 }
 
+/** Applies a Namespace, retrying for up to a minute (a busy API server may time out), until it can be read back. */
+async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
+  let last = '';
+  for (let i = 0; i < 60; i++) {
+    const r = await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    if (!r.ok) last = r.error.message;
+    else if ((await client.get(Resources.namespaces, name)).ok) return;
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  throw new Error(`namespace ${name} could not be created: ${last || 'not readable after apply'}`);
+}
+
 /** Follows the Services of `namespace` with a raw watch and notes when each first shows an ingress IP. */
 function ipWatcher(client: KubeClient, namespace: string, fromRv: string) {
   const seen = new Map<string, number>();
@@ -185,9 +197,14 @@ async function createServices(
       const key = `${namespace}/${name}`;
       started.set(key, performance.now());
       trace.send(key, wallMs());
-      const r = await client.create(Resources.services, service(namespace, name), { namespace });
+      let r = await client.create(Resources.services, service(namespace, name), { namespace });
       trace.reply(key, wallMs());
-      if (!r.ok) throw new Error(`create ${namespace}/${name}: ${r.error.message}`);
+      // A busy API server may time out a create that went through: retried (AlreadyExists is then success).
+      for (let a = 0; !r.ok && r.error.kind !== 'AlreadyExists' && a < 5; a++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        r = await client.create(Resources.services, service(namespace, name), { namespace });
+      }
+      if (!r.ok && r.error.kind !== 'AlreadyExists') throw new Error(`create ${namespace}/${name}: ${r.error.message}`);
     }
   };
   await Promise.all(Array.from({ length: pace.rate ? 64 : pace.conc }, worker));
@@ -207,7 +224,7 @@ async function latencyRun(
   pids: Readonly<Record<string, number>>,
   withHog = false,
 ): Promise<number[]> {
-  await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  await ensureNamespace(client, namespace);
   const list = await client.list(Resources.services, { namespace, limit: 1 });
   const w = ipWatcher(client, namespace, list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
   // Warm-up (JIT, connection pools, V8's heap sizing) outside the measurement, at the measured rate; the timed creates
@@ -298,7 +315,7 @@ interface Ctl {
 /** Creates `n` more Services named `<prefix>-i` in bench-held (16 in flight) and waits until each shows an IP. */
 async function fill(client: KubeClient, prefix: string, n: number): Promise<{ got: number; seconds: number }> {
   const fillStart = performance.now();
-  await applyObject(client, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-held' } });
+  await ensureNamespace(client, 'bench-held');
   const list = await client.list(Resources.services, { namespace: 'bench-held', limit: 1 });
   const w = ipWatcher(client, 'bench-held', list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
   await createServices(client, 'bench-held', prefix, n, { conc: 16 });
