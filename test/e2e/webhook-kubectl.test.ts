@@ -118,6 +118,10 @@ test('a good Service gets its IP at admission: annotation and claim', async (c) 
   assert.equal(svc.metadata.annotations['metallb.io/ip-allocated-from-pool'], 'default');
   const cl = await claim('v4-192-168-1-220');
   assert.deepEqual(cl?.spec.holders.map((h) => `${h.namespace}/${h.name}`), ['shop/web']);
+  // `kubectl get ipaddressclaims` names holders as namespace/name (two Services named web in two namespaces differ).
+  const table = await ok(['get', 'ipaddressclaims.berth.io', 'v4-192-168-1-220']);
+  assert.match(table, /^NAME\s+IP\s+POOL\s+HOLDERS\s+AGE$/m);
+  assert.match(table, /^v4-192-168-1-220\s+192\.168\.1\.220\s+default\s+shop\/web\s+/m);
   // Applying the same manifest again changes nothing (idempotent).
   await ok(['apply', '-f', '-'], svcYaml('web'));
   assert.deepEqual(await claimNames(), ['v4-192-168-1-220']);
