@@ -19,6 +19,18 @@ test("validate accepts the seeds' dev pool, L2Advertisement and BGP objects", as
   assert.match(r.err, /4 metallb.io object\(s\) valid/);
 });
 
+test('validate - reads the README\'s concatenated examples as two objects, and names a missing "---" instead of losing one', async () => {
+  const files = ['examples/dev/ipaddresspool.yaml', 'examples/dev/l2advertisement.yaml'].map((f) => readFileSync(f, 'utf8'));
+  const both = await run(['validate', '-'], files.join(''));
+  assert.equal(both.code, 0, both.out + both.err);
+  assert.match(both.err, /2 metallb.io object\(s\) valid/);
+  assert.doesNotMatch(both.err, /does not exist/);
+  const glued = files.map((t) => t.replace(/^---\n/, '')).join('');
+  const r = await run(['validate', '-'], glued);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /<stdin>:\d+: duplicate key "apiVersion" \(first at line \d+\): is a "---" missing between two objects\?/);
+});
+
 test("validate accepts the seeds' prod pool and the multi-pool example", async () => {
   assert.equal((await run(['validate', 'examples/prod'])).code, 0);
   assert.equal((await run(['validate', 'examples/multi-pool'])).code, 0);

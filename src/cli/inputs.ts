@@ -64,6 +64,8 @@ export function parseText(file: string, text: string): ReadResult {
       const line = lc.linePos(err.pos[0]).line;
       return { ok: false, message: `${file}:${line}: invalid YAML: ${err.message.split('\n')[0]}` };
     }
+    const dup = duplicateTopKey(d, lc);
+    if (dup) return { ok: false, message: `${file}:${dup}` };
     let obj: unknown;
     try {
       obj = d.toJS({ maxAliasCount: 100 });
@@ -89,6 +91,31 @@ export function parseText(file: string, text: string): ReadResult {
     docs.push({ ...makeDoc(file, d, lc, o, []), line: start });
   }
   return { ok: true, docs };
+}
+
+/**
+ * A key written twice at the top of a document (`kind:` twice is two objects with the `---` between them missing, as
+ * `cat a.yaml b.yaml` makes when a file does not start with one). kubectl keeps the last value silently and the first
+ * object is lost, so berth names it: `<line>: duplicate key "kind" (first at line N) ...`.
+ */
+function duplicateTopKey(d: Document.Parsed, lc: LineCounter): string | undefined {
+  if (!isMap(d.contents)) return undefined;
+  const seen = new Map<string, number>();
+  for (const pair of d.contents.items) {
+    const k = pair.key as Node | null;
+    const name = k && 'value' in k ? String((k as { value: unknown }).value) : undefined;
+    if (name === undefined) continue;
+    const line = k?.range ? lc.linePos(k.range[0]).line : 1;
+    const first = seen.get(name);
+    if (first !== undefined) {
+      return (
+        `${line}: duplicate key "${name}" (first at line ${first}): is a "---" missing between two objects? ` +
+        `(kubectl would keep only the last one)`
+      );
+    }
+    seen.set(name, line);
+  }
+  return undefined;
 }
 
 function makeDoc(

@@ -139,6 +139,24 @@ describe('Controller', () => {
     h.ctl.stop();
   });
 
+  it('when capacity comes back, a pending Service that requests the IP gets it before one that takes any', async () => {
+    const h = harness({ pools: [pool('one', ['10.0.0.1/32'])] });
+    h.services.put(lbService('default', 'first'));
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    h.services.put(lbService('default', 'auto'));
+    await h.settle();
+    h.services.put(lbService('default', 'asks', { loadBalancerIP: '10.0.0.1' }));
+    await h.settle();
+    assert.deepEqual([...h.ctl.pending].sort(), ['default/asks', 'default/auto']);
+    h.services.remove('default/first');
+    await h.settle();
+    assert.deepEqual(h.ingress('default/asks'), ['10.0.0.1']);
+    assert.deepEqual([...h.ctl.pending], ['default/auto']);
+    h.ctl.stop();
+  });
+
   it('a pool change reprocesses pending Services; an invalid config is stale and the last valid one is kept', async () => {
     const h = harness({ pools: [pool('one', ['10.0.0.1/32'])] });
     h.services.put(lbService('default', 'a'));

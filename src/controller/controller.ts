@@ -312,12 +312,23 @@ export class Controller {
     }
     for (const k of this.#deleted.keys()) withIps.push(k);
     for (const k of withIps) this.#queue.add(k);
-    for (const k of without) this.#queue.add(k);
+    for (const k of this.#askingFirst(without)) this.#queue.add(k);
+  }
+
+  /**
+   * Services that request specific IPs before those that take any: when capacity comes back (a pool grown again), an
+   * automatic allocation must not take the one IP another pending Service asks for.
+   */
+  #askingFirst(keys: Iterable<string>): string[] {
+    const asking: string[] = [];
+    const rest: string[] = [];
+    for (const k of keys) (this.#lookup(k)?.requestedIPs.length ? asking : rest).push(k);
+    return [...asking, ...rest];
   }
 
   #requeuePending(): void {
     if (!this.#leader) return;
-    for (const k of this.#pending) this.#queue.add(k);
+    for (const k of this.#askingFirst(this.#pending)) this.#queue.add(k);
     for (const k of this.#additional.keys()) this.#queue.add(k);
   }
 

@@ -184,6 +184,36 @@ describe('reconcileService', () => {
     assert.equal(h.store.writes, storeWrites + 1, 'd: one claim create (the controller writes the uid with it)');
   });
 
+  it('an admission in flight for a newer version: its claim is kept, no event; once stored, the old IP is released', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'web'));
+    await h.run('default/web');
+    const v1 = h.services.getByKey('default/web')!;
+    assert.deepEqual(h.ingress('default/web'), ['192.168.1.220']);
+    h.rec.take();
+    // The webhook admits v2 (requests .225) over v1's resourceVersion; v2 is not stored yet.
+    const v2req = serviceRequestFrom({ ...v1, spec: { ...v1.spec, loadBalancerIP: '192.168.1.225' } });
+    assert.ok(v2req.ok);
+    const r = await claimFor({ store: h.store, allocator: h.allocator }, 'default/web', v2req.req, {
+      dryRun: false,
+      identity: { uid: v1.metadata!.uid!, admittedOn: v1.metadata!.resourceVersion!, stored: ['192.168.1.220'] },
+    });
+    assert.ok(r.ok);
+    // A reconcile of the cached v1 (a resync, a claim event) must not undo it.
+    await h.run('default/web');
+    assert.deepEqual(h.claims(), ['192.168.1.220=default/web+uid', '192.168.1.225=default/web+uid']);
+    assert.deepEqual(h.rec.take(), [], 'no ClearAssignment for an IP a newer admission added');
+    // v2 is stored: .225 is the Service's, .220 goes.
+    h.services.put({
+      ...v1,
+      metadata: { ...v1.metadata, resourceVersion: '9999', annotations: { ...v1.metadata!.annotations, 'berth.io/assigned-ips': '192.168.1.225' } },
+      spec: { ...v1.spec, loadBalancerIP: '192.168.1.225' },
+    });
+    await h.run('default/web');
+    assert.deepEqual(h.claims(), ['192.168.1.225=default/web+uid']);
+    assert.deepEqual(h.ingress('default/web'), ['192.168.1.225']);
+  });
+
   it('missing claim of a live Service is recreated for the same IP (annotation says it, the claim is gone)', async () => {
     const h = harness();
     h.services.put(lbService('default', 'web'));

@@ -194,20 +194,22 @@ async function releaseAll(
   key: string,
   svc: ServiceLike,
   only?: readonly string[],
-): Promise<{ ok: true; freed: boolean } | { ok: false; message: string }> {
+): Promise<{ ok: true; freed: boolean; released: string[] } | { ok: false; message: string }> {
   const holder = holderOf(key);
   const ips = only ?? d.claims.heldBy(key).map((c) => c.spec.ip);
   if (ips.length > 0) await assertCurrent(d, key, svc);
   const uid = svc.metadata?.uid || undefined;
   const rv = svc.metadata?.resourceVersion || undefined;
   const match = (h: ClaimHolder) => !(uid !== undefined && h.uid === uid && h.admittedOn !== undefined && h.admittedOn === rv);
+  const released: string[] = [];
   for (const ip of ips) {
     const r = await releaseHolder(d.store, ip, holder, { match });
     if (!r.ok) return { ok: false, message: `releasing ${ip} held by ${key}: the claim kept changing` };
+    if (r.action === 'deleted' || r.action === 'updated') released.push(canon(ip));
   }
   const had = d.allocator.ipsOf(key) !== undefined;
   if (!only) d.allocator.release(key);
-  return { ok: true, freed: ips.length > 0 || had };
+  return { ok: true, freed: released.length > 0 || (!only && had), released };
 }
 
 /** Throws StaleCache unless the stored Service has the cached version's uid and resourceVersion. */
@@ -299,8 +301,11 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
   if (extra.length > 0) {
     const r = await releaseAll(d, key, svc, extra);
     if (!r.ok) return { ok: false, message: r.message, freed: true };
-    freed = true;
-    const moved = held.filter((ip) => extra.includes(ip) && familyOf(ip) !== undefined && wanted.some((w) => familyOf(w) === familyOf(ip)));
+    freed = r.freed;
+    // Only IPs really released (an entry a newer admission added is kept, and is no move).
+    const moved = held.filter(
+      (ip) => r.released.includes(ip) && familyOf(ip) !== undefined && wanted.some((w) => familyOf(w) === familyOf(ip)),
+    );
     if (moved.length > 0 && ann.length > 0 && req.requestedIPs.length === 0) {
       // berth moved it (a changed request the held IP could not serve), not the user: say so, as MetalLB does.
       d.recorder.record(

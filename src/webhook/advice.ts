@@ -9,11 +9,6 @@ export function noIpWarning(key: string, now: AllocResult): string {
   if (now.ok) {
     return `${key} has no IP yet; ${now.ips.join(', ')} from pool "${now.pool}" is free and the controller assigns it shortly`;
   }
-  const remedy =
-    now.code === 'LB_NO_POOLS'
-      ? 'create an IPAddressPool that serves it'
-      : now.code === 'LB_POOL_EXHAUSTED'
-        ? 'free an IP, enlarge the pool, or share an IP with metallb.io/allow-shared-ip'
-        : 'change the request (metallb.io/loadBalancerIPs, metallb.io/address-pool, ports) or the pools';
-  return `${key} has no IP: ${now.message}; it keeps waiting (<pending>) until that changes: ${remedy}`;
+  // The cause first, with its remedies (the allocator's message carries them): a warning is clipped at 256 characters.
+  return `${key} has no IP (<pending>): ${now.message}`;
 }

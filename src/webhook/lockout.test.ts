@@ -33,7 +33,13 @@ test('a Service that holds no IP can still be labelled and annotated; a change o
       assert.equal(r.allowed, true, `${hook.name} admits an update that keeps the IP request`);
     }
     const m = await mutateService(world.deps.service, request(reviewFor(labelled, { operation: 'UPDATE', oldObject: stored })));
-    assert.match(m.warnings?.join('\n') ?? '', /shop\/s2 has no IP: .*198\.51\.100\.10\/32|shop\/s2 has no IP: .*default/);
+    assert.match(m.warnings?.join('\n') ?? '', /shop\/s2 has no IP \(<pending>\): no available IPs: pool "default" 1\/1 in use/);
+    // Its ports or externalTrafficPolicy may change too: the pool was full before, the update did not cause it.
+    const ports = withMeta(service('shop', 's2', { ports: [{ port: 8081 }] }), { uid: 'uid-s2', resourceVersion: '7' });
+    for (const hook of [mutateService, validateService]) {
+      const r = await hook(world.deps.service, request(reviewFor(ports, { operation: 'UPDATE', oldObject: stored })));
+      assert.equal(r.allowed, true, `${hook.name} admits a port change of a <pending> Service: ${r.status?.message ?? ''}`);
+    }
     // A stale berth.io/assigned-ips (its claim released by an orphaning edit) does not lock it either.
     const stale = withMeta(stored, { annotations: { 'berth.io/assigned-ips': '198.51.100.99' } });
     const staleLabelled = withMeta(stale, { labels: { team: 'x' } });

@@ -11,11 +11,15 @@ import { Annotations, BerthAnnotations } from '../api/annotations.ts';
 import { claimFor } from '../claims/claim-step.ts';
 import type { ClaimIdentity } from '../claims/holders.ts';
 import { assignedIPs, ingressIPs } from '../config/service.ts';
+import type { Code } from '../shared/codes.ts';
 import { allow, annotationPatch, deny, type AdmissionRequest, type AdmissionResponse } from './review.ts';
 import { requestChange, serviceContext, storedService } from './service-context.ts';
 import type { ServiceDeps } from './service-deps.ts';
 import { noIpWarning } from './advice.ts';
 import { exhaustedAction, pendingWarning } from './service-policy.ts';
+
+/** Failures that say no IP is free (not that the request is wrong). */
+export const CAPACITY_CODES: ReadonlySet<Code> = new Set<Code>(['LB_POOL_EXHAUSTED', 'LB_NO_POOLS']);
 
 export async function mutateService(deps: ServiceDeps, request: AdmissionRequest): Promise<AdmissionResponse> {
   const ctx = serviceContext(request, deps);
@@ -61,7 +65,10 @@ export async function mutateService(deps: ServiceDeps, request: AdmissionRequest
     ),
   );
   if (!r.ok) {
-    if (exhaustedAction(deps.policy, r.code) === 'pending') {
+    // A Service that held no IP before and still finds no free one: the update did not introduce that problem
+    // (changing ports or externalTrafficPolicy of a <pending> Service is allowed, as MetalLB would).
+    const stillWaiting = stored?.req !== undefined && stored.ips.length === 0 && CAPACITY_CODES.has(r.code);
+    if (stillWaiting || exhaustedAction(deps.policy, r.code) === 'pending') {
       return allow(request.uid, {
         warnings: [...warnings, pendingWarning(r.code, r.message)],
         auditAnnotations: { pending: r.code },

@@ -14,6 +14,7 @@ import { syncIp } from '../claims/allocator-sync.ts';
 import type { Code } from '../shared/codes.ts';
 import { BerthAnnotations } from '../api/annotations.ts';
 import { allow, deny, type AdmissionRequest, type AdmissionResponse } from './review.ts';
+import { CAPACITY_CODES } from './mutate-service.ts';
 import { requestChange, serviceContext, storedService } from './service-context.ts';
 import type { ServiceDeps } from './service-deps.ts';
 import { exhaustedAction, pendingWarning } from './service-policy.ts';
@@ -62,7 +63,8 @@ export async function validateService(deps: ServiceDeps, request: AdmissionReque
       identity: stored ? { stored: [] } : { creating: true },
     });
     if (r.ok) return allow(request.uid, { warnings });
-    if (exhaustedAction(deps.policy, r.code) === 'pending') {
+    const stillWaiting = stored?.req !== undefined && stored.ips.length === 0 && CAPACITY_CODES.has(r.code);
+    if (stillWaiting || exhaustedAction(deps.policy, r.code) === 'pending') {
       return allow(request.uid, { warnings: [...warnings, pendingWarning(r.code, r.message)] });
     }
     return deny(request.uid, r.message, { code: r.code, warnings });
