@@ -517,4 +517,6 @@ main()
       }
     }
     say(`total ${((Date.now() - t0) / 1000).toFixed(1)} s; ${load()}`);
+    // A failed run may leave a watch loop retrying against the stopped lab: end here, children are stopped.
+    process.exit();
   });
