@@ -31,6 +31,15 @@ test('validate - reads the README\'s concatenated examples as two objects, and n
   assert.match(r.err, /<stdin>:\d+: duplicate key "apiVersion" \(first at line \d+\): is a "---" missing between two objects\?/);
 });
 
+test('berth <command> --help prints the usage on stdout and exits 0', async () => {
+  for (const cmd of ['validate', 'plan', 'migrate']) {
+    const r = await run([cmd, '--help']);
+    assert.equal(r.code, 0, `${cmd}: ${r.err}`);
+    assert.match(r.out, new RegExp(`^usage: berth ${cmd} `));
+    assert.equal(r.err, '');
+  }
+});
+
 test("validate accepts the seeds' prod pool and the multi-pool example", async () => {
   assert.equal((await run(['validate', 'examples/prod'])).code, 0);
   assert.equal((await run(['validate', 'examples/multi-pool'])).code, 0);

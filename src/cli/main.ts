@@ -19,8 +19,16 @@ ${VALIDATE_USAGE}
 ${PLAN_USAGE}
 ${MIGRATE_USAGE}`;
 
+/** `berth <command> --help` (or -h): the command's usage on stdout, exit 0. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = { validate: VALIDATE_USAGE, plan: PLAN_USAGE, migrate: MIGRATE_USAGE };
+
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const [cmd, ...rest] = argv;
+  const usage = cmd !== undefined ? COMMAND_USAGE[cmd] : undefined;
+  if (usage !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+    io.out(usage);
+    return 0;
+  }
   switch (cmd) {
     case 'validate':
       return runValidate(rest, io);
