@@ -5,6 +5,7 @@ import { Informer, type InformerOptions } from './informer.ts';
 import { loadClusterAccess, type ClusterAccess } from './kubeconfig.ts';
 import type { Resource } from './resources.ts';
 import { HttpsTransport } from './transport.ts';
+import { realClock } from './clock.ts';
 
 export interface ConnectOptions {
   /** Path of a kubeconfig; else $KUBECONFIG, ~/.kube/config, in-cluster. */
@@ -77,17 +78,7 @@ export interface RetryOptions {
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const realSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+const realSleep = (ms: number, signal?: AbortSignal): Promise<void> => realClock.sleep(ms, signal);
 
 /** The delays of capped exponential backoff: initial, 2×initial, … up to max (no jitter: processes are few). */
 export function backoffDelay(attempt: number, initialMs = 500, maxMs = 30_000): number {
