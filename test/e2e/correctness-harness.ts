@@ -236,21 +236,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack | undef
   };
 }
 
-/** Polls `check` until it returns a value (not undefined), or fails with `what` and the last value or error seen. */
-export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Polls `check` until it returns a value (not undefined), or fails naming `what` (the e2e tests' one poller). */
+export { eventually } from './controller-harness.ts';
 
 /** Resolves after `ms` (observation windows only: never used as an assertion). */
 export const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

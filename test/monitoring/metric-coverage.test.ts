@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { alertRules, REPO, seed000 } from './monitoring-files.ts';
+import { eventually as poll } from '../e2e/controller-harness.ts';
 
 /** Speaker metrics (shared/spec/metallb-compat.md §7, "Emitted by: speaker"), pending the speaker issues. */
 export const SPEAKER_METRICS_PENDING: ReadonlySet<string> = new Set([
@@ -92,20 +93,7 @@ function get(url: string): Promise<string> {
   });
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => poll(fn, what, timeoutMs);
 
 const kubectlPath = findKubectl();
 let dir = '';

@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { RULES_FILE } from './monitoring-files.ts';
+import { eventually as poll } from '../e2e/controller-harness.ts';
 
 const version = await new Promise<boolean>((resolve) => execFile('prometheus', ['--version'], (err) => resolve(!err)));
 const kubectlPath = findKubectl();
@@ -72,22 +73,10 @@ async function query(expr: string): Promise<number | undefined> {
   return v === undefined ? undefined : Number(v);
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\nprometheus output:\n${promOut.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  poll(fn, what, timeoutMs).catch((e: Error) => {
+    throw new Error(`${e.message}\nprometheus output:\n${promOut.slice(-3000)}`);
+  });
 
 function kubectl(args: string[], input?: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
