@@ -184,9 +184,11 @@ test('MetalLBIPPoolFull fires in a real Prometheus once the lab fills a 2-addres
 
   const two = await kubectl(['apply', '-f', '-'], svc('fill-2'));
   assert.equal(two.code, 0, two.out);
-  now = await eventually('MetalLBIPPoolFull firing for pool small', async () => {
+  // The pool alerts live in groups Prometheus evaluates at their own offsets: wait until all three have fired.
+  now = await eventually('MetalLBIPPoolFull, MetalLBIPPoolExhausted and MetalLBIPPoolLowFree firing for pool small', async () => {
     const a = await alerts();
-    return firing(a, 'MetalLBIPPoolFull', 'small') ? a : undefined;
+    const all = ['MetalLBIPPoolFull', 'MetalLBIPPoolExhausted', 'MetalLBIPPoolLowFree'].every((n) => firing(a, n, 'small'));
+    return all ? a : undefined;
   });
   const full = now.filter((a) => a.labels['alertname'] === 'MetalLBIPPoolFull');
   assert.deepEqual(full.map((a) => a.labels['pool']), ['small'], 'the default pool (31 addresses, 0 used) is not full');
