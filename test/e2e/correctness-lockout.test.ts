@@ -17,7 +17,7 @@ function lostIP(s: Svc | undefined, oldIP: string, oldPool: string): boolean {
   return ingress.length === 0 && !(a[ASSIGNED] ?? '').split(',').includes(oldIP) && a[FROM_POOL] !== oldPool;
 }
 
-describe('no lock-out: a Service without an IP stays editable and the controller stays quiet', { timeout: 120_000 }, () => {
+describe('no lock-out: a Service without an IP stays editable and the controller stays quiet', { timeout: 240_000 }, () => {
   let S: Stack | undefined;
   before(async () => {
     S = await startStack({ webhooks: 1 });
@@ -103,18 +103,18 @@ describe('no lock-out: a Service without an IP stays editable and the controller
   it('while Services are pending, the controller does not retry denied writes: update errors flat, no repeated denial', async (t) => {
     if (!S) return t.skip('kubectl not found');
     const ctl = S.controller!;
-    // Let the controller settle on the state above (its own backoff, events), then watch it for ~15 s.
+    // Let the controller settle on the state above (its own backoff, events), then watch it for 60 s (issue 7).
     await pause(3_000);
     const errors0 = await S.controllerMetric('metallb_k8s_client_update_errors_total');
     const log0 = ctl.output().length;
-    await pause(15_000);
+    await pause(60_000);
     const errors1 = await S.controllerMetric('metallb_k8s_client_update_errors_total');
     const window = ctl.output().slice(log0);
     const denied = linesMatching(window, /denied/);
     if (process.env['BERTH_E2E_DEBUG']) console.error(ctl.output());
     // Still pending, still editable at the end of the window.
     for (const n of ['s2', 's3', 's5']) assert.deepEqual(await S.ips(n), [], `${n} is still pending`);
-    assert.equal(errors1, errors0, `metallb_k8s_client_update_errors_total moved from ${errors0} to ${errors1} in 15 s; controller log:\n${window.slice(-3000)}`);
-    assert.ok(denied.length <= 1, `the controller logged ${denied.length} denied writes in 15 s:\n${denied.slice(0, 5).join('\n')}`);
+    assert.equal(errors1, errors0, `metallb_k8s_client_update_errors_total moved from ${errors0} to ${errors1} in 60 s; controller log:\n${window.slice(-3000)}`);
+    assert.ok(denied.length <= 1, `the controller logged ${denied.length} denied writes in 60 s:\n${denied.slice(0, 5).join('\n')}`);
   });
 });
