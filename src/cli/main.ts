@@ -2,6 +2,7 @@
 import { processIO, type CliIO } from './io.ts';
 import { runMigrate, MIGRATE_USAGE } from './migrate.ts';
 import { runPlan, PLAN_USAGE } from './plan.ts';
+import { runStatus, STATUS_USAGE } from './status.ts';
 import { runValidate, VALIDATE_USAGE } from './validate.ts';
 
 const USAGE = `berth — MetalLB-compatible LoadBalancer for bare-metal Kubernetes
@@ -9,6 +10,7 @@ const USAGE = `berth — MetalLB-compatible LoadBalancer for bare-metal Kubernet
 commands:
   validate PATH...   validate metallb.io objects in YAML files/folders (- for stdin)
   plan PATH...       what each LoadBalancer Service would get (or why it would be denied or stay <pending>)
+  status             pools, Services, their IPs and announcers, and why a Service has no IP (live cluster or lab)
   migrate PATH       convert MetalLB's legacy ConfigMap (address-pools, peers, ...) to metallb.io objects
   lab                start the embedded local lab (API server + berth); what \`npm start\` runs
   controller ARGS    run the controller process (the container command; flags: src/controller/flags.ts)
@@ -17,10 +19,11 @@ commands:
 
 ${VALIDATE_USAGE}
 ${PLAN_USAGE}
+${STATUS_USAGE}
 ${MIGRATE_USAGE}`;
 
 /** `berth <command> --help` (or -h): the command's usage on stdout, exit 0. */
-const COMMAND_USAGE: Readonly<Record<string, string>> = { validate: VALIDATE_USAGE, plan: PLAN_USAGE, migrate: MIGRATE_USAGE };
+const COMMAND_USAGE: Readonly<Record<string, string>> = { validate: VALIDATE_USAGE, plan: PLAN_USAGE, status: STATUS_USAGE, migrate: MIGRATE_USAGE };
 
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -34,6 +37,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       return runValidate(rest, io);
     case 'plan':
       return runPlan(rest, io);
+    case 'status':
+      return runStatus(rest, io);
     case 'migrate':
       return runMigrate(rest, io);
     case 'lab': {

@@ -8,13 +8,18 @@ import { isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom, type Servic
 import { DEFAULT_POLICY, loadPolicyFile, type AdmissionPolicy } from '../webhook/policy.ts';
 import { exhaustedAction, pendingWarning } from '../webhook/service-policy.ts';
 import { identity, readInputs, type InputDoc } from './inputs.ts';
+import { readLive } from './live.ts';
+import { planLive } from './plan-live.ts';
 import { formatLocated, locate } from './locate.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
 import { table } from './table.ts';
 
 export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--policy FILE] [--output text|json] PATH... (PATH may be - for stdin)
-  --policy FILE   admission policy JSON, as the webhook's --policy (default policies/admission.json of this checkout)`;
+       berth plan --live [--kubeconfig FILE] [--context NAME] [same flags] PATH...
+  --policy FILE   admission policy JSON, as the webhook's --policy (default policies/admission.json of this checkout)
+  --live          plan PATH's pools against the live cluster's Services and claims: who keeps its IPs, who would be
+                  orphaned (the webhook would deny that change; exit 1), what Services without an IP would get`;
 
 export interface PlanRow {
   namespace: string;
@@ -29,8 +34,17 @@ export interface PlanRow {
   warnings: string[];
 }
 
-export function runPlan(argv: readonly string[], io: CliIO): number {
-  const f = parseFlags(argv, { namespace: 'string', output: 'string', o: 'string', 'lb-class': 'string', policy: 'string' });
+export function runPlan(argv: readonly string[], io: CliIO): number | Promise<number> {
+  const f = parseFlags(argv, {
+    namespace: 'string',
+    output: 'string',
+    o: 'string',
+    'lb-class': 'string',
+    policy: 'string',
+    live: 'boolean',
+    kubeconfig: 'string',
+    context: 'string',
+  });
   if (!f.ok) return io.usage(`${f.message}\n${PLAN_USAGE}`);
   const output = f.values.output ?? f.values.o ?? 'text';
   if (output !== 'text' && output !== 'json') return io.usage(`--output must be text or json, not "${output}"`);
@@ -46,6 +60,19 @@ export function runPlan(argv: readonly string[], io: CliIO): number {
     return 2;
   }
   const namespace = f.values.namespace ?? 'metallb-system';
+  if (f.values.live === 'true') {
+    return runPlanLive(read.docs, io, {
+      namespace,
+      output,
+      lbClass: f.values['lb-class'],
+      policy: policy.policy,
+      kubeconfig: f.values.kubeconfig,
+      context: f.values.context,
+    });
+  }
+  if (f.values.kubeconfig !== undefined || f.values.context !== undefined) {
+    return io.usage(`--kubeconfig and --context go with --live\n${PLAN_USAGE}`);
+  }
   const result = plan(read.docs, { namespace, lbClass: f.values['lb-class'], policy: policy.policy });
 
   if (output === 'json') {
@@ -154,6 +181,42 @@ export function plan(docs: readonly InputDoc[], opts: PlanOptions): PlanResult {
       ipv6Total: s.ipv6Total,
     })),
   };
+}
+
+async function runPlanLive(
+  docs: readonly InputDoc[],
+  io: CliIO,
+  o: { namespace: string; output: string; lbClass: string | undefined; policy: AdmissionPolicy; kubeconfig: string | undefined; context: string | undefined },
+): Promise<number> {
+  const read = await readLive({ kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace });
+  if (!read.ok) {
+    io.err(`berth plan --live: ${read.message}`);
+    return 1;
+  }
+  const result = planLive(docs, read.snapshot, { lbClass: o.lbClass, policy: o.policy });
+  if (o.output === 'json') io.out(toJson(result));
+  else if (result.problems.length > 0) {
+    for (const p of result.problems) io.out(p);
+    io.err(`berth plan --live: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
+  } else {
+    io.out(
+      table(
+        ['NAMESPACE', 'NAME', 'NOW', 'NEXT', 'CHANGE', 'POOL', 'REASON'],
+        result.rows.map((r) => [
+          r.namespace,
+          r.name,
+          r.now.join(',') || '<none>',
+          r.next.join(',') || (r.change === 'orphaned' || r.change === 'denied' ? '<none>' : '<pending>'),
+          r.change,
+          r.pool ?? '-',
+          r.reason ? `${r.reason.code}: ${r.reason.message}` : '',
+        ]),
+      ),
+    );
+    if (result.orphaned > 0) io.err(`berth plan --live: ${result.orphaned} Service(s) would be orphaned: the webhook would deny this change`);
+  }
+  if (result.problems.length > 0) return 1;
+  return result.orphaned > 0 || result.rows.some((r) => r.change === 'denied') ? 1 : 0;
 }
 
 /**

@@ -1,0 +1,95 @@
+// `berth plan --live PATH...`: the configuration in PATH (a Git overlay, as a pull request would change it) against
+// the live cluster's Services and claims. What a reviewer runs on a pull request: which Services keep their IPs, which
+// would be orphaned (the webhook denies such a pool change unless the pool carries berth.io/allow-orphaning: "true"),
+// which Services without an IP would get one, and what the new Services in PATH would get.
+// The same code as the webhook's pool guard (Allocator.planPools/setPools over the claims) and its Service decision.
+import type { KubeObject } from '../api/object.ts';
+import { validateObjects } from '../config/index.ts';
+import { isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
+import { DEFAULT_POLICY, type AdmissionPolicy } from '../webhook/policy.ts';
+import { exhaustedAction } from '../webhook/service-policy.ts';
+import type { InputDoc } from './inputs.ts';
+import { formatLocated, locate } from './locate.ts';
+import { allocatorFromClaims, liveConfig, type LiveSnapshot } from './live.ts';
+
+/** What the change does to one Service. */
+export type LiveChange = 'keeps' | 'moves' | 'orphaned' | 'gets' | 'pending' | 'denied';
+
+export interface LivePlanRow {
+  namespace: string;
+  name: string;
+  /** `live` for a Service in the cluster, else `file:line` of the document in PATH. */
+  source: string;
+  /** The IPs it holds now (claims). */
+  now: string[];
+  /** The IPs it holds after the change (empty: none). */
+  next: string[];
+  pool?: string;
+  change: LiveChange;
+  reason?: { code: string; message: string };
+}
+
+export interface LivePlan {
+  /** Problems of the configuration in PATH (nothing else is planned then). */
+  problems: string[];
+  rows: LivePlanRow[];
+  /** Services whose IPs would be in no pool: the webhook refuses the pool change while there are any. */
+  orphaned: number;
+}
+
+const ORPHAN_REASON =
+  'its IP is in no pool of the new configuration: the webhook denies this pool change (move the Service first, or annotate the pool with berth.io/allow-orphaning: "true")';
+
+/**
+ * Plans PATH's configuration over a live snapshot (pure). Live Services first (sorted by key), then PATH's Services
+ * that are not live, in document order. An invalid configuration plans nothing (`problems`).
+ */
+export function planLive(
+  docs: readonly InputDoc[],
+  live: LiveSnapshot,
+  opts: { lbClass?: string | undefined; policy?: AdmissionPolicy } = {},
+): LivePlan {
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const objects = docs.map((d) => d.object as KubeObject);
+  const configObjects = objects.filter((o) => o.apiVersion?.startsWith('metallb.io/'));
+  const built = validateObjects(configObjects, { namespace: live.namespace, namespaces: live.namespaces });
+  if (!built.config) return { problems: built.problems.map((p) => formatLocated(locate(p, docs))), rows: [], orphaned: 0 };
+
+  const alloc = allocatorFromClaims(live, liveConfig(live).config?.pools ?? []);
+  const before = new Map(alloc.allocations().map((a) => [a.key, a.ips]));
+  const { orphaned } = alloc.setPools(built.config.pools);
+  const orphanKeys = new Set(orphaned.map((o) => o.key));
+
+  const rows: LivePlanRow[] = [];
+  const decide = (svc: ServiceLike, source: string): LivePlanRow => {
+    const key = serviceKey(svc);
+    const row = { namespace: svc.metadata?.namespace || 'default', name: svc.metadata?.name ?? '', source };
+    const now = [...(before.get(key) ?? [])];
+    if (orphanKeys.has(key)) return { ...row, now, next: [], change: 'orphaned', reason: { code: 'LB_ORPHANED', message: ORPHAN_REASON } };
+    const r = serviceRequestFrom(svc);
+    if (!r.ok) return { ...row, now, next: now, change: now.length > 0 ? 'keeps' : 'denied', reason: { code: r.code, message: r.message } };
+    const a = alloc.allocate(key, r.req);
+    if (a.ok) {
+      const next = [...a.ips];
+      const same = now.length === next.length && now.every((ip) => next.includes(ip));
+      return { ...row, now, next, pool: a.pool, change: now.length === 0 ? 'gets' : same ? 'keeps' : 'moves' };
+    }
+    const held = alloc.ipsOf(key);
+    if (held) return { ...row, now, next: [...held.ips], pool: held.pool, change: 'keeps', reason: { code: a.code, message: a.message } };
+    const change: LiveChange = exhaustedAction(policy, a.code) === 'pending' || source === 'live' ? 'pending' : 'denied';
+    return { ...row, now, next: [], change, reason: { code: a.code, message: a.message } };
+  };
+
+  const liveLb = live.services
+    .filter((s) => isLoadBalancer(s) && isOurClass(s, opts.lbClass))
+    .sort((a, b) => serviceKey(a).localeCompare(serviceKey(b)));
+  const liveKeys = new Set(liveLb.map(serviceKey));
+  for (const svc of liveLb) rows.push(decide(svc, 'live'));
+  for (const d of docs) {
+    const o = d.object as ServiceLike;
+    if (o.kind !== 'Service' || o.apiVersion !== 'v1' || !isLoadBalancer(o) || !isOurClass(o, opts.lbClass)) continue;
+    if (liveKeys.has(serviceKey(o))) continue;
+    rows.push(decide(o, `${d.file}:${d.line}`));
+  }
+  return { problems: [], rows, orphaned: rows.filter((r) => r.change === 'orphaned').length };
+}

@@ -1,0 +1,170 @@
+// `berth status`: a live cluster (or the lab) at a glance. Pools with used/total per family (from the claims, which
+// are the truth: a shared IP counts once, as metallb_allocator_addresses_in_use_total does), then every LoadBalancer
+// Service with its IPs, pool, who announces them (the speakers' ServiceL2Status / ServiceBGPStatus objects) and, for a
+// Service without an IP, why: the allocator is asked the same question the webhook and controller ask, over the same
+// pools and claims, so the reason is the one they would give (LB_EXHAUSTED, LB_POOL_NOT_ALLOWED, ...).
+import { assignedIPs, ingressIPs, isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom } from '../config/service.ts';
+import { claimsByHolder } from '../claims/holders.ts';
+import { allocatorFromClaims, liveConfig, readLive, type LiveSnapshot } from './live.ts';
+import type { CliIO } from './io.ts';
+import { parseFlags } from './flags.ts';
+import { toJson } from './plan.ts';
+import { table } from './table.ts';
+
+export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context NAME] [--namespace NS] [--lb-class CLASS] [--output text|json] [--progress]
+  pools with used/total per family, every LoadBalancer Service with its IPs, pool and announcing node(s) or BGP peers,
+  and why each Service without an IP has none. --progress prints a line per resource listed (default: when stderr is a terminal).`;
+
+export interface StatusPool {
+  pool: string;
+  autoAssign: boolean;
+  ipv4InUse: number;
+  ipv4Total: bigint;
+  ipv6InUse: number;
+  ipv6Total: bigint;
+}
+
+export interface StatusService {
+  namespace: string;
+  name: string;
+  /** status.loadBalancer.ingress (what kubectl shows), else the IPs claimed for it (status not written yet). */
+  ips: string[];
+  pool?: string;
+  announcedBy: { layer2: string[]; bgp: Array<{ node: string; peers: string[] }> };
+  /** Why a Service has no IP: the code and message the webhook/controller would give now. */
+  pending?: { code: string; message: string };
+}
+
+export interface StatusReport {
+  /** Problems of the live configuration (the controller keeps its last good one meanwhile). */
+  problems: string[];
+  pools: StatusPool[];
+  services: StatusService[];
+}
+
+export async function runStatus(argv: readonly string[], io: CliIO): Promise<number> {
+  const f = parseFlags(argv, {
+    kubeconfig: 'string',
+    context: 'string',
+    namespace: 'string',
+    'lb-class': 'string',
+    output: 'string',
+    o: 'string',
+    progress: 'boolean',
+  });
+  if (!f.ok) return io.usage(`${f.message}\n${STATUS_USAGE}`);
+  if (f.args.length > 0) return io.usage(`berth status takes no arguments (got "${f.args[0]}")\n${STATUS_USAGE}`);
+  const output = f.values.output ?? f.values.o ?? 'text';
+  if (output !== 'text' && output !== 'json') return io.usage(`--output must be text or json, not "${output}"`);
+  const progress = f.values.progress === 'true' || (f.values.progress === undefined && process.stderr.isTTY === true);
+  const read = await readLive({
+    kubeconfig: f.values.kubeconfig,
+    context: f.values.context,
+    namespace: f.values.namespace ?? 'metallb-system',
+    ...(progress ? { progress: (l: string) => io.err(`berth status: ${l}`) } : {}),
+  });
+  if (!read.ok) {
+    io.err(`berth status: ${read.message}`);
+    return 1;
+  }
+  const report = statusOf(read.snapshot, { lbClass: f.values['lb-class'] });
+  if (output === 'json') {
+    io.out(toJson(report));
+    return 0;
+  }
+  for (const p of report.problems) io.err(`berth status: configuration problem: ${p}`);
+  io.out(
+    table(
+      ['POOL', 'AUTO-ASSIGN', 'IPV4 IN USE', 'IPV6 IN USE'],
+      report.pools.map((p) => [p.pool, String(p.autoAssign), `${p.ipv4InUse}/${p.ipv4Total}`, `${p.ipv6InUse}/${p.ipv6Total}`]),
+    ),
+  );
+  io.out('');
+  io.out(
+    table(
+      ['NAMESPACE', 'NAME', 'EXTERNAL-IP', 'POOL', 'ANNOUNCED-BY', 'REASON'],
+      report.services.map((s) => [
+        s.namespace,
+        s.name,
+        s.ips.length > 0 ? s.ips.join(',') : '<pending>',
+        s.pool ?? '-',
+        announcedText(s.announcedBy),
+        s.pending ? `${s.pending.code}: ${s.pending.message}` : '',
+      ]),
+    ),
+  );
+  return 0;
+}
+
+function announcedText(a: StatusService['announcedBy']): string {
+  const parts: string[] = [];
+  if (a.layer2.length > 0) parts.push(`layer2: ${a.layer2.join(',')}`);
+  for (const b of a.bgp) parts.push(`bgp: ${b.node} → ${b.peers.join(',') || '-'}`);
+  return parts.length > 0 ? parts.join('; ') : '-';
+}
+
+/**
+ * The report of a snapshot (pure). Pools come from the live configuration; when it is invalid the pools are those of
+ * the pool objects that still build on their own, and the problems are listed.
+ */
+export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined } = {}): StatusReport {
+  const built = liveConfig(s);
+  const problems = built.problems.map((p) => `${p.object ? `${p.object} ` : ''}${p.path ? `${p.path}: ` : ''}${p.message}`);
+  const pools = built.config?.pools ?? [];
+  const alloc = allocatorFromClaims(s, pools);
+  const statsByPool = new Map(alloc.stats().map((st) => [st.pool, st]));
+  const claimed = claimsByHolder(s.claims);
+  const services: StatusService[] = [];
+  for (const svc of s.services) {
+    if (!isLoadBalancer(svc) || !isOurClass(svc, opts.lbClass)) continue;
+    const key = serviceKey(svc);
+    const shown = ingressIPs(svc);
+    const ips = shown.length > 0 ? shown : (claimed.get(key)?.ips ?? assignedIPs(svc));
+    const held = alloc.ipsOf(key);
+    const announced = s.announcers.get(key);
+    const row: StatusService = {
+      namespace: svc.metadata?.namespace || 'default',
+      name: svc.metadata?.name ?? '',
+      ips: [...ips],
+      announcedBy: { layer2: announced?.l2Nodes ?? [], bgp: announced?.bgp ?? [] },
+    };
+    const pool = held?.pool ?? svc.metadata?.annotations?.['metallb.io/ip-allocated-from-pool'] ?? svc.metadata?.annotations?.['metallb.universe.tf/ip-allocated-from-pool'];
+    if (pool !== undefined) row.pool = pool;
+    if (ips.length === 0) row.pending = whyPending(s, key, alloc, svc);
+    services.push(row);
+  }
+  services.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  return {
+    problems,
+    pools: pools.map((p) => {
+      const st = statsByPool.get(p.name);
+      return {
+        pool: p.name,
+        autoAssign: p.autoAssign,
+        ipv4InUse: st?.ipv4InUse ?? 0,
+        ipv4Total: st?.ipv4Total ?? 0n,
+        ipv6InUse: st?.ipv6InUse ?? 0,
+        ipv6Total: st?.ipv6Total ?? 0n,
+      };
+    }),
+    services,
+  };
+}
+
+/** The decision the allocator would take now for a Service without an IP; released again (nothing is written). */
+function whyPending(
+  _s: LiveSnapshot,
+  key: string,
+  alloc: ReturnType<typeof allocatorFromClaims>,
+  svc: Parameters<typeof serviceRequestFrom>[0],
+): { code: string; message: string } {
+  const r = serviceRequestFrom(svc);
+  if (!r.ok) return { code: r.code, message: r.message };
+  const a = alloc.allocate(key, r.req);
+  if (!a.ok) return { code: a.code, message: a.message };
+  alloc.release(key);
+  return {
+    code: 'LB_IP_FREE',
+    message: `pool "${a.pool}" has ${a.ips.join(', ')} free for it now: the controller assigns it on its next pass (is the controller running? kubectl logs -n metallb-system deployment/metallb-controller)`,
+  };
+}
