@@ -30,6 +30,8 @@ export interface SpawnOptions {
   readonly nodeArgs?: readonly string[];
   /** Run the script through tsx (default), or as plain JavaScript (a bundle). */
   readonly tsx?: boolean;
+  /** A command that execs node in place, e.g. `['ip', 'netns', 'exec', ns]` (pid stays node's). */
+  readonly wrapper?: readonly string[];
 }
 
 const MAX_BUFFER = 256 * 1024;
@@ -41,7 +43,9 @@ export const WEBHOOK_MAIN = fileURLToPath(new URL('../webhook/main.ts', import.m
 /** Spawns `node --import tsx script ...args`. */
 export function spawnNode(script: string, args: readonly string[], opts: SpawnOptions = {}): NodeProcess {
   const loader = opts.tsx === false ? [] : ['--import', TSX];
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...loader, script, ...args], {
+  const argv = [...(opts.nodeArgs ?? []), ...loader, script, ...args];
+  const [cmd, ...pre] = opts.wrapper?.length ? [...opts.wrapper, process.execPath] : [process.execPath];
+  const child: ChildProcess = spawn(cmd!, [...pre, ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),

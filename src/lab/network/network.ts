@@ -1,0 +1,237 @@
+// `berth lab --network` and the layer-2 tests' harness: the segment of topology.ts, the lab API reachable from every
+// node namespace (forward.ts), the lab's objects for it (Nodes n1..nN with their InternalIPs, Secret `memberlist`,
+// pool + L2Advertisement `lab-l2`) and one `berth speaker` per node namespace, each kept by pid.
+// Everything is undone by stop(); if the process exits without it (an exception), an exit hook deletes the
+// namespaces synchronously; after a SIGKILL the next start cleans them (cleanStale).
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { applyObject } from '../../kube/apply.ts';
+import type { KubeClient, KubeObject } from '../../kube/client.ts';
+import { Resources } from '../../kube/resources.ts';
+import { spawnNode, type NodeProcess } from '../processes.ts';
+import { labNode } from '../workloads/nodes.ts';
+import { FORWARDER_MAIN, startBridge, type Bridge } from './forward.ts';
+import { buildTopology, cleanStale, type SegmentHost, type Topology } from './topology.ts';
+
+/** `src/cli/main.ts`: the speakers run `berth speaker` from this checkout. */
+export const CLI_MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+/** The speaker namespace (MetalLB's). */
+export const SPEAKER_NAMESPACE = 'metallb-system';
+/** The pool and L2Advertisement the network lab applies. */
+export const LAB_L2_POOL = 'lab-l2';
+export const LAB_L2_RANGES = ['198.51.100.200-198.51.100.220', '2001:db8:51::200-2001:db8:51::220'] as const;
+/** MetalLB's chart names the memberlist Secret `memberlist`, key `secretkey`. */
+export const MEMBERLIST_SECRET = 'memberlist';
+/** Port of the speakers' metrics in their namespace (MetalLB's 7472), on the node's address. */
+export const SPEAKER_METRICS_PORT = 7472;
+
+export interface LabNetworkOptions {
+  /** The lab API server's port on 127.0.0.1 (the forwarders listen on the same port inside each namespace). */
+  labPort: number;
+  /** The lab's kubeconfig (`https://127.0.0.1:<labPort>`): valid unchanged inside every node namespace. */
+  kubeconfig: string;
+  /** A client of the lab, to apply the network's objects. */
+  client: KubeClient;
+  /** Folder for the unix socket `api.sock`, speaker and forwarder logs. */
+  dir: string;
+  /** Where runs are recorded for stale cleanup (`.lab/network` of the checkout by default). */
+  stateDir?: string;
+  /** Node namespaces (default 3, at most 9). */
+  nodes?: number;
+  /** Start one speaker per node (default true). */
+  speakers?: boolean;
+  /** Extra `berth speaker` flags for every speaker. */
+  speakerArgs?: readonly string[];
+  /** Apply pool and L2Advertisement `lab-l2` (default true). */
+  pool?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LabNetwork {
+  topology: Topology;
+  /** The unix socket bridged to the lab API. */
+  socketPath: string;
+  /** The running speakers by node name (`n1`..). */
+  readonly speakers: ReadonlyMap<string, NodeProcess>;
+  /** Starts (or restarts) the speaker of node `name`; resolves once it printed `speaker: ready`. */
+  startSpeaker(name: string, extraArgs?: readonly string[]): Promise<NodeProcess>;
+  /** Stops the speaker of node `name` with `signal` (SIGKILL at once, SIGTERM waits for it to exit). */
+  stopSpeaker(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** The node host named `name`. Throws naming the known nodes when there is none. */
+  node(name: string): SegmentHost;
+  /** Log file of the speaker of node `name`. */
+  speakerLog(name: string): string;
+  /** Stops speakers, forwarders and the bridge, deletes the namespaces. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The repository's `.lab/network`, where runs are recorded. */
+export const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../../.lab/network', import.meta.url));
+
+async function applyAll(client: KubeClient, objs: readonly KubeObject[]): Promise<void> {
+  for (const o of objs) {
+    const r = await applyObject(client, o);
+    if (!r.ok) throw new Error(`lab network: applying ${o.kind}/${o.metadata?.name ?? ''}: ${r.error.message}`);
+  }
+}
+
+/** The Node object of a lab node host: Ready, InternalIP its IPv4 then its IPv6 address (dual-stack). */
+export function networkNode(h: SegmentHost): KubeObject {
+  const n = labNode(h.name, h.ipv4);
+  const status = n['status'] as { addresses: Array<{ type: string; address: string }> };
+  status.addresses.splice(1, 0, { type: 'InternalIP', address: h.ipv6 });
+  return n as KubeObject;
+}
+
+/** Pool and L2Advertisement `lab-l2` (autoAssign: every Service of the network lab gets its IPs from it). */
+export function labL2Objects(): KubeObject[] {
+  return [
+    {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'IPAddressPool',
+      metadata: { name: LAB_L2_POOL, namespace: SPEAKER_NAMESPACE },
+      spec: { addresses: [...LAB_L2_RANGES], autoAssign: true },
+    },
+    {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'L2Advertisement',
+      metadata: { name: LAB_L2_POOL, namespace: SPEAKER_NAMESPACE },
+      spec: { ipAddressPools: [LAB_L2_POOL] },
+    },
+  ];
+}
+
+/**
+ * Builds the segment and everything on it (see the file comment). The lab must already serve the metallb.io CRDs
+ * and namespace `metallb-system`. Throws (after undoing what it made) when a step fails.
+ */
+export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork> {
+  const log = o.log ?? (() => undefined);
+  const stateDir = o.stateDir ?? DEFAULT_STATE_DIR;
+  const cleaned = await cleanStale(stateDir, { killProcesses: true });
+  if (cleaned.length) log(`network: removed stale namespaces of earlier runs ${cleaned.join(', ')}`);
+  const topology = await buildTopology({ nodes: o.nodes ?? 3, stateDir });
+  const socketPath = join(o.dir, 'api.sock');
+  const forwarders: NodeProcess[] = [];
+  const speakers = new Map<string, NodeProcess>();
+  let bridge: Bridge | undefined;
+  const exitHook = (): void => {
+    // Last resort on an exit without stop(): children by pid, then the namespaces, synchronously.
+    for (const p of [...speakers.values(), ...forwarders]) if (!p.exited) killQuietly(p.pid);
+    for (const h of [topology.client, ...topology.nodes, ...topology.extra]) execQuietly('ip', ['netns', 'del', h.ns]);
+    execQuietly('ip', ['netns', 'del', topology.sw]);
+  };
+  process.once('exit', exitHook);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await Promise.all([...speakers.values()].map((p) => p.stop('SIGTERM', 3000)));
+      await Promise.all(forwarders.map((p) => p.stop('SIGTERM', 2000)));
+      await bridge?.close();
+      await topology.destroy();
+      process.off('exit', exitHook);
+    })());
+
+  const node = (name: string): SegmentHost => {
+    const h = topology.nodes.find((n) => n.name === name);
+    if (!h) throw new Error(`lab network: no node "${name}" (nodes: ${topology.nodes.map((n) => n.name).join(', ')})`);
+    return h;
+  };
+  const speakerLog = (name: string): string => join(o.dir, `speaker-${name}.log`);
+  const startSpeaker = async (name: string, extraArgs: readonly string[] = []): Promise<NodeProcess> => {
+    const h = node(name);
+    const old = speakers.get(name);
+    if (old && !old.exited) await old.stop('SIGTERM', 3000);
+    const p = spawnNode(
+      CLI_MAIN,
+      [
+        'speaker',
+        '--node-name',
+        h.name,
+        '--kubeconfig',
+        o.kubeconfig,
+        '--namespace',
+        SPEAKER_NAMESPACE,
+        '--memberlist-bind',
+        h.ipv4,
+        '--metrics-host',
+        h.ipv4,
+        '--metrics-port',
+        String(SPEAKER_METRICS_PORT),
+        ...(o.speakerArgs ?? []),
+        ...extraArgs,
+      ],
+      { wrapper: ['ip', 'netns', 'exec', h.ns], logFile: speakerLog(name), env: { ...process.env, METALLB_NODE_NAME: h.name } },
+    );
+    speakers.set(name, p);
+    await p.waitFor(/speaker: ready/, 60_000);
+    return p;
+  };
+
+  try {
+    bridge = await startBridge(socketPath, { host: '127.0.0.1', port: o.labPort });
+    for (const h of topology.nodes) {
+      const f = spawnNode(FORWARDER_MAIN, ['--port', String(o.labPort), '--socket', socketPath], {
+        wrapper: ['ip', 'netns', 'exec', h.ns],
+        logFile: join(o.dir, `forwarder-${h.name}.log`),
+      });
+      forwarders.push(f);
+    }
+    await Promise.all(forwarders.map((f) => f.waitFor(/forwarder: listening/, 30_000)));
+    await applyAll(o.client, topology.nodes.map(networkNode));
+    const secret = await o.client.get(Resources.secrets, MEMBERLIST_SECRET, SPEAKER_NAMESPACE);
+    if (!secret.ok) {
+      await applyAll(o.client, [
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: MEMBERLIST_SECRET, namespace: SPEAKER_NAMESPACE },
+          type: 'Opaque',
+          data: { secretkey: randomBytes(32).toString('base64') },
+        },
+      ]);
+    }
+    if (o.pool !== false) await applyAll(o.client, labL2Objects());
+    log(`network: segment ${topology.prefix} (switch ${topology.sw}, client ${topology.client.ns}, nodes ${topology.nodes.map((n) => n.ns).join(' ')})`);
+    if (o.speakers !== false) {
+      await Promise.all(topology.nodes.map((h) => startSpeaker(h.name)));
+      log(`network: speakers ${[...speakers].map(([n, p]) => `${n}=pid ${p.pid}`).join(' ')}`);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    topology,
+    socketPath,
+    speakers,
+    startSpeaker,
+    stopSpeaker: async (name, signal = 'SIGTERM') => {
+      const p = speakers.get(name);
+      if (!p || p.exited) return;
+      await p.stop(signal, 3000);
+    },
+    node,
+    speakerLog,
+    stop,
+  };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function execQuietly(file: string, args: string[]): void {
+  try {
+    execFileSync(file, args, { stdio: 'ignore', timeout: 5000 });
+  } catch {
+    // already gone
+  }
+}
