@@ -23,6 +23,7 @@ import { CONFIGURATION_STATE } from '../src/api/configuration-state.ts';
 import { IP_ADDRESS_CLAIM } from '../src/api/ip-address-claim.ts';
 import { IP_ADDRESS_POOL } from '../src/api/ip-address-pool.ts';
 import { L2_ADVERTISEMENT } from '../src/api/l2-advertisement.ts';
+import { SERVICE_L2_STATUS } from '../src/api/service-l2-status.ts';
 import type { KindInfo } from '../src/api/object.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -182,6 +183,21 @@ export const CRDS: readonly CrdDef[] = [
           col('Result', 'string', '.status.result'),
           col('Error Summary', 'string', '.status.errorSummary', 1),
           age,
+        ],
+      },
+    ],
+  },
+  {
+    versions: [
+      {
+        info: SERVICE_L2_STATUS,
+        schemaFile: 'servicel2status.v1beta1.json',
+        storage: true,
+        status: true,
+        columns: [
+          col('Allocated Node', 'string', '.status.node'),
+          col('Service Name', 'string', '.status.serviceName'),
+          col('Service Namespace', 'string', '.status.serviceNamespace'),
         ],
       },
     ],

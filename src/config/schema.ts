@@ -16,6 +16,7 @@ import community from '../../policies/schemas/community.v1beta1.json' with { typ
 import bfdProfile from '../../policies/schemas/bfdprofile.v1beta1.json' with { type: 'json' };
 import configurationState from '../../policies/schemas/configurationstate.v1beta1.json' with { type: 'json' };
 import ipAddressClaim from '../../policies/schemas/ipaddressclaim.v1alpha1.json' with { type: 'json' };
+import serviceL2Status from '../../policies/schemas/servicel2status.v1beta1.json' with { type: 'json' };
 
 /** Schema file (under policies/schemas/) of each served `<apiVersion> <kind>`. */
 export const SCHEMA_FILES: Readonly<Record<string, string>> = {
@@ -27,6 +28,7 @@ export const SCHEMA_FILES: Readonly<Record<string, string>> = {
   'metallb.io/v1beta1 Community': 'community.v1beta1.json',
   'metallb.io/v1beta1 BFDProfile': 'bfdprofile.v1beta1.json',
   'metallb.io/v1beta1 ConfigurationState': 'configurationstate.v1beta1.json',
+  'metallb.io/v1beta1 ServiceL2Status': 'servicel2status.v1beta1.json',
   'berth.io/v1alpha1 IPAddressClaim': 'ipaddressclaim.v1alpha1.json',
 };
 
@@ -40,6 +42,7 @@ export const SCHEMAS: Readonly<Record<string, object>> = {
   'metallb.io/v1beta1 Community': community,
   'metallb.io/v1beta1 BFDProfile': bfdProfile,
   'metallb.io/v1beta1 ConfigurationState': configurationState,
+  'metallb.io/v1beta1 ServiceL2Status': serviceL2Status,
   'berth.io/v1alpha1 IPAddressClaim': ipAddressClaim,
 };
 

@@ -145,6 +145,19 @@ const SPEAKER_READS = [
   `list metallb.io/l2advertisements ${NS}`,
   `list metallb.io/bgppeers ${NS}`,
   'create core/events default',
+  'patch core/events default',
+  `list core/secrets ${NS} memberlist`,
+  `watch core/secrets ${NS} memberlist`,
+  `list metallb.io/servicel2statuses ${NS}`,
+  `watch metallb.io/servicel2statuses ${NS}`,
+  `create metallb.io/servicel2statuses ${NS}`,
+  `patch metallb.io/servicel2statuses/status ${NS} l2-abcde`,
+  `delete metallb.io/servicel2statuses ${NS} l2-abcde`,
+  `create coordination.k8s.io/leases ${NS}`,
+  `get coordination.k8s.io/leases ${NS} metallb-speaker-n1`,
+  `update coordination.k8s.io/leases ${NS} metallb-speaker-n1`,
+  `list coordination.k8s.io/leases ${NS}`,
+  `watch coordination.k8s.io/leases ${NS}`,
 ];
 
 test('the controller and the webhook (metallb-controller ServiceAccount) can make every call they make', (t) => {
@@ -198,7 +211,6 @@ test('least privilege: no wildcards, Secrets and webhook configurations by name 
     `list core/secrets ${NS}`,
     'update admissionregistration.k8s.io/validatingwebhookconfigurations - someone-elses-webhook',
     'update admissionregistration.k8s.io/mutatingwebhookconfigurations - someone-elses-webhook',
-    `get coordination.k8s.io/leases ${NS} another-lease`,
     `get core/configmaps ${NS} another-configmap`,
     // Pools are Git's: berth writes only their status.
     `update metallb.io/ipaddresspools ${NS} default`,
@@ -215,4 +227,6 @@ test('least privilege: no wildcards, Secrets and webhook configurations by name 
       sa,
     );
   }
+  // The controller's Lease by name only (the speakers read every speaker's Lease, whose names follow the nodes).
+  assert.equal(allowed(objs, 'metallb-controller', req(`get coordination.k8s.io/leases ${NS} another-lease`)), false);
 });
