@@ -24,6 +24,8 @@ export const BerthAnnotations = {
   assignedIPs: 'berth.io/assigned-ips',
   /** On an IPAddressPool: "true" lets an edit or delete orphan held IPs (they are then re-allocated). */
   allowOrphaning: 'berth.io/allow-orphaning',
+  /** On an L2Advertisement: "true" opts its IPs into balanced owner election (docs/layer2.md). */
+  l2Balance: 'berth.io/l2-balance',
 } as const;
 
 export type AnnotationName = keyof typeof Annotations;

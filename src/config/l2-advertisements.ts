@@ -1,4 +1,5 @@
 // L2Advertisement objects → L2AdvertisementConfig (MetalLB internal/config/config.go `l2AdvertisementFromCR`).
+import { BerthAnnotations } from '../api/annotations.ts';
 import { withL2AdvertisementDefaults, type L2AdvertisementSpec } from '../api/l2-advertisement.ts';
 import type { KubeObject } from '../api/object.ts';
 import { missingPoolWarnings, selectPools } from './pool-selection.ts';
@@ -45,5 +46,6 @@ export function parseL2Advertisement(
       weight: p.weight,
       preference: p.preference,
     })),
+    ...(obj.metadata?.annotations?.[BerthAnnotations.l2Balance] === 'true' ? { balanced: true } : {}),
   };
 }

@@ -50,6 +50,8 @@ export interface L2AdvertisementConfig {
   /** Empty: every Service. */
   serviceSelectors: LabelSelector[];
   preferredNodeSelectors: PreferredNodeSelector[];
+  /** berth.io/l2-balance: "true" on the object: balanced owner election (src/speaker/election.ts). */
+  balanced?: boolean;
 }
 
 export interface BGPAdvertisementConfig {
