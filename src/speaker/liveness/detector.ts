@@ -1,0 +1,267 @@
+// Which speakers are alive (pure: no sockets, no timers; time from the injected Clock). Two inputs:
+// - UDP heartbeats (fast path): a node is alive while it was heard within its suspicion window;
+// - the per-node Lease (slow, authoritative path): for nodes this speaker never heard by UDP (UDP blocked, or just
+//   started), a fresh Lease is enough.
+//
+// Rules (each has a unit test in detector.test.ts):
+// 1. self is always alive.
+// 2. An accepted heartbeat must be newer than the last one accepted from that node: a higher incarnation, or the same
+//    incarnation and a higher seq; else it is `replayed`. Its sentAtMs must be within maxClockSkewMs of our clock,
+//    else `stale` (a replay of an old capture). Our own node name is `from-self`.
+// 3. 'leaving' → dead at once (SIGTERM hand-over). An accepted 'alive' heartbeat of a node we hold dead (restart with
+//    a new incarnation, or back after silence) → alive at once. Both are returned by heard() so the caller emits now.
+// 4. Silence: a node heard by UDP is dead when it has been silent longer than its window:
+//      window = clamp(max(suspectAfterMs, 3 × its intervalMs) + 2 × its recent lag peak, ≤ maxSuspectAfterMs)
+//    (the sender reports how late its own timer fired; a busy node widens its own window, bounded so a dead node is
+//    still noticed within maxSuspectAfterMs).
+// 5. Only time during which this receiver was itself running counts as silence: each tick counts at most
+//    maxTickStepMs of elapsed time, so a stall of OUR event loop (GC, a CPU hog) never makes peers look dead.
+// 6. Lease path: a node whose Lease is fresh (renewTime changed, as seen on our clock, less than leaseDurationMs ago;
+//    on first sight the renewTime itself is used, clamped to now) is alive when it was never heard by UDP, or when
+//    its Lease changed at least twice since its last heartbeat / its 'leaving' (a dead node cannot renew twice; a
+//    node whose UDP became blocked comes back within two renewals).
+// 7. friendlyMacs = the MACs every node ever heard reported (a stale gratuitous ARP from a dead peer is no conflict).
+import type { Clock } from '../../kube/clock.ts';
+import type { Heartbeat, HeartbeatDropReason } from './heartbeat.ts';
+
+export interface DetectorOptions {
+  /** This node's name. */
+  readonly self: string;
+  /** Base suspicion window in ms (default used by udp.ts: 300 = 3 × 100 ms interval). */
+  readonly suspectAfterMs: number;
+  readonly clock: Clock;
+  /** Upper bound of a widened window (default 1,500 ms). */
+  readonly maxSuspectAfterMs?: number;
+  /** A Lease is fresh this long after it was seen to change (default 40,000 ms: kubelet's node-lease duration). */
+  readonly leaseDurationMs?: number;
+  /** Heartbeats whose sentAtMs is further from our clock are `stale` (default 60,000 ms). */
+  readonly maxClockSkewMs?: number;
+  /** Most elapsed time one tick counts toward silence (default suspectAfterMs / 3). */
+  readonly maxTickStepMs?: number;
+  /** How long a reported lag peak is remembered (default 10,000 ms). */
+  readonly lagMemoryMs?: number;
+}
+
+export type HeardResult =
+  | { accepted: true; added: string[]; removed: string[] }
+  | { accepted: false; reason: Extract<HeartbeatDropReason, 'replayed' | 'stale' | 'from-self'> };
+
+export interface LivenessDelta {
+  added: string[];
+  removed: string[];
+}
+
+interface Peer {
+  node: string;
+  incarnation: number;
+  seq: number;
+  /** Observed-time (rule 5) of the last accepted heartbeat; undefined = never heard by UDP. */
+  heardAt: number | undefined;
+  /** Wall time (our clock) of the last accepted heartbeat. */
+  heardAtMs: number | undefined;
+  fromAddress: string | undefined;
+  left: boolean;
+  intervalMs: number;
+  lagPeak: number;
+  lagPeakAt: number;
+  macs: string[];
+  lease: { renewTime: number; seenAt: number } | undefined;
+  /** Lease changes seen since the last accepted heartbeat or 'leaving'. */
+  leaseChangesSinceUdp: number;
+}
+
+/** A node's liveness record, for metrics and debugging. */
+export interface PeerView {
+  node: string;
+  alive: boolean;
+  incarnation: number;
+  seq: number;
+  lastHeardMs: number | undefined;
+  fromAddress: string | undefined;
+  left: boolean;
+  windowMs: number;
+  leaseFresh: boolean;
+}
+
+export class LivenessDetector {
+  readonly #o: Required<DetectorOptions>;
+  readonly #peers = new Map<string, Peer>();
+  #alive = new Set<string>();
+  /** Observed time: elapsed clock time, each tick's step capped (rule 5). */
+  #observed = 0;
+  #lastTick: number;
+
+  constructor(o: DetectorOptions) {
+    if (!(o.suspectAfterMs > 0)) throw new RangeError(`liveness: suspectAfterMs ${o.suspectAfterMs} must be > 0`);
+    this.#o = {
+      maxSuspectAfterMs: Math.max(1_500, o.suspectAfterMs),
+      leaseDurationMs: 40_000,
+      maxClockSkewMs: 60_000,
+      maxTickStepMs: o.suspectAfterMs / 3,
+      lagMemoryMs: 10_000,
+      ...o,
+    };
+    this.#lastTick = o.clock.now();
+    this.#alive.add(o.self);
+  }
+
+  #observedNow(now: number): number {
+    return this.#observed + Math.min(Math.max(0, now - this.#lastTick), this.#o.maxTickStepMs);
+  }
+
+  #peer(node: string): Peer {
+    let p = this.#peers.get(node);
+    if (!p) {
+      p = {
+        node,
+        incarnation: -1,
+        seq: -1,
+        heardAt: undefined,
+        heardAtMs: undefined,
+        fromAddress: undefined,
+        left: false,
+        intervalMs: 0,
+        lagPeak: 0,
+        lagPeakAt: 0,
+        macs: [],
+        lease: undefined,
+        leaseChangesSinceUdp: 0,
+      };
+      this.#peers.set(node, p);
+    }
+    return p;
+  }
+
+  /**
+   * One authenticated heartbeat (already decoded). Returns whether it was accepted (rule 2) and the nodes that became
+   * alive or dead at once because of it (rule 3): the caller emits those without waiting for a tick.
+   */
+  heard(hb: Heartbeat, fromAddress: string): HeardResult {
+    const now = this.#o.clock.now();
+    if (hb.node === this.#o.self) return { accepted: false, reason: 'from-self' };
+    if (Math.abs(hb.sentAtMs - now) > this.#o.maxClockSkewMs) return { accepted: false, reason: 'stale' };
+    const p = this.#peer(hb.node);
+    const newer = hb.incarnation > p.incarnation || (hb.incarnation === p.incarnation && hb.seq > p.seq);
+    if (!newer) return { accepted: false, reason: 'replayed' };
+    p.incarnation = hb.incarnation;
+    p.seq = hb.seq;
+    p.heardAt = this.#observedNow(now);
+    p.heardAtMs = now;
+    p.fromAddress = fromAddress;
+    p.intervalMs = hb.intervalMs;
+    if (hb.lagMs >= p.lagPeak || now - p.lagPeakAt > this.#o.lagMemoryMs) {
+      p.lagPeak = hb.lagMs;
+      p.lagPeakAt = now;
+    }
+    p.macs = hb.macs;
+    p.leaseChangesSinceUdp = 0;
+    p.left = hb.state === 'leaving';
+    if (p.left && this.#alive.delete(p.node)) return { accepted: true, added: [], removed: [p.node] };
+    if (!p.left && !this.#alive.has(p.node)) {
+      this.#alive.add(p.node);
+      return { accepted: true, added: [p.node], removed: [] };
+    }
+    return { accepted: true, added: [], removed: [] };
+  }
+
+  /**
+   * The node's Lease as last read: `renewTimeMs` is spec.renewTime in ms (undefined when unset). Only a change of
+   * renewTime counts as a renewal; it is timed by our clock (clocks are not compared across machines, except once at
+   * first sight, clamped to now).
+   */
+  leaseSeen(node: string, renewTimeMs: number | undefined): void {
+    if (node === this.#o.self || renewTimeMs === undefined) return;
+    const now = this.#o.clock.now();
+    const p = this.#peer(node);
+    if (!p.lease) {
+      p.lease = { renewTime: renewTimeMs, seenAt: Math.min(renewTimeMs, now) };
+    } else if (p.lease.renewTime !== renewTimeMs) {
+      p.lease = { renewTime: renewTimeMs, seenAt: now };
+      p.leaseChangesSinceUdp++;
+    }
+  }
+
+  /** The node's Lease was deleted (a speaker that stopped cleanly releases it). */
+  leaseGone(node: string): void {
+    const p = this.#peers.get(node);
+    if (p) {
+      p.lease = undefined;
+      p.leaseChangesSinceUdp = 0;
+    }
+  }
+
+  /** A node removed from the cluster: forget it entirely (its MACs too). */
+  forget(node: string): void {
+    this.#peers.delete(node);
+  }
+
+  #window(p: Peer): number {
+    const now = this.#o.clock.now();
+    const lag = now - p.lagPeakAt > this.#o.lagMemoryMs ? 0 : p.lagPeak;
+    const base = Math.max(this.#o.suspectAfterMs, 3 * p.intervalMs);
+    return Math.max(base, Math.min(base + 2 * lag, this.#o.maxSuspectAfterMs));
+  }
+
+  #leaseFresh(p: Peer, now: number): boolean {
+    return p.lease !== undefined && now - p.lease.seenAt < this.#o.leaseDurationMs;
+  }
+
+  #isAlive(p: Peer, now: number, observed: number): boolean {
+    if (p.heardAt !== undefined && !p.left && observed - p.heardAt <= this.#window(p)) return true;
+    if (!this.#leaseFresh(p, now)) return false;
+    return p.heardAt === undefined || p.leaseChangesSinceUdp >= 2;
+  }
+
+  /** Advances silence accounting (rule 5) and recomputes the alive set; returns what changed (empty arrays if nothing). */
+  tick(): LivenessDelta {
+    const now = this.#o.clock.now();
+    this.#observed = this.#observedNow(now);
+    this.#lastTick = Math.max(this.#lastTick, now);
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const p of this.#peers.values()) {
+      const alive = this.#isAlive(p, now, this.#observed);
+      if (alive && !this.#alive.has(p.node)) {
+        this.#alive.add(p.node);
+        added.push(p.node);
+      } else if (!alive && this.#alive.delete(p.node)) {
+        removed.push(p.node);
+      }
+    }
+    for (const n of this.#alive) {
+      if (n !== this.#o.self && !this.#peers.has(n)) {
+        this.#alive.delete(n);
+        removed.push(n);
+      }
+    }
+    return { added, removed };
+  }
+
+  /** Self plus every node alive as of the last tick() or heard(). */
+  alive(): ReadonlySet<string> {
+    return this.#alive;
+  }
+
+  /** MACs reported by every node heard (rule 7). */
+  friendlyMacs(): ReadonlySet<string> {
+    const s = new Set<string>();
+    for (const p of this.#peers.values()) for (const m of p.macs) s.add(m);
+    return s;
+  }
+
+  /** Every known node's record. */
+  peers(): PeerView[] {
+    const now = this.#o.clock.now();
+    return [...this.#peers.values()].map((p) => ({
+      node: p.node,
+      alive: this.#alive.has(p.node),
+      incarnation: p.incarnation,
+      seq: p.seq,
+      lastHeardMs: p.heardAtMs,
+      fromAddress: p.fromAddress,
+      left: p.left,
+      windowMs: this.#window(p),
+      leaseFresh: this.#leaseFresh(p, now),
+    }));
+  }
+}
