@@ -1,0 +1,139 @@
+// TCP socket options the BGP session needs on sockets Node owns: TCP_MD5SIG(_EXT) (RFC 2385) and SO_BINDTODEVICE
+// (VRF), plus a bare TCP socket (tcpSocket) so a key can be set before connect(): Linux drops a SYN that should be
+// signed and is not, so an active session must carry its key from the first segment. tcp(7), socket(7).
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "common.h"
+
+namespace berth {
+
+static bool FdArg(const Napi::CallbackInfo& info, size_t i, int* fd) {
+  if (info.Length() <= i || !info[i].IsNumber()) return false;
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 2147483647) || d != static_cast<int>(d)) return false;
+  *fd = static_cast<int>(d);
+  return true;
+}
+
+// setTcpMd5Sig(fd: number, address: string, prefixLength: number /* -1: none */, key: Buffer /* empty: delete */)
+// The address family follows the socket's: an IPv4 peer on an IPv6 socket is set as ::ffff:a.b.c.d, as the kernel
+// requires (tcp_v6_parse_md5_keys).
+static Napi::Value SetTcpMd5Sig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArg(info, 0, &fd) || info.Length() < 4 || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsBuffer())
+    return ThrowType(env, "setTcpMd5Sig(fd: int, address: string, prefixLength: int, key: Buffer)");
+  std::string address = info[1].As<Napi::String>().Utf8Value();
+  int prefix = info[2].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> key = info[3].As<Napi::Buffer<uint8_t>>();
+  if (key.Length() > TCP_MD5SIG_MAXKEYLEN)
+    return ThrowType(env, "TCP MD5 key must be at most " + std::to_string(TCP_MD5SIG_MAXKEYLEN) + " bytes");
+
+  struct sockaddr_storage local;
+  socklen_t locallen = sizeof local;
+  std::memset(&local, 0, sizeof local);
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&local), &locallen) < 0) {
+    SystemError(env, errno, "getsockname").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  struct tcp_md5sig md5;
+  std::memset(&md5, 0, sizeof md5);
+  struct in_addr v4;
+  struct in6_addr v6;
+  bool is4 = inet_pton(AF_INET, address.c_str(), &v4) == 1;
+  bool is6 = !is4 && inet_pton(AF_INET6, address.c_str(), &v6) == 1;
+  if (!is4 && !is6) return ThrowType(env, "TCP MD5 peer address \"" + address + "\" is not an IPv4 or IPv6 address");
+  if (prefix > (is4 ? 32 : 128)) return ThrowType(env, "TCP MD5 prefix length out of range for " + address);
+  if (local.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(&md5.tcpm_addr);
+    sin6->sin6_family = AF_INET6;
+    if (is4) {
+      sin6->sin6_addr.s6_addr[10] = 0xff;
+      sin6->sin6_addr.s6_addr[11] = 0xff;
+      std::memcpy(&sin6->sin6_addr.s6_addr[12], &v4, 4);
+    } else {
+      sin6->sin6_addr = v6;
+    }
+  } else if (local.ss_family == AF_INET) {
+    if (!is4) return ThrowType(env, "TCP MD5 peer " + address + " is IPv6 but the socket is IPv4");
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(&md5.tcpm_addr);
+    sin->sin_family = AF_INET;
+    sin->sin_addr = v4;
+  } else {
+    SystemError(env, EAFNOSUPPORT, "setsockopt(TCP_MD5SIG)").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  int optname = TCP_MD5SIG;
+  if (prefix >= 0) {
+    optname = TCP_MD5SIG_EXT;
+    md5.tcpm_flags = TCP_MD5SIG_FLAG_PREFIX;
+    md5.tcpm_prefixlen = static_cast<uint8_t>(prefix);
+  }
+  md5.tcpm_keylen = static_cast<uint16_t>(key.Length());
+  std::memcpy(md5.tcpm_key, key.Data(), key.Length());
+  if (setsockopt(fd, IPPROTO_TCP, optname, &md5, sizeof md5) < 0) {
+    int err = errno;
+    // Deleting a key that was never set is not an error for the caller.
+    if (key.Length() == 0 && err == ENOENT) return env.Undefined();
+    SystemError(env, err, optname == TCP_MD5SIG ? "setsockopt(TCP_MD5SIG)" : "setsockopt(TCP_MD5SIG_EXT)")
+        .ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
+// bindToDevice(fd: number, ifname: string /* '' unbinds */)
+static Napi::Value BindToDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArg(info, 0, &fd) || info.Length() < 2 || !info[1].IsString())
+    return ThrowType(env, "bindToDevice(fd: int, ifname: string)");
+  std::string ifname = info[1].As<Napi::String>().Utf8Value();
+  if (ifname.size() >= IFNAMSIZ)
+    return ThrowType(env, "interface name \"" + ifname + "\" is longer than " + std::to_string(IFNAMSIZ - 1));
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), static_cast<socklen_t>(ifname.size())) < 0) {
+    SystemError(env, errno, "setsockopt(SO_BINDTODEVICE)", ifname).ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
+// tcpSocket(family: 4 | 6): number — a new unconnected TCP socket fd (close-on-exec) for new net.Socket({ fd }).
+static Napi::Value TcpSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int family = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  if (family != 4 && family != 6) return ThrowType(env, "tcpSocket(family): family must be 4 or 6");
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    SystemError(env, errno, "socket").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// closeFd(fd: number): for an fd from tcpSocket that never reached a net.Socket.
+static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!FdArg(info, 0, &fd)) return ThrowType(info.Env(), "closeFd(fd: int)");
+  ::close(fd);
+  return info.Env().Undefined();
+}
+
+Napi::Object InitSockopt(Napi::Env env, Napi::Object exports) {
+  exports.Set("setTcpMd5Sig", Napi::Function::New(env, SetTcpMd5Sig, "setTcpMd5Sig"));
+  exports.Set("bindToDevice", Napi::Function::New(env, BindToDevice, "bindToDevice"));
+  exports.Set("tcpSocket", Napi::Function::New(env, TcpSocket, "tcpSocket"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+  return exports;
+}
+
+}  // namespace berth

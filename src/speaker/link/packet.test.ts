@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readdirSync } from 'node:fs';
+import {
+  LinkError,
+  openPacketSocket,
+  setTcpMd5Sig,
+  socketFd,
+  bindToDevice,
+  openTcpSocket,
+} from './packet.ts';
+
+const root = process.getuid?.() === 0;
+
+test('openPacketSocket: bad arguments are TypeErrors naming the value and the rule', () => {
+  assert.throws(
+    () => openPacketSocket({ ifname: 'eth0/x', ethertype: 0x0806, onFrame: () => {} }),
+    /interface name "eth0\/x" is invalid/,
+  );
+  assert.throws(
+    () => openPacketSocket({ ifname: 'a'.repeat(16), ethertype: 0x0806, onFrame: () => {} }),
+    TypeError,
+  );
+  assert.throws(
+    () => openPacketSocket({ ifname: 'lo', ethertype: 0x10000, onFrame: () => {} }),
+    /ethertype 65536 is invalid/,
+  );
+  assert.throws(() => openPacketSocket({ ifname: 'lo', ethertype: 1.5, onFrame: () => {} }), TypeError);
+});
+
+test('openPacketSocket: a missing interface is LinkError ENODEV naming it', () => {
+  assert.throws(
+    () => openPacketSocket({ ifname: `bt${process.pid % 100000}nx`, ethertype: 0x0806, onFrame: () => {} }),
+    (e: unknown) =>
+      e instanceof LinkError &&
+      e.code === 'ENODEV' &&
+      e.ifname === `bt${process.pid % 100000}nx` &&
+      /ENODEV/.test(e.message),
+  );
+});
+
+test(
+  'openPacketSocket on loopback: ifindex, MAC, idempotent close, send after close is EBADF',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  () => {
+    const s = openPacketSocket({ ifname: 'lo', ethertype: 0x88b5, onFrame: () => {} });
+    assert.equal(s.ifname, 'lo');
+    assert.ok(s.ifindex >= 1);
+    assert.equal(s.mac.length, 6);
+    assert.throws(() => s.send(Buffer.alloc(10)), /shorter than the 14-byte Ethernet header/);
+    s.close();
+    s.close();
+    assert.throws(
+      () => s.send(Buffer.alloc(60)),
+      (e: unknown) => e instanceof LinkError && e.code === 'EBADF',
+    );
+  },
+);
+
+test(
+  'openPacketSocket on loopback: frames of the bound ethertype arrive, a throwing handler does not stop the socket',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  async () => {
+    // On lo every frame we send is also received as PACKET_HOST (besides the skipped PACKET_OUTGOING copy).
+    const ethertype = 0x88b5; // IEEE 802 local experimental
+    const got: Buffer[] = [];
+    const errors: LinkError[] = [];
+    let done!: () => void;
+    const twoFrames = new Promise<void>((r) => (done = r));
+    const rx = openPacketSocket({
+      ifname: 'lo',
+      ethertype,
+      onFrame: (f, meta) => {
+        assert.equal(meta.outgoing, false);
+        got.push(f);
+        if (got.length === 1) throw new Error('handler bug');
+        if (got.length === 2) done();
+      },
+      onError: (e) => errors.push(e),
+    });
+    const tx = openPacketSocket({
+      ifname: 'lo',
+      ethertype: 0x88b6,
+      onFrame: () => assert.fail('other ethertype delivered'),
+    });
+    try {
+      const frame = (n: number, type: number): Buffer => {
+        const b = Buffer.alloc(60);
+        b.writeUInt16BE(type, 12);
+        b[14] = n;
+        return b;
+      };
+      tx.send(frame(1, ethertype));
+      tx.send(frame(9, 0x88b7)); // neither socket's ethertype: nobody gets it
+      tx.send(frame(2, ethertype));
+      await twoFrames;
+      assert.deepEqual(
+        got.map((f) => f[14]),
+        [1, 2],
+      );
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]?.code, 'EHANDLER');
+      assert.match(errors[0]?.message ?? '', /handler bug/);
+    } finally {
+      rx.close();
+      tx.close();
+    }
+  },
+);
+
+test('setTcpMd5Sig / bindToDevice: bad input is rejected before any syscall, without echoing the key', () => {
+  assert.throws(() => setTcpMd5Sig(-1, { address: '192.0.2.1' }, 'k'), /fd -1 is invalid/);
+  assert.throws(
+    () => setTcpMd5Sig(3, { address: '192.0.2.300' }, 'k'),
+    /"192.0.2.300" is not an IPv4 or IPv6 address/,
+  );
+  assert.throws(
+    () => setTcpMd5Sig(3, { address: '192.0.2.1', prefixLength: 33 }, 'k'),
+    /prefix length 33 .* 0\.\.32/,
+  );
+  assert.throws(
+    () => setTcpMd5Sig(3, { address: '2001:db8::1' }, 's3cret'.repeat(20)),
+    (e: unknown) =>
+      e instanceof RangeError && /120 bytes: at most 80/.test(e.message) && !e.message.includes('s3cret'),
+  );
+  assert.throws(() => bindToDevice(3, 'a/b'), TypeError);
+});
+
+test('socketFd: a listening server has an fd, an unconnected socket has none (EBADF)', async (t) => {
+  const server = net.createServer();
+  t.after(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  assert.ok(socketFd(server) > 2);
+  assert.throws(
+    () => socketFd(new net.Socket()),
+    (e: unknown) => e instanceof LinkError && e.code === 'EBADF',
+  );
+});
+
+test('setTcpMd5Sig on a listening IPv6 socket accepts IPv4 and IPv6 peers and removal', async (t) => {
+  const server = net.createServer();
+  t.after(() => server.close());
+  await new Promise<void>((r) => server.listen(0, '::1', r));
+  const fd = socketFd(server);
+  setTcpMd5Sig(fd, { address: '192.0.2.1' }, 'key');
+  setTcpMd5Sig(fd, { address: '2001:db8::1' }, 'key');
+  setTcpMd5Sig(fd, { address: '2001:db8::', prefixLength: 64 }, 'key');
+  setTcpMd5Sig(fd, { address: '192.0.2.1' }, '');
+  setTcpMd5Sig(fd, { address: '198.51.100.1' }, ''); // removing a key that was never set is fine
+});
+
+test('openTcpSocket: an IPv6 peer key on an IPv4 socket is refused and the fd is not leaked', () => {
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  assert.throws(
+    () => openTcpSocket({ family: 4, md5: { peer: { address: '2001:db8::1' }, key: 'k' } }),
+    /IPv6 but the socket is IPv4/,
+  );
+  assert.equal(fds(), before);
+  assert.throws(() => openTcpSocket({ family: 5 as 4, md5: undefined }), /family 5 is invalid/);
+});

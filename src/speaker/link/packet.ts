@@ -1,0 +1,331 @@
+// Raw link access for the speaker: AF_PACKET sockets (ARP/NDP frames) and the TCP socket options the BGP session
+// needs (TCP_MD5SIG, SO_BINDTODEVICE). Everything goes through berth's one N-API addon, native/ (C++), which npm's
+// install step builds; it is loaded lazily so importing this module never fails on a machine without it.
+// Capabilities: AF_PACKET needs CAP_NET_RAW; SO_BINDTODEVICE needs CAP_NET_RAW on kernels before 5.7.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Socket } from 'node:net';
+import type { Server } from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/** A failed system call on a link or socket: `code` is the errno name ('EPERM', 'ENODEV', ...), `syscall` the call. */
+export class LinkError extends Error {
+  readonly code: string;
+  readonly syscall: string;
+  readonly ifname?: string;
+  readonly errno?: number;
+  constructor(
+    message: string,
+    o: { code: string; syscall: string; ifname?: string; errno?: number; cause?: unknown },
+  ) {
+    super(message, o.cause === undefined ? undefined : { cause: o.cause });
+    this.name = 'LinkError';
+    this.code = o.code;
+    this.syscall = o.syscall;
+    if (o.ifname !== undefined) this.ifname = o.ifname;
+    if (o.errno !== undefined) this.errno = o.errno;
+  }
+}
+
+/** One AF_PACKET socket bound to an interface and an ethertype (packet(7)). */
+export interface PacketSocket {
+  readonly ifname: string;
+  readonly ifindex: number;
+  /** 6 bytes, from SIOCGIFHWADDR at open time. */
+  readonly mac: Buffer;
+  /** Sends a whole Ethernet frame (14-byte header included) on the interface as is. Throws LinkError. */
+  send(frame: Buffer): void;
+  /** Idempotent; no onFrame call is made after it returns. */
+  close(): void;
+}
+
+export interface OpenPacketSocketOptions {
+  ifname: string;
+  /** 0x0806 ARP, 0x86dd IPv6: the socket is bound with htons(ethertype), so the kernel queues only those frames. */
+  ethertype: number;
+  /** Called on Node's event loop for each received frame; copies of our own outgoing frames are never delivered. */
+  onFrame: (frame: Buffer, meta: { outgoing: boolean }) => void;
+  /** Receive errors, and exceptions thrown by onFrame (code 'EHANDLER'); the socket keeps running after both.
+   * Without it they become process warnings. */
+  onError?: (err: LinkError) => void;
+}
+
+interface NativePacketSocket {
+  readonly ifindex: number;
+  readonly fd: number;
+  readonly mac: Buffer;
+  send(frame: Buffer): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+interface NativeAddon {
+  PacketSocket: new (
+    ifname: string,
+    ethertype: number,
+    onFrame: (frame: Buffer) => void,
+    onError: (err: unknown) => void,
+  ) => NativePacketSocket;
+  setTcpMd5Sig(fd: number, address: string, prefixLength: number, key: Buffer): void;
+  bindToDevice(fd: number, ifname: string): void;
+  tcpSocket(family: 4 | 6): number;
+  closeFd(fd: number): void;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/berth_native.node', import.meta.url));
+let addon: NativeAddon | undefined;
+
+/** The native addon, loaded on first use. Throws an Error saying how to build it when it is missing. */
+function native(): NativeAddon {
+  if (addon) return addon;
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+  } catch (err) {
+    throw new Error(
+      `berth's native addon cannot be loaded from ${ADDON_PATH} (${(err as Error).message}); ` +
+        'it is built by `npm ci` / `npm install`, or by hand with `npm run build:native` (needs g++, make, python3)',
+      { cause: err },
+    );
+  }
+  return addon;
+}
+
+/** Turns an addon Error (code/syscall/ifname/errno properties) into a LinkError; other values pass through. */
+function toLinkError(err: unknown, fallbackSyscall: string, ifname?: string): unknown {
+  if (err instanceof LinkError) return err;
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') {
+    const e = err as Error & { code: string; syscall?: string; ifname?: string; errno?: number };
+    return new LinkError(e.message, {
+      code: e.code,
+      syscall: e.syscall ?? fallbackSyscall,
+      ifname: e.ifname ?? ifname,
+      errno: e.errno,
+    });
+  }
+  return err;
+}
+
+function checkIfname(ifname: unknown): asserts ifname is string {
+  if (typeof ifname !== 'string' || !/^[^/\s]{1,15}$/.test(ifname)) {
+    throw new TypeError(
+      `interface name ${JSON.stringify(ifname)} is invalid: 1..15 characters, no '/' or whitespace`,
+    );
+  }
+}
+
+class AfPacketSocket implements PacketSocket {
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly mac: Buffer;
+  readonly #sock: NativePacketSocket;
+  #closed = false;
+
+  constructor(o: OpenPacketSocketOptions) {
+    this.ifname = o.ifname;
+    const report = (err: LinkError): void => {
+      if (o.onError) {
+        try {
+          o.onError(err);
+          return;
+        } catch (_) {
+          // a throwing error handler falls back to a warning below
+        }
+      }
+      process.emitWarning(err);
+    };
+    const onFrame = (frame: Buffer): void => {
+      if (this.#closed) return;
+      try {
+        o.onFrame(frame, { outgoing: false });
+      } catch (err) {
+        report(
+          new LinkError(`onFrame handler for ${o.ifname} threw: ${(err as Error)?.message ?? String(err)}`, {
+            code: 'EHANDLER',
+            syscall: 'onFrame',
+            ifname: o.ifname,
+            cause: err,
+          }),
+        );
+      }
+    };
+    const onError = (err: unknown): void => {
+      const e = toLinkError(err, 'recvfrom', o.ifname);
+      report(
+        e instanceof LinkError
+          ? e
+          : new LinkError(String(err), { code: 'EIO', syscall: 'recvfrom', ifname: o.ifname }),
+      );
+    };
+    try {
+      this.#sock = new (native().PacketSocket)(o.ifname, o.ethertype, onFrame, onError);
+    } catch (err) {
+      throw toLinkError(err, 'socket', o.ifname);
+    }
+    this.ifindex = this.#sock.ifindex;
+    this.mac = Buffer.from(this.#sock.mac);
+  }
+
+  send(frame: Buffer): void {
+    if (!Buffer.isBuffer(frame)) throw new TypeError(`frame for ${this.ifname} must be a Buffer`);
+    if (frame.length < 14) {
+      throw new RangeError(
+        `frame of ${frame.length} bytes for ${this.ifname} is shorter than the 14-byte Ethernet header`,
+      );
+    }
+    if (this.#closed)
+      throw new LinkError(`send on ${this.ifname}: socket is closed`, {
+        code: 'EBADF',
+        syscall: 'send',
+        ifname: this.ifname,
+      });
+    try {
+      this.#sock.send(frame);
+    } catch (err) {
+      throw toLinkError(err, 'send', this.ifname);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sock.close();
+  }
+}
+
+/**
+ * Opens an AF_PACKET SOCK_RAW socket on `ifname` bound to `ethertype` (packet(7)); frames arrive through onFrame on
+ * Node's event loop (a uv_poll, no thread). The open socket keeps the process alive until close().
+ * Throws LinkError: EPERM without CAP_NET_RAW, ENODEV when the interface does not exist; TypeError for a bad name or
+ * an ethertype outside 0..0xffff.
+ */
+export function openPacketSocket(o: OpenPacketSocketOptions): PacketSocket {
+  checkIfname(o.ifname);
+  if (!Number.isInteger(o.ethertype) || o.ethertype < 0 || o.ethertype > 0xffff) {
+    throw new TypeError(
+      `ethertype ${String(o.ethertype)} is invalid: an integer in 0..0xffff (e.g. 0x0806 ARP, 0x86dd IPv6)`,
+    );
+  }
+  if (typeof o.onFrame !== 'function') throw new TypeError('openPacketSocket: onFrame must be a function');
+  return new AfPacketSocket(o);
+}
+
+/** Linux TCP_MD5SIG_MAXKEYLEN. */
+export const TCP_MD5_MAX_KEY_BYTES = 80;
+
+/**
+ * Sets (or, with key '', removes) the RFC 2385 TCP MD5 signature key for `peer` on a TCP socket fd: TCP_MD5SIG, or
+ * TCP_MD5SIG_EXT with TCP_MD5SIG_FLAG_PREFIX when prefixLength is given (a key for a whole prefix). On a listening
+ * socket the key covers connections accepted from that peer; on a client socket set it before connect() (see
+ * tcpSocket), since Linux drops segments that should be signed and are not. An IPv4 peer on an IPv6 socket is
+ * handled (mapped to ::ffff:a.b.c.d). The key is never echoed in errors.
+ * Throws TypeError/RangeError for a bad address, prefix or a key over 80 bytes; LinkError for the syscall.
+ */
+export function setTcpMd5Sig(
+  fd: number,
+  peer: { address: string; prefixLength?: number },
+  key: string,
+): void {
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new TypeError(`fd ${String(fd)} is invalid: a non-negative integer`);
+  if (typeof peer?.address !== 'string' || !ipaddr.isValid(peer.address)) {
+    throw new TypeError(
+      `TCP MD5 peer address ${JSON.stringify(peer?.address)} is not an IPv4 or IPv6 address`,
+    );
+  }
+  const addr = ipaddr.parse(peer.address);
+  const max = addr.kind() === 'ipv4' ? 32 : 128;
+  const prefix = peer.prefixLength;
+  if (prefix !== undefined && (!Number.isInteger(prefix) || prefix < 0 || prefix > max)) {
+    throw new RangeError(
+      `TCP MD5 prefix length ${String(prefix)} for ${peer.address} is invalid: an integer in 0..${max}`,
+    );
+  }
+  if (typeof key !== 'string') throw new TypeError('TCP MD5 key must be a string');
+  const bytes = Buffer.from(key, 'utf8');
+  if (bytes.length > TCP_MD5_MAX_KEY_BYTES) {
+    throw new RangeError(
+      `TCP MD5 key for ${peer.address} is ${bytes.length} bytes: at most ${TCP_MD5_MAX_KEY_BYTES} (Linux TCP_MD5SIG_MAXKEYLEN)`,
+    );
+  }
+  try {
+    native().setTcpMd5Sig(fd, addr.toString(), prefix ?? -1, bytes);
+  } catch (err) {
+    throw toLinkError(err, 'setsockopt(TCP_MD5SIG)');
+  }
+}
+
+/** SO_BINDTODEVICE on a socket fd (a VRF or interface name; '' unbinds). socket(7). Throws LinkError (ENODEV, EPERM). */
+export function bindToDevice(fd: number, ifname: string): void {
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new TypeError(`fd ${String(fd)} is invalid: a non-negative integer`);
+  if (ifname !== '') checkIfname(ifname);
+  try {
+    native().bindToDevice(fd, ifname);
+  } catch (err) {
+    throw toLinkError(err, 'setsockopt(SO_BINDTODEVICE)', ifname || undefined);
+  }
+}
+
+/**
+ * The file descriptor of a Node net.Socket (connected, or created with `{ fd }`) or a listening net.Server (Linux: its
+ * libuv handle's fd). Throws LinkError EBADF when it has none yet (a Socket before connect, a Server before listen).
+ */
+export function socketFd(sock: Socket | Server): number {
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    throw new LinkError(
+      'socket has no file descriptor yet (a net.Socket before connect or a net.Server before listen)',
+      {
+        code: 'EBADF',
+        syscall: 'socketFd',
+      },
+    );
+  }
+  return fd;
+}
+
+/**
+ * A new unconnected TCP socket fd (close-on-exec), so options that must precede the SYN (TCP MD5, SO_BINDTODEVICE)
+ * can be set before `new net.Socket({ fd }).connect(...)`; openTcpSocket does the whole sequence. Throws LinkError.
+ */
+export function tcpSocket(family: 4 | 6): number {
+  try {
+    return native().tcpSocket(family);
+  } catch (err) {
+    throw toLinkError(err, 'socket');
+  }
+}
+
+/** Closes an fd from tcpSocket that was never handed to a net.Socket. */
+export function closeFd(fd: number): void {
+  native().closeFd(fd);
+}
+
+export interface OpenTcpSocketOptions {
+  /** 4 or 6: the address family of the peer you will connect() to. */
+  family: 4 | 6;
+  /** RFC 2385 key for the peer, set before the SYN. */
+  md5?: { peer: { address: string; prefixLength?: number }; key: string };
+  /** SO_BINDTODEVICE (VRF name or interface) before connect. */
+  device?: string;
+}
+
+/**
+ * An unconnected net.Socket whose TCP MD5 key and device binding are already set, for an active BGP session:
+ * `openTcpSocket({ family: 4, md5: { peer: { address }, key } }).connect(179, address)`. The key must be there before
+ * the SYN: Linux drops unsigned segments from a peer that has a key, and the peer drops ours. Throws like
+ * setTcpMd5Sig / bindToDevice (the fd is closed on failure).
+ */
+export function openTcpSocket(o: OpenTcpSocketOptions): Socket {
+  if (o.family !== 4 && o.family !== 6)
+    throw new TypeError(`TCP socket family ${String(o.family)} is invalid: 4 or 6`);
+  const fd = tcpSocket(o.family);
+  try {
+    if (o.md5) setTcpMd5Sig(fd, o.md5.peer, o.md5.key);
+    if (o.device !== undefined) bindToDevice(fd, o.device);
+    return new Socket({ fd, readable: true, writable: true });
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+}
