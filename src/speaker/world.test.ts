@@ -1,0 +1,88 @@
+// Kubernetes objects → the plan's views: what is read, what is skipped, hostile input never throws.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { endpointViews, memberlistKey, nodeInternalIP, nodeView, serviceView } from './world.ts';
+
+test('nodeView: labels, NetworkUnavailable=True, --ignore-exclude-lb hides the exclude label', () => {
+  const node = {
+    metadata: { name: 'n1', labels: { zone: 'a', 'node.kubernetes.io/exclude-from-external-load-balancers': '' } },
+    status: {
+      conditions: [
+        { type: 'Ready', status: 'False' },
+        { type: 'NetworkUnavailable', status: 'True' },
+      ],
+      addresses: [
+        { type: 'Hostname', address: 'n1' },
+        { type: 'InternalIP', address: '2001:0db8:0:0::1' },
+      ],
+    },
+  };
+  assert.deepEqual(nodeView(node), {
+    name: 'n1',
+    labels: { zone: 'a', 'node.kubernetes.io/exclude-from-external-load-balancers': '' },
+    networkUnavailable: true,
+  });
+  assert.deepEqual(nodeView(node, { ignoreExcludeLb: true })?.labels, { zone: 'a' });
+  assert.equal(nodeView({ metadata: { name: 'n2' }, status: { conditions: [{ type: 'NetworkUnavailable', status: 'False' }] } })?.networkUnavailable, false);
+  assert.equal(nodeInternalIP(node), '2001:db8::1');
+  assert.equal(nodeView({ metadata: {} }), undefined);
+  assert.equal(nodeView({ metadata: { name: 'x', labels: 'bad' as never }, status: { conditions: 7 as never } })?.labels.zone, undefined);
+});
+
+test('serviceView: LoadBalancer of our class with canonical ingress IPs; pool, ETP and sharing key', () => {
+  const svc = {
+    metadata: {
+      namespace: 'shop',
+      name: 'web',
+      labels: { app: 'web' },
+      annotations: { 'metallb.io/ip-allocated-from-pool': 'dev', 'metallb.universe.tf/allow-shared-ip': 'k' },
+    },
+    spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local' },
+    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }, { hostname: 'x.example' }, { ip: '2001:db8:0::7' }, { ip: 'junk' }] } },
+  };
+  assert.deepEqual(serviceView(svc), {
+    key: 'shop/web',
+    namespace: 'shop',
+    name: 'web',
+    labels: { app: 'web' },
+    ips: ['198.51.100.7', '2001:db8::7'],
+    pool: 'dev',
+    externalTrafficPolicy: 'Local',
+    sharingKey: 'k',
+  });
+  assert.equal(serviceView({ ...svc, spec: { type: 'ClusterIP' } }), undefined, 'not a LoadBalancer');
+  assert.equal(serviceView({ ...svc, spec: { type: 'LoadBalancer', loadBalancerClass: 'other' } }), undefined, 'another class');
+  assert.equal(serviceView({ ...svc, spec: { type: 'LoadBalancer', loadBalancerClass: 'other' } }, { lbClass: 'other' })?.key, 'shop/web');
+  assert.equal(serviceView({ ...svc, status: {} }), undefined, 'no IP yet');
+  assert.equal(serviceView({ ...svc, spec: { type: 'LoadBalancer' } })?.externalTrafficPolicy, 'Cluster');
+});
+
+test('endpointViews: per Service from the service-name label; ready nil = true, serving nil = ready', () => {
+  const m = endpointViews([
+    {
+      metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
+      endpoints: [
+        { nodeName: 'n1', conditions: {} },
+        { nodeName: 'n2', conditions: { ready: false, serving: true } },
+        { conditions: { ready: false } },
+      ],
+    },
+    { metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } }, endpoints: [{ nodeName: 'n3', conditions: { ready: true } }] },
+    { metadata: { namespace: 'shop', labels: {} }, endpoints: [{ nodeName: 'n9' }] },
+    { metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'empty' } }, endpoints: null as never },
+  ]);
+  assert.deepEqual(m.get('shop/web'), [
+    { nodeName: 'n1', ready: true, serving: true },
+    { nodeName: 'n2', ready: false, serving: true },
+    { ready: false, serving: false },
+    { nodeName: 'n3', ready: true, serving: true },
+  ]);
+  assert.deepEqual(m.get('shop/empty'), []);
+  assert.equal(m.size, 2);
+});
+
+test('memberlistKey: data.secretkey base64 → bytes; absent or empty → undefined', () => {
+  assert.deepEqual(memberlistKey({ data: { secretkey: Buffer.from('s3cret').toString('base64') } }), Buffer.from('s3cret'));
+  assert.equal(memberlistKey({ data: {} }), undefined);
+  assert.equal(memberlistKey(undefined), undefined);
+});

@@ -1,0 +1,139 @@
+// Kubernetes objects → the views l2-plan.ts decides on (NodeView, ServiceView, EndpointView), and the object lists
+// buildConfig reads. Pure: the speaker's main.ts feeds it its informers' caches. Every field of an input object is
+// optional (input may be hostile or half-written); what cannot be read is skipped, never thrown.
+// Sources: MetalLB internal/k8s/epslices/endpoint_slices.go (EndpointCanServe), internal/k8s/nodes/nodes.go
+// (NetworkUnavailable, exclude-from-external-load-balancers), spec metallb-compat.md §2.2.
+import { readAnnotation } from '../api/annotations.ts';
+import { ingressIPs, isLoadBalancer, isOurClass, serviceKey, type ServiceLike } from '../config/service.ts';
+import { canonicalIp } from '../shared/ip.ts';
+
+/** The label that removes a node from announcing (unless --ignore-exclude-lb), spec §2.2. */
+export const EXCLUDE_LB_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
+/** The label an EndpointSlice names its Service with. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** Structurally l2-plan.ts's NodeView (interfaces.md). */
+export interface NodeView {
+  name: string;
+  labels: Record<string, string>;
+  networkUnavailable: boolean;
+}
+
+/** Structurally l2-plan.ts's ServiceView (interfaces.md). */
+export interface ServiceView {
+  key: string;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  /** status.loadBalancer.ingress[].ip, canonical, in order. */
+  ips: string[];
+  pool?: string;
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  sharingKey?: string;
+}
+
+/** Structurally l2-plan.ts's EndpointView (interfaces.md). */
+export interface EndpointView {
+  nodeName?: string;
+  ready: boolean;
+  serving: boolean;
+}
+
+interface NodeLike {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  status?: { conditions?: Array<{ type?: string; status?: string }>; addresses?: Array<{ type?: string; address?: string }> };
+}
+
+interface EndpointSliceLike {
+  metadata?: { namespace?: string; labels?: Record<string, string> };
+  endpoints?: Array<{ nodeName?: string; conditions?: { ready?: boolean | null; serving?: boolean | null } }>;
+}
+
+const isRecord = (x: unknown): x is Record<string, string> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * A Node → NodeView; undefined without a name. `ignoreExcludeLb` (MetalLB's --ignore-exclude-lb) hides the
+ * exclude-from-external-load-balancers label from the plan.
+ */
+export function nodeView(node: NodeLike, opts: { ignoreExcludeLb?: boolean } = {}): NodeView | undefined {
+  const name = node.metadata?.name;
+  if (typeof name !== 'string' || name === '') return undefined;
+  const labels: Record<string, string> = isRecord(node.metadata?.labels) ? { ...node.metadata.labels } : {};
+  if (opts.ignoreExcludeLb) delete labels[EXCLUDE_LB_LABEL];
+  const conditions = Array.isArray(node.status?.conditions) ? node.status.conditions : [];
+  const networkUnavailable = conditions.some((c) => c?.type === 'NetworkUnavailable' && c.status === 'True');
+  return { name, labels, networkUnavailable };
+}
+
+/** The Node's InternalIP (first one, canonical), where the speakers' heartbeats go; undefined when it has none. */
+export function nodeInternalIP(node: NodeLike): string | undefined {
+  const addrs = Array.isArray(node.status?.addresses) ? node.status.addresses : [];
+  for (const a of addrs) {
+    if (a?.type === 'InternalIP' && typeof a.address === 'string') {
+      const ip = canonicalIp(a.address);
+      if (ip) return ip;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A Service → ServiceView when the speaker has something to decide about it: type LoadBalancer, of our
+ * loadBalancerClass, with at least one ingress IP (canonical; unparsable entries dropped). Undefined otherwise
+ * (MetalLB's withdraw reasons notLoadBalancer / noIPAllocated: nobody announces it).
+ */
+export function serviceView(svc: ServiceLike, opts: { lbClass?: string } = {}): ServiceView | undefined {
+  const name = svc.metadata?.name;
+  if (typeof name !== 'string' || name === '') return undefined;
+  if (!isLoadBalancer(svc) || !isOurClass(svc, opts.lbClass)) return undefined;
+  const ips: string[] = [];
+  for (const raw of ingressIPs(svc)) {
+    const ip = canonicalIp(raw);
+    if (ip && !ips.includes(ip)) ips.push(ip);
+  }
+  if (ips.length === 0) return undefined;
+  const ann = isRecord(svc.metadata?.annotations) ? svc.metadata.annotations : undefined;
+  const pool = readAnnotation(ann, 'ipAllocatedFromPool')?.value;
+  const sharing = readAnnotation(ann, 'allowSharedIP');
+  return {
+    key: serviceKey(svc),
+    namespace: svc.metadata?.namespace || 'default',
+    name,
+    labels: isRecord(svc.metadata?.labels) ? { ...svc.metadata.labels } : {},
+    ips,
+    ...(pool ? { pool } : {}),
+    externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+    ...(sharing !== undefined ? { sharingKey: sharing.value } : {}),
+  };
+}
+
+/**
+ * EndpointSlices → endpoints per Service (`namespace/name` from the kubernetes.io/service-name label). An endpoint's
+ * `ready` is conditions.ready with nil meaning true, `serving` is conditions.serving with nil meaning `ready`
+ * (MetalLB EndpointCanServe: ready nil/true, or serving true — terminating-but-serving counts).
+ */
+export function endpointViews(slices: readonly EndpointSliceLike[]): Map<string, EndpointView[]> {
+  const out = new Map<string, EndpointView[]>();
+  for (const s of slices) {
+    const svc = isRecord(s.metadata?.labels) ? s.metadata.labels[SERVICE_NAME_LABEL] : undefined;
+    if (typeof svc !== 'string' || svc === '') continue;
+    const key = `${s.metadata?.namespace || 'default'}/${svc}`;
+    let list = out.get(key);
+    if (!list) out.set(key, (list = []));
+    for (const ep of Array.isArray(s.endpoints) ? s.endpoints : []) {
+      if (!ep || typeof ep !== 'object') continue;
+      const ready = ep.conditions?.ready ?? true;
+      const serving = ep.conditions?.serving ?? ready;
+      list.push({ ...(typeof ep.nodeName === 'string' && ep.nodeName ? { nodeName: ep.nodeName } : {}), ready, serving });
+    }
+  }
+  return out;
+}
+
+/** The memberlist Secret's key (`data.secretkey`, base64) as bytes; undefined when absent or empty. */
+export function memberlistKey(secret: { data?: Record<string, string> } | undefined): Buffer | undefined {
+  const b64 = secret?.data?.['secretkey'];
+  if (typeof b64 !== 'string' || b64 === '') return undefined;
+  const key = Buffer.from(b64, 'base64');
+  return key.length > 0 ? key : undefined;
+}
