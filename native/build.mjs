@@ -22,6 +22,8 @@ const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []];
 const r = spawnSync(cmd, [...args, 'rebuild', `--directory=${here}`, `--nodedir=${nodedir}`], {
   stdio: 'inherit',
+  // node-gyp also reads npm_config_nodedir from the environment, where an empty value beats --nodedir.
+  env: { ...process.env, npm_config_nodedir: nodedir },
 });
 if (r.error) {
   console.error(
