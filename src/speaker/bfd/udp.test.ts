@@ -1,0 +1,147 @@
+// Two BfdServers in one process talk over loopback (real UDP sockets, no namespaces needed): the handshake, Poll/Final,
+// detection on silence, AdminDown on remove, and hostile datagrams being dropped and counted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { pino } from 'pino';
+import { BfdServer, dgramFd, type BfdPeer } from './udp.ts';
+import { Diag } from './packet.ts';
+import type { BfdParams } from './session.ts';
+
+const log = pino({ level: 'silent' });
+const fast: BfdParams = {
+  transmitIntervalMs: 20,
+  receiveIntervalMs: 20,
+  detectMultiplier: 3,
+  passive: false,
+};
+
+async function pair(
+  family: 4 | 6,
+  aParams: BfdParams = fast,
+  bParams: BfdParams = fast,
+): Promise<{ a: BfdServer; b: BfdServer; pa: BfdPeer; pb: BfdPeer }> {
+  const a = new BfdServer({ log, port: 0 });
+  const b = new BfdServer({ log, port: 0 });
+  const [portA, portB] = [await a.listen(family), await b.listen(family)];
+  const [ipA, ipB] = family === 4 ? ['127.0.0.1', '127.0.0.2'] : ['::1', '::1'];
+  const pa = await a.add({ peer: ipB, local: ipA, port: portB, params: aParams });
+  const pb = await b.add({ peer: ipA, local: ipB, port: portA, params: bParams });
+  return { a, b, pa, pb };
+}
+
+async function until(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
+  for (let waited = 0; !cond(); waited += 10) {
+    if (waited > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+for (const family of [4, 6] as const) {
+  test(`IPv${family} loopback: both ends come Up, the Polls end, timers are 20 ms × 3`, async (t) => {
+    const { a, b, pa, pb } = await pair(family);
+    t.after(() => Promise.all([a.close(), b.close()]));
+    const ups = [once(pa, 'up'), once(pb, 'up')];
+    await Promise.all(ups);
+    await until(() => !pa.session.polling && !pb.session.polling, 'the Poll Sequences to end');
+    const ia = pa.info();
+    assert.equal(ia.state, 'Up');
+    assert.equal(ia.remoteDiscr, pb.session.localDiscr);
+    assert.equal(ia.txIntervalMs, 20);
+    assert.equal(ia.detectionTimeMs, 60);
+    assert.ok(ia.counters.controlPacketInput > 0 && ia.counters.controlPacketOutput > 0);
+    assert.equal(ia.counters.sessionUpEvents, 1);
+  });
+}
+
+test('silence: when one end stops without a word, the other goes Down with diag 1 (Control Detection Time Expired)', async (t) => {
+  const { a, b, pa, pb } = await pair(4);
+  t.after(() => Promise.all([a.close(), b.close()]));
+  await Promise.all([once(pa, 'up'), once(pb, 'up')]);
+  const down = once(pa, 'down');
+  await b.close();
+  const [ev] = (await down) as [{ diag: number; diagName: string }];
+  assert.deepEqual(ev, { diag: Diag.ControlDetectionTimeExpired, diagName: 'ControlDetectionTimeExpired' });
+  assert.equal(pa.state, 'Down');
+  assert.equal(pa.session.remoteDiscr, 0);
+});
+
+test('remove: the peer is told AdminDown and goes Down with diag 3 (Neighbor Signaled Session Down)', async (t) => {
+  const { a, b, pa, pb } = await pair(4);
+  t.after(() => Promise.all([a.close(), b.close()]));
+  await Promise.all([once(pa, 'up'), once(pb, 'up')]);
+  const down = once(pa, 'down');
+  b.remove(pb);
+  const [ev] = (await down) as [{ diag: number }];
+  assert.equal(ev.diag, Diag.NeighborSignaledSessionDown);
+  assert.equal(pa.session.remoteState, 0, 'remote AdminDown');
+});
+
+test('a profile change while Up runs a Poll Sequence and the new interval is used after the Final', async (t) => {
+  const { a, b, pa, pb } = await pair(4);
+  t.after(() => Promise.all([a.close(), b.close()]));
+  await Promise.all([once(pa, 'up'), once(pb, 'up')]);
+  await until(() => !pa.session.polling && !pb.session.polling, 'the first Polls to end');
+  a.setParams(pa, { ...fast, transmitIntervalMs: 40, receiveIntervalMs: 40 });
+  assert.equal(pa.session.polling, true);
+  await until(() => !pa.session.polling, 'the Final');
+  assert.equal(pa.info().txIntervalMs, 40);
+  await until(() => pb.info().detectionTimeMs === 120, 'the peer to use 3 × 40 ms');
+  assert.equal(pa.state, 'Up');
+  assert.equal(pb.state, 'Up');
+});
+
+test('hostile datagrams are dropped and counted; the session stays Up', async (t) => {
+  const { a, b, pa, pb } = await pair(4);
+  t.after(() => Promise.all([a.close(), b.close()]));
+  await Promise.all([once(pa, 'up'), once(pb, 'up')]);
+  const port = await a.listen(4);
+  const s = dgram.createSocket('udp4');
+  t.after(() => s.close());
+  const junk = [
+    Buffer.alloc(0),
+    Buffer.from('ffffffff', 'hex'),
+    Buffer.from('2040031800000001000000000000000000000000000000', 'hex'), // 23 of 24 bytes
+    Buffer.from('20c003180000000100bad0bd000f4240000f424000000000', 'hex'), // Up, unknown Your Discriminator
+    Buffer.from('208003180000000100000000000f4240000f424000000000', 'hex'), // Init with Your Discriminator 0
+    Buffer.from('204403180000000100000000000f4240000f424000000000', 'hex'), // A bit, Length 24
+  ];
+  for (const j of junk) s.send(j, port, '127.0.0.1');
+  await until(
+    () => [...a.drops.values()].reduce((x, y) => x + y, 0) >= junk.length,
+    'every datagram counted',
+  );
+  assert.equal(a.drops.get('unknown-discriminator'), 1);
+  assert.equal(a.drops.get('your-discriminator-zero'), 1);
+  assert.equal(a.drops.get('bad-length'), 1);
+  assert.equal(pa.state, 'Up');
+});
+
+test('passive end: says nothing until spoken to, then comes Up', async (t) => {
+  const { a, b, pa, pb } = await pair(4, { ...fast, passive: true }, fast);
+  t.after(() => Promise.all([a.close(), b.close()]));
+  await Promise.all([once(pa, 'up'), once(pb, 'up')]);
+  assert.equal(pa.state, 'Up');
+});
+
+test('bad input: an address that is not an IP, a duplicate peer, and mixed families are refused with the value', async (t) => {
+  const a = new BfdServer({ log, port: 0 });
+  t.after(() => a.close());
+  await assert.rejects(
+    a.add({ peer: 'router1', params: fast }),
+    /peer "router1" is not an IPv4 or IPv6 address/,
+  );
+  await assert.rejects(a.add({ peer: '127.0.0.1', local: '::1', params: fast }), /not the same family/);
+  await a.add({ peer: '127.0.0.9', params: fast, port: 9 });
+  await assert.rejects(a.add({ peer: '127.0.0.9', params: fast }), /127\.0\.0\.9 already exists/);
+});
+
+test('dgramFd finds the fd of a bound socket', async (t) => {
+  const s = dgram.createSocket('udp4');
+  t.after(() => s.close());
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const fd = dgramFd(s);
+  assert.equal(typeof fd, 'number');
+  assert.ok(fd! > 2);
+});

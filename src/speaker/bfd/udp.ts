@@ -1,0 +1,472 @@
+// BFD I/O edge (RFC 5881, single hop): UDP sockets and timers around the pure session machine of session.ts.
+// Receives Control packets on UDP 3784, sends them from one source port in 49152-65535 per (family, local address)
+// with TTL / hop limit 255, demultiplexes by Your Discriminator or by (peer, interface), and reports per peer
+// 'up' / 'down' (with the RFC 5880 diag) on an EventEmitter.
+//
+// Received TTL (RFC 5881 §5 "MUST discard if TTL is not 255"): Node's dgram cannot read it (IP_RECVTTL needs recvmsg
+// ancillary data). The kernel can enforce it instead with IP_MINTTL / IPV6_MINHOPCOUNT = 255 on the receive socket;
+// that is a setsockopt on the fd, which needs the native addon: pass `setMinTtl` (e.g. a future
+// src/speaker/link/packet.ts export) and it is applied to every receive socket. Without it the TTL is not checked
+// (logged once at start). `checkControlPacket(buf, { ttl })` checks it when a caller does know the TTL.
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
+import {
+  checkControlPacket,
+  diagName,
+  serializeControlPacket,
+  SessionState,
+  stateName,
+  type BfdDropReason,
+} from './packet.ts';
+import {
+  demultiplex,
+  newSession,
+  peerKey,
+  step,
+  type BfdAction,
+  type BfdEvent,
+  type BfdParams,
+  type BfdSession,
+} from './session.ts';
+
+/** RFC 5881 §4: single-hop Control packets go to UDP 3784. */
+export const BFD_CONTROL_PORT = 3784;
+/** RFC 5881 §4: the source port range. */
+export const BFD_SOURCE_PORTS: readonly [number, number] = [49152, 65535];
+
+export interface BfdPeerConfig {
+  /** The peer's address (IPv4 or IPv6; link-local needs `ifname`). */
+  peer: string;
+  /** Our source address for this session (binds the transmit socket); default: the kernel's choice. */
+  local?: string;
+  /** Interface the session runs over: bound with SO_BINDTODEVICE when `bindToDevice` is given, and demux key. */
+  ifname?: string;
+  params: BfdParams;
+  /** Start in AdminDown. */
+  adminDown?: boolean;
+  /** The peer's UDP port (default 3784; tests running both ends on one host use others). */
+  port?: number;
+}
+
+export interface BfdPeerCounters {
+  /** metallb_bfd_control_packet_input */
+  controlPacketInput: number;
+  /** metallb_bfd_control_packet_output */
+  controlPacketOutput: number;
+  /** metallb_bfd_session_up_events */
+  sessionUpEvents: number;
+  /** metallb_bfd_session_down_events */
+  sessionDownEvents: number;
+}
+
+/** What one peer's session looks like now (for status, metrics and tests). Intervals in ms. */
+export interface BfdPeerInfo {
+  peer: string;
+  ifname: string | undefined;
+  state: string;
+  localDiag: number;
+  localDiscr: number;
+  remoteDiscr: number;
+  remoteState: string;
+  txIntervalMs: number;
+  detectionTimeMs: number;
+  polling: boolean;
+  counters: BfdPeerCounters;
+}
+
+/**
+ * One session's handle. Events: 'up' (), 'down' ({ diag, diagName }), 'state' ({ from, to, diag }) with state names.
+ */
+export class BfdPeer extends EventEmitter {
+  readonly peer: string;
+  readonly ifname: string | undefined;
+  readonly key: string;
+  /** Node's address string for send(): a link-local IPv6 gets `%ifname`. */
+  readonly sendAddress: string;
+  readonly family: 4 | 6;
+  readonly local: string | undefined;
+  readonly port: number;
+  session: BfdSession;
+  counters: BfdPeerCounters = {
+    controlPacketInput: 0,
+    controlPacketOutput: 0,
+    sessionUpEvents: 0,
+    sessionDownEvents: 0,
+  };
+  txTimer: NodeJS.Timeout | undefined;
+  detectTimer: NodeJS.Timeout | undefined;
+  /** Wall time of the last valid packet (ms, Date.now()), for measuring detection. */
+  lastReceivedAt = 0;
+
+  constructor(cfg: BfdPeerConfig, session: BfdSession, family: 4 | 6, peer: string) {
+    super();
+    this.peer = peer;
+    this.ifname = cfg.ifname;
+    this.local = cfg.local === undefined ? undefined : ipaddr.parse(cfg.local).toString();
+    this.key = peerKey(peer, cfg.ifname);
+    this.family = family;
+    this.port = cfg.port ?? BFD_CONTROL_PORT;
+    this.sendAddress =
+      family === 6 && peer.startsWith('fe80:') && cfg.ifname ? `${peer}%${cfg.ifname}` : peer;
+    this.session = session;
+  }
+
+  /** Current state as a name: 'AdminDown' | 'Down' | 'Init' | 'Up'. */
+  get state(): string {
+    return stateName(this.session.state);
+  }
+
+  info(): BfdPeerInfo {
+    const s = this.session;
+    return {
+      peer: this.peer,
+      ifname: this.ifname,
+      state: stateName(s.state),
+      localDiag: s.localDiag,
+      localDiscr: s.localDiscr,
+      remoteDiscr: s.remoteDiscr,
+      remoteState: stateName(s.remoteState),
+      txIntervalMs: Math.max(s.txDesiredInUseUs, s.remoteMinRxUs) / 1000,
+      detectionTimeMs: (s.remoteDetectMult * Math.max(s.rxRequiredInUseUs, s.remoteDesiredMinTxUs)) / 1000,
+      polling: s.polling,
+      counters: { ...this.counters },
+    };
+  }
+}
+
+export interface BfdServerOptions {
+  log: Logger;
+  /** UDP port to receive on (default 3784; 0 = any, see `listen`). Tests on one host use other ports. */
+  port?: number;
+  /** Receive socket bind addresses (default 0.0.0.0 and ::). */
+  bindAddress4?: string;
+  bindAddress6?: string;
+  /** Source port range (default 49152-65535, RFC 5881 §4). */
+  sourcePorts?: readonly [number, number];
+  /** Jitter source (default Math.random). */
+  random?: () => number;
+  /** Kernel-side received-TTL check: IP_MINTTL (4) / IPV6_MINHOPCOUNT (6) = 255 on the receive socket's fd. */
+  setMinTtl?: (fd: number, family: 4 | 6, ttl: number) => void;
+  /** SO_BINDTODEVICE on a transmit socket's fd for peers with `ifname` (src/speaker/link/packet.ts bindToDevice). */
+  bindToDevice?: (fd: number, ifname: string) => void;
+}
+
+/** The fd under a bound dgram socket (Linux), or undefined when Node's internals do not expose it. */
+export function dgramFd(sock: dgram.Socket): number | undefined {
+  for (const sym of Object.getOwnPropertySymbols(sock)) {
+    const st = (sock as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[sym];
+    const fd = st?.handle?.fd;
+    if (typeof fd === 'number' && fd >= 0) return fd;
+  }
+  return undefined;
+}
+
+function canonical(address: string, what: string): { ip: string; family: 4 | 6 } {
+  const bare = address.split('%')[0]!;
+  if (!ipaddr.isValid(bare)) throw new TypeError(`bfd: ${what} "${address}" is not an IPv4 or IPv6 address`);
+  const a = ipaddr.process(bare);
+  return { ip: a.toString(), family: a.kind() === 'ipv4' ? 4 : 6 };
+}
+
+/**
+ * Owns the BFD sockets and every session of this process. `add` a peer to start its session; 'up'/'down' are emitted
+ * on the returned BfdPeer and, with the peer as first argument, on the server. Nothing a peer sends can throw out of
+ * it: bad datagrams are dropped and counted in `drops`.
+ */
+export class BfdServer extends EventEmitter {
+  readonly #o: BfdServerOptions;
+  readonly #log: Logger;
+  readonly #byDiscr = new Map<number, BfdPeer>();
+  readonly #byKey = new Map<string, BfdPeer>();
+  readonly #rx = new Map<4 | 6, Promise<dgram.Socket>>();
+  readonly #tx = new Map<string, Promise<dgram.Socket>>();
+  readonly drops = new Map<BfdDropReason, number>();
+  #closed = false;
+  #warnedTtl = false;
+
+  constructor(o: BfdServerOptions) {
+    super();
+    this.#o = o;
+    this.#log = o.log;
+  }
+
+  /** Binds the receive socket of `family` now (`add` does it too) and returns its UDP port. */
+  async listen(family: 4 | 6): Promise<number> {
+    return (await this.#rxSocket(family)).address().port;
+  }
+
+  /** Starts a session with `cfg.peer`. Throws for an invalid address/parameters or a peer already present. */
+  async add(cfg: BfdPeerConfig): Promise<BfdPeer> {
+    if (this.#closed) throw new Error('bfd: server closed');
+    const { ip, family } = canonical(cfg.peer, 'peer');
+    if (cfg.local !== undefined && canonical(cfg.local, 'local address').family !== family) {
+      throw new TypeError(`bfd: local address "${cfg.local}" and peer "${cfg.peer}" are not the same family`);
+    }
+    const key = peerKey(ip, cfg.ifname);
+    if (this.#byKey.has(key)) throw new Error(`bfd: a session with ${key} already exists`);
+    let discr: number;
+    do discr = randomInt(1, 0xffffffff);
+    while (this.#byDiscr.has(discr));
+    const p = new BfdPeer(
+      cfg,
+      newSession({ localDiscr: discr, params: cfg.params, adminDown: cfg.adminDown }),
+      family,
+      ip,
+    );
+    this.#byDiscr.set(discr, p);
+    this.#byKey.set(key, p);
+    try {
+      await this.#rxSocket(family);
+      await this.#txSocket(p);
+    } catch (e) {
+      this.#byDiscr.delete(discr);
+      this.#byKey.delete(key);
+      throw e;
+    }
+    this.#dispatch(p, { type: 'start' });
+    return p;
+  }
+
+  /** The session with `peer` (and `ifname`), if any. */
+  get(peer: string, ifname?: string): BfdPeer | undefined {
+    return this.#byKey.get(peerKey(canonical(peer, 'peer').ip, ifname));
+  }
+
+  peers(): BfdPeer[] {
+    return [...this.#byKey.values()];
+  }
+
+  /** New local parameters (a BFDProfile edit): a Poll Sequence when Up (RFC 5880 §6.8.3). */
+  setParams(p: BfdPeer, params: BfdParams): void {
+    this.#dispatch(p, { type: 'set-params', params });
+  }
+
+  adminDown(p: BfdPeer): void {
+    this.#dispatch(p, { type: 'admin-down' });
+  }
+
+  adminUp(p: BfdPeer): void {
+    this.#dispatch(p, { type: 'admin-up' });
+  }
+
+  /** Ends the session: one AdminDown packet tells the peer (RFC 5880 §6.8.16), then its timers stop. */
+  remove(p: BfdPeer): void {
+    if (this.#byKey.get(p.key) !== p) return;
+    if (p.session.state !== SessionState.AdminDown) this.#dispatch(p, { type: 'admin-down' });
+    this.#stopTimers(p);
+    this.#byKey.delete(p.key);
+    this.#byDiscr.delete(p.session.localDiscr);
+  }
+
+  /** Stops everything; with `adminDown` each peer is told first. Idempotent. */
+  async close(o: { adminDown?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    for (const p of this.peers()) {
+      if (o.adminDown) this.remove(p);
+      this.#stopTimers(p);
+    }
+    this.#closed = true;
+    this.#byKey.clear();
+    this.#byDiscr.clear();
+    const socks = await Promise.allSettled([...this.#rx.values(), ...this.#tx.values()]);
+    // Give queued AdminDown datagrams a turn of the loop before closing.
+    await new Promise((r) => setImmediate(r));
+    for (const s of socks) if (s.status === 'fulfilled') s.value.close();
+  }
+
+  #stopTimers(p: BfdPeer): void {
+    clearTimeout(p.txTimer);
+    clearTimeout(p.detectTimer);
+    p.txTimer = undefined;
+    p.detectTimer = undefined;
+  }
+
+  #count(reason: BfdDropReason): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  #rxSocket(family: 4 | 6): Promise<dgram.Socket> {
+    let s = this.#rx.get(family);
+    if (!s) {
+      s = new Promise<dgram.Socket>((resolve, reject) => {
+        const sock = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', ipv6Only: family === 6 });
+        sock.once('error', reject);
+        sock.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+        const addr = family === 4 ? (this.#o.bindAddress4 ?? '0.0.0.0') : (this.#o.bindAddress6 ?? '::');
+        sock.bind(this.#o.port ?? BFD_CONTROL_PORT, addr, () => {
+          sock.off('error', reject);
+          sock.on('error', (err) => this.#log.warn({ err, family }, 'bfd: receive socket error'));
+          this.#guardTtl(sock, family);
+          resolve(sock);
+        });
+      });
+      this.#rx.set(family, s);
+      s.catch(() => this.#rx.delete(family));
+    }
+    return s;
+  }
+
+  #guardTtl(sock: dgram.Socket, family: 4 | 6): void {
+    const fd = dgramFd(sock);
+    if (this.#o.setMinTtl && fd !== undefined) {
+      this.#o.setMinTtl(fd, family, 255);
+    } else if (!this.#warnedTtl) {
+      this.#warnedTtl = true;
+      this.#log.info(
+        { family },
+        'bfd: received TTL not enforced (no setMinTtl: dgram cannot read the TTL; RFC 5881 §5 wants 255)',
+      );
+    }
+  }
+
+  #txSocket(p: BfdPeer): Promise<dgram.Socket> {
+    const k = `${p.family}|${p.local ?? ''}|${p.ifname ?? ''}`;
+    let s = this.#tx.get(k);
+    if (!s) {
+      s = this.#bindTx(p);
+      this.#tx.set(k, s);
+      s.catch(() => this.#tx.delete(k));
+    }
+    return s;
+  }
+
+  async #bindTx(p: BfdPeer): Promise<dgram.Socket> {
+    const [lo, hi] = this.#o.sourcePorts ?? BFD_SOURCE_PORTS;
+    let last: unknown;
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const port = randomInt(lo, hi + 1);
+      const sock = dgram.createSocket({ type: p.family === 4 ? 'udp4' : 'udp6', ipv6Only: p.family === 6 });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          sock.once('error', reject);
+          sock.bind(port, p.local ?? (p.family === 4 ? '0.0.0.0' : '::'), () => {
+            sock.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (e) {
+        last = e;
+        sock.close();
+        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        throw new Error(`bfd: binding a source port for ${p.peer}: ${String(e)}`, { cause: e });
+      }
+      sock.setTTL(255); // RFC 5881 §5: TTL / hop limit 255 (uv_udp_set_ttl sets IPV6_UNICAST_HOPS on udp6)
+      sock.on('error', (err) => this.#log.warn({ err, peer: p.peer }, 'bfd: transmit socket error'));
+      // Packets sent to us on the source port are Control packets too (some peers answer there).
+      sock.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+      if (p.ifname && this.#o.bindToDevice) {
+        const fd = dgramFd(sock);
+        if (fd !== undefined) this.#o.bindToDevice(fd, p.ifname);
+      }
+      return sock;
+    }
+    throw new Error(`bfd: no free source port in ${lo}-${hi} after 32 tries`, { cause: last });
+  }
+
+  #onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    try {
+      const r = checkControlPacket(msg);
+      if (!r.ok) {
+        this.#count(r.reason);
+        this.#log.debug({ from: rinfo.address, reason: r.reason }, r.message);
+        return;
+      }
+      const [addr, zone] = rinfo.address.split('%');
+      const from = { address: canonical(addr!, 'source').ip, ifname: zone };
+      const d = demultiplex(r.packet, from, this.#byDiscr, this.#byKey);
+      if (!d.ok) {
+        this.#count(d.reason);
+        return;
+      }
+      const p = d.session;
+      if (p.peer !== from.address) {
+        this.#count('unknown-discriminator');
+        return;
+      }
+      if (p.session.state === SessionState.AdminDown) this.#count('session-admin-down');
+      p.counters.controlPacketInput++;
+      p.lastReceivedAt = Date.now();
+      this.#dispatch(p, { type: 'receive', packet: r.packet });
+    } catch (err) {
+      // Never let a datagram take the process down.
+      this.#count('truncated');
+      this.#log.warn({ err, from: rinfo.address }, 'bfd: dropped a datagram that broke the handler');
+    }
+  }
+
+  #dispatch(p: BfdPeer, event: BfdEvent): void {
+    if (this.#closed || this.#byKey.get(p.key) !== p) return;
+    const r = step(p.session, event, { random: this.#o.random ?? Math.random });
+    p.session = r.session;
+    for (const a of r.actions) this.#apply(p, a);
+  }
+
+  #apply(p: BfdPeer, a: BfdAction): void {
+    switch (a.type) {
+      case 'send':
+        this.#send(p, serializeControlPacket(a.packet));
+        return;
+      case 'arm-tx':
+        clearTimeout(p.txTimer);
+        p.txTimer = setTimeout(() => this.#dispatch(p, { type: 'tx-timer' }), a.ms);
+        p.txTimer.unref();
+        return;
+      case 'cancel-tx':
+        clearTimeout(p.txTimer);
+        p.txTimer = undefined;
+        return;
+      case 'arm-detect':
+        clearTimeout(p.detectTimer);
+        if (a.ms > 0) {
+          p.detectTimer = setTimeout(() => this.#dispatch(p, { type: 'detect-timer' }), a.ms);
+          p.detectTimer.unref();
+        }
+        return;
+      case 'cancel-detect':
+        clearTimeout(p.detectTimer);
+        p.detectTimer = undefined;
+        return;
+      case 'state': {
+        const ev = { from: stateName(a.from), to: stateName(a.to), diag: a.diag };
+        this.#log.info(
+          { peer: p.peer, ifname: p.ifname, ...ev, diagName: diagName(a.diag) },
+          'bfd: session state',
+        );
+        p.emit('state', ev);
+        this.emit('state', p, ev);
+        return;
+      }
+      case 'up':
+        p.counters.sessionUpEvents++;
+        p.emit('up');
+        this.emit('up', p);
+        return;
+      case 'down': {
+        p.counters.sessionDownEvents++;
+        const ev = { diag: a.diag, diagName: diagName(a.diag) };
+        p.emit('down', ev);
+        this.emit('down', p, ev);
+        return;
+      }
+    }
+  }
+
+  #send(p: BfdPeer, buf: Buffer): void {
+    const k = `${p.family}|${p.local ?? ''}|${p.ifname ?? ''}`;
+    const s = this.#tx.get(k);
+    if (!s) return;
+    void s.then(
+      (sock) => {
+        if (this.#closed && p.session.state !== SessionState.AdminDown) return;
+        sock.send(buf, p.port, p.sendAddress, (err) => {
+          if (err) this.#log.debug({ err, peer: p.peer }, 'bfd: send failed');
+          else p.counters.controlPacketOutput++;
+        });
+      },
+      () => undefined,
+    );
+  }
+}
