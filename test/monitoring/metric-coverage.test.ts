@@ -1,4 +1,4 @@
-// Metric coverage: every metric name the alert rules, the seed's PromQL and docs/metrics.md use is exported by a
+// Metric coverage: every metric name the alert rules, the seed's PromQL, the Grafana dashboard and docs/metrics.md use is exported by a
 // running process of the lab. Starts the lab stack (API server + webhook + controller, dev pool `default`,
 // src/cli/lab.ts startLabStack), creates one Service that gets an IP and one the webhook denies with the real
 // kubectl, then scrapes the controller's /metrics (HTTP) and the webhook's /metrics (HTTPS, loopback).
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
+import { dashboardQueries } from '../../src/metrics/dashboard.ts';
 import { alertRules, REPO, seed000 } from './monitoring-files.ts';
 import { eventually as poll } from '../e2e/controller-harness.ts';
 
@@ -27,6 +28,10 @@ export const SPEAKER_METRICS_PENDING: ReadonlySet<string> = new Set([
   'metallb_bgp_updates_total',
   'metallb_bgp_announced_prefixes_total',
   'metallb_bgp_pending_prefixes_total',
+  'metallb_bfd_session_up',
+  'berth_l2_owner_changes_total',
+  'berth_l2_failover_seconds',
+  'berth_l2_ip_conflicts',
 ]);
 
 /**
@@ -57,6 +62,7 @@ function usedNames(): Map<string, Set<string>> {
     assert.ok(block.length > 0, 'seed 000: the "Métriques clés" promql block was not found');
     for (const n of namesIn(block)) add(n, 'seed 000 PromQL');
   }
+  for (const q of dashboardQueries()) for (const n of namesIn(q)) add(n.replace(/_(bucket|sum|count)$/, ''), 'Grafana dashboard');
   // docs: names in backticks only (prose mentions of prefixes such as `metallb_bgp_*` are not names).
   const docs = readFileSync(join(REPO, 'docs/metrics.md'), 'utf8');
   for (const m of docs.matchAll(/`((?:metallb|berth)_[a-z0-9_]+)(?:\{[^`]*\})?`/g)) add(m[1]!, 'docs/metrics.md');
