@@ -15,6 +15,7 @@
 //   interfaces exists here (§5.2; as MetalLB, the IP stays recorded as announced), Warning `IPConflict` when the
 //   announcer reports a foreign MAC on an IP;
 // - stop() (SIGTERM): liveness.leave() first (peers take over at once), then announcer.close(), then liveness.close().
+import type { EventEmitter } from 'node:events';
 import type { EventSink, ObjectRef } from '../kube/events.ts';
 import { familyOf } from '../shared/ip.ts';
 
@@ -43,20 +44,18 @@ export interface L2Stats {
 }
 
 /** What the speaker needs of the Layer2Announcer (an EventEmitter: conflict, conflictCleared, announced, withdrawn). */
-export interface AnnouncerPort {
+export interface AnnouncerPort extends Pick<EventEmitter, 'on'> {
   set(announcements: readonly Announcement[]): void;
   reannounce(ip: string): void;
   stats(): L2Stats;
   close(): void;
-  on(event: string, listener: (...args: never[]) => void): unknown;
 }
 
 /** What the speaker needs of the liveness (udp.ts `Liveness`; 'change' carries the alive set). */
-export interface LivenessPort {
+export interface LivenessPort extends Pick<EventEmitter, 'on'> {
   alive(): ReadonlySet<string>;
   leave(): Promise<void>;
   close(): void;
-  on(event: string, listener: (...args: never[]) => void): unknown;
 }
 
 /** status of a metallb.io/v1beta1 ServiceL2Status (MetalLB api/v1beta1/servicel2status_types.go). */
@@ -199,12 +198,12 @@ export class Speaker {
     this.#timers = o.timers ?? realTimers;
     this.#now = o.now ?? Date.now;
     this.#retryDelay = o.retry?.initialMs ?? 500;
-    o.announcer.on('conflict', ((ip: string, mac: string, ifname: string) => this.#conflict(ip, mac, ifname)) as (...a: never[]) => void);
-    o.announcer.on('conflictCleared', ((ip: string) => this.#conflictCleared(ip)) as (...a: never[]) => void);
-    o.announcer.on('announced', ((ip: string) => this.#announcedOnWire(ip)) as (...a: never[]) => void);
+    o.announcer.on('conflict', (ip: string, mac: string, ifname: string) => this.#conflict(ip, mac, ifname));
+    o.announcer.on('conflictCleared', (ip: string) => this.#conflictCleared(ip));
+    o.announcer.on('announced', (ip: string) => this.#announcedOnWire(ip));
     if (o.liveness) {
       this.#alive = new Set(o.liveness.alive());
-      o.liveness.on('change', ((alive: ReadonlySet<string>) => this.#livenessChanged(alive)) as (...a: never[]) => void);
+      o.liveness.on('change', (alive: ReadonlySet<string>) => this.#livenessChanged(alive));
     }
   }
 
