@@ -1,0 +1,138 @@
+// IP addresses and NLRI prefixes on the wire (RFC 4271 §4.3 "Length, Prefix" tuples; RFC 4760 §5 for IPv6).
+//
+//   +---------------------------+
+//   |   Length (1 octet, bits)  |
+//   +---------------------------+
+//   |   Prefix (variable)       |   ceil(Length / 8) octets, trailing bits irrelevant
+//   +---------------------------+
+//
+// Pure. Addresses are canonical text (ipaddr.js toString(): dotted quad, RFC 5952 for IPv6).
+import ipaddr from 'ipaddr.js';
+import { Afi } from './constants.ts';
+import type { BgpDecodeError } from './errors.ts';
+
+/** An IP prefix: `prefix` is the canonical network address (host bits zero), `length` its prefix length in bits. */
+export interface Prefix {
+  prefix: string;
+  length: number;
+}
+
+/** The AFI of an address in canonical or any ipaddr.js-accepted text: 1 (IPv4) or 2 (IPv6). */
+export function afiOf(address: string): number {
+  return address.includes(':') ? Afi.IPv6 : Afi.IPv4;
+}
+
+/** Address size in bytes for AFI 1/2. */
+function addressBytes(afi: number): number {
+  return afi === Afi.IPv6 ? 16 : 4;
+}
+
+/**
+ * The 4 or 16 bytes of an IP address. Throws RangeError naming the value when it is not an IPv4 dotted quad or an
+ * IPv6 address.
+ */
+export function addressToBytes(address: string): number[] {
+  if (ipaddr.IPv4.isValidFourPartDecimal(address)) return ipaddr.IPv4.parse(address).toByteArray();
+  if (address.includes(':') && ipaddr.IPv6.isValid(address)) return ipaddr.IPv6.parse(address).toByteArray();
+  throw new RangeError(`address ${JSON.stringify(address)} is not an IPv4 dotted quad or an IPv6 address`);
+}
+
+/** Writes an address's 4/16 bytes at `offset`; returns the new offset. Throws RangeError on a bad address. */
+export function encodeAddress(address: string, buf: Buffer, offset: number): number {
+  const bytes = addressToBytes(address);
+  for (let i = 0; i < bytes.length; i++) buf[offset + i] = bytes[i]!;
+  return offset + bytes.length;
+}
+
+/** Canonical text of the 4 (IPv4) or 16 (IPv6) bytes at `offset`; the caller has checked the bounds. */
+export function decodeAddress(buf: Buffer, offset: number, afi: number): string {
+  const n = addressBytes(afi);
+  return ipaddr.fromByteArray([...buf.subarray(offset, offset + n)]).toString();
+}
+
+/** Parses `198.51.100.0/24` / `2001:db8::/32` into a Prefix; host bits must be zero. Throws RangeError naming the value. */
+export function parsePrefix(text: string): Prefix {
+  const slash = text.indexOf('/');
+  if (slash < 0) throw new RangeError(`prefix ${JSON.stringify(text)} has no "/length"`);
+  const address = text.slice(0, slash);
+  const lenText = text.slice(slash + 1);
+  const bytes = addressToBytes(address);
+  const length = /^\d{1,3}$/.test(lenText) ? Number(lenText) : NaN;
+  if (!(length <= bytes.length * 8)) {
+    throw new RangeError(`prefix ${JSON.stringify(text)}: length must be 0-${bytes.length * 8}`);
+  }
+  const p = { prefix: ipaddr.fromByteArray(bytes).toString(), length };
+  checkPrefix(p);
+  return p;
+}
+
+/** `198.51.100.0/24`. */
+export function formatPrefix(p: Prefix): string {
+  return `${p.prefix}/${p.length}`;
+}
+
+/** Throws RangeError when `p` is not a canonical prefix (bad address, length out of range, host bits set). */
+export function checkPrefix(p: Prefix): void {
+  const bytes = addressToBytes(p.prefix);
+  const max = bytes.length * 8;
+  if (!Number.isInteger(p.length) || p.length < 0 || p.length > max) {
+    throw new RangeError(`prefix ${formatPrefix(p)}: length must be an integer 0-${max}`);
+  }
+  for (let bit = p.length; bit < max; bit++) {
+    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) {
+      throw new RangeError(`prefix ${formatPrefix(p)}: host bits after /${p.length} must be zero`);
+    }
+  }
+}
+
+/** Bytes one prefix takes on the wire: 1 + ceil(length / 8). */
+export function prefixLength(p: Prefix): number {
+  return 1 + ((p.length + 7) >> 3);
+}
+
+/**
+ * Writes one NLRI prefix at `offset`, returns the new offset. `afi` is the family the field carries; a prefix of the
+ * other family, a bad length or host bits set throw RangeError naming the value.
+ */
+export function encodePrefix(p: Prefix, afi: number, buf: Buffer, offset: number): number {
+  checkPrefix(p);
+  if (afiOf(p.prefix) !== afi) {
+    throw new RangeError(
+      `prefix ${formatPrefix(p)} is not of AFI ${afi} (${afi === Afi.IPv4 ? 'IPv4' : 'IPv6'})`,
+    );
+  }
+  const bytes = addressToBytes(p.prefix);
+  buf[offset] = p.length;
+  const n = (p.length + 7) >> 3;
+  for (let i = 0; i < n; i++) buf[offset + 1 + i] = bytes[i]!;
+  return offset + 1 + n;
+}
+
+/**
+ * Decodes the prefixes of an NLRI / Withdrawn Routes field `buf[start, end)` of family `afi` (1 or 2). Trailing bits
+ * after the prefix length are cleared (RFC 4271 §4.3: "irrelevant"). A length above 32/128 or a prefix running past
+ * `end` throws `onError(message)` (RFC 7606 §5.3: syntactically incorrect NLRI → session reset).
+ */
+export function decodePrefixes(
+  buf: Buffer,
+  start: number,
+  end: number,
+  afi: number,
+  onError: (message: string) => BgpDecodeError,
+): Prefix[] {
+  const out: Prefix[] = [];
+  const size = addressBytes(afi);
+  let pos = start;
+  while (pos < end) {
+    const length = buf[pos]!;
+    if (length > size * 8) throw onError(`prefix length ${length} exceeds ${size * 8} at offset ${pos}`);
+    const n = (length + 7) >> 3;
+    if (pos + 1 + n > end) throw onError(`prefix /${length} at offset ${pos} runs past the end of its field`);
+    const bytes = new Array<number>(size).fill(0);
+    for (let i = 0; i < n; i++) bytes[i] = buf[pos + 1 + i]!;
+    if (length & 7) bytes[n - 1]! &= 0xff << (8 - (length & 7));
+    out.push({ prefix: ipaddr.fromByteArray(bytes).toString(), length });
+    pos += 1 + n;
+  }
+  return out;
+}
