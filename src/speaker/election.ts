@@ -4,7 +4,7 @@
 // Sources: MetalLB speaker/layer2_controller.go (ShouldAnnounce: sort.Slice on sha256(node+"#"+ip) with bytes.Compare),
 // design/l2-preferred-node-selection.md (score = summed preferredNodeSelectors weights, higher first), spec
 // metallb-compat.md §5.1 step 7.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /** A node that may announce an IP, with its summed preferredNodeSelectors weight (0 when none matches). */
 export interface Candidate {
@@ -12,9 +12,15 @@ export interface Candidate {
   readonly score: number;
 }
 
+/** crypto.hash (Node ≥ 20.12, a one-shot about 4× faster than createHash for short inputs); absent on older 20.x. */
+const oneShot: ((alg: string, data: string, enc: 'buffer') => Buffer) | undefined = (
+  crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }
+).hash;
+
 /** SHA-256 of `"<node>#<ip>"` (32 bytes): MetalLB's per-IP node ranking key, compared bytewise, smaller first. */
 export function electionHash(node: string, ip: string): Buffer {
-  return createHash('sha256').update(`${node}#${ip}`).digest();
+  const text = `${node}#${ip}`;
+  return oneShot ? oneShot('sha256', text, 'buffer') : crypto.createHash('sha256').update(text).digest();
 }
 
 function checkCandidates(candidates: readonly Candidate[], what: string): void {
