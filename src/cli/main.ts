@@ -15,6 +15,7 @@ commands:
   lab                start the embedded local lab (API server + berth); what \`npm start\` runs
   controller ARGS    run the controller process (the container command; flags: src/controller/flags.ts)
   webhook ARGS       run the admission webhook process (the container command; flags: src/webhook/flags.ts)
+  speaker ARGS       run the speaker process, one per node (the DaemonSet's command; flags: src/speaker/flags.ts)
   version            print the version
 
 ${VALIDATE_USAGE}
@@ -53,6 +54,15 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     case 'webhook': {
       const { runWebhook } = await import('../webhook/main.ts');
       return runWebhook(rest);
+    }
+    case 'speaker': {
+      if (rest.some((a) => a === '--help' || a === '-h')) {
+        const { SPEAKER_USAGE } = await import('../speaker/flags.ts');
+        io.out(SPEAKER_USAGE);
+        return 0;
+      }
+      const { runSpeaker } = await import('../speaker/main.ts');
+      return runSpeaker(rest);
     }
     case 'version':
     case '--version':

@@ -14,7 +14,7 @@ test('defaults, and the node name from --node-name, $METALLB_NODE_NAME or $NODE_
   assert.equal(r.flags.memberlistSecretName, 'memberlist');
   assert.equal(r.flags.dryRunLink, false);
   assert.equal(r.flags.heartbeatIntervalMs, 100);
-  assert.equal(r.flags.suspectAfterMs, 400);
+  assert.equal(r.flags.suspectAfterMs, 300);
   const env = parseSpeakerFlags([], { METALLB_NODE_NAME: 'a', NODE_NAME: 'b', METALLB_ML_BIND_ADDR: '198.51.100.2' });
   assert.ok(env.ok);
   assert.equal(env.flags.nodeName, 'a');

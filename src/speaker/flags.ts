@@ -50,7 +50,7 @@ export const SPEAKER_USAGE = `usage: berth speaker --node-name NODE [flags]
                                every Node is assumed to run a live speaker, as MetalLB without memberlist)
   --memberlist-secret-name S   Secret holding the heartbeat key under "secretkey" (default memberlist)
   --heartbeat-interval D       heartbeat period (default 100ms)
-  --suspect-after D            a peer silent this long is dead (default 400ms)
+  --suspect-after D            a peer silent this long is dead (default 300ms)
   --debounce D                 coalesce changes this long before recomputing (default 5ms)
   --dry-run-link               tests: open no socket; frames are recorded on a fake link "dry0", not sent
   --log-format FORMAT          json (default: one JSON object per line) or text
@@ -97,7 +97,7 @@ export function parseSpeakerFlags(argv: readonly string[], env: NodeJS.ProcessEn
   const nodeName = str('node-name') ?? (env.METALLB_NODE_NAME || undefined) ?? (env.NODE_NAME || undefined);
   if (!nodeName) return { ok: false, message: '--node-name is required (or $METALLB_NODE_NAME / $NODE_NAME)' };
   const durations: Record<string, number> = {};
-  for (const [k, def] of Object.entries({ 'heartbeat-interval': '100ms', 'suspect-after': '400ms', debounce: '5ms' })) {
+  for (const [k, def] of Object.entries({ 'heartbeat-interval': '100ms', 'suspect-after': '300ms', debounce: '5ms' })) {
     const text = str(k) ?? def;
     const d = parseGoDuration(text);
     if (!d.ok) return { ok: false, message: `--${k}: ${d.message}` };

@@ -353,7 +353,7 @@ test('failover: a peer lost → this node owns its IP → the first gratuitous p
   r.setNow(2_000_000);
   r.setDecisions([d('shop/web', '192.0.2.10', 'n1')]);
   r.liveness.set(['n1', 'n3']);
-  assert.deepEqual(r.announcer.last, [{ ip: '192.0.2.10', service: 'shop/web', interfaces: [] }], 'recomputed at once, no debounce');
+  assert.deepEqual(r.announcer.last, [{ ip: '192.0.2.10', service: 'shop/web', interfaces: [], probe: false }], 'recomputed at once, no debounce, no probe on a takeover');
   r.setNow(2_000_120);
   r.announcer.emit('announced', '192.0.2.10');
   r.announcer.emit('announced', '192.0.2.10');

@@ -33,6 +33,8 @@ export interface Announcement {
   ip: string;
   service: string;
   interfaces: string[];
+  /** false: announce at once, no probe (a takeover from another berth speaker); default true. */
+  probe?: boolean;
 }
 
 /** The announcer's counters, per IP and per drop reason (announcer.ts `stats()`). */
@@ -101,13 +103,13 @@ export interface Timers {
   clear(handle: unknown): void;
 }
 
-export interface SpeakerOptions {
+export interface SpeakerOptions<D extends Decision = Decision> {
   /** This node's name. */
   node: string;
   /** The current plan from the caches; undefined while no valid configuration was ever loaded (nothing changes). */
-  decide: () => readonly Decision[] | undefined;
+  decide: () => readonly D[] | undefined;
   /** l2-plan.ts's announcementsFor. */
-  announcementsFor: (node: string, decisions: readonly Decision[]) => Announcement[];
+  announcementsFor: (node: string, decisions: readonly D[]) => Announcement[];
   announcer: AnnouncerPort;
   liveness?: LivenessPort;
   /** The links this node has now (layer2Links), to tell when an advertisement's interfaces exist on none. */
@@ -159,8 +161,8 @@ function sameStatus(a: L2StatusBody | undefined, b: L2StatusBody): boolean {
   return a.node === b.node && a.serviceName === b.serviceName && a.serviceNamespace === b.serviceNamespace && ifs(a) === ifs(b);
 }
 
-export class Speaker {
-  readonly #o: SpeakerOptions;
+export class Speaker<D extends Decision = Decision> {
+  readonly #o: SpeakerOptions<D>;
   readonly #timers: Timers;
   readonly #now: () => number;
   #debounce: unknown;
@@ -193,7 +195,7 @@ export class Speaker {
   /** Counts, for tests and the ready line. */
   readonly counts = { recomputes: 0, statusWrites: 0, statusFailures: 0 };
 
-  constructor(o: SpeakerOptions) {
+  constructor(o: SpeakerOptions<D>) {
     this.#o = o;
     this.#timers = o.timers ?? realTimers;
     this.#now = o.now ?? Date.now;
@@ -219,7 +221,7 @@ export class Speaker {
   /** Recomputes now: plan → announcer.set → bookkeeping, events, metrics, ServiceL2Status. Never throws. */
   sync(): void {
     if (this.#stopped) return;
-    let decisions: readonly Decision[] | undefined;
+    let decisions: readonly D[] | undefined;
     try {
       decisions = this.#o.decide();
     } catch (e) {
@@ -229,9 +231,6 @@ export class Speaker {
     if (!decisions) return;
     this.counts.recomputes++;
     const self = this.#o.node;
-    const announcements = this.#o.announcementsFor(self, decisions);
-    this.#o.announcer.set(announcements);
-
     // --- owners, owner changes, failovers ---
     const owners = new Map<string, string | undefined>();
     const servicesOfIp = new Map<string, string[]>();
@@ -241,6 +240,12 @@ export class Speaker {
       if (!list.includes(d.service)) list.push(d.service);
       servicesOfIp.set(d.ip, list);
     }
+    // An IP another berth speaker held is taken over without probing (the probe would only delay the failover).
+    const announcements = this.#o.announcementsFor(self, decisions).map((a) => {
+      const prev = this.#owners.get(a.ip);
+      return prev !== undefined && prev !== self ? { ...a, probe: false } : a;
+    });
+    this.#o.announcer.set(announcements);
     const now = this.#now();
     for (const [ip, owner] of owners) {
       const prev = this.#owners.get(ip);

@@ -1,0 +1,499 @@
+// The speaker process: `berth speaker --node-name N [flags]` (flags.ts), one per node (DaemonSet, host network).
+// Wires src/kube (informers, writes, events), the link (AF_PACKET addon), the announcer, the liveness heartbeats and
+// src/metrics to the Speaker (speaker.ts), which holds the logic. Modelled on src/controller/main.ts:
+// - /metrics /healthz /readyz listen at once (--metrics-port 7472; /readyz 503 with the reason until synced);
+// - the kubeconfig and informers are retried with backoff; the API server going away never exits the process nor
+//   withdraws anything (informer caches are kept; the plan is recomputed from them; status writes are retried);
+// - prints `speaker: ready node=N …` once its caches are synced and the first plan is applied;
+// - SIGTERM/SIGINT: liveness.leave() (peers take over at once), announcer.close(), then exit 0.
+// `--dry-run-link` (tests): no socket is opened; the announcer works on one fake link `dry0` that records frames.
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { Registry } from 'prom-client';
+import { SERVICE_STATUS_LABELS } from '../api/service-l2-status.ts';
+import { buildConfig } from '../config/build.ts';
+import type { ServiceLike } from '../config/service.ts';
+import type { Config } from '../config/types.ts';
+import type { KubeObject } from '../kube/client.ts';
+import { realClock } from '../kube/clock.ts';
+import { connectWithRetry } from '../kube/connect.ts';
+import { EventRecorder, ignoreNumbers } from '../kube/events.ts';
+import { slim, type Informer } from '../kube/informer.ts';
+import { createLogger, type Logger } from '../kube/log.ts';
+import { Resources } from '../kube/resources.ts';
+import { clientMetrics, metricsHandler } from '../metrics/index.ts';
+import { speakerMetrics } from '../metrics/speaker-metrics.ts';
+import { parseSpeakerFlags, SPEAKER_USAGE, type SpeakerFlags } from './flags.ts';
+import { announcementsFor, planLayer2, type L2Decision } from './l2-plan.ts';
+import { Layer2Announcer, type LinkPort, type OpenLink } from './layer2/announcer.ts';
+import { layer2Links, listLinks } from './link/interfaces.ts';
+import { openPacketSocket } from './link/packet.ts';
+import { startLiveness, type Liveness } from './liveness/udp.ts';
+import { Speaker, type L2StatusBody, type L2StatusObject, type L2StatusPort } from './speaker.ts';
+import { endpointViews, memberlistKey, nodeInternalIP, nodeView, serviceView } from './world.ts';
+import { EventEmitter } from 'node:events';
+
+interface ProbeServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** /metrics (the registry), /healthz (always ok) and /readyz (503 with the reason until ready). */
+function serveProbes(registry: Registry, notReady: () => string | undefined, opts: { port: number; host: string }): Promise<ProbeServer> {
+  const metrics = metricsHandler(registry);
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') return metrics(req, res);
+    if (path === '/healthz') return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    if (path === '/readyz') {
+      const why = notReady();
+      return void res.writeHead(why ? 503 : 200, { 'Content-Type': 'text/plain' }).end(why ? `not ready: ${why}\n` : 'ok\n');
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+  });
+  server.keepAliveTimeout = 5000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+/** A locally administered MAC derived from the node name (the dry-run link's). */
+export function dryRunMac(node: string): Buffer {
+  const h = createHash('sha256').update(`berth-dry-run#${node}`).digest();
+  const mac = Buffer.from(h.subarray(0, 6));
+  mac[0] = (mac[0]! & 0xfe) | 0x02;
+  return mac;
+}
+
+/** The dry-run link: records frames (counted per link and EtherType), sends nothing, receives nothing. */
+function dryRunLinks(node: string, log: Logger): { openLink: OpenLink; frames: Map<string, number> } {
+  const frames = new Map<string, number>();
+  const mac = dryRunMac(node);
+  const openLink: OpenLink = (ifname, ethertype): LinkPort => {
+    const key = `${ifname}/0x${ethertype.toString(16).padStart(4, '0')}`;
+    return {
+      ifname,
+      mac,
+      send(frame) {
+        frames.set(key, (frames.get(key) ?? 0) + 1);
+        log.debug({ link: key, bytes: frame.length }, `speaker: dry-run link ${key}: frame recorded (${frame.length} bytes)`);
+      },
+      close() {},
+    };
+  };
+  return { openLink, frames };
+}
+
+function statusObject(o: KubeObject): L2StatusObject {
+  const labels = o.metadata?.labels ?? {};
+  const ns = labels[SERVICE_STATUS_LABELS.serviceNamespace];
+  const name = labels[SERVICE_STATUS_LABELS.serviceName];
+  const st = (o as { status?: Partial<L2StatusBody> }).status;
+  return {
+    name: o.metadata?.name ?? '',
+    node: labels[SERVICE_STATUS_LABELS.node],
+    service: ns && name ? `${ns}/${name}` : undefined,
+    status:
+      st && typeof st.node === 'string'
+        ? {
+            node: st.node,
+            serviceName: st.serviceName ?? '',
+            serviceNamespace: st.serviceNamespace ?? '',
+            ...(Array.isArray(st.interfaces) && st.interfaces.length > 0 ? { interfaces: st.interfaces } : {}),
+          }
+        : undefined,
+  };
+}
+
+/**
+ * The liveness as the Speaker sees it, started later (when the memberlist Secret is there): until then, and for a
+ * grace period after start (2 × suspect-after, while the first heartbeats arrive), every Node counts as alive — a
+ * starting speaker never grabs IPs its peers hold. Off (no --memberlist-bind): every Node counts as alive, always.
+ */
+class LivenessHandle extends EventEmitter {
+  inner: Liveness | undefined;
+  graceUntil = 0;
+  constructor(
+    readonly self: string,
+    readonly allNodes: () => string[],
+  ) {
+    super();
+  }
+  attach(l: Liveness, graceMs: number): void {
+    this.inner = l;
+    this.graceUntil = Date.now() + graceMs;
+    l.on('change', () => this.emit('change', this.alive()));
+  }
+  alive(): ReadonlySet<string> {
+    if (!this.inner || Date.now() < this.graceUntil) return new Set([...this.allNodes(), this.self]);
+    return this.inner.alive();
+  }
+  friendlyMacs(): ReadonlySet<string> {
+    return this.inner?.friendlyMacs() ?? new Set();
+  }
+  async leave(): Promise<void> {
+    await this.inner?.leave();
+  }
+  close(): void {
+    this.inner?.close();
+  }
+}
+
+export async function runSpeaker(argv: readonly string[]): Promise<number> {
+  const parsed = parseSpeakerFlags(argv, process.env);
+  if (!parsed.ok) {
+    console.error(`speaker: ${parsed.message}\n${SPEAKER_USAGE}`);
+    return 2;
+  }
+  const f: SpeakerFlags = parsed.flags;
+  const logger = createLogger({ name: 'berth-speaker', format: f.logFormat, level: f.logLevel });
+  const log = (line: string): void => logger.info(line);
+  const ns = f.namespace;
+  const self = f.nodeName;
+
+  // --- stop: whatever has been started so far, in reverse order ---
+  const aborter = new AbortController();
+  const cleanups: Array<() => unknown> = [];
+  let stopping = false;
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  const stop = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`speaker: ${sig}, stopping`);
+    aborter.abort(new Error(`speaker: ${sig}`));
+    void (async () => {
+      for (const c of cleanups.reverse()) {
+        try {
+          await c();
+        } catch (e) {
+          logger.warn(`speaker: while stopping: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      log('speaker: stopped');
+      resolveExit(0);
+    })();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  cleanups.push(() => clearInterval(keepAlive));
+
+  // --- probes first ---
+  let notReady: string | undefined = 'loading the kubeconfig';
+  const registry = new Registry();
+  const cm = clientMetrics(registry);
+  const sm = speakerMetrics(registry, self, cm);
+  let probes: ProbeServer | undefined;
+  if (f.metricsPort !== 0) {
+    try {
+      probes = await serveProbes(registry, () => notReady, { port: f.metricsPort === 'auto' ? 0 : f.metricsPort, host: f.metricsHost });
+    } catch (e) {
+      logger.error(`speaker: cannot listen on ${f.metricsHost}:${f.metricsPort}: ${e instanceof Error ? e.message : String(e)}`);
+      clearInterval(keepAlive);
+      return 1;
+    }
+    const p = probes;
+    cleanups.push(() => p.close());
+    log(`speaker: serving /metrics /healthz /readyz on http://${f.metricsHost}:${p.port}`);
+  }
+
+  let kube: Awaited<ReturnType<typeof connectWithRetry>>;
+  try {
+    kube = await connectWithRetry(
+      { ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), ...(f.context ? { context: f.context } : {}), component: 'berth-speaker' },
+      { log: (l) => logger.warn(`speaker: ${l}`), signal: aborter.signal },
+    );
+  } catch {
+    return exited;
+  }
+  const k = kube;
+  cleanups.splice(1, 0, () => k.close());
+  const client = kube.client;
+  notReady = 'informer caches are not synced';
+  log(`speaker: node ${self} connecting to ${kube.access.server} (${kube.access.source}), namespace ${ns}`);
+
+  // --- informers (never cleared on errors: the API server away keeps the last known state) ---
+  const ilog = (l: string): void => logger.warn(l);
+  const inf = <T extends KubeObject = KubeObject>(r: (typeof Resources)[keyof typeof Resources], o: { namespace?: string; fieldSelector?: string } = {}) =>
+    kube.informer<T>(r, { ...o, transform: slim, log: ilog });
+  const nodes = inf(Resources.nodes);
+  const services = inf(Resources.services);
+  const slices = inf(Resources.endpointSlices);
+  const namespaces = inf(Resources.namespaces);
+  const configInformers: Record<string, Informer> = {
+    pools: inf(Resources.ipAddressPools, { namespace: ns }),
+    l2Advertisements: inf(Resources.l2Advertisements, { namespace: ns }),
+    bgpAdvertisements: inf(Resources.bgpAdvertisements, { namespace: ns }),
+    bgpPeers: inf(Resources.bgpPeers, { namespace: ns }),
+    communities: inf(Resources.communities, { namespace: ns }),
+    bfdProfiles: inf(Resources.bfdProfiles, { namespace: ns }),
+  };
+  const secrets = inf(Resources.secrets, { namespace: ns, fieldSelector: `metadata.name=${f.memberlistSecretName}` });
+  const statuses = inf(Resources.serviceL2Statuses, { namespace: ns });
+
+  // --- configuration: rebuilt when a config object, a namespace or a node's labels change; invalid → keep the last ---
+  let config: Config | undefined;
+  let configDirty = true;
+  let lastProblems = '';
+  const rebuildConfig = (): void => {
+    if (!configDirty) return;
+    configDirty = false;
+    const c = configInformers;
+    const res = buildConfig(
+      {
+        pools: c.pools!.list() as never,
+        l2Advertisements: c.l2Advertisements!.list() as never,
+        bgpAdvertisements: c.bgpAdvertisements!.list() as never,
+        bgpPeers: c.bgpPeers!.list() as never,
+        communities: c.communities!.list() as never,
+        bfdProfiles: c.bfdProfiles!.list() as never,
+        namespaces: namespaces.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} })),
+        nodes: nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} })),
+      },
+      { namespace: ns },
+    );
+    if (res.config) {
+      if (config === undefined) log(`speaker: configuration loaded (${res.config.pools.length} pools, ${res.config.l2Advertisements.length} L2Advertisements)`);
+      config = res.config;
+      lastProblems = '';
+      sm.configLoaded(true);
+      sm.configStale(false);
+      return;
+    }
+    const summary = res.problems.map((p) => `${p.object ? `${p.object}: ` : ''}${p.message}`).join('; ');
+    if (summary !== lastProblems) {
+      logger.warn({ problems: res.problems.length }, `speaker: configuration invalid, keeping the last valid one: ${summary}`);
+      lastProblems = summary;
+    }
+    sm.configStale(config !== undefined);
+  };
+
+  // --- links ---
+  const dry = f.dryRunLink ? dryRunLinks(self, logger) : undefined;
+  let links: { arp: string[]; ndp: string[] } = dry ? { arp: ['dry0'], ndp: ['dry0'] } : layer2Links(listLinks());
+  const rescanLinks = (): void => {
+    if (!dry) links = layer2Links(listLinks());
+  };
+  const openLink: OpenLink =
+    dry?.openLink ??
+    ((ifname, ethertype, onFrame) =>
+      openPacketSocket({
+        ifname,
+        ethertype,
+        onFrame: (frame) => onFrame(frame),
+        onError: (e) => logger.warn({ interface: ifname, code: e.code }, `speaker: link ${ifname}: ${e.message}`),
+      }));
+  const macs = (): string[] => (dry ? [[...dryRunMac(self)].map((b) => b.toString(16).padStart(2, '0')).join(':')] : listLinks().map((l) => l.mac).filter((m) => m && m !== '00:00:00:00:00:00'));
+
+  // --- liveness ---
+  const liveness = new LivenessHandle(self, () => nodes.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== ''));
+  let livenessKey: string | undefined;
+  const startHeartbeats = (): void => {
+    if (!f.memberlistBind || stopping) return;
+    const key = memberlistKey(secrets.list()[0] as { data?: Record<string, string> } | undefined);
+    if (!key) return;
+    const hex = key.toString('hex');
+    if (hex === livenessKey) return;
+    if (livenessKey !== undefined) {
+      logger.warn('speaker: the memberlist key changed: restarting the heartbeats');
+      liveness.inner?.close();
+    }
+    livenessKey = hex;
+    try {
+      const l = startLiveness({
+        node: self,
+        bindAddress: f.memberlistBind,
+        port: f.memberlistPort,
+        key,
+        peers: () =>
+          nodes.list().flatMap((n) => {
+            const address = nodeInternalIP(n as never);
+            const name = n.metadata?.name;
+            return address && name && name !== self ? [{ node: name, address }] : [];
+          }),
+        intervalMs: f.heartbeatIntervalMs,
+        suspectAfterMs: f.suspectAfterMs,
+        macs,
+        log: logger.child({ component: 'liveness' }),
+      });
+      l.ready.catch((e: unknown) => logger.error(`speaker: heartbeats cannot start on ${f.memberlistBind}:${f.memberlistPort}: ${String(e)}`));
+      liveness.attach(l, 2 * f.suspectAfterMs);
+      setTimeout(() => speaker.changed(), 2 * f.suspectAfterMs + 10).unref();
+      log(`speaker: heartbeats on ${f.memberlistBind}:${f.memberlistPort} every ${f.heartbeatIntervalMs} ms, peers dead after ${f.suspectAfterMs} ms`);
+    } catch (e) {
+      logger.error(`speaker: heartbeats not started: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  // --- the announcer and the Speaker ---
+  const announcer = new Layer2Announcer({
+    openLink,
+    clock: realClock,
+    links: () => links,
+    log: logger.child({ component: 'layer2' }),
+    friendlyMacs: () => liveness.friendlyMacs(),
+  });
+  announcer.on('linkError', (ifname, error) => logger.warn({ interface: ifname }, `speaker: cannot open ${ifname}: ${error.message}`));
+  sm.layer2From(() => announcer.stats());
+  const recorder = new EventRecorder({
+    client,
+    component: 'metallb-speaker',
+    reportingComponent: 'berth-speaker',
+    reportingInstance: self,
+    log: ilog,
+    cause: ignoreNumbers,
+  });
+  const statusPort: L2StatusPort = {
+    list: () => statuses.list().map(statusObject),
+    async create(svc, status) {
+      const r = await client.create<KubeObject>(Resources.serviceL2Statuses, {
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'ServiceL2Status',
+        metadata: {
+          generateName: 'l2-',
+          namespace: ns,
+          labels: { [SERVICE_STATUS_LABELS.node]: self, [SERVICE_STATUS_LABELS.serviceName]: svc.name, [SERVICE_STATUS_LABELS.serviceNamespace]: svc.namespace },
+        },
+        status,
+      });
+      if (!r.ok) {
+        logger.warn(`speaker: creating the ServiceL2Status of ${svc.namespace}/${svc.name}: ${r.error.message}`);
+        return undefined;
+      }
+      const name = r.value.metadata?.name ?? '';
+      // The status subresource ignores status on create (as kube-apiserver): write it through /status.
+      const p = await client.patch(Resources.serviceL2Statuses, name, { status }, { namespace: ns, subresource: 'status' });
+      if (!p.ok) logger.warn(`speaker: writing the status of ServiceL2Status ${ns}/${name}: ${p.error.message}`);
+      return name;
+    },
+    async updateStatus(name, status) {
+      const r = await client.patch(Resources.serviceL2Statuses, name, { status: { ...status, interfaces: status.interfaces ?? null } }, { namespace: ns, subresource: 'status' });
+      if (!r.ok) logger.warn(`speaker: updating ServiceL2Status ${ns}/${name}: ${r.error.message}`);
+      return r.ok;
+    },
+    async delete(name) {
+      const r = await client.delete(Resources.serviceL2Statuses, name, { namespace: ns });
+      if (!r.ok && r.error.kind !== 'NotFound') {
+        logger.warn(`speaker: deleting ServiceL2Status ${ns}/${name}: ${r.error.message}`);
+        return false;
+      }
+      return true;
+    },
+  };
+
+  const decide = (): L2Decision[] | undefined => {
+    rebuildConfig();
+    if (!config) return undefined;
+    return planLayer2({
+      config,
+      nodes: nodes.list().flatMap((n) => nodeView(n as never, { ignoreExcludeLb: f.ignoreExcludeLb }) ?? []),
+      services: services.list().flatMap((s) => serviceView(s as ServiceLike, f.lbClass ? { lbClass: f.lbClass } : {}) ?? []),
+      endpoints: endpointViews(slices.list() as never),
+      liveSpeakers: liveness.alive(),
+    });
+  };
+  const speaker = new Speaker({
+    node: self,
+    decide,
+    announcementsFor,
+    announcer,
+    liveness,
+    links: () => links,
+    status: statusPort,
+    events: recorder,
+    serviceRef: (key) => {
+      const s = services.getByKey(key);
+      const [namespace, name] = key.split('/') as [string, string];
+      return {
+        kind: 'Service',
+        apiVersion: 'v1',
+        namespace,
+        name,
+        ...(s?.metadata?.uid ? { uid: s.metadata.uid } : {}),
+        ...(s?.metadata?.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
+      };
+    },
+    metrics: sm,
+    log: (fields, message) => logger.info(fields, message),
+    warn: (fields, message) => logger.warn(fields, message),
+    debounceMs: f.debounceMs,
+  });
+
+  const onChange = { add: () => speaker.changed(), update: () => speaker.changed(), delete: () => speaker.changed() };
+  const onConfig = {
+    add: () => ((configDirty = true), speaker.changed()),
+    update: () => ((configDirty = true), speaker.changed()),
+    delete: () => ((configDirty = true), speaker.changed()),
+  };
+  nodes.on(onConfig);
+  namespaces.on(onConfig);
+  for (const i of Object.values(configInformers)) i.on(onConfig);
+  services.on(onChange);
+  slices.on(onChange);
+  statuses.on({ add: () => speaker.reconcileStatus(), update: () => speaker.reconcileStatus(), delete: () => speaker.reconcileStatus() });
+  secrets.on({ add: startHeartbeats, update: startHeartbeats });
+
+  const all = [nodes, services, slices, namespaces, secrets, statuses, ...Object.values(configInformers)];
+  const listStarted = Date.now();
+  for (const i of all) i.start();
+  await Promise.race([Promise.all(all.map((i) => i.synced)), new Promise((r) => aborter.signal.addEventListener('abort', r, { once: true }))]);
+  if (stopping) return exited;
+
+  // SIGTERM order (speaker.stop): leave → announcer.close → liveness.close; then the events still queued.
+  cleanups.push(async () => {
+    await speaker.stop();
+    await Promise.race([recorder.flush(), new Promise((r) => setTimeout(r, 2000))]);
+  });
+  if (f.memberlistBind && !memberlistKey(secrets.list()[0] as never)) {
+    logger.warn(`speaker: Secret ${ns}/${f.memberlistSecretName} (key secretkey) not found: heartbeats off until it exists; every Node counts as a live speaker`);
+  }
+  startHeartbeats();
+  // MetalLB rescans interfaces every 10 s (§5.2): the announcer picks up new links on the next set().
+  const rescan = setInterval(() => {
+    rescanLinks();
+    speaker.changed();
+  }, 10_000);
+  cleanups.push(() => clearInterval(rescan));
+
+  speaker.sync();
+  notReady = config ? undefined : 'no valid configuration loaded yet';
+  if (!config) {
+    const waitConfig = setInterval(() => {
+      if (config) {
+        notReady = undefined;
+        clearInterval(waitConfig);
+      }
+    }, 500);
+    cleanups.push(() => clearInterval(waitConfig));
+  }
+  log(
+    `speaker: ready node=${self} namespace=${ns} services=${services.size} nodes=${nodes.size} announcing=${speaker.announcing().size}` +
+      ` links=${dry ? 'dry-run' : `arp:${links.arp.join(',') || '-'} ndp:${links.ndp.join(',') || '-'}`} liveness=${f.memberlistBind ? `${f.memberlistBind}:${f.memberlistPort}` : 'off'}` +
+      ` metrics=${probes ? probes.port : 'off'} synced in ${Date.now() - listStarted} ms`,
+  );
+  return exited;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runSpeaker(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(`speaker: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,254 @@
+// `berth speaker` as a real process against the lab API server, without a network namespace: `--dry-run-link` makes
+// it open no socket (frames are recorded on a fake link), liveness is off (no --memberlist-bind), so every Node counts
+// as a live speaker, as MetalLB without memberlist. The network half (real ARP/NDP in namespaces) is H6's harness.
+// Checked: the ready line; /metrics with MetalLB's and berth's names; for a Service with a ready local endpoint on n1
+// (ETP=Local): Normal event nodeAssigned, one ServiceL2Status (node n1, labels), metallb_speaker_announced = 1 and
+// gratuitous packets; the API server stopped for a while withdraws nothing and the status object is kept (same name);
+// the EndpointSlice going unready withdraws the IP and deletes the ServiceL2Status; SIGTERM exits 0.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
+import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
+
+const SPEAKER_MAIN = fileURLToPath(new URL('../../src/speaker/main.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const NS = 'metallb-system';
+const IP = '198.51.100.10';
+const dir = mkdtempSync(join(tmpdir(), 'berth-speaker-e2e-'));
+const skip = findKubectl() ? undefined : 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
+let lab: TestLab | undefined;
+let labPort = 0;
+let speaker: NodeProcess | undefined;
+let metricsPort = 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function get(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`http://127.0.0.1:${metricsPort}${path}`, { timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const r = await lab!.kubectl(args, input !== undefined ? { input } : {});
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${speaker?.output().slice(-3000) ?? ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function metricValue(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
+const ANNOUNCED = `metallb_speaker_announced{service="shop/web",protocol="layer2",node="n1",ip="${IP}"}`;
+
+interface L2Status {
+  metadata: { name: string; labels?: Record<string, string> };
+  status?: { node?: string; serviceName?: string; serviceNamespace?: string };
+}
+
+async function l2Statuses(): Promise<L2Status[]> {
+  return (JSON.parse(await kubectl(['get', 'servicel2statuses', '-n', NS, '-o', 'json'])) as { items: L2Status[] }).items;
+}
+
+function endpointSlice(ready: boolean): string {
+  return `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: shop
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+endpoints: [{addresses: [203.0.113.5], nodeName: n1, conditions: {ready: ${ready}}}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+`;
+}
+
+before(async () => {
+  if (skip) return;
+  labPort = await freePort();
+  lab = await startTestLab({ dir, port: labPort, persist: true, nodes: 0 });
+  await kubectl(['apply', '-k', join(ROOT, 'gitops/base/crds')]);
+  await kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}
+status: {addresses: [{type: InternalIP, address: 192.0.2.1}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n2, labels: {kubernetes.io/hostname: n2}}
+status: {addresses: [{type: InternalIP, address: 192.0.2.2}]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: doc, namespace: ${NS}}
+spec: {addresses: [198.51.100.0/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: l2, namespace: ${NS}}
+spec: {ipAddressPools: [doc]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, annotations: {metallb.io/ip-allocated-from-pool: doc}}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`,
+  );
+  // No controller here: the Service's IP is written as the controller would, through the status subresource.
+  await kubectl(['patch', 'svc', 'web', '-n', 'shop', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: IP }] } } })]);
+  await kubectl(['apply', '-f', '-'], endpointSlice(true));
+});
+
+after(async () => {
+  await speaker?.stop('SIGKILL');
+  await lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('berth speaker: ready, announces the Service with a ready local endpoint, writes its ServiceL2Status and nodeAssigned', async (c) => {
+  if (skip) return c.skip(skip);
+  speaker = spawnNode(SPEAKER_MAIN, [
+    '--node-name',
+    'n1',
+    '--kubeconfig',
+    lab!.lab.kubeconfigPath,
+    '--metrics-port',
+    'auto',
+    '--metrics-host',
+    '127.0.0.1',
+    '--dry-run-link',
+  ]);
+  metricsPort = Number((await speaker.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
+  await speaker.waitFor(/speaker: ready node=n1 .*links=dry-run liveness=off/, 60_000);
+  assert.equal((await get('/healthz')).status, 200);
+  assert.equal((await get('/readyz')).status, 200);
+
+  const metrics = await until('the announcement and its gratuitous packets', async () => {
+    const m = (await get('/metrics')).body;
+    return metricValue(m, ANNOUNCED) === 1 && (metricValue(m, `metallb_layer2_gratuitous_sent{ip="${IP}"}`) ?? 0) > 0 ? m : undefined;
+  });
+  for (const name of [
+    'metallb_k8s_client_updates_total',
+    'metallb_k8s_client_update_errors_total',
+    'metallb_k8s_client_config_loaded_bool',
+    'metallb_k8s_client_config_stale_bool',
+    'metallb_layer2_requests_received',
+    'metallb_layer2_responses_sent',
+    'metallb_layer2_gratuitous_sent',
+    'berth_l2_owner_changes_total',
+    'berth_l2_failover_seconds',
+    'berth_l2_ip_conflicts',
+    'berth_l2_frames_dropped_total',
+  ]) {
+    assert.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  }
+  assert.equal(metricValue(metrics, 'metallb_k8s_client_config_loaded_bool'), 1);
+
+  const st = await until('the ServiceL2Status', async () => {
+    const items = await l2Statuses();
+    return items.length === 1 && items[0]!.status?.node === 'n1' ? items[0] : undefined;
+  });
+  assert.match(st.metadata.name, /^l2-/);
+  assert.deepEqual(st.status, { node: 'n1', serviceName: 'web', serviceNamespace: 'shop' });
+  assert.deepEqual(
+    [st.metadata.labels?.['metallb.io/node'], st.metadata.labels?.['metallb.io/service-name'], st.metadata.labels?.['metallb.io/service-namespace']],
+    ['n1', 'web', 'shop'],
+  );
+  const ev = await until('the nodeAssigned event', async () => {
+    const list = JSON.parse(await kubectl(['get', 'events', '-n', 'shop', '-o', 'json'])) as {
+      items: Array<{ reason: string; type: string; message: string; source?: { component?: string }; involvedObject: { kind: string; name: string } }>;
+    };
+    return list.items.find((e) => e.reason === 'nodeAssigned');
+  });
+  assert.equal(ev.type, 'Normal');
+  assert.equal(ev.message, 'announcing from node "n1" with protocol "layer2"');
+  assert.deepEqual([ev.involvedObject.kind, ev.involvedObject.name, ev.source?.component], ['Service', 'web', 'metallb-speaker']);
+});
+
+test('the API server stopped: nothing is withdrawn; back: the same ServiceL2Status, no extra write', async (c) => {
+  if (skip) return c.skip(skip);
+  assert.ok(lab && speaker, 'the first test left the lab and the speaker running');
+  const before = (await l2Statuses()).map((s) => s.metadata.name);
+  const writesBefore = metricValue((await get('/metrics')).body, 'metallb_k8s_client_updates_total') ?? 0;
+  const logAt = speaker.output().length;
+  await lab.stop();
+  lab = undefined;
+  await until('the speaker to notice the outage', async () => (/retrying/.test(speaker!.output().slice(logAt)) ? true : undefined));
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(speaker.exited, false);
+  const during = (await get('/metrics')).body;
+  assert.equal(metricValue(during, ANNOUNCED), 1, 'still announced while the API server is away');
+  assert.doesNotMatch(speaker.output().slice(logAt), /"decision":"withdraw"/);
+
+  lab = await startTestLab({ dir, port: labPort, persist: true, nodes: 0 });
+  // The informers relist; the plan is unchanged, so nothing is written.
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual((await l2Statuses()).map((s) => s.metadata.name), before);
+  const afterText = (await get('/metrics')).body;
+  assert.equal(metricValue(afterText, ANNOUNCED), 1);
+  assert.equal(metricValue(afterText, 'metallb_k8s_client_updates_total'), writesBefore, 'no status write after a resync that changed nothing');
+  assert.doesNotMatch(speaker.output().slice(logAt), /"decision":"withdraw"/);
+});
+
+test('the endpoint goes unready: the IP is withdrawn (noEndpoints) and the ServiceL2Status deleted; SIGTERM exits 0', async (c) => {
+  if (skip) return c.skip(skip);
+  assert.ok(lab && speaker);
+  await kubectl(['apply', '-f', '-'], endpointSlice(false));
+  await until('the withdraw', async () => (metricValue((await get('/metrics')).body, ANNOUNCED) === undefined ? true : undefined));
+  assert.match(speaker.output(), /"decision":"withdraw".*"reason":"noEndpoints"/);
+  await until('the ServiceL2Status to be deleted', async () => ((await l2Statuses()).length === 0 ? true : undefined));
+  assert.equal(await speaker.stop('SIGTERM'), 0);
+  assert.match(speaker.output(), /speaker: SIGTERM, stopping[\s\S]*speaker: stopped/);
+});
