@@ -32,6 +32,7 @@ export const SPEAKER_METRICS_PENDING: ReadonlySet<string> = new Set([
   'berth_l2_owner_changes_total',
   'berth_l2_failover_seconds',
   'berth_l2_ip_conflicts',
+  'berth_l2_frames_dropped_total',
 ]);
 
 /**
