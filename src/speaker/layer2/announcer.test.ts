@@ -27,6 +27,13 @@ class FakeLink implements LinkPort {
     readonly mac: Buffer,
     readonly onFrame: (f: Buffer) => void,
   ) {}
+  groups: string[] = [];
+  addMembership(m: { kind: 'multicast'; mac: string }): void {
+    this.groups.push(m.mac);
+  }
+  dropMembership(m: { kind: 'multicast'; mac: string }): void {
+    this.groups = this.groups.filter((g) => g !== m.mac);
+  }
   send(frame: Buffer): void {
     if (this.failSend) throw new Error('ENETDOWN');
     this.sent.push(frame);
@@ -205,6 +212,18 @@ describe('Layer2Announcer', () => {
     const again = open('eth0', 0x0806)!;
     assert.notEqual(again, arp);
     assert.deepEqual(again.take(), [`garp-req ${VIP4}`, `garp-rep ${VIP4}`], 'failback: no probe');
+    a.close();
+  });
+
+  it('joins the solicited-node MAC of each watched IPv6 once, and leaves it with the last IP', () => {
+    const { a, open } = setup();
+    a.set([ann(VIP6), ann('2001:db8:78::10')]); // same low 24 bits → one group
+    const v6 = open('eth0', 0x86dd)!;
+    assert.deepEqual(v6.groups, ['33:33:ff:00:00:10']);
+    a.set([ann('2001:db8:78::10'), ann('2001:db8:77::11')]);
+    assert.deepEqual(v6.groups, ['33:33:ff:00:00:10', '33:33:ff:00:00:11']);
+    a.set([ann('2001:db8:77::11')]);
+    assert.deepEqual(v6.groups, ['33:33:ff:00:00:11']);
     a.close();
   });
 

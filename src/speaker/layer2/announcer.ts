@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../kube/clock.ts';
 import { macToString, type DropReason } from './errors.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6 } from './ethernet.ts';
+import { ipv6MulticastMac, solicitedNodeAddress } from './ndp.ts';
 import {
   arpProbe,
   dadProbe,
@@ -26,6 +27,13 @@ export interface LinkPort {
   /** A whole Ethernet frame; may throw (e.g. LinkError ENETDOWN): the announcer logs and carries on. */
   send(frame: Buffer): void;
   close(): void;
+  /**
+   * Optional (H1's PacketSocket has it): PACKET_ADD_MEMBERSHIP for a multicast MAC. The announcer opens the NIC's
+   * receive filter for the solicited-node MAC (33:33:ff:xx:xx:xx) of each IPv6 it watches, as MetalLB joins the
+   * solicited-node group (§5.2): veth and bridges flood anyway, real NICs drop unjoined multicast.
+   */
+  addMembership?(m: { kind: 'multicast'; mac: string }): void;
+  dropMembership?(m: { kind: 'multicast'; mac: string }): void;
 }
 
 /** Opens a socket on `ifname` bound to `ethertype` (0x0806 ARP, 0x86dd IPv6); throws when it cannot (EPERM, ENODEV). */
@@ -111,6 +119,8 @@ interface Port {
   family: 4 | 6;
   link: LinkPort;
   ips: Map<string, IpOnLink>;
+  /** Solicited-node MAC → number of watched IPs that need it (IPv6 ports). */
+  groups: Map<string, number>;
   responder: ResponderState | undefined;
 }
 
@@ -301,7 +311,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
       const link = this.#o.openLink(ifname, family === 4 ? ETHERTYPE_ARP : ETHERTYPE_IPV6, (frame) => {
         if (port) this.#onFrame(port, frame);
       });
-      port = { key, ifname, family, link, ips: new Map(), responder: undefined };
+      port = { key, ifname, family, link, ips: new Map(), groups: new Map(), responder: undefined };
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.#o.log.error({ ifname, family, err: err.message }, 'layer2: cannot open packet socket');
@@ -333,6 +343,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     };
     port.ips.set(ip, s);
     port.responder = undefined;
+    if (port.family === 6) this.#membership(port, ip, true);
     if (probe && this.#probe.count > 0 && !this.#seen.has(`${port.ifname}|${ip}`))
       void this.#runProbe(port, s);
     else this.#activate(port, s);
@@ -344,6 +355,26 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     s.abort.abort();
     port.ips.delete(ip);
     port.responder = undefined;
+    if (port.family === 6) this.#membership(port, ip, false);
+  }
+
+  /** Reference-counted multicast filter entry for `ip`'s solicited-node MAC; failures are logged, not fatal. */
+  #membership(port: Port, ip: string, add: boolean): void {
+    const mac = ipv6MulticastMac(solicitedNodeAddress(ip));
+    const n = port.groups.get(mac) ?? 0;
+    const next = add ? n + 1 : n - 1;
+    if (next > 0) port.groups.set(mac, next);
+    else port.groups.delete(mac);
+    if ((add && n !== 0) || (!add && next !== 0)) return;
+    try {
+      if (add) port.link.addMembership?.({ kind: 'multicast', mac });
+      else port.link.dropMembership?.({ kind: 'multicast', mac });
+    } catch (e) {
+      this.#o.log.warn(
+        { ifname: port.ifname, mac, err: e instanceof Error ? e.message : String(e) },
+        'layer2: multicast membership failed',
+      );
+    }
   }
 
   async #runProbe(port: Port, s: IpOnLink): Promise<void> {
