@@ -42,6 +42,12 @@ describe('metallbOrder', () => {
       want: ['iris2', 'iris1'],
     },
     {
+      desc: 'MetalLB layer2_controller_test "two services ... controller 1 should announce the second" (10.20.30.2)',
+      ip: '10.20.30.2',
+      candidates: flat('iris1', 'iris2'),
+      want: ['iris1', 'iris2'],
+    },
+    {
       desc: 'MetalLB vector, three nodes (spec §5.1)',
       ip: '192.168.1.240',
       candidates: flat('nodeA', 'nodeB', 'nodeC'),
