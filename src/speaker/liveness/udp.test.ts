@@ -1,0 +1,127 @@
+// Real UDP on loopback (127.0.0.2-127.0.0.9, all local on Linux), real worker threads.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { encode, heartbeatKey } from './heartbeat.ts';
+import { startLiveness, type Liveness, type LivenessOptions } from './udp.ts';
+
+const log = pino({ level: 'silent' });
+const secret = Buffer.from('test-secret-0123456789-abcdefghij');
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** N speakers n1..nN on 127.0.0.2.. with free ports; extra peers (spies) may be listed too. */
+async function cluster(n: number, t: { after(fn: () => void): void }, over: Partial<LivenessOptions>[] = [], extra: { node: string; address: string; port: number }[] = []) {
+  const ls: Liveness[] = [];
+  const ports: number[] = [];
+  const peers = () => [...ls.map((_, i) => ({ node: `n${i + 1}`, address: `127.0.0.${i + 2}`, port: ports[i]! })), ...extra];
+  for (let i = 0; i < n; i++) {
+    const l = startLiveness({
+      node: `n${i + 1}`,
+      bindAddress: `127.0.0.${i + 2}`,
+      port: 0,
+      key: secret,
+      peers: () => (ports.length === n ? peers() : []),
+      macs: () => [`02:00:00:00:00:0${i + 1}`],
+      log,
+      ...over[i],
+    });
+    t.after(() => l.close());
+    ls.push(l);
+  }
+  await Promise.all(ls.map((l) => l.ready));
+  for (const l of ls) ports.push(l.address().port);
+  await until('everyone sees everyone', () => ls.every((l) => l.alive().size === n));
+  return ls;
+}
+
+test('three speakers see each other; a closed one is dropped; leave() is seen as leaving', async (t) => {
+  const [a, b, c] = await cluster(3, t);
+  const changes: string[][] = [];
+  a!.on('change', (alive) => changes.push([...alive].sort()));
+  c!.close();
+  await until('n3 dropped after silence', () => !a!.alive().has('n3'));
+  assert.equal(a!.peers().find((p) => p.node === 'n3')?.left, false);
+  await b!.leave();
+  await until('n2 dropped', () => !a!.alive().has('n2'));
+  assert.equal(a!.peers().find((p) => p.node === 'n2')?.left, true, 'removed because it said leaving, not by silence');
+  // 'change' fires once per change, each with the new set
+  assert.deepEqual(changes, [['n1', 'n2'], ['n1']]);
+  assert.ok(a!.stats().accepted > 0 && a!.stats().drops.get('bad-mac') === 0);
+});
+
+test('friendly MACs are every speaker MAC (own included)', async (t) => {
+  const [a] = await cluster(2, t);
+  await until('MAC of n2 known', () => a!.friendlyMacs().has('02:00:00:00:00:02'));
+  assert.deepEqual([...a!.friendlyMacs()].sort(), ['02:00:00:00:00:01', '02:00:00:00:00:02']);
+});
+
+test('forged, truncated and replayed datagrams are dropped and counted; the sender is not revived by them', async (t) => {
+  const spy = dgram.createSocket('udp4');
+  t.after(() => spy.close());
+  spy.bind(0, '127.0.0.9');
+  await once(spy, 'listening');
+  const captured: Buffer[] = [];
+  spy.on('message', (m) => captured.push(m));
+  const [a, b] = await cluster(2, t, [], [{ node: 'spy', address: '127.0.0.9', port: spy.address().port }]);
+  await until('a heartbeat of n2 captured', () => captured.some((m) => m.includes(Buffer.from('n2'))));
+  const port = a!.address().port;
+  const send = (buf: Buffer) => new Promise<void>((r) => spy.send(buf, port, '127.0.0.2', () => r()));
+  const forged = encode(
+    { node: 'n9', incarnation: 1, seq: 1, sentAtMs: Date.now(), state: 'alive', macs: [], intervalMs: 100, lagMs: 0 },
+    heartbeatKey(Buffer.from('not-the-right-secret-xxxxxxxxxxxx')),
+  );
+  await send(forged);
+  await send(Buffer.from('hello'));
+  const n2 = captured.find((m) => m.includes(Buffer.from('n2')))!;
+  await send(n2);
+  await until('drops counted', () => {
+    const d = a!.stats().drops;
+    return d.get('bad-mac') === 1 && d.get('truncated') === 1 && d.get('replayed')! >= 1;
+  });
+  assert.ok(!a!.alive().has('n9'));
+  // n2 dies; replaying its captured heartbeats does not bring it back
+  b!.close();
+  await until('n2 dropped', () => !a!.alive().has('n2'));
+  for (const m of captured.filter((x) => x.includes(Buffer.from('n2')))) await send(m);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!a!.alive().has('n2'));
+  assert.ok(a!.stats().drops.get('replayed')! >= 2);
+});
+
+test('a restarted speaker (new incarnation) is alive again at once', async (t) => {
+  const [a, b] = await cluster(2, t);
+  await b!.leave();
+  b!.close();
+  await until('n2 gone', () => !a!.alive().has('n2'));
+  const again = startLiveness({ node: 'n2', bindAddress: '127.0.0.3', port: 0, key: secret, log, macs: () => [], peers: () => [{ node: 'n1', address: '127.0.0.2', port: a!.address().port }] });
+  t.after(() => again.close());
+  await again.ready;
+  await until('n2 back', () => a!.alive().has('n2'));
+});
+
+test('the inline sender (same code on the main thread) works too', async (t) => {
+  const [a] = await cluster(2, t, [{ sender: 'inline' }, {}]);
+  assert.ok(a!.alive().has('n2'));
+});
+
+test('bad options and bind errors are reported with the value', async (t) => {
+  const base = { node: 'n1', port: 0, peers: () => [], macs: () => [], log };
+  assert.throws(() => startLiveness({ ...base, bindAddress: '127.0.0.2', key: Buffer.from('short') }), /5 bytes; it must be at least 16/);
+  assert.throws(() => startLiveness({ ...base, bindAddress: 'node-1', key: secret }), /bindAddress "node-1" is not an IP address/);
+  assert.throws(() => startLiveness({ ...base, bindAddress: '127.0.0.2', key: secret, intervalMs: 5 }), /intervalMs 5 must be an integer in 10..10000/);
+  const first = startLiveness({ ...base, bindAddress: '127.0.0.2', key: secret });
+  t.after(() => first.close());
+  await first.ready;
+  const second = startLiveness({ ...base, bindAddress: '127.0.0.2', key: secret, port: first.address().port });
+  t.after(() => second.close());
+  await assert.rejects(second.ready, /cannot bind UDP 127\.0\.0\.2:\d+: .*EADDRINUSE/);
+});

@@ -1,0 +1,464 @@
+// The liveness I/O edge: authenticated UDP heartbeats between speakers (MetalLB uses memberlist on port 7946 for the
+// same job, metallb-compat.md §5.4; berth keeps the port and the `memberlist` Secret but speaks its own small
+// protocol, heartbeat.ts). One dgram socket on bindAddress:port receives; a worker thread sends (sender-source.ts).
+//
+// Numbers (issue 8: a dead speaker noticed well under a second, no flapping on a busy node):
+// - interval 100 ms, suspicion 300 ms = 3 intervals: two lost datagrams in a row are tolerated; a SIGKILLed peer is
+//   dropped 300-325 ms after its last heartbeat (ticks every 25 ms), leaving ~175 ms of a 500 ms failover budget for
+//   the new owner's first gratuitous ARP.
+// - the sender runs in a worker thread, so main-loop stalls (GC, big relists) do not delay heartbeats; its queue of
+//   pre-signed heartbeats is 20 deep (2 s): a main loop hung longer than that stops the heartbeats, so a wedged
+//   speaker is declared dead instead of holding its IPs.
+// - the sender reports its own timer's worst lateness over the last two seconds as lagMs (a starved sender thread:
+//   CPU contention, cgroup throttling); receivers widen that sender's window by 2 × lag, up to 1.5 s (detector.ts
+//   rule 4). The main loop's event-loop delay (perf_hooks.monitorEventLoopDelay) is in stats() for metrics; it does
+//   not widen anything, since main-loop stalls do not delay the worker's sends.
+// - receiver stalls never count as silence (detector.ts rule 5), and the suspicion tick runs from setImmediate after
+//   the timer, so datagrams queued during a stall are read before anyone is judged.
+import { EventEmitter } from 'node:events';
+import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
+import { realClock, type Clock } from '../../kube/clock.ts';
+import { LivenessDetector, type PeerView } from './detector.ts';
+import { encode, heartbeatKey, tryDecode, HEARTBEAT_DROP_REASONS, type HeartbeatDropReason, type HeartbeatKey } from './heartbeat.ts';
+import { SENDER_SOURCE } from './sender-source.ts';
+
+/** MetalLB's memberlist port (`--ml-bindport` default), reused by berth's heartbeats. */
+export const DEFAULT_LIVENESS_PORT = 7946;
+export const DEFAULT_INTERVAL_MS = 100;
+export const DEFAULT_SUSPECT_AFTER_MS = 300;
+/** Pre-signed heartbeats handed to the sender: a main loop hung longer than depth × interval goes silent. */
+export const DEFAULT_QUEUE_DEPTH = 20;
+
+export interface LivenessPeer {
+  /** Node name. */
+  node: string;
+  /** The Node's InternalIP. */
+  address: string;
+  /** UDP port (default: the `port` option, as every speaker listens on the same one). */
+  port?: number;
+}
+
+export interface LivenessOptions {
+  /** This node's name (Kubernetes Node). */
+  node: string;
+  /** Address to receive on and send from (the node's InternalIP, or 0.0.0.0 / ::). */
+  bindAddress: string;
+  /** UDP port (7946). */
+  port: number;
+  /** The shared secret (MetalLB's `memberlist` Secret, key `secretkey`): at least 16 bytes. */
+  key: Buffer;
+  /** Every speaker's node and address; read every interval (entries for this node are skipped). */
+  peers: () => readonly LivenessPeer[];
+  intervalMs?: number;
+  suspectAfterMs?: number;
+  /** This node's interface MACs, sent to peers (they never treat them as IP conflicts). */
+  macs: () => string[];
+  clock?: Clock;
+  log: Logger;
+  /** 'worker' (default): heartbeats from a worker thread; 'inline': from this thread (same code). */
+  sender?: 'worker' | 'inline';
+  queueDepth?: number;
+  /** Detector knobs (tests). */
+  maxSuspectAfterMs?: number;
+  leaseDurationMs?: number;
+}
+
+export interface LivenessStats {
+  /** Datagrams received. */
+  received: number;
+  /** Heartbeats accepted. */
+  accepted: number;
+  /** Datagrams dropped, by reason. */
+  drops: Map<HeartbeatDropReason, number>;
+  /** Heartbeat datagrams sent (one per peer per interval). */
+  sent: number;
+  sendErrors: number;
+  /** Sender rounds with no pre-signed heartbeat ready (main loop stalled). */
+  starved: number;
+  /** Worst lateness of the sender's timer in the last second, ms. */
+  senderMaxDriftMs: number;
+  /** This process's event-loop delay, ms (monitorEventLoopDelay). */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Alive-set changes emitted. */
+  changes: number;
+}
+
+export interface Liveness extends EventEmitter {
+  /** Resolves when the receive socket is bound and the sender runs; rejects on a bind error (e.g. EADDRINUSE). */
+  readonly ready: Promise<void>;
+  /** Self plus every peer alive now. */
+  alive(): ReadonlySet<string>;
+  /** MACs of berth speakers (this node's and every peer's heard): never an IP conflict. */
+  friendlyMacs(): ReadonlySet<string>;
+  /** Sends 'leaving' (3 copies, 10 ms apart) so peers take over at once; heartbeats stop. Resolves when sent. */
+  leave(): Promise<void>;
+  /** Stops everything; idempotent. */
+  close(): void;
+  /** Feeds the Lease path (lease.ts `onLease`). */
+  leaseSeen(node: string, renewTimeMs: number | undefined): void;
+  leaseGone(node: string): void;
+  stats(): LivenessStats;
+  peers(): PeerView[];
+  /** The bound receive address (after `ready`; port 0 in the options picks a free one). */
+  address(): { address: string; port: number };
+  on(event: 'change', listener: (alive: ReadonlySet<string>) => void): this;
+}
+
+interface SenderStats {
+  sent: number;
+  sendErrors: number;
+  starved: number;
+  maxDriftMs: number;
+  lastError: string;
+}
+
+function familyOf(address: string, what: string): 'udp4' | 'udp6' {
+  if (!ipaddr.isValid(address)) throw new Error(`liveness: ${what} "${address}" is not an IP address`);
+  return ipaddr.parse(address).kind() === 'ipv6' ? 'udp6' : 'udp4';
+}
+
+/**
+ * Starts the UDP liveness edge: binds `bindAddress:port`, starts the sender, and judges peers with a
+ * LivenessDetector. Emits 'change' (alive set, a fresh copy) only when the set changes. Throws at once on invalid
+ * options (key shorter than 16 bytes, bindAddress not an IP, interval out of 10..10,000 ms).
+ */
+export function startLiveness(o: LivenessOptions): Liveness {
+  return new UdpLiveness(o);
+}
+
+class UdpLiveness extends EventEmitter implements Liveness {
+  readonly ready: Promise<void>;
+  readonly #o: LivenessOptions;
+  readonly #key: HeartbeatKey;
+  readonly #clock: Clock;
+  readonly #interval: number;
+  readonly #depth: number;
+  readonly #family: 'udp4' | 'udp6';
+  readonly #detector: LivenessDetector;
+  readonly #incarnation: number;
+  readonly #shared = new SharedArrayBuffer(8);
+  readonly #lastSent = new BigInt64Array(this.#shared);
+  readonly #socket: dgram.Socket;
+  readonly #eld: IntervalHistogram;
+  readonly #drops = new Map<HeartbeatDropReason, number>(HEARTBEAT_DROP_REASONS.map((r) => [r, 0]));
+  #port: MessagePort | undefined;
+  #worker: Worker | undefined;
+  #senderStats: SenderStats = { sent: 0, sendErrors: 0, starved: 0, maxDriftMs: 0, lastError: '' };
+  #received = 0;
+  #accepted = 0;
+  #changes = 0;
+  #encodedUpTo = 0;
+  #encodedWith = '';
+  #peersKey = '';
+  #driftPrev = 0;
+  #timers: NodeJS.Timeout[] = [];
+  #leaving: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(o: LivenessOptions) {
+    super();
+    this.#o = o;
+    this.#key = heartbeatKey(o.key);
+    this.#clock = o.clock ?? realClock;
+    this.#interval = o.intervalMs ?? DEFAULT_INTERVAL_MS;
+    if (!Number.isInteger(this.#interval) || this.#interval < 10 || this.#interval > 10_000) {
+      throw new RangeError(`liveness: intervalMs ${this.#interval} must be an integer in 10..10000`);
+    }
+    this.#depth = o.queueDepth ?? DEFAULT_QUEUE_DEPTH;
+    this.#family = familyOf(o.bindAddress, 'bindAddress');
+    const suspectAfterMs = o.suspectAfterMs ?? DEFAULT_SUSPECT_AFTER_MS;
+    this.#detector = new LivenessDetector({
+      self: o.node,
+      suspectAfterMs,
+      clock: this.#clock,
+      ...(o.maxSuspectAfterMs !== undefined ? { maxSuspectAfterMs: o.maxSuspectAfterMs } : {}),
+      ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
+    });
+    this.#incarnation = this.#clock.now();
+    this.#eld = monitorEventLoopDelay({ resolution: 10 });
+    this.#eld.enable();
+
+    this.#socket = dgram.createSocket({ type: this.#family });
+    this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo.address));
+    const bound = new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(new Error(`liveness: cannot bind UDP ${o.bindAddress}:${o.port}: ${err.message}`));
+      };
+      this.#socket.once('error', onError);
+      this.#socket.bind({ address: o.bindAddress, port: o.port }, () => {
+        this.#socket.off('error', onError);
+        this.#socket.on('error', (err) => o.log.warn({ err: err.message }, 'liveness: UDP socket error'));
+        resolve();
+      });
+    });
+    const senderReady = this.#startSender(o.sender ?? 'worker');
+    this.ready = Promise.all([bound, senderReady]).then(() => undefined);
+    this.ready.catch((err: unknown) => {
+      o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'liveness: not started');
+      this.close();
+    });
+
+    this.#refill();
+    const tickMs = Math.max(5, Math.min(25, Math.floor(suspectAfterMs / 12)));
+    this.#timers.push(setInterval(() => setImmediate(() => this.#evaluate()), tickMs));
+    this.#timers.push(setInterval(() => this.#refill(), this.#interval));
+    for (const t of this.#timers) t.unref();
+  }
+
+  #startSender(mode: 'worker' | 'inline'): Promise<void> {
+    let failed: (err: Error) => void = () => undefined;
+    const early = new Promise<never>((_, reject) => (failed = reject));
+    early.catch(() => undefined);
+    const workerData = { bindAddress: this.#o.bindAddress, family: this.#family, intervalMs: this.#interval, shared: this.#shared };
+    let port: MessagePort | Worker;
+    if (mode === 'worker') {
+      const boot = `const { workerData, parentPort } = require('node:worker_threads');\n${SENDER_SOURCE}`;
+      const w = new Worker(boot, { eval: true, workerData, name: 'berth-liveness-sender' });
+      w.on('error', (err) => {
+        this.#o.log.error({ err: err.message }, 'liveness: sender worker failed');
+        failed(new Error(`liveness: sender worker failed: ${err.message}`));
+      });
+      w.on('exit', (code) => {
+        if (this.#closed) return;
+        this.#o.log.error({ code }, 'liveness: sender worker exited; no heartbeats are sent');
+        failed(new Error(`liveness: sender worker exited with code ${code}`));
+      });
+      w.unref();
+      this.#worker = w;
+      port = w;
+    } else {
+      const ch = new MessageChannel();
+      const run = new Function('require', 'workerData', 'parentPort', SENDER_SOURCE) as (
+        r: NodeJS.Require,
+        d: typeof workerData,
+        p: MessagePort,
+      ) => void;
+      run(createRequire(import.meta.url), workerData, ch.port2);
+      ch.port1.unref();
+      ch.port2.unref();
+      this.#port = ch.port1;
+      port = ch.port1;
+    }
+    const started = new Promise<void>((resolve, reject) => {
+      port.on('message', (m: { type: string; stats?: SenderStats; message?: string; port?: number }) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'stats' && m.stats) {
+          this.#driftPrev = this.#senderStats.maxDriftMs;
+          this.#senderStats = m.stats;
+        }
+        else if (m.type === 'error') {
+          this.#o.log.warn({ err: m.message }, 'liveness: sender socket error');
+          reject(new Error(`liveness: sender: ${m.message}`));
+        } else if (m.type === 'left') this.emit('left');
+      });
+    });
+    return Promise.race([started, early]);
+  }
+
+  #post(m: unknown): void {
+    if (this.#worker) this.#worker.postMessage(m);
+    else this.#port?.postMessage(m);
+  }
+
+  #myMacs(): string[] {
+    try {
+      return this.#o.macs();
+    } catch (err) {
+      this.#o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'liveness: macs() failed');
+      return [];
+    }
+  }
+
+  /** What heartbeats report as lagMs: the sender timer's worst lateness over the last two seconds. */
+  #lagMs(): number {
+    return Math.round(Math.max(this.#driftPrev, this.#senderStats.maxDriftMs));
+  }
+
+  /** Each interval: hand the sender the peers (when changed) and refill its queue of pre-signed heartbeats. */
+  #refill(): void {
+    if (this.#closed || this.#leaving) return;
+    let peers: readonly LivenessPeer[] | undefined;
+    try {
+      peers = this.#o.peers();
+    } catch (err) {
+      // keep sending to the last known peers
+      this.#o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'liveness: peers() failed');
+    }
+    if (peers) this.#postPeers(peers);
+    this.#refillQueue();
+  }
+
+  #postPeers(peers: readonly LivenessPeer[]): void {
+    const targets = peers
+      .filter((p) => p.node !== this.#o.node && ipaddr.isValid(p.address))
+      .map((p) => ({ address: this.#target(p.address), port: p.port ?? this.#o.port }))
+      .filter((p): p is { address: string; port: number } => p.address !== undefined)
+      .sort((a, b) => (a.address + a.port < b.address + b.port ? -1 : 1));
+    const key = JSON.stringify(targets);
+    if (key !== this.#peersKey) {
+      this.#peersKey = key;
+      this.#post({ type: 'peers', peers: targets });
+    }
+  }
+
+  #refillQueue(): void {
+    const macs = this.#myMacs();
+    const lag = this.#lagMs();
+    // re-sign the whole window when what it says changed (MACs, or the lag moved by more than 10 ms)
+    const withKey = `${macs.join(',')}|${Math.round(lag / 10)}`;
+    const sent = Number(Atomics.load(this.#lastSent, 0));
+    let from = Math.max(this.#encodedUpTo, sent) + 1;
+    if (withKey !== this.#encodedWith) {
+      this.#encodedWith = withKey;
+      from = sent + 1;
+    }
+    const to = sent + this.#depth;
+    if (from > to) return;
+    const items: { seq: number; buf: Buffer }[] = [];
+    const now = this.#clock.now();
+    for (let seq = from; seq <= to; seq++) {
+      const buf = this.#encode(seq, now + (seq - sent - 1) * this.#interval, 'alive', macs, lag);
+      if (buf) items.push({ seq, buf });
+    }
+    this.#encodedUpTo = to;
+    this.#post({ type: 'queue', items });
+  }
+
+  #encode(seq: number, sentAtMs: number, state: 'alive' | 'leaving', macs: string[], lagMs: number): Buffer | undefined {
+    try {
+      return encode(
+        { node: this.#o.node, incarnation: this.#incarnation, seq, sentAtMs: Math.round(sentAtMs), state, macs, intervalMs: this.#interval, lagMs },
+        this.#key,
+      );
+    } catch (err) {
+      this.#o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'liveness: cannot encode a heartbeat');
+      return undefined;
+    }
+  }
+
+  /** A peer address for this socket's family (IPv4 peers through an IPv6 socket as ::ffff:a.b.c.d). */
+  #target(address: string): string | undefined {
+    const ip = ipaddr.parse(address);
+    if (this.#family === 'udp6') return ip.kind() === 'ipv4' ? `::ffff:${ip.toString()}` : ip.toString();
+    if (ip.kind() === 'ipv4') return ip.toString();
+    const v6 = ip as ipaddr.IPv6;
+    return v6.isIPv4MappedAddress() ? v6.toIPv4Address().toString() : undefined;
+  }
+
+  #drop(reason: HeartbeatDropReason): void {
+    this.#drops.set(reason, (this.#drops.get(reason) ?? 0) + 1);
+  }
+
+  #onMessage(msg: Buffer, from: string): void {
+    this.#received++;
+    const d = tryDecode(msg, this.#key);
+    if (!d.ok) {
+      this.#drop(d.reason);
+      return;
+    }
+    const r = this.#detector.heard(d.heartbeat, from);
+    if (!r.accepted) {
+      this.#drop(r.reason);
+      return;
+    }
+    this.#accepted++;
+    if (r.added.length > 0 || r.removed.length > 0) this.#emitChange();
+  }
+
+  #evaluate(): void {
+    if (this.#closed) return;
+    const delta = this.#detector.tick();
+    if (delta.added.length > 0 || delta.removed.length > 0) this.#emitChange();
+  }
+
+  #emitChange(): void {
+    this.#changes++;
+    this.emit('change', new Set(this.#detector.alive()) as ReadonlySet<string>);
+  }
+
+  alive(): ReadonlySet<string> {
+    return new Set(this.#detector.alive());
+  }
+
+  friendlyMacs(): ReadonlySet<string> {
+    const s = new Set(this.#detector.friendlyMacs());
+    for (const m of this.#myMacs()) s.add(m);
+    return s;
+  }
+
+  leaseSeen(node: string, renewTimeMs: number | undefined): void {
+    this.#detector.leaseSeen(node, renewTimeMs);
+  }
+
+  leaseGone(node: string): void {
+    this.#detector.leaseGone(node);
+  }
+
+  leave(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#leaving ??= new Promise<void>((resolve) => {
+      const sent = Number(Atomics.load(this.#lastSent, 0));
+      const first = Math.max(this.#encodedUpTo, sent) + 1;
+      const macs = this.#myMacs();
+      const items = [0, 1, 2]
+        .map((i) => this.#encode(first + i, this.#clock.now(), 'leaving', macs, 0))
+        .filter((b): b is Buffer => b !== undefined);
+      const timeout = setTimeout(done, 1_000);
+      function done(): void {
+        clearTimeout(timeout);
+        resolve();
+      }
+      this.once('left', done);
+      this.#post({ type: 'leave', items });
+    });
+    return this.#leaving;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#eld.disable();
+    try {
+      this.#socket.close();
+    } catch {
+      // already closed (bind failed)
+    }
+    this.#post({ type: 'close' });
+    if (this.#worker) void this.#worker.terminate().catch(() => undefined);
+    this.#port?.close();
+    this.emit('left');
+  }
+
+  stats(): LivenessStats {
+    return {
+      received: this.#received,
+      accepted: this.#accepted,
+      drops: new Map(this.#drops),
+      sent: this.#senderStats.sent,
+      sendErrors: this.#senderStats.sendErrors,
+      starved: this.#senderStats.starved,
+      senderMaxDriftMs: this.#senderStats.maxDriftMs,
+      eventLoopDelayMs: {
+        p50: this.#eld.percentile(50) / 1e6,
+        p99: this.#eld.percentile(99) / 1e6,
+        max: this.#eld.max / 1e6,
+      },
+      changes: this.#changes,
+    };
+  }
+
+  peers(): PeerView[] {
+    return this.#detector.peers();
+  }
+
+  address(): { address: string; port: number } {
+    const a = this.#socket.address();
+    return { address: a.address, port: a.port };
+  }
+}
