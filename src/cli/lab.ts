@@ -15,6 +15,8 @@ import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { connect, type Kube } from '../kube/connect.ts';
 import { Resources } from '../kube/resources.ts';
 import { startLab, type Lab } from '../lab/server.ts';
+import { startLabNetwork, LAB_L2_POOL, LAB_L2_RANGES, type LabNetwork } from '../lab/network/network.ts';
+import { MAX_LAB_NODES, networkSupport } from '../lab/network/topology.ts';
 
 export const LAB_NAMESPACE = 'metallb-system';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,6 +36,8 @@ export interface LabStackOptions {
   devPools?: boolean;
   /** Extra controller flags (e.g. faster lease timings in tests). */
   controllerArgs?: string[];
+  /** Nodes `lab-node-N` the lab registers when it has none (default 3; the network lab makes its own, so 0). */
+  nodes?: number;
   log?: (line: string) => void;
 }
 
@@ -129,7 +133,7 @@ async function forgetPreviousWebhook(client: KubeClient, keepConfigurations: boo
 export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   const log = opts.log ?? (() => undefined);
   mkdirSync(opts.dir, { recursive: true });
-  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}) });
+  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}) });
   const logs = { controller: join(opts.dir, 'controller.log'), webhook: join(opts.dir, 'webhook.log') };
   let controller: ControllerProcess | undefined;
   let webhook: NodeProcess | undefined;
@@ -192,14 +196,17 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   }
 }
 
-export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook] [--persist]
+export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook] [--persist] [--network [--nodes N]]
   --dir DIR      state, certificates, kubeconfig and logs (default .lab/dev)
   --port N       API server port on 127.0.0.1 (default: any free port)
   --no-webhook   run the controller only (every Service is allocated by its fallback path)
-  --persist      keep the lab's objects in DIR/state.json across restarts`;
+  --persist      keep the lab's objects in DIR/state.json across restarts
+  --network      (root) a layer-2 segment in network namespaces: switch, client and N nodes each running
+                 \`berth speaker\`; pool lab-l2 (198.51.100.200-220, 2001:db8:51::200-220) instead of the dev pool
+  --nodes N      node namespaces for --network (default 3, 1-${MAX_LAB_NODES})`;
 
 export async function runLab(argv: string[]): Promise<number> {
-  let v: { dir?: string; port?: string; 'no-webhook'?: boolean; persist?: boolean; help?: boolean };
+  let v: { dir?: string; port?: string; 'no-webhook'?: boolean; persist?: boolean; network?: boolean; nodes?: string; help?: boolean };
   try {
     v = parseArgs({
       args: argv,
@@ -210,6 +217,8 @@ export async function runLab(argv: string[]): Promise<number> {
         port: { type: 'string' },
         'no-webhook': { type: 'boolean' },
         persist: { type: 'boolean' },
+        network: { type: 'boolean' },
+        nodes: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -229,6 +238,19 @@ export async function runLab(argv: string[]): Promise<number> {
   const dir = resolve(v.dir ?? join(REPO, '.lab/dev'));
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   say(`berth lab: starting in ${dir}`);
+  const nodes = v.nodes === undefined ? 3 : Number(v.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_LAB_NODES || (v.nodes !== undefined && !v.network)) {
+    process.stderr.write(`berth lab: --nodes "${v.nodes}" must be an integer from 1 to ${MAX_LAB_NODES}, with --network\n${LAB_USAGE}\n`);
+    return 2;
+  }
+  let network = v.network === true;
+  if (network) {
+    const support = await networkSupport();
+    if (!support.ok) {
+      say(`berth lab: no --network: ${support.reason}; running without it`);
+      network = false;
+    }
+  }
   let stack: LabStack;
   try {
     stack = await startLabStack({
@@ -237,10 +259,26 @@ export async function runLab(argv: string[]): Promise<number> {
       persist: v.persist === true,
       webhook: v['no-webhook'] !== true,
       log: (l) => say(`berth lab: ${l}`),
+      ...(network ? { nodes: 0, devPools: false } : {}),
     });
   } catch (e) {
     process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
+  }
+  let net: LabNetwork | undefined;
+  if (network) {
+    try {
+      net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes, log: (l) => say(`berth lab: ${l}`) });
+    } catch (e) {
+      process.stderr.write(`berth lab: --network: ${e instanceof Error ? e.message : String(e)}\n`);
+      await stack.stop();
+      return 1;
+    }
+    const stopStack = stack.stop;
+    stack.stop = async () => {
+      await net?.stop();
+      await stopStack();
+    };
   }
   const kc = stack.lab.kubeconfigPath;
   const rel = (p: string): string => {
@@ -262,9 +300,19 @@ export async function runLab(argv: string[]): Promise<number> {
   say(`  ${k} get ipaddressclaims      # one claim per allocated IP`);
   say(`  ${k} describe svc my-service  # events: IPAllocated`);
   say(`  ${k} get ipaddresspools -n ${LAB_NAMESPACE} -o yaml   # status counters`);
+  if (net) {
+    const c = net.topology.client.ns;
+    say(`Layer 2 (pool ${LAB_L2_POOL}: ${LAB_L2_RANGES.join(', ')}; speaker logs ${rel(net.speakerLog('n1'))}, …):`);
+    say(`  ${k} create deployment web --image=nginx --replicas=2; ${k} expose deployment web --type=LoadBalancer --port=80`);
+    say(`  ${k} get svc web                                              # EXTERNAL-IP from ${LAB_L2_POOL}`);
+    say(`  ip netns exec ${c} arping -c 3 -I eth0 <EXTERNAL-IP>         # one node's MAC (02:00:00:51:00:1x) answers`);
+    say(`  ip netns exec ${c} ndisc6 <IPv6 EXTERNAL-IP> eth0`);
+    say(`  ip netns exec ${c} ping -c 1 <EXTERNAL-IP>; ip -n ${c} neigh   # the client's kernel neighbour table`);
+    say(`  nodes: ${net.topology.nodes.map((h) => `${h.name} ${h.ns} ${h.ipv4} ${h.mac} speaker pid ${net!.speakers.get(h.name)?.pid ?? '-'}`).join('; ')}`);
+  }
   say('Ctrl-C stops everything.');
   // Last, so a reader that waits for this line has everything above it.
-  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'})`);
+  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speakers` : ''})`);
 
   for (const [name, p] of [['controller', stack.controller], ['webhook', stack.webhook]] as const) {
     void p?.done.then((code) => {
