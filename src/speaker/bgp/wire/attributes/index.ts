@@ -67,7 +67,7 @@ export interface UnknownAttribute {
   type: 'UNKNOWN';
   /** Attribute Type Code. */
   code: number;
-  /** Attribute Flags as received (Extended Length is recomputed on encode). */
+  /** Optional / Transitive / Partial bits as received (Extended Length is recomputed on encode). */
   flags: number;
   value: Buffer;
 }
@@ -262,7 +262,7 @@ function decodeValue(
     case AttributeType.LARGE_COMMUNITY:
       return decodeLargeCommunitiesValue(value, raw);
     default:
-      return { type: 'UNKNOWN', code, flags: flags & 0xf0, value: Buffer.from(value) };
+      return { type: 'UNKNOWN', code, flags: flags & 0xe0, value: Buffer.from(value) };
   }
 }
 
