@@ -1,0 +1,57 @@
+// A Layer2Announcer over real AF_PACKET sockets, run by layer2-netns.test.ts inside a node namespace
+// (`ip netns exec NS node --import tsx layer2-netns.child.ts '<json>'`).
+// argv[2]: {"ips": [...], "probe": true|false, "friendly": ["mac", ...], "ifname": "eth0"}
+// stdout: one JSON object a line: {event:'announced'|'conflict'|'conflictCleared'|'withdrawn'|'linkError', ...}
+//   | {event:'stats', ...} (answer to a `{"stats":true}` stdin line) | {event:'started'}
+// Exits (closing every socket) on SIGTERM or when stdin ends.
+import { createInterface } from 'node:readline';
+import { pino } from 'pino';
+import { realClock } from '../../src/kube/clock.ts';
+import { Layer2Announcer } from '../../src/speaker/layer2/announcer.ts';
+import { openPacketSocket } from '../../src/speaker/link/packet.ts';
+
+const cfg = JSON.parse(process.argv[2] ?? '{}') as {
+  ips: string[];
+  probe: boolean;
+  friendly: string[];
+  ifname?: string;
+};
+const ifname = cfg.ifname ?? 'eth0';
+const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
+
+const announcer = new Layer2Announcer({
+  openLink: (name, ethertype, onFrame) =>
+    openPacketSocket({ ifname: name, ethertype, onFrame: (f) => onFrame(f) }),
+  clock: realClock,
+  links: () => ({ arp: [ifname], ndp: [ifname] }),
+  log: pino({ level: 'warn' }, process.stderr),
+  friendlyMacs: () => new Set(cfg.friendly),
+});
+announcer.on('announced', (ip) => out({ event: 'announced', ip }));
+announcer.on('conflict', (ip, mac, link) => out({ event: 'conflict', ip, mac, ifname: link }));
+announcer.on('conflictCleared', (ip) => out({ event: 'conflictCleared', ip }));
+announcer.on('withdrawn', (ip) => out({ event: 'withdrawn', ip }));
+announcer.on('linkError', (link, err) => out({ event: 'linkError', ifname: link, message: err.message }));
+
+function stop(): void {
+  announcer.close();
+  process.exit(0);
+}
+process.on('SIGTERM', stop);
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  const cmd = JSON.parse(line) as { stats?: boolean };
+  if (cmd.stats) {
+    const s = announcer.stats();
+    out({
+      event: 'stats',
+      requestsReceived: Object.fromEntries(s.requestsReceived),
+      responsesSent: Object.fromEntries(s.responsesSent),
+      gratuitousSent: Object.fromEntries(s.gratuitousSent),
+      drops: Object.fromEntries(s.drops),
+    });
+  }
+});
+rl.on('close', stop);
+announcer.set(cfg.ips.map((ip) => ({ ip, service: 'test/web', interfaces: [], probe: cfg.probe })));
+out({ event: 'started' });
