@@ -9,9 +9,11 @@
 // - "join": 10 new node names in turn join; IPs that change owner (mean, worst), against the minimum (the IPs the
 //   new node ends up with);
 // - E: balanced mode's excess (IPs off their rendezvous home); the proved bound is moved ≤ load + E(before) + E(after).
-// Ratios: balanced / MetalLB.
+// Ratios: balanced / MetalLB. Last, the cost of one planLayer2 over 1,000 Services (what a speaker recomputes).
 import { performance } from 'node:perf_hooks';
+import { buildConfig } from '../src/config/build.ts';
 import { balancedOwners, metallbOrder, rendezvousExcess, type Candidate } from '../src/speaker/election.ts';
+import { planLayer2 } from '../src/speaker/l2-plan.ts';
 
 const IPS = 1000;
 const NODE_COUNTS = [3, 10, 50];
@@ -144,3 +146,74 @@ for (const m of NODE_COUNTS) {
 }
 console.log('\nbalanced / metallb:');
 for (const r of ratios) console.log(r);
+
+// Cost of a whole plan (what every speaker recomputes on a change): planLayer2 over 1,000 single-stack Services.
+function planCost(m: number, balance: boolean): number {
+  const built = buildConfig(
+    {
+      pools: [
+        {
+          apiVersion: 'metallb.io/v1beta1',
+          kind: 'IPAddressPool',
+          metadata: { name: 'bench', namespace: 'metallb-system' },
+          spec: { addresses: ['198.51.100.0/24', '203.0.113.0/24', '2001:db8::/64'] },
+        },
+      ],
+      l2Advertisements: [
+        {
+          apiVersion: 'metallb.io/v1beta1',
+          kind: 'L2Advertisement',
+          metadata: {
+            name: 'bench',
+            namespace: 'metallb-system',
+            ...(balance ? { annotations: { 'berth.io/l2-balance': 'true' } } : {}),
+          },
+        },
+      ],
+      bgpAdvertisements: [],
+      bgpPeers: [],
+      communities: [],
+      bfdProfiles: [],
+      namespaces: [{ name: 'bench', labels: {} }],
+    },
+    { namespace: 'metallb-system' },
+  );
+  if (!built.config) throw new Error(JSON.stringify(built.problems));
+  const nodes = Array.from({ length: m }, (_, i) => ({
+    name: `node-${i}`,
+    labels: {},
+    networkUnavailable: false,
+  }));
+  const services = ips.map((x, i) => ({
+    key: `bench/s${i}`,
+    namespace: 'bench',
+    name: `s${i}`,
+    labels: {},
+    ips: [x],
+    externalTrafficPolicy: 'Cluster' as const,
+  }));
+  const endpoints = new Map(
+    services.map((s, i) => [s.key, [{ nodeName: `node-${i % m}`, ready: true, serving: true }]]),
+  );
+  const world = {
+    config: built.config,
+    nodes,
+    services,
+    endpoints,
+    liveSpeakers: new Set(nodes.map((n) => n.name)),
+  };
+  const times: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    planLayer2(world);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[2]!;
+}
+
+console.log('\nplanLayer2, 1,000 Services, median of 5 plans (ms):');
+for (const m of NODE_COUNTS) {
+  console.log(
+    `${pad(String(m), 5)} nodes: metallb ${planCost(m, false).toFixed(0)}, balanced ${planCost(m, true).toFixed(0)}`,
+  );
+}

@@ -6,7 +6,7 @@
 // design/l2-preferred-node-selection.md (ad-scoped preference scores); spec metallb-compat.md §2.2, §5.1, §5.2, §8.2.
 import type { Config, L2AdvertisementConfig } from '../config/types.ts';
 import { parseAddressEntry } from '../config/addresses.ts';
-import { canonicalIp, parseIp, type Family } from '../shared/ip.ts';
+import { formatIp, parseIp, type Family } from '../shared/ip.ts';
 import { matchesAny, matchesSelector } from '../shared/labels.ts';
 import { balancedOwners, metallbOrder, topTier, type Candidate } from './election.ts';
 
@@ -113,6 +113,27 @@ function poolContains(pool: CompiledPool, ip: { family: Family; value: bigint })
 }
 
 const canServe = (e: EndpointView): boolean => e.ready || e.serving;
+
+interface ParsedIp {
+  family: Family;
+  value: bigint;
+  canonical: string;
+}
+
+/** Memo of parsed IP texts (parsing with ipaddr.js costs tens of µs; a speaker replans the same IPs on every change). */
+const parsedIps = new Map<string, ParsedIp | null>();
+const PARSED_IPS_MAX = 1 << 16;
+
+function parseOnce(raw: string): ParsedIp | undefined {
+  let p = parsedIps.get(raw);
+  if (p === undefined) {
+    const v = typeof raw === 'string' ? parseIp(raw) : undefined;
+    p = v ? { ...v, canonical: formatIp(v.family, v.value) } : null;
+    if (parsedIps.size >= PARSED_IPS_MAX) parsedIps.clear();
+    parsedIps.set(raw, p);
+  }
+  return p ?? undefined;
+}
 
 /** The ad selects the node: no nodeSelectors, or one of them matches (MetalLB ad.Nodes). */
 function adSelectsNode(ad: L2AdvertisementConfig, node: NodeView): boolean {
@@ -228,10 +249,10 @@ export function planLayer2(world: L2World): L2Decision[] {
   for (const svc of [...world.services].sort((a, b) => cmp(a.key, b.key))) {
     if (seen.has(svc.key)) continue;
     seen.add(svc.key);
-    const firstValid = svc.ips.map((ip) => canonicalIp(ip)).find((ip) => ip !== undefined);
+    const firstValid = svc.ips.map(parseOnce).find((p) => p !== undefined)?.canonical;
     for (const raw of svc.ips) {
-      const parsed = parseIp(raw);
-      const ip = canonicalIp(raw);
+      const parsed = parseOnce(raw);
+      const ip = parsed?.canonical;
       const base = {
         service: svc.key,
         interfaces: [] as string[],
