@@ -50,6 +50,7 @@ test('two speakers renew their Leases, see each other, survive an API-server out
       node: `node-${node}`,
       renewIntervalMs: 200,
       backoff: { initialMs: 50, maxMs: 200 },
+      watchBackoff: { initialMs: 50, maxMs: 500 },
       log,
       onLease: (n, at) => seen[node].set(n, [...(seen[node].get(n) ?? []), at ?? -1]),
       onLeaseGone: (n) => gone.push(`${node}:${n}`),

@@ -15,10 +15,13 @@
 //   own clock, so a dead API server never makes live peers look dead while their heartbeats arrive).
 import type { Logger } from 'pino';
 import { microTime, parseKubeTime, realClock, type Clock } from '../../kube/clock.ts';
-import type { KubeClient } from '../../kube/client.ts';
+import type { KubeClient, KubeObject } from '../../kube/client.ts';
 import { Informer } from '../../kube/informer.ts';
 import type { Lease } from '../../kube/leader-election.ts';
 import { Resources } from '../../kube/resources.ts';
+
+/** A Lease as the informer caches it. */
+type LeaseObject = KubeObject & Lease;
 
 export const SPEAKER_LEASE_PREFIX = 'metallb-speaker-';
 /** Labels on every speaker Lease; the informer selects on them. */
@@ -55,6 +58,8 @@ export interface SpeakerLeasesOptions {
   onLeaseGone?: (node: string) => void;
   /** Retry delays after a failed renewal (default 500 ms doubling, capped at renewIntervalMs). */
   backoff?: { initialMs?: number; maxMs?: number };
+  /** The informer's retry delays (default 500 ms doubling to 30 s). */
+  watchBackoff?: { initialMs?: number; maxMs?: number };
 }
 
 export interface SpeakerLeasesStats {
@@ -71,7 +76,7 @@ export class SpeakerLeases {
   readonly #name: string;
   readonly #clock: Clock;
   readonly #interval: number;
-  readonly #informer: Informer<Lease>;
+  readonly #informer: Informer<LeaseObject>;
   readonly #abort = new AbortController();
   readonly #stats: Omit<SpeakerLeasesStats, 'informer'> = { renewals: 0, renewFailures: 0, lastRenewAt: 0, lastError: undefined };
   #loop: Promise<void> | undefined;
@@ -83,7 +88,7 @@ export class SpeakerLeases {
     this.#clock = o.clock ?? realClock;
     this.#interval = o.renewIntervalMs ?? DEFAULT_RENEW_INTERVAL_MS;
     if (!(this.#interval >= 10)) throw new RangeError(`speaker lease: renewIntervalMs ${this.#interval} must be ≥ 10`);
-    this.#informer = new Informer<Lease>({
+    this.#informer = new Informer<LeaseObject>({
       client: o.client,
       resource: Resources.leases,
       namespace: o.namespace,
@@ -91,8 +96,9 @@ export class SpeakerLeases {
         .map(([k, v]) => `${k}=${v}`)
         .join(','),
       log: (line) => o.log.debug(line),
+      ...(o.watchBackoff ? { backoff: o.watchBackoff } : {}),
     });
-    const seen = (l: Lease): void => {
+    const seen = (l: LeaseObject): void => {
       const node = nodeOf(l);
       if (node !== undefined && node !== o.node) o.onLease?.(node, parseKubeTime(l.spec?.renewTime));
     };
