@@ -42,6 +42,8 @@ export interface Lab {
   port: number;
   kubeconfigPath: string; // <dir>/kubeconfig (context "berth-lab", CA embedded, bearer token)
   caPem: string; // the lab CA (PEM)
+  /** HTTP requests received since start, by User-Agent (watches count once; benches measure API load with it). */
+  requestCounts(): ReadonlyMap<string, number>;
   stop(): Promise<void>; // closes the server and all watches; persists if enabled
 }
 
@@ -123,7 +125,15 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
 
   const watches = new WatchHub(store);
   const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log, durable: () => store.durable() });
-  const server: Server = createServer({ cert: serving.certPem, key: serving.keyPem, minVersion: 'TLSv1.2', keepAlive: true }, api.handle);
+  const requestCounts = new Map<string, number>();
+  const count = (req: { headers: { 'user-agent'?: string | undefined } }): void => {
+    const ua = req.headers['user-agent'] ?? '';
+    requestCounts.set(ua, (requestCounts.get(ua) ?? 0) + 1);
+  };
+  const server: Server = createServer({ cert: serving.certPem, key: serving.keyPem, minVersion: 'TLSv1.2', keepAlive: true }, (req, res) => {
+    count(req);
+    api.handle(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;
   server.requestTimeout = 0; // watches are long-lived
@@ -157,6 +167,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     port,
     kubeconfigPath,
     caPem: ca.certPem,
+    requestCounts: () => requestCounts,
     stop: () =>
       (stopped ??= (async () => {
         await workloads.stop();
