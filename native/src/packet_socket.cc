@@ -30,7 +30,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PacketSocket",
                        {InstanceMethod<&PacketSocket::Send>("send"), InstanceMethod<&PacketSocket::Close>("close"),
-                        InstanceMethod<&PacketSocket::Ref>("ref"), InstanceMethod<&PacketSocket::Unref>("unref")});
+                        InstanceMethod<&PacketSocket::Ref>("ref"), InstanceMethod<&PacketSocket::Unref>("unref"),
+                        InstanceMethod<&PacketSocket::Membership>("membership")});
   }
 
   // new PacketSocket(ifname: string, ethertype: number, onFrame: (frame: Buffer) => void, onError: (err) => void)
@@ -101,6 +102,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
     poll_->data = this;
     fd_ = fd;
+    ifindex_ = static_cast<int>(ifindex);
     rc = uv_poll_start(poll_, UV_READABLE, &PacketSocket::OnPoll);
     if (rc != 0) {
       Shutdown();
@@ -154,6 +156,39 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       Napi::ObjectWrap<PacketSocket>::Unref();
     }
     return info.Env().Undefined();
+  }
+
+  // membership(add: boolean, type: number /* PACKET_MR_MULTICAST 0, PROMISC 1, ALLMULTI 2 */, mac?: Buffer /* 6 */)
+  // PACKET_ADD_MEMBERSHIP / PACKET_DROP_MEMBERSHIP: programs the NIC's receive filter (e.g. an IPv6 solicited-node
+  // group's 33:33:ff:xx:xx:xx). The kernel drops every membership of the socket when it closes. packet(7).
+  Napi::Value Membership(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsBoolean() || !info[1].IsNumber())
+      return ThrowType(env, "membership(add: boolean, type: number, mac?: Buffer)");
+    bool add = info[0].As<Napi::Boolean>().Value();
+    int type = info[1].As<Napi::Number>().Int32Value();
+    if (type != PACKET_MR_MULTICAST && type != PACKET_MR_PROMISC && type != PACKET_MR_ALLMULTI)
+      return ThrowType(env, "membership type must be PACKET_MR_MULTICAST (0), PACKET_MR_PROMISC (1) or PACKET_MR_ALLMULTI (2)");
+    struct packet_mreq mreq;
+    std::memset(&mreq, 0, sizeof mreq);
+    mreq.mr_ifindex = ifindex_;
+    mreq.mr_type = static_cast<unsigned short>(type);
+    if (type == PACKET_MR_MULTICAST) {
+      if (info.Length() < 3 || !info[2].IsBuffer() || info[2].As<Napi::Buffer<uint8_t>>().Length() != 6)
+        return ThrowType(env, "a PACKET_MR_MULTICAST membership needs a 6-byte MAC Buffer");
+      mreq.mr_alen = 6;
+      std::memcpy(mreq.mr_address, info[2].As<Napi::Buffer<uint8_t>>().Data(), 6);
+    }
+    if (fd_ < 0) {
+      SystemError(env, EBADF, "setsockopt(PACKET_ADD_MEMBERSHIP)", ifname_).ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    if (setsockopt(fd_, SOL_PACKET, add ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, &mreq, sizeof mreq) < 0) {
+      SystemError(env, errno, add ? "setsockopt(PACKET_ADD_MEMBERSHIP)" : "setsockopt(PACKET_DROP_MEMBERSHIP)", ifname_)
+          .ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    return env.Undefined();
   }
 
   // ref()/unref(): whether the open socket keeps Node's event loop alive (default: it does).
@@ -220,6 +255,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
 
   std::string ifname_;
   int fd_ = -1;
+  int ifindex_ = 0;
   uv_poll_t* poll_ = nullptr;
   bool referenced_ = false;
   Napi::FunctionReference on_frame_;

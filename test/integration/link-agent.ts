@@ -2,9 +2,15 @@
 // it in a network namespace (`ip netns exec NS node --import tsx link-agent.ts IFNAME ETHERTYPE`) or under setpriv.
 // stdout: one JSON object a line: {event:'ready',ifindex,mac} | {event:'frame',hex} | {event:'error',code,syscall,message}
 //   | {event:'sent'} | {event:'closed'} | {event:'open-failed',name,code,syscall,message}
-// stdin: one JSON object a line: {send: hex} | {close: true} (closes twice, then exits)
+// stdin: one JSON object a line: {send: hex} | {add|drop: PacketMembership} (answers {event:'membership'})
+//   | {close: true} (closes twice, then exits)
 import { createInterface } from 'node:readline';
-import { LinkError, openPacketSocket, type PacketSocket } from '../../src/speaker/link/packet.ts';
+import {
+  LinkError,
+  openPacketSocket,
+  type PacketMembership,
+  type PacketSocket,
+} from '../../src/speaker/link/packet.ts';
 
 const [ifname = '', ethertypeArg = ''] = process.argv.slice(2);
 const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -32,11 +38,24 @@ try {
 out({ event: 'ready', ifindex: sock.ifindex, mac: sock.mac.toString('hex') });
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const cmd = JSON.parse(line) as { send?: string; close?: boolean };
+  const cmd = JSON.parse(line) as {
+    send?: string;
+    close?: boolean;
+    add?: PacketMembership;
+    drop?: PacketMembership;
+  };
   try {
     if (cmd.send !== undefined) {
       sock.send(Buffer.from(cmd.send, 'hex'));
       out({ event: 'sent' });
+    }
+    if (cmd.add) {
+      sock.addMembership(cmd.add);
+      out({ event: 'membership' });
+    }
+    if (cmd.drop) {
+      sock.dropMembership(cmd.drop);
+      out({ event: 'membership' });
     }
     if (cmd.close) {
       sock.close();

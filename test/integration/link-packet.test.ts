@@ -130,10 +130,39 @@ test(
       [],
     );
 
+    // Memberships program the interface's receive filter (visible as `link` entries / promiscuity), and go with close().
+    const promiscuity = (): number =>
+      (JSON.parse(ip('-d', '-j', '-n', nsA, 'link', 'show', 'lka')) as { promiscuity: number }[])[0]
+        ?.promiscuity ?? -1;
+    const linkGroups = (): string => ip('-n', nsA, 'maddr', 'show', 'dev', 'lka');
+    const solicited = '33:33:ff:00:b7:01'; // solicited-node group ff02::1:ff00:b701
+    const count = (): number =>
+      a.events.filter((e) => e.event === 'membership' || e.event === 'error').length;
+    const member = async (cmd: object): Promise<void> => {
+      const n = count();
+      a.send(cmd);
+      await a.waitFor((e) => e.event === 'membership' || e.event === 'error', a.events.length);
+      assert.equal(count(), n + 1);
+      assert.deepEqual(
+        a.events.filter((e) => e.event === 'error'),
+        [],
+      );
+    };
+    assert.doesNotMatch(linkGroups(), new RegExp(solicited));
+    await member({ add: { kind: 'multicast', mac: solicited } });
+    assert.match(linkGroups(), new RegExp(`link\\s+${solicited}`));
+    await member({ drop: { kind: 'multicast', mac: solicited } });
+    assert.doesNotMatch(linkGroups(), new RegExp(solicited));
+    await member({ add: { kind: 'multicast', mac: solicited } });
+    await member({ add: { kind: 'promisc' } });
+    assert.equal(promiscuity(), 1);
+
     // close() twice, then the agent exits on its own: the closed socket no longer holds the event loop.
     a.send({ close: true });
     await a.waitFor((e) => e.event === 'closed');
     assert.equal(await a.exited, 0);
+    assert.equal(promiscuity(), 0, 'promiscuous membership dropped by close');
+    assert.doesNotMatch(linkGroups(), new RegExp(solicited), 'multicast membership dropped by close');
 
     // A missing interface inside the namespace: LinkError ENODEV.
     const missing = new Agent(agentArgv('bt-nope0', ETH_P_ARP, ['ip', 'netns', 'exec', nsB]));

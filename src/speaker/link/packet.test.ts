@@ -43,16 +43,32 @@ test('openPacketSocket: a missing interface is LinkError ENODEV naming it', () =
 test(
   'openPacketSocket on loopback: ifindex, MAC, idempotent close, send after close is EBADF',
   { skip: root ? false : 'needs root (CAP_NET_RAW)' },
-  () => {
+  (t) => {
     const s = openPacketSocket({ ifname: 'lo', ethertype: 0x88b5, onFrame: () => {} });
+    t.after(() => s.close()); // an open socket would keep the test process alive after a failed assertion
     assert.equal(s.ifname, 'lo');
     assert.ok(s.ifindex >= 1);
     assert.equal(s.mac.length, 6);
     assert.throws(() => s.send(Buffer.alloc(10)), /shorter than the 14-byte Ethernet header/);
+    assert.throws(
+      () => s.addMembership({ kind: 'multicast', mac: '02:00:00:00:00:01' }),
+      /not a multicast address/,
+    );
+    assert.throws(() => s.addMembership({ kind: 'multicast', mac: '33:33:ff:00:01' }), /six hex octets/);
+    assert.throws(
+      () => s.addMembership({ kind: 'everything' } as never),
+      /membership kind "everything" is invalid/,
+    );
+    s.addMembership({ kind: 'allmulti' });
+    s.dropMembership({ kind: 'allmulti' });
     s.close();
     s.close();
     assert.throws(
       () => s.send(Buffer.alloc(60)),
+      (e: unknown) => e instanceof LinkError && e.code === 'EBADF',
+    );
+    assert.throws(
+      () => s.addMembership({ kind: 'allmulti' }),
       (e: unknown) => e instanceof LinkError && e.code === 'EBADF',
     );
   },

@@ -37,7 +37,24 @@ export interface PacketSocket {
   send(frame: Buffer): void;
   /** Idempotent; no onFrame call is made after it returns. */
   close(): void;
+  /**
+   * PACKET_ADD_MEMBERSHIP (packet(7)): opens the interface's receive filter for a multicast MAC (e.g. the
+   * 33:33:ff:xx:xx:xx of an IPv6 solicited-node group, which real NICs otherwise drop), or all multicast, or
+   * promiscuous mode. Memberships are counted by the kernel and dropped when the socket closes. Throws LinkError.
+   * (This programs only the NIC filter: an MLD report for snooping switches needs an IPv6 group join, e.g. a
+   * dgram 'udp6' socket's addMembership(group, '::%ifname').)
+   */
+  addMembership(m: PacketMembership): void;
+  /** PACKET_DROP_MEMBERSHIP: undoes one addMembership. Throws LinkError. */
+  dropMembership(m: PacketMembership): void;
 }
+
+/** A packet-socket membership: a multicast MAC (lowercase aa:bb:cc:dd:ee:ff, I/G bit set), allmulti or promisc. */
+export type PacketMembership =
+  { kind: 'multicast'; mac: string } | { kind: 'allmulti' } | { kind: 'promisc' };
+
+/** linux/if_packet.h PACKET_MR_*. */
+const PACKET_MR = { multicast: 0, promisc: 1, allmulti: 2 } as const;
 
 export interface OpenPacketSocketOptions {
   ifname: string;
@@ -58,6 +75,7 @@ interface NativePacketSocket {
   close(): void;
   ref(): void;
   unref(): void;
+  membership(add: boolean, type: number, mac?: Buffer): void;
 }
 interface NativeAddon {
   PacketSocket: new (
@@ -182,6 +200,47 @@ class AfPacketSocket implements PacketSocket {
       this.#sock.send(frame);
     } catch (err) {
       throw toLinkError(err, 'send', this.ifname);
+    }
+  }
+
+  addMembership(m: PacketMembership): void {
+    this.#membership(true, m);
+  }
+
+  dropMembership(m: PacketMembership): void {
+    this.#membership(false, m);
+  }
+
+  #membership(add: boolean, m: PacketMembership): void {
+    const syscall = add ? 'setsockopt(PACKET_ADD_MEMBERSHIP)' : 'setsockopt(PACKET_DROP_MEMBERSHIP)';
+    let mac: Buffer | undefined;
+    if (m?.kind === 'multicast') {
+      if (typeof m.mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(m.mac)) {
+        throw new TypeError(
+          `multicast MAC ${JSON.stringify(m.mac)} is invalid: six hex octets aa:bb:cc:dd:ee:ff`,
+        );
+      }
+      mac = Buffer.from(m.mac.replaceAll(':', ''), 'hex');
+      if (((mac[0] ?? 0) & 1) === 0) {
+        throw new TypeError(
+          `MAC ${m.mac} is not a multicast address: the I/G bit (0x01 of the first octet) must be set`,
+        );
+      }
+    } else if (m?.kind !== 'allmulti' && m?.kind !== 'promisc') {
+      throw new TypeError(
+        `membership kind ${JSON.stringify((m as { kind?: unknown })?.kind)} is invalid: multicast, allmulti or promisc`,
+      );
+    }
+    if (this.#closed)
+      throw new LinkError(`${syscall} on ${this.ifname}: socket is closed`, {
+        code: 'EBADF',
+        syscall,
+        ifname: this.ifname,
+      });
+    try {
+      this.#sock.membership(add, PACKET_MR[m.kind], mac);
+    } catch (err) {
+      throw toLinkError(err, syscall, this.ifname);
     }
   }
 
