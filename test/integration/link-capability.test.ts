@@ -36,7 +36,7 @@ async function openAs(caps: string): Promise<{ agent: Agent; first: Record<strin
 
 test(
   'as nobody with only CAP_NET_RAW the packet socket opens',
-  { skip: skip ?? false, timeout: 30_000 },
+  { skip: skip ?? false, timeout: 120_000 },
   async (t) => {
     const { agent, first } = await openAs(',+net_raw');
     t.after(() => agent.stop());
@@ -49,7 +49,7 @@ test(
 
 test(
   'as nobody without CAP_NET_RAW opening fails with LinkError EPERM',
-  { skip: skip ?? false, timeout: 30_000 },
+  { skip: skip ?? false, timeout: 120_000 },
   async (t) => {
     const { agent, first } = await openAs('');
     t.after(() => agent.stop());

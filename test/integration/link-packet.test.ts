@@ -20,7 +20,7 @@ const ETH_P_IPV6 = 0x86dd;
 
 test(
   'packet sockets across a veth pair in two namespaces',
-  { skip: skip ?? false, timeout: 60_000 },
+  { skip: skip ?? false, timeout: 120_000 },
   async (t) => {
     const nsA = `bt${process.pid}-la`;
     const nsB = `bt${process.pid}-lb`;
