@@ -145,3 +145,34 @@ test('dgramFd finds the fd of a bound socket', async (t) => {
   assert.equal(typeof fd, 'number');
   assert.ok(fd! > 2);
 });
+
+test('sync: adds, re-parameterizes in place (Poll), toggles AdminDown and removes sessions', async (t) => {
+  const a = new BfdServer({ log, port: 0 });
+  const b = new BfdServer({ log, port: 0 });
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const [portA, portB] = [await a.listen(4), await b.listen(4)];
+  const bCfg = { peer: '127.0.0.1', local: '127.0.0.2', port: portA, params: fast };
+  await b.add(bCfg);
+  const first = await a.sync([
+    { peer: '127.0.0.2', local: '127.0.0.1', port: portB, params: fast },
+    { peer: 'not-an-ip', params: fast },
+  ]);
+  assert.deepEqual(first.errors, ['bfd: peer "not-an-ip" is not an IPv4 or IPv6 address']);
+  const [pa] = first.peers;
+  await once(pa!, 'up');
+  await until(() => !pa!.session.polling, 'the first Poll to end');
+
+  const slower = { ...fast, transmitIntervalMs: 50, receiveIntervalMs: 50 };
+  const second = await a.sync([{ peer: '127.0.0.2', local: '127.0.0.1', port: portB, params: slower }]);
+  assert.equal(second.peers[0], pa, 'same session object: parameters changed in place');
+  await until(() => !pa!.session.polling && pa!.info().txIntervalMs === 50, 'the Poll for 50 ms');
+  assert.equal(pa!.state, 'Up');
+
+  await a.sync([{ peer: '127.0.0.2', local: '127.0.0.1', port: portB, params: slower, adminDown: true }]);
+  assert.equal(pa!.state, 'AdminDown');
+  const pb = b.peers()[0]!;
+  await until(() => pb.state === 'Down' && pb.session.localDiag === 3, 'the peer to see AdminDown');
+
+  await a.sync([]);
+  assert.deepEqual(a.peers(), []);
+});

@@ -49,6 +49,8 @@ export interface BfdPeerConfig {
   adminDown?: boolean;
   /** The peer's UDP port (default 3784; tests running both ends on one host use others). */
   port?: number;
+  /** VRF name for the `vrf` metric label (default 'default'). */
+  vrf?: string;
 }
 
 export interface BfdPeerCounters {
@@ -89,6 +91,9 @@ export class BfdPeer extends EventEmitter {
   readonly family: 4 | 6;
   readonly local: string | undefined;
   readonly port: number;
+  readonly vrf: string;
+  /** The configuration this session was added with (sync() compares against it). */
+  readonly config: BfdPeerConfig;
   session: BfdSession;
   counters: BfdPeerCounters = {
     controlPacketInput: 0,
@@ -109,6 +114,8 @@ export class BfdPeer extends EventEmitter {
     this.key = peerKey(peer, cfg.ifname);
     this.family = family;
     this.port = cfg.port ?? BFD_CONTROL_PORT;
+    this.vrf = cfg.vrf ?? 'default';
+    this.config = { ...cfg, params: { ...cfg.params } };
     this.sendAddress =
       family === 6 && peer.startsWith('fe80:') && cfg.ifname ? `${peer}%${cfg.ifname}` : peer;
     this.session = session;
@@ -228,6 +235,66 @@ export class BfdServer extends EventEmitter {
     }
     this.#dispatch(p, { type: 'start' });
     return p;
+  }
+
+  /**
+   * Makes the sessions match `desired` (one entry per peer + ifname, e.g. from the BGPPeers with a bfdProfile): new
+   * peers are added, absent ones removed (AdminDown sent), changed parameters applied in place (a Poll Sequence when
+   * Up, RFC 5880 §6.8.3), `adminDown` toggled; a changed local address, port or vrf restarts the session. An entry that
+   * fails (bad address, no source port) is reported in `errors` with its message; the others still apply.
+   */
+  async sync(desired: readonly BfdPeerConfig[]): Promise<{ peers: BfdPeer[]; errors: string[] }> {
+    const errors: string[] = [];
+    const want = new Map<string, BfdPeerConfig>();
+    for (const cfg of desired) {
+      try {
+        want.set(peerKey(canonical(cfg.peer, 'peer').ip, cfg.ifname), cfg);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+    for (const p of this.peers()) {
+      const cfg = want.get(p.key);
+      let same = false;
+      try {
+        same =
+          cfg !== undefined &&
+          (cfg.local === undefined ? undefined : canonical(cfg.local, 'local address').ip) === p.local &&
+          (cfg.port ?? BFD_CONTROL_PORT) === p.port &&
+          (cfg.vrf ?? 'default') === p.vrf;
+      } catch (e) {
+        errors.push((e as Error).message);
+        want.delete(p.key);
+      }
+      if (!same) this.remove(p);
+    }
+    const peers: BfdPeer[] = [];
+    for (const [key, cfg] of want) {
+      const p = this.#byKey.get(key);
+      try {
+        if (!p) {
+          peers.push(await this.add(cfg));
+          continue;
+        }
+        const old = p.config.params;
+        const n = cfg.params;
+        if (
+          old.transmitIntervalMs !== n.transmitIntervalMs ||
+          old.receiveIntervalMs !== n.receiveIntervalMs ||
+          old.detectMultiplier !== n.detectMultiplier ||
+          old.passive !== n.passive
+        ) {
+          this.setParams(p, n);
+        }
+        if (cfg.adminDown === true && p.session.state !== SessionState.AdminDown) this.adminDown(p);
+        if (cfg.adminDown !== true && p.session.state === SessionState.AdminDown) this.adminUp(p);
+        Object.assign(p.config, { ...cfg, params: { ...n } });
+        peers.push(p);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+    return { peers, errors };
   }
 
   /** The session with `peer` (and `ifname`), if any. */
