@@ -29,10 +29,19 @@ export interface ArpPacket {
   targetProtocolAddress: string;
 }
 
+const ipv4Cache = new Map<string, Buffer>();
+
+/** Writes a dotted-quad IPv4 (memoised, bounded); throws a TypeError naming the value otherwise. */
 function writeIpv4(ip: string, buf: Buffer, offset: number): void {
-  if (!ipaddr.IPv4.isValidFourPartDecimal(ip))
-    throw new TypeError(`"${ip}" is not a dotted-quad IPv4 address`);
-  Buffer.from(ipaddr.IPv4.parse(ip).toByteArray()).copy(buf, offset);
+  let b = ipv4Cache.get(ip);
+  if (!b) {
+    if (typeof ip !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(ip))
+      throw new TypeError(`"${String(ip)}" is not a dotted-quad IPv4 address`);
+    b = Buffer.from(ipaddr.IPv4.parse(ip).toByteArray());
+    if (ipv4Cache.size >= 1024) ipv4Cache.clear();
+    ipv4Cache.set(ip, b);
+  }
+  b.copy(buf, offset);
 }
 
 function readIpv4(buf: Buffer, offset: number): string {

@@ -54,19 +54,30 @@ export class L2DecodeError extends Error {
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
-/** `aa:bb:cc:dd:ee:ff` (any case) → 6-byte Buffer; throws a TypeError naming the value otherwise. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+// Text → bytes conversions are memoised (bounded: cleared when full) because every reply re-encodes the same few MACs.
+const macCache = new Map<string, Buffer>();
+
+/** `aa:bb:cc:dd:ee:ff` (any case) → 6-byte Buffer (a fresh copy); throws a TypeError naming the value otherwise. */
 export function macToBuffer(mac: string): Buffer {
-  const m = mac.toLowerCase();
-  if (!MAC_RE.test(m))
-    throw new TypeError(`MAC address "${mac}" is not six colon-separated hex bytes (aa:bb:cc:dd:ee:ff)`);
-  return Buffer.from(m.replace(/:/g, ''), 'hex');
+  let b = macCache.get(mac);
+  if (!b) {
+    const m = typeof mac === 'string' ? mac.toLowerCase() : '';
+    if (!MAC_RE.test(m))
+      throw new TypeError(
+        `MAC address "${String(mac)}" is not six colon-separated hex bytes (aa:bb:cc:dd:ee:ff)`,
+      );
+    b = Buffer.from(m.replace(/:/g, ''), 'hex');
+    if (macCache.size >= 1024) macCache.clear();
+    macCache.set(mac, b);
+  }
+  return Buffer.from(b);
 }
 
-/** 6 bytes at `offset` → lowercase `aa:bb:cc:dd:ee:ff`. */
+/** 6 bytes at `offset` → lowercase `aa:bb:cc:dd:ee:ff` (missing bytes read as 00). */
 export function macToString(buf: Buffer, offset = 0): string {
-  const parts: string[] = [];
-  for (let i = 0; i < 6; i++) parts.push((buf[offset + i] ?? 0).toString(16).padStart(2, '0'));
-  return parts.join(':');
+  const h = (i: number): string => HEX[buf[offset + i] ?? 0]!;
+  return `${h(0)}:${h(1)}:${h(2)}:${h(3)}:${h(4)}:${h(5)}`;
 }
 
 /** Writes a MAC given as a string or 6-byte Buffer at `offset`; throws a TypeError when it is neither. */
