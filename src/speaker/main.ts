@@ -331,8 +331,10 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
         log: logger.child({ component: 'liveness' }),
       });
       l.ready.catch((e: unknown) => logger.error(`speaker: heartbeats cannot start on ${f.memberlistBind}:${f.memberlistPort}: ${String(e)}`));
-      liveness.attach(l, 2 * f.suspectAfterMs);
-      setTimeout(() => speaker.changed(), 2 * f.suspectAfterMs + 10).unref();
+      // Grace: every Node counts as alive until the peers' first heartbeats can have arrived (2 × suspect-after).
+      const graceMs = 2 * f.suspectAfterMs + f.heartbeatIntervalMs;
+      liveness.attach(l, graceMs);
+      setTimeout(() => speaker.changed(), graceMs + 10).unref();
       log(`speaker: heartbeats on ${f.memberlistBind}:${f.memberlistPort} every ${f.heartbeatIntervalMs} ms, peers dead after ${f.suspectAfterMs} ms`);
     } catch (e) {
       logger.error(`speaker: heartbeats not started: ${e instanceof Error ? e.message : String(e)}`);
@@ -377,7 +379,11 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
       const name = r.value.metadata?.name ?? '';
       // The status subresource ignores status on create (as kube-apiserver): write it through /status.
       const p = await client.patch(Resources.serviceL2Statuses, name, { status }, { namespace: ns, subresource: 'status' });
-      if (!p.ok) logger.warn(`speaker: writing the status of ServiceL2Status ${ns}/${name}: ${p.error.message}`);
+      if (!p.ok) {
+        logger.warn(`speaker: writing the status of ServiceL2Status ${ns}/${name}: ${p.error.message}`);
+        // Deleted meanwhile (another speaker owned the Service for a moment): not ours, create again if still needed.
+        if (p.error.kind === 'NotFound') return undefined;
+      }
       return name;
     },
     async updateStatus(name, status) {
@@ -395,7 +401,10 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     },
   };
 
+  // Nothing is decided before every informer has listed once (a partial world would withdraw what it has not read yet).
+  let synced = false;
   const decide = (): L2Decision[] | undefined => {
+    if (!synced) return undefined;
     rebuildConfig();
     if (!config) return undefined;
     return planLayer2({
@@ -444,14 +453,23 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   for (const i of Object.values(configInformers)) i.on(onConfig);
   services.on(onChange);
   slices.on(onChange);
-  statuses.on({ add: () => speaker.reconcileStatus(), update: () => speaker.reconcileStatus(), delete: () => speaker.reconcileStatus() });
-  secrets.on({ add: startHeartbeats, update: startHeartbeats });
+  statuses.on({
+    add: () => speaker.reconcileStatus(),
+    update: () => speaker.reconcileStatus(),
+    delete: (o) => speaker.statusDeleted(o.metadata?.name ?? ''),
+  });
+  // Heartbeats start once the caches are synced (the peers come from the Nodes), and restart when the key changes.
+  secrets.on({ add: () => synced && startHeartbeats(), update: () => synced && startHeartbeats() });
 
   const all = [nodes, services, slices, namespaces, secrets, statuses, ...Object.values(configInformers)];
   const listStarted = Date.now();
   for (const i of all) i.start();
   await Promise.race([Promise.all(all.map((i) => i.synced)), new Promise((r) => aborter.signal.addEventListener('abort', r, { once: true }))]);
   if (stopping) return exited;
+  synced = true;
+  // The first build compiles the JSON Schemas (seconds on a busy machine): before the heartbeats start, so that stall
+  // never starves them.
+  rebuildConfig();
 
   // SIGTERM order (speaker.stop): leave → announcer.close → liveness.close; then the events still queued.
   cleanups.push(async () => {

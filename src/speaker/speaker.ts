@@ -188,8 +188,8 @@ export class Speaker<D extends Decision = Decision> {
   #alive: ReadonlySet<string> | undefined;
   /** ServiceL2Status this node wrote: service → { name, status } (the cache may lag behind our writes). */
   #written = new Map<string, { name: string; status: L2StatusBody }>();
-  /** Names this speaker created that its cache may not show yet. */
-  #writtenRecently = new Set<string>();
+  /** Names this speaker created that its cache may not show yet → when (forgotten after 10 s or a delete seen). */
+  #writtenRecently = new Map<string, number>();
   #statusBusy = false;
   #statusAgain = false;
   /** Counts, for tests and the ready line. */
@@ -240,12 +240,7 @@ export class Speaker<D extends Decision = Decision> {
       if (!list.includes(d.service)) list.push(d.service);
       servicesOfIp.set(d.ip, list);
     }
-    // An IP another berth speaker held is taken over without probing (the probe would only delay the failover).
-    const announcements = this.#o.announcementsFor(self, decisions).map((a) => {
-      const prev = this.#owners.get(a.ip);
-      return prev !== undefined && prev !== self ? { ...a, probe: false } : a;
-    });
-    this.#o.announcer.set(announcements);
+    // Failovers are noted before announcer.set(): a takeover's first gratuitous packet goes out inside set().
     const now = this.#now();
     for (const [ip, owner] of owners) {
       const prev = this.#owners.get(ip);
@@ -256,8 +251,14 @@ export class Speaker<D extends Decision = Decision> {
       }
     }
     for (const [n, at] of this.#lost) if (now - at > 60_000) this.#lost.delete(n);
+    // An IP another berth speaker held is taken over without probing (the probe would only delay the failover).
+    const announcements = this.#o.announcementsFor(self, decisions).map((a) => {
+      const prev = this.#owners.get(a.ip);
+      return prev !== undefined && prev !== self ? { ...a, probe: false } : a;
+    });
     this.#owners = owners;
     this.#servicesOfIp = servicesOfIp;
+    this.#o.announcer.set(announcements);
 
     // --- what this node announces: metric, nodeAssigned, announceFailed, decision lines ---
     const mine = new Map<string, string[]>();
@@ -290,6 +291,16 @@ export class Speaker<D extends Decision = Decision> {
     this.#mine = mine;
     this.#checkInterfaces(announcements);
     for (const ip of this.#failovers.keys()) if (owners.get(ip) !== self) this.#failovers.delete(ip);
+    this.reconcileStatus();
+  }
+
+  /**
+   * The status informer saw ServiceL2Status `name` deleted: whatever this speaker remembers writing under that name is
+   * forgotten (another speaker deleted it, or we did), and the objects are reconciled again.
+   */
+  statusDeleted(name: string): void {
+    this.#writtenRecently.delete(name);
+    for (const [key, w] of this.#written) if (w.name === name) this.#written.delete(key);
     this.reconcileStatus();
   }
 
@@ -397,12 +408,13 @@ export class Speaker<D extends Decision = Decision> {
           failed = true;
         } else {
           this.#written.set(key, { name: created, status: desired });
-          this.#writtenRecently.add(created);
+          this.#writtenRecently.set(created, this.#now());
         }
       }
     }
     // Forget "recently written" names once the cache has them (then the cache is the truth).
-    for (const n of this.#writtenRecently) if (cachedNames.has(n)) this.#writtenRecently.delete(n);
+    const now = this.#now();
+    for (const [n, at] of this.#writtenRecently) if (cachedNames.has(n) || now - at > 10_000) this.#writtenRecently.delete(n);
     if (failed) this.#scheduleStatusRetry();
     else this.#retryDelay = this.#o.retry?.initialMs ?? 500;
   }

@@ -84,5 +84,6 @@ test('endpointViews: per Service from the service-name label; ready nil = true, 
 test('memberlistKey: data.secretkey base64 → bytes; absent or empty → undefined', () => {
   assert.deepEqual(memberlistKey({ data: { secretkey: Buffer.from('s3cret').toString('base64') } }), Buffer.from('s3cret'));
   assert.equal(memberlistKey({ data: {} }), undefined);
+  assert.deepEqual(memberlistKey({ stringData: { secretkey: 's3cret' } }), Buffer.from('s3cret'));
   assert.equal(memberlistKey(undefined), undefined);
 });

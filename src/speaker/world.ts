@@ -130,10 +130,16 @@ export function endpointViews(slices: readonly EndpointSliceLike[]): Map<string,
   return out;
 }
 
-/** The memberlist Secret's key (`data.secretkey`, base64) as bytes; undefined when absent or empty. */
-export function memberlistKey(secret: { data?: Record<string, string> } | undefined): Buffer | undefined {
+/**
+ * The memberlist Secret's key (`data.secretkey`, base64) as bytes; undefined when absent or empty. `stringData` is
+ * read too (kube-apiserver folds it into `data` on write; the lab keeps it as written).
+ */
+export function memberlistKey(secret: { data?: Record<string, string>; stringData?: Record<string, string> } | undefined): Buffer | undefined {
   const b64 = secret?.data?.['secretkey'];
-  if (typeof b64 !== 'string' || b64 === '') return undefined;
-  const key = Buffer.from(b64, 'base64');
-  return key.length > 0 ? key : undefined;
+  if (typeof b64 === 'string' && b64 !== '') {
+    const key = Buffer.from(b64, 'base64');
+    return key.length > 0 ? key : undefined;
+  }
+  const text = secret?.stringData?.['secretkey'];
+  return typeof text === 'string' && text !== '' ? Buffer.from(text, 'utf8') : undefined;
 }

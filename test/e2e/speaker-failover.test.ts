@@ -1,0 +1,211 @@
+// Two `berth speaker` processes with heartbeats on loopback (n1 on 127.0.0.1, n2 on 127.0.0.2, one UDP port, the key
+// from the `memberlist` Secret) and `--dry-run-link` (no socket on any interface): exactly one announces a Service
+// with a ready endpoint (ETP=Cluster, MetalLB's election) and holds its ServiceL2Status; SIGKILL of the owner moves the
+// announcement, the ServiceL2Status and a berth_l2_failover_seconds observation to the other; restarted, the first one
+// does not take the IP back unless it sorts first (then it does, once); SIGTERM hands over through `leaving`.
+// The network half (real ARP in namespaces, timing) is H6's harness and bench:failover.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
+import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
+
+const SPEAKER_MAIN = fileURLToPath(new URL('../../src/speaker/main.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const NS = 'metallb-system';
+const IP = '198.51.100.20';
+const skip = findKubectl() ? undefined : 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
+let lab: TestLab | undefined;
+let udpPort = 0;
+const speakers = new Map<string, { p: NodeProcess; metrics: number }>();
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function get(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`http://127.0.0.1:${port}${path}`, { timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const r = await lab!.kubectl(args, input !== undefined ? { input } : {});
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const logs = [...speakers].map(([n, s]) => `--- ${n}\n${s.p.output().slice(-2000)}`).join('\n');
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function value(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  return undefined;
+}
+
+const announced = (node: string) => `metallb_speaker_announced{service="shop/web",protocol="layer2",node="${node}",ip="${IP}"}`;
+
+async function start(node: string, address: string): Promise<void> {
+  const p = spawnNode(SPEAKER_MAIN, [
+    '--node-name',
+    node,
+    '--kubeconfig',
+    lab!.lab.kubeconfigPath,
+    '--metrics-port',
+    'auto',
+    '--metrics-host',
+    '127.0.0.1',
+    '--memberlist-bind',
+    address,
+    '--memberlist-port',
+    String(udpPort),
+    '--dry-run-link',
+  ]);
+  const entry = { p, metrics: 0 };
+  speakers.set(node, entry); // registered at once: after() kills it whatever happens next
+  entry.metrics = Number((await p.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
+  await p.waitFor(/speaker: ready node=/, 60_000);
+  await p.waitFor(/heartbeats on /, 10_000);
+}
+
+/** Which running speaker announces the IP now (exactly one, else undefined). */
+async function owner(): Promise<string | undefined> {
+  const owners: string[] = [];
+  for (const [node, s] of speakers) {
+    if (s.p.exited || s.metrics === 0) continue;
+    if (value(await get(s.metrics, '/metrics'), announced(node)) === 1) owners.push(node);
+  }
+  return owners.length === 1 ? owners[0] : undefined;
+}
+
+async function statusNode(): Promise<string | undefined> {
+  const items = (JSON.parse(await kubectl(['get', 'servicel2statuses', '-n', NS, '-o', 'json'])) as { items: Array<{ status?: { node?: string } }> }).items;
+  return items.length === 1 ? items[0]!.status?.node : undefined;
+}
+
+before(async () => {
+  if (skip) return;
+  udpPort = await freeUdpPort();
+  lab = await startTestLab({ nodes: 0 });
+  await kubectl(['apply', '-k', `${ROOT}/gitops/base/crds`]);
+  await kubectl(
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: memberlist, namespace: ${NS}}
+data: {secretkey: ${Buffer.from('e2e-heartbeat-key-0123456789abcdef').toString('base64')}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status: {addresses: [{type: InternalIP, address: 127.0.0.1}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n2}
+status: {addresses: [{type: InternalIP, address: 127.0.0.2}]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: doc, namespace: ${NS}}
+spec: {addresses: [198.51.100.16/28]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: l2, namespace: ${NS}}
+spec: {ipAddressPools: [doc]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints: [{addresses: [203.0.113.5], nodeName: n1, conditions: {ready: true}}, {addresses: [203.0.113.6], nodeName: n2, conditions: {ready: true}}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+`,
+  );
+  await kubectl(['patch', 'svc', 'web', '-n', 'shop', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: IP }] } } })]);
+});
+
+after(async () => {
+  for (const s of speakers.values()) await s.p.stop('SIGKILL');
+  await lab?.stop();
+});
+
+test('two speakers with heartbeats: one owner; SIGKILL moves the IP, its ServiceL2Status and a failover observation', async (c) => {
+  if (skip) return c.skip(skip);
+  await Promise.all([start('n1', '127.0.0.1'), start('n2', '127.0.0.2')]);
+  const first = await until('exactly one owner', owner);
+  assert.equal(await until('the owner’s ServiceL2Status', async () => ((await statusNode()) === first ? first : undefined)), first);
+  const other = first === 'n1' ? 'n2' : 'n1';
+  await speakers.get(first)!.p.stop('SIGKILL');
+  assert.equal(await until('the survivor to take over', owner), other);
+  const survivor = speakers.get(other)!;
+  const text = await until('the failover observation', async () => {
+    const t = await get(survivor.metrics, '/metrics');
+    return value(t, 'berth_l2_failover_seconds_count') === 1 ? t : undefined;
+  });
+  const seconds = value(text, 'berth_l2_failover_seconds_sum')!;
+  c.diagnostic(`failover after SIGKILL (dead peer detected → first gratuitous packet): ${(seconds * 1000).toFixed(1)} ms`);
+  assert.equal(value(text, 'berth_l2_owner_changes_total'), 1);
+  assert.equal(await until('the ServiceL2Status to follow', async () => ((await statusNode()) === other ? other : undefined)), other);
+});
+
+test('SIGTERM: the owner leaves, the other takes over; the leaver exits 0', async (c) => {
+  if (skip) return c.skip(skip);
+  const dead = [...speakers].find(([, s]) => s.p.exited)?.[0];
+  assert.ok(dead, 'the first test killed one speaker');
+  await start(dead, dead === 'n1' ? '127.0.0.1' : '127.0.0.2');
+  // The restarted one takes the IP back only if it sorts first (MetalLB's election is stateless): wait until stable.
+  const owner1 = await until('one owner after the restart', async () => {
+    const o1 = await owner();
+    await new Promise((r) => setTimeout(r, 1000));
+    return o1 !== undefined && (await owner()) === o1 ? o1 : undefined;
+  });
+  const other = owner1 === 'n1' ? 'n2' : 'n1';
+  assert.equal(await speakers.get(owner1)!.p.stop('SIGTERM'), 0);
+  assert.match(speakers.get(owner1)!.p.output(), /speaker: SIGTERM, stopping[\s\S]*speaker: stopped/);
+  assert.equal(await until('the other to take over', owner), other);
+  assert.equal(await until('the ServiceL2Status to follow', async () => ((await statusNode()) === other ? other : undefined)), other);
+});
