@@ -223,6 +223,17 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
+      // libuv reports POLLERR as UV_EBADF and stops the poll. On a packet socket POLLERR means a pending socket error:
+      // ENETDOWN when the link goes down (the socket works again once it is up), ENODEV when it is deleted (the
+      // socket is dead: the owner closes it). SO_ERROR reads and clears it; then poll again and report it.
+      int soerr = 0;
+      socklen_t len = sizeof soerr;
+      if (fd_ >= 0 && poll_ != nullptr && getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+        int rc = uv_poll_start(poll_, UV_READABLE, &PacketSocket::OnPoll);
+        Report(SystemError(env, soerr, "recvfrom", ifname_).Value());
+        if (rc != 0) Report(SystemError(env, -rc, "uv_poll_start", ifname_).Value());
+        return;
+      }
       Report(SystemError(env, -status, "poll", ifname_).Value());
       return;
     }

@@ -157,6 +157,27 @@ test(
     await member({ add: { kind: 'promisc' } });
     assert.equal(promiscuity(), 1);
 
+    // A link flap: the socket reports ENETDOWN and receives again once the link is back up (a new frame from B is
+    // resent until it arrives: after carrier returns the kernel's link watch may drop the first ones).
+    ip('-n', nsA, 'link', 'set', 'lka', 'down');
+    const down = await a.waitFor((e) => e.event === 'error');
+    assert.equal(down.code, 'ENETDOWN');
+    assert.equal(down.syscall, 'recvfrom');
+    ip('-n', nsA, 'link', 'set', 'lka', 'up');
+    const markerC = ethernetFrame(
+      macA,
+      macB,
+      ETH_P_ARP,
+      arpPayload(2, macB, '192.0.2.2', macA, '192.0.2.97'),
+    );
+    const resend = setInterval(() => b.send({ send: markerC.toString('hex') }), 200);
+    try {
+      b.send({ send: markerC.toString('hex') });
+      await a.waitFor(isFrame(markerC.toString('hex')));
+    } finally {
+      clearInterval(resend);
+    }
+
     // close() twice, then the agent exits on its own: the closed socket no longer holds the event loop.
     a.send({ close: true });
     await a.waitFor((e) => e.event === 'closed');

@@ -62,8 +62,12 @@ export interface OpenPacketSocketOptions {
   ethertype: number;
   /** Called on Node's event loop for each received frame; copies of our own outgoing frames are never delivered. */
   onFrame: (frame: Buffer, meta: { outgoing: boolean }) => void;
-  /** Receive errors, and exceptions thrown by onFrame (code 'EHANDLER'); the socket keeps running after both.
-   * Without it they become process warnings. */
+  /**
+   * Receive errors, and exceptions thrown by onFrame (code 'EHANDLER'); the socket keeps running after both.
+   * ENETDOWN (syscall 'recvfrom') when the link goes down: frames flow again once it is up. After the interface is
+   * deleted the socket is dead (send throws ENXIO): close it and open a new one when the link returns.
+   * Without onError they become process warnings.
+   */
   onError?: (err: LinkError) => void;
 }
 
