@@ -60,27 +60,45 @@ function compareRanked(a: Ranked, b: Ranked): number {
  * Throws TypeError/RangeError on an empty or duplicate candidate name or a non-finite score. Empty candidates → [].
  */
 export function metallbOrder(ip: string, candidates: readonly Candidate[]): string[] {
-  checkCandidates(candidates, 'metallbOrder');
-  return candidates
+  const sig = signature(candidates, 'metallbOrder');
+  const memo = orderMemo.get(ip);
+  const hit = memo?.find((e) => e.sig === sig);
+  if (hit) return [...hit.order];
+  const order = candidates
     .map((c) => ({ name: c.name, score: c.score, hash: electionHash(c.name, ip) }))
     .sort(compareRanked)
     .map((r) => r.name);
+  if (orderMemo.size >= ORDER_MEMO_MAX) orderMemo.clear();
+  orderMemo.set(ip, [{ sig, order }, ...(memo ?? []).slice(0, ORDER_MEMO_PER_IP - 1)]);
+  return [...order];
 }
+
+/**
+ * Memo of recent orders per IP (a speaker replans the same IPs over the same nodes on every Service or endpoint
+ * change; each order costs one SHA-256 per candidate). Keyed by IP, then by the exact candidate list; bounded.
+ */
+const orderMemo = new Map<string, Array<{ sig: string; order: readonly string[] }>>();
+/** Signatures of frozen candidate lists (a frozen list of frozen candidates cannot change: validated once). */
+const frozenSigs = new WeakMap<readonly Candidate[], string>();
+
+/** Validates the candidates and returns their identity text (names and scores, in the given order). */
+function signature(candidates: readonly Candidate[], what: string): string {
+  const known = frozenSigs.get(candidates);
+  if (known !== undefined) return known;
+  checkCandidates(candidates, what);
+  const sig = candidates.map((c) => `${c.name}\u0000${c.score}`).join('\u0001');
+  if (Object.isFrozen(candidates) && candidates.every((c) => Object.isFrozen(c)))
+    frozenSigs.set(candidates, sig);
+  return sig;
+}
+const ORDER_MEMO_MAX = 1 << 14;
+const ORDER_MEMO_PER_IP = 3;
 
 /** The candidates with the highest score (balanced mode balances among the most preferred nodes only). */
 export function topTier(candidates: readonly Candidate[]): Candidate[] {
   if (candidates.length === 0) return [];
   const best = Math.max(...candidates.map((c) => c.score));
   return candidates.filter((c) => c.score === best);
-}
-
-/** Per-IP rendezvous ranking among names (hash ascending), computed once. */
-function rankings(ips: readonly string[], names: readonly string[]): Map<string, Ranked[]> {
-  const out = new Map<string, Ranked[]>();
-  for (const ip of ips) {
-    out.set(ip, names.map((name) => ({ name, score: 0, hash: electionHash(name, ip) })).sort(compareRanked));
-  }
-  return out;
 }
 
 interface BalancedPlan {
@@ -103,12 +121,13 @@ function planBalanced(
   const owners = new Map<string, string>();
   const quotas = new Map<string, number>();
   if (tier.length === 0 || ips.length === 0) return { owners, excess: 0, quotas };
-  const ranks = rankings(ips, tier);
-  // Home = the rendezvous winner (what MetalLB elects when scores tie).
+  // Rendezvous order of the tier per IP; home = its first (what MetalLB elects when scores tie).
+  const flatTier = Object.freeze(tier.map((name) => Object.freeze({ name, score: 0 })));
+  const ranks = new Map<string, string[]>(ips.map((ip) => [ip, metallbOrder(ip, flatTier)]));
   const homes = new Map<string, Array<{ ip: string; hash: Buffer }>>(tier.map((n) => [n, []]));
   for (const ip of ips) {
-    const top = ranks.get(ip)![0]!;
-    homes.get(top.name)!.push({ ip, hash: top.hash });
+    const home = ranks.get(ip)![0]!;
+    homes.get(home)!.push({ ip, hash: electionHash(home, ip) });
   }
   // Exact quotas: floor(n/m) each, +1 for the (n mod m) nodes with the most home IPs (ties: name ascending).
   const n = ips.length;
@@ -134,11 +153,11 @@ function planBalanced(
   // Phase 2: overflow IPs, in home-hash order, each to its highest-ranked node with room under its quota.
   overflow.sort((a, b) => Buffer.compare(a.hash, b.hash) || (a.ip < b.ip ? -1 : 1));
   for (const o of overflow) {
-    for (const r of ranks.get(o.ip)!) {
-      const l = load.get(r.name)!;
-      if (l < quotas.get(r.name)!) {
-        owners.set(o.ip, r.name);
-        load.set(r.name, l + 1);
+    for (const name of ranks.get(o.ip)!) {
+      const l = load.get(name)!;
+      if (l < quotas.get(name)!) {
+        owners.set(o.ip, name);
+        load.set(name, l + 1);
         break;
       }
     }

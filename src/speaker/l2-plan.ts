@@ -165,7 +165,7 @@ function interfacesFor(ads: readonly L2AdvertisementConfig[], owner: NodeView): 
 
 type Eligibility =
   | { ok: false; reason: WithdrawReason; pool?: string }
-  | { ok: true; pool: string; ads: L2AdvertisementConfig[]; candidates: Candidate[] };
+  | { ok: true; pool: string; ads: L2AdvertisementConfig[]; candidates: readonly Candidate[] };
 
 /**
  * MetalLB's steps 1-6 (spec §5.1) for one IP of a Service: its pool, the applicable ads, the candidate nodes with
@@ -177,6 +177,7 @@ function eligibility(
   nodes: readonly NodeView[],
   svc: ServiceView,
   ip: { family: Family; value: bigint },
+  nodeCache: Map<string, NodePart>,
 ): Eligibility {
   const named = svc.pool !== undefined ? pools.find((p) => p.name === svc.pool) : undefined;
   const pool = named && poolContains(named, ip) ? named : pools.find((p) => poolContains(p, ip));
@@ -192,6 +193,28 @@ function eligibility(
   if (svc.sharingKey !== undefined && ads.some((ad) => ad.serviceSelectors.length > 0)) {
     return { ok: false, reason: 'sharedIPWithServiceSelector', pool: pool.name };
   }
+  const local =
+    svc.externalTrafficPolicy === 'Local'
+      ? new Set(eps.filter(canServe).flatMap((e) => (e.nodeName ? [e.nodeName] : [])))
+      : undefined;
+  // The node filters depend only on the ads and the local endpoints' nodes: computed once per plan for each.
+  const key = `${ads.map((a) => a.name).join('\n')}\u0001${local ? [...local].sort().join('\n') : '*'}`;
+  let nodePart = nodeCache.get(key);
+  if (!nodePart) nodeCache.set(key, (nodePart = candidatesFor(world, nodes, ads, local)));
+  return 'reason' in nodePart
+    ? { ok: false, reason: nodePart.reason, pool: pool.name }
+    : { ok: true, pool: pool.name, ads, candidates: nodePart.candidates };
+}
+
+type NodePart = { reason: WithdrawReason } | { candidates: readonly Candidate[] };
+
+/** Steps 5-6: live, not NetworkUnavailable, not excluded, selected by an ad, (ETP=Local) hosting an endpoint. */
+function candidatesFor(
+  world: L2World,
+  nodes: readonly NodeView[],
+  ads: readonly L2AdvertisementConfig[],
+  local: ReadonlySet<string> | undefined,
+): NodePart {
   const steps: Array<[WithdrawReason, (n: NodeView) => boolean]> = [
     ['notOwner', (n) => world.liveSpeakers.has(n.name)],
     ['nodeNetworkUnavailable', (n) => !n.networkUnavailable],
@@ -201,20 +224,15 @@ function eligibility(
     ],
     ['noMatchingAdvertisement', (n) => ads.some((ad) => adSelectsNode(ad, n))],
   ];
-  if (svc.externalTrafficPolicy === 'Local') {
-    const local = new Set(eps.filter(canServe).flatMap((e) => (e.nodeName ? [e.nodeName] : [])));
-    steps.push(['noLocalEndpoints', (n) => local.has(n.name)]);
-  }
+  if (local) steps.push(['noLocalEndpoints', (n) => local.has(n.name)]);
   let left = nodes;
   for (const [reason, keep] of steps) {
     left = left.filter(keep);
-    if (left.length === 0) return { ok: false, reason, pool: pool.name };
+    if (left.length === 0) return { reason };
   }
+  // Frozen: election.ts memoises orders for frozen candidate lists.
   return {
-    ok: true,
-    pool: pool.name,
-    ads,
-    candidates: left.map((n) => ({ name: n.name, score: scoreOf(ads, n) })),
+    candidates: Object.freeze(left.map((n) => Object.freeze({ name: n.name, score: scoreOf(ads, n) }))),
   };
 }
 
@@ -243,9 +261,11 @@ export function planLayer2(world: L2World): L2Decision[] {
     group: string;
     key: string;
     ads: L2AdvertisementConfig[];
-    all: Candidate[];
+    all: readonly Candidate[];
   }> = [];
   const seen = new Set<string>();
+  const nodeCache = new Map<string, NodePart>();
+  const tiers = new Map<readonly Candidate[], { tier: Candidate[]; group: string }>();
   for (const svc of [...world.services].sort((a, b) => cmp(a.key, b.key))) {
     if (seen.has(svc.key)) continue;
     seen.add(svc.key);
@@ -263,7 +283,7 @@ export function planLayer2(world: L2World): L2Decision[] {
         decisions.push({ ...base, ip: raw, owner: undefined, reason: 'invalidIP' });
         continue;
       }
-      const e = eligibility(world, pools, nodes, svc, parsed);
+      const e = eligibility(world, pools, nodes, svc, parsed, nodeCache);
       if (!e.ok) {
         decisions.push({
           ...base,
@@ -288,11 +308,13 @@ export function planLayer2(world: L2World): L2Decision[] {
         });
         continue;
       }
-      const tier = topTier(e.candidates);
-      const group = tier
-        .map((c) => c.name)
-        .sort()
-        .join('\n');
+      let t = tiers.get(e.candidates);
+      if (!t) {
+        const tier = topTier(e.candidates);
+        const names = tier.map((c) => c.name).sort();
+        tiers.set(e.candidates, (t = { tier, group: names.join('\n') }));
+      }
+      const { tier, group } = t;
       let g = groups.get(group);
       if (!g) groups.set(group, (g = { candidates: tier, keys: new Set() }));
       g.keys.add(firstValid);
