@@ -101,6 +101,21 @@ describe('metallbOrder', () => {
     assert.deepEqual(metallbOrder(ip, flat(...nodes)), byHex);
   });
 
+  it('memoised orders stay correct: other lists for the same IP, callers mutating the result, frozen lists', () => {
+    const ip = '192.168.1.240';
+    const frozen = Object.freeze(flat('nodeA', 'nodeB', 'nodeC').map((c) => Object.freeze(c)));
+    const a = metallbOrder(ip, frozen);
+    a.reverse();
+    assert.deepEqual(metallbOrder(ip, frozen), ['nodeB', 'nodeA', 'nodeC']);
+    assert.deepEqual(metallbOrder(ip, flat('nodeA', 'nodeC')), ['nodeA', 'nodeC']);
+    const mutable = flat('nodeA', 'nodeB');
+    assert.deepEqual(metallbOrder(ip, mutable), ['nodeB', 'nodeA']);
+    mutable[0] = { name: 'nodeA', score: 9 };
+    assert.deepEqual(metallbOrder(ip, mutable), ['nodeA', 'nodeB']);
+    for (let i = 0; i < 5; i++)
+      assert.deepEqual(metallbOrder(ip, flat('nodeA', 'nodeB', 'nodeC')), ['nodeB', 'nodeA', 'nodeC']);
+  });
+
   it('refuses bad candidates with a message naming the value', () => {
     assert.throws(() => metallbOrder('198.51.100.1', flat('a', 'a')), /"a" is listed twice/);
     assert.throws(() => metallbOrder('198.51.100.1', [{ name: 'a', score: NaN }]), /"a" has score NaN/);
