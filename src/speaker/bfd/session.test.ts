@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Diag, SessionState, type ControlPacket, type SessionStateCode } from './packet.ts';
 import {
   controlPacket,
@@ -442,4 +443,70 @@ test('story: full handshake against a mirror session reaches Up on both sides wi
   assert.deepEqual([txIntervalUs(a), txIntervalUs(b)], [100_000, 100_000]);
   assert.deepEqual([detectionTimeUs(a), detectionTimeUs(b)], [300_000, 300_000]);
   assert.deepEqual([a.remoteDiscr, b.remoteDiscr], [9, 7]);
+});
+
+test('property: random event sequences keep the RFC 5880 invariants', () => {
+  const arbPacket = fc.record({
+    state: fc.constantFrom(AdminDown, Down, Init, Up),
+    poll: fc.boolean(),
+    final: fc.boolean(),
+    yourDiscriminator: fc.constantFrom(0, 7),
+    desiredMinTxInterval: fc.integer({ min: 1, max: 2_000_000 }),
+    requiredMinRxInterval: fc.integer({ min: 0, max: 2_000_000 }),
+    detectMult: fc.integer({ min: 1, max: 10 }),
+  });
+  const arbParams = fc.record({
+    transmitIntervalMs: fc.integer({ min: 10, max: 2000 }),
+    receiveIntervalMs: fc.integer({ min: 10, max: 2000 }),
+    detectMultiplier: fc.integer({ min: 1, max: 10 }),
+    passive: fc.boolean(),
+  });
+  const arbEvent: fc.Arbitrary<BfdEvent> = fc.oneof(
+    arbPacket.map((p) => ({ type: 'receive' as const, packet: peer(p.state, { ...p }) })),
+    fc.constant({ type: 'tx-timer' as const }),
+    fc.constant({ type: 'detect-timer' as const }),
+    fc.constant({ type: 'admin-down' as const }),
+    fc.constant({ type: 'admin-up' as const }),
+    arbParams.map((params) => ({ type: 'set-params' as const, params: { ...params } })),
+  );
+  fc.assert(
+    fc.property(
+      arbParams,
+      fc.array(arbEvent, { maxLength: 40 }),
+      fc.double({ min: 0, max: 0.999, noNaN: true }),
+      (p0, events, r) => {
+        let s = step(
+          newSession({ localDiscr: 7, params: { ...p0 } }),
+          { type: 'start' },
+          { random: () => r },
+        ).session;
+        for (const e of events) {
+          const before = s;
+          const { session, actions } = step(s, e, { random: () => r });
+          s = session;
+          for (const a of actions) {
+            if (a.type === 'send') {
+              assert.ok(!(a.packet.poll && a.packet.final), 'P and F both set');
+              assert.equal(a.packet.myDiscriminator, 7);
+              assert.equal(a.packet.detectMult, s.params.detectMultiplier);
+              assert.equal(a.packet.state, s.state);
+              if (s.state !== Up)
+                assert.ok(a.packet.desiredMinTxInterval >= 1_000_000, 'slow TX while not Up');
+              if (e.type === 'tx-timer')
+                assert.ok(!(s.params.passive && s.remoteDiscr === 0), 'passive spoke first');
+            }
+            if (a.type === 'arm-tx') {
+              const iv = txIntervalUs(s) / 1000;
+              assert.ok(a.ms >= 0.75 * iv - 1e-9 && a.ms <= iv, `jitter ${a.ms} of ${iv}`);
+            }
+            if (a.type === 'up') assert.equal(s.state, Up);
+            if (a.type === 'down') assert.equal(before.state, Up);
+          }
+          if (s.state === Up) assert.notEqual(s.remoteDiscr, 0, 'Up without a remote discriminator');
+          if (s.state === AdminDown) assert.ok(!actions.some((a) => a.type === 'up'));
+        }
+      },
+    ),
+    { numRuns: 400, seed: 5880 },
+  );
 });
