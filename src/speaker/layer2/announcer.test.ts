@@ -2,6 +2,7 @@
 // withdrawal, counters.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { FakeClock, settle } from '../../kube/clock.ts';
 import { arpPacket } from './arp.ts';
@@ -355,6 +356,34 @@ describe('Layer2Announcer', () => {
     arp.onFrame(Buffer.alloc(3));
     arp.onFrame(Buffer.from('ffffffffffff0200007700010806000100', 'hex'));
     assert.equal(a.stats().drops.get('truncated'), 2);
+    a.close();
+  });
+
+  it('random and mutated frames never throw out of onFrame and leave the announcer answering', async () => {
+    const { a, clock, open } = setup({ probe: { count: 0, intervalMs: 0 } });
+    a.set([ann(VIP4), ann(VIP6)]);
+    const arp = open('eth0', 0x0806)!;
+    const v6 = open('eth0', 0x86dd)!;
+    const seeds = [arpRequest(VIP4), arpReplyFrom(FOREIGN, VIP4), ns(VIP6), foreignNa(VIP6)];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.nat(),
+        (seed, edits, cut) => {
+          const f = Buffer.from(seed);
+          for (const [i, v] of edits) f[i % f.length] = v;
+          const frame = f.subarray(0, cut % (f.length + 1));
+          arp.onFrame(frame);
+          v6.onFrame(frame);
+        },
+      ),
+      { numRuns: 1000, seed: 42 },
+    );
+    await clock.advance(60_000);
+    arp.sent = [];
+    arp.onFrame(arpRequest(VIP4));
+    assert.deepEqual(arp.take(), [`arp-reply ${VIP4} to ${CLIENT}`]);
     a.close();
   });
 });
