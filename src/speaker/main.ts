@@ -7,7 +7,7 @@
 // - prints `speaker: ready node=N …` once its caches are synced and the first plan is applied;
 // - SIGTERM/SIGINT: liveness.leave() (peers take over at once), announcer.close(), then exit 0.
 // `--dry-run-link` (tests): no socket is opened; the announcer works on one fake link `dry0` that records frames.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -477,7 +477,21 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     await Promise.race([recorder.flush(), new Promise((r) => setTimeout(r, 2000))]);
   });
   if (f.memberlistBind && !memberlistKey(secrets.list()[0] as never)) {
-    logger.warn(`speaker: Secret ${ns}/${f.memberlistSecretName} (key secretkey) not found: heartbeats off until it exists; every Node counts as a live speaker`);
+    // MetalLB's controller creates the Secret when missing (--ml-secret-name); berth's first speaker does: 128 random
+    // bytes, create-only (a concurrent speaker's AlreadyExists is fine: the informer brings its key).
+    const r = await client.create<KubeObject>(Resources.secrets, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: f.memberlistSecretName, namespace: ns, labels: { 'app.kubernetes.io/name': 'metallb', 'app.kubernetes.io/component': 'speaker' } },
+      type: 'Opaque',
+      data: { secretkey: randomBytes(128).toString('base64') },
+    });
+    if (r.ok) log(`speaker: created Secret ${ns}/${f.memberlistSecretName} (the heartbeat key)`);
+    else if (r.error.kind !== 'AlreadyExists') {
+      logger.warn(
+        `speaker: Secret ${ns}/${f.memberlistSecretName} (key secretkey) not found and not created (${r.error.message}): heartbeats off until it exists; every Node counts as a live speaker`,
+      );
+    }
   }
   startHeartbeats();
   // MetalLB rescans interfaces every 10 s (§5.2): the announcer picks up new links on the next set().

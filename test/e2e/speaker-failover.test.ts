@@ -1,5 +1,5 @@
 // Two `berth speaker` processes with heartbeats on loopback (n1 on 127.0.0.1, n2 on 127.0.0.2, one UDP port, the key
-// from the `memberlist` Secret) and `--dry-run-link` (no socket on any interface): exactly one announces a Service
+// from the `memberlist` Secret, which the first of them creates) and `--dry-run-link` (no socket on any interface): exactly one announces a Service
 // with a ready endpoint (ETP=Cluster, MetalLB's election) and holds its ServiceL2Status; SIGKILL of the owner moves the
 // announcement, the ServiceL2Status and a berth_l2_failover_seconds observation to the other; restarted, the first one
 // does not take the IP back unless it sorts first (then it does, once); SIGTERM hands over through `leaving`.
@@ -126,11 +126,7 @@ metadata: {name: ${NS}}
 apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: memberlist, namespace: ${NS}}
-data: {secretkey: ${Buffer.from('e2e-heartbeat-key-0123456789abcdef').toString('base64')}}
+
 ---
 apiVersion: v1
 kind: Node
@@ -175,7 +171,10 @@ after(async () => {
 
 test('two speakers with heartbeats: one owner; SIGKILL moves the IP, its ServiceL2Status and a failover observation', async (c) => {
   if (skip) return c.skip(skip);
+  // No memberlist Secret: the first speaker creates it, the other reads its key.
   await Promise.all([start('n1', '127.0.0.1'), start('n2', '127.0.0.2')]);
+  const created = [...speakers.values()].filter((s) => /created Secret metallb-system\/memberlist/.test(s.p.output()));
+  assert.equal(created.length, 1, 'exactly one speaker created the Secret');
   const first = await until('exactly one owner', owner);
   assert.equal(await until('the owner’s ServiceL2Status', async () => ((await statusNode()) === first ? first : undefined)), first);
   const other = first === 'n1' ? 'n2' : 'n1';

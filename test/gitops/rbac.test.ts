@@ -148,6 +148,7 @@ const SPEAKER_READS = [
   'patch core/events default',
   `list core/secrets ${NS} memberlist`,
   `watch core/secrets ${NS} memberlist`,
+  `create core/secrets ${NS}`,
   `list metallb.io/servicel2statuses ${NS}`,
   `watch metallb.io/servicel2statuses ${NS}`,
   `create metallb.io/servicel2statuses ${NS}`,
