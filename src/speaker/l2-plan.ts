@@ -146,7 +146,7 @@ function scoreOf(ads: readonly L2AdvertisementConfig[], node: NodeView): number 
   for (const ad of ads) {
     if (!adSelectsNode(ad, node)) continue;
     for (const p of ad.preferredNodeSelectors) {
-      if (matchesSelector(p.preference ?? {}, node.labels)) score += p.weight;
+      if (Number.isFinite(p.weight) && matchesSelector(p.preference ?? {}, node.labels)) score += p.weight;
     }
   }
   return score;
