@@ -32,8 +32,16 @@ function addressBytes(afi: number): number {
  * IPv6 address.
  */
 export function addressToBytes(address: string): number[] {
-  if (ipaddr.IPv4.isValidFourPartDecimal(address)) return ipaddr.IPv4.parse(address).toByteArray();
-  if (address.includes(':') && ipaddr.IPv6.isValid(address)) return ipaddr.IPv6.parse(address).toByteArray();
+  if (address.includes(':')) {
+    // One parse (IPv6.isValid would parse a second time); zone IDs (fe80::1%eth0) are not wire addresses.
+    if (!address.includes('%')) {
+      try {
+        return ipaddr.IPv6.parse(address).toByteArray();
+      } catch {
+        /* fall through to the error */
+      }
+    }
+  } else if (ipaddr.IPv4.isValidFourPartDecimal(address)) return ipaddr.IPv4.parse(address).toByteArray();
   throw new RangeError(`address ${JSON.stringify(address)} is not an IPv4 dotted quad or an IPv6 address`);
 }
 
@@ -73,6 +81,11 @@ export function formatPrefix(p: Prefix): string {
 
 /** Throws RangeError when `p` is not a canonical prefix (bad address, length out of range, host bits set). */
 export function checkPrefix(p: Prefix): void {
+  prefixBytes(p);
+}
+
+/** The address bytes of a valid canonical prefix; RangeError naming the value otherwise (see checkPrefix). */
+function prefixBytes(p: Prefix): number[] {
   const bytes = addressToBytes(p.prefix);
   const max = bytes.length * 8;
   if (!Number.isInteger(p.length) || p.length < 0 || p.length > max) {
@@ -83,6 +96,7 @@ export function checkPrefix(p: Prefix): void {
       throw new RangeError(`prefix ${formatPrefix(p)}: host bits after /${p.length} must be zero`);
     }
   }
+  return bytes;
 }
 
 /** Bytes one prefix takes on the wire: 1 + ceil(length / 8). */
@@ -95,13 +109,12 @@ export function prefixLength(p: Prefix): number {
  * other family, a bad length or host bits set throw RangeError naming the value.
  */
 export function encodePrefix(p: Prefix, afi: number, buf: Buffer, offset: number): number {
-  checkPrefix(p);
-  if (afiOf(p.prefix) !== afi) {
+  const bytes = prefixBytes(p);
+  if ((bytes.length === 16 ? Afi.IPv6 : Afi.IPv4) !== afi) {
     throw new RangeError(
       `prefix ${formatPrefix(p)} is not of AFI ${afi} (${afi === Afi.IPv4 ? 'IPv4' : 'IPv6'})`,
     );
   }
-  const bytes = addressToBytes(p.prefix);
   buf[offset] = p.length;
   const n = (p.length + 7) >> 3;
   for (let i = 0; i < n; i++) buf[offset + 1 + i] = bytes[i]!;

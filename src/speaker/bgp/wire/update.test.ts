@@ -13,7 +13,9 @@ import {
   endOfRib,
   endOfRibFamily,
   routeUpdate,
+  routeUpdates,
   withdrawUpdate,
+  withdrawUpdates,
   withdrawnPrefixes,
 } from './update.ts';
 import { community, formatCommunityValue, linkBandwidth, parseCommunityValue } from './attributes/index.ts';
@@ -226,6 +228,60 @@ test('communities print and parse as A:B or their well-known names', () => {
     /community half 65536 of 65536:1 must be an integer 0-65535/,
   );
   assert.throws(() => parseCommunityValue('x'), /community "x" is not "A:B"/);
+});
+
+/** Every /32 of the three IPv4 documentation ranges (768 prefixes). */
+const DOC_V4 = ['192.0.2', '198.51.100', '203.0.113'].flatMap((n) =>
+  Array.from({ length: 256 }, (_, i) => parsePrefix(`${n}.${i}/32`)),
+);
+/** 10,000 IPv6 /128s in 2001:db8::/32. */
+const DOC_V6 = Array.from({ length: 10_000 }, (_, i) => parsePrefix(`2001:db8::${i.toString(16)}/128`));
+
+test('routeUpdates / withdrawUpdates split many prefixes into UPDATEs of at most 4096 bytes, in order', () => {
+  const attrs = {
+    asPath: [64500],
+    nextHop: '198.51.100.2',
+    communities: Array.from({ length: 60 }, (_, i) => community(64500, i)),
+  };
+  const cases = [
+    { prefixes: DOC_V4, updates: routeUpdates(DOC_V4, attrs, FOUR), min: 2 },
+    {
+      prefixes: DOC_V6,
+      updates: routeUpdates(DOC_V6, { ...attrs, nextHop: '2001:db8::2' }, FOUR),
+      min: 10_000 / 240,
+    },
+    { prefixes: DOC_V4, updates: withdrawUpdates(DOC_V4, FOUR), min: 1 },
+    { prefixes: DOC_V6, updates: withdrawUpdates(DOC_V6, FOUR), min: 10_000 / 240 },
+  ];
+  for (const c of cases) {
+    assert.ok(c.updates.length >= c.min, `${c.updates.length} UPDATEs`);
+    const got: string[] = [];
+    for (const u of c.updates) {
+      const bytes = encode(u, FOUR);
+      assert.ok(bytes.length <= 4096, `${bytes.length} bytes`);
+      const back = decode(bytes, FOUR).value as UpdateMessage;
+      assert.equal(back.errors, undefined);
+      got.push(
+        ...[...announcedPrefixes(back), ...withdrawnPrefixes(back)].map((p) => `${p.prefix}/${p.length}`),
+      );
+    }
+    assert.deepEqual(
+      got,
+      c.prefixes.map((p) => `${p.prefix}/${p.length}`),
+    );
+    // Packed tight: when split, the first message could not take one more prefix.
+    if (c.updates.length > 1)
+      assert.ok(
+        encode(c.updates[0]!, FOUR).length > 4096 - 17 - 3,
+        `first UPDATE is ${encode(c.updates[0]!, FOUR).length} bytes`,
+      );
+  }
+  assert.equal(
+    routeUpdates(DOC_V6, { ...attrs, nextHop: '2001:db8::2' }, { ...FOUR, extendedMessage: true }).length,
+    3,
+    'RFC 8654: 65535-byte UPDATEs',
+  );
+  assert.deepEqual(routeUpdates([], attrs, FOUR), []);
 });
 
 // ---- RFC 7606 table ----------------------------------------------------------------------------------------------

@@ -12,7 +12,14 @@
 //   |   Network Layer Reachability Information (variable) |   IPv4 prefixes only (others: MP_REACH_NLRI)
 //   +-----------------------------------------------------+
 import type { Origin } from './constants.ts';
-import { Afi, AttributeType, Safi, UpdateSubcode } from './constants.ts';
+import {
+  Afi,
+  AttributeType,
+  MAX_EXTENDED_MESSAGE_LENGTH,
+  MAX_MESSAGE_LENGTH,
+  Safi,
+  UpdateSubcode,
+} from './constants.ts';
 import { type BgpDecodeError, updateError } from './errors.ts';
 import type { CodecContext } from './header.ts';
 import { type Prefix, afiOf, decodePrefixes, encodePrefix, prefixLength } from './prefix.ts';
@@ -27,6 +34,7 @@ import {
   downgradeAsPath,
   encodeAttribute,
   findAttribute,
+  mpReachValueLength as mpReachValueLengthOf,
 } from './attributes/index.ts';
 import type { AfiSafi } from './capabilities.ts';
 
@@ -263,4 +271,86 @@ export function withdrawUpdate(prefixes: readonly Prefix[]): UpdateMessage {
     attributes: [{ type: 'MP_UNREACH_NLRI', afi, safi: Safi.Unicast, withdrawnRoutes: [...prefixes] }],
     nlri: [],
   };
+}
+
+/** Largest message the context allows (RFC 4271 §4.1; RFC 8654 with Extended Message). */
+function maxMessageLength(ctx: CodecContext): number {
+  return ctx.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH;
+}
+
+/** Attribute header size for a value of `n` bytes: 3, or 4 with Extended Length (n > 255). */
+function attrHeader(n: number): number {
+  return n > 255 ? 4 : 3;
+}
+
+/**
+ * Splits `prefixes` into chunks whose UPDATE (`fixed` bytes of header and other attributes, plus the prefixes in an
+ * NLRI-like field whose own size is `field(sum)`) stays within `max` bytes.
+ */
+function chunk(
+  prefixes: readonly Prefix[],
+  fixed: number,
+  field: (sum: number) => number,
+  max: number,
+): Prefix[][] {
+  const out: Prefix[][] = [];
+  let cur: Prefix[] = [];
+  let sum = 0;
+  for (const p of prefixes) {
+    const n = prefixLength(p);
+    if (cur.length > 0 && fixed + field(sum + n) > max) {
+      out.push(cur);
+      cur = [];
+      sum = 0;
+    }
+    if (fixed + field(n) > max)
+      throw new RangeError(
+        `attributes leave no room for prefix ${p.prefix}/${p.length} in a ${max}-byte UPDATE`,
+      );
+    cur.push(p);
+    sum += n;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
+ * routeUpdate for any number of prefixes of one family: as many UPDATEs as needed, each within 4096 bytes (65535
+ * with Extended Message), packed greedily in the given order. Same errors as routeUpdate.
+ */
+export function routeUpdates(
+  prefixes: readonly Prefix[],
+  attrs: RouteAttributes,
+  ctx: CodecContext,
+): UpdateMessage[] {
+  if (prefixes.length === 0) return [];
+  const probe = routeUpdate(prefixes.slice(0, 1), attrs, ctx);
+  const max = maxMessageLength(ctx);
+  if (afiOf(prefixes[0]!.prefix) === Afi.IPv4) {
+    const fixed = 19 + 4 + probe.attributes.reduce((n, a) => n + attributeLength(a, ctx), 0);
+    return chunk(prefixes, fixed, (sum) => sum, max).map((c) => ({
+      ...probe,
+      attributes: probe.attributes,
+      nlri: c,
+    }));
+  }
+  const mp = findAttribute(probe.attributes, 'MP_REACH_NLRI')!;
+  const others = probe.attributes.filter((a) => a.type !== 'MP_REACH_NLRI');
+  const fixed = 19 + 4 + others.reduce((n, a) => n + attributeLength(a, ctx), 0);
+  const mpBase = mpReachValueLengthOf(mp) - prefixLength(prefixes[0]!);
+  return chunk(prefixes, fixed, (sum) => attrHeader(mpBase + sum) + mpBase + sum, max).map((c) => ({
+    ...probe,
+    attributes: [{ ...mp, nlri: c }, ...others],
+  }));
+}
+
+/** withdrawUpdate for any number of prefixes of one family, split like routeUpdates. */
+export function withdrawUpdates(prefixes: readonly Prefix[], ctx: CodecContext): UpdateMessage[] {
+  if (prefixes.length === 0) return [];
+  const max = maxMessageLength(ctx);
+  const v4 = afiOf(prefixes[0]!.prefix) === Afi.IPv4;
+  if (prefixes.some((p) => (afiOf(p.prefix) === Afi.IPv4) !== v4))
+    throw new RangeError('withdrawUpdates prefixes must all be IPv4 or all IPv6');
+  const field = v4 ? (sum: number) => sum : (sum: number) => attrHeader(3 + sum) + 3 + sum;
+  return chunk(prefixes, 19 + 4, field, max).map((c) => withdrawUpdate(c));
 }
