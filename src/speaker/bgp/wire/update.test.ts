@@ -120,7 +120,35 @@ test('IPv6 next hop with a link-local (32 bytes), MED, ATOMIC_AGGREGATE, AGGREGA
     ],
     nlri: [],
   };
-  const bytes = assertContract(u, FOUR);
+  const bytes = assertContract(
+    u,
+    FOUR,
+    hex(`
+      ffffffffffffffffffffffffffffffff 009b 02   # header: length 155, UPDATE
+      0004 18 cb0071                             # Withdrawn Routes Length 4: 203.0.113.0/24
+      0080                                       # Total Path Attribute Length 128
+      80 0e 2d                                   # MP_REACH_NLRI, length 45
+         0002 01                                 #   AFI 2, SAFI 1
+         20                                      #   next hop length 32 (global + link-local, RFC 2545 §3)
+         20010db8007700000000000000000002        #   2001:db8:77::2
+         fe800000000000000000000000000002        #   fe80::2
+         00                                      #   Reserved
+         30 20010db800ff                         #   2001:db8:ff::/48
+         00                                      #   ::/0 (length 0, no prefix bytes)
+      40 01 01 02                                # ORIGIN INCOMPLETE
+      40 02 14                                   # AS_PATH, length 20 (4-octet session)
+         02 02 0000fbf4 fa56ea00                 #   AS_SEQUENCE 64500 4200000000
+         01 02 00000001 00000002                 #   AS_SET {1, 2}
+      80 04 04 ffffffff                          # MULTI_EXIT_DISC (optional non-transitive) 4294967295
+      40 06 00                                   # ATOMIC_AGGREGATE, empty
+      c0 07 08 fa56ea00 c6336401                 # AGGREGATOR (4-octet session): AS 4200000000, 198.51.100.1
+      c0 10 18                                   # EXTENDED_COMMUNITIES, length 24
+         00 02 fbf4 00000007                     #   route target (0x00/0x02) 64500:7
+         03 0c 000000000008                      #   raw: type 0x03 sub-type 0x0c, value 000000000008
+         00 04 fbf4 49742400                     #   transitive link bandwidth (0x00/0x04) AS 64500, 1e6 B/s
+      e0 63 02 0102                              # unknown type 99, optional transitive partial, kept as is
+    `),
+  );
   assert.equal(bytes[19 + 2], 24, 'withdrawn 203.0.113.0/24: length byte');
   const back = decode(bytes, FOUR).value as UpdateMessage;
   assert.deepEqual(
@@ -130,6 +158,27 @@ test('IPv6 next hop with a link-local (32 bytes), MED, ATOMIC_AGGREGATE, AGGREGA
   assert.deepEqual(
     announcedPrefixes(back).map((p) => `${p.prefix}/${p.length}`),
     ['2001:db8:ff::/48', '::/0'],
+  );
+});
+
+test('AGGREGATOR with a 2-octet AS and AS4_AGGREGATOR on a 2-octet AS session (RFC 6793 §3)', () => {
+  assertContract(
+    {
+      type: 'update',
+      withdrawnRoutes: [],
+      attributes: [
+        { type: 'AGGREGATOR', asn: 64500, address: '198.51.100.1' },
+        { type: 'AS4_AGGREGATOR', asn: 4200000000, address: '198.51.100.1' },
+      ],
+      nlri: [],
+    },
+    TWO,
+    hex(`
+      ffffffffffffffffffffffffffffffff 002b 02   # header: length 43, UPDATE
+      0000 0014                                  # no withdrawn routes; attributes 20 bytes
+      c0 07 06 fbf4 c6336401                     # AGGREGATOR, length 6: AS 64500 (2 octets), 198.51.100.1
+      c0 12 08 fa56ea00 c6336401                 # AS4_AGGREGATOR, length 8: AS 4200000000, 198.51.100.1
+    `),
   );
 });
 
