@@ -40,6 +40,12 @@ export default tseslint.config(
     ignores: ['**/*.test.ts'],
     rules: { 'no-console': 'error', ...restrict([...io, ...k8s, ...web], ['**/kube/*', '**/webhook/*', '**/controller/*', '**/cli/*', '**/lab/*']) },
   },
+  // The BGP wire codec is pure (architecture map: only the session edge owns sockets and timers).
+  {
+    files: ['src/speaker/bgp/wire/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'no-console': 'error', ...restrict([...io, ...k8s, ...web], ['**/kube/*', '**/webhook/*', '**/controller/*', '**/cli/*', '**/lab/*']) },
+  },
   // webhook, controller never import each other; only kube/ talks to the API server.
   {
     files: ['src/webhook/**/*.ts'],
