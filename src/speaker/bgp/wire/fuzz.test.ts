@@ -316,3 +316,55 @@ test('property: random valid OPENs round-trip', () => {
     { numRuns: 300, seed: 17 },
   );
 });
+
+test('fuzz: UPDATEs made of random attribute TLVs (known and unknown types, random flags and values)', () => {
+  const tlv = fc
+    .record({
+      flags: fc.oneof(
+        fc.constantFrom(0x40, 0x80, 0xc0, 0xe0, 0x50, 0x90, 0xd0),
+        fc.integer({ min: 0, max: 255 }),
+      ),
+      code: fc.oneof(
+        fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18, 32),
+        fc.integer({ min: 0, max: 255 }),
+      ),
+      value: fc.oneof(
+        fc.uint8Array({ maxLength: 40 }),
+        // MP_REACH / MP_UNREACH-looking values: AFI 1/2, SAFI 1, a next-hop length, random rest.
+        fc
+          .tuple(fc.constantFrom(1, 2), fc.constantFrom(4, 16, 32, 5), fc.uint8Array({ maxLength: 60 }))
+          .map(([afi, nh, rest]) => Uint8Array.from([0, afi, 1, nh, ...rest])),
+      ),
+    })
+    .map(({ flags, code, value }) => {
+      const ext = (flags & 0x10) !== 0;
+      const h = ext
+        ? [flags, code, value.length >> 8, value.length & 0xff]
+        : [flags, code, value.length & 0xff];
+      return Uint8Array.from([...h, ...value]);
+    });
+  fc.assert(
+    fc.property(
+      fc.array(tlv, { maxLength: 8 }),
+      fc.uint8Array({ maxLength: 20 }),
+      fc.uint8Array({ maxLength: 10 }),
+      fc.constantFrom(...CTXS),
+      (attrs, nlri, withdrawn, ctx) => {
+        const a = Buffer.concat(attrs.map((x) => Buffer.from(x)));
+        const body = Buffer.concat([
+          Buffer.from([withdrawn.length >> 8, withdrawn.length & 0xff]),
+          Buffer.from(withdrawn),
+          Buffer.from([a.length >> 8, a.length & 0xff]),
+          a,
+          Buffer.from(nlri),
+        ]);
+        if (19 + body.length > 4096) return;
+        const h = Buffer.alloc(19, 0xff);
+        h.writeUInt16BE(19 + body.length, 16);
+        h[18] = 2;
+        check(Buffer.concat([h, body]), ctx);
+      },
+    ),
+    { numRuns: 3000, seed: 23 },
+  );
+});

@@ -160,9 +160,10 @@ const headerErrors: { desc: string; bytes: Buffer; subcode: number; data?: Buffe
     data: hex('06'),
   },
   {
-    desc: 'a length beyond the bytes present',
-    bytes: hex('ffffffffffffffffffffffffffffffff 0020 04'),
+    desc: 'an UPDATE whose length (32) is beyond the 23 bytes present',
+    bytes: hex('ffffffffffffffffffffffffffffffff 0020 02 00000000'),
     subcode: MessageHeaderSubcode.BadMessageLength,
+    data: hex('0020'),
   },
   { desc: 'fewer than 19 bytes', bytes: hex('ffffffffffff'), subcode: MessageHeaderSubcode.BadMessageLength },
 ];
