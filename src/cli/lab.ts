@@ -240,7 +240,8 @@ export async function runLab(argv: string[]): Promise<number> {
   say(`berth lab: starting in ${dir}`);
   const nodes = v.nodes === undefined ? 3 : Number(v.nodes);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_LAB_NODES || (v.nodes !== undefined && !v.network)) {
-    process.stderr.write(`berth lab: --nodes "${v.nodes}" must be an integer from 1 to ${MAX_LAB_NODES}, with --network\n${LAB_USAGE}\n`);
+    const why = v.network ? `must be an integer from 1 to ${MAX_LAB_NODES}` : 'is for --network (the node namespaces)';
+    process.stderr.write(`berth lab: --nodes "${v.nodes}" ${why}\n${LAB_USAGE}\n`);
     return 2;
   }
   let network = v.network === true;

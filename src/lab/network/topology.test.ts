@@ -98,3 +98,22 @@ test('forwarder: bad flags are refused with the value and the rule', async () =>
   assert.equal(await p.done, 2);
   assert.match(p.output(), /--port "70000" is not a port number 1-65535/);
 });
+
+test('networkSupport: a non-root process is told why it cannot build the segment', { skip: process.getuid?.() === 0 ? undefined : 'needs root to switch to nobody' }, async () => {
+  const script = `const { networkSupport } = await import(${JSON.stringify(new URL('./topology.ts', import.meta.url).href)}); console.log(JSON.stringify(await networkSupport()));`;
+  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout.trim()) as { ok: boolean; reason?: string };
+  assert.equal(s.ok, false);
+  assert.match(s.reason ?? '', /network namespaces need root \(uid is 65534\)/);
+});
+
+test('berth lab: --nodes without --network, or out of range, is refused with the rule', async () => {
+  const main = new URL('../../cli/main.ts', import.meta.url).pathname;
+  const a = spawnNode(main, ['lab', '--nodes', '3']);
+  assert.equal(await a.done, 2);
+  assert.match(a.output(), /--nodes "3" is for --network/);
+  const b = spawnNode(main, ['lab', '--network', '--nodes', '12']);
+  assert.equal(await b.done, 2);
+  assert.match(b.output(), /--nodes "12" must be an integer from 1 to 9/);
+});
