@@ -30,6 +30,7 @@ import { announcementsFor, planLayer2, type L2Decision } from './l2-plan.ts';
 import { Layer2Announcer, type LinkPort, type OpenLink } from './layer2/announcer.ts';
 import { layer2Links, listLinks } from './link/interfaces.ts';
 import { openPacketSocket } from './link/packet.ts';
+import { SpeakerLeases } from './liveness/lease.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
 import { Speaker, type L2StatusBody, type L2StatusObject, type L2StatusPort } from './speaker.ts';
 import { endpointViews, memberlistKey, nodeInternalIP, nodeView, serviceView } from './world.ts';
@@ -132,8 +133,9 @@ class LivenessHandle extends EventEmitter {
   ) {
     super();
   }
-  attach(l: Liveness, graceMs: number): void {
+  attach(l: Liveness, graceMs: number, leases?: ReadonlyMap<string, number | undefined>): void {
     this.inner = l;
+    for (const [node, renew] of leases ?? []) l.leaseSeen(node, renew);
     this.graceUntil = Date.now() + graceMs;
     l.on('change', () => this.emit('change', this.alive()));
   }
@@ -299,7 +301,17 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
       }));
   const macs = (): string[] => (dry ? [[...dryRunMac(self)].map((b) => b.toString(16).padStart(2, '0')).join(':')] : listLinks().map((l) => l.mac).filter((m) => m && m !== '00:00:00:00:00:00'));
 
-  // --- liveness ---
+  // --- liveness: heartbeats (fast) and per-node Leases (slow, authoritative), both only with --memberlist-bind ---
+  const leases = f.memberlistBind
+    ? new SpeakerLeases({
+        client,
+        namespace: ns,
+        node: self,
+        log: logger.child({ component: 'lease' }),
+        onLease: (node, renew) => liveness.inner?.leaseSeen(node, renew),
+        onLeaseGone: (node) => liveness.inner?.leaseGone(node),
+      })
+    : undefined;
   const liveness = new LivenessHandle(self, () => nodes.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== ''));
   let livenessKey: string | undefined;
   const startHeartbeats = (): void => {
@@ -333,7 +345,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
       l.ready.catch((e: unknown) => logger.error(`speaker: heartbeats cannot start on ${f.memberlistBind}:${f.memberlistPort}: ${String(e)}`));
       // Grace: every Node counts as alive until the peers' first heartbeats can have arrived (2 × suspect-after).
       const graceMs = 2 * f.suspectAfterMs + f.heartbeatIntervalMs;
-      liveness.attach(l, graceMs);
+      liveness.attach(l, graceMs, leases?.leases());
       setTimeout(() => speaker.changed(), graceMs + 10).unref();
       log(`speaker: heartbeats on ${f.memberlistBind}:${f.memberlistPort} every ${f.heartbeatIntervalMs} ms, peers dead after ${f.suspectAfterMs} ms`);
     } catch (e) {
@@ -472,8 +484,10 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   rebuildConfig();
 
   // SIGTERM order (speaker.stop): leave → announcer.close → liveness.close; then the events still queued.
+  let releaseLease: (() => Promise<unknown>) | undefined;
   cleanups.push(async () => {
     await speaker.stop();
+    await releaseLease?.();
     await Promise.race([recorder.flush(), new Promise((r) => setTimeout(r, 2000))]);
   });
   if (f.memberlistBind && !memberlistKey(secrets.list()[0] as never)) {
@@ -492,6 +506,11 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
         `speaker: Secret ${ns}/${f.memberlistSecretName} (key secretkey) not found and not created (${r.error.message}): heartbeats off until it exists; every Node counts as a live speaker`,
       );
     }
+  }
+  if (leases) {
+    leases.start();
+    // After speaker.stop() (leave, then announcer.close): our Lease is deleted so Lease-only peers drop us at once.
+    releaseLease = () => Promise.race([leases.stop({ release: true }), new Promise((r) => setTimeout(r, 2000))]);
   }
   startHeartbeats();
   // MetalLB rescans interfaces every 10 s (§5.2): the announcer picks up new links on the next set().

@@ -157,6 +157,8 @@ const SPEAKER_READS = [
   `create coordination.k8s.io/leases ${NS}`,
   `get coordination.k8s.io/leases ${NS} metallb-speaker-n1`,
   `update coordination.k8s.io/leases ${NS} metallb-speaker-n1`,
+  `patch coordination.k8s.io/leases ${NS} metallb-speaker-n1`,
+  `delete coordination.k8s.io/leases ${NS} metallb-speaker-n1`,
   `list coordination.k8s.io/leases ${NS}`,
   `watch coordination.k8s.io/leases ${NS}`,
 ];
