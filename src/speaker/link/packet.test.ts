@@ -118,6 +118,56 @@ test(
       assert.equal(errors.length, 1);
       assert.equal(errors[0]?.code, 'EHANDLER');
       assert.match(errors[0]?.message ?? '', /handler bug/);
+      assert.deepEqual(rx.stats(), { received: 2, kernelDrops: 0, handlerErrors: 1 });
+    } finally {
+      rx.close();
+      tx.close();
+    }
+    assert.deepEqual(
+      rx.stats(),
+      { received: 2, kernelDrops: 0, handlerErrors: 1 },
+      'stats readable after close',
+    );
+  },
+);
+
+test(
+  'openPacketSocket on loopback: a flood that overfills the receive queue is counted in kernelDrops',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  async () => {
+    const ethertype = 0x88b5;
+    let last = -1;
+    let done!: () => void;
+    const marker = new Promise<void>((r) => (done = r));
+    const rx = openPacketSocket({
+      ifname: 'lo',
+      ethertype,
+      onFrame: (f) => {
+        last = f.readUInt32BE(14);
+        if (last === 0xffffffff) done();
+      },
+    });
+    const tx = openPacketSocket({ ifname: 'lo', ethertype, onFrame: () => {} });
+    try {
+      const f = Buffer.alloc(60);
+      f.writeUInt16BE(ethertype, 12);
+      // 5,000 frames without yielding to the event loop: far more than the socket's receive buffer holds.
+      for (let i = 0; i < 5000; i++) {
+        f.writeUInt32BE(i, 14);
+        tx.send(f);
+      }
+      // The socket still works after the drops: a marker, resent until the drained queue has room for it, arrives.
+      f.writeUInt32BE(0xffffffff, 14);
+      const resend = setInterval(() => tx.send(f), 50);
+      try {
+        tx.send(f);
+        await marker;
+      } finally {
+        clearInterval(resend);
+      }
+      const st = rx.stats();
+      assert.ok(st.kernelDrops > 0, `kernelDrops ${st.kernelDrops}`);
+      assert.ok(st.received < 5000, `received ${st.received}`);
     } finally {
       rx.close();
       tx.close();

@@ -47,6 +47,17 @@ export interface PacketSocket {
   addMembership(m: PacketMembership): void;
   /** PACKET_DROP_MEMBERSHIP: undoes one addMembership. Throws LinkError. */
   dropMembership(m: PacketMembership): void;
+  /** Counters since open (still readable after close). */
+  stats(): PacketSocketStats;
+}
+
+export interface PacketSocketStats {
+  /** frames handed to onFrame */
+  received: number;
+  /** frames the kernel dropped because this socket's receive queue was full (PACKET_STATISTICS tp_drops) */
+  kernelDrops: number;
+  /** onFrame calls that threw (reported to onError as EHANDLER) */
+  handlerErrors: number;
 }
 
 /** A packet-socket membership: a multicast MAC (lowercase aa:bb:cc:dd:ee:ff, I/G bit set), allmulti or promisc. */
@@ -80,6 +91,7 @@ interface NativePacketSocket {
   ref(): void;
   unref(): void;
   membership(add: boolean, type: number, mac?: Buffer): void;
+  statistics(): { packets: number; drops: number };
 }
 interface NativeAddon {
   PacketSocket: new (
@@ -141,6 +153,8 @@ class AfPacketSocket implements PacketSocket {
   readonly mac: Buffer;
   readonly #sock: NativePacketSocket;
   #closed = false;
+  #received = 0;
+  #handlerErrors = 0;
 
   constructor(o: OpenPacketSocketOptions) {
     this.ifname = o.ifname;
@@ -157,9 +171,11 @@ class AfPacketSocket implements PacketSocket {
     };
     const onFrame = (frame: Buffer): void => {
       if (this.#closed) return;
+      this.#received++;
       try {
         o.onFrame(frame, { outgoing: false });
       } catch (err) {
+        this.#handlerErrors++;
         report(
           new LinkError(`onFrame handler for ${o.ifname} threw: ${(err as Error)?.message ?? String(err)}`, {
             code: 'EHANDLER',
@@ -246,6 +262,14 @@ class AfPacketSocket implements PacketSocket {
     } catch (err) {
       throw toLinkError(err, syscall, this.ifname);
     }
+  }
+
+  stats(): PacketSocketStats {
+    return {
+      received: this.#received,
+      kernelDrops: this.#sock.statistics().drops,
+      handlerErrors: this.#handlerErrors,
+    };
   }
 
   close(): void {
