@@ -107,6 +107,7 @@ async function failover(l: L2Lab, garps: Garp[], signal: NodeJS.Signals): Promis
   const out: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const owner = await currentOwner(l, V4);
+    if (owner !== l.order(V4)[0]) say(`  (owner ${owner} is not MetalLB's first choice ${l.order(V4)[0]} with every speaker alive)`);
     const alive = [...l.macs.keys()].filter((n) => n !== owner);
     const next = l.order(V4, alive)[0]!;
     const nextMac = l.macs.get(next)!;
@@ -119,7 +120,10 @@ async function failover(l: L2Lab, garps: Garp[], signal: NodeJS.Signals): Promis
     out.push(ms);
     say(`  ${signal} run ${i + 1}/${RUNS}: ${owner} killed, ${next} announced after ${f1(ms)} ms`);
     await l.net.startSpeaker(owner);
-    await sleep(1000);
+    // Settled: the restarted speaker owns the IP again (it is first in MetalLB's order), its burst is over.
+    const first = l.order(V4)[0]!;
+    await until(`${first} to answer for ${V4} again`, async () => ((await currentOwner(l, V4)) === first ? true : undefined), 60_000, 300);
+    await sleep(1500);
   }
   return out;
 }
