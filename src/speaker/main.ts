@@ -18,6 +18,7 @@ import type { ServiceLike } from '../config/service.ts';
 import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/client.ts';
 import { realClock } from '../kube/clock.ts';
+import { writeConfigurationState } from '../kube/configuration-state.ts';
 import { connectWithRetry } from '../kube/connect.ts';
 import { EventRecorder, ignoreNumbers } from '../kube/events.ts';
 import { slim, type Informer } from '../kube/informer.ts';
@@ -247,10 +248,29 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   const secrets = inf(Resources.secrets, { namespace: ns, fieldSelector: `metadata.name=${f.memberlistSecretName}` });
   const statuses = inf(Resources.serviceL2Statuses, { namespace: ns });
 
+  // Nothing is decided before every informer has listed once (a partial world would withdraw what it has not read yet).
+  let synced = false;
+
   // --- configuration: rebuilt when a config object, a namespace or a node's labels change; invalid → keep the last ---
   let config: Config | undefined;
   let configDirty = true;
   let lastProblems = '';
+  // ConfigurationState `speaker-<node>` (MetalLB §4.6): written when the result or the errors change; retried on the
+  // next configuration event after a failure.
+  let stateWritten = '';
+  let stateBusy = false;
+  const reportConfigState = (result: 'Valid' | 'Invalid', errorSummary: string): void => {
+    const want = `${result}\u0000${errorSummary}`;
+    if (want === stateWritten || stateBusy || !synced) return;
+    stateBusy = true;
+    void writeConfigurationState(client, ns, `speaker-${self}`, 'speaker', { result, errorSummary, conditionType: 'configReconcilerValid' })
+      .then((r) => {
+        sm.update(r.ok);
+        if (r.ok) stateWritten = want;
+        else logger.warn(`speaker: ConfigurationState ${ns}/speaker-${self} not written: ${r.error.message}`);
+      })
+      .finally(() => (stateBusy = false));
+  };
   const rebuildConfig = (): void => {
     if (!configDirty) return;
     configDirty = false;
@@ -274,6 +294,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
       lastProblems = '';
       sm.configLoaded(true);
       sm.configStale(false);
+      reportConfigState('Valid', '');
       return;
     }
     const summary = res.problems.map((p) => `${p.object ? `${p.object}: ` : ''}${p.message}`).join('; ');
@@ -282,6 +303,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
       lastProblems = summary;
     }
     sm.configStale(config !== undefined);
+    reportConfigState('Invalid', summary);
   };
 
   // --- links ---
@@ -413,8 +435,6 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     },
   };
 
-  // Nothing is decided before every informer has listed once (a partial world would withdraw what it has not read yet).
-  let synced = false;
   const decide = (): L2Decision[] | undefined => {
     if (!synced) return undefined;
     rebuildConfig();

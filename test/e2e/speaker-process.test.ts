@@ -215,6 +215,16 @@ test('berth speaker: ready, announces the Service with a ready local endpoint, w
   assert.equal(ev.type, 'Normal');
   assert.equal(ev.message, 'announcing from node "n1" with protocol "layer2"');
   assert.deepEqual([ev.involvedObject.kind, ev.involvedObject.name, ev.source?.component], ['Service', 'web', 'metallb-speaker']);
+  // MetalLB's per-speaker ConfigurationState.
+  const cs = await until('ConfigurationState speaker-n1', async () => {
+    const o = JSON.parse(await kubectl(['get', 'configurationstates', 'speaker-n1', '-n', NS, '-o', 'json'])) as {
+      metadata: { labels?: Record<string, string> };
+      status?: { result?: string };
+    };
+    return o.status?.result ? o : undefined;
+  });
+  assert.equal(cs.status?.result, 'Valid');
+  assert.equal(cs.metadata.labels?.['metallb.io/component-type'], 'speaker');
 });
 
 test('the API server stopped: nothing is withdrawn; back: the same ServiceL2Status, no extra write', async (c) => {
