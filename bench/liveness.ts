@@ -30,7 +30,8 @@ const name = (i: number): string => `bench-n${i + 1}`;
 
 if (args[0] === '--child') {
   const i = Number(args[1]);
-  const out = (o: object): void => void process.stdout.write(`${JSON.stringify({ t: Date.now(), node: name(i), ...o })}\n`);
+  const out = (o: object): void =>
+    void process.stdout.write(`${JSON.stringify({ t: Date.now(), node: name(i), ...o })}\n`);
   const l = startLiveness({
     node: name(i),
     bindAddress: addr(i),
@@ -46,7 +47,13 @@ if (args[0] === '--child') {
   out({ ev: 'ready' });
   setInterval(() => {
     const s = l.stats();
-    out({ ev: 'stats', rss: process.memoryUsage().rss, senderMaxDriftMs: s.senderMaxDriftMs, starved: s.starved, eld: s.eventLoopDelayMs });
+    out({
+      ev: 'stats',
+      rss: process.memoryUsage().rss,
+      senderMaxDriftMs: s.senderMaxDriftMs,
+      starved: s.starved,
+      eld: s.eventLoopDelayMs,
+    });
   }, 1_000);
   process.on('SIGTERM', () => {
     void l.leave().then(() => {
@@ -77,18 +84,36 @@ interface Speaker {
 }
 
 function startSpeaker(i: number): Speaker {
-  const proc = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', String(i), '--port', String(PORT)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', String(i), '--port', String(PORT)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   let ready!: () => void;
-  const s: Speaker = { proc, alive: [], changes: [], stats: undefined, ready: new Promise((r) => (ready = r)) };
+  const s: Speaker = {
+    proc,
+    alive: [],
+    changes: [],
+    stats: undefined,
+    ready: new Promise((r) => (ready = r)),
+  };
   createInterface({ input: proc.stdout! }).on('line', (line) => {
-    const m = JSON.parse(line) as { t: number; ev: string; alive?: string[]; rss: number; senderMaxDriftMs: number; starved: number };
+    const m = JSON.parse(line) as {
+      t: number;
+      ev: string;
+      alive?: string[];
+      rss: number;
+      senderMaxDriftMs: number;
+      starved: number;
+    };
     if (m.ev === 'ready') ready();
     else if (m.ev === 'change') {
       s.alive = m.alive!;
       s.changes.push({ t: m.t, alive: m.alive! });
-    } else if (m.ev === 'stats') s.stats = { rss: m.rss, senderMaxDriftMs: m.senderMaxDriftMs, starved: m.starved };
+    } else if (m.ev === 'stats')
+      s.stats = { rss: m.rss, senderMaxDriftMs: m.senderMaxDriftMs, starved: m.starved };
   });
   return s;
 }
@@ -119,7 +144,9 @@ async function main(): Promise<void> {
   await Promise.all(sp.map((s) => s.ready));
   const all = (): boolean => sp.every((s) => s.alive.length === N);
   if (!(await until(all))) throw new Error('speakers never saw each other');
-  console.log(`liveness bench: ${N} speaker processes on 127.0.0.2-${N + 1}:${PORT}, interval 100 ms, suspicion 300 ms`);
+  console.log(
+    `liveness bench: ${N} speaker processes on 127.0.0.2-${N + 1}:${PORT}, interval 100 ms, suspicion 300 ms`,
+  );
 
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     const times: number[] = [];
@@ -133,10 +160,18 @@ async function main(): Promise<void> {
       sp[victim]!.proc.kill(signal);
       const ok = await until(() => others.some((s) => !s.alive.includes(name(victim))), 5_000);
       if (ok) {
-        const first = Math.min(...others.map((s, k) => s.changes.slice(marks[k]).find((c) => !c.alive.includes(name(victim)))?.t ?? Infinity));
+        const first = Math.min(
+          ...others.map(
+            (s, k) => s.changes.slice(marks[k]).find((c) => !c.alive.includes(name(victim)))?.t ?? Infinity,
+          ),
+        );
         times.push(first - t0);
       }
-      await new Promise((res) => sp[victim]!.proc.exitCode !== null || sp[victim]!.proc.signalCode !== null ? res(undefined) : sp[victim]!.proc.once('exit', res));
+      await new Promise((res) =>
+        sp[victim]!.proc.exitCode !== null || sp[victim]!.proc.signalCode !== null
+          ? res(undefined)
+          : sp[victim]!.proc.once('exit', res),
+      );
       sp[victim] = startSpeaker(victim);
       await sp[victim].ready;
       if (!(await until(all))) throw new Error('restarted speaker not seen');
@@ -152,11 +187,15 @@ async function main(): Promise<void> {
       sp[0]!.proc.stdin!.write('stall 1500\n');
       await new Promise((res) => setTimeout(res, 2_500));
     }
-    console.log(`main loop of one speaker blocked 1.5 s, 3 times: ${changesSince(sp, t0)} alive-set changes at its peers (target 0)`);
+    console.log(
+      `main loop of one speaker blocked 1.5 s, 3 times: ${changesSince(sp, t0)} alive-set changes at its peers (target 0)`,
+    );
   }
 
   {
-    const hogProcs = Array.from({ length: hogs }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+    const hogProcs = Array.from({ length: hogs }, () =>
+      spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
+    );
     const t0 = Date.now();
     let worstDrift = 0;
     let starved = 0;
@@ -173,6 +212,8 @@ async function main(): Promise<void> {
     );
   }
 
-  console.log(`RSS of one speaker process (liveness only, tsx loaded): ${((sp[0]!.stats?.rss ?? 0) / 1048576).toFixed(1)} MB`);
+  console.log(
+    `RSS of one speaker process (liveness only, tsx loaded): ${((sp[0]!.stats?.rss ?? 0) / 1048576).toFixed(1)} MB`,
+  );
   for (const s of sp) s.proc.kill('SIGKILL');
 }

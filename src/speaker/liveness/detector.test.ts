@@ -89,9 +89,18 @@ test('replays: same or older (incarnation, seq) are refused; stale and self are 
   assert.equal(d.heard(h5, 'x').accepted, true);
   assert.deepEqual(d.heard(h5, 'x'), { accepted: false, reason: 'replayed' });
   assert.deepEqual(d.heard(hb('b', { seq: 4 }), 'x'), { accepted: false, reason: 'replayed' });
-  assert.deepEqual(d.heard(hb('b', { seq: 99, incarnation: 999 }), 'x'), { accepted: false, reason: 'replayed' });
-  assert.deepEqual(d.heard(hb('b', { seq: 6, sentAtMs: clock.now() - 60_001 }), 'x'), { accepted: false, reason: 'stale' });
-  assert.deepEqual(d.heard(hb('b', { seq: 6, sentAtMs: clock.now() + 60_001 }), 'x'), { accepted: false, reason: 'stale' });
+  assert.deepEqual(d.heard(hb('b', { seq: 99, incarnation: 999 }), 'x'), {
+    accepted: false,
+    reason: 'replayed',
+  });
+  assert.deepEqual(d.heard(hb('b', { seq: 6, sentAtMs: clock.now() - 60_001 }), 'x'), {
+    accepted: false,
+    reason: 'stale',
+  });
+  assert.deepEqual(d.heard(hb('b', { seq: 6, sentAtMs: clock.now() + 60_001 }), 'x'), {
+    accepted: false,
+    reason: 'stale',
+  });
   assert.deepEqual(d.heard(hb('a'), 'x'), { accepted: false, reason: 'from-self' });
   assert.equal(d.heard(hb('b', { seq: 6 }), 'x').accepted, true);
 });
@@ -99,10 +108,18 @@ test('replays: same or older (incarnation, seq) are refused; stale and self are 
 test("'leaving' is dead at once; a restart (new incarnation, seq from 1) is alive at once", () => {
   const { d, hb, run } = setup();
   d.heard(hb('b'), 'x');
-  assert.deepEqual(d.heard(hb('b', { state: 'leaving' }), 'x'), { accepted: true, added: [], removed: ['b'] });
+  assert.deepEqual(d.heard(hb('b', { state: 'leaving' }), 'x'), {
+    accepted: true,
+    added: [],
+    removed: ['b'],
+  });
   assert.ok(!d.alive().has('b'));
   assert.deepEqual(run(500).added, []);
-  assert.deepEqual(d.heard(hb('b', { incarnation: 2000, seq: 1 }), 'x'), { accepted: true, added: ['b'], removed: [] });
+  assert.deepEqual(d.heard(hb('b', { incarnation: 2000, seq: 1 }), 'x'), {
+    accepted: true,
+    added: ['b'],
+    removed: [],
+  });
 });
 
 test('a node back after silence is alive again at its next heartbeat', () => {
@@ -133,7 +150,10 @@ test('a sender reporting lag widens its window (bounded by 1.5 s); the widening 
   run(3_000, () => {
     if (!deadAt && !d.alive().has('b')) deadAt = clock.now();
   });
-  assert.ok(deadAt - start > 1_100 && deadAt - start <= 1_150, `dead after ${deadAt - start} ms (300 + 2×400)`);
+  assert.ok(
+    deadAt - start > 1_100 && deadAt - start <= 1_150,
+    `dead after ${deadAt - start} ms (300 + 2×400)`,
+  );
   d.heard(hb('b', { lagMs: 5_000 }), 'x');
   const s2 = clock.now();
   deadAt = 0;
@@ -205,7 +225,11 @@ test('friendly MACs: every MAC any heard node reported, dead ones included; forg
   d.heard(hb('b', { macs: ['02:00:00:00:00:0b'] }), 'x');
   d.heard(hb('c', { macs: ['02:00:00:00:00:0c', '02:00:00:00:00:cc'] }), 'y');
   run(1_000);
-  assert.deepEqual([...d.friendlyMacs()].sort(), ['02:00:00:00:00:0b', '02:00:00:00:00:0c', '02:00:00:00:00:cc']);
+  assert.deepEqual([...d.friendlyMacs()].sort(), [
+    '02:00:00:00:00:0b',
+    '02:00:00:00:00:0c',
+    '02:00:00:00:00:cc',
+  ]);
   d.forget('c');
   assert.deepEqual([...d.friendlyMacs()], ['02:00:00:00:00:0b']);
   assert.deepEqual(
@@ -215,5 +239,8 @@ test('friendly MACs: every MAC any heard node reported, dead ones included; forg
 });
 
 test('bad options are refused with the value', () => {
-  assert.throws(() => new LivenessDetector({ self: 'a', suspectAfterMs: 0, clock: new ManualClock() }), /suspectAfterMs 0 must be > 0/);
+  assert.throws(
+    () => new LivenessDetector({ self: 'a', suspectAfterMs: 0, clock: new ManualClock() }),
+    /suspectAfterMs 0 must be > 0/,
+  );
 });

@@ -92,7 +92,8 @@ export class LivenessDetector {
   #lastTick: number;
 
   constructor(o: DetectorOptions) {
-    if (!(o.suspectAfterMs > 0)) throw new RangeError(`liveness: suspectAfterMs ${o.suspectAfterMs} must be > 0`);
+    if (!(o.suspectAfterMs > 0))
+      throw new RangeError(`liveness: suspectAfterMs ${o.suspectAfterMs} must be > 0`);
     this.#o = {
       maxSuspectAfterMs: Math.max(1_500, o.suspectAfterMs),
       leaseDurationMs: 40_000,

@@ -32,7 +32,11 @@ test('round trip: every field survives, length as announced', () => {
   const buf = encode(hb, key);
   assert.equal(buf.length, encodingLength(hb));
   assert.deepEqual(decode(buf, key), hb);
-  assert.deepEqual(decode(encode({ ...hb, state: 'leaving', macs: [] }, key), key), { ...hb, state: 'leaving', macs: [] });
+  assert.deepEqual(decode(encode({ ...hb, state: 'leaving', macs: [] }, key), key), {
+    ...hb,
+    state: 'leaving',
+    macs: [],
+  });
 });
 
 test('round trip property: any valid heartbeat', () => {
@@ -45,9 +49,9 @@ test('round trip property: any valid heartbeat', () => {
         seq: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
         sentAtMs: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
         state: fc.constantFrom('alive' as const, 'leaving' as const),
-        macs: fc.array(fc.uint8Array({ minLength: 6, maxLength: 6 }), { maxLength: 64 }).map((ms) =>
-          ms.map((m) => [...m].map((b) => b.toString(16).padStart(2, '0')).join(':')),
-        ),
+        macs: fc
+          .array(fc.uint8Array({ minLength: 6, maxLength: 6 }), { maxLength: 64 })
+          .map((ms) => ms.map((m) => [...m].map((b) => b.toString(16).padStart(2, '0')).join(':'))),
         intervalMs: fc.nat({ max: 0xffff }),
         lagMs: fc.nat({ max: 0xffff }),
       }),
@@ -66,10 +70,16 @@ test('a secret shorter than 16 bytes is refused with its length', () => {
 });
 
 test('encode names the bad value', () => {
-  assert.throws(() => encode({ ...hb, node: 'Bad_Name' }, key), /node "Bad_Name" is not a DNS-1123 subdomain/);
+  assert.throws(
+    () => encode({ ...hb, node: 'Bad_Name' }, key),
+    /node "Bad_Name" is not a DNS-1123 subdomain/,
+  );
   assert.throws(() => encode({ ...hb, macs: ['AA:BB:CC:DD:EE:FF'] }, key), /MAC "AA:BB:CC:DD:EE:FF"/);
   assert.throws(() => encode({ ...hb, seq: -1 }, key), /seq -1 must be an integer/);
-  assert.throws(() => encode({ ...hb, macs: Array(65).fill('02:00:00:00:00:01') }, key), /65 MACs; at most 64/);
+  assert.throws(
+    () => encode({ ...hb, macs: Array(65).fill('02:00:00:00:00:01') }, key),
+    /65 MACs; at most 64/,
+  );
 });
 
 function reason(buf: Buffer, k = key): string {

@@ -106,7 +106,9 @@ const HKDF_INFO = 'berth speaker liveness heartbeat v1';
  */
 export function heartbeatKey(secret: Buffer | Uint8Array): HeartbeatKey {
   if (secret.length < MIN_SECRET_BYTES) {
-    throw new Error(`heartbeat: the shared secret is ${secret.length} bytes; it must be at least ${MIN_SECRET_BYTES} bytes`);
+    throw new Error(
+      `heartbeat: the shared secret is ${secret.length} bytes; it must be at least ${MIN_SECRET_BYTES} bytes`,
+    );
   }
   const bytes = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), HKDF_INFO, 32));
   return { bytes, __brand: 'HeartbeatKey' } as HeartbeatKey;
@@ -136,7 +138,8 @@ export function encode(hb: Omit<Heartbeat, 'version'> & { version?: number }, ke
   if (hb.macs.length > HEARTBEAT_MAX_MACS) {
     throw new RangeError(`heartbeat: ${hb.macs.length} MACs; at most ${HEARTBEAT_MAX_MACS}`);
   }
-  for (const m of hb.macs) if (!MAC.test(m)) throw new RangeError(`heartbeat: MAC "${m}" is not lowercase aa:bb:cc:dd:ee:ff`);
+  for (const m of hb.macs)
+    if (!MAC.test(m)) throw new RangeError(`heartbeat: MAC "${m}" is not lowercase aa:bb:cc:dd:ee:ff`);
   checkUint('incarnation', hb.incarnation, Number.MAX_SAFE_INTEGER);
   checkUint('seq', hb.seq, Number.MAX_SAFE_INTEGER);
   checkUint('sentAtMs', hb.sentAtMs, Number.MAX_SAFE_INTEGER);
@@ -167,7 +170,8 @@ function tag(body: Buffer, key: HeartbeatKey): Buffer {
 
 function readSafe(buf: Buffer, at: number, name: string): number {
   const v = buf.readBigUInt64BE(at);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new HeartbeatDecodeError('malformed', at, `${name} ${v} exceeds 2^53-1`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new HeartbeatDecodeError('malformed', at, `${name} ${v} exceeds 2^53-1`);
   return Number(v);
 }
 
@@ -178,19 +182,36 @@ function readSafe(buf: Buffer, at: number, name: string): number {
  */
 export function decode(buf: Buffer, key: HeartbeatKey): Heartbeat {
   if (buf.length < HEARTBEAT_MIN_BYTES) {
-    throw new HeartbeatDecodeError('truncated', buf.length, `${buf.length} bytes; a heartbeat has at least ${HEARTBEAT_MIN_BYTES}`);
+    throw new HeartbeatDecodeError(
+      'truncated',
+      buf.length,
+      `${buf.length} bytes; a heartbeat has at least ${HEARTBEAT_MIN_BYTES}`,
+    );
   }
   if (buf.length > HEARTBEAT_MAX_BYTES) {
-    throw new HeartbeatDecodeError('oversized', HEARTBEAT_MAX_BYTES, `${buf.length} bytes; a heartbeat has at most ${HEARTBEAT_MAX_BYTES}`);
+    throw new HeartbeatDecodeError(
+      'oversized',
+      HEARTBEAT_MAX_BYTES,
+      `${buf.length} bytes; a heartbeat has at most ${HEARTBEAT_MAX_BYTES}`,
+    );
   }
-  if (!buf.subarray(0, 4).equals(HEARTBEAT_MAGIC)) throw new HeartbeatDecodeError('bad-magic', 0, 'not a berth heartbeat (magic)');
+  if (!buf.subarray(0, 4).equals(HEARTBEAT_MAGIC))
+    throw new HeartbeatDecodeError('bad-magic', 0, 'not a berth heartbeat (magic)');
   const version = buf.readUInt8(4);
   if (version !== HEARTBEAT_VERSION) {
-    throw new HeartbeatDecodeError('unsupported-version', 4, `version ${version}; this speaker reads version ${HEARTBEAT_VERSION}`);
+    throw new HeartbeatDecodeError(
+      'unsupported-version',
+      4,
+      `version ${version}; this speaker reads version ${HEARTBEAT_VERSION}`,
+    );
   }
   const end = buf.length - HEARTBEAT_TAG_BYTES;
   if (!timingSafeEqual(tag(buf.subarray(0, end), key), buf.subarray(end))) {
-    throw new HeartbeatDecodeError('bad-mac', end, 'HMAC-SHA256 tag does not match (forged, corrupted, or another key)');
+    throw new HeartbeatDecodeError(
+      'bad-mac',
+      end,
+      'HMAC-SHA256 tag does not match (forged, corrupted, or another key)',
+    );
   }
   const flags = buf.readUInt8(5);
   if (flags & ~1) throw new HeartbeatDecodeError('malformed', 5, `unknown flags 0x${flags.toString(16)}`);
@@ -201,22 +222,39 @@ export function decode(buf: Buffer, key: HeartbeatKey): Heartbeat {
   const sentAtMs = readSafe(buf, 26, 'sentAtMs');
   const nodeLen = buf.readUInt8(34);
   let o = 35;
-  if (nodeLen < 1 || o + nodeLen + 1 > end) throw new HeartbeatDecodeError('malformed', 34, `node length ${nodeLen} does not fit`);
+  if (nodeLen < 1 || o + nodeLen + 1 > end)
+    throw new HeartbeatDecodeError('malformed', 34, `node length ${nodeLen} does not fit`);
   const node = buf.toString('latin1', o, o + nodeLen);
-  if (!NODE_NAME.test(node)) throw new HeartbeatDecodeError('malformed', o, `node "${node}" is not a DNS-1123 subdomain`);
+  if (!NODE_NAME.test(node))
+    throw new HeartbeatDecodeError('malformed', o, `node "${node}" is not a DNS-1123 subdomain`);
   o += nodeLen;
   const count = buf.readUInt8(o++);
   if (count > HEARTBEAT_MAX_MACS || o + count * 6 !== end) {
-    throw new HeartbeatDecodeError('malformed', o - 1, `${count} MACs do not fill the ${end - o} bytes before the tag`);
+    throw new HeartbeatDecodeError(
+      'malformed',
+      o - 1,
+      `${count} MACs do not fill the ${end - o} bytes before the tag`,
+    );
   }
   const macs: string[] = [];
   for (let i = 0; i < count; i++, o += 6) {
     macs.push([...buf.subarray(o, o + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':'));
   }
-  return { version, node, incarnation, seq, sentAtMs, state: flags & 1 ? 'leaving' : 'alive', macs, intervalMs, lagMs };
+  return {
+    version,
+    node,
+    incarnation,
+    seq,
+    sentAtMs,
+    state: flags & 1 ? 'leaving' : 'alive',
+    macs,
+    intervalMs,
+    lagMs,
+  };
 }
 
-export type DecodeResult = { ok: true; heartbeat: Heartbeat } | { ok: false; reason: HeartbeatDropReason; message: string };
+export type DecodeResult =
+  { ok: true; heartbeat: Heartbeat } | { ok: false; reason: HeartbeatDropReason; message: string };
 
 /** `decode` as a value: for socket handlers, which must never throw. */
 export function tryDecode(buf: Buffer, key: HeartbeatKey): DecodeResult {
@@ -224,6 +262,10 @@ export function tryDecode(buf: Buffer, key: HeartbeatKey): DecodeResult {
     return { ok: true, heartbeat: decode(buf, key) };
   } catch (e) {
     if (e instanceof HeartbeatDecodeError) return { ok: false, reason: e.reason, message: e.message };
-    return { ok: false, reason: 'malformed', message: `heartbeat: ${e instanceof Error ? e.message : String(e)}` };
+    return {
+      ok: false,
+      reason: 'malformed',
+      message: `heartbeat: ${e instanceof Error ? e.message : String(e)}`,
+    };
   }
 }

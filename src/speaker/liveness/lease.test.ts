@@ -61,12 +61,22 @@ test('two speakers renew their Leases, see each other, survive an API-server out
   a.start();
   b.start();
   await Promise.all([a.synced, b.synced]);
-  await until('each sees the other renew twice', () => (seen.a.get('node-b')?.length ?? 0) >= 2 && (seen.b.get('node-a')?.length ?? 0) >= 2);
+  await until(
+    'each sees the other renew twice',
+    () => (seen.a.get('node-b')?.length ?? 0) >= 2 && (seen.b.get('node-a')?.length ?? 0) >= 2,
+  );
   assert.ok(!seen.a.has('node-a'), 'own Lease is not reported');
   const renews = seen.a.get('node-b')!;
-  assert.ok(renews.every((x, i) => i === 0 || x >= renews[i - 1]!), 'renewTime never goes back');
+  assert.ok(
+    renews.every((x, i) => i === 0 || x >= renews[i - 1]!),
+    'renewTime never goes back',
+  );
 
-  const got = await kube.client.get<Lease & { metadata: { labels?: Record<string, string> } }>(Resources.leases, 'metallb-speaker-node-a', 'metallb-system');
+  const got = await kube.client.get<Lease & { metadata: { labels?: Record<string, string> } }>(
+    Resources.leases,
+    'metallb-speaker-node-a',
+    'metallb-system',
+  );
   assert.ok(got.ok);
   assert.equal(got.value.spec?.holderIdentity, 'node-a');
   assert.equal(got.value.spec?.leaseDurationSeconds, 40);
@@ -83,7 +93,10 @@ test('two speakers renew their Leases, see each other, survive an API-server out
   lab = await startLab({ dir, persist: true, nodes: 0, port });
   const renewalsBack = a.stats().renewals;
   const seenBack = seen.b.get('node-a')!.length;
-  await until('renewals resumed', () => a.stats().renewals >= renewalsBack + 2 && seen.b.get('node-a')!.length > seenBack);
+  await until(
+    'renewals resumed',
+    () => a.stats().renewals >= renewalsBack + 2 && seen.b.get('node-a')!.length > seenBack,
+  );
 
   // release on stop: the Lease is deleted and the peer hears it
   await a.stop({ release: true });

@@ -37,7 +37,9 @@ export const DEFAULT_LEASE_DURATION_SECONDS = 40;
 export function speakerLeaseName(node: string): string {
   const name = `${SPEAKER_LEASE_PREFIX}${node}`;
   if (node === '' || name.length > 253) {
-    throw new RangeError(`speaker lease: node name "${node}" gives lease name of ${name.length} characters; at most 253`);
+    throw new RangeError(
+      `speaker lease: node name "${node}" gives lease name of ${name.length} characters; at most 253`,
+    );
   }
   return name;
 }
@@ -78,7 +80,12 @@ export class SpeakerLeases {
   readonly #interval: number;
   readonly #informer: Informer<LeaseObject>;
   readonly #abort = new AbortController();
-  readonly #stats: Omit<SpeakerLeasesStats, 'informer'> = { renewals: 0, renewFailures: 0, lastRenewAt: 0, lastError: undefined };
+  readonly #stats: Omit<SpeakerLeasesStats, 'informer'> = {
+    renewals: 0,
+    renewFailures: 0,
+    lastRenewAt: 0,
+    lastError: undefined,
+  };
   #loop: Promise<void> | undefined;
   #created = false;
 
@@ -87,7 +94,8 @@ export class SpeakerLeases {
     this.#name = speakerLeaseName(o.node);
     this.#clock = o.clock ?? realClock;
     this.#interval = o.renewIntervalMs ?? DEFAULT_RENEW_INTERVAL_MS;
-    if (!(this.#interval >= 10)) throw new RangeError(`speaker lease: renewIntervalMs ${this.#interval} must be ≥ 10`);
+    if (!(this.#interval >= 10))
+      throw new RangeError(`speaker lease: renewIntervalMs ${this.#interval} must be ≥ 10`);
     this.#informer = new Informer<LeaseObject>({
       client: o.client,
       resource: Resources.leases,
@@ -133,7 +141,8 @@ export class SpeakerLeases {
     await this.#informer.stop();
     if (o.release) {
       const r = await this.#o.client.delete(Resources.leases, this.#name, { namespace: this.#o.namespace });
-      if (!r.ok && r.error.kind !== 'NotFound') this.#o.log.warn({ err: r.error.message, lease: this.#name }, 'speaker lease: release failed');
+      if (!r.ok && r.error.kind !== 'NotFound')
+        this.#o.log.warn({ err: r.error.message, lease: this.#name }, 'speaker lease: release failed');
     }
   }
 
@@ -167,7 +176,11 @@ export class SpeakerLeases {
         await this.#clock.sleep(this.#interval, signal);
       } else {
         this.#stats.renewFailures++;
-        if (this.#stats.lastError !== error) this.#o.log.warn({ err: error, lease: this.#name, retryMs: delay }, 'speaker lease: renewal failed');
+        if (this.#stats.lastError !== error)
+          this.#o.log.warn(
+            { err: error, lease: this.#name, retryMs: delay },
+            'speaker lease: renewal failed',
+          );
         this.#stats.lastError = error;
         await this.#clock.sleep(delay, signal);
         delay = Math.min(max, delay * 2);
@@ -184,7 +197,10 @@ export class SpeakerLeases {
       const r = await client.patch(
         Resources.leases,
         this.#name,
-        { metadata: { labels: SPEAKER_LEASE_LABELS }, spec: { holderIdentity: node, leaseDurationSeconds: duration, renewTime: now } },
+        {
+          metadata: { labels: SPEAKER_LEASE_LABELS },
+          spec: { holderIdentity: node, leaseDurationSeconds: duration, renewTime: now },
+        },
         { namespace },
       );
       if (r.ok) return undefined;

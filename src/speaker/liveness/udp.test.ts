@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { encode, heartbeatKey } from './heartbeat.ts';
 import { startLiveness, type Liveness, type LivenessOptions } from './udp.ts';
@@ -19,10 +20,18 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
 }
 
 /** N speakers n1..nN on 127.0.0.2.. with free ports; extra peers (spies) may be listed too. */
-async function cluster(n: number, t: { after(fn: () => void): void }, over: Partial<LivenessOptions>[] = [], extra: { node: string; address: string; port: number }[] = []) {
+async function cluster(
+  n: number,
+  t: { after(fn: () => void): void },
+  over: Partial<LivenessOptions>[] = [],
+  extra: { node: string; address: string; port: number }[] = [],
+) {
   const ls: Liveness[] = [];
   const ports: number[] = [];
-  const peers = () => [...ls.map((_, i) => ({ node: `n${i + 1}`, address: `127.0.0.${i + 2}`, port: ports[i]! })), ...extra];
+  const peers = () => [
+    ...ls.map((_, i) => ({ node: `n${i + 1}`, address: `127.0.0.${i + 2}`, port: ports[i]! })),
+    ...extra,
+  ];
   for (let i = 0; i < n; i++) {
     const l = startLiveness({
       node: `n${i + 1}`,
@@ -52,7 +61,11 @@ test('three speakers see each other; a closed one is dropped; leave() is seen as
   assert.equal(a!.peers().find((p) => p.node === 'n3')?.left, false);
   await b!.leave();
   await until('n2 dropped', () => !a!.alive().has('n2'));
-  assert.equal(a!.peers().find((p) => p.node === 'n2')?.left, true, 'removed because it said leaving, not by silence');
+  assert.equal(
+    a!.peers().find((p) => p.node === 'n2')?.left,
+    true,
+    'removed because it said leaving, not by silence',
+  );
   // 'change' fires once per change, each with the new set
   assert.deepEqual(changes, [['n1', 'n2'], ['n1']]);
   assert.ok(a!.stats().accepted > 0 && a!.stats().drops.get('bad-mac') === 0);
@@ -76,7 +89,16 @@ test('forged, truncated and replayed datagrams are dropped and counted; the send
   const port = a!.address().port;
   const send = (buf: Buffer) => new Promise<void>((r) => spy.send(buf, port, '127.0.0.2', () => r()));
   const forged = encode(
-    { node: 'n9', incarnation: 1, seq: 1, sentAtMs: Date.now(), state: 'alive', macs: [], intervalMs: 100, lagMs: 0 },
+    {
+      node: 'n9',
+      incarnation: 1,
+      seq: 1,
+      sentAtMs: Date.now(),
+      state: 'alive',
+      macs: [],
+      intervalMs: 100,
+      lagMs: 0,
+    },
     heartbeatKey(Buffer.from('not-the-right-secret-xxxxxxxxxxxx')),
   );
   await send(forged);
@@ -102,7 +124,15 @@ test('a restarted speaker (new incarnation) is alive again at once', async (t) =
   await b!.leave();
   b!.close();
   await until('n2 gone', () => !a!.alive().has('n2'));
-  const again = startLiveness({ node: 'n2', bindAddress: '127.0.0.3', port: 0, key: secret, log, macs: () => [], peers: () => [{ node: 'n1', address: '127.0.0.2', port: a!.address().port }] });
+  const again = startLiveness({
+    node: 'n2',
+    bindAddress: '127.0.0.3',
+    port: 0,
+    key: secret,
+    log,
+    macs: () => [],
+    peers: () => [{ node: 'n1', address: '127.0.0.2', port: a!.address().port }],
+  });
   t.after(() => again.close());
   await again.ready;
   await until('n2 back', () => a!.alive().has('n2'));
@@ -115,13 +145,61 @@ test('the inline sender (same code on the main thread) works too', async (t) => 
 
 test('bad options and bind errors are reported with the value', async (t) => {
   const base = { node: 'n1', port: 0, peers: () => [], macs: () => [], log };
-  assert.throws(() => startLiveness({ ...base, bindAddress: '127.0.0.2', key: Buffer.from('short') }), /5 bytes; it must be at least 16/);
-  assert.throws(() => startLiveness({ ...base, bindAddress: 'node-1', key: secret }), /bindAddress "node-1" is not an IP address/);
-  assert.throws(() => startLiveness({ ...base, bindAddress: '127.0.0.2', key: secret, intervalMs: 5 }), /intervalMs 5 must be an integer in 10..10000/);
+  assert.throws(
+    () => startLiveness({ ...base, bindAddress: '127.0.0.2', key: Buffer.from('short') }),
+    /5 bytes; it must be at least 16/,
+  );
+  assert.throws(
+    () => startLiveness({ ...base, bindAddress: 'node-1', key: secret }),
+    /bindAddress "node-1" is not an IP address/,
+  );
+  assert.throws(
+    () => startLiveness({ ...base, bindAddress: '127.0.0.2', key: secret, intervalMs: 5 }),
+    /intervalMs 5 must be an integer in 10..10000/,
+  );
   const first = startLiveness({ ...base, bindAddress: '127.0.0.2', key: secret });
   t.after(() => first.close());
   await first.ready;
-  const second = startLiveness({ ...base, bindAddress: '127.0.0.2', key: secret, port: first.address().port });
+  const second = startLiveness({
+    ...base,
+    bindAddress: '127.0.0.2',
+    key: secret,
+    port: first.address().port,
+  });
   t.after(() => second.close());
   await assert.rejects(second.ready, /cannot bind UDP 127\.0\.0\.2:\d+: .*EADDRINUSE/);
+});
+
+test('a sender worker that dies is replaced by the main-thread sender without a flap', async (t) => {
+  // b's window is widened so that this test checks the hand-over (same incarnation, seq goes on), not the scheduler
+  const [a, b] = await cluster(2, t, [{}, { suspectAfterMs: 1_000 }]);
+  const changes: unknown[] = [];
+  b!.on('change', (s) => changes.push([...s]));
+  const w = (a as unknown as { senderThread(): Worker | undefined }).senderThread();
+  assert.ok(w, 'heartbeats come from a worker thread');
+  await w.terminate();
+  await until(
+    'a sends from its main thread',
+    () => (a as unknown as { senderThread(): unknown }).senderThread() === undefined,
+  );
+  const seqBefore = b!.peers().find((p) => p.node === 'n1')!.seq;
+  await until('b keeps hearing a', () => b!.peers().find((p) => p.node === 'n1')!.seq >= seqBefore + 5);
+  assert.deepEqual(changes, [], JSON.stringify(b!.peers()));
+});
+
+test('key rotation: both sides switch a few hundred ms apart, no flap; a speaker left on the old key is dropped', async (t) => {
+  const [a, b, c] = await cluster(3, t);
+  const changes: string[] = [];
+  a!.on('change', (s) => changes.push(`a:${[...s].sort().join(',')}`));
+  b!.on('change', (s) => changes.push(`b:${[...s].sort().join(',')}`));
+  const next = Buffer.from('the-rotated-secret-0123456789abcdef');
+  const rot = { switchAfterMs: 500, acceptOldForMs: 1_000 };
+  a!.setKey(next, rot);
+  await new Promise((r) => setTimeout(r, 300));
+  b!.setKey(next, rot);
+  await until('c (old key only) dropped by a and b', () => !a!.alive().has('n3') && !b!.alive().has('n3'));
+  assert.deepEqual(changes.sort(), ['a:n1,n2', 'b:n1,n2']);
+  assert.ok(a!.alive().has('n2') && b!.alive().has('n1'));
+  assert.ok(c!.stats().drops.get('bad-mac')! > 0, 'c rejects the new key');
+  assert.throws(() => a!.setKey(Buffer.from('tiny')), /4 bytes; it must be at least 16/);
 });

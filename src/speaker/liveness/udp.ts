@@ -24,7 +24,14 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from '../../kube/clock.ts';
 import { LivenessDetector, type PeerView } from './detector.ts';
-import { encode, heartbeatKey, tryDecode, HEARTBEAT_DROP_REASONS, type HeartbeatDropReason, type HeartbeatKey } from './heartbeat.ts';
+import {
+  encode,
+  heartbeatKey,
+  tryDecode,
+  HEARTBEAT_DROP_REASONS,
+  type HeartbeatDropReason,
+  type HeartbeatKey,
+} from './heartbeat.ts';
 import { SENDER_SOURCE } from './sender-source.ts';
 
 /** MetalLB's memberlist port (`--ml-bindport` default), reused by berth's heartbeats. */
@@ -33,6 +40,10 @@ export const DEFAULT_INTERVAL_MS = 100;
 export const DEFAULT_SUSPECT_AFTER_MS = 300;
 /** Pre-signed heartbeats handed to the sender: a main loop hung longer than depth × interval goes silent. */
 export const DEFAULT_QUEUE_DEPTH = 20;
+/** Key rotation: sign with the new key this long after setKey() (every speaker has seen the new Secret by then). */
+export const DEFAULT_KEY_SWITCH_AFTER_MS = 5_000;
+/** Key rotation: the old key is still accepted this long after setKey(). */
+export const DEFAULT_KEY_ACCEPT_OLD_MS = 60_000;
 
 export interface LivenessPeer {
   /** Node name. */
@@ -104,6 +115,13 @@ export interface Liveness extends EventEmitter {
   leaseGone(node: string): void;
   stats(): LivenessStats;
   peers(): PeerView[];
+  /**
+   * Rotates the shared secret (the memberlist Secret changed) without a flap: the new key is accepted at once, but
+   * heartbeats are signed with the old one for `switchAfterMs` (default 5 s: every speaker's informer has seen the new
+   * Secret by then) and the old one is accepted until `acceptOldForMs` (default 60 s) after the call. Throws when the
+   * secret is shorter than 16 bytes. Same key again: no-op.
+   */
+  setKey(secret: Buffer, o?: { switchAfterMs?: number; acceptOldForMs?: number }): void;
   /** The bound receive address (after `ready`; port 0 in the options picks a free one). */
   address(): { address: string; port: number };
   on(event: 'change', listener: (alive: ReadonlySet<string>) => void): this;
@@ -134,7 +152,11 @@ export function startLiveness(o: LivenessOptions): Liveness {
 class UdpLiveness extends EventEmitter implements Liveness {
   readonly ready: Promise<void>;
   readonly #o: LivenessOptions;
-  readonly #key: HeartbeatKey;
+  /** Key heartbeats are signed with. */
+  #key: HeartbeatKey;
+  /** Keys also accepted on receive (the previous one, during a rotation), until their deadline (clock ms). */
+  #alsoAccept: { key: HeartbeatKey; until: number }[] = [];
+  #keyTimer: NodeJS.Timeout | undefined;
   readonly #clock: Clock;
   readonly #interval: number;
   readonly #depth: number;
@@ -214,20 +236,37 @@ class UdpLiveness extends EventEmitter implements Liveness {
     let failed: (err: Error) => void = () => undefined;
     const early = new Promise<never>((_, reject) => (failed = reject));
     early.catch(() => undefined);
-    const workerData = { bindAddress: this.#o.bindAddress, family: this.#family, intervalMs: this.#interval, shared: this.#shared };
+    let fallbackReady: () => void = () => undefined;
+    const viaFallback = new Promise<void>((resolve) => (fallbackReady = resolve));
+    const workerData = {
+      bindAddress: this.#o.bindAddress,
+      family: this.#family,
+      intervalMs: this.#interval,
+      shared: this.#shared,
+    };
     let port: MessagePort | Worker;
     if (mode === 'worker') {
       const boot = `const { workerData, parentPort } = require('node:worker_threads');\n${SENDER_SOURCE}`;
       const w = new Worker(boot, { eval: true, workerData, name: 'berth-liveness-sender' });
-      w.on('error', (err) => {
-        this.#o.log.error({ err: err.message }, 'liveness: sender worker failed');
-        failed(new Error(`liveness: sender worker failed: ${err.message}`));
-      });
-      w.on('exit', (code) => {
-        if (this.#closed) return;
-        this.#o.log.error({ code }, 'liveness: sender worker exited; no heartbeats are sent');
-        failed(new Error(`liveness: sender worker exited with code ${code}`));
-      });
+      // A worker that fails (before or after it started) is replaced by the same sender on the main thread: it goes
+      // on from the last seq sent (shared memory), so peers see no gap beyond the switch itself.
+      const down = (why: string): void => {
+        if (this.#closed || this.#worker !== w) return;
+        this.#worker = undefined;
+        this.#o.log.error(
+          { err: why },
+          'liveness: sender worker down; sending heartbeats from the main thread',
+        );
+        this.#peersKey = '';
+        this.#encodedWith = '';
+        this.#startSender('inline').then(() => {
+          this.#refill();
+          fallbackReady();
+        }, failed);
+        this.#refill();
+      };
+      w.on('error', (err) => down(err.message));
+      w.on('exit', (code) => down(`exited with code ${code}`));
       w.unref();
       this.#worker = w;
       port = w;
@@ -250,14 +289,13 @@ class UdpLiveness extends EventEmitter implements Liveness {
         else if (m.type === 'stats' && m.stats) {
           this.#driftPrev = this.#senderStats.maxDriftMs;
           this.#senderStats = m.stats;
-        }
-        else if (m.type === 'error') {
+        } else if (m.type === 'error') {
           this.#o.log.warn({ err: m.message }, 'liveness: sender socket error');
           reject(new Error(`liveness: sender: ${m.message}`));
         } else if (m.type === 'left') this.emit('left');
       });
     });
-    return Promise.race([started, early]);
+    return Promise.race([started, early, viaFallback]);
   }
 
   #post(m: unknown): void {
@@ -329,14 +367,32 @@ class UdpLiveness extends EventEmitter implements Liveness {
     this.#post({ type: 'queue', items });
   }
 
-  #encode(seq: number, sentAtMs: number, state: 'alive' | 'leaving', macs: string[], lagMs: number): Buffer | undefined {
+  #encode(
+    seq: number,
+    sentAtMs: number,
+    state: 'alive' | 'leaving',
+    macs: string[],
+    lagMs: number,
+  ): Buffer | undefined {
     try {
       return encode(
-        { node: this.#o.node, incarnation: this.#incarnation, seq, sentAtMs: Math.round(sentAtMs), state, macs, intervalMs: this.#interval, lagMs },
+        {
+          node: this.#o.node,
+          incarnation: this.#incarnation,
+          seq,
+          sentAtMs: Math.round(sentAtMs),
+          state,
+          macs,
+          intervalMs: this.#interval,
+          lagMs,
+        },
         this.#key,
       );
     } catch (err) {
-      this.#o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'liveness: cannot encode a heartbeat');
+      this.#o.log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'liveness: cannot encode a heartbeat',
+      );
       return undefined;
     }
   }
@@ -356,7 +412,11 @@ class UdpLiveness extends EventEmitter implements Liveness {
 
   #onMessage(msg: Buffer, from: string): void {
     this.#received++;
-    const d = tryDecode(msg, this.#key);
+    let d = tryDecode(msg, this.#key);
+    for (const k of this.#alsoAccept) {
+      if (d.ok || d.reason !== 'bad-mac') break;
+      if (this.#clock.now() < k.until) d = tryDecode(msg, k.key);
+    }
     if (!d.ok) {
       this.#drop(d.reason);
       return;
@@ -391,6 +451,33 @@ class UdpLiveness extends EventEmitter implements Liveness {
     return s;
   }
 
+  setKey(secret: Buffer, o: { switchAfterMs?: number; acceptOldForMs?: number } = {}): void {
+    const next = heartbeatKey(secret);
+    const pending = this.#alsoAccept.find((k) => k.key.bytes.equals(next.bytes));
+    if (next.bytes.equals(this.#key.bytes) || pending) return;
+    const switchAfterMs = o.switchAfterMs ?? DEFAULT_KEY_SWITCH_AFTER_MS;
+    const acceptOldForMs = Math.max(o.acceptOldForMs ?? DEFAULT_KEY_ACCEPT_OLD_MS, switchAfterMs);
+    // phase 1: accept the new key at once, keep signing with the old one (peers may not have the new Secret yet)
+    this.#alsoAccept = [{ key: next, until: Number.POSITIVE_INFINITY }];
+    clearTimeout(this.#keyTimer);
+    this.#keyTimer = setTimeout(() => {
+      if (this.#closed) return;
+      // phase 2: sign with the new key; accept the old one a while longer (peers that switch later)
+      const old = this.#key;
+      this.#key = next;
+      this.#alsoAccept = [{ key: old, until: this.#clock.now() + acceptOldForMs - switchAfterMs }];
+      this.#encodedWith = '';
+      this.#refill();
+      this.#o.log.info('liveness: heartbeats now signed with the new key');
+    }, switchAfterMs);
+    this.#keyTimer.unref();
+  }
+
+  /** The sender's worker thread (undefined when sending from the main thread): diagnostics and tests. */
+  senderThread(): Worker | undefined {
+    return this.#worker;
+  }
+
   leaseSeen(node: string, renewTimeMs: number | undefined): void {
     this.#detector.leaseSeen(node, renewTimeMs);
   }
@@ -423,6 +510,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#keyTimer);
     this.#eld.disable();
     try {
       this.#socket.close();
