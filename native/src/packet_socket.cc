@@ -17,6 +17,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -261,11 +262,12 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       Report(SystemError(env, -status, "poll", ifname_).Value());
       return;
     }
-    static uint8_t buf[kMaxFrame];
+    if (buf_.empty()) buf_.resize(kMaxFrame);  // per socket: worker threads may own sockets too
+    uint8_t* buf = buf_.data();
     for (int i = 0; i < kMaxFramesPerWake && fd_ >= 0; i++) {
       struct sockaddr_ll from;
       socklen_t fromlen = sizeof from;
-      ssize_t n = recvfrom(fd_, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<struct sockaddr*>(&from), &fromlen);
+      ssize_t n = recvfrom(fd_, buf, buf_.size(), MSG_DONTWAIT, reinterpret_cast<struct sockaddr*>(&from), &fromlen);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -289,6 +291,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
   std::string ifname_;
+  std::vector<uint8_t> buf_;
   int fd_ = -1;
   int ifindex_ = 0;
   uint64_t stat_packets_ = 0;
