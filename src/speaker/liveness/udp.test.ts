@@ -203,3 +203,14 @@ test('key rotation: both sides switch a few hundred ms apart, no flap; a speaker
   assert.ok(c!.stats().drops.get('bad-mac')! > 0, 'c rejects the new key');
   assert.throws(() => a!.setKey(Buffer.from('tiny')), /4 bytes; it must be at least 16/);
 });
+
+test('Lease path through the edge: a peer never heard by UDP is alive while its Lease is fresh, gone when it is deleted', async (t) => {
+  const [a] = await cluster(1, t);
+  const changes: string[] = [];
+  a!.on('change', (s) => changes.push([...s].sort().join(',')));
+  a!.leaseSeen('n7', Date.now());
+  await until('n7 alive by its Lease', () => a!.alive().has('n7'));
+  a!.leaseGone('n7');
+  await until('n7 gone with its Lease', () => !a!.alive().has('n7'));
+  assert.deepEqual(changes, ['n1,n7', 'n1']);
+});
