@@ -10,6 +10,7 @@ import { parsePrefix } from './prefix.ts';
 import {
   type UpdateMessage,
   announcedPrefixes,
+  effectiveAsPath,
   endOfRib,
   endOfRibFamily,
   routeUpdate,
@@ -55,6 +56,29 @@ test('an IPv4 eBGP UPDATE on a 2-octet AS session: AS_TRANS + AS4_PATH, communit
       20 c633640a                       # NLRI: 198.51.100.10/32
     `),
   );
+});
+
+test('effectiveAsPath merges AS4_PATH on a 2-octet session and ignores it on a 4-octet one', () => {
+  const u = routeUpdate(
+    [parsePrefix('198.51.100.10/32')],
+    { asPath: [64501, 4200000000], nextHop: '198.51.100.1' },
+    TWO,
+  );
+  const back = decode(encode(u, TWO), TWO).value as UpdateMessage;
+  assert.deepEqual(
+    back.attributes.find((a) => a.type === 'AS_PATH'),
+    { type: 'AS_PATH', segments: [{ type: 'AS_SEQUENCE', asns: [64501, 23456] }] },
+  );
+  assert.deepEqual(effectiveAsPath(back, TWO), [{ type: 'AS_SEQUENCE', asns: [64501, 4200000000] }]);
+  const four = routeUpdate(
+    [parsePrefix('198.51.100.10/32')],
+    { asPath: [64501, 4200000000], nextHop: '198.51.100.1' },
+    FOUR,
+  );
+  assert.deepEqual(effectiveAsPath(decode(encode(four, FOUR), FOUR).value as UpdateMessage, FOUR), [
+    { type: 'AS_SEQUENCE', asns: [64501, 4200000000] },
+  ]);
+  assert.equal(effectiveAsPath(endOfRib(), FOUR), undefined);
 });
 
 test('an IPv6 iBGP UPDATE: MP_REACH_NLRI first, empty AS_PATH, LOCAL_PREF', () => {

@@ -35,6 +35,7 @@ import {
   encodeAttribute,
   findAttribute,
   mpReachValueLength as mpReachValueLengthOf,
+  reconstructAsPath,
 } from './attributes/index.ts';
 import type { AfiSafi } from './capabilities.ts';
 
@@ -353,4 +354,15 @@ export function withdrawUpdates(prefixes: readonly Prefix[], ctx: CodecContext):
     throw new RangeError('withdrawUpdates prefixes must all be IPv4 or all IPv6');
   const field = v4 ? (sum: number) => sum : (sum: number) => attrHeader(3 + sum) + 3 + sum;
   return chunk(prefixes, 19 + 4, field, max).map((c) => withdrawUpdate(c));
+}
+
+/**
+ * The UPDATE's real AS path: AS_PATH on a 4-octet AS session; on a 2-octet one, AS_PATH merged with AS4_PATH
+ * (RFC 6793 §4.2.3). Undefined when the UPDATE has no AS_PATH.
+ */
+export function effectiveAsPath(m: UpdateMessage, ctx: CodecContext): AsPathSegment[] | undefined {
+  const asPath = findAttribute(m.attributes, 'AS_PATH');
+  if (!asPath) return undefined;
+  if (ctx.fourOctetAs) return asPath.segments.map((s) => ({ type: s.type, asns: [...s.asns] }));
+  return reconstructAsPath(asPath.segments, findAttribute(m.attributes, 'AS4_PATH')?.segments);
 }
