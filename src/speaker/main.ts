@@ -393,6 +393,12 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     log: ilog,
     cause: ignoreNumbers,
   });
+  // Owner of the ServiceL2Status objects: this speaker's Pod (downward API POD_NAME/POD_UID), as MetalLB, so they go
+  // with it (a removed node leaves none behind). Without both variables (a speaker outside a Pod) no owner is set.
+  const podOwner =
+    process.env.POD_NAME && process.env.POD_UID
+      ? [{ apiVersion: 'v1', kind: 'Pod', name: process.env.POD_NAME, uid: process.env.POD_UID }]
+      : undefined;
   const statusPort: L2StatusPort = {
     list: () => statuses.list().map(statusObject),
     async create(svc, status) {
@@ -403,6 +409,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
           generateName: 'l2-',
           namespace: ns,
           labels: { [SERVICE_STATUS_LABELS.node]: self, [SERVICE_STATUS_LABELS.serviceName]: svc.name, [SERVICE_STATUS_LABELS.serviceNamespace]: svc.namespace },
+          ...(podOwner ? { ownerReferences: podOwner } : {}),
         },
         status,
       });

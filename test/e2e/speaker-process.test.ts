@@ -80,7 +80,7 @@ function metricValue(text: string, series: string): number | undefined {
 const ANNOUNCED = `metallb_speaker_announced{service="shop/web",protocol="layer2",node="n1",ip="${IP}"}`;
 
 interface L2Status {
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; uid: string }> };
   status?: { node?: string; serviceName?: string; serviceNamespace?: string };
 }
 
@@ -169,7 +169,7 @@ test('berth speaker: ready, announces the Service with a ready local endpoint, w
     '--metrics-host',
     '127.0.0.1',
     '--dry-run-link',
-  ]);
+  ], { env: { ...process.env, POD_NAME: 'metallb-speaker-abcde', POD_UID: '0b6c5f0e-0000-4000-8000-000000000001' } });
   metricsPort = Number((await speaker.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
   await speaker.waitFor(/speaker: ready node=n1 .*links=dry-run liveness=off/, 60_000);
   assert.equal((await get('/healthz')).status, 200);
@@ -201,6 +201,11 @@ test('berth speaker: ready, announces the Service with a ready local endpoint, w
     return items.length === 1 && items[0]!.status?.node === 'n1' ? items[0] : undefined;
   });
   assert.match(st.metadata.name, /^l2-/);
+  assert.deepEqual(
+    st.metadata.ownerReferences?.map((o) => [o.kind, o.name, o.uid]),
+    [['Pod', 'metallb-speaker-abcde', '0b6c5f0e-0000-4000-8000-000000000001']],
+    'owned by the speaker Pod (downward API), as MetalLB',
+  );
   assert.deepEqual(st.status, { node: 'n1', serviceName: 'web', serviceNamespace: 'shop' });
   assert.deepEqual(
     [st.metadata.labels?.['metallb.io/node'], st.metadata.labels?.['metallb.io/service-name'], st.metadata.labels?.['metallb.io/service-namespace']],
