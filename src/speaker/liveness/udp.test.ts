@@ -84,7 +84,14 @@ test('forged, truncated and replayed datagrams are dropped and counted; the send
   await once(spy, 'listening');
   const captured: Buffer[] = [];
   spy.on('message', (m) => captured.push(m));
-  const [a, b] = await cluster(2, t, [], [{ node: 'spy', address: '127.0.0.9', port: spy.address().port }]);
+  const lines: string[] = [];
+  const warnLog = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+  const [a, b] = await cluster(
+    2,
+    t,
+    [{ log: warnLog }],
+    [{ node: 'spy', address: '127.0.0.9', port: spy.address().port }],
+  );
   await until('a heartbeat of n2 captured', () => captured.some((m) => m.includes(Buffer.from('n2'))));
   const port = a!.address().port;
   const send = (buf: Buffer) => new Promise<void>((r) => spy.send(buf, port, '127.0.0.2', () => r()));
@@ -110,6 +117,10 @@ test('forged, truncated and replayed datagrams are dropped and counted; the send
     return d.get('bad-mac') === 1 && d.get('truncated') === 1 && d.get('replayed')! >= 1;
   });
   assert.ok(!a!.alive().has('n9'));
+  // one warning per reason (per minute), naming the sender address
+  const warned = lines.map((l) => JSON.parse(l) as { reason: string; from: string });
+  assert.deepEqual(warned.map((w) => w.reason).sort(), ['bad-mac', 'replayed', 'truncated']);
+  assert.ok(warned.every((w) => w.from === '127.0.0.9'));
   // n2 dies; replaying its captured heartbeats does not bring it back
   b!.close();
   await until('n2 dropped', () => !a!.alive().has('n2'));

@@ -168,6 +168,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
   readonly #socket: dgram.Socket;
   readonly #eld: IntervalHistogram;
   readonly #drops = new Map<HeartbeatDropReason, number>(HEARTBEAT_DROP_REASONS.map((r) => [r, 0]));
+  readonly #dropLogged = new Map<HeartbeatDropReason, number>();
   #port: MessagePort | undefined;
   #worker: Worker | undefined;
   #senderStats: SenderStats = { sent: 0, sendErrors: 0, starved: 0, maxDriftMs: 0, lastError: '' };
@@ -406,8 +407,20 @@ class UdpLiveness extends EventEmitter implements Liveness {
     return v6.isIPv4MappedAddress() ? v6.toIPv4Address().toString() : undefined;
   }
 
-  #drop(reason: HeartbeatDropReason): void {
+  /**
+   * Counts a dropped datagram; logs the first of each reason per minute (a wrong key shows as bad-mac, skewed clocks
+   * as stale: both are configuration problems an operator must see, without a line per datagram).
+   */
+  #drop(reason: HeartbeatDropReason, from: string, message: string): void {
     this.#drops.set(reason, (this.#drops.get(reason) ?? 0) + 1);
+    const now = this.#clock.now();
+    if (now - (this.#dropLogged.get(reason) ?? -Infinity) >= 60_000) {
+      this.#dropLogged.set(reason, now);
+      this.#o.log.warn(
+        { reason, from, count: this.#drops.get(reason) },
+        `liveness: heartbeat dropped: ${message}`,
+      );
+    }
   }
 
   #onMessage(msg: Buffer, from: string): void {
@@ -418,12 +431,16 @@ class UdpLiveness extends EventEmitter implements Liveness {
       if (this.#clock.now() < k.until) d = tryDecode(msg, k.key);
     }
     if (!d.ok) {
-      this.#drop(d.reason);
+      this.#drop(d.reason, from, d.message);
       return;
     }
     const r = this.#detector.heard(d.heartbeat, from);
     if (!r.accepted) {
-      this.#drop(r.reason);
+      this.#drop(
+        r.reason,
+        from,
+        `${r.reason} heartbeat of ${d.heartbeat.node} (incarnation ${d.heartbeat.incarnation}, seq ${d.heartbeat.seq}, sent at ${d.heartbeat.sentAtMs})`,
+      );
       return;
     }
     this.#accepted++;
