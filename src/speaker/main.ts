@@ -34,7 +34,7 @@ import { openPacketSocket } from './link/packet.ts';
 import { SpeakerLeases } from './liveness/lease.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
 import { Speaker, type L2StatusBody, type L2StatusObject, type L2StatusPort } from './speaker.ts';
-import { endpointViews, memberlistKey, nodeInternalIP, nodeView, serviceView } from './world.ts';
+import { endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
 import { EventEmitter } from 'node:events';
 
 interface ProbeServer {
@@ -234,8 +234,9 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   const inf = <T extends KubeObject = KubeObject>(r: (typeof Resources)[keyof typeof Resources], o: { namespace?: string; fieldSelector?: string } = {}) =>
     kube.informer<T>(r, { ...o, transform: slim, log: ilog });
   const nodes = inf(Resources.nodes);
-  const services = inf(Resources.services);
-  const slices = inf(Resources.endpointSlices);
+  // Services and EndpointSlices, the bulk of the speaker's memory, are held projected to what the plan reads.
+  const services = kube.informer<KubeObject>(Resources.services, { transform: (o) => projectService(o as ServiceLike) as KubeObject, log: ilog });
+  const slices = kube.informer<KubeObject>(Resources.endpointSlices, { transform: (o) => projectEndpointSlice(o as never) as KubeObject, log: ilog });
   const namespaces = inf(Resources.namespaces);
   const configInformers: Record<string, Informer> = {
     pools: inf(Resources.ipAddressPools, { namespace: ns }),

@@ -1,7 +1,7 @@
 // Kubernetes objects → the plan's views: what is read, what is skipped, hostile input never throws.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { endpointViews, memberlistKey, nodeInternalIP, nodeView, serviceView } from './world.ts';
+import { endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
 
 test('nodeView: labels, NetworkUnavailable=True, --ignore-exclude-lb hides the exclude label', () => {
   const node = {
@@ -86,4 +86,35 @@ test('memberlistKey: data.secretkey base64 → bytes; absent or empty → undefi
   assert.equal(memberlistKey({ data: {} }), undefined);
   assert.deepEqual(memberlistKey({ stringData: { secretkey: 's3cret' } }), Buffer.from('s3cret'));
   assert.equal(memberlistKey(undefined), undefined);
+});
+
+test('projections keep exactly what the views read', () => {
+  const svc = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: 'web',
+      namespace: 'shop',
+      uid: 'u1',
+      resourceVersion: '7',
+      labels: { app: 'web' },
+      annotations: { 'metallb.io/allow-shared-ip': 'k', 'kubectl.kubernetes.io/last-applied-configuration': '{…}', note: 'x' },
+      managedFields: [{}],
+    },
+    spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }], selector: { app: 'web' }, clusterIP: '10.96.0.9' },
+    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } },
+  };
+  const p = projectService(svc);
+  assert.deepEqual(serviceView(p), serviceView(svc));
+  assert.deepEqual(p.metadata.annotations, { 'metallb.io/allow-shared-ip': 'k' });
+  assert.equal((p.spec as Record<string, unknown>).ports, undefined);
+  const slice = {
+    metadata: { name: 'web-1', namespace: 'shop', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'web', other: 'x' } },
+    endpoints: [
+      { addresses: ['203.0.113.5'], nodeName: 'n1', conditions: { ready: false, serving: true, terminating: true }, targetRef: { kind: 'Pod' } },
+      { addresses: ['203.0.113.6'], conditions: {} },
+    ],
+    ports: [{ port: 8080 }],
+  };
+  assert.deepEqual(endpointViews([projectEndpointSlice(slice)]), endpointViews([slice]));
 });

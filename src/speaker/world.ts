@@ -143,3 +143,51 @@ export function memberlistKey(secret: { data?: Record<string, string>; stringDat
   const text = secret?.stringData?.['secretkey'];
   return typeof text === 'string' && text !== '' ? Buffer.from(text, 'utf8') : undefined;
 }
+
+/**
+ * What the speaker keeps of a Service in its cache (its memory is mostly Services and EndpointSlices): identity,
+ * labels, MetalLB's annotations, type/class/ETP, and the ingress IPs. Everything serviceView reads, nothing more.
+ */
+export function projectService<T extends ServiceLike>(svc: T): T {
+  const m = svc.metadata ?? {};
+  const ann: Record<string, string> = {};
+  for (const [k, v] of Object.entries(isRecord(m.annotations) ? m.annotations : {})) {
+    if (k.startsWith('metallb.io/') || k.startsWith('metallb.universe.tf/')) ann[k] = v;
+  }
+  const spec = svc.spec ?? {};
+  return {
+    apiVersion: svc.apiVersion,
+    kind: svc.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(m.labels ? { labels: m.labels } : {}),
+      ...(Object.keys(ann).length > 0 ? { annotations: ann } : {}),
+    },
+    spec: { type: spec.type, loadBalancerClass: spec.loadBalancerClass, externalTrafficPolicy: spec.externalTrafficPolicy },
+    ...(svc.status?.loadBalancer ? { status: { loadBalancer: svc.status.loadBalancer } } : {}),
+  } as T;
+}
+
+/** What the speaker keeps of an EndpointSlice: its Service label and, per endpoint, nodeName and conditions. */
+export function projectEndpointSlice<T extends EndpointSliceLike & { apiVersion?: string; kind?: string; metadata?: { name?: string; resourceVersion?: string } }>(
+  s: T,
+): T {
+  const svc = isRecord(s.metadata?.labels) ? s.metadata.labels[SERVICE_NAME_LABEL] : undefined;
+  return {
+    apiVersion: s.apiVersion,
+    kind: s.kind,
+    metadata: {
+      name: s.metadata?.name,
+      namespace: s.metadata?.namespace,
+      resourceVersion: s.metadata?.resourceVersion,
+      ...(svc !== undefined ? { labels: { [SERVICE_NAME_LABEL]: svc } } : {}),
+    },
+    endpoints: (Array.isArray(s.endpoints) ? s.endpoints : []).map((e) => ({
+      ...(e?.nodeName ? { nodeName: e.nodeName } : {}),
+      conditions: { ready: e?.conditions?.ready ?? null, serving: e?.conditions?.serving ?? null },
+    })),
+  } as T;
+}
