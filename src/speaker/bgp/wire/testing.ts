@@ -67,3 +67,26 @@ export function assertDecodeError(
   if (want.data) assert.equal(caught.data.toString('hex'), want.data.toString('hex'), 'NOTIFICATION data');
   return caught;
 }
+
+/**
+ * A raw UPDATE message from annotated hex pieces (attributes, NLRI, withdrawn routes), lengths filled in: for
+ * malformed-UPDATE tests (the RFC 7606 table, a hostile peer).
+ */
+export function rawUpdate(
+  attrs: string,
+  nlri = '20 c633640a' /* 198.51.100.10/32 */,
+  withdrawn = '',
+): Buffer {
+  const w = hex(withdrawn);
+  const a = hex(attrs);
+  const n = hex(nlri);
+  const body = Buffer.alloc(4 + w.length + a.length + n.length);
+  body.writeUInt16BE(w.length, 0);
+  w.copy(body, 2);
+  body.writeUInt16BE(a.length, 2 + w.length);
+  a.copy(body, 4 + w.length);
+  n.copy(body, 4 + w.length + a.length);
+  const h = hex('ffffffffffffffffffffffffffffffff 0000 02');
+  h.writeUInt16BE(19 + body.length, 16);
+  return Buffer.concat([h, body]);
+}

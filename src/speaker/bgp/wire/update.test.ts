@@ -2,7 +2,7 @@
 // End-of-RIB (RFC 4724 §2), and the RFC 7606 revised error handling table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertContract, assertDecodeError, hex } from './testing.ts';
+import { assertContract, assertDecodeError, hex, rawUpdate as update } from './testing.ts';
 import { ErrorCode, UpdateSubcode, WellKnownCommunity } from './constants.ts';
 import type { CodecContext } from './header.ts';
 import { decode, encode } from './message.ts';
@@ -362,24 +362,7 @@ test('routeUpdates / withdrawUpdates split many prefixes into UPDATEs of at most
 const ORIGIN = '40 01 01 00';
 const AS_PATH = '40 02 06 02 01 0000fbf4'; // AS_SEQUENCE [64500], 4-octet
 const NEXT_HOP = '40 03 04 c6336402';
-const NLRI = '20 c633640a'; // 198.51.100.10/32
 const MP_REACH = '80 0e 1c 0002 01 10 20010db8000000000000000000000002 00 30 20010db800ff'; // 2001:db8:ff::/48 via 2001:db8::2
-
-/** An UPDATE message from hex pieces: withdrawn routes, attributes, NLRI. */
-function update(attrs: string, nlri = NLRI, withdrawn = ''): Buffer {
-  const w = hex(withdrawn);
-  const a = hex(attrs);
-  const n = hex(nlri);
-  const body = Buffer.alloc(4 + w.length + a.length + n.length);
-  body.writeUInt16BE(w.length, 0);
-  w.copy(body, 2);
-  body.writeUInt16BE(a.length, 2 + w.length);
-  a.copy(body, 4 + w.length);
-  n.copy(body, 4 + w.length + a.length);
-  const h = hex('ffffffffffffffffffffffffffffffff 0000 02');
-  h.writeUInt16BE(19 + body.length, 16);
-  return Buffer.concat([h, body]);
-}
 
 interface Case {
   desc: string;
