@@ -97,6 +97,8 @@ export interface LivenessStats {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   /** Alive-set changes emitted. */
   changes: number;
+  /** Peers alive now (self excluded). */
+  peersAlive: number;
 }
 
 export interface Liveness extends EventEmitter {
@@ -555,6 +557,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
         max: this.#eld.max / 1e6,
       },
       changes: this.#changes,
+      peersAlive: this.#detector.alive().size - 1,
     };
   }
 
