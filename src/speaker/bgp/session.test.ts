@@ -1,0 +1,328 @@
+// The session edge against a tiny BGP peer on loopback (no root): establishment, the Adj-RIB-Out batched into
+// UPDATEs with End-of-RIB, replay after a reset, RFC 7606 treat-as-withdraw without a reset, NOTIFICATIONs for a bad
+// header and a bad peer AS, and the hold timer on an injected clock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { pino } from 'pino';
+import { FakeClock } from '../../kube/clock.ts';
+import { BgpSession, routerIdFor, type BgpSessionOptions, type SessionDown } from './session.ts';
+import {
+  KEEPALIVE,
+  community,
+  decodeStream,
+  encode,
+  endOfRibFamily,
+  findAttribute,
+  formatPrefix,
+  newNotification,
+  newOpen,
+  announcedPrefixes,
+  withdrawnPrefixes,
+  type BgpMessage,
+  type CodecContext,
+  type UpdateMessage,
+} from './wire/index.ts';
+
+const log = pino({ level: 'silent' });
+const CTX: CodecContext = { fourOctetAs: true };
+
+/** A scripted peer: answers our OPEN with its own (AS `asn`) + KEEPALIVE, records everything it receives. */
+class Peer {
+  readonly server: net.Server;
+  readonly got: BgpMessage[] = [];
+  sockets: net.Socket[] = [];
+  connections = 0;
+  asn = 64501;
+  ctx: CodecContext = CTX;
+  #waiters: Array<() => void> = [];
+
+  constructor() {
+    this.server = net.createServer((s) => {
+      this.connections++;
+      this.sockets.push(s);
+      let buf = Buffer.alloc(0);
+      s.on('error', () => {});
+      s.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        const r = decodeStream(buf, this.ctx);
+        buf = Buffer.from(r.rest);
+        for (const m of r.messages) {
+          this.got.push(m);
+          if (m.type === 'open') {
+            s.write(
+              encode(
+                newOpen({
+                  asn: this.asn,
+                  holdTime: 9,
+                  bgpIdentifier: '198.51.100.1',
+                  capabilities: [
+                    { type: 'multiprotocol', afi: 1, safi: 1 },
+                    { type: 'multiprotocol', afi: 2, safi: 1 },
+                  ],
+                }),
+                CTX,
+              ),
+            );
+            s.write(encode(KEEPALIVE, CTX));
+          }
+        }
+        for (const w of this.#waiters.splice(0)) w();
+      });
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  get last(): net.Socket {
+    return this.sockets[this.sockets.length - 1]!;
+  }
+
+  updates(): UpdateMessage[] {
+    return this.got.filter((m): m is UpdateMessage => m.type === 'update');
+  }
+
+  /** Waits until `f()` holds (re-checked on every message received); fails after 5 s with `what`. */
+  async until(f: () => boolean, what: string): Promise<void> {
+    const end = Date.now() + 5000;
+    while (!f()) {
+      if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+      await new Promise<void>((r) => {
+        this.#waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+
+  close(): void {
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+  }
+}
+
+async function setup(t: test.TestContext, o: Partial<BgpSessionOptions> = {}) {
+  const peer = new Peer();
+  const port = await peer.listen();
+  const session = new BgpSession({
+    peerAddress: '127.0.0.1',
+    peerPort: port,
+    localAsn: 64500,
+    peerAsn: 64501,
+    holdTime: 9,
+    nextHopV6: '2001:db8::2',
+    backoffMs: 20,
+    log,
+    ...o,
+  });
+  const downs: SessionDown[] = [];
+  session.on('down', (d: SessionDown) => downs.push(d));
+  t.after(async () => {
+    await session.stop();
+    peer.close();
+  });
+  return { peer, session, downs };
+}
+
+const announced = (us: UpdateMessage[]) => us.flatMap((u) => announcedPrefixes(u).map(formatPrefix));
+const withdrawn = (us: UpdateMessage[]) => us.flatMap((u) => withdrawnPrefixes(u).map(formatPrefix));
+const eors = (us: UpdateMessage[]) => us.flatMap((u) => (endOfRibFamily(u) ? [endOfRibFamily(u)!.afi] : []));
+
+test('establishes, sends the Adj-RIB-Out with eBGP attributes, then End-of-RIB per family', async (t) => {
+  const { peer, session } = await setup(t);
+  session.announce('198.51.100.10/32', { communities: [community(64500, 100)], localPref: 300 });
+  session.announce('198.51.100.11/32', { communities: [community(64500, 100)], localPref: 300 });
+  session.announce('2001:db8:100::10/128', {
+    largeCommunities: [{ globalAdministrator: 64500, localData1: 1, localData2: 2 }],
+  });
+  assert.equal(session.stats().pendingPrefixes, 3);
+  const up = new Promise((r) => session.once('established', r));
+  session.start();
+  await up;
+  assert.equal(session.state, 'Established');
+  await peer.until(() => eors(peer.updates()).length === 2, 'two End-of-RIBs');
+  const us = peer.updates();
+  assert.deepEqual(announced(us).sort(), ['198.51.100.10/32', '198.51.100.11/32', '2001:db8:100::10/128']);
+  assert.equal(us.length, 4, 'one UPDATE for both IPv4 prefixes (same attributes), one IPv6, two End-of-RIB');
+  const v4 = us.find((u) => u.nlri.length > 0)!;
+  assert.deepEqual(findAttribute(v4.attributes, 'AS_PATH')?.segments, [
+    { type: 'AS_SEQUENCE', asns: [64500] },
+  ]);
+  assert.equal(findAttribute(v4.attributes, 'NEXT_HOP')?.nextHop, '127.0.0.1', 'next hop = local address');
+  assert.deepEqual(findAttribute(v4.attributes, 'COMMUNITIES')?.communities, [community(64500, 100)]);
+  assert.equal(findAttribute(v4.attributes, 'LOCAL_PREF'), undefined, 'no LOCAL_PREF on eBGP');
+  const v6 = us.find((u) => findAttribute(u.attributes, 'MP_REACH_NLRI'))!;
+  assert.equal(findAttribute(v6.attributes, 'MP_REACH_NLRI')?.nextHop, '2001:db8::2');
+  assert.ok(findAttribute(v6.attributes, 'LARGE_COMMUNITY'));
+  const open = peer.got.find((m) => m.type === 'open');
+  assert.ok(open?.type === 'open' && open.bgpIdentifier === '127.0.0.1' && open.holdTime === 9);
+  assert.deepEqual(
+    { ...session.stats(), updateErrors: undefined, lastDown: undefined },
+    {
+      ...session.stats(),
+      updateErrors: undefined,
+      lastDown: undefined,
+      announcedPrefixes: 3,
+      pendingPrefixes: 0,
+      up: true,
+      updatesSent: 4,
+    },
+  );
+
+  // Changes in one turn go out batched: a withdraw and two announces → one withdraw UPDATE, one announce UPDATE.
+  const before = peer.updates().length;
+  session.withdraw('198.51.100.11/32');
+  session.announce('203.0.113.7/32', { communities: [community(64500, 100)], localPref: 300 });
+  session.announce('203.0.113.8/32', { communities: [community(64500, 100)], localPref: 300 });
+  session.announce('198.51.100.10/32', { communities: [community(64500, 100)], localPref: 300 }); // unchanged: not re-sent
+  await peer.until(() => peer.updates().length >= before + 2, 'the batched UPDATEs');
+  await new Promise((r) => setTimeout(r, 50));
+  const more = peer.updates().slice(before);
+  assert.equal(more.length, 2);
+  assert.deepEqual(withdrawn(more), ['198.51.100.11/32']);
+  assert.deepEqual(announced(more).sort(), ['203.0.113.7/32', '203.0.113.8/32']);
+  assert.equal(session.stats().announcedPrefixes, 4);
+});
+
+test('iBGP: empty AS_PATH and LOCAL_PREF', async (t) => {
+  const { peer, session } = await setup(t, { peerAsn: 64501, localAsn: 64501, routerId: '198.51.100.2' });
+  peer.ctx = { fourOctetAs: true, ibgp: true };
+  session.announce('198.51.100.10/32', { localPref: 300 });
+  session.start();
+  await peer.until(() => eors(peer.updates()).length === 2, 'End-of-RIB');
+  const v4 = peer.updates().find((u) => u.nlri.length > 0)!;
+  assert.deepEqual(findAttribute(v4.attributes, 'AS_PATH')?.segments, []);
+  assert.equal(findAttribute(v4.attributes, 'LOCAL_PREF')?.localPref, 300);
+});
+
+test('RFC 7606: a treat-as-withdraw UPDATE keeps the session; a bad header resets it with its NOTIFICATION, then the table is replayed', async (t) => {
+  const { peer, session, downs } = await setup(t);
+  session.announce('198.51.100.10/32');
+  session.start();
+  await peer.until(() => eors(peer.updates()).length === 2, 'End-of-RIB');
+  // A valid UPDATE from the peer, then the same with ORIGIN = 5 (RFC 7606 §7.1: treat-as-withdraw).
+  const good = encode(
+    {
+      type: 'update',
+      withdrawnRoutes: [],
+      nlri: [{ prefix: '203.0.113.0', length: 24 }],
+      attributes: [
+        { type: 'ORIGIN', origin: 'IGP' },
+        { type: 'AS_PATH', segments: [{ type: 'AS_SEQUENCE', asns: [64501] }] },
+        { type: 'NEXT_HOP', nextHop: '198.51.100.1' },
+      ],
+    },
+    CTX,
+  );
+  const bad = Buffer.from(good);
+  const at = bad.indexOf(Buffer.from([0x40, 0x01, 0x01, 0x00]));
+  assert.ok(at > 0);
+  bad[at + 3] = 5;
+  peer.last.write(Buffer.concat([good, bad]));
+  const until = async (f: () => boolean, what: string) => {
+    const end = Date.now() + 5000;
+    while (!f()) {
+      if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await until(() => session.stats().updatesReceived === 2, 'two UPDATEs received');
+  assert.equal(session.stats().updateErrors.get('treat-as-withdraw'), 1);
+  assert.equal(session.state, 'Established');
+  assert.equal(downs.length, 0);
+
+  // A message whose marker is not all ones: Message Header Error / Connection Not Synchronized, session reset.
+  const broken = encode(KEEPALIVE, CTX);
+  broken[0] = 0;
+  const sentBefore = peer.updates().length;
+  peer.last.write(broken);
+  await until(() => downs.length === 1, 'the reset');
+  assert.equal(downs[0]!.reason, 'decode-error');
+  assert.equal(downs[0]!.wasEstablished, true);
+  await peer.until(() => peer.got.some((m) => m.type === 'notification'), 'the NOTIFICATION');
+  const n = peer.got.find((m) => m.type === 'notification');
+  assert.ok(n?.type === 'notification' && n.code === 1 && n.subcode === 1, JSON.stringify(n));
+  // Back off 20 ms, reconnect, replay the table.
+  await peer.until(
+    () => peer.connections === 2 && announced(peer.updates().slice(sentBefore)).includes('198.51.100.10/32'),
+    'the replay',
+  );
+  assert.equal(session.stats().establishedCount, 2);
+});
+
+test('a peer with the wrong AS gets OPEN Message Error / Bad Peer AS', async (t) => {
+  const { peer, session, downs } = await setup(t);
+  peer.asn = 64999;
+  session.start();
+  await peer.until(() => peer.got.some((m) => m.type === 'notification'), 'the NOTIFICATION');
+  const n = peer.got.find((m) => m.type === 'notification');
+  assert.ok(n?.type === 'notification' && n.code === 2 && n.subcode === 2);
+  assert.equal(downs[0]?.reason, 'bad-peer-as');
+  assert.match(downs[0]!.text, /peer AS 64999 is not the configured peerASN 64501/);
+});
+
+test('a NOTIFICATION from the peer takes the session down with its text', async (t) => {
+  const { peer, session, downs } = await setup(t);
+  session.start();
+  await new Promise((r) => session.once('established', r));
+  peer.last.write(encode(newNotification(6, 2, { shutdownCommunication: 'maintenance' }), CTX));
+  await new Promise((r) => session.once('down', r));
+  assert.equal(downs[0]!.reason, 'notification-received');
+  assert.match(downs[0]!.text, /Cease\/AdministrativeShutdown: "maintenance"/);
+  assert.equal(session.stats().notificationsReceived, 1);
+});
+
+test('hold timer (injected clock): a silent peer gets Hold Timer Expired after the negotiated 9 s', async (t) => {
+  const clock = new FakeClock();
+  const { peer, session, downs } = await setup(t, { clock });
+  session.start();
+  await new Promise((r) => session.once('established', r));
+  await clock.advance(8000);
+  assert.equal(session.state, 'Established');
+  assert.ok(peer.got.filter((m) => m.type === 'keepalive').length >= 3, 'keepalives every 3 s');
+  await clock.advance(1500);
+  await peer.until(() => peer.got.some((m) => m.type === 'notification'), 'the NOTIFICATION');
+  const n = peer.got.find((m) => m.type === 'notification');
+  assert.ok(n?.type === 'notification' && n.code === 4);
+  assert.equal(downs[0]!.reason, 'hold-timer-expired');
+});
+
+test('connect failures back off and retry; stop() ends the retries', async (t) => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const { session, downs } = await setup(t, { peerPort: port });
+  session.start();
+  const end = Date.now() + 5000;
+  while (downs.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(downs.length >= 3, `retried (${downs.length} attempts)`);
+  assert.ok(downs.every((d) => d.reason === 'connect-failed' && !d.wasEstablished));
+  await session.stop();
+  const n = downs.length;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(downs.length, n, 'no retry after stop');
+  assert.equal(session.state, 'Idle');
+});
+
+test('router ID rules and option errors', () => {
+  assert.equal(routerIdFor('198.51.100.2', 'n1'), '198.51.100.2');
+  const h = routerIdFor('2001:db8:ffff::99', 'node-a');
+  assert.match(h, /^\d+\.\d+\.\d+\.\d+$/);
+  assert.equal(routerIdFor('2001:db8:ffff::99', 'node-a'), h, 'stable per node name');
+  assert.notEqual(routerIdFor('2001:db8:ffff::99', 'node-b'), h);
+  assert.throws(
+    () => new BgpSession({ peerAddress: 'x', localAsn: 1, peerAsn: 2, log }),
+    /peerAddress "x" is not an IP address/,
+  );
+  assert.throws(
+    () => new BgpSession({ peerAddress: '198.51.100.1', localAsn: 1, peerAsn: 2, holdTime: 2, log }),
+    /holdTime 2/,
+  );
+  assert.throws(
+    () => new BgpSession({ peerAddress: '198.51.100.1', localAsn: 1, peerAsn: 2, peerPort: 0, log }),
+    /peerPort 0/,
+  );
+});

@@ -1,0 +1,692 @@
+// The BGP session edge (issue 9 "Sessions"): owns one peer's TCP connection and the RFC 4271 timers around the pure
+// FSM of fsm.ts, frames the stream with the wire codec, and keeps the Adj-RIB-Out (RFC 4271 §3.2): what berth wants
+// the peer to have, diffed against what this connection already sent, batched into UPDATEs (IPv4 in the classic
+// NLRI field with NEXT_HOP, IPv6 in MP_REACH_NLRI, RFC 4760), replayed on every re-establish and followed by
+// End-of-RIB (RFC 4724 §2). Received routes are decoded and ignored (FRR reflects our own, recipes §4.2); RFC 7606
+// treat-as-withdraw / attribute-discard errors are counted and logged without a reset; a session-reset error sends
+// its NOTIFICATION.
+//
+// MetalLB native behaviour kept (metallb-compat.md §6.2): active connect to peer:port with a 10 s dial timeout,
+// optional source address, TCP MD5 (RFC 2385) set on the socket before the SYN (link/packet.ts openTcpSocket), retry
+// 1 s doubling to 2 min, hold 90 s by default, keepalive = hold / 3, router ID = configured, else the local IPv4 of
+// the connection, else an IPv4 on the interface of the local IPv6, else CRC32 of the node name; ORIGIN IGP, AS_PATH
+// empty for iBGP and [localASN] for eBGP, NEXT_HOP = the session's local address, LOCAL_PREF for iBGP only.
+// eBGP multihop: the kernel's default TTL (64) is used for every session, so multihop peers are reachable; berth does
+// not lower single-hop eBGP to TTL 1 (MetalLB native neither).
+import net from 'node:net';
+import os from 'node:os';
+import zlib from 'node:zlib';
+import { EventEmitter } from 'node:events';
+import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
+import { realClock, type Clock } from '../../kube/clock.ts';
+import { openTcpSocket } from '../link/packet.ts';
+import {
+  FSM_DEFAULTS,
+  initialState,
+  step,
+  type DownReason,
+  type FsmAction,
+  type FsmEvent,
+  type FsmState,
+  type FsmStateName,
+  type TimerName,
+} from './fsm.ts';
+import {
+  Afi,
+  BgpDecodeError,
+  Safi,
+  decode,
+  encode,
+  endOfRib,
+  formatPrefix,
+  frameLength,
+  notificationText,
+  parsePrefix,
+  routeUpdates,
+  withdrawUpdates,
+  type AfiSafi,
+  type BgpMessage,
+  type CodecContext,
+  type ExtendedCommunity,
+  type LargeCommunity,
+  type Negotiated,
+  type NotificationMessage,
+  type Prefix,
+  type UpdateMessage,
+} from './wire/index.ts';
+
+/** What one advertisement carries besides the prefix (BGPAdvertisement: localPref, communities; MetalLB §6.2). */
+export interface AdvertisedAttributes {
+  /** Sent on iBGP sessions only (RFC 4271 §5.1.5); ignored on eBGP, as MetalLB does. */
+  localPref?: number;
+  /** RFC 1997 values (wire `community(hi, lo)` / `parseCommunityValue`). */
+  communities?: readonly number[];
+  largeCommunities?: readonly LargeCommunity[];
+  extendedCommunities?: readonly ExtendedCommunity[];
+  med?: number;
+}
+
+export interface BgpSessionOptions {
+  /** The peer's address (BGPPeer peerAddress), IPv4 or IPv6. */
+  peerAddress: string;
+  /** BGPPeer peerPort, default 179. */
+  peerPort?: number;
+  /** BGPPeer sourceAddress: the local address to connect from. */
+  localAddress?: string;
+  localAsn: number;
+  peerAsn: number;
+  /** Seconds, 0 or 3-65535, default 90 (MetalLB). */
+  holdTime?: number;
+  /** Seconds; default negotiated hold / 3. */
+  keepaliveTime?: number;
+  /** BGPPeer connectTime, ms: the active connect timeout (default 10 s, MetalLB's dial timeout). */
+  connectTimeMs?: number;
+  /** BGPPeer routerID; default derived per connection (see file header). */
+  routerId?: string;
+  /** For the CRC32 router ID fallback (MetalLB). */
+  nodeName?: string;
+  /** RFC 2385 key (BGPPeer password / passwordSecret); '' or undefined = none. */
+  password?: string;
+  /** Wait for the peer to connect (hand connections in with `incoming`); never dial. */
+  passive?: boolean;
+  /** IPv4 next hop when the transport is IPv6 (default: an IPv4 on the interface of the local address). */
+  nextHopV4?: string;
+  /** IPv6 next hop (default: the local address on an IPv6 transport, else a global IPv6 on the same interface). */
+  nextHopV6?: string;
+  /** Address families to negotiate (default both). */
+  families?: readonly ('ipv4' | 'ipv6')[];
+  /** Retry backoff start / cap, ms (default 1 s / 2 min). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  clock?: Clock;
+  log: Logger;
+  /** Opens the (unconnected) socket for an active connect; default net.Socket, or openTcpSocket with the MD5 key. */
+  openSocket?: (o: { family: 4 | 6; password?: string; peerAddress: string }) => net.Socket;
+}
+
+/** Counters for MetalLB's metallb_bgp_* metrics (§7) and for tests. */
+export interface BgpSessionStats {
+  state: FsmStateName;
+  /** metallb_bgp_session_up. */
+  up: boolean;
+  /** metallb_bgp_updates_total: UPDATE messages sent. */
+  updatesSent: number;
+  updatesReceived: number;
+  /** RFC 7606 non-fatal errors in received UPDATEs, by handling ('treat-as-withdraw' / 'attribute-discard'). */
+  updateErrors: Map<string, number>;
+  /** metallb_bgp_announced_prefixes_total: prefixes the peer currently has from us. */
+  announcedPrefixes: number;
+  /** metallb_bgp_pending_prefixes_total: prefixes wanted but not (yet) sent on this connection. */
+  pendingPrefixes: number;
+  notificationsSent: number;
+  notificationsReceived: number;
+  /** Times the session reached Established. */
+  establishedCount: number;
+  lastDown?: SessionDown;
+}
+
+/** Payload of the 'down' event (also stats().lastDown). */
+export interface SessionDown {
+  reason: DownReason;
+  /** Human text: the detail and the NOTIFICATION (wire notificationText), for events and logs. */
+  text: string;
+  wasEstablished: boolean;
+  notification?: { direction: 'sent' | 'received'; message: NotificationMessage };
+}
+
+/** Payload of the 'established' event. */
+export interface SessionUp {
+  negotiated: Negotiated;
+  peerRouterId: string;
+  localAddress: string;
+  routerId: string;
+}
+
+interface Connection {
+  socket: net.Socket;
+  id: number;
+  buf: Buffer;
+  localAddress?: string;
+  failed: boolean;
+}
+
+interface RibEntry {
+  prefix: Prefix;
+  attrs: AdvertisedAttributes;
+  key: string;
+}
+
+/**
+ * One BGP session. Events: 'established' (SessionUp), 'down' (SessionDown), 'state' (FsmStateName).
+ * `start()` begins connecting (or waiting, passive); `announce` / `withdraw` edit the Adj-RIB-Out at any time;
+ * `stop()` sends Cease/Administrative Shutdown and resolves once the socket is closed.
+ */
+export class BgpSession extends EventEmitter {
+  readonly peerAddress: string;
+  readonly #o: BgpSessionOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #state: FsmState;
+  #conn: Connection | undefined;
+  #connSeq = 0;
+  readonly #timers = new Map<TimerName, AbortController>();
+  #queue: FsmEvent[] = [];
+  #dispatching = false;
+  #ctx: CodecContext = { fourOctetAs: false };
+  #families: AfiSafi[] = [];
+  readonly #rib = new Map<string, RibEntry>();
+  /** What this connection has sent: prefix → attributes key. */
+  readonly #sent = new Map<string, string>();
+  readonly #dirty = new Set<string>();
+  #flushScheduled = false;
+  #routerId = '';
+  readonly #stats: Omit<BgpSessionStats, 'state' | 'up' | 'announcedPrefixes' | 'pendingPrefixes'> = {
+    updatesSent: 0,
+    updatesReceived: 0,
+    updateErrors: new Map(),
+    notificationsSent: 0,
+    notificationsReceived: 0,
+    establishedCount: 0,
+  };
+  #noNextHopLogged = new Set<number>();
+
+  /** Throws RangeError/TypeError naming a bad option (address, ASN, hold time, port). */
+  constructor(o: BgpSessionOptions) {
+    super();
+    if (net.isIP(o.peerAddress) === 0)
+      throw new TypeError(`peerAddress ${JSON.stringify(o.peerAddress)} is not an IP address`);
+    if (o.localAddress !== undefined && net.isIP(o.localAddress) !== net.isIP(o.peerAddress))
+      throw new TypeError(
+        `localAddress ${JSON.stringify(o.localAddress)} is not an address of the peer's family`,
+      );
+    const port = o.peerPort ?? 179;
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new RangeError(`peerPort ${port} must be 1-65535`);
+    if (o.routerId !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(o.routerId))
+      throw new TypeError(`routerId ${JSON.stringify(o.routerId)} must be a dotted-quad IPv4 address`);
+    this.peerAddress = ipaddr.parse(o.peerAddress).toString();
+    this.#o = o;
+    this.#clock = o.clock ?? realClock;
+    this.#log = o.log.child({ peer: this.peerAddress });
+    const fams = o.families ?? ['ipv4', 'ipv6'];
+    this.#state = initialState({
+      localAsn: o.localAsn,
+      peerAsn: o.peerAsn,
+      holdTime: o.holdTime ?? 90,
+      ...(o.keepaliveTime !== undefined ? { keepaliveTime: o.keepaliveTime } : {}),
+      connectRetryMs: o.connectTimeMs ?? FSM_DEFAULTS.connectRetryMs,
+      backoffMs: o.backoffMs ?? FSM_DEFAULTS.backoffMs,
+      maxBackoffMs: o.maxBackoffMs ?? FSM_DEFAULTS.maxBackoffMs,
+      openHoldMs: FSM_DEFAULTS.openHoldMs,
+      passive: o.passive ?? false,
+      capabilities: [
+        ...(fams.includes('ipv4')
+          ? [{ type: 'multiprotocol' as const, afi: Afi.IPv4, safi: Safi.Unicast }]
+          : []),
+        ...(fams.includes('ipv6')
+          ? [{ type: 'multiprotocol' as const, afi: Afi.IPv6, safi: Safi.Unicast }]
+          : []),
+        { type: 'route-refresh' as const },
+      ],
+    });
+  }
+
+  /** The FSM state name (RFC 4271 §8.2.2). */
+  get state(): FsmStateName {
+    return this.#state.name;
+  }
+
+  /** Starts the session (ManualStart): connects, or waits for `incoming` when passive. */
+  start(): void {
+    this.#dispatch({ type: 'ManualStart' });
+  }
+
+  /**
+   * Stops the session (ManualStop): Cease/Administrative Shutdown with `text` (RFC 9003) when connected, no retry.
+   * Resolves once the socket is closed.
+   */
+  async stop(text?: string): Promise<void> {
+    const sock = this.#conn?.socket;
+    this.#dispatch({ type: 'ManualStop', ...(text !== undefined ? { text } : {}) });
+    if (sock && !sock.destroyed) await new Promise<void>((r) => sock.once('close', () => r()));
+  }
+
+  /** Passive mode: a connection accepted by the speaker's listener for this peer. Refused unless waiting (Active). */
+  incoming(socket: net.Socket): void {
+    if (this.#state.name !== 'Active' || this.#conn) {
+      socket.destroy();
+      return;
+    }
+    this.#attach(socket);
+    this.#connected();
+  }
+
+  /**
+   * Adds or changes the route for `prefix` (`198.51.100.10/32`, `2001:db8::10/128`) in the Adj-RIB-Out; sent on the
+   * next turn of the event loop (batched with other changes), and on every re-establish. Throws RangeError naming a
+   * bad prefix.
+   */
+  announce(prefix: string, attrs: AdvertisedAttributes = {}): void {
+    const p = parsePrefix(prefix);
+    const k = formatPrefix(p);
+    this.#rib.set(k, { prefix: p, attrs, key: attrsKey(attrs) });
+    this.#markDirty(k);
+  }
+
+  /** Removes `prefix` from the Adj-RIB-Out (withdrawn on the next turn when the peer has it). */
+  withdraw(prefix: string): void {
+    const k = formatPrefix(parsePrefix(prefix));
+    if (!this.#rib.delete(k)) return;
+    this.#markDirty(k);
+  }
+
+  /** The prefixes in the Adj-RIB-Out, `prefix/len` strings. */
+  advertised(): string[] {
+    return [...this.#rib.keys()];
+  }
+
+  stats(): BgpSessionStats {
+    let pending = 0;
+    for (const [k, e] of this.#rib) if (this.#sent.get(k) !== e.key) pending++;
+    return {
+      ...this.#stats,
+      updateErrors: new Map(this.#stats.updateErrors),
+      state: this.#state.name,
+      up: this.#state.name === 'Established',
+      announcedPrefixes: this.#sent.size,
+      pendingPrefixes: pending,
+    };
+  }
+
+  // ---- FSM plumbing ----
+
+  #dispatch(e: FsmEvent): void {
+    this.#queue.push(e);
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    try {
+      for (let ev = this.#queue.shift(); ev; ev = this.#queue.shift()) {
+        const before = this.#state.name;
+        const r = step(this.#state, ev);
+        this.#state = r.state;
+        for (const a of r.actions) this.#perform(a);
+        if (r.state.name !== before) this.emit('state', r.state.name);
+      }
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #perform(a: FsmAction): void {
+    switch (a.type) {
+      case 'connect':
+        this.#connect();
+        return;
+      case 'close':
+        this.#close();
+        return;
+      case 'send':
+        if (a.message.type === 'notification') this.#stats.notificationsSent++;
+        this.#send(a.message as BgpMessage);
+        return;
+      case 'startTimer':
+        this.#startTimer(a.timer, a.ms);
+        return;
+      case 'stopTimer':
+        this.#timers.get(a.timer)?.abort();
+        this.#timers.delete(a.timer);
+        return;
+      case 'established':
+        this.#established(a.negotiated, a.peerOpen.bgpIdentifier);
+        return;
+      case 'update':
+        this.#received(a.message);
+        return;
+      case 'refresh':
+        if (a.message.subtype === 0) {
+          for (const k of this.#rib.keys()) {
+            this.#sent.delete(k);
+            this.#dirty.add(k);
+          }
+        }
+        this.#flush();
+        return;
+      case 'down':
+        this.#down(a);
+        return;
+    }
+  }
+
+  #startTimer(timer: TimerName, ms: number): void {
+    this.#timers.get(timer)?.abort();
+    const ac = new AbortController();
+    this.#timers.set(timer, ac);
+    const event: FsmEvent['type'] =
+      timer === 'hold'
+        ? 'HoldTimerExpires'
+        : timer === 'keepalive'
+          ? 'KeepaliveTimerExpires'
+          : timer === 'idleHold'
+            ? 'IdleHoldTimerExpires'
+            : 'ConnectRetryTimerExpires';
+    void this.#clock.sleep(ms, ac.signal).then(() => {
+      if (ac.signal.aborted || this.#timers.get(timer) !== ac) return;
+      this.#timers.delete(timer);
+      this.#dispatch({ type: event } as FsmEvent);
+    });
+  }
+
+  // ---- TCP ----
+
+  #connect(): void {
+    const family = net.isIP(this.peerAddress) === 6 ? 6 : 4;
+    let socket: net.Socket;
+    try {
+      const password = this.#o.password ? this.#o.password : undefined;
+      socket = this.#o.openSocket
+        ? this.#o.openSocket({ family, peerAddress: this.peerAddress, ...(password ? { password } : {}) })
+        : password
+          ? openTcpSocket({ family, md5: { peer: { address: this.peerAddress }, key: password } })
+          : new net.Socket();
+    } catch (err) {
+      this.#log.error({ err }, 'cannot open the BGP socket');
+      queueMicrotask(() => this.#dispatch({ type: 'TcpConnectionFails', error: (err as Error).message }));
+      return;
+    }
+    const conn = this.#attach(socket);
+    socket.once('connect', () => {
+      if (this.#conn === conn) this.#connected();
+    });
+    socket.connect({
+      port: this.#o.peerPort ?? 179,
+      host: this.peerAddress,
+      ...(this.#o.localAddress !== undefined ? { localAddress: this.#o.localAddress } : {}),
+    });
+  }
+
+  #attach(socket: net.Socket): Connection {
+    const conn: Connection = { socket, id: ++this.#connSeq, buf: Buffer.alloc(0), failed: false };
+    this.#conn = conn;
+    socket.setNoDelay(true);
+    const fail = (why: string) => {
+      if (conn.failed) return;
+      conn.failed = true;
+      if (this.#conn === conn) this.#dispatch({ type: 'TcpConnectionFails', error: why });
+    };
+    socket.on('error', (err) => fail(err.message));
+    socket.on('close', () => fail('the peer closed the TCP connection'));
+    socket.on('data', (d: Buffer) => this.#data(conn, d));
+    return conn;
+  }
+
+  #connected(): void {
+    const conn = this.#conn!;
+    const local = conn.socket.localAddress ? ipaddr.process(conn.socket.localAddress).toString() : '';
+    conn.localAddress = local;
+    this.#routerId = this.#o.routerId ?? routerIdFor(local, this.#o.nodeName ?? os.hostname());
+    this.#dispatch({ type: 'TcpConnectionConfirmed', routerId: this.#routerId });
+  }
+
+  #close(): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#sent.clear();
+    this.#ctx = { fourOctetAs: false };
+    this.#families = [];
+    if (!conn) return;
+    conn.failed = true;
+    const s = conn.socket;
+    if (s.destroyed) return;
+    // Let a NOTIFICATION written just before go out, then make sure the socket goes away.
+    s.end();
+    setTimeout(() => s.destroy(), 1000).unref();
+  }
+
+  #send(m: BgpMessage): void {
+    const s = this.#conn?.socket;
+    if (!s || s.destroyed || !s.writable) return;
+    s.write(encode(m, this.#ctx));
+  }
+
+  #data(conn: Connection, d: Buffer): void {
+    if (this.#conn !== conn) return;
+    conn.buf = conn.buf.length ? Buffer.concat([conn.buf, d]) : d;
+    // One message at a time: the codec context changes once the OPENs are exchanged.
+    while (this.#conn === conn) {
+      let m: BgpMessage;
+      try {
+        const len = frameLength(conn.buf, 0, this.#ctx);
+        if (len === undefined || conn.buf.length < len) return;
+        m = decode(conn.buf, this.#ctx, 0).value;
+        conn.buf = conn.buf.subarray(len);
+      } catch (err) {
+        conn.buf = Buffer.alloc(0);
+        if (err instanceof BgpDecodeError) {
+          this.#dispatch({
+            type: 'DecodeError',
+            error: {
+              code: err.code,
+              subcode: err.subcode,
+              data: err.data,
+              message: `${err.label}: ${err.message}`,
+            },
+          });
+        } else {
+          this.#log.error({ err }, 'BGP decoder failed unexpectedly; resetting the session');
+          this.#dispatch({ type: 'TcpConnectionFails', error: String(err) });
+        }
+        return;
+      }
+      this.#dispatch(messageEvent(m));
+    }
+  }
+
+  // ---- session life ----
+
+  #established(n: Negotiated, peerRouterId: string): void {
+    this.#ctx = { fourOctetAs: n.fourOctetAs, ibgp: this.#o.localAsn === this.#o.peerAsn };
+    this.#families = n.families;
+    this.#stats.establishedCount++;
+    const up: SessionUp = {
+      negotiated: n,
+      peerRouterId,
+      localAddress: this.#conn?.localAddress ?? '',
+      routerId: this.#routerId,
+    };
+    this.#log.info(
+      {
+        holdTime: n.holdTime,
+        routerId: this.#routerId,
+        peerRouterId,
+        families: n.families.map((f) => `${f.afi}/${f.safi}`),
+      },
+      'BGP session established',
+    );
+    for (const k of this.#rib.keys()) this.#dirty.add(k);
+    this.#flush();
+    for (const f of this.#families) this.#sendUpdate(endOfRib(f.afi, f.safi));
+    this.emit('established', up);
+  }
+
+  #down(a: Extract<FsmAction, { type: 'down' }>): void {
+    if (a.notification?.direction === 'received') this.#stats.notificationsReceived++;
+    const text = a.notification ? `${a.detail}: ${notificationText(a.notification.message)}` : a.detail;
+    const d: SessionDown = {
+      reason: a.reason,
+      text,
+      wasEstablished: a.wasEstablished,
+      ...(a.notification ? { notification: a.notification } : {}),
+    };
+    this.#stats.lastDown = d;
+    if (a.wasEstablished) this.#log.warn({ reason: a.reason }, `BGP session down: ${text}`);
+    else this.#log.debug({ reason: a.reason }, `BGP connection attempt failed: ${text}`);
+    this.emit('down', d);
+  }
+
+  #received(u: UpdateMessage): void {
+    this.#stats.updatesReceived++;
+    for (const e of u.errors ?? []) {
+      this.#stats.updateErrors.set(e.handling, (this.#stats.updateErrors.get(e.handling) ?? 0) + 1);
+      this.#log.warn(
+        { handling: e.handling, error: e.label },
+        `malformed UPDATE from the peer (RFC 7606 ${e.handling}): ${e.message}`,
+      );
+    }
+    // Received routes are not used (berth only announces): nothing else to do.
+  }
+
+  #markDirty(k: string): void {
+    this.#dirty.add(k);
+    if (this.#flushScheduled || this.#state.name !== 'Established') return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #familyUp(afi: number): boolean {
+    return this.#families.some((f) => f.afi === afi && f.safi === Safi.Unicast);
+  }
+
+  /** Sends what changed in the Adj-RIB-Out since the last flush, grouped by family and attributes. */
+  #flush(): void {
+    if (this.#state.name !== 'Established' || this.#dirty.size === 0) return;
+    const announce = new Map<
+      string,
+      { afi: number; attrs: AdvertisedAttributes; prefixes: Prefix[]; keys: string[] }
+    >();
+    const withdraw = new Map<number, { prefixes: Prefix[]; keys: string[] }>();
+    const keep: string[] = [];
+    for (const k of this.#dirty) {
+      const e = this.#rib.get(k);
+      const afi = k.includes(':') ? Afi.IPv6 : Afi.IPv4;
+      if (!this.#familyUp(afi)) {
+        keep.push(k);
+        continue;
+      }
+      if (e) {
+        if (this.#sent.get(k) === e.key) continue;
+        const g = `${afi} ${e.key}`;
+        let b = announce.get(g);
+        if (!b) announce.set(g, (b = { afi, attrs: e.attrs, prefixes: [], keys: [] }));
+        b.prefixes.push(e.prefix);
+        b.keys.push(k);
+      } else if (this.#sent.has(k)) {
+        let w = withdraw.get(afi);
+        if (!w) withdraw.set(afi, (w = { prefixes: [], keys: [] }));
+        w.prefixes.push(parsePrefix(k));
+        w.keys.push(k);
+      }
+    }
+    this.#dirty.clear();
+    for (const k of keep) this.#dirty.add(k);
+    for (const w of withdraw.values()) {
+      for (const u of withdrawUpdates(w.prefixes, this.#ctx)) this.#sendUpdate(u);
+      for (const k of w.keys) this.#sent.delete(k);
+    }
+    for (const b of announce.values()) {
+      const nextHop = this.#nextHop(b.afi);
+      if (!nextHop) {
+        if (!this.#noNextHopLogged.has(b.afi)) {
+          this.#noNextHopLogged.add(b.afi);
+          this.#log.warn(
+            { afi: b.afi },
+            `no IPv${b.afi === Afi.IPv6 ? 6 : 4} next hop for this session (set nextHopV${b.afi === Afi.IPv6 ? 6 : 4}): prefixes stay pending`,
+          );
+        }
+        for (const k of b.keys) this.#dirty.add(k);
+        continue;
+      }
+      const ibgp = this.#o.localAsn === this.#o.peerAsn;
+      const updates = routeUpdates(
+        b.prefixes,
+        {
+          asPath: ibgp ? [] : [this.#o.localAsn],
+          nextHop,
+          ...(b.attrs.med !== undefined ? { med: b.attrs.med } : {}),
+          ...(ibgp && b.attrs.localPref !== undefined ? { localPref: b.attrs.localPref } : {}),
+          ...(b.attrs.communities?.length ? { communities: b.attrs.communities } : {}),
+          ...(b.attrs.largeCommunities?.length ? { largeCommunities: b.attrs.largeCommunities } : {}),
+          ...(b.attrs.extendedCommunities?.length
+            ? { extendedCommunities: b.attrs.extendedCommunities }
+            : {}),
+        },
+        this.#ctx,
+      );
+      for (const u of updates) this.#sendUpdate(u);
+      const key = attrsKey(b.attrs);
+      for (const k of b.keys) this.#sent.set(k, key);
+    }
+  }
+
+  #sendUpdate(u: UpdateMessage): void {
+    this.#stats.updatesSent++;
+    this.#send(u);
+  }
+
+  /** The next hop for `afi`: configured, else the local address of the connection or one on the same interface. */
+  #nextHop(afi: number): string | undefined {
+    const configured = afi === Afi.IPv6 ? this.#o.nextHopV6 : this.#o.nextHopV4;
+    if (configured) return configured;
+    const local = this.#conn?.localAddress;
+    if (!local) return undefined;
+    const want = afi === Afi.IPv6 ? 6 : 4;
+    if (net.isIP(local) === want) return local;
+    return sameInterfaceAddress(local, want);
+  }
+}
+
+function messageEvent(m: BgpMessage): FsmEvent {
+  switch (m.type) {
+    case 'open':
+      return { type: 'BGPOpen', message: m };
+    case 'keepalive':
+      return { type: 'KeepAliveMsg' };
+    case 'update':
+      return { type: 'UpdateMsg', message: m };
+    case 'notification':
+      return { type: 'NotifMsg', message: m };
+    case 'route-refresh':
+      return { type: 'RouteRefreshMsg', message: m };
+  }
+}
+
+function attrsKey(a: AdvertisedAttributes): string {
+  return JSON.stringify([
+    a.localPref ?? null,
+    a.med ?? null,
+    [...(a.communities ?? [])].sort((x, y) => x - y),
+    (a.largeCommunities ?? []).map((c) => `${c.globalAdministrator}:${c.localData1}:${c.localData2}`).sort(),
+    (a.extendedCommunities ?? []).map((c) => JSON.stringify(c)).sort(),
+  ]);
+}
+
+/**
+ * An address of family `want` (4, or 6 global unicast) on the interface that holds `address`
+ * (os.networkInterfaces()), or undefined.
+ */
+export function sameInterfaceAddress(address: string, want: 4 | 6): string | undefined {
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    if (!addrs?.some((a) => a.address === address)) continue;
+    for (const a of addrs) {
+      if (want === 4 && a.family === 'IPv4') return a.address;
+      if (want === 6 && a.family === 'IPv6' && ipaddr.parse(a.address).range() === 'unicast')
+        return ipaddr.parse(a.address).toString();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * MetalLB's router ID rule (§6.2) for a connection from `localAddress`: that IPv4, else an IPv4 on the same
+ * interface (IPv6 transport), else the CRC32 of `nodeName` as a dotted quad (never 0.0.0.0).
+ */
+export function routerIdFor(localAddress: string, nodeName: string): string {
+  if (net.isIPv4(localAddress)) return localAddress;
+  const v4 = localAddress ? sameInterfaceAddress(localAddress, 4) : undefined;
+  if (v4) return v4;
+  const h = zlib.crc32(nodeName) || 1;
+  return [(h >>> 24) & 0xff, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff].join('.');
+}
