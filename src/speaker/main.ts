@@ -343,9 +343,12 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     if (!key) return;
     const hex = key.toString('hex');
     if (hex === livenessKey) return;
-    if (livenessKey !== undefined) {
-      logger.warn('speaker: the memberlist key changed: restarting the heartbeats');
-      liveness.inner?.close();
+    if (livenessKey !== undefined && liveness.inner) {
+      // Rotation without a flap: the old key stays accepted while every speaker picks up the new Secret.
+      log('speaker: the memberlist key changed: rotating the heartbeat key');
+      livenessKey = hex;
+      liveness.inner.setKey(key);
+      return;
     }
     livenessKey = hex;
     try {
