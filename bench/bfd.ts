@@ -8,7 +8,14 @@
 // time, less the part of the last interval already elapsed) and from the last packet received (≈ the detection time,
 // plus timer lateness on a busy host). Needs root, `ip netns` and FRR.
 import { parseArgs } from 'node:util';
-import { BFDD, makeLab, netnsSkipReason, startAgent, startFrrBfdd } from '../test/integration/bfd-lab.ts';
+import {
+  BFDD,
+  makeLab,
+  netnsSkipReason,
+  routerPeer,
+  startAgent,
+  startFrrBfdd,
+} from '../test/integration/bfd-lab.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +48,7 @@ const stop = (): void => lab.cleanup();
 process.on('SIGINT', () => (stop(), process.exit(130)));
 try {
   const frr = await startFrrBfdd(lab, ms, mult);
-  const agent = startAgent(lab, 'v4', [ms, ms, mult]);
+  const agent = startAgent(lab, [routerPeer('v4')], [ms, ms, mult]);
   const fromStop: number[] = [];
   const fromLastRx: number[] = [];
   let since = 0; // index of the first agent line of the current run

@@ -5,7 +5,17 @@
 // Needs root, `ip netns`, bird and birdc; skips with the reason otherwise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeLab, netnsSkipReason, SPEAKER, startAgent, startBird, until } from './bfd-lab.ts';
+import {
+  makeLab,
+  netnsSkipReason,
+  ROUTER,
+  routerPeer,
+  SPEAKER,
+  startAgent,
+  startBird,
+  until,
+  type AgentLine,
+} from './bfd-lab.ts';
 
 test(
   'berth BFD against BIRD 2: up at 100 ms × 3 on IPv4 and IPv6, detection both ways',
@@ -14,15 +24,18 @@ test(
     const lab = makeLab(`bt${process.pid % 100000}b`);
     t.after(() => lab.cleanup());
     const bird = await startBird(lab, 100, 3);
-    const v4 = startAgent(lab, 'v4');
-    const v6 = startAgent(lab, 'v6');
+    const agent = startAgent(lab, [routerPeer('v4'), routerPeer('v6')]);
+    const of = (peer: string, event: string) => (l: AgentLine) => l.peer === peer && l.event === event;
 
-    for (const [a, peer] of [
-      [v4, SPEAKER.v4],
-      [v6, SPEAKER.v6],
+    for (const [ours, peer] of [
+      [ROUTER.v4, SPEAKER.v4],
+      [ROUTER.v6, SPEAKER.v6],
     ] as const) {
-      await a.next((l) => l.event === 'up', `${peer}: up`);
-      const neg = await a.next((l) => l.event === 'negotiated' && l.txIntervalMs === 100, `${peer}: 100 ms`);
+      await agent.next(of(ours, 'up'), `${peer}: up`);
+      const neg = await agent.next(
+        (l) => of(ours, 'negotiated')(l) && l.txIntervalMs === 100,
+        `${peer}: 100 ms`,
+      );
       assert.equal(neg.detectionTimeMs, 300);
       const s = await until(() => {
         const q = bird.sessions().get(peer);
@@ -31,23 +44,23 @@ test(
       assert.equal(s.timeoutMs, 300);
     }
 
-    const from = v4.lines.length;
+    const from = agent.lines.length;
     const stoppedAt = Date.now();
     process.kill(bird.pid, 'SIGSTOP');
-    const down = await v4.next((l) => l.event === 'down', 'down after SIGSTOP of BIRD', from);
+    const down = await agent.next(of(ROUTER.v4, 'down'), 'down after SIGSTOP of BIRD', from);
     process.kill(bird.pid, 'SIGCONT');
     assert.equal(down.diag, 1);
     t.diagnostic(
       `berth detected BIRD's silence ${down.at - stoppedAt} ms after SIGSTOP (${down.sinceLastRxMs} ms after the last packet)`,
     );
-    await v4.next((l) => l.event === 'up', 'up again after SIGCONT', from);
+    await agent.next(of(ROUTER.v4, 'up'), 'up again after SIGCONT', from);
 
     await until(() => (bird.sessions().get(SPEAKER.v6)?.state === 'Up' ? true : undefined), 'BIRD: IPv6 Up');
-    v6.kill('SIGSTOP');
+    agent.kill('SIGSTOP');
     await until(
       () => (bird.sessions().get(SPEAKER.v6)?.state === 'Down' ? true : undefined),
       'BIRD: the IPv6 session Down after SIGSTOP of berth',
     );
-    v6.kill('SIGCONT');
+    agent.kill('SIGCONT');
   },
 );

@@ -1,5 +1,6 @@
-// Interop: berth's BFD (a child process, test/integration/bfd-agent.ts) against FRR 8's bfdd, each in its own network
-// namespace joined by a veth pair (recipes §4.5: bfdd standalone, no zebra, as user frr). 100 ms × 3 over IPv4 and IPv6:
+// Interop: berth's BFD (one child process with one BfdServer, test/integration/bfd-agent.ts) against FRR 8's bfdd,
+// each in its own network namespace joined by a veth pair (recipes §4.5: bfdd standalone, no zebra, as user frr).
+// 100 ms × 3, three sessions at once: IPv4, IPv6 and IPv6 link-local over eth0 (demultiplexed by peer + interface).
 // FRR reports the peers up with the remote timers at 100 ms (our Final answered its Poll, recipes §4.5 gotcha; FRR
 // drops single-hop packets whose TTL / hop limit is not 255, so "up" also proves we send 255);
 // SIGSTOP of bfdd → berth goes Down with diag 1 (Control Detection Time Expired) — the detection time is printed, not
@@ -8,7 +9,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { BFDD, makeLab, netnsSkipReason, SPEAKER, startAgent, startFrrBfdd, until } from './bfd-lab.ts';
+import {
+  BFDD,
+  linkLocal,
+  makeLab,
+  netnsSkipReason,
+  routerPeer,
+  ROUTER,
+  SPEAKER,
+  startAgent,
+  startFrrBfdd,
+  until,
+  type AgentLine,
+} from './bfd-lab.ts';
 
 function skipReason(): string | undefined {
   const r = netnsSkipReason([BFDD, '/usr/bin/vtysh']);
@@ -27,22 +40,31 @@ test(
   async (t) => {
     const lab = makeLab(`bt${process.pid % 100000}f`);
     t.after(() => lab.cleanup());
-    const frr = await startFrrBfdd(lab, 100, 3);
-    const v4 = startAgent(lab, 'v4');
-    const v6 = startAgent(lab, 'v6');
+    const [rtrLL, spkLL] = await Promise.all([linkLocal(lab.nsRouter), linkLocal(lab.nsSpeaker)]);
+    const frr = await startFrrBfdd(lab, 100, 3, [`${spkLL} interface eth0 local-address ${rtrLL}`]);
+    const agent = startAgent(lab, [
+      routerPeer('v4'),
+      routerPeer('v6'),
+      { peer: rtrLL, local: spkLL, ifname: 'eth0' },
+    ]);
+    const of = (peer: string, event: string) => (l: AgentLine) => l.peer === peer && l.event === event;
 
-    // 1. Up on both sides, both families; timers negotiated to 100 ms once the Polls are answered with Finals.
-    for (const [a, peer] of [
-      [v4, SPEAKER.v4],
-      [v6, SPEAKER.v6],
+    // 1. Up on all three; timers negotiated to 100 ms once the Polls are answered with Finals.
+    for (const [ours, theirs] of [
+      [ROUTER.v4, SPEAKER.v4],
+      [ROUTER.v6, SPEAKER.v6],
+      [rtrLL, spkLL],
     ] as const) {
-      await a.next((l) => l.event === 'up', `${peer}: up`);
-      const neg = await a.next((l) => l.event === 'negotiated' && l.txIntervalMs === 100, `${peer}: 100 ms`);
+      await agent.next(of(ours, 'up'), `${ours}: up`);
+      const neg = await agent.next(
+        (l) => of(ours, 'negotiated')(l) && l.txIntervalMs === 100,
+        `${ours}: 100 ms`,
+      );
       assert.equal(neg.detectionTimeMs, 300, 'our detection time: 3 × 100 ms');
       const p = await until(() => {
-        const q = frr.peers().get(peer);
+        const q = frr.peers().get(theirs);
         return q?.status === 'up' && q['remote-transmit-interval'] === 100 ? q : undefined;
-      }, `FRR: ${peer} up with remote TX 100 ms`);
+      }, `FRR: ${theirs} up with remote TX 100 ms`);
       assert.equal(p['remote-receive-interval'], 100);
       assert.equal(p['remote-detect-multiplier'], 3);
     }
@@ -50,10 +72,10 @@ test(
     // 2. SIGSTOP of FRR's bfdd → berth goes Down with diag 1. Three rounds, SIGCONT in between (it comes back Up).
     const detections: number[] = [];
     for (let round = 0; round < 3; round++) {
-      const from = v4.lines.length;
+      const from = agent.lines.length;
       const stoppedAt = Date.now();
       process.kill(frr.pid, 'SIGSTOP');
-      const down = await v4.next((l) => l.event === 'down', 'down after SIGSTOP of bfdd', from);
+      const down = await agent.next(of(ROUTER.v4, 'down'), 'down after SIGSTOP of bfdd', from);
       process.kill(frr.pid, 'SIGCONT');
       assert.equal(down.diag, 1);
       assert.equal(down.diagName, 'ControlDetectionTimeExpired');
@@ -61,8 +83,8 @@ test(
       t.diagnostic(
         `round ${round}: berth detected FRR's silence ${down.at - stoppedAt} ms after SIGSTOP (${down.sinceLastRxMs} ms after the last packet)`,
       );
-      await v4.next((l) => l.event === 'up', 'up again after SIGCONT', from);
-      await v4.next((l) => l.event === 'negotiated' && l.txIntervalMs === 100, '100 ms again', from);
+      await agent.next(of(ROUTER.v4, 'up'), 'up again after SIGCONT', from);
+      await agent.next((l) => of(ROUTER.v4, 'negotiated')(l) && l.txIntervalMs === 100, '100 ms again', from);
     }
     detections.sort((x, y) => x - y);
     t.diagnostic(
@@ -72,7 +94,7 @@ test(
     // 3. SIGSTOP of berth → FRR reports the IPv4 peer down (control detection time expired).
     await until(() => (frr.peers().get(SPEAKER.v4)?.status === 'up' ? true : undefined), 'FRR: up again');
     const stoppedAt = Date.now();
-    v4.kill('SIGSTOP');
+    agent.kill('SIGSTOP');
     const gone = await until(
       () => {
         const q = frr.peers().get(SPEAKER.v4);
@@ -87,14 +109,14 @@ test(
     );
     assert.equal(gone.status, 'down');
     assert.equal(gone.diagnostic, 'control detection time expired');
-    v4.kill('SIGCONT');
+    agent.kill('SIGCONT');
     await until(
-      () => (frr.peers().get(SPEAKER.v4)?.status === 'up' ? true : undefined),
+      () => (frr.peers().get(SPEAKER.v6)?.status === 'up' ? true : undefined),
       'FRR: up after SIGCONT',
     );
 
     // 4. SIGTERM of berth: it says AdminDown, FRR goes down with the remote diagnostic "administratively down".
-    v6.kill('SIGTERM');
+    agent.kill('SIGTERM');
     const admin = await until(() => {
       const q = frr.peers().get(SPEAKER.v6);
       return q && q.status !== 'up' ? q : undefined;

@@ -41,6 +41,8 @@ export async function until<T>(f: () => T | undefined, what: string, ms = 15_000
 
 export interface AgentLine {
   event: string;
+  /** The peer address as given to the agent (absent on 'started'). */
+  peer?: string;
   at: number;
   diag?: number;
   diagName?: string;
@@ -49,7 +51,17 @@ export interface AgentLine {
   detectionTimeMs?: number;
 }
 
-/** berth's BFD for one peer, in namespace `ns`; `next(pred)` resolves with the first line (seen or future) matching. */
+/** A `bfd-agent.ts` peer argument: address, our address, interface. */
+export interface AgentPeer {
+  peer: string;
+  local?: string;
+  ifname?: string;
+}
+
+/**
+ * berth's BFD (one process, one BfdServer) for `peers`, in namespace `ns`; `next(pred)` resolves with the first line
+ * (seen or future) matching.
+ */
 export class Agent {
   readonly child: ChildProcess;
   readonly lines: AgentLine[] = [];
@@ -57,10 +69,10 @@ export class Agent {
   #stderr = '';
   constructor(
     ns: string,
-    peer: string,
-    local: string,
+    peers: readonly AgentPeer[],
     timers: [tx: number, rx: number, mult: number] = [100, 100, 3],
   ) {
+    const specs = peers.map((p) => [p.peer, p.local ?? '', p.ifname ?? ''].join(','));
     const args = [
       'netns',
       'exec',
@@ -69,9 +81,8 @@ export class Agent {
       '--import',
       'tsx',
       AGENT,
-      peer,
-      local,
       ...timers.map(String),
+      ...specs,
     ];
     this.child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stderr!.on('data', (d: Buffer) => void (this.#stderr += d.toString()));
@@ -193,9 +204,40 @@ export function makeLab(prefix: string): BfdLab {
   return lab;
 }
 
-/** Starts berth's agent in the speaker namespace towards `family`'s router address. */
-export function startAgent(lab: BfdLab, family: 'v4' | 'v6', timers?: [number, number, number]): Agent {
-  const a = new Agent(lab.nsSpeaker, ROUTER[family], SPEAKER[family], timers);
+/** The kernel's IPv6 link-local address of eth0 in `ns`, once DAD has finished with it (not tentative). */
+export async function linkLocal(ns: string): Promise<string> {
+  return until(() => {
+    const out = execFileSync('ip', [
+      '-n',
+      ns,
+      '-j',
+      '-6',
+      'addr',
+      'show',
+      'dev',
+      'eth0',
+      'scope',
+      'link',
+    ]).toString();
+    const infos = (
+      JSON.parse(out) as Array<{ addr_info: Array<{ local?: string; tentative?: boolean }> }>
+    ).flatMap((i) => i.addr_info);
+    return infos.find((a) => a.local?.startsWith('fe80:') && !a.tentative)?.local;
+  }, `a link-local address on eth0 in ${ns}`);
+}
+
+/** The agent argument for the router's address of `family`, from the speaker's address of that family. */
+export function routerPeer(family: 'v4' | 'v6'): AgentPeer {
+  return { peer: ROUTER[family], local: SPEAKER[family] };
+}
+
+/** Starts berth's agent in the speaker namespace with sessions to `peers`. */
+export function startAgent(
+  lab: BfdLab,
+  peers: readonly AgentPeer[],
+  timers?: [number, number, number],
+): Agent {
+  const a = new Agent(lab.nsSpeaker, peers, timers);
   lab.agents.push(a);
   return a;
 }
@@ -222,17 +264,24 @@ async function pidFrom(file: string): Promise<number> {
 }
 
 /**
- * FRR 8 bfdd standalone as user frr (recipes §4.5) with single-hop peers to both speaker addresses at `ms` × `mult`.
+ * FRR 8 bfdd standalone as user frr (recipes §4.5) with single-hop peers to both speaker addresses at `ms` × `mult`,
+ * plus `extraPeers` (the text after `peer`, e.g. `fe80::2 interface eth0`). With extra peers zebra runs too (recipes §4.3):
+ * bfdd learns interfaces (and so can send to a link-local peer over `interface eth0`) only from zebra.
  * Returns its pid and `peers()` (`show bfd peers json` through vtysh, keyed by peer address; empty on failure).
  */
 export async function startFrrBfdd(
   lab: BfdLab,
   ms = 100,
   mult = 3,
+  extraPeers: readonly string[] = [],
 ): Promise<{ pid: number; peers: () => Map<string, FrrPeer> }> {
   const d = lab.dir;
   const conf = join(d, 'bfdd.conf');
-  const peers = [`${SPEAKER.v4} local-address ${ROUTER.v4}`, `${SPEAKER.v6} local-address ${ROUTER.v6}`];
+  const peers = [
+    `${SPEAKER.v4} local-address ${ROUTER.v4}`,
+    `${SPEAKER.v6} local-address ${ROUTER.v6}`,
+    ...extraPeers,
+  ];
   const lines = peers.flatMap((p) => [
     ` peer ${p}`,
     `  receive-interval ${ms}`,
@@ -245,10 +294,21 @@ export async function startFrrBfdd(
   const gid = Number(execFileSync('id', ['-g', 'frr']).toString().trim());
   chownSync(d, uid, gid);
   chownSync(conf, uid, gid);
+  const zserv = ['-z', join(d, 'zserv.api')];
+  if (extraPeers.length > 0) {
+    const zconf = join(d, 'zebra.conf');
+    writeFileSync(zconf, 'hostname berth-lab-router\n');
+    chownSync(zconf, uid, gid);
+    execFileSync('ip', [
+      'netns', 'exec', lab.nsRouter, '/usr/lib/frr/zebra', '-d', '-f', zconf, '-i', join(d, 'zebra.pid'),
+      '--vty_socket', d, '-A', '127.0.0.1', '-P', '0', ...zserv, '-u', 'frr', '-g', 'frr',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] }); // prettier-ignore
+    lab.daemons.push(await pidFrom(join(d, 'zebra.pid')));
+  }
   execFileSync('ip', [
-    'netns', 'exec', lab.nsRouter, BFDD, '-d', '-f', conf, '-i', join(d, 'bfdd.pid'), '--vty_socket', d,
+    'netns', 'exec', lab.nsRouter, BFDD, ...zserv, '-d', '-f', conf, '-i', join(d, 'bfdd.pid'), '--vty_socket', d,
     '-A', '127.0.0.1', '-P', '0', '--bfdctl', join(d, 'bfdd.sock'), '-u', 'frr', '-g', 'frr',
-  ]); // prettier-ignore
+  ], { stdio: ['ignore', 'ignore', 'pipe'] }); // prettier-ignore
   const pid = await pidFrom(join(d, 'bfdd.pid'));
   lab.daemons.push(pid);
   return {

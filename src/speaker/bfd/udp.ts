@@ -110,14 +110,13 @@ export class BfdPeer extends EventEmitter {
     super();
     this.peer = peer;
     this.ifname = cfg.ifname;
-    this.local = cfg.local === undefined ? undefined : ipaddr.parse(cfg.local).toString();
+    this.local = cfg.local === undefined ? undefined : ipaddr.parse(cfg.local.split('%')[0]!).toString();
     this.key = peerKey(peer, cfg.ifname);
     this.family = family;
     this.port = cfg.port ?? BFD_CONTROL_PORT;
     this.vrf = cfg.vrf ?? 'default';
     this.config = { ...cfg, params: { ...cfg.params } };
-    this.sendAddress =
-      family === 6 && peer.startsWith('fe80:') && cfg.ifname ? `${peer}%${cfg.ifname}` : peer;
+    this.sendAddress = scoped(peer, cfg.ifname);
     this.session = session;
   }
 
@@ -171,6 +170,13 @@ export function dgramFd(sock: dgram.Socket): number | undefined {
   return undefined;
 }
 
+/** Node's form of an IPv6 link-local address with its interface (`fe80::1%eth0`), needed to bind or send; others as is. */
+export function scoped(address: string, ifname: string | undefined): string {
+  if (!ifname || !ipaddr.isValid(address)) return address;
+  const a = ipaddr.parse(address);
+  return a.kind() === 'ipv6' && a.range() === 'linkLocal' ? `${address}%${ifname}` : address;
+}
+
 function canonical(address: string, what: string): { ip: string; family: 4 | 6 } {
   const bare = address.split('%')[0]!;
   if (!ipaddr.isValid(bare)) throw new TypeError(`bfd: ${what} "${address}" is not an IPv4 or IPv6 address`);
@@ -208,6 +214,8 @@ export class BfdServer extends EventEmitter {
   /** Starts a session with `cfg.peer`. Throws for an invalid address/parameters or a peer already present. */
   async add(cfg: BfdPeerConfig): Promise<BfdPeer> {
     if (this.#closed) throw new Error('bfd: server closed');
+    const zone = cfg.peer.split('%')[1];
+    if (zone && !cfg.ifname) cfg = { ...cfg, ifname: zone }; // fe80::1%eth0 names its interface
     const { ip, family } = canonical(cfg.peer, 'peer');
     if (cfg.local !== undefined && canonical(cfg.local, 'local address').family !== family) {
       throw new TypeError(`bfd: local address "${cfg.local}" and peer "${cfg.peer}" are not the same family`);
@@ -248,7 +256,7 @@ export class BfdServer extends EventEmitter {
     const want = new Map<string, BfdPeerConfig>();
     for (const cfg of desired) {
       try {
-        want.set(peerKey(canonical(cfg.peer, 'peer').ip, cfg.ifname), cfg);
+        want.set(peerKey(canonical(cfg.peer, 'peer').ip, cfg.ifname ?? cfg.peer.split('%')[1]), cfg);
       } catch (e) {
         errors.push((e as Error).message);
       }
@@ -409,7 +417,7 @@ export class BfdServer extends EventEmitter {
       try {
         await new Promise<void>((resolve, reject) => {
           sock.once('error', reject);
-          sock.bind(port, p.local ?? (p.family === 4 ? '0.0.0.0' : '::'), () => {
+          sock.bind(port, p.local ? scoped(p.local, p.ifname) : p.family === 4 ? '0.0.0.0' : '::', () => {
             sock.off('error', reject);
             resolve();
           });
