@@ -107,6 +107,49 @@ static Napi::Value BindToDevice(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setMinTtl(fd: number, family: 4 | 6, ttl: number /* 0..255, 0 = off */): IP_MINTTL / IPV6_MINHOPCOUNT, the kernel
+// drops received TCP segments whose TTL / hop limit is lower (GTSM, RFC 5082). Linux applies it to TCP only: UDP
+// datagrams are delivered whatever their TTL (checked on 6.18), so it cannot do BFD's RFC 5881 §5 check.
+static Napi::Value SetMinTtl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArg(info, 0, &fd) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    return ThrowType(env, "setMinTtl(fd: int, family: 4 | 6, ttl: int)");
+  int family = info[1].As<Napi::Number>().Int32Value();
+  int ttl = info[2].As<Napi::Number>().Int32Value();
+  if (family != 4 && family != 6) return ThrowType(env, "setMinTtl: family must be 4 or 6");
+  if (ttl < 0 || ttl > 255) return ThrowType(env, "setMinTtl: ttl must be in 0..255");
+  int rc = family == 4 ? setsockopt(fd, IPPROTO_IP, IP_MINTTL, &ttl, sizeof ttl)
+                       : setsockopt(fd, IPPROTO_IPV6, IPV6_MINHOPCOUNT, &ttl, sizeof ttl);
+  if (rc < 0) {
+    SystemError(env, errno, family == 4 ? "setsockopt(IP_MINTTL)" : "setsockopt(IPV6_MINHOPCOUNT)")
+        .ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
+// setTtl(fd: number, family: 4 | 6, ttl: number /* 1..255 */): IP_TTL / IPV6_UNICAST_HOPS of what the socket sends
+// (GTSM senders use 255, RFC 5082; a directly connected eBGP session 1).
+static Napi::Value SetTtl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArg(info, 0, &fd) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    return ThrowType(env, "setTtl(fd: int, family: 4 | 6, ttl: int)");
+  int family = info[1].As<Napi::Number>().Int32Value();
+  int ttl = info[2].As<Napi::Number>().Int32Value();
+  if (family != 4 && family != 6) return ThrowType(env, "setTtl: family must be 4 or 6");
+  if (ttl < 1 || ttl > 255) return ThrowType(env, "setTtl: ttl must be in 1..255");
+  int rc = family == 4 ? setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl)
+                       : setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+  if (rc < 0) {
+    SystemError(env, errno, family == 4 ? "setsockopt(IP_TTL)" : "setsockopt(IPV6_UNICAST_HOPS)")
+        .ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  return env.Undefined();
+}
+
 // tcpSocket(family: 4 | 6): number — a new unconnected TCP socket fd (close-on-exec) for new net.Socket({ fd }).
 static Napi::Value TcpSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -131,6 +174,8 @@ static Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 Napi::Object InitSockopt(Napi::Env env, Napi::Object exports) {
   exports.Set("setTcpMd5Sig", Napi::Function::New(env, SetTcpMd5Sig, "setTcpMd5Sig"));
   exports.Set("bindToDevice", Napi::Function::New(env, BindToDevice, "bindToDevice"));
+  exports.Set("setMinTtl", Napi::Function::New(env, SetMinTtl, "setMinTtl"));
+  exports.Set("setTtl", Napi::Function::New(env, SetTtl, "setTtl"));
   exports.Set("tcpSocket", Napi::Function::New(env, TcpSocket, "tcpSocket"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   return exports;

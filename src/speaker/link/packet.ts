@@ -102,6 +102,8 @@ interface NativeAddon {
   ) => NativePacketSocket;
   setTcpMd5Sig(fd: number, address: string, prefixLength: number, key: Buffer): void;
   bindToDevice(fd: number, ifname: string): void;
+  setMinTtl(fd: number, family: 4 | 6, ttl: number): void;
+  setTtl(fd: number, family: 4 | 6, ttl: number): void;
   tcpSocket(family: 4 | 6): number;
   closeFd(fd: number): void;
 }
@@ -354,6 +356,44 @@ export function bindToDevice(fd: number, ifname: string): void {
 }
 
 /**
+ * IP_MINTTL (family 4) / IPV6_MINHOPCOUNT (family 6) on a TCP socket fd: the kernel drops received segments whose
+ * TTL / hop limit is below `ttl` (GTSM, RFC 5082; on a listening socket it covers the SYNs). 0 turns it off.
+ * Linux applies it to TCP only: UDP datagrams (BFD) are delivered whatever their TTL. ip(7), ipv6(7).
+ * Throws TypeError for a bad family or ttl, LinkError for the syscall (e.g. ENOPROTOOPT on the wrong family).
+ */
+export function setMinTtl(fd: number, family: 4 | 6, ttl: number): void {
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new TypeError(`fd ${String(fd)} is invalid: a non-negative integer`);
+  if (family !== 4 && family !== 6) throw new TypeError(`family ${String(family)} is invalid: 4 or 6`);
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255) {
+    throw new RangeError(`minimum TTL ${String(ttl)} is invalid: an integer in 0..255`);
+  }
+  try {
+    native().setMinTtl(fd, family, ttl);
+  } catch (err) {
+    throw toLinkError(err, family === 4 ? 'setsockopt(IP_MINTTL)' : 'setsockopt(IPV6_MINHOPCOUNT)');
+  }
+}
+
+/**
+ * IP_TTL (family 4) / IPV6_UNICAST_HOPS (family 6) for what a socket fd sends: 255 for GTSM (RFC 5082), 1 for a
+ * directly connected eBGP peer. Throws TypeError for a bad family or ttl (1..255), LinkError for the syscall.
+ */
+export function setTtl(fd: number, family: 4 | 6, ttl: number): void {
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new TypeError(`fd ${String(fd)} is invalid: a non-negative integer`);
+  if (family !== 4 && family !== 6) throw new TypeError(`family ${String(family)} is invalid: 4 or 6`);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
+    throw new RangeError(`TTL ${String(ttl)} is invalid: an integer in 1..255`);
+  }
+  try {
+    native().setTtl(fd, family, ttl);
+  } catch (err) {
+    throw toLinkError(err, family === 4 ? 'setsockopt(IP_TTL)' : 'setsockopt(IPV6_UNICAST_HOPS)');
+  }
+}
+
+/**
  * The file descriptor of a Node net.Socket (connected, or created with `{ fd }`) or a listening net.Server (Linux: its
  * libuv handle's fd). Throws LinkError EBADF when it has none yet (a Socket before connect, a Server before listen).
  */
@@ -395,6 +435,10 @@ export interface OpenTcpSocketOptions {
   md5?: { peer: { address: string; prefixLength?: number }; key: string };
   /** SO_BINDTODEVICE (VRF name or interface) before connect. */
   device?: string;
+  /** TTL / hop limit of what it sends (setTtl), from the SYN on. */
+  ttl?: number;
+  /** Minimum received TTL / hop limit (setMinTtl, GTSM). */
+  minTtl?: number;
 }
 
 /**
@@ -410,6 +454,8 @@ export function openTcpSocket(o: OpenTcpSocketOptions): Socket {
   try {
     if (o.md5) setTcpMd5Sig(fd, o.md5.peer, o.md5.key);
     if (o.device !== undefined) bindToDevice(fd, o.device);
+    if (o.ttl !== undefined) setTtl(fd, o.family, o.ttl);
+    if (o.minTtl !== undefined) setMinTtl(fd, o.family, o.minTtl);
     return new Socket({ fd, readable: true, writable: true });
   } catch (err) {
     closeFd(fd);
