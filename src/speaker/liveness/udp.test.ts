@@ -225,3 +225,30 @@ test('Lease path through the edge: a peer never heard by UDP is alive while its 
   await until('n7 gone with its Lease', () => !a!.alive().has('n7'));
   assert.deepEqual(changes, ['n1,n7', 'n1']);
 });
+
+test('a Liveness restarted at once (key change) is heard at once: incarnations never repeat in a process', async (t) => {
+  // both n2 instances read one frozen clock: the same millisecond at start
+  const frozen = Date.now();
+  const clock = { now: () => frozen, sleep: () => Promise.resolve() };
+  const [a, b] = await cluster(2, t, [{}, { clock }]);
+  const bPort = b!.address().port;
+  const before = a!.peers().find((p) => p.node === 'n2')!;
+  b!.close();
+  const again = startLiveness({
+    node: 'n2',
+    bindAddress: '127.0.0.3',
+    port: bPort,
+    key: secret,
+    log,
+    macs: () => [],
+    peers: () => [{ node: 'n1', address: '127.0.0.2', port: a!.address().port }],
+    clock,
+  });
+  t.after(() => again.close());
+  await again.ready;
+  await until(
+    'the new incarnation heard',
+    () => a!.peers().find((p) => p.node === 'n2')!.incarnation > before.incarnation,
+  );
+  assert.equal(a!.stats().drops.get('replayed'), 0);
+});

@@ -142,6 +142,9 @@ function familyOf(address: string, what: string): 'udp4' | 'udp6' {
   return ipaddr.parse(address).kind() === 'ipv6' ? 'udp6' : 'udp4';
 }
 
+/** The last incarnation handed out in this process. */
+let lastIncarnation = 0;
+
 /**
  * Starts the UDP liveness edge: binds `bindAddress:port`, starts the sender, and judges peers with a
  * LivenessDetector. Emits 'change' (alive set, a fresh copy) only when the set changes. Throws at once on invalid
@@ -204,7 +207,9 @@ class UdpLiveness extends EventEmitter implements Liveness {
       ...(o.maxSuspectAfterMs !== undefined ? { maxSuspectAfterMs: o.maxSuspectAfterMs } : {}),
       ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
     });
-    this.#incarnation = this.#clock.now();
+    // strictly increasing within the process too: a Liveness restarted in the same millisecond (key change) must not
+    // reuse the incarnation, or its seq 1, 2, … would be refused as replays until they passed the old seq
+    this.#incarnation = lastIncarnation = Math.max(this.#clock.now(), lastIncarnation + 1);
     this.#eld = monitorEventLoopDelay({ resolution: 10 });
     this.#eld.enable();
 
