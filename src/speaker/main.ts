@@ -368,7 +368,15 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
         macs,
         log: logger.child({ component: 'liveness' }),
       });
-      l.ready.catch((e: unknown) => logger.error(`speaker: heartbeats cannot start on ${f.memberlistBind}:${f.memberlistPort}: ${String(e)}`));
+      l.ready.catch((e: unknown) => {
+        // A liveness that cannot bind hears nobody: using it would make this node take every IP. Back to "every Node
+        // is alive" (MetalLB without memberlist) and say so.
+        logger.error(`speaker: heartbeats cannot start on ${f.memberlistBind}:${f.memberlistPort}: ${String(e)}; every Node counts as a live speaker`);
+        if (liveness.inner === l) liveness.inner = undefined;
+        livenessKey = undefined;
+        l.close();
+        speaker.changed();
+      });
       // Grace: every Node counts as alive until the peers' first heartbeats can have arrived (2 × suspect-after).
       const graceMs = 2 * f.suspectAfterMs + f.heartbeatIntervalMs;
       liveness.attach(l, graceMs, leases?.leases());

@@ -4,8 +4,10 @@
 // Checked: the ready line; /metrics with MetalLB's and berth's names; for a Service with a ready local endpoint on n1
 // (ETP=Local): Normal event nodeAssigned, one ServiceL2Status (node n1, labels), metallb_speaker_announced = 1 and
 // gratuitous packets; the API server stopped for a while withdraws nothing and the status object is kept (same name);
-// the EndpointSlice going unready withdraws the IP and deletes the ServiceL2Status; SIGTERM exits 0.
+// the EndpointSlice going unready withdraws the IP and deletes the ServiceL2Status; SIGTERM exits 0; heartbeats that
+// cannot bind fall back to "every Node is alive" (a speaker that hears nobody must not take every IP).
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -266,4 +268,33 @@ test('the endpoint goes unready: the IP is withdrawn (noEndpoints) and the Servi
   await until('the ServiceL2Status to be deleted', async () => ((await l2Statuses()).length === 0 ? true : undefined));
   assert.equal(await speaker.stop('SIGTERM'), 0);
   assert.match(speaker.output(), /speaker: SIGTERM, stopping[\s\S]*speaker: stopped/);
+});
+
+test('heartbeats that cannot bind (port taken): the speaker says so, counts every Node alive, keeps running', async (c) => {
+  if (skip) return c.skip(skip);
+  assert.ok(lab);
+  const taken = dgram.createSocket('udp4');
+  await new Promise<void>((r) => taken.bind(0, '127.0.0.1', () => r()));
+  const port = taken.address().port;
+  const p = spawnNode(SPEAKER_MAIN, [
+    '--node-name',
+    'n2',
+    '--kubeconfig',
+    lab.lab.kubeconfigPath,
+    '--metrics-port',
+    '0',
+    '--dry-run-link',
+    '--memberlist-bind',
+    '127.0.0.1',
+    '--memberlist-port',
+    String(port),
+  ]);
+  try {
+    await p.waitFor(/created Secret metallb-system\/memberlist/, 60_000);
+    await p.waitFor(/heartbeats cannot start on 127\.0\.0\.1:\d+: .*every Node counts as a live speaker/, 60_000);
+    assert.equal(p.exited, false);
+  } finally {
+    assert.equal(await p.stop('SIGTERM'), 0);
+    taken.close();
+  }
 });
