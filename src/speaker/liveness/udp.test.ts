@@ -252,3 +252,37 @@ test('a Liveness restarted at once (key change) is heard at once: incarnations n
   );
   assert.equal(a!.stats().drops.get('replayed'), 0);
 });
+
+test('IPv6: speakers on ::1 see each other (udp6 sockets)', async (t) => {
+  const probe = dgram.createSocket('udp6');
+  const v6 = await new Promise<boolean>((r) => {
+    probe.once('error', () => r(false));
+    probe.bind(0, '::1', () => r(true));
+  });
+  probe.close();
+  if (!v6) {
+    t.skip('no IPv6 loopback (::1) here');
+    return;
+  }
+  const ports: number[] = [];
+  const mk = (node: string, other: string, i: number) =>
+    startLiveness({
+      node,
+      bindAddress: '::1',
+      port: 0,
+      key: secret,
+      log,
+      macs: () => [],
+      peers: () => (ports.length === 2 ? [{ node: other, address: '::1', port: ports[1 - i]! }] : []),
+    });
+  const a = mk('n1', 'n2', 0);
+  const b = mk('n2', 'n1', 1);
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  await Promise.all([a.ready, b.ready]);
+  ports.push(a.address().port, b.address().port);
+  await until('both alive over IPv6', () => a.alive().has('n2') && b.alive().has('n1'));
+  assert.equal(a.peers()[0]!.fromAddress, '::1');
+});
