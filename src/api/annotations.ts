@@ -26,6 +26,8 @@ export const BerthAnnotations = {
   allowOrphaning: 'berth.io/allow-orphaning',
   /** On an L2Advertisement: "true" opts its IPs into balanced owner election (docs/layer2.md). */
   l2Balance: 'berth.io/l2-balance',
+  /** On a BGPAdvertisement: `per-endpoint[:<rate>]` adds the link-bandwidth extended community (docs/bgp.md). */
+  bgpLinkBandwidth: 'berth.io/bgp-link-bandwidth',
 } as const;
 
 export type AnnotationName = keyof typeof Annotations;

@@ -5,6 +5,8 @@ import type { KubeObject } from '../api/object.ts';
 import { formatSelector } from '../shared/labels.ts';
 import { lowestPrefix } from './addresses.ts';
 import { parseCommunity } from './community.ts';
+import { BerthAnnotations } from '../api/annotations.ts';
+import { parseLinkBandwidth } from './link-bandwidth.ts';
 import { missingPoolWarnings, selectPools } from './pool-selection.ts';
 import type { ParsedPool } from './pools.ts';
 import type { Reporter } from './problem.ts';
@@ -116,6 +118,16 @@ export function parseBgpAdvertisement(
     communities.push(parsed.text);
   });
 
+  const lbw = obj.metadata?.annotations?.[BerthAnnotations.bgpLinkBandwidth];
+  const linkBandwidth = lbw === undefined ? undefined : parseLinkBandwidth(lbw);
+  if (linkBandwidth && !linkBandwidth.ok) {
+    r.add(
+      'LB_BAD_LINK_BANDWIDTH',
+      `metadata.annotations["${BerthAnnotations.bgpLinkBandwidth}"]`,
+      `${prefix}${linkBandwidth.message}`,
+    );
+  }
+
   if (r.count() !== before) return undefined;
   ctx.warnings.push(...missingPoolWarnings('BGPAdvertisement', name, spec.ipAddressPools, ctx.allPoolNames));
   const config: BGPAdvertisementConfig = {
@@ -129,6 +141,9 @@ export function parseBgpAdvertisement(
     nodeSelectors: nodeSels,
     ...(ctx.nodes ? { nodes: selectNames(nodeSels, ctx.nodes) } : {}),
     serviceSelectors: svcSels,
+    ...(linkBandwidth?.ok
+      ? { linkBandwidth: { perEndpointBitsPerSecond: linkBandwidth.perEndpointBitsPerSecond } }
+      : {}),
   };
   return { config, selected, canonical: JSON.stringify(spec), reporter: r };
 }

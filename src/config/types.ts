@@ -67,6 +67,8 @@ export interface BGPAdvertisementConfig {
   nodeSelectors: LabelSelector[];
   nodes?: string[];
   serviceSelectors: LabelSelector[];
+  /** berth.io/bgp-link-bandwidth on the object: link-bandwidth community, bits/s per ready endpoint (docs/bgp.md). */
+  linkBandwidth?: { perEndpointBitsPerSecond: number };
 }
 
 export interface PeerConfig {

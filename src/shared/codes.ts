@@ -16,6 +16,7 @@ export const Codes = {
   LB_AGGREGATION_SELECTORS: 'serviceSelectors used with a non-default aggregation length',
   LB_LOCALPREF_CONFLICT: 'two advertisements set different localPref for the same update',
   LB_BAD_COMMUNITY: 'a community value or alias is invalid',
+  LB_BAD_LINK_BANDWIDTH: 'the berth.io/bgp-link-bandwidth annotation of a BGPAdvertisement is invalid',
   LB_DUPLICATE_COMMUNITY: 'a community alias is defined twice',
   LB_DUPLICATE_ADVERTISEMENT: 'two BGP advertisements are identical',
   LB_PEER_INVALID: 'a BGPPeer field is invalid',

@@ -93,12 +93,13 @@ export interface Announcement {
   interfaces: string[];
 }
 
-interface CompiledPool {
+export interface CompiledPool {
   name: string;
   ranges: Array<{ family: Family; first: bigint; last: bigint }>;
 }
 
-function compilePools(config: Config): CompiledPool[] {
+/** The pools' address entries as bigint ranges (entries that do not parse are skipped: the config refused them). */
+export function compilePools(config: Config): CompiledPool[] {
   return config.pools.map((p) => ({
     name: p.name,
     ranges: p.addresses.flatMap((a) => {
@@ -108,13 +109,14 @@ function compilePools(config: Config): CompiledPool[] {
   }));
 }
 
-function poolContains(pool: CompiledPool, ip: { family: Family; value: bigint }): boolean {
+export function poolContains(pool: CompiledPool, ip: { family: Family; value: bigint }): boolean {
   return pool.ranges.some((r) => r.family === ip.family && r.first <= ip.value && ip.value <= r.last);
 }
 
-const canServe = (e: EndpointView): boolean => e.ready || e.serving;
+/** MetalLB EndpointCanServe: ready, or serving (terminating but still serving). */
+export const canServe = (e: EndpointView): boolean => e.ready || e.serving;
 
-interface ParsedIp {
+export interface ParsedIp {
   family: Family;
   value: bigint;
   canonical: string;
@@ -124,7 +126,8 @@ interface ParsedIp {
 const parsedIps = new Map<string, ParsedIp | null>();
 const PARSED_IPS_MAX = 1 << 16;
 
-function parseOnce(raw: string): ParsedIp | undefined {
+/** Parses an IP text once (memoised): family, value and canonical text, or undefined. */
+export function parseOnce(raw: string): ParsedIp | undefined {
   let p = parsedIps.get(raw);
   if (p === undefined) {
     const v = typeof raw === 'string' ? parseIp(raw) : undefined;

@@ -1,0 +1,448 @@
+// The BGP plan of one node: the BGPPeers it keeps sessions with and, per peer, the routes it announces (prefix and
+// attributes), why each (Service, IP) is or is not announced, and the ServiceBGPStatus to write. Pure and
+// deterministic (same world, whatever the order of its lists → same plan); it never throws.
+// Sources: MetalLB speaker/bgp_controller.go (ShouldAnnounce, SetBalancer, updateAds, syncPeers),
+// internal/bgp/native/native.go (Set: identical prefixes deduplicated, communities merged), speaker/main.go (withdraw
+// reasons); spec metallb-compat.md §1.3-§1.5, §6.1, §8.2, §8.4; draft-ietf-idr-link-bandwidth §2 (docs/bgp.md).
+import type { BGPAdvertisementConfig, Config, PeerConfig } from '../config/types.ts';
+import { parseCommunity } from '../config/community.ts';
+import { FAMILY_BITS, formatCidr, type Family } from '../shared/ip.ts';
+import { matchesAny } from '../shared/labels.ts';
+import { community, linkBandwidth, type ExtendedCommunity, type LargeCommunity } from './bgp/wire/index.ts';
+import {
+  EXCLUDE_FROM_LB_LABEL,
+  canServe,
+  compilePools,
+  parseOnce,
+  poolContains,
+  type L2World,
+  type NodeView,
+  type ServiceView,
+  type WithdrawReason,
+} from './l2-plan.ts';
+
+/** What the BGP plan reads: the layer-2 world without liveness (every eligible node announces, ECMP at the router). */
+export type BgpWorld = Pick<L2World, 'config' | 'nodes' | 'services' | 'endpoints'>;
+
+/** MetalLB's withdraw reasons (spec §8.2) the BGP plan can give. */
+export type BgpWithdrawReason = WithdrawReason | 'conflictingAdvertisements';
+
+/** One route to one peer: what the session sends in an UPDATE (src/speaker/bgp/wire RouteAttributes shapes). */
+export interface BgpRoute {
+  /** Canonical CIDR: the IP masked to the advertisement's aggregationLength(V6), e.g. `198.51.100.0/24`. */
+  prefix: string;
+  family: Family;
+  /** LOCAL_PREF: only on iBGP sessions (peer's ASN == myASN), else undefined (RFC 4271 §5.1.5). */
+  localPref?: number;
+  /** RFC 1997 values (high 16 bits : low 16 bits), ascending, no duplicates: the union over every contribution. */
+  communities: number[];
+  /** RFC 8092, ascending, no duplicates. */
+  largeCommunities: LargeCommunity[];
+  /** The link-bandwidth community (berth.io/bgp-link-bandwidth) when an advertisement asks for it, else []. */
+  extendedCommunities: ExtendedCommunity[];
+  /** Services (`namespace/name`) whose IPs the prefix carries, sorted. */
+  services: string[];
+}
+
+/** A BGPPeer this node has a session with, and the routes for it (keyed by prefix, in address order). */
+export interface BgpPeerPlan {
+  name: string;
+  peer: PeerConfig;
+  /** peerASN == myASN. */
+  ibgp: boolean;
+  routes: Map<string, BgpRoute>;
+}
+
+/** Per (Service, IP): whether this node announces it, to which peers as which prefixes, or why not. */
+export interface BgpDecision {
+  /** `namespace/name`. */
+  service: string;
+  /** Canonical IP (as written when it does not parse: reason invalidIP). */
+  ip: string;
+  announced: boolean;
+  /** Why not (only when announced is false). */
+  reason?: BgpWithdrawReason;
+  pool?: string;
+  /** Peers the IP goes to, sorted (may be [] when announced: no matching ad names a peer of this node). */
+  peers: string[];
+  /** Prefixes it is announced as, sorted (one per aggregation length in use). */
+  prefixes: string[];
+}
+
+/** A prefix not sent to an iBGP peer because the Services behind it ask for different LOCAL_PREFs. */
+export interface BgpConflict {
+  peer: string;
+  prefix: string;
+  /** localPref → services asking for it. */
+  localPrefs: Array<{ localPref: number; services: string[] }>;
+}
+
+/** The status of a metallb.io/v1beta1 ServiceBGPStatus this node keeps (MetalLB §1.7, §8.4). */
+export interface ServiceBgpStatusView {
+  node: string;
+  serviceName: string;
+  serviceNamespace: string;
+  /** Peer names this node intends to announce the Service to (not session state), sorted. */
+  peers: string[];
+}
+
+export interface BgpPlan {
+  node: string;
+  /** Sessions to have, by peer name in name order. */
+  peers: Map<string, BgpPeerPlan>;
+  /** One per (Service, IP), Services by key, IPs in status order. */
+  decisions: BgpDecision[];
+  /** ServiceBGPStatus per Service (`namespace/name`) announced to at least one peer; others' objects are deleted. */
+  statuses: Map<string, ServiceBgpStatusView>;
+  conflicts: BgpConflict[];
+}
+
+/** One (Service, IP, ad, peer) contribution to a route, before merging. */
+interface Contribution {
+  service: ServiceView;
+  localPref: number;
+  communities: string[];
+  /** bits/s per endpoint when the ad carries berth.io/bgp-link-bandwidth. */
+  bandwidthUnit?: number;
+}
+
+/**
+ * The BGP plan of `node` (MetalLB spec §6.1):
+ * - sessions: every BGPPeer whose nodeSelectors match the node's labels (none = every node);
+ * - for each Service IP: its pool (`ipNotAllowed` if none), the pool's BGPAdvertisements (`noMatchingAdvertisement`
+ *   if none), those selecting this node (`notOwner`), those matching the Service's labels (`noMatchingAdvertisement`),
+ *   `sharedIPWithServiceSelector` (a shared IP with a selector ad), the node (`nodeNetworkUnavailable`,
+ *   `nodeLabeledExcludeBalancers`), the endpoints (ETP=Cluster: a serving endpoint anywhere, else `noEndpoints`;
+ *   ETP=Local: one on this node, else `noLocalEndpoints`, or `noEndpoints` when there is none at all), and the
+ *   matching ads' LOCAL_PREFs (two with the same aggregation length for the IP's family and a common peer of this
+ *   node that differ → `conflictingAdvertisements`, as MetalLB's speaker);
+ * - each remaining ad gives the prefix (IP masked to its aggregation length) with its localPref and communities, sent
+ *   to its `peers` (by name, among this node's sessions) or to every session;
+ * - per peer, identical prefixes are merged: communities united, services listed; LOCAL_PREF only on iBGP, where
+ *   Services asking for different values for one prefix make berth withdraw that prefix from that peer (listed in
+ *   `conflicts`) rather than pick one;
+ * - link bandwidth (ads annotated berth.io/bgp-link-bandwidth): Σ over the Services of the prefix of
+ *   (ready endpoints counted for the Service) × (its per-endpoint rate) / 8, in bytes/s, non-transitive, with the
+ *   peer's myASN; the endpoints counted are this node's for ETP=Local and all of them for ETP=Cluster.
+ * An unknown node gets no sessions and `notOwner` everywhere. Nodes and Services are taken once per name/key.
+ */
+export function planBgp(world: BgpWorld, node: string): BgpPlan {
+  const config: Config = world.config;
+  const self = firstByName(world.nodes, (n) => n.name).get(node);
+  const peerConfigs = [...firstByName(config.peers, (p) => p.name).values()].sort((a, b) =>
+    cmp(a.name, b.name),
+  );
+  const sessions = self
+    ? peerConfigs.filter((p) => p.nodeSelectors.length === 0 || matchesAny(p.nodeSelectors, self.labels))
+    : [];
+  const sessionNames = new Set(sessions.map((p) => p.name));
+  const pools = compilePools(config);
+  const ads = [...config.bgpAdvertisements].sort((a, b) => cmp(a.name, b.name));
+
+  // (peer, prefix) → contributions; filled by the per-IP pass, merged after it.
+  const wanted = new Map<
+    string,
+    Map<string, { family: Family; first: bigint; len: number; from: Contribution[] }>
+  >();
+  const decisions: BgpDecision[] = [];
+  const services = [...firstByName(world.services, (s) => s.key).values()].sort((a, b) => cmp(a.key, b.key));
+  const routed: Array<{ d: BgpDecision; routes: Array<[string, string]> }> = [];
+
+  for (const svc of services) {
+    const eps = world.endpoints.get(svc.key) ?? [];
+    for (const raw of Array.isArray(svc.ips) ? svc.ips : []) {
+      const ip = parseOnce(raw);
+      const base = { service: svc.key, peers: [] as string[], prefixes: [] as string[] };
+      if (!ip) {
+        decisions.push({ ...base, ip: String(raw), announced: false, reason: 'invalidIP' });
+        continue;
+      }
+      const named = svc.pool !== undefined ? pools.find((p) => p.name === svc.pool) : undefined;
+      const pool = named && poolContains(named, ip) ? named : pools.find((p) => poolContains(p, ip));
+      const withdraw = (reason: BgpWithdrawReason): void => {
+        decisions.push({
+          ...base,
+          ip: ip.canonical,
+          announced: false,
+          reason,
+          ...(pool ? { pool: pool.name } : {}),
+        });
+      };
+      if (!pool) {
+        withdraw('ipNotAllowed');
+        continue;
+      }
+      const ofPool = ads.filter((ad) => ad.pools.includes(pool.name));
+      if (ofPool.length === 0) {
+        withdraw('noMatchingAdvertisement');
+        continue;
+      }
+      const forNode = self ? ofPool.filter((ad) => adSelectsNode(ad, self)) : [];
+      if (forNode.length === 0) {
+        withdraw('notOwner');
+        continue;
+      }
+      const matching = forNode.filter(
+        (ad) => ad.serviceSelectors.length === 0 || matchesAny(ad.serviceSelectors, svc.labels),
+      );
+      if (matching.length === 0) {
+        withdraw('noMatchingAdvertisement');
+        continue;
+      }
+      if (svc.sharingKey !== undefined && matching.some((ad) => ad.serviceSelectors.length > 0)) {
+        withdraw('sharedIPWithServiceSelector');
+        continue;
+      }
+      if (self!.networkUnavailable) {
+        withdraw('nodeNetworkUnavailable');
+        continue;
+      }
+      if (Object.prototype.hasOwnProperty.call(self!.labels, EXCLUDE_FROM_LB_LABEL)) {
+        withdraw('nodeLabeledExcludeBalancers');
+        continue;
+      }
+      const serving = eps.filter(canServe);
+      if (serving.length === 0) {
+        withdraw('noEndpoints');
+        continue;
+      }
+      if (svc.externalTrafficPolicy === 'Local' && !serving.some((e) => e.nodeName === node)) {
+        withdraw('noLocalEndpoints');
+        continue;
+      }
+      const targets = matching.map((ad) => ({
+        ad,
+        peers: ad.peers.length === 0 ? [...sessionNames] : ad.peers.filter((p) => sessionNames.has(p)),
+        len: ip.family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6,
+      }));
+      if (hasLocalPrefConflict(targets)) {
+        withdraw('conflictingAdvertisements');
+        continue;
+      }
+      const d: BgpDecision = { ...base, ip: ip.canonical, announced: true, pool: pool.name };
+      decisions.push(d);
+      const routes: Array<[string, string]> = [];
+      for (const t of targets) {
+        const len = Math.max(0, Math.min(FAMILY_BITS[ip.family], t.len));
+        const first = mask(ip.family, ip.value, len);
+        const prefix = formatCidr(ip.family, first, len);
+        for (const peer of t.peers) {
+          let byPrefix = wanted.get(peer);
+          if (!byPrefix) wanted.set(peer, (byPrefix = new Map()));
+          let w = byPrefix.get(prefix);
+          if (!w) byPrefix.set(prefix, (w = { family: ip.family, first, len, from: [] }));
+          w.from.push({
+            service: svc,
+            localPref: t.ad.localPref,
+            communities: t.ad.communities,
+            ...(t.ad.linkBandwidth ? { bandwidthUnit: t.ad.linkBandwidth.perEndpointBitsPerSecond } : {}),
+          });
+          routes.push([peer, prefix]);
+        }
+      }
+      routed.push({ d, routes });
+    }
+  }
+
+  const peers = new Map<string, BgpPeerPlan>();
+  const conflicts: BgpConflict[] = [];
+  const dropped = new Set<string>();
+  for (const peer of sessions) {
+    const ibgp = peer.peerASN === peer.myASN;
+    const routes = new Map<string, BgpRoute>();
+    const entries = [...(wanted.get(peer.name) ?? new Map()).entries()].sort(
+      ([, a], [, b]) =>
+        (a.family === b.family ? 0 : a.family === 'IPv4' ? -1 : 1) ||
+        cmpBig(a.first, b.first) ||
+        a.len - b.len,
+    );
+    for (const [prefix, w] of entries) {
+      const prefs = new Map<number, Set<string>>();
+      for (const c of w.from) {
+        let s = prefs.get(c.localPref);
+        if (!s) prefs.set(c.localPref, (s = new Set()));
+        s.add(c.service.key);
+      }
+      if (ibgp && prefs.size > 1) {
+        conflicts.push({
+          peer: peer.name,
+          prefix,
+          localPrefs: [...prefs.entries()]
+            .sort(([a], [b]) => a - b)
+            .map(([localPref, s]) => ({ localPref, services: [...s].sort() })),
+        });
+        dropped.add(`${peer.name}\n${prefix}`);
+        continue;
+      }
+      routes.set(prefix, mergeRoute(prefix, w.family, w.from, ibgp, peer, world, node));
+    }
+    peers.set(peer.name, { name: peer.name, peer, ibgp, routes });
+  }
+
+  for (const { d, routes } of routed) {
+    const kept = routes.filter(([peer, prefix]) => !dropped.has(`${peer}\n${prefix}`));
+    if (routes.length > 0 && kept.length === 0) {
+      d.announced = false;
+      d.reason = 'conflictingAdvertisements';
+      continue;
+    }
+    d.peers = [...new Set(kept.map(([p]) => p))].sort();
+    d.prefixes = [...new Set(kept.map(([, x]) => x))].sort();
+  }
+
+  const statuses = new Map<string, ServiceBgpStatusView>();
+  for (const svc of services) {
+    const names = new Set(
+      decisions.filter((d) => d.service === svc.key && d.announced).flatMap((d) => d.peers),
+    );
+    if (names.size === 0) continue;
+    statuses.set(svc.key, {
+      node,
+      serviceName: svc.name,
+      serviceNamespace: svc.namespace,
+      peers: [...names].sort(),
+    });
+  }
+  return { node, peers, decisions, statuses, conflicts };
+}
+
+/** Merges the contributions to one (peer, prefix) whose LOCAL_PREFs agree (or do not matter: eBGP). */
+function mergeRoute(
+  prefix: string,
+  family: Family,
+  from: readonly Contribution[],
+  ibgp: boolean,
+  peer: PeerConfig,
+  world: BgpWorld,
+  node: string,
+): BgpRoute {
+  const standard = new Set<number>();
+  const large = new Map<string, LargeCommunity>();
+  for (const c of from) {
+    for (const text of c.communities) {
+      const p = parseCommunity(text);
+      if (!p.ok) continue; // an unresolved alias: the config refused or deferred it
+      if (p.value.kind === 'standard') standard.add(community(p.value.high, p.value.low));
+      else {
+        const v = {
+          globalAdministrator: p.value.global,
+          localData1: p.value.local1,
+          localData2: p.value.local2,
+        };
+        large.set(`${v.globalAdministrator}:${v.localData1}:${v.localData2}`, v);
+      }
+    }
+  }
+  const services = [...new Set(from.map((c) => c.service.key))].sort();
+  // Link bandwidth: per Service the largest per-endpoint rate among its annotated contributions.
+  const unitOf = new Map<string, { svc: ServiceView; unit: number }>();
+  for (const c of from) {
+    if (c.bandwidthUnit === undefined) continue;
+    const u = unitOf.get(c.service.key);
+    if (!u || c.bandwidthUnit > u.unit) unitOf.set(c.service.key, { svc: c.service, unit: c.bandwidthUnit });
+  }
+  const extendedCommunities: ExtendedCommunity[] = [];
+  if (unitOf.size > 0) {
+    let bitsPerSecond = 0;
+    for (const { svc, unit } of unitOf.values()) bitsPerSecond += readyEndpointsFor(world, svc, node) * unit;
+    extendedCommunities.push(linkBandwidth(peer.myASN, bitsPerSecond / 8));
+  }
+  return {
+    prefix,
+    family,
+    ...(ibgp ? { localPref: from[0]!.localPref } : {}),
+    communities: [...standard].sort((a, b) => a - b),
+    largeCommunities: [...large.values()].sort(
+      (a, b) =>
+        a.globalAdministrator - b.globalAdministrator ||
+        a.localData1 - b.localData1 ||
+        a.localData2 - b.localData2,
+    ),
+    extendedCommunities,
+    services,
+  };
+}
+
+/**
+ * The endpoints that weigh this node's route for `svc`: ready ones (not merely serving: a terminating endpoint
+ * attracts no new traffic), on this node for ETP=Local, anywhere for ETP=Cluster (kube-proxy spreads the traffic over
+ * every endpoint whichever node receives it, so every announcing node gets the same weight).
+ */
+export function readyEndpointsFor(world: BgpWorld, svc: ServiceView, node: string): number {
+  const eps = world.endpoints.get(svc.key) ?? [];
+  return eps.filter((e) => e.ready && (svc.externalTrafficPolicy !== 'Local' || e.nodeName === node)).length;
+}
+
+/** Two matching ads send one prefix (same aggregation length) to a common peer with different LOCAL_PREFs. */
+function hasLocalPrefConflict(
+  targets: ReadonlyArray<{ ad: BGPAdvertisementConfig; peers: string[]; len: number }>,
+): boolean {
+  for (let i = 0; i < targets.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = targets[i]!;
+      const b = targets[j]!;
+      if (a.len !== b.len || a.ad.localPref === b.ad.localPref) continue;
+      if (a.peers.some((p) => b.peers.includes(p))) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * What changed for one peer between two plans: the routes to (re)announce (new prefix, or any attribute differs) and
+ * the prefixes to withdraw, each in address order. A later BgpSpeaker.sync(plan) sends only these.
+ */
+export function diffRoutes(
+  before: ReadonlyMap<string, BgpRoute> | undefined,
+  after: ReadonlyMap<string, BgpRoute> | undefined,
+): { announce: BgpRoute[]; withdraw: string[] } {
+  const announce: BgpRoute[] = [];
+  const withdraw: string[] = [];
+  for (const [prefix, r] of after ?? []) {
+    const old = before?.get(prefix);
+    if (!old || !sameAttributes(old, r)) announce.push(r);
+  }
+  for (const prefix of before?.keys() ?? []) if (!after?.has(prefix)) withdraw.push(prefix);
+  return { announce, withdraw };
+}
+
+/** The attributes a peer sees are equal (services are bookkeeping, not sent). */
+export function sameAttributes(a: BgpRoute, b: BgpRoute): boolean {
+  return (
+    a.prefix === b.prefix &&
+    a.localPref === b.localPref &&
+    JSON.stringify([a.communities, a.largeCommunities, a.extendedCommunities]) ===
+      JSON.stringify([b.communities, b.largeCommunities, b.extendedCommunities])
+  );
+}
+
+function adSelectsNode(ad: BGPAdvertisementConfig, node: NodeView): boolean {
+  return ad.nodeSelectors.length === 0 || matchesAny(ad.nodeSelectors, node.labels);
+}
+
+function mask(family: Family, value: bigint, len: number): bigint {
+  const bits = BigInt(FAMILY_BITS[family]);
+  const host = bits - BigInt(len);
+  return (value >> host) << host;
+}
+
+/** The first item per key after sorting by key (inputs with duplicate names are taken once, deterministically). */
+function firstByName<T>(items: readonly T[], key: (t: T) => unknown): Map<string, T> {
+  const out = new Map<string, T>();
+  const valid = items.filter((t) => typeof key(t) === 'string' && key(t) !== '');
+  const byKey = (a: T, b: T): number =>
+    cmp(key(a) as string, key(b) as string) || cmp(JSON.stringify(a), JSON.stringify(b));
+  for (const t of valid.sort(byKey)) {
+    const k = key(t) as string;
+    if (!out.has(k)) out.set(k, t);
+  }
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cmpBig(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
