@@ -176,3 +176,23 @@ test('sync: adds, re-parameterizes in place (Poll), toggles AdminDown and remove
   await a.sync([]);
   assert.deepEqual(a.peers(), []);
 });
+
+test('guardTtl is applied to each receive socket with its fd, family and 255', async (t) => {
+  const calls: Array<[number, number, number]> = [];
+  const a = new BfdServer({
+    log,
+    port: 0,
+    guardTtl: (fd, family, ttl) => void calls.push([fd, family, ttl]),
+  });
+  t.after(() => a.close());
+  await a.listen(4);
+  await a.listen(6);
+  assert.equal(calls.length, 2);
+  assert.deepEqual(
+    calls.map(([fd, family, ttl]) => [typeof fd, fd > 2, family, ttl]),
+    [
+      ['number', true, 4, 255],
+      ['number', true, 6, 255],
+    ],
+  );
+});

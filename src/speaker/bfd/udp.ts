@@ -3,11 +3,13 @@
 // with TTL / hop limit 255, demultiplexes by Your Discriminator or by (peer, interface), and reports per peer
 // 'up' / 'down' (with the RFC 5880 diag) on an EventEmitter.
 //
-// Received TTL (RFC 5881 §5 "MUST discard if TTL is not 255"): Node's dgram cannot read it (IP_RECVTTL needs recvmsg
-// ancillary data). The kernel can enforce it instead with IP_MINTTL / IPV6_MINHOPCOUNT = 255 on the receive socket;
-// that is a setsockopt on the fd, which needs the native addon: pass `setMinTtl` (e.g. a future
-// src/speaker/link/packet.ts export) and it is applied to every receive socket. Without it the TTL is not checked
-// (logged once at start). `checkControlPacket(buf, { ttl })` checks it when a caller does know the TTL.
+// Received TTL (RFC 5881 §5 "MUST discard if TTL is not 255"): Node's dgram cannot read it (IP_RECVTTL /
+// IPV6_RECVHOPLIMIT need recvmsg ancillary data). IP_MINTTL / IPV6_MINHOPCOUNT do NOT help: Linux enforces them for
+// TCP only — measured here (kernel 6.x): a UDP socket with IP_MINTTL 255 (set through the addon) still received
+// datagrams sent with TTL 64, IPv4 and IPv6. What would work, both in the addon: a classic BPF socket filter
+// (SO_ATTACH_FILTER) that loads the TTL / hop limit at SKF_NET_OFF and drops anything but 255, or a native recvmsg
+// receive path. `guardTtl` is the hook for that: called with each receive socket's fd. Without it the received TTL
+// is not checked (logged once). `checkControlPacket(buf, { ttl })` checks it when a caller does know the TTL.
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
@@ -154,8 +156,11 @@ export interface BfdServerOptions {
   sourcePorts?: readonly [number, number];
   /** Jitter source (default Math.random). */
   random?: () => number;
-  /** Kernel-side received-TTL check: IP_MINTTL (4) / IPV6_MINHOPCOUNT (6) = 255 on the receive socket's fd. */
-  setMinTtl?: (fd: number, family: 4 | 6, ttl: number) => void;
+  /**
+   * Kernel-side received-TTL check on a receive socket's fd: must make the kernel drop datagrams whose TTL / hop limit
+   * is not `ttl` (255). Not IP_MINTTL: Linux ignores it for UDP (see the file comment).
+   */
+  guardTtl?: (fd: number, family: 4 | 6, ttl: number) => void;
   /** SO_BINDTODEVICE on a transmit socket's fd for peers with `ifname` (src/speaker/link/packet.ts bindToDevice). */
   bindToDevice?: (fd: number, ifname: string) => void;
 }
@@ -386,13 +391,13 @@ export class BfdServer extends EventEmitter {
 
   #guardTtl(sock: dgram.Socket, family: 4 | 6): void {
     const fd = dgramFd(sock);
-    if (this.#o.setMinTtl && fd !== undefined) {
-      this.#o.setMinTtl(fd, family, 255);
+    if (this.#o.guardTtl && fd !== undefined) {
+      this.#o.guardTtl(fd, family, 255);
     } else if (!this.#warnedTtl) {
       this.#warnedTtl = true;
       this.#log.info(
         { family },
-        'bfd: received TTL not enforced (no setMinTtl: dgram cannot read the TTL; RFC 5881 §5 wants 255)',
+        'bfd: received TTL not enforced (no guardTtl: dgram cannot read the TTL; RFC 5881 §5 wants 255)',
       );
     }
   }
