@@ -206,6 +206,29 @@ describe('berth image (buildah + podman)', { skip }, () => {
     assert.equal(stopped, name);
   });
 
+  test('the bundle resolves the addon and the admission policy to the files shipped under /app', () => {
+    const text = readFileSync(join(dir, 'dist/berth.mjs'), 'utf8');
+    const where = (name: string): string => {
+      const m = new RegExp(`${name} = fileURLToPath\\d*\\(new URL\\("([^"]+)", new URL\\("([^"]+)", import\\.meta\\.url\\)\\.href\\)\\)`).exec(text);
+      assert.ok(m, `${name} not found in the bundle`);
+      return new URL(m[1]!, new URL(m[2]!, 'file:///app/dist/berth.mjs')).pathname;
+    };
+    assert.equal(where('ADDON_PATH'), '/app/native/build/Release/berth_native.node');
+    assert.equal(where('DEFAULT_POLICY_FILE'), '/app/policies/admission.json');
+  });
+
+  test('the addon opens a packet socket as root with CAP_NET_RAW only (the DaemonSet), EPERM without it', async () => {
+    const js =
+      'const a = require("/app/native/build/Release/berth_native.node"); const r = require("fs").readFileSync("/app/policies/admission.json");' +
+      'try { new a.PacketSocket("lo", 0x0806, () => {}, () => {}).close(); console.log("opened", r.length > 0); }' +
+      'catch (e) { console.log("error", e.code, e.syscall); }';
+    const flags = ['--network', 'none', '--read-only', '--user', '0', '--cap-drop', 'ALL', '--entrypoint', '/usr/bin/node'];
+    const raw = await podmanRun('addon-raw', [...flags, '--cap-add', 'NET_RAW'], ['-e', js]);
+    assert.equal(raw.stdout.trim(), 'opened true', raw.stderr);
+    const none = await podmanRun('addon-none', flags, ['-e', js]);
+    assert.equal(none.stdout.trim(), 'error EPERM socket', none.stderr);
+  });
+
   test('the build is reproducible: a second build of the same bundle and addon gives the same image id', async () => {
     const again = await buildImage({
       store,
