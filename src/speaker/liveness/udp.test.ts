@@ -286,3 +286,37 @@ test('IPv6: speakers on ::1 see each other (udp6 sockets)', async (t) => {
   await until('both alive over IPv6', () => a.alive().has('n2') && b.alive().has('n1'));
   assert.equal(a.peers()[0]!.fromAddress, '::1');
 });
+
+test('a speaker bound to :: talks to IPv4 peers (IPv4-mapped addresses)', async (t) => {
+  const ports: number[] = [];
+  const a = startLiveness({
+    node: 'n1',
+    bindAddress: '::',
+    port: 0,
+    key: secret,
+    log,
+    macs: () => [],
+    peers: () => (ports.length === 2 ? [{ node: 'n2', address: '127.0.0.3', port: ports[1]! }] : []),
+  });
+  const b = startLiveness({
+    node: 'n2',
+    bindAddress: '127.0.0.3',
+    port: 0,
+    key: secret,
+    log,
+    macs: () => [],
+    peers: () => (ports.length === 2 ? [{ node: 'n1', address: '127.0.0.2', port: ports[0]! }] : []),
+  });
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  try {
+    await Promise.all([a.ready, b.ready]);
+  } catch (e) {
+    t.skip(`no dual-stack socket here: ${String(e)}`);
+    return;
+  }
+  ports.push(a.address().port, b.address().port);
+  await until('both alive', () => a.alive().has('n2') && b.alive().has('n1'));
+});
