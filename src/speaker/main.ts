@@ -32,6 +32,7 @@ import { Layer2Announcer, type LinkPort, type OpenLink } from './layer2/announce
 import { layer2Links, listLinks } from './link/interfaces.ts';
 import { openPacketSocket } from './link/packet.ts';
 import { SpeakerLeases } from './liveness/lease.ts';
+import { livenessMetrics } from './liveness/metrics.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
 import { Speaker, type L2StatusBody, type L2StatusObject, type L2StatusPort } from './speaker.ts';
 import { endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
@@ -200,6 +201,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   const registry = new Registry();
   const cm = clientMetrics(registry);
   const sm = speakerMetrics(registry, self, cm);
+  const lm = livenessMetrics(registry);
   let probes: ProbeServer | undefined;
   if (f.metricsPort !== 0) {
     try {
@@ -372,7 +374,10 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
         // A liveness that cannot bind hears nobody: using it would make this node take every IP. Back to "every Node
         // is alive" (MetalLB without memberlist) and say so.
         logger.error(`speaker: heartbeats cannot start on ${f.memberlistBind}:${f.memberlistPort}: ${String(e)}; every Node counts as a live speaker`);
-        if (liveness.inner === l) liveness.inner = undefined;
+        if (liveness.inner === l) {
+          liveness.inner = undefined;
+          lm.from(undefined);
+        }
         livenessKey = undefined;
         l.close();
         speaker.changed();
@@ -380,6 +385,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
       // Grace: every Node counts as alive until the peers' first heartbeats can have arrived (2 × suspect-after).
       const graceMs = 2 * f.suspectAfterMs + f.heartbeatIntervalMs;
       liveness.attach(l, graceMs, leases?.leases());
+      lm.from(() => l.stats());
       setTimeout(() => speaker.changed(), graceMs + 10).unref();
       log(`speaker: heartbeats on ${f.memberlistBind}:${f.memberlistPort} every ${f.heartbeatIntervalMs} ms, peers dead after ${f.suspectAfterMs} ms`);
     } catch (e) {

@@ -188,6 +188,7 @@ test('two speakers with heartbeats: one owner; SIGKILL moves the IP, its Service
     return value(t, 'berth_l2_failover_seconds_count') === 1 ? t : undefined;
   });
   const seconds = value(text, 'berth_l2_failover_seconds_sum')!;
+  assert.ok((value(text, 'berth_speaker_heartbeats_accepted_total') ?? 0) > 0, 'the liveness metrics are served too');
   c.diagnostic(`failover after SIGKILL (dead peer detected → first gratuitous packet): ${(seconds * 1000).toFixed(1)} ms`);
   assert.equal(value(text, 'berth_l2_owner_changes_total')! - changesBefore, 1, `owner changes seen by ${other}:\n${survivor.p.output().slice(-6000)}`);
   assert.equal(await until('the ServiceL2Status to follow', async () => ((await statusNode()) === other ? other : undefined)), other);
