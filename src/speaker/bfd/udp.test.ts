@@ -1,4 +1,5 @@
-// Two BfdServers in one process talk over loopback (real UDP sockets, no namespaces needed): the handshake, Poll/Final,
+// Two BfdServers in one process talk over loopback (real UDP sockets, no namespaces needed; 50 ms × 5 so a busy
+// host's event-loop stalls do not flap the sessions): the handshake, Poll/Final,
 // detection on silence, AdminDown on remove, and hostile datagrams being dropped and counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,9 +12,9 @@ import type { BfdParams } from './session.ts';
 
 const log = pino({ level: 'silent' });
 const fast: BfdParams = {
-  transmitIntervalMs: 20,
-  receiveIntervalMs: 20,
-  detectMultiplier: 3,
+  transmitIntervalMs: 50,
+  receiveIntervalMs: 50,
+  detectMultiplier: 5,
   passive: false,
 };
 
@@ -39,7 +40,7 @@ async function until(cond: () => boolean, what: string, limitMs = 10_000): Promi
 }
 
 for (const family of [4, 6] as const) {
-  test(`IPv${family} loopback: both ends come Up, the Polls end, timers are 20 ms × 3`, async (t) => {
+  test(`IPv${family} loopback: both ends come Up, the Polls end, timers are 50 ms × 5`, async (t) => {
     const { a, b, pa, pb } = await pair(family);
     t.after(() => Promise.all([a.close(), b.close()]));
     const ups = [once(pa, 'up'), once(pb, 'up')];
@@ -48,8 +49,8 @@ for (const family of [4, 6] as const) {
     const ia = pa.info();
     assert.equal(ia.state, 'Up');
     assert.equal(ia.remoteDiscr, pb.session.localDiscr);
-    assert.equal(ia.txIntervalMs, 20);
-    assert.equal(ia.detectionTimeMs, 60);
+    assert.equal(ia.txIntervalMs, 50);
+    assert.equal(ia.detectionTimeMs, 250);
     assert.ok(ia.counters.controlPacketInput > 0 && ia.counters.controlPacketOutput > 0);
     assert.equal(ia.counters.sessionUpEvents, 1);
   });
@@ -83,11 +84,11 @@ test('a profile change while Up runs a Poll Sequence and the new interval is use
   t.after(() => Promise.all([a.close(), b.close()]));
   await Promise.all([once(pa, 'up'), once(pb, 'up')]);
   await until(() => !pa.session.polling && !pb.session.polling, 'the first Polls to end');
-  a.setParams(pa, { ...fast, transmitIntervalMs: 40, receiveIntervalMs: 40 });
+  a.setParams(pa, { ...fast, transmitIntervalMs: 80, receiveIntervalMs: 80 });
   assert.equal(pa.session.polling, true);
   await until(() => !pa.session.polling, 'the Final');
-  assert.equal(pa.info().txIntervalMs, 40);
-  await until(() => pb.info().detectionTimeMs === 120, 'the peer to use 3 × 40 ms');
+  assert.equal(pa.info().txIntervalMs, 80);
+  await until(() => pb.info().detectionTimeMs === 400, 'the peer to use 5 × 80 ms');
   assert.equal(pa.state, 'Up');
   assert.equal(pb.state, 'Up');
 });
@@ -162,10 +163,10 @@ test('sync: adds, re-parameterizes in place (Poll), toggles AdminDown and remove
   await once(pa!, 'up');
   await until(() => !pa!.session.polling, 'the first Poll to end');
 
-  const slower = { ...fast, transmitIntervalMs: 50, receiveIntervalMs: 50 };
+  const slower = { ...fast, transmitIntervalMs: 100, receiveIntervalMs: 100 };
   const second = await a.sync([{ peer: '127.0.0.2', local: '127.0.0.1', port: portB, params: slower }]);
   assert.equal(second.peers[0], pa, 'same session object: parameters changed in place');
-  await until(() => !pa!.session.polling && pa!.info().txIntervalMs === 50, 'the Poll for 50 ms');
+  await until(() => !pa!.session.polling && pa!.info().txIntervalMs === 100, 'the Poll for 100 ms');
   assert.equal(pa!.state, 'Up');
 
   await a.sync([{ peer: '127.0.0.2', local: '127.0.0.1', port: portB, params: slower, adminDown: true }]);
