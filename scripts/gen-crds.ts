@@ -24,6 +24,7 @@ import { IP_ADDRESS_CLAIM } from '../src/api/ip-address-claim.ts';
 import { IP_ADDRESS_POOL } from '../src/api/ip-address-pool.ts';
 import { L2_ADVERTISEMENT } from '../src/api/l2-advertisement.ts';
 import { SERVICE_L2_STATUS } from '../src/api/service-l2-status.ts';
+import { SERVICE_BGP_STATUS } from '../src/api/service-bgp-status.ts';
 import type { KindInfo } from '../src/api/object.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -196,6 +197,21 @@ export const CRDS: readonly CrdDef[] = [
         status: true,
         columns: [
           col('Allocated Node', 'string', '.status.node'),
+          col('Service Name', 'string', '.status.serviceName'),
+          col('Service Namespace', 'string', '.status.serviceNamespace'),
+        ],
+      },
+    ],
+  },
+  {
+    versions: [
+      {
+        info: SERVICE_BGP_STATUS,
+        schemaFile: 'servicebgpstatus.v1beta1.json',
+        storage: true,
+        status: true,
+        columns: [
+          col('Node', 'string', '.status.node'),
           col('Service Name', 'string', '.status.serviceName'),
           col('Service Namespace', 'string', '.status.serviceNamespace'),
         ],

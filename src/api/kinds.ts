@@ -9,6 +9,7 @@ import { IP_ADDRESS_CLAIM } from './ip-address-claim.ts';
 import { IP_ADDRESS_POOL } from './ip-address-pool.ts';
 import { L2_ADVERTISEMENT } from './l2-advertisement.ts';
 import { SERVICE_L2_STATUS } from './service-l2-status.ts';
+import { SERVICE_BGP_STATUS } from './service-bgp-status.ts';
 import type { KindInfo } from './object.ts';
 
 /** The metallb.io configuration kinds (what src/config reads), storage versions plus v1beta1 BGPPeer. */
@@ -23,7 +24,7 @@ export const CONFIG_KINDS: readonly KindInfo[] = [
 ];
 
 /** Every served kind/version that has a JSON Schema in policies/schemas. */
-export const ALL_KINDS: readonly KindInfo[] = [...CONFIG_KINDS, CONFIGURATION_STATE, SERVICE_L2_STATUS, IP_ADDRESS_CLAIM];
+export const ALL_KINDS: readonly KindInfo[] = [...CONFIG_KINDS, CONFIGURATION_STATE, SERVICE_L2_STATUS, SERVICE_BGP_STATUS, IP_ADDRESS_CLAIM];
 
 export function findKind(apiVersion: string, kind: string): KindInfo | undefined {
   return ALL_KINDS.find((k) => k.apiVersion === apiVersion && k.kind === kind);

@@ -81,7 +81,7 @@ test('printer columns and status subresources as MetalLB', () => {
   const withStatus = crds
     .filter((c) => c.spec.versions.some((v) => v.subresources?.status))
     .map((c) => c.metadata.name);
-  assert.deepEqual(withStatus.sort(), ['configurationstates.metallb.io', 'ipaddresspools.metallb.io', 'servicel2statuses.metallb.io']);
+  assert.deepEqual(withStatus.sort(), ['configurationstates.metallb.io', 'ipaddresspools.metallb.io', 'servicebgpstatuses.metallb.io', 'servicel2statuses.metallb.io']);
 });
 
 test('CEL rules are carried where MetalLB has them', () => {

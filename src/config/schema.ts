@@ -17,6 +17,7 @@ import bfdProfile from '../../policies/schemas/bfdprofile.v1beta1.json' with { t
 import configurationState from '../../policies/schemas/configurationstate.v1beta1.json' with { type: 'json' };
 import ipAddressClaim from '../../policies/schemas/ipaddressclaim.v1alpha1.json' with { type: 'json' };
 import serviceL2Status from '../../policies/schemas/servicel2status.v1beta1.json' with { type: 'json' };
+import serviceBgpStatus from '../../policies/schemas/servicebgpstatus.v1beta1.json' with { type: 'json' };
 
 /** Schema file (under policies/schemas/) of each served `<apiVersion> <kind>`. */
 export const SCHEMA_FILES: Readonly<Record<string, string>> = {
@@ -29,6 +30,7 @@ export const SCHEMA_FILES: Readonly<Record<string, string>> = {
   'metallb.io/v1beta1 BFDProfile': 'bfdprofile.v1beta1.json',
   'metallb.io/v1beta1 ConfigurationState': 'configurationstate.v1beta1.json',
   'metallb.io/v1beta1 ServiceL2Status': 'servicel2status.v1beta1.json',
+  'metallb.io/v1beta1 ServiceBGPStatus': 'servicebgpstatus.v1beta1.json',
   'berth.io/v1alpha1 IPAddressClaim': 'ipaddressclaim.v1alpha1.json',
 };
 
@@ -43,6 +45,7 @@ export const SCHEMAS: Readonly<Record<string, object>> = {
   'metallb.io/v1beta1 BFDProfile': bfdProfile,
   'metallb.io/v1beta1 ConfigurationState': configurationState,
   'metallb.io/v1beta1 ServiceL2Status': serviceL2Status,
+  'metallb.io/v1beta1 ServiceBGPStatus': serviceBgpStatus,
   'berth.io/v1alpha1 IPAddressClaim': ipAddressClaim,
 };
 

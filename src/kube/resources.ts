@@ -47,6 +47,7 @@ export const Resources = {
   bfdProfiles: res('metallb.io', 'v1beta1', 'bfdprofiles', 'BFDProfile', true),
   configurationStates: res('metallb.io', 'v1beta1', 'configurationstates', 'ConfigurationState', true),
   serviceL2Statuses: res('metallb.io', 'v1beta1', 'servicel2statuses', 'ServiceL2Status', true),
+  serviceBGPStatuses: res('metallb.io', 'v1beta1', 'servicebgpstatuses', 'ServiceBGPStatus', true),
   // berth.io
   ipAddressClaims: res('berth.io', 'v1alpha1', 'ipaddressclaims', 'IPAddressClaim', false),
 } as const;
