@@ -663,6 +663,9 @@ function attrsKey(a: AdvertisedAttributes): string {
   ]);
 }
 
+/** IPv6 ranges usable as a next hop (ipaddr.js names; 2001:db8::/32 is 'reserved' there). */
+const GLOBAL_V6 = new Set(['unicast', 'reserved', 'uniqueLocal', 'rfc6052', '6to4', 'teredo']);
+
 /**
  * An address of family `want` (4, or 6 global unicast) on the interface that holds `address`
  * (os.networkInterfaces()), or undefined.
@@ -672,7 +675,7 @@ export function sameInterfaceAddress(address: string, want: 4 | 6): string | und
     if (!addrs?.some((a) => a.address === address)) continue;
     for (const a of addrs) {
       if (want === 4 && a.family === 'IPv4') return a.address;
-      if (want === 6 && a.family === 'IPv6' && ipaddr.parse(a.address).range() === 'unicast')
+      if (want === 6 && a.family === 'IPv6' && GLOBAL_V6.has(ipaddr.parse(a.address).range()))
         return ipaddr.parse(a.address).toString();
     }
   }
