@@ -122,10 +122,13 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     // Open sockets stay reachable (and keep the loop alive) until close(), like net.Socket.
     Napi::ObjectWrap<PacketSocket>::Ref();
     referenced_ = true;
+    // An environment torn down with the socket open (process.exit in a worker thread) must close it while its
+    // loop still runs.
+    if (napi_add_env_cleanup_hook(env, &PacketSocket::CleanupHook, this) == napi_ok) hook_ = true;
   }
 
   ~PacketSocket() override {
-    Shutdown();
+    Shutdown(true);
     delete context_;
   }
 
@@ -225,11 +228,28 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
   }
 
-  void Shutdown() {
+  static void CleanupHook(void* arg) {
+    auto* self = static_cast<PacketSocket*>(arg);
+    self->hook_ = false;  // Node drops the hook after running it
+    self->Shutdown(true);
+  }
+
+  // teardown: the environment is going away (cleanup hook, or the finalizer of a socket never closed). Node may
+  // unload this addon before its loop runs the close callbacks, so none may point into it: the uv_poll_t (a few
+  // dozen bytes) is left to the dying loop instead of being freed by a callback.
+  void Shutdown(bool teardown = false) {
+    if (hook_) {
+      hook_ = false;
+      napi_remove_env_cleanup_hook(Env(), &PacketSocket::CleanupHook, this);
+    }
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      if (teardown) {
+        uv_close(reinterpret_cast<uv_handle_t*>(poll_), nullptr);
+      } else {
+        uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      }
       poll_ = nullptr;
     }
     if (fd_ >= 0) {
@@ -298,6 +318,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   uint64_t stat_drops_ = 0;
   uv_poll_t* poll_ = nullptr;
   bool referenced_ = false;
+  bool hook_ = false;
   Napi::FunctionReference on_frame_;
   Napi::FunctionReference on_error_;
   Napi::AsyncContext* context_ = nullptr;

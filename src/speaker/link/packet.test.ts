@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   LinkError,
   openPacketSocket,
@@ -226,3 +228,27 @@ test('openTcpSocket: an IPv6 peer key on an IPv4 socket is refused and the fd is
   assert.equal(fds(), before);
   assert.throws(() => openTcpSocket({ family: 5 as 4, md5: undefined }), /family 5 is invalid/);
 });
+
+test(
+  'a worker thread that exits with its packet socket still open (or just closed) does not crash the process',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)', timeout: 60_000 },
+  () => {
+    const addonPath = fileURLToPath(
+      new URL('../../../native/build/Release/berth_native.node', import.meta.url),
+    );
+    for (const close of [false, true]) {
+      const worker = `
+        const n = require(${JSON.stringify(addonPath)});
+        const s = new n.PacketSocket('lo', 0x88b5, () => {}, () => {});
+        ${close ? 's.close();' : ''}
+        setTimeout(() => process.exit(0), ${close ? 0 : 20});`;
+      const main = `
+        const { Worker } = require('node:worker_threads');
+        new Worker(${JSON.stringify(worker)}, { eval: true }).on('exit', (c) => { console.log('worker exit', c); });`;
+      const r = spawnSync(process.execPath, ['-e', main], { encoding: 'utf8' });
+      assert.equal(r.signal, null, `close=${close}: killed by ${r.signal}; ${r.stderr}`);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /worker exit 0/);
+    }
+  },
+);
