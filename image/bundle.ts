@@ -55,10 +55,10 @@ function importMetaPlugin(outdir: string): esbuild.Plugin {
 /**
  * Bundles image/entry.ts (src/cli/main.ts and every command) to `outfile` (default <repo>/dist/berth.mjs; the bundle
  * finds policies/ and native/ at ../policies and ../native from its own folder, wherever it is written): ESM,
- * platform node, target node20, all dependencies inlined, no minification (stack traces stay readable), no
- * source map. Throws esbuild's error (listing every message) when the build fails.
+ * platform node, target node20, all dependencies inlined, whitespace and syntax minified unless `minify` is false
+ * (names kept, so stack traces name the functions), no source map. Throws esbuild's error (listing every message) when the build fails.
  */
-export async function bundle(o: { outfile?: string } = {}): Promise<BundleResult> {
+export async function bundle(o: { outfile?: string; minify?: boolean } = {}): Promise<BundleResult> {
   const outfile = resolve(o.outfile ?? resolve(REPO, 'dist/berth.mjs'));
   const r = await esbuild.build({
     entryPoints: [resolve(REPO, 'image/entry.ts')],
@@ -78,6 +78,10 @@ export async function bundle(o: { outfile?: string } = {}): Promise<BundleResult
     // Paths as seen from <repo>/dist, wherever the file is written: the image puts it at /app/dist/berth.mjs.
     plugins: [importMetaPlugin(resolve(REPO, 'dist'))],
     legalComments: 'none',
+    // Whitespace and syntax only: identifiers (function names in stack traces) stay; 19 MB → 8 MB of source that
+    // V8 keeps in memory for the life of the process (about 10 MiB less RSS for the controller).
+    minifyWhitespace: o.minify ?? true,
+    minifySyntax: o.minify ?? true,
     logLevel: 'silent',
     metafile: true,
   });

@@ -209,7 +209,9 @@ describe('berth image (buildah + podman)', { skip }, () => {
   test('the bundle resolves the addon and the admission policy to the files shipped under /app', () => {
     const text = readFileSync(join(dir, 'dist/berth.mjs'), 'utf8');
     const where = (name: string): string => {
-      const m = new RegExp(`${name} = fileURLToPath\\d*\\(new URL\\("([^"]+)", new URL\\("([^"]+)", import\\.meta\\.url\\)\\.href\\)\\)`).exec(text);
+      const m = new RegExp(
+        `${name}\\s*=\\s*fileURLToPath\\d*\\(new URL\\("([^"]+)",\\s*new URL\\("([^"]+)",\\s*import\\.meta\\.url\\)\\.href\\)\\)`,
+      ).exec(text);
       assert.ok(m, `${name} not found in the bundle`);
       return new URL(m[1]!, new URL(m[2]!, 'file:///app/dist/berth.mjs')).pathname;
     };
