@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Errors, FieldErrors, Failure, invalidFrom, isFailure, type FieldError } from './status.ts';
 import { generateNameSuffix, labelValueProblems, nameProblems, qualifiedNameProblems } from './names.ts';
 import { isPlainObject, type KubeObject, type ResourceType } from './types.ts';
+import { foldSecretStringData } from './secret.ts';
 import type { Registry } from './registry.ts';
 import type { Store } from './store.ts';
 import { matchFields, matchLabels, type FieldReq, type LabelReq } from './selectors.ts';
@@ -268,6 +269,7 @@ export class Rest {
   private prepareCreate(type: ResourceType, obj: KubeObject, txn: Txn): FieldError[] {
     if (type.crd) this.defaults(type, obj);
     if (type.storeKey === 'core/services') return prepareServiceCreate(this.ipam, obj, txn);
+    if (type.storeKey === 'core/secrets') foldSecretStringData(obj);
     if (STATUS_WIPED_ON_CREATE.has(type.storeKey) || (type.crd && type.statusSubresource)) delete obj['status'];
     if (type.storeKey === 'core/namespaces') {
       obj['spec'] = { finalizers: ['kubernetes'], ...(isPlainObject(obj['spec']) ? obj['spec'] : {}) };
@@ -403,6 +405,7 @@ export class Rest {
         if (old['status'] !== undefined) next['status'] = old['status'];
         else delete next['status'];
       }
+      if (type.storeKey === 'core/secrets') foldSecretStringData(next);
       if (type.storeKey === 'core/namespaces') {
         next['status'] = old['status'] ?? { phase: 'Active' };
         this.scheme(type, next);
