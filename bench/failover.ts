@@ -1,4 +1,5 @@
-// npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30]
+// npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
+//                           --settle-seconds 10]
 // Issue 8's layer-2 figures on the namespace lab (src/lab/network, root only), printed with their targets:
 //   1. failover: --runs kills of the owner of 198.51.100.200 with SIGKILL, then with SIGTERM; time from the kill to the
 //      first gratuitous ARP (broadcast, sender IP = the service IP) from the new owner, as captured in the client
@@ -28,6 +29,7 @@ const { values: v } = parseArgs({
     'arp-seconds': { type: 'string', default: '5' },
     services: { type: 'string', default: '1000' },
     'idle-seconds': { type: 'string', default: '30' },
+    'settle-seconds': { type: 'string', default: '10' },
   },
 });
 const num = (name: keyof typeof v, min: number): number => {
@@ -44,6 +46,7 @@ const ARP_RATE = num('arp-rate', 1);
 const ARP_S = num('arp-seconds', 1);
 const SERVICES = num('services', 10);
 const IDLE_S = num('idle-seconds', 1);
+const SETTLE_S = num('settle-seconds', 0);
 const V4 = '198.51.100.200';
 const EXTRA_V4 = Array.from({ length: 9 }, (_, i) => `198.51.100.${201 + i}`);
 const ARP_LOAD = fileURLToPath(new URL('./failover-arp-load.ts', import.meta.url));
@@ -232,7 +235,7 @@ async function main(): Promise<number> {
       }),
     );
     await l.waitForIngress(`idle-${extra - 1}`, `2001:db8:52::${(0x1000 + extra - 1).toString(16)}`, 300_000);
-    await sleep(10_000); // announcements and status writes settle
+    await sleep(SETTLE_S * 1000); // announcements and status writes settle
     say(`speaker API requests idle with ${SERVICES} Services (${IDLE_S} s):`);
     const rpsN = await speakerRequestsPerSecond(l, IDLE_S);
     const rssN = await Promise.all([...l.net.speakers.values()].map((p) => rssMb(p.pid)));
