@@ -187,6 +187,8 @@ export async function buildImage(
     ]);
     const imageId = await tool(store, 'buildah', ['commit', '--quiet', '--timestamp', '0', '--format', 'oci', '--rm', ctr, tag]);
     ctr = undefined;
+    // The image the tag named before is now dangling: drop it (the store is berth's own).
+    await tool(store, 'buildah', ['rmi', '--prune']).catch(() => undefined);
     let archiveBytes = 0;
     if (archive) {
       mkdirSync(dirname(archive), { recursive: true });
