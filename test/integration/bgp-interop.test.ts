@@ -54,8 +54,13 @@ const EXPECT: Record<DaemonName, { v4: RegExp[]; v6: RegExp[]; ibgp: RegExp[] }>
   },
 };
 
-async function announceAndCheck(lab: InteropLab, daemon: DaemonName, ibgp: boolean): Promise<void> {
-  const agent = lab.agent();
+async function announceAndCheck(
+  lab: InteropLab,
+  daemon: DaemonName,
+  ibgp: boolean,
+  session?: object,
+): Promise<void> {
+  const agent = lab.agent(session ? { session } : {});
   try {
     const up = await agent.waitFor((e) => e.event === 'established', `the session with ${daemon}`);
     assert.equal(up.holdTime, 9);
@@ -101,11 +106,15 @@ for (const daemon of DAEMONS) {
   );
 }
 
-test('bird: eBGP over IPv6 transport without MD5', { skip: peerLabSkipReason('bird') }, async (t) => {
-  const lab = await startInteropLab({ daemon: 'bird', transport: 6 });
-  t.after(() => lab.close());
-  await announceAndCheck(lab, 'bird', false);
-});
+test(
+  'bird: eBGP over IPv6 transport without MD5, hop limit 1',
+  { skip: peerLabSkipReason('bird') },
+  async (t) => {
+    const lab = await startInteropLab({ daemon: 'bird', transport: 6 });
+    t.after(() => lab.close());
+    await announceAndCheck(lab, 'bird', false, { ttl: 1 });
+  },
+);
 
 for (const daemon of ['gobgp', 'bird'] as const) {
   test(
@@ -157,5 +166,25 @@ test(
       JSON.stringify(agent.events),
     );
     assert.notEqual(lab.route(V4), '', 'the route is still at FRR');
+  },
+);
+
+test(
+  'bird: a wrong TCP MD5 key never establishes (the key really is on the SYN)',
+  { skip: peerLabSkipReason('bird') },
+  async (t) => {
+    const lab = await startInteropLab({ daemon: 'bird', password: 'berth-md5-key' });
+    t.after(() => lab.close());
+    const agent = lab.agent({ session: { password: 'not-the-key', connectTimeMs: 1000 } });
+    t.after(() => agent.stop());
+    await agent.waitFor((e) => e.event === 'down', 'a failed attempt');
+    await sleep(2000);
+    assert.ok(!agent.events.some((e) => e.event === 'established'), JSON.stringify(agent.events));
+    const down = agent.events.find((e) => e.event === 'down');
+    assert.equal(
+      down?.reason,
+      'connect-timeout',
+      'unsigned-by-the-right-key SYNs are dropped: the connect times out',
+    );
   },
 );

@@ -316,6 +316,13 @@ test('ManualStop: Cease/Administrative Shutdown with the RFC 9003 text when conn
   assert.equal(r.state.started, false);
   assert.ok(!kinds(r.actions).some((k) => k.startsWith('start:')), 'no retry after a manual stop');
   assert.equal(step(r.state, { type: 'IdleHoldTimerExpires' }).state.name, 'Idle');
+  const bfd = step(established(), { type: 'ManualStop', text: 'ignored', subcode: 10 });
+  const b = sent(bfd.actions);
+  assert.ok(
+    b?.type === 'notification' && b.code === 6 && b.subcode === 10 && b.data.length === 0,
+    'Cease/BFD Down',
+  );
+  assert.match(down(bfd.actions)!.detail, /Cease\/BfdDown/);
   const c = step(run(idle(), { type: 'ManualStart' }).state, { type: 'ManualStop' });
   assert.deepEqual(kinds(c.actions).slice(0, 1), ['close']);
   assert.equal(c.state.name, 'Idle');

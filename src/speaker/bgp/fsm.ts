@@ -19,6 +19,7 @@ import {
   OpenSubcode,
   negotiate,
   newNotification,
+  notificationLabel,
   openAsn,
   type Negotiated,
   type NotificationMessage,
@@ -106,7 +107,8 @@ export interface DecodeErrorInfo {
 /** RFC 4271 §8.1 events (names after the RFC's, grouped as the session sees them). */
 export type FsmEvent =
   | { type: 'ManualStart' }
-  | { type: 'ManualStop'; text?: string /* RFC 9003 shutdown communication */ }
+  /** `subcode`: the Cease subcode (default Administrative Shutdown; e.g. Peer De-configured, BFD Down, RFC 9384). */
+  | { type: 'ManualStop'; text?: string /* RFC 9003 shutdown communication */; subcode?: number }
   | { type: 'ConnectRetryTimerExpires' }
   | { type: 'HoldTimerExpires' }
   | { type: 'KeepaliveTimerExpires' }
@@ -357,11 +359,19 @@ export function step(state: FsmState, event: FsmEvent): StepResult {
         actions: [{ type: 'close' }, ...stopAll()],
       };
     }
-    const r = fail(stopped, 'manual-stop', 'stopped (Cease/Administrative Shutdown)', {
+    const subcode = event.subcode ?? CeaseSubcode.AdministrativeShutdown;
+    // RFC 9003: the Shutdown Communication exists for Administrative Shutdown and Administrative Reset only.
+    const withText =
+      event.text !== undefined &&
+      (subcode === CeaseSubcode.AdministrativeShutdown || subcode === CeaseSubcode.AdministrativeReset);
+    const message = newNotification(
+      ErrorCode.Cease,
+      subcode,
+      withText ? { shutdownCommunication: event.text } : {},
+    );
+    const r = fail(stopped, 'manual-stop', `stopped (${notificationLabel(ErrorCode.Cease, subcode)})`, {
       direction: 'sent',
-      message: newNotification(ErrorCode.Cease, CeaseSubcode.AdministrativeShutdown, {
-        ...(event.text !== undefined ? { shutdownCommunication: event.text } : {}),
-      }),
+      message,
     });
     return { state: { ...r.state, connectRetryCounter: 0 }, actions: r.actions };
   }

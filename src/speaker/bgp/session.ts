@@ -11,8 +11,7 @@
 // 1 s doubling to 2 min, hold 90 s by default, keepalive = hold / 3, router ID = configured, else the local IPv4 of
 // the connection, else an IPv4 on the interface of the local IPv6, else CRC32 of the node name; ORIGIN IGP, AS_PATH
 // empty for iBGP and [localASN] for eBGP, NEXT_HOP = the session's local address, LOCAL_PREF for iBGP only.
-// eBGP multihop: the kernel's default TTL (64) is used for every session, so multihop peers are reachable; berth does
-// not lower single-hop eBGP to TTL 1 (MetalLB native neither).
+// TTL: the kernel's default (64) unless `ttl` is set (1 for single-hop eBGP, 255 for ebgpMultiHop), through the addon.
 import net from 'node:net';
 import os from 'node:os';
 import zlib from 'node:zlib';
@@ -88,6 +87,11 @@ export interface BgpSessionOptions {
   nodeName?: string;
   /** RFC 2385 key (BGPPeer password / passwordSecret); '' or undefined = none. */
   password?: string;
+  /**
+   * IP TTL / IPv6 hop limit of the session's packets (1-255; through the native addon, link/packet.ts setTtl):
+   * 1 for a directly connected eBGP peer, 255 for ebgpMultiHop. Default: the kernel's (64), as MetalLB native.
+   */
+  ttl?: number;
   /** Wait for the peer to connect (hand connections in with `incoming`); never dial. */
   passive?: boolean;
   /** IPv4 next hop when the transport is IPv6 (default: an IPv4 on the interface of the local address). */
@@ -101,8 +105,8 @@ export interface BgpSessionOptions {
   maxBackoffMs?: number;
   clock?: Clock;
   log: Logger;
-  /** Opens the (unconnected) socket for an active connect; default net.Socket, or openTcpSocket with the MD5 key. */
-  openSocket?: (o: { family: 4 | 6; password?: string; peerAddress: string }) => net.Socket;
+  /** Opens the (unconnected) socket for an active connect; default net.Socket, or openTcpSocket with the MD5 key / TTL. */
+  openSocket?: (o: { family: 4 | 6; password?: string; ttl?: number; peerAddress: string }) => net.Socket;
 }
 
 /** Counters for MetalLB's metallb_bgp_* metrics (§7) and for tests. */
@@ -203,6 +207,8 @@ export class BgpSession extends EventEmitter {
     const port = o.peerPort ?? 179;
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new RangeError(`peerPort ${port} must be 1-65535`);
+    if (o.ttl !== undefined && (!Number.isInteger(o.ttl) || o.ttl < 1 || o.ttl > 255))
+      throw new RangeError(`ttl ${o.ttl} must be an integer 1-255`);
     if (o.routerId !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(o.routerId))
       throw new TypeError(`routerId ${JSON.stringify(o.routerId)} must be a dotted-quad IPv4 address`);
     this.peerAddress = ipaddr.parse(o.peerAddress).toString();
@@ -243,12 +249,17 @@ export class BgpSession extends EventEmitter {
   }
 
   /**
-   * Stops the session (ManualStop): Cease/Administrative Shutdown with `text` (RFC 9003) when connected, no retry.
-   * Resolves once the socket is closed.
+   * Stops the session (ManualStop): a Cease NOTIFICATION when connected — `subcode` (default Administrative
+   * Shutdown; e.g. CeaseSubcode.PeerDeconfigured, BfdDown) with `text` as the RFC 9003 Shutdown Communication for
+   * subcodes 2 and 4 — and no retry until start(). Resolves once the socket is closed.
    */
-  async stop(text?: string): Promise<void> {
+  async stop(text?: string, subcode?: number): Promise<void> {
     const sock = this.#conn?.socket;
-    this.#dispatch({ type: 'ManualStop', ...(text !== undefined ? { text } : {}) });
+    this.#dispatch({
+      type: 'ManualStop',
+      ...(text !== undefined ? { text } : {}),
+      ...(subcode !== undefined ? { subcode } : {}),
+    });
     if (sock && !sock.destroyed) await new Promise<void>((r) => sock.once('close', () => r()));
   }
 
@@ -384,10 +395,20 @@ export class BgpSession extends EventEmitter {
     let socket: net.Socket;
     try {
       const password = this.#o.password ? this.#o.password : undefined;
+      const ttl = this.#o.ttl;
       socket = this.#o.openSocket
-        ? this.#o.openSocket({ family, peerAddress: this.peerAddress, ...(password ? { password } : {}) })
-        : password
-          ? openTcpSocket({ family, md5: { peer: { address: this.peerAddress }, key: password } })
+        ? this.#o.openSocket({
+            family,
+            peerAddress: this.peerAddress,
+            ...(password ? { password } : {}),
+            ...(ttl !== undefined ? { ttl } : {}),
+          })
+        : password || ttl !== undefined
+          ? openTcpSocket({
+              family,
+              ...(password ? { md5: { peer: { address: this.peerAddress }, key: password } } : {}),
+              ...(ttl !== undefined ? { ttl } : {}),
+            })
           : new net.Socket();
     } catch (err) {
       this.#log.error({ err }, 'cannot open the BGP socket');
