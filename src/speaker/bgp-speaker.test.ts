@@ -42,13 +42,13 @@ function peer(name: string, over: Partial<PeerConfig> = {}): PeerConfig {
 function route(prefix: string, communities: number[] = [], localPref?: number): BgpRoute {
   return {
     prefix,
-    family: prefix.includes(':') ? 'ipv6' : 'ipv4',
+    family: prefix.includes(':') ? 'IPv6' : 'IPv4',
     communities,
     largeCommunities: [],
     extendedCommunities: [],
     services: ['default/svc'],
     ...(localPref !== undefined ? { localPref } : {}),
-  } as BgpRoute;
+  };
 }
 
 function plan(...peers: Array<[PeerConfig, BgpRoute[]]>): BgpPlanLike {
