@@ -38,6 +38,8 @@ export interface Agent {
   /** Waits until an event matches; fails after `ms` with the events seen. */
   waitFor(f: (e: AgentEvent) => boolean, what: string, ms?: number): Promise<AgentEvent>;
   stop(): Promise<void>;
+  /** SIGKILL: the speaker dies without a NOTIFICATION (the kernel closes the TCP connection). */
+  kill(): Promise<void>;
 }
 
 export interface InteropLab {
@@ -309,6 +311,12 @@ export async function startInteropLab(o: InteropOptions): Promise<InteropLab> {
                 setTimeout(res, 200);
               }).finally(() => undefined);
             }
+          },
+          kill: async () => {
+            if (p.exitCode !== null) return;
+            const exited = new Promise((res) => p.once('exit', res));
+            p.kill('SIGKILL');
+            await exited;
           },
           stop: async () => {
             if (p.exitCode !== null) return;

@@ -98,6 +98,12 @@ export interface BgpSessionOptions {
   nextHopV4?: string;
   /** IPv6 next hop (default: the local address on an IPv6 transport, else a global IPv6 on the same interface). */
   nextHopV6?: string;
+  /**
+   * RFC 4724 Graceful Restart (BGPPeer enableGracefulRestart): advertise the capability with this Restart Time
+   * (0-4095 s) and the Forwarding State bit for every family (the data plane, kube-proxy, keeps forwarding while the
+   * speaker restarts), so the router keeps our routes as stale until we are back and send End-of-RIB.
+   */
+  gracefulRestart?: { restartTimeSec: number };
   /** Address families to negotiate (default both). */
   families?: readonly ('ipv4' | 'ipv6')[];
   /** Retry backoff start / cap, ms (default 1 s / 2 min). */
@@ -209,6 +215,9 @@ export class BgpSession extends EventEmitter {
       throw new RangeError(`peerPort ${port} must be 1-65535`);
     if (o.ttl !== undefined && (!Number.isInteger(o.ttl) || o.ttl < 1 || o.ttl > 255))
       throw new RangeError(`ttl ${o.ttl} must be an integer 1-255`);
+    const rt = o.gracefulRestart?.restartTimeSec;
+    if (rt !== undefined && (!Number.isInteger(rt) || rt < 0 || rt > 4095))
+      throw new RangeError(`gracefulRestart.restartTimeSec ${rt} must be an integer 0-4095 (RFC 4724 §3)`);
     if (o.routerId !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(o.routerId))
       throw new TypeError(`routerId ${JSON.stringify(o.routerId)} must be a dotted-quad IPv4 address`);
     this.peerAddress = ipaddr.parse(o.peerAddress).toString();
@@ -234,6 +243,24 @@ export class BgpSession extends EventEmitter {
           ? [{ type: 'multiprotocol' as const, afi: Afi.IPv6, safi: Safi.Unicast }]
           : []),
         { type: 'route-refresh' as const },
+        ...(o.gracefulRestart
+          ? [
+              {
+                type: 'graceful-restart' as const,
+                restartState: false,
+                notification: false,
+                restartTime: o.gracefulRestart.restartTimeSec,
+                families: [
+                  ...(fams.includes('ipv4')
+                    ? [{ afi: Afi.IPv4, safi: Safi.Unicast, forwardingState: true }]
+                    : []),
+                  ...(fams.includes('ipv6')
+                    ? [{ afi: Afi.IPv6, safi: Safi.Unicast, forwardingState: true }]
+                    : []),
+                ],
+              },
+            ]
+          : []),
       ],
     });
   }
