@@ -137,6 +137,13 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
     : [];
   const sessionNames = new Set(sessions.map((p) => p.name));
   const pools = compilePools(config);
+  const aggregates = new Map<string, string>();
+  const aggregateText = (family: Family, first: bigint, len: number): string => {
+    const k = `${family}|${first}|${len}`;
+    let t = aggregates.get(k);
+    if (t === undefined) aggregates.set(k, (t = formatCidr(family, first, len)));
+    return t;
+  };
   const ads = [...config.bgpAdvertisements].sort((a, b) => cmp(a.name, b.name));
 
   // (peer, prefix) → contributions; filled by the per-IP pass, merged after it.
@@ -225,7 +232,9 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
       for (const t of targets) {
         const len = Math.max(0, Math.min(FAMILY_BITS[ip.family], t.len));
         const first = mask(ip.family, ip.value, len);
-        const prefix = formatCidr(ip.family, first, len);
+        // Host routes (the default) reuse the canonical IP; aggregates are formatted once per plan.
+        const prefix =
+          len === FAMILY_BITS[ip.family] ? `${ip.canonical}/${len}` : aggregateText(ip.family, first, len);
         for (const peer of t.peers) {
           let byPrefix = wanted.get(peer);
           if (!byPrefix) wanted.set(peer, (byPrefix = new Map()));
@@ -290,12 +299,17 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
     d.prefixes = [...new Set(kept.map(([, x]) => x))].sort();
   }
 
+  const peersOf = new Map<string, Set<string>>();
+  for (const d of decisions) {
+    if (!d.announced || d.peers.length === 0) continue;
+    let names = peersOf.get(d.service);
+    if (!names) peersOf.set(d.service, (names = new Set()));
+    for (const p of d.peers) names.add(p);
+  }
   const statuses = new Map<string, ServiceBgpStatusView>();
   for (const svc of services) {
-    const names = new Set(
-      decisions.filter((d) => d.service === svc.key && d.announced).flatMap((d) => d.peers),
-    );
-    if (names.size === 0) continue;
+    const names = peersOf.get(svc.key);
+    if (!names) continue;
     statuses.set(svc.key, {
       node,
       serviceName: svc.name,
@@ -304,6 +318,18 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
     });
   }
   return { node, peers, decisions, statuses, conflicts };
+}
+
+/** Memo of parsed community texts (the same few values recur on every route and every replan). */
+const parsedCommunities = new Map<string, ReturnType<typeof parseCommunity>>();
+
+function parseCommunityOnce(text: string): ReturnType<typeof parseCommunity> {
+  let p = parsedCommunities.get(text);
+  if (p === undefined) {
+    if (parsedCommunities.size >= 4096) parsedCommunities.clear();
+    parsedCommunities.set(text, (p = parseCommunity(text)));
+  }
+  return p;
 }
 
 /** Merges the contributions to one (peer, prefix) whose LOCAL_PREFs agree (or do not matter: eBGP). */
@@ -320,7 +346,7 @@ function mergeRoute(
   const large = new Map<string, LargeCommunity>();
   for (const c of from) {
     for (const text of c.communities) {
-      const p = parseCommunity(text);
+      const p = parseCommunityOnce(text);
       if (!p.ok) continue; // an unresolved alias: the config refused or deferred it
       if (p.value.kind === 'standard') standard.add(community(p.value.high, p.value.low));
       else {
