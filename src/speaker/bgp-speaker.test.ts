@@ -375,3 +375,62 @@ async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+test('real BFD over loopback: the peer signals BFD down → the BGP session is closed at once and comes back with BFD up', async (t) => {
+  const { BfdServer } = await import('./bfd/udp.ts');
+  const routerBfd = new BfdServer({ log, port: 0 });
+  const nodeBfd = new BfdServer({ log, port: 0 });
+  const [portNode, portRouter] = [await nodeBfd.listen(4), await routerBfd.listen(4)];
+  const router = new BgpSession({
+    peerAddress: '127.0.0.1',
+    localAsn: 64501,
+    peerAsn: 64500,
+    passive: true,
+    log,
+  });
+  const server = net.createServer((sock) => router.incoming(sock));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.2', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const speaker = new BgpSpeaker({ node: 'node-a', log, bfd: nodeBfd, bfdPeerPort: portRouter });
+  t.after(async () => {
+    await speaker.close();
+    await router.stop();
+    server.close();
+    await nodeBfd.close();
+    await routerBfd.close();
+  });
+  router.start();
+  const fast = { transmitIntervalMs: 50, receiveIntervalMs: 50, detectMultiplier: 5, passive: false };
+  const routerCfg = { peer: '127.0.0.1', local: '127.0.0.2', port: portNode, params: fast };
+  let pr = await routerBfd.add(routerCfg);
+  const p = peer('lo', {
+    peerAddress: '127.0.0.2',
+    sourceAddress: '127.0.0.1',
+    peerPort: port,
+    bfdProfile: 'fast',
+  });
+  const profiles = [
+    { name: 'fast', receiveInterval: 50, transmitInterval: 50, detectMultiplier: 5 } as BFDProfileConfig,
+  ];
+  const bfdEvents: string[] = [];
+  speaker.on('bfdDown', () => bfdEvents.push('down'));
+  speaker.on('bfdUp', () => bfdEvents.push('up'));
+  const r = await speaker.sync(plan([p, [route('203.0.113.10/32')]]), { bfdProfiles: profiles });
+  assert.deepEqual(r.errors, []);
+  await waitFor(() => speaker.sessions()[0]!.stats.up && nodeBfd.peers()[0]?.state === 'Up');
+  // The router side ends its BFD session (AdminDown, RFC 5880 §6.8.16: the node sees Neighbor Signaled Down).
+  routerBfd.remove(pr);
+  await waitFor(() => bfdEvents.includes('down'));
+  assert.equal(speaker.sessions()[0]!.bfdDown, true);
+  await waitFor(() => router.stats().lastDown !== undefined);
+  assert.equal(router.stats().lastDown!.reason, 'notification-received');
+  assert.match(router.stats().lastDown!.text, /Cease/);
+  await waitFor(() => !speaker.sessions()[0]!.stats.up);
+  // BFD comes back: the BGP session is allowed again and re-establishes with its routes.
+  pr = await routerBfd.add(routerCfg);
+  await waitFor(() => bfdEvents.includes('up'));
+  await waitFor(() => speaker.sessions()[0]!.stats.up && speaker.sessions()[0]!.stats.pendingPrefixes === 0);
+  assert.equal(speaker.sessions()[0]!.stats.establishedCount, 2);
+  assert.equal(speaker.sessions()[0]!.stats.announcedPrefixes, 1);
+  void pr;
+});

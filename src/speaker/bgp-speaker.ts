@@ -89,6 +89,8 @@ export interface BgpSpeakerOptions {
   createSession?: CreateSession;
   /** BFD sessions for peers with a bfdProfile; without it bfdProfile is ignored (logged once per peer). */
   bfd?: BfdPort;
+  /** UDP port of the peers' BFD (default 3784, RFC 5881 §4; tests running both ends on one host use others). */
+  bfdPeerPort?: number;
 }
 
 /** Context of one `sync`: the BFD profiles of the Config and the passwords read from passwordSecrets. */
@@ -286,6 +288,7 @@ export class BgpSpeaker extends EventEmitter {
           peer: spec.peerAddress,
           ...(spec.localAddress !== undefined ? { local: spec.localAddress } : {}),
           params: paramsFromProfile(profile),
+          ...(this.#o.bfdPeerPort !== undefined ? { port: this.#o.bfdPeerPort } : {}),
         });
       }
       const bfd = profile !== undefined && this.#o.bfd !== undefined;
