@@ -326,3 +326,54 @@ test('router ID rules and option errors', () => {
     /peerPort 0/,
   );
 });
+
+test('passive: a connection handed in with incoming() is answered and established; a second one is refused', async (t) => {
+  const session = new BgpSession({
+    peerAddress: '127.0.0.1',
+    localAsn: 64500,
+    peerAsn: 64501,
+    holdTime: 9,
+    passive: true,
+    families: ['ipv4'],
+    log,
+  });
+  const server = net.createServer((s) => session.incoming(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const clients: net.Socket[] = [];
+  t.after(async () => {
+    await session.stop();
+    for (const c of clients) c.destroy();
+    server.close();
+  });
+  session.announce('198.51.100.10/32');
+  session.start();
+  assert.equal(session.state, 'Active');
+  const got: BgpMessage[] = [];
+  const client = net.connect(port, '127.0.0.1');
+  clients.push(client);
+  let buf = Buffer.alloc(0);
+  client.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    const r = decodeStream(buf, CTX);
+    buf = Buffer.from(r.rest);
+    for (const m of r.messages) {
+      got.push(m);
+      if (m.type === 'open') {
+        client.write(encode(newOpen({ asn: 64501, holdTime: 9, bgpIdentifier: '198.51.100.1' }), CTX));
+        client.write(encode(KEEPALIVE, CTX));
+      }
+    }
+  });
+  await new Promise((r) => session.once('established', r));
+  const end = Date.now() + 5000;
+  while (!got.some((m) => m.type === 'update' && m.nlri.length > 0) && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(announced(got.filter((m): m is UpdateMessage => m.type === 'update')), [
+    '198.51.100.10/32',
+  ]);
+  const second = net.connect(port, '127.0.0.1');
+  clients.push(second);
+  await new Promise((r) => second.once('close', r));
+  assert.equal(session.state, 'Established', 'the second connection did not disturb the session');
+});

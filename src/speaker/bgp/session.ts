@@ -51,6 +51,7 @@ import {
   type LargeCommunity,
   type Negotiated,
   type NotificationMessage,
+  type OpenMessage,
   type Prefix,
   type UpdateMessage,
 } from './wire/index.ts';
@@ -376,7 +377,7 @@ export class BgpSession extends EventEmitter {
         this.#timers.delete(a.timer);
         return;
       case 'established':
-        this.#established(a.negotiated, a.peerOpen.bgpIdentifier);
+        this.#established(a.negotiated, a.peerOpen);
         return;
       case 'update':
         this.#received(a.message);
@@ -532,9 +533,16 @@ export class BgpSession extends EventEmitter {
 
   // ---- session life ----
 
-  #established(n: Negotiated, peerRouterId: string): void {
+  #established(n: Negotiated, peerOpen: OpenMessage): void {
+    const peerRouterId = peerOpen.bgpIdentifier;
     this.#ctx = { fourOctetAs: n.fourOctetAs, ibgp: this.#o.localAsn === this.#o.peerAsn };
     this.#families = n.families;
+    // A peer that sent no Multiprotocol capability speaks IPv4 unicast only (RFC 4760 §8, what BIRD/FRR assume);
+    // wire negotiate() intersects the lists, which would leave nothing to send.
+    const peerMp = peerOpen.capabilities.some((c) => c.type === 'multiprotocol');
+    const weV4 = (this.#o.families ?? ['ipv4', 'ipv6']).includes('ipv4');
+    if (!peerMp && weV4 && !this.#families.some((f) => f.afi === Afi.IPv4 && f.safi === Safi.Unicast))
+      this.#families = [{ afi: Afi.IPv4, safi: Safi.Unicast }];
     this.#stats.establishedCount++;
     const up: SessionUp = {
       negotiated: n,
