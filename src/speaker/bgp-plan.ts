@@ -266,30 +266,32 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
         a.len - b.len,
     );
     for (const [prefix, w] of entries) {
+      const lp = w.from[0]!.localPref;
+      if (!ibgp || w.from.every((c) => c.localPref === lp)) {
+        routes.set(prefix, mergeRoute(prefix, w.family, w.from, ibgp, peer, world, node));
+        continue;
+      }
       const prefs = new Map<number, Set<string>>();
       for (const c of w.from) {
         let s = prefs.get(c.localPref);
         if (!s) prefs.set(c.localPref, (s = new Set()));
         s.add(c.service.key);
       }
-      if (ibgp && prefs.size > 1) {
-        conflicts.push({
-          peer: peer.name,
-          prefix,
-          localPrefs: [...prefs.entries()]
-            .sort(([a], [b]) => a - b)
-            .map(([localPref, s]) => ({ localPref, services: [...s].sort() })),
-        });
-        dropped.add(`${peer.name}\n${prefix}`);
-        continue;
-      }
-      routes.set(prefix, mergeRoute(prefix, w.family, w.from, ibgp, peer, world, node));
+      conflicts.push({
+        peer: peer.name,
+        prefix,
+        localPrefs: [...prefs.entries()]
+          .sort(([a], [b]) => a - b)
+          .map(([localPref, s]) => ({ localPref, services: [...s].sort() })),
+      });
+      dropped.add(`${peer.name}\n${prefix}`);
     }
     peers.set(peer.name, { name: peer.name, peer, ibgp, routes });
   }
 
   for (const { d, routes } of routed) {
-    const kept = routes.filter(([peer, prefix]) => !dropped.has(`${peer}\n${prefix}`));
+    const kept =
+      dropped.size === 0 ? routes : routes.filter(([peer, prefix]) => !dropped.has(`${peer}\n${prefix}`));
     if (routes.length > 0 && kept.length === 0) {
       d.announced = false;
       d.reason = 'conflictingAdvertisements';
@@ -359,7 +361,8 @@ function mergeRoute(
       }
     }
   }
-  const services = [...new Set(from.map((c) => c.service.key))].sort();
+  const services =
+    from.length === 1 ? [from[0]!.service.key] : [...new Set(from.map((c) => c.service.key))].sort();
   // Link bandwidth: per Service the largest per-endpoint rate among its annotated contributions.
   const unitOf = new Map<string, { svc: ServiceView; unit: number }>();
   for (const c of from) {
