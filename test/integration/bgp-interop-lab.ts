@@ -307,9 +307,14 @@ export async function startInteropLab(o: InteropOptions): Promise<InteropLab> {
               if (Date.now() > end || p.exitCode !== null)
                 throw new Error(`timed out waiting for ${what}; agent events: ${JSON.stringify(events)}`);
               await new Promise<void>((res) => {
-                waiters.add(res);
-                setTimeout(res, 200);
-              }).finally(() => undefined);
+                const done = () => {
+                  waiters.delete(done);
+                  clearTimeout(timer);
+                  res();
+                };
+                const timer = setTimeout(done, 200);
+                waiters.add(done);
+              });
             }
           },
           kill: async () => {

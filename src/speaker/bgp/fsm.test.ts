@@ -333,3 +333,48 @@ test('initialState refuses bad configuration with the value and the rule', () =>
   assert.throws(() => initialState({ ...CONFIG, peerAsn: 0 }), /peerAsn 0 must be an integer 1-4294967295/);
   assert.throws(() => initialState({ ...CONFIG, connectRetryMs: 0 }), /connectRetryMs 0/);
 });
+
+test('random event sequences: step never throws, Established only from OpenConfirm, every down leaves the connection', () => {
+  let seed = 42;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const update = { type: 'update' as const, withdrawnRoutes: [], attributes: [], nlri: [] };
+  const events: FsmEvent[] = [
+    { type: 'ManualStart' },
+    { type: 'ManualStop' },
+    { type: 'ConnectRetryTimerExpires' },
+    { type: 'HoldTimerExpires' },
+    { type: 'KeepaliveTimerExpires' },
+    { type: 'IdleHoldTimerExpires' },
+    TCP,
+    { type: 'TcpConnectionFails' },
+    { type: 'BGPOpen', message: peerOpen() },
+    { type: 'BGPOpen', message: peerOpen({ asn: 1 }) },
+    { type: 'KeepAliveMsg' },
+    { type: 'UpdateMsg', message: update },
+    { type: 'RouteRefreshMsg', message: { type: 'route-refresh', afi: 1, safi: 1, subtype: 0 } },
+    { type: 'NotifMsg', message: { type: 'notification', code: 6, subcode: 2, data: Buffer.alloc(0) } },
+    { type: 'DecodeError', error: { code: 1, subcode: 1, message: 'x' } },
+  ];
+  for (const passive of [false, true]) {
+    let s = idle({ passive });
+    for (let i = 0; i < 20_000; i++) {
+      const e = events[rand(events.length)]!;
+      const before = s.name;
+      const r = step(s, e);
+      if (r.state.name === 'Established' && before !== 'Established') assert.equal(before, 'OpenConfirm');
+      const d = down(r.actions);
+      if (d) {
+        assert.ok(['Idle', 'Active'].includes(r.state.name), `down → ${r.state.name}`);
+        assert.ok(kinds(r.actions).includes('close'));
+        assert.equal(d.wasEstablished, before === 'Established');
+      }
+      if (!r.state.started) assert.equal(r.state.name, 'Idle', 'stopped sessions stay Idle');
+      if (r.actions.some((a) => a.type === 'send' && a.message.type === 'open'))
+        assert.equal(r.state.name, 'OpenSent');
+      s = r.state;
+    }
+  }
+});
