@@ -97,6 +97,14 @@ export interface BgpPlan {
   conflicts: BgpConflict[];
 }
 
+/** A prefix wanted for one peer: where it sorts, and its contributions. */
+interface Wanted {
+  family: Family;
+  first: bigint;
+  len: number;
+  from: Contribution[];
+}
+
 /** One (Service, IP, ad, peer) contribution to a route, before merging. */
 interface Contribution {
   service: ServiceView;
@@ -147,10 +155,7 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
   const ads = [...config.bgpAdvertisements].sort((a, b) => cmp(a.name, b.name));
 
   // (peer, prefix) → contributions; filled by the per-IP pass, merged after it.
-  const wanted = new Map<
-    string,
-    Map<string, { family: Family; first: bigint; len: number; from: Contribution[] }>
-  >();
+  const wanted = new Map<string, Map<string, Wanted>>();
   const decisions: BgpDecision[] = [];
   const services = [...firstByName(world.services, (s) => s.key).values()].sort((a, b) => cmp(a.key, b.key));
   const routed: Array<{ d: BgpDecision; routes: Array<[string, string]> }> = [];
@@ -259,7 +264,7 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
   for (const peer of sessions) {
     const ibgp = peer.peerASN === peer.myASN;
     const routes = new Map<string, BgpRoute>();
-    const entries = [...(wanted.get(peer.name) ?? new Map()).entries()].sort(
+    const entries = [...(wanted.get(peer.name) ?? new Map<string, Wanted>()).entries()].sort(
       ([, a], [, b]) =>
         (a.family === b.family ? 0 : a.family === 'IPv4' ? -1 : 1) ||
         cmpBig(a.first, b.first) ||
