@@ -291,8 +291,18 @@ test('BFD: the profile gives a BFD session; BFD down closes the BGP session at o
     bfdProfiles: profiles,
   });
   assert.equal(sa.ops('start').length, 0);
+  // A configuration change while BFD is down: the new session is held down too, until BFD is up.
+  await speaker.sync(
+    plan([peer('a', { bfdProfile: 'fast', sourceAddress: '198.51.100.9', holdTimeMs: 30_000 }), rs]),
+    { bfdProfiles: profiles },
+  );
+  const sa2 = created.at(-1)!;
+  assert.notEqual(sa2, sa);
+  assert.equal(sa2.ops('start').length, 0);
+  assert.equal(speaker.sessions()[0]!.bfdDown, true);
   bfd.emit('up', { peer: '198.51.100.1' });
-  assert.equal(sa.ops('start').length, 1);
+  assert.equal(sa2.ops('start').length, 1);
+  assert.equal(sa.ops('start').length, 0, 'the replaced session stays stopped');
   assert.equal(speaker.sessions()[0]!.bfdDown, false);
   // An unknown profile is reported, not thrown.
   const r = await speaker.sync(plan([peer('a', { bfdProfile: 'nope', sourceAddress: '198.51.100.9' }), rs]), {

@@ -264,7 +264,10 @@ export class BgpSpeaker extends EventEmitter {
       }
       const key = JSON.stringify(spec);
       let e = this.#sessions.get(name);
+      /** A replaced session to the same address stays held down while BFD is down. */
+      let heldByBfd = false;
       if (e && e.key !== key) {
+        heldByBfd = e.bfdDown && e.spec.peerAddress === spec.peerAddress;
         this.#o.log.info({ peer: name }, `bgp: peer ${name} configuration changed, resetting its session`);
         this.#sessions.delete(name);
         this.#retire(e);
@@ -300,11 +303,11 @@ export class BgpSpeaker extends EventEmitter {
           errors.push(`peer ${name}: ${(err as Error).message}`);
           continue;
         }
-        e = { spec, key, session, routes: new Map(), bfd, bfdDown: false, stopped: false };
+        e = { spec, key, session, routes: new Map(), bfd, bfdDown: bfd && heldByBfd, stopped: false };
         this.#watch(e);
         this.#sessions.set(name, e);
         this.#apply(e, p.routes);
-        session.start();
+        if (!e.bfdDown) session.start();
         continue;
       }
       if (e.bfd && !bfd && e.bfdDown) {
