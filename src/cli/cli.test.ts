@@ -20,7 +20,9 @@ test("validate accepts the seeds' dev pool, L2Advertisement and BGP objects", as
 });
 
 test('validate - reads the README\'s concatenated examples as two objects, and names a missing "---" instead of losing one', async () => {
-  const files = ['examples/dev/ipaddresspool.yaml', 'examples/dev/l2advertisement.yaml'].map((f) => readFileSync(f, 'utf8'));
+  const files = ['examples/dev/ipaddresspool.yaml', 'examples/dev/l2advertisement.yaml'].map((f) =>
+    readFileSync(f, 'utf8'),
+  );
   const both = await run(['validate', '-'], files.join(''));
   assert.equal(both.code, 0, both.out + both.err);
   assert.match(both.err, /2 metallb.io object\(s\) valid/);
@@ -28,7 +30,10 @@ test('validate - reads the README\'s concatenated examples as two objects, and n
   const glued = files.map((t) => t.replace(/^---\n/, '')).join('');
   const r = await run(['validate', '-'], glued);
   assert.equal(r.code, 2);
-  assert.match(r.err, /<stdin>:\d+: duplicate key "apiVersion" \(first at line \d+\): is a "---" missing between two objects\?/);
+  assert.match(
+    r.err,
+    /<stdin>:\d+: duplicate key "apiVersion" \(first at line \d+\): is a "---" missing between two objects\?/,
+  );
 });
 
 test('berth <command> --help prints the usage on stdout and exits 0', async () => {
@@ -48,7 +53,10 @@ test("validate accepts the seeds' prod pool and the multi-pool example", async (
 test('validate rejects overlapping pools (dev and prod together) with MetalLB message', async () => {
   const r = await run(['validate', 'examples/dev', 'examples/prod']);
   assert.equal(r.code, 1);
-  assert.match(r.out, /examples\/(dev|prod)\/ipaddresspool\.yaml:\d+ IPAddressPool\/default: .*overlaps with already defined CIDR/);
+  assert.match(
+    r.out,
+    /examples\/(dev|prod)\/ipaddresspool\.yaml:\d+ IPAddressPool\/default: .*overlaps with already defined CIDR/,
+  );
 });
 
 test('validate names file, line, object and value for a bad CIDR and a backwards range', async () => {
@@ -57,7 +65,10 @@ test('validate names file, line, object and value for a bad CIDR and a backwards
   const lines = r.out.split('\n');
   const cidr = lines.find((l) => l.includes('100.200.300.400/24'));
   assert.ok(cidr, r.out);
-  assert.match(cidr, /^test\/fixtures\/cli\/bad-pools\.yaml:9 IPAddressPool\/broken: .*invalid CIDR "100\.200\.300\.400\/24"/);
+  assert.match(
+    cidr,
+    /^test\/fixtures\/cli\/bad-pools\.yaml:9 IPAddressPool\/broken: .*invalid CIDR "100\.200\.300\.400\/24"/,
+  );
   const range = lines.find((l) => l.includes('IPAddressPool/backwards'));
   assert.ok(range, r.out);
   assert.match(range, /start IP "198\.51\.100\.20" is after the end IP "198\.51\.100\.10"/);
@@ -74,7 +85,7 @@ test('validate --output json reports problems as data', async () => {
 test('validate reads stdin with -', async () => {
   const text = readFileSync('examples/dev/ipaddresspool.yaml', 'utf8');
   assert.equal((await run(['validate', '-'], text)).code, 0);
-  const bad = (await run(['validate', '-'], readFileSync('test/fixtures/cli/bad-pools.yaml', 'utf8')));
+  const bad = await run(['validate', '-'], readFileSync('test/fixtures/cli/bad-pools.yaml', 'utf8'));
   assert.equal(bad.code, 1);
   assert.match(bad.out, /^<stdin>:9 /m);
 });
@@ -117,16 +128,28 @@ test('plan prints a kubectl-like table and pool usage', async () => {
 });
 
 test('plan denies a third Service on port 80 of the shared IP and an IP outside every pool, naming the values', async () => {
-  const r = await run(['plan', '--output', 'json', 'examples/dev', 'examples/services', 'test/fixtures/cli/third-on-shared-ip.yaml']);
+  const r = await run([
+    'plan',
+    '--output',
+    'json',
+    'examples/dev',
+    'examples/services',
+    'test/fixtures/cli/third-on-shared-ip.yaml',
+  ]);
   assert.equal(r.code, 1);
-  const j = JSON.parse(r.out) as { services: Array<{ name: string; denied?: { code: string; message: string } }> };
+  const j = JSON.parse(r.out) as {
+    services: Array<{ name: string; denied?: { code: string; message: string } }>;
+  };
   const alt = j.services.find((s) => s.name === 'my-service-http-alt');
   assert.equal(alt?.denied?.code, 'LB_PORT_CONFLICT');
   assert.match(alt!.denied!.message, /TCP\/80/);
   assert.match(alt!.denied!.message, /192\.168\.1\.230/);
   const out = j.services.find((s) => s.name === 'outside');
   assert.equal(out?.denied?.code, 'LB_IP_NOT_IN_POOL');
-  assert.match(out!.denied!.message, /192\.168\.1\.99 is not in any IPAddressPool \(default: 192\.168\.1\.220-192\.168\.1\.250\)/);
+  assert.match(
+    out!.denied!.message,
+    /192\.168\.1\.99 is not in any IPAddressPool \(default: 192\.168\.1\.220-192\.168\.1\.250\)/,
+  );
 });
 
 test('plan refuses to plan on an invalid configuration', async () => {
@@ -138,8 +161,14 @@ test('plan refuses to plan on an invalid configuration', async () => {
 test('plan with no pool answers as admission does (policy onNoPools: pending): <pending>, the webhook warning, exit 0', async () => {
   const r = await run(['plan', 'examples/services/basic.yaml']);
   assert.equal(r.code, 0, r.out + r.err);
-  assert.match(r.out, /^default\s+my-service\s+-\s+<pending>\s+LB_NO_POOLS: no IPAddressPool is configured$/m);
-  assert.match(r.err, /warning: default\/my-service: no IPAddressPool is configured yet: the Service is admitted without an IP/);
+  assert.match(
+    r.out,
+    /^default\s+my-service\s+-\s+<pending>\s+LB_NO_POOLS: no IPAddressPool is configured$/m,
+  );
+  assert.match(
+    r.err,
+    /warning: default\/my-service: no IPAddressPool is configured yet: the Service is admitted without an IP/,
+  );
   assert.doesNotMatch(r.err, /until an IP is free/);
   const j = JSON.parse((await run(['plan', '-o', 'json', 'examples/services/basic.yaml'])).out) as {
     services: Array<{ denied?: unknown; pending?: { code: string }; warnings: string[] }>;
@@ -164,23 +193,48 @@ test('plan reads the admission policy file (--policy): onNoPools deny denies, on
       'apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: tiny, namespace: metallb-system}\n' +
         'spec: {addresses: [192.168.1.220/32]}\n',
     );
-    const denied = await run(['plan', tiny, 'examples/services/basic.yaml', 'test/fixtures/cli/second-service.yaml']);
+    const denied = await run([
+      'plan',
+      tiny,
+      'examples/services/basic.yaml',
+      'test/fixtures/cli/second-service.yaml',
+    ]);
     assert.equal(denied.code, 1, denied.out + denied.err);
-    assert.match(denied.out, /^default\s+second\s+-\s+<denied>\s+LB_POOL_EXHAUSTED: no available IPs: pool "tiny" 1\/1 in use\. To fix: /m);
+    assert.match(
+      denied.out,
+      /^default\s+second\s+-\s+<denied>\s+LB_POOL_EXHAUSTED: no available IPs: pool "tiny" 1\/1 in use\. To fix: /m,
+    );
     const pending = join(dir, 'pending.json');
     writeFileSync(pending, JSON.stringify({ onPoolExhausted: 'pending' }));
-    const admitted = await run(['plan', '--policy', pending, '-o', 'json', tiny, 'examples/services/basic.yaml', 'test/fixtures/cli/second-service.yaml']);
+    const admitted = await run([
+      'plan',
+      '--policy',
+      pending,
+      '-o',
+      'json',
+      tiny,
+      'examples/services/basic.yaml',
+      'test/fixtures/cli/second-service.yaml',
+    ]);
     assert.equal(admitted.code, 0, admitted.out + admitted.err);
-    const j = JSON.parse(admitted.out) as { services: Array<{ name: string; pending?: { code: string }; warnings: string[] }> };
+    const j = JSON.parse(admitted.out) as {
+      services: Array<{ name: string; pending?: { code: string }; warnings: string[] }>;
+    };
     const second = j.services.find((s) => s.name === 'second');
     assert.equal(second?.pending?.code, 'LB_POOL_EXHAUSTED');
-    assert.match(second!.warnings.at(-1)!, /^no available IPs: pool "tiny" 1\/1 in use; the Service stays <pending> until an IP is free\. To fix: /);
+    assert.match(
+      second!.warnings.at(-1)!,
+      /^no available IPs: pool "tiny" 1\/1 in use; the Service stays <pending> until an IP is free\. To fix: /,
+    );
 
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, JSON.stringify({ onNoPools: 'maybe' }));
     const bad = await run(['plan', '--policy', broken, 'examples/services/basic.yaml']);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /broken\.json: admission policy onNoPools must be "deny" or "pending", not "maybe"/);
+    assert.match(
+      bad.err,
+      /broken\.json: admission policy onNoPools must be "deny" or "pending", not "maybe"/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -227,7 +281,10 @@ test('validate: an advertisement naming one pool leaves the other unannounced; o
   const one = await run(['validate', '-'], l2('spec: {ipAddressPools: [production]}\n'));
   assert.equal(one.code, 0);
   assert.doesNotMatch(one.err, /"production" is not announced/);
-  assert.match(one.err, /pool "development" is not announced: no L2Advertisement or BGPAdvertisement selects it/);
+  assert.match(
+    one.err,
+    /pool "development" is not announced: no L2Advertisement or BGPAdvertisement selects it/,
+  );
   const all = await run(['validate', '-'], l2('spec: {}\n'));
   assert.equal(all.code, 0);
   assert.doesNotMatch(all.err, /not announced/);
@@ -244,15 +301,44 @@ test("validate reports the seed's legacy MetalLB ConfigMap as not read, naming b
   );
   assert.match(r.out, /with `berth migrate <file>`/);
   assert.doesNotMatch(r.err, /0 metallb\.io object\(s\) valid/);
-  assert.match(r.err, /1 problem\(s\) in 0 metallb\.io object\(s\); 1 legacy MetalLB ConfigMap\(s\) not read/);
-  const j = JSON.parse((await run(['validate', '-o', 'json', 'test/fixtures/cli/legacy-configmap.yaml'])).out) as {
+  assert.match(
+    r.err,
+    /1 problem\(s\) in 0 metallb\.io object\(s\); 1 legacy MetalLB ConfigMap\(s\) not read/,
+  );
+  const j = JSON.parse(
+    (await run(['validate', '-o', 'json', 'test/fixtures/cli/legacy-configmap.yaml'])).out,
+  ) as {
     problems: Array<{ code: string }>;
   };
-  assert.deepEqual(j.problems.map((p) => p.code), ['LB_LEGACY_CONFIGMAP']);
+  assert.deepEqual(
+    j.problems.map((p) => p.code),
+    ['LB_LEGACY_CONFIGMAP'],
+  );
   // Next to metallb.io objects it is a leftover: a warning, exit 0.
   const mixed = await run(['validate', 'examples/dev', 'test/fixtures/cli/legacy-configmap.yaml']);
   assert.equal(mixed.code, 0, mixed.out + mixed.err);
   assert.equal(mixed.out, '');
-  assert.match(mixed.err, /^warning: test\/fixtures\/cli\/legacy-configmap\.yaml:8 ConfigMap\/config: .*berth does not read it/m);
+  assert.match(
+    mixed.err,
+    /^warning: test\/fixtures\/cli\/legacy-configmap\.yaml:8 ConfigMap\/config: .*berth does not read it/m,
+  );
   assert.match(mixed.err, /2 metallb\.io object\(s\) valid; 1 legacy MetalLB ConfigMap\(s\) not read/);
+});
+
+test('a kustomize overlay folder: validate and plan warn that the folder is read without what kustomize adds, and say how to render it', async () => {
+  for (const cmd of ['validate', 'plan']) {
+    const io = recordingIO();
+    await main([cmd, 'gitops/dev'], io);
+    assert.ok(
+      io.stderr.some(
+        (l) =>
+          l ===
+          'warning: gitops/dev is a kustomize overlay: its files are read as they are, without what its resources/components/patches add; render it instead: kubectl kustomize gitops/dev | berth <command> -',
+      ),
+      io.stderr.join('\n'),
+    );
+    const plain = recordingIO();
+    await main([cmd, 'examples/dev'], plain);
+    assert.ok(!plain.stderr.some((l) => l.includes('kustomize overlay')), plain.stderr.join('\n'));
+  }
 });

@@ -13,11 +13,18 @@ export interface InputDoc {
   lineOf(path: string): number;
 }
 
-export type ReadResult = { ok: true; docs: InputDoc[] } | { ok: false; message: string };
+/**
+ * `warnings`: things the reader noticed but that do not stop it — a folder that is a kustomize overlay (it holds a
+ * kustomization.yaml) is read file by file, so what its `resources:`/`components:` pull in from elsewhere is missing.
+ */
+export type ReadResult = { ok: true; docs: InputDoc[]; warnings: string[] } | { ok: false; message: string };
+
+const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 export function readInputs(paths: readonly string[], stdin: () => string): ReadResult {
   const docs: InputDoc[] = [];
   const files: string[] = [];
+  const warnings: string[] = [];
   for (const p of paths) {
     if (p === '-') {
       files.push('-');
@@ -25,7 +32,14 @@ export function readInputs(paths: readonly string[], stdin: () => string): ReadR
     }
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return { ok: false, message: `${p}: no such file or directory` };
-    if (st.isDirectory()) collect(p, files);
+    if (st.isDirectory()) {
+      if (KUSTOMIZATION.some((k) => statSync(join(p, k), { throwIfNoEntry: false })?.isFile())) {
+        warnings.push(
+          `${p} is a kustomize overlay: its files are read as they are, without what its resources/components/patches add; render it instead: kubectl kustomize ${p} | berth <command> -`,
+        );
+      }
+      collect(p, files);
+    }
     else files.push(p);
   }
   for (const f of files) {
@@ -39,7 +53,7 @@ export function readInputs(paths: readonly string[], stdin: () => string): ReadR
     if (!r.ok) return r;
     docs.push(...r.docs);
   }
-  return { ok: true, docs };
+  return { ok: true, docs, warnings };
 }
 
 function collect(dir: string, out: string[]): void {
@@ -90,7 +104,7 @@ export function parseText(file: string, text: string): ReadResult {
     }
     docs.push({ ...makeDoc(file, d, lc, o, []), line: start });
   }
-  return { ok: true, docs };
+  return { ok: true, docs, warnings: [] };
 }
 
 /**

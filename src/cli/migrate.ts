@@ -33,6 +33,7 @@ export function runMigrate(argv: readonly string[], io: CliIO): number {
     io.err(`berth migrate: ${read.message}`);
     return 2;
   }
+  for (const w of read.warnings) io.err(`warning: ${w}`);
   const sources: Source[] = [];
   for (const doc of read.docs) {
     const o = doc.object as KubeObject;

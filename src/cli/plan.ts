@@ -54,6 +54,7 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
     io.err(`berth plan: ${read.message}`);
     return 2;
   }
+  for (const w of read.warnings) io.err(`warning: ${w}`);
   const policy = loadPolicyFile(f.values.policy);
   if (!policy.ok) {
     io.err(`berth plan: --policy: ${policy.message}`);

@@ -26,6 +26,7 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
     io.err(`berth validate: ${read.message}`);
     return 2;
   }
+  for (const w of read.warnings) io.err(`warning: ${w}`);
   const objects = read.docs.map((d) => d.object as KubeObject);
   const metallb = objects.filter((o) => typeof o.apiVersion === 'string' && o.apiVersion.startsWith('metallb.io/'));
   const result = validateObjects(objects, { namespace });
