@@ -295,12 +295,16 @@ export async function runLab(argv: string[]): Promise<number> {
   if (stack.webhookPort) say(`berth lab: webhook metrics https://127.0.0.1:${stack.webhookPort}/metrics (curl -k)`);
   say('');
   say('Try:');
-  say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/basic.yaml'))}`);
-  say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/shared-ip.yaml'))}`);
-  say(`  ${k} get svc                  # EXTERNAL-IP from pool default (192.168.1.220-192.168.1.250)`);
+  // The examples request IPs of the dev pool `default`, which network mode does not apply (it applies lab-l2).
+  if (!net) {
+    say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/basic.yaml'))}`);
+    say(`  ${k} apply -f ${rel(join(REPO, 'examples/services/shared-ip.yaml'))}`);
+    say(`  ${k} get svc                  # EXTERNAL-IP from pool default (192.168.1.220-192.168.1.250)`);
+    say(`  ${k} describe svc my-service  # events: IPAllocated`);
+  }
   say(`  ${k} get ipaddressclaims      # one claim per allocated IP`);
-  say(`  ${k} describe svc my-service  # events: IPAllocated`);
   say(`  ${k} get ipaddresspools -n ${LAB_NAMESPACE} -o yaml   # status counters`);
+  say(`  npx berth status --kubeconfig ${rel(kc)}   # pools, Services, announcing nodes, why a Service has no IP`);
   if (net) {
     const c = net.topology.client.ns;
     say(`Layer 2 (pool ${LAB_L2_POOL}: ${LAB_L2_RANGES.join(', ')}; speaker logs ${rel(net.speakerLog('n1'))}, …):`);
