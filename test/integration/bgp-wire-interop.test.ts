@@ -117,7 +117,12 @@ describe('the wire codec against BIRD 2, FRR 8 and GoBGP 3', { concurrency: true
           () => `2001:db8:100::10/128 gone from ${daemon}`,
         );
 
-        // Everything the router sent on this 2-octet session decoded without an RFC 7606 error.
+        // Everything the router sent on this 2-octet session decoded without an RFC 7606 error. FRR coalesces its
+        // first UPDATEs (End-of-RIB included) for a while after Established: wait for them rather than assume them.
+        await eventually(
+          () => lines.some((l) => l.startsWith('received ')),
+          () => `${daemon} sent UPDATEs (lines: ${lines.join(' | ')})`,
+        );
         const last = [...lines].reverse().find((l) => l.startsWith('received '));
         assert.ok(last, `${daemon} sent UPDATEs (lines: ${lines.join(' | ')})`);
         assert.equal(last.split(' ')[2], '0', `decode errors: ${last}`);
