@@ -26,6 +26,10 @@ import { createLogger, type Logger } from '../kube/log.ts';
 import { Resources } from '../kube/resources.ts';
 import { clientMetrics, metricsHandler } from '../metrics/index.ts';
 import { speakerMetrics } from '../metrics/speaker-metrics.ts';
+import { bfdMetrics } from './bfd/metrics.ts';
+import { BfdServer } from './bfd/udp.ts';
+import { planBgp, type BgpWorld } from './bgp-plan.ts';
+import { BgpSpeaker, bgpMetrics } from './bgp-speaker.ts';
 import { parseSpeakerFlags, SPEAKER_USAGE, type SpeakerFlags } from './flags.ts';
 import { announcementsFor, planLayer2, type L2Decision } from './l2-plan.ts';
 import { Layer2Announcer, type LinkPort, type OpenLink } from './layer2/announcer.ts';
@@ -460,17 +464,49 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     },
   };
 
+  // BGP (issue 9): sessions and routes of this node's plan (planBgp → BgpSpeaker.sync sends only the changes), BFD for
+  // peers with a bfdProfile (UDP 3784 bound on the first one). passwordSecret values are read when the Config changes.
+  const bfdServer = new BfdServer({ log: logger });
+  bfdMetrics(registry, bfdServer);
+  const bgp = new BgpSpeaker({ node: self, log: logger, bfd: bfdServer });
+  bgpMetrics(registry, bgp);
+  cleanups.push(async () => {
+    await bgp.close();
+    await bfdServer.close({ adminDown: true });
+  });
+  let bgpChain: Promise<unknown> = Promise.resolve();
+  let bgpPasswords: { config: Config; value: Promise<Map<string, string>> } | undefined;
+  const readPasswords = async (c: Config): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    for (const p of c.peers) {
+      const ref = p.passwordSecret;
+      if (!ref?.name) continue;
+      const r = await client.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, ref.name, ref.namespace ?? ns);
+      const v = r.ok ? r.value.data?.password : undefined;
+      if (v === undefined) logger.warn(`speaker: BGPPeer ${p.name}: Secret ${ref.namespace ?? ns}/${ref.name} key password not readable${r.ok ? '' : `: ${r.error.message}`}`);
+      else out.set(p.name, Buffer.from(v, 'base64').toString('utf8'));
+    }
+    return out;
+  };
+  const syncBgp = (world: BgpWorld): void => {
+    const plan = planBgp(world, self);
+    if (bgpPasswords?.config !== world.config) bgpPasswords = { config: world.config, value: readPasswords(world.config).catch(() => new Map()) };
+    const { config: c, value } = bgpPasswords;
+    // In order: a plan is never applied after a later one.
+    bgpChain = bgpChain.then(() => value).then((passwords) => bgp.sync(plan, { bfdProfiles: c.bfdProfiles, passwords }));
+  };
   const decide = (): L2Decision[] | undefined => {
     if (!synced) return undefined;
     rebuildConfig();
     if (!config) return undefined;
-    return planLayer2({
+    const world: BgpWorld = {
       config,
       nodes: nodes.list().flatMap((n) => nodeView(n as never, { ignoreExcludeLb: f.ignoreExcludeLb }) ?? []),
       services: services.list().flatMap((s) => serviceView(s as ServiceLike, f.lbClass ? { lbClass: f.lbClass } : {}) ?? []),
       endpoints: endpointViews(slices.list() as never),
-      liveSpeakers: liveness.alive(),
-    });
+    };
+    syncBgp(world);
+    return planLayer2({ ...world, liveSpeakers: liveness.alive() });
   };
   const speaker = new Speaker({
     node: self,
