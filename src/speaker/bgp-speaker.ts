@@ -152,14 +152,15 @@ export function sessionSpecFor(peer: PeerConfig, node: string, password?: string
   };
 }
 
-/** The real session: bgp/session.ts BgpSession (graceful restart is not negotiated by it yet: the flag is logged). */
+/**
+ * Restart Time advertised with RFC 4724 graceful restart (enableGracefulRestart), in seconds: FRR's default
+ * (`bgp graceful-restart restart-time`), which MetalLB's FRR mode leaves in place.
+ */
+export const GRACEFUL_RESTART_TIME_SEC = 120;
+
+/** The real session: bgp/session.ts BgpSession. */
 export function defaultCreateSession(log: Logger): CreateSession {
   return (spec) => {
-    if (spec.gracefulRestart)
-      log.debug(
-        { peer: spec.name },
-        'bgp: enableGracefulRestart is accepted but the session does not advertise it',
-      );
     const s = new BgpSession({
       peerAddress: spec.peerAddress,
       peerPort: spec.peerPort,
@@ -174,12 +175,12 @@ export function defaultCreateSession(log: Logger): CreateSession {
       ...(spec.password !== undefined ? { password: spec.password } : {}),
       ...(spec.ttl !== undefined ? { ttl: spec.ttl } : {}),
       families: spec.families,
+      ...(spec.gracefulRestart ? { gracefulRestart: { restartTimeSec: GRACEFUL_RESTART_TIME_SEC } } : {}),
       log,
     });
-    // BgpSession.stop sends Cease/Administrative Shutdown; the subcode (e.g. RFC 9384 BFD Down) is not selectable there.
     return {
       start: () => s.start(),
-      stop: (text) => s.stop(text),
+      stop: (text, subcode) => s.stop(text, subcode),
       announce: (p, a) => s.announce(p, a),
       withdraw: (p) => s.withdraw(p),
       stats: () => s.stats(),
