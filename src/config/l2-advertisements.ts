@@ -2,9 +2,10 @@
 import { BerthAnnotations } from '../api/annotations.ts';
 import { withL2AdvertisementDefaults, type L2AdvertisementSpec } from '../api/l2-advertisement.ts';
 import type { KubeObject } from '../api/object.ts';
+import { interfaceNameError } from './interface-name.ts';
 import { missingPoolWarnings, selectPools } from './pool-selection.ts';
 import type { ParsedPool } from './pools.ts';
-import type { Reporter } from './problem.ts';
+import { showValue, type Reporter } from './problem.ts';
 import { checkAdvertisementSelectors, checkDuplicates, checkSelectors, selectNames } from './selectors.ts';
 import type { L2AdvertisementConfig, LabelledName } from './types.ts';
 
@@ -22,6 +23,10 @@ export function parseL2Advertisement(
   const before = r.count();
   checkDuplicates(spec.ipAddressPools, 'spec.ipAddressPools', r, prefix, 'ipAddressPools');
   checkDuplicates(spec.interfaces, 'spec.interfaces', r, prefix, 'interfaces');
+  (Array.isArray(spec.interfaces) ? spec.interfaces : []).forEach((ifname, i) => {
+    const e = interfaceNameError(ifname);
+    if (e) r.add('LB_BAD_INTERFACE', `spec.interfaces[${i}]`, `${prefix}invalid interface ${showValue(ifname)} in interfaces: ${e}`);
+  });
   const { poolSels, nodeSels, svcSels } = checkAdvertisementSelectors(spec, r, prefix);
   checkSelectors(
     spec.preferredNodeSelectors.map((p) => p.preference ?? {}),

@@ -11,6 +11,7 @@ export const Codes = {
   LB_POOL_OVERLAP: 'two CIDRs overlap (within or across pools)',
   LB_DUPLICATE_POOL: 'two pools have the same name',
   LB_DUPLICATE_ENTRY: 'a list holds the same entry twice',
+  LB_BAD_INTERFACE: 'an L2Advertisement interfaces entry is not a valid Linux interface name',
   LB_BAD_SELECTOR: 'a label selector is invalid',
   LB_BAD_AGGREGATION: 'an aggregation length is invalid for the selected pools',
   LB_AGGREGATION_SELECTORS: 'serviceSelectors used with a non-default aggregation length',
