@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { test } from 'node:test';
+import type { EventType, ObjectRef } from '../kube/events.ts';
+import type { ServiceBgpStatusView } from './bgp-plan.ts';
+import {
+  BFD_SESSION_DOWN,
+  BFD_SESSION_UP,
+  BGP_SESSION_DOWN,
+  BGP_SESSION_UP,
+  BgpStatusWriter,
+  bgpStatusObject,
+  sessionEvents,
+  type BgpStatusBody,
+  type BgpStatusObject,
+  type BgpStatusPort,
+  type Timers,
+} from './bgp-status.ts';
+
+/** A recording ServiceBGPStatus store: `cache` is what the informer shows (updated by `sync()`, or never: lag). */
+class FakeStore implements BgpStatusPort {
+  objects = new Map<string, BgpStatusObject>();
+  cache: BgpStatusObject[] = [];
+  calls: string[] = [];
+  fail = 0;
+  #n = 0;
+  list(): readonly BgpStatusObject[] {
+    return this.cache;
+  }
+  sync(): void {
+    this.cache = [...this.objects.values()].map((o) => ({ ...o }));
+  }
+  add(o: BgpStatusObject): void {
+    this.objects.set(o.name, o);
+    this.sync();
+  }
+  async create(svc: { namespace: string; name: string }, status: BgpStatusBody): Promise<string | undefined> {
+    await Promise.resolve();
+    this.calls.push(`create ${svc.namespace}/${svc.name} [${status.peers.join(',')}]`);
+    if (this.fail > 0) return void this.fail--;
+    const name = `bgp-${++this.#n}`;
+    this.objects.set(name, { name, node: status.node, service: `${svc.namespace}/${svc.name}`, status });
+    return name;
+  }
+  async updateStatus(name: string, status: BgpStatusBody): Promise<boolean> {
+    await Promise.resolve();
+    this.calls.push(`update ${name} [${status.peers.join(',')}]`);
+    if (this.fail > 0) return (this.fail--, false);
+    const o = this.objects.get(name);
+    if (o) o.status = status;
+    return o !== undefined;
+  }
+  async delete(name: string): Promise<boolean> {
+    await Promise.resolve();
+    this.calls.push(`delete ${name}`);
+    if (this.fail > 0) return (this.fail--, false);
+    this.objects.delete(name);
+    return true;
+  }
+}
+
+class FakeTimers implements Timers {
+  pending: Array<{ fn: () => void; ms: number }> = [];
+  set(fn: () => void, ms: number): unknown {
+    const t = { fn, ms };
+    this.pending.push(t);
+    return t;
+  }
+  clear(h: unknown): void {
+    this.pending = this.pending.filter((t) => t !== h);
+  }
+  fire(): number {
+    const t = this.pending.shift();
+    t?.fn();
+    return t?.ms ?? -1;
+  }
+}
+
+const view = (svc: string, peers: string[]): [string, ServiceBgpStatusView] => {
+  const [ns, name] = svc.split('/') as [string, string];
+  return [svc, { node: 'n1', serviceName: name, serviceNamespace: ns, peers }];
+};
+
+function writer(store: FakeStore, timers = new FakeTimers()): { w: BgpStatusWriter; updates: boolean[]; warns: string[] } {
+  const updates: boolean[] = [];
+  const warns: string[] = [];
+  const w = new BgpStatusWriter({ node: 'n1', port: store, timers, update: (ok) => updates.push(ok), warn: (_f, m) => warns.push(m), retry: { initialMs: 100, maxMs: 400 } });
+  return { w, updates, warns };
+}
+
+test('one object per announced Service, with the labels, node, Service and sorted peers; written once', async () => {
+  const store = new FakeStore();
+  const { w, updates } = writer(store);
+  w.set(new Map([view('shop/web', ['r2', 'r1']), view('shop/api', ['r1'])]));
+  await w.idle();
+  assert.deepEqual(store.calls, ['create shop/api [r1]', 'create shop/web [r1,r2]']);
+  assert.deepEqual(updates, [true, true]);
+  const web = [...store.objects.values()].find((o) => o.service === 'shop/web')!;
+  assert.deepEqual(web.status, { node: 'n1', serviceName: 'web', serviceNamespace: 'shop', peers: ['r1', 'r2'] });
+  store.sync();
+  // The same plan again, and informer echoes of our own writes: no write.
+  w.set(new Map([view('shop/web', ['r1', 'r2']), view('shop/api', ['r1'])]));
+  w.reconcile();
+  await w.idle();
+  assert.equal(store.calls.length, 2, store.calls.join('; '));
+});
+
+test('a peer added or removed updates the status; a Service no longer announced loses its object; other nodes untouched', async () => {
+  const store = new FakeStore();
+  store.add({ name: 'bgp-other', node: 'n2', service: 'shop/web', status: { node: 'n2', serviceName: 'web', serviceNamespace: 'shop', peers: ['r1'] } });
+  const { w } = writer(store);
+  w.set(new Map([view('shop/web', ['r1'])]));
+  await w.idle();
+  store.sync();
+  const mine = [...store.objects.values()].find((o) => o.node === 'n1')!;
+  w.set(new Map([view('shop/web', ['r1', 'r2'])]));
+  await w.idle();
+  store.sync();
+  assert.equal(store.calls.at(-1), `update ${mine.name} [r1,r2]`);
+  w.set(new Map());
+  await w.idle();
+  store.sync();
+  assert.equal(store.calls.at(-1), `delete ${mine.name}`);
+  assert.deepEqual([...store.objects.keys()], ['bgp-other'], "another node's object was touched");
+  assert.ok(!store.calls.some((c) => c.includes('bgp-other')));
+});
+
+test('a cache that lags behind our create makes no duplicate; duplicates of ours found in the cache are deleted', async () => {
+  const store = new FakeStore();
+  const { w } = writer(store);
+  w.set(new Map([view('shop/web', ['r1'])]));
+  await w.idle();
+  // The informer has not delivered the create yet: a change elsewhere triggers another pass.
+  w.reconcile();
+  w.set(new Map([view('shop/web', ['r1']), view('shop/api', ['r1'])]));
+  await w.idle();
+  assert.equal(store.calls.filter((c) => c.startsWith('create shop/web')).length, 1, store.calls.join('; '));
+  // Two objects of ours for one Service (a lost create response, a restart): one stays.
+  store.add({ name: 'bgp-zz', node: 'n1', service: 'shop/web', status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop', peers: ['r1'] } });
+  w.reconcile();
+  await w.idle();
+  store.sync();
+  assert.equal(store.calls.at(-1), 'delete bgp-zz');
+  assert.equal([...store.objects.values()].filter((o) => o.service === 'shop/web').length, 1);
+});
+
+test('nothing is deleted before the first plan; an object of ours from an earlier run is reused, not recreated', async () => {
+  const store = new FakeStore();
+  store.add({ name: 'bgp-old', node: 'n1', service: 'shop/web', status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop', peers: ['r1'] } });
+  store.add({ name: 'bgp-gone', node: 'n1', service: 'shop/gone', status: { node: 'n1', serviceName: 'gone', serviceNamespace: 'shop', peers: ['r1'] } });
+  const { w } = writer(store);
+  w.reconcile();
+  await w.idle();
+  assert.deepEqual(store.calls, []);
+  w.set(new Map([view('shop/web', ['r1'])]));
+  await w.idle();
+  assert.deepEqual(store.calls, ['delete bgp-gone']);
+});
+
+test('someone deletes our object: it is recreated', async () => {
+  const store = new FakeStore();
+  const { w } = writer(store);
+  w.set(new Map([view('shop/web', ['r1'])]));
+  await w.idle();
+  store.sync();
+  const name = store.cache[0]!.name;
+  store.objects.delete(name);
+  store.sync();
+  w.deleted(name);
+  await w.idle();
+  assert.equal(store.calls.at(-1), 'create shop/web [r1]');
+});
+
+test('failed writes are retried with backoff (doubling, capped) until they succeed; counted as failures', async () => {
+  const store = new FakeStore();
+  const timers = new FakeTimers();
+  const { w, updates, warns } = writer(store, timers);
+  store.fail = 3;
+  w.set(new Map([view('shop/web', ['r1'])]));
+  await w.idle();
+  assert.deepEqual(updates, [false]);
+  assert.equal(timers.fire(), 100);
+  await w.idle();
+  assert.equal(timers.fire(), 200);
+  await w.idle();
+  assert.equal(timers.fire(), 400);
+  await w.idle();
+  assert.deepEqual(updates, [false, false, false, true]);
+  assert.equal(timers.pending.length, 0);
+  assert.equal(store.objects.size, 1);
+  assert.equal(warns.length, 3);
+  assert.match(warns[0]!, /ServiceBGPStatus write failed; retrying in 100 ms/);
+  w.stop();
+});
+
+test('bgpStatusObject reads labels and status; junk peers are dropped', () => {
+  const o = bgpStatusObject({
+    metadata: { name: 'bgp-x', labels: { 'metallb.io/node': 'n1', 'metallb.io/service-name': 'web', 'metallb.io/service-namespace': 'shop' } },
+    status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop', peers: ['r1', 7, null] },
+  });
+  assert.deepEqual(o, { name: 'bgp-x', node: 'n1', service: 'shop/web', status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop', peers: ['r1'] } });
+  assert.deepEqual(bgpStatusObject({ metadata: { name: 'y' } }), { name: 'y', node: undefined, service: undefined, status: undefined });
+});
+
+test('session events go to the BGPPeer: up (Normal), down with the NOTIFICATION text (Warning), BFD down/up', () => {
+  const speaker = new EventEmitter();
+  const got: Array<{ ref: ObjectRef; type: EventType; reason: string; message: string }> = [];
+  sessionEvents({
+    speaker,
+    node: 'n1',
+    events: { event: (ref, type, reason, message) => got.push({ ref, type, reason, message }) },
+    peerRef: (name) => (name === 'router' ? { kind: 'BGPPeer', apiVersion: 'metallb.io/v1beta2', namespace: 'metallb-system', name, uid: 'u1' } : undefined),
+  });
+  speaker.emit('sessionUp', { name: 'router', label: '198.51.100.1:179', up: { peerRouterId: '198.51.100.1', negotiated: { holdTime: 9, families: [{ afi: 1, safi: 1 }, { afi: 2, safi: 1 }] } } });
+  speaker.emit('bfdDown', { name: 'router', label: '198.51.100.1:179', diagName: 'Control Detection Time Expired' });
+  speaker.emit('sessionDown', {
+    name: 'router',
+    label: '198.51.100.1:179',
+    down: { reason: 'notification-received', text: 'received NOTIFICATION Cease/BFD Down', wasEstablished: true },
+  });
+  speaker.emit('bfdUp', { name: 'router', label: '198.51.100.1:179' });
+  speaker.emit('sessionUp', { name: 'unknown-peer', label: '198.51.100.9:179', up: { peerRouterId: '1.1.1.1', negotiated: {} } });
+  assert.deepEqual(
+    got.map((g) => [g.ref.name, g.ref.kind, g.type, g.reason]),
+    [
+      ['router', 'BGPPeer', 'Normal', BGP_SESSION_UP],
+      ['router', 'BGPPeer', 'Warning', BFD_SESSION_DOWN],
+      ['router', 'BGPPeer', 'Warning', BGP_SESSION_DOWN],
+      ['router', 'BGPPeer', 'Normal', BFD_SESSION_UP],
+    ],
+  );
+  assert.equal(got[0]!.message, 'node "n1": BGP session to 198.51.100.1:179 established (peer router ID 198.51.100.1, hold time 9 s, IPv4+IPv6 unicast)');
+  assert.match(got[1]!.message, /^node "n1": BFD down for the peer at 198\.51\.100\.1:179 \(Control Detection Time Expired\)/);
+  assert.equal(got[2]!.message, 'node "n1": BGP session to 198.51.100.1:179 down: received NOTIFICATION Cease/BFD Down');
+});
