@@ -1,0 +1,125 @@
+// The speaker side of bench/bgp.ts, run inside the node network namespace (bundled by esbuild and run by plain node,
+// so its RSS is not tsx's): berth's BGP path as the speaker runs it — planBgp (src/speaker/bgp-plan.ts) over a world
+// of N single-stack Services, then BgpSpeaker.sync (src/speaker/bgp-speaker.ts) with real BgpSessions to the peers.
+// argv[2]: a JSON file { v4: string[], v6: string[], peers: [{ name, peerAddress, sourceAddress }] }.
+// stdin, one command a line: 'announce' (world with every Service) | 'withdraw' (no Service) | 'rss' | 'stop'.
+// stdout, one JSON event a line: up (all sessions Established), planned { planMs, cpuMs, routes }, synced { ms },
+// idle { ms } (every session has nothing pending), rss { rss, heapUsed, external } in bytes, error.
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { pino } from 'pino';
+import { buildConfig } from '../src/config/build.ts';
+import { NS, bgpAd, peer, pool } from '../src/config/test-objects.ts';
+import { planBgp, type BgpWorld } from '../src/speaker/bgp-plan.ts';
+import { BgpSpeaker } from '../src/speaker/bgp-speaker.ts';
+import type { EndpointView, ServiceView } from '../src/speaker/l2-plan.ts';
+
+interface Args {
+  v4: string[];
+  v6: string[];
+  peers: Array<{ name: string; peerAddress: string; sourceAddress: string }>;
+  /** Pool address entries covering v4 and v6. */
+  pool: string[];
+}
+
+const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
+const args = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Args;
+const built = buildConfig(
+  {
+    pools: [pool('bench', args.pool)],
+    l2Advertisements: [],
+    bgpAdvertisements: [bgpAd('bench', { communities: ['64500:100'] })],
+    bgpPeers: args.peers.map((p) =>
+      peer(p.name, {
+        myASN: 64500,
+        peerASN: 64501,
+        peerAddress: p.peerAddress,
+        sourceAddress: p.sourceAddress,
+        dualStackAddressFamily: true,
+      }),
+    ),
+    communities: [],
+    bfdProfiles: [],
+    namespaces: [],
+  },
+  { namespace: NS },
+);
+if (!built.config) {
+  say({ event: 'error', error: JSON.stringify(built.problems) });
+  process.exit(1);
+}
+const ips = [...args.v4, ...args.v6];
+const services: ServiceView[] = ips.map((ip, i) => ({
+  key: `bench/s${i}`,
+  namespace: 'bench',
+  name: `s${i}`,
+  labels: {},
+  ips: [ip],
+  externalTrafficPolicy: 'Cluster',
+}));
+const endpoints = new Map<string, EndpointView[]>(
+  services.map((s) => [s.key, [{ nodeName: 'n1', ready: true, serving: true }]]),
+);
+const world = (svcs: ServiceView[]): BgpWorld => ({
+  config: built.config!,
+  nodes: [{ name: 'n1', labels: {}, networkUnavailable: false }],
+  services: svcs,
+  endpoints,
+});
+
+const log = pino({ level: process.env.AGENT_LOG ?? 'silent' });
+const speaker = new BgpSpeaker({ node: 'n1', log });
+const planner = { plan: planBgp };
+const upNames = new Set<string>();
+speaker.on('sessionUp', (u: { name: string }) => {
+  upNames.add(u.name);
+  if (upNames.size === args.peers.length) say({ event: 'up' });
+});
+
+/** Resolves when every session has sent everything it has (pendingPrefixes 0 on each). */
+async function idle(): Promise<void> {
+  for (;;) {
+    const s = speaker.sessions();
+    if (s.length > 0 && s.every((x) => x.stats.up && x.stats.pendingPrefixes === 0)) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function apply(svcs: ServiceView[]): Promise<void> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const plan = planner.plan(world(svcs), 'n1');
+  const c = process.cpuUsage(c0);
+  let routes = 0;
+  for (const p of plan.peers.values()) routes += p.routes.size;
+  say({
+    event: 'planned',
+    planMs: performance.now() - t0,
+    cpuMs: (c.user + c.system) / 1000,
+    routes,
+  });
+  const r = await speaker.sync(plan);
+  if (r.errors.length) say({ event: 'error', error: r.errors.join('; ') });
+  say({ event: 'synced', ms: performance.now() - t0 });
+  await idle();
+  say({ event: 'idle', ms: performance.now() - t0 });
+}
+
+// Sessions first (no routes), so the measures start with Established sessions.
+void speaker.sync(planner.plan(world([]), 'n1'));
+let chain: Promise<void> = Promise.resolve();
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const cmd = line.trim();
+  chain = chain.then(async () => {
+    if (cmd === 'announce') await apply(services);
+    else if (cmd === 'withdraw') await apply([]);
+    else if (cmd === 'rss') {
+      (globalThis as { gc?: () => void }).gc?.();
+      const m = process.memoryUsage();
+      say({ event: 'rss', rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+    } else if (cmd === 'stop') {
+      await speaker.close();
+      process.exit(0);
+    }
+  });
+});
