@@ -29,6 +29,7 @@ import { speakerMetrics } from '../metrics/speaker-metrics.ts';
 import { bfdMetrics } from './bfd/metrics.ts';
 import { BfdServer } from './bfd/udp.ts';
 import { planBgp, type BgpWorld } from './bgp-plan.ts';
+import { BgpStatusWriter, kubeBgpStatusPort, sessionEvents } from './bgp-status.ts';
 import { BgpSpeaker, bgpMetrics } from './bgp-speaker.ts';
 import { parseSpeakerFlags, SPEAKER_USAGE, type SpeakerFlags } from './flags.ts';
 import { announcementsFor, planLayer2, type L2Decision } from './l2-plan.ts';
@@ -254,6 +255,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   };
   const secrets = inf(Resources.secrets, { namespace: ns, fieldSelector: `metadata.name=${f.memberlistSecretName}` });
   const statuses = inf(Resources.serviceL2Statuses, { namespace: ns });
+  const bgpStatuses = inf(Resources.serviceBGPStatuses, { namespace: ns });
 
   // Nothing is decided before every informer has listed once (a partial world would withdraw what it has not read yet).
   let synced = false;
@@ -470,6 +472,24 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   bfdMetrics(registry, bfdServer);
   const bgp = new BgpSpeaker({ node: self, log: logger, bfd: bfdServer });
   bgpMetrics(registry, bgp);
+  // This node's ServiceBGPStatus objects (plan.statuses, written on change) and Events on the BGPPeer (bgp-status.ts).
+  const bgpStatus = new BgpStatusWriter({
+    node: self,
+    port: kubeBgpStatusPort({ client, namespace: ns, node: self, cache: () => bgpStatuses.list(), ...(podOwner ? { owner: podOwner } : {}), warn: (m) => logger.warn(m) }),
+    update: (ok) => sm.update(ok),
+    warn: (fields, m) => logger.warn(fields, m),
+  });
+  cleanups.push(() => bgpStatus.stop());
+  bgpStatuses.on({ add: () => bgpStatus.reconcile(), update: () => bgpStatus.reconcile(), delete: (o) => bgpStatus.deleted(o.metadata?.name ?? '') });
+  sessionEvents({
+    speaker: bgp,
+    events: recorder,
+    node: self,
+    peerRef: (name) => {
+      const uid = configInformers.bgpPeers!.getByKey(`${ns}/${name}`)?.metadata?.uid;
+      return { kind: 'BGPPeer', apiVersion: 'metallb.io/v1beta2', namespace: ns, name, ...(uid ? { uid } : {}) };
+    },
+  });
   cleanups.push(async () => {
     await bgp.close();
     await bfdServer.close({ adminDown: true });
@@ -490,6 +510,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   };
   const syncBgp = (world: BgpWorld): void => {
     const plan = planBgp(world, self);
+    bgpStatus.set(plan.statuses);
     if (bgpPasswords?.config !== world.config) bgpPasswords = { config: world.config, value: readPasswords(world.config).catch(() => new Map()) };
     const { config: c, value } = bgpPasswords;
     // In order: a plan is never applied after a later one.
@@ -554,7 +575,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   // Heartbeats start once the caches are synced (the peers come from the Nodes), and restart when the key changes.
   secrets.on({ add: () => synced && startHeartbeats(), update: () => synced && startHeartbeats() });
 
-  const all = [nodes, services, slices, namespaces, secrets, statuses, ...Object.values(configInformers)];
+  const all = [nodes, services, slices, namespaces, secrets, statuses, bgpStatuses, ...Object.values(configInformers)];
   const listStarted = Date.now();
   for (const i of all) i.start();
   await Promise.race([Promise.all(all.map((i) => i.synced)), new Promise((r) => aborter.signal.addEventListener('abort', r, { once: true }))]);
