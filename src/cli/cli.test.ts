@@ -36,12 +36,19 @@ test('validate - reads the README\'s concatenated examples as two objects, and n
   );
 });
 
-test('berth <command> --help prints the usage on stdout and exits 0', async () => {
-  for (const cmd of ['validate', 'plan', 'migrate']) {
-    const r = await run([cmd, '--help']);
-    assert.equal(r.code, 0, `${cmd}: ${r.err}`);
-    assert.match(r.out, new RegExp(`^usage: berth ${cmd} `));
-    assert.equal(r.err, '');
+test('berth <command> --help / -h prints the usage on stdout and exits 0, for every command of the usage', async () => {
+  const top = await run(['--help']);
+  const block = top.out.slice(top.out.indexOf('commands:\n'), top.out.indexOf('\n\n', top.out.indexOf('commands:\n')));
+  const commands = [...block.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'version');
+  assert.deepEqual(commands, ['validate', 'plan', 'status', 'migrate', 'lab', 'controller', 'webhook', 'speaker']);
+  for (const cmd of commands) {
+    for (const flag of ['--help', '-h']) {
+      const r = await run([cmd, flag]);
+      assert.equal(r.code, 0, `${cmd} ${flag}: ${r.err}`);
+      assert.match(r.out, new RegExp(`^usage: berth ${cmd} `), `${cmd} ${flag}`);
+      assert.equal(r.err, '', `${cmd} ${flag}: nothing on stderr (no "Unknown option")`);
+      assert.doesNotMatch(r.out, /Unknown option/);
+    }
   }
 });
 

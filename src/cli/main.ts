@@ -26,11 +26,29 @@ ${MIGRATE_USAGE}`;
 /** `berth <command> --help` (or -h): the command's usage on stdout, exit 0. */
 const COMMAND_USAGE: Readonly<Record<string, string>> = { validate: VALIDATE_USAGE, plan: PLAN_USAGE, status: STATUS_USAGE, migrate: MIGRATE_USAGE };
 
+/**
+ * The usage of the process commands, loaded only when asked for (their modules are big). Their own flag parsers do not
+ * know --help (`controller: Unknown option '--help'`), so main answers it first. Printed as `usage: berth <cmd> ...`.
+ */
+const PROCESS_USAGE: Readonly<Record<string, () => Promise<string>>> = {
+  controller: async () => (await import('../controller/flags.ts')).USAGE,
+  webhook: async () => (await import('../webhook/flags.ts')).USAGE,
+  speaker: async () => (await import('../speaker/flags.ts')).SPEAKER_USAGE,
+  lab: async () => (await import('./lab.ts')).LAB_USAGE,
+};
+
+/** Runs `berth <command> args...`; returns the exit code (0 ok, 1 problems found, 2 usage or unreadable input). */
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const [cmd, ...rest] = argv;
+  const wantsHelp = rest.some((a) => a === '--help' || a === '-h');
   const usage = cmd !== undefined ? COMMAND_USAGE[cmd] : undefined;
-  if (usage !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+  if (usage !== undefined && wantsHelp) {
     io.out(usage);
+    return 0;
+  }
+  const processUsage = cmd !== undefined && Object.hasOwn(PROCESS_USAGE, cmd) ? PROCESS_USAGE[cmd] : undefined;
+  if (processUsage && wantsHelp) {
+    io.out((await processUsage()).replace(/^usage: (?!berth )/, 'usage: berth '));
     return 0;
   }
   switch (cmd) {
@@ -56,11 +74,6 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       return runWebhook(rest);
     }
     case 'speaker': {
-      if (rest.some((a) => a === '--help' || a === '-h')) {
-        const { SPEAKER_USAGE } = await import('../speaker/flags.ts');
-        io.out(SPEAKER_USAGE);
-        return 0;
-      }
       const { runSpeaker } = await import('../speaker/main.ts');
       return runSpeaker(rest);
     }

@@ -13,10 +13,12 @@ import { planLive } from './plan-live.ts';
 import { formatLocated, locate } from './locate.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
+import { chooseKubeconfig, explainLiveError, labNotice } from './kubeconfig.ts';
 import { table } from './table.ts';
 
 export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--policy FILE] [--output text|json] PATH... (PATH may be - for stdin)
        berth plan --live [--kubeconfig FILE] [--context NAME] [same flags] PATH...
+                  (kubeconfig as berth status: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, .lab/dev/kubeconfig)
   --policy FILE   admission policy JSON, as the webhook's --policy (default policies/admission.json of this checkout)
   --live          plan PATH's pools against the live cluster's Services and claims: who keeps its IPs, who would be
                   orphaned (the webhook would deny that change; exit 1), what Services without an IP would get`;
@@ -189,9 +191,12 @@ async function runPlanLive(
   io: CliIO,
   o: { namespace: string; output: string; lbClass: string | undefined; policy: AdmissionPolicy; kubeconfig: string | undefined; context: string | undefined },
 ): Promise<number> {
-  const read = await readLive({ kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace });
+  const kc = chooseKubeconfig(o.kubeconfig);
+  const notice = labNotice(kc);
+  if (notice) io.err(`berth plan --live: ${notice}`);
+  const read = await readLive({ kubeconfig: kc.path, context: o.context, namespace: o.namespace });
   if (!read.ok) {
-    io.err(`berth plan --live: ${read.message}`);
+    io.err(`berth plan --live: ${explainLiveError(read.message, kc)}`);
     return 1;
   }
   const result = planLive(docs, read.snapshot, { lbClass: o.lbClass, policy: o.policy });

@@ -8,12 +8,15 @@ import { claimsByHolder } from '../claims/holders.ts';
 import { allocatorFromClaims, liveConfig, readLive, type LiveSnapshot } from './live.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
+import { chooseKubeconfig, explainLiveError, labNotice } from './kubeconfig.ts';
 import { toJson } from './plan.ts';
 import { table } from './table.ts';
 
 export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context NAME] [--namespace NS] [--lb-class CLASS] [--output text|json] [--progress]
   pools with used/total per family, every LoadBalancer Service with its IPs, pool and announcing node(s) or BGP peers,
-  and why each Service without an IP has none. --progress prints a line per resource listed (default: when stderr is a terminal).`;
+  and why each Service without an IP has none. --progress prints a line per resource listed (default: when stderr is a terminal).
+  kubeconfig, first found: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, the lab's .lab/dev/kubeconfig
+  (current directory, then this checkout; what \`npm start\` prints).`;
 
 export interface StatusPool {
   pool: string;
@@ -57,14 +60,17 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
   const output = f.values.output ?? f.values.o ?? 'text';
   if (output !== 'text' && output !== 'json') return io.usage(`--output must be text or json, not "${output}"`);
   const progress = f.values.progress === 'true' || (f.values.progress === undefined && process.stderr.isTTY === true);
+  const kc = chooseKubeconfig(f.values.kubeconfig);
+  const notice = labNotice(kc);
+  if (notice) io.err(`berth status: ${notice}`);
   const read = await readLive({
-    kubeconfig: f.values.kubeconfig,
+    kubeconfig: kc.path,
     context: f.values.context,
     namespace: f.values.namespace ?? 'metallb-system',
     ...(progress ? { progress: (l: string) => io.err(`berth status: ${l}`) } : {}),
   });
   if (!read.ok) {
-    io.err(`berth status: ${read.message}`);
+    io.err(`berth status: ${explainLiveError(read.message, kc)}`);
     return 1;
   }
   const report = statusOf(read.snapshot, { lbClass: f.values['lb-class'] });
