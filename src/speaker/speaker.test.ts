@@ -54,6 +54,7 @@ class FakeAnnouncer extends EventEmitter {
 
 class FakeLiveness extends EventEmitter {
   #alive: Set<string>;
+  #undecided = new Set<string>();
   calls: string[];
   constructor(alive: string[], calls: string[]) {
     super();
@@ -63,8 +64,12 @@ class FakeLiveness extends EventEmitter {
   alive(): ReadonlySet<string> {
     return this.#alive;
   }
-  set(alive: string[]): void {
+  undecided(): ReadonlySet<string> {
+    return this.#undecided;
+  }
+  set(alive: string[], undecided: string[] = []): void {
     this.#alive = new Set(alive);
+    this.#undecided = new Set(undecided);
     this.emit('change', this.#alive);
   }
   async leave(): Promise<void> {
@@ -366,6 +371,41 @@ test('failover: a peer lost → this node owns its IP → the first gratuitous p
   assert.match(text, /berth_l2_failover_seconds_count 1/);
   assert.match(text, /berth_l2_failover_seconds_bucket\{le="0\.01"\} 1/);
   assert.match(text, /berth_l2_owner_changes_total 1/);
+  await settle();
+});
+
+test('start-up (liveness rule 8): the provisional plan is no owner, no takeover and no failover', async () => {
+  const r = rig();
+  // Starting: n1 (self) not live yet, n2 heard, n3 undecided (never heard): n1 owns nothing.
+  r.liveness.set(['n2', 'n3'], ['n3']);
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n2'), d('shop/api', '192.0.2.11', 'n3')]);
+  r.speaker.sync();
+  assert.deepEqual(r.announcer.last, []);
+  // n1 settled: it sorts before n2 for .10; n2 never held it in n2's own view → announced with the probe.
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n1'), d('shop/api', '192.0.2.11', 'n3')]);
+  r.liveness.set(['n1', 'n2', 'n3'], ['n3']);
+  assert.deepEqual(r.announcer.last, [{ ip: '192.0.2.10', service: 'shop/web', interfaces: [] }]);
+  // n3 is never heard: dead at the bound. It held nothing: no probe skipped, no failover, no owner change.
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n1'), d('shop/api', '192.0.2.11', 'n1')]);
+  r.liveness.set(['n1', 'n2']);
+  assert.deepEqual(r.announcer.last, [
+    { ip: '192.0.2.10', service: 'shop/web', interfaces: [] },
+    { ip: '192.0.2.11', service: 'shop/api', interfaces: [] },
+  ]);
+  r.announcer.emit('announced', '192.0.2.11');
+  let text = await r.registry.metrics();
+  assert.match(text, /berth_l2_failover_seconds_count 0/);
+  assert.match(text, /berth_l2_owner_changes_total 0/);
+  // From now on the plan is settled: n2 (heard) lost → its IPs are a failover, as ever.
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n2'), d('shop/api', '192.0.2.11', 'n1')]);
+  r.speaker.sync();
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n1'), d('shop/api', '192.0.2.11', 'n1')]);
+  r.liveness.set(['n1']);
+  const takeover: Announcement[] = r.announcer.sets.at(-1) ?? [];
+  assert.equal(takeover.find((a) => a.ip === '192.0.2.10')?.probe, false);
+  r.announcer.emit('announced', '192.0.2.10');
+  text = await r.registry.metrics();
+  assert.match(text, /berth_l2_failover_seconds_count 1/);
   await settle();
 });
 

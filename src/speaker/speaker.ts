@@ -53,9 +53,15 @@ export interface AnnouncerPort extends Pick<EventEmitter, 'on'> {
   close(): void;
 }
 
-/** What the speaker needs of the liveness (udp.ts `Liveness`; 'change' carries the alive set). */
+/**
+ * What the speaker needs of the liveness (udp.ts `Liveness`; 'change' carries the alive set). At start-up this node
+ * is absent from alive() until its peers can have heard it, and peers not heard yet are in it as `undecided`
+ * (detector.ts rule 8).
+ */
 export interface LivenessPort extends Pick<EventEmitter, 'on'> {
   alive(): ReadonlySet<string>;
+  /** Peers in alive() only because they were not heard yet: one leaving alive() is no lost node (no failover). */
+  undecided?(): ReadonlySet<string>;
   leave(): Promise<void>;
   close(): void;
 }
@@ -183,6 +189,15 @@ export class Speaker<D extends Decision = Decision> {
   #conflicts = new Map<string, { mac: string; ifname: string }>();
   /** Nodes detected dead or leaving → when. */
   #lost = new Map<string, number>();
+  /** Peers that were alive only as undecided at the last liveness change (their removal is not a loss). */
+  #undecided: ReadonlySet<string> = new Set();
+  /**
+   * Whether this node was in the alive set when the current #owners were computed. Not yet (start-up): those owners
+   * were provisional, so taking an IP from them is neither an owner change nor a takeover that may skip the probe.
+   */
+  #selfLive = true;
+  /** The undecided peers when the current #owners were computed: an IP "held" by one of them was held by nobody. */
+  #plannedUndecided: ReadonlySet<string> = new Set();
   /** IPs taken over from a lost node → when that node was lost (until the first gratuitous packet). */
   #failovers = new Map<string, number>();
   #alive: ReadonlySet<string> | undefined;
@@ -205,6 +220,7 @@ export class Speaker<D extends Decision = Decision> {
     o.announcer.on('announced', (ip: string) => this.#announcedOnWire(ip));
     if (o.liveness) {
       this.#alive = new Set(o.liveness.alive());
+      this.#undecided = new Set(o.liveness.undecided?.() ?? []);
       o.liveness.on('change', (alive: ReadonlySet<string>) => this.#livenessChanged(alive));
     }
   }
@@ -242,9 +258,15 @@ export class Speaker<D extends Decision = Decision> {
     }
     // Failovers are noted before announcer.set(): a takeover's first gratuitous packet goes out inside set().
     const now = this.#now();
+    // Owners of a provisional plan (this node not live yet, or the owner only undecided) held nothing for sure.
+    const selfWasLive = this.#selfLive;
+    const wasUndecided = this.#plannedUndecided;
+    const held = (prev: string | undefined): prev is string => prev !== undefined && selfWasLive && !wasUndecided.has(prev);
+    this.#selfLive = this.#o.liveness ? this.#o.liveness.alive().has(self) : true;
+    this.#plannedUndecided = new Set(this.#o.liveness?.undecided?.() ?? []);
     for (const [ip, owner] of owners) {
       const prev = this.#owners.get(ip);
-      if (prev !== undefined && owner !== undefined && prev !== owner) {
+      if (held(prev) && owner !== undefined && prev !== owner) {
         this.#o.metrics?.ownerChanged();
         const lostAt = this.#lost.get(prev);
         if (owner === self && lostAt !== undefined) this.#failovers.set(ip, lostAt);
@@ -254,7 +276,7 @@ export class Speaker<D extends Decision = Decision> {
     // An IP another berth speaker held is taken over without probing (the probe would only delay the failover).
     const announcements = this.#o.announcementsFor(self, decisions).map((a) => {
       const prev = this.#owners.get(a.ip);
-      return prev !== undefined && prev !== self ? { ...a, probe: false } : a;
+      return held(prev) && prev !== self ? { ...a, probe: false } : a;
     });
     this.#owners = owners;
     this.#servicesOfIp = servicesOfIp;
@@ -480,9 +502,10 @@ export class Speaker<D extends Decision = Decision> {
 
   #livenessChanged(alive: ReadonlySet<string>): void {
     const now = this.#now();
-    for (const n of this.#alive ?? []) if (!alive.has(n)) this.#lost.set(n, now);
+    for (const n of this.#alive ?? []) if (!alive.has(n) && !this.#undecided.has(n)) this.#lost.set(n, now);
     for (const n of alive) this.#lost.delete(n);
     this.#alive = new Set(alive);
+    this.#undecided = new Set(this.#o.liveness?.undecided?.() ?? []);
     // A node lost: no debounce, every millisecond counts in a failover.
     this.sync();
   }

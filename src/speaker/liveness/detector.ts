@@ -4,7 +4,7 @@
 //   started), a fresh Lease is enough.
 //
 // Rules (each has a unit test in detector.test.ts):
-// 1. self is always alive.
+// 1. self is always alive (with the `startup` option: once settled, rule 8).
 // 2. An accepted heartbeat must be newer than the last one accepted from that node: a higher incarnation, or the same
 //    incarnation and a higher seq; else it is `replayed`. Its sentAtMs must be within maxClockSkewMs of our clock,
 //    else `stale` (a replay of an old capture). Our own node name is `from-self`.
@@ -21,6 +21,17 @@
 //    its Lease changed at least twice since its last heartbeat / its 'leaving' (a dead node cannot renew twice; a
 //    node whose UDP became blocked comes back within two renewals).
 // 7. friendlyMacs = the MACs every node ever heard reported (a stale gratuitous ARP from a dead peer is no conflict).
+// 8. Start-up (only with the `startup` option; the speaker process sets it). A speaker that has just started knows
+//    nothing yet about its peers, and they know nothing about it; deciding then gives two owners (it takes an IP from
+//    a peer it has not heard yet, or a peer keeps an IP this speaker already took). So:
+//    a. self is alive only once its own heartbeats have gone out for `settleMs` (sending() marks the start): by then
+//       every running peer has heard it, so when this speaker takes an IP the previous holder already hands it over;
+//    b. an expected peer (expect(): every Node) never heard by UDP is "undecided" and counts as alive — this speaker
+//       stays off every IP such a peer could hold — until it is heard (then rules 2-4), its Lease is seen stale (a
+//       dead speaker's), or `boundMs` of observed time has passed since sending() (then rules 4 and 6: a fresh Lease
+//       keeps it alive, e.g. UDP blocked; else it is dead). Before sending(), every expected peer is undecided.
+//    Undecided peers are listed by undecided(): when one stops counting as alive it is no failover (it never held
+//    anything), which the speaker needs to know.
 import type { Clock } from '../../kube/clock.ts';
 import type { Heartbeat, HeartbeatDropReason } from './heartbeat.ts';
 
@@ -40,6 +51,11 @@ export interface DetectorOptions {
   readonly maxTickStepMs?: number;
   /** How long a reported lag peak is remembered (default 10,000 ms). */
   readonly lagMemoryMs?: number;
+  /**
+   * Rule 8 (start-up), in ms of observed time after sending(): `settleMs` before self counts as alive, `boundMs` at
+   * most during which never-heard expected peers count as alive. Absent: self is alive at once, no peer is undecided.
+   */
+  readonly startup?: { readonly settleMs: number; readonly boundMs: number };
 }
 
 export type HeardResult =
@@ -84,7 +100,12 @@ export interface PeerView {
 }
 
 export class LivenessDetector {
-  readonly #o: Required<DetectorOptions>;
+  readonly #o: Required<Omit<DetectorOptions, 'startup'>>;
+  readonly #startup: { readonly settleMs: number; readonly boundMs: number } | undefined;
+  /** Rule 8: nodes that should run a speaker (every Node), self excluded. */
+  #expected = new Set<string>();
+  /** Rule 8: observed time when our heartbeats started going out; undefined = not yet. */
+  #sendingAt: number | undefined;
   readonly #peers = new Map<string, Peer>();
   #alive = new Set<string>();
   /** Observed time: elapsed clock time, each tick's step capped (rule 5). */
@@ -102,8 +123,54 @@ export class LivenessDetector {
       lagMemoryMs: 10_000,
       ...o,
     };
+    const st = o.startup;
+    if (st && !(st.settleMs >= 0 && st.boundMs >= st.settleMs && Number.isFinite(st.boundMs))) {
+      throw new RangeError(
+        `liveness: startup settleMs ${st.settleMs} / boundMs ${st.boundMs} must be finite with 0 ≤ settleMs ≤ boundMs`,
+      );
+    }
+    this.#startup = st;
     this.#lastTick = o.clock.now();
-    this.#alive.add(o.self);
+    if (!st) this.#alive.add(o.self);
+  }
+
+  /**
+   * Rule 8: the nodes that should run a speaker (the Node objects; self is ignored). Only these can be undecided.
+   * Takes effect at the next tick().
+   */
+  expect(nodes: Iterable<string>): void {
+    const next = new Set<string>();
+    for (const n of nodes) if (n !== this.#o.self) next.add(n);
+    this.#expected = next;
+  }
+
+  /** Rule 8: our heartbeats go out from now on (the sender is running). Idempotent; takes effect at the next tick(). */
+  sending(): void {
+    this.#sendingAt ??= this.#observedNow(this.#o.clock.now());
+  }
+
+  /** Rule 8a: self counts as alive (always, without the `startup` option). */
+  #selfLive(observed: number): boolean {
+    if (!this.#startup) return true;
+    return this.#sendingAt !== undefined && observed - this.#sendingAt >= this.#startup.settleMs;
+  }
+
+  /** Rule 8b: `node` is expected, was never heard by UDP, its Lease is not seen stale, and the bound has not passed. */
+  #undecided(node: string, now: number, observed: number): boolean {
+    if (!this.#startup || !this.#expected.has(node)) return false;
+    if (this.#sendingAt !== undefined && observed - this.#sendingAt >= this.#startup.boundMs) return false;
+    const p = this.#peers.get(node);
+    if (!p) return true;
+    if (p.heardAt !== undefined) return false;
+    return p.lease === undefined || this.#leaseFresh(p, now);
+  }
+
+  /** Rule 8b: the peers counted as alive now only because they are undecided (as of the last tick() or heard()). */
+  undecided(): ReadonlySet<string> {
+    const now = this.#o.clock.now();
+    const s = new Set<string>();
+    for (const n of this.#expected) if (this.#alive.has(n) && this.#undecided(n, now, this.#observed)) s.add(n);
+    return s;
   }
 
   #observedNow(now: number): number {
@@ -218,27 +285,17 @@ export class LivenessDetector {
     const now = this.#o.clock.now();
     this.#observed = this.#observedNow(now);
     this.#lastTick = Math.max(this.#lastTick, now);
-    const added: string[] = [];
-    const removed: string[] = [];
-    for (const p of this.#peers.values()) {
-      const alive = this.#isAlive(p, now, this.#observed);
-      if (alive && !this.#alive.has(p.node)) {
-        this.#alive.add(p.node);
-        added.push(p.node);
-      } else if (!alive && this.#alive.delete(p.node)) {
-        removed.push(p.node);
-      }
-    }
-    for (const n of this.#alive) {
-      if (n !== this.#o.self && !this.#peers.has(n)) {
-        this.#alive.delete(n);
-        removed.push(n);
-      }
-    }
+    const next = new Set<string>();
+    if (this.#selfLive(this.#observed)) next.add(this.#o.self);
+    for (const p of this.#peers.values()) if (this.#isAlive(p, now, this.#observed)) next.add(p.node);
+    for (const n of this.#expected) if (this.#undecided(n, now, this.#observed)) next.add(n);
+    const added = [...next].filter((n) => !this.#alive.has(n));
+    const removed = [...this.#alive].filter((n) => !next.has(n));
+    this.#alive = next;
     return { added, removed };
   }
 
-  /** Self plus every node alive as of the last tick() or heard(). */
+  /** Self (rule 1/8a) plus every node alive as of the last tick() or heard(), undecided ones included (rule 8b). */
   alive(): ReadonlySet<string> {
     return this.#alive;
   }

@@ -74,6 +74,12 @@ export interface LivenessOptions {
   /** 'worker' (default): heartbeats from a worker thread; 'inline': from this thread (same code). */
   sender?: 'worker' | 'inline';
   queueDepth?: number;
+  /**
+   * Start-up rule (detector.ts rule 8): self counts as alive `settleMs` after the sender runs; peers listed by
+   * `peers()` and never heard count as alive (undecided) until heard or `boundMs` after the sender runs. Absent
+   * (default): self is alive at once and no peer is undecided. The speaker process sets it.
+   */
+  startup?: { settleMs: number; boundMs: number };
   /** Detector knobs (tests). */
   maxSuspectAfterMs?: number;
   leaseDurationMs?: number;
@@ -104,8 +110,10 @@ export interface LivenessStats {
 export interface Liveness extends EventEmitter {
   /** Resolves when the receive socket is bound and the sender runs; rejects on a bind error (e.g. EADDRINUSE). */
   readonly ready: Promise<void>;
-  /** Self plus every peer alive now. */
+  /** Self (once settled, with `startup`) plus every peer alive now, undecided ones included. */
   alive(): ReadonlySet<string>;
+  /** Peers in alive() only because they are undecided (start-up, never heard yet): their removal is no failover. */
+  undecided(): ReadonlySet<string>;
   /** MACs of berth speakers (this node's and every peer's heard): never an IP conflict. */
   friendlyMacs(): ReadonlySet<string>;
   /** Sends 'leaving' (3 copies, 10 ms apart) so peers take over at once; heartbeats stop. Resolves when sent. */
@@ -206,6 +214,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
       clock: this.#clock,
       ...(o.maxSuspectAfterMs !== undefined ? { maxSuspectAfterMs: o.maxSuspectAfterMs } : {}),
       ...(o.leaseDurationMs !== undefined ? { leaseDurationMs: o.leaseDurationMs } : {}),
+      ...(o.startup ? { startup: o.startup } : {}),
     });
     // strictly increasing within the process too: a Liveness restarted in the same millisecond (key change) must not
     // reuse the incarnation, or its seq 1, 2, … would be refused as replays until they passed the old seq
@@ -227,7 +236,8 @@ class UdpLiveness extends EventEmitter implements Liveness {
       });
     });
     const senderReady = this.#startSender(o.sender ?? 'worker');
-    this.ready = Promise.all([bound, senderReady]).then(() => undefined);
+    // rule 8: our heartbeats go out from here (bound and sender running): the settle and bound clocks start
+    this.ready = Promise.all([bound, senderReady]).then(() => this.#detector.sending());
     this.ready.catch((err: unknown) => {
       o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'liveness: not started');
       this.close();
@@ -335,7 +345,10 @@ class UdpLiveness extends EventEmitter implements Liveness {
       // keep sending to the last known peers
       this.#o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'liveness: peers() failed');
     }
-    if (peers) this.#postPeers(peers);
+    if (peers) {
+      this.#detector.expect(peers.map((p) => p.node));
+      this.#postPeers(peers);
+    }
     this.#refillQueue();
   }
 
@@ -469,6 +482,10 @@ class UdpLiveness extends EventEmitter implements Liveness {
     return new Set(this.#detector.alive());
   }
 
+  undecided(): ReadonlySet<string> {
+    return new Set(this.#detector.undecided());
+  }
+
   friendlyMacs(): ReadonlySet<string> {
     const s = new Set(this.#detector.friendlyMacs());
     for (const m of this.#myMacs()) s.add(m);
@@ -562,12 +579,20 @@ class UdpLiveness extends EventEmitter implements Liveness {
         max: this.#eld.max / 1e6,
       },
       changes: this.#changes,
-      peersAlive: this.#detector.alive().size - 1,
+      peersAlive: this.#peersAlive(),
     };
   }
 
   peers(): PeerView[] {
     return this.#detector.peers();
+  }
+
+  /** Peers alive now, self and undecided peers (rule 8) excluded. */
+  #peersAlive(): number {
+    const undecided = this.#detector.undecided();
+    let n = 0;
+    for (const p of this.#detector.alive()) if (p !== this.#o.node && !undecided.has(p)) n++;
+    return n;
   }
 
   address(): { address: string; port: number } {
