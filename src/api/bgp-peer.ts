@@ -14,11 +14,11 @@ export interface SecretReference {
 export interface BGPPeerSpec {
   /** Local AS, required, 0 rejected. */
   myASN: number;
-  /** Remote AS (berth requires it: dynamicASN is FRR-only). */
+  /** Remote AS; exactly one of peerASN / dynamicASN. */
   peerASN?: number;
-  /** FRR-only in MetalLB; rejected by berth. */
+  /** `internal` (peer AS = myASN) or `external` (any other); FRR-only in MetalLB, native in berth. */
   dynamicASN?: 'internal' | 'external' | string;
-  /** FRR-only in MetalLB; rejected by berth. */
+  /** Per-peer local AS (FRR `local-as <ASN> no-prepend replace-as`, MetalLB v0.16); FRR-only in MetalLB, native in berth. */
   localASN?: number;
   peerAddress?: string;
   /** Unnumbered BGP, FRR-only in MetalLB; rejected by berth. */
@@ -39,7 +39,7 @@ export interface BGPPeerSpec {
   /** Immutable after creation (CEL). */
   enableGracefulRestart?: boolean;
   ebgpMultiHop?: boolean;
-  /** FRR-only in MetalLB; rejected by berth. */
+  /** Host VRF device to peer through; FRR-only in MetalLB, native in berth (SO_BINDTODEVICE). */
   vrf?: string;
   /** Deprecated, no effect (admission warning). */
   disableMP?: boolean;

@@ -1,6 +1,7 @@
 // BGPPeer objects → PeerConfig (MetalLB internal/config/config.go `peerFromCR`, `parseTimers`), with MetalLB's
 // messages. berth's BGP is native but implements what MetalLB's native mode refuses (IPv6, BFD, graceful restart,
-// keepalive/connect timers, dual-stack families); FRR-only fields berth does not implement are refused here.
+// keepalive/connect timers, dual-stack families, dynamicASN, localASN, vrf); the FRR-only field berth does not
+// implement (`interface`, unnumbered BGP) is refused here.
 import { withBGPPeerDefaults, type BGPPeerSpec } from '../api/bgp-peer.ts';
 import {
   BGP_PEER_V1BETA1,
@@ -39,7 +40,7 @@ export function parsePeer(
   const before = r.count();
   const bad = (path: string, message: string): void => r.add('LB_PEER_INVALID', path, `${prefix}${message}`);
 
-  // FRR-only in MetalLB (§4.4); berth's native BGP does not implement them.
+  // FRR-only in MetalLB (§4.4) and not implemented by berth's native BGP.
   const unsupported = (field: keyof BGPPeerSpec, set: boolean): void => {
     if (set)
       r.add(
@@ -48,10 +49,7 @@ export function parsePeer(
         `peer ${name}: ${field} is not supported by berth's native BGP (FRR-only in MetalLB)`,
       );
   };
-  unsupported('vrf', (spec.vrf ?? '') !== '');
   unsupported('interface', (spec.interface ?? '') !== '');
-  unsupported('dynamicASN', (spec.dynamicASN ?? '') !== '');
-  unsupported('localASN', spec.localASN !== undefined && spec.localASN !== 0);
   if (spec.disableMP) warnings.push(`BGPPeer ${name}: ${DISABLE_MP_WARNING}`);
 
   if (!spec.myASN) bad('spec.myASN', 'missing local ASN');
@@ -59,8 +57,41 @@ export function parsePeer(
   const dynamic = spec.dynamicASN ?? '';
   if (peerASN === 0 && dynamic === '') bad('spec.peerASN', 'missing peer ASN and dynamicASN');
   if (peerASN !== 0 && dynamic !== '') bad('spec.dynamicASN', 'both peer ASN and dynamicASN specified');
+  if (dynamic !== '' && dynamic !== 'internal' && dynamic !== 'external')
+    bad('spec.dynamicASN', `invalid dynamicASN ${dynamic}`);
   if (spec.myASN && spec.myASN === peerASN && spec.ebgpMultiHop)
     bad('spec.ebgpMultiHop', 'invalid ebgp-multihop parameter set for an ibgp peer');
+  // localASN: FRR's `neighbor <peer> local-as <ASN> no-prepend replace-as` (MetalLB v0.16). FRR refuses it for iBGP
+  // and when equal to the router AS (bgpd BGP_ERR_LOCAL_AS_ALLOWED_ONLY_FOR_EBGP / _CANNOT_HAVE_LOCAL_AS_SAME_AS), so a
+  // MetalLB FRR speaker silently drops such a neighbor; berth says so here.
+  const localASN = spec.localASN ?? 0;
+  if (localASN !== 0) {
+    if (!Number.isInteger(localASN) || localASN < 1 || localASN > 0xffffffff)
+      bad('spec.localASN', `invalid localASN ${localASN}: an integer 1-4294967295`);
+    else if (localASN === spec.myASN)
+      bad(
+        'spec.localASN',
+        `localASN ${localASN} is the same as myASN (FRR: cannot have local-as same as BGP AS number)`,
+      );
+    else if ((spec.myASN && peerASN === spec.myASN) || dynamic === 'internal')
+      bad(
+        'spec.localASN',
+        `localASN ${localASN} is allowed only for eBGP peers, and this peer is iBGP (${dynamic === 'internal' ? 'dynamicASN internal' : `peerASN ${peerASN} = myASN`})`,
+      );
+  }
+  const vrf = spec.vrf ?? '';
+  if (vrf !== '' && !LINUX_IFNAME.test(vrf))
+    bad(
+      'spec.vrf',
+      `invalid vrf ${JSON.stringify(vrf)}: a Linux VRF device name (1-15 characters, no "/", ":" or white space)`,
+    );
+  // berth's BFD sockets are not bound to a VRF (bfd/udp.ts): a BFD session would run in the default table.
+  if (vrf !== '' && spec.bfdProfile)
+    r.add(
+      'LB_PEER_UNSUPPORTED',
+      'spec.bfdProfile',
+      `peer ${name}: bfdProfile together with vrf is not supported by berth's native BFD (its UDP sockets are not bound to VRF ${vrf})`,
+    );
 
   const address = spec.peerAddress ?? '';
   const iface = spec.interface ?? '';
@@ -105,6 +136,9 @@ export function parsePeer(
     name,
     myASN: spec.myASN,
     peerASN,
+    ...(dynamic === 'internal' || dynamic === 'external' ? { dynamicASN: dynamic } : {}),
+    ...(localASN !== 0 ? { localASN } : {}),
+    ...(vrf !== '' ? { vrf } : {}),
     peerAddress: canonicalIp(address) ?? address,
     ...(spec.sourceAddress ? { sourceAddress: canonicalIp(spec.sourceAddress) ?? spec.sourceAddress } : {}),
     peerPort: spec.peerPort,
@@ -123,6 +157,9 @@ export function parsePeer(
 }
 
 type Bad = (path: string, message: string) => void;
+
+/** A Linux network device name (dev_valid_name): 1-15 bytes, not `.`/`..`, no `/`, `:` or white space. */
+const LINUX_IFNAME = /^(?!\.{1,2}$)[^\s/:]{1,15}$/;
 
 /**
  * MetalLB `parseTimers`: only holdTime → keepalive = holdTime/3; only keepalive → holdTime = 3×keepalive; keepalive

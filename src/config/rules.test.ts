@@ -588,22 +588,24 @@ const rows: Row[] = [
     message:
       'pool v6 has bgpadvertisement a which references peer router-bgp which has bfd echo enabled, which is not possible',
   },
-  // berth: FRR-only fields are refused
+  // berth: vrf and localASN are native (src/config/peers.test.ts); what FRR would refuse is refused here
   {
-    desc: 'vrf (FRR-only)',
-    objs: [routerBgp({ vrf: 'red' })],
-    code: 'LB_PEER_UNSUPPORTED',
+    desc: 'vrf that cannot be a Linux device name',
+    objs: [routerBgp({ vrf: 'red/blue' })],
+    code: 'LB_PEER_INVALID',
     object: 'BGPPeer/router-bgp',
     path: 'spec.vrf',
-    message: "peer router-bgp: vrf is not supported by berth's native BGP (FRR-only in MetalLB)",
+    message:
+      'parsing peer router-bgp: invalid vrf "red/blue": a Linux VRF device name (1-15 characters, no "/", ":" or white space)',
   },
   {
-    desc: 'localASN (FRR-only)',
-    objs: [routerBgp({ localASN: 65000 })],
-    code: 'LB_PEER_UNSUPPORTED',
+    desc: 'localASN equal to myASN',
+    objs: [routerBgp({ localASN: 64500 })],
+    code: 'LB_PEER_INVALID',
     object: 'BGPPeer/router-bgp',
     path: 'spec.localASN',
-    message: "peer router-bgp: localASN is not supported by berth's native BGP (FRR-only in MetalLB)",
+    message:
+      'parsing peer router-bgp: localASN 64500 is the same as myASN (FRR: cannot have local-as same as BGP AS number)',
   },
   // --- BFDProfile ---
   {
@@ -694,17 +696,12 @@ for (const row of rows) {
   });
 }
 
-test('rejects: both peerASN and dynamicASN (and dynamicASN is FRR-only)', () => {
+test('rejects: both peerASN and dynamicASN', () => {
   const r = validateObjects([routerBgp({ dynamicASN: 'external' })], { namespace: NS });
   assert.equal(r.config, undefined);
   assert.deepEqual(
     r.problems.map((p) => [p.code, p.path, p.message]),
     [
-      [
-        'LB_PEER_UNSUPPORTED',
-        'spec.dynamicASN',
-        "peer router-bgp: dynamicASN is not supported by berth's native BGP (FRR-only in MetalLB)",
-      ],
       [
         'LB_PEER_INVALID',
         'spec.dynamicASN',

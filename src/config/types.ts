@@ -74,7 +74,14 @@ export interface BGPAdvertisementConfig {
 export interface PeerConfig {
   name: string;
   myASN: number;
+  /** 0 when dynamicASN is set. */
   peerASN: number;
+  /** BGPPeer dynamicASN: any peer AS equal to myASN (internal) or different (external). */
+  dynamicASN?: 'internal' | 'external';
+  /** BGPPeer localASN: the AS this session speaks as instead of myASN (FRR local-as … no-prepend replace-as). */
+  localASN?: number;
+  /** BGPPeer vrf: the Linux VRF device the session's socket is bound to (SO_BINDTODEVICE). */
+  vrf?: string;
   /** Canonical IP. */
   peerAddress: string;
   sourceAddress?: string;

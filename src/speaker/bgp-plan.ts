@@ -48,7 +48,7 @@ export interface BgpRoute {
 export interface BgpPeerPlan {
   name: string;
   peer: PeerConfig;
-  /** peerASN == myASN. */
+  /** peerASN == myASN, or dynamicASN internal. */
   ibgp: boolean;
   routes: Map<string, BgpRoute>;
 }
@@ -262,7 +262,7 @@ export function planBgp(world: BgpWorld, node: string): BgpPlan {
   const conflicts: BgpConflict[] = [];
   const dropped = new Set<string>();
   for (const peer of sessions) {
-    const ibgp = peer.peerASN === peer.myASN;
+    const ibgp = peer.peerASN === peer.myASN || peer.dynamicASN === 'internal';
     const routes = new Map<string, BgpRoute>();
     const entries = [...(wanted.get(peer.name) ?? new Map<string, Wanted>()).entries()].sort(
       ([, a], [, b]) =>

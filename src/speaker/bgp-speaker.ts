@@ -40,8 +40,16 @@ export interface SessionSpec {
   peerAddress: string;
   peerPort: number;
   localAddress?: string;
+  /** BGPPeer localASN when set, else myASN: the AS of the OPEN and AS_PATH. */
   localAsn: number;
+  /** 0 with dynamicAsn. */
   peerAsn: number;
+  /** BGPPeer dynamicASN (bgp/session.ts). */
+  dynamicAsn?: 'internal' | 'external';
+  /** BGPPeer myASN when localAsn is its localASN. */
+  routerAsn?: number;
+  /** BGPPeer vrf: the VRF device the session socket is bound to. */
+  device?: string;
   /** Seconds (BGPPeer holdTime, whole seconds); undefined = the session's default (90 s). */
   holdTime?: number;
   /** Seconds. */
@@ -138,8 +146,11 @@ export function sessionSpecFor(peer: PeerConfig, node: string, password?: string
     peerAddress: peer.peerAddress,
     peerPort: peer.peerPort,
     ...(peer.sourceAddress !== undefined ? { localAddress: peer.sourceAddress } : {}),
-    localAsn: peer.myASN,
+    localAsn: peer.localASN ?? peer.myASN,
     peerAsn: peer.peerASN,
+    ...(peer.dynamicASN !== undefined ? { dynamicAsn: peer.dynamicASN } : {}),
+    ...(peer.localASN !== undefined ? { routerAsn: peer.myASN } : {}),
+    ...(peer.vrf !== undefined ? { device: peer.vrf } : {}),
     ...(peer.holdTimeMs !== undefined ? { holdTime: Math.floor(peer.holdTimeMs / 1000) } : {}),
     ...(peer.keepaliveTimeMs !== undefined ? { keepaliveTime: Math.floor(peer.keepaliveTimeMs / 1000) } : {}),
     ...(peer.connectTimeMs !== undefined ? { connectTimeMs: peer.connectTimeMs } : {}),
@@ -167,6 +178,9 @@ export function defaultCreateSession(log: Logger): CreateSession {
       ...(spec.localAddress !== undefined ? { localAddress: spec.localAddress } : {}),
       localAsn: spec.localAsn,
       peerAsn: spec.peerAsn,
+      ...(spec.dynamicAsn !== undefined ? { dynamicAsn: spec.dynamicAsn } : {}),
+      ...(spec.routerAsn !== undefined ? { routerAsn: spec.routerAsn } : {}),
+      ...(spec.device !== undefined ? { device: spec.device } : {}),
       ...(spec.holdTime !== undefined ? { holdTime: spec.holdTime } : {}),
       ...(spec.keepaliveTime !== undefined ? { keepaliveTime: spec.keepaliveTime } : {}),
       ...(spec.connectTimeMs !== undefined ? { connectTimeMs: spec.connectTimeMs } : {}),

@@ -212,6 +212,52 @@ test('OpenSent: OPEN checks refuse with the RFC 4271 §6.2 NOTIFICATION and clos
   );
 });
 
+test('dynamicASN: internal accepts only the router AS, external any other AS; the refusal is Bad Peer AS', () => {
+  const internal: Partial<FsmConfig> = { peerAsn: 0, dynamicAsn: 'internal' };
+  const external: Partial<FsmConfig> = { peerAsn: 0, dynamicAsn: 'external' };
+  const open = (cfg: Partial<FsmConfig>, asn: number) =>
+    step(openSent(cfg), { type: 'BGPOpen', message: peerOpen({ asn, id: '198.51.100.1' }) });
+  assert.equal(open(internal, 64500).state.name, 'OpenConfirm');
+  assert.equal(open(external, 64501).state.name, 'OpenConfirm');
+  assert.equal(open(external, 4200000001).state.name, 'OpenConfirm', '4-octet peer AS');
+  for (const [cfg, asn, want] of [
+    [internal, 64501, /peer AS 64501 is not internal: dynamicASN internal wants the local AS 64500/],
+    [external, 64500, /peer AS 64500 is not external: dynamicASN external wants an AS other than 64500/],
+  ] as const) {
+    const r = open(cfg, asn);
+    assert.equal(r.state.name, 'Idle');
+    const n = sent(r.actions);
+    assert.ok(n && n.type === 'notification');
+    assert.deepEqual([n.code, n.subcode], [2, 2]);
+    assert.equal(n.data.readUInt16BE(0), asn, 'the data carries the peer AS (RFC 4271 §6.2)');
+    assert.equal(down(r.actions)?.reason, 'bad-peer-as');
+    assert.match(down(r.actions)!.detail, want);
+  }
+  // iBGP through dynamicASN internal still refuses the peer using our own BGP identifier (RFC 6286 §2.2).
+  const same = step(openSent(internal), {
+    type: 'BGPOpen',
+    message: peerOpen({ asn: 64500, id: '198.51.100.2' }),
+  });
+  assert.equal(down(same.actions)?.reason, 'bad-bgp-identifier');
+});
+
+test('localASN: the session speaks localAsn; dynamicASN compares with the router AS and refuses a peer in localAsn', () => {
+  // BGPPeer myASN 64500 (routerAsn), localASN 64510: OPEN carries 64510.
+  const cfg: Partial<FsmConfig> = { localAsn: 64510, routerAsn: 64500, peerAsn: 0, dynamicAsn: 'external' };
+  const s = openSent(cfg);
+  assert.equal(s.localOpen?.myAutonomousSystem, 64510);
+  const asn = (m: number) =>
+    step(openSent(cfg), { type: 'BGPOpen', message: peerOpen({ asn: m }) }).state.name;
+  assert.equal(asn(64501), 'OpenConfirm');
+  assert.equal(asn(64500), 'Idle', 'the router AS is not external');
+  assert.equal(asn(64510), 'Idle', 'a peer in our session AS would be iBGP on the wire');
+  const fixed = step(openSent({ localAsn: 64510, routerAsn: 64500, peerAsn: 64501 }), {
+    type: 'BGPOpen',
+    message: peerOpen({ asn: 64501 }),
+  });
+  assert.equal(fixed.state.name, 'OpenConfirm');
+});
+
 test('OpenSent/OpenConfirm/Established: hold timer expiry sends Hold Timer Expired; NOTIFICATION received closes', () => {
   for (const s of [openSent(), openConfirm(), established()]) {
     const h = step(s, { type: 'HoldTimerExpires' });
@@ -332,6 +378,19 @@ test('initialState refuses bad configuration with the value and the rule', () =>
   assert.throws(() => initialState({ ...CONFIG, holdTime: 2 }), /holdTime 2 must be 0 or 3-65535/);
   assert.throws(() => initialState({ ...CONFIG, peerAsn: 0 }), /peerAsn 0 must be an integer 1-4294967295/);
   assert.throws(() => initialState({ ...CONFIG, connectRetryMs: 0 }), /connectRetryMs 0/);
+  assert.throws(
+    () => initialState({ ...CONFIG, dynamicAsn: 'internal' }),
+    /peerAsn 64501 and dynamicAsn "internal" are mutually exclusive: peerAsn must be 0/,
+  );
+  assert.throws(
+    () => initialState({ ...CONFIG, peerAsn: 0, dynamicAsn: 'both' as 'internal' }),
+    /dynamicAsn "both" must be "internal" or "external"/,
+  );
+  assert.throws(
+    () => initialState({ ...CONFIG, routerAsn: 0 }),
+    /routerAsn 0 must be an integer 1-4294967295/,
+  );
+  assert.equal(initialState({ ...CONFIG, peerAsn: 0, dynamicAsn: 'external' }).name, 'Idle');
 });
 
 test('random event sequences: step never throws, Established only from OpenConfirm, every down leaves the connection', () => {

@@ -51,10 +51,23 @@ export type DownReason =
 
 /** Configuration the FSM checks OPENs against (from BGPPeer; MetalLB §6.2). */
 export interface FsmConfig {
-  /** Our ASN, 1-4294967295. */
+  /**
+   * The ASN this session speaks as (OPEN, AS_PATH), 1-4294967295: BGPPeer myASN, or its localASN when set (FRR's
+   * `local-as <ASN> no-prepend replace-as`, MetalLB api/v1beta2/bgppeer_types.go).
+   */
   localAsn: number;
-  /** The ASN the peer's OPEN must carry (RFC 4271 §6.2 Bad Peer AS otherwise). */
+  /**
+   * The ASN the peer's OPEN must carry (RFC 4271 §6.2 Bad Peer AS otherwise), 1-4294967295; 0 when `dynamicAsn` is
+   * set (BGPPeer peerASN and dynamicASN are mutually exclusive).
+   */
   peerAsn: number;
+  /**
+   * BGPPeer dynamicASN: accept any peer AS that is `internal` (equal to `routerAsn`) or `external` (different from
+   * `routerAsn` and from `localAsn`), instead of one fixed peerAsn (FRR `remote-as internal|external`).
+   */
+  dynamicAsn?: 'internal' | 'external';
+  /** The router's own AS (BGPPeer myASN) that dynamicAsn compares with; default localAsn (differs with localASN). */
+  routerAsn?: number;
   /** Our proposed hold time, seconds: 0 or 3-65535 (MetalLB default 90). */
   holdTime: number;
   /** Our keepalive interval, seconds, when configured (BGPPeer keepaliveTime); else negotiated hold / 3. */
@@ -157,9 +170,20 @@ const ALL_TIMERS: readonly TimerName[] = ['connectRetry', 'hold', 'keepalive', '
  * A new FSM in Idle (not started). Throws RangeError naming a bad ASN, hold time or duration.
  */
 export function initialState(config: FsmConfig): FsmState {
+  if (config.dynamicAsn !== undefined) {
+    if (config.dynamicAsn !== 'internal' && config.dynamicAsn !== 'external')
+      throw new RangeError(
+        `dynamicAsn ${JSON.stringify(config.dynamicAsn)} must be "internal" or "external"`,
+      );
+    if (config.peerAsn !== 0)
+      throw new RangeError(
+        `peerAsn ${config.peerAsn} and dynamicAsn "${config.dynamicAsn}" are mutually exclusive: peerAsn must be 0`,
+      );
+  }
   for (const [n, v] of [
     ['localAsn', config.localAsn],
-    ['peerAsn', config.peerAsn],
+    ...(config.dynamicAsn === undefined ? [['peerAsn', config.peerAsn] as const] : []),
+    ...(config.routerAsn !== undefined ? [['routerAsn', config.routerAsn] as const] : []),
   ] as const) {
     if (!Number.isInteger(v) || v < 1 || v > 0xffffffff)
       throw new RangeError(`${n} ${v} must be an integer 1-4294967295`);
@@ -204,16 +228,17 @@ export function checkPeerOpen(
 ): { reason: DownReason; notification: NotificationMessage; detail: string } | undefined {
   const asn = openAsn(theirs);
   const fourOctet = theirs.capabilities.some((c) => c.type === 'four-octet-as');
-  if (asn !== config.peerAsn) {
+  const wrongAs = peerAsMismatch(config, asn);
+  if (wrongAs) {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(theirs.myAutonomousSystem);
     return {
       reason: 'bad-peer-as',
       notification: newNotification(ErrorCode.OpenMessageError, OpenSubcode.BadPeerAs, { data }),
-      detail: `peer AS ${asn} is not the configured peerASN ${config.peerAsn}`,
+      detail: wrongAs,
     };
   }
-  if (theirs.myAutonomousSystem === AS_TRANS && !fourOctet && config.peerAsn !== AS_TRANS) {
+  if (theirs.myAutonomousSystem === AS_TRANS && !fourOctet && asn !== AS_TRANS) {
     return {
       reason: 'bad-peer-as',
       notification: newNotification(ErrorCode.OpenMessageError, OpenSubcode.BadPeerAs),
@@ -238,7 +263,7 @@ export function checkPeerOpen(
   }
   if (
     theirs.bgpIdentifier === '0.0.0.0' ||
-    (config.localAsn === config.peerAsn && theirs.bgpIdentifier === ours.bgpIdentifier)
+    (config.localAsn === asn && theirs.bgpIdentifier === ours.bgpIdentifier)
   ) {
     return {
       reason: 'bad-bgp-identifier',
@@ -249,6 +274,29 @@ export function checkPeerOpen(
     };
   }
   return undefined;
+}
+
+/**
+ * Why the AS `asn` of a peer's OPEN is not acceptable (the Bad Peer AS detail, RFC 4271 §6.2), or undefined: it must
+ * equal peerAsn; with dynamicAsn `internal` equal the router's AS (routerAsn, default localAsn); with `external`
+ * differ from it and from localAsn (a peer speaking our session AS would be internal on the wire).
+ */
+export function peerAsMismatch(config: FsmConfig, asn: number): string | undefined {
+  const router = config.routerAsn ?? config.localAsn;
+  switch (config.dynamicAsn) {
+    case 'internal':
+      return asn === router
+        ? undefined
+        : `peer AS ${asn} is not internal: dynamicASN internal wants the local AS ${router}`;
+    case 'external':
+      return asn !== router && asn !== config.localAsn
+        ? undefined
+        : `peer AS ${asn} is not external: dynamicASN external wants an AS other than ${router}`;
+    default:
+      return asn === config.peerAsn
+        ? undefined
+        : `peer AS ${asn} is not the configured peerASN ${config.peerAsn}`;
+  }
 }
 
 function u32(n: number): number[] {

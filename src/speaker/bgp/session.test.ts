@@ -197,6 +197,61 @@ test('iBGP: empty AS_PATH and LOCAL_PREF', async (t) => {
   assert.equal(findAttribute(v4.attributes, 'LOCAL_PREF')?.localPref, 300);
 });
 
+test('dynamicASN: the AS in the peer OPEN decides eBGP (AS_PATH [ours]) or iBGP (empty AS_PATH, LOCAL_PREF)', async (t) => {
+  for (const [mode, peerAs, path, lp] of [
+    ['external', 64501, [{ type: 'AS_SEQUENCE', asns: [64500] }], undefined],
+    ['internal', 64500, [], 300],
+  ] as const) {
+    const { peer, session } = await setup(t, {
+      peerAsn: 0,
+      dynamicAsn: mode,
+      routerId: '198.51.100.2',
+    });
+    peer.asn = peerAs;
+    if (mode === 'internal') peer.ctx = { fourOctetAs: true, ibgp: true };
+    session.announce('198.51.100.10/32', { localPref: 300 });
+    const up = new Promise<{ peerAsn: number }>((r) => session.once('established', r));
+    session.start();
+    assert.equal((await up).peerAsn, peerAs, `${mode}: established reports the peer's AS`);
+    await peer.until(() => eors(peer.updates()).length === 2, `${mode}: End-of-RIB`);
+    const v4 = peer.updates().find((u) => u.nlri.length > 0)!;
+    assert.deepEqual(findAttribute(v4.attributes, 'AS_PATH')?.segments, path, mode);
+    assert.equal(findAttribute(v4.attributes, 'LOCAL_PREF')?.localPref, lp, mode);
+    await session.stop();
+  }
+});
+
+test('localASN: OPEN and AS_PATH carry the per-peer local AS only (replace-as), never myASN', async (t) => {
+  const { peer, session } = await setup(t, { localAsn: 64510, routerAsn: 64500, peerAsn: 64501 });
+  session.announce('198.51.100.10/32');
+  session.start();
+  await peer.until(() => eors(peer.updates()).length === 2, 'End-of-RIB');
+  const open = peer.got.find((m) => m.type === 'open');
+  assert.ok(open?.type === 'open' && open.myAutonomousSystem === 64510);
+  const v4 = peer.updates().find((u) => u.nlri.length > 0)!;
+  assert.deepEqual(findAttribute(v4.attributes, 'AS_PATH')?.segments, [
+    { type: 'AS_SEQUENCE', asns: [64510] },
+  ]);
+});
+
+test('vrf: the device reaches the socket factory before connect; a bad device name is refused', async (t) => {
+  const seen: Array<string | undefined> = [];
+  const { peer, session } = await setup(t, {
+    device: 'vrf-blue',
+    openSocket: (o) => {
+      seen.push(o.device);
+      return new net.Socket();
+    },
+  });
+  session.start();
+  await peer.until(() => peer.got.some((m) => m.type === 'open'), 'the OPEN');
+  assert.deepEqual(seen, ['vrf-blue']);
+  assert.throws(
+    () => new BgpSession({ peerAddress: '127.0.0.1', localAsn: 1, peerAsn: 2, device: 'a/b', log }),
+    /device "a\/b" must be an interface or VRF name/,
+  );
+});
+
 test('RFC 7606: a treat-as-withdraw UPDATE keeps the session; a bad header resets it with its NOTIFICATION, then the table is replayed', async (t) => {
   const { peer, session, downs } = await setup(t);
   session.announce('198.51.100.10/32');

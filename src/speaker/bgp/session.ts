@@ -41,6 +41,7 @@ import {
   formatPrefix,
   frameLength,
   notificationText,
+  openAsn,
   parsePrefix,
   routeUpdates,
   withdrawUpdates,
@@ -74,8 +75,22 @@ export interface BgpSessionOptions {
   peerPort?: number;
   /** BGPPeer sourceAddress: the local address to connect from. */
   localAddress?: string;
+  /** The AS this session speaks as (OPEN, AS_PATH): BGPPeer myASN, or its localASN when set. */
   localAsn: number;
+  /** BGPPeer peerASN; 0 with `dynamicAsn`. */
   peerAsn: number;
+  /**
+   * BGPPeer dynamicASN: accept a peer AS equal to `routerAsn` (internal) or different from it and from localAsn
+   * (external); iBGP vs eBGP (AS_PATH, LOCAL_PREF) then follows the AS the peer's OPEN carries (fsm.ts peerAsMismatch).
+   */
+  dynamicAsn?: 'internal' | 'external';
+  /** BGPPeer myASN when localAsn is its localASN (dynamicAsn compares with it); default localAsn. */
+  routerAsn?: number;
+  /**
+   * BGPPeer vrf: SO_BINDTODEVICE on the session socket before connect (link/packet.ts openTcpSocket), so the SYN is
+   * routed in that VRF's table and the source address is one of its interfaces (Linux VRF, ip-vrf(8)).
+   */
+  device?: string;
   /** Seconds, 0 or 3-65535, default 90 (MetalLB). */
   holdTime?: number;
   /** Seconds; default negotiated hold / 3. */
@@ -113,7 +128,13 @@ export interface BgpSessionOptions {
   clock?: Clock;
   log: Logger;
   /** Opens the (unconnected) socket for an active connect; default net.Socket, or openTcpSocket with the MD5 key / TTL. */
-  openSocket?: (o: { family: 4 | 6; password?: string; ttl?: number; peerAddress: string }) => net.Socket;
+  openSocket?: (o: {
+    family: 4 | 6;
+    password?: string;
+    ttl?: number;
+    peerAddress: string;
+    device?: string;
+  }) => net.Socket;
 }
 
 /** Counters for MetalLB's metallb_bgp_* metrics (§7) and for tests. */
@@ -149,6 +170,8 @@ export interface SessionDown {
 /** Payload of the 'established' event. */
 export interface SessionUp {
   negotiated: Negotiated;
+  /** The AS in the peer's OPEN (the configured peerASN, or the one dynamicASN accepted). */
+  peerAsn: number;
   peerRouterId: string;
   localAddress: string;
   routerId: string;
@@ -192,6 +215,8 @@ export class BgpSession extends EventEmitter {
   readonly #dirty = new Set<string>();
   #flushScheduled = false;
   #routerId = '';
+  /** The peer's AS: configured, or (dynamicAsn) the one of the current connection's OPEN once Established. */
+  #peerAsn: number;
   readonly #stats: Omit<BgpSessionStats, 'state' | 'up' | 'announcedPrefixes' | 'pendingPrefixes'> = {
     updatesSent: 0,
     updatesReceived: 0,
@@ -219,16 +244,23 @@ export class BgpSession extends EventEmitter {
     const rt = o.gracefulRestart?.restartTimeSec;
     if (rt !== undefined && (!Number.isInteger(rt) || rt < 0 || rt > 4095))
       throw new RangeError(`gracefulRestart.restartTimeSec ${rt} must be an integer 0-4095 (RFC 4724 §3)`);
+    if (o.device !== undefined && (o.device === '' || o.device.length > 15 || /[\s/]/.test(o.device)))
+      throw new TypeError(
+        `device ${JSON.stringify(o.device)} must be an interface or VRF name (1-15 characters)`,
+      );
     if (o.routerId !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(o.routerId))
       throw new TypeError(`routerId ${JSON.stringify(o.routerId)} must be a dotted-quad IPv4 address`);
     this.peerAddress = ipaddr.parse(o.peerAddress).toString();
     this.#o = o;
     this.#clock = o.clock ?? realClock;
     this.#log = o.log.child({ peer: this.peerAddress });
+    this.#peerAsn = o.peerAsn;
     const fams = o.families ?? ['ipv4', 'ipv6'];
     this.#state = initialState({
       localAsn: o.localAsn,
       peerAsn: o.peerAsn,
+      ...(o.dynamicAsn !== undefined ? { dynamicAsn: o.dynamicAsn } : {}),
+      ...(o.routerAsn !== undefined ? { routerAsn: o.routerAsn } : {}),
       holdTime: o.holdTime ?? 90,
       ...(o.keepaliveTime !== undefined ? { keepaliveTime: o.keepaliveTime } : {}),
       connectRetryMs: o.connectTimeMs ?? FSM_DEFAULTS.connectRetryMs,
@@ -424,18 +456,21 @@ export class BgpSession extends EventEmitter {
     try {
       const password = this.#o.password ? this.#o.password : undefined;
       const ttl = this.#o.ttl;
+      const device = this.#o.device;
       socket = this.#o.openSocket
         ? this.#o.openSocket({
             family,
             peerAddress: this.peerAddress,
             ...(password ? { password } : {}),
             ...(ttl !== undefined ? { ttl } : {}),
+            ...(device !== undefined ? { device } : {}),
           })
-        : password || ttl !== undefined
+        : password || ttl !== undefined || device !== undefined
           ? openTcpSocket({
               family,
               ...(password ? { md5: { peer: { address: this.peerAddress }, key: password } } : {}),
               ...(ttl !== undefined ? { ttl } : {}),
+              ...(device !== undefined ? { device } : {}),
             })
           : new net.Socket();
     } catch (err) {
@@ -535,7 +570,8 @@ export class BgpSession extends EventEmitter {
 
   #established(n: Negotiated, peerOpen: OpenMessage): void {
     const peerRouterId = peerOpen.bgpIdentifier;
-    this.#ctx = { fourOctetAs: n.fourOctetAs, ibgp: this.#o.localAsn === this.#o.peerAsn };
+    this.#peerAsn = openAsn(peerOpen);
+    this.#ctx = { fourOctetAs: n.fourOctetAs, ibgp: this.#o.localAsn === this.#peerAsn };
     this.#families = n.families;
     // A peer that sent no Multiprotocol capability speaks IPv4 unicast only (RFC 4760 §8, what BIRD/FRR assume);
     // wire negotiate() intersects the lists, which would leave nothing to send.
@@ -546,6 +582,7 @@ export class BgpSession extends EventEmitter {
     this.#stats.establishedCount++;
     const up: SessionUp = {
       negotiated: n,
+      peerAsn: this.#peerAsn,
       peerRouterId,
       localAddress: this.#conn?.localAddress ?? '',
       routerId: this.#routerId,
@@ -555,6 +592,7 @@ export class BgpSession extends EventEmitter {
         holdTime: n.holdTime,
         routerId: this.#routerId,
         peerRouterId,
+        peerAsn: this.#peerAsn,
         families: n.families.map((f) => `${f.afi}/${f.safi}`),
       },
       'BGP session established',
@@ -655,7 +693,7 @@ export class BgpSession extends EventEmitter {
         for (const k of b.keys) this.#dirty.add(k);
         continue;
       }
-      const ibgp = this.#o.localAsn === this.#o.peerAsn;
+      const ibgp = this.#o.localAsn === this.#peerAsn;
       const updates = routeUpdates(
         b.prefixes,
         {
