@@ -2,13 +2,14 @@
 // (`ip netns exec NS node --import tsx layer2-netns.child.ts '<json>'`).
 // argv[2]: {"ips": [...], "probe": true|false, "friendly": ["mac", ...], "ifname": "eth0"}
 // stdout: one JSON object a line: {event:'announced'|'conflict'|'conflictCleared'|'withdrawn'|'linkError', ...}
-//   | {event:'stats', ...} (answer to a `{"stats":true}` stdin line) | {event:'started'}
+//   | {event:'stats', ..., links: [{ifname, ethertype, received, kernelDrops, handlerErrors}]} (answer to a
+//   `{"stats":true}` stdin line) | {event:'started'}
 // Exits (closing every socket) on SIGTERM or when stdin ends.
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { realClock } from '../../src/kube/clock.ts';
 import { Layer2Announcer } from '../../src/speaker/layer2/announcer.ts';
-import { openPacketSocket } from '../../src/speaker/link/packet.ts';
+import { openPacketSocket, type PacketSocket } from '../../src/speaker/link/packet.ts';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as {
   ips: string[];
@@ -19,9 +20,13 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as {
 const ifname = cfg.ifname ?? 'eth0';
 const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 
+const sockets: Array<{ ethertype: number; sock: PacketSocket }> = [];
 const announcer = new Layer2Announcer({
-  openLink: (name, ethertype, onFrame) =>
-    openPacketSocket({ ifname: name, ethertype, onFrame: (f) => onFrame(f) }),
+  openLink: (name, ethertype, onFrame) => {
+    const sock = openPacketSocket({ ifname: name, ethertype, onFrame: (f) => onFrame(f) });
+    sockets.push({ ethertype, sock });
+    return sock;
+  },
   clock: realClock,
   links: () => ({ arp: [ifname], ndp: [ifname] }),
   log: pino({ level: 'warn' }, process.stderr),
@@ -49,6 +54,7 @@ rl.on('line', (line) => {
       responsesSent: Object.fromEntries(s.responsesSent),
       gratuitousSent: Object.fromEntries(s.gratuitousSent),
       drops: Object.fromEntries(s.drops),
+      links: sockets.map(({ ethertype, sock }) => ({ ifname: sock.ifname, ethertype, ...sock.stats() })),
     });
   }
 });

@@ -11,6 +11,7 @@ import {
   socketFd,
   bindToDevice,
   openTcpSocket,
+  NDP_FILTER,
 } from './packet.ts';
 
 const root = process.getuid?.() === 0;
@@ -120,60 +121,192 @@ test(
       assert.equal(errors.length, 1);
       assert.equal(errors[0]?.code, 'EHANDLER');
       assert.match(errors[0]?.message ?? '', /handler bug/);
-      assert.deepEqual(rx.stats(), { received: 2, kernelDrops: 0, handlerErrors: 1 });
+      const { batches, largestBatch, ...counts } = rx.stats();
+      assert.deepEqual(counts, { received: 2, kernelDrops: 0, handlerErrors: 1 });
+      assert.ok(batches >= 1 && batches <= 2 && largestBatch >= 1, JSON.stringify(rx.stats()));
     } finally {
       rx.close();
       tx.close();
     }
+    const { received, kernelDrops, handlerErrors } = rx.stats();
     assert.deepEqual(
-      rx.stats(),
+      { received, kernelDrops, handlerErrors },
       { received: 2, kernelDrops: 0, handlerErrors: 1 },
       'stats readable after close',
     );
   },
 );
 
+for (const ring of [false, { frames: 256, frameSize: 256 }] as const)
+  test(
+    `openPacketSocket on loopback: a flood that overfills the receive queue is counted in kernelDrops (ring ${JSON.stringify(ring)})`,
+    { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+    async () => {
+      const ethertype = 0x88b5;
+      let last = -1;
+      let done!: () => void;
+      const marker = new Promise<void>((r) => (done = r));
+      const rx = openPacketSocket({
+        ifname: 'lo',
+        ethertype,
+        ring,
+        onFrame: (f) => {
+          last = f.readUInt32BE(14);
+          if (last === 0xffffffff) done();
+        },
+      });
+      assert.equal(rx.ring, ring !== false);
+      const tx = openPacketSocket({ ifname: 'lo', ethertype, onFrame: () => {} });
+      try {
+        const f = Buffer.alloc(60);
+        f.writeUInt16BE(ethertype, 12);
+        // 5,000 frames without yielding to the event loop: far more than the socket's receive buffer holds.
+        for (let i = 0; i < 5000; i++) {
+          f.writeUInt32BE(i, 14);
+          tx.send(f);
+        }
+        // The socket still works after the drops: a marker, resent until the drained queue has room for it, arrives.
+        f.writeUInt32BE(0xffffffff, 14);
+        const resend = setInterval(() => tx.send(f), 50);
+        try {
+          tx.send(f);
+          await marker;
+        } finally {
+          clearInterval(resend);
+        }
+        const st = rx.stats();
+        assert.ok(st.kernelDrops > 0, `kernelDrops ${st.kernelDrops}`);
+        assert.ok(st.received < 5000, `received ${st.received}`);
+      } finally {
+        rx.close();
+        tx.close();
+      }
+    },
+  );
+
 test(
-  'openPacketSocket on loopback: a flood that overfills the receive queue is counted in kernelDrops',
+  'openPacketSocket on loopback: 1,000 frames pending at one wake-up reach JS as one batch from the ring, all counted, none dropped',
   { skip: root ? false : 'needs root (CAP_NET_RAW)' },
   async () => {
-    const ethertype = 0x88b5;
-    let last = -1;
+    const ethertype = 0x88b4;
+    const seen: number[] = [];
     let done!: () => void;
-    const marker = new Promise<void>((r) => (done = r));
+    const all = new Promise<void>((r) => (done = r));
     const rx = openPacketSocket({
       ifname: 'lo',
       ethertype,
+      ring: { frames: 2048, frameSize: 256 },
       onFrame: (f) => {
-        last = f.readUInt32BE(14);
-        if (last === 0xffffffff) done();
+        assert.equal(f.length, 60);
+        seen.push(f.readUInt32BE(14));
+        if (seen.length === 1000) done();
       },
     });
-    const tx = openPacketSocket({ ifname: 'lo', ethertype, onFrame: () => {} });
+    const tx = openPacketSocket({ ifname: 'lo', ethertype: 0x88b3, ring: false, onFrame: () => {} });
     try {
-      const f = Buffer.alloc(60);
-      f.writeUInt16BE(ethertype, 12);
-      // 5,000 frames without yielding to the event loop: far more than the socket's receive buffer holds.
-      for (let i = 0; i < 5000; i++) {
+      assert.equal(rx.ring, true);
+      assert.throws(
+        () => tx.sendBatch([Buffer.alloc(60), Buffer.alloc(13)]),
+        /13 bytes .* shorter than the 14-byte/,
+      );
+      assert.throws(() => tx.sendBatch('x' as never), /must be an Array of Buffers/);
+      // Sent without yielding to the event loop (one sendmmsg per 1,024): on loopback each frame is in rx's ring when
+      // sendBatch returns, so the first wake-up finds all of them.
+      const frames = Array.from({ length: 1000 }, (_, i) => {
+        const f = Buffer.alloc(60);
+        f.writeUInt16BE(ethertype, 12);
         f.writeUInt32BE(i, 14);
-        tx.send(f);
-      }
-      // The socket still works after the drops: a marker, resent until the drained queue has room for it, arrives.
-      f.writeUInt32BE(0xffffffff, 14);
-      const resend = setInterval(() => tx.send(f), 50);
-      try {
-        tx.send(f);
-        await marker;
-      } finally {
-        clearInterval(resend);
-      }
+        return f;
+      });
+      assert.equal(tx.sendBatch(frames), 1000);
+      await all;
+      assert.deepEqual(
+        seen,
+        frames.map((_, i) => i),
+        'every frame, in order, with its own bytes',
+      );
       const st = rx.stats();
-      assert.ok(st.kernelDrops > 0, `kernelDrops ${st.kernelDrops}`);
-      assert.ok(st.received < 5000, `received ${st.received}`);
+      assert.equal(st.received, 1000);
+      assert.equal(st.kernelDrops, 0);
+      assert.equal(st.largestBatch, 1000, JSON.stringify(st));
+      assert.equal(st.batches, 1, JSON.stringify(st));
     } finally {
       rx.close();
       tx.close();
     }
+  },
+);
+
+test(
+  'openPacketSocket: NDP_FILTER lets only Neighbor Solicitations/Advertisements (and runt frames) reach an IPv6 socket',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  async () => {
+    const got: Buffer[] = [];
+    let done!: () => void;
+    const marker = new Promise<void>((r) => (done = r));
+    const rx = openPacketSocket({
+      ifname: 'lo',
+      ethertype: 0x86dd,
+      filter: NDP_FILTER,
+      onFrame: (f) => {
+        got.push(Buffer.from(f));
+        if (f.length === 20) done();
+      },
+    });
+    const tx = openPacketSocket({ ifname: 'lo', ethertype: 0x88b3, onFrame: () => {} });
+    try {
+      const ipv6 = (next: number, icmpType: number): Buffer => {
+        const f = Buffer.alloc(90);
+        f.writeUInt16BE(0x86dd, 12);
+        f[14] = 0x60;
+        f[20] = next;
+        f[21] = 255;
+        f[54] = icmpType;
+        return f;
+      };
+      const runt = Buffer.alloc(20);
+      runt.writeUInt16BE(0x86dd, 12);
+      tx.send(ipv6(17, 135)); // UDP: filtered
+      tx.send(ipv6(58, 128)); // ICMPv6 echo request: filtered
+      tx.send(ipv6(58, 135)); // NS
+      tx.send(ipv6(58, 136)); // NA
+      tx.send(runt); // too short to tell: passed, so the responder counts it as truncated
+      await marker;
+      assert.deepEqual(
+        got.map((f) => (f.length === 20 ? 'runt' : `${f[20]}/${f[54]}`)),
+        ['58/135', '58/136', 'runt'],
+      );
+    } finally {
+      rx.close();
+      tx.close();
+    }
+    assert.throws(
+      () =>
+        openPacketSocket({
+          ifname: 'lo',
+          ethertype: 0x86dd,
+          filter: [{ code: 6, jt: 0, jf: 0, k: -1 }],
+          onFrame: () => {},
+        }),
+      /BPF instruction 0 .* is invalid/,
+    );
+  },
+);
+
+test(
+  'openPacketSocket: a bad ring size is a TypeError naming the rule',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  () => {
+    assert.throws(
+      () =>
+        openPacketSocket({
+          ifname: 'lo',
+          ethertype: 0x88b5,
+          ring: { frames: 16, frameSize: 100 },
+          onFrame: () => {},
+        }),
+      /frameSize a power of two in 128\.\.65536/,
+    );
   },
 );
 
@@ -236,17 +369,26 @@ test(
     const addonPath = fileURLToPath(
       new URL('../../../native/build/Release/berth_native.node', import.meta.url),
     );
-    for (const close of [false, true]) {
+    for (const [close, ring] of [
+      [false, undefined],
+      [true, undefined],
+      [false, { frames: 64, frameSize: 256 }],
+      [true, { frames: 64, frameSize: 256 }],
+    ] as const) {
       const worker = `
         const n = require(${JSON.stringify(addonPath)});
-        const s = new n.PacketSocket('lo', 0x88b5, () => {}, () => {});
+        const s = new n.PacketSocket('lo', 0x88b5, () => {}, () => {}, ${JSON.stringify(ring)});
         ${close ? 's.close();' : ''}
         setTimeout(() => process.exit(0), ${close ? 0 : 20});`;
       const main = `
         const { Worker } = require('node:worker_threads');
         new Worker(${JSON.stringify(worker)}, { eval: true }).on('exit', (c) => { console.log('worker exit', c); });`;
       const r = spawnSync(process.execPath, ['-e', main], { encoding: 'utf8' });
-      assert.equal(r.signal, null, `close=${close}: killed by ${r.signal}; ${r.stderr}`);
+      assert.equal(
+        r.signal,
+        null,
+        `close=${close} ring=${JSON.stringify(ring)}: killed by ${r.signal}; ${r.stderr}`,
+      );
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /worker exit 0/);
     }

@@ -35,6 +35,14 @@ export interface PacketSocket {
   readonly mac: Buffer;
   /** Sends a whole Ethernet frame (14-byte header included) on the interface as is. Throws LinkError. */
   send(frame: Buffer): void;
+  /**
+   * Sends whole Ethernet frames with one sendmmsg(2) per 1,024; returns how many the kernel took, in order (fewer
+   * when its transmit queue is full: send the rest later). Throws LinkError when the first one fails, TypeError /
+   * RangeError for a frame that is not a Buffer of at least 14 bytes (nothing is sent then).
+   */
+  sendBatch(frames: readonly Buffer[]): number;
+  /** Whether frames are read from a PACKET_RX_RING (else recvfrom(); see OpenPacketSocketOptions.ring). */
+  readonly ring: boolean;
   /** Idempotent; no onFrame call is made after it returns. */
   close(): void;
   /**
@@ -54,6 +62,10 @@ export interface PacketSocket {
 export interface PacketSocketStats {
   /** frames handed to onFrame */
   received: number;
+  /** event-loop wake-ups that delivered frames: all frames of one wake-up cross from C++ to JS as one batch */
+  batches: number;
+  /** the most frames one wake-up delivered */
+  largestBatch: number;
   /** frames the kernel dropped because this socket's receive queue was full (PACKET_STATISTICS tp_drops) */
   kernelDrops: number;
   /** onFrame calls that threw (reported to onError as EHANDLER) */
@@ -74,6 +86,20 @@ export interface OpenPacketSocketOptions {
   /** Called on Node's event loop for each received frame; copies of our own outgoing frames are never delivered. */
   onFrame: (frame: Buffer, meta: { outgoing: boolean }) => void;
   /**
+   * Receive queue. Default: a PACKET_RX_RING (TPACKET_V2) of 4,096 slots of 256 bytes (1 MiB) for ARP, 512 slots
+   * of 2,048 bytes (1 MiB) for other EtherTypes; a slot holds 66 bytes of headers, so longer frames are cut to
+   * `frameSize - 66` bytes (enough for any ARP packet, and for NDP on a 1,500-byte MTU). The ring holds frames while
+   * the event loop is busy, is not capped by net.core.rmem_max (the socket buffer is: about 200 KiB, a few hundred
+   * frames), and needs no system call per frame. `false`: recvfrom() from the socket buffer. When the kernel
+   * refuses a ring the socket falls back to recvfrom() (`ring` tells). frameSize: a power of two in 128..65536.
+   */
+  ring?: { frames: number; frameSize: number } | false;
+  /**
+   * A classic BPF program (SO_ATTACH_FILTER, filter.h struct sock_filter) run on every frame in the kernel: frames
+   * it rejects never reach the socket; offsets start at the Ethernet header. E.g. NDP_FILTER for an IPv6 socket.
+   */
+  filter?: readonly BpfInstruction[];
+  /**
    * Receive errors, and exceptions thrown by onFrame (code 'EHANDLER'); the socket keeps running after both.
    * ENETDOWN (syscall 'recvfrom') when the link goes down: frames flow again once it is up. After the interface is
    * deleted the socket is dead (send throws ENXIO): close it and open a new one when the link returns.
@@ -82,11 +108,73 @@ export interface OpenPacketSocketOptions {
   onError?: (err: LinkError) => void;
 }
 
+/** One classic BPF instruction (linux/filter.h struct sock_filter): opcode, jump-if-true, jump-if-false, operand. */
+export interface BpfInstruction {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
+// linux/bpf_common.h opcodes used below.
+const BPF_LD_B_ABS = 0x30; // BPF_LD | BPF_B | BPF_ABS
+const BPF_LD_W_LEN = 0x80; // BPF_LD | BPF_W | BPF_LEN
+const BPF_JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const BPF_JGE_K = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+const BPF_RET_K = 0x06; // BPF_RET | BPF_K
+const ins = (code: number, jt: number, jf: number, k: number): BpfInstruction => ({ code, jt, jf, k });
+
+/**
+ * For an IPv6 (0x86dd) packet socket: passes ICMPv6 (IPv6 next header 58, byte 20) Neighbor Solicitations and
+ * Advertisements (ICMPv6 type 135/136, byte 54), and frames too short to hold both bytes (so the responder still
+ * counts them as truncated); drops all other IPv6 traffic in the kernel, which AF_PACKET would otherwise copy to us.
+ * Like the responder's own peek, it does not walk extension headers (RFC 4861 NDP messages carry none).
+ */
+export const NDP_FILTER: readonly BpfInstruction[] = Object.freeze([
+  ins(BPF_LD_W_LEN, 0, 0, 0),
+  ins(BPF_JGE_K, 1, 0, 55), // 14 Ethernet + 40 IPv6 + 1
+  ins(BPF_RET_K, 0, 0, 0xffffffff),
+  ins(BPF_LD_B_ABS, 0, 0, 20),
+  ins(BPF_JEQ_K, 0, 4, 58),
+  ins(BPF_LD_B_ABS, 0, 0, 54),
+  ins(BPF_JEQ_K, 1, 0, 135),
+  ins(BPF_JEQ_K, 0, 1, 136),
+  ins(BPF_RET_K, 0, 0, 0xffffffff),
+  ins(BPF_RET_K, 0, 0, 0),
+]);
+
+/** struct sock_filter[] in host byte order (u16 code, u8 jt, u8 jf, u32 k); TypeError naming a bad field. */
+function encodeFilter(program: readonly BpfInstruction[]): Buffer {
+  if (!Array.isArray(program) || program.length === 0 || program.length > 4096)
+    throw new TypeError(
+      `BPF filter must be an array of 1..4096 instructions, got ${String((program as unknown[])?.length)}`,
+    );
+  const b = Buffer.alloc(program.length * 8);
+  program.forEach((p, i) => {
+    const ok = (v: unknown, max: number): boolean =>
+      Number.isInteger(v) && (v as number) >= 0 && (v as number) <= max;
+    if (!ok(p?.code, 0xffff) || !ok(p.jt, 255) || !ok(p.jf, 255) || !ok(p.k, 0xffffffff))
+      throw new TypeError(
+        `BPF instruction ${i} ${JSON.stringify(p)} is invalid: code 0..65535, jt and jf 0..255, k 0..4294967295`,
+      );
+    const le = new DataView(b.buffer, b.byteOffset + i * 8, 8);
+    const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+    le.setUint16(0, p.code, little);
+    le.setUint8(2, p.jt);
+    le.setUint8(3, p.jf);
+    le.setUint32(4, p.k, little);
+  });
+  return b;
+}
+
 interface NativePacketSocket {
   readonly ifindex: number;
   readonly fd: number;
   readonly mac: Buffer;
+  readonly ring: boolean;
   send(frame: Buffer): void;
+  sendBatch(frames: Buffer[]): number;
+  attachFilter(program: Buffer): void;
   close(): void;
   ref(): void;
   unref(): void;
@@ -97,8 +185,9 @@ interface NativeAddon {
   PacketSocket: new (
     ifname: string,
     ethertype: number,
-    onFrame: (frame: Buffer) => void,
+    onFrames: (batch: Buffer, ends: Uint32Array) => void,
     onError: (err: unknown) => void,
+    ring?: { frames: number; frameSize: number },
   ) => NativePacketSocket;
   setTcpMd5Sig(fd: number, address: string, prefixLength: number, key: Buffer): void;
   bindToDevice(fd: number, ifname: string): void;
@@ -149,13 +238,31 @@ function checkIfname(ifname: unknown): asserts ifname is string {
   }
 }
 
+/** Default receive rings (see OpenPacketSocketOptions.ring). */
+export const DEFAULT_RING = {
+  arp: { frames: 4096, frameSize: 256 },
+  other: { frames: 512, frameSize: 2048 },
+} as const;
+
+function checkFrame(frame: unknown, ifname: string): asserts frame is Buffer {
+  if (!Buffer.isBuffer(frame)) throw new TypeError(`frame for ${ifname} must be a Buffer`);
+  if (frame.length < 14) {
+    throw new RangeError(
+      `frame of ${frame.length} bytes for ${ifname} is shorter than the 14-byte Ethernet header`,
+    );
+  }
+}
+
 class AfPacketSocket implements PacketSocket {
   readonly ifname: string;
   readonly ifindex: number;
   readonly mac: Buffer;
+  readonly ring: boolean;
   readonly #sock: NativePacketSocket;
   #closed = false;
   #received = 0;
+  #batches = 0;
+  #largestBatch = 0;
   #handlerErrors = 0;
 
   constructor(o: OpenPacketSocketOptions) {
@@ -172,7 +279,6 @@ class AfPacketSocket implements PacketSocket {
       process.emitWarning(err);
     };
     const onFrame = (frame: Buffer): void => {
-      if (this.#closed) return;
       this.#received++;
       try {
         o.onFrame(frame, { outgoing: false });
@@ -188,6 +294,18 @@ class AfPacketSocket implements PacketSocket {
         );
       }
     };
+    // One call per event-loop wake-up: frame i is batch[ends[i-1] .. ends[i]) (views, no copies).
+    const onFrames = (batch: Buffer, ends: Uint32Array): void => {
+      if (this.#closed) return;
+      this.#batches++;
+      if (ends.length > this.#largestBatch) this.#largestBatch = ends.length;
+      let start = 0;
+      for (let i = 0; i < ends.length && !this.#closed; i++) {
+        const end = ends[i]!;
+        onFrame(batch.subarray(start, end));
+        start = end;
+      }
+    };
     const onError = (err: unknown): void => {
       const e = toLinkError(err, 'recvfrom', o.ifname);
       report(
@@ -196,22 +314,56 @@ class AfPacketSocket implements PacketSocket {
           : new LinkError(String(err), { code: 'EIO', syscall: 'recvfrom', ifname: o.ifname }),
       );
     };
+    const ring =
+      o.ring === false
+        ? undefined
+        : (o.ring ?? (o.ethertype === 0x0806 ? DEFAULT_RING.arp : DEFAULT_RING.other));
+    const filter = o.filter === undefined ? undefined : encodeFilter(o.filter);
     try {
-      this.#sock = new (native().PacketSocket)(o.ifname, o.ethertype, onFrame, onError);
+      this.#sock = new (native().PacketSocket)(o.ifname, o.ethertype, onFrames, onError, ring && { ...ring });
     } catch (err) {
       throw toLinkError(err, 'socket', o.ifname);
     }
+    if (filter) {
+      try {
+        this.#sock.attachFilter(filter);
+      } catch (err) {
+        this.#sock.close();
+        throw toLinkError(err, 'setsockopt(SO_ATTACH_FILTER)', o.ifname);
+      }
+    }
     this.ifindex = this.#sock.ifindex;
     this.mac = Buffer.from(this.#sock.mac);
+    this.ring = this.#sock.ring;
+  }
+
+  sendBatch(frames: readonly Buffer[]): number {
+    if (!Array.isArray(frames)) throw new TypeError(`frames for ${this.ifname} must be an Array of Buffers`);
+    for (const f of frames) checkFrame(f, this.ifname);
+    if (this.#closed)
+      throw new LinkError(`sendmmsg on ${this.ifname}: socket is closed`, {
+        code: 'EBADF',
+        syscall: 'sendmmsg',
+        ifname: this.ifname,
+      });
+    let sent = 0;
+    while (sent < frames.length) {
+      const chunk = frames.slice(sent, sent + 1024);
+      let n: number;
+      try {
+        n = this.#sock.sendBatch(chunk);
+      } catch (err) {
+        if (sent > 0) return sent;
+        throw toLinkError(err, 'sendmmsg', this.ifname);
+      }
+      sent += n;
+      if (n < chunk.length) break;
+    }
+    return sent;
   }
 
   send(frame: Buffer): void {
-    if (!Buffer.isBuffer(frame)) throw new TypeError(`frame for ${this.ifname} must be a Buffer`);
-    if (frame.length < 14) {
-      throw new RangeError(
-        `frame of ${frame.length} bytes for ${this.ifname} is shorter than the 14-byte Ethernet header`,
-      );
-    }
+    checkFrame(frame, this.ifname);
     if (this.#closed)
       throw new LinkError(`send on ${this.ifname}: socket is closed`, {
         code: 'EBADF',
@@ -269,6 +421,8 @@ class AfPacketSocket implements PacketSocket {
   stats(): PacketSocketStats {
     return {
       received: this.#received,
+      batches: this.#batches,
+      largestBatch: this.#largestBatch,
       kernelDrops: this.#sock.statistics().drops,
       handlerErrors: this.#handlerErrors,
     };
@@ -283,7 +437,9 @@ class AfPacketSocket implements PacketSocket {
 
 /**
  * Opens an AF_PACKET SOCK_RAW socket on `ifname` bound to `ethertype` (packet(7)); frames arrive through onFrame on
- * Node's event loop (a uv_poll, no thread). The open socket keeps the process alive until close().
+ * Node's event loop (a uv_poll, no thread): every frame pending at a wake-up, read from a receive ring (see
+ * `ring`), crosses from the addon to JS in one batch, then onFrame runs once per frame (a view into the batch's
+ * Buffer: copy it to keep it past the call cheaply). The open socket keeps the process alive until close().
  * Throws LinkError: EPERM without CAP_NET_RAW, ENODEV when the interface does not exist; TypeError for a bad name or
  * an ethertype outside 0..0xffff.
  */
