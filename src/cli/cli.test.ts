@@ -159,6 +159,23 @@ test('plan denies a third Service on port 80 of the shared IP and an IP outside 
   );
 });
 
+test('plan denies Services the API server would refuse (LB_BAD_SERVICE) with the field, the value and the rule', async () => {
+  const r = await run(['plan', '--output', 'json', 'examples/dev', 'test/fixtures/cli/malformed-services.yaml']);
+  assert.equal(r.code, 1, r.err);
+  const j = JSON.parse(r.out) as { services: Array<{ name: string; ips: string[]; denied?: { code: string; message: string } }> };
+  const by = new Map(j.services.map((s) => [s.name, s]));
+  assert.deepEqual(by.get('port-zero')?.denied, { code: 'LB_BAD_SERVICE', message: 'spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive' });
+  assert.deepEqual(by.get('bad-protocol')?.denied, {
+    code: 'LB_BAD_SERVICE',
+    message: 'spec.ports[0].protocol: Unsupported value: "HTTP": supported values: "SCTP", "TCP", "UDP"; spec.ports[1].port: Invalid value: "8080": must be an integer',
+  });
+  assert.equal(by.get('typo-type')?.denied?.code, 'LB_BAD_SERVICE');
+  assert.match(by.get('typo-type')!.denied!.message, /^spec\.type: Unsupported value: "Loadbalancer"/);
+  assert.deepEqual(by.get('fine')?.ips, ['192.168.1.220'], 'the denied ones took no IP');
+  const text = await run(['plan', 'examples/dev', 'test/fixtures/cli/malformed-services.yaml']);
+  assert.match(text.out, /^default\s+port-zero\s+-\s+<denied>\s+LB_BAD_SERVICE: spec\.ports\[0\]\.port: Invalid value: 0: must be between 1 and 65535, inclusive$/m);
+});
+
 test('plan refuses to plan on an invalid configuration', async () => {
   const r = await run(['plan', 'examples/dev', 'examples/prod', 'examples/services']);
   assert.equal(r.code, 1);

@@ -11,6 +11,7 @@ import { exhaustedAction } from '../webhook/service-policy.ts';
 import type { InputDoc } from './inputs.ts';
 import { formatLocated, locate } from './locate.ts';
 import { allocatorFromClaims, liveConfig, type LiveSnapshot } from './live.ts';
+import { serviceFieldErrors } from './service-fields.ts';
 
 /** What the change does to one Service. */
 export type LiveChange = 'keeps' | 'moves' | 'orphaned' | 'gets' | 'pending' | 'denied';
@@ -87,8 +88,14 @@ export function planLive(
   for (const svc of liveLb) rows.push(decide(svc, 'live'));
   for (const d of docs) {
     const o = d.object as ServiceLike;
-    if (o.kind !== 'Service' || o.apiVersion !== 'v1' || !isLoadBalancer(o) || !isOurClass(o, opts.lbClass)) continue;
-    if (liveKeys.has(serviceKey(o))) continue;
+    if (o.kind !== 'Service' || o.apiVersion !== 'v1' || !isOurClass(o, opts.lbClass)) continue;
+    const fieldErrors = serviceFieldErrors(o);
+    if ((fieldErrors.length === 0 && !isLoadBalancer(o)) || liveKeys.has(serviceKey(o))) continue;
+    if (fieldErrors.length > 0) {
+      const row = { namespace: o.metadata?.namespace || 'default', name: o.metadata?.name ?? '', source: `${d.file}:${d.line}` };
+      rows.push({ ...row, now: [], next: [], change: 'denied', reason: { code: 'LB_BAD_SERVICE', message: fieldErrors.join('; ') } });
+      continue;
+    }
     rows.push(decide(o, `${d.file}:${d.line}`));
   }
   return { problems: [], rows, orphaned: rows.filter((r) => r.change === 'orphaned').length };

@@ -14,6 +14,7 @@ import { formatLocated, locate } from './locate.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
 import { chooseKubeconfig, explainLiveError, labNotice } from './kubeconfig.ts';
+import { serviceFieldErrors } from './service-fields.ts';
 import { table } from './table.ts';
 
 export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--policy FILE] [--output text|json] PATH... (PATH may be - for stdin)
@@ -153,10 +154,18 @@ export function plan(docs: readonly InputDoc[], opts: PlanOptions): PlanResult {
     const o = d.object;
     if (o.kind !== 'Service' || o.apiVersion !== 'v1') continue;
     const svc = o as ServiceLike;
-    if (!isLoadBalancer(svc) || !isOurClass(svc, opts.lbClass)) continue;
+    if (!isOurClass(svc, opts.lbClass)) continue;
+    // What the API server would refuse (port 0, protocol HTTP, type Loadbalancer, ...): denied with its field errors.
+    const fieldErrors = serviceFieldErrors(svc);
+    if (fieldErrors.length === 0 && !isLoadBalancer(svc)) continue;
     const key = serviceKey(svc);
     const [ns, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
     const source = `${d.file}:${d.line}`;
+    if (fieldErrors.length > 0) {
+      alloc.release(key);
+      services.push({ namespace: ns, name, source, ips: [], denied: { code: 'LB_BAD_SERVICE', message: fieldErrors.join('; ') }, warnings: [] });
+      continue;
+    }
     const r = serviceRequestFrom(svc);
     if (!r.ok) {
       alloc.release(key);

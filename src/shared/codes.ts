@@ -45,6 +45,7 @@ export const Codes = {
   LB_POOL_MISMATCH: 'requested IPs and requested pool disagree',
   LB_BAD_REQUESTED_IP: 'a requested IP cannot be parsed, or too many / same family',
   LB_BOTH_IP_FIELDS: 'loadBalancerIP and the loadBalancerIPs annotation are both set',
+  LB_BAD_SERVICE: 'a Service field is malformed: the API server would refuse the Service (berth plan)',
   LB_NO_POOLS: 'no pool is configured',
   // --- admission (src/webhook) ---
   LB_CLAIM_NOT_OWNED: 'the Service\'s IP claim is missing or held by another Service',
