@@ -35,6 +35,16 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** ListOptions plus `each`: a callback that takes every item as its page arrives. */
+export interface ListEachOptions<T> extends ListOptions {
+  /**
+   * Called with each item, page by page, in the server's order. Items handed to it are not kept in the answer's
+   * `items` (left empty), so a large list never lives whole in memory: an informer transforms (projects) each page and
+   * lets the raw objects go before the next page is read (client-go's reflector pages its lists for the same reason).
+   */
+  each: (item: T) => void;
+}
+
 export interface WatchOptions {
   namespace?: string;
   resourceVersion?: string;
@@ -62,10 +72,15 @@ export class KubeClient {
     return this.transport.request<T>('GET', resourcePath(r, { namespace, name }));
   }
 
-  /** Lists every page; the answer's resourceVersion is the one to watch from. */
-  async list<T = KubeObject>(r: Resource, opts: ListOptions = {}): Promise<KubeResult<ObjectList<T>>> {
+  /**
+   * Lists every page; the answer's resourceVersion is the one to watch from. With `each` (ListEachOptions), items go
+   * to that callback page by page and the answer's `items` is empty; an error on a later page (e.g. 410 Gone: the
+   * continue token expired) is answered as the error, after `each` saw the earlier pages.
+   */
+  async list<T = KubeObject>(r: Resource, opts: ListOptions | ListEachOptions<T> = {}): Promise<KubeResult<ObjectList<T>>> {
     const path = resourcePath(r, { namespace: opts.namespace });
     const items: T[] = [];
+    const each = 'each' in opts ? opts.each : (it: T) => void items.push(it);
     let cont: string | undefined;
     let rv: string | undefined;
     do {
@@ -78,7 +93,7 @@ export class KubeClient {
       const res = await this.transport.request<ObjectList<T>>('GET', path, { query: q });
       if (!res.ok) return res;
       const page = res.value ?? { metadata: {}, items: [] };
-      for (const it of page.items ?? []) items.push(it);
+      for (const it of page.items ?? []) each(it);
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue || undefined;
     } while (cont);

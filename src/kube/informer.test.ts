@@ -102,6 +102,47 @@ describe('Informer', () => {
     await inf.stop();
   });
 
+  it('lists page by page, transforming each page before the next is asked for; a failed later page fails the list', async () => {
+    const t = new FakeTransport();
+    const pages: Array<{ items: KubeObject[]; cont?: string }> = [
+      { items: [svc('a', '1'), svc('b', '2')], cont: 'p2' },
+      { items: [svc('c', '3')], cont: 'p3' },
+      { items: [svc('d', '4')] },
+    ];
+    let failPage3 = true;
+    const transformed: string[] = [];
+    const asked: string[] = [];
+    t.handler = (req) => {
+      const cont = String(req.query.continue ?? '');
+      // What had been transformed when this page was asked for.
+      asked.push(`${cont || 'p1'}:${transformed.join(',')}`);
+      if (cont === 'p3' && failPage3) {
+        failPage3 = false;
+        return { ok: false, error: { kind: 'Gone', status: 410, reason: 'Expired', message: 'continue token expired' } };
+      }
+      const p = pages[cont === '' ? 0 : cont === 'p2' ? 1 : 2]!;
+      return { ok: true, value: { metadata: { resourceVersion: '9', ...(p.cont ? { continue: p.cont } : {}) }, items: structuredClone(p.items) } };
+    };
+    const inf = new Informer({
+      client: new KubeClient(t),
+      resource: Resources.services,
+      backoff: { initialMs: 1, maxMs: 1 },
+      transform: (o) => {
+        transformed.push(o.metadata?.name ?? '');
+        return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion } };
+      },
+    });
+    const log = recorder(inf);
+    inf.start();
+    await inf.synced;
+    assert.deepEqual(asked, ['p1:', 'p2:a,b', 'p3:a,b,c', 'p1:a,b,c', 'p2:a,b,c,a,b', 'p3:a,b,c,a,b,c']);
+    // The failed attempt changed nothing: handlers saw the complete list once, after it succeeded.
+    assert.deepEqual(log, ['add a@1', 'add b@2', 'add c@3', 'add d@4']);
+    assert.equal(inf.stats.errors, 1);
+    assert.equal(inf.size, 4);
+    await inf.stop();
+  });
+
   it('keeps retrying a failing list with backoff and syncs once the server answers', async () => {
     const t = new FakeTransport();
     const state = { items: [svc('a', '1')], rv: '1', fail: true };

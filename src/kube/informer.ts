@@ -210,14 +210,17 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Lists and replaces the cache; false when the list failed. A method of its own so the raw list (every object as
-   * the server sent it, before `transform`) dies with this frame instead of living on in the run loop's.
+   * Lists and replaces the cache; false when the list failed. Each page is prepared (`transform`) as it arrives, so the
+   * raw objects of a 10,000-item list never live all at once (only one page of 500 does): the controller's peak RSS
+   * at start was the whole raw Service list next to its projection.
    */
   async #list(): Promise<boolean> {
+    const prepared: T[] = [];
     const res = await this.#o.client.list<T>(this.#o.resource, {
       namespace: this.#o.namespace,
       labelSelector: this.#o.labelSelector,
       fieldSelector: this.#o.fieldSelector,
+      each: (o) => void prepared.push(this.#prepare(o)),
     });
     if (this.#stopped) return false;
     this.stats.lists++;
@@ -225,7 +228,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.#failed(res.error, 'list');
       return false;
     }
-    this.#replace(res.value.items);
+    this.#replace(prepared);
     this.#rv = res.value.metadata.resourceVersion;
     return true;
   }
@@ -271,16 +274,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  /** A fresh list: diff against the cache so handlers see exactly what changed while we were not watching. */
-  #replace(items: T[]): void {
+  /** A fresh list (prepared objects): diff against the cache so handlers see exactly what changed while we were not watching. */
+  #replace(items: readonly T[]): void {
     const seen = new Set<string>();
     const adds: T[] = [];
     const updates: Array<[T, T]> = [];
-    for (let i = 0; i < items.length; i++) {
-      // Let go of each raw object as soon as it is prepared (`transform` may build a smaller copy, as the
-      // controller's Service projection does): the list as the server sent it need not outlive its projection.
-      const o = this.#prepare(items[i]!);
-      items[i] = undefined as unknown as T;
+    for (const o of items) {
       const key = objectKey(o);
       seen.add(key);
       const old = this.#cache.get(key);
