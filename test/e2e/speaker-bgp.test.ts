@@ -1,0 +1,538 @@
+// Issue 9 "Done when", BGP mode for real, configured like a user would: the lab API server and controller, two node
+// namespaces each running `berth speaker` (src/lab/network, nodes n1 198.51.100.11 and n2 .12), and FRR 8 (zebra +
+// bfdd + bgpd, run as user frr) in the segment's other namespace as the router (198.51.100.1, AS 64501, passive,
+// `maximum-paths`, BFD profile 100 ms × 3). Everything berth is told comes from `kubectl apply` (BFDProfile, BGPPeer,
+// IPAddressPools, BGPAdvertisements, Services, EndpointSlices). Root only: skips with the reason otherwise. Asserted at
+// the router, with FRR's own JSON:
+//   - a dual-stack Service: its /32 and /128 from both nodes, multipath (ECMP), with the advertisement's communities
+//     and large communities; zebra holds both next hops; each node keeps one ServiceBGPStatus (peers [router]),
+//     rewritten only on change; deleting the last ready endpoint withdraws both prefixes and the objects;
+//   - berth.io/bgp-link-bandwidth with ETP=Local, 3 ready endpoints on n1 and 1 on n2: link-bandwidth communities
+//     3:1 and zebra's next-hop weights in the same proportion (FRR weighted ECMP, draft-ietf-idr-link-bandwidth);
+//   - Events on the BGPPeer: BGPSessionUp from each node; after SIGSTOP of n1's speaker, FRR's BFD removes n1's path
+//     (time printed, not asserted), and after SIGCONT the path comes back and n1 reports BGPSessionDown with the
+//     NOTIFICATION text.
+// Documentation ranges only (RFC 5737/3849): segment 198.51.100.0/24 + 2001:db8:51::/64, Service IPs 203.0.113.0/24 +
+// 2001:db8:113::/64, endpoint addresses 192.0.2.0/24.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
+import { startLabNetwork, type LabNetwork } from '../../src/lab/network/network.ts';
+import { inNamespace, networkSupport, run } from '../../src/lab/network/topology.ts';
+import { findKubectl } from '../../src/lab/testing.ts';
+
+const FRR = '/usr/lib/frr';
+const NS = 'metallb-system';
+const ROUTER = { v4: '198.51.100.1', asn: 64501 };
+const NODE_ASN = 64500;
+const WEB = { v4: '203.0.113.10', v6: '2001:db8:113::10' };
+const WEIGHTED = '203.0.113.20';
+
+async function skipReason(): Promise<string | undefined> {
+  const s = await networkSupport();
+  if (!s.ok) return s.reason;
+  for (const d of ['zebra', 'bfdd', 'bgpd']) if (!existsSync(`${FRR}/${d}`)) return `${FRR}/${d} is not installed (apt-get install frr)`;
+  if ((await run('sh', ['-c', 'command -v vtysh'])).code !== 0) return 'vtysh is not installed (apt-get install frr)';
+  if ((await run('id', ['frr'])).code !== 0) return 'user frr does not exist (zebra and bfdd refuse to run as root; apt-get install frr)';
+  if (!findKubectl()) return 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
+  return undefined;
+}
+
+const skip = await skipReason();
+if (skip) process.stdout.write(`# skipping the BGP end-to-end test: ${skip}\n`);
+
+let dir = '';
+let stack: LabStack | undefined;
+let net: LabNetwork | undefined;
+let frrDir = '';
+const frrPids: number[] = [];
+const stopped = new Set<number>();
+
+function frrConfig(d: string, nodes: readonly string[]): string {
+  return `frr defaults traditional
+hostname bt-router
+log file ${d}/frr.log
+!
+bfd
+ profile fast
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+ !
+!
+router bgp ${ROUTER.asn}
+ bgp router-id ${ROUTER.v4}
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor SPEAKERS peer-group
+ neighbor SPEAKERS remote-as ${NODE_ASN}
+ neighbor SPEAKERS passive
+ neighbor SPEAKERS timers 3 9
+ neighbor SPEAKERS bfd profile fast
+${nodes.map((n) => ` neighbor ${n} peer-group SPEAKERS`).join('\n')}
+ address-family ipv4 unicast
+  maximum-paths 8
+  neighbor SPEAKERS route-map NONE out
+ exit-address-family
+ address-family ipv6 unicast
+  maximum-paths 8
+  neighbor SPEAKERS activate
+  neighbor SPEAKERS route-map NONE out
+ exit-address-family
+!
+route-map NONE deny 10
+!
+`;
+}
+
+/** Starts zebra, bfdd and bgpd in namespace `ns` as user frr (recipes §4.3), each daemonized with its pid file. */
+async function startFrr(ns: string, nodes: readonly string[]): Promise<void> {
+  frrDir = mkdtempSync(join(tmpdir(), 'bt-frr-'));
+  chmodSync(frrDir, 0o755);
+  writeFileSync(join(frrDir, 'frr.conf'), frrConfig(frrDir, nodes));
+  const ids = (await run('id', ['-u', 'frr'])).stdout.trim();
+  const gid = (await run('id', ['-g', 'frr'])).stdout.trim();
+  chownSync(frrDir, Number(ids), Number(gid));
+  chownSync(join(frrDir, 'frr.conf'), Number(ids), Number(gid));
+  const common = ['-f', join(frrDir, 'frr.conf'), '--vty_socket', frrDir, '-A', '127.0.0.1', '-P', '0', '-u', 'frr', '-g', 'frr', '-d', '-z', join(frrDir, 'zserv.api')];
+  const daemons: Array<[string, string[]]> = [
+    ['zebra', []],
+    ['bfdd', ['--bfdctl', join(frrDir, 'bfdd.sock')]],
+    ['bgpd', ['-l', ROUTER.v4]],
+  ];
+  for (const [d, extra] of daemons) {
+    const pidFile = join(frrDir, `${d}.pid`);
+    const r = await inNamespace(ns, `${FRR}/${d}`, [...common, '-i', pidFile, ...extra], 30_000);
+    if (r.code !== 0) throw new Error(`${d} did not start (exit ${r.code}): ${r.stderr}${r.stdout}`);
+    const pid = await waitFor(`${d}'s pid file`, async () => {
+      const t = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : '';
+      return /^\d+$/.test(t) ? Number(t) : undefined;
+    }, 10_000);
+    frrPids.push(pid);
+  }
+}
+
+/** `vtysh -c cmd` against the router's daemons; JSON parsed when `json`. */
+async function vtysh(cmd: string): Promise<string> {
+  const r = await run('vtysh', ['--vty_socket', frrDir, '-c', cmd], 10_000);
+  if (r.code !== 0) throw new Error(`vtysh -c '${cmd}': exit ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+/** One `router bgp` configuration line on the running router. */
+async function configure(line: string): Promise<void> {
+  const r = await run('vtysh', ['--vty_socket', frrDir, '-c', 'configure terminal', '-c', `router bgp ${ROUTER.asn}`, '-c', line], 10_000);
+  if (r.code !== 0 || /% /.test(r.stdout)) throw new Error(`vtysh: router bgp ${ROUTER.asn}: ${line}: exit ${r.code}: ${r.stderr}${r.stdout}`);
+}
+async function vtyJson<T = Record<string, unknown>>(cmd: string): Promise<T> {
+  return JSON.parse(await vtysh(cmd)) as T;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const logs = net ? [...net.speakers.keys()].map((n) => `--- speaker ${n}\n${net!.speakers.get(n)!.output().slice(-3000)}`).join('\n') : '';
+      const frrLog = frrDir && existsSync(join(frrDir, 'frr.log')) ? readFileSync(join(frrDir, 'frr.log'), 'utf8').slice(-3000) : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last: ${(last as Error).message})` : ''}\n${logs}\n--- frr.log\n${frrLog}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function kubectl(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      findKubectl()!,
+      [`--kubeconfig=${stack!.lab.kubeconfigPath}`, `--cache-dir=${join(dir, 'kube-cache')}`, '--request-timeout=20s', ...args],
+      { timeout: 60_000, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, HOME: dir } },
+      (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${String(stderr) || err.message}`)) : resolve(String(stdout))),
+    );
+    child.stdin?.end(input ?? '');
+  });
+}
+
+/** The configuration a user applies: BFD profile, the router as BGPPeer (dual-stack over IPv4), two pools and ads. */
+const CONFIG = `apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: fast, namespace: ${NS}}
+spec: {receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: router, namespace: ${NS}}
+spec:
+  myASN: ${NODE_ASN}
+  peerASN: ${ROUTER.asn}
+  peerAddress: ${ROUTER.v4}
+  holdTime: 9s
+  keepaliveTime: 3s
+  bfdProfile: fast
+  dualStackAddressFamily: true
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: web, namespace: ${NS}}
+spec: {addresses: ["203.0.113.10-203.0.113.19", "2001:db8:113::10-2001:db8:113::19"], autoAssign: false}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: weighted, namespace: ${NS}}
+spec: {addresses: ["203.0.113.20-203.0.113.29"], autoAssign: false}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: web, namespace: ${NS}}
+spec:
+  ipAddressPools: [web]
+  communities: ["64500:100", "large:64500:1:2"]
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata:
+  name: weighted
+  namespace: ${NS}
+  annotations: {berth.io/bgp-link-bandwidth: per-endpoint}
+spec:
+  ipAddressPools: [weighted]
+`;
+
+function service(name: string, ips: readonly string[], etp: 'Cluster' | 'Local'): string {
+  const fams = ips.map((i) => (i.includes(':') ? 'IPv6' : 'IPv4'));
+  return `apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+  namespace: default
+  annotations: {metallb.io/loadBalancerIPs: "${ips.join(',')}"}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: ${etp}
+  ipFamilies: [${fams.join(', ')}]
+  ipFamilyPolicy: ${fams.length > 1 ? 'RequireDualStack' : 'SingleStack'}
+  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+`;
+}
+
+/** EndpointSlice `<svc>-v4` with one ready endpoint per (node, address). */
+function slice(svc: string, endpoints: ReadonlyArray<[node: string, address: string]>): string {
+  return `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${svc}-v4
+  namespace: default
+  labels: {kubernetes.io/service-name: ${svc}, endpointslice.kubernetes.io/managed-by: e2e}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+${endpoints.map(([node, a]) => `  - {addresses: ["${a}"], nodeName: ${node}, conditions: {ready: true, serving: true, terminating: false}}`).join('\n')}
+`;
+}
+
+interface FrrPath {
+  valid?: boolean;
+  bestpath?: { overall?: boolean };
+  multipath?: boolean;
+  nexthops?: Array<{ ip?: string; afi?: string; scope?: string }>;
+  peer?: { peerId?: string };
+  community?: { string?: string };
+  largeCommunity?: { string?: string };
+  extendedCommunity?: { string?: string };
+}
+
+/** FRR's paths for `prefix` (empty when it has none). */
+async function paths(prefix: string): Promise<FrrPath[]> {
+  const fam = prefix.includes(':') ? 'ipv6' : 'ipv4';
+  const j = await vtyJson<{ paths?: FrrPath[] }>(`show bgp ${fam} unicast ${prefix} json`);
+  return j.paths ?? [];
+}
+
+/** The peers (node addresses) FRR has a path for `prefix` from, sorted. */
+async function pathPeers(prefix: string): Promise<string[]> {
+  return (await paths(prefix)).map((p) => p.peer?.peerId ?? '?').sort();
+}
+
+interface ZebraNexthop {
+  ip?: string;
+  weight?: number;
+  active?: boolean;
+  fib?: boolean;
+}
+
+/** zebra's next hops for `prefix` (`show ip route … json`). */
+async function zebraNexthops(prefix: string): Promise<ZebraNexthop[]> {
+  const fam = prefix.includes(':') ? 'ipv6' : 'ip';
+  const j = await vtyJson<Record<string, Array<{ nexthops?: ZebraNexthop[]; selected?: boolean }>>>(`show ${fam} route ${prefix} json`);
+  const routes = j[prefix] ?? [];
+  return (routes.find((r) => r.selected) ?? routes[0])?.nexthops ?? [];
+}
+
+interface BgpStatusItem {
+  metadata: { name: string; resourceVersion: string; labels?: Record<string, string> };
+  status?: { node?: string; serviceName?: string; serviceNamespace?: string; peers?: string[] };
+}
+
+async function bgpStatuses(svc: string): Promise<BgpStatusItem[]> {
+  const j = JSON.parse(await kubectl(['get', 'servicebgpstatuses', '-n', NS, '-l', `metallb.io/service-name=${svc}`, '-o', 'json'])) as { items: BgpStatusItem[] };
+  return j.items.sort((a, b) => String(a.status?.node).localeCompare(String(b.status?.node)));
+}
+
+interface EventItem {
+  reason?: string;
+  type?: string;
+  message?: string;
+  count?: number;
+  reportingInstance?: string;
+  involvedObject?: { kind?: string; name?: string };
+}
+
+async function peerEvents(): Promise<EventItem[]> {
+  const j = JSON.parse(await kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=router', '-o', 'json'])) as { items: EventItem[] };
+  return j.items.filter((e) => e.involvedObject?.kind === 'BGPPeer');
+}
+
+let n1 = '';
+let n2 = '';
+
+before(async () => {
+  if (skip) return;
+  const t0 = performance.now();
+  const lap = (what: string): void => void process.stdout.write(`# ${what} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  dir = mkdtempSync(join(tmpdir(), 'berth-bgp-'));
+  stack = await startLabStack({ dir, webhook: false, devPools: false, persist: false, nodes: 0 });
+  lap('lab API server and controller up');
+  net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes: 2, pool: false });
+  lap('segment and both speakers ready');
+  n1 = net.node('n1').ipv4;
+  n2 = net.node('n2').ipv4;
+  await startFrr(net.topology.client.ns, [n1, n2]);
+  await kubectl(['apply', '-f', '-'], CONFIG);
+  lap('FRR started and the configuration applied');
+});
+
+after(async () => {
+  for (const pid of stopped) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
+  for (const pid of frrPids.reverse()) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  await net?.stop();
+  await stack?.stop();
+  if (frrDir) rmSync(frrDir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('both speakers establish with FRR, and report BGPSessionUp on the BGPPeer', { skip }, async () => {
+  const t0 = performance.now();
+  await waitFor(
+    'both BGP sessions Established at FRR',
+    async () => {
+      const s = await vtyJson<{ ipv4Unicast?: { peers?: Record<string, { state?: string }> } }>('show bgp summary json');
+      const peers = s.ipv4Unicast?.peers ?? {};
+      return peers[n1]?.state === 'Established' && peers[n2]?.state === 'Established' ? true : undefined;
+    },
+    45_000,
+    300,
+  );
+  process.stdout.write(`# both sessions Established at FRR ${((performance.now() - t0) / 1000).toFixed(1)} s after the BGPPeer was applied\n`);
+  // berth's BFD (BFDProfile fast) answers FRR's: both sessions up with 100 ms timers on both sides.
+  const bfd = await waitFor('FRR BFD up with both nodes at 100 ms', async () => {
+    const b = await vtyJson<Array<{ peer?: string; status?: string; 'remote-receive-interval'?: number; 'remote-detect-multiplier'?: number }>>('show bfd peers json');
+    return [n1, n2].every((a) => b.find((p) => p.peer === a)?.status === 'up') ? b : undefined;
+  });
+  for (const a of [n1, n2]) {
+    const p = bfd.find((x) => x.peer === a)!;
+    assert.deepEqual([p['remote-receive-interval'], p['remote-detect-multiplier']], [100, 3], `BFD timers of ${a}: ${JSON.stringify(p)}`);
+  }
+  const ev = await waitFor(
+    'BGPSessionUp events from n1 and n2 on BGPPeer router',
+    async () => {
+      const e = (await peerEvents()).filter((x) => x.reason === 'BGPSessionUp');
+      return ['n1', 'n2'].every((n) => e.some((x) => x.reportingInstance === n)) ? e : undefined;
+    },
+    20_000,
+    500,
+  );
+  for (const e of ev) {
+    assert.equal(e.type, 'Normal');
+    assert.match(String(e.message), new RegExp(`^node "n[12]": BGP session to ${ROUTER.v4.replaceAll('.', '\\.')}:179 established \\(peer router ID ${ROUTER.v4.replaceAll('.', '\\.')}`));
+  }
+});
+
+test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the communities; ServiceBGPStatus per node; withdrawn with its last ready endpoint', { skip }, async () => {
+  await kubectl(['apply', '-f', '-'], `${service('web', [WEB.v4, WEB.v6], 'Cluster')}---\n${slice('web', [['n1', '192.0.2.11']])}`);
+  const v4 = `${WEB.v4}/32`;
+  const v6 = `${WEB.v6}/128`;
+  const t0 = performance.now();
+  const lap = (what: string): void => void process.stdout.write(`# ${what} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  await waitFor(`${v4} from ${n1} and ${n2}`, async () => ((await pathPeers(v4)).join() === [n1, n2].sort().join() ? true : undefined), 30_000);
+  await waitFor(`${v6} from ${n1} and ${n2}`, async () => ((await pathPeers(v6)).join() === [n1, n2].sort().join() ? true : undefined), 30_000);
+  lap(`${v4} and ${v6} at FRR from both nodes`);
+  for (const prefix of [v4, v6]) {
+    const ps = await paths(prefix);
+    assert.equal(ps.length, 2, `${prefix}: ${JSON.stringify(ps)}`);
+    assert.ok(ps.every((p) => p.valid), `${prefix}: both paths valid: ${JSON.stringify(ps)}`);
+    assert.equal(ps.filter((p) => p.bestpath?.overall).length, 1, `${prefix}: one best path`);
+    assert.ok(ps.every((p) => p.multipath || p.bestpath?.overall), `${prefix}: both paths used (ECMP): ${JSON.stringify(ps)}`);
+    for (const p of ps) {
+      assert.equal(p.community?.string, '64500:100', `${prefix} communities`);
+      assert.equal(p.largeCommunity?.string, '64500:1:2', `${prefix} large communities`);
+      assert.equal(p.extendedCommunity, undefined, `${prefix}: no link-bandwidth without the annotation`);
+    }
+  }
+  // The IPv6 paths' next hops are the nodes' global IPv6 addresses (MP_REACH over the IPv4 session).
+  const v6hops = (await paths(v6)).map((p) => p.nexthops?.find((h) => h.scope !== 'link-local')?.ip).sort();
+  assert.deepEqual(v6hops, [net!.node('n1').ipv6, net!.node('n2').ipv6].sort());
+  // zebra installed both next hops.
+  const hops = await waitFor(`zebra: two next hops for ${v4}`, async () => {
+    const h = await zebraNexthops(v4);
+    return h.filter((x) => x.active).length === 2 ? h : undefined;
+  });
+  assert.deepEqual(hops.map((h) => h.ip).sort(), [n1, n2].sort());
+
+  // One ServiceBGPStatus per announcing node.
+  const st = await waitFor('a ServiceBGPStatus from each node for web', async () => {
+    const s = await bgpStatuses('web');
+    return s.length === 2 && s.every((x) => x.status?.peers?.length) ? s : undefined;
+  });
+  assert.deepEqual(
+    st.map((s) => [s.metadata.name.startsWith('bgp-'), s.metadata.labels?.['metallb.io/node'], s.status]),
+    [
+      [true, 'n1', { node: 'n1', serviceName: 'web', serviceNamespace: 'default', peers: ['router'] }],
+      [true, 'n2', { node: 'n2', serviceName: 'web', serviceNamespace: 'default', peers: ['router'] }],
+    ],
+  );
+  lap('both ServiceBGPStatus objects written');
+  // Written only on change: an endpoint added (a change the speakers recompute on) leaves them untouched.
+  await kubectl(['apply', '-f', '-'], slice('web', [['n1', '192.0.2.11'], ['n2', '192.0.2.12']]));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual((await bgpStatuses('web')).map((s) => s.metadata.resourceVersion), st.map((s) => s.metadata.resourceVersion), 'ServiceBGPStatus rewritten without a change');
+
+  // The last ready endpoint deleted: withdrawn from FRR (both families), the objects deleted.
+  await kubectl(['delete', 'endpointslice', '-n', 'default', 'web-v4']);
+  await waitFor(`${v4} withdrawn`, async () => ((await paths(v4)).length === 0 ? true : undefined), 20_000);
+  await waitFor(`${v6} withdrawn`, async () => ((await paths(v6)).length === 0 ? true : undefined), 20_000);
+  lap('withdrawn at FRR');
+  await waitFor('the ServiceBGPStatus objects of web deleted', async () => ((await bgpStatuses('web')).length === 0 ? true : undefined), 20_000);
+  // Back for the next tests.
+  await kubectl(['apply', '-f', '-'], slice('web', [['n1', '192.0.2.11']]));
+  await waitFor(`${v4} back from both nodes`, async () => ((await pathPeers(v4)).length === 2 ? true : undefined), 20_000);
+});
+
+test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the next hops 3:1', { skip }, async () => {
+  await kubectl(
+    ['apply', '-f', '-'],
+    `${service('weighted', [WEIGHTED], 'Local')}---\n${slice('weighted', [
+      ['n1', '192.0.2.21'],
+      ['n1', '192.0.2.22'],
+      ['n1', '192.0.2.23'],
+      ['n2', '192.0.2.24'],
+    ])}`,
+  );
+  const prefix = `${WEIGHTED}/32`;
+  await waitFor(`${prefix} from both nodes`, async () => ((await pathPeers(prefix)).length === 2 ? true : undefined), 30_000);
+  const ps = await paths(prefix);
+  const lb = new Map(ps.map((p) => [p.peer?.peerId, p.extendedCommunity?.string ?? '']));
+  process.stdout.write(`# FRR link-bandwidth communities for ${prefix}: ${JSON.stringify([...lb])}\n`);
+  // draft-ietf-idr-link-bandwidth: 1 Gbit/s per ready endpoint = 125,000,000 bytes/s; FRR prints "LB:<AS>:<bytes/s> (<Gbps>)".
+  assert.match(lb.get(n1)!, /LB:64500:375000000 \(3\.000 Gbps\)/);
+  assert.match(lb.get(n2)!, /LB:64500:125000000 \(1\.000 Gbps\)/);
+  const hops = await waitFor(`zebra: two weighted next hops for ${prefix}`, async () => {
+    const h = await zebraNexthops(prefix);
+    return h.filter((x) => x.active).length === 2 ? h : undefined;
+  });
+  process.stdout.write(`# zebra next hops for ${prefix}: ${JSON.stringify(hops.map((h) => ({ ip: h.ip, weight: h.weight })))}\n`);
+  const w = new Map(hops.map((h) => [h.ip, h.weight ?? 0]));
+  assert.ok(w.get(n1)! > 0 && w.get(n2)! > 0, `weights ${JSON.stringify([...w])}`);
+  assert.equal(w.get(n1)! / w.get(n2)!, 3, `next-hop weights not 3:1: ${JSON.stringify([...w])}`);
+  // The kernel route in the router namespace carries them too (iproute2 prints weight per nexthop).
+  const kernel = await inNamespace(net!.topology.client.ns, 'ip', ['route', 'show', WEIGHTED]);
+  process.stdout.write(`# kernel route: ${kernel.stdout.trim().replace(/\s+/g, ' ')}\n`);
+
+  // Endpoints move to 2 + 2: plain ECMP weights.
+  await kubectl(['apply', '-f', '-'], slice('weighted', [['n1', '192.0.2.21'], ['n1', '192.0.2.22'], ['n2', '192.0.2.23'], ['n2', '192.0.2.24']]));
+  await waitFor(`zebra: equal weights for ${prefix}`, async () => {
+    const h = await zebraNexthops(prefix);
+    const ws = h.filter((x) => x.active).map((x) => x.weight ?? 0);
+    return ws.length === 2 && ws[0] === ws[1] ? true : undefined;
+  });
+});
+
+test('BFD 100 ms × 3: SIGSTOP of a speaker removes its next hop at FRR; SIGCONT brings it back; n1 reports BGPSessionDown', { skip }, async () => {
+  const prefix = `${WEB.v4}/32`;
+  assert.deepEqual(await pathPeers(prefix), [n1, n2].sort());
+  const pid = net!.speakers.get('n1')!.pid;
+  const t0 = performance.now();
+  process.kill(pid, 'SIGSTOP');
+  stopped.add(pid);
+  let gone = 0;
+  try {
+    await waitFor(`${n1}'s path for ${prefix} to go`, async () => ((await pathPeers(prefix)).includes(n1) ? undefined : true), 15_000, 20);
+    gone = performance.now() - t0;
+    process.stdout.write(`# SIGSTOP of n1's speaker → its path gone at FRR after ${gone.toFixed(0)} ms (BFD 100 ms × 3)\n`);
+    const bfd = await vtyJson<Array<{ peer?: string; status?: string; diagnostic?: string }>>('show bfd peers json');
+    process.stdout.write(`# FRR BFD for ${n1}: ${JSON.stringify(bfd.find((p) => p.peer === n1))}\n`);
+    assert.deepEqual(await pathPeers(prefix), [n2]);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+    stopped.delete(pid);
+  }
+  await waitFor(`${n1}'s path for ${prefix} back`, async () => ((await pathPeers(prefix)).includes(n1) ? true : undefined), 30_000, 200);
+  const down = await waitFor(
+    'BGPSessionDown from n1 on BGPPeer router',
+    async () => (await peerEvents()).find((e) => e.reason === 'BGPSessionDown' && e.reportingInstance === 'n1'),
+    20_000,
+    500,
+  );
+  const log = net!.speakers
+    .get('n1')!
+    .output()
+    .split('\n')
+    .filter((l) => /bgp: |bfd/i.test(l))
+    .slice(-8)
+    .map((l) => l.slice(0, 300));
+  process.stdout.write(`# event BGPSessionDown of n1: ${down.message}\n# n1's last BGP/BFD log lines:\n${log.map((l) => `#   ${l}`).join('\n')}\n`);
+  assert.equal(down.type, 'Warning');
+  // Its own BFD saw the gap too (its detection time expired, or FRR's Down state arrived first): BFDSessionDown.
+  const bfdDown = (await peerEvents()).find((e) => e.reason === 'BFDSessionDown' && e.reportingInstance === 'n1');
+  assert.match(String(bfdDown?.message), /^node "n1": BFD down for the peer at 198\.51\.100\.1:179 \((ControlDetectionTimeExpired|NeighborSignaledSessionDown)\)/);
+  const ups = (await peerEvents()).filter((e) => e.reason === 'BGPSessionUp' && e.reportingInstance === 'n1');
+  assert.ok(ups.some((e) => (e.count ?? 1) >= 2), `BGPSessionUp of n1 counted again after the flap: ${JSON.stringify(ups)}`);
+});
+
+test('the router shuts the session down with a message: BGPSessionDown carries the NOTIFICATION and its text (RFC 8203)', { skip }, async () => {
+  await configure(`neighbor ${n2} shutdown message maintenance window 42`);
+  const down = await waitFor(
+    "BGPSessionDown from n2 on BGPPeer router with the router's shutdown message",
+    async () => (await peerEvents()).find((e) => e.reason === 'BGPSessionDown' && e.reportingInstance === 'n2' && /maintenance window 42/.test(String(e.message))),
+    20_000,
+    500,
+  );
+  process.stdout.write(`# event BGPSessionDown of n2: ${down.message}\n`);
+  assert.equal(down.type, 'Warning');
+  assert.match(String(down.message), /^node "n2": BGP session to 198\.51\.100\.1:179 down: .*NOTIFICATION/);
+  assert.match(String(down.message), /Cease\/Administrative ?Shutdown/i);
+  assert.match(String(down.message), /maintenance window 42/);
+  await waitFor(`${WEB.v4}/32 without ${n2}`, async () => ((await pathPeers(`${WEB.v4}/32`)).includes(n2) ? undefined : true), 20_000);
+  await configure(`no neighbor ${n2} shutdown`);
+  await waitFor(`${WEB.v4}/32 from ${n2} again`, async () => ((await pathPeers(`${WEB.v4}/32`)).includes(n2) ? true : undefined), 30_000);
+});
