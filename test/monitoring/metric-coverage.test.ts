@@ -1,45 +1,42 @@
-// Metric coverage: every metric name the alert rules, the seed's PromQL, the Grafana dashboard and docs/metrics.md use is exported by a
-// running process of the lab. Starts the lab stack (API server + webhook + controller, dev pool `default`,
-// src/cli/lab.ts startLabStack), creates one Service that gets an IP and one the webhook denies with the real
-// kubectl, then scrapes the controller's /metrics (HTTP) and the webhook's /metrics (HTTPS, loopback).
-// Names that only the speaker exports are listed in SPEAKER_METRICS_PENDING: berth has no speaker yet (the speaker
-// issues); the test prints them and fails if one of them turns up, so the list cannot go stale.
+// Metric coverage: every metric name the alert rules, the seed's PromQL, the Grafana dashboard and docs/metrics.md use is
+// exported by a running process of the lab. Starts the lab stack (API server + webhook + controller, dev pool `default`,
+// src/cli/lab.ts startLabStack) and one `berth speaker` (node lab-node-1, --dry-run-link: no socket, frames recorded),
+// creates with the real kubectl one Service that gets an IP (ETP=Local, a ready endpoint on lab-node-1 in an
+// EndpointSlice, so this speaker owns and announces it), one the webhook denies, a BFDProfile, a BGPPeer with that
+// profile pointing to a loopback address and port where nothing listens (the session stays down: a 0 sample of
+// metallb_bgp_session_up / metallb_bfd_session_up is exported, which is what MetalLBBGPSessionDown watches) and a
+// BGPAdvertisement; then scrapes the controller's /metrics (HTTP), the webhook's (HTTPS, loopback) and the speaker's.
+// A name only counts when a process exports a sample of it. Names whose samples only exist after an event that this
+// lab cannot produce without a real link are in AFTER_EVENT with that event: the speaker must declare them (# TYPE)
+// and must not yet sample them (else the entry is stale and the test says so).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
+import { LAB_NAMESPACE, startLabStack, type LabStack } from '../../src/cli/lab.ts';
+import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { dashboardQueries } from '../../src/metrics/dashboard.ts';
 import { alertRules, REPO, seed000 } from './monitoring-files.ts';
 import { eventually as poll } from '../e2e/controller-harness.ts';
 
-/** Speaker metrics (shared/spec/metallb-compat.md §7, "Emitted by: speaker"), pending the speaker issues. */
-export const SPEAKER_METRICS_PENDING: ReadonlySet<string> = new Set([
-  'metallb_speaker_announced',
-  'metallb_layer2_requests_received',
-  'metallb_layer2_responses_sent',
-  'metallb_layer2_gratuitous_sent',
-  'metallb_bgp_session_up',
-  'metallb_bgp_updates_total',
-  'metallb_bgp_announced_prefixes_total',
-  'metallb_bgp_pending_prefixes_total',
-  'metallb_bfd_session_up',
-  'berth_l2_owner_changes_total',
-  'berth_l2_failover_seconds',
-  'berth_l2_ip_conflicts',
-  'berth_l2_frames_dropped_total',
-]);
-
 /**
- * berth metrics that docs/metrics.md documents as defined (src/metrics/controller-metrics.ts) but that the
- * controller process does not export until its hooks are wired (src/controller/controller.ts, main.ts).
+ * Speaker metrics whose samples appear only after an event a dry-run link cannot produce (it receives nothing): their
+ * series are labelled by IP and, as MetalLB's (internal/layer2/stats.go CounterVec), created on first use. The test
+ * checks that the speaker declares each one (HELP/TYPE) and samples none yet. Their sampling is checked by
+ * src/speaker/speaker.test.ts (the announcer's figures and a conflict → these series).
  */
-export const CONTROLLER_METRICS_PENDING: ReadonlySet<string> = new Set<string>([]);
+export const AFTER_EVENT: ReadonlyMap<string, string> = new Map([
+  ['metallb_layer2_requests_received', 'an ARP request / Neighbor Solicitation for an announced IP is received'],
+  ['metallb_layer2_responses_sent', 'a reply to such a request is sent'],
+  ['berth_l2_ip_conflicts', 'a host that is not a berth speaker claims an announced IP'],
+]);
 
 const NAME = /\b((?:metallb|berth)_[a-z0-9_]+)\b/g;
 
@@ -103,8 +100,13 @@ function get(url: string): Promise<string> {
 const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => poll(fn, what, timeoutMs);
 
 const kubectlPath = findKubectl();
+const SPEAKER_MAIN = fileURLToPath(new URL('../../src/speaker/main.ts', import.meta.url));
+const NODE = 'lab-node-1';
+/** The BGP/BFD peer: a loopback address where nothing runs (127.0.0.0/8 is all loopback on Linux). */
+const PEER = '127.0.0.2';
 let dir = '';
 let stack: LabStack | undefined;
+let speaker: NodeProcess | undefined;
 
 function kubectl(args: string[], input?: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -118,6 +120,23 @@ function kubectl(args: string[], input?: string): Promise<{ code: number; out: s
   });
 }
 
+/**
+ * A TCP port on PEER that nothing listens on, within the BGPPeer CRD's peerPort range (at most 16384): bound once to
+ * find it, then closed.
+ */
+async function unusedPort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 6000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, PEER, () => srv.close(() => resolve(true)));
+    });
+    if (ok) return port;
+    if (attempt > 50) throw new Error(`no free TCP port found on ${PEER} in 10000-15999`);
+  }
+}
+
 const svc = (name: string, annotations: Record<string, string> = {}): string =>
   `apiVersion: v1
 kind: Service
@@ -127,8 +146,42 @@ metadata:
   annotations: ${JSON.stringify(annotations)}
 spec:
   type: LoadBalancer
+  externalTrafficPolicy: Local
   ports: [{port: 80, protocol: TCP}]
 `;
+
+/** A ready endpoint of `service` on NODE (no selector on the Service: the lab's EndpointSlice controller leaves it alone). */
+const endpointSlice = (service: string): string => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${service}-1
+  namespace: default
+  labels: {kubernetes.io/service-name: ${service}}
+addressType: IPv4
+endpoints: [{addresses: [203.0.113.5], nodeName: ${NODE}, conditions: {ready: true}}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+`;
+
+const bgpObjects = (peerPort: number): string => `apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: coverage-bfd, namespace: ${LAB_NAMESPACE}}
+spec: {receiveInterval: 300, transmitInterval: 300, detectMultiplier: 3}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: coverage-peer, namespace: ${LAB_NAMESPACE}}
+spec: {myASN: 64500, peerASN: 64501, peerAddress: ${PEER}, peerPort: ${peerPort}, bfdProfile: coverage-bfd, connectTime: 1s}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: coverage-bgp, namespace: ${LAB_NAMESPACE}}
+spec: {ipAddressPools: [default]}
+`;
+
+function metricValue(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  return undefined;
+}
 
 before(async () => {
   if (!kubectlPath) return;
@@ -137,20 +190,34 @@ before(async () => {
 });
 
 after(async () => {
+  await speaker?.stop('SIGTERM');
   await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('every metric name used by the rules, the seed and docs/metrics.md is exported by the lab controller or webhook', { skip: kubectlPath ? false : 'kubectl not found' }, async (t) => {
+test('every metric name used by the rules, the seed, the dashboard and docs/metrics.md is exported by the lab controller, webhook or speaker', { skip: kubectlPath ? false : 'kubectl not found' }, async (t) => {
   const s = stack!;
-  const allowed = await kubectl(['apply', '-f', '-'], svc('coverage-ok'));
+  const peerPort = await unusedPort();
+  // The speaker first (it starts while kubectl runs; it watches, so the objects may come later).
+  speaker = spawnNode(SPEAKER_MAIN, [
+    '--node-name', NODE,
+    '--kubeconfig', s.lab.kubeconfigPath,
+    '--namespace', LAB_NAMESPACE,
+    '--metrics-port', 'auto',
+    '--metrics-host', '127.0.0.1',
+    '--dry-run-link',
+  ], { logFile: join(dir, 'speaker.log') });
+  const allowed = await kubectl(['apply', '-f', '-'], [svc('coverage-ok'), endpointSlice('coverage-ok'), bgpObjects(peerPort)].join('---\n'));
   assert.equal(allowed.code, 0, allowed.out);
-  const denied = await kubectl(['apply', '-f', '-'], svc('coverage-denied', { 'metallb.io/loadBalancerIPs': '10.9.9.9' }));
-  assert.notEqual(denied.code, 0, `a Service asking for 10.9.9.9 (outside every pool) was accepted:\n${denied.out}`);
+  const denied = await kubectl(['apply', '-f', '-'], svc('coverage-denied', { 'metallb.io/loadBalancerIPs': '192.0.2.9' }));
+  assert.notEqual(denied.code, 0, `a Service asking for 192.0.2.9 (outside every pool) was accepted:\n${denied.out}`);
   assert.match(denied.out, /denied the request/);
+
+  const speakerPort = Number((await speaker.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
 
   const controllerUrl = `http://127.0.0.1:${s.controller!.metricsPort!}/metrics`;
   const webhookUrl = `https://127.0.0.1:${s.webhookPort!}/metrics`;
+  const speakerUrl = `http://127.0.0.1:${speakerPort}/metrics`;
   // The controller has reconciled the Service: the pool gauge counts its IP, and the claim cache its claim.
   const controllerText = await eventually('metallb_allocator_addresses_in_use_total and berth_claims_held {pool="default"} 1 on the controller', async () => {
     const text = await get(controllerUrl);
@@ -160,21 +227,44 @@ test('every metric name used by the rules, the seed and docs/metrics.md is expor
   const webhookText = await get(webhookUrl);
   assert.match(webhookText, /^berth_webhook_decisions_total\{webhook="mutate-service",result="allowed",reason="none"\} [1-9]/m);
   assert.match(webhookText, /^berth_webhook_decisions_total\{webhook="mutate-service",result="denied",reason="LB_[A-Z_]+"\} [1-9]/m);
+  // The speaker announces the Service's IP from lab-node-1 (layer 2, gratuitous packets on the dry-run link), and holds
+  // a BGP session and a BFD session towards PEER, both down (nothing answers there).
+  const ip = await eventually('coverage-ok to have its IP in status', async () => {
+    const r = await kubectl(['get', 'svc', 'coverage-ok', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
+    return r.code === 0 && r.out.trim() !== '' ? r.out.trim() : undefined;
+  });
+  const bgpPeer = `${PEER}:${peerPort}`;
+  const speakerText = await eventually(`the speaker: ${ip} announced with gratuitous packets, BGP session ${bgpPeer} and BFD session ${PEER} sampled`, async () => {
+    const text = await get(speakerUrl);
+    const ok =
+      metricValue(text, `metallb_speaker_announced{service="default/coverage-ok",protocol="layer2",node="${NODE}",ip="${ip}"}`) === 1 &&
+      (metricValue(text, `metallb_layer2_gratuitous_sent{ip="${ip}"}`) ?? 0) > 0 &&
+      metricValue(text, `metallb_bgp_session_up{peer="${bgpPeer}"}`) !== undefined &&
+      new RegExp(`^metallb_bfd_session_up\\{peer="${PEER.replace(/\./g, '\\.')}",vrf="[^"]*"\\} [01]$`, 'm').test(text);
+    return ok ? text : undefined;
+  }, 60_000).catch((e: unknown) => {
+    throw new Error(`${String(e)}\nspeaker output:\n${speaker!.output().slice(-4000)}`);
+  });
+  assert.equal(metricValue(speakerText, `metallb_bgp_session_up{peer="${bgpPeer}"}`), 0, 'nothing listens on the peer: the session is down');
+  t.diagnostic(`speaker: metallb_bfd_session_up ${/^metallb_bfd_session_up\{[^\n]*$/m.exec(speakerText)?.[0] ?? ''}`);
 
-  const byProcess = { controller: exported(controllerText), webhook: exported(webhookText) };
+  const byProcess = { controller: exported(controllerText), webhook: exported(webhookText), speaker: exported(speakerText) };
   const used = usedNames();
-  assert.ok(used.has('metallb_allocator_addresses_in_use_total') && used.has('metallb_allocator_addresses_total'), [...used.keys()].join(' '));
+  for (const n of ['metallb_allocator_addresses_in_use_total', 'metallb_allocator_addresses_total', 'metallb_bgp_session_up', 'metallb_speaker_announced']) {
+    assert.ok(used.has(n), `${n} is used by the rules/seed/dashboard/docs: ${[...used.keys()].join(' ')}`);
+  }
   const missing: string[] = [];
-  const pending: string[] = [];
   for (const [name, where] of [...used].sort(([a], [b]) => a.localeCompare(b))) {
     const by = Object.entries(byProcess).filter(([, names]) => names.has(name)).map(([p]) => p);
     const line = `${name} (${[...where].join(', ')})`;
-    if (SPEAKER_METRICS_PENDING.has(name) || CONTROLLER_METRICS_PENDING.has(name)) {
-      assert.deepEqual(by, [], `${name} is listed as pending but is exported by ${by.join(', ')}: remove it from the pending list`);
-      pending.push(`${line}: ${SPEAKER_METRICS_PENDING.has(name) ? 'speaker metric, pending the speaker issues' : 'berth controller metric, pending its controller hook'}`);
+    const event = AFTER_EVENT.get(name);
+    if (event !== undefined) {
+      assert.deepEqual(by, [], `${name} is listed in AFTER_EVENT but is sampled by ${by.join(', ')}: remove it from AFTER_EVENT`);
+      assert.match(speakerText, new RegExp(`^# TYPE ${name} (counter|gauge)$`, 'm'), `${name}: the speaker does not declare it`);
+      t.diagnostic(`declared by the speaker, sampled once ${event}: ${line}`);
     } else if (by.length === 0) missing.push(line);
     else t.diagnostic(`exported by ${by.join(' and ')}: ${line}`);
   }
-  for (const p of pending) t.diagnostic(`NOT CHECKED: ${p}`);
+  for (const name of AFTER_EVENT.keys()) assert.ok(used.has(name), `AFTER_EVENT lists ${name}, which nothing uses: remove it`);
   assert.deepEqual(missing, [], `used but exported by no lab process:\n${missing.join('\n')}`);
 });
