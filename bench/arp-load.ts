@@ -59,7 +59,19 @@ interface LinkStats {
 }
 
 function runLoad(rate: number): Promise<Load> {
-  const args = ['netns', 'exec', CL, process.execPath, '--import', 'tsx', LOAD, '--ifname', 'eth0', '--target', VIP];
+  const args = [
+    'netns',
+    'exec',
+    CL,
+    process.execPath,
+    '--import',
+    'tsx',
+    LOAD,
+    '--ifname',
+    'eth0',
+    '--target',
+    VIP,
+  ];
   args.push('--rate', String(rate), '--seconds', String(seconds), ...(v.batch ? ['--batch'] : []));
   return new Promise((resolve, reject) => {
     const p = spawn('ip', args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,14 +91,27 @@ try {
   ip('netns', 'add', CL);
   ip('netns', 'add', NODE);
   ip('link', 'add', 'eth0', 'netns', CL, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NODE);
-  for (const [ns, n] of [[CL, 1], [NODE, 2]] as const) {
+  for (const [ns, n] of [
+    [CL, 1],
+    [NODE, 2],
+  ] as const) {
     ip('-n', ns, 'link', 'set', 'lo', 'up');
     ip('-n', ns, 'link', 'set', 'eth0', 'address', `02:00:00:77:00:0${n}`);
     ip('-n', ns, 'addr', 'add', `198.51.100.${n}/24`, 'dev', 'eth0');
     ip('-n', ns, 'link', 'set', 'eth0', 'up');
   }
   agent = new Agent(
-    ['ip', 'netns', 'exec', NODE, process.execPath, '--import', 'tsx', CHILD, JSON.stringify({ ips: [VIP], probe: false, friendly: [] })],
+    [
+      'ip',
+      'netns',
+      'exec',
+      NODE,
+      process.execPath,
+      '--import',
+      'tsx',
+      CHILD,
+      JSON.stringify({ ips: [VIP], probe: false, friendly: [] }),
+    ],
     { cwd: REPO },
   );
   await agent.waitFor((e) => e.event === 'announced' && e.ip === VIP);
@@ -96,6 +121,7 @@ try {
     a.send({ stats: true });
     const s = await a.waitFor((e) => e.event === 'stats', from);
     const arp = (s.links as LinkStats[]).find((l) => l.ethertype === 0x0806)!;
+    if (process.env.ARP_LOAD_DEBUG) console.log(JSON.stringify(s));
     return { responses: (s.responsesSent as Record<string, number>)[VIP] ?? 0, arp };
   };
   await runLoad(1000).catch(() => undefined); // warm-up (JIT, neighbour state)
@@ -103,7 +129,9 @@ try {
     `ARP reply latency, announcer in ${NODE} ← requests from ${CL} over a veth pair, ${seconds} s per rate` +
       `${v.batch ? ', generator sends with sendmmsg' : ''} (node ${process.version})`,
   );
-  console.log('  rate/s  achieved      sent  answered    lost   p50 ms   p90 ms   p99 ms   max ms | node: received  replies  kernel drops | client drops  load avg');
+  console.log(
+    '  rate/s  achieved      sent  answered    lost   p50 ms   p90 ms   p99 ms   max ms | node: received  replies  kernel drops | client drops  load avg',
+  );
   for (const rate of rates) {
     const before = await stats();
     const load = await runLoad(rate);

@@ -5,7 +5,7 @@
 // Matching is exact: request n carries sender hardware address (ar$sha) 02:00:nn:nn:nn:nn (locally administered,
 // unicast) and the responder answers to ar$sha (RFC 826), so the reply's ar$tha names the request. The requests'
 // Ethernet source stays the interface's own MAC; the replies go to the 02:00:… MACs and AF_PACKET still delivers
-// them (PACKET_OTHERHOST). Sender IPs rotate over 198.51.100.30-199 (documentation range).
+// them (PACKET_OTHERHOST). Sender IPs rotate over 198.51.100.30-199 (documentation range) minus the target.
 // Requests go out in paced batches (one batch per ~1 ms timer tick, so the generator leaves CPU to the responder on
 // a small machine); with --batch the batch is one sendmmsg(2) (PacketSocket.sendBatch), else one send(2) per frame.
 // Prints one JSON line: { sent, replies, unmatched, late, lost, seconds, rate, p50Ms, p90Ms, p99Ms, maxMs,
@@ -72,9 +72,15 @@ const sock = openPacketSocket({
   },
 });
 const mac = [...sock.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-const SPA = Array.from({ length: 170 }, (_, i) => Buffer.from([198, 51, 100, 30 + i]));
+const SPA = Array.from({ length: 170 }, (_, i) => `198.51.100.${30 + i}`)
+  .filter((ip) => ip !== target) // a request from the target's own IP would be a claim on it, not a question
+  .map((ip) => Buffer.from(ip.split('.').map(Number)));
 const template = Buffer.alloc(42);
-ethernetHeader.encode({ destination: 'ff:ff:ff:ff:ff:ff', source: mac, ethertype: ETHERTYPE_ARP }, template, 0);
+ethernetHeader.encode(
+  { destination: 'ff:ff:ff:ff:ff:ff', source: mac, ethertype: ETHERTYPE_ARP },
+  template,
+  0,
+);
 arpPacket.encode(
   {
     operation: ARP_REQUEST,

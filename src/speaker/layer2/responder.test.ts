@@ -14,6 +14,7 @@ import {
   gratuitousArp,
   ndpFrame,
   respond,
+  respondWithoutFastPath,
   unsolicitedNeighborAdvert,
   type ResponderState,
 } from './responder.ts';
@@ -409,5 +410,55 @@ describe('fuzz', () => {
       }),
       { numRuns: 3000, seed: 9 },
     );
+  });
+});
+
+describe('ARP fast path', () => {
+  // Frames built from small domains so every branch is hit: our MAC or not in each MAC field, a broadcast or
+  // unicast destination, probe / watched / announced / unknown IPs, request or reply, padding, truncation, edits.
+  const macs = fc.constantFrom(US, CLIENT, OTHER, 'ff:ff:ff:ff:ff:ff');
+  const ips = fc.constantFrom(VIP4, '198.51.100.3', '198.51.100.1', '0.0.0.0', '203.0.113.7');
+  const arpFrames = fc
+    .tuple(
+      fc.record({
+        ethDst: macs,
+        ethSrc: macs,
+        sha: macs,
+        spa: ips,
+        tpa: ips,
+        op: fc.constantFrom(1 as const, 2 as const),
+      }),
+      fc.nat({ max: 20 }),
+      fc.option(fc.tuple(fc.nat({ max: 41 }), fc.integer({ min: 0, max: 255 })), { nil: undefined }),
+      fc.option(fc.nat({ max: 62 }), { nil: undefined }),
+    )
+    .map(([o, pad, edit, cut]) => {
+      const f = Buffer.concat([arpReq(o), Buffer.alloc(pad)]);
+      if (edit) f[edit[0]] = edit[1];
+      return cut === undefined ? f : f.subarray(0, cut);
+    });
+  const states = [
+    state([VIP4]),
+    state([VIP4], ['198.51.100.3']),
+    state([], [VIP4]),
+    state([]),
+    state(['0.0.0.0']),
+  ];
+
+  it('decides every ARP frame exactly as the general path does (same kind, counters, reply bytes)', () => {
+    fc.assert(
+      fc.property(arpFrames, fc.constantFrom(...states), (f, st) => {
+        assert.deepEqual(respond(f, st), respondWithoutFastPath(f, st));
+      }),
+      { numRuns: 5000, seed: 826 },
+    );
+  });
+
+  it("answers arping's captured request (padded to 60 bytes) with the general path's reply", () => {
+    const st = state([VIP4]);
+    const padded = Buffer.concat([ARPING_REQUEST, Buffer.alloc(18)]);
+    const fast = respond(padded, st);
+    assert.equal(fast.kind, 'reply');
+    assert.deepEqual(fast, respondWithoutFastPath(padded, st));
   });
 });

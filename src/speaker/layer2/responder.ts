@@ -71,11 +71,70 @@ function drop(reason: DropReason, ip?: string): ResponderResult {
  */
 export function respond(frame: Buffer, state: ResponderState): ResponderResult {
   try {
+    return fastArpReply(frame, state) ?? respondUnsafe(frame, state);
+  } catch (e) {
+    if (e instanceof L2DecodeError) return drop(e.reason);
+    return drop('malformed');
+  }
+}
+
+/**
+ * The same decision as respond() without its ARP fast path (for tests that compare the two).
+ * @internal
+ */
+export function respondWithoutFastPath(frame: Buffer, state: ResponderState): ResponderResult {
+  try {
     return respondUnsafe(frame, state);
   } catch (e) {
     if (e instanceof L2DecodeError) return drop(e.reason);
     return drop('malformed');
   }
+}
+
+const IGNORE: ResponderResult = Object.freeze({ kind: 'ignore' });
+
+// Bytes 14..21 of an Ethernet/IPv4 ARP request: htype 1, ptype 0x0800, hln 6, pln 4, oper 1 (RFC 826).
+const ARP_REQUEST_HEAD = Buffer.from('0001080006040001', 'hex');
+const ARP_REPLY_HEAD = Buffer.from('0001080006040002', 'hex');
+const ETHERTYPE_ARP_BYTES = Buffer.from('0806', 'hex');
+
+function ipv4At(buf: Buffer, offset: number): string {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
+}
+
+function isBroadcastAt(buf: Buffer, offset: number): boolean {
+  for (let i = 0; i < 6; i++) if (buf[offset + i] !== 0xff) return false;
+  return true;
+}
+
+/**
+ * The hot cases on a busy segment, decided on raw bytes without building header objects or MAC texts: a well-formed
+ * Ethernet/IPv4 ARP request (not a probe), to broadcast or our MAC, from another host whose IP we do not watch, for
+ * an announced IP (a reply byte-for-byte the one respondArp builds) or for an IP we do not watch (ignored). Anything
+ * else returns undefined and takes the general path, which decides and counts it.
+ */
+function fastArpReply(frame: Buffer, state: ResponderState): ResponderResult | undefined {
+  if (frame.length < ETHERNET_HEADER_LENGTH + 28 || frame[12] !== 0x08 || frame[13] !== 0x06)
+    return undefined;
+  if (frame.compare(ARP_REQUEST_HEAD, 0, 8, 14, 22) !== 0) return undefined;
+  const mac = state.mac;
+  // Ethernet source or ar$sha = ours (from-self), ar$spa 0.0.0.0 (probe) or watched (claim): general path.
+  if (frame.compare(mac, 0, 6, 6, 12) === 0 || frame.compare(mac, 0, 6, 22, 28) === 0) return undefined;
+  if (!isBroadcastAt(frame, 0) && frame.compare(mac, 0, 6, 0, 6) !== 0) return undefined;
+  const spa = ipv4At(frame, 28);
+  if (spa === '0.0.0.0' || state.watched.has(spa)) return undefined;
+  const tpa = ipv4At(frame, 38);
+  if (!state.announced.has(tpa)) return state.watched.has(tpa) ? undefined : IGNORE;
+  const reply = Buffer.allocUnsafe(ETHERNET_HEADER_LENGTH + 28);
+  frame.copy(reply, 0, 22, 28); // Ethernet destination: ar$sha
+  mac.copy(reply, 6);
+  ETHERTYPE_ARP_BYTES.copy(reply, 12);
+  ARP_REPLY_HEAD.copy(reply, 14);
+  mac.copy(reply, 22); // ar$sha: ours
+  frame.copy(reply, 28, 38, 42); // ar$spa: the asked IP
+  frame.copy(reply, 32, 22, 28); // ar$tha: the requester
+  frame.copy(reply, 38, 28, 32); // ar$tpa: the requester's IP
+  return { kind: 'reply', ip: tpa, frame: reply, requester: { mac: macToString(frame, 22), ip: spa } };
 }
 
 function respondUnsafe(frame: Buffer, state: ResponderState): ResponderResult {
