@@ -285,19 +285,19 @@ test('start-up: a never-heard expected peer is undecided (alive) until the bound
   assert.deepEqual([...d.undecided()], []);
 });
 
-test('start-up: heard → decided at once (a silent one dies by rule 4 inside the bound); a fresh Lease outlives the bound, a stale one ends it', () => {
+test('start-up: heard → decided at once (a silent one dies by rule 4 inside the bound); a stale Lease ends it, a fresh one decides it alive', () => {
   const { d, hb, run, clock } = setup({ startup: STARTUP });
   d.expect(['b', 'c', 'e', 'f']);
   d.sending();
   d.tick();
-  d.heard(hb('b'), 'x');
+  assert.deepEqual([...d.undecided()].sort(), ['b', 'c', 'e', 'f']);
+  assert.deepEqual(d.heard(hb('b'), 'x'), { accepted: true, added: [], removed: [], decided: ['b'] });
   d.leaseSeen('c', clock.now());
   d.leaseSeen('e', clock.now() - 50_000);
-  assert.deepEqual([...d.undecided()].sort(), ['c', 'f']);
-  const early = run(400);
-  assert.deepEqual(early.removed.sort(), ['b', 'e'], 'b silent after its heartbeat, e with a stale Lease');
-  const late = run(2_000);
-  assert.deepEqual(late.removed, ['f'], 'c stays: never heard, fresh Lease (rule 6)');
+  assert.deepEqual(d.tick(), { added: [], removed: ['e'], decided: ['c'] }, 'e: stale Lease; c: alive by its Lease (rule 6)');
+  assert.deepEqual([...d.undecided()], ['f']);
+  assert.deepEqual(run(400).removed, ['b'], 'b silent after its heartbeat');
+  assert.deepEqual(run(2_000).removed, ['f']);
   assert.deepEqual([...d.alive()].sort(), ['a', 'c']);
 });
 

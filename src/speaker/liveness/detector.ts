@@ -59,12 +59,20 @@ export interface DetectorOptions {
 }
 
 export type HeardResult =
-  | { accepted: true; added: string[]; removed: string[] }
+  | {
+      accepted: true;
+      added: string[];
+      removed: string[];
+      /** Rule 8: the node was undecided and is now heard (alive as before, but decided): only when non-empty. */
+      decided?: string[];
+    }
   | { accepted: false; reason: Extract<HeartbeatDropReason, 'replayed' | 'stale' | 'from-self'> };
 
 export interface LivenessDelta {
   added: string[];
   removed: string[];
+  /** Rule 8: nodes still alive that are no longer undecided (a fresh Lease at the bound): only when non-empty. */
+  decided?: string[];
 }
 
 interface Peer {
@@ -106,6 +114,8 @@ export class LivenessDetector {
   #expected = new Set<string>();
   /** Rule 8: observed time when our heartbeats started going out; undefined = not yet. */
   #sendingAt: number | undefined;
+  /** Rule 8: the alive nodes that are undecided, as of the last tick() or heard(). */
+  #undecidedNow = new Set<string>();
   readonly #peers = new Map<string, Peer>();
   #alive = new Set<string>();
   /** Observed time: elapsed clock time, each tick's step capped (rule 5). */
@@ -167,10 +177,7 @@ export class LivenessDetector {
 
   /** Rule 8b: the peers counted as alive now only because they are undecided (as of the last tick() or heard()). */
   undecided(): ReadonlySet<string> {
-    const now = this.#o.clock.now();
-    const s = new Set<string>();
-    for (const n of this.#expected) if (this.#alive.has(n) && this.#undecided(n, now, this.#observed)) s.add(n);
-    return s;
+    return this.#undecidedNow;
   }
 
   #observedNow(now: number): number {
@@ -224,7 +231,9 @@ export class LivenessDetector {
     p.macs = hb.macs;
     p.leaseChangesSinceUdp = 0;
     p.left = hb.state === 'leaving';
+    const wasUndecided = this.#undecidedNow.delete(p.node);
     if (p.left && this.#alive.delete(p.node)) return { accepted: true, added: [], removed: [p.node] };
+    if (!p.left && wasUndecided) return { accepted: true, added: [], removed: [], decided: [p.node] };
     if (!p.left && !this.#alive.has(p.node)) {
       this.#alive.add(p.node);
       return { accepted: true, added: [p.node], removed: [] };
@@ -288,11 +297,17 @@ export class LivenessDetector {
     const next = new Set<string>();
     if (this.#selfLive(this.#observed)) next.add(this.#o.self);
     for (const p of this.#peers.values()) if (this.#isAlive(p, now, this.#observed)) next.add(p.node);
-    for (const n of this.#expected) if (this.#undecided(n, now, this.#observed)) next.add(n);
+    const undecided = new Set<string>();
+    for (const n of this.#expected) {
+      if (this.#undecided(n, now, this.#observed) && !next.has(n)) undecided.add(n);
+    }
+    for (const n of undecided) next.add(n);
     const added = [...next].filter((n) => !this.#alive.has(n));
     const removed = [...this.#alive].filter((n) => !next.has(n));
+    const decided = [...this.#undecidedNow].filter((n) => next.has(n) && !undecided.has(n));
     this.#alive = next;
-    return { added, removed };
+    this.#undecidedNow = undecided;
+    return decided.length > 0 ? { added, removed, decided } : { added, removed };
   }
 
   /** Self (rule 1/8a) plus every node alive as of the last tick() or heard(), undecided ones included (rule 8b). */

@@ -320,3 +320,42 @@ test('a speaker bound to :: talks to IPv4 peers (IPv4-mapped addresses)', async 
   ports.push(a.address().port, b.address().port);
   await until('both alive', () => a.alive().has('n2') && b.alive().has('n1'));
 });
+
+test('start-up rule 8 through the edge: self counts after settleMs, a listed peer is undecided until heard (a change says so)', async (t) => {
+  // n2's port is not known before n2 binds: n1 sends to a port nobody listens on until then (n2 unheard).
+  let bPort = 0;
+  const a = startLiveness({
+    node: 'n1',
+    bindAddress: '127.0.0.2',
+    port: 0,
+    key: secret,
+    log,
+    macs: () => [],
+    peers: () => [{ node: 'n2', address: '127.0.0.3', port: bPort || 9 }],
+    startup: { settleMs: 200, boundMs: 60_000 },
+  });
+  t.after(() => a.close());
+  assert.deepEqual([...a.alive()], [], 'not sending yet: itself not counted, n2 not expected yet');
+  await a.ready;
+  await until('n2 undecided', () => a.undecided().has('n2'));
+  assert.ok(a.alive().has('n2'), 'an undecided peer counts as alive');
+  await until('n1 settled', () => a.alive().has('n1'));
+  const changes: string[] = [];
+  a.on('change', (s) => changes.push(`${[...s].sort().join(',')} undecided:${[...a.undecided()].join(',')}`));
+  const b = startLiveness({
+    node: 'n2',
+    bindAddress: '127.0.0.3',
+    port: 0,
+    key: secret,
+    log,
+    macs: () => [],
+    peers: () => [{ node: 'n1', address: '127.0.0.2', port: a.address().port }],
+  });
+  t.after(() => b.close());
+  await b.ready;
+  bPort = b.address().port;
+  await until('n2 heard', () => a.undecided().size === 0);
+  assert.deepEqual(changes, ['n1,n2 undecided:'], 'one change: same set, n2 decided');
+  b.close();
+  await until('n2 dead after silence (heard once: no more undecided)', () => !a.alive().has('n2'));
+});

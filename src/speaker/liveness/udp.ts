@@ -134,6 +134,7 @@ export interface Liveness extends EventEmitter {
   setKey(secret: Buffer, o?: { switchAfterMs?: number; acceptOldForMs?: number }): void;
   /** The bound receive address (after `ready`; port 0 in the options picks a free one). */
   address(): { address: string; port: number };
+  /** The alive set changed, or a peer in it stopped being undecided (then the set is the same). */
   on(event: 'change', listener: (alive: ReadonlySet<string>) => void): this;
 }
 
@@ -464,13 +465,14 @@ class UdpLiveness extends EventEmitter implements Liveness {
       return;
     }
     this.#accepted++;
-    if (r.added.length > 0 || r.removed.length > 0) this.#emitChange();
+    // a node decided (rule 8) changes no alive set, but whether losing it later is a failover: listeners must know
+    if (r.added.length > 0 || r.removed.length > 0 || r.decided) this.#emitChange();
   }
 
   #evaluate(): void {
     if (this.#closed) return;
     const delta = this.#detector.tick();
-    if (delta.added.length > 0 || delta.removed.length > 0) this.#emitChange();
+    if (delta.added.length > 0 || delta.removed.length > 0 || delta.decided) this.#emitChange();
   }
 
   #emitChange(): void {
