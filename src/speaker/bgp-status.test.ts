@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
+import { applyObject } from '../kube/apply.ts';
+import type { KubeObject } from '../kube/client.ts';
+import { connect } from '../kube/connect.ts';
 import type { EventType, ObjectRef } from '../kube/events.ts';
+import { Resources } from '../kube/resources.ts';
+import { startLab } from '../lab/server.ts';
 import type { ServiceBgpStatusView } from './bgp-plan.ts';
 import {
   BFD_SESSION_DOWN,
@@ -10,6 +19,7 @@ import {
   BGP_SESSION_UP,
   BgpStatusWriter,
   bgpStatusObject,
+  kubeBgpStatusPort,
   sessionEvents,
   type BgpStatusBody,
   type BgpStatusObject,
@@ -232,4 +242,61 @@ test('session events go to the BGPPeer: up (Normal), down with the NOTIFICATION 
   assert.equal(got[0]!.message, 'node "n1": BGP session to 198.51.100.1:179 established (peer router ID 198.51.100.1, hold time 9 s, IPv4+IPv6 unicast)');
   assert.match(got[1]!.message, /^node "n1": BFD down for the peer at 198\.51\.100\.1:179 \(Control Detection Time Expired\)/);
   assert.equal(got[2]!.message, 'node "n1": BGP session to 198.51.100.1:179 down: received NOTIFICATION Cease/BFD Down');
+});
+
+test('against the lab API server: created with generateName bgp-, labels, the Pod as owner and the status; patched; deleted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bgpstatus-'));
+  const lab = await startLab({ dir, nodes: 0 });
+  t.after(async () => {
+    await lab.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const c = await connect({ kubeconfig: lab.kubeconfigPath, component: 'berth-speaker' });
+  assert.ok(c.ok);
+  const kube = c.kube;
+  t.after(() => kube.close());
+  const crd = parse(readFileSync(new URL('../../gitops/base/crds/servicebgpstatuses.metallb.io.yaml', import.meta.url), 'utf8')) as KubeObject;
+  const applied = await applyObject(kube.client, crd);
+  assert.ok(applied.ok, applied.ok ? '' : applied.error.message);
+  await kube.client.create(Resources.namespaces, { metadata: { name: 'metallb-system' } });
+  const informer = kube.informer(Resources.serviceBGPStatuses, { namespace: 'metallb-system' });
+  const warns: string[] = [];
+  const owner = [{ apiVersion: 'v1', kind: 'Pod', name: 'speaker-abcde', uid: '6f1c2f4e-0000-4000-8000-000000000001' }];
+  const port = kubeBgpStatusPort({ client: kube.client, namespace: 'metallb-system', node: 'n1', cache: () => informer.list(), owner, warn: (m) => warns.push(m) });
+  const w = new BgpStatusWriter({ node: 'n1', port });
+  informer.on({ add: () => w.reconcile(), update: () => w.reconcile(), delete: (o) => w.deleted(o.metadata?.name ?? '') });
+  informer.start();
+  await informer.synced;
+  t.after(() => (w.stop(), informer.stop()));
+  const objects = async (): Promise<KubeObject[]> => {
+    const l = await kube.client.list(Resources.serviceBGPStatuses, { namespace: 'metallb-system' });
+    assert.ok(l.ok);
+    return l.value.items;
+  };
+  const until = async (what: string, ok: (items: KubeObject[]) => boolean): Promise<KubeObject[]> => {
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const items = await objects();
+      if (ok(items)) return items;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(items)}; warnings ${warns.join('; ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  w.set(new Map([view('shop/web', ['router'])]));
+  const [o] = await until('the object with its status', (i) => i.length === 1 && (i[0]!['status'] as { peers?: string[] } | undefined)?.peers?.length === 1);
+  assert.match(o!.metadata!.name!, /^bgp-/);
+  assert.deepEqual(o!.metadata!.labels, { 'metallb.io/node': 'n1', 'metallb.io/service-name': 'web', 'metallb.io/service-namespace': 'shop' });
+  assert.deepEqual(o!.metadata!.ownerReferences, owner);
+  assert.deepEqual(o!['status'], { node: 'n1', serviceName: 'web', serviceNamespace: 'shop', peers: ['router'] });
+  const rv = o!.metadata!.resourceVersion;
+  // Informer echoes and an identical plan write nothing.
+  w.set(new Map([view('shop/web', ['router'])]));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await objects())[0]!.metadata!.resourceVersion, rv);
+  w.set(new Map([view('shop/web', ['router', 'router-v6'])]));
+  await until('peers patched', (i) => JSON.stringify((i[0]?.['status'] as { peers?: string[] } | undefined)?.peers) === '["router","router-v6"]');
+  assert.equal((await objects())[0]!.metadata!.name, o!.metadata!.name, 'patched in place');
+  w.set(new Map());
+  await until('the object deleted', (i) => i.length === 0);
+  assert.deepEqual(warns, []);
 });
