@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { buildConfig } from '../src/config/build.ts';
 import { NS, bgpAd, peer, pool } from '../src/config/test-objects.ts';
-import { planBgp, type BgpWorld } from '../src/speaker/bgp-plan.ts';
+import { BgpPlanner, planBgp, type BgpWorld } from '../src/speaker/bgp-plan.ts';
 import { BgpSpeaker } from '../src/speaker/bgp-speaker.ts';
 import type { EndpointView, ServiceView } from '../src/speaker/l2-plan.ts';
 
@@ -69,7 +69,8 @@ const world = (svcs: ServiceView[]): BgpWorld => ({
 
 const log = pino({ level: process.env.AGENT_LOG ?? 'silent' });
 const speaker = new BgpSpeaker({ node: 'n1', log });
-const planner = { plan: planBgp };
+// BENCH_BGP_FULL_PLAN=1: planBgp every time (the figures before BgpPlanner).
+const planner = process.env.BENCH_BGP_FULL_PLAN ? { plan: planBgp } : new BgpPlanner();
 const upNames = new Set<string>();
 speaker.on('sessionUp', (u: { name: string }) => {
   upNames.add(u.name);
@@ -81,7 +82,7 @@ async function idle(): Promise<void> {
   for (;;) {
     const s = speaker.sessions();
     if (s.length > 0 && s.every((x) => x.stats.up && x.stats.pendingPrefixes === 0)) return;
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -119,7 +120,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       say({ event: 'rss', rss: m.rss, heapUsed: m.heapUsed, external: m.external });
     } else if (cmd === 'stop') {
       await speaker.close();
-      process.exit(0);
+      process.exitCode = 0;
+      setImmediate(() => process.exit(0));
     }
   });
 });

@@ -225,7 +225,7 @@ try {
   writeFileSync(join(dir, 'agent-args.json'), JSON.stringify(args));
   const agent = spawn(
     'ip',
-    ['netns', 'exec', NODE, process.execPath, '--expose-gc', agentFile, join(dir, 'agent-args.json')],
+    ['netns', 'exec', NODE, process.execPath, '--expose-gc', ...(process.env.BENCH_BGP_AGENT_FLAGS?.split(' ').filter(Boolean) ?? []), agentFile, join(dir, 'agent-args.json')],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.push(agent);

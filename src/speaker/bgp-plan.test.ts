@@ -9,7 +9,7 @@ import { buildConfig } from '../config/build.ts';
 import { NS, bgpAd, community as communityCr, peer, pool } from '../config/test-objects.ts';
 import type { Config } from '../config/types.ts';
 import { community } from './bgp/wire/index.ts';
-import { diffRoutes, planBgp, type BgpPlan, type BgpWorld } from './bgp-plan.ts';
+import { BgpPlanner, diffRoutes, planBgp, type BgpPlan, type BgpWorld } from './bgp-plan.ts';
 import { EXCLUDE_FROM_LB_LABEL, type EndpointView, type NodeView, type ServiceView } from './l2-plan.ts';
 
 function config(objs: {
@@ -620,5 +620,141 @@ describe('planBgp: robustness and determinism', () => {
       ),
       { seed: 11, numRuns: 80 },
     );
+  });
+});
+
+describe('BgpPlanner (incremental planBgp)', () => {
+  /** Everything a plan says, with map orders. */
+  const plain = (p: BgpPlan): unknown => ({
+    ...p,
+    peers: [...p.peers].map(([k, v]) => [k, v.name, v.ibgp, v.peer, [...v.routes]]),
+    statuses: [...p.statuses],
+  });
+  const lbwAd = bgpAd('weighted', {
+    ipAddressPools: ['other'],
+    peers: ['rr-ibgp', 'r1-only'],
+    localPref: 50,
+  });
+  const cfgA = config({
+    pools: [POOL, pool('other', ['192.0.2.0/24'])],
+    ads: [
+      // Services sharing an IP (no sharing key: the planner must still agree) selected by ads with different
+      // LOCAL_PREFs: a conflict on the iBGP peer (dropped there; the decisions of every Service behind it change).
+      bgpAd('tier-a', {
+        ipAddressPools: ['web'],
+        localPref: 100,
+        communities: ['65000:1'],
+        serviceSelectors: [{ matchLabels: { tier: 'a' } }],
+      }),
+      bgpAd('tier-b', {
+        ipAddressPools: ['web'],
+        localPref: 200,
+        serviceSelectors: [{ matchLabels: { tier: 'b' } }],
+      }),
+      bgpAd('agg', { ipAddressPools: ['web'], aggregationLength: 28, communities: ['65000:2'] }),
+      {
+        ...lbwAd,
+        metadata: { ...lbwAd.metadata, annotations: { 'berth.io/bgp-link-bandwidth': 'per-endpoint' } },
+      },
+    ],
+  });
+  const cfgB = config({
+    pools: [POOL, pool('other', ['192.0.2.0/24'])],
+    ads: [bgpAd('all', { localPref: 7 })],
+  });
+  const nodes = [...NODES, node('node-c', { rack: 'r1' }), node('node-d', {}, true)];
+  const specArb = fc.record({
+    v6: fc.boolean(),
+    pool: fc.constantFrom('web', 'other'),
+    tier: fc.constantFrom('a', 'b', 'none'),
+    local: fc.boolean(),
+    epNodes: fc.subarray(['node-a', 'node-b', 'node-c', 'node-d']),
+  });
+  type Spec = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
+  const stepArb = fc.record({
+    // id → new spec (a copy of the old one when `same`), or removed (null).
+    edits: fc.array(
+      fc.record({ id: fc.integer({ min: 0, max: 24 }), spec: fc.option(specArb), same: fc.boolean() }),
+      {
+        maxLength: 5,
+      },
+    ),
+    config: fc.constantFrom(cfgA, cfgA, cfgA, cfgB),
+    node: fc.constantFrom('node-a', 'node-a', 'node-a', 'node-c', 'node-d'),
+  });
+
+  it('property: over random change sequences every plan equals planBgp of the same world (values and orders)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.integer({ min: 0, max: 24 }), spec: specArb }), { maxLength: 16 }),
+        fc.array(stepArb, { minLength: 1, maxLength: 8 }),
+        (initial, steps) => {
+          const planner = new BgpPlanner();
+          const specs = new Map<number, Spec>(initial.map((x) => [x.id, x.spec]));
+          const built = new Map<number, { s: ServiceView; e: EndpointView[] }>();
+          const make = (id: number, sp: Spec) => {
+            // IPs shared by several Services (id % 10): routes merged from several Services, and conflicts.
+            const v4 = sp.pool === 'web' ? `198.51.100.${(id % 10) * 3}` : `192.0.2.${id % 10}`;
+            return {
+              s: svc(`s${id}`, sp.v6 && sp.pool === 'web' ? [v4, `2001:db8:1::${id % 10}`] : [v4], {
+                externalTrafficPolicy: sp.local ? 'Local' : 'Cluster',
+                labels: sp.tier === 'none' ? {} : { tier: sp.tier },
+              }),
+              e: sp.epNodes.map((x) => ep(x)),
+            };
+          };
+          for (const [id, sp] of specs) built.set(id, make(id, sp));
+          let prev: BgpPlan | undefined;
+          let prevConfig: Config | undefined;
+          for (const step of [{ edits: [], config: cfgA, node: 'node-a' }, ...steps]) {
+            for (const e of step.edits) {
+              const old = specs.get(e.id);
+              const sp = e.same && old ? { ...old } : e.spec;
+              if (sp === null) {
+                specs.delete(e.id);
+                built.delete(e.id);
+              } else {
+                specs.set(e.id, sp);
+                built.set(e.id, make(e.id, sp)); // new objects, maybe the same content
+              }
+            }
+            const w: BgpWorld = {
+              config: step.config,
+              nodes,
+              services: [...built.values()].map((b) => b.s),
+              endpoints: new Map([...built.values()].map((b) => [b.s.key, b.e])),
+            };
+            const got = planner.plan(w, step.node);
+            assert.deepEqual(plain(got), plain(planBgp(w, step.node)));
+            // Unchanged routes keep their objects (BgpSpeaker.sync compares them by identity first).
+            if (prev && prev.node === got.node && prevConfig === step.config)
+              for (const [name, pp] of got.peers)
+                for (const [prefix, r] of pp.routes) {
+                  const before = prev.peers.get(name)?.routes.get(prefix);
+                  if (before && before !== r) assert.notDeepEqual(before, r);
+                }
+            prev = got;
+            prevConfig = step.config;
+          }
+        },
+      ),
+      { seed: 17, numRuns: 150 },
+    );
+  });
+
+  it('reuses the previous routes map of a peer whose routes did not change', () => {
+    const planner = new BgpPlanner();
+    const cfg = config({});
+    const w1 = world({ config: cfg, services: [svc('s1', ['198.51.100.10']), svc('s2', ['198.51.100.11'])] });
+    const a = planner.plan(w1, 'node-a');
+    const b = planner.plan({ ...w1, services: w1.services.map((s) => ({ ...s })) }, 'node-a');
+    for (const [name, pp] of a.peers) assert.equal(b.peers.get(name)!.routes, pp.routes, name);
+    const c = planner.plan({ ...w1, services: [w1.services[0]!] }, 'node-a');
+    assert.deepEqual([...c.peers.get('tor-ebgp')!.routes.keys()], ['198.51.100.10/32']);
+    assert.equal(
+      c.peers.get('tor-ebgp')!.routes.get('198.51.100.10/32'),
+      a.peers.get('tor-ebgp')!.routes.get('198.51.100.10/32'),
+    );
+    assert.deepEqual(plain(c), plain(planBgp({ ...w1, services: [w1.services[0]!] }, 'node-a')));
   });
 });

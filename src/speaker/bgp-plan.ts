@@ -15,6 +15,7 @@ import {
   compilePools,
   parseOnce,
   poolContains,
+  type EndpointView,
   type L2World,
   type NodeView,
   type ServiceView,
@@ -442,12 +443,28 @@ export function diffRoutes(
 
 /** The attributes a peer sees are equal (services are bookkeeping, not sent). */
 export function sameAttributes(a: BgpRoute, b: BgpRoute): boolean {
+  if (a === b) return true;
   return (
     a.prefix === b.prefix &&
     a.localPref === b.localPref &&
-    JSON.stringify([a.communities, a.largeCommunities, a.extendedCommunities]) ===
-      JSON.stringify([b.communities, b.largeCommunities, b.extendedCommunities])
+    sameList(a.communities, b.communities, (x, y) => x === y) &&
+    sameList(
+      a.largeCommunities,
+      b.largeCommunities,
+      (x, y) =>
+        x.globalAdministrator === y.globalAdministrator &&
+        x.localData1 === y.localData1 &&
+        x.localData2 === y.localData2,
+    ) &&
+    sameList(a.extendedCommunities, b.extendedCommunities, (x, y) => JSON.stringify(x) === JSON.stringify(y))
   );
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boolean): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!eq(a[i]!, b[i]!)) return false;
+  return true;
 }
 
 function adSelectsNode(ad: BGPAdvertisementConfig, node: NodeView): boolean {
@@ -479,4 +496,418 @@ function cmp(a: string, b: string): number {
 
 function cmpBig(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---- Incremental planning -----------------------------------------------------------------------------------------
+
+/** One Service's part of a plan: its decisions (before conflict drops) and its contributions to (peer, prefix). */
+interface ServicePart {
+  svc: ServiceView;
+  eps: readonly EndpointView[];
+  /** JSON of [svc, eps]: a Service whose view and endpoints print the same plans the same. */
+  fp: string;
+  decisions: BgpDecision[];
+  /** Per announced decision (index into decisions): its (peer, prefix) pairs. */
+  routed: Array<{ index: number; routes: Array<[string, string]> }>;
+  contributions: Array<{
+    peer: string;
+    prefix: string;
+    family: Family;
+    first: bigint;
+    len: number;
+    c: Contribution;
+  }>;
+  /** Its ServiceBGPStatus when no conflict drops one of its routes (undefined: not announced to any peer). */
+  status: ServiceBgpStatusView | undefined;
+}
+
+/** Everything of a plan that does not depend on the Services and endpoints. */
+interface PlanContext {
+  config: Config;
+  node: string;
+  selfKey: string;
+  self: NodeView | undefined;
+  sessions: PeerConfig[];
+  sessionNames: Set<string>;
+  pools: ReturnType<typeof compilePools>;
+  ads: BGPAdvertisementConfig[];
+  aggregateText: (family: Family, first: bigint, len: number) => string;
+}
+
+/** A (peer, prefix) wanted: where it sorts and the contributions, by Service key. */
+interface WantedEntry {
+  family: Family;
+  first: bigint;
+  len: number;
+  from: Map<string, Contribution[]>;
+}
+
+interface PeerState {
+  peer: PeerConfig;
+  ibgp: boolean;
+  wanted: Map<string, WantedEntry>;
+  routes: Map<string, BgpRoute>;
+  conflicts: Map<string, BgpConflict>;
+  /** The routes map handed out last (address order); replaced when routes change. */
+  out: Map<string, BgpRoute> | undefined;
+  /** A prefix was added since `out` was built (order must be rebuilt). */
+  added: boolean;
+  changed: boolean;
+}
+
+function planContext(world: BgpWorld, node: string): PlanContext {
+  const config = world.config;
+  const self = firstByName(world.nodes, (n) => n.name).get(node);
+  const peerConfigs = [...firstByName(config.peers, (p) => p.name).values()].sort((a, b) =>
+    cmp(a.name, b.name),
+  );
+  const sessions = self
+    ? peerConfigs.filter((p) => p.nodeSelectors.length === 0 || matchesAny(p.nodeSelectors, self.labels))
+    : [];
+  const aggregates = new Map<string, string>();
+  return {
+    config,
+    node,
+    selfKey: JSON.stringify(self ?? null),
+    self,
+    sessions,
+    sessionNames: new Set(sessions.map((p) => p.name)),
+    pools: compilePools(config),
+    ads: [...config.bgpAdvertisements].sort((a, b) => cmp(a.name, b.name)),
+    aggregateText: (family, first, len) => {
+      const k = `${family}|${first}|${len}`;
+      let t = aggregates.get(k);
+      if (t === undefined) aggregates.set(k, (t = formatCidr(family, first, len)));
+      return t;
+    },
+  };
+}
+
+/** The decisions and contributions of one Service (planBgp's per-IP pass, same rules and order). */
+function planService(
+  ctx: PlanContext,
+  svc: ServiceView,
+  eps: readonly EndpointView[],
+  fp: string,
+): ServicePart {
+  const { self, node, pools, ads, sessionNames } = ctx;
+  const decisions: BgpDecision[] = [];
+  const routed: ServicePart['routed'] = [];
+  const contributions: ServicePart['contributions'] = [];
+  for (const raw of Array.isArray(svc.ips) ? svc.ips : []) {
+    const ip = parseOnce(raw);
+    const base = { service: svc.key, peers: [] as string[], prefixes: [] as string[] };
+    if (!ip) {
+      decisions.push({ ...base, ip: String(raw), announced: false, reason: 'invalidIP' });
+      continue;
+    }
+    const named = svc.pool !== undefined ? pools.find((p) => p.name === svc.pool) : undefined;
+    const pool = named && poolContains(named, ip) ? named : pools.find((p) => poolContains(p, ip));
+    const withdraw = (reason: BgpWithdrawReason): void => {
+      decisions.push({
+        ...base,
+        ip: ip.canonical,
+        announced: false,
+        reason,
+        ...(pool ? { pool: pool.name } : {}),
+      });
+    };
+    if (!pool) {
+      withdraw('ipNotAllowed');
+      continue;
+    }
+    const ofPool = ads.filter((ad) => ad.pools.includes(pool.name));
+    if (ofPool.length === 0) {
+      withdraw('noMatchingAdvertisement');
+      continue;
+    }
+    const forNode = self ? ofPool.filter((ad) => adSelectsNode(ad, self)) : [];
+    if (forNode.length === 0) {
+      withdraw('notOwner');
+      continue;
+    }
+    const matching = forNode.filter(
+      (ad) => ad.serviceSelectors.length === 0 || matchesAny(ad.serviceSelectors, svc.labels),
+    );
+    if (matching.length === 0) {
+      withdraw('noMatchingAdvertisement');
+      continue;
+    }
+    if (svc.sharingKey !== undefined && matching.some((ad) => ad.serviceSelectors.length > 0)) {
+      withdraw('sharedIPWithServiceSelector');
+      continue;
+    }
+    if (self!.networkUnavailable) {
+      withdraw('nodeNetworkUnavailable');
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(self!.labels, EXCLUDE_FROM_LB_LABEL)) {
+      withdraw('nodeLabeledExcludeBalancers');
+      continue;
+    }
+    const serving = eps.filter(canServe);
+    if (serving.length === 0) {
+      withdraw('noEndpoints');
+      continue;
+    }
+    if (svc.externalTrafficPolicy === 'Local' && !serving.some((e) => e.nodeName === node)) {
+      withdraw('noLocalEndpoints');
+      continue;
+    }
+    const targets = matching.map((ad) => ({
+      ad,
+      peers: ad.peers.length === 0 ? [...sessionNames] : ad.peers.filter((p) => sessionNames.has(p)),
+      len: ip.family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6,
+    }));
+    if (hasLocalPrefConflict(targets)) {
+      withdraw('conflictingAdvertisements');
+      continue;
+    }
+    const d: BgpDecision = { ...base, ip: ip.canonical, announced: true, pool: pool.name };
+    const routes: Array<[string, string]> = [];
+    for (const t of targets) {
+      const len = Math.max(0, Math.min(FAMILY_BITS[ip.family], t.len));
+      const first = mask(ip.family, ip.value, len);
+      const prefix =
+        len === FAMILY_BITS[ip.family] ? `${ip.canonical}/${len}` : ctx.aggregateText(ip.family, first, len);
+      const c: Contribution = {
+        service: svc,
+        localPref: t.ad.localPref,
+        communities: t.ad.communities,
+        ...(t.ad.linkBandwidth ? { bandwidthUnit: t.ad.linkBandwidth.perEndpointBitsPerSecond } : {}),
+      };
+      for (const peer of t.peers) {
+        contributions.push({ peer, prefix, family: ip.family, first, len, c });
+        routes.push([peer, prefix]);
+      }
+    }
+    d.peers = [...new Set(routes.map(([p]) => p))].sort();
+    d.prefixes = [...new Set(routes.map(([, x]) => x))].sort();
+    routed.push({ index: decisions.length, routes });
+    decisions.push(d);
+  }
+  return { svc, eps, fp, decisions, routed, contributions, status: statusOf(ctx.node, svc, decisions) };
+}
+
+/** The ServiceBGPStatus of a Service from its final decisions, or undefined when no decision names a peer. */
+function statusOf(
+  node: string,
+  svc: ServiceView,
+  decisions: readonly BgpDecision[],
+): ServiceBgpStatusView | undefined {
+  const names = new Set<string>();
+  for (const d of decisions) if (d.announced) for (const p of d.peers) names.add(p);
+  if (names.size === 0) return undefined;
+  return { node, serviceName: svc.name, serviceNamespace: svc.namespace, peers: [...names].sort() };
+}
+
+/**
+ * planBgp that remembers its last plan and redoes only what changed (issue 9: 10,000 Services replanned on every
+ * event). A plan is the same as planBgp(world, node) — same routes, decisions, statuses, conflicts, map orders (the
+ * property test in bgp-plan.test.ts checks it over random change sequences) — with three differences that do not
+ * show in the values: a Service whose view and endpoints print the same JSON as last time is not replanned, the
+ * BgpRoute objects of unchanged routes are the previous plan's (so BgpSpeaker.sync compares them by identity), and a
+ * peer's routes map whose routes did not change is the previous plan's map object. Plans must be treated as
+ * read-only. A different Config object, node name, or view of this node starts over (a full plan).
+ */
+export class BgpPlanner {
+  #ctx: PlanContext | undefined;
+  #parts = new Map<string, ServicePart>();
+  #peers = new Map<string, PeerState>();
+
+  /** The plan of `node` in `world` (see planBgp); never throws. */
+  plan(world: BgpWorld, node: string): BgpPlan {
+    const self = firstByName(world.nodes, (n) => n.name).get(node);
+    if (
+      !this.#ctx ||
+      this.#ctx.config !== world.config ||
+      this.#ctx.node !== node ||
+      this.#ctx.selfKey !== JSON.stringify(self ?? null)
+    ) {
+      this.#ctx = planContext(world, node);
+      this.#parts.clear();
+      this.#peers = new Map(
+        this.#ctx.sessions.map((p) => [
+          p.name,
+          {
+            peer: p,
+            ibgp: p.peerASN === p.myASN || p.dynamicASN === 'internal',
+            wanted: new Map(),
+            routes: new Map(),
+            conflicts: new Map(),
+            out: undefined,
+            added: false,
+            changed: true,
+          },
+        ]),
+      );
+    }
+    const ctx = this.#ctx;
+    const services = [...firstByName(world.services, (s) => s.key).values()].sort((a, b) =>
+      cmp(a.key, b.key),
+    );
+    const dirty = new Map<string, Set<string>>();
+    const touch = (peer: string, prefix: string): void => {
+      let s = dirty.get(peer);
+      if (!s) dirty.set(peer, (s = new Set()));
+      s.add(prefix);
+    };
+    const remove = (part: ServicePart): void => {
+      for (const x of part.contributions) {
+        const w = this.#peers.get(x.peer)?.wanted.get(x.prefix);
+        if (!w) continue;
+        w.from.delete(part.svc.key);
+        touch(x.peer, x.prefix);
+      }
+    };
+    const seen = new Set<string>();
+    const parts: ServicePart[] = [];
+    for (const svc of services) {
+      seen.add(svc.key);
+      const eps = world.endpoints.get(svc.key) ?? [];
+      const old = this.#parts.get(svc.key);
+      if (old && old.svc === svc && old.eps === eps) {
+        parts.push(old);
+        continue;
+      }
+      const fp = JSON.stringify([svc, eps]);
+      if (old && old.fp === fp) {
+        old.svc = svc;
+        old.eps = eps;
+        parts.push(old);
+        continue;
+      }
+      if (old) remove(old);
+      const part = planService(ctx, svc, eps, fp);
+      for (const x of part.contributions) {
+        const st = this.#peers.get(x.peer);
+        if (!st) continue;
+        let w = st.wanted.get(x.prefix);
+        if (!w)
+          st.wanted.set(x.prefix, (w = { family: x.family, first: x.first, len: x.len, from: new Map() }));
+        let cs = w.from.get(svc.key);
+        if (!cs) w.from.set(svc.key, (cs = []));
+        cs.push(x.c);
+        touch(x.peer, x.prefix);
+      }
+      this.#parts.set(svc.key, part);
+      parts.push(part);
+    }
+    for (const [key, part] of this.#parts) {
+      if (seen.has(key)) continue;
+      remove(part);
+      this.#parts.delete(key);
+    }
+
+    for (const [peerName, prefixes] of dirty) {
+      const st = this.#peers.get(peerName)!;
+      for (const prefix of prefixes) {
+        const w = st.wanted.get(prefix);
+        if (!w || w.from.size === 0) {
+          st.wanted.delete(prefix);
+          if (st.routes.delete(prefix)) st.changed = true;
+          st.conflicts.delete(prefix);
+          continue;
+        }
+        const from = [...w.from.keys()].sort(cmp).flatMap((k) => w.from.get(k)!);
+        const lp = from[0]!.localPref;
+        if (!st.ibgp || from.every((c) => c.localPref === lp)) {
+          const old = st.routes.get(prefix);
+          const r = mergeRoute(prefix, w.family, from, st.ibgp, st.peer, world, ctx.node);
+          st.conflicts.delete(prefix);
+          // The same route as before keeps its object (and the peer its map when nothing else changed).
+          if (old && sameAttributes(old, r) && old.services.join('\n') === r.services.join('\n')) continue;
+          st.routes.set(prefix, r);
+          st.changed = true;
+          if (!old) st.added = true;
+          continue;
+        }
+        const prefs = new Map<number, Set<string>>();
+        for (const c of from) {
+          let s = prefs.get(c.localPref);
+          if (!s) prefs.set(c.localPref, (s = new Set()));
+          s.add(c.service.key);
+        }
+        st.conflicts.set(prefix, {
+          peer: peerName,
+          prefix,
+          localPrefs: [...prefs.entries()]
+            .sort(([a], [b]) => a - b)
+            .map(([localPref, s]) => ({ localPref, services: [...s].sort() })),
+        });
+        if (st.routes.delete(prefix)) st.changed = true;
+      }
+    }
+
+    const byAddress =
+      (w: Map<string, WantedEntry>) =>
+      (a: string, b: string): number => {
+        const x = w.get(a)!;
+        const y = w.get(b)!;
+        return (
+          (x.family === y.family ? 0 : x.family === 'IPv4' ? -1 : 1) ||
+          cmpBig(x.first, y.first) ||
+          x.len - y.len
+        );
+      };
+    const peers = new Map<string, BgpPeerPlan>();
+    const conflicts: BgpConflict[] = [];
+    const dropped = new Set<string>();
+    for (const p of ctx.sessions) {
+      const st = this.#peers.get(p.name)!;
+      if (st.changed || !st.out) {
+        if (st.added || !st.out) {
+          const keys = [...st.routes.keys()].sort(byAddress(st.wanted));
+          st.out = new Map(keys.map((k) => [k, st.routes.get(k)!]));
+        } else {
+          // Only changes and removals: the previous order holds.
+          const out = new Map<string, BgpRoute>();
+          for (const k of st.out.keys()) {
+            const r = st.routes.get(k);
+            if (r) out.set(k, r);
+          }
+          st.out = out;
+        }
+        st.changed = false;
+        st.added = false;
+      }
+      peers.set(p.name, { name: p.name, peer: p, ibgp: st.ibgp, routes: st.out });
+      if (st.conflicts.size > 0) {
+        for (const k of [...st.conflicts.keys()].sort(byAddress(st.wanted))) {
+          conflicts.push(st.conflicts.get(k)!);
+          dropped.add(`${p.name}\n${k}`);
+        }
+      }
+    }
+
+    const decisions: BgpDecision[] = [];
+    const statuses = new Map<string, ServiceBgpStatusView>();
+    for (const part of parts) {
+      let ds = part.decisions;
+      let status = part.status;
+      if (
+        dropped.size > 0 &&
+        part.routed.some((r) => r.routes.some(([pe, pr]) => dropped.has(`${pe}\n${pr}`)))
+      ) {
+        ds = part.decisions.map((d) => ({ ...d }));
+        for (const { index, routes } of part.routed) {
+          const d = ds[index]!;
+          const kept = routes.filter(([pe, pr]) => !dropped.has(`${pe}\n${pr}`));
+          if (routes.length > 0 && kept.length === 0) {
+            d.announced = false;
+            d.reason = 'conflictingAdvertisements';
+            d.peers = [];
+            d.prefixes = [];
+            continue;
+          }
+          d.peers = [...new Set(kept.map(([pe]) => pe))].sort();
+          d.prefixes = [...new Set(kept.map(([, x]) => x))].sort();
+        }
+        status = statusOf(ctx.node, part.svc, ds);
+      }
+      for (const d of ds) decisions.push(d);
+      if (status) statuses.set(part.svc.key, status);
+    }
+    return { node, peers, decisions, statuses, conflicts };
+  }
 }
