@@ -636,10 +636,11 @@ describe('BgpPlanner (incremental planBgp)', () => {
     localPref: 50,
   });
   const cfgA = config({
-    pools: [POOL, pool('other', ['192.0.2.0/24'])],
+    pools: [POOL, pool('aggp', ['203.0.113.0/24']), pool('other', ['192.0.2.0/24'])],
     ads: [
       // Services sharing an IP (no sharing key: the planner must still agree) selected by ads with different
-      // LOCAL_PREFs: a conflict on the iBGP peer (dropped there; the decisions of every Service behind it change).
+      // LOCAL_PREFs: a conflict on the iBGP peer, dropped there; a tier-b Service has no other route, so its decision
+      // turns to conflictingAdvertisements because of another Service.
       bgpAd('tier-a', {
         ipAddressPools: ['web'],
         localPref: 100,
@@ -649,9 +650,10 @@ describe('BgpPlanner (incremental planBgp)', () => {
       bgpAd('tier-b', {
         ipAddressPools: ['web'],
         localPref: 200,
+        peers: ['rr-ibgp'],
         serviceSelectors: [{ matchLabels: { tier: 'b' } }],
       }),
-      bgpAd('agg', { ipAddressPools: ['web'], aggregationLength: 28, communities: ['65000:2'] }),
+      bgpAd('agg', { ipAddressPools: ['aggp'], aggregationLength: 28, communities: ['65000:2'] }),
       {
         ...lbwAd,
         metadata: { ...lbwAd.metadata, annotations: { 'berth.io/bgp-link-bandwidth': 'per-endpoint' } },
@@ -659,13 +661,13 @@ describe('BgpPlanner (incremental planBgp)', () => {
     ],
   });
   const cfgB = config({
-    pools: [POOL, pool('other', ['192.0.2.0/24'])],
+    pools: [POOL, pool('aggp', ['203.0.113.0/24']), pool('other', ['192.0.2.0/24'])],
     ads: [bgpAd('all', { localPref: 7 })],
   });
   const nodes = [...NODES, node('node-c', { rack: 'r1' }), node('node-d', {}, true)];
   const specArb = fc.record({
     v6: fc.boolean(),
-    pool: fc.constantFrom('web', 'other'),
+    pool: fc.constantFrom('web', 'aggp', 'other'),
     tier: fc.constantFrom('a', 'b', 'none'),
     local: fc.boolean(),
     epNodes: fc.subarray(['node-a', 'node-b', 'node-c', 'node-d']),
@@ -694,7 +696,12 @@ describe('BgpPlanner (incremental planBgp)', () => {
           const built = new Map<number, { s: ServiceView; e: EndpointView[] }>();
           const make = (id: number, sp: Spec) => {
             // IPs shared by several Services (id % 10): routes merged from several Services, and conflicts.
-            const v4 = sp.pool === 'web' ? `198.51.100.${(id % 10) * 3}` : `192.0.2.${id % 10}`;
+            const v4 =
+              sp.pool === 'web'
+                ? `198.51.100.${(id % 10) * 3}`
+                : sp.pool === 'aggp'
+                  ? `203.0.113.${(id % 10) * 3}`
+                  : `192.0.2.${id % 10}`;
             return {
               s: svc(`s${id}`, sp.v6 && sp.pool === 'web' ? [v4, `2001:db8:1::${id % 10}`] : [v4], {
                 externalTrafficPolicy: sp.local ? 'Local' : 'Cluster',
