@@ -262,6 +262,14 @@ async function pathPeers(prefix: string): Promise<string[]> {
   return (await paths(prefix)).map((p) => p.peer?.peerId ?? '?').sort();
 }
 
+/** Waits until FRR has a path for `prefix` from both nodes and returns them (a BFD flap under load only delays it). */
+async function bothPaths(prefix: string, timeoutMs = 30_000): Promise<FrrPath[]> {
+  return waitFor(`${prefix} from ${n1} and ${n2}`, async () => {
+    const ps = await paths(prefix);
+    return ps.map((p) => p.peer?.peerId ?? '?').sort().join() === [n1, n2].sort().join() ? ps : undefined;
+  }, timeoutMs);
+}
+
 interface ZebraNexthop {
   ip?: string;
   weight?: number;
@@ -328,6 +336,14 @@ after(async () => {
       // gone
     }
   }
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   for (const pid of frrPids.reverse()) {
     try {
       process.kill(pid, 'SIGTERM');
@@ -335,6 +351,7 @@ after(async () => {
       // gone
     }
   }
+  for (let i = 0; i < 50 && frrPids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
   await net?.stop();
   await stack?.stop();
   if (frrDir) rmSync(frrDir, { recursive: true, force: true });
@@ -384,12 +401,11 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
   const v6 = `${WEB.v6}/128`;
   const t0 = performance.now();
   const lap = (what: string): void => void process.stdout.write(`# ${what} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  await waitFor(`${v4} from ${n1} and ${n2}`, async () => ((await pathPeers(v4)).join() === [n1, n2].sort().join() ? true : undefined), 30_000);
-  await waitFor(`${v6} from ${n1} and ${n2}`, async () => ((await pathPeers(v6)).join() === [n1, n2].sort().join() ? true : undefined), 30_000);
+  await bothPaths(v4);
+  await bothPaths(v6);
   lap(`${v4} and ${v6} at FRR from both nodes`);
   for (const prefix of [v4, v6]) {
-    const ps = await paths(prefix);
-    assert.equal(ps.length, 2, `${prefix}: ${JSON.stringify(ps)}`);
+    const ps = await bothPaths(prefix);
     assert.ok(ps.every((p) => p.valid), `${prefix}: both paths valid: ${JSON.stringify(ps)}`);
     assert.equal(ps.filter((p) => p.bestpath?.overall).length, 1, `${prefix}: one best path`);
     assert.ok(ps.every((p) => p.multipath || p.bestpath?.overall), `${prefix}: both paths used (ECMP): ${JSON.stringify(ps)}`);
@@ -400,7 +416,7 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
     }
   }
   // The IPv6 paths' next hops are the nodes' global IPv6 addresses (MP_REACH over the IPv4 session).
-  const v6hops = (await paths(v6)).map((p) => p.nexthops?.find((h) => h.scope !== 'link-local')?.ip).sort();
+  const v6hops = (await bothPaths(v6)).map((p) => p.nexthops?.find((h) => h.scope !== 'link-local')?.ip).sort();
   assert.deepEqual(v6hops, [net!.node('n1').ipv6, net!.node('n2').ipv6].sort());
   // zebra installed both next hops.
   const hops = await waitFor(`zebra: two next hops for ${v4}`, async () => {
@@ -435,7 +451,7 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
   await waitFor('the ServiceBGPStatus objects of web deleted', async () => ((await bgpStatuses('web')).length === 0 ? true : undefined), 20_000);
   // Back for the next tests.
   await kubectl(['apply', '-f', '-'], slice('web', [['n1', '192.0.2.11']]));
-  await waitFor(`${v4} back from both nodes`, async () => ((await pathPeers(v4)).length === 2 ? true : undefined), 20_000);
+  await bothPaths(v4, 20_000);
 });
 
 test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the next hops 3:1', { skip }, async () => {
@@ -449,8 +465,7 @@ test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the ne
     ])}`,
   );
   const prefix = `${WEIGHTED}/32`;
-  await waitFor(`${prefix} from both nodes`, async () => ((await pathPeers(prefix)).length === 2 ? true : undefined), 30_000);
-  const ps = await paths(prefix);
+  const ps = await bothPaths(prefix);
   const lb = new Map(ps.map((p) => [p.peer?.peerId, p.extendedCommunity?.string ?? '']));
   process.stdout.write(`# FRR link-bandwidth communities for ${prefix}: ${JSON.stringify([...lb])}\n`);
   // draft-ietf-idr-link-bandwidth: 1 Gbit/s per ready endpoint = 125,000,000 bytes/s; FRR prints "LB:<AS>:<bytes/s> (<Gbps>)".
@@ -479,7 +494,7 @@ test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the ne
 
 test('BFD 100 ms × 3: SIGSTOP of a speaker removes its next hop at FRR; SIGCONT brings it back; n1 reports BGPSessionDown', { skip }, async () => {
   const prefix = `${WEB.v4}/32`;
-  assert.deepEqual(await pathPeers(prefix), [n1, n2].sort());
+  await bothPaths(prefix);
   const pid = net!.speakers.get('n1')!.pid;
   const t0 = performance.now();
   process.kill(pid, 'SIGSTOP');
