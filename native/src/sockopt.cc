@@ -3,6 +3,7 @@
 // signed and is not, so an active session must carry its key from the first segment. tcp(7), socket(7).
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,6 +12,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -150,6 +152,48 @@ static Napi::Value SetTtl(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// attachSocketFilter(fd: number, program: Buffer /* struct sock_filter[] in host order; empty: detach */,
+//                    drain?: boolean): number
+// SO_ATTACH_FILTER on any socket fd Node owns, e.g. BFD's UDP sockets, where IP_MINTTL does not apply: a classic BPF
+// program reading the TTL / hop limit at SKF_NET_OFF drops datagrams in the kernel (RFC 5881 §5). socket(7).
+// The filter only sees what arrives after it: with `drain` (datagram sockets only) what was queued before is read and
+// discarded (recv MSG_DONTWAIT until EAGAIN), so nothing unfiltered is ever delivered. Returns how many were discarded.
+static Napi::Value AttachSocketFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArg(info, 0, &fd) || info.Length() < 2 || !info[1].IsBuffer())
+    return ThrowType(env, "attachSocketFilter(fd: int, program: Buffer, drain?: boolean)");
+  bool drain = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  Napi::Buffer<uint8_t> prog = info[1].As<Napi::Buffer<uint8_t>>();
+  size_t n = prog.Length() / sizeof(struct sock_filter);
+  if (prog.Length() % sizeof(struct sock_filter) != 0 || n > BPF_MAXINSNS)
+    return ThrowType(env, "attachSocketFilter: program must be 0.." + std::to_string(BPF_MAXINSNS) +
+                              " struct sock_filter of 8 bytes");
+  if (n == 0) {
+    int unused = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) < 0 && errno != ENOENT) {
+      SystemError(env, errno, "setsockopt(SO_DETACH_FILTER)").ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    return env.Undefined();
+  }
+  std::vector<struct sock_filter> insns(n);
+  std::memcpy(insns.data(), prog.Data(), prog.Length());
+  struct sock_fprog fprog;
+  fprog.len = static_cast<unsigned short>(n);
+  fprog.filter = insns.data();
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) {
+    SystemError(env, errno, "setsockopt(SO_ATTACH_FILTER)").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  uint32_t discarded = 0;
+  if (drain) {
+    char scratch[1];
+    while (recv(fd, scratch, sizeof scratch, MSG_DONTWAIT | MSG_TRUNC) >= 0) discarded++;
+  }
+  return Napi::Number::New(env, discarded);
+}
+
 // tcpSocket(family: 4 | 6): number — a new unconnected TCP socket fd (close-on-exec) for new net.Socket({ fd }).
 static Napi::Value TcpSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -176,6 +220,7 @@ Napi::Object InitSockopt(Napi::Env env, Napi::Object exports) {
   exports.Set("bindToDevice", Napi::Function::New(env, BindToDevice, "bindToDevice"));
   exports.Set("setMinTtl", Napi::Function::New(env, SetMinTtl, "setMinTtl"));
   exports.Set("setTtl", Napi::Function::New(env, SetTtl, "setTtl"));
+  exports.Set("attachSocketFilter", Napi::Function::New(env, AttachSocketFilter, "attachSocketFilter"));
   exports.Set("tcpSocket", Napi::Function::New(env, TcpSocket, "tcpSocket"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   return exports;

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { pino } from 'pino';
-import { BfdServer, dgramFd, type BfdPeer } from './udp.ts';
+import { readFileSync } from 'node:fs';
+import { BfdServer, dgramFd, ttlFilter, type BfdPeer } from './udp.ts';
 import { Diag } from './packet.ts';
 import type { BfdParams } from './session.ts';
 
@@ -100,6 +101,8 @@ test('hostile datagrams are dropped and counted; the session stays Up', async (t
   const port = await a.listen(4);
   const s = dgram.createSocket('udp4');
   t.after(() => s.close());
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  s.setTTL(255); // past the kernel's TTL filter: these reach the parser
   const junk = [
     Buffer.alloc(0),
     Buffer.from('ffffffff', 'hex'),
@@ -178,7 +181,7 @@ test('sync: adds, re-parameterizes in place (Poll), toggles AdminDown and remove
   assert.deepEqual(a.peers(), []);
 });
 
-test('guardTtl is applied to each receive socket with its fd, family and 255', async (t) => {
+test('guardTtl is applied to each receive and transmit socket with its fd, family and 255', async (t) => {
   const calls: Array<[number, number, number]> = [];
   const a = new BfdServer({
     log,
@@ -196,4 +199,53 @@ test('guardTtl is applied to each receive socket with its fd, family and 255', a
       ['number', true, 6, 255],
     ],
   );
+  await a.add({ peer: '127.0.0.9', local: '127.0.0.1', params: fast, port: 9 });
+  assert.deepEqual(calls[2]?.slice(1), [4, 255], 'the transmit socket too');
 });
+
+test('ttlFilter: IPv4 TTL at SKF_NET_OFF+8, IPv6 Hop Limit at +7, accept only the value; bad TTL refused', () => {
+  assert.deepEqual(ttlFilter(4, 255), [
+    { code: 0x30, jt: 0, jf: 0, k: 0xfff00008 },
+    { code: 0x15, jt: 0, jf: 1, k: 255 },
+    { code: 0x06, jt: 0, jf: 0, k: 0xffffffff },
+    { code: 0x06, jt: 0, jf: 0, k: 0 },
+  ]);
+  assert.equal(ttlFilter(6, 255)[0]!.k, 0xfff00007);
+  assert.throws(() => ttlFilter(4, 256), /TTL 256 is invalid: an integer in 0\.\.255/);
+});
+
+for (const [family, host] of [
+  [4, '127.0.0.1'],
+  [6, '::1'],
+] as const) {
+  test(`default TTL guard over IPv${family} loopback: TTL 254 dropped in the kernel (socket drops), 255 parsed`, async (t) => {
+    const a = new BfdServer({ log, port: 0 });
+    t.after(() => a.close());
+    const port = await a.listen(family);
+    const s = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+    t.after(() => s.close());
+    await new Promise<void>((r) => s.bind(0, host, r));
+    const junk = Buffer.from('ffffffff', 'hex'); // reaches the parser only if the kernel lets it through
+    const drops = () => [...a.drops.values()].reduce((x, y) => x + y, 0);
+    const kernelDrops = () => udpSocketDrops(family, port);
+    const before = kernelDrops();
+    s.setTTL(254);
+    for (let i = 0; i < 3; i++) s.send(junk, port, host);
+    await until(() => kernelDrops() >= before + 3, 'the kernel to drop the three TTL 254 datagrams');
+    assert.equal(drops(), 0, 'nothing with TTL 254 reached the parser');
+    s.setTTL(255);
+    s.send(junk, port, host);
+    await until(() => drops() === 1, 'the TTL 255 datagram to be parsed (and dropped as bad)');
+    assert.equal(kernelDrops(), before + 3);
+  });
+}
+
+/** The `drops` column of /proc/net/udp(6) for the socket bound to local `port`. */
+function udpSocketDrops(family: 4 | 6, port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync(family === 4 ? '/proc/net/udp' : '/proc/net/udp6', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1]?.endsWith(`:${hex}`)) return Number(f[f.length - 1]);
+  }
+  return -1;
+}

@@ -3,18 +3,20 @@
 // with TTL / hop limit 255, demultiplexes by Your Discriminator or by (peer, interface), and reports per peer
 // 'up' / 'down' (with the RFC 5880 diag) on an EventEmitter.
 //
-// Received TTL (RFC 5881 §5 "MUST discard if TTL is not 255"): Node's dgram cannot read it (IP_RECVTTL /
-// IPV6_RECVHOPLIMIT need recvmsg ancillary data). IP_MINTTL / IPV6_MINHOPCOUNT do NOT help: Linux enforces them for
-// TCP only — measured here (kernel 6.x): a UDP socket with IP_MINTTL 255 (set through the addon) still received
-// datagrams sent with TTL 64, IPv4 and IPv6. What would work, both in the addon: a classic BPF socket filter
-// (SO_ATTACH_FILTER) that loads the TTL / hop limit at SKF_NET_OFF and drops anything but 255, or a native recvmsg
-// receive path. `guardTtl` is the hook for that: called with each receive socket's fd. Without it the received TTL
-// is not checked (logged once). `checkControlPacket(buf, { ttl })` checks it when a caller does know the TTL.
+// Received TTL (RFC 5881 §5 "MUST discard if TTL is not 255", the GTSM of RFC 5082): Node's dgram cannot read it
+// (IP_RECVTTL / IPV6_RECVHOPLIMIT need recvmsg ancillary data), and IP_MINTTL / IPV6_MINHOPCOUNT do not help: Linux
+// enforces them for TCP only (test/integration/link-minttl.test.ts pins it). So every BFD socket (receive, and the
+// transmit sockets, which peers may answer to) gets a classic BPF socket filter (SO_ATTACH_FILTER through the native
+// addon, link/packet.ts attachSocketFilter) that loads the IPv4 TTL / IPv6 Hop Limit at SKF_NET_OFF and drops every
+// datagram whose value is not 255 in the kernel, before it is queued (the socket's drop counter in /proc/net/udp
+// counts it). `guardTtl` replaces that (tests) or, `false`, turns it off; when the addon cannot be loaded the TTL is
+// not checked and that is logged once. `checkControlPacket(buf, { ttl })` checks it when a caller knows the TTL.
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
+import { attachSocketFilter, type BpfInstruction } from '../link/packet.ts';
 import {
   checkControlPacket,
   diagName,
@@ -157,12 +159,43 @@ export interface BfdServerOptions {
   /** Jitter source (default Math.random). */
   random?: () => number;
   /**
-   * Kernel-side received-TTL check on a receive socket's fd: must make the kernel drop datagrams whose TTL / hop limit
-   * is not `ttl` (255). Not IP_MINTTL: Linux ignores it for UDP (see the file comment).
+   * Kernel-side received-TTL check on each BFD socket's fd: must make the kernel drop datagrams whose TTL / hop limit
+   * is not `ttl` (255). Default: the ttlFilter BPF program (attachTtlGuard); `false`: no check. Not IP_MINTTL: Linux
+   * ignores it for UDP (see the file comment).
    */
-  guardTtl?: (fd: number, family: 4 | 6, ttl: number) => void;
+  guardTtl?: ((fd: number, family: 4 | 6, ttl: number) => void) | false;
   /** SO_BINDTODEVICE on a transmit socket's fd for peers with `ifname` (src/speaker/link/packet.ts bindToDevice). */
   bindToDevice?: (fd: number, ifname: string) => void;
+}
+
+/** The RFC 5881 §5 received TTL / hop limit. */
+export const BFD_TTL = 255;
+
+/** SKF_NET_OFF (linux/filter.h): BPF loads at this offset + n read byte n of the network (IP) header. */
+const SKF_NET_OFF = -0x100000;
+
+/**
+ * A classic BPF program for a UDP socket of `family` that accepts a datagram only when its IPv4 TTL (IP header byte 8)
+ * / IPv6 Hop Limit (byte 7) equals `ttl`, read at SKF_NET_OFF; everything else is dropped by the kernel. RFC 5881 §5,
+ * RFC 791 §3.1, RFC 8200 §3. Throws RangeError for a ttl outside 0..255.
+ */
+export function ttlFilter(family: 4 | 6, ttl: number): BpfInstruction[] {
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255)
+    throw new RangeError(`TTL ${String(ttl)} is invalid: an integer in 0..255`);
+  return [
+    { code: 0x30 /* BPF_LD|BPF_B|BPF_ABS */, jt: 0, jf: 0, k: (SKF_NET_OFF + (family === 4 ? 8 : 7)) >>> 0 },
+    { code: 0x15 /* BPF_JMP|BPF_JEQ|BPF_K */, jt: 0, jf: 1, k: ttl },
+    { code: 0x06 /* BPF_RET|BPF_K: accept */, jt: 0, jf: 0, k: 0xffffffff },
+    { code: 0x06 /* BPF_RET|BPF_K: drop */, jt: 0, jf: 0, k: 0 },
+  ];
+}
+
+/**
+ * The default guardTtl: ttlFilter attached to a bound UDP socket's `fd`, and whatever was queued before it discarded
+ * (link/packet.ts attachSocketFilter with drain). Throws LinkError, or Error when the addon cannot be loaded.
+ */
+export function attachTtlGuard(fd: number, family: 4 | 6, ttl: number): void {
+  attachSocketFilter(fd, ttlFilter(family, ttl), { drain: true });
 }
 
 /** The fd under a bound dgram socket (Linux), or undefined when Node's internals do not expose it. */
@@ -389,17 +422,25 @@ export class BfdServer extends EventEmitter {
     return s;
   }
 
+  /** Attaches the received-TTL guard to a BFD socket; when it cannot, logs once that the TTL is not checked. */
   #guardTtl(sock: dgram.Socket, family: 4 | 6): void {
+    const guard = this.#o.guardTtl === undefined ? attachTtlGuard : this.#o.guardTtl;
     const fd = dgramFd(sock);
-    if (this.#o.guardTtl && fd !== undefined) {
-      this.#o.guardTtl(fd, family, 255);
-    } else if (!this.#warnedTtl) {
-      this.#warnedTtl = true;
-      this.#log.info(
-        { family },
-        'bfd: received TTL not enforced (no guardTtl: dgram cannot read the TTL; RFC 5881 §5 wants 255)',
-      );
+    let why = guard === false ? 'guardTtl is off' : 'the dgram socket exposes no fd';
+    if (guard && fd !== undefined) {
+      try {
+        guard(fd, family, BFD_TTL);
+        return;
+      } catch (err) {
+        why = (err as Error).message;
+      }
     }
+    if (this.#warnedTtl) return;
+    this.#warnedTtl = true;
+    this.#log.warn(
+      { family, why },
+      `bfd: received TTL not enforced (${why}); RFC 5881 §5 wants only TTL ${BFD_TTL} accepted`,
+    );
   }
 
   #txSocket(p: BfdPeer): Promise<dgram.Socket> {
@@ -433,7 +474,8 @@ export class BfdServer extends EventEmitter {
         if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
         throw new Error(`bfd: binding a source port for ${p.peer}: ${String(e)}`, { cause: e });
       }
-      sock.setTTL(255); // RFC 5881 §5: TTL / hop limit 255 (uv_udp_set_ttl sets IPV6_UNICAST_HOPS on udp6)
+      sock.setTTL(BFD_TTL); // RFC 5881 §5: TTL / hop limit 255 (uv_udp_set_ttl sets IPV6_UNICAST_HOPS on udp6)
+      this.#guardTtl(sock, p.family);
       sock.on('error', (err) => this.#log.warn({ err, peer: p.peer }, 'bfd: transmit socket error'));
       // Packets sent to us on the source port are Control packets too (some peers answer there).
       sock.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));

@@ -193,6 +193,7 @@ interface NativeAddon {
   bindToDevice(fd: number, ifname: string): void;
   setMinTtl(fd: number, family: 4 | 6, ttl: number): void;
   setTtl(fd: number, family: 4 | 6, ttl: number): void;
+  attachSocketFilter(fd: number, program: Buffer, drain?: boolean): number;
   tcpSocket(family: 4 | 6): number;
   closeFd(fd: number): void;
 }
@@ -546,6 +547,29 @@ export function setTtl(fd: number, family: 4 | 6, ttl: number): void {
     native().setTtl(fd, family, ttl);
   } catch (err) {
     throw toLinkError(err, family === 4 ? 'setsockopt(IP_TTL)' : 'setsockopt(IPV6_UNICAST_HOPS)');
+  }
+}
+
+/**
+ * SO_ATTACH_FILTER on any socket fd (e.g. a dgram socket's, bfd/udp.ts dgramFd): the kernel drops what the classic BPF
+ * `program` rejects before it is queued; an empty program detaches. On a UDP socket the program sees the datagram from
+ * the UDP header, the IP header at SKF_NET_OFF (-0x100000). The filter does not apply to datagrams already queued:
+ * `drain` (datagram sockets only) discards those, so call it in the bind callback, before the loop reads the socket.
+ * Returns how many were discarded. socket(7), Documentation/networking/filter.rst.
+ * Throws TypeError for a bad program (the instruction and the field ranges), LinkError for the syscall.
+ */
+export function attachSocketFilter(
+  fd: number,
+  program: readonly BpfInstruction[],
+  o: { drain?: boolean } = {},
+): number {
+  if (!Number.isInteger(fd) || fd < 0)
+    throw new TypeError(`fd ${String(fd)} is invalid: a non-negative integer`);
+  const buf = program.length === 0 ? Buffer.alloc(0) : encodeFilter(program);
+  try {
+    return native().attachSocketFilter(fd, buf, o.drain === true);
+  } catch (err) {
+    throw toLinkError(err, 'setsockopt(SO_ATTACH_FILTER)');
   }
 }
 
