@@ -23,20 +23,8 @@ import { LAB_NAMESPACE, startLabStack, type LabStack } from '../../src/cli/lab.t
 import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { dashboardQueries } from '../../src/metrics/dashboard.ts';
-import { alertRules, REPO, seed000 } from './monitoring-files.ts';
+import { AFTER_EVENT, alertRules, exported, REPO, seed000 } from './monitoring-files.ts';
 import { eventually as poll } from '../e2e/controller-harness.ts';
-
-/**
- * Speaker metrics whose samples appear only after an event a dry-run link cannot produce (it receives nothing): their
- * series are labelled by IP and, as MetalLB's (internal/layer2/stats.go CounterVec), created on first use. The test
- * checks that the speaker declares each one (HELP/TYPE) and samples none yet. Their sampling is checked by
- * src/speaker/speaker.test.ts (the announcer's figures and a conflict → these series).
- */
-export const AFTER_EVENT: ReadonlyMap<string, string> = new Map([
-  ['metallb_layer2_requests_received', 'an ARP request / Neighbor Solicitation for an announced IP is received'],
-  ['metallb_layer2_responses_sent', 'a reply to such a request is sent'],
-  ['berth_l2_ip_conflicts', 'a host that is not a berth speaker claims an announced IP'],
-]);
 
 const NAME = /\b((?:metallb|berth)_[a-z0-9_]+)\b/g;
 
@@ -65,23 +53,6 @@ function usedNames(): Map<string, Set<string>> {
   const docs = readFileSync(join(REPO, 'docs/metrics.md'), 'utf8');
   for (const m of docs.matchAll(/`((?:metallb|berth)_[a-z0-9_]+)(?:\{[^`]*\})?`/g)) add(m[1]!, 'docs/metrics.md');
   return used;
-}
-
-/** Sample names of a Prometheus text exposition, with histogram/summary base names (x for x_bucket/_sum/_count). */
-function exported(text: string): Set<string> {
-  const out = new Set<string>();
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const t = /^# TYPE (\S+) (\S+)/.exec(line);
-    if (t) types.set(t[1]!, t[2]!);
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line);
-    if (!m) continue;
-    out.add(m[1]!);
-    const base = m[1]!.replace(/_(bucket|sum|count)$/, '');
-    if (base !== m[1] && (types.get(base) === 'histogram' || types.get(base) === 'summary')) out.add(base);
-  }
-  return out;
 }
 
 function get(url: string): Promise<string> {

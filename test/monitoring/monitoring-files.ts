@@ -58,3 +58,32 @@ export function seed000(): string | undefined {
   const p = `${REPO}../shared/seeds/000_78a328d0e62b54f6.txt`;
   return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
 }
+
+/**
+ * Speaker metrics whose samples appear only after an event a dry-run link cannot produce (it receives nothing): their
+ * series are labelled by IP and, as MetalLB's (internal/layer2/stats.go CounterVec), created on first use. The test
+ * test/monitoring/metric-coverage.test.ts checks that the dry-run speaker declares each one (HELP/TYPE) and samples
+ * none yet; test/monitoring/metric-coverage-l2.test.ts (root) produces each event on a real segment and sees them.
+ */
+export const AFTER_EVENT: ReadonlyMap<string, string> = new Map([
+  ['metallb_layer2_requests_received', 'an ARP request / Neighbor Solicitation for an announced IP is received'],
+  ['metallb_layer2_responses_sent', 'a reply to such a request is sent'],
+  ['berth_l2_ip_conflicts', 'a host that is not a berth speaker claims an announced IP'],
+]);
+
+/** Sample names of a Prometheus text exposition, with histogram/summary base names (x for x_bucket/_sum/_count). */
+export function exported(text: string): Set<string> {
+  const out = new Set<string>();
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const t = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (t) types.set(t[1]!, t[2]!);
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line);
+    if (!m) continue;
+    out.add(m[1]!);
+    const base = m[1]!.replace(/_(bucket|sum|count)$/, '');
+    if (base !== m[1] && (types.get(base) === 'histogram' || types.get(base) === 'summary')) out.add(base);
+  }
+  return out;
+}
