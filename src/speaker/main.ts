@@ -486,8 +486,9 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     events: recorder,
     node: self,
     peerRef: (name) => {
-      const uid = configInformers.bgpPeers!.getByKey(`${ns}/${name}`)?.metadata?.uid;
-      return { kind: 'BGPPeer', apiVersion: 'metallb.io/v1beta2', namespace: ns, name, ...(uid ? { uid } : {}) };
+      // A BGPPeer deleted meanwhile (its session closed as de-configured) gets no Event.
+      const p = configInformers.bgpPeers!.getByKey(`${ns}/${name}`);
+      return p ? { kind: 'BGPPeer', apiVersion: 'metallb.io/v1beta2', namespace: ns, name, ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) } : undefined;
     },
   });
   cleanups.push(async () => {
