@@ -127,28 +127,59 @@ function statusObject(o: KubeObject): L2StatusObject {
 }
 
 /**
- * The liveness as the Speaker sees it, started later (when the memberlist Secret is there): until then, and for a
- * grace period after start (2 × suspect-after, while the first heartbeats arrive), every Node counts as alive — a
- * starting speaker never grabs IPs its peers hold. Off (no --memberlist-bind): every Node counts as alive, always.
+ * The liveness as the Speaker sees it (docs/layer2.md, Liveness). Three states:
+ * - attached (heartbeats running): the detector's view, start-up rule 8 included (this node counts once its
+ *   heartbeats have gone out for suspect-after; peers not heard yet count as alive until heard or a bound);
+ * - pending (--memberlist-bind set, the heartbeats not started yet: the memberlist Secret is not read yet): every
+ *   other Node counts as alive and this node does not — it announces nothing while its peers cannot hear it;
+ * - off (no --memberlist-bind, or the heartbeats cannot run): every Node counts as alive, this one too (MetalLB
+ *   without memberlist).
  */
 class LivenessHandle extends EventEmitter {
   inner: Liveness | undefined;
-  graceUntil = 0;
+  #off: boolean;
   constructor(
     readonly self: string,
     readonly allNodes: () => string[],
+    configured: boolean,
   ) {
     super();
+    this.#off = !configured;
   }
-  attach(l: Liveness, graceMs: number, leases?: ReadonlyMap<string, number | undefined>): void {
+  /** Heartbeats started: the Speaker follows `l` from now on (the Leases seen so far are handed over first). */
+  attach(l: Liveness, leases?: ReadonlyMap<string, number | undefined>): void {
     this.inner = l;
+    this.#off = false;
     for (const [node, renew] of leases ?? []) l.leaseSeen(node, renew);
-    this.graceUntil = Date.now() + graceMs;
-    l.on('change', () => this.emit('change', this.alive()));
+    l.on('change', () => {
+      if (this.inner === l) this.emit('change', this.alive());
+    });
+    this.emit('change', this.alive());
+  }
+  /** The heartbeats cannot run (or are not started within the bound): every Node counts as alive, this one too. */
+  turnOff(): void {
+    this.inner = undefined;
+    this.#off = true;
+    this.emit('change', this.alive());
+  }
+  /** Configured but not attached yet. */
+  pending(): boolean {
+    return !this.inner && !this.#off;
   }
   alive(): ReadonlySet<string> {
-    if (!this.inner || Date.now() < this.graceUntil) return new Set([...this.allNodes(), this.self]);
-    return this.inner.alive();
+    if (this.inner) return this.inner.alive();
+    const all = new Set(this.allNodes());
+    if (this.#off) all.add(this.self);
+    else all.delete(this.self);
+    return all;
+  }
+  /** Peers counted as alive only because they were not heard yet (every other Node while pending). */
+  undecided(): ReadonlySet<string> {
+    if (this.inner) return this.inner.undecided();
+    if (this.#off) return new Set();
+    const all = new Set(this.allNodes());
+    all.delete(this.self);
+    return all;
   }
   friendlyMacs(): ReadonlySet<string> {
     return this.inner?.friendlyMacs() ?? new Set();
@@ -343,7 +374,11 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
         onLeaseGone: (node) => liveness.inner?.leaseGone(node),
       })
     : undefined;
-  const liveness = new LivenessHandle(self, () => nodes.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== ''));
+  const liveness = new LivenessHandle(
+    self,
+    () => nodes.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== ''),
+    f.memberlistBind !== undefined,
+  );
   let livenessKey: string | undefined;
   const startHeartbeats = (): void => {
     if (!f.memberlistBind || stopping) return;
@@ -373,6 +408,9 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
           }),
         intervalMs: f.heartbeatIntervalMs,
         suspectAfterMs: f.suspectAfterMs,
+        // Start-up (detector.ts rule 8): this node counts once 3 of its heartbeats can have been heard; a peer not
+        // heard yet counts as alive for at most 2 s (a peer started with us needs 0.2-0.9 s under load to send).
+        startup: { settleMs: f.suspectAfterMs, boundMs: Math.max(2_000, 5 * f.suspectAfterMs) },
         macs,
         log: logger.child({ component: 'liveness' }),
       });
@@ -381,21 +419,19 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
         // is alive" (MetalLB without memberlist) and say so.
         logger.error(`speaker: heartbeats cannot start on ${f.memberlistBind}:${f.memberlistPort}: ${String(e)}; every Node counts as a live speaker`);
         if (liveness.inner === l) {
-          liveness.inner = undefined;
+          liveness.turnOff();
           lm.from(undefined);
         }
         livenessKey = undefined;
         l.close();
-        speaker.changed();
       });
-      // Grace: every Node counts as alive until the peers' first heartbeats can have arrived (2 × suspect-after).
-      const graceMs = 2 * f.suspectAfterMs + f.heartbeatIntervalMs;
-      liveness.attach(l, graceMs, leases?.leases());
+      liveness.attach(l, leases?.leases());
       lm.from(() => l.stats());
-      setTimeout(() => speaker.changed(), graceMs + 10).unref();
       log(`speaker: heartbeats on ${f.memberlistBind}:${f.memberlistPort} every ${f.heartbeatIntervalMs} ms, peers dead after ${f.suspectAfterMs} ms`);
     } catch (e) {
-      logger.error(`speaker: heartbeats not started: ${e instanceof Error ? e.message : String(e)}`);
+      logger.error(`speaker: heartbeats not started: ${e instanceof Error ? e.message : String(e)}; every Node counts as a live speaker`);
+      livenessKey = undefined;
+      liveness.turnOff();
     }
   };
 
@@ -608,6 +644,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
       logger.warn(
         `speaker: Secret ${ns}/${f.memberlistSecretName} (key secretkey) not found and not created (${r.error.message}): heartbeats off until it exists; every Node counts as a live speaker`,
       );
+      liveness.turnOff();
     }
   }
   if (leases) {
@@ -616,10 +653,21 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     releaseLease = () => Promise.race([leases.stop({ release: true }), new Promise((r) => setTimeout(r, 2000))]);
   }
   startHeartbeats();
+  // Pending (the Secret's key not read yet) announces nothing: bounded, so an unusable Secret never silences the node.
+  const pendingBound = setTimeout(() => {
+    if (!liveness.pending()) return;
+    logger.warn(`speaker: no usable key in Secret ${ns}/${f.memberlistSecretName} after 10 s: heartbeats off until it has one; every Node counts as a live speaker`);
+    liveness.turnOff();
+  }, 10_000);
+  pendingBound.unref();
+  cleanups.push(() => clearTimeout(pendingBound));
   // MetalLB rescans interfaces every 10 s (§5.2): the announcer picks up new links on the next set().
+  // Only a change of the links recomputes the plan (a recompute over every Service each 10 s was most of an idle
+  // speaker's garbage, and so of its RSS: bench/speaker-rss.ts).
   const rescan = setInterval(() => {
+    const before = `${links.arp.join(',')} ${links.ndp.join(',')}`;
     rescanLinks();
-    speaker.changed();
+    if (`${links.arp.join(',')} ${links.ndp.join(',')}` !== before) speaker.changed();
   }, 10_000);
   cleanups.push(() => clearInterval(rescan));
 

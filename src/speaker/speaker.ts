@@ -502,12 +502,27 @@ export class Speaker<D extends Decision = Decision> {
 
   #livenessChanged(alive: ReadonlySet<string>): void {
     const now = this.#now();
-    for (const n of this.#alive ?? []) if (!alive.has(n) && !this.#undecided.has(n)) this.#lost.set(n, now);
+    const lost: string[] = [];
+    for (const n of this.#alive ?? []) {
+      if (alive.has(n) || this.#undecided.has(n)) continue;
+      this.#lost.set(n, now);
+      lost.push(n);
+    }
+    const joined = [...alive].filter((n) => !this.#alive?.has(n));
     for (const n of alive) this.#lost.delete(n);
     this.#alive = new Set(alive);
     this.#undecided = new Set(this.#o.liveness?.undecided?.() ?? []);
     // A node lost: no debounce, every millisecond counts in a failover.
     this.sync();
+    // One line per change of the live speakers, after the takeover (logging costs time): `detectedAtMs` is when the
+    // change arrived, where a failover's timeline starts (bench:failover reads it).
+    if (lost.length > 0 || joined.length > 0) {
+      const list = [...alive].sort();
+      this.#o.log?.(
+        { decision: 'liveness', lost, joined, alive: list, detectedAtMs: now },
+        `speaker: live speakers: ${list.join(', ') || 'none'}${lost.length > 0 ? ` (lost ${lost.join(', ')})` : ''}`,
+      );
+    }
   }
 
   #event(service: string, type: 'Normal' | 'Warning', reason: string, message: string): void {

@@ -187,13 +187,11 @@ after(async () => {
   await lab?.stop();
 });
 
-// TODO (issue 8, session note of 2026-12-01): with both speakers started at once, a CI run once ended with both
-// announcing for 30 s (neither accepted the other's heartbeats, or the second never replanned), so the survivor saw no
-// owner change and recorded no failover. Until that start-up race is understood and fixed, this test runs and reports
-// but its failure does not fail the suite (node:test `todo`).
+// Started at once, the two speakers used to both announce for a while (each one's fixed start grace ended before it
+// had heard the other), so the owner the test saw was not the survivor's owner and the kill moved nothing in the
+// survivor's view. Start-up rule 8 (docs/layer2.md, Liveness) settles it.
 test(
   'two speakers with heartbeats: one owner; SIGKILL moves the IP, its ServiceL2Status and a failover observation',
-  { todo: 'start-up split brain seen once in CI (issue 8)' },
   async (c) => {
     if (skip) return c.skip(skip);
     // No memberlist Secret: the first speaker creates it, the other reads its key.
@@ -202,7 +200,18 @@ test(
       /created Secret metallb-system\/memberlist/.test(s.p.output()),
     );
     assert.equal(created.length, 1, 'exactly one speaker created the Secret');
+    // "Both up": each has heard the other (before that, a peer killed unheard is alive by its fresh Lease for 40 s).
+    for (const s of speakers.values()) {
+      await until('both speakers to hear each other', async () =>
+        ((value(await get(s.metrics, '/metrics'), 'berth_speaker_heartbeats_accepted_total') ?? 0) > 0 ? true : undefined),
+      );
+    }
     const first = await until('exactly one owner', owner);
+    // Never two owners from now on: sampled for a second before the kill.
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await owner(), first, 'the owner is stable once both speakers run');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.equal(
       await until('the owner’s ServiceL2Status', async () =>
         (await statusNode()) === first ? first : undefined,
