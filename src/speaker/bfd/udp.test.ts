@@ -203,6 +203,30 @@ test('guardTtl is applied to each receive and transmit socket with its fd, famil
   assert.deepEqual(calls[2]?.slice(1), [4, 255], 'the transmit socket too');
 });
 
+test('a TTL guard that cannot be attached is logged once and BFD still runs (no crash)', async (t) => {
+  const warnings: string[] = [];
+  const warnLog = pino(
+    { level: 'warn' },
+    { write: (l: string) => void warnings.push((JSON.parse(l) as { msg: string }).msg) },
+  );
+  const a = new BfdServer({
+    log: warnLog,
+    port: 0,
+    guardTtl: () => {
+      throw new Error('addon missing');
+    },
+  });
+  const b = new BfdServer({ log, port: 0 });
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const [portA, portB] = [await a.listen(4), await b.listen(4)];
+  const pa = await a.add({ peer: '127.0.0.2', local: '127.0.0.1', port: portB, params: fast });
+  await b.add({ peer: '127.0.0.1', local: '127.0.0.2', port: portA, params: fast });
+  await once(pa, 'up');
+  assert.deepEqual(warnings, [
+    'bfd: received TTL not enforced (addon missing); RFC 5881 §5 wants only TTL 255 accepted',
+  ]);
+});
+
 test('ttlFilter: IPv4 TTL at SKF_NET_OFF+8, IPv6 Hop Limit at +7, accept only the value; bad TTL refused', () => {
   assert.deepEqual(ttlFilter(4, 255), [
     { code: 0x30, jt: 0, jf: 0, k: 0xfff00008 },
