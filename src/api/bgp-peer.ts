@@ -39,7 +39,7 @@ export interface BGPPeerSpec {
   /** Immutable after creation (CEL). */
   enableGracefulRestart?: boolean;
   ebgpMultiHop?: boolean;
-  /** Host VRF device to peer through; FRR-only in MetalLB, native in berth (SO_BINDTODEVICE). */
+  /** Host VRF device to peer through; FRR-only in MetalLB; refused by berth (docs/bgp.md). */
   vrf?: string;
   /** Deprecated, no effect (admission warning). */
   disableMP?: boolean;

@@ -588,15 +588,14 @@ const rows: Row[] = [
     message:
       'pool v6 has bgpadvertisement a which references peer router-bgp which has bfd echo enabled, which is not possible',
   },
-  // berth: vrf and localASN are native (src/config/peers.test.ts); what FRR would refuse is refused here
+  // berth: vrf is refused; localASN is native (src/config/peers.test.ts), refused where FRR refuses local-as
   {
-    desc: 'vrf that cannot be a Linux device name',
-    objs: [routerBgp({ vrf: 'red/blue' })],
-    code: 'LB_PEER_INVALID',
+    desc: 'vrf (FRR-only)',
+    objs: [routerBgp({ vrf: 'red' })],
+    code: 'LB_PEER_UNSUPPORTED',
     object: 'BGPPeer/router-bgp',
     path: 'spec.vrf',
-    message:
-      'parsing peer router-bgp: invalid vrf "red/blue": a Linux VRF device name (1-15 characters, no "/", ":" or white space)',
+    message: "peer router-bgp: vrf is not supported by berth's native BGP (FRR-only in MetalLB)",
   },
   {
     desc: 'localASN equal to myASN',

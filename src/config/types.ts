@@ -80,7 +80,10 @@ export interface PeerConfig {
   dynamicASN?: 'internal' | 'external';
   /** BGPPeer localASN: the AS this session speaks as instead of myASN (FRR local-as … no-prepend replace-as). */
   localASN?: number;
-  /** BGPPeer vrf: the Linux VRF device the session's socket is bound to (SO_BINDTODEVICE). */
+  /**
+   * BGPPeer vrf: the VRF device to bind the session socket to (SO_BINDTODEVICE). Never set today: parsePeer refuses
+   * vrf until a VRF peering is proven against FRR (docs/bgp.md).
+   */
   vrf?: string;
   /** Canonical IP. */
   peerAddress: string;

@@ -1,5 +1,6 @@
 // BGPPeer vrf → the session socket bound with SO_BINDTODEVICE before connect (session.ts `device`, through the native
-// addon), against FRR 8 in namespaces (root; bgp-peer-options-lab.ts).
+// addon), against FRR 8 in namespaces (root; bgp-peer-options-lab.ts). src/config/peers.ts still refuses `vrf` until
+// the VRF case below has passed on a VRF-capable kernel (docs/bgp.md).
 // - VRF: the node's link to the router is enslaved to a VRF device (`ip link add <vrf> type vrf table 100`), so the
 //   main table has no route to the router: the session bound to the VRF is established, an unbound one cannot
 //   connect. Skipped with the reason when the kernel has no VRF support (CONFIG_NET_VRF, e.g. this lab machine).
