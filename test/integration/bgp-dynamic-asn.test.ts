@@ -1,8 +1,9 @@
 // BGPPeer dynamicASN and localASN against FRR 8 (root, network namespaces; bgp-peer-options-lab.ts). berth's
 // BgpSession runs with the options bgp-speaker.ts sessionSpecFor derives from the BGPPeer:
-// - router AS 64501, three node addresses: dynamicASN external (myASN 64500) is established and FRR sees AS_PATH
-//   "64500"; localASN 64510 (myASN 64500) is established with FRR's `remote-as 64510` and FRR sees AS_PATH "64510"
-//   only (replace-as); dynamicASN internal is refused by berth with Bad Peer AS, and FRR records that NOTIFICATION.
+// - router AS 4200000001 (4-octet: AS_TRANS in the OPEN's My AS, RFC 6793), three node addresses: dynamicASN external
+//   (myASN 64500) is established and FRR sees AS_PATH "64500"; localASN 64510 (myASN 64500) is established with FRR's
+//   `remote-as 64510` and FRR sees AS_PATH "64510" only (replace-as); dynamicASN internal is refused by berth with
+//   Bad Peer AS (data: the OPEN's 2-octet My AS, 23456), and FRR logs that NOTIFICATION.
 // - router AS 64500: dynamicASN internal is established as iBGP, FRR sees an empty AS_PATH and LOCAL_PREF 300.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,11 +21,11 @@ const base = { peerAddress: ROUTER_ADDRESS, holdTime: 9, backoffMs: 300, nodeNam
 const state = (n: Record<string, unknown> | undefined) => n?.bgpState as string | undefined;
 
 test(
-  'FRR AS 64501: dynamicASN external and localASN establish with the right AS_PATH; dynamicASN internal is refused with Bad Peer AS',
+  'FRR AS 4200000001: dynamicASN external and localASN establish with the right AS_PATH; dynamicASN internal is refused with Bad Peer AS',
   { skip, timeout: 90_000 },
   async (t) => {
     const lab = await startPeerOptionsLab({
-      routerAsn: 64501,
+      routerAsn: 4200000001,
       extraNodeAddresses: ['198.51.100.3', '198.51.100.4'],
       neighbors: [
         { address: '198.51.100.2', remoteAs: 64500 },
@@ -45,7 +46,7 @@ test(
       localAddress: '198.51.100.3',
       localAsn: 64510,
       routerAsn: 64500,
-      peerAsn: 64501,
+      peerAsn: 4200000001,
     });
     const internal = lab.agent({
       ...base,
@@ -60,14 +61,14 @@ test(
       (e) => e.event === 'down' && e.reason === 'bad-peer-as',
       'dynamicASN internal refused',
     );
-    assert.match(String(refused.text), /peer AS 64501 is not internal/);
+    assert.match(String(refused.text), /peer AS 4200000001 is not internal/);
     assert.equal(state(lab.neighbor('198.51.100.2')), 'Established');
     assert.equal(state(lab.neighbor('198.51.100.3')), 'Established');
     assert.notEqual(state(lab.neighbor('198.51.100.4')), 'Established');
-    // FRR logs the NOTIFICATION it received from berth: OPEN Message Error / Bad Peer AS, data = its AS (0xfbf5).
+    // FRR logs the NOTIFICATION it received from berth: OPEN Message Error / Bad Peer AS, data = AS_TRANS (0x5ba0).
     await eventually(
       () =>
-        /NOTIFICATION: received from neighbor 198\.51\.100\.4 2\/2 \(OPEN Message Error\/Bad Peer AS\) 2 bytes fb f5/.test(
+        /NOTIFICATION: received from neighbor 198\.51\.100\.4 2\/2 \(OPEN Message Error\/Bad Peer AS\) 2 bytes 5b a0/.test(
           lab.log(),
         ),
       'FRR to log the Bad Peer AS NOTIFICATION from 198.51.100.4',
