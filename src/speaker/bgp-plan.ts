@@ -340,6 +340,40 @@ function parseCommunityOnce(text: string): ReturnType<typeof parseCommunity> {
   return p;
 }
 
+/** An ad's community texts parsed, sorted and deduplicated, once per ad (keyed by its communities array). */
+const communitiesMemo = new WeakMap<readonly string[], { standard: number[]; large: LargeCommunity[] }>();
+
+function communitiesOf(texts: readonly string[]): { standard: number[]; large: LargeCommunity[] } {
+  let m = communitiesMemo.get(texts);
+  if (m) return m;
+  const standard = new Set<number>();
+  const large = new Map<string, LargeCommunity>();
+  for (const text of texts) {
+    const p = parseCommunityOnce(text);
+    if (!p.ok) continue;
+    if (p.value.kind === 'standard') standard.add(community(p.value.high, p.value.low));
+    else {
+      const v = {
+        globalAdministrator: p.value.global,
+        localData1: p.value.local1,
+        localData2: p.value.local2,
+      };
+      large.set(`${v.globalAdministrator}:${v.localData1}:${v.localData2}`, v);
+    }
+  }
+  m = {
+    standard: [...standard].sort((a, b) => a - b),
+    large: [...large.values()].sort(
+      (a, b) =>
+        a.globalAdministrator - b.globalAdministrator ||
+        a.localData1 - b.localData1 ||
+        a.localData2 - b.localData2,
+    ),
+  };
+  communitiesMemo.set(texts, m);
+  return m;
+}
+
 /** Merges the contributions to one (peer, prefix) whose LOCAL_PREFs agree (or do not matter: eBGP). */
 function mergeRoute(
   prefix: string,
@@ -350,6 +384,20 @@ function mergeRoute(
   world: BgpWorld,
   node: string,
 ): BgpRoute {
+  if (from.length === 1 && from[0]!.bandwidthUnit === undefined) {
+    // One contribution (the usual host route): its ad's communities, parsed once per ad and shared (read-only).
+    const c = from[0]!;
+    const parsed = communitiesOf(c.communities);
+    return {
+      prefix,
+      family,
+      ...(ibgp ? { localPref: c.localPref } : {}),
+      communities: parsed.standard,
+      largeCommunities: parsed.large,
+      extendedCommunities: [],
+      services: [c.service.key],
+    };
+  }
   const standard = new Set<number>();
   const large = new Map<string, LargeCommunity>();
   for (const c of from) {
@@ -532,6 +580,18 @@ interface PlanContext {
   pools: ReturnType<typeof compilePools>;
   ads: BGPAdvertisementConfig[];
   aggregateText: (family: Family, first: bigint, len: number) => string;
+  /** Session names in name order (the `peers` of an ad without peers; shared, read-only). */
+  sessionList: string[];
+  /** Per pool name: its ads selecting this node (planBgp's ofPool / forNode), computed once per context. */
+  adsOfPool: Map<string, { ofPool: number; forNode: BGPAdvertisementConfig[]; anySelector: boolean }>;
+  /** Per pool name and family, when no ad of the pool has serviceSelectors: the targets and whether they conflict. */
+  targetsOf: Map<string, { targets: Target[]; conflict: boolean; peers: string[] }>;
+}
+
+interface Target {
+  ad: BGPAdvertisementConfig;
+  peers: string[];
+  len: number;
 }
 
 /** A (peer, prefix) wanted: where it sorts and the contributions, by Service key. */
@@ -539,7 +599,8 @@ interface WantedEntry {
   family: Family;
   first: bigint;
   len: number;
-  from: Map<string, Contribution[]>;
+  /** In the order they were added (merging sorts them by Service key, stable). */
+  from: Contribution[];
 }
 
 interface PeerState {
@@ -574,6 +635,9 @@ function planContext(world: BgpWorld, node: string): PlanContext {
     sessionNames: new Set(sessions.map((p) => p.name)),
     pools: compilePools(config),
     ads: [...config.bgpAdvertisements].sort((a, b) => cmp(a.name, b.name)),
+    sessionList: sessions.map((p) => p.name),
+    adsOfPool: new Map(),
+    targetsOf: new Map(),
     aggregateText: (family, first, len) => {
       const k = `${family}|${first}|${len}`;
       let t = aggregates.get(k);
@@ -616,24 +680,40 @@ function planService(
       withdraw('ipNotAllowed');
       continue;
     }
-    const ofPool = ads.filter((ad) => ad.pools.includes(pool.name));
-    if (ofPool.length === 0) {
+    let sel = ctx.adsOfPool.get(pool.name);
+    if (!sel) {
+      const ofPool = ads.filter((ad) => ad.pools.includes(pool.name));
+      const forNode = self ? ofPool.filter((ad) => adSelectsNode(ad, self)) : [];
+      sel = {
+        ofPool: ofPool.length,
+        forNode,
+        anySelector: forNode.some((ad) => ad.serviceSelectors.length > 0),
+      };
+      ctx.adsOfPool.set(pool.name, sel);
+    }
+    if (sel.ofPool === 0) {
       withdraw('noMatchingAdvertisement');
       continue;
     }
-    const forNode = self ? ofPool.filter((ad) => adSelectsNode(ad, self)) : [];
+    const forNode = sel.forNode;
     if (forNode.length === 0) {
       withdraw('notOwner');
       continue;
     }
-    const matching = forNode.filter(
-      (ad) => ad.serviceSelectors.length === 0 || matchesAny(ad.serviceSelectors, svc.labels),
-    );
+    const matching = !sel.anySelector
+      ? forNode
+      : forNode.filter(
+          (ad) => ad.serviceSelectors.length === 0 || matchesAny(ad.serviceSelectors, svc.labels),
+        );
     if (matching.length === 0) {
       withdraw('noMatchingAdvertisement');
       continue;
     }
-    if (svc.sharingKey !== undefined && matching.some((ad) => ad.serviceSelectors.length > 0)) {
+    if (
+      svc.sharingKey !== undefined &&
+      sel.anySelector &&
+      matching.some((ad) => ad.serviceSelectors.length > 0)
+    ) {
       withdraw('sharedIPWithServiceSelector');
       continue;
     }
@@ -654,35 +734,49 @@ function planService(
       withdraw('noLocalEndpoints');
       continue;
     }
-    const targets = matching.map((ad) => ({
-      ad,
-      peers: ad.peers.length === 0 ? [...sessionNames] : ad.peers.filter((p) => sessionNames.has(p)),
-      len: ip.family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6,
-    }));
-    if (hasLocalPrefConflict(targets)) {
+    // Targets depend on the pool, the family and (with serviceSelectors) the labels: shared when they cannot differ.
+    const cacheKey = sel.anySelector ? undefined : `${pool.name}\n${ip.family}`;
+    let tc = cacheKey !== undefined ? ctx.targetsOf.get(cacheKey) : undefined;
+    if (!tc) {
+      const targets: Target[] = matching.map((ad) => ({
+        ad,
+        peers: ad.peers.length === 0 ? ctx.sessionList : ad.peers.filter((p) => sessionNames.has(p)),
+        len: ip.family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6,
+      }));
+      tc = {
+        targets,
+        conflict: hasLocalPrefConflict(targets),
+        peers: [...new Set(targets.flatMap((t) => t.peers))].sort(),
+      };
+      if (cacheKey !== undefined) ctx.targetsOf.set(cacheKey, tc);
+    }
+    if (tc.conflict) {
       withdraw('conflictingAdvertisements');
       continue;
     }
     const d: BgpDecision = { ...base, ip: ip.canonical, announced: true, pool: pool.name };
     const routes: Array<[string, string]> = [];
-    for (const t of targets) {
-      const len = Math.max(0, Math.min(FAMILY_BITS[ip.family], t.len));
-      const first = mask(ip.family, ip.value, len);
-      const prefix =
-        len === FAMILY_BITS[ip.family] ? `${ip.canonical}/${len}` : ctx.aggregateText(ip.family, first, len);
+    const prefixes: string[] = [];
+    const bits = FAMILY_BITS[ip.family];
+    for (const t of tc.targets) {
+      const len = Math.max(0, Math.min(bits, t.len));
+      // Host routes (the default) are the IP itself.
+      const first = len === bits ? ip.value : mask(ip.family, ip.value, len);
+      const prefix = len === bits ? `${ip.canonical}/${len}` : ctx.aggregateText(ip.family, first, len);
       const c: Contribution = {
         service: svc,
         localPref: t.ad.localPref,
         communities: t.ad.communities,
         ...(t.ad.linkBandwidth ? { bandwidthUnit: t.ad.linkBandwidth.perEndpointBitsPerSecond } : {}),
       };
+      if (t.peers.length > 0 && !prefixes.includes(prefix)) prefixes.push(prefix);
       for (const peer of t.peers) {
         contributions.push({ peer, prefix, family: ip.family, first, len, c });
         routes.push([peer, prefix]);
       }
     }
-    d.peers = [...new Set(routes.map(([p]) => p))].sort();
-    d.prefixes = [...new Set(routes.map(([, x]) => x))].sort();
+    d.peers = tc.peers.slice();
+    d.prefixes = prefixes.length > 1 ? prefixes.sort() : prefixes;
     routed.push({ index: decisions.length, routes });
     decisions.push(d);
   }
@@ -756,7 +850,8 @@ export class BgpPlanner {
       for (const x of part.contributions) {
         const w = this.#peers.get(x.peer)?.wanted.get(x.prefix);
         if (!w) continue;
-        w.from.delete(part.svc.key);
+        const key = part.svc.key;
+        if (w.from.some((c) => c.service.key === key)) w.from = w.from.filter((c) => c.service.key !== key);
         touch(x.peer, x.prefix);
       }
     };
@@ -783,11 +878,8 @@ export class BgpPlanner {
         const st = this.#peers.get(x.peer);
         if (!st) continue;
         let w = st.wanted.get(x.prefix);
-        if (!w)
-          st.wanted.set(x.prefix, (w = { family: x.family, first: x.first, len: x.len, from: new Map() }));
-        let cs = w.from.get(svc.key);
-        if (!cs) w.from.set(svc.key, (cs = []));
-        cs.push(x.c);
+        if (!w) st.wanted.set(x.prefix, (w = { family: x.family, first: x.first, len: x.len, from: [] }));
+        w.from.push(x.c);
         touch(x.peer, x.prefix);
       }
       this.#parts.set(svc.key, part);
@@ -803,13 +895,14 @@ export class BgpPlanner {
       const st = this.#peers.get(peerName)!;
       for (const prefix of prefixes) {
         const w = st.wanted.get(prefix);
-        if (!w || w.from.size === 0) {
+        if (!w || w.from.length === 0) {
           st.wanted.delete(prefix);
           if (st.routes.delete(prefix)) st.changed = true;
           st.conflicts.delete(prefix);
           continue;
         }
-        const from = [...w.from.keys()].sort(cmp).flatMap((k) => w.from.get(k)!);
+        const from =
+          w.from.length > 1 ? [...w.from].sort((a, b) => cmp(a.service.key, b.service.key)) : w.from;
         const lp = from[0]!.localPref;
         if (!st.ibgp || from.every((c) => c.localPref === lp)) {
           const old = st.routes.get(prefix);
