@@ -209,6 +209,8 @@ export class Speaker<D extends Decision = Decision> {
   #statusAgain = false;
   /** Counts, for tests and the ready line. */
   readonly counts = { recomputes: 0, statusWrites: 0, statusFailures: 0 };
+  /** Wall ms the last decide() (the plan) took: the failover's re-plan share, logged with each liveness change. */
+  #planMs = 0;
 
   constructor(o: SpeakerOptions<D>) {
     this.#o = o;
@@ -238,8 +240,10 @@ export class Speaker<D extends Decision = Decision> {
   sync(): void {
     if (this.#stopped) return;
     let decisions: readonly D[] | undefined;
+    const planStart = performance.now();
     try {
       decisions = this.#o.decide();
+      this.#planMs = performance.now() - planStart;
     } catch (e) {
       this.#o.warn?.({ error: String(e) }, `speaker: planning failed, keeping the current announcements: ${String(e)}`);
       return;
@@ -513,13 +517,16 @@ export class Speaker<D extends Decision = Decision> {
     this.#alive = new Set(alive);
     this.#undecided = new Set(this.#o.liveness?.undecided?.() ?? []);
     // A node lost: no debounce, every millisecond counts in a failover.
+    const syncStart = performance.now();
     this.sync();
+    const syncMs = performance.now() - syncStart;
     // One line per change of the live speakers, after the takeover (logging costs time): `detectedAtMs` is when the
     // change arrived, where a failover's timeline starts (bench:failover reads it).
     if (lost.length > 0 || joined.length > 0) {
       const list = [...alive].sort();
       this.#o.log?.(
-        { decision: 'liveness', lost, joined, alive: list, detectedAtMs: now },
+        // syncMs: change → announcer.set() done (first gratuitous packet of a takeover sent), of which planMs planning
+        { decision: 'liveness', lost, joined, alive: list, detectedAtMs: now, syncMs: Math.round(syncMs * 10) / 10, planMs: Math.round(this.#planMs * 10) / 10 },
         `speaker: live speakers: ${list.join(', ') || 'none'}${lost.length > 0 ? ` (lost ${lost.join(', ')})` : ''}`,
       );
     }
