@@ -251,6 +251,11 @@ test('localASN: the session speaks localAsn; dynamicASN compares with the router
   assert.equal(asn(64501), 'OpenConfirm');
   assert.equal(asn(64500), 'Idle', 'the router AS is not external');
   assert.equal(asn(64510), 'Idle', 'a peer in our session AS would be iBGP on the wire');
+  const r = step(openSent(cfg), { type: 'BGPOpen', message: peerOpen({ asn: 64510 }) });
+  assert.match(
+    down(r.actions)!.detail,
+    /peer AS 64510 is not external: it is this session's local AS \(localASN 64510\)/,
+  );
   const fixed = step(openSent({ localAsn: 64510, routerAsn: 64500, peerAsn: 64501 }), {
     type: 'BGPOpen',
     message: peerOpen({ asn: 64501 }),

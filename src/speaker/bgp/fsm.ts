@@ -289,9 +289,11 @@ export function peerAsMismatch(config: FsmConfig, asn: number): string | undefin
         ? undefined
         : `peer AS ${asn} is not internal: dynamicASN internal wants the local AS ${router}`;
     case 'external':
-      return asn !== router && asn !== config.localAsn
-        ? undefined
-        : `peer AS ${asn} is not external: dynamicASN external wants an AS other than ${router}`;
+      if (asn === router)
+        return `peer AS ${asn} is not external: dynamicASN external wants an AS other than ${router}`;
+      return asn === config.localAsn
+        ? `peer AS ${asn} is not external: it is this session's local AS (localASN ${config.localAsn})`
+        : undefined;
     default:
       return asn === config.peerAsn
         ? undefined
