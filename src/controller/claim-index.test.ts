@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { newClaim } from '../api/claim.ts';
+import { newClaim, type IPAddressClaim } from '../api/claim.ts';
+import type { ClaimCache, ClaimEvent } from '../claims/store.ts';
 import { MemoryClaimStore } from '../claims/memory-store.ts';
 import { ClaimIndex } from './claim-index.ts';
 
@@ -35,5 +36,36 @@ describe('ClaimIndex', () => {
       'deleted 10.0.0.0 default/a',
       'deleted fd00::1 default/a',
     ]);
+  });
+
+  it('get() answers the version this replica wrote until the informer delivers any event of that claim', () => {
+    // A cache that lags: events only when the test says so.
+    const cached = new Map<string, IPAddressClaim>();
+    const listeners = new Set<(e: ClaimEvent) => void>();
+    const cache: ClaimCache = {
+      list: () => [...cached.values()],
+      get: (ip) => cached.get(ip),
+      subscribe: (fn) => (listeners.add(fn), () => listeners.delete(fn)),
+    };
+    const deliver = (c: IPAddressClaim) => {
+      cached.set(c.spec.ip, c);
+      for (const fn of listeners) fn({ type: 'modified', claim: c });
+    };
+    const v = (rv: string, uid?: string): IPAddressClaim => {
+      const c = newClaim({ ip: '192.0.2.7', pool: 'p', sharingKey: '', backendKey: '', holders: [{ ...holder('a'), ...(uid ? { uid } : {}) }] });
+      c.metadata.resourceVersion = rv;
+      return c;
+    };
+    cached.set('192.0.2.7', v('5'));
+    const idx = new ClaimIndex(cache);
+    idx.noteWritten(v('9', 'u1'));
+    assert.equal(idx.get('192.0.2.7')?.metadata.resourceVersion, '9', 'the written version, ahead of the informer');
+    assert.equal(idx.get('192.0.2.7')?.spec.holders[0]?.uid, 'u1');
+    assert.equal(idx.get('192.0.2.8'), undefined);
+    // Any event of that claim (here an older version still in flight) hands get() back to the informer's view.
+    deliver(v('7'));
+    assert.equal(idx.get('192.0.2.7')?.metadata.resourceVersion, '7');
+    deliver(v('9', 'u1'));
+    assert.equal(idx.get('192.0.2.7')?.metadata.resourceVersion, '9');
   });
 });

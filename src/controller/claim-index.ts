@@ -1,6 +1,6 @@
 // Claims by holder: which IPs each Service holds according to the claims (the truth), kept current from a ClaimCache's
 // events. O(1) per event and per lookup, so a reconcile never scans every claim.
-import type { IPAddressClaim } from '../api/claim.ts';
+import { claimName, type IPAddressClaim } from '../api/claim.ts';
 import { holderKey } from '../claims/holders.ts';
 import type { ClaimCache, ClaimEvent } from '../claims/store.ts';
 import { canonicalIp, familyOf } from '../shared/ip.ts';
@@ -16,6 +16,13 @@ export class ClaimIndex {
   readonly #holdersOf = new Map<string, string[]>();
   readonly #unsubscribe: () => void;
   readonly #listeners = new Set<(e: ClaimEvent, holders: readonly string[]) => void>();
+  /**
+   * Claims this replica wrote (claim name → the version the API server answered), until the informer delivers any
+   * event for that name. get() answers them: a reconcile that runs again before the informer caught up (the Service's
+   * next event) sees the claim as bound instead of writing it again from the older version (a 409, a re-read, a
+   * second write). Any event drops the entry, so a version the informer knows is never shadowed for long.
+   */
+  readonly #written = new Map<string, IPAddressClaim>();
 
   constructor(cache: ClaimCache) {
     this.#cache = cache;
@@ -44,8 +51,21 @@ export class ClaimIndex {
     return [...v].sort((a, b) => fam(a) - fam(b) || (a.spec.ip < b.spec.ip ? -1 : a.spec.ip > b.spec.ip ? 1 : 0));
   }
 
+  /** The claim for `ip`: the version this replica last wrote (noteWritten) until the informer delivers one. */
   get(ip: string): IPAddressClaim | undefined {
+    if (this.#written.size > 0) {
+      const w = this.#written.get(claimName(ip));
+      if (w) return w;
+    }
     return this.#cache.get(ip);
+  }
+
+  /**
+   * Records a claim as the API server answered this replica's create or update (it carries the new resourceVersion),
+   * ahead of its watch event. Used by get() only (heldBy follows the informer).
+   */
+  noteWritten(claim: IPAddressClaim): void {
+    if (claim?.metadata?.name && claim.spec?.ip) this.#written.set(claim.metadata.name, claim);
   }
 
   list(): IPAddressClaim[] {
@@ -58,6 +78,7 @@ export class ClaimIndex {
 
   #onEvent(e: ClaimEvent): void {
     const name = e.claim.metadata.name;
+    this.#written.delete(name);
     const before = this.#holdersOf.get(name) ?? [];
     this.#drop(name);
     if (e.type !== 'deleted') this.#put(e.claim);

@@ -36,8 +36,21 @@ function manualTimers() {
   };
 }
 
-function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?: number } = {}) {
-  const services = new MapCache<ServiceLike>();
+/** A MapCache whose change notifications arrive a turn later (as watch events do, after the write's answer). */
+class LaggingCache<T extends { metadata?: { name?: string; namespace?: string } }> extends MapCache<T> {
+  override on(h: { add?(o: T): void; update?(o: T, old: T): void; delete?(o: T): void }): () => void {
+    const later = (fn: () => void) => void setImmediate(fn);
+    return super.on({
+      add: (o) => later(() => h.add?.(o)),
+      update: (o, old) => later(() => h.update?.(o, old)),
+      delete: (o) => later(() => h.delete?.(o)),
+    });
+  }
+}
+
+function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?: number; laggingServices?: boolean } = {}) {
+  const services = opts.laggingServices ? new LaggingCache<ServiceLike>() : new MapCache<ServiceLike>();
+  const decisions: string[] = [];
   const pools = new MapCache<KubeObject>();
   const communities = new MapCache<KubeObject>();
   const namespaces = new MapCache<KubeObject>();
@@ -77,6 +90,7 @@ function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?
     schedule: timers.schedule,
     resyncIntervalMs: 0,
     claimGraceMs: opts.claimGraceMs ?? 60_000,
+    decision: (key, r, _ms, did) => decisions.push(`${key} ${r.state} writes=${did.writes} events=${did.events}`),
     metrics: {
       poolStats: (s) => (metrics.stats = [...s]),
       update: (ok) => (metrics.updates++, ok || metrics.errors++),
@@ -94,7 +108,7 @@ function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?
     await ctl.idle();
   };
   const ingress = (key: string) => (services.getByKey(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
-  return { services, pools, namespaces, store, api, rec, statusWrites, metrics, ctl, settle, ingress, timers, setNow: (t: number) => (now = t), now: () => now };
+  return { services, pools, namespaces, store, api, rec, statusWrites, metrics, ctl, settle, ingress, timers, decisions, setNow: (t: number) => (now = t), now: () => now };
 }
 
 describe('Controller', () => {
@@ -119,6 +133,32 @@ describe('Controller', () => {
     h.services.put(lbService('default', 'c'));
     await h.settle();
     assert.deepEqual(h.ingress('default/c'), ['192.168.1.222']);
+    h.ctl.stop();
+  });
+
+  it('the watch echo of its own status write queues no reconcile; another writer\'s update does; no-ops write nothing', async () => {
+    const h = harness({ laggingServices: true });
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    // As the webhook admitted it: the IP and pool annotations are there, status and claim are the controller's to write.
+    h.services.put(
+      lbService('default', 'web', {
+        annotations: { 'berth.io/assigned-ips': '192.168.1.221', 'metallb.io/ip-allocated-from-pool': 'default' },
+      }),
+    );
+    await h.settle();
+    assert.deepEqual(h.ingress('default/web'), ['192.168.1.221']);
+    assert.deepEqual(h.api.writes, ['status default/web 192.168.1.221']);
+    // One reconcile that wrote (claim create + status, IPAllocated); the claim store's synchronous event of its own
+    // create runs it once more (a no-op: nothing written, nothing said); the status echo runs nothing.
+    assert.deepEqual(h.decisions, ['default/web success writes=2 events=1', 'default/web success writes=0 events=0']);
+    // Someone else's change (a label) is reconciled.
+    const cur = h.services.getByKey('default/web')!;
+    h.services.put({ ...cur, metadata: { ...cur.metadata, labels: { tier: 'web' }, resourceVersion: '99' } });
+    await h.settle();
+    assert.equal(h.decisions.length, 3);
+    assert.equal(h.decisions[2], 'default/web success writes=0 events=0');
     h.ctl.stop();
   });
 

@@ -11,6 +11,7 @@
 import type { AllocatorApi, PoolStats } from '../allocator/types.ts';
 import type { KubeObject } from '../api/object.ts';
 import { loadClaims, syncIp } from '../claims/allocator-sync.ts';
+import type { IPAddressClaim } from '../api/claim.ts';
 import type { ClaimCache, ClaimStore } from '../claims/store.ts';
 import { assignedIPs, ingressIPs, serviceKey, serviceRequestFrom, type ServiceLike, type ServiceRequestOptions } from '../config/service.ts';
 import type { LabelledName } from '../config/types.ts';
@@ -78,8 +79,12 @@ export interface ControllerOptions {
   readonly configDelayMs?: number;
   readonly retryBaseMs?: number;
   readonly log?: (line: string) => void;
-  /** Called once per reconcile with its outcome (the decision log; replaces the `will retry` line). `durationMs`: ms. */
-  readonly decision?: (key: string, r: SyncResult, durationMs: number) => void;
+  /**
+   * Called once per reconcile with its outcome (the decision log; replaces the `will retry` line). `durationMs`: ms.
+   * `did`: the API writes (claims, Service status/annotations) and events the reconcile made — a success with neither
+   * is a no-op (main.ts logs those at debug level only: a restart at 10,000 Services is 10,000 of them).
+   */
+  readonly decision?: (key: string, r: SyncResult, durationMs: number, did: { readonly writes: number; readonly events: number }) => void;
 }
 
 const realSchedule: Schedule = (ms, fn) => {
@@ -110,6 +115,13 @@ export class Controller {
   readonly #repair = newRepairState();
   readonly #writtenPoolStatus = new Map<string, PoolCounters>();
   readonly #unsubscribe: Array<() => void> = [];
+  /**
+   * resourceVersions of this replica's own writes not yet seen back from the watches (Service key → versions it wrote,
+   * claim name → version): their watch events are echoes of a reconcile that already converged on them, so they queue
+   * nothing. Any other event of the object queues it as usual (and forgets what was noted).
+   */
+  readonly #ownServiceWrites = new Map<string, string[]>();
+  readonly #ownClaimWrites = new Map<string, string>();
   #claims: ClaimIndex | undefined;
   #leader = false;
   #started = false;
@@ -173,7 +185,8 @@ export class Controller {
         if (this.#claimsLoaded) syncIp(o.allocator, e.claim.spec.ip, e.type === 'deleted' ? undefined : e.claim, { lookup: this.#lookup });
         this.#poolStatusSoon();
       }),
-      this.#claims.onChange((_e, holders) => {
+      this.#claims.onChange((e, holders) => {
+        if (this.#isOwnClaimWrite(e.claim, e.type === 'deleted')) return;
         // A claim change never overtakes a key's retry backoff: a reconcile whose own claim writes fail must not
         // spin on the events of those writes (issue: ~4,600 error lines in 10 s).
         if (this.#leader) for (const k of holders) this.#queue.add(k, { respectBackoff: true });
@@ -184,9 +197,13 @@ export class Controller {
           if (ingressIPs(s).length === 0 && !this.#waitingSince.has(serviceKey(s))) this.#waitingSince.set(serviceKey(s), this.#now());
           this.#enqueue(serviceKey(s));
         },
-        update: (s) => this.#enqueue(serviceKey(s)),
+        update: (s) => {
+          const key = serviceKey(s);
+          if (!this.#isOwnServiceWrite(key, s.metadata?.resourceVersion)) this.#enqueue(key);
+        },
         delete: (s) => {
           this.#waitingSince.delete(serviceKey(s));
+          this.#ownServiceWrites.delete(serviceKey(s));
           this.#deleted.set(serviceKey(s), s);
           this.#enqueue(serviceKey(s));
         },
@@ -336,12 +353,13 @@ export class Controller {
     if (!this.#leader || !this.#claims) return { retry: false };
     const svc = this.#o.services.getByKey(key);
     if (!svc && !this.#deleted.has(key)) return { retry: false };
+    const did = { writes: 0, events: 0 };
     const deps: ReconcileDeps = {
       allocator: this.#o.allocator,
-      store: this.#o.store,
+      store: this.#countingStore(did),
       claims: this.#claims,
-      writer: this.#o.writer,
-      recorder: this.#o.recorder,
+      writer: this.#countingWriter(key, did),
+      recorder: { record: (...a) => (did.events++, this.#o.recorder.record(...a)) },
       ...(this.#o.lbClass !== undefined ? { lbClass: this.#o.lbClass } : {}),
       ...(this.#o.requestOptions ? { requestOptions: this.#o.requestOptions } : {}),
       lookup: this.#lookup,
@@ -357,7 +375,7 @@ export class Controller {
       r = { state: 'error', message: e instanceof Error ? e.message : String(e) };
     }
     this.stats.reconciles++;
-    this.#o.decision?.(key, r, performance.now() - t0);
+    this.#o.decision?.(key, r, performance.now() - t0, did);
     this.#o.metrics?.update?.(r.state !== 'error');
     this.#reportFailure(key, svc ?? this.#deleted.get(key), r);
     const since = this.#waitingSince.get(key);
@@ -381,6 +399,83 @@ export class Controller {
       return { retry: true };
     }
     return { retry: false };
+  }
+
+  /** The claim store as one reconcile uses it: counts its writes and notes what they answered (echoes, ClaimIndex). */
+  #countingStore(did: { writes: number }): ClaimStore {
+    const store = this.#o.store;
+    const note = (claim: IPAddressClaim | undefined): void => {
+      const name = claim?.metadata?.name;
+      const rv = claim?.metadata?.resourceVersion;
+      if (!name || !rv) return;
+      this.#ownClaimWrites.set(name, rv);
+      this.#claims?.noteWritten(claim);
+    };
+    return {
+      list: () => store.list(),
+      get: (ip) => store.get(ip),
+      create: async (claim, opts) => {
+        if (!opts?.dryRun) did.writes++;
+        const r = await store.create(claim, opts);
+        if (r.ok && !opts?.dryRun) note(r.claim);
+        return r;
+      },
+      update: async (claim) => {
+        did.writes++;
+        const r = await store.update(claim);
+        if (r.ok) note(r.claim);
+        return r;
+      },
+      delete: (ip, opts) => {
+        did.writes++;
+        return store.delete(ip, opts);
+      },
+    };
+  }
+
+  /** The Service writer as one reconcile of `key` uses it: counts its writes and notes the versions they produced. */
+  #countingWriter(key: string, did: { writes: number }): ServiceWriter {
+    const w = this.#o.writer;
+    const note = (r: WriteResult): WriteResult => {
+      if (r.ok && r.resourceVersion !== undefined) {
+        const own = this.#ownServiceWrites.get(key);
+        if (own) own.push(r.resourceVersion);
+        else this.#ownServiceWrites.set(key, [r.resourceVersion]);
+      }
+      return r;
+    };
+    return {
+      writeIngress: async (ns, name, ips, rv) => (did.writes++, note(await w.writeIngress(ns, name, ips, rv))),
+      writeAnnotations: async (ns, name, changes, rv) => (did.writes++, note(await w.writeAnnotations(ns, name, changes, rv))),
+      ...(w.current ? { current: w.current.bind(w) } : {}),
+    };
+  }
+
+  /**
+   * Whether a Service update event is the echo of this replica's own status/annotation write (the version it wrote).
+   * Watch events of one object come in order, so the first event after a write is that write's echo unless someone else
+   * wrote in between: any other version forgets the noted ones and is queued.
+   */
+  #isOwnServiceWrite(key: string, rv: string | undefined): boolean {
+    const own = this.#ownServiceWrites.get(key);
+    if (!own) return false;
+    const i = rv === undefined ? -1 : own.indexOf(rv);
+    if (i < 0) {
+      this.#ownServiceWrites.delete(key);
+      return false;
+    }
+    own.splice(0, i + 1);
+    if (own.length === 0) this.#ownServiceWrites.delete(key);
+    return true;
+  }
+
+  /** Whether a claim event is the echo of this replica's own create/update of that claim (same resourceVersion). */
+  #isOwnClaimWrite(claim: IPAddressClaim, deleted: boolean): boolean {
+    const name = claim.metadata?.name;
+    const own = this.#ownClaimWrites.get(name);
+    if (own === undefined) return false;
+    this.#ownClaimWrites.delete(name);
+    return !deleted && own === claim.metadata?.resourceVersion;
   }
 
   /**
