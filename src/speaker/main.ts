@@ -28,7 +28,7 @@ import { clientMetrics, metricsHandler } from '../metrics/index.ts';
 import { speakerMetrics } from '../metrics/speaker-metrics.ts';
 import { bfdMetrics } from './bfd/metrics.ts';
 import { BfdServer } from './bfd/udp.ts';
-import { planBgp, type BgpWorld } from './bgp-plan.ts';
+import { BgpPlanner, type BgpWorld } from './bgp-plan.ts';
 import { BgpStatusWriter, kubeBgpStatusPort, sessionEvents } from './bgp-status.ts';
 import { BgpSpeaker, bgpMetrics } from './bgp-speaker.ts';
 import { parseSpeakerFlags, SPEAKER_USAGE, type SpeakerFlags } from './flags.ts';
@@ -545,8 +545,10 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     }
     return out;
   };
+  // Incremental: only Services whose view or endpoints changed are replanned (bgp-plan.ts BgpPlanner).
+  const bgpPlanner = new BgpPlanner();
   const syncBgp = (world: BgpWorld): void => {
-    const plan = planBgp(world, self);
+    const plan = bgpPlanner.plan(world, self);
     bgpStatus.set(plan.statuses);
     if (bgpPasswords?.config !== world.config) bgpPasswords = { config: world.config, value: readPasswords(world.config).catch(() => new Map()) };
     const { config: c, value } = bgpPasswords;
