@@ -48,6 +48,7 @@ let late = 0;
 const sock = openPacketSocket({
   ifname: v.ifname!,
   ethertype: ETHERTYPE_ARP,
+  ring: { frames: 32768, frameSize: 128 }, // 4 MiB: replies wait here while this process is busy sending
   onFrame: (f) => {
     const now = nowMs();
     // Ethernet type ARP, ar$op 2, ar$spa = target, ar$tha = 02:00:<seq>.

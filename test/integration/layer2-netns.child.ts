@@ -2,9 +2,11 @@
 // (`ip netns exec NS node --import tsx layer2-netns.child.ts '<json>'`).
 // argv[2]: {"ips": [...], "probe": true|false, "friendly": ["mac", ...], "ifname": "eth0"}
 // stdout: one JSON object a line: {event:'announced'|'conflict'|'conflictCleared'|'withdrawn'|'linkError', ...}
-//   | {event:'stats', ..., links: [{ifname, ethertype, received, kernelDrops, handlerErrors}]} (answer to a
-//   `{"stats":true}` stdin line) | {event:'started'}
+//   | {event:'stats', ..., links: [{ifname, ethertype, received, kernelDrops, ...}], cpuMicros} (answer to a
+//   `{"stats":true}` stdin line) | {event:'blocked'} then {event:'unblocked'} (answer to `{"blockUntil": path}`: the
+//   event loop is held, frames pile up in the sockets' queues, until the file exists) | {event:'started'}
 // Exits (closing every socket) on SIGTERM or when stdin ends.
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { realClock } from '../../src/kube/clock.ts';
@@ -45,7 +47,13 @@ function stop(): void {
 process.on('SIGTERM', stop);
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
-  const cmd = JSON.parse(line) as { stats?: boolean };
+  const cmd = JSON.parse(line) as { stats?: boolean; blockUntil?: string };
+  if (cmd.blockUntil) {
+    out({ event: 'blocked' }); // stdout to a pipe is synchronous: the test sees this before the loop is held
+    const tick = new Int32Array(new SharedArrayBuffer(4));
+    while (!existsSync(cmd.blockUntil)) Atomics.wait(tick, 0, 0, 2);
+    out({ event: 'unblocked' });
+  }
   if (cmd.stats) {
     const s = announcer.stats();
     out({
@@ -55,6 +63,7 @@ rl.on('line', (line) => {
       gratuitousSent: Object.fromEntries(s.gratuitousSent),
       drops: Object.fromEntries(s.drops),
       links: sockets.map(({ ethertype, sock }) => ({ ifname: sock.ifname, ethertype, ...sock.stats() })),
+      cpuMicros: ((c) => c.user + c.system)(process.cpuUsage()),
     });
   }
 });

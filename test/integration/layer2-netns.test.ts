@@ -6,10 +6,21 @@
 // whose peer is a port of br0. Documentation ranges only: 198.51.100.0/24, 2001:db8:77::/64.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Agent, REPO, ip, netnsUnavailable } from './link-harness.ts';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Agent,
+  REPO,
+  agentArgv,
+  type AgentEvent,
+  arpPayload,
+  ethernetFrame,
+  ip,
+  netnsUnavailable,
+} from './link-harness.ts';
 
 const CHILD = fileURLToPath(new URL('./layer2-netns.child.ts', import.meta.url));
 const ADDON = fileURLToPath(new URL('../../native/build/Release/berth_native.node', import.meta.url));
@@ -24,6 +35,7 @@ const VIP4 = '198.51.100.100';
 const VIP6 = '2001:db8:77::100';
 const TAKEN4 = '198.51.100.200';
 const TAKEN6 = '2001:db8:77::200';
+const BURST4 = '198.51.100.150';
 
 function unavailable(): string | undefined {
   const why = netnsUnavailable();
@@ -150,5 +162,80 @@ describe('layer 2 on a namespace segment', { skip }, () => {
     const arping = inNs(N2, 'arping', '-c', '1', '-w', '1', '-I', 'eth0', TAKEN4);
     assert.match(arping.out, new RegExp(MAC[CL]!, 'i'), arping.out);
     assert.doesNotMatch(arping.out, new RegExp(MAC[N1]!, 'i'), arping.out);
+  });
+
+  it('a burst of 2,000 ARP requests queued while the announcer is busy is drained in batches: every one answered and counted', async () => {
+    const gate = join(tmpdir(), `${P}-gate`);
+    rmSync(gate, { force: true });
+    const a4 = announcer(N1, { ips: [BURST4], probe: false });
+    agents.push(a4);
+    await a4.waitFor((e) => e.event === 'announced' && e.ip === BURST4);
+    const client = new Agent(agentArgv('eth0', 0x0806, ['ip', 'netns', 'exec', CL]));
+    agents.push(client);
+    await client.waitFor((e) => e.event === 'ready');
+    const from = a4.events.length;
+    a4.send({ stats: true });
+    const before = await a4.waitFor((e) => e.event === 'stats', from);
+    // Hold the announcer's event loop, queue the burst in its socket, then let it go.
+    a4.send({ blockUntil: gate });
+    await a4.waitFor((e) => e.event === 'blocked');
+    const count = 2000;
+    // Request i: ar$sha 02:00:<i> (the reply goes back to it, so each reply names its request), from 198.51.100.1.
+    const request = ethernetFrame(
+      'ffffffffffff',
+      MAC[CL]!.replaceAll(':', ''),
+      0x0806,
+      arpPayload(1, '020000000000', '198.51.100.1', '000000000000', BURST4),
+    );
+    client.send({ burst: { hex: request.toString('hex'), count, at: 24 } });
+    const sent = await client.waitFor((e) => e.event === 'burst-sent');
+    assert.equal(sent.sent, count);
+    writeFileSync(gate, '');
+    try {
+      await a4.waitFor((e) => e.event === 'unblocked');
+      const sentFor = (st: AgentEvent): number => (st.responsesSent as Record<string, number>)[BURST4] ?? 0;
+      const reqFor = (st: AgentEvent): number => (st.requestsReceived as Record<string, number>)[BURST4] ?? 0;
+      const stats = async (): Promise<AgentEvent> => {
+        const at = a4.events.length;
+        a4.send({ stats: true });
+        return a4.waitFor((e) => e.event === 'stats', at);
+      };
+      let after = await stats();
+      for (let i = 0; i < 100 && sentFor(after) - sentFor(before) < count; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = await stats();
+      }
+      const link = (
+        after.links as Array<{ ethertype: number; kernelDrops: number; largestBatch: number }>
+      ).find((l) => l.ethertype === 0x0806)!;
+      assert.equal(link.kernelDrops, 0, JSON.stringify(after));
+      assert.equal(reqFor(after) - reqFor(before), count, JSON.stringify(after));
+      assert.equal(sentFor(after) - sentFor(before), count, JSON.stringify(after));
+      // Everything was pending at the first wake-up: it crossed into JS in batches of up to 1,024 frames.
+      assert.ok(link.largestBatch >= 1000, JSON.stringify(link));
+      // And the replies reached the requester, each naming its request.
+      const answered = new Set<number>();
+      const spa = Buffer.from(BURST4.split('.').map(Number)).toString('hex');
+      // Ethernet type ARP, ar$op 2, ar$spa BURST4, ar$tha 02:00:…
+      const isReply = (hex: string): boolean =>
+        hex.slice(24, 28) === '0806' &&
+        hex.slice(40, 44) === '0002' &&
+        hex.slice(56, 64) === spa &&
+        hex.slice(64, 68) === '0200';
+      await until(
+        `${count} replies at the client`,
+        () => {
+          for (const e of client.events)
+            if (e.event === 'frame' && isReply(e.hex as string))
+              answered.add(Number.parseInt((e.hex as string).slice(68, 76), 16));
+          return answered.size === count;
+        },
+        150,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: got ${answered.size}`);
+      });
+    } finally {
+      if (existsSync(gate)) rmSync(gate);
+    }
   });
 });

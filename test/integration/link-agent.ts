@@ -3,7 +3,8 @@
 // stdout: one JSON object a line: {event:'ready',ifindex,mac} | {event:'frame',hex} | {event:'error',code,syscall,message}
 //   | {event:'sent'} | {event:'closed'} | {event:'open-failed',name,code,syscall,message}
 // stdin: one JSON object a line: {send: hex} | {add|drop: PacketMembership} (answers {event:'membership'})
-//   | {close: true} (closes twice, then exits)
+//   | {burst: {hex, count, at}}: `count` copies of the frame, copy i with UInt32BE(i) written at byte `at`, sent with
+//     one sendBatch (answers {event:'burst-sent', sent}) | {close: true} (closes twice, then exits)
 import { createInterface } from 'node:readline';
 import {
   LinkError,
@@ -39,6 +40,7 @@ out({ event: 'ready', ifindex: sock.ifindex, mac: sock.mac.toString('hex') });
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = JSON.parse(line) as {
+    burst?: { hex: string; count: number; at: number };
     send?: string;
     close?: boolean;
     add?: PacketMembership;
@@ -48,6 +50,17 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     if (cmd.send !== undefined) {
       sock.send(Buffer.from(cmd.send, 'hex'));
       out({ event: 'sent' });
+    }
+    if (cmd.burst) {
+      const { hex, count, at } = cmd.burst;
+      const frames = Array.from({ length: count }, (_, i) => {
+        const f = Buffer.from(hex, 'hex');
+        f.writeUInt32BE(i, at);
+        return f;
+      });
+      let sent = 0;
+      for (let tries = 0; sent < count && tries < 100; tries++) sent += sock.sendBatch(frames.slice(sent));
+      out({ event: 'burst-sent', sent });
     }
     if (cmd.add) {
       sock.addMembership(cmd.add);

@@ -10,6 +10,7 @@ import { macToBuffer } from './errors.ts';
 import { ethernetHeader } from './ethernet.ts';
 import { ndpPacket } from './ndp.ts';
 import { arpFrame, gratuitousArp, ndpFrame } from './responder.ts';
+import { NDP_FILTER, type BpfInstruction } from '../link/packet.ts';
 import { Layer2Announcer, type Announcement, type LinkPort, type OpenLink } from './announcer.ts';
 
 const VIP4 = '198.51.100.10';
@@ -29,6 +30,10 @@ class FakeLink implements LinkPort {
     readonly onFrame: (f: Buffer) => void,
   ) {}
   groups: string[] = [];
+  filters: (readonly BpfInstruction[])[] = [];
+  attachFilter(program: readonly BpfInstruction[]): void {
+    this.filters.push(program);
+  }
   addMembership(m: { kind: 'multicast'; mac: string }): void {
     this.groups.push(m.mac);
   }
@@ -225,6 +230,14 @@ describe('Layer2Announcer', () => {
     assert.deepEqual(v6.groups, ['33:33:ff:00:00:10', '33:33:ff:00:00:11']);
     a.set([ann('2001:db8:77::11')]);
     assert.deepEqual(v6.groups, ['33:33:ff:00:00:11']);
+    a.close();
+  });
+
+  it('gives each IPv6 socket the NDP filter and leaves ARP sockets unfiltered', () => {
+    const { a, open } = setup();
+    a.set([ann(VIP6), ann(VIP4)]);
+    assert.deepEqual(open('eth0', 0x86dd)!.filters, [NDP_FILTER]);
+    assert.deepEqual(open('eth0', 0x0806)!.filters, []);
     a.close();
   });
 

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../kube/clock.ts';
+import { NDP_FILTER, type BpfInstruction } from '../link/packet.ts';
 import { macToString, type DropReason } from './errors.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6 } from './ethernet.ts';
 import { ipv6MulticastMac, solicitedNodeAddress } from './ndp.ts';
@@ -34,6 +35,11 @@ export interface LinkPort {
    */
   addMembership?(m: { kind: 'multicast'; mac: string }): void;
   dropMembership?(m: { kind: 'multicast'; mac: string }): void;
+  /**
+   * Optional (PacketSocket has it): a classic BPF program run by the kernel. The announcer gives each IPv6 socket
+   * NDP_FILTER, so the rest of the host's IPv6 traffic (which ETH_P_IPV6 sockets otherwise copy) never reaches JS.
+   */
+  attachFilter?(program: readonly BpfInstruction[]): void;
 }
 
 /** Opens a socket on `ifname` bound to `ethertype` (0x0806 ARP, 0x86dd IPv6); throws when it cannot (EPERM, ENODEV). */
@@ -319,6 +325,14 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
       return undefined;
     }
     this.#ports.set(key, port);
+    if (family === 6 && port.link.attachFilter) {
+      try {
+        port.link.attachFilter(NDP_FILTER);
+      } catch (e) {
+        // Not fatal: the responder peeks at every IPv6 frame and ignores what is not NDP.
+        this.#o.log.warn({ ifname, err: e instanceof Error ? e.message : String(e) }, 'layer2: NDP filter not attached');
+      }
+    }
     this.#o.log.debug({ ifname, family, mac: macToString(port.link.mac) }, 'layer2: link opened');
     return port;
   }

@@ -43,6 +43,11 @@ export interface PacketSocket {
   sendBatch(frames: readonly Buffer[]): number;
   /** Whether frames are read from a PACKET_RX_RING (else recvfrom(); see OpenPacketSocketOptions.ring). */
   readonly ring: boolean;
+  /**
+   * SO_ATTACH_FILTER: from now on the kernel queues only the frames the classic BPF `program` accepts (offsets from
+   * the Ethernet header; e.g. NDP_FILTER); [] detaches it. Throws TypeError for a bad instruction, LinkError.
+   */
+  attachFilter(program: readonly BpfInstruction[]): void;
   /** Idempotent; no onFrame call is made after it returns. */
   close(): void;
   /**
@@ -336,6 +341,21 @@ class AfPacketSocket implements PacketSocket {
     this.ifindex = this.#sock.ifindex;
     this.mac = Buffer.from(this.#sock.mac);
     this.ring = this.#sock.ring;
+  }
+
+  attachFilter(program: readonly BpfInstruction[]): void {
+    const code = Array.isArray(program) && program.length === 0 ? Buffer.alloc(0) : encodeFilter(program);
+    if (this.#closed)
+      throw new LinkError(`setsockopt(SO_ATTACH_FILTER) on ${this.ifname}: socket is closed`, {
+        code: 'EBADF',
+        syscall: 'setsockopt(SO_ATTACH_FILTER)',
+        ifname: this.ifname,
+      });
+    try {
+      this.#sock.attachFilter(code);
+    } catch (err) {
+      throw toLinkError(err, 'setsockopt(SO_ATTACH_FILTER)', this.ifname);
+    }
   }
 
   sendBatch(frames: readonly Buffer[]): number {
