@@ -444,3 +444,109 @@ test('real BFD over loopback: the peer signals BFD down → the BGP session is c
   assert.equal(speaker.sessions()[0]!.stats.announcedPrefixes, 1);
   void pr;
 });
+
+test('real sessions over loopback: N prefixes with the same attributes go out packed, ceil(N/k) UPDATEs of at most 4096 bytes, and are withdrawn packed too', async (t) => {
+  const { decode, announcedPrefixes, withdrawnPrefixes } = await import('./bgp/wire/index.ts');
+  type Update = import('./bgp/wire/index.ts').UpdateMessage;
+  const router = new BgpSession({ peerAddress: '::1', localAsn: 64501, peerAsn: 64500, passive: true, log });
+  // Every byte the router receives, framed and decoded here too (4-octet AS: both ends advertise it).
+  let raw = Buffer.alloc(0);
+  const server = net.createServer((sock) => {
+    sock.on('data', (d: Buffer) => (raw = Buffer.concat([raw, d])));
+    router.incoming(sock);
+  });
+  try {
+    await new Promise<void>((r, j) => server.once('error', j).listen(0, '::1', r));
+  } catch (err) {
+    t.skip(`no IPv6 loopback here: ${(err as Error).message}`);
+    return;
+  }
+  const port = (server.address() as net.AddressInfo).port;
+  const speaker = new BgpSpeaker({ node: 'node-a', log });
+  t.after(async () => {
+    await speaker.close();
+    await router.stop();
+    server.close();
+  });
+  router.start();
+  const updates = (): Array<{ bytes: number; m: Update }> => {
+    const out: Array<{ bytes: number; m: Update }> = [];
+    for (let off = 0; off + 19 <= raw.length;) {
+      const len = raw.readUInt16BE(off + 16);
+      if (off + len > raw.length) break;
+      if (raw[off + 18] === 2)
+        out.push({
+          bytes: len,
+          m: decode(raw.subarray(off, off + len), { fourOctetAs: true }).value as Update,
+        });
+      off += len;
+    }
+    return out;
+  };
+  const text = (ps: Array<{ prefix: string; length: number }>) => ps.map((p) => `${p.prefix}/${p.length}`);
+  const v4 = Array.from({ length: 512 }, (_, i) => `${i < 256 ? '198.51.100' : '203.0.113'}.${i & 255}/32`);
+  const v6 = Array.from({ length: 2000 }, (_, i) => `2001:db8:100::${(i + 1).toString(16)}/128`);
+  const p = peer('lo', {
+    peerAddress: '::1',
+    peerPort: port,
+    myASN: 64500,
+    peerASN: 64501,
+    dualStackAddressFamily: true,
+  });
+  await speaker.sync(plan([p, [...v4, ...v6].map((x) => route(x, [0xfc000001]))]));
+  await waitFor(() => speaker.sessions()[0]!.stats.up && speaker.sessions()[0]!.stats.pendingPrefixes === 0);
+  await waitFor(() => router.stats().updatesReceived >= 2);
+  await waitFor(() => text(updates().flatMap((u) => announcedPrefixes(u.m))).length >= v4.length + v6.length);
+  const check = (
+    us: Array<{ bytes: number; m: Update }>,
+    want: string[],
+    perPrefix: number,
+    what: string,
+  ): void => {
+    assert.ok(us.length > 0, what);
+    for (const u of us) assert.ok(u.bytes <= 4096, `${what}: an UPDATE of ${u.bytes} bytes`);
+    const got = us.flatMap((u) => text([...announcedPrefixes(u.m), ...withdrawnPrefixes(u.m)]));
+    assert.deepEqual([...got].sort(), [...want].sort(), `${what}: every prefix once`);
+    // k = what the first UPDATE holds; it is full (one more prefix would not fit), so the others are too.
+    const first = text([...announcedPrefixes(us[0]!.m), ...withdrawnPrefixes(us[0]!.m)]).length;
+    assert.equal(us.length, Math.ceil(want.length / first), `${what}: ceil(${want.length}/${first}) UPDATEs`);
+    if (us.length > 1)
+      assert.ok(us[0]!.bytes + perPrefix > 4096, `${what}: the first UPDATE (${us[0]!.bytes} bytes) is full`);
+  };
+  const announced = updates().filter((u) => announcedPrefixes(u.m).length > 0);
+  const isV6 = (u: { m: Update }) => text(announcedPrefixes(u.m))[0]!.includes(':');
+  check(
+    announced.filter((u) => !isV6(u)),
+    v4,
+    5,
+    'IPv4 announce',
+  );
+  check(announced.filter(isV6), v6, 17, 'IPv6 announce (MP_REACH_NLRI)');
+  // Every announce UPDATE carries the same attributes (one group): ORIGIN, AS_PATH, NEXT_HOP/MP_REACH, COMMUNITIES.
+  for (const u of announced)
+    assert.ok(
+      u.m.attributes.some((a) => a.type === 'COMMUNITIES'),
+      'the community is on every UPDATE',
+    );
+
+  await speaker.sync(plan([p, []]));
+  await waitFor(() => speaker.sessions()[0]!.stats.announcedPrefixes === 0);
+  const withdrawn = () => updates().filter((u) => withdrawnPrefixes(u.m).length > 0);
+  await waitFor(
+    () => text(withdrawn().flatMap((u) => withdrawnPrefixes(u.m))).length >= v4.length + v6.length,
+  );
+  const w = withdrawn();
+  check(
+    w.filter((u) => !text(withdrawnPrefixes(u.m))[0]!.includes(':')),
+    v4,
+    5,
+    'IPv4 withdraw',
+  );
+  check(
+    w.filter((u) => text(withdrawnPrefixes(u.m))[0]!.includes(':')),
+    v6,
+    17,
+    'IPv6 withdraw (MP_UNREACH_NLRI)',
+  );
+  assert.equal(speaker.sessions()[0]!.stats.establishedCount, 1, 'no reset');
+});
