@@ -10,7 +10,13 @@ import { Registry } from 'prom-client';
 import type { BFDProfileConfig, PeerConfig } from '../config/types.ts';
 import type { BfdPeerConfig } from './bfd/udp.ts';
 import { BgpSession, type AdvertisedAttributes, type BgpSessionStats } from './bgp/session.ts';
-import { CeaseSubcode } from './bgp/wire/index.ts';
+import {
+  CeaseSubcode,
+  announcedPrefixes,
+  decode,
+  withdrawnPrefixes,
+  type UpdateMessage as Update,
+} from './bgp/wire/index.ts';
 import type { BgpRoute } from './bgp-plan.ts';
 import {
   BgpSpeaker,
@@ -446,8 +452,6 @@ test('real BFD over loopback: the peer signals BFD down → the BGP session is c
 });
 
 test('real sessions over loopback: N prefixes with the same attributes go out packed, ceil(N/k) UPDATEs of at most 4096 bytes, and are withdrawn packed too', async (t) => {
-  const { decode, announcedPrefixes, withdrawnPrefixes } = await import('./bgp/wire/index.ts');
-  type Update = import('./bgp/wire/index.ts').UpdateMessage;
   const router = new BgpSession({ peerAddress: '::1', localAsn: 64501, peerAsn: 64500, passive: true, log });
   // Every byte the router receives, framed and decoded here too (4-octet AS: both ends advertise it).
   let raw = Buffer.alloc(0);
