@@ -122,7 +122,7 @@ test(
       assert.equal(errors[0]?.code, 'EHANDLER');
       assert.match(errors[0]?.message ?? '', /handler bug/);
       const { batches, largestBatch, ...counts } = rx.stats();
-      assert.deepEqual(counts, { received: 2, kernelDrops: 0, handlerErrors: 1 });
+      assert.deepEqual(counts, { received: 2, kernelDrops: 0, handlerErrors: 1, sendErrors: 0 });
       assert.ok(batches >= 1 && batches <= 2 && largestBatch >= 1, JSON.stringify(rx.stats()));
     } finally {
       rx.close();
@@ -232,6 +232,66 @@ test(
       assert.equal(st.batches, 1, JSON.stringify(st));
     } finally {
       rx.close();
+      tx.close();
+    }
+  },
+);
+
+test(
+  'openPacketSocket on loopback: replies sent from onFrame go out after the batch, all of them, in order; a refused one is counted and reported',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  async () => {
+    const errors: LinkError[] = [];
+    const rx = openPacketSocket({
+      ifname: 'lo',
+      ethertype: 0x88b4,
+      onError: (e) => errors.push(e),
+      onFrame: (f) => {
+        const n = f.readUInt32BE(14);
+        // Frame 7's reply is bigger than lo's 65,536-byte MTU: the kernel refuses it (EMSGSIZE).
+        const reply = Buffer.alloc(n === 7 ? 70_000 : 60);
+        reply.writeUInt16BE(0x88b2, 12);
+        reply.writeUInt32BE(n, 14);
+        rx.send(reply);
+      },
+    });
+    const replies: number[] = [];
+    let done!: () => void;
+    const all = new Promise<void>((r) => (done = r));
+    const collect = openPacketSocket({
+      ifname: 'lo',
+      ethertype: 0x88b2,
+      onFrame: (f) => {
+        replies.push(f.readUInt32BE(14));
+        if (f.readUInt32BE(14) === 299) done();
+      },
+    });
+    const tx = openPacketSocket({ ifname: 'lo', ethertype: 0x88b3, ring: false, onFrame: () => {} });
+    try {
+      const frames = Array.from({ length: 300 }, (_, i) => {
+        const f = Buffer.alloc(60);
+        f.writeUInt16BE(0x88b4, 12);
+        f.writeUInt32BE(i, 14);
+        return f;
+      });
+      assert.equal(tx.sendBatch(frames), 300);
+      await all;
+      assert.deepEqual(
+        replies,
+        frames.map((_, i) => i).filter((i) => i !== 7),
+      );
+      assert.equal(rx.stats().sendErrors, 1);
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]?.code, 'EMSGSIZE');
+      assert.equal(errors[0]?.syscall, 'sendmmsg');
+      // Outside a batch send() still throws at once.
+      assert.throws(
+        () => rx.send(Buffer.alloc(70_000)),
+        (e: unknown) => e instanceof LinkError && e.code === 'EMSGSIZE',
+      );
+    } finally {
+      rx.close();
+      collect.close();
       tx.close();
     }
   },

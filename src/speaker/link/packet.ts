@@ -33,7 +33,13 @@ export interface PacketSocket {
   readonly ifindex: number;
   /** 6 bytes, from SIOCGIFHWADDR at open time. */
   readonly mac: Buffer;
-  /** Sends a whole Ethernet frame (14-byte header included) on the interface as is. Throws LinkError. */
+  /**
+   * Sends a whole Ethernet frame (14-byte header included) on the interface as is. Throws LinkError.
+   * Called from inside onFrame (a reply), the frame is queued instead and every frame queued during that batch of
+   * received frames goes out with one sendmmsg(2) once its handlers have run (a few µs per frame less than one
+   * send(2) each); do not modify the Buffer until then. A kernel refusal of a queued frame is not thrown: it goes
+   * to onError and stats().sendErrors.
+   */
   send(frame: Buffer): void;
   /**
    * Sends whole Ethernet frames with one sendmmsg(2) per 1,024; returns how many the kernel took, in order (fewer
@@ -75,6 +81,8 @@ export interface PacketSocketStats {
   kernelDrops: number;
   /** onFrame calls that threw (reported to onError as EHANDLER) */
   handlerErrors: number;
+  /** frames queued by send() inside onFrame that the kernel then refused (the first error of a batch goes to onError) */
+  sendErrors: number;
 }
 
 /** A packet-socket membership: a multicast MAC (lowercase aa:bb:cc:dd:ee:ff, I/G bit set), allmulti or promisc. */
@@ -270,6 +278,10 @@ class AfPacketSocket implements PacketSocket {
   #batches = 0;
   #largestBatch = 0;
   #handlerErrors = 0;
+  #sendErrors = 0;
+  /** Frames sent by onFrame handlers during the current batch, flushed with one sendmmsg after it. */
+  #pending: Buffer[] | undefined;
+  readonly #report: (err: LinkError) => void;
 
   constructor(o: OpenPacketSocketOptions) {
     this.ifname = o.ifname;
@@ -284,6 +296,7 @@ class AfPacketSocket implements PacketSocket {
       }
       process.emitWarning(err);
     };
+    this.#report = report;
     const onFrame = (frame: Buffer): void => {
       this.#received++;
       try {
@@ -306,10 +319,15 @@ class AfPacketSocket implements PacketSocket {
       this.#batches++;
       if (ends.length > this.#largestBatch) this.#largestBatch = ends.length;
       let start = 0;
-      for (let i = 0; i < ends.length && !this.#closed; i++) {
-        const end = ends[i]!;
-        onFrame(batch.subarray(start, end));
-        start = end;
+      this.#pending = [];
+      try {
+        for (let i = 0; i < ends.length && !this.#closed; i++) {
+          const end = ends[i]!;
+          onFrame(batch.subarray(start, end));
+          start = end;
+        }
+      } finally {
+        this.#flush();
       }
     };
     const onError = (err: unknown): void => {
@@ -341,6 +359,43 @@ class AfPacketSocket implements PacketSocket {
     this.ifindex = this.#sock.ifindex;
     this.mac = Buffer.from(this.#sock.mac);
     this.ring = this.#sock.ring;
+  }
+
+  /**
+   * Sends what onFrame handlers queued during one batch: one sendmmsg per 1,024 frames. A frame the kernel refuses
+   * is counted in sendErrors and skipped; the first error of a flush goes to onError.
+   */
+  #flush(): void {
+    const frames = this.#pending;
+    this.#pending = undefined;
+    if (!frames || frames.length === 0 || this.#closed) return;
+    let sent = 0;
+    let reported = false;
+    while (sent < frames.length) {
+      try {
+        const chunk = sent === 0 && frames.length <= 1024 ? frames : frames.slice(sent, sent + 1024);
+        const n = this.#sock.sendBatch(chunk);
+        sent += n;
+        if (n === 0)
+          throw new LinkError(`sendmmsg on ${this.ifname} sent nothing`, {
+            code: 'EAGAIN',
+            syscall: 'sendmmsg',
+            ifname: this.ifname,
+          });
+      } catch (err) {
+        this.#sendErrors++;
+        sent++; // the frame that failed
+        if (!reported) {
+          reported = true;
+          const e = toLinkError(err, 'sendmmsg', this.ifname);
+          this.#report(
+            e instanceof LinkError
+              ? e
+              : new LinkError(String(err), { code: 'EIO', syscall: 'sendmmsg', ifname: this.ifname }),
+          );
+        }
+      }
+    }
   }
 
   attachFilter(program: readonly BpfInstruction[]): void {
@@ -391,6 +446,10 @@ class AfPacketSocket implements PacketSocket {
         syscall: 'send',
         ifname: this.ifname,
       });
+    if (this.#pending) {
+      this.#pending.push(frame);
+      return;
+    }
     try {
       this.#sock.send(frame);
     } catch (err) {
@@ -446,6 +505,7 @@ class AfPacketSocket implements PacketSocket {
       largestBatch: this.#largestBatch,
       kernelDrops: this.#sock.statistics().drops,
       handlerErrors: this.#handlerErrors,
+      sendErrors: this.#sendErrors,
     };
   }
 
