@@ -12,6 +12,11 @@
 //   - Events on the BGPPeer: BGPSessionUp from each node; after SIGSTOP of n1's speaker, FRR's BFD removes n1's path
 //     (time printed, not asserted), and after SIGCONT the path comes back and n1 reports BGPSessionDown with the
 //     NOTIFICATION text.
+// Not here: LOCAL_PREF (iBGP only). One bgpd has one AS, and a second instance (`router bgp 64500 view …`) cannot take
+// the speakers' sessions: FRR 8.4 looks incoming connections up in the default instance only (bgp_accept), so the
+// view closes them ("the peer closed the TCP connection", tried); test/integration/bgp-interop.test.ts covers iBGP
+// LOCAL_PREF against the daemons, and here the eBGP paths are checked to carry none.
+// SPEAKER_DEBUG=1 runs the speakers with --log-level debug (connection attempts are logged at debug).
 // Documentation ranges only (RFC 5737/3849): segment 198.51.100.0/24 + 2001:db8:51::/64, Service IPs 203.0.113.0/24 +
 // 2001:db8:113::/64, endpoint addresses 192.0.2.0/24.
 import assert from 'node:assert/strict';
@@ -196,6 +201,7 @@ metadata: {name: web, namespace: ${NS}}
 spec:
   ipAddressPools: [web]
   communities: ["64500:100", "large:64500:1:2"]
+  localPref: 150
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
@@ -241,6 +247,7 @@ ${endpoints.map(([node, a]) => `  - {addresses: ["${a}"], nodeName: ${node}, con
 
 interface FrrPath {
   valid?: boolean;
+  localpref?: number;
   bestpath?: { overall?: boolean };
   multipath?: boolean;
   nexthops?: Array<{ ip?: string; afi?: string; scope?: string }>;
@@ -319,7 +326,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'berth-bgp-'));
   stack = await startLabStack({ dir, webhook: false, devPools: false, persist: false, nodes: 0 });
   lap('lab API server and controller up');
-  net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes: 2, pool: false });
+  net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes: 2, pool: false, ...(process.env['SPEAKER_DEBUG'] ? { speakerArgs: ['--log-level', 'debug'] } : {}) });
   lap('segment and both speakers ready');
   n1 = net.node('n1').ipv4;
   n2 = net.node('n2').ipv4;
@@ -354,8 +361,12 @@ after(async () => {
   for (let i = 0; i < 50 && frrPids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
   await net?.stop();
   await stack?.stop();
-  if (frrDir) rmSync(frrDir, { recursive: true, force: true });
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  // KEEP_DIR=1 keeps the lab folder (speaker logs) and FRR's (frr.log) for a look after a failure.
+  if (process.env['KEEP_DIR']) process.stdout.write(`# kept ${dir} and ${frrDir}\n`);
+  else {
+    if (frrDir) rmSync(frrDir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('both speakers establish with FRR, and report BGPSessionUp on the BGPPeer', { skip }, async () => {
@@ -410,6 +421,8 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
     assert.equal(ps.filter((p) => p.bestpath?.overall).length, 1, `${prefix}: one best path`);
     assert.ok(ps.every((p) => p.multipath || p.bestpath?.overall), `${prefix}: both paths used (ECMP): ${JSON.stringify(ps)}`);
     for (const p of ps) {
+      // localPref 150 is in the advertisement, but LOCAL_PREF goes on iBGP sessions only (RFC 4271 §5.1.5).
+      assert.notEqual(p.localpref, 150, `${prefix}: LOCAL_PREF sent on an eBGP session: ${JSON.stringify(p)}`);
       assert.equal(p.community?.string, '64500:100', `${prefix} communities`);
       assert.equal(p.largeCommunity?.string, '64500:1:2', `${prefix} large communities`);
       assert.equal(p.extendedCommunity, undefined, `${prefix}: no link-bandwidth without the annotation`);
