@@ -80,6 +80,8 @@ function runLoad(rate: number): Promise<Load> {
     'eth0',
     '--target',
     VIP,
+    '--match',
+    'sha',
   ];
   args.push('--rate', String(rate), '--seconds', String(seconds), ...(v.batch ? ['--batch'] : []));
   return new Promise((resolve, reject) => {
@@ -132,7 +134,11 @@ try {
     const s = await a.waitFor((e) => e.event === 'stats', from);
     const arp = (s.links as LinkStats[]).find((l) => l.ethertype === 0x0806)!;
     if (process.env.ARP_LOAD_DEBUG) console.log(JSON.stringify(s));
-    return { responses: (s.responsesSent as Record<string, number>)[VIP] ?? 0, arp, cpu: s.cpuMicros as number };
+    return {
+      responses: (s.responsesSent as Record<string, number>)[VIP] ?? 0,
+      arp,
+      cpu: s.cpuMicros as number,
+    };
   };
   await runLoad(1000).catch(() => undefined); // warm-up (JIT, neighbour state)
   console.log(

@@ -2,10 +2,15 @@
 // bench/failover-arp-load.ts --ifname eth0 --target IP --rate N --seconds S`) by bench:failover and bench:arp-load:
 // sends RFC 826 requests for the target through an AF_PACKET socket (src/speaker/link/packet.ts) at a steady rate
 // and times each reply as the requester sees it (send call → reply handed to JS, process.hrtime).
-// Matching is exact: request n carries sender hardware address (ar$sha) 02:00:nn:nn:nn:nn (locally administered,
-// unicast) and the responder answers to ar$sha (RFC 826), so the reply's ar$tha names the request. The requests'
-// Ethernet source stays the interface's own MAC; the replies go to the 02:00:… MACs and AF_PACKET still delivers
-// them (PACKET_OTHERHOST). Sender IPs rotate over 198.51.100.30-199 (documentation range) minus the target.
+// --match sha (bench:arp-load, a veth pair): exact. Request n carries sender hardware address (ar$sha)
+// 02:00:nn:nn:nn:nn (locally administered, unicast) and the responder answers to ar$sha (RFC 826), so the reply's
+// ar$tha names the request; the Ethernet source stays the interface's own MAC and AF_PACKET still delivers replies
+// to the 02:00:… MACs (PACKET_OTHERHOST). Not for a bridge: it never learns those MACs and floods every reply to
+// every port (every node's speaker would then read them).
+// --match spa (default; bench:failover's bridged lab): ar$sha is the interface's MAC and a reply is matched by its
+// ar$tpa to the latest request sent from that sender IP (ar$spa); the sender IPs rotate over the documentation
+// ranges 192.0.2.0/24, 198.51.100.30-199 and 203.0.113.0/24 (682 values, the target left out), so a reply later
+// than 682 requests (34 ms at 20,000/s) is matched to a newer request (under-timed; the older one counts as lost).
 // Requests go out in paced batches (one batch per ~1 ms timer tick, so the generator leaves CPU to the responder on
 // a small machine); with --batch the batch is one sendmmsg(2) (PacketSocket.sendBatch), else one send(2) per frame.
 // Prints one JSON line: { sent, replies, unmatched, late, lost, seconds, rate, p50Ms, p90Ms, p99Ms, maxMs,
@@ -24,8 +29,14 @@ const { values: v } = parseArgs({
     rate: { type: 'string', default: '20000' },
     seconds: { type: 'string', default: '5' },
     batch: { type: 'boolean', default: false },
+    match: { type: 'string', default: 'spa' },
   },
 });
+if (v.match !== 'sha' && v.match !== 'spa') {
+  process.stderr.write(`failover-arp-load: --match ${v.match} is invalid: sha or spa\n`);
+  process.exit(2);
+}
+const bySha = v.match === 'sha';
 const rate = Number(v.rate);
 const seconds = Number(v.seconds);
 if (!v.target || !(rate > 0) || !(seconds > 0)) {
@@ -51,14 +62,24 @@ const sock = openPacketSocket({
   ring: { frames: 32768, frameSize: 128 }, // 4 MiB: replies wait here while this process is busy sending
   onFrame: (f) => {
     const now = nowMs();
-    // Ethernet type ARP, ar$op 2, ar$spa = target, ar$tha = 02:00:<seq>.
+    // Ethernet type ARP, ar$op 2, ar$spa = target; ar$tha = 02:00:<seq> (sha) or ar$tpa = a sender IP of ours (spa).
     if (f.length < 42 || f.readUInt16BE(12) !== ETHERTYPE_ARP || f.readUInt16BE(20) !== 2) return;
     if (f.compare(targetBytes, 0, 4, 28, 32) !== 0) return;
-    if (f[32] !== 0x02 || f[33] !== 0x00) {
-      unmatched++;
-      return;
+    let seq: number;
+    if (bySha) {
+      if (f[32] !== 0x02 || f[33] !== 0x00) {
+        unmatched++;
+        return;
+      }
+      seq = f.readUInt32BE(34);
+    } else {
+      const i = spaIndex.get(f.readUInt32BE(38));
+      seq = i === undefined ? -1 : lastSeq[i]!;
+      if (seq < 0) {
+        unmatched++;
+        return;
+      }
     }
-    const seq = f.readUInt32BE(34);
     const t = seq < total ? sentAt[seq]! : 0;
     if (t === 0) {
       unmatched++;
@@ -73,9 +94,15 @@ const sock = openPacketSocket({
   },
 });
 const mac = [...sock.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-const SPA = Array.from({ length: 170 }, (_, i) => `198.51.100.${30 + i}`)
+const SPA = [
+  ...Array.from({ length: 256 }, (_, i) => `192.0.2.${i}`),
+  ...Array.from({ length: 170 }, (_, i) => `198.51.100.${30 + i}`),
+  ...Array.from({ length: 256 }, (_, i) => `203.0.113.${i}`),
+]
   .filter((ip) => ip !== target) // a request from the target's own IP would be a claim on it, not a question
   .map((ip) => Buffer.from(ip.split('.').map(Number)));
+const spaIndex = new Map(SPA.map((b, i) => [b.readUInt32BE(0), i]));
+const lastSeq = new Int32Array(SPA.length).fill(-1); // --match spa: the latest request sent from each sender IP
 const template = Buffer.alloc(42);
 ethernetHeader.encode(
   { destination: 'ff:ff:ff:ff:ff:ff', source: mac, ethertype: ETHERTYPE_ARP },
@@ -85,7 +112,7 @@ ethernetHeader.encode(
 arpPacket.encode(
   {
     operation: ARP_REQUEST,
-    senderHardwareAddress: '02:00:00:00:00:00',
+    senderHardwareAddress: bySha ? '02:00:00:00:00:00' : mac,
     senderProtocolAddress: '198.51.100.30',
     targetHardwareAddress: '00:00:00:00:00:00',
     targetProtocolAddress: target,
@@ -95,8 +122,9 @@ arpPacket.encode(
 );
 const request = (seq: number, into: Buffer): Buffer => {
   template.copy(into);
-  into.writeUInt32BE(seq, 24); // ar$sha bytes 2..5
+  if (bySha) into.writeUInt32BE(seq, 24); // ar$sha bytes 2..5
   SPA[seq % SPA.length]!.copy(into, 28);
+  lastSeq[seq % SPA.length] = seq;
   return into;
 };
 const one = Buffer.alloc(42);
