@@ -4,7 +4,7 @@
 // argv[2]: a JSON file { v4: string[], v6: string[], peers: [{ name, peerAddress, sourceAddress }] }.
 // stdin, one command a line: 'announce' (world with every Service) | 'withdraw' (no Service) | 'rss' | 'stop'.
 // stdout, one JSON event a line: up (all sessions Established), planned { planMs, cpuMs, routes }, synced { ms },
-// idle { ms } (every session has nothing pending), rss { rss, heapUsed, external } in bytes, error.
+// idle { ms, cpuMs } (every session has nothing pending; CPU of this process since the command), rss { rss, heapUsed, external } in bytes, error.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
@@ -103,7 +103,8 @@ async function apply(svcs: ServiceView[]): Promise<void> {
   if (r.errors.length) say({ event: 'error', error: r.errors.join('; ') });
   say({ event: 'synced', ms: performance.now() - t0 });
   await idle();
-  say({ event: 'idle', ms: performance.now() - t0 });
+  const all = process.cpuUsage(c0);
+  say({ event: 'idle', ms: performance.now() - t0, cpuMs: (all.user + all.system) / 1000 });
 }
 
 // Sessions first (no routes), so the measures start with Established sessions.

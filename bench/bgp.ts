@@ -49,7 +49,8 @@ if (N > 768 + 65536) {
 function skipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
   for (const bin of ['bird', 'birdc']) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} (Debian bird2) is not installed`;
+    if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0)
+      return `${bin} (Debian bird2) is not installed`;
   }
   if (spawnSync('ip', ['netns', 'list']).status !== 0) return '`ip netns` does not work here';
   return undefined;
@@ -61,7 +62,8 @@ if (skip) {
 }
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
-const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: 'pipe' });
+const sh = (cmd: string, args: string[]): string =>
+  execFileSync(cmd, args, { encoding: 'utf8', stdio: 'pipe' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const id = `bg${process.pid % 100000}`;
@@ -71,7 +73,9 @@ const dir = mkdtempSync(join(os.tmpdir(), `${id}-`));
 chmodSync(dir, 0o755);
 const ROUTER_ADDRS = ['198.51.100.1', '198.51.100.3', '198.51.100.4'];
 const NODE_ADDRS = ['198.51.100.2', '198.51.100.12', '198.51.100.22'];
-const v4 = ['192.0.2', '198.51.100', '203.0.113'].flatMap((n) => Array.from({ length: 256 }, (_, i) => `${n}.${i}`));
+const v4 = ['192.0.2', '198.51.100', '203.0.113'].flatMap((n) =>
+  Array.from({ length: 256 }, (_, i) => `${n}.${i}`),
+);
 const V4 = v4.slice(0, Math.min(N, 768));
 const V6 = Array.from({ length: N - V4.length }, (_, i) => `2001:db8:100::${i.toString(16)}`);
 const EXPECTED = 3 * N;
@@ -156,8 +160,9 @@ function routeCount(ctl: string): number {
 /** Established BGP protocols of a BIRD. */
 function established(ctl: string): number {
   try {
-    return sh('birdc', ['-s', ctl, 'show', 'protocols']).split('\n').filter((l) => /BGP .*Established/.test(l))
-      .length;
+    return sh('birdc', ['-s', ctl, 'show', 'protocols'])
+      .split('\n')
+      .filter((l) => /BGP .*Established/.test(l)).length;
   } catch {
     return 0;
   }
@@ -211,7 +216,9 @@ try {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'error',
@@ -225,7 +232,16 @@ try {
   writeFileSync(join(dir, 'agent-args.json'), JSON.stringify(args));
   const agent = spawn(
     'ip',
-    ['netns', 'exec', NODE, process.execPath, '--expose-gc', ...(process.env.BENCH_BGP_AGENT_FLAGS?.split(' ').filter(Boolean) ?? []), agentFile, join(dir, 'agent-args.json')],
+    [
+      'netns',
+      'exec',
+      NODE,
+      process.execPath,
+      '--expose-gc',
+      ...(process.env.BENCH_BGP_AGENT_FLAGS?.split(' ').filter(Boolean) ?? []),
+      agentFile,
+      join(dir, 'agent-args.json'),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.push(agent);
@@ -259,6 +275,8 @@ try {
   const install: number[] = [];
   const withdraw: number[] = [];
   const plans: string[] = [];
+  const cpuIn: number[] = [];
+  const cpuOut: number[] = [];
   let rss: AgentEvent | undefined;
   for (let round = 0; round < ROUNDS; round++) {
     let from = events.length;
@@ -267,9 +285,10 @@ try {
     install.push(await until(router, EXPECTED, t0, `round ${round + 1} install`));
     const p = await next('planned', from);
     const idle = await next('idle', from);
+    cpuIn.push(Number(idle.cpuMs));
     plans.push(
       `  round ${round + 1}: plan ${Number(p.planMs).toFixed(0)} ms wall / ${Number(p.cpuMs).toFixed(0)} ms CPU ` +
-        `(${String(p.routes)} routes), sessions idle after ${Number(idle.ms).toFixed(0)} ms, BIRD has all after ` +
+        `(${String(p.routes)} routes), sessions idle after ${Number(idle.ms).toFixed(0)} ms (berth CPU ${Number(idle.cpuMs).toFixed(0)} ms), BIRD has all after ` +
         `${install[round]!.toFixed(0)} ms`,
     );
     if (round === ROUNDS - 1) {
@@ -282,9 +301,15 @@ try {
     agent.stdin!.write('withdraw\n');
     withdraw.push(await until(router, 0, t0, `round ${round + 1} withdraw`));
     const w = await next('idle', from);
-    plans.push(`           withdraw: sessions idle after ${Number(w.ms).toFixed(0)} ms, BIRD empty after ${withdraw[round]!.toFixed(0)} ms`);
+    cpuOut.push(Number(w.cpuMs));
+    plans.push(
+      `           withdraw: sessions idle after ${Number(w.ms).toFixed(0)} ms (berth CPU ${Number(w.cpuMs).toFixed(0)} ms), BIRD empty after ${withdraw[round]!.toFixed(0)} ms`,
+    );
   }
   console.log(`berth → BIRD install  ${stats(install)}   (target ≤ 1000 ms)`);
+  console.log(
+    `berth CPU per install (plan + UPDATEs, its own process): ${stats(cpuIn)}; per withdraw: ${stats(cpuOut)}`,
+  );
   console.log(`berth → BIRD withdraw ${stats(withdraw)}   (target ≤ 1000 ms)`);
   for (const l of plans) console.log(l);
   if (rss)

@@ -204,7 +204,24 @@ export function defaultCreateSession(log: Logger): CreateSession {
   };
 }
 
+/**
+ * Attributes objects shared by the routes that only differ by prefix (the planner shares an ad's communities array
+ * among its host routes): one object per (communities array, LOCAL_PREF), so the session keys them once.
+ */
+const sharedAttrs = new WeakMap<readonly number[], Map<number | undefined, AdvertisedAttributes>>();
+
 function attrsOf(r: BgpRoute): AdvertisedAttributes {
+  if (r.largeCommunities.length === 0 && r.extendedCommunities.length === 0) {
+    let byPref = sharedAttrs.get(r.communities);
+    if (!byPref) sharedAttrs.set(r.communities, (byPref = new Map()));
+    let a = byPref.get(r.localPref);
+    if (!a) byPref.set(r.localPref, (a = newAttrs(r)));
+    return a;
+  }
+  return newAttrs(r);
+}
+
+function newAttrs(r: BgpRoute): AdvertisedAttributes {
   return {
     ...(r.localPref !== undefined ? { localPref: r.localPref } : {}),
     communities: r.communities,

@@ -747,7 +747,16 @@ function messageEvent(m: BgpMessage): FsmEvent {
   }
 }
 
+/** attrsKey per attributes object: the speaker hands one shared object to every route with the same attributes. */
+const attrsKeys = new WeakMap<AdvertisedAttributes, string>();
+
 function attrsKey(a: AdvertisedAttributes): string {
+  let k = attrsKeys.get(a);
+  if (k === undefined) attrsKeys.set(a, (k = attrsKeyOf(a)));
+  return k;
+}
+
+function attrsKeyOf(a: AdvertisedAttributes): string {
   return JSON.stringify([
     a.localPref ?? null,
     a.med ?? null,
