@@ -3,8 +3,8 @@
 //   1. dist/berth.mjs: the esbuild bundle of every command (image/bundle.ts), run by plain node (no tsx).
 //   2. A tiny rootfs: the host's node binary plus the shared libraries `ldd` lists for it and for the N-API addon
 //      (native/build/Release/berth_native.node, built by `npm ci`), /etc/passwd+group (root, nobody 65534), /tmp 1777,
-//      and /app/{dist/berth.mjs, policies/admission.json, native/build/Release/berth_native.node} at the paths the
-//      bundle resolves them from.
+//      and /app/{dist/berth.mjs and its chunks dist/berth.*.mjs, policies/admission.json,
+//      native/build/Release/berth_native.node} at the paths the bundle resolves them from.
 //   3. `buildah from scratch` + one copy + config (ENTRYPOINT node /app/dist/berth.mjs, user 65534:65534, OCI labels)
 //      + `buildah commit --timestamp 0` (reproducible: two builds of the same tree give the same image id), tagged
 //      localhost/berth:<package.json version>, then pushed to the OCI archive dist/berth-image.tar.
@@ -12,14 +12,14 @@
 // (crun refuses hybrid cgroups here) with ulimits at the hard limits (podman's nofile=1048576 cannot be set without
 // CAP_SYS_RESOURCE). Run the result with
 //   podman load -i dist/berth-image.tar   (into any store), or with the same flags this prints.
-// `tsx image/build.ts --bundle-only` writes only dist/berth.mjs (image/Containerfile uses it).
+// `tsx image/build.ts --bundle-only` writes only the bundle, dist/berth.mjs and its chunks (image/Containerfile uses it).
 // Environment: BERTH_IMAGE_STORE (store folder, default .lab/containers), BERTH_IMAGE_STORAGE_DRIVER (default overlay).
 import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { bundle, REPO } from './bundle.ts';
+import { bundle, bundleFiles, REPO } from './bundle.ts';
 
 const run = promisify(execFile);
 
@@ -113,7 +113,10 @@ export async function writeRootfs(root: string, bundleFile: string, addon = ADDO
   const libs = new Set([...(await sharedLibraries(node)), ...(await sharedLibraries(addon))]);
   copyInto(root, 'usr/bin/node', node, 0o755);
   for (const lib of [...libs].sort()) copyInto(root, lib.slice(1), lib, 0o755);
-  copyInto(root, 'app/dist/berth.mjs', bundleFile, 0o644);
+  // The entry and its chunks (image/bundle.ts: code splitting), side by side in /app/dist.
+  const [entry, ...chunks] = bundleFiles(bundleFile);
+  copyInto(root, 'app/dist/berth.mjs', entry!, 0o644);
+  for (const c of chunks) copyInto(root, `app/dist/${basename(c)}`, c, 0o644);
   copyInto(root, 'app/policies/admission.json', join(REPO, 'policies/admission.json'), 0o644);
   copyInto(root, 'app/native/build/Release/berth_native.node', addon, 0o644);
   mkdirSync(join(root, 'etc'), { recursive: true });
@@ -156,7 +159,7 @@ export async function buildImage(
   const archive = o.archive === null ? undefined : resolve(o.archive ?? join(REPO, 'dist/berth-image.tar'));
   const b =
     o.prebuiltBundle !== undefined
-      ? { outfile: o.prebuiltBundle, bytes: statSync(o.prebuiltBundle).size }
+      ? { outfile: o.prebuiltBundle, bytes: bundleFiles(o.prebuiltBundle).reduce((n, f) => n + statSync(f).size, 0) }
       : await bundle(o.bundleFile !== undefined ? { outfile: o.bundleFile } : {});
   const work = mkdtempSync(join(tmpdir(), 'berth-image-'));
   let ctr: string | undefined;
@@ -215,7 +218,7 @@ export async function buildImage(
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(REPO, 'image/build.ts') && process.argv[2] === '--bundle-only') {
-  // image/Containerfile: only dist/berth.mjs.
+  // image/Containerfile: only the bundle (dist/berth.mjs and its chunks dist/berth.*.mjs).
   const b = await bundle();
   console.log(`bundle: ${b.outfile} (${mb(b.bytes)})`);
 } else if (process.argv[1] && resolve(process.argv[1]) === resolve(REPO, 'image/build.ts')) {

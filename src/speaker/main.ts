@@ -210,9 +210,13 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   let stopping = false;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
+  /** Set once the liveness exists: the 'leaving' heartbeat goes out before anything else on SIGTERM. */
+  const first: { leave?: () => void } = {};
   const stop = (sig: string): void => {
     if (stopping) return;
     stopping = true;
+    // Peers take over the moment they hear it: first thing, before logging and aborting (speaker.stop() awaits it).
+    first.leave?.();
     log(`speaker: ${sig}, stopping`);
     aborter.abort(new Error(`speaker: ${sig}`));
     void (async () => {
@@ -379,6 +383,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     () => nodes.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== ''),
     f.memberlistBind !== undefined,
   );
+  first.leave = () => void liveness.leave().catch(() => undefined);
   let livenessKey: string | undefined;
   const startHeartbeats = (): void => {
     if (!f.memberlistBind || stopping) return;

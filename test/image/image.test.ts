@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADDON, buildImage, imageStore, tool, type BuildResult, type ImageStore } from '../../image/build.ts';
-import { REPO } from '../../image/bundle.ts';
+import { bundleFiles, REPO } from '../../image/bundle.ts';
 import { startTestLab } from '../../src/lab/testing.ts';
 
 function skipReason(): string | undefined {
@@ -207,7 +207,8 @@ describe('berth image (buildah + podman)', { skip }, () => {
   });
 
   test('the bundle resolves the addon and the admission policy to the files shipped under /app', () => {
-    const text = readFileSync(join(dir, 'dist/berth.mjs'), 'utf8');
+    // The entry and its chunks (image/bundle.ts splits the code at each dynamic import).
+    const text = bundleFiles(join(dir, 'dist/berth.mjs')).map((f) => readFileSync(f, 'utf8')).join('\n');
     const where = (name: string): string => {
       const m = new RegExp(
         `${name}\\s*=\\s*fileURLToPath\\d*\\(new URL\\("([^"]+)",\\s*new URL\\("([^"]+)",\\s*import\\.meta\\.url\\)\\.href\\)\\)`,

@@ -1,0 +1,411 @@
+// Bench: the speaker's memory (issues 8 and 9: RSS ≤ 64 MB in layer 2 with some Services, ≤ 96 MB with 10,000 BGP
+// prefixes and 3 peers). Starts the lab API server, creates N LoadBalancer Services (default 1,000; IPv4 from
+// 198.51.100.0/24 and 203.0.113.0/24, then IPv6 from 2001:db8:52::/112) each with its IP in status and one ready
+// endpoint, then runs one `berth speaker --node-name n1 --dry-run-link` (layer 2 only, no socket opened, liveness
+// off) at a time, in these variants (variants()):
+//   bundle            node dist/berth.mjs speaker … as the image runs it: the DaemonSet's NODE_OPTIONS (read from
+//                     gitops/base/speaker/daemonset.yaml) and the flags image/entry.ts sets (--optimize-for-size)
+//   bundle-defaults   the same bundle with node's default flags
+//   bundle-no-opt     as `bundle`, plus --no-opt (TurboFan off)
+//   tsx               node --import tsx src/speaker/main.ts … with node's defaults (how the tests run it: the reference)
+// For each: time to the ready line and to every announcement (metallb_speaker_announced series on /metrics), RSS
+// (VmRSS once it stops falling = steady, with RssAnon = the process's own pages and RssFile = mapped files, mostly
+// the node binary; VmHWM = peak), V8's heap (v8.getHeapStatistics from a preloaded reporter) and API requests/s by
+// the speaker while idle (lab request counts by User-Agent). The ServiceL2Status objects are deleted between runs so
+// every run does the same writes. Figures only, no bounds. No root needed. The bundle is rebuilt first.
+//   npx tsx bench/speaker-rss.ts [--services 1000] [--only bundle,tsx] [--idle-s 10] [--no-build]
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { bundle, REPO } from '../image/bundle.ts';
+import type { KubeClient, KubeObject } from '../src/kube/client.ts';
+import { connect } from '../src/kube/connect.ts';
+import { Resources } from '../src/kube/resources.ts';
+import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
+import { startTestLab, type TestLab } from '../src/lab/testing.ts';
+
+/** Memory of a process from /proc/<pid>/status, in MiB (NaN when unreadable: the process is gone). */
+export interface ProcMemory {
+  /** VmRSS: resident now (anonymous + file-backed + shared memory). */
+  rss: number;
+  /** VmHWM: the peak of VmRSS since the process started. */
+  hwm: number;
+  /** RssAnon: resident anonymous pages (V8's heaps, malloc): the part the process itself adds. */
+  anon: number;
+  /** RssFile: resident file-backed pages (the node binary, shared libraries, the addon). */
+  file: number;
+}
+
+/** Reads VmRSS, VmHWM, RssAnon and RssFile of `pid` (Linux /proc/<pid>/status), in MiB. Never throws. */
+export function procMemory(pid: number): ProcMemory {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    /* gone */
+  }
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
+    return m ? Number(m[1]) / 1024 : NaN;
+  };
+  return { rss: field('VmRSS'), hwm: field('VmHWM'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
+/**
+ * The steady RSS of `pid` in MiB: sampled every `everyMs` (default 2 s) until two samples at least `minSamples` (default
+ * 6) apart differ by less than 1 MiB — V8's memory reducer hands back what a burst used after some idle seconds — or
+ * `maxSamples` (default 20) are taken; returns the last sample.
+ */
+export async function steadyRssMiB(
+  pid: number,
+  o: { everyMs?: number; minSamples?: number; maxSamples?: number } = {},
+): Promise<number> {
+  const every = o.everyMs ?? 2000;
+  let last = procMemory(pid).rss;
+  for (let i = 0; i < (o.maxSamples ?? 20); i++) {
+    await sleep(every);
+    const now = procMemory(pid).rss;
+    if (i + 1 >= (o.minSamples ?? 6) && Math.abs(now - last) < 1) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** The speaker's ways to run: the esbuild bundle under plain node, or the sources under tsx. */
+export type SpeakerMode = 'bundle' | 'tsx';
+
+export const SPEAKER_MAIN = fileURLToPath(new URL('../src/speaker/main.ts', import.meta.url));
+export const BUNDLE = join(REPO, 'dist/berth.mjs');
+
+/**
+ * Spawns one speaker (`args` are the speaker's flags) from the bundle (`node [nodeArgs] dist/berth.mjs speaker …`,
+ * which must exist: `bundle()` from image/bundle.ts writes it) or under tsx (`node [nodeArgs] --import tsx
+ * src/speaker/main.ts …`). Stop it with `.stop()` (SIGTERM, then SIGKILL).
+ */
+export function startSpeaker(
+  mode: SpeakerMode,
+  args: readonly string[],
+  o: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
+): NodeProcess {
+  const env = o.env ?? process.env;
+  return mode === 'bundle'
+    ? spawnNode(BUNDLE, ['speaker', ...args], {
+        tsx: false,
+        env,
+        ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
+      })
+    : spawnNode(SPEAKER_MAIN, args, { env, ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}) });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+const NS = 'metallb-system';
+const APP_NS = 'bench-rss';
+
+/** The i-th Service's IP: 500 IPv4 (198.51.100.1-250, 203.0.113.1-250), then IPv6 in 2001:db8:52::/112. */
+function ipOf(i: number): { ip: string; family: 'IPv4' | 'IPv6' } {
+  if (i < 250) return { ip: `198.51.100.${i + 1}`, family: 'IPv4' };
+  if (i < 500) return { ip: `203.0.113.${i - 249}`, family: 'IPv4' };
+  return { ip: `2001:db8:52::${(0x1000 + i).toString(16)}`, family: 'IPv6' };
+}
+
+async function must<T>(
+  what: string,
+  p: Promise<{ ok: true; value: T } | { ok: false; error: { kind: string; message: string } }>,
+): Promise<void> {
+  const r = await p;
+  if (!r.ok && r.error.kind !== 'AlreadyExists') throw new Error(`${what}: ${r.error.message}`);
+}
+
+/** Creates Service i (with its IP written to status, as the controller would) and one EndpointSlice with a ready endpoint. */
+async function createService(client: KubeClient, i: number): Promise<void> {
+  const name = `svc-${i}`;
+  const { ip, family } = ipOf(i);
+  const svc: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace: APP_NS,
+      annotations: { 'metallb.io/ip-allocated-from-pool': family === 'IPv4' ? 'bench-v4' : 'bench-v6' },
+    },
+    spec: {
+      type: 'LoadBalancer',
+      allocateLoadBalancerNodePorts: false,
+      ipFamilies: [family],
+      selector: { app: name },
+      ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }],
+    },
+  };
+  await must(`create Service ${name}`, client.create(Resources.services, svc, { namespace: APP_NS }));
+  await must(
+    `status of Service ${name}`,
+    client.patch(
+      Resources.services,
+      name,
+      { status: { loadBalancer: { ingress: [{ ip }] } } },
+      { namespace: APP_NS, subresource: 'status' },
+    ),
+  );
+  const slice: KubeObject = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-1`, namespace: APP_NS, labels: { 'kubernetes.io/service-name': name } },
+    addressType: family,
+    endpoints: [
+      {
+        addresses: [family === 'IPv4' ? `192.0.2.${(i % 250) + 1}` : `2001:db8:53::${(i + 1).toString(16)}`],
+        nodeName: `n${(i % 3) + 1}`,
+        conditions: { ready: true },
+      },
+    ],
+    ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+  };
+  await must(
+    `create EndpointSlice ${name}-1`,
+    client.create(Resources.endpointSlices, slice, { namespace: APP_NS }),
+  );
+}
+
+async function kubectl(t: TestLab, args: string[], input?: string): Promise<string> {
+  const r = await t.kubectl(
+    args,
+    input !== undefined ? { input, timeoutMs: 120_000 } : { timeoutMs: 120_000 },
+  );
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function getText(port: number, path: string): Promise<string> {
+  return fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.text());
+}
+
+/** Number of metallb_speaker_announced series at 1 on the speaker's /metrics. */
+async function announced(port: number): Promise<number> {
+  const text = await getText(port, '/metrics').catch(() => '');
+  let n = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith('metallb_speaker_announced{') && line.endsWith(' 1')) n++;
+  return n;
+}
+
+/** Preloaded into each speaker: V8's heap figures on stderr every 2 s (`bench-heap used=… total=…`, MiB). */
+const HEAP_REPORTER =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    "import v8 from 'node:v8'; const m = (x) => (x / 1048576).toFixed(1); setInterval(() => { const h = v8.getHeapStatistics(); " +
+      "process.stderr.write(`bench-heap used=${m(h.used_heap_size)} total=${m(h.total_heap_size)}\\n`); }, 2000).unref();",
+  );
+
+function lastHeapLine(p: NodeProcess): string {
+  const m = [...p.output().matchAll(/bench-heap used=([\d.]+) total=([\d.]+)/g)].at(-1);
+  return m ? `V8 heap ${m[1]}/${m[2]} MiB used/total` : 'V8 heap n/a';
+}
+
+/** NODE_OPTIONS of the speaker container in gitops/base/speaker/daemonset.yaml (what the image runs with), or ''. */
+export function daemonSetNodeOptions(file = join(REPO, 'gitops/base/speaker/daemonset.yaml')): string {
+  const ds = parseYaml(readFileSync(file, 'utf8')) as {
+    spec?: { template?: { spec?: { containers?: Array<{ name?: string; env?: Array<{ name?: string; value?: string }> }> } } };
+  };
+  const c = ds.spec?.template?.spec?.containers?.find((x) => x.name === 'speaker');
+  return c?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+}
+
+/** One way of running the speaker in this bench. */
+export interface Variant {
+  name: string;
+  mode: SpeakerMode;
+  /** Environment added for the process (NODE_OPTIONS, BERTH_SPEAKER_V8_FLAGS). */
+  env: Record<string, string>;
+  what: string;
+}
+
+/** The variants: the image's way (manifest NODE_OPTIONS + the entry's flags), the bundle with node's defaults, the
+ *  image's way plus --no-opt (TurboFan off), and tsx with node's defaults (the reference: how the tests run it). */
+export function variants(): Variant[] {
+  const nodeOptions = daemonSetNodeOptions();
+  return [
+    { name: 'bundle', mode: 'bundle', env: { NODE_OPTIONS: nodeOptions }, what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + --optimize-for-size (image/entry.ts)` },
+    { name: 'bundle-defaults', mode: 'bundle', env: { NODE_OPTIONS: '', BERTH_SPEAKER_V8_FLAGS: '' }, what: "the bundle with node's default flags" },
+    {
+      name: 'bundle-no-opt',
+      mode: 'bundle',
+      env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: '--optimize-for-size --no-opt' },
+      what: "the image's way plus --no-opt (no TurboFan: slower responder, bench/layer2-responder.ts)",
+    },
+    { name: 'tsx', mode: 'tsx', env: { NODE_OPTIONS: '' }, what: "node --import tsx src/speaker/main.ts, node's default flags (the reference)" },
+  ];
+}
+
+interface RunResult {
+  variant: Variant;
+  readyS: number;
+  announcedS: number;
+  announced: number;
+  steady: ProcMemory;
+  peak: number;
+  rps: number;
+  heap: string;
+}
+
+async function runOne(t: TestLab, v: Variant, idleS: number): Promise<RunResult> {
+  await kubectl(t, ['delete', 'servicel2statuses', '--all', '-n', NS, '--wait=false']);
+  const speakerRequests = (): number => [...t.lab.requestCounts()].filter(([ua]) => /speaker/i.test(ua)).reduce((n, [, c]) => n + c, 0);
+  const t0 = performance.now();
+  const p = startSpeaker(v.mode, ['--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', '--dry-run-link'], {
+    nodeArgs: ['--import', HEAP_REPORTER],
+    env: { ...process.env, ...v.env },
+  });
+  try {
+    const port = Number((await p.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 120_000))[1]);
+    await p.waitFor(/speaker: ready node=n1 /, 300_000);
+    const readyS = (performance.now() - t0) / 1000;
+    // Liveness is off, so n1 elects among n1..n3 and announces about a third; settled once the count holds for 3 s.
+    let n = -1;
+    let stableSince = performance.now();
+    for (;;) {
+      const now = await announced(port);
+      if (now !== n) {
+        n = now;
+        stableSince = performance.now();
+      } else if (performance.now() - stableSince > 3000) break;
+      await sleep(500);
+    }
+    const announcedS = (performance.now() - t0 - 3000) / 1000;
+    // Then the start-up writes (ServiceL2Status, events: the recorder spreads them out) end: no request for 3 s.
+    let requests = speakerRequests();
+    for (let quietSince = performance.now(), end = performance.now() + 120_000; performance.now() - quietSince < 3000 && performance.now() < end; ) {
+      await sleep(500);
+      const now = speakerRequests();
+      if (now !== requests) {
+        requests = now;
+        quietSince = performance.now();
+      }
+    }
+    await steadyRssMiB(p.pid);
+    const a = speakerRequests();
+    await sleep(idleS * 1000);
+    const rps = (speakerRequests() - a) / idleS;
+    const steady = procMemory(p.pid);
+    return { variant: v, readyS, announcedS, announced: n, steady, peak: steady.hwm, rps, heap: lastHeapLine(p) };
+  } finally {
+    const code = await p.stop();
+    if (code !== 0) say(`  (${v.name}: the speaker exited ${code}: ${p.output().slice(-1500)})`);
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      services: { type: 'string', default: '1000' },
+      only: { type: 'string' },
+      'idle-s': { type: 'string', default: '10' },
+      'no-build': { type: 'boolean', default: false },
+    },
+  });
+  const services = Number(values.services);
+  if (!Number.isInteger(services) || services < 1 || services > 60_000) throw new Error(`--services: "${values.services}" is not a whole number in 1..60000`);
+  const idleS = Number(values['idle-s']);
+  if (!(idleS > 0)) throw new Error(`--idle-s: "${values['idle-s']}" is not a positive number of seconds`);
+  const all = variants();
+  const names = values.only ? values.only.split(',').map((x) => x.trim()) : all.map((v) => v.name);
+  for (const n of names) if (!all.some((v) => v.name === n)) throw new Error(`--only: "${n}" is not one of ${all.map((v) => v.name).join(', ')}`);
+  const chosen = all.filter((v) => names.includes(v.name));
+
+  if (chosen.some((v) => v.mode === 'bundle') && !values['no-build']) {
+    const b = await bundle();
+    say(`bundle: ${b.outfile} + ${b.files.length - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
+  }
+  const t = await startTestLab({ nodes: 0 });
+  try {
+    const createdS = await populateLab(t, services);
+    say(`created ${services} Services (IP in status, one ready endpoint each on n1..n3) in ${createdS.toFixed(1)} s`);
+    const results: RunResult[] = [];
+    for (const v of chosen) {
+      say(`running the speaker: ${v.name} (${v.what})…`);
+      results.push(await runOne(t, v, idleS));
+    }
+    say('');
+    say(`bench:speaker-rss — one layer-2 speaker (--dry-run-link), ${services} Services, node ${process.version}, MiB`);
+    for (const r of results) {
+      say(
+        `  ${r.variant.name.padEnd(16)} RSS steady ${r.steady.rss.toFixed(1)} (anon ${r.steady.anon.toFixed(1)}, file ${r.steady.file.toFixed(1)}), ` +
+          `peak (VmHWM) ${r.peak.toFixed(1)}; ${r.heap}; ready ${r.readyS.toFixed(1)} s, ${r.announced} announced by ${r.announcedS.toFixed(1)} s; ` +
+          `API ${r.rps.toFixed(2)} requests/s idle`,
+      );
+    }
+    say('  target (issue 8): RSS ≤ 64 MB; reference: the tsx line');
+    return 0;
+  } finally {
+    await t.stop();
+  }
+}
+
+/**
+ * Fills a lab for a speaker: the metallb.io CRDs, namespaces metallb-system and bench-rss, Nodes n1..n3 (InternalIP
+ * 192.0.2.1-3), pools bench-v4 / bench-v6 with one L2Advertisement, and `services` LoadBalancer Services (IP in
+ * status, one ready endpoint each, on n1..n3 in turn). Returns the seconds it took. Throws the first failed write.
+ */
+export async function populateLab(t: TestLab, services: number): Promise<number> {
+  {
+    const crds = readdirSync(join(REPO, 'gitops/base/crds')).filter((f) => /\.io\.yaml$/.test(f));
+    await kubectl(t, ['apply', ...crds.flatMap((f) => ['-f', join(REPO, 'gitops/base/crds', f)])]);
+    const nodes = [1, 2, 3]
+      .map(
+        (i) =>
+          `apiVersion: v1\nkind: Node\nmetadata: {name: n${i}, labels: {kubernetes.io/hostname: n${i}}}\nstatus: {addresses: [{type: InternalIP, address: 192.0.2.${i}}]}\n`,
+      )
+      .join('---\n');
+    await kubectl(
+      t,
+      ['apply', '-f', '-'],
+      `apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${APP_NS}}
+---
+${nodes}---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: bench-v4, namespace: ${NS}}
+spec: {addresses: [198.51.100.0/24, 203.0.113.0/24]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: bench-v6, namespace: ${NS}}
+spec: {addresses: ['2001:db8:52::/112']}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: l2, namespace: ${NS}}
+spec: {ipAddressPools: [bench-v4, bench-v6]}
+`,
+    );
+    const c = await connect({ kubeconfig: t.lab.kubeconfigPath, component: 'berth-bench' });
+    if (!c.ok) throw new Error(c.message);
+    const began = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < services; i = next++) await createService(c.kube.client, i);
+      }),
+    );
+    c.kube.close();
+    return (performance.now() - began) / 1000;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(`bench:speaker-rss: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      process.exit(1);
+    },
+  );
+}
