@@ -5,8 +5,10 @@
 //   3. a restarted controller: time to rebuild its state from 10,000 Services and their claims, and IPs moved (must be 0).
 // Flags: --services N (held, default 10000)  --latency N (default 1000)  --rate N (timed creates per second, default
 //        100: the same offered load for both paths, so the figures compare processing, not queueing)
-//        --runtime bundle|tsx: run the controller as one esbuild bundle with plain node (default; what a container
-//        image runs) or through tsx as `npm start` does (tsx's loader thread alone costs ~35 MB of RSS)
+//        --runtime bundle|image|tsx: run the controller as an esbuild bundle of src/controller/main.ts with plain node
+//        (default), as the image's bundle (image/bundle.ts: every command in one minified file, `berth.mjs controller`;
+//        what the container runs), or through tsx as `npm start` does (tsx's loader thread alone costs ~35 MB of RSS).
+//        The first line says which ran.
 //        --node-args "...": node flags for the controller (default: a small young generation and a 96 MB old-space cap,
 //        the memory settings a Deployment would pass in NODE_OPTIONS; "" for node's defaults)
 //        --lab-main PATH: another build of the lab's main.ts (to compare lab versions)
@@ -54,6 +56,7 @@ const HELD = Number(flags.services ?? 10_000);
 const LAT = Number(flags.latency ?? 1_000);
 const RATE = Number(flags.rate ?? 100);
 const RUNTIME = flags.runtime ?? 'bundle';
+if (!['bundle', 'image', 'tsx'].includes(RUNTIME)) throw new Error(`--runtime "${RUNTIME}": must be bundle, image or tsx`);
 const LAB_MAIN = flags['lab-main'] ?? join(REPO, 'src/lab/main.ts');
 const HOG = flags.hog === true;
 const SCALE = (flags.scale ?? '')
@@ -306,6 +309,14 @@ async function buildBundle(): Promise<string | undefined> {
   return out;
 }
 
+/** The image's bundle (image/bundle.ts, as `tsx image/build.ts --bundle-only` writes it) in the bench's folder. */
+async function buildImageBundle(): Promise<string> {
+  // Imported when asked for only: image/ is another area's, and this keeps the other runtimes independent of it.
+  const { bundle } = (await import('../image/bundle.ts')) as { bundle(o: { outfile?: string }): Promise<{ outfile: string; bytes: number }> };
+  const b = await bundle({ outfile: join(dir, 'image', 'berth.mjs') });
+  return b.outfile;
+}
+
 interface Ctl {
   proc: ControllerProcess;
   readonly args: readonly string[];
@@ -347,12 +358,18 @@ async function restart(client: KubeClient, ctl: Ctl): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const bundle = RUNTIME === 'bundle' ? await buildBundle() : undefined;
+  const bundle = RUNTIME === 'bundle' ? await buildBundle() : RUNTIME === 'image' ? await buildImageBundle() : undefined;
+  const runtime =
+    RUNTIME === 'image'
+      ? 'the image bundle (image/bundle.ts, `berth.mjs controller`), plain node'
+      : bundle
+        ? 'bundled (esbuild of src/controller/main.ts), plain node'
+        : 'through tsx';
   say(
     `bench:controller — lab, webhook and controller as separate processes; ` +
       `${SCALE.length ? `scale ${SCALE.join(',')} (${SCALE_LAT} timed each)` : `${HELD} held`}, ${LAT} timed at ${RATE}/s` +
       `${HOG ? ', with and without a CPU hog' : ''}; node ${process.version}; ` +
-      `controller ${bundle ? 'bundled (esbuild), plain node' : 'through tsx'}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}; ` +
+      `controller ${runtime}${NODE_ARGS.length ? ` ${NODE_ARGS.join(' ')}` : ''}; ` +
       `${cpus().length} CPUs, ${load()}`,
   );
   const lab = spawnNode(LAB_MAIN, ['--dir', join(dir, 'lab'), '--port', '0'], { nodeArgs: prof('lab') });
@@ -396,7 +413,7 @@ async function main(): Promise<void> {
     ports: [{ name: 'https', port: wp, protocol: 'TCP' }],
   });
   await webhook.waitFor(/webhook: ready /, 60_000);
-  const ctlArgs = ['--kubeconfig', kubeconfig, '--namespace', LAB_NAMESPACE, '--metrics-port', '0', '--replica-id', 'bench-ctl'];
+  const ctlArgs = [...(RUNTIME === 'image' ? ['controller'] : []), '--kubeconfig', kubeconfig, '--namespace', LAB_NAMESPACE, '--metrics-port', '0', '--replica-id', 'bench-ctl'];
   // glibc's per-thread malloc arenas hold on to freed buffers (the 10,000-item lists): two arenas are plenty here.
   const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
   const ctlOpts = {

@@ -53,6 +53,20 @@ describe('projectService', () => {
     assert.equal((p.metadata as Record<string, unknown>).creationTimestamp, undefined);
   });
 
+  it('Services with the same ports and families share one frozen list of each; the ingress list is exactly its length', () => {
+    const a = projectService(structuredClone(full));
+    const b = projectService(structuredClone(full));
+    assert.equal(a.spec?.ports, b.spec?.ports);
+    assert.equal(a.spec?.ipFamilies, b.spec?.ipFamilies);
+    assert.ok(Object.isFrozen(a.spec?.ports) && Object.isFrozen(a.spec?.ports?.[0]));
+    const udp = structuredClone(full);
+    udp.spec.ports = [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53, nodePort: 30001 }];
+    assert.deepEqual(projectService(udp).spec?.ports, [{ protocol: 'UDP', port: 53 }]);
+    assert.deepEqual(a.spec?.ports, [{ protocol: 'TCP', port: 80 }], 'unchanged by another Service');
+    assert.deepEqual(a.spec?.clusterIPs, ['10.96.0.3']);
+    assert.equal(a.status?.loadBalancer?.ingress?.length, 1);
+  });
+
   it('a non-LoadBalancer Service keeps only type, ClusterIPs and our annotations', () => {
     const cip = structuredClone(full);
     cip.spec.type = 'ClusterIP';

@@ -34,26 +34,57 @@ function str(v: string | undefined, intern: Intern): string | undefined {
 type Spec = NonNullable<ServiceLike['spec']>;
 type Port = NonNullable<Spec['ports']>[number];
 
+/**
+ * Frozen arrays shared by every projected Service with the same content: port lists (`[{TCP, 80}]`) and IP families
+ * (`['IPv4']`) repeat across nearly all Services, and 10,000 copies of each cost ~1.5 MB of heap (an array and its
+ * elements per Service). Bounded: past `SHARED_MAX` distinct lists, new ones are built per Service as before.
+ * Frozen so that nothing can change one Service's list through another's (every reader only reads them).
+ */
+const SHARED_MAX = 1000;
+const sharedLists = new Map<string, readonly unknown[]>();
+function sharedList<T>(key: string, make: () => T[]): T[] {
+  const hit = sharedLists.get(key);
+  if (hit) return hit as T[];
+  const list = make();
+  if (sharedLists.size >= SHARED_MAX) return list;
+  for (const x of list) if (x !== null && typeof x === 'object') Object.freeze(x);
+  sharedLists.set(key, Object.freeze(list));
+  return list;
+}
+
+function projectPorts(ports: readonly Port[] | undefined, intern: Intern): Port[] | undefined {
+  if (!Array.isArray(ports)) return undefined;
+  const key = `p|${JSON.stringify(ports.map((p) => [p?.protocol, p?.port]))}`;
+  return sharedList(key, () => ports.map((p): Port => ({ protocol: str(p?.protocol, intern), port: p?.port })));
+}
+
+function projectFamilies(families: readonly string[] | undefined, intern: Intern): string[] | undefined {
+  if (!Array.isArray(families)) return undefined;
+  return sharedList(`f|${JSON.stringify(families)}`, () => families.map((f) => intern(f)));
+}
+
 /** `intern` shares the low-cardinality strings (type, families, policies, protocols, namespace, pool names). */
 export function projectService(svc: ServiceLike, intern: Intern = same): ServiceLike {
   const m = svc.metadata ?? {};
   const s = svc.spec ?? {};
   const lb = s.type === 'LoadBalancer';
-  let ingress: Array<{ ip: string }> | undefined;
-  for (const i of svc.status?.loadBalancer?.ingress ?? []) {
-    if (i && typeof i.ip === 'string') (ingress ??= []).push({ ip: i.ip });
-  }
+  // Built by map (an array of exactly its length): grown by push, a one-element array kept room for 17.
+  const withIp = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i && typeof i.ip === 'string');
+  const ingress = withIp.length > 0 ? withIp.map((i) => ({ ip: i.ip! })) : undefined;
+  // The usual single-stack `clusterIPs: [clusterIP]` shares the clusterIP string (JSON.parse made two copies).
+  const cips = s.clusterIPs;
+  const clusterIPs = Array.isArray(cips) && cips.length === 1 && cips[0] === s.clusterIP && s.clusterIP !== undefined ? [s.clusterIP] : cips;
   const spec: Spec = {
     type: str(s.type, intern),
     clusterIP: s.clusterIP,
-    clusterIPs: s.clusterIPs,
+    clusterIPs,
     loadBalancerClass: str(s.loadBalancerClass, intern),
     loadBalancerIP: lb ? s.loadBalancerIP : undefined,
-    ports: lb ? s.ports?.map((p): Port => ({ protocol: str(p.protocol, intern), port: p.port })) : undefined,
+    ports: lb ? projectPorts(s.ports, intern) : undefined,
     externalTrafficPolicy: lb ? str(s.externalTrafficPolicy, intern) : undefined,
     // The selector is only read for the sharing backend key, which exists for externalTrafficPolicy Local only.
     selector: lb && s.externalTrafficPolicy === 'Local' ? s.selector : undefined,
-    ipFamilies: lb ? s.ipFamilies?.map((f) => intern(f)) : undefined,
+    ipFamilies: lb ? projectFamilies(s.ipFamilies, intern) : undefined,
     ipFamilyPolicy: lb ? str(s.ipFamilyPolicy, intern) : undefined,
   };
   return {

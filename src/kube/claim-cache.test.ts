@@ -44,5 +44,14 @@ describe('informerClaimCache', () => {
     assert.deepEqual(a, claim('10.0.0.1', '1'));
     assert.equal(a.spec.pool, b.spec.pool);
     assert.equal(a.metadata.creationTimestamp, b.metadata.creationTimestamp);
+    // Label sets and port lists are shared (one frozen object for all), not copied per claim.
+    assert.equal(a.metadata.labels, b.metadata.labels);
+    assert.equal(a.spec.holders[0]!.ports, b.spec.holders[0]!.ports);
+    assert.ok(Object.isFrozen(a.spec.holders[0]!.ports) && Object.isFrozen(a.spec.holders[0]!.ports[0]));
+    const udp = compactClaim(claim('10.0.0.3', '3'), intern);
+    udp.spec.holders[0]!.ports = [{ protocol: 'UDP', port: 53 }];
+    const other = compactClaim(JSON.parse(JSON.stringify(udp)) as typeof udp, intern);
+    assert.deepEqual(other.spec.holders[0]!.ports, [{ protocol: 'UDP', port: 53 }], 'another port list is its own');
+    assert.notEqual(other.spec.holders[0]!.ports, a.spec.holders[0]!.ports);
   });
 });
