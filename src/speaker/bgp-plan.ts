@@ -599,6 +599,8 @@ interface WantedEntry {
   family: Family;
   first: bigint;
   len: number;
+  /** Sorts as (family, first, len) do: planBgp's address order, compared as strings. */
+  sortKey: string;
   /** In the order they were added (merging sorts them by Service key, stable). */
   from: Contribution[];
 }
@@ -754,7 +756,14 @@ function planService(
       withdraw('conflictingAdvertisements');
       continue;
     }
-    const d: BgpDecision = { ...base, ip: ip.canonical, announced: true, pool: pool.name };
+    const d: BgpDecision = {
+      service: svc.key,
+      peers: [],
+      prefixes: [],
+      ip: ip.canonical,
+      announced: true,
+      pool: pool.name,
+    };
     const routes: Array<[string, string]> = [];
     const prefixes: string[] = [];
     const bits = FAMILY_BITS[ip.family];
@@ -763,12 +772,8 @@ function planService(
       // Host routes (the default) are the IP itself.
       const first = len === bits ? ip.value : mask(ip.family, ip.value, len);
       const prefix = len === bits ? `${ip.canonical}/${len}` : ctx.aggregateText(ip.family, first, len);
-      const c: Contribution = {
-        service: svc,
-        localPref: t.ad.localPref,
-        communities: t.ad.communities,
-        ...(t.ad.linkBandwidth ? { bandwidthUnit: t.ad.linkBandwidth.perEndpointBitsPerSecond } : {}),
-      };
+      const c: Contribution = { service: svc, localPref: t.ad.localPref, communities: t.ad.communities };
+      if (t.ad.linkBandwidth) c.bandwidthUnit = t.ad.linkBandwidth.perEndpointBitsPerSecond;
       if (t.peers.length > 0 && !prefixes.includes(prefix)) prefixes.push(prefix);
       for (const peer of t.peers) {
         contributions.push({ peer, prefix, family: ip.family, first, len, c });
@@ -789,6 +794,12 @@ function statusOf(
   svc: ServiceView,
   decisions: readonly BgpDecision[],
 ): ServiceBgpStatusView | undefined {
+  if (decisions.length === 1) {
+    // One IP: its peers are already sorted and unique.
+    const d = decisions[0]!;
+    if (!d.announced || d.peers.length === 0) return undefined;
+    return { node, serviceName: svc.name, serviceNamespace: svc.namespace, peers: d.peers.slice() };
+  }
   const names = new Set<string>();
   for (const d of decisions) if (d.announced) for (const p of d.peers) names.add(p);
   if (names.size === 0) return undefined;
@@ -878,7 +889,10 @@ export class BgpPlanner {
         const st = this.#peers.get(x.peer);
         if (!st) continue;
         let w = st.wanted.get(x.prefix);
-        if (!w) st.wanted.set(x.prefix, (w = { family: x.family, first: x.first, len: x.len, from: [] }));
+        if (!w) {
+          const sortKey = `${x.family === 'IPv4' ? 4 : 6}${x.first.toString(16).padStart(32, '0')}${x.len.toString(16).padStart(2, '0')}`;
+          st.wanted.set(x.prefix, (w = { family: x.family, first: x.first, len: x.len, sortKey, from: [] }));
+        }
         w.from.push(x.c);
         touch(x.peer, x.prefix);
       }
@@ -932,17 +946,11 @@ export class BgpPlanner {
       }
     }
 
-    const byAddress =
-      (w: Map<string, WantedEntry>) =>
-      (a: string, b: string): number => {
-        const x = w.get(a)!;
-        const y = w.get(b)!;
-        return (
-          (x.family === y.family ? 0 : x.family === 'IPv4' ? -1 : 1) ||
-          cmpBig(x.first, y.first) ||
-          x.len - y.len
-        );
-      };
+    const inAddressOrder = (keys: Iterable<string>, w: Map<string, WantedEntry>): string[] =>
+      [...keys]
+        .map((k) => ({ k, s: w.get(k)!.sortKey }))
+        .sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0))
+        .map((e) => e.k);
     const peers = new Map<string, BgpPeerPlan>();
     const conflicts: BgpConflict[] = [];
     const dropped = new Set<string>();
@@ -950,7 +958,7 @@ export class BgpPlanner {
       const st = this.#peers.get(p.name)!;
       if (st.changed || !st.out) {
         if (st.added || !st.out) {
-          const keys = [...st.routes.keys()].sort(byAddress(st.wanted));
+          const keys = inAddressOrder(st.routes.keys(), st.wanted);
           st.out = new Map(keys.map((k) => [k, st.routes.get(k)!]));
         } else {
           // Only changes and removals: the previous order holds.
@@ -966,7 +974,7 @@ export class BgpPlanner {
       }
       peers.set(p.name, { name: p.name, peer: p, ibgp: st.ibgp, routes: st.out });
       if (st.conflicts.size > 0) {
-        for (const k of [...st.conflicts.keys()].sort(byAddress(st.wanted))) {
+        for (const k of inAddressOrder(st.conflicts.keys(), st.wanted)) {
           conflicts.push(st.conflicts.get(k)!);
           dropped.add(`${p.name}\n${k}`);
         }
