@@ -28,6 +28,7 @@ export const DROP_REASONS: readonly string[] = [
   'bad-checksum',
   'no-source-link-layer',
   'from-self',
+  'queue-full',
 ];
 
 export interface SpeakerMetrics extends SpeakerMetricsPort {

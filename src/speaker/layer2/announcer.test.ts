@@ -31,6 +31,10 @@ class FakeLink implements LinkPort {
   ) {}
   groups: string[] = [];
   filters: (readonly BpfInstruction[])[] = [];
+  kernelDrops = 0;
+  stats(): { kernelDrops: number } {
+    return { kernelDrops: this.kernelDrops };
+  }
   attachFilter(program: readonly BpfInstruction[]): void {
     this.filters.push(program);
   }
@@ -231,6 +235,20 @@ describe('Layer2Announcer', () => {
     a.set([ann('2001:db8:77::11')]);
     assert.deepEqual(v6.groups, ['33:33:ff:00:00:11']);
     a.close();
+  });
+
+  it("counts the sockets' kernel drops as drop reason queue-full, also after a socket closed", () => {
+    const { a, open } = setup();
+    a.set([ann(VIP4), ann(VIP6)]);
+    assert.equal(a.stats().drops.has('queue-full'), false, 'no entry before the first drop');
+    open('eth0', 0x0806)!.kernelDrops = 5;
+    open('eth0', 0x86dd)!.kernelDrops = 2;
+    assert.equal(a.stats().drops.get('queue-full'), 7);
+    a.set([ann(VIP6)]); // the ARP socket closes: its 5 stay counted
+    assert.equal(open('eth0', 0x0806), undefined);
+    assert.equal(a.stats().drops.get('queue-full'), 7);
+    a.close();
+    assert.equal(a.stats().drops.get('queue-full'), 7);
   });
 
   it('gives each IPv6 socket the NDP filter and leaves ARP sockets unfiltered', () => {

@@ -40,6 +40,8 @@ export interface LinkPort {
    * NDP_FILTER, so the rest of the host's IPv6 traffic (which ETH_P_IPV6 sockets otherwise copy) never reaches JS.
    */
   attachFilter?(program: readonly BpfInstruction[]): void;
+  /** Optional (PacketSocket has it; readable after close): frames the kernel dropped, the ring being full. */
+  stats?(): { kernelDrops: number };
 }
 
 /** Opens a socket on `ifname` bound to `ethertype` (0x0806 ARP, 0x86dd IPv6); throws when it cannot (EPERM, ENODEV). */
@@ -82,6 +84,7 @@ export interface AnnouncerStats {
   responsesSent: Map<string, number>;
   /** `metallb_layer2_gratuitous_sent{ip}`, per packet (the IPv4 pair counts 2). */
   gratuitousSent: Map<string, number>;
+  /** Per reason; `queue-full` counts the sockets' kernel drops (LinkPort.stats), present once one happened. */
   drops: Map<DropReason, number>;
 }
 
@@ -184,6 +187,8 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     drops: new Map(),
   };
   #closed = false;
+  /** Kernel drops of sockets already closed (their counters end with them). */
+  #closedKernelDrops = 0;
 
   constructor(o: AnnouncerOptions) {
     super();
@@ -273,11 +278,15 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
 
   /** Copies of the counters (MetalLB metric names in AnnouncerStats). */
   stats(): AnnouncerStats {
+    const drops = new Map(this.#stats.drops);
+    let queueFull = this.#closedKernelDrops;
+    for (const p of this.#ports.values()) queueFull += kernelDrops(p.link);
+    if (queueFull > 0) drops.set('queue-full', queueFull);
     return {
       requestsReceived: new Map(this.#stats.requestsReceived),
       responsesSent: new Map(this.#stats.responsesSent),
       gratuitousSent: new Map(this.#stats.gratuitousSent),
-      drops: new Map(this.#stats.drops),
+      drops,
     };
   }
 
@@ -330,7 +339,10 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         port.link.attachFilter(NDP_FILTER);
       } catch (e) {
         // Not fatal: the responder peeks at every IPv6 frame and ignores what is not NDP.
-        this.#o.log.warn({ ifname, err: e instanceof Error ? e.message : String(e) }, 'layer2: NDP filter not attached');
+        this.#o.log.warn(
+          { ifname, err: e instanceof Error ? e.message : String(e) },
+          'layer2: NDP filter not attached',
+        );
       }
     }
     this.#o.log.debug({ ifname, family, mac: macToString(port.link.mac) }, 'layer2: link opened');
@@ -344,6 +356,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     } catch (e) {
       this.#o.log.warn({ ifname: port.ifname, err: String(e) }, 'layer2: closing packet socket failed');
     }
+    this.#closedKernelDrops += kernelDrops(port.link);
   }
 
   #addToPort(port: Port, ip: string, probe: boolean): void {
@@ -557,6 +570,16 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     } finally {
       s.rechecking = false;
     }
+  }
+}
+
+/** A link's kernel drop count, 0 when it keeps none or cannot tell. */
+function kernelDrops(link: LinkPort): number {
+  try {
+    const n = link.stats?.().kernelDrops;
+    return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+  } catch {
+    return 0;
   }
 }
 

@@ -14,6 +14,8 @@
  * - `bad-checksum`: ICMPv6 checksum over the pseudo-header (RFC 4443 §2.3) does not match.
  * - `no-source-link-layer`: a multicast NS without the Source Link-Layer Address option (MetalLB ignores those).
  * - `from-self`: the Ethernet source is this link's own MAC.
+ * - `queue-full`: never seen by the responder: the kernel dropped it because the socket's receive ring was full
+ *   (PACKET_STATISTICS tp_drops, summed over the announcer's sockets).
  */
 export type DropReason =
   | 'truncated'
@@ -25,7 +27,8 @@ export type DropReason =
   | 'bad-hop-limit'
   | 'bad-checksum'
   | 'no-source-link-layer'
-  | 'from-self';
+  | 'from-self'
+  | 'queue-full';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'truncated',
@@ -38,6 +41,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'bad-checksum',
   'no-source-link-layer',
   'from-self',
+  'queue-full',
 ];
 
 /** Thrown by every layer-2 decoder: `reason` is the drop reason it maps to, `offset` the byte where decoding stopped. */
