@@ -118,7 +118,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     else if (cmd === 'rss') {
       (globalThis as { gc?: () => void }).gc?.();
       const m = process.memoryUsage();
-      say({ event: 'rss', rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+      say({ event: 'rss', rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external });
     } else if (cmd === 'stop') {
       await speaker.close();
       process.exitCode = 0;

@@ -315,7 +315,7 @@ try {
   if (rss)
     console.log(
       `berth agent RSS with ${N} prefixes × 3 peers: ${(Number(rss.rss) / 2 ** 20).toFixed(1)} MB after GC ` +
-        `(heap used ${(Number(rss.heapUsed) / 2 ** 20).toFixed(1)} MB; planBgp + BgpSpeaker + the Service views, ` +
+        `(heap used ${(Number(rss.heapUsed) / 2 ** 20).toFixed(1)} MB of ${(Number(rss.heapTotal) / 2 ** 20).toFixed(1)} MB, external ${(Number(rss.external) / 2 ** 20).toFixed(1)} MB; planBgp + BgpSpeaker + the Service views, ` +
         `bundled, plain node — not the whole speaker process) (target ≤ 96 MB)`,
     );
   agent.stdin!.write('stop\n');
