@@ -10,7 +10,8 @@
 // N prefixes are those 768 IPv4 /32 and N-768 IPv6 /128 in 2001:db8:100::/112; every peer gets all N (3N routes at
 // BIRD). Each round: the world gains every Service → time until `birdc show route count` reports 3N routes
 // (install), then the world loses them → time until 0 (withdraw). The agent reports its own plan time (wall, CPU),
-// the time until its sessions have nothing pending, and its RSS after the installs.
+// the time until its sessions have nothing pending, its own CPU time, and its RSS after the installs. The agent runs
+// with the speaker's V8 flags (SPEAKER_FLAGS below); BENCH_BGP_AGENT_FLAGS='' runs it with node's defaults.
 // Reference in the same run: a second BIRD in the node namespace, same 3 sessions and the same N prefixes as static
 // blackhole routes, enabled / disabled (`birdc enable|disable "st*"`): BIRD-to-BIRD install and withdraw times.
 // BFD: bench/bfd.ts (berth vs FRR bfdd, SIGSTOP) with --runs. Everything is removed at the end, also on failure.
@@ -62,6 +63,8 @@ if (skip) {
 }
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
+/** The speaker's V8 flags in the image (image/entry.ts + the DaemonSet's NODE_OPTIONS); BENCH_BGP_AGENT_FLAGS replaces them. */
+const SPEAKER_FLAGS = '--optimize-for-size --max-semi-space-size=1 --v8-pool-size=1';
 const sh = (cmd: string, args: string[]): string =>
   execFileSync(cmd, args, { encoding: 'utf8', stdio: 'pipe' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -238,7 +241,7 @@ try {
       NODE,
       process.execPath,
       '--expose-gc',
-      ...(process.env.BENCH_BGP_AGENT_FLAGS?.split(' ').filter(Boolean) ?? []),
+      ...(process.env.BENCH_BGP_AGENT_FLAGS ?? SPEAKER_FLAGS).split(' ').filter(Boolean),
       agentFile,
       join(dir, 'agent-args.json'),
     ],
@@ -316,7 +319,7 @@ try {
     console.log(
       `berth agent RSS with ${N} prefixes × 3 peers: ${(Number(rss.rss) / 2 ** 20).toFixed(1)} MB after GC ` +
         `(heap used ${(Number(rss.heapUsed) / 2 ** 20).toFixed(1)} MB of ${(Number(rss.heapTotal) / 2 ** 20).toFixed(1)} MB, external ${(Number(rss.external) / 2 ** 20).toFixed(1)} MB; planBgp + BgpSpeaker + the Service views, ` +
-        `bundled, plain node — not the whole speaker process) (target ≤ 96 MB)`,
+        `bundled, plain node with the speaker's V8 flags — not the whole speaker process) (target ≤ 96 MB)`,
     );
   agent.stdin!.write('stop\n');
   for (let i = 0; i < 50 && agent.exitCode === null; i++) await sleep(100);
