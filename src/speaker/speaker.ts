@@ -211,6 +211,8 @@ export class Speaker<D extends Decision = Decision> {
   readonly counts = { recomputes: 0, statusWrites: 0, statusFailures: 0 };
   /** Wall ms the last decide() (the plan) took: the failover's re-plan share, logged with each liveness change. */
   #planMs = 0;
+  /** Wall ms the last announcer.set() took (a takeover's first gratuitous packet goes out inside it). */
+  #setMs = 0;
 
   constructor(o: SpeakerOptions<D>) {
     this.#o = o;
@@ -284,7 +286,9 @@ export class Speaker<D extends Decision = Decision> {
     });
     this.#owners = owners;
     this.#servicesOfIp = servicesOfIp;
+    const setStart = performance.now();
     this.#o.announcer.set(announcements);
+    this.#setMs = performance.now() - setStart;
 
     // --- what this node announces: metric, nodeAssigned, announceFailed, decision lines ---
     const mine = new Map<string, string[]>();
@@ -525,8 +529,18 @@ export class Speaker<D extends Decision = Decision> {
     if (lost.length > 0 || joined.length > 0) {
       const list = [...alive].sort();
       this.#o.log?.(
-        // syncMs: change → announcer.set() done (first gratuitous packet of a takeover sent), of which planMs planning
-        { decision: 'liveness', lost, joined, alive: list, detectedAtMs: now, syncMs: Math.round(syncMs * 10) / 10, planMs: Math.round(this.#planMs * 10) / 10 },
+        // syncMs: the whole recompute; of which planMs planning (decide) and setMs announcer.set(), inside which a
+        // takeover's first gratuitous packet goes out; the rest is bookkeeping, logs, events, status after it
+        {
+          decision: 'liveness',
+          lost,
+          joined,
+          alive: list,
+          detectedAtMs: now,
+          syncMs: Math.round(syncMs * 10) / 10,
+          planMs: Math.round(this.#planMs * 10) / 10,
+          setMs: Math.round(this.#setMs * 10) / 10,
+        },
         `speaker: live speakers: ${list.join(', ') || 'none'}${lost.length > 0 ? ` (lost ${lost.join(', ')})` : ''}`,
       );
     }

@@ -10,7 +10,7 @@
 //   pre-signed heartbeats is 20 deep (2 s): a main loop hung longer than that stops the heartbeats, so a wedged
 //   speaker is declared dead instead of holding its IPs.
 // - the sender reports its own timer's worst lateness over the last two seconds as lagMs (a starved sender thread:
-//   CPU contention, cgroup throttling); receivers widen that sender's window by 2 × lag, up to 1.5 s (detector.ts
+//   CPU contention, cgroup throttling); receivers widen that sender's window by the lag, up to 1.5 s (detector.ts
 //   rule 4). The main loop's event-loop delay (perf_hooks.monitorEventLoopDelay) is in stats() for metrics; it does
 //   not widen anything, since main-loop stalls do not delay the worker's sends.
 // - receiver stalls never count as silence (detector.ts rule 5), and the suspicion tick runs from setImmediate after
@@ -116,7 +116,10 @@ export interface Liveness extends EventEmitter {
   undecided(): ReadonlySet<string>;
   /** MACs of berth speakers (this node's and every peer's heard): never an IP conflict. */
   friendlyMacs(): ReadonlySet<string>;
-  /** Sends 'leaving' (3 copies, 10 ms apart) so peers take over at once; heartbeats stop. Resolves when sent. */
+  /**
+   * Sends 'leaving' (3 heartbeats, 10 ms apart: the first from this thread at once, the others from the sender) so
+   * peers take over at once; heartbeats stop. Resolves when sent.
+   */
   leave(): Promise<void>;
   /** Stops everything; idempotent. */
   close(): void;
@@ -192,6 +195,8 @@ class UdpLiveness extends EventEmitter implements Liveness {
   #encodedUpTo = 0;
   #encodedWith = '';
   #peersKey = '';
+  /** The peers' addresses as last handed to the sender (leave() sends its first copy from this thread too). */
+  #targets: readonly { address: string; port: number }[] = [];
   #driftPrev = 0;
   #timers: NodeJS.Timeout[] = [];
   #leaving: Promise<void> | undefined;
@@ -362,6 +367,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
     const key = JSON.stringify(targets);
     if (key !== this.#peersKey) {
       this.#peersKey = key;
+      this.#targets = targets;
       this.#post({ type: 'peers', peers: targets });
     }
   }
@@ -544,7 +550,22 @@ class UdpLiveness extends EventEmitter implements Liveness {
         resolve();
       }
       this.once('left', done);
-      this.#post({ type: 'leave', items });
+      // The first copy goes out from this thread's socket at once: no hop through the sender thread, which a busy
+      // node may not schedule for tens of ms (SIGTERM hand-over target: 100 ms). The sender sends the other two.
+      const [now, ...rest] = items;
+      if (now) {
+        for (const t of this.#targets) {
+          try {
+            this.#socket.send(now, t.port, t.address, (err) => {
+              if (err) this.#o.log.debug({ err: err.message, to: t.address }, 'liveness: leaving heartbeat not sent');
+            });
+          } catch (err) {
+            // socket not bound (ready failed) or closed: the sender's copies remain
+            this.#o.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'liveness: leaving heartbeat not sent');
+          }
+        }
+      }
+      this.#post({ type: 'leave', items: rest });
     });
     return this.#leaving;
   }
