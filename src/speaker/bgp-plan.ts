@@ -113,6 +113,8 @@ interface Contribution {
   communities: string[];
   /** bits/s per endpoint when the ad carries berth.io/bgp-link-bandwidth. */
   bandwidthUnit?: number;
+  /** [service.key], made once and shared by the routes this contribution alone makes (one per peer; read-only). */
+  services?: string[];
 }
 
 /**
@@ -395,7 +397,7 @@ function mergeRoute(
       communities: parsed.standard,
       largeCommunities: parsed.large,
       extendedCommunities: [],
-      services: [c.service.key],
+      services: (c.services ??= [c.service.key]),
     };
   }
   const standard = new Set<number>();
@@ -555,9 +557,9 @@ interface ServicePart {
   /** JSON of [svc, eps]: a Service whose view and endpoints print the same plans the same. */
   fp: string;
   decisions: BgpDecision[];
-  /** Per announced decision (index into decisions): its (peer, prefix) pairs. */
-  routed: Array<{ index: number; routes: Array<[string, string]> }>;
+  /** Its (peer, prefix) routes; `index`: the decision (of `decisions`) they come from. */
   contributions: Array<{
+    index: number;
     peer: string;
     prefix: string;
     family: Family;
@@ -658,7 +660,6 @@ function planService(
 ): ServicePart {
   const { self, node, pools, ads, sessionNames } = ctx;
   const decisions: BgpDecision[] = [];
-  const routed: ServicePart['routed'] = [];
   const contributions: ServicePart['contributions'] = [];
   for (const raw of Array.isArray(svc.ips) ? svc.ips : []) {
     const ip = parseOnce(raw);
@@ -764,9 +765,9 @@ function planService(
       announced: true,
       pool: pool.name,
     };
-    const routes: Array<[string, string]> = [];
     const prefixes: string[] = [];
     const bits = FAMILY_BITS[ip.family];
+    const index = decisions.length;
     for (const t of tc.targets) {
       const len = Math.max(0, Math.min(bits, t.len));
       // Host routes (the default) are the IP itself.
@@ -776,16 +777,14 @@ function planService(
       if (t.ad.linkBandwidth) c.bandwidthUnit = t.ad.linkBandwidth.perEndpointBitsPerSecond;
       if (t.peers.length > 0 && !prefixes.includes(prefix)) prefixes.push(prefix);
       for (const peer of t.peers) {
-        contributions.push({ peer, prefix, family: ip.family, first, len, c });
-        routes.push([peer, prefix]);
+        contributions.push({ index, peer, prefix, family: ip.family, first, len, c });
       }
     }
     d.peers = tc.peers.slice();
     d.prefixes = prefixes.length > 1 ? prefixes.sort() : prefixes;
-    routed.push({ index: decisions.length, routes });
     decisions.push(d);
   }
-  return { svc, eps, fp, decisions, routed, contributions, status: statusOf(ctx.node, svc, decisions) };
+  return { svc, eps, fp, decisions, contributions, status: statusOf(ctx.node, svc, decisions) };
 }
 
 /** The ServiceBGPStatus of a Service from its final decisions, or undefined when no decision names a peer. */
@@ -986,12 +985,15 @@ export class BgpPlanner {
     for (const part of parts) {
       let ds = part.decisions;
       let status = part.status;
-      if (
-        dropped.size > 0 &&
-        part.routed.some((r) => r.routes.some(([pe, pr]) => dropped.has(`${pe}\n${pr}`)))
-      ) {
+      if (dropped.size > 0 && part.contributions.some((x) => dropped.has(`${x.peer}\n${x.prefix}`))) {
         ds = part.decisions.map((d) => ({ ...d }));
-        for (const { index, routes } of part.routed) {
+        const routesOf = new Map<number, Array<[string, string]>>();
+        for (const x of part.contributions) {
+          let r = routesOf.get(x.index);
+          if (!r) routesOf.set(x.index, (r = []));
+          r.push([x.peer, x.prefix]);
+        }
+        for (const [index, routes] of routesOf) {
           const d = ds[index]!;
           const kept = routes.filter(([pe, pr]) => !dropped.has(`${pe}\n${pr}`));
           if (routes.length > 0 && kept.length === 0) {
