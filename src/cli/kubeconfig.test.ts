@@ -1,8 +1,13 @@
 // The kubeconfig order of `berth status` / `berth plan --live`: --kubeconfig, $KUBECONFIG, ~/.kube/config,
 // in-cluster, then the lab's .lab/dev/kubeconfig (current directory, then the checkout).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { chooseKubeconfig, explainLiveError, labNotice } from './kubeconfig.ts';
+import { chooseKubeconfig, explainLiveError, kubeconfigFileProblem, labNotice } from './kubeconfig.ts';
 
 const only = (...files: string[]) => (p: string) => files.includes(p);
 const base = { cwd: '/w', checkout: '/repo', serviceAccountToken: '/sa/token' };
@@ -42,5 +47,52 @@ describe('chooseKubeconfig', () => {
     const c = chooseKubeconfig(undefined, { ...base, env: { HOME: '/h' }, exists: only('/w/.lab/dev/kubeconfig') });
     assert.match(explainLiveError('listing ipaddresspools: connect ECONNREFUSED 127.0.0.1:40000', c), /is the lab running\? `npm start`/);
     assert.equal(explainLiveError('listing services: Forbidden', c), 'listing services: Forbidden');
+  });
+});
+
+describe('a --kubeconfig file that is no kubeconfig', () => {
+  const files = (t: { after(fn: () => void): void }, content: Record<string, string>): string => {
+    const d = mkdtempSync(join(tmpdir(), 'berth-kc-'));
+    t.after(() => rmSync(d, { recursive: true, force: true }));
+    for (const [name, text] of Object.entries(content)) writeFileSync(join(d, name), text);
+    return d;
+  };
+
+  it('names the path and what is missing instead of `context "" not found`', (t) => {
+    const d = files(t, {
+      passwd: 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n',
+      empty: '',
+      list: '- a\n- b\n',
+      partial: 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: https://192.0.2.1:6443}\n',
+      other: 'kind: Pod\nmetadata: {name: x}\n',
+    });
+    const explain = (f: string): string => explainLiveError(`kubeconfig ${join(d, f)}: context "" not found`, chooseKubeconfig(join(d, f)));
+    assert.equal(explain('passwd'), `${join(d, 'passwd')} is not a kubeconfig: it is plain text, not a YAML mapping (a kubeconfig has clusters, contexts, users and current-context)`);
+    assert.match(explain('empty'), /\/empty is not a kubeconfig: it is empty \(/);
+    assert.match(explain('list'), /\/list is not a kubeconfig: it is a YAML list, not a YAML mapping/);
+    assert.match(explain('partial'), /\/partial is not a usable kubeconfig: no contexts, no users, no current-context \(/);
+    assert.match(explain('other'), /\/other is not a usable kubeconfig: kind "Pod" \(not Config\), no clusters, no contexts, no users, no current-context/);
+  });
+
+  it('leaves other errors and complete kubeconfigs alone', (t) => {
+    const d = files(t, { ok: 'kind: Config\nclusters: [{name: c, cluster: {server: "https://192.0.2.1"}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\ncurrent-context: x\n' });
+    assert.equal(kubeconfigFileProblem(join(d, 'ok')), undefined);
+    const c = chooseKubeconfig(join(d, 'ok'));
+    assert.equal(explainLiveError(`kubeconfig ${join(d, 'ok')}: context "y" not found`, c), `kubeconfig ${join(d, 'ok')}: context "y" not found`);
+    assert.equal(kubeconfigFileProblem(join(d, 'missing')), undefined, 'unreadable: src/kube says it does not exist');
+  });
+
+  it('`berth status --kubeconfig <a passwd file>` exits 1 saying the file is not a kubeconfig', (t, done) => {
+    const d = files(t, { passwd: 'root:x:0:0:root:/root:/bin/bash\n' });
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+    execFile(process.execPath, ['--import', import.meta.resolve('tsx'), main, 'status', '--kubeconfig', join(d, 'passwd')], { timeout: 60_000 }, (e, _out, err) => {
+      try {
+        assert.equal(e?.code, 1);
+        assert.equal(String(err).trim(), `berth status: ${join(d, 'passwd')} is not a kubeconfig: it is plain text, not a YAML mapping (a kubeconfig has clusters, contexts, users and current-context)`);
+        done();
+      } catch (x) {
+        done(x);
+      }
+    });
   });
 });

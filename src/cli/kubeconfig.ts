@@ -8,10 +8,11 @@
 //      directory, then under this checkout
 // 2-4 are what src/kube/kubeconfig.ts loadClusterAccess does without a file; this module only adds 5 by handing it
 // the lab's file when 1-4 find nothing.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 
 /** The lab's kubeconfig, relative to a directory (src/cli/lab.ts default --dir .lab/dev; src/lab/server.ts writes it). */
 export const LAB_KUBECONFIG = join('.lab', 'dev', 'kubeconfig');
@@ -68,8 +69,35 @@ export function labNotice(c: KubeconfigChoice): string | undefined {
   return c.source === 'lab' ? `using ${c.describe} (no --kubeconfig, $KUBECONFIG or ~/.kube/config)` : undefined;
 }
 
+/**
+ * Why the file at `path` is not a kubeconfig (kubectl's `kind: Config` with `clusters`, `contexts`, `users` and a
+ * `current-context`), naming the path and what is missing; undefined when it has those (or cannot be read or parsed:
+ * src/kube's own message says so). `read` is for tests. Never throws.
+ */
+export function kubeconfigFileProblem(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): string | undefined {
+  let doc: unknown;
+  try {
+    doc = parseYaml(read(path));
+  } catch {
+    return undefined;
+  }
+  const want = 'a kubeconfig has clusters, contexts, users and current-context';
+  if (doc === null || doc === undefined) return `${path} is not a kubeconfig: it is empty (${want})`;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    return `${path} is not a kubeconfig: it is ${Array.isArray(doc) ? 'a YAML list' : 'plain text'}, not a YAML mapping (${want})`;
+  }
+  const o = doc as Record<string, unknown>;
+  const missing = ['clusters', 'contexts', 'users'].filter((k) => !Array.isArray(o[k]) || (o[k] as unknown[]).length === 0);
+  if (typeof o['current-context'] !== 'string' || o['current-context'] === '') missing.push('current-context');
+  if (missing.length === 0) return undefined;
+  const kind = o['kind'] === 'Config' ? '' : `kind ${o['kind'] === undefined ? 'missing' : JSON.stringify(o['kind'])} (not Config), `;
+  return `${path} is not a usable kubeconfig: ${kind}no ${missing.join(', no ')} (${want})`;
+}
+
 /** A connection/list error, with where the kubeconfig came from and, for the lab's, whether the lab is running. */
 export function explainLiveError(message: string, c: KubeconfigChoice): string {
+  // src/kube reports a file that is no kubeconfig at all as `context "" not found`: say what the file lacks.
+  if (c.path && /^kubeconfig .*: context ".*" not found$/.test(message)) return kubeconfigFileProblem(c.path) ?? message;
   if (c.source === 'none') return `${message}; looked for ${c.describe.replace(/^no kubeconfig /, '')}`;
   if (c.source === 'KUBECONFIG' && /^no kubeconfig/.test(message)) return `${c.describe} names no file that exists (unset it to use ~/.kube/config or the lab's)`;
   if (c.source === 'lab' && /ECONNREFUSED|connect|socket hang up|timed? ?out/i.test(message)) {

@@ -9,7 +9,9 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { startControllerProcess, spawnNode, WEBHOOK_MAIN, type ControllerProcess, type NodeProcess } from '../lab/processes.ts';
+import { describeExit, startControllerProcess, spawnNode, WEBHOOK_MAIN, type ControllerProcess, type NodeProcess } from '../lab/processes.ts';
+import { acquireLabLock, type LabLock } from '../lab/lock.ts';
+import { NETWORK_POD_IPV4_BLOCKS } from '../lab/workloads/pod-ips.ts';
 import { applyObject } from '../kube/apply.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { connect, type Kube } from '../kube/connect.ts';
@@ -38,6 +40,8 @@ export interface LabStackOptions {
   controllerArgs?: string[];
   /** Nodes `lab-node-N` the lab registers when it has none (default 3; the network lab makes its own, so 0). */
   nodes?: number;
+  /** IPv4 /24 blocks of Pod IPs (src/lab/workloads/pod-ips.ts); the network lab's avoid its segment and pool. */
+  podIpv4Blocks?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -133,7 +137,7 @@ async function forgetPreviousWebhook(client: KubeClient, keepConfigurations: boo
 export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   const log = opts.log ?? (() => undefined);
   mkdirSync(opts.dir, { recursive: true });
-  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}) });
+  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}) });
   const logs = { controller: join(opts.dir, 'controller.log'), webhook: join(opts.dir, 'webhook.log') };
   let controller: ControllerProcess | undefined;
   let webhook: NodeProcess | undefined;
@@ -237,13 +241,50 @@ export async function runLab(argv: string[]): Promise<number> {
   }
   const dir = resolve(v.dir ?? join(REPO, '.lab/dev'));
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  say(`berth lab: starting in ${dir}`);
+  const rel = (p: string): string => {
+    const r = relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
   const nodes = v.nodes === undefined ? 3 : Number(v.nodes);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_LAB_NODES || (v.nodes !== undefined && !v.network)) {
     const why = v.network ? `must be an integer from 1 to ${MAX_LAB_NODES}` : 'is for --network (the node namespaces)';
     process.stderr.write(`berth lab: --nodes "${v.nodes}" ${why}\n${LAB_USAGE}\n`);
     return 2;
   }
+  // One lab per folder: a second one would rewrite its kubeconfig (and --network's api.sock) under the first.
+  let lock: LabLock;
+  try {
+    mkdirSync(dir, { recursive: true });
+    const got = acquireLabLock(dir);
+    if (!got.ok) {
+      process.stderr.write(`berth lab: a lab already runs in ${rel(dir)} (pid ${got.pid}); stop it or use --dir\n`);
+      return 1;
+    }
+    lock = got.lock;
+    if (got.tookOver) say(`berth lab: ${got.tookOver}`);
+  } catch (e) {
+    process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  const releaseOnExit = (): void => lock.release();
+  process.once('exit', releaseOnExit);
+  try {
+    return await runLabLocked(v, dir, port, nodes, say, rel);
+  } finally {
+    lock.release();
+    process.off('exit', releaseOnExit);
+  }
+}
+
+async function runLabLocked(
+  v: { persist?: boolean; 'no-webhook'?: boolean; network?: boolean },
+  dir: string,
+  port: number,
+  nodes: number,
+  say: (line: string) => void,
+  rel: (p: string) => string,
+): Promise<number> {
+  say(`berth lab: starting in ${dir}`);
   let network = v.network === true;
   if (network) {
     const support = await networkSupport();
@@ -260,7 +301,7 @@ export async function runLab(argv: string[]): Promise<number> {
       persist: v.persist === true,
       webhook: v['no-webhook'] !== true,
       log: (l) => say(`berth lab: ${l}`),
-      ...(network ? { nodes: 0, devPools: false } : {}),
+      ...(network ? { nodes: 0, devPools: false, podIpv4Blocks: NETWORK_POD_IPV4_BLOCKS } : {}),
     });
   } catch (e) {
     process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -282,10 +323,6 @@ export async function runLab(argv: string[]): Promise<number> {
     };
   }
   const kc = stack.lab.kubeconfigPath;
-  const rel = (p: string): string => {
-    const r = relative(process.cwd(), p);
-    return r.startsWith('..') ? p : r;
-  };
   const k = `kubectl --kubeconfig ${rel(kc)}`;
   say(`berth lab: API server ${stack.lab.url}`);
   say(`berth lab: kubeconfig ${rel(kc)}`);
@@ -319,10 +356,19 @@ export async function runLab(argv: string[]): Promise<number> {
   // Last, so a reader that waits for this line has everything above it.
   say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speakers` : ''})`);
 
+  // A child that ends while the lab runs is reported (the lab keeps running: the user decides).
   for (const [name, p] of [['controller', stack.controller], ['webhook', stack.webhook]] as const) {
-    void p?.done.then((code) => {
-      if (!stopping) say(`berth lab: ${name} (pid ${p.pid}) exited with ${code}; see ${rel(stack.logs[name])}`);
+    void p?.done.then(() => {
+      if (!stopping) say(`berth lab: ${name} (pid ${p.pid}) ${describeExit(p)}; see ${rel(stack.logs[name])}`);
     });
+  }
+  if (net) {
+    for (const [node, p] of net.speakers) {
+      void p.done.then(() => {
+        // Not when the lab stops it, nor when it was replaced by a restart (startSpeaker).
+        if (!stopping && net.speakers.get(node) === p) say(`berth lab: speaker ${node} (pid ${p.pid}) ${describeExit(p)}; see ${rel(net.speakerLog(node))}`);
+      });
+    }
   }
   let stopping = false;
   return new Promise<number>((resolveRun) => {

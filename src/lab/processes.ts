@@ -3,6 +3,7 @@
 // then SIGKILL after a timeout. The one spawner for the controller and the webhook processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export interface NodeProcess {
@@ -12,7 +13,10 @@ export interface NodeProcess {
   /** First match of `re` in the output so far, waiting up to `timeoutMs`. */
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   readonly exited: boolean;
+  /** The exit code; for a process killed by a signal, 128 + the signal's number (as a shell reports it). */
   readonly exitCode: number | null;
+  /** The signal that killed the process (e.g. `SIGKILL`), null when it exited by itself or still runs. */
+  readonly exitSignal: NodeJS.Signals | null;
   /** Resolves with the exit code when the process ends. */
   readonly done: Promise<number | null>;
   /** SIGTERM (or `signal`), then SIGKILL after `graceMs` (default 5 s); resolves when it has exited. */
@@ -32,6 +36,11 @@ export interface SpawnOptions {
   readonly tsx?: boolean;
   /** A command that execs node in place, e.g. `['ip', 'netns', 'exec', ns]` (pid stays node's). */
   readonly wrapper?: readonly string[];
+  /**
+   * `pipe`: the child's stdin is a pipe this process holds open and never writes to, so the child sees EOF when this
+   * process dies, even by SIGKILL (how a child that must not outlive its parent notices). Default `ignore`.
+   */
+  readonly stdin?: 'ignore' | 'pipe';
 }
 
 const MAX_BUFFER = 256 * 1024;
@@ -46,7 +55,7 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
   const argv = [...(opts.nodeArgs ?? []), ...loader, script, ...args];
   const [cmd, ...pre] = opts.wrapper?.length ? [...opts.wrapper, process.execPath] : [process.execPath];
   const child: ChildProcess = spawn(cmd!, [...pre, ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
@@ -56,10 +65,12 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
   const waiters = new Set<() => void>();
   let exited = false;
   let exitCode: number | null = null;
+  let exitSignal: NodeJS.Signals | null = null;
   const done = new Promise<number | null>((resolve) => {
     child.once('exit', (code, sig) => {
       exited = true;
-      exitCode = code ?? (sig ? 128 : null);
+      exitSignal = sig;
+      exitCode = code ?? (sig ? 128 + (constants.signals[sig] ?? 0) : null);
       log?.end();
       log = undefined;
       for (const w of [...waiters]) w();
@@ -91,6 +102,9 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
     },
     get exitCode() {
       return exitCode;
+    },
+    get exitSignal() {
+      return exitSignal;
     },
     done,
     waitFor(re, timeoutMs = 30_000) {
@@ -129,6 +143,14 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
     },
   };
   return proc;
+}
+
+/**
+ * How an exited process ended, for messages: `exited with 1`, `killed by SIGKILL`; `still running` before it ends.
+ */
+export function describeExit(p: Pick<NodeProcess, 'exited' | 'exitCode' | 'exitSignal'>): string {
+  if (!p.exited) return 'still running';
+  return p.exitSignal ? `killed by ${p.exitSignal}` : `exited with ${p.exitCode ?? 'no code'}`;
 }
 
 export interface ControllerProcess extends NodeProcess {

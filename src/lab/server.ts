@@ -35,6 +35,8 @@ export interface LabOptions {
   nodes?: number;
   /** Delay between a Pod's binding and its Running/Ready status, in ms (default 300). */
   podStartDelayMs?: number;
+  /** IPv4 /24 blocks Pod IPs come from (src/lab/workloads/pod-ips.ts; `berth lab --network` passes NETWORK_POD_IPV4_BLOCKS). */
+  podIpv4Blocks?: readonly string[];
 }
 
 export interface Lab {
@@ -119,7 +121,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   }
   await bootstrap(rest, store, registry);
   await bootstrapNodes(rest, store, registry, opts.nodes);
-  const workloads = new WorkloadController({ store, rest, registry, log, ...(opts.podStartDelayMs !== undefined ? { podStartDelayMs: opts.podStartDelayMs } : {}) });
+  const workloads = new WorkloadController({ store, rest, registry, log, ...(opts.podStartDelayMs !== undefined ? { podStartDelayMs: opts.podStartDelayMs } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}) });
   workloads.start();
   for (const ns of store.list('core/namespaces')) if (ns.metadata.deletionTimestamp) rest.finalizeNamespace(ns.metadata.name ?? '');
 

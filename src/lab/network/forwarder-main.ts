@@ -1,14 +1,20 @@
 // `node --import tsx forwarder-main.ts --port N --socket PATH`: run inside a lab node namespace
 // (`ip netns exec <ns> …`), listens on 127.0.0.1:N of that namespace and pipes each connection to the unix socket
 // PATH, which the lab process bridges to its API server (forward.ts). Prints `forwarder: listening 127.0.0.1:N`
-// once bound; exits 2 on bad flags, 1 when it cannot listen; SIGTERM/SIGINT close it.
+// once bound; exits 2 on bad flags, 1 when it cannot listen; SIGTERM/SIGINT close it. With --exit-with-parent its
+// stdin is a pipe from the lab process (src/lab/processes.ts `stdin: 'pipe'`): EOF there means the lab died (even
+// by SIGKILL), so it closes and exits 0 instead of staying reparented inside the namespace.
 import { parseArgs } from 'node:util';
 import { startBridge } from './forward.ts';
 
 async function main(): Promise<number> {
-  let v: { port?: string; socket?: string };
+  let v: { port?: string; socket?: string; 'exit-with-parent'?: boolean };
   try {
-    v = parseArgs({ args: process.argv.slice(2), strict: true, options: { port: { type: 'string' }, socket: { type: 'string' } } }).values;
+    v = parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      options: { port: { type: 'string' }, socket: { type: 'string' }, 'exit-with-parent': { type: 'boolean' } },
+    }).values;
   } catch (e) {
     process.stderr.write(`forwarder: ${(e as Error).message}\n`);
     return 2;
@@ -31,8 +37,17 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
+    if (v['exit-with-parent']) {
+      const parentGone = (): void => {
+        process.stdout.write('forwarder: parent gone (stdin closed), exiting\n');
+        resolve();
+      };
+      process.stdin.once('end', parentGone).once('error', parentGone).once('close', parentGone);
+      process.stdin.resume();
+    }
   });
   await bridge.close();
+  process.stdin.destroy();
   return 0;
 }
 

@@ -174,8 +174,10 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   try {
     bridge = await startBridge(socketPath, { host: '127.0.0.1', port: o.labPort });
     for (const h of topology.nodes) {
-      const f = spawnNode(FORWARDER_MAIN, ['--port', String(o.labPort), '--socket', socketPath], {
+      // --exit-with-parent + a stdin pipe: after a SIGKILL of this process the forwarders exit too.
+      const f = spawnNode(FORWARDER_MAIN, ['--port', String(o.labPort), '--socket', socketPath, '--exit-with-parent'], {
         wrapper: ['ip', 'netns', 'exec', h.ns],
+        stdin: 'pipe',
         logFile: join(o.dir, `forwarder-${h.name}.log`),
       });
       forwarders.push(f);

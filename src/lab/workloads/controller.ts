@@ -46,6 +46,8 @@ export interface WorkloadControllerOptions {
   log?: (line: string) => void;
   /** Time between a Pod's binding to a Node and its Running/Ready status, in ms (default 300). */
   podStartDelayMs?: number;
+  /** IPv4 /24 blocks of Pod IPs (pod-ips.ts; default DEFAULT_POD_IPV4_BLOCKS, the network lab NETWORK_POD_IPV4_BLOCKS). */
+  podIpv4Blocks?: readonly string[];
 }
 
 const SAFE = 'bcdfghjklmnpqrstvwxz2456789';
@@ -103,7 +105,7 @@ export class WorkloadController {
   private readonly registry: Registry;
   private readonly log: (line: string) => void;
   private readonly startDelay: number;
-  private readonly ips = new PodIpPool();
+  private readonly ips: PodIpPool;
   private dirty = { deployments: new Set<string>(), replicasets: new Set<string>(), pods: new Set<string>(), services: new Set<string>() };
   /** Namespaces whose ReplicaSets and Pods must be checked for a deleted owner (garbage collection). */
   private gcNamespaces = new Set<string>();
@@ -125,6 +127,7 @@ export class WorkloadController {
     this.registry = opts.registry;
     this.log = opts.log ?? (() => undefined);
     this.startDelay = opts.podStartDelayMs ?? 300;
+    this.ips = new PodIpPool(opts.podIpv4Blocks);
   }
 
   /** Starts watching the store and reconciles everything once (objects restored from a snapshot included). */

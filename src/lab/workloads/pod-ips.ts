@@ -1,25 +1,46 @@
 // Pod IPs of the lab: dual-stack pairs from documentation ranges (RFC 5737, RFC 3849), so they never collide
-// with a real network: IPv4 198.51.100.1-254 then 203.0.113.1-254, each paired with 2001:db8:1::<n> (n = 1..508).
+// with a real network. By default IPv4 198.51.100.1-254 then 203.0.113.1-254, each paired with 2001:db8:1::<n>
+// (n = 1..508). The network lab (`berth lab --network`) puts its segment, client, nodes and pool lab-l2 in
+// 198.51.100.0/24 and 2001:db8:51::/64 (src/lab/network/topology.ts), so its Pods take only 203.0.113.1-254
+// (NETWORK_POD_IPV4_BLOCKS) and 2001:db8:1::<n>: never the client's, a node's or a pool address.
 
-/** Number of Pods the lab can give an IP to at once. */
+/** The /24 blocks (first three octets) Pod IPv4 addresses come from, in order: the lab without --network. */
+export const DEFAULT_POD_IPV4_BLOCKS: readonly string[] = ['198.51.100', '203.0.113'];
+/** The blocks of the network lab: disjoint from its segment 198.51.100.0/24 (and so from pool lab-l2). */
+export const NETWORK_POD_IPV4_BLOCKS: readonly string[] = ['203.0.113'];
+
+/** Number of Pods the lab can give an IP to at once (with the default blocks). */
 export const POD_IP_CAPACITY = 508;
 
-/** The IPv4 and IPv6 address of slot `i` (0-based, < POD_IP_CAPACITY). */
-export function podIpPair(i: number): [string, string] {
-  const v4 = i < 254 ? `198.51.100.${i + 1}` : `203.0.113.${i - 254 + 1}`;
-  return [v4, `2001:db8:1::${(i + 1).toString(16)}`];
+function checkBlocks(blocks: readonly string[]): void {
+  if (blocks.length === 0) throw new Error('pod IPv4 blocks: at least one /24 block (e.g. "203.0.113") is required');
+  for (const b of blocks) {
+    const parts = b.split('.');
+    if (parts.length !== 3 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
+      throw new Error(`pod IPv4 block "${b}" is not the first three octets of a /24 (e.g. "203.0.113")`);
+    }
+  }
 }
 
-/** The slot of an address given by podIpPair, or undefined for any other address. */
-export function slotOf(ip: string): number | undefined {
-  let m = /^198\.51\.100\.(\d+)$/.exec(ip);
-  if (m && Number(m[1]) >= 1 && Number(m[1]) <= 254) return Number(m[1]) - 1;
-  m = /^203\.0\.113\.(\d+)$/.exec(ip);
-  if (m && Number(m[1]) >= 1 && Number(m[1]) <= 254) return 254 + Number(m[1]) - 1;
-  m = /^2001:db8:1::([0-9a-f]{1,4})$/.exec(ip);
-  if (m) {
-    const n = parseInt(m[1]!, 16);
-    if (n >= 1 && n <= POD_IP_CAPACITY) return n - 1;
+/** The IPv4 and IPv6 address of slot `i` (0-based, < 254 × blocks.length). */
+export function podIpPair(i: number, blocks: readonly string[] = DEFAULT_POD_IPV4_BLOCKS): [string, string] {
+  const block = blocks[Math.floor(i / 254)];
+  if (!Number.isInteger(i) || i < 0 || block === undefined) throw new Error(`pod IP slot ${i} is outside 0..${254 * blocks.length - 1}`);
+  return [`${block}.${(i % 254) + 1}`, `2001:db8:1::${(i + 1).toString(16)}`];
+}
+
+/** The slot of an address given by podIpPair with the same blocks, or undefined for any other address. */
+export function slotOf(ip: string, blocks: readonly string[] = DEFAULT_POD_IPV4_BLOCKS): number | undefined {
+  const m4 = /^(\d+\.\d+\.\d+)\.(\d+)$/.exec(ip);
+  if (m4) {
+    const b = blocks.indexOf(m4[1]!);
+    const host = Number(m4[2]);
+    return b >= 0 && host >= 1 && host <= 254 ? b * 254 + host - 1 : undefined;
+  }
+  const m6 = /^2001:db8:1::([0-9a-f]{1,4})$/.exec(ip);
+  if (m6) {
+    const n = parseInt(m6[1]!, 16);
+    if (n >= 1 && n <= 254 * blocks.length) return n - 1;
   }
   return undefined;
 }
@@ -27,27 +48,37 @@ export function slotOf(ip: string): number | undefined {
 /** Allocates the lowest free slot; Pods restored from a snapshot mark theirs used. */
 export class PodIpPool {
   private readonly used = new Set<number>();
+  private readonly blocks: readonly string[];
+  /** Slots available: 254 per IPv4 block. */
+  readonly capacity: number;
+
+  /** `blocks`: the IPv4 /24 blocks, e.g. NETWORK_POD_IPV4_BLOCKS; throws on a malformed block. */
+  constructor(blocks: readonly string[] = DEFAULT_POD_IPV4_BLOCKS) {
+    checkBlocks(blocks);
+    this.blocks = [...blocks];
+    this.capacity = 254 * blocks.length;
+  }
 
   markUsed(ips: readonly string[]): void {
     for (const ip of ips) {
-      const s = slotOf(ip);
+      const s = slotOf(ip, this.blocks);
       if (s !== undefined) this.used.add(s);
     }
   }
 
   release(ips: readonly string[]): void {
     for (const ip of ips) {
-      const s = slotOf(ip);
+      const s = slotOf(ip, this.blocks);
       if (s !== undefined) this.used.delete(s);
     }
   }
 
-  /** The [IPv4, IPv6] pair of the lowest free slot, or undefined when all POD_IP_CAPACITY are in use. */
+  /** The [IPv4, IPv6] pair of the lowest free slot, or undefined when all `capacity` slots are in use. */
   allocate(): [string, string] | undefined {
-    for (let i = 0; i < POD_IP_CAPACITY; i++) {
+    for (let i = 0; i < this.capacity; i++) {
       if (!this.used.has(i)) {
         this.used.add(i);
-        return podIpPair(i);
+        return podIpPair(i, this.blocks);
       }
     }
     return undefined;
