@@ -55,11 +55,12 @@ test('berth lab --network: Pod IPs off the segment, a dead speaker reported, for
   const kubectl = findKubectl();
   if (!kubectl) return t.skip('kubectl not found (scripts/fetch-kubectl.sh puts one in .lab/bin)');
   const dir = mkdtempSync(join(tmpdir(), 'berth-labnet-'));
-  let lab: NodeProcess | undefined;
+  // Set once the lab runs (the cleanup below reads them).
+  const run_: { lab?: NodeProcess; prefix?: string } = {};
   const leftovers: number[] = [];
-  let prefix: string | undefined;
   t.after(async () => {
-    await lab?.stop('SIGKILL');
+    const prefix = run_.prefix;
+    await run_.lab?.stop('SIGKILL');
     for (const pid of leftovers) killQuietly(pid);
     if (prefix) {
       for (const ns of await namespacesOf(prefix)) {
@@ -71,11 +72,12 @@ test('berth lab --network: Pod IPs off the segment, a dead speaker reported, for
     rmSync(dir, { recursive: true, force: true });
   });
 
-  lab = spawnNode(MAIN, ['lab', '--network', '--nodes', '1', '--no-webhook', '--dir', dir]);
+  const lab = spawnNode(MAIN, ['lab', '--network', '--nodes', '1', '--no-webhook', '--dir', dir]);
+  run_.lab = lab;
   await lab.waitFor(/berth lab: ready/, 180_000);
   const out = lab.output();
-  prefix = /network (berth[0-9a-z]+),/.exec(out)?.[1];
-  assert.ok(prefix, out);
+  run_.prefix = /network (berth[0-9a-z]+),/.exec(out)?.[1];
+  assert.ok(run_.prefix, out);
   const controllerPid = Number(/berth lab: controller pid (\d+)/.exec(out)?.[1]);
   leftovers.push(controllerPid);
   const node = /nodes: n1 (\S+) \S+ \S+ speaker pid (\d+)/.exec(out);
