@@ -2,7 +2,9 @@
 // CRDs, creates namespace metallb-system and the dev pool (examples/dev), then starts berth as separate processes
 // talking to it over HTTPS: the webhook (its Service is routed to 127.0.0.1 by an
 // EndpointSlice, as kube-apiserver would reach a pod) and the controller. Prints the kubeconfig and commands to try;
-// Ctrl-C stops the children (by pid) and the lab.
+// Ctrl-C stops the children (by pid) and the lab. One lab per --dir: <dir>/lab.pid (src/lab/lock.ts) refuses a
+// second start on the same folder. A child (controller, webhook, speaker) that ends while the lab runs is reported
+// with its exit code or signal.
 //   flags: --dir DIR (default .lab/dev)  --port N (default 0 = any free port)  --no-webhook  --persist
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
