@@ -114,7 +114,8 @@ test('SIGKILL right after the last acknowledged write loses none; restart on the
       for (let w = 0; w < IN_FLIGHT; w++) void worker(w);
     });
     await killed;
-    assert.equal(await lab.done, 128, 'killed by a signal (spawnNode reports 128)');
+    assert.equal(await lab.done, 137, 'killed by SIGKILL (spawnNode reports 128 + 9)');
+    assert.equal(lab.exitSignal, 'SIGKILL');
     api.close();
     assert.deepEqual(unexpected, []);
 
