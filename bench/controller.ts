@@ -10,7 +10,8 @@
 //        what the container runs), or through tsx as `npm start` does (tsx's loader thread alone costs ~35 MB of RSS).
 //        The first line says which ran.
 //        --node-args "...": node flags for the controller (default: a small young generation and a 96 MB old-space cap,
-//        the memory settings a Deployment would pass in NODE_OPTIONS; "" for node's defaults)
+//        the memory settings a Deployment would pass in NODE_OPTIONS; "" for node's defaults; the controller adds
+//        --optimize-for-size itself, src/controller/main.ts, unless BERTH_CONTROLLER_V8_FLAGS says otherwise)
 //        --lab-main PATH: another build of the lab's main.ts (to compare lab versions)
 //        --hog: time-to-IP through the webhook twice in the same run, without then with one CPU hog (a child process
 //        spinning a busy loop on one core, bounded in time, killed by pid), and the ratio of the two
