@@ -1,8 +1,10 @@
-// Reads the CLI's inputs: YAML files, folders (recursively, *.yaml|*.yml|*.json, sorted) or `-` for stdin.
+// Reads the CLI's inputs: YAML files, folders (recursively, *.yaml|*.yml|*.json, sorted; for `berth validate`, per
+// kustomize root: readInputSets) or `-` for stdin.
 // Multi-document YAML; every document keeps its file and line so problems print as `file:line kind/name: message`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, isMap, isSeq, type Document, type Node } from 'yaml';
+import { ALL_KINDS } from '../api/kinds.ts';
 
 export interface InputDoc {
   file: string;
@@ -16,44 +18,360 @@ export interface InputDoc {
 /**
  * `warnings`: things the reader noticed but that do not stop it — a folder that is a kustomize overlay (it holds a
  * kustomization.yaml) is read file by file, so what its `resources:`/`components:` pull in from elsewhere is missing.
+ * `ok: false`: at least one input could not be read; `message` names every one (one `path[:line]: reason` per line).
  */
 export type ReadResult = { ok: true; docs: InputDoc[]; warnings: string[] } | { ok: false; message: string };
 
+/** One file's documents, plus one `file:line: reason` per document that could not be read (the others are kept). */
+export interface ParsedFile {
+  docs: InputDoc[];
+  errors: string[];
+}
+
 const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
+/** The kustomization file of a folder, or undefined. */
+function kustomizationIn(dir: string): string | undefined {
+  const name = KUSTOMIZATION.find((k) => statSync(join(dir, k), { throwIfNoEntry: false })?.isFile());
+  return name === undefined ? undefined : join(dir, name);
+}
+
+/**
+ * Every input as one list of documents (`berth plan`, `berth migrate`): files, folders (read file by file, a kustomize
+ * overlay with a warning) and `-`. Every unreadable input is named, not only the first.
+ */
 export function readInputs(paths: readonly string[], stdin: () => string): ReadResult {
   const docs: InputDoc[] = [];
   const files: string[] = [];
   const warnings: string[] = [];
+  const errors: string[] = [];
   for (const p of paths) {
     if (p === '-') {
       files.push('-');
       continue;
     }
     const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) return { ok: false, message: `${p}: no such file or directory` };
-    if (st.isDirectory()) {
-      if (KUSTOMIZATION.some((k) => statSync(join(p, k), { throwIfNoEntry: false })?.isFile())) {
+    if (!st) errors.push(`${p}: no such file or directory`);
+    else if (st.isDirectory()) {
+      if (kustomizationIn(p) !== undefined) {
         warnings.push(
           `${p} is a kustomize overlay: its files are read as they are, without what its resources/components/patches add; render it instead: kubectl kustomize ${p} | berth <command> -`,
         );
       }
       collect(p, files);
-    }
-    else files.push(p);
+    } else files.push(p);
   }
   for (const f of files) {
-    let text: string;
-    try {
-      text = f === '-' ? stdin() : readFileSync(f, 'utf8');
-    } catch (e) {
-      return { ok: false, message: `${f}: cannot read: ${(e as Error).message}` };
-    }
-    const r = parseText(f === '-' ? '<stdin>' : f, text);
-    if (!r.ok) return r;
+    const r = readFile(f, stdin);
     docs.push(...r.docs);
+    errors.push(...r.errors);
   }
+  if (errors.length > 0) return { ok: false, message: errors.join('\n') };
   return { ok: true, docs, warnings };
+}
+
+/**
+ * One configuration to validate on its own: the loose inputs together (`label` undefined), or one kustomize root
+ * (`label` its folder) with the documents its `resources:`/`components:` include, transitively.
+ */
+export interface InputSet {
+  label?: string;
+  docs: InputDoc[];
+}
+
+export interface InputSets {
+  sets: InputSet[];
+  /** `path[:line]: reason`, one per unreadable file, document or kustomization entry; the rest is still read. */
+  errors: string[];
+  warnings: string[];
+}
+
+/**
+ * The inputs of `berth validate`, grouped into the configurations they make once deployed. The rule:
+ * - files named on the command line, `-`, and the files of a folder that are under no folder holding a
+ *   kustomization.yaml (within the argument) form one configuration, as before;
+ * - inside a folder argument, every kustomization that no other kustomization found there includes (through
+ *   `resources:`, `components:` or `bases:`) is a kustomize root: its own configuration, made of the files its
+ *   entries list, following included folders' kustomizations wherever they are (`../base`); files in a kustomization's
+ *   folder that no entry lists are not deployed, so not read. So `gitops` is validated as gitops/dev and gitops/prod
+ *   separately, and gitops/base once in each, never on its own;
+ * - a kustomization's `namespace:` is set on the metallb.io objects it includes (the outer one wins, as kustomize's
+ *   namespace transformer does); patches are not applied: one that changes a metallb.io object beyond its metadata
+ *   gets a warning that says how to render the root (`kubectl kustomize DIR | berth validate -`); remote entries
+ *   (URLs) are not fetched (a warning).
+ * Errors: a missing path, unreadable YAML, a kustomization entry that does not exist or a folder entry without a
+ * kustomization (kustomize fails on both) are reported and the rest is still read.
+ */
+export function readInputSets(paths: readonly string[], stdin: () => string): InputSets {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const loose: InputDoc[] = [];
+  const roots: InputSet[] = [];
+  const cache = new Map<string, ParsedFile>();
+  const readOnce = (f: string): InputDoc[] => {
+    let r = cache.get(f);
+    if (!r) {
+      r = readFile(f, stdin);
+      cache.set(f, r);
+      errors.push(...r.errors);
+    }
+    return r.docs;
+  };
+  const kust = new Kustomizations(readOnce, errors, warnings);
+  for (const p of paths) {
+    if (p === '-') {
+      loose.push(...readOnce('-'));
+      continue;
+    }
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) {
+      errors.push(`${p}: no such file or directory`);
+      continue;
+    }
+    if (!st.isDirectory()) {
+      loose.push(...readOnce(p));
+      continue;
+    }
+    const kdirs: string[] = [];
+    const files: string[] = [];
+    walk(p, false, kdirs, files);
+    const included = new Set<string>();
+    for (const d of kdirs) for (const inc of kust.includes(d)) if (inc !== d) included.add(inc);
+    for (const d of kdirs) {
+      if (included.has(d)) continue;
+      const r = kust.render(d);
+      for (const w of r.patchWarnings)
+        warnings.push(
+          `${d}: ${w}, which berth validate does not apply (it validates the files as written); to validate what kustomize renders: kubectl kustomize ${d} | berth validate -`,
+        );
+      roots.push({ label: d, docs: r.docs });
+    }
+    for (const f of files) loose.push(...readOnce(f));
+  }
+  const sets: InputSet[] = [];
+  if (loose.length > 0 || roots.length === 0) sets.push({ docs: loose });
+  sets.push(...roots);
+  return { sets, errors, warnings };
+}
+
+/** Reads `-` (stdin) or a file into documents; unreadable → one error naming it. */
+function readFile(f: string, stdin: () => string): ParsedFile {
+  let text: string;
+  try {
+    text = f === '-' ? stdin() : readFileSync(f, 'utf8');
+  } catch (e) {
+    return { docs: [], errors: [`${f}: cannot read: ${(e as Error).message}`] };
+  }
+  return parseFile(f === '-' ? '<stdin>' : f, text);
+}
+
+/**
+ * Walks a folder (sorted, dot-folders and node_modules skipped): folders holding a kustomization go to `kdirs`;
+ * YAML/JSON files under no such folder go to `files`.
+ */
+function walk(dir: string, underKustomization: boolean, kdirs: string[], files: string[]): void {
+  const isK = kustomizationIn(dir) !== undefined;
+  if (isK) kdirs.push(dir);
+  const under = underKustomization || isK;
+  for (const e of readdirSync(dir).sort()) {
+    if (e.startsWith('.') || e === 'node_modules') continue;
+    const p = join(dir, e);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) walk(p, under, kdirs, files);
+    else if (!under && /\.(ya?ml|json)$/.test(e)) files.push(p);
+  }
+}
+
+const METALLB_KINDS = new Set(ALL_KINDS.map((k) => k.kind));
+
+interface Rendered {
+  docs: InputDoc[];
+  /** "patches of <file> change metallb.io objects" lines, one per kustomization. */
+  patchWarnings: string[];
+}
+
+/** The parts of kustomize berth validate follows: resources, components, bases, namespace (no patches, no fetching). */
+class Kustomizations {
+  private readonly parsed = new Map<string, Record<string, unknown> | undefined>();
+  private readonly rendered = new Map<string, Rendered>();
+
+  constructor(
+    private readonly readOnce: (file: string) => InputDoc[],
+    private readonly errors: string[],
+    private readonly warnings: string[],
+  ) {}
+
+  /** The kustomization folders `dir` includes, transitively (itself included). */
+  includes(dir: string, seen = new Set<string>()): Set<string> {
+    if (seen.has(dir)) return seen;
+    seen.add(dir);
+    for (const e of this.entries(dir)) {
+      if (e.kind === 'dir') this.includes(e.path, seen);
+    }
+    return seen;
+  }
+
+  /** `dir`'s documents as its kustomization includes them (namespace applied), memoised per folder. */
+  render(dir: string, stack: readonly string[] = []): Rendered {
+    const done = this.rendered.get(dir);
+    if (done) return done;
+    if (stack.includes(dir)) {
+      this.errors.push(`${this.fileOf(dir)}: includes itself through ${[...stack, dir].join(' → ')}`);
+      return { docs: [], patchWarnings: [] };
+    }
+    const k = this.load(dir);
+    const docs: InputDoc[] = [];
+    const patchWarnings: string[] = [];
+    for (const e of this.entries(dir)) {
+      if (e.kind === 'file') docs.push(...this.readOnce(e.path));
+      else {
+        const r = this.render(e.path, [...stack, dir]);
+        docs.push(...r.docs);
+        patchWarnings.push(...r.patchWarnings);
+      }
+    }
+    if (k && changesMetallbSpec(k, dir))
+      patchWarnings.push(`patches of ${this.fileOf(dir)} change metallb.io objects`);
+    const ns = k?.namespace;
+    const out: Rendered = {
+      docs: typeof ns === 'string' && ns !== '' ? docs.map((d) => withNamespace(d, ns)) : docs,
+      patchWarnings,
+    };
+    this.rendered.set(dir, out);
+    return out;
+  }
+
+  private fileOf(dir: string): string {
+    return kustomizationIn(dir) ?? join(dir, 'kustomization.yaml');
+  }
+
+  private load(dir: string): Record<string, unknown> | undefined {
+    if (this.parsed.has(dir)) return this.parsed.get(dir);
+    const file = this.fileOf(dir);
+    let k: Record<string, unknown> | undefined;
+    try {
+      const r = parseFile(file, readFileSync(file, 'utf8'));
+      this.errors.push(...r.errors);
+      k = r.docs[0]?.object;
+    } catch (e) {
+      this.errors.push(`${file}: cannot read: ${(e as Error).message}`);
+    }
+    this.parsed.set(dir, k);
+    return k;
+  }
+
+  private readonly listed = new Map<string, Array<{ kind: 'file' | 'dir'; path: string }>>();
+
+  /** `resources`, `bases` and `components` entries of `dir`'s kustomization, resolved; bad ones reported once. */
+  private entries(dir: string): Array<{ kind: 'file' | 'dir'; path: string }> {
+    const cached = this.listed.get(dir);
+    if (cached) return cached;
+    const out: Array<{ kind: 'file' | 'dir'; path: string }> = [];
+    this.listed.set(dir, out);
+    const k = this.load(dir);
+    if (!k) return out;
+    const file = this.fileOf(dir);
+    for (const field of ['resources', 'bases', 'components']) {
+      const list = k[field];
+      if (list === undefined || list === null) continue;
+      if (!Array.isArray(list)) {
+        this.errors.push(`${file}: ${field} must be a list of paths, not ${JSON.stringify(list)}`);
+        continue;
+      }
+      for (const entry of list) {
+        if (typeof entry !== 'string' || entry === '') {
+          this.errors.push(`${file}: ${field} entry ${JSON.stringify(entry)} is not a path`);
+          continue;
+        }
+        if (
+          /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ||
+          /^(github\.com|gitlab\.com|bitbucket\.org|git@)/.test(entry)
+        ) {
+          this.warnings.push(
+            `${file}: ${field} entry ${entry} is remote: not fetched, its objects are not validated`,
+          );
+          continue;
+        }
+        const path = join(dir, entry);
+        const st = statSync(path, { throwIfNoEntry: false });
+        if (!st) this.errors.push(`${file}: ${field} entry ${entry}: ${path}: no such file or directory`);
+        else if (!st.isDirectory()) out.push({ kind: 'file', path });
+        else if (kustomizationIn(path) === undefined)
+          this.errors.push(
+            `${file}: ${field} entry ${entry}: ${path} is a folder without a kustomization.yaml (kustomize refuses it)`,
+          );
+        else out.push({ kind: 'dir', path });
+      }
+    }
+    return out;
+  }
+}
+
+/** A copy of `d` whose metallb.io object is in namespace `ns` (kustomize's namespace transformer). */
+function withNamespace(d: InputDoc, ns: string): InputDoc {
+  const o = d.object;
+  if (typeof o.apiVersion !== 'string' || !o.apiVersion.startsWith('metallb.io/')) return d;
+  const md = (o.metadata && typeof o.metadata === 'object' ? o.metadata : {}) as Record<string, unknown>;
+  return { ...d, object: { ...o, metadata: { ...md, namespace: ns } } };
+}
+
+/**
+ * True when a kustomization's patches (patches, patchesStrategicMerge, patchesJson6902) may change a metallb.io
+ * object beyond its metadata (labels, annotations such as sync waves change nothing berth validates).
+ */
+function changesMetallbSpec(k: Record<string, unknown>, dir: string): boolean {
+  const targetsMetallb = (t: unknown): boolean => {
+    if (!t || typeof t !== 'object') return false;
+    const x = t as Record<string, unknown>;
+    return x.group === 'metallb.io' || (typeof x.kind === 'string' && METALLB_KINDS.has(x.kind));
+  };
+  const patchTexts: Array<{ text: string; target: unknown }> = [];
+  const add = (p: unknown): void => {
+    if (typeof p === 'string') {
+      // patchesStrategicMerge: a path or an inline patch
+      const f = join(dir, p);
+      patchTexts.push({
+        text: statSync(f, { throwIfNoEntry: false })?.isFile() ? readFileSync(f, 'utf8') : p,
+        target: undefined,
+      });
+      return;
+    }
+    if (!p || typeof p !== 'object') return;
+    const x = p as Record<string, unknown>;
+    let text = typeof x.patch === 'string' ? x.patch : '';
+    if (typeof x.path === 'string') {
+      const f = join(dir, x.path);
+      if (statSync(f, { throwIfNoEntry: false })?.isFile()) text = readFileSync(f, 'utf8');
+    }
+    patchTexts.push({ text, target: x.target });
+  };
+  for (const field of ['patches', 'patchesStrategicMerge', 'patchesJson6902']) {
+    const list = k[field];
+    if (Array.isArray(list)) list.forEach(add);
+  }
+  for (const { text, target } of patchTexts) {
+    let docs: unknown[];
+    try {
+      docs = parseAllDocuments(text).map((d) => d.toJS() as unknown);
+    } catch {
+      docs = [];
+    }
+    for (const d of docs) {
+      if (Array.isArray(d)) {
+        if (targetsMetallb(target)) return true; // a JSON 6902 patch of a metallb.io object
+        continue;
+      }
+      if (!d || typeof d !== 'object') continue;
+      const o = d as Record<string, unknown>;
+      const metallb =
+        targetsMetallb(target) ||
+        (target === undefined && typeof o.apiVersion === 'string' && o.apiVersion.startsWith('metallb.io/'));
+      if (metallb && Object.keys(o).some((key) => !['apiVersion', 'kind', 'metadata'].includes(key)))
+        return true;
+    }
+  }
+  return false;
 }
 
 function collect(dir: string, out: string[]): void {
@@ -66,30 +384,42 @@ function collect(dir: string, out: string[]): void {
   }
 }
 
-/** Parses one file's text into documents; a YAML error names the file and line. */
-export function parseText(file: string, text: string): ReadResult {
+/**
+ * Parses one file's text into documents. Every document that cannot be read gives one error naming the file and line
+ * (`file:line: invalid YAML: ...`, a duplicate top-level key, a document that is not a mapping); the other documents
+ * of the file are kept. `kind: ...List` documents (kubectl get -o yaml) are flattened into their items.
+ */
+export function parseFile(file: string, text: string): ParsedFile {
   const lc = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
   const list = Array.isArray(parsed) ? parsed : [parsed];
   const docs: InputDoc[] = [];
+  const errors: string[] = [];
   for (const d of list as Document.Parsed[]) {
     if (d.errors.length > 0) {
       const err = d.errors[0]!;
       const line = lc.linePos(err.pos[0]).line;
-      return { ok: false, message: `${file}:${line}: invalid YAML: ${err.message.split('\n')[0]}` };
+      errors.push(`${file}:${line}: invalid YAML: ${err.message.split('\n')[0]}`);
+      continue;
     }
     const dup = duplicateTopKey(d, lc);
-    if (dup) return { ok: false, message: `${file}:${dup}` };
+    if (dup) {
+      errors.push(`${file}:${dup}`);
+      continue;
+    }
     let obj: unknown;
     try {
       obj = d.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      return { ok: false, message: `${file}: invalid YAML: ${(e as Error).message}` };
+      const line = d.contents?.range ? lc.linePos(d.contents.range[0]).line : 1;
+      errors.push(`${file}:${line}: invalid YAML: ${(e as Error).message}`);
+      continue;
     }
     if (obj == null) continue; // empty document (e.g. trailing ---)
     if (typeof obj !== 'object' || Array.isArray(obj)) {
       const line = d.contents?.range ? lc.linePos(d.contents.range[0]).line : 1;
-      return { ok: false, message: `${file}:${line}: a document must be a mapping (a Kubernetes object)` };
+      errors.push(`${file}:${line}: a document must be a mapping (a Kubernetes object)`);
+      continue;
     }
     const start = d.contents?.range ? lc.linePos(d.contents.range[0]).line : 1;
     // A List (kubectl get -o yaml) is flattened into its items.
@@ -104,7 +434,14 @@ export function parseText(file: string, text: string): ReadResult {
     }
     docs.push({ ...makeDoc(file, d, lc, o, []), line: start });
   }
-  return { ok: true, docs, warnings: [] };
+  return { docs, errors };
+}
+
+/** parseFile as a ReadResult: not ok (every error, one per line) when a document cannot be read. */
+export function parseText(file: string, text: string): ReadResult {
+  const r = parseFile(file, text);
+  if (r.errors.length > 0) return { ok: false, message: r.errors.join('\n') };
+  return { ok: true, docs: r.docs, warnings: [] };
 }
 
 /**

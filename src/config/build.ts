@@ -20,7 +20,7 @@ import { parseCommunityAliases } from './communities.ts';
 import { parseL2Advertisement } from './l2-advertisements.ts';
 import { parsePeer } from './peers.ts';
 import { checkOverlaps, parsePool, type ParsedPool } from './pools.ts';
-import { dropNulls, reporter, type Reporter } from './problem.ts';
+import { dropNulls, formatPath, reporter, type PathSegment, type Reporter } from './problem.ts';
 import { schemaProblems, type SchemaProblem } from './schema.ts';
 import type {
   BFDProfileConfig,
@@ -45,6 +45,8 @@ export function buildConfig(input: ClusterResources, opts: BuildOptions): BuildR
   const schema: SchemaProblem[] = [];
   const warnings: string[] = [];
   const nodes = input.nodes;
+  /** Per object, the fields removed for a type error (their semantic problems are not reported). */
+  const removed = new Map<string, string[]>();
 
   /** Namespace check, schema check, name check; returns the objects fit for semantic parsing, in name order. */
   const admit = (objs: readonly KubeObject[], allNames?: Set<string>): Entry[] => {
@@ -63,8 +65,13 @@ export function buildConfig(input: ClusterResources, opts: BuildOptions): BuildR
       allNames?.add(obj.metadata?.name ?? '');
       const sp = schemaProblems(obj);
       schema.push(...sp);
-      // A value of the wrong type would mislead the parser: the schema's message says it all.
-      if (sp.some((p) => p.keyword === 'type' || p.keyword === 'kind')) continue;
+      if (sp.some((p) => p.keyword === 'kind')) continue;
+      // A value of the wrong type would mislead the parser: it is removed (a list with a bad item as a whole) so the
+      // semantic checks still run on the rest, and their problems at or under a removed field are dropped (the
+      // schema's message says it all there).
+      const typed = sp.filter((p) => p.keyword === 'type').map((p) => removeField(obj, p.path));
+      if (typed.includes(undefined)) continue;
+      if (typed.length > 0) removed.set(r.object, [...(removed.get(r.object) ?? []), ...(typed as string[])]);
       if ((obj.metadata?.name ?? '') === '' && obj.kind !== IP_ADDRESS_POOL.kind) {
         r.add('LB_SCHEMA', 'metadata.name', 'metadata.name: Required value');
         continue;
@@ -158,7 +165,12 @@ export function buildConfig(input: ClusterResources, opts: BuildOptions): BuildR
   checkBgpAdvertisementSet(bgpAds, nodes !== undefined);
   checkBfdEchoIpv6(bgpAds, peers, bfdProfiles, peerReporters);
 
-  const problems = [...semantic, ...schema.filter((s) => !shadowed(s, semantic)).map(stripKeyword)];
+  const underRemoved = (p: Problem): boolean =>
+    (removed.get(p.object ?? '') ?? []).some(
+      (f) => p.path === f || p.path.startsWith(`${f}.`) || p.path.startsWith(`${f}[`),
+    );
+  const kept = semantic.filter((p) => !underRemoved(p));
+  const problems = [...kept, ...schema.filter((s) => !shadowed(s, kept)).map(stripKeyword)];
   if (problems.length > 0) return { problems, warnings };
   return {
     config: {
@@ -217,6 +229,29 @@ function duplicateName(seen: Set<string>, obj: KubeObject, r: Reporter): boolean
   }
   seen.add(name);
   return false;
+}
+
+/**
+ * Deletes the field at `path` (a Problem path such as `spec.addresses[1]`) from `obj`, in place; a path through a list
+ * deletes the whole list (removing one item would shift the others' indexes in later messages). Returns the deleted
+ * field's path, or undefined when the path is the object itself or cannot be followed.
+ */
+function removeField(obj: KubeObject, path: string): string | undefined {
+  const segs: PathSegment[] = [];
+  for (const m of path.matchAll(/(?:^|\.)([A-Za-z_$][A-Za-z0-9_$-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/g)) {
+    segs.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
+  }
+  const firstIndex = segs.findIndex((s) => typeof s === 'number');
+  const keep = firstIndex === -1 ? segs : segs.slice(0, firstIndex);
+  if (keep.length === 0) return undefined;
+  let cur: unknown = obj;
+  for (const s of keep.slice(0, -1)) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[s];
+  }
+  if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+  delete (cur as Record<string, unknown>)[keep[keep.length - 1] as string];
+  return formatPath(keep);
 }
 
 function shadowed(s: SchemaProblem, semantic: readonly Problem[]): boolean {
