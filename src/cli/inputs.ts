@@ -138,7 +138,7 @@ export function readInputSets(paths: readonly string[], stdin: () => string): In
     const included = new Set<string>();
     for (const d of kdirs) for (const inc of kust.includes(d)) if (inc !== d) included.add(inc);
     for (const d of kdirs) {
-      if (included.has(d)) continue;
+      if (included.has(d) || roots.some((s) => s.label === d)) continue;
       const r = kust.render(d);
       for (const w of r.patchWarnings)
         warnings.push(

@@ -89,6 +89,11 @@ test('gitops/ is validated per kustomize root (dev, prod), not as one configurat
   assert.ok(r.err.includes('gitops/dev (kustomize root): 2 metallb.io object(s) valid'), r.err.join('\n'));
   assert.ok(r.err.includes('gitops/prod (kustomize root): 2 metallb.io object(s) valid'), r.err.join('\n'));
   assert.ok(!r.err.some((l) => l.startsWith('gitops/base')), r.err.join('\n'));
+  // Loose files holding nothing berth reads (gitops/argocd/root-*.yaml) get no summary line of their own.
+  assert.ok(!r.err.some((l) => l.startsWith('files outside kustomize roots')), r.err.join('\n'));
+  // A root named twice (itself and through its parent folder) is validated once.
+  const twice = run(['gitops/dev', 'gitops']);
+  assert.equal(twice.err.filter((l) => l.startsWith('gitops/dev ')).length, 1, twice.err.join('\n'));
   // The overlay alone: its pool and the component's L2Advertisement, so no "pool not announced" warning.
   const dev = run(['gitops/dev']);
   assert.equal(dev.code, 0);

@@ -72,6 +72,9 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
       for (const l of r.problems) io.out(formatLocated(l));
       for (const w of r.warnings) io.err(`warning: ${w}`);
       for (const n of r.notices) io.err(`warning: ${formatLocated(n)}`);
+      // Loose files next to kustomize roots that hold nothing berth reads (e.g. Argo CD Applications): no line.
+      const empty = r.checked === 0 && r.problems.length === 0 && r.notices.length === 0 && r.legacy === 0;
+      if (r.path === undefined && reports.length > 1 && empty) continue;
       const what = `${r.checked} metallb.io object(s)`;
       const unread = r.legacy > 0 ? `; ${r.legacy} legacy MetalLB ConfigMap(s) not read` : '';
       const where =
