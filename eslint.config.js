@@ -18,7 +18,7 @@ const restrict = (paths, patterns = []) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.lab/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.lab/**', 'coverage/**', 'dist/**', 'native/build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
