@@ -98,14 +98,6 @@ export interface BgpPlan {
   conflicts: BgpConflict[];
 }
 
-/** A prefix wanted for one peer: where it sorts, and its contributions. */
-interface Wanted {
-  family: Family;
-  first: bigint;
-  len: number;
-  from: Contribution[];
-}
-
 /** One (Service, IP, ad, peer) contribution to a route, before merging. */
 interface Contribution {
   service: ServiceView;
@@ -136,198 +128,10 @@ interface Contribution {
  *   (ready endpoints counted for the Service) × (its per-endpoint rate) / 8, in bytes/s, non-transitive, with the
  *   peer's myASN; the endpoints counted are this node's for ETP=Local and all of them for ETP=Cluster.
  * An unknown node gets no sessions and `notOwner` everywhere. Nodes and Services are taken once per name/key.
+ * It is the first (full) plan of a fresh BgpPlanner; the speaker keeps one planner and replans incrementally.
  */
 export function planBgp(world: BgpWorld, node: string): BgpPlan {
-  const config: Config = world.config;
-  const self = firstByName(world.nodes, (n) => n.name).get(node);
-  const peerConfigs = [...firstByName(config.peers, (p) => p.name).values()].sort((a, b) =>
-    cmp(a.name, b.name),
-  );
-  const sessions = self
-    ? peerConfigs.filter((p) => p.nodeSelectors.length === 0 || matchesAny(p.nodeSelectors, self.labels))
-    : [];
-  const sessionNames = new Set(sessions.map((p) => p.name));
-  const pools = compilePools(config);
-  const aggregates = new Map<string, string>();
-  const aggregateText = (family: Family, first: bigint, len: number): string => {
-    const k = `${family}|${first}|${len}`;
-    let t = aggregates.get(k);
-    if (t === undefined) aggregates.set(k, (t = formatCidr(family, first, len)));
-    return t;
-  };
-  const ads = [...config.bgpAdvertisements].sort((a, b) => cmp(a.name, b.name));
-
-  // (peer, prefix) → contributions; filled by the per-IP pass, merged after it.
-  const wanted = new Map<string, Map<string, Wanted>>();
-  const decisions: BgpDecision[] = [];
-  const services = [...firstByName(world.services, (s) => s.key).values()].sort((a, b) => cmp(a.key, b.key));
-  const routed: Array<{ d: BgpDecision; routes: Array<[string, string]> }> = [];
-
-  for (const svc of services) {
-    const eps = world.endpoints.get(svc.key) ?? [];
-    for (const raw of Array.isArray(svc.ips) ? svc.ips : []) {
-      const ip = parseOnce(raw);
-      const base = { service: svc.key, peers: [] as string[], prefixes: [] as string[] };
-      if (!ip) {
-        decisions.push({ ...base, ip: String(raw), announced: false, reason: 'invalidIP' });
-        continue;
-      }
-      const named = svc.pool !== undefined ? pools.find((p) => p.name === svc.pool) : undefined;
-      const pool = named && poolContains(named, ip) ? named : pools.find((p) => poolContains(p, ip));
-      const withdraw = (reason: BgpWithdrawReason): void => {
-        decisions.push({
-          ...base,
-          ip: ip.canonical,
-          announced: false,
-          reason,
-          ...(pool ? { pool: pool.name } : {}),
-        });
-      };
-      if (!pool) {
-        withdraw('ipNotAllowed');
-        continue;
-      }
-      const ofPool = ads.filter((ad) => ad.pools.includes(pool.name));
-      if (ofPool.length === 0) {
-        withdraw('noMatchingAdvertisement');
-        continue;
-      }
-      const forNode = self ? ofPool.filter((ad) => adSelectsNode(ad, self)) : [];
-      if (forNode.length === 0) {
-        withdraw('notOwner');
-        continue;
-      }
-      const matching = forNode.filter(
-        (ad) => ad.serviceSelectors.length === 0 || matchesAny(ad.serviceSelectors, svc.labels),
-      );
-      if (matching.length === 0) {
-        withdraw('noMatchingAdvertisement');
-        continue;
-      }
-      if (svc.sharingKey !== undefined && matching.some((ad) => ad.serviceSelectors.length > 0)) {
-        withdraw('sharedIPWithServiceSelector');
-        continue;
-      }
-      if (self!.networkUnavailable) {
-        withdraw('nodeNetworkUnavailable');
-        continue;
-      }
-      if (Object.prototype.hasOwnProperty.call(self!.labels, EXCLUDE_FROM_LB_LABEL)) {
-        withdraw('nodeLabeledExcludeBalancers');
-        continue;
-      }
-      const serving = eps.filter(canServe);
-      if (serving.length === 0) {
-        withdraw('noEndpoints');
-        continue;
-      }
-      if (svc.externalTrafficPolicy === 'Local' && !serving.some((e) => e.nodeName === node)) {
-        withdraw('noLocalEndpoints');
-        continue;
-      }
-      const targets = matching.map((ad) => ({
-        ad,
-        peers: ad.peers.length === 0 ? [...sessionNames] : ad.peers.filter((p) => sessionNames.has(p)),
-        len: ip.family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6,
-      }));
-      if (hasLocalPrefConflict(targets)) {
-        withdraw('conflictingAdvertisements');
-        continue;
-      }
-      const d: BgpDecision = { ...base, ip: ip.canonical, announced: true, pool: pool.name };
-      decisions.push(d);
-      const routes: Array<[string, string]> = [];
-      for (const t of targets) {
-        const len = Math.max(0, Math.min(FAMILY_BITS[ip.family], t.len));
-        const first = mask(ip.family, ip.value, len);
-        // Host routes (the default) reuse the canonical IP; aggregates are formatted once per plan.
-        const prefix =
-          len === FAMILY_BITS[ip.family] ? `${ip.canonical}/${len}` : aggregateText(ip.family, first, len);
-        for (const peer of t.peers) {
-          let byPrefix = wanted.get(peer);
-          if (!byPrefix) wanted.set(peer, (byPrefix = new Map()));
-          let w = byPrefix.get(prefix);
-          if (!w) byPrefix.set(prefix, (w = { family: ip.family, first, len, from: [] }));
-          w.from.push({
-            service: svc,
-            localPref: t.ad.localPref,
-            communities: t.ad.communities,
-            ...(t.ad.linkBandwidth ? { bandwidthUnit: t.ad.linkBandwidth.perEndpointBitsPerSecond } : {}),
-          });
-          routes.push([peer, prefix]);
-        }
-      }
-      routed.push({ d, routes });
-    }
-  }
-
-  const peers = new Map<string, BgpPeerPlan>();
-  const conflicts: BgpConflict[] = [];
-  const dropped = new Set<string>();
-  for (const peer of sessions) {
-    const ibgp = peer.peerASN === peer.myASN || peer.dynamicASN === 'internal';
-    const routes = new Map<string, BgpRoute>();
-    const entries = [...(wanted.get(peer.name) ?? new Map<string, Wanted>()).entries()].sort(
-      ([, a], [, b]) =>
-        (a.family === b.family ? 0 : a.family === 'IPv4' ? -1 : 1) ||
-        cmpBig(a.first, b.first) ||
-        a.len - b.len,
-    );
-    for (const [prefix, w] of entries) {
-      const lp = w.from[0]!.localPref;
-      if (!ibgp || w.from.every((c) => c.localPref === lp)) {
-        routes.set(prefix, mergeRoute(prefix, w.family, w.from, ibgp, peer, world, node));
-        continue;
-      }
-      const prefs = new Map<number, Set<string>>();
-      for (const c of w.from) {
-        let s = prefs.get(c.localPref);
-        if (!s) prefs.set(c.localPref, (s = new Set()));
-        s.add(c.service.key);
-      }
-      conflicts.push({
-        peer: peer.name,
-        prefix,
-        localPrefs: [...prefs.entries()]
-          .sort(([a], [b]) => a - b)
-          .map(([localPref, s]) => ({ localPref, services: [...s].sort() })),
-      });
-      dropped.add(`${peer.name}\n${prefix}`);
-    }
-    peers.set(peer.name, { name: peer.name, peer, ibgp, routes });
-  }
-
-  for (const { d, routes } of routed) {
-    const kept =
-      dropped.size === 0 ? routes : routes.filter(([peer, prefix]) => !dropped.has(`${peer}\n${prefix}`));
-    if (routes.length > 0 && kept.length === 0) {
-      d.announced = false;
-      d.reason = 'conflictingAdvertisements';
-      continue;
-    }
-    d.peers = [...new Set(kept.map(([p]) => p))].sort();
-    d.prefixes = [...new Set(kept.map(([, x]) => x))].sort();
-  }
-
-  const peersOf = new Map<string, Set<string>>();
-  for (const d of decisions) {
-    if (!d.announced || d.peers.length === 0) continue;
-    let names = peersOf.get(d.service);
-    if (!names) peersOf.set(d.service, (names = new Set()));
-    for (const p of d.peers) names.add(p);
-  }
-  const statuses = new Map<string, ServiceBgpStatusView>();
-  for (const svc of services) {
-    const names = peersOf.get(svc.key);
-    if (!names) continue;
-    statuses.set(svc.key, {
-      node,
-      serviceName: svc.name,
-      serviceNamespace: svc.namespace,
-      peers: [...names].sort(),
-    });
-  }
-  return { node, peers, decisions, statuses, conflicts };
+  return new BgpPlanner().plan(world, node);
 }
 
 /** Memo of parsed community texts (the same few values recur on every route and every replan). */
@@ -541,10 +345,6 @@ function firstByName<T>(items: readonly T[], key: (t: T) => unknown): Map<string
 }
 
 function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function cmpBig(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -807,7 +607,7 @@ function statusOf(
 
 /**
  * planBgp that remembers its last plan and redoes only what changed (issue 9: 10,000 Services replanned on every
- * event). A plan is the same as planBgp(world, node) — same routes, decisions, statuses, conflicts, map orders (the
+ * event). A plan is the same as planBgp(world, node) (a fresh planner's full plan) — same routes, decisions, statuses, conflicts, map orders (the
  * property test in bgp-plan.test.ts checks it over random change sequences) — with three differences that do not
  * show in the values: a Service whose view and endpoints print the same JSON as last time is not replanned, the
  * BgpRoute objects of unchanged routes are the previous plan's (so BgpSpeaker.sync compares them by identity), and a
