@@ -23,6 +23,7 @@ import type { OwnerReference } from '../api/object.ts';
 import type { KubeClient, KubeObject } from '../kube/client.ts';
 import type { EventSink, ObjectRef } from '../kube/events.ts';
 import { Resources } from '../kube/resources.ts';
+import { readServiceStatusObject, type ServiceStatusObject } from './service-status.ts';
 import type { ServiceBgpStatusView } from './bgp-plan.ts';
 import type { SessionDown, SessionUp } from './bgp/session.ts';
 
@@ -36,14 +37,8 @@ export interface BgpStatusBody {
 }
 
 /** One ServiceBGPStatus as cached: its name, the labels that say whose it is, its status. */
-export interface BgpStatusObject {
-  name: string;
-  /** Label metallb.io/node. */
-  node: string | undefined;
-  /** `namespace/name` from the labels metallb.io/service-namespace and metallb.io/service-name. */
-  service: string | undefined;
-  status: BgpStatusBody | undefined;
-}
+/** A cached ServiceBGPStatus object as the writer reads it. */
+export type BgpStatusObject = ServiceStatusObject<BgpStatusBody>;
 
 /** ServiceBGPStatus reads (an informer's cache) and writes (each resolves its outcome, never throws). */
 export interface BgpStatusPort {
@@ -268,24 +263,9 @@ export class BgpStatusWriter {
 
 /** A cached ServiceBGPStatus object → what the writer reads (labels → node and Service; status → body). */
 export function bgpStatusObject(o: KubeObject): BgpStatusObject {
-  const labels = o.metadata?.labels ?? {};
-  const ns = labels[SERVICE_STATUS_LABELS.serviceNamespace];
-  const name = labels[SERVICE_STATUS_LABELS.serviceName];
-  const st = (o as { status?: Partial<BgpStatusBody> }).status;
-  return {
-    name: o.metadata?.name ?? '',
-    node: labels[SERVICE_STATUS_LABELS.node],
-    service: ns && name ? `${ns}/${name}` : undefined,
-    status:
-      st && typeof st.node === 'string'
-        ? {
-            node: st.node,
-            serviceName: st.serviceName ?? '',
-            serviceNamespace: st.serviceNamespace ?? '',
-            peers: Array.isArray(st.peers) ? st.peers.filter((p): p is string => typeof p === 'string') : [],
-          }
-        : undefined,
-  };
+  return readServiceStatusObject<BgpStatusBody>(o, (st) => ({
+    peers: Array.isArray(st.peers) ? st.peers.filter((p): p is string => typeof p === 'string') : [],
+  }));
 }
 
 export interface KubeBgpStatusPortOptions {

@@ -40,6 +40,7 @@ import { SpeakerLeases } from './liveness/lease.ts';
 import { livenessMetrics } from './liveness/metrics.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
 import { Speaker, type L2StatusBody, type L2StatusObject, type L2StatusPort } from './speaker.ts';
+import { readServiceStatusObject } from './service-status.ts';
 import { endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
 import { EventEmitter } from 'node:events';
 
@@ -106,24 +107,11 @@ function dryRunLinks(node: string, log: Logger): { openLink: OpenLink; frames: M
 }
 
 function statusObject(o: KubeObject): L2StatusObject {
-  const labels = o.metadata?.labels ?? {};
-  const ns = labels[SERVICE_STATUS_LABELS.serviceNamespace];
-  const name = labels[SERVICE_STATUS_LABELS.serviceName];
-  const st = (o as { status?: Partial<L2StatusBody> }).status;
-  return {
-    name: o.metadata?.name ?? '',
-    node: labels[SERVICE_STATUS_LABELS.node],
-    service: ns && name ? `${ns}/${name}` : undefined,
-    status:
-      st && typeof st.node === 'string'
-        ? {
-            node: st.node,
-            serviceName: st.serviceName ?? '',
-            serviceNamespace: st.serviceNamespace ?? '',
-            ...(Array.isArray(st.interfaces) && st.interfaces.length > 0 ? { interfaces: st.interfaces } : {}),
-          }
-        : undefined,
-  };
+  return readServiceStatusObject<L2StatusBody>(o, (st) =>
+    Array.isArray(st.interfaces) && st.interfaces.length > 0
+      ? { interfaces: st.interfaces as Array<{ name: string }> }
+      : {},
+  );
 }
 
 /**

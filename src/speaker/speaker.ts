@@ -18,6 +18,7 @@
 import type { EventEmitter } from 'node:events';
 import type { EventSink, ObjectRef } from '../kube/events.ts';
 import { familyOf } from '../shared/ip.ts';
+import type { ServiceStatusObject } from './service-status.ts';
 
 /** One (service, ip) decision of l2-plan.ts's planLayer2 (structurally its L2Decision). */
 export interface Decision {
@@ -76,14 +77,8 @@ export interface L2StatusBody {
 }
 
 /** One ServiceL2Status as cached: its name, the labels that say whose it is, its status. */
-export interface L2StatusObject {
-  name: string;
-  /** Label metallb.io/node. */
-  node: string | undefined;
-  /** `namespace/name` from the labels metallb.io/service-namespace and metallb.io/service-name. */
-  service: string | undefined;
-  status: L2StatusBody | undefined;
-}
+/** A cached ServiceL2Status object as the writer reads it. */
+export type L2StatusObject = ServiceStatusObject<L2StatusBody>;
 
 /** ServiceL2Status reads (an informer's cache) and writes (each resolves true on success, never throws). */
 export interface L2StatusPort {
