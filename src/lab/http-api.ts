@@ -12,6 +12,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } fr
 import { openapiForPath, openapiRoot } from './openapi.ts';
 import { decodeK8sProtobuf } from './protobuf.ts';
 import { buildTable, wantsTable, type IncludeObject } from './table.ts';
+import { decodeContinue, parseLimit, type ContinueToken } from './paging.ts';
 import type { WatchHub } from './watch.ts';
 import type { ResourceType } from './types.ts';
 import { hasScale, serveScale } from './workloads/scale.ts';
@@ -268,8 +269,28 @@ export class HttpApi {
             );
             return undefined;
           }
-          const { items, resourceVersion } = rest.list(type, version, lq);
-          if (table) return { code: 200, body: buildTable(type, version, items, resourceVersion, table), warnings: [] };
+          const limit = parseLimit(q.get('limit'));
+          if (isFailure(limit)) return limit;
+          const cont = q.get('continue') || undefined;
+          let token: ContinueToken | undefined;
+          if (cont !== undefined) {
+            const rvParam = q.get('resourceVersion');
+            if (rvParam) return Errors.badRequest(`specifying resource version is not allowed when using continue (resourceVersion "${rvParam}")`);
+            const t = decodeContinue(cont);
+            if (isFailure(t)) return t;
+            token = t;
+          }
+          const chunk = limit > 0 || token ? rest.listChunk(type, version, lq, { limit, ...(token ? { token } : {}) }) : rest.list(type, version, lq);
+          if (isFailure(chunk)) return chunk;
+          const { items, resourceVersion } = chunk;
+          const listMeta: Record<string, unknown> = { resourceVersion };
+          if ('continue' in chunk && chunk.continue !== undefined) listMeta['continue'] = chunk.continue;
+          if ('remainingItemCount' in chunk && chunk.remainingItemCount !== undefined) listMeta['remainingItemCount'] = chunk.remainingItemCount;
+          if (table) {
+            const t = buildTable(type, version, items, resourceVersion, table);
+            t['metadata'] = listMeta;
+            return { code: 200, body: t, warnings: [] };
+          }
           const apiVersion = type.group ? `${type.group}/${version}` : version;
           // Built-in list items carry no apiVersion/kind on the wire (the list's do); custom resources keep them.
           const wireItems = type.crd
@@ -278,7 +299,7 @@ export class HttpApi {
                 const { apiVersion: _a, kind: _k, ...restOf } = o;
                 return restOf;
               });
-          return { code: 200, body: { kind: type.listKind, apiVersion, metadata: { resourceVersion }, items: wireItems }, warnings: [] };
+          return { code: 200, body: { kind: type.listKind, apiVersion, metadata: listMeta, items: wireItems }, warnings: [] };
         }
         case 'POST': {
           if (type.namespaced && !r.namespace) return Errors.methodNotAllowed(method);

@@ -9,6 +9,7 @@ import { foldSecretStringData } from './secret.ts';
 import type { Registry } from './registry.ts';
 import type { Store } from './store.ts';
 import { matchFields, matchLabels, type FieldReq, type LabelReq } from './selectors.ts';
+import { encodeContinue, expiredContinue, type ContinueToken } from './paging.ts';
 import { mergePatch } from './patch/merge-patch.ts';
 import { applyJsonPatch } from './patch/json-patch.ts';
 import { strategicMergePatch } from './patch/strategic-merge.ts';
@@ -141,6 +142,53 @@ export class Rest {
       items.push(p);
     }
     return { items, resourceVersion: rv };
+  }
+
+  /**
+   * One page of a chunked LIST (`limit` > 0 or a `continue` token, see paging.ts): up to `limit` (0 = all) of the
+   * objects matching `q`, ordered by namespace/name, all read at the first page's revision. `continue` is set when more
+   * remain, `remainingItemCount` too when the list has no selector (as kube-apiserver). Failures: 410 Expired when the
+   * token's revision is older than the store's history; the token must have been decoded by decodeContinue.
+   */
+  listChunk(
+    type: ResourceType,
+    version: string,
+    q: ListQuery,
+    page: { limit: number; token?: ContinueToken },
+  ): { items: KubeObject[]; resourceVersion: string; continue?: string; remainingItemCount?: number } | Failure {
+    const rv = page.token?.rv ?? this.store.resourceVersion;
+    const all = this.store.listAt(type.storeKey, type.namespaced ? q.namespace || undefined : undefined, rv);
+    if (all === 'gone') return expiredContinue(rv, this.store.compactedResourceVersion);
+    const start = page.token?.start;
+    // First index at or after the start key (the list is sorted by key).
+    let i = 0;
+    if (start !== undefined) {
+      let hi = all.length;
+      while (i < hi) {
+        const mid = (i + hi) >>> 1;
+        if (all[mid]![0] < start) i = mid + 1;
+        else hi = mid;
+      }
+    }
+    const filtered = q.labels.length > 0 || q.fields.length > 0;
+    const items: KubeObject[] = [];
+    let lastKey = '';
+    for (; i < all.length; i++) {
+      const [k, o] = all[i]!;
+      const p = this.present(type, version, o);
+      if (q.labels.length && !matchLabels(q.labels, p.metadata.labels)) continue;
+      if (q.fields.length && !matchFields(q.fields, p)) continue;
+      if (page.limit > 0 && items.length === page.limit) break;
+      items.push(p);
+      lastKey = k;
+    }
+    const out: { items: KubeObject[]; resourceVersion: string; continue?: string; remainingItemCount?: number } = { items, resourceVersion: String(rv) };
+    if (i < all.length) {
+      // Something after the last item still matches: i stopped on it (limit reached).
+      out.continue = encodeContinue(rv, lastKey);
+      if (!filtered) out.remainingItemCount = all.length - i;
+    }
+    return out;
   }
 
   // ---------- create ----------

@@ -86,6 +86,40 @@ export class Store {
     });
   }
 
+  /**
+   * The objects of a bucket (optionally one namespace) as they were at revision `rv`, as [key, object] pairs ordered
+   * by key (`namespace/name`, or `name` for cluster-scoped objects, like etcd keys): the current objects with every
+   * later event of the bucket undone (an ADDED removes the object, a MODIFIED/DELETED brings back its old one). The
+   * paged LIST serves every page of one list from its first page's revision this way, as kube-apiserver reads etcd at
+   * the continue token's revision. 'gone' when the history no longer reaches back to `rv` (etcd: compacted).
+   */
+  listAt(storeKey: string, ns: string | undefined, rv: number): Array<[string, KubeObject]> | 'gone' {
+    const undo = new Map<string, KubeObject | null>();
+    if (rv < this.rv) {
+      const evs = this.eventsSince(storeKey, rv);
+      if (evs === 'gone') return 'gone';
+      for (const ev of evs) {
+        const k = keyOf(ev.object.metadata.namespace || undefined, ev.object.metadata.name ?? '');
+        // The first event after rv tells what the object was at rv.
+        if (!undo.has(k)) undo.set(k, ev.type === 'ADDED' ? null : (ev.old ?? null));
+      }
+    }
+    const out: Array<[string, KubeObject]> = [];
+    const take = (k: string, o: KubeObject) => {
+      if (!ns || o.metadata.namespace === ns) out.push([k, o]);
+    };
+    const b = this.buckets.get(storeKey);
+    if (b) {
+      for (const [k, o] of b) {
+        const was = undo.get(k);
+        if (was === undefined) take(k, o);
+        else if (was) take(k, was);
+      }
+    }
+    for (const [k, was] of undo) if (was && !b?.has(k)) take(k, was);
+    return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  }
+
   count(storeKey: string): number {
     return this.buckets.get(storeKey)?.size ?? 0;
   }
