@@ -43,6 +43,12 @@ test('listAt: the bucket as it was at a revision, from the current state and the
   assert.deepEqual((s.listAt('core/configmaps', 'other', rv) as Array<[string, KubeObject]>).map(([k]) => k), ['other/c']);
   const now = (s.listAt('core/configmaps', undefined, s.resourceVersion) as Array<[string, KubeObject]>).map(([k]) => k);
   assert.deepEqual(now, ['default/0', 'default/b', 'other/c']);
+  const from = (start: string) => (s.listAt('core/configmaps', undefined, s.resourceVersion, start) as Array<[string, KubeObject]>).map(([k]) => k);
+  assert.deepEqual(from('default/b'), ['default/b', 'other/c'], 'from a start key, inclusive');
+  s.put('core/configmaps', cm('c')); // a new key: the cached order is rebuilt
+  assert.deepEqual(from('default/b\u0000'), ['default/c', 'other/c']);
+  s.remove('core/configmaps', 'other', 'c');
+  assert.deepEqual(from('default/b\u0000'), ['default/c']);
   const small = new Store({ historyLimit: 2 });
   for (let i = 0; i < 5; i++) small.put('core/configmaps', cm(`c${i}`));
   assert.equal(small.listAt('core/configmaps', undefined, 1), 'gone');

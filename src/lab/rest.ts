@@ -157,9 +157,9 @@ export class Rest {
     page: { limit: number; token?: ContinueToken },
   ): { items: KubeObject[]; resourceVersion: string; continue?: string; remainingItemCount?: number } | Failure {
     const rv = page.token?.rv ?? this.store.resourceVersion;
-    const all = this.store.listAt(type.storeKey, type.namespaced ? q.namespace || undefined : undefined, rv);
-    if (all === 'gone') return expiredContinue(rv, this.store.compactedResourceVersion);
     const start = page.token?.start;
+    const all = this.store.listAt(type.storeKey, type.namespaced ? q.namespace || undefined : undefined, rv, start);
+    if (all === 'gone') return expiredContinue(rv, this.store.compactedResourceVersion);
     // First index at or after the start key (the list is sorted by key).
     let i = 0;
     if (start !== undefined) {

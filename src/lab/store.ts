@@ -48,6 +48,8 @@ export class Store {
   /** Every event with rv ≤ compacted has been dropped from the history. */
   private compacted = 0;
   private readonly watchers = new Map<string, Set<Watcher>>();
+  /** Keys of each bucket in order, kept until a key is added or removed (a paged LIST reads them once per page). */
+  private readonly sortedKeys = new Map<string, string[]>();
   private readonly onCommit: (() => void) | undefined;
   private journal: Journal | undefined;
   readonly historyLimit: number;
@@ -91,9 +93,10 @@ export class Store {
    * by key (`namespace/name`, or `name` for cluster-scoped objects, like etcd keys): the current objects with every
    * later event of the bucket undone (an ADDED removes the object, a MODIFIED/DELETED brings back its old one). The
    * paged LIST serves every page of one list from its first page's revision this way, as kube-apiserver reads etcd at
-   * the continue token's revision. 'gone' when the history no longer reaches back to `rv` (etcd: compacted).
+   * the continue token's revision; only keys ≥ `start` when given. 'gone' when the history no longer reaches back to `rv`
+   * (etcd: compacted).
    */
-  listAt(storeKey: string, ns: string | undefined, rv: number): Array<[string, KubeObject]> | 'gone' {
+  listAt(storeKey: string, ns: string | undefined, rv: number, start?: string): Array<[string, KubeObject]> | 'gone' {
     const undo = new Map<string, KubeObject | null>();
     if (rv < this.rv) {
       const evs = this.eventsSince(storeKey, rv);
@@ -106,9 +109,25 @@ export class Store {
     }
     const out: Array<[string, KubeObject]> = [];
     const take = (k: string, o: KubeObject) => {
-      if (!ns || o.metadata.namespace === ns) out.push([k, o]);
+      if ((!ns || o.metadata.namespace === ns) && (start === undefined || k >= start)) out.push([k, o]);
     };
     const b = this.buckets.get(storeKey);
+    if (b && undo.size === 0) {
+      // Nothing changed since rv: the cached key order, from the start key on.
+      let keys = this.sortedKeys.get(storeKey);
+      if (!keys) this.sortedKeys.set(storeKey, (keys = [...b.keys()].sort()));
+      let lo = 0;
+      if (start !== undefined) {
+        let hi = keys.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (keys[mid]! < start) lo = mid + 1;
+          else hi = mid;
+        }
+      }
+      for (let i = lo; i < keys.length; i++) take(keys[i]!, b.get(keys[i]!)!);
+      return out;
+    }
     if (b) {
       for (const [k, o] of b) {
         const was = undo.get(k);
@@ -136,6 +155,7 @@ export class Store {
     if (!b) this.buckets.set(storeKey, (b = new Map()));
     const k = keyOf(ns, name);
     const old = b.get(k);
+    if (!old) this.sortedKeys.delete(storeKey);
     const rv = ++this.rv;
     const stored: KubeObject = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(rv) } };
     b.set(k, stored);
@@ -155,6 +175,7 @@ export class Store {
     const old = b?.get(k);
     if (!b || !old) return undefined;
     b.delete(k);
+    this.sortedKeys.delete(storeKey);
     const rv = ++this.rv;
     const base = last ?? old;
     const gone: KubeObject = { ...base, metadata: { ...base.metadata, resourceVersion: String(rv) } };
@@ -236,6 +257,7 @@ export class Store {
   /** Loads a snapshot into an empty store. Watches from before the snapshot get 410 (no history survives). */
   restore(s: Snapshot): void {
     this.buckets.clear();
+    this.sortedKeys.clear();
     for (const [k, objs] of Object.entries(s.buckets)) {
       const b = new Map<string, KubeObject>();
       for (const o of objs) b.set(keyOf(o.metadata.namespace || undefined, o.metadata.name ?? ''), o);
