@@ -484,7 +484,9 @@ export class Rest {
     }
     if (current.metadata.resourceVersion !== om.resourceVersion) {
       txn.revert();
-      return Errors.conflict(this.qr(type), t.name);
+      const f = Errors.conflict(this.qr(type), t.name);
+      this.movedOn.add(f);
+      return f;
     }
     const finalizersGone = !!nm.deletionTimestamp && (!Array.isArray(nm.finalizers) || nm.finalizers.length === 0);
     if (deepEqual(next, old) && !finalizersGone) {
@@ -508,7 +510,23 @@ export class Rest {
 
   // ---------- patch ----------
 
+  /** Conflicts raised because the stored object changed while admission ran (not a client precondition). */
+  private readonly movedOn = new WeakSet<object>();
+
+  /**
+   * PATCH, retried against the latest object (up to 5 times, kube-apiserver's maxRetryWhenPatchConflicts,
+   * endpoints/handlers/patch.go) when the stored object changed while admission ran and the patch itself sets no
+   * resourceVersion precondition; a patch that names a resourceVersion gets the 409 as before.
+   */
   async patch(t: Target, contentType: string, patch: unknown, opts: { dryRun: boolean; fieldManager?: string; force?: boolean }): Promise<Reply | Failure> {
+    let r = await this.patchOnce(t, contentType, patch, opts);
+    for (let i = 0; i < 5 && this.movedOn.has(r) && !patchSetsResourceVersion(patch); i++) {
+      r = await this.patchOnce(t, contentType, patch, opts);
+    }
+    return r;
+  }
+
+  private async patchOnce(t: Target, contentType: string, patch: unknown, opts: { dryRun: boolean; fieldManager?: string; force?: boolean }): Promise<Reply | Failure> {
     const old = this.store.get(t.type.storeKey, t.type.namespaced ? t.namespace : undefined, t.name);
     const ct = contentType.split(';')[0]!.trim().toLowerCase();
     if (ct === 'application/apply-patch+yaml' || ct === 'application/apply-patch+cbor') {
@@ -727,4 +745,14 @@ function specChanged(a: KubeObject, b: KubeObject): boolean {
     if (!deepEqual(a[k], b[k])) return true;
   }
   return false;
+}
+
+/** Whether a PATCH body carries a resourceVersion precondition (merge/strategic/apply: metadata.resourceVersion; JSON patch: an op on it). */
+function patchSetsResourceVersion(patch: unknown): boolean {
+  if (Array.isArray(patch)) {
+    return patch.some((op) => isPlainObject(op) && typeof op['path'] === 'string' && op['path'].startsWith('/metadata/resourceVersion'));
+  }
+  if (!isPlainObject(patch)) return false;
+  const md = patch['metadata'];
+  return isPlainObject(md) && md['resourceVersion'] !== undefined && md['resourceVersion'] !== null && md['resourceVersion'] !== '';
 }
