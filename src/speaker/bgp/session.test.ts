@@ -432,3 +432,82 @@ test('passive: a connection handed in with incoming() is answered and establishe
   await new Promise((r) => second.once('close', r));
   assert.equal(session.state, 'Established', 'the second connection did not disturb the session');
 });
+
+/**
+ * A Clock whose due sleeps the test wakes with `fire`: the session's timer work then runs as microtasks, before the
+ * event loop polls the socket again — as after a SIGSTOP/SIGCONT, where libuv runs overdue timers before reading.
+ */
+class ManualClock {
+  #now = 0;
+  #sleeps: Array<{ at: number; resolve: () => void }> = [];
+  now(): number {
+    return this.#now;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const s = { at: this.#now + ms, resolve };
+      this.#sleeps.push(s);
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+  /** Moves time forward by `ms` and wakes every sleep now due, in deadline order (synchronously). */
+  fire(ms: number): void {
+    this.#now += ms;
+    const due = this.#sleeps.filter((s) => s.at <= this.#now).sort((a, b) => a.at - b.at);
+    this.#sleeps = this.#sleeps.filter((s) => s.at > this.#now);
+    for (const s of due) s.resolve();
+  }
+}
+
+/** Blocks the thread (no event-loop turn) so loopback segments sent just before are processed by the kernel. */
+function blockMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Lets queued microtasks (timer callbacks woken by ManualClock.fire, and their writes) run, without polling I/O. */
+async function microtasks(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+for (const [how, end] of [
+  ['resets the connection (RST)', (s: net.Socket) => s.resetAndDestroy()],
+  ['closes the connection (FIN)', (s: net.Socket) => s.destroy()],
+] as const) {
+  test(`a peer that sends a NOTIFICATION and ${how} while we write: the NOTIFICATION is the reason, not the write error`, async (t) => {
+    const clock = new ManualClock();
+    const { peer, session, downs } = await setup(t, { clock });
+    session.start();
+    await new Promise((r) => session.once('established', r));
+    // The peer says why and goes away; nothing of it is read before the session's timers write into the dead socket.
+    peer.last.write(encode(newNotification(6, 2, { shutdownCommunication: 'maintenance window 42' }), CTX));
+    end(peer.last);
+    blockMs(30);
+    clock.fire(3000); // keepalive: the first write (FIN case: answered with an RST)
+    await microtasks();
+    blockMs(30);
+    clock.fire(3000); // keepalive again: EPIPE / ECONNRESET now in every case
+    await microtasks();
+    if (downs.length === 0) await new Promise((r) => session.once('down', r));
+    assert.equal(downs[0]!.reason, 'notification-received', downs[0]!.text);
+    assert.match(downs[0]!.text, /Cease\/AdministrativeShutdown: "maintenance window 42"/);
+    assert.equal(downs[0]!.notification?.direction, 'received');
+    assert.equal(session.stats().notificationsReceived, 1);
+  });
+}
+
+test("after a stall (SIGSTOP/SIGCONT) the peer's NOTIFICATION wins over our overdue hold timer", async (t) => {
+  const clock = new ManualClock();
+  const { peer, session, downs } = await setup(t, { clock });
+  session.start();
+  await new Promise((r) => session.once('established', r));
+  // The peer's hold timer expired while we were stopped: it sent Hold Timer Expired and closed.
+  peer.last.write(encode(newNotification(4, 0), CTX));
+  peer.last.destroy();
+  blockMs(30);
+  clock.fire(10_000); // on SIGCONT libuv runs the overdue keepalive and hold timers before it reads the socket
+  await microtasks();
+  if (downs.length === 0) await new Promise((r) => session.once('down', r));
+  assert.equal(downs[0]!.reason, 'notification-received', downs[0]!.text);
+  assert.match(downs[0]!.text, /NOTIFICATION received: HoldTimerExpired/);
+  assert.ok(!peer.got.some((m) => m.type === 'notification'), 'we sent no Hold Timer Expired of our own');
+});

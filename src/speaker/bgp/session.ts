@@ -12,6 +12,14 @@
 // the connection, else an IPv4 on the interface of the local IPv6, else CRC32 of the node name; ORIGIN IGP, AS_PATH
 // empty for iBGP and [localASN] for eBGP, NEXT_HOP = the session's local address, LOCAL_PREF for iBGP only.
 // TTL: the kernel's default (64) unless `ttl` is set (1 for single-hop eBGP, 255 for ebgpMultiHop), through the addon.
+//
+// Why a connection ended: what the peer said wins. A peer that sends a NOTIFICATION and closes (or resets) leaves it
+// in our receive queue, and Linux hands queued data out before the reset error; but a write into the dead socket
+// (EPIPE / ECONNRESET) makes Node close the handle without reading, and after a stall (SIGSTOP/SIGCONT, a blocked
+// event loop) libuv runs the overdue keepalive/hold timers before it polls the socket. So before a write error, a
+// socket error or a keepalive/hold timer is acted on, the bytes already queued in the kernel are read and decoded
+// (#drain); the FSM then sees the NOTIFICATION first, and the error only when nothing explains it.
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import zlib from 'node:zlib';
@@ -183,6 +191,10 @@ interface Connection {
   buf: Buffer;
   localAddress?: string;
   failed: boolean;
+  /** The first socket error (write/read), reported at 'close' unless a NOTIFICATION explained the end first. */
+  error?: string;
+  /** socket.write callback: drains what the peer sent before a write error destroys the handle. */
+  onWrite: (err?: Error | null) => void;
 }
 
 interface RibEntry {
@@ -443,6 +455,10 @@ export class BgpSession extends EventEmitter {
             : 'ConnectRetryTimerExpires';
     void this.#clock.sleep(ms, ac.signal).then(() => {
       if (ac.signal.aborted || this.#timers.get(timer) !== ac) return;
+      // A stalled loop runs overdue timers before it reads the socket: take what the peer sent first (a NOTIFICATION
+      // or a KEEPALIVE that restarts this very timer).
+      if ((timer === 'hold' || timer === 'keepalive') && this.#conn) this.#drain(this.#conn);
+      if (ac.signal.aborted || this.#timers.get(timer) !== ac) return;
       this.#timers.delete(timer);
       this.#dispatch({ type: event } as FsmEvent);
     });
@@ -490,18 +506,58 @@ export class BgpSession extends EventEmitter {
   }
 
   #attach(socket: net.Socket): Connection {
-    const conn: Connection = { socket, id: ++this.#connSeq, buf: Buffer.alloc(0), failed: false };
+    const conn: Connection = {
+      socket,
+      id: ++this.#connSeq,
+      buf: Buffer.alloc(0),
+      failed: false,
+      // Node calls a failed write's callback before it destroys the socket: the handle is still open here.
+      onWrite: (err) => {
+        if (!err) return;
+        conn.error ??= err.message;
+        this.#drain(conn);
+      },
+    };
     this.#conn = conn;
     socket.setNoDelay(true);
-    const fail = (why: string) => {
+    socket.on('error', (err) => {
+      conn.error ??= err.message;
+    });
+    // The reason is chosen at 'close', once every byte delivered before it has been decoded.
+    socket.on('close', () => {
       if (conn.failed) return;
       conn.failed = true;
-      if (this.#conn === conn) this.#dispatch({ type: 'TcpConnectionFails', error: why });
-    };
-    socket.on('error', (err) => fail(err.message));
-    socket.on('close', () => fail('the peer closed the TCP connection'));
+      if (this.#conn === conn)
+        this.#dispatch({ type: 'TcpConnectionFails', error: conn.error ?? 'the peer closed the TCP connection' });
+    });
     socket.on('data', (d: Buffer) => this.#data(conn, d));
     return conn;
+  }
+
+  /**
+   * Decodes what the peer sent that Node has not delivered yet: the socket's readable buffer, then the kernel's
+   * receive queue, read with non-blocking read(2) on the socket's descriptor until EAGAIN, end of stream or an error
+   * (Linux returns queued data before a reset's ECONNRESET). A no-op once the handle is closed.
+   */
+  #drain(conn: Connection): void {
+    if (this.#conn !== conn || conn.failed) return;
+    const s = conn.socket;
+    // read() hands buffered chunks to the 'data' listener (#data) itself.
+    while (s.readableLength > 0 && this.#conn === conn && s.read() !== null);
+    const fd = (s as unknown as { _handle?: { fd?: number } | null })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) return;
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    // Bounded: a peer streaming faster than we decode cannot keep us here.
+    for (let i = 0; i < 64 && this.#conn === conn && !conn.failed; i++) {
+      let n: number;
+      try {
+        n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      } catch {
+        return; // EAGAIN (nothing queued) or the connection's error, which 'error'/'close' report
+      }
+      if (n <= 0) return;
+      this.#data(conn, Buffer.from(chunk.subarray(0, n)));
+    }
   }
 
   #connected(): void {
@@ -528,9 +584,10 @@ export class BgpSession extends EventEmitter {
   }
 
   #send(m: BgpMessage): void {
-    const s = this.#conn?.socket;
-    if (!s || s.destroyed || !s.writable) return;
-    s.write(encode(m, this.#ctx));
+    const conn = this.#conn;
+    const s = conn?.socket;
+    if (!conn || !s || s.destroyed || !s.writable) return;
+    s.write(encode(m, this.#ctx), conn.onWrite);
   }
 
   #data(conn: Connection, d: Buffer): void {
