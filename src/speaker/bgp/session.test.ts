@@ -511,3 +511,22 @@ test("after a stall (SIGSTOP/SIGCONT) the peer's NOTIFICATION wins over our over
   assert.match(downs[0]!.text, /NOTIFICATION received: HoldTimerExpired/);
   assert.ok(!peer.got.some((m) => m.type === 'notification'), 'we sent no Hold Timer Expired of our own');
 });
+
+test("stop() (BFD down after a stall) reports the peer's queued NOTIFICATION, and still stops", async (t) => {
+  const clock = new ManualClock();
+  const { peer, session, downs } = await setup(t, { clock });
+  session.start();
+  await new Promise((r) => session.once('established', r));
+  peer.last.write(encode(newNotification(6, 10), CTX)); // Cease / BFD Down (RFC 9384)
+  peer.last.destroy();
+  blockMs(30);
+  const stopped = session.stop('BFD down (ControlDetectionTimeExpired)', 10);
+  assert.equal(downs.length, 1);
+  assert.equal(downs[0]!.reason, 'notification-received', downs[0]!.text);
+  assert.match(downs[0]!.text, /NOTIFICATION received: Cease\/BfdDown/);
+  await stopped;
+  assert.equal(session.state, 'Idle');
+  clock.fire(200_000);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(peer.connections, 1, 'no reconnect after stop()');
+});

@@ -323,10 +323,13 @@ export class BgpSession extends EventEmitter {
   /**
    * Stops the session (ManualStop): a Cease NOTIFICATION when connected — `subcode` (default Administrative
    * Shutdown; e.g. CeaseSubcode.PeerDeconfigured, BfdDown) with `text` as the RFC 9003 Shutdown Communication for
-   * subcodes 2 and 4 — and no retry until start(). Resolves once the socket is closed.
+   * subcodes 2 and 4 — and no retry until start(). A NOTIFICATION the peer sent before (already queued on the socket)
+   * is decoded first and is then the 'down' reason. Resolves once the socket is closed.
    */
   async stop(text?: string, subcode?: number): Promise<void> {
     const sock = this.#conn?.socket;
+    // A NOTIFICATION the peer already sent is why the session ended (e.g. BFD down after a stall): report it.
+    if (this.#conn) this.#drain(this.#conn);
     this.#dispatch({
       type: 'ManualStop',
       ...(text !== undefined ? { text } : {}),
