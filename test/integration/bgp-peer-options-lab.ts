@@ -4,18 +4,14 @@
 // runs extra `ip` commands in the node namespace (a VRF, a misleading route) before the daemon starts. berth's
 // BgpSession runs in the node namespace in test/integration/bgp-session-agent.ts, one agent process per session.
 // Documentation ranges only; close() stops the daemon and the agents by pid and deletes both namespaces and the temp
-// dir (call it from t.after, it also runs when the test failed).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { sh, sleep } from '../fixtures/bgp/peer-lab.ts';
+// dir (call it from t.after, it also runs when the test failed). The namespaces, FRR and the agent are
+// test/fixtures/bgp/router-lab.ts's and session-agent.ts's (shared with the other BGP labs).
+import { readFileSync } from 'node:fs';
+import { createRouterNode, sleep, startRouterDaemon } from '../fixtures/bgp/router-lab.ts';
+import { startSessionAgent, type Agent } from '../fixtures/bgp/session-agent.ts';
 
-export { peerLabSkipReason } from '../fixtures/bgp/peer-lab.ts';
-
-const AGENT = fileURLToPath(new URL('./bgp-session-agent.ts', import.meta.url));
+export { peerLabSkipReason } from '../fixtures/bgp/router-lab.ts';
+export type { AgentEvent } from '../fixtures/bgp/session-agent.ts';
 
 export const ROUTER_ADDRESS = '198.51.100.1';
 export const NODE_ADDRESS = '198.51.100.2';
@@ -36,16 +32,8 @@ export interface PeerOptionsLabOptions {
   nodeSetup?: string[][];
 }
 
-export interface AgentEvent {
-  event: string;
-  [k: string]: unknown;
-}
-
-export interface LabAgent {
-  events: AgentEvent[];
-  send(cmd: object): void;
-  waitFor(f: (e: AgentEvent) => boolean, what: string, ms?: number): Promise<AgentEvent>;
-}
+/** The session agent (test/fixtures/bgp/session-agent.ts). */
+export type LabAgent = Agent;
 
 export interface PeerOptionsLab {
   id: string;
@@ -63,8 +51,6 @@ export interface PeerOptionsLab {
   agent(session: Record<string, unknown>): LabAgent;
   close(): Promise<void>;
 }
-
-let seq = 0;
 
 function frrConfig(o: PeerOptionsLabOptions, dir: string): string {
   const n = o.neighbors;
@@ -87,78 +73,22 @@ ${n.map((x) => `  neighbor ${x.address} activate`).join('\n')}
 
 /** Creates the namespaces and starts FRR (ready to accept the node's connections). Throws after cleaning up. */
 export async function startPeerOptionsLab(o: PeerOptionsLabOptions): Promise<PeerOptionsLab> {
-  const id = `bt${process.pid}${seq++}`;
-  const r = `${id}r`;
-  const n = `${id}n`;
-  const dir = mkdtempSync(join(tmpdir(), `${id}-frr-`));
-  chmodSync(dir, 0o755);
-  let daemon: ChildProcess | undefined;
-  const agents: ChildProcess[] = [];
-  const close = async () => {
-    for (const a of agents) if (a.exitCode === null && a.pid) a.kill('SIGTERM');
-    if (daemon?.pid && daemon.exitCode === null) daemon.kill('SIGTERM');
-    try {
-      const pid = Number(readFileSync(`${dir}/bgpd.pid`, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGTERM');
-    } catch {
-      /* not running */
-    }
-    await sleep(300);
-    for (const ns of [r, n]) {
-      try {
-        sh('ip', ['netns', 'del', ns]);
-      } catch {
-        /* absent */
-      }
-    }
-    if (process.env.KEEP_DIR) console.log(dir);
-    else rmSync(dir, { recursive: true, force: true });
-  };
+  const lab = await createRouterNode({
+    label: 'frr',
+    routerAddresses: [`${ROUTER_ADDRESS}/24`],
+    nodeAddresses: [NODE_ADDRESS, ...(o.extraNodeAddresses ?? [])].map((a) => `${a}/24`),
+    ...(o.nodeSetup ? { nodeSetup: o.nodeSetup } : {}),
+  });
+  const { dir } = lab;
   try {
-    sh('ip', ['netns', 'add', r]);
-    sh('ip', ['netns', 'add', n]);
-    sh('ip', ['link', 'add', `${id}a`, 'type', 'veth', 'peer', 'name', `${id}b`]);
-    sh('ip', ['link', 'set', `${id}a`, 'netns', r]);
-    sh('ip', ['link', 'set', `${id}b`, 'netns', n]);
-    sh('ip', ['-n', r, 'addr', 'add', `${ROUTER_ADDRESS}/24`, 'dev', `${id}a`]);
-    for (const a of [NODE_ADDRESS, ...(o.extraNodeAddresses ?? [])])
-      sh('ip', ['-n', n, 'addr', 'add', `${a}/24`, 'dev', `${id}b`]);
-    for (const [ns, ifn] of [
-      [r, `${id}a`],
-      [n, `${id}b`],
-    ] as const) {
-      sh('ip', ['-n', ns, 'link', 'set', ifn, 'up']);
-      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    }
-    for (const args of o.nodeSetup ?? []) sh('ip', ['-n', n, ...args.map((a) => a.replaceAll('{id}', id))]);
-    writeFileSync(`${dir}/bgpd.conf`, frrConfig(o, dir));
-    daemon = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        r,
-        '/usr/lib/frr/bgpd',
-        '-Z',
-        '-S',
-        '-f',
-        `${dir}/bgpd.conf`,
-        '-i',
-        `${dir}/bgpd.pid`,
-        '--vty_socket',
-        dir,
-        '-A',
-        '127.0.0.1',
-        '-P',
-        '0',
-        '-l',
-        ROUTER_ADDRESS,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const d = await startRouterDaemon(lab, 'frr', {
+      config: frrConfig(o, dir),
+      listen: ROUTER_ADDRESS,
+      file: 'bgpd.conf',
+    });
     const vtysh = (cmd: string): unknown => {
       try {
-        return JSON.parse(sh('vtysh', ['--vty_socket', dir, '-d', 'bgpd', '-c', cmd]));
+        return JSON.parse(d.vtysh(cmd));
       } catch {
         return undefined;
       }
@@ -168,10 +98,10 @@ export async function startPeerOptionsLab(o: PeerOptionsLabOptions): Promise<Pee
       await sleep(200);
     }
     return {
-      id,
-      router: r,
-      node: n,
-      nodeIfname: `${id}b`,
+      id: lab.id,
+      router: lab.router,
+      node: lab.node,
+      nodeIfname: lab.nodeIfname,
       neighbor: (address) =>
         (
           vtysh(`show bgp neighbors ${address} json`) as Record<string, Record<string, unknown>> | undefined
@@ -186,49 +116,11 @@ export async function startPeerOptionsLab(o: PeerOptionsLabOptions): Promise<Pee
       paths: (prefix) =>
         (vtysh(`show bgp ipv4 unicast ${prefix} json`) as { paths?: Array<Record<string, unknown>> })
           ?.paths ?? [],
-      agent: (session) => {
-        const p = spawn(
-          'ip',
-          [
-            'netns',
-            'exec',
-            n,
-            process.execPath,
-            '--import',
-            'tsx',
-            AGENT,
-            JSON.stringify({ sessions: [{ id: 'router', ...session }] }),
-          ],
-          { stdio: ['pipe', 'pipe', 'inherit'] },
-        );
-        agents.push(p);
-        const events: AgentEvent[] = [];
-        createInterface({ input: p.stdout! }).on('line', (l) => {
-          try {
-            events.push(JSON.parse(l) as AgentEvent);
-          } catch {
-            /* not an event */
-          }
-        });
-        return {
-          events,
-          send: (c) => p.stdin!.write(JSON.stringify(c) + '\n'),
-          waitFor: async (f, what, ms = 20_000) => {
-            const end = Date.now() + ms;
-            for (;;) {
-              const e = events.find(f);
-              if (e) return e;
-              if (Date.now() > end || p.exitCode !== null)
-                throw new Error(`timed out waiting for ${what}; agent events: ${JSON.stringify(events)}`);
-              await sleep(100);
-            }
-          },
-        };
-      },
-      close,
+      agent: (session) => startSessionAgent(lab, { sessions: [{ id: 'router', ...session }] }),
+      close: lab.close,
     };
   } catch (e) {
-    await close();
+    await lab.close();
     throw e;
   }
 }
