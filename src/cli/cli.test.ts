@@ -349,21 +349,4 @@ test("validate reports the seed's legacy MetalLB ConfigMap as not read, naming b
   assert.match(mixed.err, /2 metallb\.io object\(s\) valid; 1 legacy MetalLB ConfigMap\(s\) not read/);
 });
 
-// validate reads a kustomize root through its kustomization instead: src/cli/validate.test.ts.
-test('a kustomize overlay folder: plan warns that the folder is read without what kustomize adds, and says how to render it', async () => {
-  for (const cmd of ['plan']) {
-    const io = recordingIO();
-    await main([cmd, 'gitops/dev'], io);
-    assert.ok(
-      io.stderr.some(
-        (l) =>
-          l ===
-          'warning: gitops/dev is a kustomize overlay: its files are read as they are, without what its resources/components/patches add; render it instead: kubectl kustomize gitops/dev | berth <command> -',
-      ),
-      io.stderr.join('\n'),
-    );
-    const plain = recordingIO();
-    await main([cmd, 'examples/dev'], plain);
-    assert.ok(!plain.stderr.some((l) => l.includes('kustomize overlay')), plain.stderr.join('\n'));
-  }
-});
+// plan and validate read a kustomize root through its kustomization: src/cli/plan.test.ts, src/cli/validate.test.ts.

@@ -1,5 +1,5 @@
-// Reads the CLI's inputs: YAML files, folders (recursively, *.yaml|*.yml|*.json, sorted; for `berth validate`, per
-// kustomize root: readInputSets) or `-` for stdin.
+// Reads the CLI's inputs: YAML files, folders (recursively, *.yaml|*.yml|*.json, sorted; for `berth validate` and
+// `berth plan`, per kustomize root: readInputSets) or `-` for stdin.
 // Multi-document YAML; every document keeps its file and line so problems print as `file:line kind/name: message`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,8 +37,8 @@ function kustomizationIn(dir: string): string | undefined {
 }
 
 /**
- * Every input as one list of documents (`berth plan`, `berth migrate`): files, folders (read file by file, a kustomize
- * overlay with a warning) and `-`. Every unreadable input is named, not only the first.
+ * Every input as one list of documents (`berth migrate`): files, folders (read file by file, a kustomize overlay with
+ * a warning) and `-`. Every unreadable input is named, not only the first.
  */
 export function readInputs(paths: readonly string[], stdin: () => string): ReadResult {
   const docs: InputDoc[] = [];
@@ -87,7 +87,8 @@ export interface InputSets {
 }
 
 /**
- * The inputs of `berth validate`, grouped into the configurations they make once deployed. The rule:
+ * The inputs of `berth validate` and `berth plan` (`command` only changes the wording of warnings), grouped into the
+ * configurations they make once deployed. The rule:
  * - files named on the command line, `-`, and the files of a folder that are under no folder holding a
  *   kustomization.yaml (within the argument) form one configuration, as before;
  * - inside a folder argument, every kustomization that no other kustomization found there includes (through
@@ -95,14 +96,18 @@ export interface InputSets {
  *   entries list, following included folders' kustomizations wherever they are (`../base`); files in a kustomization's
  *   folder that no entry lists are not deployed, so not read. So `gitops` is validated as gitops/dev and gitops/prod
  *   separately, and gitops/base once in each, never on its own;
- * - a kustomization's `namespace:` is set on the metallb.io objects it includes (the outer one wins, as kustomize's
+ * - a kustomization's `namespace:` is set on the metallb.io objects and Services it includes (the outer one wins, as kustomize's
  *   namespace transformer does); patches are not applied: one that changes a metallb.io object beyond its metadata
  *   gets a warning that says how to render the root (`kubectl kustomize DIR | berth validate -`); remote entries
  *   (URLs) are not fetched (a warning).
  * Errors: a missing path, unreadable YAML, a kustomization entry that does not exist or a folder entry without a
  * kustomization (kustomize fails on both) are reported and the rest is still read.
  */
-export function readInputSets(paths: readonly string[], stdin: () => string): InputSets {
+export function readInputSets(
+  paths: readonly string[],
+  stdin: () => string,
+  command: 'validate' | 'plan' = 'validate',
+): InputSets {
   const errors: string[] = [];
   const warnings: string[] = [];
   const loose: InputDoc[] = [];
@@ -142,7 +147,7 @@ export function readInputSets(paths: readonly string[], stdin: () => string): In
       const r = kust.render(d);
       for (const w of r.patchWarnings)
         warnings.push(
-          `${d}: ${w}, which berth validate does not apply (it validates the files as written); to validate what kustomize renders: kubectl kustomize ${d} | berth validate -`,
+          `${d}: ${w}, which berth ${command} does not apply (it ${command === 'validate' ? 'validates' : 'plans'} the files as written); to ${command} what kustomize renders: kubectl kustomize ${d} | berth ${command} -`,
         );
       roots.push({ label: d, docs: r.docs });
     }
@@ -191,7 +196,7 @@ interface Rendered {
   patchWarnings: string[];
 }
 
-/** The parts of kustomize berth validate follows: resources, components, bases, namespace (no patches, no fetching). */
+/** The parts of kustomize berth validate and plan follow: resources, components, bases, namespace (no patches, no fetching). */
 class Kustomizations {
   private readonly parsed = new Map<string, Record<string, unknown> | undefined>();
   private readonly rendered = new Map<string, Rendered>();
@@ -308,10 +313,15 @@ class Kustomizations {
   }
 }
 
-/** A copy of `d` whose metallb.io object is in namespace `ns` (kustomize's namespace transformer). */
+/**
+ * A copy of `d` in namespace `ns` (kustomize's namespace transformer) when it is an object berth reads that lives in
+ * a namespace: a metallb.io object or a v1 Service (`berth plan`). Other objects are left as written.
+ */
 function withNamespace(d: InputDoc, ns: string): InputDoc {
   const o = d.object;
-  if (typeof o.apiVersion !== 'string' || !o.apiVersion.startsWith('metallb.io/')) return d;
+  const metallb = typeof o.apiVersion === 'string' && o.apiVersion.startsWith('metallb.io/');
+  const service = o.apiVersion === 'v1' && o.kind === 'Service';
+  if (!metallb && !service) return d;
   const md = (o.metadata && typeof o.metadata === 'object' ? o.metadata : {}) as Record<string, unknown>;
   return { ...d, object: { ...o, metadata: { ...md, namespace: ns } } };
 }

@@ -7,7 +7,7 @@ import { validateObjects } from '../config/index.ts';
 import { isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
 import { DEFAULT_POLICY, loadPolicyFile, type AdmissionPolicy } from '../webhook/policy.ts';
 import { exhaustedAction, pendingWarning } from '../webhook/service-policy.ts';
-import { identity, readInputs, type InputDoc } from './inputs.ts';
+import { identity, readInputSets, type InputDoc, type InputSets } from './inputs.ts';
 import { readLive } from './live.ts';
 import { planLive } from './plan-live.ts';
 import { formatLocated, locate } from './locate.ts';
@@ -20,6 +20,10 @@ import { table } from './table.ts';
 export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--policy FILE] [--output text|json] PATH... (PATH may be - for stdin)
        berth plan --live [--kubeconfig FILE] [--context NAME] [same flags] PATH...
                   (kubeconfig as berth status: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, .lab/dev/kubeconfig)
+  Inputs are read as berth validate reads them: every kustomize root in a folder (gitops/dev, gitops/prod) is its own
+  configuration, with what its resources/components/bases list and its namespace: applied (patches are not); the
+  other files and - are planned with each root (berth plan gitops/dev examples/services), or alone when there is no
+  root. Several roots give one plan each (text: a "DIR (kustomize root):" line before each; json: {"sets": [...]}).
   --policy FILE   admission policy JSON, as the webhook's --policy (default policies/admission.json of this checkout)
   --live          plan PATH's pools against the live cluster's Services and claims: who keeps its IPs, who would be
                   orphaned (the webhook would deny that change; exit 1), what Services without an IP would get`;
@@ -52,12 +56,14 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
   const output = f.values.output ?? f.values.o ?? 'text';
   if (output !== 'text' && output !== 'json') return io.usage(`--output must be text or json, not "${output}"`);
   if (f.args.length === 0) return io.usage(PLAN_USAGE);
-  const read = readInputs(f.args, io.readStdin);
-  if (!read.ok) {
-    io.err(`berth plan: ${read.message}`);
+  const read = readInputSets(f.args, io.readStdin, 'plan');
+  if (read.errors.length > 0) {
+    for (const e of read.errors) io.err(`berth plan: ${e}`);
+    io.err(`berth plan: ${read.errors.length} input(s) could not be read (named above); nothing was planned`);
     return 2;
   }
   for (const w of read.warnings) io.err(`warning: ${w}`);
+  const worlds = planWorlds(read);
   const policy = loadPolicyFile(f.values.policy);
   if (!policy.ok) {
     io.err(`berth plan: --policy: ${policy.message}`);
@@ -65,7 +71,7 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
   }
   const namespace = f.values.namespace ?? 'metallb-system';
   if (f.values.live === 'true') {
-    return runPlanLive(read.docs, io, {
+    return runPlanLive(worlds, io, {
       namespace,
       output,
       lbClass: f.values['lb-class'],
@@ -77,35 +83,76 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
   if (f.values.kubeconfig !== undefined || f.values.context !== undefined) {
     return io.usage(`--kubeconfig and --context go with --live\n${PLAN_USAGE}`);
   }
-  const result = plan(read.docs, { namespace, lbClass: f.values['lb-class'], policy: policy.policy });
-
+  const results = worlds.map((w) => ({
+    world: w,
+    result: plan(w.docs, { namespace, lbClass: f.values['lb-class'], policy: policy.policy }),
+  }));
   if (output === 'json') {
-    io.out(toJson(result));
-  } else if (result.problems.length > 0) {
-    for (const p of result.problems) io.out(p);
-    io.err(`berth plan: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
+    const one = (x: (typeof results)[number]) => ({ ...(x.world.label !== undefined ? { path: x.world.label } : {}), ...x.result });
+    io.out(toJson(results.length === 1 ? one(results[0]!) : { sets: results.map(one) }));
   } else {
-    const rows = result.services.map((r) => [
-      r.namespace,
-      r.name,
-      r.pool ?? '-',
-      r.denied ? '<denied>' : r.pending ? '<pending>' : r.ips.join(','),
-      r.denied ? `${r.denied.code}: ${r.denied.message}` : r.pending ? `${r.pending.code}: ${r.pending.message}` : '',
-    ]);
-    io.out(table(['NAMESPACE', 'NAME', 'POOL', 'EXTERNAL-IP', 'REASON'], rows));
-    if (result.pools.length > 0) {
-      io.out('');
-      io.out(
-        table(
-          ['POOL', 'IPV4 IN USE', 'IPV6 IN USE'],
-          result.pools.map((p) => [p.pool, `${p.ipv4InUse}/${p.ipv4Total}`, `${p.ipv6InUse}/${p.ipv6Total}`]),
-        ),
-      );
-    }
-    for (const r of result.services) for (const w of r.warnings) io.err(`warning: ${r.namespace}/${r.name}: ${w}`);
+    results.forEach(({ world, result }, i) => {
+      if (results.length > 1) {
+        if (i > 0) io.out('');
+        io.out(`${world.label ?? ''} (kustomize root):`);
+      }
+      printPlan(result, io, world.label);
+    });
   }
-  if (result.problems.length > 0) return 1;
-  return result.services.some((r) => r.denied) ? 1 : 0;
+  let code = 0;
+  for (const { result } of results) {
+    if (result.problems.length > 0 || result.services.some((r) => r.denied)) code = 1;
+  }
+  return code;
+}
+
+/**
+ * The configurations `berth plan` decides in (`readInputSets` of the arguments): one per kustomize root, each made of
+ * the root's documents followed by the loose inputs (files, `-`, folders without a kustomization), so Services kept
+ * outside the overlay are planned against every root's pools; the loose inputs alone when there is no root. Roots are
+ * never merged: gitops/dev and gitops/prod are two plans, as they are two clusters. Roots holding no metallb.io object
+ * and no Service (gitops/argocd/apps/*) are left out unless every root is such.
+ */
+export function planWorlds(read: InputSets): Array<{ label?: string; docs: InputDoc[] }> {
+  const loose = read.sets.filter((s) => s.label === undefined).flatMap((s) => s.docs);
+  const all = read.sets.filter((s) => s.label !== undefined);
+  // Roots with nothing berth plans (gitops/argocd/apps/*: Argo CD Applications) are left out when others remain.
+  const planned = all.filter((r) => r.docs.some((d) => isPlanned(d.object)));
+  const roots = planned.length > 0 ? planned : all;
+  if (roots.length === 0) return [{ docs: loose }];
+  return roots.map((r) => ({ label: r.label!, docs: [...r.docs, ...loose] }));
+}
+
+function isPlanned(o: Record<string, unknown>): boolean {
+  return (typeof o.apiVersion === 'string' && o.apiVersion.startsWith('metallb.io/')) || (o.apiVersion === 'v1' && o.kind === 'Service');
+}
+
+/** The text output of one plan: the Services' table and pool usage on stdout, problems and warnings as before. */
+function printPlan(result: PlanResult, io: CliIO, label: string | undefined): void {
+  const where = label !== undefined ? ` (${label})` : '';
+  if (result.problems.length > 0) {
+    for (const p of result.problems) io.out(p);
+    io.err(`berth plan${where}: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
+    return;
+  }
+  const rows = result.services.map((r) => [
+    r.namespace,
+    r.name,
+    r.pool ?? '-',
+    r.denied ? '<denied>' : r.pending ? '<pending>' : r.ips.join(','),
+    r.denied ? `${r.denied.code}: ${r.denied.message}` : r.pending ? `${r.pending.code}: ${r.pending.message}` : '',
+  ]);
+  io.out(table(['NAMESPACE', 'NAME', 'POOL', 'EXTERNAL-IP', 'REASON'], rows));
+  if (result.pools.length > 0) {
+    io.out('');
+    io.out(
+      table(
+        ['POOL', 'IPV4 IN USE', 'IPV6 IN USE'],
+        result.pools.map((p) => [p.pool, `${p.ipv4InUse}/${p.ipv4Total}`, `${p.ipv6InUse}/${p.ipv6Total}`]),
+      ),
+    );
+  }
+  for (const r of result.services) for (const w of r.warnings) io.err(`warning${where}: ${r.namespace}/${r.name}: ${w}`);
 }
 
 /** Per-pool usage. Totals are exact bigints (a /64 has 2^64 addresses); `--output json` prints them as JSON numbers. */
@@ -196,7 +243,7 @@ export function plan(docs: readonly InputDoc[], opts: PlanOptions): PlanResult {
 }
 
 async function runPlanLive(
-  docs: readonly InputDoc[],
+  worlds: ReadonlyArray<{ label?: string; docs: InputDoc[] }>,
   io: CliIO,
   o: { namespace: string; output: string; lbClass: string | undefined; policy: AdmissionPolicy; kubeconfig: string | undefined; context: string | undefined },
 ): Promise<number> {
@@ -208,12 +255,26 @@ async function runPlanLive(
     io.err(`berth plan --live: ${explainLiveError(read.message, kc)}`);
     return 1;
   }
-  const result = planLive(docs, read.snapshot, { lbClass: o.lbClass, policy: o.policy });
-  if (o.output === 'json') io.out(toJson(result));
-  else if (result.problems.length > 0) {
-    for (const p of result.problems) io.out(p);
-    io.err(`berth plan --live: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
-  } else {
+  const snapshot = read.snapshot;
+  const results = worlds.map((w) => ({ world: w, result: planLive(w.docs, snapshot, { lbClass: o.lbClass, policy: o.policy }) }));
+  if (o.output === 'json') {
+    const one = (x: (typeof results)[number]) => ({ ...(x.world.label !== undefined ? { path: x.world.label } : {}), ...x.result });
+    io.out(toJson(results.length === 1 ? one(results[0]!) : { sets: results.map(one) }));
+  }
+  let code = 0;
+  results.forEach(({ world, result }, i) => {
+    if (result.problems.length > 0 || result.orphaned > 0 || result.rows.some((r) => r.change === 'denied')) code = 1;
+    if (o.output === 'json') return;
+    const where = world.label !== undefined ? ` (${world.label})` : '';
+    if (results.length > 1) {
+      if (i > 0) io.out('');
+      io.out(`${world.label ?? ''} (kustomize root):`);
+    }
+    if (result.problems.length > 0) {
+      for (const p of result.problems) io.out(p);
+      io.err(`berth plan --live${where}: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
+      return;
+    }
     io.out(
       table(
         ['NAMESPACE', 'NAME', 'NOW', 'NEXT', 'CHANGE', 'POOL', 'REASON'],
@@ -228,10 +289,9 @@ async function runPlanLive(
         ]),
       ),
     );
-    if (result.orphaned > 0) io.err(`berth plan --live: ${result.orphaned} Service(s) would be orphaned: the webhook would deny this change`);
-  }
-  if (result.problems.length > 0) return 1;
-  return result.orphaned > 0 || result.rows.some((r) => r.change === 'denied') ? 1 : 0;
+    if (result.orphaned > 0) io.err(`berth plan --live${where}: ${result.orphaned} Service(s) would be orphaned: the webhook would deny this change`);
+  });
+  return code;
 }
 
 /**
