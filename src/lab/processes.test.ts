@@ -47,3 +47,83 @@ test("stdin 'pipe': the child reads EOF when the parent's end closes", async (t)
   await q.waitFor(/eof/, 20_000);
   assert.equal(await q.done, 0);
 });
+
+/**
+ * A parent (spawned here) that spawns a child with spawnNode (`exitWithParent` as given) and prints the child's pid;
+ * the child prints `child up`, and with `stubborn` ignores SIGTERM.
+ */
+function parentAndChild(t: { after(fn: () => void): void }, o: { exitWithParent: boolean; stubborn?: boolean }): string {
+  const child = script(
+    t,
+    `${o.stubborn ? "process.on('SIGTERM', () => process.stdout.write('ignoring SIGTERM\\\\n'));" : ''} process.stdout.write('child up\\n'); setInterval(() => {}, 1000);\n`,
+  );
+  return script(
+    t,
+    `const { spawnNode } = await import(${JSON.stringify(new URL('./processes.ts', import.meta.url).href)});
+const c = spawnNode(${JSON.stringify(child)}, [], { tsx: false, exitWithParent: ${o.exitWithParent} });
+await c.waitFor(/child up/, 20000);
+process.stdout.write('child pid ' + c.pid + '\\n');
+setInterval(() => {}, 1000);
+`,
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until `pid` is gone or `timeoutMs` passed; true when gone. */
+async function gone(pid: number, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  return !alive(pid);
+}
+
+test('exitWithParent (default): a child exits when its parent is SIGKILLed', async (t) => {
+  const parent = spawnNode(parentAndChild(t, { exitWithParent: true }), []);
+  t.after(() => void parent.stop('SIGKILL'));
+  const childPid = Number((await parent.waitFor(/child pid (\d+)/, 30_000))[1]);
+  t.after(() => {
+    if (alive(childPid)) process.kill(childPid, 'SIGKILL');
+  });
+  assert.ok(alive(childPid));
+  process.kill(parent.pid, 'SIGKILL');
+  await parent.done;
+  assert.ok(await gone(childPid, 20_000), `child ${childPid} still runs after its parent was SIGKILLed`);
+});
+
+test('exitWithParent: a child that ignores SIGTERM is made to exit anyway', async (t) => {
+  const parent = spawnNode(parentAndChild(t, { exitWithParent: true, stubborn: true }), []);
+  t.after(() => void parent.stop('SIGKILL'));
+  const childPid = Number((await parent.waitFor(/child pid (\d+)/, 30_000))[1]);
+  t.after(() => {
+    if (alive(childPid)) process.kill(childPid, 'SIGKILL');
+  });
+  process.kill(parent.pid, 'SIGKILL');
+  await parent.done;
+  assert.ok(await gone(childPid, 30_000), `child ${childPid} (ignores SIGTERM) still runs after its parent was SIGKILLed`);
+});
+
+test('exitWithParent: false leaves the child running after its parent dies', async (t) => {
+  const parent = spawnNode(parentAndChild(t, { exitWithParent: false }), []);
+  t.after(() => void parent.stop('SIGKILL'));
+  const childPid = Number((await parent.waitFor(/child pid (\d+)/, 30_000))[1]);
+  t.after(() => {
+    if (alive(childPid)) process.kill(childPid, 'SIGKILL');
+  });
+  process.kill(parent.pid, 'SIGKILL');
+  await parent.done;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(alive(childPid), 'the opt-out child was stopped');
+});
+
+test('exitWithParent: the watch neither keeps a child alive nor leaks into its environment', async (t) => {
+  const p = spawnNode(script(t, "process.stdout.write(JSON.stringify({ fd: process.env.BERTH_PARENT_FD ?? null }) + '\\n');\n"), [], { tsx: false });
+  assert.equal(await p.done, 0, p.output());
+  assert.match(p.output(), /\{"fd":null\}/);
+});

@@ -1,6 +1,7 @@
 // Running berth's processes as children (`berth lab`, end-to-end tests, benches): `node --import tsx <script> …`,
 // output kept in a bounded buffer (and optionally a log file), ready when a line matches. Stopped by pid: SIGTERM,
-// then SIGKILL after a timeout. The one spawner for the controller and the webhook processes.
+// then SIGKILL after a timeout. The one spawner for the controller and the webhook processes. Every child exits when
+// the process that spawned it dies, even by SIGKILL (exit-with-parent.mjs, unless `exitWithParent: false`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { constants } from 'node:os';
@@ -41,10 +42,20 @@ export interface SpawnOptions {
    * process dies, even by SIGKILL (how a child that must not outlive its parent notices). Default `ignore`.
    */
   readonly stdin?: 'ignore' | 'pipe';
+  /**
+   * The child exits when this process dies, whichever way (SIGKILL included): it gets a pipe as descriptor 3 and
+   * `exit-with-parent.mjs` preloaded, which sends the child SIGTERM (then exits it 5 s later) on EOF. Default true;
+   * false for a child that must outlive this process.
+   */
+  readonly exitWithParent?: boolean;
 }
 
 const MAX_BUFFER = 256 * 1024;
 const TSX = import.meta.resolve('tsx');
+/** The preload that makes a child exit with its parent (see SpawnOptions.exitWithParent). */
+export const EXIT_WITH_PARENT = new URL('./exit-with-parent.mjs', import.meta.url).href;
+/** The child's descriptor of the parent's pipe (after stdin, stdout, stderr). */
+const PARENT_FD = 3;
 
 export const CONTROLLER_MAIN = fileURLToPath(new URL('../controller/main.ts', import.meta.url));
 export const WEBHOOK_MAIN = fileURLToPath(new URL('../webhook/main.ts', import.meta.url));
@@ -52,13 +63,23 @@ export const WEBHOOK_MAIN = fileURLToPath(new URL('../webhook/main.ts', import.m
 /** Spawns `node --import tsx script ...args`. */
 export function spawnNode(script: string, args: readonly string[], opts: SpawnOptions = {}): NodeProcess {
   const loader = opts.tsx === false ? [] : ['--import', TSX];
-  const argv = [...(opts.nodeArgs ?? []), ...loader, script, ...args];
+  const watch = opts.exitWithParent !== false;
+  const argv = [...(opts.nodeArgs ?? []), ...(watch ? ['--import', EXIT_WITH_PARENT] : []), ...loader, script, ...args];
   const [cmd, ...pre] = opts.wrapper?.length ? [...opts.wrapper, process.execPath] : [process.execPath];
+  const env = opts.env ?? process.env;
   const child: ChildProcess = spawn(cmd!, [...pre, ...argv], {
-    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
-    env: opts.env ?? process.env,
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe', ...(watch ? (['pipe'] as const) : [])],
+    env: watch ? { ...env, BERTH_PARENT_FD: String(PARENT_FD) } : env,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
+  // This end of the parent's pipe is never written to; it stays open until the child exits (then it is closed, so
+  // a long run that restarts children does not collect descriptors), and never keeps this process alive.
+  const parentPipe = watch ? child.stdio[PARENT_FD] : null;
+  if (parentPipe && 'unref' in parentPipe) {
+    parentPipe.on('error', () => undefined);
+    parentPipe.on('data', () => undefined);
+    (parentPipe as { unref(): void }).unref();
+  }
   let out = '';
   let partial = '';
   let log: WriteStream | undefined = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
@@ -71,6 +92,7 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
       exited = true;
       exitSignal = sig;
       exitCode = code ?? (sig ? 128 + (constants.signals[sig] ?? 0) : null);
+      parentPipe?.destroy();
       log?.end();
       log = undefined;
       for (const w of [...waiters]) w();
