@@ -9,7 +9,7 @@ import { buildConfig } from '../config/build.ts';
 import { NS, bgpAd, community as communityCr, peer, pool } from '../config/test-objects.ts';
 import type { Config } from '../config/types.ts';
 import { community } from './bgp/wire/index.ts';
-import { BgpPlanner, diffRoutes, planBgp, type BgpPlan, type BgpWorld } from './bgp-plan.ts';
+import { BgpPlanner, diffRoutes, planBgp, sameJson, type BgpPlan, type BgpWorld } from './bgp-plan.ts';
 import { EXCLUDE_FROM_LB_LABEL, type EndpointView, type NodeView, type ServiceView } from './l2-plan.ts';
 
 function config(objs: {
@@ -763,5 +763,36 @@ describe('BgpPlanner (incremental planBgp)', () => {
       a.peers.get('tor-ebgp')!.routes.get('198.51.100.10/32'),
     );
     assert.deepEqual(plain(c), plain(planBgp({ ...w1, services: [w1.services[0]!] }, 'node-a')));
+  });
+
+  it('sameJson: equal when the JSON is (key order and undefined members aside), unequal otherwise', () => {
+    assert.ok(sameJson({ a: 1, b: [1, { c: 'x' }], d: undefined }, { b: [1, { c: 'x' }], a: 1 }));
+    assert.ok(sameJson([], []));
+    assert.ok(!sameJson({ a: 1 }, { a: 1, b: 2 }));
+    assert.ok(!sameJson({ a: 1, b: 2 }, { a: 1, c: 2 }));
+    assert.ok(!sameJson([1, 2], [2, 1]));
+    assert.ok(!sameJson({ a: [] }, { a: {} }));
+    assert.ok(!sameJson({ a: null }, { a: 0 }));
+    assert.ok(!sameJson({ labels: { x: 'y' } }, { labels: { x: 'z' } }));
+  });
+
+  it('a Service view rebuilt with other endpoints is replanned; one rebuilt the same is not', () => {
+    const planner = new BgpPlanner();
+    const cfg = config({});
+    const s1 = svc('s1', ['198.51.100.10']);
+    const w = world({ config: cfg, services: [s1] });
+    const a = planner.plan(w, 'node-a');
+    const same = planner.plan(
+      {
+        ...w,
+        services: [{ ...s1, labels: { ...s1.labels } }],
+        endpoints: new Map([...w.endpoints].map(([k, v]) => [k, v.map((e) => ({ ...e }))])),
+      },
+      'node-a',
+    );
+    assert.equal(same.decisions[0], a.decisions[0]);
+    const none = planner.plan({ ...w, endpoints: new Map() }, 'node-a');
+    assert.equal(none.decisions[0]!.reason, 'noEndpoints');
+    assert.deepEqual(plain(none), plain(planBgp({ ...w, endpoints: new Map() }, 'node-a')));
   });
 });

@@ -107,6 +107,12 @@ interface Contribution {
   bandwidthUnit?: number;
   /** [service.key], made once and shared by the routes this contribution alone makes (one per peer; read-only). */
   services?: string[];
+  /** The sessions it goes to (shared, read-only: the PlanContext's sessionList when the ad names no peer). */
+  peers: readonly string[];
+  /** The decision (of its Service's part) it comes from. */
+  index: number;
+  /** Its prefix (BgpPlanner), set when it is attached. */
+  record: PrefixRecord | undefined;
 }
 
 /**
@@ -349,24 +355,37 @@ function cmp(a: string, b: string): number {
 }
 
 // ---- Incremental planning -----------------------------------------------------------------------------------------
+//
+// Memory layout (issue 9: 10,000 Services × 3 peers in a speaker under 96 MB): one PrefixRecord per prefix whatever the
+// number of peers (its address, its contributions, each naming its peers through a shared array), one output map per
+// peer (prefix → BgpRoute, in address order, never changed once handed out), and one BgpRoute shared by the peers
+// that see the same attributes. No per-(peer, prefix) bookkeeping object, no sort-key strings.
 
-/** One Service's part of a plan: its decisions (before conflict drops) and its contributions to (peer, prefix). */
+/** One prefix some Service contributes to: where it sorts and who asks for it. */
+interface PrefixRecord {
+  prefix: string;
+  family: Family;
+  /** First address (host bits zero); for host routes the parsed IP's own value (shared with the parse memo). */
+  first: bigint;
+  len: number;
+  /** Contributions, sorted by Service key (stable) before each merge. */
+  from: Contribution[];
+}
+
+/** planBgp's address order: IPv4 before IPv6, then first address, then length. */
+function byAddress(a: PrefixRecord, b: PrefixRecord): number {
+  if (a.family !== b.family) return a.family === 'IPv4' ? -1 : 1;
+  if (a.first !== b.first) return a.first < b.first ? -1 : 1;
+  return a.len - b.len;
+}
+
+/** One Service's part of a plan: its decisions (before conflict drops) and its contributions to prefixes. */
 interface ServicePart {
   svc: ServiceView;
   eps: readonly EndpointView[];
-  /** JSON of [svc, eps]: a Service whose view and endpoints print the same plans the same. */
-  fp: string;
   decisions: BgpDecision[];
-  /** Its (peer, prefix) routes; `index`: the decision (of `decisions`) they come from. */
-  contributions: Array<{
-    index: number;
-    peer: string;
-    prefix: string;
-    family: Family;
-    first: bigint;
-    len: number;
-    c: Contribution;
-  }>;
+  /** Its contributions (each with its record, peers and decision index). */
+  contributions: Contribution[];
   /** Its ServiceBGPStatus when no conflict drops one of its routes (undefined: not announced to any peer). */
   status: ServiceBgpStatusView | undefined;
 }
@@ -392,32 +411,17 @@ interface PlanContext {
 
 interface Target {
   ad: BGPAdvertisementConfig;
+  /** Shared, read-only: ctx.sessionList for an ad without `peers`. */
   peers: string[];
   len: number;
-}
-
-/** A (peer, prefix) wanted: where it sorts and the contributions, by Service key. */
-interface WantedEntry {
-  family: Family;
-  first: bigint;
-  len: number;
-  /** Sorts as (family, first, len) do: planBgp's address order, compared as strings. */
-  sortKey: string;
-  /** In the order they were added (merging sorts them by Service key, stable). */
-  from: Contribution[];
 }
 
 interface PeerState {
   peer: PeerConfig;
   ibgp: boolean;
-  wanted: Map<string, WantedEntry>;
+  /** The routes handed out last (address order); replaced, never edited, when they change. */
   routes: Map<string, BgpRoute>;
   conflicts: Map<string, BgpConflict>;
-  /** The routes map handed out last (address order); replaced when routes change. */
-  out: Map<string, BgpRoute> | undefined;
-  /** A prefix was added since `out` was built (order must be rebuilt). */
-  added: boolean;
-  changed: boolean;
 }
 
 function planContext(world: BgpWorld, node: string): PlanContext {
@@ -451,28 +455,45 @@ function planContext(world: BgpWorld, node: string): PlanContext {
   };
 }
 
+/** A contribution before it is attached to its PrefixRecord (planService → BgpPlanner.plan). */
+interface PendingContribution {
+  c: Contribution;
+  prefix: string;
+  family: Family;
+  first: bigint;
+  len: number;
+}
+
 /** The decisions and contributions of one Service (planBgp's per-IP pass, same rules and order). */
 function planService(
   ctx: PlanContext,
   svc: ServiceView,
   eps: readonly EndpointView[],
-  fp: string,
+  out: PendingContribution[],
 ): ServicePart {
   const { self, node, pools, ads, sessionNames } = ctx;
   const decisions: BgpDecision[] = [];
-  const contributions: ServicePart['contributions'] = [];
+  const contributions: Contribution[] = [];
   for (const raw of Array.isArray(svc.ips) ? svc.ips : []) {
     const ip = parseOnce(raw);
-    const base = { service: svc.key, peers: [] as string[], prefixes: [] as string[] };
     if (!ip) {
-      decisions.push({ ...base, ip: String(raw), announced: false, reason: 'invalidIP' });
+      decisions.push({
+        service: svc.key,
+        peers: [],
+        prefixes: [],
+        ip: String(raw),
+        announced: false,
+        reason: 'invalidIP',
+      });
       continue;
     }
     const named = svc.pool !== undefined ? pools.find((p) => p.name === svc.pool) : undefined;
     const pool = named && poolContains(named, ip) ? named : pools.find((p) => poolContains(p, ip));
     const withdraw = (reason: BgpWithdrawReason): void => {
       decisions.push({
-        ...base,
+        service: svc.key,
+        peers: [],
+        prefixes: [],
         ip: ip.canonical,
         announced: false,
         reason,
@@ -541,11 +562,18 @@ function planService(
     const cacheKey = sel.anySelector ? undefined : `${pool.name}\n${ip.family}`;
     let tc = cacheKey !== undefined ? ctx.targetsOf.get(cacheKey) : undefined;
     if (!tc) {
-      const targets: Target[] = matching.map((ad) => ({
-        ad,
-        peers: ad.peers.length === 0 ? ctx.sessionList : ad.peers.filter((p) => sessionNames.has(p)),
-        len: ip.family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6,
-      }));
+      const targets: Target[] = matching.map((ad) => {
+        const named = ad.peers.filter((p) => sessionNames.has(p));
+        return {
+          ad,
+          // The session list itself when the ad names every session: contributions then need no filtering per peer.
+          peers:
+            ad.peers.length === 0 || named.join('\n') === ctx.sessionList.join('\n')
+              ? ctx.sessionList
+              : named,
+          len: ip.family === 'IPv4' ? ad.aggregationLength : ad.aggregationLengthV6,
+        };
+      });
       tc = {
         targets,
         conflict: hasLocalPrefConflict(targets),
@@ -557,14 +585,6 @@ function planService(
       withdraw('conflictingAdvertisements');
       continue;
     }
-    const d: BgpDecision = {
-      service: svc.key,
-      peers: [],
-      prefixes: [],
-      ip: ip.canonical,
-      announced: true,
-      pool: pool.name,
-    };
     const prefixes: string[] = [];
     const bits = FAMILY_BITS[ip.family];
     const index = decisions.length;
@@ -573,18 +593,31 @@ function planService(
       // Host routes (the default) are the IP itself.
       const first = len === bits ? ip.value : mask(ip.family, ip.value, len);
       const prefix = len === bits ? `${ip.canonical}/${len}` : ctx.aggregateText(ip.family, first, len);
-      const c: Contribution = { service: svc, localPref: t.ad.localPref, communities: t.ad.communities };
+      if (t.peers.length === 0) continue;
+      if (!prefixes.includes(prefix)) prefixes.push(prefix);
+      const c: Contribution = {
+        service: svc,
+        localPref: t.ad.localPref,
+        communities: t.ad.communities,
+        peers: t.peers,
+        index,
+        record: undefined,
+      };
       if (t.ad.linkBandwidth) c.bandwidthUnit = t.ad.linkBandwidth.perEndpointBitsPerSecond;
-      if (t.peers.length > 0 && !prefixes.includes(prefix)) prefixes.push(prefix);
-      for (const peer of t.peers) {
-        contributions.push({ index, peer, prefix, family: ip.family, first, len, c });
-      }
+      contributions.push(c);
+      out.push({ c, prefix, family: ip.family, first, len });
     }
-    d.peers = tc.peers.slice();
-    d.prefixes = prefixes.length > 1 ? prefixes.sort() : prefixes;
-    decisions.push(d);
+    decisions.push({
+      service: svc.key,
+      // Shared with the other Services of the pool (plans are read-only).
+      peers: tc.peers,
+      prefixes: prefixes.length > 1 ? prefixes.sort() : prefixes,
+      ip: ip.canonical,
+      announced: true,
+      pool: pool.name,
+    });
   }
-  return { svc, eps, fp, decisions, contributions, status: statusOf(ctx.node, svc, decisions) };
+  return { svc, eps, decisions, contributions, status: statusOf(ctx.node, svc, decisions) };
 }
 
 /** The ServiceBGPStatus of a Service from its final decisions, or undefined when no decision names a peer. */
@@ -594,10 +627,10 @@ function statusOf(
   decisions: readonly BgpDecision[],
 ): ServiceBgpStatusView | undefined {
   if (decisions.length === 1) {
-    // One IP: its peers are already sorted and unique.
+    // One IP: its peers are already sorted and unique (and read-only: shared).
     const d = decisions[0]!;
     if (!d.announced || d.peers.length === 0) return undefined;
-    return { node, serviceName: svc.name, serviceNamespace: svc.namespace, peers: d.peers.slice() };
+    return { node, serviceName: svc.name, serviceNamespace: svc.namespace, peers: d.peers };
   }
   const names = new Set<string>();
   for (const d of decisions) if (d.announced) for (const p of d.peers) names.add(p);
@@ -606,18 +639,51 @@ function statusOf(
 }
 
 /**
+ * `a` and `b` print the same JSON (plain data: objects, arrays, strings, numbers, booleans, null; undefined members
+ * count as absent; key order does not matter): a Service view or endpoint list that plans the same.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in x) {
+    if (!Object.prototype.hasOwnProperty.call(x, k) || x[k] === undefined) continue;
+    if (!Object.prototype.hasOwnProperty.call(y, k) || !sameJson(x[k], y[k])) return false;
+    n++;
+  }
+  for (const k in y) if (Object.prototype.hasOwnProperty.call(y, k) && y[k] !== undefined) n--;
+  return n === 0;
+}
+
+/** Same BgpRoute for a peer (attributes and Services): the previous object is kept. */
+function sameRoute(a: BgpRoute, b: BgpRoute): boolean {
+  return a === b || (sameAttributes(a, b) && sameList(a.services, b.services, (x, y) => x === y));
+}
+
+/**
  * planBgp that remembers its last plan and redoes only what changed (issue 9: 10,000 Services replanned on every
- * event). A plan is the same as planBgp(world, node) (a fresh planner's full plan) — same routes, decisions, statuses, conflicts, map orders (the
- * property test in bgp-plan.test.ts checks it over random change sequences) — with three differences that do not
- * show in the values: a Service whose view and endpoints print the same JSON as last time is not replanned, the
- * BgpRoute objects of unchanged routes are the previous plan's (so BgpSpeaker.sync compares them by identity), and a
- * peer's routes map whose routes did not change is the previous plan's map object. Plans must be treated as
- * read-only. A different Config object, node name, or view of this node starts over (a full plan).
+ * event). A plan is the same as planBgp(world, node) (a fresh planner's full plan) — same routes, decisions, statuses,
+ * conflicts, map orders (the property test in bgp-plan.test.ts checks it over random change sequences) — with three
+ * differences that do not show in the values: a Service whose view and endpoints print the same JSON as last time is
+ * not replanned, the BgpRoute objects of unchanged routes are the previous plan's (so BgpSpeaker.sync compares them by
+ * identity; peers seeing the same attributes share one object), and a peer's routes map whose routes did not change
+ * is the previous plan's map object. Plans must be treated as read-only (arrays such as `peers` are shared). A
+ * different Config object, node name, or view of this node starts over (a full plan).
  */
 export class BgpPlanner {
   #ctx: PlanContext | undefined;
   #parts = new Map<string, ServicePart>();
   #peers = new Map<string, PeerState>();
+  /** Every prefix some Service contributes to, whatever the peers. */
+  #records = new Map<string, PrefixRecord>();
 
   /** The plan of `node` in `world` (see planBgp); never throws. */
   plan(world: BgpWorld, node: string): BgpPlan {
@@ -630,43 +696,38 @@ export class BgpPlanner {
     ) {
       this.#ctx = planContext(world, node);
       this.#parts.clear();
+      this.#records.clear();
       this.#peers = new Map(
         this.#ctx.sessions.map((p) => [
           p.name,
           {
             peer: p,
             ibgp: p.peerASN === p.myASN || p.dynamicASN === 'internal',
-            wanted: new Map(),
             routes: new Map(),
             conflicts: new Map(),
-            out: undefined,
-            added: false,
-            changed: true,
           },
         ]),
       );
     }
     const ctx = this.#ctx;
+    const records = this.#records;
     const services = [...firstByName(world.services, (s) => s.key).values()].sort((a, b) =>
       cmp(a.key, b.key),
     );
-    const dirty = new Map<string, Set<string>>();
-    const touch = (peer: string, prefix: string): void => {
-      let s = dirty.get(peer);
-      if (!s) dirty.set(peer, (s = new Set()));
-      s.add(prefix);
-    };
+    const dirty = new Set<PrefixRecord>();
     const remove = (part: ServicePart): void => {
-      for (const x of part.contributions) {
-        const w = this.#peers.get(x.peer)?.wanted.get(x.prefix);
-        if (!w) continue;
-        const key = part.svc.key;
-        if (w.from.some((c) => c.service.key === key)) w.from = w.from.filter((c) => c.service.key !== key);
-        touch(x.peer, x.prefix);
+      const key = part.svc.key;
+      for (const c of part.contributions) {
+        const rec = c.record;
+        if (!rec) continue;
+        if (rec.from.some((x) => x.service.key === key))
+          rec.from = rec.from.filter((x) => x.service.key !== key);
+        dirty.add(rec);
       }
     };
     const seen = new Set<string>();
     const parts: ServicePart[] = [];
+    const pending: PendingContribution[] = [];
     for (const svc of services) {
       seen.add(svc.key);
       const eps = world.endpoints.get(svc.key) ?? [];
@@ -675,26 +736,28 @@ export class BgpPlanner {
         parts.push(old);
         continue;
       }
-      const fp = JSON.stringify([svc, eps]);
-      if (old && old.fp === fp) {
+      if (old && sameJson(old.svc, svc) && sameJson(old.eps, eps)) {
         old.svc = svc;
         old.eps = eps;
         parts.push(old);
         continue;
       }
       if (old) remove(old);
-      const part = planService(ctx, svc, eps, fp);
-      for (const x of part.contributions) {
-        const st = this.#peers.get(x.peer);
-        if (!st) continue;
-        let w = st.wanted.get(x.prefix);
-        if (!w) {
-          const sortKey = `${x.family === 'IPv4' ? 4 : 6}${x.first.toString(16).padStart(32, '0')}${x.len.toString(16).padStart(2, '0')}`;
-          st.wanted.set(x.prefix, (w = { family: x.family, first: x.first, len: x.len, sortKey, from: [] }));
-        }
-        w.from.push(x.c);
-        touch(x.peer, x.prefix);
+      const part = planService(ctx, svc, eps, pending);
+      for (const x of pending) {
+        let rec = records.get(x.prefix);
+        // A literal one-element array (a push on [] would reserve 17 slots per prefix).
+        if (!rec)
+          records.set(
+            x.prefix,
+            (rec = { prefix: x.prefix, family: x.family, first: x.first, len: x.len, from: [x.c] }),
+          );
+        else if (rec.from.length === 0) rec.from = [x.c];
+        else rec.from.push(x.c);
+        x.c.record = rec;
+        dirty.add(rec);
       }
+      pending.length = 0;
       this.#parts.set(svc.key, part);
       parts.push(part);
     }
@@ -704,28 +767,46 @@ export class BgpPlanner {
       this.#parts.delete(key);
     }
 
-    for (const [peerName, prefixes] of dirty) {
-      const st = this.#peers.get(peerName)!;
-      for (const prefix of prefixes) {
-        const w = st.wanted.get(prefix);
-        if (!w || w.from.length === 0) {
-          st.wanted.delete(prefix);
-          if (st.routes.delete(prefix)) st.changed = true;
-          st.conflicts.delete(prefix);
+    // The changed prefixes in address order, each merged once per peer (one BgpRoute shared by peers that agree).
+    const changed = [...dirty].sort(byAddress);
+    for (const rec of changed) {
+      if (rec.from.length > 1) rec.from.sort((a, b) => cmp(a.service.key, b.service.key));
+    }
+    const peers = new Map<string, BgpPeerPlan>();
+    const conflicts: BgpConflict[] = [];
+    const dropped = new Set<string>();
+    const lastOf = new Map<
+      PrefixRecord,
+      { from: readonly Contribution[]; ibgp: boolean; asn: number; route: BgpRoute }
+    >();
+    for (const p of ctx.sessions) {
+      const st = this.#peers.get(p.name)!;
+      /** This peer's changes, in address order: a new route, or undefined to remove the prefix. */
+      const updates: Array<{ rec: PrefixRecord; route: BgpRoute | undefined }> = [];
+      for (const rec of changed) {
+        const all = rec.from;
+        const from = all.every((c) => c.peers === ctx.sessionList)
+          ? all
+          : all.filter((c) => c.peers === ctx.sessionList || c.peers.includes(p.name));
+        const old = st.routes.get(rec.prefix);
+        if (from.length === 0) {
+          st.conflicts.delete(rec.prefix);
+          if (old) updates.push({ rec, route: undefined });
           continue;
         }
-        const from =
-          w.from.length > 1 ? [...w.from].sort((a, b) => cmp(a.service.key, b.service.key)) : w.from;
         const lp = from[0]!.localPref;
         if (!st.ibgp || from.every((c) => c.localPref === lp)) {
-          const old = st.routes.get(prefix);
-          const r = mergeRoute(prefix, w.family, from, st.ibgp, st.peer, world, ctx.node);
-          st.conflicts.delete(prefix);
+          st.conflicts.delete(rec.prefix);
+          const last = lastOf.get(rec);
+          const bandwidth = from.some((c) => c.bandwidthUnit !== undefined);
+          const r =
+            last && last.from === from && last.ibgp === st.ibgp && (!bandwidth || last.asn === p.myASN)
+              ? last.route
+              : mergeRoute(rec.prefix, rec.family, from, st.ibgp, p, world, ctx.node);
+          if (from === all) lastOf.set(rec, { from, ibgp: st.ibgp, asn: p.myASN, route: r });
           // The same route as before keeps its object (and the peer its map when nothing else changed).
-          if (old && sameAttributes(old, r) && old.services.join('\n') === r.services.join('\n')) continue;
-          st.routes.set(prefix, r);
-          st.changed = true;
-          if (!old) st.added = true;
+          if (old && sameRoute(old, r)) continue;
+          updates.push({ rec, route: r });
           continue;
         }
         const prefs = new Map<number, Set<string>>();
@@ -734,64 +815,42 @@ export class BgpPlanner {
           if (!s) prefs.set(c.localPref, (s = new Set()));
           s.add(c.service.key);
         }
-        st.conflicts.set(prefix, {
-          peer: peerName,
-          prefix,
+        st.conflicts.set(rec.prefix, {
+          peer: p.name,
+          prefix: rec.prefix,
           localPrefs: [...prefs.entries()]
             .sort(([a], [b]) => a - b)
             .map(([localPref, s]) => ({ localPref, services: [...s].sort() })),
         });
-        if (st.routes.delete(prefix)) st.changed = true;
+        if (old) updates.push({ rec, route: undefined });
       }
-    }
-
-    const inAddressOrder = (keys: Iterable<string>, w: Map<string, WantedEntry>): string[] =>
-      [...keys]
-        .map((k) => ({ k, s: w.get(k)!.sortKey }))
-        .sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0))
-        .map((e) => e.k);
-    const peers = new Map<string, BgpPeerPlan>();
-    const conflicts: BgpConflict[] = [];
-    const dropped = new Set<string>();
-    for (const p of ctx.sessions) {
-      const st = this.#peers.get(p.name)!;
-      if (st.changed || !st.out) {
-        if (st.added || !st.out) {
-          const keys = inAddressOrder(st.routes.keys(), st.wanted);
-          st.out = new Map(keys.map((k) => [k, st.routes.get(k)!]));
-        } else {
-          // Only changes and removals: the previous order holds.
-          const out = new Map<string, BgpRoute>();
-          for (const k of st.out.keys()) {
-            const r = st.routes.get(k);
-            if (r) out.set(k, r);
-          }
-          st.out = out;
-        }
-        st.changed = false;
-        st.added = false;
-      }
-      peers.set(p.name, { name: p.name, peer: p, ibgp: st.ibgp, routes: st.out });
+      if (updates.length > 0) st.routes = merged(st.routes, updates, records);
+      peers.set(p.name, { name: p.name, peer: p, ibgp: st.ibgp, routes: st.routes });
       if (st.conflicts.size > 0) {
-        for (const k of inAddressOrder(st.conflicts.keys(), st.wanted)) {
-          conflicts.push(st.conflicts.get(k)!);
-          dropped.add(`${p.name}\n${k}`);
+        const recs = [...st.conflicts.keys()].map((k) => records.get(k)!).sort(byAddress);
+        for (const rec of recs) {
+          conflicts.push(st.conflicts.get(rec.prefix)!);
+          dropped.add(`${p.name}\n${rec.prefix}`);
         }
       }
     }
+    for (const rec of changed) if (rec.from.length === 0) records.delete(rec.prefix);
 
     const decisions: BgpDecision[] = [];
     const statuses = new Map<string, ServiceBgpStatusView>();
     for (const part of parts) {
       let ds = part.decisions;
       let status = part.status;
-      if (dropped.size > 0 && part.contributions.some((x) => dropped.has(`${x.peer}\n${x.prefix}`))) {
+      if (
+        dropped.size > 0 &&
+        part.contributions.some((c) => c.peers.some((pe) => dropped.has(`${pe}\n${c.record!.prefix}`)))
+      ) {
         ds = part.decisions.map((d) => ({ ...d }));
         const routesOf = new Map<number, Array<[string, string]>>();
-        for (const x of part.contributions) {
-          let r = routesOf.get(x.index);
-          if (!r) routesOf.set(x.index, (r = []));
-          r.push([x.peer, x.prefix]);
+        for (const c of part.contributions) {
+          let r = routesOf.get(c.index);
+          if (!r) routesOf.set(c.index, (r = []));
+          for (const pe of c.peers) r.push([pe, c.record!.prefix]);
         }
         for (const [index, routes] of routesOf) {
           const d = ds[index]!;
@@ -813,4 +872,35 @@ export class BgpPlanner {
     }
     return { node, peers, decisions, statuses, conflicts };
   }
+}
+
+/**
+ * A new routes map: `old` (address order) with `updates` (address order; route undefined = removed) applied, new
+ * prefixes inserted at their place.
+ */
+function merged(
+  old: ReadonlyMap<string, BgpRoute>,
+  updates: ReadonlyArray<{ rec: PrefixRecord; route: BgpRoute | undefined }>,
+  records: ReadonlyMap<string, PrefixRecord>,
+): Map<string, BgpRoute> {
+  const out = new Map<string, BgpRoute>();
+  const adds = updates.filter((u) => u.route !== undefined && !old.has(u.rec.prefix));
+  const edits =
+    adds.length === updates.length ? undefined : new Map(updates.map((u) => [u.rec.prefix, u.route]));
+  let i = 0;
+  for (const [prefix, r] of old) {
+    if (i < adds.length) {
+      const rec = records.get(prefix)!;
+      while (i < adds.length && byAddress(adds[i]!.rec, rec) < 0) {
+        out.set(adds[i]!.rec.prefix, adds[i]!.route!);
+        i++;
+      }
+    }
+    if (edits?.has(prefix)) {
+      const nr = edits.get(prefix);
+      if (nr) out.set(prefix, nr);
+    } else out.set(prefix, r);
+  }
+  for (; i < adds.length; i++) out.set(adds[i]!.rec.prefix, adds[i]!.route!);
+  return out;
 }
