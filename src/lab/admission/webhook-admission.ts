@@ -82,7 +82,8 @@ export class WebhookAdmission implements Admission {
    * ResolveEndpoint picks a random ready address; kube-proxy picks a random backend). So with 3 webhook replicas
    * each one sees calls, and an endpoint that is listed ready but unreachable fails only the calls sent to it
    * (each such failure goes through failurePolicy). Endpoints with `conditions.ready: false` are never used
-   * (`ready` absent means ready); of an endpoint's addresses the first is used, as kube-proxy does.
+   * (`ready` absent means ready); of an endpoint's addresses the first is used, as kube-proxy does. Lab difference:
+   * when slices labelled `endpointslice.kubernetes.io/managed-by: berth-lab` exist, only they are used.
    */
   private endpoint(h: Webhook): Endpoint | string {
     if (h.url) return urlEndpoint(h);
@@ -97,7 +98,11 @@ export class WebhookAdmission implements Admission {
     const ports = (Array.isArray(spec['ports']) ? spec['ports'] : []).filter(isPlainObject);
     const sp = ports.find((p) => p['port'] === s.port);
     if (!sp) return `Post "${displayUrl}": service "${s.name}" has no port ${s.port}`;
-    const slices = this.d.store.list('discovery.k8s.io/endpointslices', s.namespace).filter((e) => e.metadata.labels?.['kubernetes.io/service-name'] === s.name);
+    const all = this.d.store.list('discovery.k8s.io/endpointslices', s.namespace).filter((e) => e.metadata.labels?.['kubernetes.io/service-name'] === s.name);
+    // The lab's own route (src/cli/lab.ts: the webhook process on 127.0.0.1) wins over slices of lab Pods, which run
+    // nothing: after `kubectl apply -k gitops/dev` the webhook Service has a selector matching the Deployment's Pods.
+    const lab = all.filter((e) => e.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === 'berth-lab');
+    const slices = lab.length > 0 ? lab : all;
     const candidates: Endpoint[] = [];
     for (const slice of slices) {
       const eps = (Array.isArray(slice['endpoints']) ? slice['endpoints'] : []).filter(isPlainObject);
