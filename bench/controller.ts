@@ -254,6 +254,7 @@ async function latencyRun(
   const cpu = meter.stop();
   await hog?.stop();
   w.stop();
+  await trace.settle();
   trace.prefix = undefined;
   const lat: number[] = [];
   for (const [k, t] of started) {

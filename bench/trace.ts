@@ -68,22 +68,63 @@ function spanOf(d: Decision): Span | undefined {
   return { start: end - d.durationMs, end };
 }
 
-/** The stages of a time-to-IP, each as (trace) → ms or undefined when a timestamp is missing. */
-const STAGES: ReadonlyArray<readonly [string, (t: Trace) => number | undefined]> = [
-  ['send → mutate webhook starts', (t) => diff(t.mutate?.start, t.send)],
-  ['mutate webhook (incl. claim create)', (t) => diff(t.mutate?.end, t.mutate?.start)],
-  ['mutate ends → validate starts', (t) => diff(t.validate?.start, t.mutate?.end)],
-  ['validate webhook', (t) => diff(t.validate?.end, t.validate?.start)],
-  ['validate ends → create answered', (t) => diff(t.reply, t.validate?.end ?? t.mutate?.end)],
-  ['create answered → a watch sees it', (t) => diff(t.added, t.reply)],
-  ['a watch sees it → reconcile starts', (t) => diff(t.reconcile?.start, t.added)],
-  ['reconcile starts → watch sees IP', (t) => diff(t.seen, t.reconcile?.start)],
-  // Not a step of the path: the whole reconcile, including what it writes after the status (the claim's uid binding).
-  ['(whole reconcile, incl. claim bind)', (t) => diff(t.reconcile?.end, t.reconcile?.start)],
+/**
+ * The instants of a time-to-IP, in path order: [name of the stage that ends there, instant]. Missing ones are undefined.
+ * Stage i runs from the last defined instant before it to instant i.
+ */
+function pathInstants(t: Trace): Array<readonly [string, number | undefined]> {
+  return [
+    ['send', t.send],
+    ['send → mutate webhook starts', t.mutate?.start],
+    ['mutate webhook (incl. claim create)', t.mutate?.end],
+    ['mutate ends → validate starts', t.validate?.start],
+    ['validate webhook', t.validate?.end],
+    [t.validate ? 'validate ends → create answered' : 'mutate ends → create answered', t.reply],
+    ['create answered → a watch sees it', t.added],
+    ['a watch sees it → reconcile starts', t.reconcile?.start],
+    ['reconcile starts → watch sees IP', t.seen],
+  ];
+}
+
+/** The stage names of the path, in order (the report's rows). */
+export const STAGE_NAMES: readonly string[] = [
+  'send → mutate webhook starts',
+  'mutate webhook (incl. claim create)',
+  'mutate ends → validate starts',
+  'validate webhook',
+  'validate ends → create answered',
+  'mutate ends → create answered',
+  'create answered → a watch sees it',
+  'a watch sees it → reconcile starts',
+  'reconcile starts → watch sees IP',
 ];
 
-function diff(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined || b === undefined ? undefined : a - b;
+/**
+ * Where one Service's time-to-IP went: stage name → ms (each ≥ 0), for the stages whose end instant is known; they add
+ * up to `seen − send` when every instant is known. The instants come from different observers — the bench's own event
+ * loop (create sent and answered, its watch's events), the webhook's and the controller's log lines (`time` to the ms
+ * minus `durationMs`) — so one can be recorded before the instant that precedes it on the path: the controller's
+ * informer gets a Service before the bench's own watch does, a watch event is read before the create's answer, a
+ * busy bench reads its socket late. Subtracting such pairs gave negative stages. Each instant is therefore taken as at
+ * least the latest known instant before it (a running maximum); `reordered` names the instants moved that way by more
+ * than 1 ms (the log lines' resolution), so the report says how often the observers disagreed instead of hiding it.
+ */
+export function stageTimes(t: Trace): { stages: Map<string, number>; reordered: string[] } {
+  const stages = new Map<string, number>();
+  const reordered: string[] = [];
+  let last: number | undefined;
+  for (const [name, at] of pathInstants(t)) {
+    if (at === undefined || !Number.isFinite(at)) continue;
+    if (last === undefined) {
+      last = at;
+      continue;
+    }
+    if (at < last - 1) reordered.push(name);
+    const clamped = Math.max(at, last);
+    stages.set(name, clamped - last);
+    last = clamped;
+  }
+  return { stages, reordered };
 }
 
 /** Stage timestamps of the Services whose key (namespace/name) starts with `prefix` (none while it is undefined). */
@@ -139,25 +180,61 @@ export class PathTrace {
   };
 
   /**
-   * Lines: each stage's p50/p90/p99/max over every traced Service, then the mean of each stage over the slowest 1 %
-   * (at least 5) by time-to-IP — where the tail's time goes.
+   * Lines: each stage's p50/p90/p99/max over every traced Service (stageTimes: never negative), then the mean of each
+   * stage over the slowest 1 % (at least 5) by time-to-IP — where the tail's time goes —, the whole reconcile (not a
+   * step of the path: it includes what is written after the status, the claim's uid binding), and how many instants
+   * were recorded out of path order (and clamped).
    */
   report(indent = '    '): string[] {
     const all = [...this.traces.values()].filter((t) => t.send !== undefined && t.seen !== undefined);
     if (all.length === 0) return [`${indent}(no traces)`];
     const total = (t: Trace) => t.seen! - t.send!;
-    const slow = [...all].sort((a, b) => total(b) - total(a)).slice(0, Math.max(5, Math.ceil(all.length / 100)));
-    const out = [`${indent}${'stage'.padEnd(38)} over all ${all.length}${' '.repeat(44)}mean of the slowest ${slow.length}`];
-    for (const [name, f] of STAGES) {
-      const v = all.map(f).filter((x): x is number => x !== undefined);
-      if (v.length === 0) continue;
-      const sv = slow.map(f).filter((x): x is number => x !== undefined);
-      const mean = sv.length ? sv.reduce((a, b) => a + b, 0) / sv.length : NaN;
-      out.push(`${indent}${name.padEnd(38)} ${quantiles(v).padEnd(56)} ${mean.toFixed(1)} ms`);
+    const slow = new Set([...all].sort((a, b) => total(b) - total(a)).slice(0, Math.max(5, Math.ceil(all.length / 100))));
+    const rows = new Map<string, { all: number[]; slow: number[] }>();
+    const reordered = new Map<string, number>();
+    const reconcile = { all: [] as number[], slow: [] as number[] };
+    for (const t of all) {
+      const st = stageTimes(t);
+      for (const [name, ms] of st.stages) {
+        let r = rows.get(name);
+        if (!r) rows.set(name, (r = { all: [], slow: [] }));
+        r.all.push(ms);
+        if (slow.has(t)) r.slow.push(ms);
+      }
+      for (const name of st.reordered) reordered.set(name, (reordered.get(name) ?? 0) + 1);
+      if (t.reconcile) {
+        reconcile.all.push(t.reconcile.end - t.reconcile.start);
+        if (slow.has(t)) reconcile.slow.push(t.reconcile.end - t.reconcile.start);
+      }
     }
-    const sm = slow.reduce((a, t) => a + total(t), 0) / slow.length;
-    out.push(`${indent}${'total (send → watch sees IP)'.padEnd(38)} ${quantiles(all.map(total)).padEnd(56)} ${sm.toFixed(1)} ms`);
+    const mean = (v: number[]) => (v.length ? `${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(1)} ms` : '—');
+    const row = (name: string, r: { all: number[]; slow: number[] }) =>
+      `${indent}${name.padEnd(38)} ${quantiles(r.all).padEnd(56)} ${mean(r.slow)}${r.all.length < all.length ? `  (${r.all.length} traced)` : ''}`;
+    const out = [`${indent}${'stage'.padEnd(38)} over all ${all.length}${' '.repeat(44)}mean of the slowest ${slow.size}`];
+    for (const name of STAGE_NAMES) {
+      const r = rows.get(name);
+      if (r) out.push(row(name, r));
+    }
+    if (reconcile.all.length) out.push(row('(whole reconcile, incl. claim bind)', reconcile));
+    out.push(row('total (send → watch sees IP)', { all: all.map(total), slow: [...slow].map(total) }));
+    if (reordered.size > 0) {
+      out.push(
+        `${indent}instants seen before the one preceding them (taken as equal): ` +
+          [...reordered].map(([k, n]) => `${k.slice(k.lastIndexOf('→') + 1).trim() || k} ${n}`).join(', '),
+      );
+    }
     return out;
+  }
+
+  /**
+   * Resolves once every traced Service whose IP was seen has its reconcile line, or after `timeoutMs`: the controller
+   * logs a reconcile after its last write, and the bench reads that line after its watch saw the IP, so ending the
+   * trace at once lost the reconcile of the last (slowest) Services.
+   */
+  async settle(timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    const missing = () => [...this.traces.values()].some((t) => t.seen !== undefined && t.reconcile === undefined);
+    while (missing() && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
   }
 
   clear(): void {
