@@ -20,11 +20,14 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common.h"
@@ -49,7 +52,10 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
                         InstanceMethod<&PacketSocket::Membership>("membership"),
                         InstanceMethod<&PacketSocket::Statistics>("statistics"),
                         InstanceMethod<&PacketSocket::SendBatch>("sendBatch"),
-                        InstanceMethod<&PacketSocket::AttachFilter>("attachFilter")});
+                        InstanceMethod<&PacketSocket::AttachFilter>("attachFilter"),
+                        InstanceMethod<&PacketSocket::SetArpAnswers>("setArpAnswers"),
+                        InstanceMethod<&PacketSocket::TakeArpAnswerStats>("takeArpAnswerStats"),
+                        InstanceMethod<&PacketSocket::SetTimestamps>("setTimestamps")});
   }
 
   // new PacketSocket(ifname: string, ethertype: number, onFrames: (batch: Buffer, ends: Uint32Array) => void,
@@ -118,6 +124,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     // Best effort: without it (Linux < 4.20) our own frames are skipped in Drain.
     int one = 1;
     ignore_outgoing_ = setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+    std::memcpy(mac_, ifr.ifr_hwaddr.sa_data, 6);
     if (ring_frames > 0) SetupRing(fd, ring_frames, ring_frame_size);
     struct sockaddr_ll sll;
     std::memset(&sll, 0, sizeof sll);
@@ -272,6 +279,83 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     return env.Undefined();
   }
 
+  // setArpAnswers(announced: Buffer, watched: Buffer) — IPv4 addresses, 4 bytes each in network order. From the
+  // first call on (there is no off: two empty sets answer nothing and drop every plain request), each wake-up
+  // answers here, before any frame crosses to JS, every
+  // frame that is a well-formed Ethernet/IPv4 ARP request (htype 1, ptype 0x0800, hln 6, pln 4, oper 1), not from
+  // our MAC (Ethernet source or ar$sha), to broadcast or our MAC, with ar$spa neither 0.0.0.0 (a probe) nor watched
+  // (a claim), and ar$tpa announced: the RFC 826 reply (to ar$sha, from our MAC) is built in a reused buffer and all
+  // replies of the wake-up leave in one sendmmsg(2). The same request for a target that is not watched is dropped
+  // here (the responder ignores it uncounted too). Every other frame goes to JS as before. This is exactly the
+  // responder's fastArpReply (src/speaker/layer2/responder.ts); the JS side keeps the sets and the counters
+  // (takeArpAnswerStats). Throws TypeError for a Buffer whose length is not a multiple of 4.
+  Napi::Value SetArpAnswers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsBuffer() ||
+        info[0].As<Napi::Buffer<uint8_t>>().Length() % 4 != 0 || info[1].As<Napi::Buffer<uint8_t>>().Length() % 4 != 0)
+      return ThrowType(env, "setArpAnswers(announced: Buffer, watched: Buffer): IPv4 addresses of 4 bytes each");
+    FoldArpCounts();
+    auto load = [](Napi::Buffer<uint8_t> b, std::vector<uint32_t>& out) {
+      out.clear();
+      for (size_t i = 0; i + 4 <= b.Length(); i += 4) {
+        uint32_t v;
+        std::memcpy(&v, b.Data() + i, 4);
+        out.push_back(v);  // network order: only compared for equality
+      }
+      std::sort(out.begin(), out.end());
+      out.erase(std::unique(out.begin(), out.end()), out.end());
+    };
+    load(info[0].As<Napi::Buffer<uint8_t>>(), arp_announced_);
+    load(info[1].As<Napi::Buffer<uint8_t>>(), arp_watched_);
+    arp_answered_.assign(arp_announced_.size(), 0);
+    arp_failed_.assign(arp_announced_.size(), 0);
+    arp_on_ = true;
+    if (replies_.empty()) {
+      replies_.resize(static_cast<size_t>(kMaxFramesPerWake) * kArpFrame);
+      reply_iov_.resize(kMaxFramesPerWake);
+      reply_msgs_.resize(kMaxFramesPerWake);
+      reply_index_.resize(kMaxFramesPerWake);
+      reply_stamp_.resize(kMaxFramesPerWake);
+    }
+    return env.Undefined();
+  }
+
+  // takeArpAnswerStats(): { counts: Uint32Array, delays: Float64Array } since the previous call (then reset).
+  // counts: triples (IPv4 in network order read as host u32 of its 4 bytes, answered, sendmmsg refused) per address
+  // answered; delays: 24 log2 buckets of the time from the kernel's receive timestamp of a request (TPACKET_V2
+  // tp_sec/tp_nsec) to the return of the sendmmsg that carried its reply, bucket i counting delays in [2^i, 2^(i+1))
+  // microseconds (bucket 0 also holds < 1 µs), plus [24] = frames answered, [25] = sum of delays in µs.
+  Napi::Value TakeArpAnswerStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    FoldArpCounts();
+    Napi::Uint32Array counts = Napi::Uint32Array::New(env, arp_pending_.size() * 3);
+    size_t i = 0;
+    for (const auto& [ip, c] : arp_pending_) {
+      uint8_t b[4];
+      std::memcpy(b, &ip, 4);
+      counts[i++] = (static_cast<uint32_t>(b[0]) << 24) | (static_cast<uint32_t>(b[1]) << 16) |
+                    (static_cast<uint32_t>(b[2]) << 8) | b[3];
+      counts[i++] = c.first;
+      counts[i++] = c.second;
+    }
+    arp_pending_.clear();
+    Napi::Float64Array delays = Napi::Float64Array::New(env, kDelayBuckets + 2);
+    for (size_t k = 0; k < kDelayBuckets + 2; k++) delays[k] = delay_[k];
+    std::fill(std::begin(delay_), std::end(delay_), 0.0);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("counts", counts);
+    o.Set("delays", delays);
+    return o;
+  }
+
+  // setTimestamps(on: boolean): from now on each batch also carries a Float64Array of the kernel's receive time of
+  // every frame (microseconds since the epoch, CLOCK_REALTIME; ring only, else 0), as onFrames' third argument.
+  Napi::Value SetTimestamps(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsBoolean()) return ThrowType(info.Env(), "setTimestamps(on: boolean)");
+    timestamps_ = info[0].As<Napi::Boolean>().Value();
+    return info.Env().Undefined();
+  }
+
   // close(): idempotent; after it no more onFrame calls are made.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Shutdown();
@@ -315,7 +399,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     return env.Undefined();
   }
 
-  // statistics(): { packets: number, drops: number } since open: PACKET_STATISTICS (which resets the kernel's
+  // statistics(): { packets: number, drops: number, arpAnswered: number } since open (arpAnswered: replies sent by
+  // the native ARP answer, SetArpAnswers): PACKET_STATISTICS (which resets the kernel's
   // counters on each read) accumulated here. packets counts every frame the kernel queued or dropped for this socket
   // (own outgoing copies included); drops the ones lost because the receive queue was full. packet(7).
   Napi::Value Statistics(const Napi::CallbackInfo& info) {
@@ -324,6 +409,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("packets", Napi::Number::New(env, static_cast<double>(stat_packets_)));
     o.Set("drops", Napi::Number::New(env, static_cast<double>(stat_drops_)));
+    o.Set("arpAnswered", Napi::Number::New(env, static_cast<double>(total_answered_)));
     return o;
   }
 
@@ -443,42 +529,161 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
   }
 
-  // The ring: pass 1 sums the lengths of the slots the kernel handed over (TP_STATUS_USER, read with acquire
-  // ordering), pass 2 copies them into one Buffer and gives each slot back (TP_STATUS_KERNEL, release ordering).
-  // Every slot is released before JS runs, so a close() from the callback never meets a half-read ring.
+  // The ring: pass 1 classifies the slots the kernel handed over (TP_STATUS_USER, read with acquire ordering):
+  // ARP requests answered here (SetArpAnswers) get their reply built at once, ignored ones are skipped, the rest
+  // are summed for JS; the replies leave in one sendmmsg before anything crosses to JS. Pass 2 copies the frames for
+  // JS into one Buffer and gives every slot back (TP_STATUS_KERNEL, release ordering). Every slot is released before
+  // JS runs, so a close() from the callback never meets a half-read ring.
   void DrainRing(Napi::Env env) {
     size_t total = 0;
-    unsigned slots = 0, wanted = 0;
-    for (unsigned idx = ring_head_; slots < ring_frame_nr_ && wanted < kMaxFramesPerWake;) {
+    unsigned slots = 0, wanted = 0, answered = 0;
+    kinds_.clear();
+    for (unsigned idx = ring_head_; slots < ring_frame_nr_ && wanted < kMaxFramesPerWake &&
+                                    answered < static_cast<unsigned>(kMaxFramesPerWake);) {
       auto* hdr = Slot(idx);
       if ((__atomic_load_n(&hdr->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
       size_t len = Wanted(hdr);
+      uint8_t kind = kSkip;
       if (len > 0) {
-        total += len;
-        wanted++;
+        int a = arp_on_ ? ArpAnswer(reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac, len, answered) : kToJs;
+        if (a == kToJs) {
+          kind = kDeliver;
+          total += len;
+          wanted++;
+        } else if (a >= 0) {
+          reply_stamp_[answered++] = StampMicros(hdr);
+        }
       }
+      kinds_.push_back(kind);
       slots++;
       idx = idx + 1 == ring_frame_nr_ ? 0 : idx + 1;
     }
     if (slots == 0) return;
+    if (answered > 0) SendReplies(answered);
     Napi::HandleScope scope(env);
-    Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::New(env, total);
-    Napi::Uint32Array ends = Napi::Uint32Array::New(env, wanted);
-    uint8_t* out = batch.Data();
+    Napi::Buffer<uint8_t> batch;
+    Napi::Uint32Array ends;
+    Napi::Float64Array stamps;
+    uint8_t* out = nullptr;
+    if (wanted > 0) {
+      batch = Napi::Buffer<uint8_t>::New(env, total);
+      ends = Napi::Uint32Array::New(env, wanted);
+      if (timestamps_) stamps = Napi::Float64Array::New(env, wanted);
+      out = batch.Data();
+    }
     size_t at = 0;
     unsigned n = 0;
     for (unsigned i = 0; i < slots; i++) {
       auto* hdr = Slot(ring_head_);
-      size_t len = Wanted(hdr);
-      if (len > 0 && n < wanted && at + len <= total) {
-        std::memcpy(out + at, reinterpret_cast<uint8_t*>(hdr) + hdr->tp_mac, len);
-        at += len;
-        ends[n++] = static_cast<uint32_t>(at);
+      if (kinds_[i] == kDeliver) {
+        size_t len = Wanted(hdr);
+        if (n < wanted && at + len <= total) {
+          std::memcpy(out + at, reinterpret_cast<uint8_t*>(hdr) + hdr->tp_mac, len);
+          at += len;
+          if (timestamps_) stamps[n] = StampMicros(hdr);
+          ends[n++] = static_cast<uint32_t>(at);
+        }
       }
       __atomic_store_n(&hdr->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
       ring_head_ = ring_head_ + 1 == ring_frame_nr_ ? 0 : ring_head_ + 1;
     }
-    if (wanted > 0) Deliver(env, batch, ends);
+    if (wanted > 0) Deliver(env, batch, ends, stamps);
+    ReportSendError(env);
+  }
+
+  static double StampMicros(const struct tpacket2_hdr* hdr) {
+    return hdr->tp_sec == 0 ? 0 : static_cast<double>(hdr->tp_sec) * 1e6 + static_cast<double>(hdr->tp_nsec) / 1e3;
+  }
+
+  static double NowMicros() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+  }
+
+  // The native ARP answer (see SetArpAnswers): kToJs, kIgnored, or the index of the announced target, the reply
+  // then built in replies_ slot `slot`. Reads at most 42 bytes of `f`, checked against `len`.
+  int ArpAnswer(const uint8_t* f, size_t len, unsigned slot) {
+    static const uint8_t kRequestHead[8] = {0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01};
+    static const uint8_t kReplyHead[10] = {0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02};
+    if (len < kArpFrame || f[12] != 0x08 || f[13] != 0x06 || std::memcmp(f + 14, kRequestHead, 8) != 0) return kToJs;
+    if (std::memcmp(f + 6, mac_, 6) == 0 || std::memcmp(f + 22, mac_, 6) == 0) return kToJs;
+    static const uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    if (std::memcmp(f, kBroadcast, 6) != 0 && std::memcmp(f, mac_, 6) != 0) return kToJs;
+    uint32_t spa, tpa;
+    std::memcpy(&spa, f + 28, 4);
+    std::memcpy(&tpa, f + 38, 4);
+    if (spa == 0 || std::binary_search(arp_watched_.begin(), arp_watched_.end(), spa)) return kToJs;
+    auto it = std::lower_bound(arp_announced_.begin(), arp_announced_.end(), tpa);
+    if (it == arp_announced_.end() || *it != tpa)
+      return std::binary_search(arp_watched_.begin(), arp_watched_.end(), tpa) ? kToJs : kIgnored;
+    uint8_t* r = replies_.data() + static_cast<size_t>(slot) * kArpFrame;
+    std::memcpy(r, f + 22, 6);        // Ethernet destination: ar$sha
+    std::memcpy(r + 6, mac_, 6);      // Ethernet source: ours
+    std::memcpy(r + 12, kReplyHead, 10);
+    std::memcpy(r + 22, mac_, 6);     // ar$sha: ours
+    std::memcpy(r + 28, f + 38, 4);   // ar$spa: the asked IP
+    std::memcpy(r + 32, f + 22, 6);   // ar$tha: the requester
+    std::memcpy(r + 38, f + 28, 4);   // ar$tpa: the requester's IP
+    int index = static_cast<int>(it - arp_announced_.begin());
+    reply_index_[slot] = static_cast<uint32_t>(index);
+    return index;
+  }
+
+  // Sends replies_[0..n) with sendmmsg (a refused frame is counted and skipped; the first errno is reported after
+  // the batch), then counts them per IP and their delays from the kernel's receive stamp.
+  void SendReplies(unsigned n) {
+    for (unsigned i = 0; i < n; i++) {
+      reply_iov_[i].iov_base = replies_.data() + static_cast<size_t>(i) * kArpFrame;
+      reply_iov_[i].iov_len = kArpFrame;
+      std::memset(&reply_msgs_[i], 0, sizeof reply_msgs_[i]);
+      reply_msgs_[i].msg_hdr.msg_iov = &reply_iov_[i];
+      reply_msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
+    unsigned off = 0;
+    while (off < n) {
+      int sent = fd_ < 0 ? -1 : sendmmsg(fd_, reply_msgs_.data() + off, n - off, MSG_DONTWAIT);
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent <= 0) {
+        if (send_errno_ == 0) send_errno_ = fd_ < 0 ? EBADF : (sent == 0 ? EAGAIN : errno);
+        arp_failed_[reply_index_[off]]++;
+        off++;
+        continue;
+      }
+      for (int k = 0; k < sent; k++) arp_answered_[reply_index_[off + k]]++;
+      total_answered_ += static_cast<uint64_t>(sent);
+      double now = NowMicros();
+      for (int k = 0; k < sent; k++) {
+        double stamp = reply_stamp_[off + k];
+        if (stamp <= 0) continue;
+        double d = now - stamp;
+        unsigned b = 0;
+        while (b + 1 < kDelayBuckets && d >= static_cast<double>(2u << b)) b++;
+        delay_[b]++;
+        delay_[kDelayBuckets]++;
+        delay_[kDelayBuckets + 1] += d > 0 ? d : 0;
+      }
+      off += static_cast<unsigned>(sent);
+    }
+  }
+
+  void ReportSendError(Napi::Env env) {
+    if (send_errno_ == 0) return;
+    int err = send_errno_;
+    send_errno_ = 0;
+    Report(SystemError(env, err, "sendmmsg", ifname_).Value());
+  }
+
+  // Moves the per-index counters of the current announced set into arp_pending_ (keyed by address).
+  void FoldArpCounts() {
+    for (size_t i = 0; i < arp_announced_.size(); i++) {
+      if (arp_answered_[i] == 0 && arp_failed_[i] == 0) continue;
+      auto& c = arp_pending_[arp_announced_[i]];
+      c.first += arp_answered_[i];
+      c.second += arp_failed_[i];
+      arp_answered_[i] = 0;
+      arp_failed_[i] = 0;
+    }
   }
 
   struct tpacket2_hdr* Slot(unsigned idx) const {
@@ -503,6 +708,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     staged_.clear();
     staged_ends_.clear();
     int error = 0;
+    unsigned answered = 0;
     for (int i = 0; i < kMaxFramesPerWake && fd_ >= 0; i++) {
       struct sockaddr_ll from;
       socklen_t fromlen = sizeof from;
@@ -514,22 +720,41 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         break;
       }
       if (from.sll_pkttype == PACKET_OUTGOING) continue;
+      if (arp_on_) {
+        int a = ArpAnswer(buf_.data(), static_cast<size_t>(n), answered);
+        if (a >= 0) {
+          reply_stamp_[answered++] = 0;
+          if (answered == static_cast<unsigned>(kMaxFramesPerWake)) {
+            SendReplies(answered);
+            answered = 0;
+          }
+          continue;
+        }
+        if (a == kIgnored) continue;
+      }
       staged_.insert(staged_.end(), buf_.begin(), buf_.begin() + n);
       staged_ends_.push_back(static_cast<uint32_t>(staged_.size()));
     }
+    if (answered > 0) SendReplies(answered);
     Napi::HandleScope scope(env);
     if (!staged_ends_.empty()) {
       Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(env, staged_.data(), staged_.size());
       Napi::Uint32Array ends = Napi::Uint32Array::New(env, staged_ends_.size());
       std::memcpy(ends.Data(), staged_ends_.data(), staged_ends_.size() * sizeof(uint32_t));
       if (staged_.capacity() > (1u << 20)) std::vector<uint8_t>().swap(staged_);  // do not keep a burst's megabytes
-      Deliver(env, batch, ends);
+      Deliver(env, batch, ends, Napi::Float64Array());
     }
+    ReportSendError(env);
     if (error != 0) Report(SystemError(env, error, "recvfrom", ifname_).Value());
   }
 
-  void Deliver(Napi::Env env, Napi::Buffer<uint8_t> batch, Napi::Uint32Array ends) {
-    on_frame_.MakeCallback(Value(), {batch, ends}, *context_);
+  void Deliver(Napi::Env env, Napi::Buffer<uint8_t> batch, Napi::Uint32Array ends, Napi::Float64Array stamps) {
+    if (timestamps_) {
+      if (stamps.IsEmpty()) stamps = Napi::Float64Array::New(env, ends.ElementLength());
+      on_frame_.MakeCallback(Value(), {batch, ends, stamps}, *context_);
+    } else {
+      on_frame_.MakeCallback(Value(), {batch, ends}, *context_);
+    }
     // A throwing handler must not stop the socket: the exception is cleared and handed to onError.
     if (env.IsExceptionPending()) Report(env.GetAndClearPendingException().Value());
   }
@@ -541,7 +766,28 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
   }
 
+  static constexpr int kToJs = -2;
+  static constexpr int kIgnored = -1;
+  static constexpr uint8_t kSkip = 0, kDeliver = 1;
+  static constexpr size_t kArpFrame = 42;  // Ethernet + ARP for IPv4, unpadded (drivers pad to 60)
+  static constexpr size_t kDelayBuckets = 24;
+
   std::string ifname_;
+  uint8_t mac_[6] = {0, 0, 0, 0, 0, 0};
+  // Native ARP answering (SetArpAnswers): sorted sets, per-index counters, reused reply buffers.
+  bool arp_on_ = false;
+  bool timestamps_ = false;
+  int send_errno_ = 0;
+  std::vector<uint32_t> arp_announced_, arp_watched_;
+  std::vector<uint32_t> arp_answered_, arp_failed_;
+  std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> arp_pending_;
+  std::vector<uint8_t> replies_;
+  std::vector<struct iovec> reply_iov_;
+  std::vector<struct mmsghdr> reply_msgs_;
+  std::vector<uint32_t> reply_index_;
+  std::vector<double> reply_stamp_;
+  std::vector<uint8_t> kinds_;
+  double delay_[kDelayBuckets + 2] = {};
   std::vector<uint8_t> buf_;
   std::vector<uint8_t> staged_;
   std::vector<uint32_t> staged_ends_;
@@ -555,6 +801,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   int ifindex_ = 0;
   uint64_t stat_packets_ = 0;
   uint64_t stat_drops_ = 0;
+  uint64_t total_answered_ = 0;
   uv_poll_t* poll_ = nullptr;
   bool referenced_ = false;
   bool hook_ = false;

@@ -76,12 +76,30 @@ function frameSummary(f: Buffer): string {
   return `na ${p.message.target} ${p.message.solicited ? 'S' : ''}${p.message.override ? 'O' : ''} to ${p.destination}`;
 }
 
+/** A FakeLink that also takes the native ARP sets (like PacketSocket.setArpAnswers) and reports fake counts. */
+class NativeFakeLink extends FakeLink {
+  pushed: Array<[string[], string[]]> = [];
+  answered = new Map<string, { answered: number; sendErrors: number }>();
+  refuse = false;
+  setArpAnswers(announced: readonly string[], watched: readonly string[]): void {
+    if (this.refuse && announced.length > 0) throw new Error('ENOSYS');
+    this.pushed.push([[...announced].sort(), [...watched].sort()]);
+  }
+  takeArpAnswerStats(): { perIp: Map<string, { answered: number; sendErrors: number }> } {
+    const perIp = this.answered;
+    this.answered = new Map();
+    return { perIp };
+  }
+}
+
 function setup(
   o: {
+    native?: boolean;
     links?: { arp: string[]; ndp: string[] };
     failOpen?: string;
     probe?: { count: number; intervalMs: number };
     friendly?: string[];
+    standby?: { ipv4: boolean; ipv6: boolean };
   } = {},
 ) {
   const clock = new FakeClock(0);
@@ -89,7 +107,12 @@ function setup(
   const macs: Record<string, string> = { eth0: '02:00:00:77:00:02', eth1: '02:00:00:77:01:02' };
   const openLink: OpenLink = (ifname, ethertype, onFrame) => {
     if (ifname === o.failOpen) throw Object.assign(new Error(`ENODEV ${ifname}`), { code: 'ENODEV' });
-    const l = new FakeLink(ifname, ethertype, macToBuffer(macs[ifname] ?? '02:00:00:00:00:ff'), onFrame);
+    const l = new (o.native ? NativeFakeLink : FakeLink)(
+      ifname,
+      ethertype,
+      macToBuffer(macs[ifname] ?? '02:00:00:00:00:ff'),
+      onFrame,
+    );
     links.push(l);
     return l;
   };
@@ -102,6 +125,7 @@ function setup(
     probe: o.probe,
     friendlyMacs: () => new Set(o.friendly ?? [PEER]),
     conflict: { recheckMs: 1000, clearAfterMs: 3000 },
+    standby: o.standby,
   });
   for (const ev of ['conflict', 'conflictCleared', 'announced', 'withdrawn', 'linkError'] as const)
     a.on(ev, (...args: unknown[]) =>
@@ -206,8 +230,8 @@ describe('Layer2Announcer', () => {
     assert.equal(clock.pending, 0);
   });
 
-  it('withdraws at once, closes idle sockets, and does not probe again when the IP comes back', async () => {
-    const { a, clock, events, open } = setup();
+  it('withdraws at once, closes idle sockets (standby off), and does not probe again when the IP comes back', async () => {
+    const { a, clock, events, open } = setup({ standby: { ipv4: false, ipv6: false } });
     a.set([ann(VIP4)]);
     await clock.advance(300);
     const arp = open('eth0', 0x0806)!;
@@ -238,7 +262,7 @@ describe('Layer2Announcer', () => {
   });
 
   it("counts the sockets' kernel drops as drop reason queue-full, also after a socket closed", () => {
-    const { a, open } = setup();
+    const { a, open } = setup({ standby: { ipv4: false, ipv6: false } });
     a.set([ann(VIP4), ann(VIP6)]);
     assert.equal(a.stats().drops.has('queue-full'), false, 'no entry before the first drop');
     open('eth0', 0x0806)!.kernelDrops = 5;
@@ -353,6 +377,7 @@ describe('Layer2Announcer', () => {
       links: { arp: ['eth0', 'eth1', 'eth2'], ndp: ['eth0'] },
       failOpen: 'eth2',
       probe: { count: 0, intervalMs: 0 },
+      standby: { ipv4: false, ipv6: false },
     });
     a.set([ann(VIP4, ['eth1']), ann('198.51.100.300'), ann(VIP6, ['eth9'])]);
     assert.deepEqual(
@@ -378,6 +403,90 @@ describe('Layer2Announcer', () => {
     eth0.onFrame(arpRequest(VIP4));
     assert.deepEqual(eth0.sent, []);
     await settle();
+  });
+
+  it('keeps standby sockets open on every link while no IP is held, so a takeover opens nothing', async () => {
+    const { a, clock, open, links, events } = setup({
+      links: { arp: ['eth0', 'eth1'], ndp: ['eth0'] },
+      probe: { count: 0, intervalMs: 0 },
+    });
+    a.set([]);
+    assert.deepEqual(
+      links.map((l) => `${l.ifname}/${l.ethertype}`),
+      ['eth0/2054', 'eth1/2054', 'eth0/34525'],
+      'opened with no IP held',
+    );
+    const arp = open('eth0', 0x0806)!;
+    arp.onFrame(arpRequest(VIP4));
+    assert.deepEqual(arp.take(), [], 'an idle socket answers nothing');
+    a.set([ann(VIP4, ['eth0'])]);
+    assert.equal(links.length, 3, 'the takeover opened nothing');
+    assert.deepEqual(arp.take(), [`garp-req ${VIP4}`, `garp-rep ${VIP4}`]);
+    a.set([]);
+    assert.equal(arp.closed, false, 'kept open after the withdraw');
+    assert.deepEqual(events, [`announced ${VIP4}`, `withdrawn ${VIP4}`]);
+    await clock.advance(10_000);
+    assert.deepEqual(arp.take(), [], 'nothing sent after the withdraw');
+    a.close();
+    assert.ok(links.every((l) => l.closed));
+  });
+
+  it('closes a standby socket when its link leaves links()', () => {
+    const links0 = { arp: ['eth0', 'eth1'], ndp: [] as string[] };
+    const { a, links } = setup({ links: links0 });
+    a.set([]);
+    assert.equal(links.length, 2);
+    links0.arp = ['eth0'];
+    a.set([]);
+    assert.deepEqual(
+      links.map((l) => `${l.ifname}:${l.closed}`),
+      ['eth0:false', 'eth1:true'],
+    );
+    a.close();
+  });
+
+  it('pushes the announced and watched IPv4s to a link that answers ARP natively, and counts its answers', async () => {
+    const { a, clock, open } = setup({
+      probe: { count: 1, intervalMs: 100 },
+      standby: { ipv4: false, ipv6: false },
+      native: true,
+    });
+    a.set([ann(VIP4), ann('198.51.100.11')]);
+    const arp = open('eth0', 0x0806) as NativeFakeLink;
+    assert.deepEqual(arp.pushed, [], 'pushed by a microtask, once per burst of changes');
+    await settle();
+    assert.deepEqual(arp.pushed, [[[], [VIP4, '198.51.100.11']]], 'probing: watched, not answered');
+    await clock.advance(200);
+    assert.deepEqual(arp.pushed.at(-1), [
+      [VIP4, '198.51.100.11'],
+      [VIP4, '198.51.100.11'],
+    ]);
+    arp.answered = new Map([[VIP4, { answered: 7, sendErrors: 1 }]]);
+    const s = a.stats();
+    assert.equal(s.requestsReceived.get(VIP4), 8);
+    assert.equal(s.responsesSent.get(VIP4), 7);
+    assert.equal(a.stats().responsesSent.get(VIP4), 7, 'taken once');
+    a.set([ann('198.51.100.11')]);
+    await settle();
+    assert.deepEqual(arp.pushed.at(-1), [['198.51.100.11'], ['198.51.100.11']]);
+    arp.answered = new Map([['198.51.100.11', { answered: 2, sendErrors: 0 }]]);
+    a.set([]);
+    assert.equal(arp.closed, true);
+    assert.equal(a.stats().responsesSent.get('198.51.100.11'), 2, 'folded before the socket closed');
+    a.close();
+  });
+
+  it('falls back to answering in JS when the link refuses the native sets', async () => {
+    const { a, clock, open } = setup({ probe: { count: 0, intervalMs: 0 }, native: true });
+    a.set([ann(VIP4)]);
+    const arp = open('eth0', 0x0806) as NativeFakeLink;
+    arp.refuse = true;
+    await settle();
+    arp.take();
+    arp.onFrame(arpRequest(VIP4));
+    assert.deepEqual(arp.take(), [`arp-reply ${VIP4} to ${CLIENT}`]);
+    await clock.advance(0);
+    a.close();
   });
 
   it('counts drops of hostile frames and never throws from onFrame', () => {

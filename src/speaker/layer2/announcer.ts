@@ -42,6 +42,13 @@ export interface LinkPort {
   attachFilter?(program: readonly BpfInstruction[]): void;
   /** Optional (PacketSocket has it; readable after close): frames the kernel dropped, the ring being full. */
   stats?(): { kernelDrops: number };
+  /**
+   * Optional (PacketSocket has it): the addon answers plain ARP requests for `announced` IPv4s itself, before JS
+   * (the responder's ARP fast path, same decisions; see PacketSocket.setArpAnswers). The announcer pushes the sets
+   * whenever they change and folds takeArpAnswerStats() into its counters.
+   */
+  setArpAnswers?(announced: readonly string[], watched: readonly string[]): void;
+  takeArpAnswerStats?(): { perIp: ReadonlyMap<string, { answered: number; sendErrors: number }> };
 }
 
 /** Opens a socket on `ifname` bound to `ethertype` (0x0806 ARP, 0x86dd IPv6); throws when it cannot (EPERM, ENODEV). */
@@ -103,6 +110,13 @@ export interface AnnouncerOptions {
    * has not claimed it for `clearAfterMs` (default 15000, i.e. three unanswered re-probes).
    */
   conflict?: { recheckMs: number; clearAfterMs: number };
+  /**
+   * Standby sockets, per family (default both true): on every set() a socket is opened on each layer-2 link of the
+   * family (`links()`), and kept open while this node holds no IP there, so taking an IP (a failover) needs no
+   * open. false: opened when the first IP needs the link, closed when the last one leaves. A socket closes when its
+   * link leaves `links()`. An idle ARP socket answers nothing and drops plain requests in the addon.
+   */
+  standby?: { ipv4: boolean; ipv6: boolean };
 }
 
 /** MetalLB announcer.go: one GARP/NA at once, then every 1.1 s until 5 s after the latest trigger. */
@@ -131,6 +145,10 @@ interface Port {
   /** Solicited-node MAC → number of watched IPs that need it (IPv6 ports). */
   groups: Map<string, number>;
   responder: ResponderState | undefined;
+  /** The sets pushed to the addon (LinkPort.setArpAnswers) are out of date; a microtask pushes them. */
+  nativeDirty: boolean;
+  /** The link has no setArpAnswers or it failed once: JS answers everything. */
+  nativeOff: boolean;
 }
 
 interface Want {
@@ -166,14 +184,18 @@ function bump<K>(m: Map<K, number>, k: K, n = 1): void {
  * - A removed IP stops being answered at once (nothing is sent; MetalLB §5.3) and `withdrawn` is emitted.
  * - `reannounce(ip)` starts a new burst: one gratuitous ARP pair / unsolicited NA at once, then every 1.1 s until
  *   5 s after the latest trigger.
- * Sockets: one per (link, EtherType): ARP on `links().arp` for IPv4, IPv6 on `links().ndp` for IPv6, opened when
- * the first IP needs the link and closed when the last one leaves. Call set() again (even unchanged) to pick up
- * link changes. Nothing here throws into the caller's event loop: send errors and bad frames are logged/counted.
+ * Sockets: one per (link, EtherType): ARP on `links().arp` for IPv4, IPv6 on `links().ndp` for IPv6, opened on
+ * every such link at set() and kept while this node holds no IP (`standby`, default on: a takeover needs no open),
+ * closed when the link leaves `links()`. Call set() again (even unchanged) to pick up link changes. Plain ARP
+ * requests for active IPs are answered by the addon itself when the link can (LinkPort.setArpAnswers: no JS on that
+ * path), with the same decisions and counters. Nothing here throws into the caller's event loop: send errors and
+ * bad frames are logged/counted.
  */
 export class Layer2Announcer extends EventEmitter<EventMap> {
   readonly #o: AnnouncerOptions;
   readonly #probe: { count: number; intervalMs: number };
   readonly #conflict: { recheckMs: number; clearAfterMs: number };
+  readonly #standby: { ipv4: boolean; ipv6: boolean };
   readonly #ports = new Map<string, Port>();
   readonly #wants = new Map<string, Want>();
   /** `ifname|ip` pairs that were active once: never probed again. */
@@ -195,6 +217,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     this.#o = o;
     this.#probe = o.probe ?? { count: 3, intervalMs: 100 };
     this.#conflict = o.conflict ?? { recheckMs: 5000, clearAfterMs: 15_000 };
+    this.#standby = o.standby ?? { ipv4: true, ipv6: true };
     for (const [name, v] of [
       ['probe.count', this.#probe.count],
       ['probe.intervalMs', this.#probe.intervalMs],
@@ -244,11 +267,14 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         desired.set(key, d);
       }
     }
+    const standby = new Set<string>();
+    if (this.#standby.ipv4) for (const l of links.arp) standby.add(`${l}|4`);
+    if (this.#standby.ipv6) for (const l of links.ndp) standby.add(`${l}|6`);
     // Removals first: stop answering at once.
     for (const port of [...this.#ports.values()]) {
       const keep = desired.get(port.key)?.ips;
       for (const ip of [...port.ips.keys()]) if (!keep?.has(ip)) this.#removeFromPort(port, ip);
-      if (port.ips.size === 0) this.#closePort(port);
+      if (port.ips.size === 0 && !standby.has(port.key)) this.#closePort(port);
     }
     for (const ip of [...this.#wants.keys()]) {
       if (wants.has(ip)) continue;
@@ -268,6 +294,11 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         this.#addToPort(port, ip, this.#wants.get(ip)!.probe);
       }
     }
+    for (const key of standby) {
+      if (this.#ports.has(key)) continue;
+      const bar = key.lastIndexOf('|');
+      this.#openPort(key.slice(0, bar), key.slice(bar + 1) === '4' ? 4 : 6);
+    }
   }
 
   /** A new gratuitous burst for `ip` on every link where it is active (e.g. after a failover); no-op otherwise. */
@@ -276,8 +307,9 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     if (canon && this.#activePorts(canon).length > 0) this.#trigger(canon);
   }
 
-  /** Copies of the counters (MetalLB metric names in AnnouncerStats). */
+  /** Copies of the counters (MetalLB metric names in AnnouncerStats), the addon's ARP answers included. */
   stats(): AnnouncerStats {
+    for (const p of this.#ports.values()) this.#foldNative(p);
     const drops = new Map(this.#stats.drops);
     let queueFull = this.#closedKernelDrops;
     for (const p of this.#ports.values()) queueFull += kernelDrops(p.link);
@@ -326,7 +358,17 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
       const link = this.#o.openLink(ifname, family === 4 ? ETHERTYPE_ARP : ETHERTYPE_IPV6, (frame) => {
         if (port) this.#onFrame(port, frame);
       });
-      port = { key, ifname, family, link, ips: new Map(), groups: new Map(), responder: undefined };
+      port = {
+        key,
+        ifname,
+        family,
+        link,
+        ips: new Map(),
+        groups: new Map(),
+        responder: undefined,
+        nativeDirty: false,
+        nativeOff: family !== 4 || typeof link.setArpAnswers !== 'function',
+      };
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.#o.log.error({ ifname, family, err: err.message }, 'layer2: cannot open packet socket');
@@ -345,12 +387,61 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         );
       }
     }
+    this.#invalidate(port);
     this.#o.log.debug({ ifname, family, mac: macToString(port.link.mac) }, 'layer2: link opened');
     return port;
   }
 
+  /**
+   * The port's IPs or phases changed: the JS responder state is rebuilt on the next frame, and the addon's sets
+   * (LinkPort.setArpAnswers) are pushed by a microtask, once per burst of changes (a set() of 1,000 IPs pushes
+   * once). Frames are read on the event loop, so none meets the stale sets in between.
+   */
+  #invalidate(port: Port): void {
+    port.responder = undefined;
+    if (port.nativeOff || port.nativeDirty) return;
+    port.nativeDirty = true;
+    queueMicrotask(() => {
+      port.nativeDirty = false;
+      if (this.#closed || this.#ports.get(port.key) !== port || port.nativeOff) return;
+      const st = this.#responderState(port);
+      try {
+        port.link.setArpAnswers!([...st.announced], [...st.watched]);
+      } catch (e) {
+        // JS answers everything then (same decisions, later).
+        port.nativeOff = true;
+        try {
+          port.link.setArpAnswers!([], [...st.watched, ...st.announced]);
+        } catch {
+          // the addon refuses even that: it never answered, nothing to undo
+        }
+        this.#o.log.warn(
+          { ifname: port.ifname, err: e instanceof Error ? e.message : String(e) },
+          'layer2: native ARP answering off, answering in JS',
+        );
+      }
+    });
+  }
+
+  /** Adds what the addon answered on `port` since the last call to the MetalLB counters. */
+  #foldNative(port: Port): void {
+    if (port.family !== 4 || typeof port.link.takeArpAnswerStats !== 'function') return;
+    try {
+      for (const [ip, c] of port.link.takeArpAnswerStats().perIp) {
+        bump(this.#stats.requestsReceived, ip, c.answered + c.sendErrors);
+        if (c.answered > 0) bump(this.#stats.responsesSent, ip, c.answered);
+      }
+    } catch (e) {
+      this.#o.log.warn(
+        { ifname: port.ifname, err: e instanceof Error ? e.message : String(e) },
+        'layer2: reading native ARP counters failed',
+      );
+    }
+  }
+
   #closePort(port: Port): void {
     this.#ports.delete(port.key);
+    this.#foldNative(port);
     try {
       port.link.close();
     } catch (e) {
@@ -369,7 +460,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
       lastDefend: -Infinity,
     };
     port.ips.set(ip, s);
-    port.responder = undefined;
+    this.#invalidate(port);
     if (port.family === 6) this.#membership(port, ip, true);
     if (probe && this.#probe.count > 0 && !this.#seen.has(`${port.ifname}|${ip}`))
       void this.#runProbe(port, s);
@@ -381,7 +472,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     if (!s) return;
     s.abort.abort();
     port.ips.delete(ip);
-    port.responder = undefined;
+    this.#invalidate(port);
     if (port.family === 6) this.#membership(port, ip, false);
   }
 
@@ -422,7 +513,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
 
   #activate(port: Port, s: IpOnLink): void {
     s.phase = 'active';
-    port.responder = undefined;
+    this.#invalidate(port);
     this.#seen.add(`${port.ifname}|${s.ip}`);
     this.#o.log.info(
       { ip: s.ip, ifname: port.ifname, mac: macToString(port.link.mac) },
@@ -537,7 +628,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     s.conflict = { mac, lastSeen: now };
     if (s.phase === 'probing') {
       s.phase = 'blocked';
-      port.responder = undefined;
+      this.#invalidate(port);
     }
     if (previous !== mac) {
       this.#o.log.warn(

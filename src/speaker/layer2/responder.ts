@@ -111,9 +111,12 @@ function isBroadcastAt(buf: Buffer, offset: number): boolean {
  * The hot cases on a busy segment, decided on raw bytes without building header objects or MAC texts: a well-formed
  * Ethernet/IPv4 ARP request (not a probe), to broadcast or our MAC, from another host whose IP we do not watch, for
  * an announced IP (a reply byte-for-byte the one respondArp builds) or for an IP we do not watch (ignored). Anything
- * else returns undefined and takes the general path, which decides and counts it.
+ * else returns undefined and takes the general path, which decides and counts it. The addon's native ARP answer
+ * (PacketSocket.setArpAnswers, native/src/packet_socket.cc ArpAnswer) takes exactly these decisions: a test compares
+ * the two on mutated frames over loopback.
+ * @internal
  */
-function fastArpReply(frame: Buffer, state: ResponderState): ResponderResult | undefined {
+export function fastArpReply(frame: Buffer, state: ResponderState): ResponderResult | undefined {
   if (frame.length < ETHERNET_HEADER_LENGTH + 28 || frame[12] !== 0x08 || frame[13] !== 0x06)
     return undefined;
   if (frame.compare(ARP_REQUEST_HEAD, 0, 8, 14, 22) !== 0) return undefined;

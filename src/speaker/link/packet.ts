@@ -68,6 +68,34 @@ export interface PacketSocket {
   dropMembership(m: PacketMembership): void;
   /** Counters since open (still readable after close). */
   stats(): PacketSocketStats;
+  /**
+   * Native ARP answering (ARP sockets): from now on the addon itself answers, before any frame crosses to JS, each
+   * well-formed Ethernet/IPv4 ARP request (not a probe, not from our MAC, to broadcast or our MAC) whose sender IP is
+   * not in `watched` and whose target IP is in `announced`, with the RFC 826 reply; the same request for a target in
+   * neither set is dropped there. Everything else still reaches onFrame. This is exactly the layer-2 responder's
+   * ARP fast path (src/speaker/layer2/responder.ts), so the decisions do not change, only where they are taken:
+   * a reply no longer waits for JS. Both lists empty: off. IPv4 dotted quads; TypeError naming a bad one.
+   * Counters: takeArpAnswerStats().
+   */
+  setArpAnswers(announced: readonly string[], watched: readonly string[]): void;
+  /**
+   * What the native ARP answer did since the previous call (then reset): per target IP the replies sent and the ones
+   * sendmmsg refused, and the distribution of the delay from the kernel's receive timestamp of each request to the
+   * return of the sendmmsg that carried its reply.
+   */
+  takeArpAnswerStats(): ArpAnswerStats;
+}
+
+/** See PacketSocket.takeArpAnswerStats. */
+export interface ArpAnswerStats {
+  perIp: Map<string, { answered: number; sendErrors: number }>;
+  /** Request received by the kernel → reply handed to the kernel, in microseconds. */
+  delay: {
+    count: number;
+    sumMicros: number;
+    /** log2 buckets: buckets[i] counts delays in [2^i, 2^(i+1)) µs (bucket 0 includes < 1 µs). */
+    buckets: number[];
+  };
 }
 
 export interface PacketSocketStats {
@@ -83,6 +111,8 @@ export interface PacketSocketStats {
   handlerErrors: number;
   /** frames queued by send() inside onFrame that the kernel then refused (the first error of a batch goes to onError) */
   sendErrors: number;
+  /** ARP requests answered by the addon (setArpAnswers): not handed to onFrame, not in `received` */
+  answeredNatively: number;
 }
 
 /** A packet-socket membership: a multicast MAC (lowercase aa:bb:cc:dd:ee:ff, I/G bit set), allmulti or promisc. */
@@ -96,8 +126,14 @@ export interface OpenPacketSocketOptions {
   ifname: string;
   /** 0x0806 ARP, 0x86dd IPv6: the socket is bound with htons(ethertype), so the kernel queues only those frames. */
   ethertype: number;
-  /** Called on Node's event loop for each received frame; copies of our own outgoing frames are never delivered. */
-  onFrame: (frame: Buffer, meta: { outgoing: boolean }) => void;
+  /**
+   * Called on Node's event loop for each received frame; copies of our own outgoing frames are never delivered.
+   * meta.rxMicros (with `timestamps: true`, ring only): when the kernel received the frame, microseconds since the
+   * epoch (CLOCK_REALTIME, comparable with realtimeMicros()); else 0. meta is reused: read it during the call.
+   */
+  onFrame: (frame: Buffer, meta: { outgoing: boolean; rxMicros: number }) => void;
+  /** Ask the kernel's receive timestamp of every frame (meta.rxMicros). Default false. */
+  timestamps?: boolean;
   /**
    * Receive queue. Default: a PACKET_RX_RING (TPACKET_V2) of 4,096 slots of 256 bytes (1 MiB) for ARP, 512 slots
    * of 2,048 bytes (1 MiB) for other EtherTypes; a slot holds 66 bytes of headers, so longer frames are cut to
@@ -192,13 +228,16 @@ interface NativePacketSocket {
   ref(): void;
   unref(): void;
   membership(add: boolean, type: number, mac?: Buffer): void;
-  statistics(): { packets: number; drops: number };
+  statistics(): { packets: number; drops: number; arpAnswered?: number };
+  setArpAnswers?(announced: Buffer, watched: Buffer): void;
+  takeArpAnswerStats?(): { counts: Uint32Array; delays: Float64Array };
+  setTimestamps?(on: boolean): void;
 }
 interface NativeAddon {
   PacketSocket: new (
     ifname: string,
     ethertype: number,
-    onFrames: (batch: Buffer, ends: Uint32Array) => void,
+    onFrames: (batch: Buffer, ends: Uint32Array, stamps?: Float64Array) => void,
     onError: (err: unknown) => void,
     ring?: { frames: number; frameSize: number },
   ) => NativePacketSocket;
@@ -297,10 +336,11 @@ class AfPacketSocket implements PacketSocket {
       process.emitWarning(err);
     };
     this.#report = report;
+    const meta = { outgoing: false, rxMicros: 0 };
     const onFrame = (frame: Buffer): void => {
       this.#received++;
       try {
-        o.onFrame(frame, { outgoing: false });
+        o.onFrame(frame, meta);
       } catch (err) {
         this.#handlerErrors++;
         report(
@@ -314,7 +354,7 @@ class AfPacketSocket implements PacketSocket {
       }
     };
     // One call per event-loop wake-up: frame i is batch[ends[i-1] .. ends[i]) (views, no copies).
-    const onFrames = (batch: Buffer, ends: Uint32Array): void => {
+    const onFrames = (batch: Buffer, ends: Uint32Array, stamps?: Float64Array): void => {
       if (this.#closed) return;
       this.#batches++;
       if (ends.length > this.#largestBatch) this.#largestBatch = ends.length;
@@ -323,6 +363,7 @@ class AfPacketSocket implements PacketSocket {
       try {
         for (let i = 0; i < ends.length && !this.#closed; i++) {
           const end = ends[i]!;
+          meta.rxMicros = stamps ? stamps[i]! : 0;
           onFrame(batch.subarray(start, end));
           start = end;
         }
@@ -356,6 +397,7 @@ class AfPacketSocket implements PacketSocket {
         throw toLinkError(err, 'setsockopt(SO_ATTACH_FILTER)', o.ifname);
       }
     }
+    if (o.timestamps) this.#sock.setTimestamps?.(true);
     this.ifindex = this.#sock.ifindex;
     this.mac = Buffer.from(this.#sock.mac);
     this.ring = this.#sock.ring;
@@ -498,14 +540,62 @@ class AfPacketSocket implements PacketSocket {
     }
   }
 
+  setArpAnswers(announced: readonly string[], watched: readonly string[]): void {
+    const pack = (ips: readonly string[], what: string): Buffer => {
+      if (!Array.isArray(ips)) throw new TypeError(`setArpAnswers: ${what} must be an array of IPv4 addresses`);
+      const b = Buffer.alloc(ips.length * 4);
+      ips.forEach((ip, i) => {
+        if (typeof ip !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(ip))
+          throw new TypeError(`setArpAnswers: ${what}[${i}] ${JSON.stringify(ip)} is not a dotted-quad IPv4 address`);
+        Buffer.from(ipaddr.IPv4.parse(ip).toByteArray()).copy(b, i * 4);
+      });
+      return b;
+    };
+    const a = pack(announced, 'announced');
+    const w = pack(watched, 'watched');
+    if (this.#closed) return;
+    if (!this.#sock.setArpAnswers)
+      throw new LinkError(`setArpAnswers on ${this.ifname}: the native addon is older than this code; rebuild it`, {
+        code: 'ENOSYS',
+        syscall: 'setArpAnswers',
+        ifname: this.ifname,
+      });
+    this.#sock.setArpAnswers(a, w);
+  }
+
+  takeArpAnswerStats(): ArpAnswerStats {
+    const perIp = new Map<string, { answered: number; sendErrors: number }>();
+    const raw = this.#sock.takeArpAnswerStats?.();
+    const buckets: number[] = [];
+    let count = 0;
+    let sumMicros = 0;
+    if (raw) {
+      const c = raw.counts;
+      for (let i = 0; i + 2 < c.length; i += 3) {
+        const v = c[i]!;
+        perIp.set(`${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`, {
+          answered: c[i + 1]!,
+          sendErrors: c[i + 2]!,
+        });
+      }
+      const d = raw.delays;
+      for (let i = 0; i < d.length - 2; i++) buckets.push(d[i]!);
+      count = d[d.length - 2]!;
+      sumMicros = d[d.length - 1]!;
+    }
+    return { perIp, delay: { count, sumMicros, buckets } };
+  }
+
   stats(): PacketSocketStats {
+    const st = this.#sock.statistics();
     return {
       received: this.#received,
       batches: this.#batches,
       largestBatch: this.#largestBatch,
-      kernelDrops: this.#sock.statistics().drops,
+      kernelDrops: st.drops,
       handlerErrors: this.#handlerErrors,
       sendErrors: this.#sendErrors,
+      answeredNatively: st.arpAnswered ?? 0,
     };
   }
 
@@ -533,6 +623,14 @@ export function openPacketSocket(o: OpenPacketSocketOptions): PacketSocket {
   }
   if (typeof o.onFrame !== 'function') throw new TypeError('openPacketSocket: onFrame must be a function');
   return new AfPacketSocket(o);
+}
+
+/**
+ * Now as microseconds since the epoch (CLOCK_REALTIME through performance.timeOrigin + performance.now(), µs
+ * resolution), comparable with the kernel receive stamps of OpenPacketSocketOptions.timestamps.
+ */
+export function realtimeMicros(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
 }
 
 /** Linux TCP_MD5SIG_MAXKEYLEN. */
