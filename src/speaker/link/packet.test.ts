@@ -480,7 +480,7 @@ test(
       rx.setArpAnswers(announced, watched);
       assert.throws(() => rx.setArpAnswers(['198.51.100.300'], []), /announced\[0\] "198.51.100.300" is not a dotted-quad/);
       const state = { mac: rx.mac, announced: new Set(announced), watched: new Set(watched) };
-      const req = (o: { tpa: string; spa?: string; sha?: string; dst?: string; op?: number }): Buffer =>
+      const req = (o: { tpa: string; spa?: string; sha?: string; dst?: string; op?: 1 | 2 }): Buffer =>
         arpFrame(o.dst ?? 'ff:ff:ff:ff:ff:ff', macToBuffer(o.sha ?? '02:00:00:77:00:01'), {
           operation: o.op ?? 1,
           senderHardwareAddress: o.sha ?? '02:00:00:77:00:01',
