@@ -6,15 +6,14 @@
 // LegacyConfigIgnored Warning Event and a log line (issue 7 §6).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import https from 'node:https';
-import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CONTROLLER_MAIN, spawnNode, startWebhookProcess, type NodeProcess, type WebhookProcess } from '../../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
 import { repoPath } from '../../src/webhook/testing-process.ts';
+import { freePort, httpGet as probe } from '../helpers/net.ts';
+import { webhookServiceYaml } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
 const dir = mkdtempSync(join(tmpdir(), 'berth-outage-'));
@@ -25,30 +24,6 @@ let labPort = 0;
 let hookPort = 0;
 let kubeconfig = '';
 const skip = findKubectl() ? undefined : 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** GET a probe path; https ones accept the webhook's (maybe temporary) certificate. */
-function probe(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const get = url.startsWith('https:') ? https.get : http.get;
-    const req = get(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-  });
-}
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const r = await lab!.kubectl(args, input !== undefined ? { input } : {});
@@ -89,25 +64,7 @@ before(async () => {
   await kubectl(['apply', '-k', repoPath('gitops/base/crds')]);
   await kubectl(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n`);
   await kubectl(['apply', '-f', repoPath('examples/dev/')]);
-  await kubectl(
-    ['apply', '-f', '-'],
-    `apiVersion: v1
-kind: Service
-metadata: {name: berth-webhook-service, namespace: ${NS}}
-spec:
-  ports: [{name: https, port: 443, targetPort: 9443}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: berth-webhook-service-1
-  namespace: ${NS}
-  labels: {kubernetes.io/service-name: berth-webhook-service}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{name: https, port: ${hookPort}, protocol: TCP}]
-`,
-  );
+  await kubectl(['apply', '-f', '-'], webhookServiceYaml(NS, hookPort));
   await kubectl(['apply', '-k', repoPath('policies/webhooks')]);
   await lab.stop();
   lab = undefined;

@@ -5,14 +5,14 @@
 // does not take the IP back unless it sorts first (then it does, once); SIGTERM hands over through `leaving`.
 // The network half (real ARP in namespaces, timing) is H6's harness and bench:failover.
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
+import type { NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import { freeUdpPort } from '../helpers/net.ts';
+import { spawnSpeaker, speakerReady } from '../helpers/speaker-process.ts';
 
-const SPEAKER_MAIN = fileURLToPath(new URL('../../src/speaker/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NS = 'metallb-system';
 const IP = '198.51.100.20';
@@ -20,17 +20,6 @@ const skip = findKubectl() ? undefined : 'kubectl not found (scripts/fetch-kubec
 let lab: TestLab | undefined;
 let udpPort = 0;
 const speakers = new Map<string, { p: NodeProcess; metrics: number }>();
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function get(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -77,27 +66,14 @@ const announced = (node: string) =>
   `metallb_speaker_announced{service="shop/web",protocol="layer2",node="${node}",ip="${IP}"}`;
 
 async function start(node: string, address: string): Promise<void> {
-  const p = spawnNode(SPEAKER_MAIN, [
-    '--node-name',
+  const p = spawnSpeaker({
     node,
-    '--kubeconfig',
-    lab!.lab.kubeconfigPath,
-    '--metrics-port',
-    'auto',
-    '--metrics-host',
-    '127.0.0.1',
-    '--memberlist-bind',
-    address,
-    '--memberlist-port',
-    String(udpPort),
-    '--dry-run-link',
-  ]);
+    kubeconfig: lab!.lab.kubeconfigPath,
+    args: ['--memberlist-bind', address, '--memberlist-port', String(udpPort)],
+  });
   const entry = { p, metrics: 0 };
   speakers.set(node, entry); // registered at once: after() kills it whatever happens next
-  entry.metrics = Number(
-    (await p.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1],
-  );
-  await p.waitFor(/speaker: ready node=/, 60_000);
+  entry.metrics = await speakerReady(p);
   await p.waitFor(/heartbeats on /, 10_000);
 }
 

@@ -9,16 +9,17 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
+import type { NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import { metricValue } from '../helpers/metrics.ts';
+import { freePort, httpGet } from '../helpers/net.ts';
+import { until as poll } from '../helpers/poll.ts';
+import { spawnSpeaker, speakerReady } from '../helpers/speaker-process.ts';
 
-const SPEAKER_MAIN = fileURLToPath(new URL('../../src/speaker/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NS = 'metallb-system';
 const IP = '198.51.100.10';
@@ -29,27 +30,8 @@ let labPort = 0;
 let speaker: NodeProcess | undefined;
 let metricsPort = 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function get(path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`http://127.0.0.1:${metricsPort}${path}`, { timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-  });
-}
+const get = (path: string): Promise<{ status: number; body: string }> =>
+  httpGet(`http://127.0.0.1:${metricsPort}${path}`);
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const r = await lab!.kubectl(args, input !== undefined ? { input } : {});
@@ -57,27 +39,8 @@ async function kubectl(args: string[], input?: string): Promise<string> {
   return r.stdout;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${speaker?.output().slice(-3000) ?? ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function metricValue(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  }
-  return undefined;
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
+  poll(what, fn, timeoutMs, 200, () => speaker?.output().slice(-3000) ?? '');
 
 const ANNOUNCED = `metallb_speaker_announced{service="shop/web",protocol="layer2",node="n1",ip="${IP}"}`;
 
@@ -161,19 +124,12 @@ after(async () => {
 
 test('berth speaker: ready, announces the Service with a ready local endpoint, writes its ServiceL2Status and nodeAssigned', async (c) => {
   if (skip) return c.skip(skip);
-  speaker = spawnNode(SPEAKER_MAIN, [
-    '--node-name',
-    'n1',
-    '--kubeconfig',
-    lab!.lab.kubeconfigPath,
-    '--metrics-port',
-    'auto',
-    '--metrics-host',
-    '127.0.0.1',
-    '--dry-run-link',
-  ], { env: { ...process.env, POD_NAME: 'metallb-speaker-abcde', POD_UID: '0b6c5f0e-0000-4000-8000-000000000001' } });
-  metricsPort = Number((await speaker.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
-  await speaker.waitFor(/speaker: ready node=n1 .*links=dry-run liveness=off/, 60_000);
+  speaker = spawnSpeaker({
+    node: 'n1',
+    kubeconfig: lab!.lab.kubeconfigPath,
+    env: { ...process.env, POD_NAME: 'metallb-speaker-abcde', POD_UID: '0b6c5f0e-0000-4000-8000-000000000001' },
+  });
+  metricsPort = await speakerReady(speaker, /speaker: ready node=n1 .*links=dry-run liveness=off/);
   assert.equal((await get('/healthz')).status, 200);
   assert.equal((await get('/readyz')).status, 200);
 
@@ -276,19 +232,12 @@ test('heartbeats that cannot bind (port taken): the speaker says so, counts ever
   const taken = dgram.createSocket('udp4');
   await new Promise<void>((r) => taken.bind(0, '127.0.0.1', () => r()));
   const port = taken.address().port;
-  const p = spawnNode(SPEAKER_MAIN, [
-    '--node-name',
-    'n2',
-    '--kubeconfig',
-    lab.lab.kubeconfigPath,
-    '--metrics-port',
-    '0',
-    '--dry-run-link',
-    '--memberlist-bind',
-    '127.0.0.1',
-    '--memberlist-port',
-    String(port),
-  ]);
+  const p = spawnSpeaker({
+    node: 'n2',
+    kubeconfig: lab.lab.kubeconfigPath,
+    metrics: false,
+    args: ['--memberlist-bind', '127.0.0.1', '--memberlist-port', String(port)],
+  });
   try {
     await p.waitFor(/created Secret metallb-system\/memberlist/, 60_000);
     await p.waitFor(/heartbeats cannot start on 127\.0\.0\.1:\d+: .*every Node counts as a live speaker/, 60_000);

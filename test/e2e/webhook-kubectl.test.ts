@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
 import { startWebhookProcess, type WebhookProcess } from '../../src/lab/processes.ts';
 import { repoPath } from '../../src/webhook/testing-process.ts';
+import { webhookServiceYaml } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
 let t: TestLab | undefined;
@@ -61,25 +62,7 @@ before(async () => {
   await ok(['apply', '-f', repoPath('examples/dev/ipaddresspool.yaml')]);
   hook = await startWebhookProcess(['--kubeconfig', t.lab.kubeconfigPath], { waitReady: false });
   // The webhook Service and its endpoint: the lab resolves clientConfig.service through EndpointSlices.
-  await ok(
-    ['apply', '-f', '-'],
-    `apiVersion: v1
-kind: Service
-metadata: {name: berth-webhook-service, namespace: ${NS}}
-spec:
-  ports: [{name: https, port: 443, targetPort: 9443}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: berth-webhook-service-1
-  namespace: ${NS}
-  labels: {kubernetes.io/service-name: berth-webhook-service}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{name: https, port: ${hook.port}, protocol: TCP}]
-`,
-  );
+  await ok(['apply', '-f', '-'], webhookServiceYaml(NS, hook.port));
   await ok(['apply', '-k', repoPath('policies/webhooks')]);
   const deadline = Date.now() + 20_000;
   while (!/webhook: ready /.test(hook.output())) {

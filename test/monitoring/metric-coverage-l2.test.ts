@@ -11,6 +11,7 @@ import { inNamespace, ip } from '../../src/lab/network/topology.ts';
 import { SPEAKER_METRICS_PORT } from '../../src/lab/network/network.ts';
 import { l2SkipReason, startL2Lab, until, type L2Lab } from '../e2e/speaker-l2-harness.ts';
 import { AFTER_EVENT, exported } from './monitoring-files.ts';
+import { metricValue as value } from '../helpers/metrics.ts';
 
 const skip = await l2SkipReason();
 const VIP = '198.51.100.200';
@@ -39,11 +40,6 @@ async function scrape(): Promise<string> {
   const r = await inNamespace(l!.clientNs, process.execPath, ['-e', FETCH, url], 10_000);
   if (r.code !== 0) throw new Error(`GET ${url}: ${r.stderr}`);
   return r.stdout;
-}
-
-function value(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  return undefined;
 }
 
 test('the after-event speaker series are sampled once their event happens: ARP requests and replies, an IP conflict', { skip }, async () => {

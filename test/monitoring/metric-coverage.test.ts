@@ -17,14 +17,15 @@ import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { LAB_NAMESPACE, startLabStack, type LabStack } from '../../src/cli/lab.ts';
-import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
+import type { NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { dashboardQueries } from '../../src/metrics/dashboard.ts';
 import { AFTER_EVENT, alertRules, exported, REPO, seed000 } from './monitoring-files.ts';
 import { eventually as poll } from '../e2e/controller-harness.ts';
+import { metricValue } from '../helpers/metrics.ts';
+import { spawnSpeaker, speakerMetricsPort } from '../helpers/speaker-process.ts';
 
 const NAME = /\b((?:metallb|berth)_[a-z0-9_]+)\b/g;
 
@@ -71,7 +72,6 @@ function get(url: string): Promise<string> {
 const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => poll(fn, what, timeoutMs);
 
 const kubectlPath = findKubectl();
-const SPEAKER_MAIN = fileURLToPath(new URL('../../src/speaker/main.ts', import.meta.url));
 const NODE = 'lab-node-1';
 /** The BGP/BFD peer: a loopback address where nothing runs (127.0.0.0/8 is all loopback on Linux). */
 const PEER = '127.0.0.2';
@@ -149,11 +149,6 @@ metadata: {name: coverage-bgp, namespace: ${LAB_NAMESPACE}}
 spec: {ipAddressPools: [default]}
 `;
 
-function metricValue(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  return undefined;
-}
-
 before(async () => {
   if (!kubectlPath) return;
   dir = mkdtempSync(join(tmpdir(), 'berth-metric-coverage-'));
@@ -170,21 +165,19 @@ test('every metric name used by the rules, the seed, the dashboard and docs/metr
   const s = stack!;
   const peerPort = await unusedPort();
   // The speaker first (it starts while kubectl runs; it watches, so the objects may come later).
-  speaker = spawnNode(SPEAKER_MAIN, [
-    '--node-name', NODE,
-    '--kubeconfig', s.lab.kubeconfigPath,
-    '--namespace', LAB_NAMESPACE,
-    '--metrics-port', 'auto',
-    '--metrics-host', '127.0.0.1',
-    '--dry-run-link',
-  ], { logFile: join(dir, 'speaker.log') });
+  speaker = spawnSpeaker({
+    node: NODE,
+    kubeconfig: s.lab.kubeconfigPath,
+    args: ['--namespace', LAB_NAMESPACE],
+    logFile: join(dir, 'speaker.log'),
+  });
   const allowed = await kubectl(['apply', '-f', '-'], [svc('coverage-ok'), endpointSlice('coverage-ok'), bgpObjects(peerPort)].join('---\n'));
   assert.equal(allowed.code, 0, allowed.out);
   const denied = await kubectl(['apply', '-f', '-'], svc('coverage-denied', { 'metallb.io/loadBalancerIPs': '192.0.2.9' }));
   assert.notEqual(denied.code, 0, `a Service asking for 192.0.2.9 (outside every pool) was accepted:\n${denied.out}`);
   assert.match(denied.out, /denied the request/);
 
-  const speakerPort = Number((await speaker.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
+  const speakerPort = await speakerMetricsPort(speaker);
 
   const controllerUrl = `http://127.0.0.1:${s.controller!.metricsPort!}/metrics`;
   const webhookUrl = `https://127.0.0.1:${s.webhookPort!}/metrics`;

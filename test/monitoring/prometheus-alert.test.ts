@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,6 +15,7 @@ import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { RULES_FILE } from './monitoring-files.ts';
 import { eventually as poll } from '../e2e/controller-harness.ts';
+import { freePort } from '../helpers/net.ts';
 
 const version = await new Promise<boolean>((resolve) => execFile('prometheus', ['--version'], (err) => resolve(!err)));
 const kubectlPath = findKubectl();
@@ -27,17 +27,6 @@ let stack: LabStack | undefined;
 let prom: ChildProcess | undefined;
 let promOut = '';
 let promPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function getJson<T>(path: string): Promise<T> {
   return new Promise((resolve, reject) => {
