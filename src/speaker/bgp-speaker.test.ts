@@ -185,6 +185,40 @@ test('a new peer gets one started session with every route; the next plan sends 
   assert.deepEqual(s.calls, [], 'the same plan twice sends nothing');
 });
 
+test('a prefix the session refuses is retried on the next sync (same routes map) and never withdrawn', async () => {
+  const { speaker, created } = harness();
+  const a = peer('a');
+  let refuse = true;
+  const p1 = plan([a, [route('203.0.113.10/32'), route('203.0.113.11/32')]]);
+  const routes = p1.peers.get('a')!.routes;
+  await speaker.sync(p1);
+  const s = created[0]!;
+  const announce = s.announce.bind(s);
+  s.announce = (prefix, attrs) => {
+    if (refuse && prefix === '203.0.113.11/32') throw new RangeError('refused');
+    announce(prefix, attrs);
+  };
+  s.calls = [];
+  await speaker.sync({ peers: new Map([['a', { name: 'a', peer: a, routes }]]) });
+  assert.deepEqual(s.calls, [], 'same map, nothing refused yet: nothing sent');
+  const p2 = plan([a, [route('203.0.113.10/32'), route('203.0.113.11/32', [1])]]);
+  await speaker.sync(p2);
+  assert.deepEqual(s.calls, [], 'the changed route was refused');
+  refuse = false;
+  await speaker.sync(p2);
+  assert.deepEqual(
+    s.ops('announce').map((c) => (c as { prefix: string }).prefix),
+    ['203.0.113.11/32'],
+    'retried with the same map',
+  );
+  s.calls = [];
+  refuse = true;
+  await speaker.sync(plan([a, [route('203.0.113.10/32'), route('203.0.113.11/32', [2])]]));
+  s.calls = [];
+  await speaker.sync(plan([a, [route('203.0.113.10/32')]]));
+  assert.deepEqual(s.calls, [], 'a refused prefix that leaves the plan is not withdrawn');
+});
+
 test('an ASN change resets only that peer; a removed peer gets Cease/Peer De-configured', async () => {
   const { speaker, created } = harness();
   const a = peer('a');

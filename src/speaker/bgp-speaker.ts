@@ -123,7 +123,10 @@ interface Entry {
   spec: SessionSpec;
   key: string;
   session: SessionPort;
-  routes: Map<string, BgpRoute>;
+  /** The routes map of the last plan applied (read-only, as the plan's maps are): diffed against the next one. */
+  given: ReadonlyMap<string, BgpRoute>;
+  /** Prefixes of `given` the session refused (bad prefix): retried on every sync. */
+  failed: Set<string>;
   bfd: boolean;
   bfdDown: boolean;
   stopped: boolean;
@@ -230,10 +233,6 @@ function newAttrs(r: BgpRoute): AdvertisedAttributes {
   };
 }
 
-function familyOf(prefix: string): 'ipv4' | 'ipv6' {
-  return prefix.includes(':') ? 'ipv6' : 'ipv4';
-}
-
 /**
  * The BGP sessions of this node. Events: 'sessionUp' ({ name, label, up: SessionUp }), 'sessionDown' ({ name, label,
  * down: SessionDown }) with the NOTIFICATION text in down.text, 'bfdDown' / 'bfdUp' ({ name, label, diagName? }).
@@ -335,7 +334,16 @@ export class BgpSpeaker extends EventEmitter {
           errors.push(`peer ${name}: ${(err as Error).message}`);
           continue;
         }
-        e = { spec, key, session, routes: new Map(), bfd, bfdDown: bfd && heldByBfd, stopped: false };
+        e = {
+          spec,
+          key,
+          session,
+          given: new Map(),
+          failed: new Set(),
+          bfd,
+          bfdDown: bfd && heldByBfd,
+          stopped: false,
+        };
         this.#watch(e);
         this.#sessions.set(name, e);
         this.#apply(e, p.routes);
@@ -363,27 +371,41 @@ export class BgpSpeaker extends EventEmitter {
     return { errors };
   }
 
-  /** Announces / withdraws the differences between what `e` was given and `routes`. */
+  /**
+   * Announces / withdraws the differences between the routes `e` was given last and `routes` (a plan's map: read-only
+   * once given, so the same map object means no change). Unchanged routes are found by identity first (BgpPlanner
+   * keeps the objects of unchanged routes), then by sameAttributes; no copy of the routes is kept.
+   */
   #apply(e: Entry, routes: ReadonlyMap<string, BgpRoute>): void {
+    const before = e.given;
+    if (routes === before && e.failed.size === 0) return;
+    const v4 = e.spec.families.includes('ipv4');
+    const v6 = e.spec.families.includes('ipv6');
+    const carried = (prefix: string): boolean => (prefix.includes(':') ? v6 : v4);
     for (const [prefix, r] of routes) {
-      if (!e.spec.families.includes(familyOf(prefix))) continue;
-      const old = e.routes.get(prefix);
-      if (old && sameAttributes(old, r)) continue;
+      const old = before.get(prefix);
+      if (old !== undefined && (old === r || sameAttributes(old, r)) && !e.failed.has(prefix)) continue;
+      if (!carried(prefix)) continue;
       try {
         e.session.announce(prefix, attrsOf(r));
-        e.routes.set(prefix, r);
+        if (e.failed.size > 0) e.failed.delete(prefix);
       } catch (err) {
+        e.failed.add(prefix);
         this.#o.log.warn(
           { peer: e.spec.name, prefix },
           `bgp: cannot announce ${prefix}: ${(err as Error).message}`,
         );
       }
     }
-    for (const prefix of [...e.routes.keys()]) {
-      if (routes.has(prefix)) continue;
-      e.session.withdraw(prefix);
-      e.routes.delete(prefix);
+    if (routes !== before) {
+      for (const prefix of before.keys()) {
+        if (routes.has(prefix)) continue;
+        // A refused prefix was never announced.
+        if (e.failed.size > 0 && e.failed.delete(prefix)) continue;
+        if (carried(prefix)) e.session.withdraw(prefix);
+      }
     }
+    e.given = routes;
   }
 
   #watch(e: Entry): void {
