@@ -530,3 +530,18 @@ test("stop() (BFD down after a stall) reports the peer's queued NOTIFICATION, an
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(peer.connections, 1, 'no reconnect after stop()');
 });
+
+test('after a stall, KEEPALIVEs the peer sent meanwhile restart the hold timer instead of our overdue one firing', async (t) => {
+  const clock = new ManualClock();
+  const { peer, session, downs } = await setup(t, { clock });
+  session.start();
+  await new Promise((r) => session.once('established', r));
+  peer.last.write(encode(KEEPALIVE, CTX));
+  blockMs(30);
+  clock.fire(9500); // hold time 9 s: due, but a KEEPALIVE is queued unread
+  await microtasks();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(session.state, 'Established');
+  assert.deepEqual(downs, []);
+  assert.ok(!peer.got.some((m) => m.type === 'notification'), 'no Hold Timer Expired sent');
+});
