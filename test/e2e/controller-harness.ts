@@ -8,6 +8,7 @@ import type { KubeClient } from '../../src/kube/client.ts';
 import { connect, type Kube } from '../../src/kube/connect.ts';
 import { Resources } from '../../src/kube/resources.ts';
 import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import { until } from '../helpers/poll.ts';
 
 export const NS = 'metallb-system';
 /** Short leader-election timings so failover happens within seconds. */
@@ -101,20 +102,9 @@ export async function controllerLab(): Promise<ControllerLab | undefined> {
   };
 }
 
-/** Polls `check` until it returns a value (not undefined), or fails with `what` and the last value seen. */
-export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Polls `check` every 200 ms until it returns a value (not undefined), or fails with `what` and the last error. */
+export function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  return until(what, check, timeoutMs);
 }
 
 /** `n` LoadBalancer Services in one multi-document YAML (one kubectl call creates them all). */

@@ -13,6 +13,7 @@ import { applyObject } from '../../src/kube/apply.ts';
 import { connect, type Kube } from '../../src/kube/connect.ts';
 import { startControllerProcess, type ControllerProcess } from '../../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import { until } from '../helpers/poll.ts';
 
 const NS = 'metallb-system';
 const skip = findKubectl() ? false : 'no kubectl found (.lab/bin/kubectl or PATH); run scripts/fetch-kubectl.sh';
@@ -31,16 +32,6 @@ async function migrate(input: string): Promise<string> {
   const code = await main(['migrate', '-'], io);
   assert.equal(code, 0, io.stderr.join('\n'));
   return io.stdout.join('\n');
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 before(async () => {

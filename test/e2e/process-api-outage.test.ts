@@ -13,6 +13,7 @@ import { CONTROLLER_MAIN, spawnNode, startWebhookProcess, type NodeProcess, type
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
 import { repoPath } from '../../src/webhook/testing-process.ts';
 import { freePort, httpGet as probe } from '../helpers/net.ts';
+import { until as poll } from '../helpers/poll.ts';
 import { webhookServiceYaml } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
@@ -45,15 +46,8 @@ function jsonLines(out: string): Array<Record<string, unknown>> {
   return lines;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  poll(what, fn, timeoutMs, 250);
 
 before(async () => {
   if (skip) return;
