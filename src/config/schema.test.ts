@@ -29,6 +29,14 @@ test('every served kind has a schema', () => {
   for (const k of ALL_KINDS) assert.ok(v.has(k.apiVersion, k.kind), `${k.apiVersion} ${k.kind}`);
 });
 
+test('every registered schema compiles under strict mode (compiled on first use of its kind)', () => {
+  const fresh = createSchemaValidator();
+  for (const key of Object.keys(SCHEMAS)) {
+    const [apiVersion, kind] = key.split(' ');
+    assert.doesNotThrow(() => fresh.validate({ apiVersion, kind, metadata: { name: 'x', namespace: NS } }), key);
+  }
+});
+
 const sel = {
   matchLabels: { 'kubernetes.io/hostname': 'node-1' },
   matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }],
