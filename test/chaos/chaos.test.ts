@@ -30,6 +30,7 @@ test(`chaos: ${SECONDS} s of seeded churn with a webhook, a controller and the A
     seed: SEED,
     settleSeconds: 10,
     quietSeconds: 3,
+    settleMaxSeconds: 60,
     log: (l) => lines.push(l),
   });
   for (const l of report.summary) if (!/^ {4}/.test(l)) t.diagnostic(l);

@@ -1,6 +1,8 @@
 // The chaos run (issue 12): a cluster of the lab + 3 webhooks + 2 controllers (cluster.ts), seeded churn (churn.ts),
 // seeded SIGKILLs of webhooks and controllers and API-server outages (SIGKILL of the lab, 5-10 s down, restart on the
-// same dir and port); then churn stops, the run waits past the repair window, and the invariants (invariants.ts) are
+// same dir and port); then churn stops, the run waits until the cluster is ready again, past the repair window, and
+// until no Service or claim was written for the quiet time (at most --settle-max: a write loop never gets there; a
+// busy machine only gets there later, and the time to settle is printed), and the invariants (invariants.ts) are
 // checked on what the API server holds. `npm run chaos -- --seconds N --seed S` (run.ts) prints PASS/FAIL per
 // invariant with the offending objects.
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IPAddressClaim } from '../../src/api/claim.ts';
 import type { KubeClient, KubeObject } from '../../src/kube/client.ts';
+import type { WatchHandle } from '../../src/kube/transport.ts';
 import { Resources, type Resource } from '../../src/kube/resources.ts';
 import { canonicalIp } from '../../src/shared/ip.ts';
 import { ChaosCluster, CHAOS_POOLS, sleep, type MemberKind } from './cluster.ts';
@@ -20,13 +23,16 @@ import {
   checkNoMoves,
   checkNoSelfDeaths,
   checkSettled,
+  changesBetween,
   isConsistent,
+  settleState,
   isOurs,
   type ClaimView,
   type EventView,
   type InvariantResult,
   type Observation,
   type SvcView,
+  type WriteEvent,
 } from './invariants.ts';
 import { Rng } from './rng.ts';
 
@@ -45,6 +51,11 @@ export interface ChaosOptions {
   settleSeconds?: number;
   /** Seconds during which no Service or claim may change (invariant g, default 4). */
   quietSeconds?: number;
+  /**
+   * Seconds after the cluster is ready again within which writes must stop (invariant g fails past it; default 120).
+   * The run checks as soon as `quietSeconds` pass without a write (after `settleSeconds`), and prints the time to settle.
+   */
+  settleMaxSeconds?: number;
   /** Concurrent churn loops (default 3). */
   workers?: number;
   /** Controller --claim-grace in ms (default 4000). */
@@ -148,27 +159,52 @@ function observation(at: number, label: string, views: SvcView[]): Observation {
   };
 }
 
-/** Counts writes to Services (churn namespaces) and claims during `ms`, from a watch started at the lists' version. */
-async function countChanges(client: KubeClient, ms: number): Promise<Map<string, { count: number; last: string }>> {
-  const changes = new Map<string, { count: number; last: string }>();
-  const handles = [];
-  for (const [r, ns] of [[Resources.ipAddressClaims, undefined], ...NAMESPACES.map((n) => [Resources.services, n] as const)] as Array<[Resource, string | undefined]>) {
-    const l = await list<KubeObject>(client, r, ns);
-    handles.push(
-      client.watch(r, { resourceVersion: l.rv, ...(ns ? { namespace: ns } : {}), allowWatchBookmarks: false }, (e) => {
-        if (e.type !== 'ADDED' && e.type !== 'MODIFIED' && e.type !== 'DELETED') return;
-        const o = e.object as KubeObject;
-        const k = `${r.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`;
-        const c = changes.get(k) ?? { count: 0, last: '' };
-        c.count++;
-        c.last = `${e.type} rv ${o.metadata?.resourceVersion}`;
-        changes.set(k, c);
-      }),
-    );
+/**
+ * Records every write to Services (churn namespaces) and claims from start() on, with the run's clock: watches from
+ * the lists' resourceVersion, resumed from the last seen version when the server ends one (re-listed if that fails).
+ */
+class WriteRecorder {
+  readonly events: WriteEvent[] = [];
+  readonly #client: KubeClient;
+  readonly #now: () => number;
+  readonly #handles = new Set<WatchHandle>();
+  #stopped = false;
+
+  constructor(client: KubeClient, now: () => number) {
+    this.#client = client;
+    this.#now = now;
   }
-  await sleep(ms);
-  for (const h of handles) h.abort();
-  return changes;
+
+  async start(): Promise<void> {
+    const targets: Array<[Resource, string | undefined]> = [[Resources.ipAddressClaims, undefined], ...NAMESPACES.map((n) => [Resources.services, n] as [Resource, string])];
+    for (const [r, ns] of targets) this.#watch(r, ns, (await list<KubeObject>(this.#client, r, ns)).rv);
+  }
+
+  #watch(r: Resource, ns: string | undefined, rv: string): void {
+    if (this.#stopped) return;
+    let last = rv;
+    const h = this.#client.watch(r, { resourceVersion: rv, ...(ns ? { namespace: ns } : {}), allowWatchBookmarks: true }, (e) => {
+      const o = e.object as KubeObject;
+      if (o?.metadata?.resourceVersion) last = o.metadata.resourceVersion;
+      if (e.type !== 'ADDED' && e.type !== 'MODIFIED' && e.type !== 'DELETED') return;
+      this.events.push({ at: this.#now(), key: `${r.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`, what: `${e.type} rv ${o.metadata?.resourceVersion}` });
+    });
+    this.#handles.add(h);
+    void h.done.then(async (end) => {
+      this.#handles.delete(h);
+      if (this.#stopped) return;
+      await sleep(200);
+      // A watch that ended in an error (e.g. 410 Gone) starts again from a fresh list.
+      const from = end.kind === 'closed' ? last : await list<KubeObject>(this.#client, r, ns).then((l) => l.rv, () => last);
+      this.#watch(r, ns, from);
+    });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const h of this.#handles) h.abort();
+    this.#handles.clear();
+  }
 }
 
 /** Runs the whole chaos scenario and checks the invariants. Never throws for an invariant; throws if set-up fails. */
@@ -184,6 +220,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const outages = o.outages ?? Math.max(1, Math.ceil(o.seconds / 60));
   const settleMs = (o.settleSeconds ?? 15) * 1000;
   const quietMs = (o.quietSeconds ?? 4) * 1000;
+  const settleMaxMs = (o.settleMaxSeconds ?? 120) * 1000;
   const claimGraceMs = o.claimGraceMs ?? 4000;
   const plan = planKills(o.seed, o.seconds, killEvery, outages);
   say(`chaos: seed ${o.seed}, ${o.seconds} s churn, ${plan.length} kills planned (${plan.map((k) => k.kind).join(', ')}), dir ${dir}`);
@@ -192,6 +229,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const cluster = new ChaosCluster({ dir, log: (l) => say(`  ${l}`), claimGraceMs });
   let results: InvariantResult[] = [];
   let churn: Churn | undefined;
+  let recorder: WriteRecorder | undefined;
+  let settledAfterMs: number | undefined;
   let closeOpLog = (): void => undefined;
   try {
     await cluster.start();
@@ -245,6 +284,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     if (left > 0) await sleep(left);
     churn.stop();
     await churning;
+    const stoppedAt = now();
+    recorder = new WriteRecorder(client, now);
+    await recorder.start();
     say(`+${(now() / 1000).toFixed(1)} s: churn stopped after ${churn.stats.ops} operations`);
     for (const [k, n] of [...churn.stats.outcomes].sort((x, y) => y[1] - x[1])) {
       const sample = churn.stats.samples.get(k);
@@ -254,11 +296,25 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const n of [...cluster.names('webhook'), ...cluster.names('controller')]) if (!cluster.isUp(n)) await cluster.restart(n);
     const readyFrom = now();
     const missing = await cluster.waitReady(60_000);
+    const readyAt = now();
     if (missing) say(`  warning: 60 s after churn: ${missing}`);
     else say(`+${(now() / 1000).toFixed(1)} s: every webhook ready and a controller leading (${((now() - readyFrom) / 1000).toFixed(1)} s)`);
     await sleep(settleMs);
-    say(`+${(now() / 1000).toFixed(1)} s: waited ${settleMs / 1000} s past churn (claim grace ${claimGraceMs / 1000} s); watching ${quietMs / 1000} s for writes`);
-    const changes = await countChanges(client, quietMs);
+    say(`+${(now() / 1000).toFixed(1)} s: waited ${settleMs / 1000} s past readiness (claim grace ${claimGraceMs / 1000} s); waiting for ${quietMs / 1000} s without a write (at most ${settleMaxMs / 1000} s)`);
+    let verdict = settleState(recorder.events, stoppedAt, now(), quietMs);
+    while (!verdict.settled && now() - readyAt < settleMaxMs) {
+      await sleep(250);
+      verdict = settleState(recorder.events, stoppedAt, now(), quietMs);
+    }
+    const checkedAt = now();
+    const changes = changesBetween(recorder.events, checkedAt - quietMs, checkedAt + 1);
+    recorder.stop();
+    settledAfterMs = verdict.settled ? verdict.settledAfterMs : undefined;
+    say(
+      verdict.settled
+        ? `+${(checkedAt / 1000).toFixed(1)} s: settled: last write ${(verdict.settledAfterMs / 1000).toFixed(1)} s after churn stopped (${recorder.events.length} writes after churn)`
+        : `+${(checkedAt / 1000).toFixed(1)} s: NOT settled ${settleMaxMs / 1000} s after readiness (${recorder.events.length} writes after churn)`,
+    );
 
     const final = await services(client);
     const claims = (await list<IPAddressClaim>(client, Resources.ipAddressClaims)).items;
@@ -296,7 +352,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       checkAllowedPools(final.views, CHAOS_POOLS),
       checkSettled(changes, quietMs),
     ];
+    const kills = new Map<string, number>();
+    for (const l of summary) {
+      const m = /SIGKILL (\w+?)(?:-\d+)?[;\s]/.exec(l);
+      if (m) kills.set(m[1]!, (kills.get(m[1]!) ?? 0) + 1);
+    }
+    const outcome = (k: string): number => churn!.stats.outcomes.get(k) ?? 0;
+    say(
+      `numbers: seed ${o.seed}; kills ${[...kills].map(([k, n]) => `${k} ${n}`).join(', ')} (lab kills = API-server outages); ` +
+        `Services churned: ${outcome('create ok') + outcome('create(kubectl) ok')} created, ${outcome('delete ok') + outcome('delete(kubectl) ok')} deleted, ` +
+        `${churn.stats.ops} operations; ${cluster.exits.length} process exits; ` +
+        `time to settle ${settledAfterMs === undefined ? 'not settled' : `${(settledAfterMs / 1000).toFixed(1)} s after churn stopped`} ` +
+        `(cluster ready again ${((readyAt - stoppedAt) / 1000).toFixed(1)} s after)`,
+    );
   } finally {
+    recorder?.stop();
     churn?.stop();
     closeOpLog();
     await cluster.stop();

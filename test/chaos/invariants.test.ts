@@ -10,6 +10,8 @@ import {
   checkNoMoves,
   checkNoSelfDeaths,
   checkSettled,
+  changesBetween,
+  settleState,
   isConsistent,
   type ClaimView,
   type Observation,
@@ -178,4 +180,26 @@ test('the seeded generator replays, and streams are independent', () => {
   assert.deepEqual(seq(Rng.stream(7, 'kills')), seq(Rng.stream(7, 'kills')));
   assert.notDeepEqual(seq(Rng.stream(7, 'kills')), seq(Rng.stream(7, 'churn')));
   assert.throws(() => new Rng(1.5), /seed 1\.5 is not an integer/);
+});
+
+test('g) settle: writes are counted per object inside the window; settled once none came for the quiet time', () => {
+  const ev = [
+    { at: 1000, key: 'IPAddressClaim a', what: 'ADDED rv 1' },
+    { at: 5000, key: 'IPAddressClaim a', what: 'DELETED rv 2' },
+    { at: 5500, key: 'Service ns/x', what: 'MODIFIED rv 3' },
+  ];
+  assert.deepEqual(
+    [...changesBetween(ev, 4000, 6000)],
+    [
+      ['IPAddressClaim a', { count: 1, last: 'DELETED rv 2' }],
+      ['Service ns/x', { count: 1, last: 'MODIFIED rv 3' }],
+    ],
+  );
+  assert.equal(changesBetween(ev, 0, 10_000).get('IPAddressClaim a')?.count, 2);
+  // Churn stopped at 500: at 8000 the last write (5500) is 2.5 s old, not yet quiet for 4 s; at 9500 it is.
+  assert.deepEqual(settleState(ev, 500, 8000, 4000), { settled: false, settledAfterMs: 5000 });
+  assert.deepEqual(settleState(ev, 500, 9500, 4000), { settled: true, settledAfterMs: 5000 });
+  // Writes after `now` do not count yet; no write at all is settled at once.
+  assert.deepEqual(settleState(ev, 500, 4600, 3000), { settled: true, settledAfterMs: 500 });
+  assert.deepEqual(settleState([], 500, 4600, 3000), { settled: true, settledAfterMs: 0 });
 });

@@ -311,3 +311,34 @@ export function checkSettled(changes: ReadonlyMap<string, { count: number; last:
     [...changes].filter(([, c]) => c.count > 0).map(([obj, c]) => `${obj} changed ${c.count} times in ${windowMs} ms after churn stopped (last: ${c.last})`),
   );
 }
+
+/** One write seen by the run's watches after churn stopped: when (ms of the run), the object, what happened. */
+export interface WriteEvent {
+  at: number;
+  /** `kind namespace/name` (claims: `IPAddressClaim name`). */
+  key: string;
+  /** e.g. `DELETED rv 5127`. */
+  what: string;
+}
+
+/** Writes per object with `from <= at < to`: how many and the last one (input of checkSettled). */
+export function changesBetween(events: readonly WriteEvent[], from: number, to: number): Map<string, { count: number; last: string }> {
+  const out = new Map<string, { count: number; last: string }>();
+  for (const e of events) {
+    if (e.at < from || e.at >= to) continue;
+    const c = out.get(e.key) ?? { count: 0, last: '' };
+    c.count++;
+    c.last = e.what;
+    out.set(e.key, c);
+  }
+  return out;
+}
+
+/**
+ * The settle verdict at time `now` (ms of the run): settled when no write happened in the last `quietMs`. `since`
+ * is when churn stopped; `settledAfterMs` is how long after it the last write came (0 when there was none).
+ */
+export function settleState(events: readonly WriteEvent[], since: number, now: number, quietMs: number): { settled: boolean; settledAfterMs: number } {
+  const last = events.reduce((m, e) => (e.at <= now && e.at > m ? e.at : m), since);
+  return { settled: now - last >= quietMs, settledAfterMs: last - since };
+}
