@@ -197,12 +197,6 @@ interface Connection {
   onWrite: (err?: Error | null) => void;
 }
 
-interface RibEntry {
-  prefix: Prefix;
-  attrs: AdvertisedAttributes;
-  key: string;
-}
-
 /**
  * One BGP session. Events: 'established' (SessionUp), 'down' (SessionDown), 'state' (FsmStateName).
  * `start()` begins connecting (or waiting, passive); `announce` / `withdraw` edit the Adj-RIB-Out at any time;
@@ -221,7 +215,11 @@ export class BgpSession extends EventEmitter {
   #dispatching = false;
   #ctx: CodecContext = { fourOctetAs: false };
   #families: AfiSafi[] = [];
-  readonly #rib = new Map<string, RibEntry>();
+  /**
+   * The Adj-RIB-Out: prefix text → its attributes (one object per attribute set: the speaker shares them; their key is
+   * memoised by attrsKey). Prefix objects are parsed again when sent: nothing else is kept per prefix (issue 9 RSS).
+   */
+  readonly #rib = new Map<string, AdvertisedAttributes>();
   /** What this connection has sent: prefix → attributes key. */
   readonly #sent = new Map<string, string>();
   readonly #dirty = new Set<string>();
@@ -354,9 +352,10 @@ export class BgpSession extends EventEmitter {
    * bad prefix.
    */
   announce(prefix: string, attrs: AdvertisedAttributes = {}): void {
-    const p = parsePrefix(prefix);
-    const k = formatPrefix(p);
-    this.#rib.set(k, { prefix: p, attrs, key: attrsKey(attrs) });
+    const f = formatPrefix(parsePrefix(prefix));
+    // The caller's text when it is canonical (the planner's key string, shared rather than copied).
+    const k = f === prefix ? prefix : f;
+    this.#rib.set(k, attrs);
     this.#markDirty(k);
   }
 
@@ -374,7 +373,7 @@ export class BgpSession extends EventEmitter {
 
   stats(): BgpSessionStats {
     let pending = 0;
-    for (const [k, e] of this.#rib) if (this.#sent.get(k) !== e.key) pending++;
+    for (const [k, a] of this.#rib) if (this.#sent.get(k) !== attrsKey(a)) pending++;
     return {
       ...this.#stats,
       updateErrors: new Map(this.#stats.updateErrors),
@@ -714,18 +713,19 @@ export class BgpSession extends EventEmitter {
     const withdraw = new Map<number, { prefixes: Prefix[]; keys: string[] }>();
     const keep: string[] = [];
     for (const k of this.#dirty) {
-      const e = this.#rib.get(k);
+      const attrs = this.#rib.get(k);
       const afi = k.includes(':') ? Afi.IPv6 : Afi.IPv4;
       if (!this.#familyUp(afi)) {
         keep.push(k);
         continue;
       }
-      if (e) {
-        if (this.#sent.get(k) === e.key) continue;
-        const g = `${afi} ${e.key}`;
+      if (attrs) {
+        const key = attrsKey(attrs);
+        if (this.#sent.get(k) === key) continue;
+        const g = `${afi} ${key}`;
         let b = announce.get(g);
-        if (!b) announce.set(g, (b = { afi, attrs: e.attrs, prefixes: [], keys: [] }));
-        b.prefixes.push(e.prefix);
+        if (!b) announce.set(g, (b = { afi, attrs, prefixes: [], keys: [] }));
+        b.prefixes.push(parsePrefix(k));
         b.keys.push(k);
       } else if (this.#sent.has(k)) {
         let w = withdraw.get(afi);
