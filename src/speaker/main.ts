@@ -26,11 +26,8 @@ import { createLogger, type Logger } from '../kube/log.ts';
 import { Resources } from '../kube/resources.ts';
 import { clientMetrics, metricsHandler } from '../metrics/index.ts';
 import { speakerMetrics } from '../metrics/speaker-metrics.ts';
-import { bfdMetrics } from './bfd/metrics.ts';
-import { BfdServer } from './bfd/udp.ts';
-import { BgpPlanner, type BgpWorld } from './bgp-plan.ts';
-import { BgpStatusWriter, kubeBgpStatusPort, sessionEvents } from './bgp-status.ts';
-import { BgpSpeaker, bgpMetrics } from './bgp-speaker.ts';
+import type { BgpMain } from './bgp-main.ts';
+import type { BgpWorld } from './bgp-plan.ts';
 import { parseSpeakerFlags, SPEAKER_USAGE, type SpeakerFlags } from './flags.ts';
 import { announcementsFor, planLayer2, type L2Decision } from './l2-plan.ts';
 import { Layer2Announcer, type LinkPort, type OpenLink } from './layer2/announcer.ts';
@@ -41,7 +38,7 @@ import { livenessMetrics } from './liveness/metrics.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
 import { Speaker, type L2StatusBody, type L2StatusObject, type L2StatusPort } from './speaker.ts';
 import { readServiceStatusObject } from './service-status.ts';
-import { endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
+import { bgpWanted, endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
 import { EventEmitter } from 'node:events';
 
 interface ProbeServer {
@@ -495,58 +492,47 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     },
   };
 
-  // BGP (issue 9): sessions and routes of this node's plan (planBgp → BgpSpeaker.sync sends only the changes), BFD for
-  // peers with a bfdProfile (UDP 3784 bound on the first one). passwordSecret values are read when the Config changes.
-  const bfdServer = new BfdServer({ log: logger });
-  bfdMetrics(registry, bfdServer);
-  const bgp = new BgpSpeaker({ node: self, log: logger, bfd: bfdServer });
-  bgpMetrics(registry, bgp);
-  // This node's ServiceBGPStatus objects (plan.statuses, written on change) and Events on the BGPPeer (bgp-status.ts).
-  const bgpStatus = new BgpStatusWriter({
-    node: self,
-    port: kubeBgpStatusPort({ client, namespace: ns, node: self, cache: () => bgpStatuses.list(), ...(podOwner ? { owner: podOwner } : {}), warn: (m) => logger.warn(m) }),
-    update: (ok) => sm.update(ok),
-    warn: (fields, m) => logger.warn(fields, m),
-  });
-  cleanups.push(() => bgpStatus.stop());
-  bgpStatuses.on({ add: () => bgpStatus.reconcile(), update: () => bgpStatus.reconcile(), delete: (o) => bgpStatus.deleted(o.metadata?.name ?? '') });
-  sessionEvents({
-    speaker: bgp,
-    events: recorder,
-    node: self,
-    peerRef: (name) => {
-      // A BGPPeer deleted meanwhile (its session closed as de-configured) gets no Event.
-      const p = configInformers.bgpPeers!.getByKey(`${ns}/${name}`);
-      return p ? { kind: 'BGPPeer', apiVersion: 'metallb.io/v1beta2', namespace: ns, name, ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) } : undefined;
-    },
-  });
-  cleanups.push(async () => {
-    await bgp.close();
-    await bfdServer.close({ adminDown: true });
-  });
-  let bgpChain: Promise<unknown> = Promise.resolve();
-  let bgpPasswords: { config: Config; value: Promise<Map<string, string>> } | undefined;
-  const readPasswords = async (c: Config): Promise<Map<string, string>> => {
-    const out = new Map<string, string>();
-    for (const p of c.peers) {
-      const ref = p.passwordSecret;
-      if (!ref?.name) continue;
-      const r = await client.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, ref.name, ref.namespace ?? ns);
-      const v = r.ok ? r.value.data?.password : undefined;
-      if (v === undefined) logger.warn(`speaker: BGPPeer ${p.name}: Secret ${ref.namespace ?? ns}/${ref.name} key password not readable${r.ok ? '' : `: ${r.error.message}`}`);
-      else out.set(p.name, Buffer.from(v, 'base64').toString('utf8'));
-    }
-    return out;
+  // BGP (issue 9): loaded on first need (bgp-main.ts, its own chunk in the bundle): the first plan whose configuration
+  // has a BGPPeer selecting this node, or a cached ServiceBGPStatus of this node (left by an earlier run) to clean
+  // up. A speaker in layer 2 only never reads the session, FSM, wire, BFD, BGP plan and status code (issue 8: RSS).
+  let bgpMain: BgpMain | undefined;
+  let bgpLoading: Promise<BgpMain | undefined> | undefined;
+  const loadBgp = (): void => {
+    if (bgpLoading || stopping) return;
+    log('speaker: a BGPPeer selects this node (or a ServiceBGPStatus of it exists): loading BGP');
+    bgpLoading = import('./bgp-main.ts').then(
+      ({ startBgpMain }) => {
+        if (stopping) return undefined;
+        bgpMain = startBgpMain({
+          node: self,
+          namespace: ns,
+          client,
+          logger,
+          registry,
+          events: recorder,
+          bgpStatuses,
+          bgpPeers: configInformers.bgpPeers!,
+          ...(podOwner ? { owner: podOwner } : {}),
+          update: (ok) => sm.update(ok),
+        });
+        speaker.changed();
+        return bgpMain;
+      },
+      (e: unknown) => {
+        logger.error(`speaker: BGP not loaded: ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      },
+    );
   };
-  // Incremental: only Services whose view or endpoints changed are replanned (bgp-plan.ts BgpPlanner).
-  const bgpPlanner = new BgpPlanner();
+  cleanups.push(async () => {
+    const m = await bgpLoading;
+    await m?.close();
+  });
+  const ownBgpStatus = (): boolean => bgpStatuses.list().some((o) => o.metadata?.labels?.[SERVICE_STATUS_LABELS.node] === self);
+  bgpStatuses.on({ add: () => synced && !bgpLoading && ownBgpStatus() && loadBgp() });
   const syncBgp = (world: BgpWorld): void => {
-    const plan = bgpPlanner.plan(world, self);
-    bgpStatus.set(plan.statuses);
-    if (bgpPasswords?.config !== world.config) bgpPasswords = { config: world.config, value: readPasswords(world.config).catch(() => new Map()) };
-    const { config: c, value } = bgpPasswords;
-    // In order: a plan is never applied after a later one.
-    bgpChain = bgpChain.then(() => value).then((passwords) => bgp.sync(plan, { bfdProfiles: c.bfdProfiles, passwords }));
+    if (bgpMain) return bgpMain.sync(world);
+    if (bgpWanted(world.config, world.nodes.find((n) => n.name === self)) || ownBgpStatus()) loadBgp();
   };
   const decide = (): L2Decision[] | undefined => {
     if (!synced) return undefined;

@@ -1,7 +1,7 @@
 // Kubernetes objects → the plan's views: what is read, what is skipped, hostile input never throws.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
+import { bgpWanted, endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
 
 test('nodeView: labels, NetworkUnavailable=True, --ignore-exclude-lb hides the exclude label', () => {
   const node = {
@@ -117,4 +117,14 @@ test('projections keep exactly what the views read', () => {
     ports: [{ port: 8080 }],
   };
   assert.deepEqual(endpointViews([projectEndpointSlice(slice)]), endpointViews([slice]));
+});
+
+test('bgpWanted: a BGPPeer without nodeSelectors or with one matching the node; never for an unknown node', () => {
+  const peer = (nodeSelectors: Array<{ matchLabels?: Record<string, string> }>) => ({ nodeSelectors }) as never;
+  const n1 = { labels: { zone: 'a' } };
+  assert.equal(bgpWanted({ peers: [] }, n1), false);
+  assert.equal(bgpWanted({ peers: [peer([])] }, n1), true);
+  assert.equal(bgpWanted({ peers: [peer([{ matchLabels: { zone: 'b' } }])] }, n1), false);
+  assert.equal(bgpWanted({ peers: [peer([{ matchLabels: { zone: 'b' } }]), peer([{ matchLabels: { zone: 'a' } }])] }, n1), true);
+  assert.equal(bgpWanted({ peers: [peer([])] }, undefined), false);
 });

@@ -5,7 +5,9 @@
 // (NetworkUnavailable, exclude-from-external-load-balancers), spec metallb-compat.md §2.2.
 import { readAnnotation } from '../api/annotations.ts';
 import { ingressIPs, isLoadBalancer, isOurClass, serviceKey, type ServiceLike } from '../config/service.ts';
+import type { Config } from '../config/types.ts';
 import { canonicalIp } from '../shared/ip.ts';
+import { matchesAny } from '../shared/labels.ts';
 
 /** The label that removes a node from announcing (unless --ignore-exclude-lb), spec §2.2. */
 export const EXCLUDE_LB_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
@@ -105,6 +107,16 @@ export function serviceView(svc: ServiceLike, opts: { lbClass?: string } = {}): 
     externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     ...(sharing !== undefined ? { sharingKey: sharing.value } : {}),
   };
+}
+
+/**
+ * Whether BGP has anything to do on `node`: a BGPPeer of `config` whose nodeSelectors match the node's labels (none =
+ * every node; MetalLB's peer selection, bgp-plan.ts). False when the node is not known (no NodeView): no session runs
+ * then. The speaker loads its BGP code only once this is true (main.ts, issue 8).
+ */
+export function bgpWanted(config: Pick<Config, 'peers'>, node: Pick<NodeView, 'labels'> | undefined): boolean {
+  if (!node) return false;
+  return config.peers.some((p) => p.nodeSelectors.length === 0 || matchesAny(p.nodeSelectors, node.labels));
 }
 
 /**

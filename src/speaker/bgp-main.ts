@@ -1,0 +1,121 @@
+// The BGP half of the speaker process (issue 9), split from main.ts so that a speaker no BGPPeer selects never loads
+// it (issue 8: speaker RSS). main.ts imports this module dynamically — its own chunk in the bundle (image/bundle.ts),
+// with the session, FSM, wire, BFD, plan and status code it reaches — the first time the configuration has a BGPPeer
+// selecting this node, or the cache holds a ServiceBGPStatus of this node (left by an earlier run: it is cleaned up).
+// Once loaded it stays: a plan without sessions closes them and deletes this node's ServiceBGPStatus objects.
+//
+// What it wires (moved as is from main.ts): sessions and routes of this node's plan (BgpPlanner → BgpSpeaker.sync sends
+// only the changes), BFD for peers with a bfdProfile (UDP 3784 bound on the first one), this node's ServiceBGPStatus
+// objects (written on change) and the session Events on the BGPPeer (bgp-status.ts), the metallb_bgp_* and
+// metallb_bfd_* metrics. passwordSecret values are read when the Config changes.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { OwnerReference } from '../api/object.ts';
+import type { Config } from '../config/types.ts';
+import type { KubeClient, KubeObject } from '../kube/client.ts';
+import type { EventSink } from '../kube/events.ts';
+import type { Informer } from '../kube/informer.ts';
+import { Resources } from '../kube/resources.ts';
+import { bfdMetrics } from './bfd/metrics.ts';
+import { BfdServer } from './bfd/udp.ts';
+import { BgpPlanner, type BgpWorld } from './bgp-plan.ts';
+import { BgpSpeaker, bgpMetrics } from './bgp-speaker.ts';
+import { BgpStatusWriter, kubeBgpStatusPort, sessionEvents } from './bgp-status.ts';
+
+/** What the BGP half needs from the speaker process. */
+export interface BgpMainOptions {
+  /** This node's name. */
+  node: string;
+  /** The speaker's namespace (BGPPeers, Secrets, ServiceBGPStatus). */
+  namespace: string;
+  client: KubeClient;
+  logger: Logger;
+  /** The speaker's /metrics registry: metallb_bgp_* and metallb_bfd_* are added to it. */
+  registry: Registry;
+  /** The speaker's event recorder (session Events on the BGPPeer). */
+  events: EventSink;
+  /** The ServiceBGPStatus informer (its handlers are registered here). */
+  bgpStatuses: Informer;
+  /** The BGPPeer informer (a session Event names a BGPPeer still cached). */
+  bgpPeers: Informer;
+  /** Owner of the ServiceBGPStatus objects (this speaker's Pod), if known. */
+  owner?: OwnerReference[];
+  /** One API write done (metallb_k8s_client_updates_total / update_errors_total). */
+  update: (ok: boolean) => void;
+}
+
+/** The running BGP half: `sync` after every plan, `close` on SIGTERM. */
+export interface BgpMain {
+  /** Plans this node's BGP from `world` and applies it (in order: a plan is never applied after a later one). */
+  sync(world: BgpWorld): void;
+  /** Closes the sessions (Cease), BFD (AdminDown) and the status writer. Never throws. */
+  close(): Promise<void>;
+}
+
+/** Starts the BGP half of the speaker (see the file header). Opens no socket until a plan has sessions. */
+export function startBgpMain(o: BgpMainOptions): BgpMain {
+  const { node: self, namespace: ns, client, logger } = o;
+  const bfdServer = new BfdServer({ log: logger });
+  bfdMetrics(o.registry, bfdServer);
+  const bgp = new BgpSpeaker({ node: self, log: logger, bfd: bfdServer });
+  bgpMetrics(o.registry, bgp);
+  const bgpStatus = new BgpStatusWriter({
+    node: self,
+    port: kubeBgpStatusPort({
+      client,
+      namespace: ns,
+      node: self,
+      cache: () => o.bgpStatuses.list(),
+      ...(o.owner ? { owner: o.owner } : {}),
+      warn: (m) => logger.warn(m),
+    }),
+    update: o.update,
+    warn: (fields, m) => logger.warn(fields, m),
+  });
+  const unsubscribe = o.bgpStatuses.on({
+    add: () => bgpStatus.reconcile(),
+    update: () => bgpStatus.reconcile(),
+    delete: (s) => bgpStatus.deleted(s.metadata?.name ?? ''),
+  });
+  sessionEvents({
+    speaker: bgp,
+    events: o.events,
+    node: self,
+    peerRef: (name) => {
+      // A BGPPeer deleted meanwhile (its session closed as de-configured) gets no Event.
+      const p = o.bgpPeers.getByKey(`${ns}/${name}`);
+      return p ? { kind: 'BGPPeer', apiVersion: 'metallb.io/v1beta2', namespace: ns, name, ...(p.metadata?.uid ? { uid: p.metadata.uid } : {}) } : undefined;
+    },
+  });
+  let chain: Promise<unknown> = Promise.resolve();
+  let passwords: { config: Config; value: Promise<Map<string, string>> } | undefined;
+  const readPasswords = async (c: Config): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    for (const p of c.peers) {
+      const ref = p.passwordSecret;
+      if (!ref?.name) continue;
+      const r = await client.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, ref.name, ref.namespace ?? ns);
+      const v = r.ok ? r.value.data?.password : undefined;
+      if (v === undefined) logger.warn(`speaker: BGPPeer ${p.name}: Secret ${ref.namespace ?? ns}/${ref.name} key password not readable${r.ok ? '' : `: ${r.error.message}`}`);
+      else out.set(p.name, Buffer.from(v, 'base64').toString('utf8'));
+    }
+    return out;
+  };
+  // Incremental: only Services whose view or endpoints changed are replanned (bgp-plan.ts BgpPlanner).
+  const planner = new BgpPlanner();
+  return {
+    sync(world) {
+      const plan = planner.plan(world, self);
+      bgpStatus.set(plan.statuses);
+      if (passwords?.config !== world.config) passwords = { config: world.config, value: readPasswords(world.config).catch(() => new Map()) };
+      const { config: c, value } = passwords;
+      chain = chain.then(() => value).then((pw) => bgp.sync(plan, { bfdProfiles: c.bfdProfiles, passwords: pw }));
+    },
+    async close() {
+      unsubscribe();
+      await bgp.close().catch((e: unknown) => logger.warn(`speaker: closing BGP sessions: ${String(e)}`));
+      await bfdServer.close({ adminDown: true }).catch((e: unknown) => logger.warn(`speaker: closing BFD: ${String(e)}`));
+      bgpStatus.stop();
+    },
+  };
+}
