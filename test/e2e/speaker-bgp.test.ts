@@ -29,6 +29,7 @@ import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { startLabNetwork, type LabNetwork } from '../../src/lab/network/network.ts';
 import { inNamespace, networkSupport, run } from '../../src/lab/network/topology.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
+import { until } from '../helpers/poll.ts';
 
 const FRR = '/usr/lib/frr';
 const NS = 'metallb-system';
@@ -136,23 +137,13 @@ async function vtyJson<T = Record<string, unknown>>(cmd: string): Promise<T> {
   return JSON.parse(await vtysh(cmd)) as T;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      const logs = net ? [...net.speakers.keys()].map((n) => `--- speaker ${n}\n${net!.speakers.get(n)!.output().slice(-3000)}`).join('\n') : '';
-      const frrLog = frrDir && existsSync(join(frrDir, 'frr.log')) ? readFileSync(join(frrDir, 'frr.log'), 'utf8').slice(-3000) : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last: ${(last as Error).message})` : ''}\n${logs}\n--- frr.log\n${frrLog}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** until() (test/helpers/poll.ts) that adds the speakers' and FRR's last log lines to its timeout message. */
+function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  return until(what, fn, timeoutMs, everyMs, () => {
+    const logs = net ? [...net.speakers.keys()].map((n) => `--- speaker ${n}\n${net!.speakers.get(n)!.output().slice(-3000)}`).join('\n') : '';
+    const frrLog = frrDir && existsSync(join(frrDir, 'frr.log')) ? readFileSync(join(frrDir, 'frr.log'), 'utf8').slice(-3000) : '';
+    return `${logs}\n--- frr.log\n${frrLog}`;
+  });
 }
 
 function kubectl(args: string[], input?: string): Promise<string> {
