@@ -1,26 +1,38 @@
-// ARP request load, run inside a client namespace (`ip netns exec <client> node --import tsx
+// ARP (or NDP) request load, run inside a client namespace (`ip netns exec <client> node --import tsx
 // bench/failover-arp-load.ts --ifname eth0 --target IP --rate N --seconds S`) by bench:failover and bench:arp-load:
-// sends RFC 826 requests for the target through an AF_PACKET socket (src/speaker/link/packet.ts) at a steady rate
-// and times each reply as the requester sees it (send call → reply handed to JS, process.hrtime).
-// --match sha (bench:arp-load, a veth pair): exact. Request n carries sender hardware address (ar$sha)
-// 02:00:nn:nn:nn:nn (locally administered, unicast) and the responder answers to ar$sha (RFC 826), so the reply's
-// ar$tha names the request; the Ethernet source stays the interface's own MAC and AF_PACKET still delivers replies
-// to the 02:00:… MACs (PACKET_OTHERHOST). Not for a bridge: it never learns those MACs and floods every reply to
-// every port (every node's speaker would then read them).
-// --match spa (default; bench:failover's bridged lab): ar$sha is the interface's MAC and a reply is matched by its
-// ar$tpa to the latest request sent from that sender IP (ar$spa); the sender IPs rotate over the documentation
-// ranges 192.0.2.0/24, 198.51.100.30-199 and 203.0.113.0/24 (682 values, the target left out), so a reply later
-// than 682 requests (34 ms at 20,000/s) is matched to a newer request (under-timed; the older one counts as lost).
+// sends RFC 826 requests (or, with an IPv6 --target, RFC 4861 Neighbor Solicitations) for the target through an
+// AF_PACKET socket (src/speaker/link/packet.ts) at a steady rate and times each reply as the requester sees it (send
+// call → reply handed to JS), split at the kernel's receive timestamp of the reply (the ring slot's stamp): `wire`
+// = send → reply in the requester's kernel (the responder's whole work, both kernels and the veth), `wake` = reply in
+// the kernel → reply in JS (this process's own wake-up, not the responder's).
+// --match sha (bench:arp-load, a veth pair): exact. Request n carries sender hardware address (ar$sha, or the NS's
+// Source Link-Layer Address option) 02:00:nn:nn:nn:nn (locally administered, unicast) and the responder answers to
+// it (RFC 826; RFC 4861 §7.2.4), so the reply's ar$tha (the NA's Ethernet destination) names the request; the
+// Ethernet source stays the interface's own MAC and AF_PACKET still delivers replies to the 02:00:… MACs
+// (PACKET_OTHERHOST). Not for a bridge: it never learns those MACs and floods every reply to every port.
+// --reference IP (sha only): every --reference-every-th request (default 10) asks for that IP instead, one
+// configured on the responder's interface, which its kernel answers: the same path without the responder's code,
+// measured in the same run and printed apart.
+// --match spa (default; bench:failover's bridged lab, ARP only): ar$sha is the interface's MAC and a reply is
+// matched by its ar$tpa to the latest request sent from that sender IP (ar$spa); the sender IPs rotate over the
+// documentation ranges 192.0.2.0/24, 198.51.100.30-199 and 203.0.113.0/24 (682 values, the target left out), so a
+// reply later than 682 requests (34 ms at 20,000/s) is matched to a newer request (under-timed; the older one counts
+// as lost).
 // Requests go out in paced batches (one batch per ~1 ms timer tick, so the generator leaves CPU to the responder on
 // a small machine); with --batch the batch is one sendmmsg(2) (PacketSocket.sendBatch), else one send(2) per frame.
 // Prints one JSON line: { sent, replies, unmatched, late, lost, seconds, rate, p50Ms, p90Ms, p99Ms, maxMs,
-// kernelDrops } — `unmatched` replies name no request we sent (or one already answered), `late` replies came after
-// the 200 ms grace period (counted as lost), `kernelDrops` are the generator's own receive-queue drops (if not 0 the
-// generator, not the responder, lost replies).
+// wireP50Ms, wireP99Ms, wakeP50Ms, wakeP99Ms, kernelDrops, reference? } — `unmatched` replies name no request we
+// sent (or one already answered), `late` replies came after the 200 ms grace period (counted as lost),
+// `kernelDrops` are the generator's own receive-queue drops (if not 0 the generator, not the responder, lost
+// replies); `reference` holds the same figures for the reference IP. Documentation ranges only.
 import { parseArgs } from 'node:util';
+import ipaddr from 'ipaddr.js';
 import { arpPacket, ARP_REQUEST } from '../src/speaker/layer2/arp.ts';
-import { ETHERTYPE_ARP, ethernetHeader } from '../src/speaker/layer2/ethernet.ts';
-import { openPacketSocket } from '../src/speaker/link/packet.ts';
+import { macToBuffer } from '../src/speaker/layer2/errors.ts';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6, ethernetHeader } from '../src/speaker/layer2/ethernet.ts';
+import { icmpv6Checksum, ipv6Bytes, ipv6MulticastMac, solicitedNodeAddress } from '../src/speaker/layer2/ndp.ts';
+import { ndpFrame } from '../src/speaker/layer2/responder.ts';
+import { openPacketSocket, realtimeMicros } from '../src/speaker/link/packet.ts';
 
 const { values: v } = parseArgs({
   options: {
@@ -30,6 +42,9 @@ const { values: v } = parseArgs({
     seconds: { type: 'string', default: '5' },
     batch: { type: 'boolean', default: false },
     match: { type: 'string', default: 'spa' },
+    reference: { type: 'string' },
+    'reference-every': { type: 'string', default: '10' },
+    source: { type: 'string' },
   },
 });
 if (v.match !== 'sha' && v.match !== 'spa') {
@@ -39,49 +54,90 @@ if (v.match !== 'sha' && v.match !== 'spa') {
 const bySha = v.match === 'sha';
 const rate = Number(v.rate);
 const seconds = Number(v.seconds);
-if (!v.target || !(rate > 0) || !(seconds > 0)) {
+const every = Number(v['reference-every']);
+if (!v.target || !ipaddr.isValid(v.target) || !(rate > 0) || !(seconds > 0)) {
   process.stderr.write(
     `failover-arp-load: --target IP (got ${String(v.target)}), --rate > 0 (got ${v.rate}), --seconds > 0 (got ${v.seconds}) are required\n`,
   );
   process.exit(2);
 }
-const target = v.target;
-const targetBytes = Buffer.from(target.split('.').map(Number));
+const v6 = ipaddr.parse(v.target).kind() === 'ipv6';
+if ((v6 || v.reference) && !bySha) {
+  process.stderr.write('failover-arp-load: an IPv6 --target and --reference need --match sha\n');
+  process.exit(2);
+}
+if (v.reference && (!ipaddr.isValid(v.reference) || ipaddr.parse(v.reference).kind() !== (v6 ? 'ipv6' : 'ipv4'))) {
+  process.stderr.write(`failover-arp-load: --reference ${v.reference} must be an address of the target's family\n`);
+  process.exit(2);
+}
+if (!(Number.isInteger(every) && every >= 2)) {
+  process.stderr.write(`failover-arp-load: --reference-every ${String(v['reference-every'])} must be an integer >= 2\n`);
+  process.exit(2);
+}
+const target = ipaddr.parse(v.target).toString();
+const reference = v.reference ? ipaddr.parse(v.reference).toString() : undefined;
+const isRef = (seq: number): boolean => reference !== undefined && seq % every === every - 1;
 const total = Math.round(rate * seconds);
-const sentAt = new Float64Array(total); // ms (hrtime) per request sequence number; 0 = not sent or already answered
-const lat: number[] = [];
+const sentAt = new Float64Array(total); // µs (realtimeMicros) per request sequence number; 0 = not sent or answered
+interface Series {
+  lat: number[];
+  wire: number[];
+  wake: number[];
+}
+const series = (): Series => ({ lat: [], wire: [], wake: [] });
+const main = series();
+const ref = series();
 let unmatched = 0;
-const t0 = process.hrtime.bigint();
-const nowMs = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
 let collecting = true;
 let late = 0;
 
+const ipBytes = (ip: string): Buffer => (v6 ? ipv6Bytes(ip) : Buffer.from(ipaddr.parse(ip).toByteArray()));
+const targetBytes = ipBytes(target);
+const refBytes = reference ? ipBytes(reference) : undefined;
+
 const sock = openPacketSocket({
   ifname: v.ifname!,
-  ethertype: ETHERTYPE_ARP,
-  ring: { frames: 32768, frameSize: 128 }, // 4 MiB: replies wait here while this process is busy sending
-  onFrame: (f) => {
-    const now = nowMs();
-    // Ethernet type ARP, ar$op 2, ar$spa = target; ar$tha = 02:00:<seq> (sha) or ar$tpa = a sender IP of ours (spa).
-    if (f.length < 42 || f.readUInt16BE(12) !== ETHERTYPE_ARP || f.readUInt16BE(20) !== 2) return;
-    if (f.compare(targetBytes, 0, 4, 28, 32) !== 0) return;
+  ethertype: v6 ? ETHERTYPE_IPV6 : ETHERTYPE_ARP,
+  timestamps: true,
+  ring: { frames: 32768, frameSize: v6 ? 256 : 128 }, // 4-8 MiB: replies wait here while this process is busy sending
+  onFrame: (f, meta) => {
+    const now = realtimeMicros();
     let seq: number;
-    if (bySha) {
-      if (f[32] !== 0x02 || f[33] !== 0x00) {
+    let which: Series;
+    if (v6) {
+      // IPv6, ICMPv6 NA (type 136), target at 62..78; Ethernet destination 02:00:<seq> (the NS's SLLA).
+      if (f.length < 78 || f.readUInt16BE(12) !== ETHERTYPE_IPV6 || f[20] !== 58 || f[54] !== 136) return;
+      if (f.compare(targetBytes, 0, 16, 62, 78) === 0) which = main;
+      else if (refBytes && f.compare(refBytes, 0, 16, 62, 78) === 0) which = ref;
+      else return;
+      if (f[0] !== 0x02 || f[1] !== 0x00) {
         unmatched++;
         return;
       }
-      seq = f.readUInt32BE(34);
+      seq = f.readUInt32BE(2);
     } else {
-      const i = spaIndex.get(f.readUInt32BE(38));
-      seq = i === undefined ? -1 : lastSeq[i]!;
-      if (seq < 0) {
-        unmatched++;
-        return;
+      // Ethernet type ARP, ar$op 2, ar$spa = target; ar$tha = 02:00:<seq> (sha) or ar$tpa = a sender IP of ours (spa).
+      if (f.length < 42 || f.readUInt16BE(12) !== ETHERTYPE_ARP || f.readUInt16BE(20) !== 2) return;
+      if (f.compare(targetBytes, 0, 4, 28, 32) === 0) which = main;
+      else if (refBytes && f.compare(refBytes, 0, 4, 28, 32) === 0) which = ref;
+      else return;
+      if (bySha) {
+        if (f[32] !== 0x02 || f[33] !== 0x00) {
+          unmatched++;
+          return;
+        }
+        seq = f.readUInt32BE(34);
+      } else {
+        const i = spaIndex.get(f.readUInt32BE(38));
+        seq = i === undefined ? -1 : lastSeq[i]!;
+        if (seq < 0) {
+          unmatched++;
+          return;
+        }
       }
     }
     const t = seq < total ? sentAt[seq]! : 0;
-    if (t === 0) {
+    if (t === 0 || isRef(seq) !== (which === ref)) {
       unmatched++;
       return;
     }
@@ -90,7 +146,11 @@ const sock = openPacketSocket({
       late++;
       return;
     }
-    lat.push(now - t);
+    which.lat.push((now - t) / 1000);
+    if (meta.rxMicros > 0) {
+      which.wire.push((meta.rxMicros - t) / 1000);
+      which.wake.push((now - meta.rxMicros) / 1000);
+    }
   },
 });
 const mac = [...sock.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
@@ -99,54 +159,80 @@ const SPA = [
   ...Array.from({ length: 170 }, (_, i) => `198.51.100.${30 + i}`),
   ...Array.from({ length: 256 }, (_, i) => `203.0.113.${i}`),
 ]
-  .filter((ip) => ip !== target) // a request from the target's own IP would be a claim on it, not a question
+  .filter((ip) => ip !== target && ip !== reference) // a request from the target's own IP would be a claim on it
   .map((ip) => Buffer.from(ip.split('.').map(Number)));
 const spaIndex = new Map(SPA.map((b, i) => [b.readUInt32BE(0), i]));
 const lastSeq = new Int32Array(SPA.length).fill(-1); // --match spa: the latest request sent from each sender IP
-const template = Buffer.alloc(42);
-ethernetHeader.encode(
-  { destination: 'ff:ff:ff:ff:ff:ff', source: mac, ethertype: ETHERTYPE_ARP },
-  template,
-  0,
-);
-arpPacket.encode(
-  {
-    operation: ARP_REQUEST,
-    senderHardwareAddress: bySha ? '02:00:00:00:00:00' : mac,
-    senderProtocolAddress: '198.51.100.30',
-    targetHardwareAddress: '00:00:00:00:00:00',
-    targetProtocolAddress: target,
-  },
-  template,
-  14,
-);
+
+// IPv4: one ARP request template per target. IPv6: an NS from --source (the client's own address) to the target's
+// solicited-node group, with SLLA 02:00:<seq>; its checksum is recomputed per request.
+const arpTemplate = (tpa: string): Buffer => {
+  const b = Buffer.alloc(42);
+  ethernetHeader.encode({ destination: 'ff:ff:ff:ff:ff:ff', source: mac, ethertype: ETHERTYPE_ARP }, b, 0);
+  arpPacket.encode(
+    {
+      operation: ARP_REQUEST,
+      senderHardwareAddress: bySha ? '02:00:00:00:00:00' : mac,
+      senderProtocolAddress: '198.51.100.30',
+      targetHardwareAddress: '00:00:00:00:00:00',
+      targetProtocolAddress: tpa,
+    },
+    b,
+    14,
+  );
+  return b;
+};
+const source = v.source ?? (v6 ? 'fe80::ff:fe77:1' : undefined);
+const nsTemplate = (t: string): Buffer => {
+  const group = solicitedNodeAddress(t);
+  return ndpFrame(ipv6MulticastMac(group), macToBuffer(mac), {
+    source: source!,
+    destination: group,
+    hopLimit: 255,
+    message: {
+      type: 'neighbor-solicitation',
+      target: t,
+      options: [{ type: 'source-link-layer-address', address: '02:00:00:00:00:00' }],
+    },
+  });
+};
+const template = v6 ? nsTemplate(target) : arpTemplate(target);
+const refTemplate = reference ? (v6 ? nsTemplate(reference) : arpTemplate(reference)) : undefined;
 const request = (seq: number, into: Buffer): Buffer => {
-  template.copy(into);
+  (isRef(seq) ? refTemplate! : template).copy(into);
+  if (v6) {
+    into.writeUInt32BE(seq, 82); // SLLA bytes 2..5 (option at 78: type, length, MAC)
+    into.writeUInt16BE(0, 56);
+    into.writeUInt16BE(icmpv6Checksum(into.subarray(22, 38), into.subarray(38, 54), into.subarray(54)), 56);
+    return into;
+  }
   if (bySha) into.writeUInt32BE(seq, 24); // ar$sha bytes 2..5
-  SPA[seq % SPA.length]!.copy(into, 28);
+  if (!isRef(seq)) SPA[seq % SPA.length]!.copy(into, 28);
+  else into.writeUInt32BE(0xc6336401, 28); // 198.51.100.1: on the responder's subnet, so its kernel answers
   lastSeq[seq % SPA.length] = seq;
   return into;
 };
-const one = Buffer.alloc(42);
-const pool = Array.from({ length: 256 }, () => Buffer.alloc(42));
+const one = Buffer.alloc(template.length);
+const pool = Array.from({ length: 256 }, () => Buffer.alloc(template.length));
 const batchSend = v.batch && typeof sock.sendBatch === 'function';
 
 let sent = 0;
-const start = nowMs();
+const start = realtimeMicros();
 await new Promise<void>((resolve) => {
   const tick = (): void => {
-    const due = Math.min(total, Math.floor(((nowMs() - start) / 1000) * rate));
+    const due = Math.min(total, Math.floor(((realtimeMicros() - start) / 1e6) * rate));
     while (sent < due) {
       if (batchSend) {
         const n = Math.min(due - sent, pool.length);
         const frames = pool.slice(0, n).map((b, i) => request(sent + i, b));
-        const t = nowMs();
+        const t = realtimeMicros();
         for (let i = 0; i < n; i++) sentAt[sent + i] = t;
-        sent += sock.sendBatch!(frames);
+        sent += sock.sendBatch(frames);
         if (sent < due) break; // queue full: the rest on the next tick
       } else {
-        sentAt[sent] = nowMs();
-        sock.send(request(sent, one));
+        const f = request(sent, one);
+        sentAt[sent] = realtimeMicros();
+        sock.send(f);
         sent++;
       }
     }
@@ -155,28 +241,40 @@ await new Promise<void>((resolve) => {
   };
   tick();
 });
-const elapsed = (nowMs() - start) / 1000;
+const elapsed = (realtimeMicros() - start) / 1e6;
 await new Promise((r) => setTimeout(r, 200)); // the last replies
 collecting = false;
 await new Promise((r) => setTimeout(r, 50));
 const kernelDrops = sock.stats().kernelDrops;
 sock.close();
-lat.sort((a, b) => a - b);
-const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? NaN;
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+const q = (l: number[], p: number): number => {
+  const s = [...l].sort((a, b) => a - b);
+  return r3(s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN);
+};
+const figures = (s: Series, asked: number): Record<string, number> => ({
+  replies: s.lat.length,
+  lost: asked - s.lat.length,
+  p50Ms: q(s.lat, 0.5),
+  p90Ms: q(s.lat, 0.9),
+  p99Ms: q(s.lat, 0.99),
+  maxMs: q(s.lat, 1),
+  wireP50Ms: q(s.wire, 0.5),
+  wireP99Ms: q(s.wire, 0.99),
+  wakeP50Ms: q(s.wake, 0.5),
+  wakeP99Ms: q(s.wake, 0.99),
+});
+let refSent = 0;
+for (let i = 0; i < sent; i++) if (isRef(i)) refSent++;
 process.stdout.write(
   `${JSON.stringify({
-    sent,
-    replies: lat.length,
+    sent: sent - refSent,
     unmatched,
     late,
-    lost: sent - lat.length,
     seconds: r3(elapsed),
     rate: Math.round(sent / elapsed),
-    p50Ms: r3(q(0.5)),
-    p90Ms: r3(q(0.9)),
-    p99Ms: r3(q(0.99)),
-    maxMs: r3(lat[lat.length - 1] ?? NaN),
+    ...figures(main, sent - refSent),
     kernelDrops,
+    ...(reference ? { reference: { sent: refSent, ...figures(ref, refSent) } } : {}),
   })}\n`,
 );

@@ -55,6 +55,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
                         InstanceMethod<&PacketSocket::AttachFilter>("attachFilter"),
                         InstanceMethod<&PacketSocket::SetArpAnswers>("setArpAnswers"),
                         InstanceMethod<&PacketSocket::TakeArpAnswerStats>("takeArpAnswerStats"),
+                        InstanceMethod<&PacketSocket::ArpAnswerDelays>("arpAnswerDelays"),
                         InstanceMethod<&PacketSocket::SetTimestamps>("setTimestamps")});
   }
 
@@ -320,11 +321,18 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     return env.Undefined();
   }
 
-  // takeArpAnswerStats(): { counts: Uint32Array, delays: Float64Array } since the previous call (then reset).
-  // counts: triples (IPv4 in network order read as host u32 of its 4 bytes, answered, sendmmsg refused) per address
-  // answered; delays: 24 log2 buckets of the time from the kernel's receive timestamp of a request (TPACKET_V2
-  // tp_sec/tp_nsec) to the return of the sendmmsg that carried its reply, bucket i counting delays in [2^i, 2^(i+1))
-  // microseconds (bucket 0 also holds < 1 µs), plus [24] = frames answered, [25] = sum of delays in µs.
+  // takeArpAnswerStats(): { counts: Uint32Array } since the previous call (then reset): triples (IPv4 as the u32
+  // of its 4 bytes big-endian, answered, sendmmsg refused) per address answered.
+  // arpAnswerDelays(): Float64Array, since open: 24 log2 buckets of the time from the kernel's receive timestamp
+  // of a request (TPACKET_V2 tp_sec/tp_nsec) to the return of the sendmmsg that carried its reply, bucket i
+  // counting delays in [2^i, 2^(i+1)) microseconds (bucket 0 also holds < 1 µs), then [24] = replies timed and
+  // [25] = the sum of their delays in µs.
+  Napi::Value ArpAnswerDelays(const Napi::CallbackInfo& info) {
+    Napi::Float64Array delays = Napi::Float64Array::New(info.Env(), kDelayBuckets + 2);
+    for (size_t k = 0; k < kDelayBuckets + 2; k++) delays[k] = delay_[k];
+    return delays;
+  }
+
   Napi::Value TakeArpAnswerStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     FoldArpCounts();
@@ -339,12 +347,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       counts[i++] = c.second;
     }
     arp_pending_.clear();
-    Napi::Float64Array delays = Napi::Float64Array::New(env, kDelayBuckets + 2);
-    for (size_t k = 0; k < kDelayBuckets + 2; k++) delays[k] = delay_[k];
-    std::fill(std::begin(delay_), std::end(delay_), 0.0);
     Napi::Object o = Napi::Object::New(env);
     o.Set("counts", counts);
-    o.Set("delays", delays);
     return o;
   }
 

@@ -1,8 +1,10 @@
 // A Layer2Announcer over real AF_PACKET sockets, run by layer2-netns.test.ts inside a node namespace
 // (`ip netns exec NS node --import tsx layer2-netns.child.ts '<json>'`).
-// argv[2]: {"ips": [...], "probe": true|false, "friendly": ["mac", ...], "ifname": "eth0"}
+// argv[2]: {"ips": [...], "probe": true|false, "friendly": ["mac", ...], "ifname": "eth0", "native": true|false}
+//   ("native": false hides PacketSocket.setArpAnswers from the announcer: every ARP request is answered in JS)
 // stdout: one JSON object a line: {event:'announced'|'conflict'|'conflictCleared'|'withdrawn'|'linkError', ...}
-//   | {event:'stats', ..., links: [{ifname, ethertype, received, kernelDrops, ...}], cpuMicros} (answer to a
+//   | {event:'stats', ..., links: [{ifname, ethertype, received, kernelDrops, answeredNatively, arpAnswerDelays?,
+//   ...}], cpuMicros} (answer to a
 //   `{"stats":true}` stdin line) | {event:'blocked'} then {event:'unblocked'} (answer to `{"blockUntil": path}`: the
 //   event loop is held, frames pile up in the sockets' queues, until the file exists) | {event:'started'}
 // Exits (closing every socket) on SIGTERM or when stdin ends.
@@ -10,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { realClock } from '../../src/kube/clock.ts';
-import { Layer2Announcer } from '../../src/speaker/layer2/announcer.ts';
+import { Layer2Announcer, type LinkPort } from '../../src/speaker/layer2/announcer.ts';
 import { openPacketSocket, type PacketSocket } from '../../src/speaker/link/packet.ts';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as {
@@ -18,6 +20,7 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as {
   probe: boolean;
   friendly: string[];
   ifname?: string;
+  native?: boolean;
 };
 const ifname = cfg.ifname ?? 'eth0';
 const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -27,7 +30,19 @@ const announcer = new Layer2Announcer({
   openLink: (name, ethertype, onFrame) => {
     const sock = openPacketSocket({ ifname: name, ethertype, onFrame: (f) => onFrame(f) });
     sockets.push({ ethertype, sock });
-    return sock;
+    if (cfg.native !== false) return sock;
+    // "native": false — the link without setArpAnswers: every frame is answered in JS (the comparison).
+    const port: LinkPort = {
+      ifname: sock.ifname,
+      mac: sock.mac,
+      send: (f) => sock.send(f),
+      close: () => sock.close(),
+      addMembership: (m) => sock.addMembership(m),
+      dropMembership: (m) => sock.dropMembership(m),
+      attachFilter: (p) => sock.attachFilter(p),
+      stats: () => sock.stats(),
+    };
+    return port;
   },
   clock: realClock,
   links: () => ({ arp: [ifname], ndp: [ifname] }),
@@ -62,7 +77,12 @@ rl.on('line', (line) => {
       responsesSent: Object.fromEntries(s.responsesSent),
       gratuitousSent: Object.fromEntries(s.gratuitousSent),
       drops: Object.fromEntries(s.drops),
-      links: sockets.map(({ ethertype, sock }) => ({ ifname: sock.ifname, ethertype, ...sock.stats() })),
+      links: sockets.map(({ ethertype, sock }) => ({
+        ifname: sock.ifname,
+        ethertype,
+        ...sock.stats(),
+        ...(ethertype === 0x0806 ? { arpAnswerDelays: sock.arpAnswerDelays() } : {}),
+      })),
       cpuMicros: ((c) => c.user + c.system)(process.cpuUsage()),
     });
   }

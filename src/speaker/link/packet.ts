@@ -80,22 +80,28 @@ export interface PacketSocket {
   setArpAnswers(announced: readonly string[], watched: readonly string[]): void;
   /**
    * What the native ARP answer did since the previous call (then reset): per target IP the replies sent and the ones
-   * sendmmsg refused, and the distribution of the delay from the kernel's receive timestamp of each request to the
-   * return of the sendmmsg that carried its reply.
+   * sendmmsg refused. The announcer takes them into MetalLB's counters.
    */
   takeArpAnswerStats(): ArpAnswerStats;
+  /**
+   * Since open: the delay of each native ARP answer from the kernel's receive timestamp of the request (the ring
+   * slot's TPACKET_V2 tp_sec/tp_nsec) to the return of the sendmmsg that carried the reply: wake-up of the event
+   * loop, the decision and the send, without JS.
+   */
+  arpAnswerDelays(): LatencyHistogram;
 }
 
 /** See PacketSocket.takeArpAnswerStats. */
 export interface ArpAnswerStats {
   perIp: Map<string, { answered: number; sendErrors: number }>;
-  /** Request received by the kernel → reply handed to the kernel, in microseconds. */
-  delay: {
-    count: number;
-    sumMicros: number;
-    /** log2 buckets: buckets[i] counts delays in [2^i, 2^(i+1)) µs (bucket 0 includes < 1 µs). */
-    buckets: number[];
-  };
+}
+
+/** A log2 latency histogram in microseconds. */
+export interface LatencyHistogram {
+  count: number;
+  sumMicros: number;
+  /** buckets[i] counts delays in [2^i, 2^(i+1)) µs (bucket 0 includes < 1 µs). */
+  buckets: number[];
 }
 
 export interface PacketSocketStats {
@@ -230,7 +236,8 @@ interface NativePacketSocket {
   membership(add: boolean, type: number, mac?: Buffer): void;
   statistics(): { packets: number; drops: number; arpAnswered?: number };
   setArpAnswers?(announced: Buffer, watched: Buffer): void;
-  takeArpAnswerStats?(): { counts: Uint32Array; delays: Float64Array };
+  takeArpAnswerStats?(): { counts: Uint32Array };
+  arpAnswerDelays?(): Float64Array;
   setTimestamps?(on: boolean): void;
 }
 interface NativeAddon {
@@ -566,9 +573,6 @@ class AfPacketSocket implements PacketSocket {
   takeArpAnswerStats(): ArpAnswerStats {
     const perIp = new Map<string, { answered: number; sendErrors: number }>();
     const raw = this.#sock.takeArpAnswerStats?.();
-    const buckets: number[] = [];
-    let count = 0;
-    let sumMicros = 0;
     if (raw) {
       const c = raw.counts;
       for (let i = 0; i + 2 < c.length; i += 3) {
@@ -578,12 +582,17 @@ class AfPacketSocket implements PacketSocket {
           sendErrors: c[i + 2]!,
         });
       }
-      const d = raw.delays;
-      for (let i = 0; i < d.length - 2; i++) buckets.push(d[i]!);
-      count = d[d.length - 2]!;
-      sumMicros = d[d.length - 1]!;
     }
-    return { perIp, delay: { count, sumMicros, buckets } };
+    return { perIp };
+  }
+
+  arpAnswerDelays(): LatencyHistogram {
+    const d = this.#sock.arpAnswerDelays?.() ?? new Float64Array(2);
+    return {
+      buckets: [...d.subarray(0, d.length - 2)],
+      count: d[d.length - 2]!,
+      sumMicros: d[d.length - 1]!,
+    };
   }
 
   stats(): PacketSocketStats {
