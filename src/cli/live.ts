@@ -1,6 +1,7 @@
 // What `berth status` and `berth plan --live` read from a live cluster (or the lab): berth's configuration objects,
 // the namespaces, the LoadBalancer Services, the IPAddressClaims and the speakers' ServiceL2Status / ServiceBGPStatus
-// objects. One list per resource through src/kube (paged with `limit`), each reported to `progress` as it arrives so a
+// objects, plus what explains a Service nobody announces: the Nodes (labels, NetworkUnavailable), the EndpointSlices
+// and the speakers' Leases. One list per resource through src/kube (paged with `limit`), each reported to `progress` as it arrives so a
 // big cluster shows what is happening. The two status kinds are optional: a cluster without their CRDs (MetalLB's
 // older versions, or berth before its speaker) answers 404, which reads as "no announcement known".
 import { Allocator } from '../allocator/index.ts';
@@ -9,9 +10,12 @@ import type { KubeObject } from '../api/object.ts';
 import { loadClaims } from '../claims/allocator-sync.ts';
 import { buildConfig, type BuildResult, type LabelledName } from '../config/index.ts';
 import { isLoadBalancer, serviceKey, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
+import type { KubeClient } from '../kube/client.ts';
 import { connect } from '../kube/connect.ts';
 import type { Resource } from '../kube/resources.ts';
 import { Resources } from '../kube/resources.ts';
+import { SPEAKER_LEASE_LABELS, SPEAKER_LEASE_PREFIX } from '../speaker/liveness/lease.ts';
+import { endpointViews, nodeView, type EndpointView, type NodeView } from '../speaker/world.ts';
 
 /** MetalLB's status-only CRDs (metallb-compat.md §1.7); the speakers write them. */
 const serviceL2Statuses: Resource = { group: 'metallb.io', version: 'v1beta1', plural: 'servicel2statuses', kind: 'ServiceL2Status', namespaced: true };
@@ -45,6 +49,19 @@ export interface LiveSnapshot {
   claims: IPAddressClaim[];
   /** `namespace/name` → who announces it; absent when no speaker reported it. */
   announcers: Map<string, Announcers>;
+  /** The Nodes as the speakers see them (labels, NetworkUnavailable); absent: not read. */
+  nodeViews?: NodeView[];
+  /** `namespace/name` → endpoints of its EndpointSlices; absent: not read. */
+  endpoints?: Map<string, EndpointView[]>;
+  /** The speakers' Leases (`metallb-speaker-<node>`), one per node whose speaker ever ran; absent: not readable. */
+  speakerLeases?: SpeakerLease[];
+}
+
+/** A speaker's Lease: the node, when it was last renewed (ms since the epoch, undefined: never) and for how long (s). */
+export interface SpeakerLease {
+  node: string;
+  renewMs?: number;
+  durationSeconds: number;
 }
 
 export interface ReadLiveOptions {
@@ -89,11 +106,14 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
       list(Resources.bfdProfiles, { namespace: ns }),
     ]);
     const namespaces = (await list(Resources.namespaces)).map(labelled);
-    const nodes = (await list(Resources.nodes)).map(labelled);
+    const nodeObjects = await list(Resources.nodes);
+    const nodes = nodeObjects.map(labelled);
     const services = (await list(Resources.services)) as ServiceLike[];
     const claims = (await list(Resources.ipAddressClaims)) as unknown as IPAddressClaim[];
     const l2 = await list(serviceL2Statuses, { namespace: ns, optional: true });
     const bgp = await list(serviceBGPStatuses, { namespace: ns, optional: true });
+    const slices = await list(Resources.endpointSlices);
+    const leases = await listSpeakerLeases(client, ns);
     return {
       ok: true,
       snapshot: {
@@ -104,6 +124,9 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
         services,
         claims,
         announcers: announcersOf(l2, bgp),
+        nodeViews: nodeObjects.flatMap((n) => nodeView(n as Parameters<typeof nodeView>[0]) ?? []),
+        endpoints: endpointViews(slices as Parameters<typeof endpointViews>[0]),
+        ...(leases ? { speakerLeases: leases } : {}),
       },
     };
   } catch (e) {
@@ -111,6 +134,32 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
   } finally {
     conn.kube.close();
   }
+}
+
+/**
+ * The speakers' Leases in `namespace` (src/speaker/liveness/lease.ts), or undefined when they cannot be listed (no
+ * RBAC for leases, an API server without coordination.k8s.io): then nothing is said about running speakers.
+ */
+async function listSpeakerLeases(client: KubeClient, namespace: string): Promise<SpeakerLease[] | undefined> {
+  const selector = Object.entries(SPEAKER_LEASE_LABELS)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const res = await client.list<KubeObject>(Resources.leases, { namespace, labelSelector: selector });
+  if (!res.ok) return undefined;
+  const out: SpeakerLease[] = [];
+  for (const o of res.value.items) {
+    const spec = (o as { spec?: { holderIdentity?: unknown; renewTime?: unknown; leaseDurationSeconds?: unknown } }).spec ?? {};
+    const name = o.metadata?.name ?? '';
+    const node = typeof spec.holderIdentity === 'string' && spec.holderIdentity !== '' ? spec.holderIdentity : name.startsWith(SPEAKER_LEASE_PREFIX) ? name.slice(SPEAKER_LEASE_PREFIX.length) : '';
+    if (node === '') continue;
+    const renew = typeof spec.renewTime === 'string' ? Date.parse(spec.renewTime) : NaN;
+    out.push({
+      node,
+      ...(Number.isFinite(renew) ? { renewMs: renew } : {}),
+      durationSeconds: typeof spec.leaseDurationSeconds === 'number' && spec.leaseDurationSeconds > 0 ? spec.leaseDurationSeconds : 40,
+    });
+  }
+  return out;
 }
 
 function labelled(o: KubeObject): LabelledName {

@@ -2,9 +2,13 @@
 // are the truth: a shared IP counts once, as metallb_allocator_addresses_in_use_total does), then every LoadBalancer
 // Service with its IPs, pool, who announces them (the speakers' ServiceL2Status / ServiceBGPStatus objects) and, for a
 // Service without an IP, why: the allocator is asked the same question the webhook and controller ask, over the same
-// pools and claims, so the reason is the one they would give (LB_EXHAUSTED, LB_POOL_NOT_ALLOWED, ...).
+// pools and claims, so the reason is the one they would give (LB_EXHAUSTED, LB_POOL_NOT_ALLOWED, ...). For a Service
+// with an IP that nobody announces, why (announce-reasons.ts: the speakers' own plans over the live Nodes,
+// EndpointSlices and advertisements; speakerNotRunning when a node should announce it and reports nothing).
 import { assignedIPs, ingressIPs, isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom } from '../config/service.ts';
 import { claimsByHolder } from '../claims/holders.ts';
+import { serviceView } from '../speaker/world.ts';
+import { whyNotAnnounced, type NotAnnounced } from './announce-reasons.ts';
 import { allocatorFromClaims, liveConfig, readLive, type LiveSnapshot } from './live.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
@@ -36,6 +40,8 @@ export interface StatusService {
   announcedBy: { layer2: string[]; bgp: Array<{ node: string; peers: string[] }> };
   /** Why a Service has no IP: the code and message the webhook/controller would give now. */
   pending?: { code: string; message: string };
+  /** Why a Service with an IP is announced by nobody (MetalLB's withdraw reason, or speakerNotRunning). */
+  notAnnounced?: NotAnnounced;
 }
 
 export interface StatusReport {
@@ -95,7 +101,7 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
         s.ips.length > 0 ? s.ips.join(',') : '<pending>',
         s.pool ?? '-',
         announcedText(s.announcedBy),
-        s.pending ? `${s.pending.code}: ${s.pending.message}` : '',
+        s.pending ? `${s.pending.code}: ${s.pending.message}` : s.notAnnounced ? `${s.notAnnounced.reason}: ${s.notAnnounced.message}` : '',
       ]),
     ),
   );
@@ -113,7 +119,7 @@ function announcedText(a: StatusService['announcedBy']): string {
  * The report of a snapshot (pure). Pools come from the live configuration; when it is invalid the pools are those of
  * the pool objects that still build on their own, and the problems are listed.
  */
-export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined } = {}): StatusReport {
+export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined; nowMs?: number } = {}): StatusReport {
   const built = liveConfig(s);
   const problems = built.problems.map((p) => `${p.object ? `${p.object} ` : ''}${p.path ? `${p.path}: ` : ''}${p.message}`);
   const pools = built.config?.pools ?? [];
@@ -121,6 +127,7 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined }
   const statsByPool = new Map(alloc.stats().map((st) => [st.pool, st]));
   const claimed = claimsByHolder(s.claims);
   const services: StatusService[] = [];
+  const unannounced: Array<{ row: StatusService; view: NonNullable<ReturnType<typeof serviceView>> }> = [];
   for (const svc of s.services) {
     if (!isLoadBalancer(svc) || !isOurClass(svc, opts.lbClass)) continue;
     const key = serviceKey(svc);
@@ -137,7 +144,34 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined }
     const pool = held?.pool ?? svc.metadata?.annotations?.['metallb.io/ip-allocated-from-pool'] ?? svc.metadata?.annotations?.['metallb.universe.tf/ip-allocated-from-pool'];
     if (pool !== undefined) row.pool = pool;
     if (ips.length === 0) row.pending = whyPending(s, key, alloc, svc);
+    else if (row.announcedBy.layer2.length === 0 && row.announcedBy.bgp.length === 0) {
+      const view = serviceView(svc, opts.lbClass !== undefined ? { lbClass: opts.lbClass } : {});
+      if (view) unannounced.push({ row, view });
+      else {
+        row.notAnnounced = {
+          reason: 'noIPAllocated',
+          message: `status.loadBalancer.ingress is empty (IP claimed, not yet published): the speakers announce only the IPs there (is the controller running? kubectl logs -n ${s.namespace} deployment/metallb-controller)`,
+        };
+      }
+    }
     services.push(row);
+  }
+  if (built.config && s.nodeViews && s.endpoints && unannounced.length > 0) {
+    const why = whyNotAnnounced(
+      unannounced.map((u) => u.view),
+      {
+        config: built.config,
+        nodes: s.nodeViews,
+        endpoints: s.endpoints,
+        speakerLeases: s.speakerLeases,
+        namespace: s.namespace,
+        nowMs: opts.nowMs ?? Date.now(),
+      },
+    );
+    for (const u of unannounced) {
+      const w = why.get(u.view.key);
+      if (w) u.row.notAnnounced = w;
+    }
   }
   services.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   return {

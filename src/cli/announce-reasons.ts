@@ -1,0 +1,226 @@
+// Why nobody announces a Service that has an IP (`berth status`, ANNOUNCED-BY `-`). The speakers' own plans are run
+// over the live objects: planLayer2 (MetalLB spec §5.1) with every Node counted alive, and planBgp (§6.1) per Node,
+// so the reasons are the speakers' withdraw reasons (spec §8.2: noMatchingAdvertisement, noEndpoints,
+// noLocalEndpoints, nodeLabeledExcludeBalancers, ...) with the names of the objects involved. When the plans say some
+// node should announce it and no ServiceL2Status/ServiceBGPStatus says one does, the speakers there are not running
+// (or not reporting): `speakerNotRunning`, with their Leases' age when they can be read.
+import type { BGPAdvertisementConfig, Config, L2AdvertisementConfig } from '../config/types.ts';
+import { matchesAny } from '../shared/labels.ts';
+import { planBgp, type BgpWithdrawReason } from '../speaker/bgp-plan.ts';
+import {
+  canServe,
+  EXCLUDE_FROM_LB_LABEL,
+  planLayer2,
+  type EndpointView,
+  type L2Decision,
+  type NodeView,
+  type ServiceView,
+} from '../speaker/l2-plan.ts';
+import { SPEAKER_LEASE_PREFIX } from '../speaker/liveness/lease.ts';
+import type { SpeakerLease } from './live.ts';
+
+/** Why a Service with an IP is announced by nobody: a MetalLB withdraw reason (or speakerNotRunning) and the details. */
+export interface NotAnnounced {
+  reason: string;
+  message: string;
+}
+
+/** The live objects the reasons are computed from (src/cli/live.ts LiveSnapshot, built configuration). */
+export interface AnnounceInputs {
+  config: Config;
+  nodes: readonly NodeView[];
+  endpoints: ReadonlyMap<string, readonly EndpointView[]>;
+  /** Absent: the Leases could not be read, nothing is said about them. */
+  speakerLeases?: readonly SpeakerLease[] | undefined;
+  /** berth's namespace, for the commands suggested. */
+  namespace: string;
+  /** Now, ms since the epoch (Lease ages). */
+  nowMs: number;
+}
+
+/**
+ * For each Service (speaker views: type LoadBalancer with ingress IPs) that no speaker reports announcing: why.
+ * Pure; never throws. Keyed by `namespace/name`.
+ */
+export function whyNotAnnounced(services: readonly ServiceView[], inputs: AnnounceInputs): Map<string, NotAnnounced> {
+  const out = new Map<string, NotAnnounced>();
+  if (services.length === 0) return out;
+  const { config, nodes, endpoints } = inputs;
+  const world = { config, nodes: [...nodes], services: [...services], endpoints, liveSpeakers: new Set(nodes.map((n) => n.name)) };
+  const l2 = new Map<string, L2Decision[]>();
+  for (const d of planLayer2(world)) {
+    const list = l2.get(d.service) ?? [];
+    list.push(d);
+    l2.set(d.service, list);
+  }
+  // Per Service: node → its BGP decision (announced to which peers, or why not), only if some BGPAdvertisement exists.
+  const bgp = new Map<string, Map<string, { peers: string[]; reason?: BgpWithdrawReason }>>();
+  if (config.bgpAdvertisements.length > 0) {
+    for (const n of nodes) {
+      for (const d of planBgp(world, n.name).decisions) {
+        let m = bgp.get(d.service);
+        if (!m) bgp.set(d.service, (m = new Map()));
+        const prev = m.get(n.name);
+        if (prev && prev.peers.length > 0) continue; // a dual-stack Service: one announced IP is enough
+        m.set(n.name, { peers: d.announced ? d.peers : [], ...(d.announced ? {} : d.reason ? { reason: d.reason } : {}) });
+      }
+    }
+  }
+  for (const svc of services) {
+    const decisions = l2.get(svc.key) ?? [];
+    const invalid = decisions.find((d) => d.reason === 'invalidIP');
+    if (invalid) {
+      out.set(svc.key, { reason: 'invalidIP', message: `status.loadBalancer.ingress holds "${invalid.ip}", which is not an IP` });
+      continue;
+    }
+    const outside = decisions.find((d) => d.reason === 'ipNotAllowed');
+    if (outside) {
+      out.set(svc.key, { reason: 'ipNotAllowed', message: `IP ${outside.ip} is in no IPAddressPool: no speaker announces it` });
+      continue;
+    }
+    const pool = decisions.find((d) => d.pool !== undefined)?.pool ?? svc.pool ?? '?';
+    const l2Ads = config.l2Advertisements.filter((ad) => ad.pools.includes(pool));
+    const bgpAds = config.bgpAdvertisements.filter((ad) => ad.pools.includes(pool));
+    if (l2Ads.length === 0 && bgpAds.length === 0) {
+      out.set(svc.key, {
+        reason: 'noMatchingAdvertisement',
+        message: `no L2Advertisement or BGPAdvertisement selects pool "${pool}" (spec.ipAddressPools / ipAddressPoolSelectors): its IPs are not announced`,
+      });
+      continue;
+    }
+    // Who the plans say should announce it.
+    const l2Owners = [...new Set(decisions.flatMap((d) => (d.owner ? d.candidates : [])))];
+    const perNode = bgp.get(svc.key) ?? new Map<string, { peers: string[]; reason?: BgpWithdrawReason }>();
+    const bgpNodes = bgpAds.length > 0 ? [...perNode].filter(([, v]) => v.peers.length > 0).map(([n]) => n).sort() : [];
+    if (l2Owners.length > 0 || bgpNodes.length > 0) {
+      out.set(svc.key, { reason: 'speakerNotRunning', message: speakerMessage(l2Owners, bgpNodes, inputs) });
+      continue;
+    }
+    const parts: string[] = [];
+    let reason: string | undefined;
+    if (l2Ads.length > 0) {
+      const d = decisions[0];
+      const r = d?.reason ?? 'noIPAllocated';
+      reason = r;
+      parts.push(`layer2: ${l2Message(r, svc, pool, l2Ads, inputs)}`);
+    }
+    if (bgpAds.length > 0) {
+      const b = bgpMessage(perNode, svc, pool, bgpAds, inputs);
+      reason ??= b.reason;
+      parts.push(`bgp: ${b.message}`);
+    }
+    // The mode is named only when both are configured for the pool.
+    const message = parts.length === 1 ? parts[0]!.replace(/^(layer2|bgp): /, '') : parts.join('; ');
+    out.set(svc.key, { reason: reason ?? 'noMatchingAdvertisement', message });
+  }
+  return out;
+}
+
+const list = (names: readonly string[], max = 5): string =>
+  names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+
+/** Why a node cannot announce for `ads` (undefined: it can), in the order of the speakers' filters. */
+function nodeProblem(name: string, ads: ReadonlyArray<L2AdvertisementConfig | BGPAdvertisementConfig>, inputs: AnnounceInputs): string | undefined {
+  const n = inputs.nodes.find((x) => x.name === name);
+  if (!n) return 'no such Node';
+  if (n.networkUnavailable) return 'condition NetworkUnavailable=True';
+  if (Object.prototype.hasOwnProperty.call(n.labels, EXCLUDE_FROM_LB_LABEL)) return `labelled ${EXCLUDE_FROM_LB_LABEL}`;
+  if (!ads.some((ad) => ad.nodeSelectors.length === 0 || matchesAny(ad.nodeSelectors, n.labels))) {
+    return `not selected by the nodeSelectors of ${ads.map((a) => a.name).join(', ')}`;
+  }
+  return undefined;
+}
+
+function l2Message(reason: string, svc: ServiceView, pool: string, ads: readonly L2AdvertisementConfig[], inputs: AnnounceInputs): string {
+  const names = ads.map((a) => a.name).join(', ');
+  switch (reason) {
+    case 'noEndpoints':
+      return `no ready endpoint (the EndpointSlices of ${svc.key} list none ready or serving; MetalLB announces only a Service that has one)`;
+    case 'noLocalEndpoints':
+      return `externalTrafficPolicy is Local and no ready endpoint is on a node that may announce it (${localEndpointNodes(svc, ads, inputs)})`;
+    case 'nodeLabeledExcludeBalancers':
+      return `every node that could announce it is labelled ${EXCLUDE_FROM_LB_LABEL} (${list(inputs.nodes.filter((n) => Object.prototype.hasOwnProperty.call(n.labels, EXCLUDE_FROM_LB_LABEL)).map((n) => n.name))})`;
+    case 'nodeNetworkUnavailable':
+      return 'every node has condition NetworkUnavailable=True';
+    case 'sharedIPWithServiceSelector':
+      return `it shares its IP (allow-shared-ip) and an L2Advertisement of pool "${pool}" (${names}) selects Services by label: MetalLB announces no such IP`;
+    case 'notOwner':
+      return 'the cluster has no Node to announce from';
+    case 'noMatchingAdvertisement': {
+      const forSvc = ads.filter((ad) => ad.serviceSelectors.length === 0 || matchesAny(ad.serviceSelectors, svc.labels));
+      if (forSvc.length === 0) return `the L2Advertisements of pool "${pool}" (${names}) select Services by label and not this one (spec.serviceSelectors)`;
+      const why = inputs.nodes.map((n) => `${n.name}: ${nodeProblem(n.name, forSvc, inputs) ?? 'eligible'}`);
+      return `the L2Advertisements of pool "${pool}" (${forSvc.map((a) => a.name).join(', ')}) select no eligible Node (${list(why)})`;
+    }
+    default:
+      return `nobody announces it (${reason})`;
+  }
+}
+
+/** `n3 (labelled …), n4 (no such Node)`: the nodes of the Service's ready endpoints and why none may announce. */
+function localEndpointNodes(svc: ServiceView, ads: ReadonlyArray<L2AdvertisementConfig | BGPAdvertisementConfig>, inputs: AnnounceInputs): string {
+  const eps = (inputs.endpoints.get(svc.key) ?? []).filter(canServe);
+  const where = [...new Set(eps.map((e) => e.nodeName ?? ''))].sort();
+  if (where.length === 0) return 'no ready endpoint at all';
+  return `ready endpoints on ${list(where.map((n) => (n === '' ? 'an endpoint without nodeName' : `${n} (${nodeProblem(n, ads, inputs) ?? 'eligible'})`)))}`;
+}
+
+const BGP_PHRASES: Partial<Record<BgpWithdrawReason, string>> = {
+  notOwner: 'not selected by the nodeSelectors of a BGPAdvertisement of the pool',
+  noMatchingAdvertisement: 'no BGPAdvertisement of the pool selects this Service (spec.serviceSelectors)',
+  noEndpoints: 'no ready endpoint',
+  noLocalEndpoints: 'externalTrafficPolicy is Local and the node has no ready endpoint',
+  nodeLabeledExcludeBalancers: `labelled ${EXCLUDE_FROM_LB_LABEL}`,
+  nodeNetworkUnavailable: 'condition NetworkUnavailable=True',
+  sharedIPWithServiceSelector: 'a shared IP with a BGPAdvertisement that selects Services by label',
+  conflictingAdvertisements: 'BGPAdvertisements send it to one peer with different localPref',
+};
+
+function bgpMessage(
+  perNode: ReadonlyMap<string, { peers: string[]; reason?: BgpWithdrawReason }>,
+  svc: ServiceView,
+  pool: string,
+  ads: readonly BGPAdvertisementConfig[],
+  inputs: AnnounceInputs,
+): { reason: string; message: string } {
+  if (inputs.nodes.length === 0) return { reason: 'notOwner', message: 'the cluster has no Node to announce from' };
+  const groups = new Map<string, string[]>();
+  for (const n of inputs.nodes) {
+    const v = perNode.get(n.name);
+    const key = !v ? 'notOwner' : v.reason ?? 'noPeer';
+    groups.set(key, [...(groups.get(key) ?? []), n.name]);
+  }
+  const phrase = (key: string): string => {
+    if (key === 'noPeer') return `no BGPPeer of the node takes it (BGPPeer spec.nodeSelectors, or the peers named by ${ads.map((a) => a.name).join(', ')})`;
+    if (key === 'noLocalEndpoints') return `externalTrafficPolicy is Local and no ready endpoint is on the node (${localEndpointNodes(svc, ads, inputs)})`;
+    return BGP_PHRASES[key as BgpWithdrawReason] ?? key;
+  };
+  const entries = [...groups];
+  const first = entries[0]!;
+  if (entries.length === 1) return { reason: first[0], message: `${phrase(first[0])} (every node; pool "${pool}")` };
+  return { reason: first[0], message: entries.map(([k, ns]) => `${list(ns)}: ${phrase(k)}`).join('; ') };
+}
+
+function speakerMessage(l2: readonly string[], bgpNodes: readonly string[], inputs: AnnounceInputs): string {
+  const parts: string[] = [];
+  if (l2.length > 0) parts.push(`layer2 may be announced from ${list(l2)} (failover order)`);
+  if (bgpNodes.length > 0) parts.push(`BGP from ${list(bgpNodes)}`);
+  const nodes = [...new Set([...l2, ...bgpNodes])];
+  let leases = '';
+  if (inputs.speakerLeases) {
+    const byNode = new Map(inputs.speakerLeases.map((l) => [l.node, l]));
+    leases = `speaker Leases: ${list(
+      nodes.map((n) => {
+        const l = byNode.get(n);
+        if (!l) return `${n} none`;
+        if (l.renewMs === undefined) return `${n} never renewed`;
+        const age = Math.max(0, Math.round((inputs.nowMs - l.renewMs) / 1000));
+        return `${n} renewed ${age} s ago${age > l.durationSeconds ? ` (expired: ${SPEAKER_LEASE_PREFIX}${n})` : ''}`;
+      }),
+    )}; `;
+  }
+  return (
+    `${parts.join(', ')}, but no speaker reports announcing it (no ServiceL2Status/ServiceBGPStatus): is the speaker running there? ` +
+    `(${leases}kubectl get pods -n ${inputs.namespace} -l app.kubernetes.io/component=speaker -o wide)`
+  );
+}
