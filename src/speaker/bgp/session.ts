@@ -28,6 +28,7 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from '../../kube/clock.ts';
 import { openTcpSocket } from '../link/packet.ts';
+import { announceRouter, routerLinkLocal, type RouterAnnouncer } from './unnumbered.ts';
 import {
   FSM_DEFAULTS,
   initialState,
@@ -77,8 +78,20 @@ export interface AdvertisedAttributes {
 }
 
 export interface BgpSessionOptions {
-  /** The peer's address (BGPPeer peerAddress), IPv4 or IPv6. */
+  /** The peer's address (BGPPeer peerAddress), IPv4 or IPv6; '' with `interface`. */
   peerAddress: string;
+  /**
+   * BGPPeer interface (BGP unnumbered; FRR `neighbor <if> interface`): the peer is the router that sends Router
+   * Advertisements on this interface. Each connect attempt dials its link-local address as the kernel learned it
+   * (unnumbered.ts routerLinkLocal; none yet: the attempt fails and backs off); the session sends RAs with Router
+   * Lifetime 0 on the interface so the router learns ours, and offers the Extended Next Hop capability (RFC 8950),
+   * so IPv4 routes carry the node's IPv6 next hop when the router agrees. Active only; no localAddress, password.
+   */
+  interface?: string;
+  /** Finds the router on `interface`, `fe80::…%<if>` (default unnumbered.ts routerLinkLocal). */
+  findRouter?: (ifname: string) => string | undefined;
+  /** Starts the node's Router Advertisements on `interface` (default unnumbered.ts announceRouter). */
+  announceRouter?: (ifname: string) => RouterAnnouncer;
   /** BGPPeer peerPort, default 179. */
   peerPort?: number;
   /** BGPPeer sourceAddress: the local address to connect from. */
@@ -203,7 +216,15 @@ interface Connection {
  * `stop()` sends Cease/Administrative Shutdown and resolves once the socket is closed.
  */
 export class BgpSession extends EventEmitter {
-  readonly peerAddress: string;
+  /** The peer's address; with `interface`, '' until a router was found, then its `fe80::…%<if>`. */
+  get peerAddress(): string {
+    return this.#peerAddress;
+  }
+  #peerAddress: string;
+  /** BGP unnumbered: the node's Router Advertisements while started. */
+  #announcer: RouterAnnouncer | undefined;
+  /** RFC 8950 Extended Next Hop for IPv4 unicast negotiated on this connection (both OPENs carry it). */
+  #extendedNextHop = false;
   readonly #o: BgpSessionOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -240,7 +261,20 @@ export class BgpSession extends EventEmitter {
   /** Throws RangeError/TypeError naming a bad option (address, ASN, hold time, port). */
   constructor(o: BgpSessionOptions) {
     super();
-    if (net.isIP(o.peerAddress) === 0)
+    if (o.interface !== undefined) {
+      if (o.interface === '' || o.interface.length > 15 || /[\s/%:]/.test(o.interface))
+        throw new TypeError(`interface ${JSON.stringify(o.interface)} must be an interface name (1-15 characters)`);
+      if (o.peerAddress !== '')
+        throw new TypeError(
+          `peerAddress ${JSON.stringify(o.peerAddress)} and interface ${JSON.stringify(o.interface)} are exclusive: the peer is found on the interface`,
+        );
+      for (const [k, v] of [
+        ['localAddress', o.localAddress],
+        ['password', o.password || undefined],
+        ['passive', o.passive || undefined],
+      ] as const)
+        if (v !== undefined) throw new TypeError(`${k} is not supported with interface (BGP unnumbered)`);
+    } else if (net.isIP(o.peerAddress) === 0)
       throw new TypeError(`peerAddress ${JSON.stringify(o.peerAddress)} is not an IP address`);
     if (o.localAddress !== undefined && net.isIP(o.localAddress) !== net.isIP(o.peerAddress))
       throw new TypeError(
@@ -260,10 +294,10 @@ export class BgpSession extends EventEmitter {
       );
     if (o.routerId !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(o.routerId))
       throw new TypeError(`routerId ${JSON.stringify(o.routerId)} must be a dotted-quad IPv4 address`);
-    this.peerAddress = ipaddr.parse(o.peerAddress).toString();
+    this.#peerAddress = o.interface !== undefined ? '' : ipaddr.parse(o.peerAddress).toString();
     this.#o = o;
     this.#clock = o.clock ?? realClock;
-    this.#log = o.log.child({ peer: this.peerAddress });
+    this.#log = o.log.child({ peer: o.interface !== undefined ? `interface ${o.interface}` : this.peerAddress });
     this.#peerAsn = o.peerAsn;
     const fams = o.families ?? ['ipv4', 'ipv6'];
     this.#state = initialState({
@@ -286,6 +320,9 @@ export class BgpSession extends EventEmitter {
           ? [{ type: 'multiprotocol' as const, afi: Afi.IPv6, safi: Safi.Unicast }]
           : []),
         { type: 'route-refresh' as const },
+        ...(o.interface !== undefined && fams.includes('ipv4')
+          ? [{ type: 'unknown' as const, code: CAPABILITY_EXTENDED_NEXT_HOP, value: ENH_IPV4_UNICAST_OVER_IPV6 }]
+          : []),
         ...(o.gracefulRestart
           ? [
               {
@@ -315,6 +352,17 @@ export class BgpSession extends EventEmitter {
 
   /** Starts the session (ManualStart): connects, or waits for `incoming` when passive. */
   start(): void {
+    const ifname = this.#o.interface;
+    if (ifname !== undefined && !this.#announcer) {
+      try {
+        this.#announcer = (this.#o.announceRouter ?? announceRouter)(ifname);
+      } catch (err) {
+        this.#log.error(
+          { err },
+          `cannot send Router Advertisements on ${ifname}: the router may not learn this node's link-local address`,
+        );
+      }
+    }
     this.#dispatch({ type: 'ManualStart' });
   }
 
@@ -328,6 +376,8 @@ export class BgpSession extends EventEmitter {
     const sock = this.#conn?.socket;
     // A NOTIFICATION the peer already sent is why the session ended (e.g. BFD down after a stall): report it.
     if (this.#conn) this.#drain(this.#conn);
+    this.#announcer?.close();
+    this.#announcer = undefined;
     this.#dispatch({
       type: 'ManualStop',
       ...(text !== undefined ? { text } : {}),
@@ -469,7 +519,21 @@ export class BgpSession extends EventEmitter {
   // ---- TCP ----
 
   #connect(): void {
-    const family = net.isIP(this.peerAddress) === 6 ? 6 : 4;
+    const ifname = this.#o.interface;
+    if (ifname !== undefined) {
+      const router = (this.#o.findRouter ?? routerLinkLocal)(ifname);
+      if (!router) {
+        queueMicrotask(() =>
+          this.#dispatch({
+            type: 'TcpConnectionFails',
+            error: `no Router Advertisement seen on ${ifname} yet: the router's link-local address is unknown`,
+          }),
+        );
+        return;
+      }
+      this.#peerAddress = router;
+    }
+    const family = net.isIP(this.peerAddress.split('%')[0]!) === 6 ? 6 : 4;
     let socket: net.Socket;
     try {
       const password = this.#o.password ? this.#o.password : undefined;
@@ -564,7 +628,10 @@ export class BgpSession extends EventEmitter {
 
   #connected(): void {
     const conn = this.#conn!;
-    const local = conn.socket.localAddress ? ipaddr.process(conn.socket.localAddress).toString() : '';
+    // Without the zone (%<if>) of a link-local: the address goes into next hops and the router ID rule.
+    const local = conn.socket.localAddress
+      ? ipaddr.process(conn.socket.localAddress.split('%')[0]!).toString()
+      : '';
     conn.localAddress = local;
     this.#routerId = this.#o.routerId ?? routerIdFor(local, this.#o.nodeName ?? os.hostname());
     this.#dispatch({ type: 'TcpConnectionConfirmed', routerId: this.#routerId });
@@ -576,6 +643,7 @@ export class BgpSession extends EventEmitter {
     this.#sent.clear();
     this.#ctx = { fourOctetAs: false };
     this.#families = [];
+    this.#extendedNextHop = false;
     if (!conn) return;
     conn.failed = true;
     const s = conn.socket;
@@ -632,6 +700,11 @@ export class BgpSession extends EventEmitter {
     this.#peerAsn = openAsn(peerOpen);
     this.#ctx = { fourOctetAs: n.fourOctetAs, ibgp: this.#o.localAsn === this.#peerAsn };
     this.#families = n.families;
+    this.#extendedNextHop =
+      this.#o.interface !== undefined &&
+      peerOpen.capabilities.some(
+        (c) => c.type === 'unknown' && c.code === CAPABILITY_EXTENDED_NEXT_HOP && hasEnhIpv4Unicast(c.value),
+      );
     // A peer that sent no Multiprotocol capability speaks IPv4 unicast only (RFC 4760 §8, what BIRD/FRR assume);
     // wire negotiate() intersects the lists, which would leave nothing to send.
     const peerMp = peerOpen.capabilities.some((c) => c.type === 'multiprotocol');
@@ -788,8 +861,23 @@ export class BgpSession extends EventEmitter {
     if (!local) return undefined;
     const want = afi === Afi.IPv6 ? 6 : 4;
     if (net.isIP(local) === want) return local;
-    return sameInterfaceAddress(local, want);
+    const same = sameInterfaceAddress(local, want);
+    // RFC 8950: IPv4 routes with the IPv6 next hop once Extended Next Hop is negotiated (BGP unnumbered).
+    if (!same && afi === Afi.IPv4 && this.#extendedNextHop) return this.#nextHop(Afi.IPv6);
+    return same;
   }
+}
+
+/** RFC 8950 §4: the Extended Next Hop Encoding capability. */
+const CAPABILITY_EXTENDED_NEXT_HOP = 5;
+/** Its value for IPv4 unicast NLRI (AFI 1, SAFI 1 on 2 octets) with IPv6 next hops (AFI 2). */
+const ENH_IPV4_UNICAST_OVER_IPV6 = Buffer.from([0, 1, 0, 1, 0, 2]);
+
+/** Whether an Extended Next Hop capability value lists IPv4 unicast over IPv6 (6-byte tuples, RFC 8950 §4). */
+function hasEnhIpv4Unicast(v: Buffer): boolean {
+  for (let i = 0; i + 6 <= v.length; i += 6)
+    if (v.readUInt16BE(i) === 1 && v.readUInt16BE(i + 2) === 1 && v.readUInt16BE(i + 4) === 2) return true;
+  return false;
 }
 
 function messageEvent(m: BgpMessage): FsmEvent {

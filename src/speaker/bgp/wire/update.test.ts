@@ -256,8 +256,8 @@ test('encoders refuse bad values with the value and the rule', () => {
     /LOCAL_PREF 100 is for iBGP sessions only/,
   );
   assert.throws(
-    () => routeUpdate(p4, { asPath: [], nextHop: '2001:db8::2' }, FOUR),
-    /next hop 2001:db8::2 is not of the prefixes' family/,
+    () => routeUpdate([parsePrefix('2001:db8::10/128')], { asPath: [], nextHop: '198.51.100.2' }, FOUR),
+    /next hop 198.51.100.2 is not of the prefixes' family/,
   );
   assert.throws(
     () => routeUpdate([...p4, parsePrefix('2001:db8::/32')], { asPath: [], nextHop: '198.51.100.2' }, FOUR),

@@ -194,9 +194,12 @@ export interface RouteAttributes {
   origin?: keyof typeof Origin;
   /** ASNs of one AS_SEQUENCE, first = nearest: [] for iBGP, [localASN] for eBGP. */
   asPath: readonly number[];
-  /** IPv4 for IPv4 prefixes (NEXT_HOP); IPv6 global for IPv6 prefixes (MP_REACH_NLRI). */
+  /**
+   * IPv4 for IPv4 prefixes (NEXT_HOP); IPv6 global for IPv6 prefixes (MP_REACH_NLRI); IPv6 for IPv4 prefixes puts them
+   * in MP_REACH_NLRI AFI 1 (RFC 8950, Extended Next Hop negotiated: BGP unnumbered).
+   */
   nextHop: string;
-  /** IPv6 link-local next hop (RFC 2545 §3), IPv6 only. */
+  /** IPv6 link-local next hop (RFC 2545 §3), with an IPv6 next hop only. */
   linkLocalNextHop?: string;
   med?: number;
   /** iBGP only (RFC 4271 §5.1.5): the encoder refuses it when ctx.ibgp is false. */
@@ -221,17 +224,20 @@ export function routeUpdate(
   const afi = afiOf(prefixes[0]!.prefix);
   if (prefixes.some((p) => afiOf(p.prefix) !== afi))
     throw new RangeError('routeUpdate prefixes must all be IPv4 or all IPv6');
-  if (afiOf(attrs.nextHop) !== afi)
+  // RFC 8950 §3: IPv4 prefixes with an IPv6 next hop go in MP_REACH_NLRI (AFI 1), for a session that negotiated the
+  // Extended Next Hop capability (BGP unnumbered); the caller checks that.
+  const v4OverV6 = afi === Afi.IPv4 && afiOf(attrs.nextHop) === Afi.IPv6;
+  if (afiOf(attrs.nextHop) !== afi && !v4OverV6)
     throw new RangeError(`next hop ${attrs.nextHop} is not of the prefixes' family`);
   if (attrs.localPref !== undefined && !ctx.ibgp)
     throw new RangeError(`LOCAL_PREF ${attrs.localPref} is for iBGP sessions only (RFC 4271 §5.1.5)`);
   const segments: AsPathSegment[] =
     attrs.asPath.length > 0 ? [{ type: 'AS_SEQUENCE', asns: [...attrs.asPath] }] : [];
   const attributes: PathAttribute[] = [];
-  if (afi === Afi.IPv6) {
+  if (afi === Afi.IPv6 || v4OverV6) {
     attributes.push({
       type: 'MP_REACH_NLRI',
-      afi: Afi.IPv6,
+      afi,
       safi: Safi.Unicast,
       nextHop: attrs.nextHop,
       ...(attrs.linkLocalNextHop !== undefined ? { linkLocalNextHop: attrs.linkLocalNextHop } : {}),
@@ -246,7 +252,7 @@ export function routeUpdate(
     attributes.push({ type: 'AS_PATH', segments: d.asPath });
     as4Path = d.as4Path;
   }
-  if (afi === Afi.IPv4) attributes.push({ type: 'NEXT_HOP', nextHop: attrs.nextHop });
+  if (afi === Afi.IPv4 && !v4OverV6) attributes.push({ type: 'NEXT_HOP', nextHop: attrs.nextHop });
   if (attrs.med !== undefined) attributes.push({ type: 'MULTI_EXIT_DISC', med: attrs.med });
   if (attrs.localPref !== undefined) attributes.push({ type: 'LOCAL_PREF', localPref: attrs.localPref });
   if (attrs.communities?.length)
@@ -256,7 +262,12 @@ export function routeUpdate(
   if (as4Path) attributes.push({ type: 'AS4_PATH', segments: as4Path });
   if (attrs.largeCommunities?.length)
     attributes.push({ type: 'LARGE_COMMUNITY', communities: [...attrs.largeCommunities] });
-  return { type: 'update', withdrawnRoutes: [], attributes, nlri: afi === Afi.IPv4 ? [...prefixes] : [] };
+  return {
+    type: 'update',
+    withdrawnRoutes: [],
+    attributes,
+    nlri: afi === Afi.IPv4 && !v4OverV6 ? [...prefixes] : [],
+  };
 }
 
 /** An UPDATE withdrawing `prefixes` (one family): Withdrawn Routes for IPv4, MP_UNREACH_NLRI for IPv6. */
@@ -327,7 +338,7 @@ export function routeUpdates(
   if (prefixes.length === 0) return [];
   const probe = routeUpdate(prefixes.slice(0, 1), attrs, ctx);
   const max = maxMessageLength(ctx);
-  if (afiOf(prefixes[0]!.prefix) === Afi.IPv4) {
+  if (probe.nlri.length > 0) {
     const fixed = 19 + 4 + probe.attributes.reduce((n, a) => n + attributeLength(a, ctx), 0);
     return chunk(prefixes, fixed, (sum) => sum, max).map((c) => ({
       ...probe,

@@ -1,0 +1,195 @@
+// BGP unnumbered (BGPPeer `interface`) at the session level against FRR 8 with zebra (root, network namespaces;
+// test/fixtures/bgp/router-lab.ts): the router namespace runs zebra + bgpd as user frr (lab/recipes.md §4.3) with
+// `neighbor <if> interface remote-as external`, passive; the veth pair carries no configured address at all, only the
+// kernel's IPv6 link-locals. berth's BgpSession (bgp-session-agent.ts, option `interface`) finds the router from the
+// Router Advertisements FRR sends (the kernel's `default via fe80::… proto ra`), sends its own RAs (lifetime 0) so
+// FRR learns the node's link-local, connects, and negotiates RFC 8950 Extended Next Hop. Asserted at the router: the
+// session and the capability in FRR's JSON, the IPv4 route with the node's IPv6 link-local next hop in BGP and in the
+// router namespace's kernel table (IPv4 via IPv6 next hop, Linux ≥ 5.2), then withdrawn. Documentation ranges only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chownSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRouterNode, peerLabSkipReason, sh, sleep } from '../fixtures/bgp/router-lab.ts';
+import { startSessionAgent } from '../fixtures/bgp/session-agent.ts';
+
+function skipReason(): string | undefined {
+  const r = peerLabSkipReason('frr');
+  if (r) return r;
+  const [major = 0, minor = 0] = sh('uname', ['-r'])
+    .split('.')
+    .map((x) => parseInt(x, 10));
+  if (major < 5 || (major === 5 && minor < 2))
+    return 'kernel before 5.2: no IPv4 routes via an IPv6 next hop';
+  try {
+    sh('id', ['-u', 'frr']);
+  } catch {
+    return 'no user frr (zebra refuses to run as root without it)';
+  }
+  return undefined;
+}
+
+const skip = skipReason();
+if (skip) console.log(`# skipping bgp-unnumbered-frr: ${skip}`);
+
+/** Polls `f` every 200 ms until it returns a truthy value; throws `what` with the last value after `ms`. */
+async function eventually<T>(f: () => T, what: string, ms = 20_000): Promise<NonNullable<T>> {
+  const end = Date.now() + ms;
+  let v = f();
+  while (!v) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)})`);
+    await sleep(200);
+    v = f();
+  }
+  return v as NonNullable<T>;
+}
+
+test(
+  'unnumbered: berth finds FRR by its RAs, FRR learns berth by its RAs; IPv4 routes with the IPv6 link-local next hop reach the router kernel (RFC 8950)',
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const lab = await createRouterNode({ label: 'unnumbered', routerAddresses: [], nodeAddresses: [] });
+    t.after(() => lab.close());
+    const { dir, routerIfname: rif, nodeIfname: nif } = lab;
+    const uid = Number(sh('id', ['-u', 'frr']).trim());
+    const gid = Number(sh('id', ['-g', 'frr']).trim());
+    writeFileSync(
+      join(dir, 'frr.conf'),
+      `frr defaults traditional
+hostname bt-router
+log file ${dir}/frr.log
+!
+interface ${rif}
+ ipv6 nd ra-interval 1
+ no ipv6 nd suppress-ra
+!
+router bgp 64501
+ bgp router-id 198.51.100.1
+ bgp log-neighbor-changes
+ no bgp ebgp-requires-policy
+ neighbor ${rif} interface remote-as external
+ neighbor ${rif} passive
+ neighbor ${rif} timers 3 9
+ address-family ipv4 unicast
+  neighbor ${rif} activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor ${rif} activate
+ exit-address-family
+!
+`,
+    );
+    chownSync(dir, uid, gid);
+    chownSync(join(dir, 'frr.conf'), uid, gid);
+    const common = [
+      '-f',
+      join(dir, 'frr.conf'),
+      '--vty_socket',
+      dir,
+      '-A',
+      '127.0.0.1',
+      '-P',
+      '0',
+      '-u',
+      'frr',
+      '-g',
+      'frr',
+    ];
+    const zapi = join(dir, 'zserv.api');
+    lab.inRouter(['/usr/lib/frr/zebra', ...common, '-i', join(dir, 'zebra.pid'), '-z', zapi]);
+    await eventually(() => {
+      try {
+        return readFileSync(join(dir, 'zebra.pid'), 'utf8').trim() !== '';
+      } catch {
+        return false;
+      }
+    }, 'zebra to start');
+    lab.inRouter(['/usr/lib/frr/bgpd', ...common, '-i', join(dir, 'bgpd.pid'), '-z', zapi]);
+    const vtysh = (cmd: string): unknown => {
+      try {
+        return JSON.parse(sh('vtysh', ['--vty_socket', dir, '-c', cmd]));
+      } catch {
+        return undefined;
+      }
+    };
+    const neighbor = () =>
+      (vtysh(`show bgp neighbors ${rif} json`) as Record<string, Record<string, unknown>> | undefined)?.[rif];
+    await eventually(() => neighbor(), 'bgpd to start with the interface neighbor');
+
+    const agent = startSessionAgent(lab, {
+      sessions: [
+        {
+          id: 'router',
+          peerAddress: '',
+          interface: nif,
+          localAsn: 64500,
+          peerAsn: 64501,
+          holdTime: 9,
+          backoffMs: 300,
+          maxBackoffMs: 1000,
+          nodeName: 'n1',
+          families: ['ipv4', 'ipv6'],
+        },
+      ],
+    });
+    t.after(() => agent.stop());
+    const up = await agent.waitFor((e) => e.event === 'established', 'the unnumbered session', 40_000);
+    process.stdout.write(`# berth: ${JSON.stringify(up)}\n`);
+    const n = await eventually(() => {
+      const x = neighbor();
+      return x?.bgpState === 'Established' ? x : undefined;
+    }, 'FRR: the interface neighbor Established');
+    const caps = n.neighborCapabilities as Record<string, unknown> | undefined;
+    process.stdout.write(
+      `# FRR neighbor ${rif}: host ${String(n.hostname ?? '')} ${JSON.stringify(caps?.extendedNexthop)}\n`,
+    );
+    assert.match(JSON.stringify(caps?.extendedNexthop ?? ''), /advertisedAndReceived/, JSON.stringify(caps));
+    const nodeLinkLocal = sh('ip', ['-n', lab.node, '-6', 'addr', 'show', 'dev', nif, 'scope', 'link']).match(
+      /inet6 (fe80::[0-9a-f:]+)\//,
+    )?.[1];
+    assert.ok(nodeLinkLocal, 'the node has a link-local address');
+
+    agent.send({ cmd: 'announce', prefix: '203.0.113.10/32' });
+    const path = await eventually(
+      () =>
+        (vtysh('show bgp ipv4 unicast 203.0.113.10/32 json') as { paths?: Array<Record<string, unknown>> })
+          ?.paths?.[0],
+      'FRR to learn 203.0.113.10/32',
+    );
+    const hops = (path.nexthops as Array<{ ip?: string; afi?: string; scope?: string }>) ?? [];
+    process.stdout.write(`# FRR path: ${JSON.stringify(hops)}\n`);
+    assert.ok(
+      hops.some((h) => h.afi === 'ipv6' && h.ip === nodeLinkLocal),
+      `next hop is the node's link-local ${nodeLinkLocal}: ${JSON.stringify(hops)}`,
+    );
+    const kernel = await eventually(() => {
+      const r = sh('ip', ['-n', lab.router, 'route', 'show', '203.0.113.10']).trim();
+      return r !== '' ? r : undefined;
+    }, 'zebra to install 203.0.113.10 in the router kernel');
+    process.stdout.write(`# router kernel: ${kernel}\n`);
+    assert.match(kernel, new RegExp(`dev ${rif}`));
+    assert.match(
+      kernel,
+      /via (inet6 fe80::|169\.254\.0\.1)/,
+      'IPv4 route via the IPv6 link-local (or FRR 8’s 169.254.0.1)',
+    );
+
+    // IPv6 routes: the link-local is the next hop too (no global address on the link).
+    agent.send({ cmd: 'announce', prefix: '2001:db8:113::10/128' });
+    const kernel6 = await eventually(() => {
+      const r = sh('ip', ['-n', lab.router, '-6', 'route', 'show', '2001:db8:113::10']).trim();
+      return r !== '' ? r : undefined;
+    }, 'zebra to install 2001:db8:113::10 in the router kernel');
+    process.stdout.write(`# router kernel: ${kernel6}\n`);
+    assert.match(kernel6, new RegExp(`via ${nodeLinkLocal} dev ${rif}`));
+
+    agent.send({ cmd: 'withdraw', prefix: '203.0.113.10/32' });
+    agent.send({ cmd: 'withdraw', prefix: '2001:db8:113::10/128' });
+    await eventually(
+      () =>
+        sh('ip', ['-n', lab.router, 'route', 'show', '203.0.113.10']).trim() === '' &&
+        sh('ip', ['-n', lab.router, '-6', 'route', 'show', '2001:db8:113::10']).trim() === '',
+      'the routes to leave the router kernel after the withdraw',
+    );
+  },
+);
