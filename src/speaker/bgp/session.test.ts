@@ -20,6 +20,7 @@ import {
   announcedPrefixes,
   withdrawnPrefixes,
   type BgpMessage,
+  type Capability,
   type CodecContext,
   type UpdateMessage,
 } from './wire/index.ts';
@@ -35,6 +36,8 @@ class Peer {
   connections = 0;
   asn = 64501;
   ctx: CodecContext = CTX;
+  /** Capabilities the peer's OPEN carries besides IPv4/IPv6 unicast. */
+  extraCapabilities: Capability[] = [];
   #waiters: Array<() => void> = [];
 
   constructor() {
@@ -59,6 +62,7 @@ class Peer {
                   capabilities: [
                     { type: 'multiprotocol', afi: 1, safi: 1 },
                     { type: 'multiprotocol', afi: 2, safi: 1 },
+                    ...this.extraCapabilities,
                   ],
                 }),
                 CTX,
@@ -72,8 +76,8 @@ class Peer {
     });
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+  async listen(host = '127.0.0.1'): Promise<number> {
+    await new Promise<void>((r) => this.server.listen(0, host, r));
     return (this.server.address() as net.AddressInfo).port;
   }
 
@@ -544,4 +548,73 @@ test('after a stall, KEEPALIVEs the peer sent meanwhile restart the hold timer i
   assert.equal(session.state, 'Established');
   assert.deepEqual(downs, []);
   assert.ok(!peer.got.some((m) => m.type === 'notification'), 'no Hold Timer Expired sent');
+});
+
+test('interface (unnumbered): dials the router found on the interface, sends RAs while started, IPv4 routes with the IPv6 next hop once Extended Next Hop is agreed (RFC 8950)', async (t) => {
+  const peer = new Peer();
+  const port = await peer.listen('::1');
+  peer.extraCapabilities = [{ type: 'unknown', code: 5, value: Buffer.from([0, 1, 0, 1, 0, 2]) }];
+  let found: string | undefined;
+  const asked: string[] = [];
+  let announcing = 0;
+  const session = new BgpSession({
+    peerAddress: '',
+    interface: 'bt-test0',
+    peerPort: port,
+    localAsn: 64500,
+    peerAsn: 64501,
+    holdTime: 9,
+    backoffMs: 20,
+    maxBackoffMs: 20,
+    routerId: '198.51.100.2',
+    log,
+    findRouter: (ifname) => {
+      asked.push(ifname);
+      return found;
+    },
+    announceRouter: () => {
+      announcing++;
+      return { close: () => announcing-- };
+    },
+  });
+  const downs: SessionDown[] = [];
+  session.on('down', (d: SessionDown) => downs.push(d));
+  t.after(async () => {
+    await session.stop();
+    peer.close();
+  });
+  session.announce('203.0.113.10/32');
+  session.start();
+  assert.equal(announcing, 1, 'RAs start with the session');
+  // No RA from the router yet: attempts fail and back off, naming the interface.
+  const end = Date.now() + 5000;
+  while (downs.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  assert.match(downs[0]!.text, /no Router Advertisement seen on bt-test0 yet/);
+  assert.equal(session.peerAddress, '');
+  found = '::1';
+  await new Promise((r) => session.once('established', r));
+  assert.equal(session.peerAddress, '::1');
+  assert.ok(asked.every((i) => i === 'bt-test0'));
+  const open = peer.got.find((m) => m.type === 'open');
+  assert.ok(
+    open?.type === 'open' && open.capabilities.some((c) => c.type === 'unknown' && c.code === 5),
+    'our OPEN offers Extended Next Hop',
+  );
+  await peer.until(() => announced(peer.updates()).includes('203.0.113.10/32'), 'the IPv4 route');
+  const u = peer.updates().find((x) => announced([x]).includes('203.0.113.10/32'))!;
+  const mp = findAttribute(u.attributes, 'MP_REACH_NLRI');
+  assert.equal(mp?.afi, 1, 'IPv4 NLRI in MP_REACH_NLRI');
+  assert.equal(mp?.nextHop, '::1', 'the IPv6 next hop (the local address of the session)');
+  assert.equal(findAttribute(u.attributes, 'NEXT_HOP'), undefined);
+  assert.deepEqual(u.nlri, []);
+  await session.stop();
+  assert.equal(announcing, 0, 'RAs stop with the session');
+  assert.throws(
+    () => new BgpSession({ peerAddress: '198.51.100.1', interface: 'eth1', localAsn: 1, peerAsn: 2, log }),
+    /peerAddress "198.51.100.1" and interface "eth1" are exclusive/,
+  );
+  assert.throws(
+    () => new BgpSession({ peerAddress: '', interface: 'eth1', password: 'x', localAsn: 1, peerAsn: 2, log }),
+    /password is not supported with interface/,
+  );
 });

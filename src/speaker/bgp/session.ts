@@ -857,14 +857,14 @@ export class BgpSession extends EventEmitter {
   #nextHop(afi: number): string | undefined {
     const configured = afi === Afi.IPv6 ? this.#o.nextHopV6 : this.#o.nextHopV4;
     if (configured) return configured;
+    // RFC 8950, BGP unnumbered: IPv4 routes with the IPv6 next hop once Extended Next Hop is negotiated; an IPv4
+    // address the node may have on the interface is in no subnet the router shares.
+    if (afi === Afi.IPv4 && this.#extendedNextHop) return this.#nextHop(Afi.IPv6);
     const local = this.#conn?.localAddress;
     if (!local) return undefined;
     const want = afi === Afi.IPv6 ? 6 : 4;
     if (net.isIP(local) === want) return local;
-    const same = sameInterfaceAddress(local, want);
-    // RFC 8950: IPv4 routes with the IPv6 next hop once Extended Next Hop is negotiated (BGP unnumbered).
-    if (!same && afi === Afi.IPv4 && this.#extendedNextHop) return this.#nextHop(Afi.IPv6);
-    return same;
+    return sameInterfaceAddress(local, want);
   }
 }
 
