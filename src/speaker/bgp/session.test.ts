@@ -554,7 +554,7 @@ test('interface (unnumbered): dials the router found on the interface, sends RAs
   const peer = new Peer();
   const port = await peer.listen('::1');
   peer.extraCapabilities = [{ type: 'unknown', code: 5, value: Buffer.from([0, 1, 0, 1, 0, 2]) }];
-  let found: string | undefined;
+  const router: { address?: string } = {};
   const asked: string[] = [];
   let announcing = 0;
   const session = new BgpSession({
@@ -570,7 +570,7 @@ test('interface (unnumbered): dials the router found on the interface, sends RAs
     log,
     findRouter: (ifname) => {
       asked.push(ifname);
-      return found;
+      return router.address;
     },
     announceRouter: () => {
       announcing++;
@@ -591,7 +591,7 @@ test('interface (unnumbered): dials the router found on the interface, sends RAs
   while (downs.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   assert.match(downs[0]!.text, /no Router Advertisement seen on bt-test0 yet/);
   assert.equal(session.peerAddress, '');
-  found = '::1';
+  router.address = '::1';
   await new Promise((r) => session.once('established', r));
   assert.equal(session.peerAddress, '::1');
   assert.ok(asked.every((i) => i === 'bt-test0'));
