@@ -350,6 +350,19 @@ function firstByName<T>(items: readonly T[], key: (t: T) => unknown): Map<string
   return out;
 }
 
+/** firstByName's items as a list in key order (no map: the Services of a plan are only walked). */
+function firstByNameList<T>(items: readonly T[], key: (t: T) => unknown): T[] {
+  const valid = items.filter((t) => typeof key(t) === 'string' && key(t) !== '');
+  valid.sort((a, b) => cmp(key(a) as string, key(b) as string) || cmp(JSON.stringify(a), JSON.stringify(b)));
+  let n = 0;
+  for (let i = 0; i < valid.length; i++) {
+    if (n > 0 && key(valid[n - 1]!) === key(valid[i]!)) continue;
+    valid[n++] = valid[i]!;
+  }
+  valid.length = n;
+  return valid;
+}
+
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -388,6 +401,8 @@ interface ServicePart {
   contributions: Contribution[];
   /** Its ServiceBGPStatus when no conflict drops one of its routes (undefined: not announced to any peer). */
   status: ServiceBgpStatusView | undefined;
+  /** The last plan (BgpPlanner's count) whose world had this Service. */
+  gen: number;
 }
 
 /** Everything of a plan that does not depend on the Services and endpoints. */
@@ -617,7 +632,7 @@ function planService(
       pool: pool.name,
     });
   }
-  return { svc, eps, decisions, contributions, status: statusOf(ctx.node, svc, decisions) };
+  return { svc, eps, decisions, contributions, status: statusOf(ctx.node, svc, decisions), gen: 0 };
 }
 
 /** The ServiceBGPStatus of a Service from its final decisions, or undefined when no decision names a peer. */
@@ -684,6 +699,8 @@ export class BgpPlanner {
   #peers = new Map<string, PeerState>();
   /** Every prefix some Service contributes to, whatever the peers. */
   #records = new Map<string, PrefixRecord>();
+  /** Plan count: the parts of the Services of this plan carry it (the others are gone). */
+  #gen = 0;
 
   /** The plan of `node` in `world` (see planBgp); never throws. */
   plan(world: BgpWorld, node: string): BgpPlan {
@@ -711,9 +728,7 @@ export class BgpPlanner {
     }
     const ctx = this.#ctx;
     const records = this.#records;
-    const services = [...firstByName(world.services, (s) => s.key).values()].sort((a, b) =>
-      cmp(a.key, b.key),
-    );
+    const services = firstByNameList(world.services, (s) => s.key);
     const dirty = new Set<PrefixRecord>();
     const remove = (part: ServicePart): void => {
       const key = part.svc.key;
@@ -725,20 +740,21 @@ export class BgpPlanner {
         dirty.add(rec);
       }
     };
-    const seen = new Set<string>();
+    const gen = ++this.#gen;
     const parts: ServicePart[] = [];
     const pending: PendingContribution[] = [];
     for (const svc of services) {
-      seen.add(svc.key);
       const eps = world.endpoints.get(svc.key) ?? [];
       const old = this.#parts.get(svc.key);
       if (old && old.svc === svc && old.eps === eps) {
+        old.gen = gen;
         parts.push(old);
         continue;
       }
       if (old && sameJson(old.svc, svc) && sameJson(old.eps, eps)) {
         old.svc = svc;
         old.eps = eps;
+        old.gen = gen;
         parts.push(old);
         continue;
       }
@@ -758,11 +774,12 @@ export class BgpPlanner {
         dirty.add(rec);
       }
       pending.length = 0;
+      part.gen = gen;
       this.#parts.set(svc.key, part);
       parts.push(part);
     }
     for (const [key, part] of this.#parts) {
-      if (seen.has(key)) continue;
+      if (part.gen === gen) continue;
       remove(part);
       this.#parts.delete(key);
     }
@@ -775,38 +792,45 @@ export class BgpPlanner {
     const peers = new Map<string, BgpPeerPlan>();
     const conflicts: BgpConflict[] = [];
     const dropped = new Set<string>();
-    const lastOf = new Map<
-      PrefixRecord,
-      { from: readonly Contribution[]; ibgp: boolean; asn: number; route: BgpRoute }
-    >();
-    for (const p of ctx.sessions) {
-      const st = this.#peers.get(p.name)!;
-      /** This peer's changes, in address order: a new route, or undefined to remove the prefix. */
-      const updates: Array<{ rec: PrefixRecord; route: BgpRoute | undefined }> = [];
-      for (const rec of changed) {
-        const all = rec.from;
-        const from = all.every((c) => c.peers === ctx.sessionList)
+    const states = ctx.sessions.map((p) => this.#peers.get(p.name)!);
+    /** Per peer, its changes in address order (parallel arrays): a new route, or undefined to remove the prefix. */
+    const updRecs: PrefixRecord[][] = states.map(() => []);
+    const updRoutes: Array<Array<BgpRoute | undefined>> = states.map(() => []);
+    for (const rec of changed) {
+      const all = rec.from;
+      const unfiltered = all.every((c) => c.peers === ctx.sessionList);
+      /** The route merged from every contribution, for the peers that get them all (shared by those that agree). */
+      let shared: { ibgp: boolean; asn: number; route: BgpRoute } | undefined;
+      for (let i = 0; i < states.length; i++) {
+        const st = states[i]!;
+        const p = st.peer;
+        const from = unfiltered
           ? all
           : all.filter((c) => c.peers === ctx.sessionList || c.peers.includes(p.name));
         const old = st.routes.get(rec.prefix);
         if (from.length === 0) {
           st.conflicts.delete(rec.prefix);
-          if (old) updates.push({ rec, route: undefined });
+          if (old) {
+            updRecs[i]!.push(rec);
+            updRoutes[i]!.push(undefined);
+          }
           continue;
         }
         const lp = from[0]!.localPref;
         if (!st.ibgp || from.every((c) => c.localPref === lp)) {
           st.conflicts.delete(rec.prefix);
-          const last = lastOf.get(rec);
           const bandwidth = from.some((c) => c.bandwidthUnit !== undefined);
-          const r =
-            last && last.from === from && last.ibgp === st.ibgp && (!bandwidth || last.asn === p.myASN)
-              ? last.route
-              : mergeRoute(rec.prefix, rec.family, from, st.ibgp, p, world, ctx.node);
-          if (from === all) lastOf.set(rec, { from, ibgp: st.ibgp, asn: p.myASN, route: r });
+          let r: BgpRoute;
+          if (unfiltered && shared && shared.ibgp === st.ibgp && (!bandwidth || shared.asn === p.myASN))
+            r = shared.route;
+          else {
+            r = mergeRoute(rec.prefix, rec.family, from, st.ibgp, p, world, ctx.node);
+            if (unfiltered) shared = { ibgp: st.ibgp, asn: p.myASN, route: r };
+          }
           // The same route as before keeps its object (and the peer its map when nothing else changed).
           if (old && sameRoute(old, r)) continue;
-          updates.push({ rec, route: r });
+          updRecs[i]!.push(rec);
+          updRoutes[i]!.push(r);
           continue;
         }
         const prefs = new Map<number, Set<string>>();
@@ -822,9 +846,16 @@ export class BgpPlanner {
             .sort(([a], [b]) => a - b)
             .map(([localPref, s]) => ({ localPref, services: [...s].sort() })),
         });
-        if (old) updates.push({ rec, route: undefined });
+        if (old) {
+          updRecs[i]!.push(rec);
+          updRoutes[i]!.push(undefined);
+        }
       }
-      if (updates.length > 0) st.routes = merged(st.routes, updates, records);
+    }
+    for (let i = 0; i < states.length; i++) {
+      const st = states[i]!;
+      const p = st.peer;
+      if (updRecs[i]!.length > 0) st.routes = merged(st.routes, updRecs[i]!, updRoutes[i]!, records);
       peers.set(p.name, { name: p.name, peer: p, ibgp: st.ibgp, routes: st.routes });
       if (st.conflicts.size > 0) {
         const recs = [...st.conflicts.keys()].map((k) => records.get(k)!).sort(byAddress);
@@ -875,24 +906,36 @@ export class BgpPlanner {
 }
 
 /**
- * A new routes map: `old` (address order) with `updates` (address order; route undefined = removed) applied, new
- * prefixes inserted at their place.
+ * A new routes map: `old` (address order) with the updates (`recs[i]` → `routes[i]`, address order; undefined =
+ * removed) applied, new prefixes inserted at their place.
  */
 function merged(
   old: ReadonlyMap<string, BgpRoute>,
-  updates: ReadonlyArray<{ rec: PrefixRecord; route: BgpRoute | undefined }>,
+  recs: readonly PrefixRecord[],
+  routes: ReadonlyArray<BgpRoute | undefined>,
   records: ReadonlyMap<string, PrefixRecord>,
 ): Map<string, BgpRoute> {
   const out = new Map<string, BgpRoute>();
-  const adds = updates.filter((u) => u.route !== undefined && !old.has(u.rec.prefix));
-  const edits =
-    adds.length === updates.length ? undefined : new Map(updates.map((u) => [u.rec.prefix, u.route]));
+  /** Indexes of the new prefixes (not in `old`), in address order. */
+  const adds: number[] = [];
+  let edits: Map<string, BgpRoute | undefined> | undefined;
+  let removed = 0;
+  for (let j = 0; j < recs.length; j++) {
+    const prefix = recs[j]!.prefix;
+    if (!old.has(prefix)) adds.push(j);
+    else {
+      (edits ??= new Map()).set(prefix, routes[j]);
+      if (routes[j] === undefined) removed++;
+    }
+  }
+  // Everything removed (a withdraw of all): nothing to walk.
+  if (removed === old.size && adds.length === 0) return out;
   let i = 0;
   for (const [prefix, r] of old) {
     if (i < adds.length) {
       const rec = records.get(prefix)!;
-      while (i < adds.length && byAddress(adds[i]!.rec, rec) < 0) {
-        out.set(adds[i]!.rec.prefix, adds[i]!.route!);
+      while (i < adds.length && byAddress(recs[adds[i]!]!, rec) < 0) {
+        out.set(recs[adds[i]!]!.prefix, routes[adds[i]!]!);
         i++;
       }
     }
@@ -901,6 +944,6 @@ function merged(
       if (nr) out.set(prefix, nr);
     } else out.set(prefix, r);
   }
-  for (; i < adds.length; i++) out.set(adds[i]!.rec.prefix, adds[i]!.route!);
+  for (; i < adds.length; i++) out.set(recs[adds[i]!]!.prefix, routes[adds[i]!]!);
   return out;
 }
