@@ -6,10 +6,15 @@
 //   connect. Skipped with the reason when the kernel has no VRF support (CONFIG_NET_VRF, e.g. this lab machine).
 // - Device binding (runs without VRF support, same socket option): the main table sends the router's address out of a
 //   dead-end veth; the session bound to the real link's device is established, an unbound one is not.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { peerLabSkipReason, ROUTER_ADDRESS, startPeerOptionsLab } from './bgp-peer-options-lab.ts';
+import {
+  peerLabSkipReason,
+  ROUTER_ADDRESS,
+  startPeerOptionsLab,
+  type PeerOptionsLab,
+} from './bgp-peer-options-lab.ts';
 
 const skip = peerLabSkipReason('frr');
 if (skip) console.log(`# skipping bgp-vrf: ${skip}`);
@@ -50,60 +55,65 @@ const session = (localAddress: string, extra: Record<string, unknown> = {}) => (
   ...extra,
 });
 
+/**
+ * A lab with node addresses 198.51.100.2 and .3 (both FRR neighbors, AS 64500 → 64501) and `nodeSetup`; a session
+ * from .2 bound to `device(lab)` must establish, one from .3 without a device must fail and never establish.
+ */
+async function boundVsUnbound(
+  t: TestContext,
+  nodeSetup: string[][],
+  device: (lab: PeerOptionsLab) => string,
+  what: string,
+): Promise<void> {
+  const lab = await startPeerOptionsLab({
+    routerAsn: 64501,
+    extraNodeAddresses: ['198.51.100.3'],
+    neighbors: [
+      { address: '198.51.100.2', remoteAs: 64500 },
+      { address: '198.51.100.3', remoteAs: 64500 },
+    ],
+    nodeSetup,
+  });
+  t.after(() => lab.close());
+  const bound = lab.agent(session('198.51.100.2', { device: device(lab) }));
+  const unbound = lab.agent(session('198.51.100.3'));
+  await bound.waitFor((e) => e.event === 'established', `the ${what} session`);
+  await unbound.waitFor((e) => e.event === 'down', 'the unbound session to fail');
+  assert.equal(lab.neighbor('198.51.100.2')?.bgpState, 'Established');
+  assert.notEqual(lab.neighbor('198.51.100.3')?.bgpState, 'Established');
+  assert.equal(unbound.events.filter((e) => e.event === 'established').length, 0);
+}
+
 test(
   'vrf: a session bound to the VRF device reaches a router only routed in that VRF; unbound it cannot',
   { skip: vrfSkip, timeout: 60_000 },
-  async (t) => {
-    const lab = await startPeerOptionsLab({
-      routerAsn: 64501,
-      extraNodeAddresses: ['198.51.100.3'],
-      neighbors: [
-        { address: '198.51.100.2', remoteAs: 64500 },
-        { address: '198.51.100.3', remoteAs: 64500 },
-      ],
-      nodeSetup: [
+  (t) =>
+    boundVsUnbound(
+      t,
+      [
         ['link', 'add', 'vrf-t', 'type', 'vrf', 'table', '100'],
         ['link', 'set', 'vrf-t', 'up'],
         ['link', 'set', '{id}b', 'master', 'vrf-t'],
       ],
-    });
-    t.after(() => lab.close());
-    const bound = lab.agent(session('198.51.100.2', { device: 'vrf-t' }));
-    const unbound = lab.agent(session('198.51.100.3'));
-    await bound.waitFor((e) => e.event === 'established', 'the VRF-bound session');
-    await unbound.waitFor((e) => e.event === 'down', 'the unbound session to fail');
-    assert.equal(lab.neighbor('198.51.100.2')?.bgpState, 'Established');
-    assert.notEqual(lab.neighbor('198.51.100.3')?.bgpState, 'Established');
-    assert.equal(unbound.events.filter((e) => e.event === 'established').length, 0);
-  },
+      () => 'vrf-t',
+      'VRF-bound',
+    ),
 );
 
 test(
   'device binding: the bound session leaves through its device whatever the main table says; unbound it follows the table',
   { skip, timeout: 60_000 },
-  async (t) => {
-    const lab = await startPeerOptionsLab({
-      routerAsn: 64501,
-      extraNodeAddresses: ['198.51.100.3'],
-      neighbors: [
-        { address: '198.51.100.2', remoteAs: 64500 },
-        { address: '198.51.100.3', remoteAs: 64500 },
-      ],
+  (t) =>
+    boundVsUnbound(
+      t,
       // A dead-end veth pair in the node namespace and a host route to the router through it.
-      nodeSetup: [
+      [
         ['link', 'add', '{id}c', 'type', 'veth', 'peer', 'name', '{id}d'],
         ['link', 'set', '{id}c', 'up'],
         ['link', 'set', '{id}d', 'up'],
         ['route', 'add', `${ROUTER_ADDRESS}/32`, 'dev', '{id}c'],
       ],
-    });
-    t.after(() => lab.close());
-    const bound = lab.agent(session('198.51.100.2', { device: lab.nodeIfname }));
-    const unbound = lab.agent(session('198.51.100.3'));
-    await bound.waitFor((e) => e.event === 'established', 'the device-bound session');
-    await unbound.waitFor((e) => e.event === 'down', 'the unbound session to fail');
-    assert.equal(lab.neighbor('198.51.100.2')?.bgpState, 'Established');
-    assert.notEqual(lab.neighbor('198.51.100.3')?.bgpState, 'Established');
-    assert.equal(unbound.events.filter((e) => e.event === 'established').length, 0);
-  },
+      (lab) => lab.nodeIfname,
+      'device-bound',
+    ),
 );
