@@ -115,3 +115,13 @@ test('layer 2: the advertisement selects Services by label and not this one', ()
   assert.equal(w?.reason, 'noMatchingAdvertisement');
   assert.match(w!.message, /L2Advertisements of pool "p" \(web-only\) select Services by label and not this one/);
 });
+
+test('no speaker reports anything in the cluster (the lab without --network): said so instead of "is it running there?"', () => {
+  const cfg = config({ l2: [l2('l2', { ipAddressPools: ['p'] })] });
+  const args = (anyAnnouncer: boolean) => inputs(cfg, { 'shop/web': [ready('n1')] }, { anyAnnouncer, speakerLeases: [] });
+  const none = whyNotAnnounced([service('web', '192.0.2.1')], args(false)).get('shop/web');
+  assert.equal(none?.reason, 'speakerNotRunning');
+  assert.match(none!.message, /no speaker reports anything in this cluster \(no ServiceL2Status, ServiceBGPStatus or speaker Lease\): is the speaker DaemonSet deployed\?/);
+  const some = whyNotAnnounced([service('web', '192.0.2.1')], args(true)).get('shop/web');
+  assert.match(some!.message, /is the speaker running there\? \(speaker Leases: n[12] none, n[12] none; kubectl get pods/);
+});

@@ -32,6 +32,8 @@ export interface AnnounceInputs {
   endpoints: ReadonlyMap<string, readonly EndpointView[]>;
   /** Absent: the Leases could not be read, nothing is said about them. */
   speakerLeases?: readonly SpeakerLease[] | undefined;
+  /** Some speaker reports announcing some Service (ServiceL2Status/ServiceBGPStatus exist); default true. */
+  anyAnnouncer?: boolean;
   /** berth's namespace, for the commands suggested. */
   namespace: string;
   /** Now, ms since the epoch (Lease ages). */
@@ -219,8 +221,12 @@ function speakerMessage(l2: readonly string[], bgpNodes: readonly string[], inpu
       }),
     )}; `;
   }
+  const none =
+    inputs.anyAnnouncer === false && (inputs.speakerLeases === undefined || inputs.speakerLeases.length === 0)
+      ? 'no speaker reports anything in this cluster (no ServiceL2Status, ServiceBGPStatus or speaker Lease): is the speaker DaemonSet deployed? (the lab runs speakers only with berth lab --network) '
+      : '';
   return (
-    `${parts.join(', ')}, but no speaker reports announcing it (no ServiceL2Status/ServiceBGPStatus): is the speaker running there? ` +
+    `${parts.join(', ')}, but no speaker reports announcing it (no ServiceL2Status/ServiceBGPStatus): ${none || 'is the speaker running there? '}` +
     `(${leases}kubectl get pods -n ${inputs.namespace} -l app.kubernetes.io/component=speaker -o wide)`
   );
 }

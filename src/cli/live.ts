@@ -70,6 +70,8 @@ export interface ReadLiveOptions {
   namespace: string;
   /** One line per resource listed (`listed 12000 services`). */
   progress?: (line: string) => void;
+  /** Also read what explains an unannounced Service (EndpointSlices, speaker Leases): `berth status`. */
+  announce?: boolean;
 }
 
 export type ReadLiveResult = { ok: true; snapshot: LiveSnapshot } | { ok: false; message: string };
@@ -112,8 +114,8 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
     const claims = (await list(Resources.ipAddressClaims)) as unknown as IPAddressClaim[];
     const l2 = await list(serviceL2Statuses, { namespace: ns, optional: true });
     const bgp = await list(serviceBGPStatuses, { namespace: ns, optional: true });
-    const slices = await list(Resources.endpointSlices);
-    const leases = await listSpeakerLeases(client, ns);
+    const slices = opts.announce ? await list(Resources.endpointSlices) : undefined;
+    const leases = opts.announce ? await listSpeakerLeases(client, ns) : undefined;
     return {
       ok: true,
       snapshot: {
@@ -125,7 +127,7 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
         claims,
         announcers: announcersOf(l2, bgp),
         nodeViews: nodeObjects.flatMap((n) => nodeView(n as Parameters<typeof nodeView>[0]) ?? []),
-        endpoints: endpointViews(slices as Parameters<typeof endpointViews>[0]),
+        ...(slices ? { endpoints: endpointViews(slices as Parameters<typeof endpointViews>[0]) } : {}),
         ...(leases ? { speakerLeases: leases } : {}),
       },
     };

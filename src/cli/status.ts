@@ -73,6 +73,7 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
     kubeconfig: kc.path,
     context: f.values.context,
     namespace: f.values.namespace ?? 'metallb-system',
+    announce: true,
     ...(progress ? { progress: (l: string) => io.err(`berth status: ${l}`) } : {}),
   });
   if (!read.ok) {
@@ -164,6 +165,7 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined; 
         nodes: s.nodeViews,
         endpoints: s.endpoints,
         speakerLeases: s.speakerLeases,
+        anyAnnouncer: s.announcers.size > 0,
         namespace: s.namespace,
         nowMs: opts.nowMs ?? Date.now(),
       },
