@@ -10,7 +10,6 @@
 // lab cannot produce without a real link are in AFTER_EVENT with that event: the speaker must declare them (# TYPE)
 // and must not yet sample them (else the entry is stale and the test says so).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -24,6 +23,7 @@ import { findKubectl } from '../../src/lab/testing.ts';
 import { dashboardQueries } from '../../src/metrics/dashboard.ts';
 import { AFTER_EVENT, alertRules, exported, REPO, seed000 } from './monitoring-files.ts';
 import { eventually as poll } from '../e2e/controller-harness.ts';
+import { runKubectl } from '../helpers/kubectl.ts';
 import { metricValue } from '../helpers/metrics.ts';
 import { spawnSpeaker, speakerMetricsPort } from '../helpers/speaker-process.ts';
 
@@ -79,17 +79,8 @@ let dir = '';
 let stack: LabStack | undefined;
 let speaker: NodeProcess | undefined;
 
-function kubectl(args: string[], input?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      kubectlPath!,
-      [`--kubeconfig=${stack!.lab.kubeconfigPath}`, `--cache-dir=${join(dir, 'kube-cache')}`, '--request-timeout=20s', ...args],
-      { timeout: 60_000, env: { ...process.env, HOME: dir } },
-      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
-    );
-    child.stdin?.end(input ?? '');
-  });
-}
+const kubectl = (args: string[], input?: string): Promise<{ code: number; out: string }> =>
+  runKubectl(kubectlPath!, stack!.lab.kubeconfigPath, dir, args, input);
 
 /**
  * A TCP port on PEER that nothing listens on, within the BGPPeer CRD's peerPort range (at most 16384): bound once to

@@ -15,6 +15,7 @@ import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { RULES_FILE } from './monitoring-files.ts';
 import { eventually as poll } from '../e2e/controller-harness.ts';
+import { runKubectl } from '../helpers/kubectl.ts';
 import { freePort } from '../helpers/net.ts';
 
 const version = await new Promise<boolean>((resolve) => execFile('prometheus', ['--version'], (err) => resolve(!err)));
@@ -67,17 +68,8 @@ const eventually = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs
     throw new Error(`${e.message}\nprometheus output:\n${promOut.slice(-3000)}`);
   });
 
-function kubectl(args: string[], input?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      kubectlPath!,
-      [`--kubeconfig=${stack!.lab.kubeconfigPath}`, `--cache-dir=${join(dir, 'kube-cache')}`, '--request-timeout=20s', ...args],
-      { timeout: 60_000, env: { ...process.env, HOME: dir } },
-      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
-    );
-    child.stdin?.end(input ?? '');
-  });
-}
+const kubectl = (args: string[], input?: string): Promise<{ code: number; out: string }> =>
+  runKubectl(kubectlPath!, stack!.lab.kubeconfigPath, dir, args, input);
 
 const SMALL_POOL = `apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
