@@ -100,6 +100,18 @@ describe('berth status and berth plan --live against the lab', { timeout: 120_00
     assert.match(out, /^shop\s+c\s+<none>\s+192\.0\.2\.12\s+gets\s+small/m);
     assert.match(out, /^shop\s+a\s+\S+\s+\S+\s+keeps\s+small/m);
 
+    // An overlay folder is read per kustomize root, as berth validate reads it: one plan per overlay, never merged.
+    const io3 = recordingIO();
+    assert.equal(await main(['plan', '--live', '--kubeconfig', kubeconfig(), '-o', 'json', 'gitops'], io3), 1, io3.stderr.join('\n'));
+    const sets = (JSON.parse(io3.stdout.join('\n')) as { sets: Array<PlanJson & { path: string }> }).sets;
+    assert.deepEqual(sets.map((x) => x.path), ['gitops/dev', 'gitops/prod']);
+    for (const x of sets) {
+      assert.deepEqual(x.problems, [], x.path);
+      // The lab's pool `small` (192.0.2.10/31) is in neither overlay: a and b would lose their IPs.
+      assert.equal(x.orphaned, 2, x.path);
+      assert.deepEqual(x.rows.filter((r) => r.change === 'orphaned').map((r) => r.name).sort(), ['a', 'b'], x.path);
+    }
+
     // The live cluster is untouched by planning.
     assert.deepEqual((await S.claims()).length, 2);
     assert.equal(NS, 'metallb-system');
