@@ -1,7 +1,8 @@
 // npx tsx bench/layer2-responder.ts — frames/s of the pure layer-2 responder (src/speaker/layer2/responder.ts), printed,
 // never asserted. Cases: an ARP request answered (reply built), an ARP request for an unwatched IP (ignored), an
 // IPv6 non-NDP frame (peeked and ignored: AF_PACKET ETH_P_IPV6 delivers all IPv6 traffic), an NS answered with an NA
-// (checksum verified and computed), and random garbage (dropped). The responder state holds 1,000 announced IPs of
+// (checksum verified and computed), an NS for a target not watched (checksum verified, ignored), and random garbage
+// (dropped). The responder state holds 1,000 announced IPs of
 // each family. Each figure is the median of 5 runs of 200,000 frames, per second of this process's CPU time (not
 // wall time, so other processes on a shared machine do not skew it).
 import { macToBuffer } from '../src/speaker/layer2/errors.ts';
@@ -34,6 +35,16 @@ const ns = ndpFrame('33:33:ff:00:00:10', macToBuffer(CLIENT), {
     options: [{ type: 'source-link-layer-address', address: CLIENT }],
   },
 });
+const nsOther = ndpFrame('33:33:ff:00:ff:10', macToBuffer(CLIENT), {
+  source: '2001:db8:77::ffff',
+  destination: 'ff02::1:ff00:ff10',
+  hopLimit: 255,
+  message: {
+    type: 'neighbor-solicitation',
+    target: '2001:db8:99::ff10',
+    options: [{ type: 'source-link-layer-address', address: CLIENT }],
+  },
+});
 const udp6 = Buffer.from(ns);
 udp6[14 + 6] = 17;
 const garbage = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37) & 255));
@@ -43,6 +54,7 @@ const cases: Array<[string, Buffer, string]> = [
   ['ARP request, not watched', arp('203.0.113.9'), 'ignore'],
   ['IPv6 UDP (peek, ignore)', udp6, 'ignore'],
   ['NS, announced (NA reply)', ns, 'reply'],
+  ['NS, not watched', nsOther, 'ignore'],
   ['garbage', garbage, 'ignore'],
 ];
 const N = 200_000;

@@ -95,7 +95,8 @@ export function ipv6Bytes(ip: string): Buffer {
 }
 
 /** 16 bytes at `offset` → canonical RFC 5952 text. */
-function readIpv6(buf: Buffer, offset: number): string {
+/** The canonical (RFC 5952) text of the 16 bytes at `offset`, memoised by their hex. */
+export function readIpv6(buf: Buffer, offset: number): string {
   const key = buf.toString('hex', offset, offset + 16);
   let text = bytesToText.get(key);
   if (text === undefined) {

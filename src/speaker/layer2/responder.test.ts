@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { arpPacket } from './arp.ts';
 import { ethernetHeader } from './ethernet.ts';
 import { L2DecodeError, macToBuffer } from './errors.ts';
-import { ndpPacket, type NdpPacket } from './ndp.ts';
+import { ipv6MulticastMac, ndpPacket, solicitedNodeAddress, type NdpPacket } from './ndp.ts';
 import {
   arpFrame,
   arpProbe,
@@ -15,6 +15,7 @@ import {
   ndpFrame,
   respond,
   respondWithoutFastPath,
+  fastNdpReply,
   unsolicitedNeighborAdvert,
   type ResponderState,
 } from './responder.ts';
@@ -460,5 +461,74 @@ describe('ARP fast path', () => {
     const fast = respond(padded, st);
     assert.equal(fast.kind, 'reply');
     assert.deepEqual(fast, respondWithoutFastPath(padded, st));
+  });
+});
+
+describe('NDP fast path', () => {
+  // NSs built from small domains so every branch is hit: our MAC / the group's MAC / others at each MAC field, DAD
+  // and NUD and multicast destinations, targets sharing a solicited-node group, with or without SLLA, bad hop
+  // limits, then a byte edit (anywhere in the 86 bytes), padding or truncation.
+  const TARGETS = [VIP6, '2001:db8:77::3', '2001:db8:78::2', 'ff02::1'];
+  const sometimes = <T,>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+    fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: a, weight: 1 });
+  const nsFrames = fc
+    .tuple(
+      fc.record({
+        ethDst: fc.constantFrom('group', 'group', US, CLIENT, '33:33:ff:00:00:03', 'ff:ff:ff:ff:ff:ff'),
+        ethSrc: fc.constantFrom(CLIENT, CLIENT, US, OTHER),
+        src: fc.constantFrom('fe80::ff:fe77:1', 'fe80::ff:fe77:1', '::', '2001:db8:77::1', VIP6),
+        dst: fc.constantFrom('group', 'group', 'target', 'ff02::1:ff00:3', '2001:db8:77::3', 'ff02::1'),
+        target: fc.constantFrom(...TARGETS),
+        slla: fc.constantFrom(true, true, false),
+        hop: fc.constantFrom(255, 255, 255, 64),
+      }),
+      fc.nat({ max: 8 }),
+      sometimes(fc.tuple(fc.nat({ max: 85 }), fc.integer({ min: 0, max: 255 }))),
+      sometimes(fc.nat({ max: 90 })),
+    )
+    .map(([o, pad, edit, cut]) => {
+      const group = solicitedNodeAddress(o.target);
+      const f = Buffer.concat([
+        ns({
+          ...o,
+          dst: o.dst === 'group' ? group : o.dst === 'target' ? o.target : o.dst,
+          ethDst: o.ethDst === 'group' ? ipv6MulticastMac(group) : o.ethDst,
+        }),
+        Buffer.alloc(pad),
+      ]);
+      if (edit) f[edit[0]] = edit[1];
+      return cut === undefined ? f : f.subarray(0, cut);
+    });
+  const states = [
+    state([VIP6]),
+    state([VIP6], ['2001:db8:77::3']),
+    state([], [VIP6]),
+    state([]),
+    state([VIP6, '2001:db8:78::2', '2001:db8:77::3']),
+  ];
+
+  it('decides every NS exactly as the general path does (same kind, counters, NA bytes)', () => {
+    let fast = 0;
+    let ignored = 0;
+    fc.assert(
+      fc.property(nsFrames, fc.constantFrom(...states), (f, st) => {
+        const k = fastNdpReply(f, st)?.kind;
+        if (k === 'reply') fast++;
+        if (k === 'ignore') ignored++;
+        assert.deepEqual(respond(f, st), respondWithoutFastPath(f, st));
+      }),
+      { numRuns: 8000, seed: 4861 },
+    );
+    assert.ok(fast > 50 && ignored > 50, `the fast path answered ${fast}, ignored ${ignored}: the domains must reach it`);
+  });
+
+  it("answers ndisc6's captured NS with the general path's NA, and ignores an unwatched target without decoding", () => {
+    const st = state([VIP6]);
+    const r = fastNdpReply(NDISC6_NS, st);
+    assert.equal(r?.kind, 'reply');
+    assert.deepEqual(r, respondWithoutFastPath(NDISC6_NS, st));
+    assert.deepEqual(fastNdpReply(ns({ target: '2001:db8:77::3', dst: 'ff02::1:ff00:3', ethDst: '33:33:ff:00:00:03' }), st), {
+      kind: 'ignore',
+    });
   });
 });

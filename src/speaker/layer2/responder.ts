@@ -19,9 +19,11 @@ import {
   IPV6_HEADER_LENGTH,
   NDP_HOP_LIMIT,
   NEXT_HEADER_ICMPV6,
+  ipv6Bytes,
   ipv6MulticastMac,
   linkLayerOption,
   ndpPacket,
+  readIpv6,
   solicitedNodeAddress,
   type NdpPacket,
 } from './ndp.ts';
@@ -71,7 +73,7 @@ function drop(reason: DropReason, ip?: string): ResponderResult {
  */
 export function respond(frame: Buffer, state: ResponderState): ResponderResult {
   try {
-    return fastArpReply(frame, state) ?? respondUnsafe(frame, state);
+    return fastArpReply(frame, state) ?? fastNdpReply(frame, state) ?? respondUnsafe(frame, state);
   } catch (e) {
     if (e instanceof L2DecodeError) return drop(e.reason);
     return drop('malformed');
@@ -79,7 +81,7 @@ export function respond(frame: Buffer, state: ResponderState): ResponderResult {
 }
 
 /**
- * The same decision as respond() without its ARP fast path (for tests that compare the two).
+ * The same decision as respond() without its ARP and NDP fast paths (for tests that compare them).
  * @internal
  */
 export function respondWithoutFastPath(frame: Buffer, state: ResponderState): ResponderResult {
@@ -138,6 +140,103 @@ export function fastArpReply(frame: Buffer, state: ResponderState): ResponderRes
   frame.copy(reply, 32, 22, 28); // ar$tha: the requester
   frame.copy(reply, 38, 28, 32); // ar$tpa: the requester's IP
   return { kind: 'reply', ip: tpa, frame: reply, requester: { mac: macToString(frame, 22), ip: spa } };
+}
+
+/** Canonical IPv6 texts of a set, by the hex of their 16 bytes (rebuilt when the set object or its size changes). */
+const v6ByHex = new WeakMap<ReadonlySet<string>, { size: number; map: Map<string, string> }>();
+function ipv6Index(set: ReadonlySet<string>): Map<string, string> {
+  const hit = v6ByHex.get(set);
+  if (hit && hit.size === set.size) return hit.map;
+  const map = new Map<string, string>();
+  for (const ip of set) if (ip.includes(':')) map.set(ipv6Bytes(ip).toString('hex'), ip);
+  v6ByHex.set(set, { size: set.size, map });
+  return map;
+}
+
+// Frame offsets of an Ethernet/IPv6/ICMPv6 NS with one option (RFC 4861 §4.3): 14 IPv6 header, 22 source,
+// 38 destination, 54 ICMPv6 type, 56 checksum, 62 target, 78 first option (type, length, 6-byte MAC).
+const NS_LENGTH = 14 + 40 + 32;
+
+/**
+ * The hot NDP case on raw bytes: a valid (RFC 4861 §7.1.1: hop limit 255, code 0, checksum, target not multicast)
+ * Neighbor Solicitation of exactly 32 bytes whose one option is a Source Link-Layer Address, not from :: (DAD) and
+ * not from our MAC, to the target's solicited-node group or (NUD) to the target itself, at the group's MAC or ours,
+ * for an announced target (a solicited NA built in place, byte-for-byte the one naFrame builds) or for a target we
+ * do not watch (ignored). Anything else returns undefined and takes the general path, which decides and counts it;
+ * a property test checks the two agree on valid, mutated and random frames.
+ * @internal
+ */
+export function fastNdpReply(frame: Buffer, state: ResponderState): ResponderResult | undefined {
+  if (frame.length < NS_LENGTH || frame[12] !== 0x86 || frame[13] !== 0xdd) return undefined;
+  // IPv6 version 6, payload length 32, next header 58, hop limit 255; ICMPv6 type 135 code 0; option SLLA length 1.
+  if (frame[14]! >> 4 !== 6 || frame[18] !== 0 || frame[19] !== 32 || frame[20] !== NEXT_HEADER_ICMPV6) return undefined;
+  if (frame[21] !== NDP_HOP_LIMIT || frame[54] !== ICMPV6_NEIGHBOR_SOLICITATION || frame[55] !== 0) return undefined;
+  if (frame[78] !== 1 || frame[79] !== 1 || frame[62] === 0xff) return undefined;
+  const mac = state.mac;
+  if (frame.compare(mac, 0, 6, 6, 12) === 0) return undefined; // from-self
+  let unspecified = true;
+  for (let i = 22; i < 38; i++) if (frame[i] !== 0) unspecified = false;
+  if (unspecified) return undefined; // DAD
+  // Destination: the target's solicited-node group ff02::1:ffXX:XXXX, or the target (unicast NUD).
+  const toGroup =
+    frame.readUInt32BE(38) === 0xff020000 &&
+    frame.readUInt32BE(42) === 0 &&
+    frame.readUInt32BE(46) === 1 &&
+    frame[50] === 0xff &&
+    frame[51] === frame[75] &&
+    frame[52] === frame[76] &&
+    frame[53] === frame[77];
+  if (!toGroup && frame.compare(frame, 62, 78, 38, 54) !== 0) return undefined;
+  const toGroupMac =
+    frame[0] === 0x33 &&
+    frame[1] === 0x33 &&
+    frame[2] === 0xff &&
+    frame[3] === frame[75] &&
+    frame[4] === frame[76] &&
+    frame[5] === frame[77];
+  if (!toGroupMac && frame.compare(mac, 0, 6, 0, 6) !== 0) return undefined;
+  if (checksum(frame, 22, 54, 54, 86, 32) !== 0) return undefined;
+  const key = frame.toString('hex', 62, 78);
+  const target = ipv6Index(state.announced).get(key);
+  if (target === undefined) return ipv6Index(state.watched).has(key) ? undefined : IGNORE;
+  const na = Buffer.allocUnsafe(NS_LENGTH);
+  frame.copy(na, 0, 80, 86); // Ethernet destination: the SLLA
+  mac.copy(na, 6);
+  na[12] = 0x86;
+  na[13] = 0xdd;
+  na.writeUInt32BE(0x60000000, 14); // version 6, traffic class 0, flow label 0
+  na.writeUInt16BE(32, 18);
+  na[20] = NEXT_HEADER_ICMPV6;
+  na[21] = NDP_HOP_LIMIT;
+  frame.copy(na, 22, 62, 78); // IPv6 source: the target
+  frame.copy(na, 38, 22, 38); // IPv6 destination: the solicitation's source
+  na[54] = ICMPV6_NEIGHBOR_ADVERTISEMENT;
+  na[55] = 0;
+  na.writeUInt16BE(0, 56);
+  na.writeUInt32BE(0x40000000, 58); // R=0 S=1 O=0
+  frame.copy(na, 62, 62, 78);
+  na[78] = 2; // Target Link-Layer Address, length 1 (8 bytes)
+  na[79] = 1;
+  mac.copy(na, 80);
+  na.writeUInt16BE(checksum(na, 22, 54, 54, 86, 32), 56);
+  return {
+    kind: 'reply',
+    ip: target,
+    frame: na,
+    requester: { mac: macToString(frame, 80), ip: readIpv6(frame, 22) },
+  };
+}
+
+/**
+ * ICMPv6 checksum (RFC 4443 §2.3) over the pseudo-header (addresses at b[addrFrom..addrTo), upper-layer length,
+ * next header 58) and the message b[msgFrom..msgTo) (even length); 0 when a received checksum is valid.
+ */
+function checksum(b: Buffer, addrFrom: number, addrTo: number, msgFrom: number, msgTo: number, length: number): number {
+  let sum = length + NEXT_HEADER_ICMPV6;
+  for (let i = addrFrom; i < addrTo; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  for (let i = msgFrom; i < msgTo; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
 }
 
 function respondUnsafe(frame: Buffer, state: ResponderState): ResponderResult {
