@@ -38,7 +38,17 @@ import { livenessMetrics } from './liveness/metrics.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
 import { Speaker, type L2StatusBody, type L2StatusObject, type L2StatusPort } from './speaker.ts';
 import { readServiceStatusObject } from './service-status.ts';
-import { bgpWanted, endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
+import {
+  bgpWanted,
+  cachedServiceView,
+  endpointViews,
+  memberlistKey,
+  nodeInternalIP,
+  nodeView,
+  projectEndpointSlice,
+  projectService,
+  projectStatusObject,
+} from './world.ts';
 import { EventEmitter } from 'node:events';
 
 interface ProbeServer {
@@ -274,8 +284,9 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     bfdProfiles: inf(Resources.bfdProfiles, { namespace: ns }),
   };
   const secrets = inf(Resources.secrets, { namespace: ns, fieldSelector: `metadata.name=${f.memberlistSecretName}` });
-  const statuses = inf(Resources.serviceL2Statuses, { namespace: ns });
-  const bgpStatuses = inf(Resources.serviceBGPStatuses, { namespace: ns });
+  // One ServiceL2Status per announced Service: held projected too (name, labels, status).
+  const statuses = kube.informer<KubeObject>(Resources.serviceL2Statuses, { namespace: ns, transform: (o) => projectStatusObject(o as never) as KubeObject, log: ilog });
+  const bgpStatuses = kube.informer<KubeObject>(Resources.serviceBGPStatuses, { namespace: ns, transform: (o) => projectStatusObject(o as never) as KubeObject, log: ilog });
 
   // Nothing is decided before every informer has listed once (a partial world would withdraw what it has not read yet).
   let synced = false;
@@ -541,7 +552,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     const world: BgpWorld = {
       config,
       nodes: nodes.list().flatMap((n) => nodeView(n as never, { ignoreExcludeLb: f.ignoreExcludeLb }) ?? []),
-      services: services.list().flatMap((s) => serviceView(s as ServiceLike, f.lbClass ? { lbClass: f.lbClass } : {}) ?? []),
+      services: services.list().flatMap((s) => cachedServiceView(s as ServiceLike, f.lbClass ? { lbClass: f.lbClass } : {}) ?? []),
       endpoints: endpointViews(slices.list() as never),
     };
     syncBgp(world);

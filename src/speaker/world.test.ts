@@ -1,7 +1,19 @@
 // Kubernetes objects → the plan's views: what is read, what is skipped, hostile input never throws.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bgpWanted, endpointViews, memberlistKey, nodeInternalIP, nodeView, projectEndpointSlice, projectService, serviceView } from './world.ts';
+import {
+  bgpWanted,
+  cachedServiceView,
+  endpointViews,
+  intern,
+  memberlistKey,
+  nodeInternalIP,
+  nodeView,
+  projectEndpointSlice,
+  projectService,
+  projectStatusObject,
+  serviceView,
+} from './world.ts';
 
 test('nodeView: labels, NetworkUnavailable=True, --ignore-exclude-lb hides the exclude label', () => {
   const node = {
@@ -102,11 +114,12 @@ test('projections keep exactly what the views read', () => {
       managedFields: [{}],
     },
     spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }], selector: { app: 'web' }, clusterIP: '10.96.0.9' },
-    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } },
+    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7', ipMode: 'VIP', ports: [{ port: 80, protocol: 'TCP' }] }, { hostname: 'h' }] } },
   };
   const p = projectService(svc);
   assert.deepEqual(serviceView(p), serviceView(svc));
   assert.deepEqual(p.metadata.annotations, { 'metallb.io/allow-shared-ip': 'k' });
+  assert.deepEqual(p.status, { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } });
   assert.equal((p.spec as Record<string, unknown>).ports, undefined);
   const slice = {
     metadata: { name: 'web-1', namespace: 'shop', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'web', other: 'x' } },
@@ -127,4 +140,54 @@ test('bgpWanted: a BGPPeer without nodeSelectors or with one matching the node; 
   assert.equal(bgpWanted({ peers: [peer([{ matchLabels: { zone: 'b' } }])] }, n1), false);
   assert.equal(bgpWanted({ peers: [peer([{ matchLabels: { zone: 'b' } }]), peer([{ matchLabels: { zone: 'a' } }])] }, n1), true);
   assert.equal(bgpWanted({ peers: [peer([])] }, undefined), false);
+});
+
+test('intern: one copy per value; non-strings as they are', () => {
+  const a = JSON.parse('["LoadBalancer-x","LoadBalancer-x"]') as string[];
+  assert.equal(intern(a[0]), intern(a[1]));
+  assert.equal(intern(undefined), undefined);
+  assert.equal(intern(7), 7);
+  // Many distinct values never grow the table without bound (it starts over); values stay equal.
+  for (let i = 0; i < 10_000; i++) assert.equal(intern(`v${i}`), `v${i}`);
+});
+
+test('projectStatusObject keeps name, namespace, resourceVersion, uid, labels and status only', () => {
+  const o = {
+    apiVersion: 'metallb.io/v1beta1',
+    kind: 'ServiceL2Status',
+    metadata: {
+      name: 'l2-abc',
+      generateName: 'l2-',
+      namespace: 'metallb-system',
+      uid: 'u',
+      resourceVersion: '9',
+      creationTimestamp: '2026-01-01T00:00:00Z',
+      labels: { 'metallb.io/node': 'n1' },
+      ownerReferences: [{ kind: 'Pod' }],
+      managedFields: [{}],
+    },
+    status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop' },
+  };
+  assert.deepEqual(projectStatusObject(o), {
+    apiVersion: 'metallb.io/v1beta1',
+    kind: 'ServiceL2Status',
+    metadata: { name: 'l2-abc', namespace: 'metallb-system', uid: 'u', resourceVersion: '9', labels: { 'metallb.io/node': 'n1' } },
+    status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop' },
+  });
+  assert.deepEqual(projectStatusObject({ metadata: { name: 'x' } }), { apiVersion: undefined, kind: undefined, metadata: { name: 'x', namespace: undefined, uid: undefined, resourceVersion: undefined } });
+});
+
+test('cachedServiceView: computed once per object and class, equal to serviceView', () => {
+  const svc = {
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'c' },
+    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } },
+  };
+  const v = cachedServiceView(svc, { lbClass: 'c' });
+  assert.deepEqual(v, serviceView(svc, { lbClass: 'c' }));
+  assert.equal(cachedServiceView(svc, { lbClass: 'c' }), v, 'the same object the second time');
+  assert.equal(cachedServiceView(svc), undefined, 'another class: not ours');
+  assert.equal(cachedServiceView(svc), undefined, 'undefined is cached too');
+  const next = { ...svc, status: { loadBalancer: { ingress: [{ ip: '198.51.100.8' }] } } };
+  assert.deepEqual(cachedServiceView(next, { lbClass: 'c' })?.ips, ['198.51.100.8']);
 });

@@ -156,30 +156,67 @@ export function memberlistKey(secret: { data?: Record<string, string>; stringDat
   return typeof text === 'string' && text !== '' ? Buffer.from(text, 'utf8') : undefined;
 }
 
+/** Interned strings (intern()); cleared when full, so hostile input cannot grow it without bound. */
+const internTable = new Map<string, string>();
+const INTERN_MAX = 4096;
+
+/**
+ * The one copy of `s` among the strings the speaker's caches hold (JSON.parse makes a new copy of every value: 10,000
+ * Services held 10,000 copies of "LoadBalancer", of their namespace, …). For low-cardinality fields only (namespaces,
+ * kinds, node names, label and annotation keys, pool names): at most 4,096 entries, the table starts over when full.
+ * Non-strings are returned as they are.
+ */
+export function intern<T>(s: T): T {
+  if (typeof s !== 'string') return s;
+  const have = internTable.get(s);
+  if (have !== undefined) return have as T;
+  if (internTable.size >= INTERN_MAX) internTable.clear();
+  internTable.set(s, s);
+  return s;
+}
+
+/** A string record with interned keys and values (labels); undefined when `r` is not a record. */
+function internRecord(r: unknown, keep: (k: string) => boolean = () => true): Record<string, string> | undefined {
+  if (!isRecord(r)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r)) if (keep(k) && typeof v === 'string') out[intern(k)] = intern(v);
+  return out;
+}
+
+const isMetalLBAnnotation = (k: string): boolean => k.startsWith('metallb.io/') || k.startsWith('metallb.universe.tf/');
+
 /**
  * What the speaker keeps of a Service in its cache (its memory is mostly Services and EndpointSlices): identity,
- * labels, MetalLB's annotations, type/class/ETP, and the ingress IPs. Everything serviceView reads, nothing more.
+ * labels, MetalLB's annotations, type/class/ETP, and the ingress IPs (`status.loadBalancer.ingress[].ip` only).
+ * Everything serviceView reads, nothing more; low-cardinality strings interned.
  */
 export function projectService<T extends ServiceLike>(svc: T): T {
   const m = svc.metadata ?? {};
-  const ann: Record<string, string> = {};
-  for (const [k, v] of Object.entries(isRecord(m.annotations) ? m.annotations : {})) {
-    if (k.startsWith('metallb.io/') || k.startsWith('metallb.universe.tf/')) ann[k] = v;
-  }
+  const ann = internRecord(m.annotations, isMetalLBAnnotation) ?? {};
+  const labels = internRecord(m.labels);
   const spec = svc.spec ?? {};
+  const ingress = svc.status?.loadBalancer?.ingress;
   return {
-    apiVersion: svc.apiVersion,
-    kind: svc.kind,
+    apiVersion: intern(svc.apiVersion),
+    kind: intern(svc.kind),
     metadata: {
       name: m.name,
-      namespace: m.namespace,
+      namespace: intern(m.namespace),
       uid: m.uid,
       resourceVersion: m.resourceVersion,
-      ...(m.labels ? { labels: m.labels } : {}),
+      ...(labels ? { labels } : {}),
       ...(Object.keys(ann).length > 0 ? { annotations: ann } : {}),
     },
-    spec: { type: spec.type, loadBalancerClass: spec.loadBalancerClass, externalTrafficPolicy: spec.externalTrafficPolicy },
-    ...(svc.status?.loadBalancer ? { status: { loadBalancer: svc.status.loadBalancer } } : {}),
+    spec: { type: intern(spec.type), loadBalancerClass: intern(spec.loadBalancerClass), externalTrafficPolicy: intern(spec.externalTrafficPolicy) },
+    ...(svc.status?.loadBalancer
+      ? {
+          status: {
+            loadBalancer: Array.isArray(ingress)
+              ? { ingress: ingress.flatMap((i) => (i && typeof i.ip === 'string' ? [{ ip: i.ip }] : [])) }
+              : {},
+          },
+        }
+      : {}),
   } as T;
 }
 
@@ -189,17 +226,59 @@ export function projectEndpointSlice<T extends EndpointSliceLike & { apiVersion?
 ): T {
   const svc = isRecord(s.metadata?.labels) ? s.metadata.labels[SERVICE_NAME_LABEL] : undefined;
   return {
-    apiVersion: s.apiVersion,
-    kind: s.kind,
+    apiVersion: intern(s.apiVersion),
+    kind: intern(s.kind),
     metadata: {
       name: s.metadata?.name,
-      namespace: s.metadata?.namespace,
+      namespace: intern(s.metadata?.namespace),
       resourceVersion: s.metadata?.resourceVersion,
       ...(svc !== undefined ? { labels: { [SERVICE_NAME_LABEL]: svc } } : {}),
     },
     endpoints: (Array.isArray(s.endpoints) ? s.endpoints : []).map((e) => ({
-      ...(e?.nodeName ? { nodeName: e.nodeName } : {}),
+      ...(e?.nodeName ? { nodeName: intern(e.nodeName) } : {}),
       conditions: { ready: e?.conditions?.ready ?? null, serving: e?.conditions?.serving ?? null },
     })),
   } as T;
+}
+
+/**
+ * What the speaker keeps of its ServiceL2Status / ServiceBGPStatus objects (service-status.ts reads them): name,
+ * namespace, resourceVersion, uid, labels (node and Service) and status, as they are; strings of the metadata interned.
+ * Not the managedFields, ownerReferences, timestamps, generateName.
+ */
+export function projectStatusObject<T extends { apiVersion?: string; kind?: string; metadata?: Record<string, unknown> }>(o: T): T {
+  const m = o.metadata ?? {};
+  const labels = internRecord(m.labels);
+  const status = (o as { status?: unknown }).status;
+  return {
+    apiVersion: intern(o.apiVersion),
+    kind: intern(o.kind),
+    metadata: {
+      name: m.name,
+      namespace: intern(m.namespace),
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(labels ? { labels } : {}),
+    },
+    ...(status !== undefined ? { status } : {}),
+  } as unknown as T;
+}
+
+/** ServiceViews already computed, per cached (projected, never edited) Service object, per loadBalancerClass. */
+const viewCache = new Map<string, WeakMap<object, ServiceView | null>>();
+
+/**
+ * serviceView of a cached Service object, computed once per object (the informer replaces an object on every change,
+ * never edits it): each plan then reuses the same views and the same key and IP strings instead of making new ones
+ * for every Service on every recompute (what the Speaker's and announcer's maps hold is shared, not copied).
+ */
+export function cachedServiceView(svc: ServiceLike & object, opts: { lbClass?: string } = {}): ServiceView | undefined {
+  const cls = opts.lbClass ?? '';
+  let cache = viewCache.get(cls);
+  if (!cache) viewCache.set(cls, (cache = new WeakMap()));
+  const have = cache.get(svc);
+  if (have !== undefined) return have ?? undefined;
+  const v = serviceView(svc, opts);
+  cache.set(svc, v ?? null);
+  return v;
 }
