@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRouterNode, sleep, startRouterDaemon } from '../fixtures/bgp/router-lab.ts';
 import { startSessionAgent, type Agent } from '../fixtures/bgp/session-agent.ts';
 
-export { peerLabSkipReason } from '../fixtures/bgp/router-lab.ts';
+export { eventually, peerLabSkipReason } from '../fixtures/bgp/router-lab.ts';
 export type { AgentEvent } from '../fixtures/bgp/session-agent.ts';
 
 export const ROUTER_ADDRESS = '198.51.100.1';
@@ -123,16 +123,4 @@ export async function startPeerOptionsLab(o: PeerOptionsLabOptions): Promise<Pee
     await lab.close();
     throw e;
   }
-}
-
-/** Polls `f` every 200 ms until it returns a truthy value; throws `what` with the last value after `ms`. */
-export async function eventually<T>(f: () => T, what: string, ms = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  let v = f();
-  while (!v) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)})`);
-    await sleep(200);
-    v = f();
-  }
-  return v as NonNullable<T>;
 }
