@@ -4,11 +4,13 @@
 //
 // Lab: a router namespace bg<pid>r (198.51.100.1, .3, .4 and 2001:db8:77::1 on one veth end) running BIRD 2 with 3
 // passive eBGP protocols (AS 64501), and a node namespace bg<pid>n (198.51.100.2, .12, .22, 2001:db8:77::2) running
-// bench/bgp-agent.ts bundled by esbuild under plain node: berth's planBgp + BgpSpeaker with 3 real BgpSessions (one
+// bench/bgp-agent.ts bundled by esbuild under plain node: the speaker's BGP path (BgpPlanner.plan + BgpSpeaker.sync, as
+// src/speaker/main.ts syncBgp; no informers, API server or layer 2) with 3 real BgpSessions (one
 // per router address, IPv4 transport carrying IPv4 and IPv6 unicast: dualStackAddressFamily), N single-stack Services.
 // Prefix mix: IPv4 documentation space holds 768 addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24), so the
 // N prefixes are those 768 IPv4 /32 and N-768 IPv6 /128 in 2001:db8:100::/112; every peer gets all N (3N routes at
-// BIRD). Each round: the world gains every Service → time until `birdc show route count` reports 3N routes
+// BIRD). Each round: the world gains every Service → time until `show route count` (polled every 5 ms on one
+// connection to BIRD's control socket, no birdc process per poll) reports 3N routes
 // (install), then the world loses them → time until 0 (withdraw). The agent reports its own plan time (wall, CPU),
 // the time until its sessions have nothing pending, its own CPU time, and its RSS after the installs. The agent runs
 // with the speaker's V8 flags (SPEAKER_FLAGS below); BENCH_BGP_AGENT_FLAGS='' runs it with node's defaults.
@@ -17,6 +19,7 @@
 // BFD: bench/bfd.ts (berth vs FRR bfdd, SIGSTOP) with --runs. Everything is removed at the end, also on failure.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -86,6 +89,7 @@ const EXPECTED = 3 * N;
 const children: ChildProcess[] = [];
 const pidFiles: string[] = [];
 function cleanup(): void {
+  for (const c of clis.values()) c.close();
   for (const c of children) if (c.exitCode === null && c.pid) c.kill('SIGKILL');
   for (const f of pidFiles) {
     try {
@@ -149,15 +153,64 @@ function startBird(ns: string, name: string, conf: string): string {
   return ctl;
 }
 
-/** Total routes in the BIRD behind `ctl` (`show route count`: "Total: X of Y routes…"), -1 when not readable. */
-function routeCount(ctl: string): number {
-  try {
-    const out = sh('birdc', ['-s', ctl, 'show', 'route', 'count']);
-    const m = /Total:\s+(\d+) of/.exec(out) ?? /(\d+) of \d+ routes/.exec(out);
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return -1;
+/**
+ * A client of BIRD's control socket (the birdc protocol: replies are lines `NNNN-text` / ` text`, the last one
+ * `NNNN text`; 0001 greets). One connection per BIRD, kept open: polling with a birdc process every few ms would load
+ * the 2 CPUs the speaker and BIRD are measured on.
+ */
+class BirdCli {
+  readonly #sock: net.Socket;
+  #buf = '';
+  #waiting: Array<(reply: string) => void> = [];
+  #ready: Promise<void>;
+
+  constructor(ctl: string) {
+    this.#sock = net.connect(ctl);
+    this.#sock.setEncoding('utf8');
+    let greeted!: () => void;
+    this.#ready = new Promise((r) => (greeted = r));
+    let first = true;
+    this.#sock.on('data', (d: string) => {
+      this.#buf += d;
+      for (;;) {
+        const m = /^\d{4} .*$/m.exec(this.#buf);
+        if (!m) return;
+        const end = m.index + m[0].length + 1;
+        const reply = this.#buf.slice(0, end);
+        this.#buf = this.#buf.slice(end);
+        if (first) {
+          first = false;
+          greeted();
+        } else this.#waiting.shift()?.(reply);
+      }
+    });
+    this.#sock.on('error', () => {
+      for (const w of this.#waiting.splice(0)) w('');
+    });
   }
+
+  async query(cmd: string): Promise<string> {
+    await this.#ready;
+    return new Promise((r) => {
+      this.#waiting.push(r);
+      this.#sock.write(`${cmd}\n`);
+    });
+  }
+
+  close(): void {
+    this.#sock.destroy();
+  }
+}
+
+const clis = new Map<string, BirdCli>();
+
+/** Total routes in the BIRD behind `ctl` (`show route count`: "Total: X of Y routes…"), -1 when not readable. */
+async function routeCount(ctl: string): Promise<number> {
+  let cli = clis.get(ctl);
+  if (!cli) clis.set(ctl, (cli = new BirdCli(ctl)));
+  const out = await cli.query('show route count');
+  const m = /Total:\s+(\d+) of/.exec(out) ?? /(\d+) of \d+ routes/.exec(out);
+  return m ? Number(m[1]) : -1;
 }
 
 /** Established BGP protocols of a BIRD. */
@@ -174,7 +227,7 @@ function established(ctl: string): number {
 /** ms from `t0` until `count(ctl)` is `want` (polled), or throws after `limitMs`. */
 async function until(ctl: string, want: number, t0: number, what: string, limitMs = 60_000): Promise<number> {
   for (;;) {
-    const n = routeCount(ctl);
+    const n = await routeCount(ctl);
     const t = performance.now() - t0;
     if (n === want) return t;
     if (t > limitMs) throw new Error(`${what}: BIRD has ${n} routes after ${limitMs} ms, want ${want}`);
@@ -187,10 +240,14 @@ interface AgentEvent {
   [k: string]: unknown;
 }
 
-function stats(xs: number[]): string {
+/** 1-minute load average now (printed with every figure: on a shared 2-CPU machine wall times measure the neighbours too). */
+const load = (): number => os.loadavg()[0]!;
+
+function stats(xs: number[], loads: number[] = []): string {
   const s = [...xs].sort((a, b) => a - b);
   const med = s[Math.floor((s.length - 1) / 2)]!;
-  return `median ${med.toFixed(0)} ms (min ${s[0]!.toFixed(0)}, max ${s[s.length - 1]!.toFixed(0)}, ${s.length} rounds)`;
+  const l = loads.length ? `, load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : '';
+  return `median ${med.toFixed(0)} ms (min ${s[0]!.toFixed(0)}, max ${s[s.length - 1]!.toFixed(0)}, ${s.length} rounds${l})`;
 }
 
 try {
@@ -281,7 +338,9 @@ try {
   const cpuIn: number[] = [];
   const cpuOut: number[] = [];
   let rss: AgentEvent | undefined;
+  const loads: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
+    loads.push(load());
     let from = events.length;
     let t0 = performance.now();
     agent.stdin!.write('announce\n');
@@ -290,7 +349,7 @@ try {
     const idle = await next('idle', from);
     cpuIn.push(Number(idle.cpuMs));
     plans.push(
-      `  round ${round + 1}: plan ${Number(p.planMs).toFixed(0)} ms wall / ${Number(p.cpuMs).toFixed(0)} ms CPU ` +
+      `  round ${round + 1} (load ${loads[round]!.toFixed(1)}): plan ${Number(p.planMs).toFixed(0)} ms wall / ${Number(p.cpuMs).toFixed(0)} ms CPU ` +
         `(${String(p.routes)} routes), sessions idle after ${Number(idle.ms).toFixed(0)} ms (berth CPU ${Number(idle.cpuMs).toFixed(0)} ms), BIRD has all after ` +
         `${install[round]!.toFixed(0)} ms`,
     );
@@ -306,20 +365,23 @@ try {
     const w = await next('idle', from);
     cpuOut.push(Number(w.cpuMs));
     plans.push(
-      `           withdraw: sessions idle after ${Number(w.ms).toFixed(0)} ms (berth CPU ${Number(w.cpuMs).toFixed(0)} ms), BIRD empty after ${withdraw[round]!.toFixed(0)} ms`,
+      `           withdraw (load ${load().toFixed(1)}): sessions idle after ${Number(w.ms).toFixed(0)} ms (berth CPU ${Number(w.cpuMs).toFixed(0)} ms), BIRD empty after ${withdraw[round]!.toFixed(0)} ms`,
     );
   }
-  console.log(`berth → BIRD install  ${stats(install)}   (target ≤ 1000 ms)`);
+  loads.push(load());
+  console.log(`berth → BIRD install  ${stats(install, loads)}   (target ≤ 1000 ms)`);
   console.log(
     `berth CPU per install (plan + UPDATEs, its own process): ${stats(cpuIn)}; per withdraw: ${stats(cpuOut)}`,
   );
-  console.log(`berth → BIRD withdraw ${stats(withdraw)}   (target ≤ 1000 ms)`);
+  console.log(`berth → BIRD withdraw ${stats(withdraw, loads)}   (target ≤ 1000 ms)`);
   for (const l of plans) console.log(l);
   if (rss)
     console.log(
       `berth agent RSS with ${N} prefixes × 3 peers: ${(Number(rss.rss) / 2 ** 20).toFixed(1)} MB after GC ` +
-        `(heap used ${(Number(rss.heapUsed) / 2 ** 20).toFixed(1)} MB of ${(Number(rss.heapTotal) / 2 ** 20).toFixed(1)} MB, external ${(Number(rss.external) / 2 ** 20).toFixed(1)} MB; planBgp + BgpSpeaker + the Service views, ` +
-        `bundled, plain node with the speaker's V8 flags — not the whole speaker process) (target ≤ 96 MB)`,
+        `(heap used ${(Number(rss.heapUsed) / 2 ** 20).toFixed(1)} MB of ${(Number(rss.heapTotal) / 2 ** 20).toFixed(1)} MB, external ${(Number(rss.external) / 2 ** 20).toFixed(1)} MB, load ${load().toFixed(1)}; ` +
+        `the speaker's BGP code path — BgpPlanner.plan + BgpSpeaker.sync as src/speaker/main.ts syncBgp runs them — over ` +
+        `the Service views, bundled, plain node with the speaker's V8 flags; not the whole speaker process: no informer ` +
+        `caches, API client, status writes or layer 2) (target ≤ 96 MB)`,
     );
   agent.stdin!.write('stop\n');
   for (let i = 0; i < 50 && agent.exitCode === null; i++) await sleep(100);
@@ -333,7 +395,9 @@ try {
     }
     const rin: number[] = [];
     const rout: number[] = [];
+    const rloads: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
+      rloads.push(load());
       let t0 = performance.now();
       sh('birdc', ['-s', ref, 'enable', '"st*"']);
       rin.push(await until(router, EXPECTED, t0, `reference round ${round + 1} install`));
@@ -341,8 +405,9 @@ try {
       sh('birdc', ['-s', ref, 'disable', '"st*"']);
       rout.push(await until(router, 0, t0, `reference round ${round + 1} withdraw`));
     }
-    console.log(`reference BIRD → BIRD install  ${stats(rin)}`);
-    console.log(`reference BIRD → BIRD withdraw ${stats(rout)}`);
+    rloads.push(load());
+    console.log(`reference BIRD → BIRD install  ${stats(rin, rloads)}`);
+    console.log(`reference BIRD → BIRD withdraw ${stats(rout, rloads)}`);
   }
 } finally {
   cleanup();
