@@ -95,7 +95,7 @@ export function whyNotAnnounced(services: readonly ServiceView[], inputs: Announ
     const perNode = bgp.get(svc.key) ?? new Map<string, { peers: string[]; reason?: BgpWithdrawReason }>();
     const bgpNodes = bgpAds.length > 0 ? [...perNode].filter(([, v]) => v.peers.length > 0).map(([n]) => n).sort() : [];
     if (l2Owners.length > 0 || bgpNodes.length > 0) {
-      out.set(svc.key, { reason: 'speakerNotRunning', message: speakerMessage(l2Owners, bgpNodes, inputs) });
+      out.set(svc.key, { reason: 'speakerNotRunning', message: speakerMessage(svc, l2Owners, bgpNodes, inputs) });
       continue;
     }
     const parts: string[] = [];
@@ -203,9 +203,10 @@ function bgpMessage(
   return { reason: first[0], message: entries.map(([k, ns]) => `${list(ns)}: ${phrase(k)}`).join('; ') };
 }
 
-function speakerMessage(l2: readonly string[], bgpNodes: readonly string[], inputs: AnnounceInputs): string {
+function speakerMessage(svc: ServiceView, l2: readonly string[], bgpNodes: readonly string[], inputs: AnnounceInputs): string {
   const parts: string[] = [];
-  if (l2.length > 0) parts.push(`layer2 may be announced from ${list(l2)} (failover order)`);
+  const local = svc.externalTrafficPolicy === 'Local' ? ', externalTrafficPolicy Local: nodes with a ready endpoint only' : '';
+  if (l2.length > 0) parts.push(`layer2 may be announced from ${list(l2)} (failover order${local})`);
   if (bgpNodes.length > 0) parts.push(`BGP from ${list(bgpNodes)}`);
   const nodes = [...new Set([...l2, ...bgpNodes])];
   let leases = '';

@@ -164,7 +164,7 @@ test('berth status says why a Service with an IP is announced by nobody', { skip
   assert.match(why('n3-only')!.message, /lab-node-3: labelled node\.kubernetes\.io\/exclude-from-external-load-balancers/);
 
   assert.equal(why('no-speaker')?.reason, 'speakerNotRunning');
-  assert.match(why('no-speaker')!.message, /layer2 may be announced from lab-node-2 .*no speaker reports announcing it \(no ServiceL2Status\/ServiceBGPStatus\)/);
+  assert.match(why('no-speaker')!.message, /layer2 may be announced from lab-node-2 \(failover order, externalTrafficPolicy Local: nodes with a ready endpoint only\), but no speaker reports announcing it \(no ServiceL2Status\/ServiceBGPStatus\): is the speaker running there\?/);
   assert.match(why('no-speaker')!.message, /speaker Leases: lab-node-2 none/);
 
   // The table: ANNOUNCED-BY `-` and the reason in REASON.
