@@ -79,6 +79,8 @@ speaker.on('sessionUp', (u: { name: string }) => {
 
 /** Resolves when every session has sent everything it has (pendingPrefixes 0 on each). */
 async function idle(): Promise<void> {
+  // Sessions flush on the next turn (setImmediate): a withdraw leaves nothing "pending" before it is even sent.
+  await new Promise((r) => setImmediate(r));
   for (;;) {
     const s = speaker.sessions();
     if (s.length > 0 && s.every((x) => x.stats.up && x.stats.pendingPrefixes === 0)) return;
