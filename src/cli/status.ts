@@ -18,7 +18,8 @@ import { table } from './table.ts';
 
 export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context NAME] [--namespace NS] [--lb-class CLASS] [--output text|json] [--progress]
   pools with used/total per family, every LoadBalancer Service with its IPs, pool and announcing node(s) or BGP peers,
-  and why each Service without an IP has none. --progress prints a line per resource listed (default: when stderr is a terminal).
+  why each Service without an IP has none, and why nobody announces one that has an IP (ANNOUNCED-BY -: MetalLB's
+  withdraw reason, or speakerNotRunning). --progress prints a line per resource listed (default: when stderr is a terminal).
   kubeconfig, first found: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, the lab's .lab/dev/kubeconfig
   (current directory, then this checkout; what \`npm start\` prints).`;
 
