@@ -294,6 +294,31 @@ describe('Controller', () => {
     h.ctl.stop();
   });
 
+  it('a reconcile in flight when leadership is lost writes nothing after (no stale leader overrides the new one)', async () => {
+    const h = harness();
+    // The claim create of the first reconcile waits on a gate, as on a loaded machine; leadership is lost meanwhile.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let entered!: () => void;
+    const inFlight = new Promise<void>((r) => (entered = r));
+    const create = h.store.create.bind(h.store);
+    h.store.create = async (claim, opts) => {
+      entered();
+      await gate;
+      return create(claim, opts);
+    };
+    h.services.put(lbService('default', 'a'));
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await inFlight;
+    h.ctl.setLeader(false);
+    open();
+    await h.settle();
+    assert.deepEqual(h.api.writes, [], 'the Service was written after its replica stopped leading');
+    assert.deepEqual(h.ingress('default/a'), []);
+    h.ctl.stop();
+  });
+
   it('PreferDualStack short of IPv6: AdditionalAssignFailed once, the IPv6 added when another Service frees it', async () => {
     const h = harness({ pools: [pool('mixed', ['10.2.0.0/30', 'fd00:2::/128'])] });
     const prefer = { dual: true, ipFamilyPolicy: 'PreferDualStack' } as const;

@@ -263,7 +263,7 @@ export class Controller {
       {
         claims: this.#claims,
         service: (k) => this.#o.services.getByKey(k),
-        store: this.#o.store,
+        store: this.#fencedStore(this.#o.store),
         ...(this.#o.lbClass !== undefined ? { lbClass: this.#o.lbClass } : {}),
         graceMs: this.#grace(),
       },
@@ -374,6 +374,11 @@ export class Controller {
       // The claim store rejects on transport failures (API server unreachable): retry with backoff.
       r = { state: 'error', message: e instanceof Error ? e.message : String(e) };
     }
+    if (!this.#leader) {
+      // Lost the lease while this ran: its writes from then on were refused (#fence); the new leader takes over.
+      this.#o.decision?.(key, r, performance.now() - t0, did);
+      return { retry: false };
+    }
     this.stats.reconciles++;
     this.#o.decision?.(key, r, performance.now() - t0, did);
     this.#o.metrics?.update?.(r.state !== 'error');
@@ -415,21 +420,44 @@ export class Controller {
       list: () => store.list(),
       get: (ip) => store.get(ip),
       create: async (claim, opts) => {
+        if (!opts?.dryRun) this.#fence();
         if (!opts?.dryRun) did.writes++;
         const r = await store.create(claim, opts);
         if (r.ok && !opts?.dryRun) note(r.claim);
         return r;
       },
       update: async (claim) => {
+        this.#fence();
         did.writes++;
         const r = await store.update(claim);
         if (r.ok) note(r.claim);
         return r;
       },
-      delete: (ip, opts) => {
+      delete: async (ip, opts) => {
+        this.#fence();
         did.writes++;
         return store.delete(ip, opts);
       },
+    };
+  }
+
+  /**
+   * Refuses a write of a replica that no longer leads: a reconcile or repair pass that was in flight when the lease
+   * was lost (a busy event loop can run one for seconds) must not write over the new leader's decisions (chaos
+   * seed 2: a stale reconcile moved a Service's IP 4 s after its replica stepped down). Throws; #process drops it.
+   */
+  #fence(): void {
+    if (!this.#leader) throw new Error('not leading any more: write refused (the new leader reconciles this)');
+  }
+
+  /** The claim store with every write fenced by leadership (the repair pass). */
+  #fencedStore(store: ClaimStore): ClaimStore {
+    return {
+      list: () => store.list(),
+      get: (ip) => store.get(ip),
+      create: async (claim, opts) => (opts?.dryRun ? undefined : this.#fence(), store.create(claim, opts)),
+      update: async (claim) => (this.#fence(), store.update(claim)),
+      delete: async (ip, opts) => (this.#fence(), store.delete(ip, opts)),
     };
   }
 
@@ -445,8 +473,8 @@ export class Controller {
       return r;
     };
     return {
-      writeIngress: async (ns, name, ips, rv) => (did.writes++, note(await w.writeIngress(ns, name, ips, rv))),
-      writeAnnotations: async (ns, name, changes, rv) => (did.writes++, note(await w.writeAnnotations(ns, name, changes, rv))),
+      writeIngress: async (ns, name, ips, rv) => (this.#fence(), did.writes++, note(await w.writeIngress(ns, name, ips, rv))),
+      writeAnnotations: async (ns, name, changes, rv) => (this.#fence(), did.writes++, note(await w.writeAnnotations(ns, name, changes, rv))),
       ...(w.current ? { current: w.current.bind(w) } : {}),
     };
   }
