@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import type { PeerConfig } from '../../src/config/types.ts';
 import type { BgpRoute } from '../../src/speaker/bgp-plan.ts';
 import { peerLabSkipReason, sleep, startInteropLab, type InteropLab } from './bgp-interop-lab.ts';
+import { eventually as until } from '../fixtures/bgp/router-lab.ts';
 import { fileURLToPath } from 'node:url';
 
 const AGENT = fileURLToPath(new URL('./bgp-speaker-agent.ts', import.meta.url));
@@ -87,14 +88,6 @@ function birdView(lab: InteropLab): SessionView {
   );
   const line = out.split('\n').find((l) => l.startsWith('speaker1')) ?? '';
   return { up: /\bup\b.*Established/.test(line), marker: line };
-}
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 for (const daemon of ['gobgp', 'bird'] as const) {
