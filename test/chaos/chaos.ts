@@ -159,20 +159,39 @@ function observation(at: number, label: string, views: SvcView[]): Observation {
   };
 }
 
+/** One audit line of a Service or claim write: what decides IPs (holders, keys, ports, requested and held IPs). */
+function auditLine(type: string, o: KubeObject): string {
+  const md = o.metadata ?? {};
+  const base = `${type} ${o.kind} ${md.namespace ? `${md.namespace}/` : ''}${md.name} rv ${md.resourceVersion} uid ${(md.uid ?? '').slice(0, 8)}`;
+  if (o.kind === 'IPAddressClaim') {
+    const spec = (o as unknown as IPAddressClaim).spec;
+    const holders = (spec?.holders ?? []).map((h) => `${h.namespace}/${h.name}@${(h.uid ?? '').slice(0, 8)}[${h.ports.map((p) => `${p.protocol}/${p.port}`).join(',')}]${h.admittedOn ? ` admittedOn ${h.admittedOn}` : ''}`);
+    return `${base} key "${spec?.sharingKey ?? ''}" holders ${holders.join(' ') || '-'}`;
+  }
+  const v = svcView(o as unknown as RawSvc);
+  const ann = Object.entries(v.annotations)
+    .filter(([k]) => k.startsWith('metallb.') || k.startsWith('berth.'))
+    .map(([k, x]) => `${k.replace(/^.*\//, '')}=${x}`);
+  return `${base} ${v.type} ips ${v.ips.join(',') || '-'} ports ${v.ports.map((p) => `${p.protocol}/${p.port}`).join(',')} ${ann.join(' ')}`;
+}
+
 /**
  * Records every write to Services (churn namespaces) and claims from start() on, with the run's clock: watches from
- * the lists' resourceVersion, resumed from the last seen version when the server ends one (re-listed if that fails).
+ * the lists' resourceVersion, resumed from the last seen version when the server ends one (re-listed if that fails;
+ * writes during an outage's gap are then missed). `audit` gets one line per write (the run's writes.log).
  */
 class WriteRecorder {
   readonly events: WriteEvent[] = [];
   readonly #client: KubeClient;
   readonly #now: () => number;
+  readonly #audit: (line: string) => void;
   readonly #handles = new Set<WatchHandle>();
   #stopped = false;
 
-  constructor(client: KubeClient, now: () => number) {
+  constructor(client: KubeClient, now: () => number, audit: (line: string) => void = () => undefined) {
     this.#client = client;
     this.#now = now;
+    this.#audit = audit;
   }
 
   async start(): Promise<void> {
@@ -187,7 +206,9 @@ class WriteRecorder {
       const o = e.object as KubeObject;
       if (o?.metadata?.resourceVersion) last = o.metadata.resourceVersion;
       if (e.type !== 'ADDED' && e.type !== 'MODIFIED' && e.type !== 'DELETED') return;
-      this.events.push({ at: this.#now(), key: `${r.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`, what: `${e.type} rv ${o.metadata?.resourceVersion}` });
+      const at = this.#now();
+      this.events.push({ at, key: `${r.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`, what: `${e.type} rv ${o.metadata?.resourceVersion}` });
+      this.#audit(`${new Date().toISOString()} +${at} ms ${auditLine(e.type, { ...o, kind: r.kind })}`);
     });
     this.#handles.add(h);
     void h.done.then(async (end) => {
@@ -196,6 +217,7 @@ class WriteRecorder {
       await sleep(200);
       // A watch that ended in an error (e.g. 410 Gone) starts again from a fresh list.
       const from = end.kind === 'closed' ? last : await list<KubeObject>(this.#client, r, ns).then((l) => l.rv, () => last);
+      if (end.kind !== 'closed') this.#audit(`${new Date().toISOString()} +${this.#now()} ms watch of ${r.plural}${ns ? ` in ${ns}` : ''} ended (${end.error.message}); resumed from rv ${from}`);
       this.#watch(r, ns, from);
     });
   }
@@ -242,6 +264,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     closeOpLog = () => opLog.end();
     churn = new Churn({ client, rng: Rng.stream(o.seed, 'churn'), t0, kubeconfig: cluster.kubeconfig, opLog: (l) => void opLog.write(`${l}\n`) });
     const observations: Observation[] = [];
+    const writesLog = createWriteStream(join(dir, 'writes.log'), { flags: 'a' });
+    const closeChurnLog = closeOpLog;
+    closeOpLog = () => {
+      closeChurnLog();
+      writesLog.end();
+    };
+    recorder = new WriteRecorder(client, now, (l) => void writesLog.write(`${l}\n`));
+    await recorder.start();
     const churning = churn.run(o.workers ?? 3);
 
     // A lab that takes longer than planned to come back shifts the rest of the schedule (no burst of late kills).
@@ -285,8 +315,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     churn.stop();
     await churning;
     const stoppedAt = now();
-    recorder = new WriteRecorder(client, now);
-    await recorder.start();
     say(`+${(now() / 1000).toFixed(1)} s: churn stopped after ${churn.stats.ops} operations`);
     for (const [k, n] of [...churn.stats.outcomes].sort((x, y) => y[1] - x[1])) {
       const sample = churn.stats.samples.get(k);
@@ -312,8 +340,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     settledAfterMs = verdict.settled ? verdict.settledAfterMs : undefined;
     say(
       verdict.settled
-        ? `+${(checkedAt / 1000).toFixed(1)} s: settled: last write ${(verdict.settledAfterMs / 1000).toFixed(1)} s after churn stopped (${recorder.events.length} writes after churn)`
-        : `+${(checkedAt / 1000).toFixed(1)} s: NOT settled ${settleMaxMs / 1000} s after readiness (${recorder.events.length} writes after churn)`,
+        ? `+${(checkedAt / 1000).toFixed(1)} s: settled: last write ${(verdict.settledAfterMs / 1000).toFixed(1)} s after churn stopped (${recorder.events.filter((e) => e.at > stoppedAt).length} writes after churn)`
+        : `+${(checkedAt / 1000).toFixed(1)} s: NOT settled ${settleMaxMs / 1000} s after readiness (${recorder.events.filter((e) => e.at > stoppedAt).length} writes after churn)`,
     );
 
     const final = await services(client);
