@@ -1,7 +1,7 @@
 // BGPPeer dynamicASN / localASN, which berth runs natively (MetalLB: FRR modes only): what is accepted and how it
 // reaches PeerConfig and the session, and the refusals with MetalLB's messages (internal/config/config.go peerFromCR)
-// or, where MetalLB leaves it to FRR to refuse silently, berth's message naming the value and the rule. vrf and
-// interface stay refused (LB_PEER_UNSUPPORTED).
+// or, where MetalLB leaves it to FRR to refuse silently, berth's message naming the value and the rule. vrf stays
+// refused (LB_PEER_UNSUPPORTED); interface (BGP unnumbered) is accepted without what its session does not do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sessionSpecFor } from '../speaker/bgp-speaker.ts';
@@ -75,14 +75,21 @@ test('vrf stays refused: VRF peering is not proven against FRR here (no CONFIG_N
   assert.deepEqual(problems({ vrf: '' }), [], 'empty = the default VRF');
 });
 
-test('interface (unnumbered BGP) stays refused as not implemented', () => {
-  assert.deepEqual(problems({ peerAddress: undefined, interface: 'eth1' }), [
+test('interface (BGP unnumbered): accepted alone; refused with what the unnumbered session does not do', () => {
+  assert.deepEqual(problems({ peerAddress: undefined, interface: 'eth1' }), []);
+  const peer = parse({ peerAddress: undefined, interface: 'eth1' }).config!.peers[0]!;
+  assert.deepEqual([peer.interface, peer.peerAddress], ['eth1', '']);
+  const s = sessionSpecFor(peer, 'node-a');
+  assert.deepEqual([s.interface, s.peerAddress, s.families], ['eth1', '', ['ipv4', 'ipv6']]);
+  assert.deepEqual(problems({ peerAddress: undefined, interface: 'eth1', bfdProfile: 'fast' }), [
     [
-      'LB_PEER_UNSUPPORTED',
-      'spec.interface',
-      "peer router-bgp: interface is not supported by berth's native BGP (FRR-only in MetalLB)",
+      'LB_PEER_INVALID',
+      'spec.bfdProfile',
+      'parsing peer router-bgp: bfdProfile is not supported with interface eth1 (BGP unnumbered): BFD over the link-local is not implemented',
     ],
   ]);
+  assert.ok(problems({ peerAddress: undefined, interface: 'a/b' }).some((p) => p[1] === 'spec.interface'));
+  assert.ok(problems({ interface: 'eth1' }).some((p) => /both Address and Interface/.test(p[2]!)));
 });
 
 test('BGPPeer → session: localASN is the session AS (myASN kept as routerAsn), dynamicASN carried; PeerConfig vrf → device', () => {

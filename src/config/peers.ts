@@ -1,9 +1,10 @@
 // BGPPeer objects → PeerConfig (MetalLB internal/config/config.go `peerFromCR`, `parseTimers`), with MetalLB's
 // messages. berth's BGP is native but implements what MetalLB's native mode refuses (IPv6, BFD, graceful restart,
 // keepalive/connect timers, dual-stack families, dynamicASN, localASN); the FRR-only fields berth does not run are
-// refused here: `interface` (unnumbered BGP, not implemented) and `vrf` (the session binds its socket to a device,
+// refused here: `vrf` (the session binds its socket to a device,
 // bgp/session.ts `device`, but a VRF peering has not been proven against FRR: the lab kernel has no CONFIG_NET_VRF,
-// test/integration/bgp-vrf.test.ts).
+// test/integration/bgp-vrf.test.ts). `interface` (BGP unnumbered) runs natively (bgp/session.ts, proven against FRR
+// in test/integration/bgp-unnumbered-frr.test.ts) without what it does not do: BFD, TCP MD5, sourceAddress, multihop.
 import { withBGPPeerDefaults, type BGPPeerSpec } from '../api/bgp-peer.ts';
 import {
   BGP_PEER_V1BETA1,
@@ -52,7 +53,6 @@ export function parsePeer(
       );
   };
   unsupported('vrf', (spec.vrf ?? '') !== '');
-  unsupported('interface', (spec.interface ?? '') !== '');
   if (spec.disableMP) warnings.push(`BGPPeer ${name}: ${DISABLE_MP_WARNING}`);
 
   if (!spec.myASN) bad('spec.myASN', 'missing local ASN');
@@ -87,6 +87,30 @@ export function parsePeer(
   const iface = spec.interface ?? '';
   if (address === '' && iface === '') bad('spec.peerAddress', 'peer has no Address or Interface specified');
   if (address !== '' && iface !== '') bad('spec.interface', 'peer has both Address and Interface specified');
+  if (iface !== '') {
+    if (iface.length > 15 || /[\s/%:]/.test(iface) || iface === '.' || iface === '..')
+      bad(
+        'spec.interface',
+        `invalid interface ${JSON.stringify(iface)}: a Linux interface name (1-15 bytes, no "/", ":", "%", whitespace)`,
+      );
+    // What berth's unnumbered session does not do (yet): each would silently not apply.
+    for (const [field, set, why] of [
+      ['bfdProfile', (spec.bfdProfile ?? '') !== '', 'BFD over the link-local is not implemented'],
+      [
+        'password',
+        (spec.password ?? '') !== '' || !!spec.passwordSecret?.name,
+        'TCP MD5 on a discovered link-local is not implemented',
+      ],
+      [
+        'sourceAddress',
+        (spec.sourceAddress ?? '') !== '',
+        "the session runs from the interface's link-local",
+      ],
+      ['ebgpMultiHop', !!spec.ebgpMultiHop, 'an unnumbered peer is directly connected'],
+    ] as const)
+      if (set)
+        bad(`spec.${field}`, `${field} is not supported with interface ${iface} (BGP unnumbered): ${why}`);
+  }
   if (address !== '' && !parseIp(address))
     bad('spec.peerAddress', `invalid BGPPeer address ${JSON.stringify(address)}`);
   if (spec.routerID !== undefined && spec.routerID !== '') {
@@ -128,6 +152,7 @@ export function parsePeer(
     peerASN,
     ...(dynamic === 'internal' || dynamic === 'external' ? { dynamicASN: dynamic } : {}),
     ...(localASN !== 0 ? { localASN } : {}),
+    ...(iface !== '' ? { interface: iface } : {}),
     peerAddress: canonicalIp(address) ?? address,
     ...(spec.sourceAddress ? { sourceAddress: canonicalIp(spec.sourceAddress) ?? spec.sourceAddress } : {}),
     peerPort: spec.peerPort,

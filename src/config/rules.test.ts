@@ -710,23 +710,13 @@ test('rejects: both peerASN and dynamicASN', () => {
   );
 });
 
-test('rejects: unnumbered peer (interface is FRR-only), with and without an address', () => {
+test('unnumbered peer (interface): accepted alone (native BGP unnumbered), rejected with an address too', () => {
   const only = validateObjects([routerBgp({ peerAddress: undefined, interface: 'eth1' })], { namespace: NS });
-  assert.deepEqual(
-    only.problems.map((p) => [p.code, p.path]),
-    [['LB_PEER_UNSUPPORTED', 'spec.interface']],
-  );
-  assert.equal(
-    only.problems[0]!.message,
-    "peer router-bgp: interface is not supported by berth's native BGP (FRR-only in MetalLB)",
-  );
+  assert.deepEqual(only.problems, []);
   const both = validateObjects([routerBgp({ interface: 'eth1' })], { namespace: NS });
   assert.deepEqual(
     both.problems.map((p) => p.message),
-    [
-      "peer router-bgp: interface is not supported by berth's native BGP (FRR-only in MetalLB)",
-      'parsing peer router-bgp: peer has both Address and Interface specified',
-    ],
+    ['parsing peer router-bgp: peer has both Address and Interface specified'],
   );
 });
 

@@ -85,7 +85,12 @@ export interface PeerConfig {
    * vrf until a VRF peering is proven against FRR (docs/bgp.md).
    */
   vrf?: string;
-  /** Canonical IP. */
+  /**
+   * BGPPeer interface (BGP unnumbered, RFC 8950): the session runs to the router that sends Router Advertisements on
+   * this interface, over IPv6 link-locals; peerAddress is '' then (bgp/session.ts `interface`, docs/bgp.md).
+   */
+  interface?: string;
+  /** Canonical IP; '' with `interface`. */
   peerAddress: string;
   sourceAddress?: string;
   peerPort: number;

@@ -21,7 +21,7 @@ export const Codes = {
   LB_DUPLICATE_COMMUNITY: 'a community alias is defined twice',
   LB_DUPLICATE_ADVERTISEMENT: 'two BGP advertisements are identical',
   LB_PEER_INVALID: 'a BGPPeer field is invalid',
-  LB_PEER_UNSUPPORTED: 'a BGPPeer uses an FRR-only field berth does not run (vrf, interface)',
+  LB_PEER_UNSUPPORTED: 'a BGPPeer uses an FRR-only field berth does not run (vrf)',
   LB_PEER_DUPLICATE: 'two BGPPeers are identical',
   LB_BFD_INVALID: 'a BFDProfile value is out of range',
   LB_BFD_DUPLICATE: 'two BFDProfiles have the same name',

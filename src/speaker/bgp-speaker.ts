@@ -37,7 +37,10 @@ export interface BgpPlanLike {
 export interface SessionSpec {
   /** BGPPeer name. */
   name: string;
+  /** '' with `interface`. */
   peerAddress: string;
+  /** BGPPeer interface: BGP unnumbered to the router advertising on it (bgp/session.ts `interface`). */
+  interface?: string;
   peerPort: number;
   localAddress?: string;
   /** BGPPeer localASN when set, else myASN: the AS of the OPEN and AS_PATH. */
@@ -137,16 +140,24 @@ export function peerLabel(address: string, port: number): string {
   return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** peerLabel of a session; an unnumbered one (BGPPeer interface) by its interface, as FRR names such neighbors. */
+function specLabel(spec: SessionSpec): string {
+  return spec.interface !== undefined ? spec.interface : peerLabel(spec.peerAddress, spec.peerPort);
+}
+
 /**
  * The session configuration of one BGPPeer (MetalLB §6.2 defaults): hold/keepalive in whole seconds, TTL 255 with
  * ebgpMultiHop, families = the peer address's (+ the other with dualStackAddressFamily).
  */
 export function sessionSpecFor(peer: PeerConfig, node: string, password?: string): SessionSpec {
   const v6 = net.isIPv6(peer.peerAddress);
+  // Unnumbered: both families over the link-local session (IPv4 with RFC 8950 next hops).
+  const unnumbered = peer.interface !== undefined;
   const pw = password ?? peer.password;
   return {
     name: peer.name,
     peerAddress: peer.peerAddress,
+    ...(unnumbered ? { interface: peer.interface } : {}),
     peerPort: peer.peerPort,
     ...(peer.sourceAddress !== undefined ? { localAddress: peer.sourceAddress } : {}),
     localAsn: peer.localASN ?? peer.myASN,
@@ -162,7 +173,7 @@ export function sessionSpecFor(peer: PeerConfig, node: string, password?: string
     ...(pw ? { password: pw } : {}),
     ...(peer.ebgpMultiHop ? { ttl: 255 } : {}),
     gracefulRestart: peer.enableGracefulRestart,
-    families: peer.dualStackAddressFamily ? ['ipv4', 'ipv6'] : [v6 ? 'ipv6' : 'ipv4'],
+    families: peer.dualStackAddressFamily || unnumbered ? ['ipv4', 'ipv6'] : [v6 ? 'ipv6' : 'ipv4'],
   };
 }
 
@@ -177,6 +188,7 @@ export function defaultCreateSession(log: Logger): CreateSession {
   return (spec) => {
     const s = new BgpSession({
       peerAddress: spec.peerAddress,
+      ...(spec.interface !== undefined ? { interface: spec.interface } : {}),
       peerPort: spec.peerPort,
       ...(spec.localAddress !== undefined ? { localAddress: spec.localAddress } : {}),
       localAsn: spec.localAsn,
@@ -409,7 +421,7 @@ export class BgpSpeaker extends EventEmitter {
   }
 
   #watch(e: Entry): void {
-    const label = peerLabel(e.spec.peerAddress, e.spec.peerPort);
+    const label = specLabel(e.spec);
     e.session.on('established', (up) => {
       if (e.stopped) return;
       this.#o.log.info(
@@ -429,7 +441,7 @@ export class BgpSpeaker extends EventEmitter {
   }
 
   #retire(e: Entry): void {
-    const label = peerLabel(e.spec.peerAddress, e.spec.peerPort);
+    const label = specLabel(e.spec);
     this.#updatesBase.set(label, (this.#updatesBase.get(label) ?? 0) + e.session.stats().updatesSent);
   }
 
@@ -445,7 +457,7 @@ export class BgpSpeaker extends EventEmitter {
   #bfdChanged(address: string, up: boolean, diagName?: string): void {
     for (const e of this.#sessions.values()) {
       if (!e.bfd || e.stopped || e.spec.peerAddress !== address) continue;
-      const label = peerLabel(e.spec.peerAddress, e.spec.peerPort);
+      const label = specLabel(e.spec);
       if (!up && !e.bfdDown) {
         e.bfdDown = true;
         this.#o.log.warn(
@@ -474,7 +486,7 @@ export class BgpSpeaker extends EventEmitter {
       .sort((a, b) => (a.spec.name < b.spec.name ? -1 : a.spec.name > b.spec.name ? 1 : 0))
       .map((e) => ({
         name: e.spec.name,
-        label: peerLabel(e.spec.peerAddress, e.spec.peerPort),
+        label: specLabel(e.spec),
         spec: e.spec,
         bfdDown: e.bfdDown,
         stats: e.session.stats(),
@@ -485,7 +497,7 @@ export class BgpSpeaker extends EventEmitter {
   updatesTotal(label: string): number {
     let n = this.#updatesBase.get(label) ?? 0;
     for (const e of this.#sessions.values())
-      if (peerLabel(e.spec.peerAddress, e.spec.peerPort) === label) n += e.session.stats().updatesSent;
+      if (specLabel(e.spec) === label) n += e.session.stats().updatesSent;
     return n;
   }
 

@@ -6,12 +6,17 @@
 // FRR learns the node's link-local, connects, and negotiates RFC 8950 Extended Next Hop. Asserted at the router: the
 // session and the capability in FRR's JSON, the IPv4 route with the node's IPv6 link-local next hop in BGP and in the
 // router namespace's kernel table (IPv4 via IPv6 next hop, Linux ≥ 5.2), then withdrawn. Documentation ranges only.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRouterNode, peerLabSkipReason, sh, sleep } from '../fixtures/bgp/router-lab.ts';
 import { startSessionAgent } from '../fixtures/bgp/session-agent.ts';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { validateObjects } from '../../src/config/build.ts';
+
+const SPEAKER_AGENT = fileURLToPath(new URL('./bgp-speaker-agent.ts', import.meta.url));
 
 function skipReason(): string | undefined {
   const r = peerLabSkipReason('frr');
@@ -44,18 +49,16 @@ async function eventually<T>(f: () => T, what: string, ms = 20_000): Promise<Non
   return v as NonNullable<T>;
 }
 
-test(
-  'unnumbered: berth finds FRR by its RAs, FRR learns berth by its RAs; IPv4 routes with the IPv6 link-local next hop reach the router kernel (RFC 8950)',
-  { skip, timeout: 90_000 },
-  async (t) => {
-    const lab = await createRouterNode({ label: 'unnumbered', routerAddresses: [], nodeAddresses: [] });
-    t.after(() => lab.close());
-    const { dir, routerIfname: rif, nodeIfname: nif } = lab;
-    const uid = Number(sh('id', ['-u', 'frr']).trim());
-    const gid = Number(sh('id', ['-g', 'frr']).trim());
-    writeFileSync(
-      join(dir, 'frr.conf'),
-      `frr defaults traditional
+/** The namespaces, FRR zebra + bgpd with the unnumbered neighbor on the router's veth end, and FRR's JSON views. */
+async function startUnnumberedLab(t: TestContext) {
+  const lab = await createRouterNode({ label: 'unnumbered', routerAddresses: [], nodeAddresses: [] });
+  t.after(() => lab.close());
+  const { dir, routerIfname: rif, nodeIfname: nif } = lab;
+  const uid = Number(sh('id', ['-u', 'frr']).trim());
+  const gid = Number(sh('id', ['-g', 'frr']).trim());
+  writeFileSync(
+    join(dir, 'frr.conf'),
+    `frr defaults traditional
 hostname bt-router
 log file ${dir}/frr.log
 !
@@ -78,44 +81,58 @@ router bgp 64501
  exit-address-family
 !
 `,
-    );
-    chownSync(dir, uid, gid);
-    chownSync(join(dir, 'frr.conf'), uid, gid);
-    const common = [
-      '-f',
-      join(dir, 'frr.conf'),
-      '--vty_socket',
-      dir,
-      '-A',
-      '127.0.0.1',
-      '-P',
-      '0',
-      '-u',
-      'frr',
-      '-g',
-      'frr',
-    ];
-    const zapi = join(dir, 'zserv.api');
-    lab.inRouter(['/usr/lib/frr/zebra', ...common, '-i', join(dir, 'zebra.pid'), '-z', zapi]);
-    await eventually(() => {
-      try {
-        return readFileSync(join(dir, 'zebra.pid'), 'utf8').trim() !== '';
-      } catch {
-        return false;
-      }
-    }, 'zebra to start');
-    lab.inRouter(['/usr/lib/frr/bgpd', ...common, '-i', join(dir, 'bgpd.pid'), '-z', zapi]);
-    const vtysh = (cmd: string): unknown => {
-      try {
-        return JSON.parse(sh('vtysh', ['--vty_socket', dir, '-c', cmd]));
-      } catch {
-        return undefined;
-      }
-    };
-    const neighbor = () =>
-      (vtysh(`show bgp neighbors ${rif} json`) as Record<string, Record<string, unknown>> | undefined)?.[rif];
-    await eventually(() => neighbor(), 'bgpd to start with the interface neighbor');
+  );
+  chownSync(dir, uid, gid);
+  chownSync(join(dir, 'frr.conf'), uid, gid);
+  const common = [
+    '-f',
+    join(dir, 'frr.conf'),
+    '--vty_socket',
+    dir,
+    '-A',
+    '127.0.0.1',
+    '-P',
+    '0',
+    '-u',
+    'frr',
+    '-g',
+    'frr',
+  ];
+  const zapi = join(dir, 'zserv.api');
+  lab.inRouter(['/usr/lib/frr/zebra', ...common, '-i', join(dir, 'zebra.pid'), '-z', zapi]);
+  await eventually(() => {
+    try {
+      return readFileSync(join(dir, 'zebra.pid'), 'utf8').trim() !== '';
+    } catch {
+      return false;
+    }
+  }, 'zebra to start');
+  lab.inRouter(['/usr/lib/frr/bgpd', ...common, '-i', join(dir, 'bgpd.pid'), '-z', zapi]);
+  const vtysh = (cmd: string): unknown => {
+    try {
+      return JSON.parse(sh('vtysh', ['--vty_socket', dir, '-c', cmd]));
+    } catch {
+      return undefined;
+    }
+  };
+  const neighbor = () =>
+    (vtysh(`show bgp neighbors ${rif} json`) as Record<string, Record<string, unknown>> | undefined)?.[rif];
+  await eventually(() => neighbor(), 'bgpd to start with the interface neighbor');
 
+  const nodeLinkLocal = () =>
+    sh('ip', ['-n', lab.node, '-6', 'addr', 'show', 'dev', nif, 'scope', 'link']).match(
+      /inet6 (fe80::[0-9a-f:]+)\//,
+    )?.[1];
+  const kernelRoute = (prefix: string): string =>
+    sh('ip', ['-n', lab.router, ...(prefix.includes(':') ? ['-6'] : []), 'route', 'show', prefix]).trim();
+  return { lab, rif, nif, vtysh, neighbor, nodeLinkLocal, kernelRoute };
+}
+
+test(
+  'unnumbered: berth finds FRR by its RAs, FRR learns berth by its RAs; IPv4 routes with the IPv6 link-local next hop reach the router kernel (RFC 8950)',
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const { lab, rif, nif, vtysh, neighbor } = await startUnnumberedLab(t);
     const agent = startSessionAgent(lab, {
       sessions: [
         {
@@ -191,5 +208,67 @@ router bgp 64501
         sh('ip', ['-n', lab.router, '-6', 'route', 'show', '2001:db8:113::10']).trim() === '',
       'the routes to leave the router kernel after the withdraw',
     );
+  },
+);
+
+test(
+  'unnumbered from a BGPPeer: spec.interface through config and BgpSpeaker; the route reaches the router kernel via the link-local',
+  { skip, timeout: 90_000 },
+  async (t) => {
+    const { lab, nif, neighbor, kernelRoute, nodeLinkLocal } = await startUnnumberedLab(t);
+    const built = validateObjects(
+      [
+        {
+          apiVersion: 'metallb.io/v1beta2',
+          kind: 'BGPPeer',
+          metadata: { name: 'tor', namespace: 'metallb-system' },
+          spec: { myASN: 64500, peerASN: 64501, interface: nif, holdTime: '9s' },
+        },
+      ],
+      { namespace: 'metallb-system' },
+    );
+    assert.deepEqual(built.problems, []);
+    const peer = built.config!.peers[0]!;
+    const child = lab.nodeScript(SPEAKER_AGENT, []);
+    child.stdin!.on('error', () => {});
+    const events: Array<{ event: string; [k: string]: unknown }> = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      try {
+        events.push(JSON.parse(l) as (typeof events)[number]);
+      } catch {
+        /* not ours */
+      }
+    });
+    t.after(() => {
+      child.stdin!.write(JSON.stringify({ cmd: 'stop' }) + '\n');
+    });
+    const route = (prefix: string) => ({
+      prefix,
+      family: prefix.includes(':') ? 'IPv6' : 'IPv4',
+      communities: [],
+      largeCommunities: [],
+      extendedCommunities: [],
+      services: ['default/web'],
+    });
+    const prefixes = ['203.0.113.20/32', '2001:db8:113::20/128'];
+    child.stdin!.write(
+      JSON.stringify({
+        cmd: 'sync',
+        plan: { peers: [['tor', { name: 'tor', peer, routes: prefixes.map((p) => [p, route(p)]) }]] },
+      }) + '\n',
+    );
+    const up = await eventually(
+      () => events.find((e) => e.event === 'sessionUp'),
+      'sessionUp from BgpSpeaker',
+      40_000,
+    );
+    assert.equal(up.label, nif, 'an unnumbered session is labelled by its interface');
+    await eventually(() => neighbor()?.bgpState === 'Established', 'FRR: Established');
+    const ll = nodeLinkLocal();
+    for (const p of prefixes) {
+      const r = await eventually(() => kernelRoute(p) || undefined, `${p} in the router kernel`);
+      process.stdout.write(`# router kernel: ${r}\n`);
+      assert.match(r, new RegExp(`via (inet6 )?${ll}`));
+    }
   },
 );
