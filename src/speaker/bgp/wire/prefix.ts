@@ -80,8 +80,29 @@ export function decodeAddress(buf: Buffer, offset: number, afi: number): string 
   return ipaddr.fromByteArray([...buf.subarray(offset, offset + n)]).toString();
 }
 
-/** Parses `198.51.100.0/24` / `2001:db8::/32` into a Prefix; host bits must be zero. Throws RangeError naming the value. */
+/**
+ * Memo of parsed prefixes by text: the session parses the same prefix strings (the planner's, kept as Adj-RIB-Out
+ * keys) on announce, on send and on withdraw; a hit costs one lookup of a string whose hash is already computed.
+ * Bounded; entries are frozen (shared by every caller).
+ */
+const prefixMemo = new Map<string, Prefix>();
+const PREFIX_MEMO_MAX = 1 << 15;
+
+/**
+ * Parses `198.51.100.0/24` / `2001:db8::/32` into a Prefix (frozen, possibly shared); host bits must be zero. Throws
+ * RangeError naming the value.
+ */
 export function parsePrefix(text: string): Prefix {
+  let p = prefixMemo.get(text);
+  if (p === undefined) {
+    p = Object.freeze(parsePrefixText(text));
+    if (prefixMemo.size >= PREFIX_MEMO_MAX) prefixMemo.clear();
+    prefixMemo.set(text, p);
+  }
+  return p;
+}
+
+function parsePrefixText(text: string): Prefix {
   const slash = text.indexOf('/');
   if (slash < 0) throw new RangeError(`prefix ${JSON.stringify(text)} has no "/length"`);
   const address = text.slice(0, slash);
