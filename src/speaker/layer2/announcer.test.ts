@@ -10,7 +10,7 @@ import { macToBuffer } from './errors.ts';
 import { ethernetHeader } from './ethernet.ts';
 import { ndpPacket } from './ndp.ts';
 import { arpFrame, gratuitousArp, ndpFrame } from './responder.ts';
-import { NDP_FILTER, type BpfInstruction } from '../link/packet.ts';
+import { NDP_FILTER, arpFilter, type BpfInstruction } from '../link/packet.ts';
 import { Layer2Announcer, type Announcement, type LinkPort, type OpenLink } from './announcer.ts';
 
 const VIP4 = '198.51.100.10';
@@ -275,11 +275,18 @@ describe('Layer2Announcer', () => {
     assert.equal(a.stats().drops.get('queue-full'), 7);
   });
 
-  it('gives each IPv6 socket the NDP filter and leaves ARP sockets unfiltered', () => {
-    const { a, open } = setup();
-    a.set([ann(VIP6), ann(VIP4)]);
+  it('gives each IPv6 socket the NDP filter and each ARP socket a filter passing its watched IPs, once per change', async () => {
+    const { a, open } = setup({ probe: { count: 0, intervalMs: 0 } });
+    a.set([ann(VIP6), ann(VIP4), ann('198.51.100.11')]);
     assert.deepEqual(open('eth0', 0x86dd)!.filters, [NDP_FILTER]);
-    assert.deepEqual(open('eth0', 0x0806)!.filters, []);
+    const arp = open('eth0', 0x0806)!;
+    await settle();
+    const mac = macToBuffer('02:00:00:77:00:02');
+    assert.deepEqual(arp.filters, [arpFilter(mac, [VIP4, '198.51.100.11'])]);
+    a.set([ann(VIP6)]);
+    await settle();
+    assert.deepEqual(arp.filters.at(-1), arpFilter(mac, []), 'standby: passes no plain request');
+    assert.equal(arp.filters.length, 2);
     a.close();
   });
 

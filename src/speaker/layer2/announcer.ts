@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../kube/clock.ts';
-import { NDP_FILTER, type BpfInstruction } from '../link/packet.ts';
+import { NDP_FILTER, arpFilter, type BpfInstruction } from '../link/packet.ts';
 import { macToString, type DropReason } from './errors.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6 } from './ethernet.ts';
 import { ipv6MulticastMac, solicitedNodeAddress } from './ndp.ts';
@@ -145,10 +145,12 @@ interface Port {
   /** Solicited-node MAC → number of watched IPs that need it (IPv6 ports). */
   groups: Map<string, number>;
   responder: ResponderState | undefined;
-  /** The sets pushed to the addon (LinkPort.setArpAnswers) are out of date; a microtask pushes them. */
+  /** The sets pushed to the kernel filter and the addon are out of date; a microtask pushes them. */
   nativeDirty: boolean;
   /** The link has no setArpAnswers or it failed once: JS answers everything. */
   nativeOff: boolean;
+  /** The link has no attachFilter or an ARP filter failed once: no per-IP filter. */
+  filterOff: boolean;
 }
 
 interface Want {
@@ -368,6 +370,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         responder: undefined,
         nativeDirty: false,
         nativeOff: family !== 4 || typeof link.setArpAnswers !== 'function',
+        filterOff: family !== 4 || typeof link.attachFilter !== 'function',
       };
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
@@ -393,34 +396,56 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
   }
 
   /**
-   * The port's IPs or phases changed: the JS responder state is rebuilt on the next frame, and the addon's sets
-   * (LinkPort.setArpAnswers) are pushed by a microtask, once per burst of changes (a set() of 1,000 IPs pushes
-   * once). Frames are read on the event loop, so none meets the stale sets in between.
+   * The port's IPs or phases changed: the JS responder state is rebuilt on the next frame, and for an ARP port a
+   * microtask pushes the new sets, once per burst of changes (a set() of 1,000 IPs pushes once), to the kernel
+   * filter (arpFilter: plain requests for IPs not watched never reach us) and to the addon (setArpAnswers). Frames
+   * are read on the event loop, so none meets stale sets in between; a request for a newly watched IP that the
+   * kernel received before the push was dropped by the old filter, as it was not ours yet.
    */
   #invalidate(port: Port): void {
     port.responder = undefined;
-    if (port.nativeOff || port.nativeDirty) return;
+    if ((port.nativeOff && port.filterOff) || port.nativeDirty) return;
     port.nativeDirty = true;
-    queueMicrotask(() => {
-      port.nativeDirty = false;
-      if (this.#closed || this.#ports.get(port.key) !== port || port.nativeOff) return;
-      const st = this.#responderState(port);
+    queueMicrotask(() => this.#pushArp(port));
+  }
+
+  #pushArp(port: Port): void {
+    port.nativeDirty = false;
+    if (this.#closed || this.#ports.get(port.key) !== port) return;
+    const st = this.#responderState(port);
+    const watched = [...st.watched];
+    if (!port.filterOff) {
       try {
-        port.link.setArpAnswers!([...st.announced], [...st.watched]);
+        port.link.attachFilter!(arpFilter(port.link.mac, watched) ?? []);
       } catch (e) {
-        // JS answers everything then (same decisions, later).
-        port.nativeOff = true;
+        port.filterOff = true;
         try {
-          port.link.setArpAnswers!([], [...st.watched, ...st.announced]);
+          port.link.attachFilter!([]);
         } catch {
-          // the addon refuses even that: it never answered, nothing to undo
+          // no filter was attached: nothing to undo
         }
         this.#o.log.warn(
           { ifname: port.ifname, err: e instanceof Error ? e.message : String(e) },
-          'layer2: native ARP answering off, answering in JS',
+          'layer2: per-IP ARP filter not attached: every ARP request reaches the responder',
         );
       }
-    });
+    }
+    if (port.nativeOff) return;
+    try {
+      port.link.setArpAnswers!([...st.announced], watched);
+    } catch (e) {
+      // JS answers everything then (same decisions, later).
+      port.nativeOff = true;
+      try {
+        port.link.setArpAnswers!([], watched);
+      } catch {
+        // the addon refuses even that: it never answered, nothing to undo
+      }
+      this.#o.log.warn(
+        { ifname: port.ifname, err: e instanceof Error ? e.message : String(e) },
+        'layer2: native ARP answering off, answering in JS',
+      );
+    }
   }
 
   /** Adds what the addon answered on `port` since the last call to the MetalLB counters. */

@@ -12,6 +12,7 @@ import {
   bindToDevice,
   openTcpSocket,
   NDP_FILTER,
+  arpFilter,
 } from './packet.ts';
 
 const root = process.getuid?.() === 0;
@@ -122,7 +123,13 @@ test(
       assert.equal(errors[0]?.code, 'EHANDLER');
       assert.match(errors[0]?.message ?? '', /handler bug/);
       const { batches, largestBatch, ...counts } = rx.stats();
-      assert.deepEqual(counts, { received: 2, kernelDrops: 0, handlerErrors: 1, sendErrors: 0, answeredNatively: 0 });
+      assert.deepEqual(counts, {
+        received: 2,
+        kernelDrops: 0,
+        handlerErrors: 1,
+        sendErrors: 0,
+        answeredNatively: 0,
+      });
       assert.ok(batches >= 1 && batches <= 2 && largestBatch >= 1, JSON.stringify(rx.stats()));
     } finally {
       rx.close();
@@ -455,106 +462,147 @@ test(
   },
 );
 
-test(
-  'setArpAnswers on loopback: the addon answers exactly what the responder fast path answers, drops what it ignores, passes the rest to JS',
-  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
-  async () => {
-    const { fastArpReply } = await import('../layer2/responder.ts');
-    const { macToBuffer } = await import('../layer2/errors.ts');
-    const { arpFrame } = await import('../layer2/responder.ts');
-    const toJs: Buffer[] = [];
-    const txSeen: Buffer[] = [];
-    const rx = openPacketSocket({
-      ifname: 'lo',
-      ethertype: 0x0806,
-      timestamps: true,
-      onFrame: (f, meta) => {
-        assert.ok(meta.rxMicros > 0, 'the kernel stamp reaches JS');
-        toJs.push(Buffer.from(f));
-      },
-    });
-    const tx = openPacketSocket({ ifname: 'lo', ethertype: 0x0806, onFrame: (f) => void txSeen.push(Buffer.from(f)) });
-    try {
-      const announced = ['198.51.100.10', '198.51.100.11'];
-      const watched = [...announced, '198.51.100.12', '203.0.113.7'];
-      rx.setArpAnswers(announced, watched);
-      assert.throws(() => rx.setArpAnswers(['198.51.100.300'], []), /announced\[0\] "198.51.100.300" is not a dotted-quad/);
-      const state = { mac: rx.mac, announced: new Set(announced), watched: new Set(watched) };
-      const req = (o: { tpa: string; spa?: string; sha?: string; dst?: string; op?: 1 | 2 }): Buffer =>
-        arpFrame(o.dst ?? 'ff:ff:ff:ff:ff:ff', macToBuffer(o.sha ?? '02:00:00:77:00:01'), {
-          operation: o.op ?? 1,
-          senderHardwareAddress: o.sha ?? '02:00:00:77:00:01',
-          senderProtocolAddress: o.spa ?? '192.0.2.1',
-          targetHardwareAddress: '00:00:00:00:00:00',
-          targetProtocolAddress: o.tpa,
-        });
-      const seeds = [
-        req({ tpa: '198.51.100.10' }),
-        req({ tpa: '198.51.100.11', dst: '00:00:00:00:00:00' }),
-        req({ tpa: '198.51.100.12' }),
-        req({ tpa: '192.0.2.99' }),
-        req({ tpa: '198.51.100.10', spa: '0.0.0.0' }),
-        req({ tpa: '198.51.100.10', spa: '203.0.113.7' }),
-        req({ tpa: '198.51.100.10', op: 2 }),
-        req({ tpa: '198.51.100.10', dst: '02:00:00:00:00:09' }),
-      ];
-      // Deterministic mutations of the first 42 bytes and lengths (a fixed LCG: reproducible, no dependency).
-      let x = 12345;
-      const rnd = (n: number): number => ((x = (x * 1103515245 + 12345) & 0x7fffffff), x % n);
-      const frames: Buffer[] = [];
-      for (let i = 0; i < 600; i++) {
-        const f = Buffer.from(seeds[i % seeds.length]!);
-        const edits = i < seeds.length ? 0 : rnd(3);
-        for (let e = 0; e < edits; e++) f[rnd(42)] = [0, 1, 2, 6, 8, 0xff, rnd(256)][rnd(7)]!;
-        frames.push(i % 50 === 49 ? f.subarray(0, 14 + rnd(28)) : f);
+for (const variant of [
+  { native: true, filter: false },
+  { native: true, filter: true },
+  { native: false, filter: true },
+])
+  test(
+    `${variant.native ? 'setArpAnswers' : 'no native answers'}${variant.filter ? ' + arpFilter' : ''} on loopback: ${
+      variant.native ? 'the addon answers exactly what the responder fast path answers, ' : ''
+    }drops what it ignores, passes the rest to JS`,
+    { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+    async () => {
+      const { fastArpReply } = await import('../layer2/responder.ts');
+      const { macToBuffer } = await import('../layer2/errors.ts');
+      const { arpFrame } = await import('../layer2/responder.ts');
+      const toJs: Buffer[] = [];
+      const txSeen: Buffer[] = [];
+      const rx = openPacketSocket({
+        ifname: 'lo',
+        ethertype: 0x0806,
+        timestamps: true,
+        onFrame: (f, meta) => {
+          assert.ok(meta.rxMicros > 0, 'the kernel stamp reaches JS');
+          toJs.push(Buffer.from(f));
+        },
+      });
+      const tx = openPacketSocket({
+        ifname: 'lo',
+        ethertype: 0x0806,
+        onFrame: (f) => void txSeen.push(Buffer.from(f)),
+      });
+      try {
+        const announced = ['198.51.100.10', '198.51.100.11'];
+        const watched = [...announced, '198.51.100.12', '203.0.113.7'];
+        if (variant.native) rx.setArpAnswers(announced, watched);
+        if (variant.filter) rx.attachFilter(arpFilter(rx.mac, watched)!);
+        assert.throws(
+          () => rx.setArpAnswers(['198.51.100.300'], []),
+          /announced\[0\] "198.51.100.300" is not a dotted-quad/,
+        );
+        const state = { mac: rx.mac, announced: new Set(announced), watched: new Set(watched) };
+        const req = (o: { tpa: string; spa?: string; sha?: string; dst?: string; op?: 1 | 2 }): Buffer =>
+          arpFrame(o.dst ?? 'ff:ff:ff:ff:ff:ff', macToBuffer(o.sha ?? '02:00:00:77:00:01'), {
+            operation: o.op ?? 1,
+            senderHardwareAddress: o.sha ?? '02:00:00:77:00:01',
+            senderProtocolAddress: o.spa ?? '192.0.2.1',
+            targetHardwareAddress: '00:00:00:00:00:00',
+            targetProtocolAddress: o.tpa,
+          });
+        const seeds = [
+          req({ tpa: '198.51.100.10' }),
+          req({ tpa: '198.51.100.11', dst: '00:00:00:00:00:00' }),
+          req({ tpa: '198.51.100.12' }),
+          req({ tpa: '192.0.2.99' }),
+          req({ tpa: '198.51.100.10', spa: '0.0.0.0' }),
+          req({ tpa: '198.51.100.10', spa: '203.0.113.7' }),
+          req({ tpa: '198.51.100.10', op: 2 }),
+          req({ tpa: '198.51.100.10', dst: '02:00:00:00:00:09' }),
+        ];
+        // Deterministic mutations of the first 42 bytes and lengths (a fixed LCG: reproducible, no dependency).
+        let x = 12345;
+        const rnd = (n: number): number => ((x = (x * 1103515245 + 12345) & 0x7fffffff), x % n);
+        const frames: Buffer[] = [];
+        for (let i = 0; i < 600; i++) {
+          const f = Buffer.from(seeds[i % seeds.length]!);
+          const edits = i < seeds.length ? 0 : rnd(3);
+          for (let e = 0; e < edits; e++) f[rnd(42)] = [0, 1, 2, 6, 8, 0xff, rnd(256)][rnd(7)]!;
+          frames.push(i % 50 === 49 ? f.subarray(0, 14 + rnd(28)) : f);
+        }
+        const replies: Buffer[] = [];
+        const passed: Buffer[] = [];
+        for (const f of frames) {
+          if (f.readUInt16BE(12) !== 0x0806) continue; // never queued on an ARP socket
+          const d = fastArpReply(f, state);
+          if (d?.kind === 'reply' && variant.native) replies.push(d.frame);
+          else if (d?.kind !== 'ignore') passed.push(f);
+        }
+        assert.ok(
+          passed.length > 50 && (replies.length > 50 || !variant.native),
+          `${replies.length} replies, ${passed.length} passed`,
+        );
+        assert.equal(tx.sendBatch(frames), frames.length);
+        const hexes = (l: Buffer[]): string[] => l.map((b) => b.toString('hex'));
+        // On loopback every socket bound to ARP sees every frame: tx sees its own requests besides rx's replies, and
+        // rx's JS sees (as incoming copies) its own replies besides the frames passed to it. Each is taken out once.
+        const without = (seen: Buffer[], out: Buffer[]): string[] => {
+          const left = new Map<string, number>();
+          for (const h of hexes(out)) left.set(h, (left.get(h) ?? 0) + 1);
+          return hexes(seen).filter((h) => {
+            const n = left.get(h) ?? 0;
+            if (n > 0) left.set(h, n - 1);
+            return n === 0;
+          });
+        };
+        const deadline = Date.now() + 5000;
+        while (
+          Date.now() < deadline &&
+          (without(txSeen, frames).length < replies.length || without(toJs, replies).length < passed.length)
+        )
+          await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 100)); // anything extra
+        assert.deepEqual(
+          without(txSeen, frames),
+          hexes(replies),
+          'the same replies, byte for byte, in order',
+        );
+        assert.deepEqual(without(toJs, replies), hexes(passed), 'the rest reached JS, in order');
+        const st = rx.takeArpAnswerStats();
+        const want = new Map<string, number>();
+        for (const f of replies)
+          want.set(
+            `${f[28]}.${f[29]}.${f[30]}.${f[31]}`,
+            (want.get(`${f[28]}.${f[29]}.${f[30]}.${f[31]}`) ?? 0) + 1,
+          );
+        assert.deepEqual(
+          new Map([...st.perIp].map(([ip, c]) => [ip, c.answered])),
+          want,
+          'counted per target IP',
+        );
+        const delays = rx.arpAnswerDelays();
+        assert.equal(delays.count, replies.length, 'every answer timed from its kernel stamp');
+        assert.throws(() => arpFilter(Buffer.alloc(5), []), /6-byte/);
+        assert.throws(
+          () => arpFilter(rx.mac, ['198.51.100.1', 'x']),
+          /watched\[1\] "x" is not a dotted-quad/,
+        );
+        assert.equal(
+          arpFilter(
+            rx.mac,
+            Array.from({ length: 1001 }, () => '198.51.100.1'),
+          ),
+          undefined,
+        );
+        assert.equal(
+          delays.buckets.reduce((a, b) => a + b, 0),
+          replies.length,
+        );
+        assert.equal(rx.stats().answeredNatively, replies.length);
+        assert.equal(rx.takeArpAnswerStats().perIp.size, 0, 'taken once');
+      } finally {
+        rx.close();
+        tx.close();
       }
-      const replies: Buffer[] = [];
-      const passed: Buffer[] = [];
-      for (const f of frames) {
-        if (f.readUInt16BE(12) !== 0x0806) continue; // never queued on an ARP socket
-        const d = fastArpReply(f, state);
-        if (d?.kind === 'reply') replies.push(d.frame);
-        else if (d?.kind !== 'ignore') passed.push(f);
-      }
-      assert.ok(replies.length > 50 && passed.length > 50, `${replies.length} replies, ${passed.length} passed`);
-      assert.equal(tx.sendBatch(frames), frames.length);
-      const hexes = (l: Buffer[]): string[] => l.map((b) => b.toString('hex'));
-      // On loopback every socket bound to ARP sees every frame: tx sees its own requests besides rx's replies, and
-      // rx's JS sees (as incoming copies) its own replies besides the frames passed to it. Each is taken out once.
-      const without = (seen: Buffer[], out: Buffer[]): string[] => {
-        const left = new Map<string, number>();
-        for (const h of hexes(out)) left.set(h, (left.get(h) ?? 0) + 1);
-        return hexes(seen).filter((h) => {
-          const n = left.get(h) ?? 0;
-          if (n > 0) left.set(h, n - 1);
-          return n === 0;
-        });
-      };
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && without(txSeen, frames).length < replies.length)
-        await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 100)); // anything extra
-      assert.deepEqual(without(txSeen, frames), hexes(replies), 'the same replies, byte for byte, in order');
-      assert.deepEqual(without(toJs, replies), hexes(passed), 'the rest reached JS, in order');
-      const st = rx.takeArpAnswerStats();
-      const want = new Map<string, number>();
-      for (const f of replies) want.set(`${f[28]}.${f[29]}.${f[30]}.${f[31]}`, (want.get(`${f[28]}.${f[29]}.${f[30]}.${f[31]}`) ?? 0) + 1);
-      assert.deepEqual(
-        new Map([...st.perIp].map(([ip, c]) => [ip, c.answered])),
-        want,
-        'counted per target IP',
-      );
-      const delays = rx.arpAnswerDelays();
-      assert.equal(delays.count, replies.length, 'every answer timed from its kernel stamp');
-      assert.equal(
-        delays.buckets.reduce((a, b) => a + b, 0),
-        replies.length,
-      );
-      assert.equal(rx.stats().answeredNatively, replies.length);
-      assert.equal(rx.takeArpAnswerStats().perIp.size, 0, 'taken once');
-    } finally {
-      rx.close();
-      tx.close();
-    }
-  },
-);
+    },
+  );

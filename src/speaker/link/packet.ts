@@ -198,6 +198,72 @@ export const NDP_FILTER: readonly BpfInstruction[] = Object.freeze([
   ins(BPF_RET_K, 0, 0, 0),
 ]);
 
+const BPF_LD_W_ABS = 0x20; // BPF_LD | BPF_W | BPF_ABS
+const BPF_LD_H_ABS = 0x28; // BPF_LD | BPF_H | BPF_ABS
+const ACCEPT = 0xffffffff;
+
+/** Most IPv4s arpFilter handles (4 instructions each within BPF_MAXINSNS 4096); beyond, it returns undefined. */
+export const ARP_FILTER_MAX_IPS = 1000;
+
+/**
+ * For an ARP (0x0806) packet socket: a classic BPF program that drops in the kernel exactly the frames the layer-2
+ * responder would ignore without counting them — a well-formed Ethernet/IPv4 ARP request (htype 1, ptype 0x0800,
+ * hln 6, pln 4, oper 1, at least 42 bytes) to broadcast or `mac`, whose Ethernet source and ar$sha are not `mac`,
+ * whose ar$spa is neither 0.0.0.0 nor in `watched` and whose ar$tpa is not in `watched` — and passes everything
+ * else (short or malformed frames included, so they are still counted). A node that announces nothing then wakes
+ * for no ARP request of the segment. `watched`: IPv4 dotted quads (announced ones included); undefined when there
+ * are more than ARP_FILTER_MAX_IPS (then attach none). TypeError naming a bad MAC or IP.
+ */
+export function arpFilter(mac: Buffer, watched: readonly string[]): BpfInstruction[] | undefined {
+  if (!Buffer.isBuffer(mac) || mac.length !== 6)
+    throw new TypeError(`arpFilter: mac must be a 6-byte Buffer, got ${String((mac as Buffer)?.length)} bytes`);
+  if (watched.length > ARP_FILTER_MAX_IPS) return undefined;
+  const ips = watched.map((ip, i) => {
+    if (typeof ip !== 'string' || !ipaddr.IPv4.isValidFourPartDecimal(ip))
+      throw new TypeError(`arpFilter: watched[${i}] ${JSON.stringify(ip)} is not a dotted-quad IPv4 address`);
+    return Buffer.from(ipaddr.IPv4.parse(ip).toByteArray()).readUInt32BE(0);
+  });
+  const macW = mac.readUInt32BE(0);
+  const macH = mac.readUInt16BE(4);
+  const p: BpfInstruction[] = [
+    ins(BPF_LD_W_LEN, 0, 0, 0),
+    ins(BPF_JGE_K, 1, 0, 42),
+    ins(BPF_RET_K, 0, 0, ACCEPT), // short: the responder counts it
+    ins(BPF_LD_W_ABS, 0, 0, 14),
+    ins(BPF_JEQ_K, 1, 0, 0x00010800), // htype 1, ptype IPv4
+    ins(BPF_RET_K, 0, 0, ACCEPT),
+    ins(BPF_LD_W_ABS, 0, 0, 18),
+    ins(BPF_JEQ_K, 1, 0, 0x06040001), // hln 6, pln 4, oper request
+    ins(BPF_RET_K, 0, 0, ACCEPT),
+    // Ethernet destination: broadcast or ours, else the responder decides (wrong-destination).
+    ins(BPF_LD_W_ABS, 0, 0, 0),
+    ins(BPF_JEQ_K, 0, 2, 0xffffffff),
+    ins(BPF_LD_H_ABS, 0, 0, 4),
+    ins(BPF_JEQ_K, 5, 0, 0xffff),
+    ins(BPF_LD_W_ABS, 0, 0, 0),
+    ins(BPF_JEQ_K, 0, 2, macW),
+    ins(BPF_LD_H_ABS, 0, 0, 4),
+    ins(BPF_JEQ_K, 1, 0, macH),
+    ins(BPF_RET_K, 0, 0, ACCEPT),
+  ];
+  // Ethernet source (6) and ar$sha (22) must not be ours (from-self is counted).
+  for (const at of [6, 22])
+    p.push(
+      ins(BPF_LD_W_ABS, 0, 0, at),
+      ins(BPF_JEQ_K, 0, 3, macW),
+      ins(BPF_LD_H_ABS, 0, 0, at + 4),
+      ins(BPF_JEQ_K, 0, 1, macH),
+      ins(BPF_RET_K, 0, 0, ACCEPT),
+    );
+  // ar$spa: a probe (0.0.0.0) or a watched sender (a claim) reaches the responder; so does a watched ar$tpa.
+  p.push(ins(BPF_LD_W_ABS, 0, 0, 28), ins(BPF_JEQ_K, 0, 1, 0), ins(BPF_RET_K, 0, 0, ACCEPT));
+  for (const k of ips) p.push(ins(BPF_JEQ_K, 0, 1, k), ins(BPF_RET_K, 0, 0, ACCEPT));
+  p.push(ins(BPF_LD_W_ABS, 0, 0, 38));
+  for (const k of ips) p.push(ins(BPF_JEQ_K, 0, 1, k), ins(BPF_RET_K, 0, 0, ACCEPT));
+  p.push(ins(BPF_RET_K, 0, 0, 0));
+  return p;
+}
+
 /** struct sock_filter[] in host byte order (u16 code, u8 jt, u8 jf, u32 k); TypeError naming a bad field. */
 function encodeFilter(program: readonly BpfInstruction[]): Buffer {
   if (!Array.isArray(program) || program.length === 0 || program.length > 4096)
