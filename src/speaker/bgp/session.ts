@@ -19,6 +19,10 @@
 // event loop) libuv runs the overdue keepalive/hold timers before it polls the socket. So before a write error, a
 // socket error or a keepalive/hold timer is acted on, the bytes already queued in the kernel are read and decoded
 // (#drain); the FSM then sees the NOTIFICATION first, and the error only when nothing explains it.
+//
+// BGP unnumbered (option `interface`, BGPPeer interface): the peer is the router whose Router Advertisements the
+// kernel learned on the interface, dialled at its link-local; the session sends RAs (lifetime 0) so the router learns
+// the node's link-local, and offers RFC 8950 Extended Next Hop so IPv4 routes carry the IPv6 next hop (unnumbered.ts).
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -263,7 +267,9 @@ export class BgpSession extends EventEmitter {
     super();
     if (o.interface !== undefined) {
       if (o.interface === '' || o.interface.length > 15 || /[\s/%:]/.test(o.interface))
-        throw new TypeError(`interface ${JSON.stringify(o.interface)} must be an interface name (1-15 characters)`);
+        throw new TypeError(
+          `interface ${JSON.stringify(o.interface)} must be an interface name (1-15 characters)`,
+        );
       if (o.peerAddress !== '')
         throw new TypeError(
           `peerAddress ${JSON.stringify(o.peerAddress)} and interface ${JSON.stringify(o.interface)} are exclusive: the peer is found on the interface`,
@@ -297,7 +303,9 @@ export class BgpSession extends EventEmitter {
     this.#peerAddress = o.interface !== undefined ? '' : ipaddr.parse(o.peerAddress).toString();
     this.#o = o;
     this.#clock = o.clock ?? realClock;
-    this.#log = o.log.child({ peer: o.interface !== undefined ? `interface ${o.interface}` : this.peerAddress });
+    this.#log = o.log.child({
+      peer: o.interface !== undefined ? `interface ${o.interface}` : this.peerAddress,
+    });
     this.#peerAsn = o.peerAsn;
     const fams = o.families ?? ['ipv4', 'ipv6'];
     this.#state = initialState({
@@ -321,7 +329,13 @@ export class BgpSession extends EventEmitter {
           : []),
         { type: 'route-refresh' as const },
         ...(o.interface !== undefined && fams.includes('ipv4')
-          ? [{ type: 'unknown' as const, code: CAPABILITY_EXTENDED_NEXT_HOP, value: ENH_IPV4_UNICAST_OVER_IPV6 }]
+          ? [
+              {
+                type: 'unknown' as const,
+                code: CAPABILITY_EXTENDED_NEXT_HOP,
+                value: ENH_IPV4_UNICAST_OVER_IPV6,
+              },
+            ]
           : []),
         ...(o.gracefulRestart
           ? [
@@ -355,7 +369,17 @@ export class BgpSession extends EventEmitter {
     const ifname = this.#o.interface;
     if (ifname !== undefined && !this.#announcer) {
       try {
-        this.#announcer = (this.#o.announceRouter ?? announceRouter)(ifname);
+        let last = '';
+        this.#announcer = this.#o.announceRouter
+          ? this.#o.announceRouter(ifname)
+          : announceRouter(ifname, {
+              onError: (err) => {
+                // Once per distinct error (a down link fails every interval).
+                if (err.message === last) return;
+                last = err.message;
+                this.#log.warn({ err }, `sending a Router Advertisement on ${ifname} failed`);
+              },
+            });
       } catch (err) {
         this.#log.error(
           { err },
@@ -594,7 +618,10 @@ export class BgpSession extends EventEmitter {
       if (conn.failed) return;
       conn.failed = true;
       if (this.#conn === conn)
-        this.#dispatch({ type: 'TcpConnectionFails', error: conn.error ?? 'the peer closed the TCP connection' });
+        this.#dispatch({
+          type: 'TcpConnectionFails',
+          error: conn.error ?? 'the peer closed the TCP connection',
+        });
     });
     socket.on('data', (d: Buffer) => this.#data(conn, d));
     return conn;
