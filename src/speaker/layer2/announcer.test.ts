@@ -9,7 +9,7 @@ import { arpPacket } from './arp.ts';
 import { macToBuffer } from './errors.ts';
 import { ethernetHeader } from './ethernet.ts';
 import { ndpPacket } from './ndp.ts';
-import { arpFrame, gratuitousArp, ndpFrame } from './responder.ts';
+import { arpFrame, arpProbe, dadProbe, gratuitousArp, ndpFrame } from './responder.ts';
 import { NDP_FILTER, arpFilter, type BpfInstruction } from '../link/packet.ts';
 import { Layer2Announcer, type Announcement, type LinkPort, type OpenLink } from './announcer.ts';
 
@@ -360,6 +360,29 @@ describe('Layer2Announcer', () => {
     assert.deepEqual(v6.take(), [], 'not again within 10 s');
     v6.onFrame(ns(VIP6));
     assert.deepEqual(v6.take(), [`na ${VIP6} S to 2001:db8:77::1`], 'still answering');
+    a.close();
+  });
+
+  it('a foreign ARP probe or DAD probe for an announced IP is answered (defended) and raised as a conflict; a berth speaker probing is not', async () => {
+    const { a, clock, events, open } = setup({ probe: { count: 0, intervalMs: 0 } });
+    a.set([ann(VIP4), ann(VIP6)]);
+    const arp = open('eth0', 0x0806)!;
+    const v6 = open('eth0', 0x86dd)!;
+    await clock.advance(6000);
+    arp.take();
+    v6.take();
+    events.length = 0;
+    arp.onFrame(arpProbe(macToBuffer(PEER), VIP4));
+    assert.deepEqual(events, [], 'a berth speaker probing is no conflict');
+    arp.take();
+    arp.onFrame(arpProbe(macToBuffer(FOREIGN), VIP4));
+    v6.onFrame(dadProbe(macToBuffer(FOREIGN), VIP6));
+    assert.deepEqual(events, [`conflict ${VIP4} ${FOREIGN} eth0`, `conflict ${VIP6} ${FOREIGN} eth0`]);
+    assert.ok(arp.take().some((l) => l.startsWith(`arp-reply ${VIP4}`)), 'the probe is answered');
+    assert.ok(v6.take().includes(`na ${VIP6} O to ff02::1`), 'the DAD probe is answered');
+    assert.deepEqual(a.state().get(VIP4)?.[0]?.phase, 'active', 'still announced');
+    await clock.advance(5000);
+    assert.deepEqual(events.slice(2), [`conflictCleared ${VIP4}`, `conflictCleared ${VIP6}`], 'cleared once silent');
     a.close();
   });
 

@@ -621,6 +621,9 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         case 'reply':
           bump(this.#stats.requestsReceived, r.ip);
           if (this.#send(port, r.frame, r.ip)) bump(this.#stats.responsesSent, r.ip);
+          // A probe (RFC 5227 ARP probe from 0.0.0.0, RFC 4862 DAD NS from ::) for an IP we announce: answered
+          // above (the defence), and a host that wants our IP, so a conflict unless it is a berth speaker.
+          if (r.requester.ip === '0.0.0.0' || r.requester.ip === '::') this.#onClaim(port, r.ip, r.requester.mac);
           return;
         case 'drop':
           bump(this.#stats.drops, r.reason);
