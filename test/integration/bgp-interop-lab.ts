@@ -1,5 +1,5 @@
-// Lab for bgp-interop.test.ts: router namespace bt<pid><n>r (198.51.100.1, 2001:db8:77::1) and node namespace
-// bt<pid><n>n (198.51.100.2, 2001:db8:77::2) joined by a veth pair; BIRD 2, FRR 8 bgpd (-Z, no zebra) or GoBGP 3 in
+// Lab for bgp-interop.test.ts: router namespace bt<pid>-<n>r (198.51.100.1, 2001:db8:77::1) and node namespace
+// bt<pid>-<n>n (198.51.100.2, 2001:db8:77::2) joined by a veth pair; BIRD 2, FRR 8 bgpd (-Z, no zebra) or GoBGP 3 in
 // the router namespace, passive, configured for one neighbor (IPv4 or IPv6 transport, eBGP AS 64501 ↔ 64500 or iBGP
 // 64500, optional TCP MD5 password), with its own config/socket/pid files in a temp dir; berth's BgpSession runs in the
 // node namespace (bgp-session-agent.ts). Documentation ranges only; close() stops the daemon by pid, deletes both

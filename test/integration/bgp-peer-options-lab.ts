@@ -1,6 +1,6 @@
-// Lab for the BGPPeer options berth runs natively (dynamicASN, localASN, vrf): a router namespace bt<pid><n>r
+// Lab for the BGPPeer options berth runs natively (dynamicASN, localASN, vrf): a router namespace bt<pid>-<n>r
 // (198.51.100.1/24) with FRR 8 bgpd (-Z, no zebra), passive, one `neighbor` line per entry of `neighbors`, and a node
-// namespace bt<pid><n>n (198.51.100.2/24 + `extraNodeAddresses`) joined by a veth pair <id>a / <id>b. `nodeSetup`
+// namespace bt<pid>-<n>n (198.51.100.2/24 + `extraNodeAddresses`) joined by a veth pair <id>a / <id>b. `nodeSetup`
 // runs extra `ip` commands in the node namespace (a VRF, a misleading route) before the daemon starts. berth's
 // BgpSession runs in the node namespace in test/integration/bgp-session-agent.ts, one agent process per session.
 // Documentation ranges only; close() stops the daemon and the agents by pid and deletes both namespaces and the temp
