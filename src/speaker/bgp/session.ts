@@ -447,7 +447,13 @@ export class BgpSession extends EventEmitter {
 
   stats(): BgpSessionStats {
     let pending = 0;
-    for (const [k, a] of this.#rib) if (this.#sent.get(k) !== attrsKey(a)) pending++;
+    // Routes share attribute objects: one attrsKey lookup per run of the same object (metrics scrapes, pollers).
+    let last: AdvertisedAttributes | undefined;
+    let lastKey = '';
+    for (const [k, a] of this.#rib) {
+      if (a !== last) lastKey = attrsKey((last = a));
+      if (this.#sent.get(k) !== lastKey) pending++;
+    }
     return {
       ...this.#stats,
       updateErrors: new Map(this.#stats.updateErrors),
