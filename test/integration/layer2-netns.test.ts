@@ -126,6 +126,10 @@ describe('layer 2 on a namespace segment', { skip }, () => {
     await until(`client IPv4 entry → ${MAC[N1]}`, () => neighbour(VIP4).includes(`lladdr ${MAC[N1]}`));
     await until(`client IPv6 entry → ${MAC[N1]}`, () => neighbour(VIP6).includes(`lladdr ${MAC[N1]}`));
 
+    // The solicited-node group of VIP6 is joined at the IP layer: the node's kernel reports it by MLD.
+    const maddr = spawnSync('ip', ['-n', N1, '-6', 'maddr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).stdout;
+    assert.match(maddr, /ff02::1:ff00:100/, maddr);
+
     const from = a1.events.length;
     a1.send({ stats: true });
     const stats = await a1.waitFor((e) => e.event === 'stats', from);

@@ -44,6 +44,13 @@ class FakeLink implements LinkPort {
   dropMembership(m: { kind: 'multicast'; mac: string }): void {
     this.groups = this.groups.filter((g) => g !== m.mac);
   }
+  joined: string[] = [];
+  joinGroup(group: string): void {
+    this.joined.push(group);
+  }
+  leaveGroup(group: string): void {
+    this.joined = this.joined.filter((g) => g !== group);
+  }
   send(frame: Buffer): void {
     if (this.failSend) throw new Error('ENETDOWN');
     this.sent.push(frame);
@@ -249,15 +256,17 @@ describe('Layer2Announcer', () => {
     a.close();
   });
 
-  it('joins the solicited-node MAC of each watched IPv6 once, and leaves it with the last IP', () => {
+  it('joins the solicited-node MAC and group (MLD) of each watched IPv6 once, and leaves them with the last IP', () => {
     const { a, open } = setup();
     a.set([ann(VIP6), ann('2001:db8:78::10')]); // same low 24 bits → one group
     const v6 = open('eth0', 0x86dd)!;
     assert.deepEqual(v6.groups, ['33:33:ff:00:00:10']);
     a.set([ann('2001:db8:78::10'), ann('2001:db8:77::11')]);
     assert.deepEqual(v6.groups, ['33:33:ff:00:00:10', '33:33:ff:00:00:11']);
+    assert.deepEqual(v6.joined, ['ff02::1:ff00:10', 'ff02::1:ff00:11'], 'joined at the IP layer too (MLD)');
     a.set([ann('2001:db8:77::11')]);
     assert.deepEqual(v6.groups, ['33:33:ff:00:00:11']);
+    assert.deepEqual(v6.joined, ['ff02::1:ff00:11']);
     a.close();
   });
 

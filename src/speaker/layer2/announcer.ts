@@ -36,6 +36,13 @@ export interface LinkPort {
   addMembership?(m: { kind: 'multicast'; mac: string }): void;
   dropMembership?(m: { kind: 'multicast'; mac: string }): void;
   /**
+   * Optional (PacketSocket has it): an IP-layer join of an IPv6 group, so the kernel sends MLD reports for it. The
+   * announcer joins the solicited-node group of each IPv6 it watches: a switch doing MLD snooping then forwards the
+   * NSs for it to this node (without, it may forward them nowhere once its group table is built).
+   */
+  joinGroup?(group: string): void;
+  leaveGroup?(group: string): void;
+  /**
    * Optional (PacketSocket has it): a classic BPF program run by the kernel. The announcer gives each IPv6 socket
    * NDP_FILTER, so the rest of the host's IPv6 traffic (which ETH_P_IPV6 sockets otherwise copy) never reaches JS.
    */
@@ -501,9 +508,13 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     if (port.family === 6) this.#membership(port, ip, false);
   }
 
-  /** Reference-counted multicast filter entry for `ip`'s solicited-node MAC; failures are logged, not fatal. */
+  /**
+   * Reference-counted multicast filter entry for `ip`'s solicited-node MAC, and IP-layer join of its solicited-node
+   * group (MLD reports); failures are logged, not fatal.
+   */
   #membership(port: Port, ip: string, add: boolean): void {
-    const mac = ipv6MulticastMac(solicitedNodeAddress(ip));
+    const group = solicitedNodeAddress(ip);
+    const mac = ipv6MulticastMac(group);
     const n = port.groups.get(mac) ?? 0;
     const next = add ? n + 1 : n - 1;
     if (next > 0) port.groups.set(mac, next);
@@ -516,6 +527,15 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
       this.#o.log.warn(
         { ifname: port.ifname, mac, err: e instanceof Error ? e.message : String(e) },
         'layer2: multicast membership failed',
+      );
+    }
+    try {
+      if (add) port.link.joinGroup?.(group);
+      else port.link.leaveGroup?.(group);
+    } catch (e) {
+      this.#o.log.warn(
+        { ifname: port.ifname, group, err: e instanceof Error ? e.message : String(e) },
+        'layer2: MLD group join failed: switches doing MLD snooping may not forward solicitations here',
       );
     }
   }

@@ -606,3 +606,26 @@ for (const variant of [
       }
     },
   );
+
+test(
+  'joinGroup: a group that is not IPv6 multicast is a TypeError naming it; leaveGroup of a group never joined is a no-op',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  () => {
+    const s = openPacketSocket({ ifname: 'lo', ethertype: 0x86dd, onFrame: () => {} });
+    try {
+      assert.throws(
+        () => s.joinGroup('2001:db8::1'),
+        /2001:db8::1 is not an IPv6 multicast group \(ff00::\/8\)/,
+      );
+      assert.throws(() => s.joinGroup('ff02::1%lo'), /"ff02::1%lo" is not an IPv6 address \(without zone\)/);
+      assert.throws(() => s.joinGroup('198.51.100.1'), TypeError);
+      s.leaveGroup('ff02::1:ff00:1');
+    } finally {
+      s.close();
+    }
+    assert.throws(
+      () => s.joinGroup('ff02::1:ff00:1'),
+      (e: unknown) => e instanceof LinkError && e.code === 'EBADF',
+    );
+  },
+);

@@ -4,6 +4,7 @@
 // Capabilities: AF_PACKET needs CAP_NET_RAW; SO_BINDTODEVICE needs CAP_NET_RAW on kernels before 5.7.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { Socket } from 'node:net';
 import type { Server } from 'node:net';
 import ipaddr from 'ipaddr.js';
@@ -66,6 +67,16 @@ export interface PacketSocket {
   addMembership(m: PacketMembership): void;
   /** PACKET_DROP_MEMBERSHIP: undoes one addMembership. Throws LinkError. */
   dropMembership(m: PacketMembership): void;
+  /**
+   * Joins an IPv6 multicast group on this interface at the IP layer (IPV6_JOIN_GROUP through a udp6 socket kept
+   * for the purpose, bound to no port of interest): the kernel then sends MLD reports for it (RFC 3810 §6.1, with
+   * its robustness retransmissions) and answers the router's or switch's queries, so a switch doing MLD snooping
+   * forwards the group's frames (an NS to a solicited-node group) to this port; the NIC filter opens too. Counted:
+   * one leaveGroup per joinGroup. TypeError for a group that is not IPv6 multicast (ff00::/8); LinkError otherwise.
+   */
+  joinGroup(group: string): void;
+  /** Undoes one joinGroup (the kernel sends an MLD Done when the last member leaves). Throws LinkError. */
+  leaveGroup(group: string): void;
   /** Counters since open (still readable after close). */
   stats(): PacketSocketStats;
   /**
@@ -391,6 +402,9 @@ class AfPacketSocket implements PacketSocket {
   #largestBatch = 0;
   #handlerErrors = 0;
   #sendErrors = 0;
+  /** The udp6 socket holding joinGroup memberships (created on first use), and the count per group. */
+  #mld: DgramSocket | undefined;
+  readonly #groups = new Map<string, number>();
   /** Frames sent by onFrame handlers during the current batch, flushed with one sendmmsg after it. */
   #pending: Buffer[] | undefined;
   readonly #report: (err: LinkError) => void;
@@ -661,6 +675,54 @@ class AfPacketSocket implements PacketSocket {
     };
   }
 
+  joinGroup(group: string): void {
+    const g = checkGroup(group);
+    if (this.#closed)
+      throw new LinkError(`setsockopt(IPV6_JOIN_GROUP) on ${this.ifname}: socket is closed`, {
+        code: 'EBADF',
+        syscall: 'setsockopt(IPV6_JOIN_GROUP)',
+        ifname: this.ifname,
+      });
+    const n = this.#groups.get(g) ?? 0;
+    if (n === 0) {
+      try {
+        this.#mld ??= createSocket({ type: 'udp6' }).unref();
+        this.#mld.addMembership(g, `::%${this.ifname}`);
+      } catch (err) {
+        const e = err as Error & { code?: string; errno?: number };
+        throw new LinkError(`setsockopt(IPV6_JOIN_GROUP ${g}) on ${this.ifname}: ${e.message}`, {
+          code: typeof e.code === 'string' ? e.code : 'EIO',
+          syscall: 'setsockopt(IPV6_JOIN_GROUP)',
+          ifname: this.ifname,
+          cause: err,
+        });
+      }
+    }
+    this.#groups.set(g, n + 1);
+  }
+
+  leaveGroup(group: string): void {
+    const g = checkGroup(group);
+    const n = this.#groups.get(g) ?? 0;
+    if (n === 0) return;
+    if (n > 1) {
+      this.#groups.set(g, n - 1);
+      return;
+    }
+    this.#groups.delete(g);
+    try {
+      this.#mld?.dropMembership(g, `::%${this.ifname}`);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      throw new LinkError(`setsockopt(IPV6_LEAVE_GROUP ${g}) on ${this.ifname}: ${e.message}`, {
+        code: typeof e.code === 'string' ? e.code : 'EIO',
+        syscall: 'setsockopt(IPV6_LEAVE_GROUP)',
+        ifname: this.ifname,
+        cause: err,
+      });
+    }
+  }
+
   stats(): PacketSocketStats {
     const st = this.#sock.statistics();
     return {
@@ -678,7 +740,20 @@ class AfPacketSocket implements PacketSocket {
     if (this.#closed) return;
     this.#closed = true;
     this.#sock.close();
+    this.#groups.clear();
+    this.#mld?.close(); // the kernel leaves its groups (MLD Done)
+    this.#mld = undefined;
   }
+}
+
+/** Canonical text of an IPv6 multicast group, or a TypeError naming the value. */
+function checkGroup(group: string): string {
+  if (typeof group !== 'string' || group.includes('%') || !ipaddr.IPv6.isValid(group))
+    throw new TypeError(`multicast group ${JSON.stringify(group)} is not an IPv6 address (without zone)`);
+  const a = ipaddr.IPv6.parse(group);
+  if (a.range() !== 'multicast')
+    throw new TypeError(`${group} is not an IPv6 multicast group (ff00::/8)`);
+  return a.toString();
 }
 
 /**
