@@ -28,10 +28,11 @@ const { values: v } = parseArgs({
     batch: { type: 'boolean', default: false },
     nice: { type: 'string', default: '0' },
     family: { type: 'string', default: 'ipv4' },
-    answer: { type: 'string', default: 'native,js' },
+    answer: { type: 'string' },
   },
 });
-const answers = v.answer!.split(',');
+// The addon answers ARP only: NDP is always answered in JS (its fast path).
+const answers = (v.answer ?? (v.family === 'ipv6' ? 'js' : 'native,js')).split(',');
 if (v.family !== 'ipv4' && v.family !== 'ipv6') {
   console.error(`arp-load: --family ${v.family} is invalid: ipv4 or ipv6`);
   process.exit(2);

@@ -152,9 +152,10 @@ export interface OpenPacketSocketOptions {
   /** Ask the kernel's receive timestamp of every frame (meta.rxMicros). Default false. */
   timestamps?: boolean;
   /**
-   * Receive queue. Default: a PACKET_RX_RING (TPACKET_V2) of 4,096 slots of 256 bytes (1 MiB) for ARP, 512 slots
-   * of 2,048 bytes (1 MiB) for other EtherTypes; a slot holds 66 bytes of headers, so longer frames are cut to
-   * `frameSize - 66` bytes (enough for any ARP packet, and for NDP on a 1,500-byte MTU). The ring holds frames while
+   * Receive queue. Default: a PACKET_RX_RING (TPACKET_V2) of 4,096 slots of 256 bytes (1 MiB) for ARP, 2,048 slots
+   * of 512 bytes (1 MiB) for IPv6 (NDP: an NS or NA is about 86-100 bytes; one over 446 bytes, e.g. with SEND
+   * signatures, is cut and counted truncated), 512 slots of 2,048 bytes (1 MiB) for other EtherTypes; a slot holds
+   * 66 bytes of headers, so longer frames are cut to `frameSize - 66` bytes. The ring holds frames while
    * the event loop is busy, is not capped by net.core.rmem_max (the socket buffer is: about 200 KiB, a few hundred
    * frames), and needs no system call per frame. `false`: recvfrom() from the socket buffer. When the kernel
    * refuses a ring the socket falls back to recvfrom() (`ring` tells). frameSize: a power of two in 128..65536.
@@ -378,6 +379,8 @@ function checkIfname(ifname: unknown): asserts ifname is string {
 /** Default receive rings (see OpenPacketSocketOptions.ring). */
 export const DEFAULT_RING = {
   arp: { frames: 4096, frameSize: 256 },
+  /** NS/NA are ~86-100 bytes: 2,048 slots (100 ms at 20,000/s) in the same 1 MiB; frames over 446 bytes are cut. */
+  ipv6: { frames: 2048, frameSize: 512 },
   other: { frames: 512, frameSize: 2048 },
 } as const;
 
@@ -469,7 +472,12 @@ class AfPacketSocket implements PacketSocket {
     const ring =
       o.ring === false
         ? undefined
-        : (o.ring ?? (o.ethertype === 0x0806 ? DEFAULT_RING.arp : DEFAULT_RING.other));
+        : (o.ring ??
+          (o.ethertype === 0x0806
+            ? DEFAULT_RING.arp
+            : o.ethertype === 0x86dd
+              ? DEFAULT_RING.ipv6
+              : DEFAULT_RING.other));
     const filter = o.filter === undefined ? undefined : encodeFilter(o.filter);
     try {
       this.#sock = new (native().PacketSocket)(o.ifname, o.ethertype, onFrames, onError, ring && { ...ring });
