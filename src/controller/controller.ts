@@ -266,6 +266,7 @@ export class Controller {
         store: this.#fencedStore(this.#o.store),
         ...(this.#o.lbClass !== undefined ? { lbClass: this.#o.lbClass } : {}),
         graceMs: this.#grace(),
+        ...(this.#o.writer.current ? { current: this.#o.writer.current.bind(this.#o.writer) } : {}),
       },
       this.#repair,
       this.#now(),

@@ -44,6 +44,32 @@ describe('claim repair loop', () => {
     assert.deepEqual(s.store.listSync().map((c) => c.spec.ip), ['192.168.1.221']);
   });
 
+  it('a cache that lags the stored Service releases nothing: the decision waits until the cache has caught up', async () => {
+    const s = await setup();
+    await s.claim('192.168.1.240', 'default/a');
+    // The cached Service (rv 1) does not name the IP yet; the stored one (rv 2) does: the leader wrote it.
+    const stale = lbService('default', 'a');
+    stale.metadata = { ...stale.metadata, uid: 'u-a', resourceVersion: '1' };
+    s.services.set('default/a', stale);
+    let stored = { uid: 'u-a', resourceVersion: '2' };
+    const deps = { ...s.deps, graceMs: 4_000, current: async () => stored };
+    const st = newRepairState();
+    await repairClaims(deps, st, T0 + 1_000);
+    const due = await repairClaims(deps, st, T0 + 10_000);
+    assert.deepEqual(due.released, [], 'released a live claim on a lagging cache');
+    assert.equal(due.waiting, 1);
+    assert.equal(s.store.size, 1);
+    // Once the cache is current and still does not name the IP, the entry is a leak after all.
+    stored = { uid: 'u-a', resourceVersion: '1' };
+    const later = await repairClaims(deps, st, T0 + 11_000);
+    assert.deepEqual(later.released, [{ ip: '192.168.1.240', holder: 'default/a', deleted: true }]);
+    // A Service that no longer exists is released without waiting for the cache.
+    await s.claim('192.168.1.241', 'default/gone');
+    const gone = { ...deps, current: async () => undefined };
+    await repairClaims(gone, st, T0 + 12_000);
+    assert.deepEqual((await repairClaims(gone, st, T0 + 20_000)).released, [{ ip: '192.168.1.241', holder: 'default/gone', deleted: true }]);
+  });
+
   it('an old claim whose holder is first seen orphaned now still gets the full grace (admission in flight)', async () => {
     const s = await setup();
     await s.claim('192.168.1.230', 'default/a', 'default/b');

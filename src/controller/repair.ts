@@ -22,6 +22,12 @@ export interface RepairDeps {
   readonly store: ClaimStore;
   readonly lbClass?: string;
   readonly graceMs?: number;
+  /**
+   * The stored Service's identity from the API server (ServiceWriter.current): asked before a release, so a cache
+   * that lags the Service (it names the IP already, or exists already) never releases a live claim. Rejects on
+   * transport failures (the release then waits for a later pass).
+   */
+  readonly current?: (namespace: string, name: string) => Promise<{ readonly uid?: string; readonly resourceVersion?: string } | undefined>;
 }
 
 export interface RepairState {
@@ -83,6 +89,26 @@ export async function repairClaims(d: RepairDeps, st: RepairState, now: number):
         waiting++;
         nextDueAt = nextDueAt === undefined ? due : Math.min(nextDueAt, due);
         continue;
+      }
+      if (d.current) {
+        // The cache may lag the Service (chaos seed 4: an informer 5 s behind under load released the claim the
+        // leader had written with the Service's status, and another Service took the IP): when the stored Service
+        // is the holder's and newer than the cached one, decide on a later pass.
+        let live: { readonly uid?: string; readonly resourceVersion?: string } | undefined;
+        try {
+          live = await d.current(h.namespace, h.name);
+        } catch (e) {
+          errors.push(`reading Service ${key} before releasing ${c.spec.ip}: ${e instanceof Error ? e.message : String(e)}`);
+          continue;
+        }
+        const cached = d.service(key);
+        const same = live !== undefined && (h.uid === undefined || live.uid === undefined || live.uid === h.uid);
+        if (same && cached?.metadata?.resourceVersion !== live!.resourceVersion) {
+          waiting++;
+          const retryAt = now + Math.min(grace, 1000);
+          nextDueAt = nextDueAt === undefined ? retryAt : Math.min(nextDueAt, retryAt);
+          continue;
+        }
       }
       try {
         // Only this very entry: if it changed meanwhile (bound, re-stamped by a newer admission), it is kept.
