@@ -70,7 +70,10 @@ export function projectService(svc: ServiceLike, intern: Intern = same): Service
   const lb = s.type === 'LoadBalancer';
   // Built by map (an array of exactly its length): grown by push, a one-element array kept room for 17.
   const withIp = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i && typeof i.ip === 'string');
-  const ingress = withIp.length > 0 ? withIp.map((i) => ({ ip: i.ip! })) : undefined;
+  const annotations = ours(m.annotations, intern);
+  // The status repeats the IPs of berth.io/assigned-ips: one string for both (JSON.parse made two copies).
+  const assigned = annotations?.[BerthAnnotations.assignedIPs];
+  const ingress = withIp.length > 0 ? withIp.map((i) => ({ ip: i.ip === assigned ? assigned : i.ip! })) : undefined;
   // The usual single-stack `clusterIPs: [clusterIP]` shares the clusterIP string (JSON.parse made two copies).
   const cips = s.clusterIPs;
   const clusterIPs = Array.isArray(cips) && cips.length === 1 && cips[0] === s.clusterIP && s.clusterIP !== undefined ? [s.clusterIP] : cips;
@@ -96,7 +99,7 @@ export function projectService(svc: ServiceLike, intern: Intern = same): Service
       uid: m.uid,
       resourceVersion: m.resourceVersion,
       labels: lb ? m.labels : undefined,
-      annotations: ours(m.annotations, intern),
+      annotations,
     },
     spec,
     status: ingress ? { loadBalancer: { ingress } } : undefined,

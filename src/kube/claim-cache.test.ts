@@ -54,4 +54,14 @@ describe('informerClaimCache', () => {
     assert.deepEqual(other.spec.holders[0]!.ports, [{ protocol: 'UDP', port: 53 }], 'another port list is its own');
     assert.notEqual(other.spec.holders[0]!.ports, a.spec.holders[0]!.ports);
   });
+
+  it('compactClaim drops managedFields and the last-applied copy (kube-apiserver stores them; berth never reads them)', () => {
+    const c = claim('10.0.0.9', '9') as ReturnType<typeof claim> & { metadata: { managedFields?: unknown[]; annotations?: Record<string, string> } };
+    c.metadata.managedFields = [{ manager: 'berth-controller', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:holders': {} } } }];
+    c.metadata.annotations = { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":"copy"}', keep: 'me' };
+    const out = compactClaim(c, interner()) as typeof c;
+    assert.equal(out.metadata.managedFields, undefined);
+    assert.deepEqual(out.metadata.annotations, { keep: 'me' });
+    assert.equal(out.spec.ip, '10.0.0.9');
+  });
 });
