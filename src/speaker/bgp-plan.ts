@@ -470,21 +470,15 @@ function planContext(world: BgpWorld, node: string): PlanContext {
   };
 }
 
-/** A contribution before it is attached to its PrefixRecord (planService → BgpPlanner.plan). */
-interface PendingContribution {
-  c: Contribution;
-  prefix: string;
-  family: Family;
-  first: bigint;
-  len: number;
-}
+/** Attaches a contribution to the record of its prefix (BgpPlanner.plan's, called by planService). */
+type Attach = (c: Contribution, prefix: string, family: Family, first: bigint, len: number) => void;
 
 /** The decisions and contributions of one Service (planBgp's per-IP pass, same rules and order). */
 function planService(
   ctx: PlanContext,
   svc: ServiceView,
   eps: readonly EndpointView[],
-  out: PendingContribution[],
+  attach: Attach,
 ): ServicePart {
   const { self, node, pools, ads, sessionNames } = ctx;
   const decisions: BgpDecision[] = [];
@@ -504,19 +498,8 @@ function planService(
     }
     const named = svc.pool !== undefined ? pools.find((p) => p.name === svc.pool) : undefined;
     const pool = named && poolContains(named, ip) ? named : pools.find((p) => poolContains(p, ip));
-    const withdraw = (reason: BgpWithdrawReason): void => {
-      decisions.push({
-        service: svc.key,
-        peers: [],
-        prefixes: [],
-        ip: ip.canonical,
-        announced: false,
-        reason,
-        ...(pool ? { pool: pool.name } : {}),
-      });
-    };
     if (!pool) {
-      withdraw('ipNotAllowed');
+      withdrawn(decisions, svc.key, ip.canonical, undefined, 'ipNotAllowed');
       continue;
     }
     let sel = ctx.adsOfPool.get(pool.name);
@@ -531,12 +514,12 @@ function planService(
       ctx.adsOfPool.set(pool.name, sel);
     }
     if (sel.ofPool === 0) {
-      withdraw('noMatchingAdvertisement');
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'noMatchingAdvertisement');
       continue;
     }
     const forNode = sel.forNode;
     if (forNode.length === 0) {
-      withdraw('notOwner');
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'notOwner');
       continue;
     }
     const matching = !sel.anySelector
@@ -545,7 +528,7 @@ function planService(
           (ad) => ad.serviceSelectors.length === 0 || matchesAny(ad.serviceSelectors, svc.labels),
         );
     if (matching.length === 0) {
-      withdraw('noMatchingAdvertisement');
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'noMatchingAdvertisement');
       continue;
     }
     if (
@@ -553,24 +536,31 @@ function planService(
       sel.anySelector &&
       matching.some((ad) => ad.serviceSelectors.length > 0)
     ) {
-      withdraw('sharedIPWithServiceSelector');
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'sharedIPWithServiceSelector');
       continue;
     }
     if (self!.networkUnavailable) {
-      withdraw('nodeNetworkUnavailable');
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'nodeNetworkUnavailable');
       continue;
     }
     if (Object.prototype.hasOwnProperty.call(self!.labels, EXCLUDE_FROM_LB_LABEL)) {
-      withdraw('nodeLabeledExcludeBalancers');
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'nodeLabeledExcludeBalancers');
       continue;
     }
-    const serving = eps.filter(canServe);
-    if (serving.length === 0) {
-      withdraw('noEndpoints');
+    // (No filtered copy of the endpoints: one pass, nothing allocated.)
+    let serving = false;
+    let servingHere = false;
+    for (const e of eps) {
+      if (!canServe(e)) continue;
+      serving = true;
+      if (e.nodeName === node) servingHere = true;
+    }
+    if (!serving) {
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'noEndpoints');
       continue;
     }
-    if (svc.externalTrafficPolicy === 'Local' && !serving.some((e) => e.nodeName === node)) {
-      withdraw('noLocalEndpoints');
+    if (svc.externalTrafficPolicy === 'Local' && !servingHere) {
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'noLocalEndpoints');
       continue;
     }
     // Targets depend on the pool, the family and (with serviceSelectors) the labels: shared when they cannot differ.
@@ -597,7 +587,7 @@ function planService(
       if (cacheKey !== undefined) ctx.targetsOf.set(cacheKey, tc);
     }
     if (tc.conflict) {
-      withdraw('conflictingAdvertisements');
+      withdrawn(decisions, svc.key, ip.canonical, pool.name, 'conflictingAdvertisements');
       continue;
     }
     const prefixes: string[] = [];
@@ -620,7 +610,7 @@ function planService(
       };
       if (t.ad.linkBandwidth) c.bandwidthUnit = t.ad.linkBandwidth.perEndpointBitsPerSecond;
       contributions.push(c);
-      out.push({ c, prefix, family: ip.family, first, len });
+      attach(c, prefix, ip.family, first, len);
     }
     decisions.push({
       service: svc.key,
@@ -633,6 +623,25 @@ function planService(
     });
   }
   return { svc, eps, decisions, contributions, status: statusOf(ctx.node, svc, decisions), gen: 0 };
+}
+
+/** Records that one IP of `service` is not announced, and why. */
+function withdrawn(
+  decisions: BgpDecision[],
+  service: string,
+  ip: string,
+  pool: string | undefined,
+  reason: BgpWithdrawReason,
+): void {
+  decisions.push({
+    service,
+    peers: [],
+    prefixes: [],
+    ip,
+    announced: false,
+    reason,
+    ...(pool !== undefined ? { pool } : {}),
+  });
 }
 
 /** The ServiceBGPStatus of a Service from its final decisions, or undefined when no decision names a peer. */
@@ -742,7 +751,15 @@ export class BgpPlanner {
     };
     const gen = ++this.#gen;
     const parts: ServicePart[] = [];
-    const pending: PendingContribution[] = [];
+    const attach: Attach = (c, prefix, family, first, len) => {
+      let rec = records.get(prefix);
+      // A literal one-element array (a push on [] would reserve 17 slots per prefix).
+      if (!rec) records.set(prefix, (rec = { prefix, family, first, len, from: [c] }));
+      else if (rec.from.length === 0) rec.from = [c];
+      else rec.from.push(c);
+      c.record = rec;
+      dirty.add(rec);
+    };
     for (const svc of services) {
       const eps = world.endpoints.get(svc.key) ?? [];
       const old = this.#parts.get(svc.key);
@@ -759,21 +776,7 @@ export class BgpPlanner {
         continue;
       }
       if (old) remove(old);
-      const part = planService(ctx, svc, eps, pending);
-      for (const x of pending) {
-        let rec = records.get(x.prefix);
-        // A literal one-element array (a push on [] would reserve 17 slots per prefix).
-        if (!rec)
-          records.set(
-            x.prefix,
-            (rec = { prefix: x.prefix, family: x.family, first: x.first, len: x.len, from: [x.c] }),
-          );
-        else if (rec.from.length === 0) rec.from = [x.c];
-        else rec.from.push(x.c);
-        x.c.record = rec;
-        dirty.add(rec);
-      }
-      pending.length = 0;
+      const part = planService(ctx, svc, eps, attach);
       part.gen = gen;
       this.#parts.set(svc.key, part);
       parts.push(part);
