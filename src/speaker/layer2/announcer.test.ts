@@ -470,6 +470,23 @@ describe('Layer2Announcer', () => {
     assert.ok(links.every((l) => l.closed));
   });
 
+  it('tries a standby socket that cannot open once per link appearance; an IP that needs the link still tries', () => {
+    const links0 = { arp: ['eth0', 'eth2'], ndp: [] as string[] };
+    const { a, events } = setup({ links: links0, failOpen: 'eth2', probe: { count: 0, intervalMs: 0 } });
+    a.set([]);
+    a.set([]);
+    assert.deepEqual(events, ['linkError eth2 ENODEV eth2'], 'once, not on every set()');
+    a.set([ann(VIP4, ['eth2'])]);
+    const errors = (): number => events.filter((e) => e.startsWith('linkError')).length;
+    assert.equal(errors(), 2, 'the IP tries');
+    links0.arp = ['eth0'];
+    a.set([]);
+    links0.arp = ['eth0', 'eth2'];
+    a.set([]);
+    assert.equal(errors(), 3, 'the link came back: tried again');
+    a.close();
+  });
+
   it('closes a standby socket when its link leaves links()', () => {
     const links0 = { arp: ['eth0', 'eth1'], ndp: [] as string[] };
     const { a, links } = setup({ links: links0 });

@@ -205,6 +205,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
   readonly #probe: { count: number; intervalMs: number };
   readonly #conflict: { recheckMs: number; clearAfterMs: number };
   readonly #standby: { ipv4: boolean; ipv6: boolean };
+  readonly #standbyFailed = new Set<string>();
   readonly #ports = new Map<string, Port>();
   readonly #wants = new Map<string, Want>();
   /** `ifname|ip` pairs that were active once: never probed again. */
@@ -303,10 +304,15 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         this.#addToPort(port, ip, this.#wants.get(ip)!.probe);
       }
     }
+    // A standby socket that cannot open (EPERM, ENODEV) is tried once per link appearance, not on every set():
+    // the IPs that need the link still try (and report linkError) as before.
+    for (const key of this.#standbyFailed)
+      if (!standby.has(key) || this.#ports.has(key)) this.#standbyFailed.delete(key);
     for (const key of standby) {
-      if (this.#ports.has(key)) continue;
+      if (this.#ports.has(key) || this.#standbyFailed.has(key)) continue;
       const bar = key.lastIndexOf('|');
-      this.#openPort(key.slice(0, bar), key.slice(bar + 1) === '4' ? 4 : 6);
+      if (!this.#openPort(key.slice(0, bar), key.slice(bar + 1) === '4' ? 4 : 6))
+        this.#standbyFailed.add(key);
     }
   }
 
@@ -643,7 +649,8 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
           if (this.#send(port, r.frame, r.ip)) bump(this.#stats.responsesSent, r.ip);
           // A probe (RFC 5227 ARP probe from 0.0.0.0, RFC 4862 DAD NS from ::) for an IP we announce: answered
           // above (the defence), and a host that wants our IP, so a conflict unless it is a berth speaker.
-          if (r.requester.ip === '0.0.0.0' || r.requester.ip === '::') this.#onClaim(port, r.ip, r.requester.mac);
+          if (r.requester.ip === '0.0.0.0' || r.requester.ip === '::')
+            this.#onClaim(port, r.ip, r.requester.mac);
           return;
         case 'drop':
           bump(this.#stats.drops, r.reason);
