@@ -96,6 +96,18 @@ describe('reconcileService', () => {
     assert.deepEqual(h.rec.take(), ['Normal IPAllocated shop/web: Assigned IP ["192.168.1.220"]']);
   });
 
+  it('an unbound entry of an earlier CREATE of the name is not inherited by a Service its webhook did not assign', async () => {
+    // Chaos seed 4: a CREATE of shop/web asked for 192.168.2.1 from the non-autoAssign pool "manual" (claimed at
+    // admission, entry not bound yet), was changed and deleted before any controller bound it; a new shop/web created
+    // while the webhook was down (no berth.io/assigned-ips) was given that IP by the controller.
+    const h = harness([DEV, { name: 'manual', addresses: ['192.168.2.0/30'], autoAssign: false, avoidBuggyIPs: false }]);
+    await h.store.create(newClaim({ ip: '192.168.2.1', pool: 'manual', sharingKey: '', backendKey: '', holders: [{ namespace: 'shop', name: 'web', ports: [{ protocol: 'TCP', port: 80 }] }] }));
+    h.services.put(lbService('shop', 'web'));
+    const r = await h.run('shop/web');
+    assert.equal(r.state, 'success');
+    assert.deepEqual(h.ingress('shop/web'), ['192.168.1.220'], 'inherited the unbound entry of an earlier Service of the name');
+  });
+
   it('requested IP changes: the old claim is released, the new IP claimed; not LoadBalancer any more: all cleared', async () => {
     const h = harness();
     h.services.put(lbService('shop', 'db', { loadBalancerIP: '192.168.1.230' }));
@@ -395,8 +407,10 @@ describe('reconcileService: IP families (spec §3.1 steps 7, 8, 12)', () => {
   it('held IPs with no computable family (two IPv4 in claims, three in status): nolbIPsIPFamily, then a fresh IP', async () => {
     const h = harness();
     h.services.put(lbService('default', 'web'));
+    // Entries bound to this Service (its uid): its own IPs, odd as they are.
+    const uid = h.services.getByKey('default/web')!.metadata!.uid!;
     for (const ip of ['192.168.1.230', '192.168.1.231']) {
-      const c = await h.store.create(newClaim({ ip, pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'default', name: 'web', ports: [{ protocol: 'TCP', port: 80 }] }] }));
+      const c = await h.store.create(newClaim({ ip, pool: 'default', sharingKey: '', backendKey: '', holders: [{ namespace: 'default', name: 'web', uid, ports: [{ protocol: 'TCP', port: 80 }] }] }));
       assert.ok(c.ok);
     }
     const r = await h.run('default/web');

@@ -285,7 +285,12 @@ async function currentIPs(d: ReconcileDeps, key: string, svc: ServiceLike, req: 
   const earlier = mine.filter((c) => !self(c)).map((c) => canon(c.spec.ip));
   const ann = canonList(assignedIPs(svc));
   const status = canonList(ingressIPs(svc));
-  const wanted = ann.length > 0 ? ann : held.length > 0 ? held : status;
+  // Without the admission annotation, only entries bound to this very Service (its uid) are its IPs: an unbound
+  // entry was added by a CREATE admission, and the Service that admission stored carries berth.io/assigned-ips — this
+  // one does not, so the entry is an earlier Service's of the same name (chaos seed 4: a new Service got the IP an
+  // earlier one had requested from a non-autoAssign pool). It is released below, as an earlier Service's would be.
+  const bound = uid === undefined ? held : mine.filter((c) => c.spec.holders.some((h) => h.namespace === namespace && h.name === name && h.uid === uid)).map((c) => canon(c.spec.ip));
+  const wanted = ann.length > 0 ? ann : bound.length > 0 ? bound : status;
   let freed = false;
 
   // Step 8: a set of IPs no Service can hold (MetalLB ipfamily.ForAddressesIPs fails) — say so, start again.
