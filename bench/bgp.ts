@@ -1,4 +1,4 @@
-// npm run bench:bgp [-- --services 10000 --rounds 3 --bfd-runs 20 | --no-bfd] — issue 9's BGP figures, printed, never
+// npm run bench:bgp [-- --services 10000 --rounds 3 --bfd-runs 20 | --no-bfd | --speaker] — issue 9's BGP figures, printed, never
 // asserted (targets: 10,000 prefixes installed in BIRD ≤ 1 s and withdrawn ≤ 1 s; BFD detection p99 ≤ 300 ms;
 // speaker RSS with 10,000 prefixes and 3 peers ≤ 96 MB). Needs root, `ip netns`, BIRD 2 (and FRR for the BFD part).
 //
@@ -16,16 +16,17 @@
 // with the speaker's V8 flags (SPEAKER_FLAGS below); BENCH_BGP_AGENT_FLAGS='' runs it with node's defaults.
 // Reference in the same run: a second BIRD in the node namespace, same 3 sessions and the same N prefixes as static
 // blackhole routes, enabled / disabled (`birdc enable|disable "st*"`): BIRD-to-BIRD install and withdraw times.
-// BFD: bench/bfd.ts (berth vs FRR bfdd, SIGSTOP) with --runs. Everything is removed at the end, also on failure.
+// BFD: bench/bfd.ts (berth vs FRR bfdd, SIGSTOP) with --runs. --speaker: the real `berth speaker` process instead of
+// the agent, with the lab API server and N Services (bench/bgp-speaker.ts; no reference, no BFD). Everything is removed at the end, also on failure.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
+import { BirdCli, parseRouteCount } from './bird-cli.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     'bfd-runs': { type: 'string', default: '20' },
     'no-bfd': { type: 'boolean', default: false },
     'no-reference': { type: 'boolean', default: false },
+    speaker: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.services);
@@ -63,6 +65,11 @@ const skip = skipReason();
 if (skip) {
   console.log(`bench/bgp: skipped: ${skip}`);
   process.exit(0);
+}
+// --speaker: the real speaker process against the lab API server instead of the agent (bench/bgp-speaker.ts).
+if (values.speaker) {
+  const { runSpeakerBench } = await import('./bgp-speaker.ts');
+  process.exit(await runSpeakerBench({ services: N, rounds: ROUNDS }));
 }
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -153,64 +160,13 @@ function startBird(ns: string, name: string, conf: string): string {
   return ctl;
 }
 
-/**
- * A client of BIRD's control socket (the birdc protocol: replies are lines `NNNN-text` / ` text`, the last one
- * `NNNN text`; 0001 greets). One connection per BIRD, kept open: polling with a birdc process every few ms would load
- * the 2 CPUs the speaker and BIRD are measured on.
- */
-class BirdCli {
-  readonly #sock: net.Socket;
-  #buf = '';
-  #waiting: Array<(reply: string) => void> = [];
-  #ready: Promise<void>;
-
-  constructor(ctl: string) {
-    this.#sock = net.connect(ctl);
-    this.#sock.setEncoding('utf8');
-    let greeted!: () => void;
-    this.#ready = new Promise((r) => (greeted = r));
-    let first = true;
-    this.#sock.on('data', (d: string) => {
-      this.#buf += d;
-      for (;;) {
-        const m = /^\d{4} .*$/m.exec(this.#buf);
-        if (!m) return;
-        const end = m.index + m[0].length + 1;
-        const reply = this.#buf.slice(0, end);
-        this.#buf = this.#buf.slice(end);
-        if (first) {
-          first = false;
-          greeted();
-        } else this.#waiting.shift()?.(reply);
-      }
-    });
-    this.#sock.on('error', () => {
-      for (const w of this.#waiting.splice(0)) w('');
-    });
-  }
-
-  async query(cmd: string): Promise<string> {
-    await this.#ready;
-    return new Promise((r) => {
-      this.#waiting.push(r);
-      this.#sock.write(`${cmd}\n`);
-    });
-  }
-
-  close(): void {
-    this.#sock.destroy();
-  }
-}
-
 const clis = new Map<string, BirdCli>();
 
 /** Total routes in the BIRD behind `ctl` (`show route count`: "Total: X of Y routes…"), -1 when not readable. */
 async function routeCount(ctl: string): Promise<number> {
   let cli = clis.get(ctl);
   if (!cli) clis.set(ctl, (cli = new BirdCli(ctl)));
-  const out = await cli.query('show route count');
-  const m = /Total:\s+(\d+) of/.exec(out) ?? /(\d+) of \d+ routes/.exec(out);
-  return m ? Number(m[1]) : -1;
+  return parseRouteCount(await cli.query('show route count'));
 }
 
 /** Established BGP protocols of a BIRD. */

@@ -1,0 +1,362 @@
+// `npm run bench:bgp -- --speaker [--services 10000 --rounds 3]`: issue 9's BGP figures with the REAL speaker process
+// (not bench/bgp-agent.ts): one `berth speaker` from the bundle, with its informers, API client, status writes and
+// metrics, as the DaemonSet runs it. Figures only, never asserted (targets: install ≤ 1 s, withdraw ≤ 1 s, speaker RSS
+// with 10,000 prefixes and 3 peers ≤ 96 MB). Needs root, `ip netns`, BIRD 2 and kubectl (bench/bgp.ts checks them).
+//
+// Lab: the lab API server in this process (src/lab/testing.ts), reached from the node namespace through a unix socket
+// and a forwarder in that namespace (src/lab/network/forward.ts: TLS end to end, the lab's kubeconfig unchanged); a
+// router namespace bs<pid>r (198.51.100.1, .3, .4, 2001:db8:77::1) running BIRD 2 with 3 passive eBGP protocols (AS
+// 64501), and a node namespace bs<pid>n (198.51.100.2, .12, .22, 2001:db8:77::2) running
+//   node [--import heap reporter] <bundle> speaker --node-name n1 --kubeconfig … --namespace metallb-system …
+// with the DaemonSet's NODE_OPTIONS (gitops/base/speaker/daemonset.yaml) and the V8 flags image/entry.ts sets. The
+// bundle is image/bundle.ts's, written as dist/bench-bgp-speaker.mjs (not dist/berth.mjs, which other benches rebuild).
+// Objects (kubectl / the API, as a user would): the metallb.io CRDs, Node n1 (InternalIP 198.51.100.2), pool `bench`
+// (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8:100::/112), 3 BGPPeers (myASN 64500, peerASN 64501,
+// sourceAddress the node's address for each, dualStackAddressFamily), N LoadBalancer Services with their IP in
+// status (the 768 IPv4 documentation addresses, then IPv6 /128s in 2001:db8:100::/112, as bench/bgp.ts) and one
+// ready endpoint on n1 each, and BGPAdvertisement `bench` (community 64500:100).
+// Measured (BIRD's `show route count` polled every 5 ms on one control connection; every figure with the 1-minute
+// load average): speaker start → sessions Established at BIRD → BIRD holds all 3N routes; then per round: delete the
+// BGPAdvertisement → BIRD holds 0 (withdraw), create it again → 3N (install); the speaker's RSS (VmRSS once steady,
+// RssAnon / RssFile), peak (VmHWM) and V8 heap, with all routes announced.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { bundle, REPO } from '../image/bundle.ts';
+import type { KubeClient, KubeObject } from '../src/kube/client.ts';
+import { connect } from '../src/kube/connect.ts';
+import { Resources } from '../src/kube/resources.ts';
+import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/forward.ts';
+import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
+import { findKubectl, startTestLab, type TestLab } from '../src/lab/testing.ts';
+import { BirdCli, parseRouteCount } from './bird-cli.ts';
+import { daemonSetNodeOptions, procMemory, steadyRssMiB, type ProcMemory } from './speaker-rss.ts';
+
+export interface SpeakerBenchOptions {
+  /** Services (= prefixes), 1..768+65536. */
+  services: number;
+  /** Withdraw / install rounds after the start. */
+  rounds: number;
+}
+
+const NS = 'metallb-system';
+const APP_NS = 'bench-bgp';
+const ROUTER_ADDRS = ['198.51.100.1', '198.51.100.3', '198.51.100.4'];
+const NODE_ADDRS = ['198.51.100.2', '198.51.100.12', '198.51.100.22'];
+const POOL = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8:100::/112'];
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+const load = (): string => `load ${os.loadavg()[0]!.toFixed(1)}`;
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: 'pipe' });
+
+/** Preloaded into the speaker: V8's heap figures on stderr every 2 s (`bench-heap used=… total=…`, MiB). */
+const HEAP_REPORTER =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    "import v8 from 'node:v8'; const m = (x) => (x / 1048576).toFixed(1); setInterval(() => { const h = v8.getHeapStatistics(); " +
+      "process.stderr.write(`bench-heap used=${m(h.used_heap_size)} total=${m(h.total_heap_size)} external=${m(h.external_memory)}\\n`); }, 2000).unref();",
+  );
+
+/** The i-th Service's IP: the 768 IPv4 documentation addresses, then IPv6 /128s in 2001:db8:100::/112 (bench/bgp.ts). */
+export function benchIp(i: number): { ip: string; family: 'IPv4' | 'IPv6' } {
+  if (i < 768) return { ip: `${['192.0.2', '198.51.100', '203.0.113'][Math.floor(i / 256)]!}.${i % 256}`, family: 'IPv4' };
+  return { ip: `2001:db8:100::${(i - 768).toString(16)}`, family: 'IPv6' };
+}
+
+function routerConf(): string {
+  const protocols = ROUTER_ADDRS.map(
+    (local, i) => `protocol bgp r${i + 1} {
+  local ${local} as 64501;
+  neighbor ${NODE_ADDRS[i]} as 64500;
+  passive on;
+  ipv4 { import all; export none; };
+  ipv6 { import all; export none; };
+}`,
+  ).join('\n');
+  return `router id 198.51.100.1;\nprotocol device { }\n${protocols}\n`;
+}
+
+async function must<T>(
+  what: string,
+  p: Promise<{ ok: true; value: T } | { ok: false; error: { kind: string; message: string } }>,
+): Promise<void> {
+  const r = await p;
+  if (!r.ok && r.error.kind !== 'AlreadyExists') throw new Error(`${what}: ${r.error.message}`);
+}
+
+/** Service i with its IP in status (as the controller writes it) and one EndpointSlice with a ready endpoint on n1. */
+async function createService(client: KubeClient, i: number): Promise<void> {
+  const name = `svc-${i}`;
+  const { ip, family } = benchIp(i);
+  const svc: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: APP_NS, annotations: { 'metallb.io/ip-allocated-from-pool': 'bench' } },
+    spec: {
+      type: 'LoadBalancer',
+      allocateLoadBalancerNodePorts: false,
+      ipFamilies: [family],
+      selector: { app: name },
+      ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }],
+    },
+  };
+  await must(`create Service ${name}`, client.create(Resources.services, svc, { namespace: APP_NS }));
+  await must(
+    `status of Service ${name}`,
+    client.patch(Resources.services, name, { status: { loadBalancer: { ingress: [{ ip }] } } }, { namespace: APP_NS, subresource: 'status' }),
+  );
+  const slice: KubeObject = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-1`, namespace: APP_NS, labels: { 'kubernetes.io/service-name': name } },
+    addressType: family,
+    endpoints: [
+      {
+        addresses: [family === 'IPv4' ? `192.0.2.${(i % 250) + 1}` : `2001:db8:53::${(i + 1).toString(16)}`],
+        nodeName: 'n1',
+        conditions: { ready: true },
+      },
+    ],
+    ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+  };
+  await must(`create EndpointSlice ${name}-1`, client.create(Resources.endpointSlices, slice, { namespace: APP_NS }));
+}
+
+const ADVERTISEMENT: KubeObject = {
+  apiVersion: 'metallb.io/v1beta1',
+  kind: 'BGPAdvertisement',
+  metadata: { name: 'bench', namespace: NS },
+  spec: { ipAddressPools: ['bench'], communities: ['64500:100'] },
+};
+
+async function kubectl(t: TestLab, args: string[], input?: string): Promise<void> {
+  const r = await t.kubectl(args, input !== undefined ? { input, timeoutMs: 120_000 } : { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+}
+
+/** CRDs, namespaces, Node n1, pool, 3 BGPPeers and `services` Services (not the BGPAdvertisement). Returns seconds. */
+async function populate(t: TestLab, services: number): Promise<number> {
+  const crds = readdirSync(join(REPO, 'gitops/base/crds')).filter((f) => /\.io\.yaml$/.test(f));
+  await kubectl(t, ['apply', ...crds.flatMap((f) => ['-f', join(REPO, 'gitops/base/crds', f)])]);
+  const peers = ROUTER_ADDRS.map(
+    (a, i) => `apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: r${i + 1}, namespace: ${NS}}
+spec: {myASN: 64500, peerASN: 64501, peerAddress: ${a}, sourceAddress: ${NODE_ADDRS[i]!}, dualStackAddressFamily: true}
+`,
+  ).join('---\n');
+  await kubectl(
+    t,
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${APP_NS}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}
+status: {addresses: [{type: InternalIP, address: ${NODE_ADDRS[0]!}}, {type: InternalIP, address: '2001:db8:77::2'}]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: bench, namespace: ${NS}}
+spec: {addresses: [${POOL.map((p) => `'${p}'`).join(', ')}], autoAssign: false}
+---
+${peers}`,
+  );
+  const c = await connect({ kubeconfig: t.lab.kubeconfigPath, component: 'berth-bench' });
+  if (!c.ok) throw new Error(c.message);
+  const began = performance.now();
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < services; i = next++) await createService(c.kube.client, i);
+      }),
+    );
+  } finally {
+    c.kube.close();
+  }
+  return (performance.now() - began) / 1000;
+}
+
+function lastHeap(p: NodeProcess): string {
+  const m = [...p.output().matchAll(/bench-heap used=([\d.]+) total=([\d.]+) external=([\d.]+)/g)].at(-1);
+  return m ? `V8 heap ${m[1]}/${m[2]} MiB used/total, external ${m[3]} MiB` : 'V8 heap n/a';
+}
+
+function mem(m: ProcMemory): string {
+  return `RSS ${m.rss.toFixed(1)} MiB (anon ${m.anon.toFixed(1)}, file ${m.file.toFixed(1)}), peak (VmHWM) ${m.hwm.toFixed(1)} MiB`;
+}
+
+/** Runs the bench (see the file comment); resolves with the exit code. Everything is removed at the end, also on failure. */
+export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
+  if (!findKubectl()) {
+    say('bench/bgp --speaker: skipped: kubectl not found (scripts/fetch-kubectl.sh installs one)');
+    return 0;
+  }
+  const N = o.services;
+  const EXPECTED = 3 * N;
+  const id = `bs${process.pid % 100000}`;
+  const R = `${id}r`;
+  const NODE = `${id}n`;
+  const dir = mkdtempSync(join(os.tmpdir(), `${id}-`));
+  chmodSync(dir, 0o755);
+  const procs: NodeProcess[] = [];
+  const birdPid = join(dir, 'bird.pid');
+  let cli: BirdCli | undefined;
+  let bridge: Bridge | undefined;
+  let t: TestLab | undefined;
+  let closeApi = (): void => undefined;
+  const cleanup = async (): Promise<void> => {
+    cli?.close();
+    closeApi();
+    for (const p of procs.reverse()) await p.stop('SIGTERM', 3000);
+    try {
+      process.kill(Number(sh('cat', [birdPid]).trim()), 'SIGTERM');
+    } catch {
+      /* not running */
+    }
+    await bridge?.close();
+    for (const ns of [R, NODE]) spawnSync('ip', ['netns', 'del', ns]);
+    await t?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const onSigint = (): void => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    sh('ip', ['netns', 'add', R]);
+    sh('ip', ['netns', 'add', NODE]);
+    sh('ip', ['link', 'add', `${id}a`, 'type', 'veth', 'peer', 'name', `${id}b`]);
+    sh('ip', ['link', 'set', `${id}a`, 'netns', R]);
+    sh('ip', ['link', 'set', `${id}b`, 'netns', NODE]);
+    for (const [ns, ifn, a4s, a6] of [
+      [R, `${id}a`, ROUTER_ADDRS, '2001:db8:77::1/64'],
+      [NODE, `${id}b`, NODE_ADDRS, '2001:db8:77::2/64'],
+    ] as const) {
+      for (const a of a4s) sh('ip', ['-n', ns, 'addr', 'add', `${a}/24`, 'dev', ifn]);
+      sh('ip', ['-n', ns, 'addr', 'add', a6, 'dev', ifn, 'nodad']);
+      sh('ip', ['-n', ns, 'link', 'set', ifn, 'up']);
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    writeFileSync(join(dir, 'bird.conf'), routerConf());
+    const ctl = join(dir, 'bird.ctl');
+    sh('ip', ['netns', 'exec', R, 'bird', '-c', join(dir, 'bird.conf'), '-s', ctl, '-P', birdPid]);
+    cli = new BirdCli(ctl);
+    const routes = async (): Promise<number> => parseRouteCount(await cli!.query('show route count'));
+    const established = async (): Promise<number> =>
+      (await cli!.query('show protocols')).split('\n').filter((l) => /BGP .*Established/.test(l)).length;
+    /** ms from `t0` until BIRD holds `want` routes (polled every 5 ms), or throws after `limitMs`. */
+    const until = async (want: number, t0: number, what: string, limitMs = 120_000): Promise<number> => {
+      for (;;) {
+        const n = await routes();
+        const dt = performance.now() - t0;
+        if (n === want) return dt;
+        if (dt > limitMs) throw new Error(`${what}: BIRD has ${n} routes after ${limitMs} ms, want ${want}`);
+        await sleep(5);
+      }
+    };
+
+    const outfile = join(REPO, 'dist/bench-bgp-speaker.mjs');
+    const b = await bundle({ outfile });
+    say(`bundle: ${b.outfile} + ${b.files.length - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
+
+    t = await startTestLab({ nodes: 0 });
+    const createdS = await populate(t, N);
+    say(`lab: created ${N} Services (IP in status, one ready endpoint on n1), 3 BGPPeers in ${createdS.toFixed(1)} s (${load()})`);
+    const api = await connect({ kubeconfig: t.lab.kubeconfigPath, component: 'berth-bench' });
+    if (!api.ok) throw new Error(api.message);
+    closeApi = () => api.kube.close();
+    const client = api.kube.client;
+    await must('create BGPAdvertisement bench', client.create(Resources.bgpAdvertisements, ADVERTISEMENT, { namespace: NS }));
+
+    bridge = await startBridge(join(dir, 'api.sock'), { host: '127.0.0.1', port: t.lab.port });
+    const fwd = spawnNode(FORWARDER_MAIN, ['--port', String(t.lab.port), '--socket', join(dir, 'api.sock'), '--exit-with-parent'], {
+      wrapper: ['ip', 'netns', 'exec', NODE],
+      stdin: 'pipe',
+    });
+    procs.push(fwd);
+    await fwd.waitFor(/forwarder: listening/, 30_000);
+
+    const nodeOptions = daemonSetNodeOptions();
+    say(
+      `bench:bgp --speaker — ${N} Service prefixes (${Math.min(N, 768)} IPv4 /32, ${Math.max(0, N - 768)} IPv6 /128), 3 eBGP peers ` +
+        `(BIRD protocols, one IPv4 session each carrying IPv4 + IPv6), ${EXPECTED} routes at BIRD; one real speaker: ` +
+        `node ${process.version} NODE_OPTIONS="${nodeOptions}" (DaemonSet) + image/entry.ts's V8 flags, ${os.cpus().length} CPUs`,
+    );
+    const t0 = performance.now();
+    const speaker = spawnNode(
+      outfile,
+      ['speaker', '--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--namespace', NS, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1'],
+      {
+        tsx: false,
+        wrapper: ['ip', 'netns', 'exec', NODE],
+        nodeArgs: ['--import', HEAP_REPORTER],
+        env: { ...process.env, NODE_OPTIONS: nodeOptions, METALLB_NODE_NAME: 'n1' },
+        logFile: join(dir, 'speaker.log'),
+      },
+    );
+    procs.push(speaker);
+    const failIfExited = (): void => {
+      if (speaker.exited) throw new Error(`the speaker exited (${String(speaker.exitCode)}): ${speaker.output().slice(-2000)}`);
+    };
+    await speaker.waitFor(/speaker: ready node=n1/, 300_000).catch((e: unknown) => {
+      failIfExited();
+      throw e;
+    });
+    const readyMs = performance.now() - t0;
+    while ((await established()) < 3) {
+      failIfExited();
+      if (performance.now() - t0 > 300_000) throw new Error('BGP sessions not Established 300 s after the speaker started');
+      await sleep(20);
+    }
+    const upMs = performance.now() - t0;
+    const allMs = await until(EXPECTED, t0, 'start', 300_000);
+    say(
+      `start: speaker ready after ${readyMs.toFixed(0)} ms, 3 sessions Established at BIRD after ${upMs.toFixed(0)} ms, ` +
+        `BIRD has all ${EXPECTED} routes after ${allMs.toFixed(0)} ms (from the spawn; ${load()})`,
+    );
+    const peakStart = procMemory(speaker.pid);
+    say(`  right after: ${mem(peakStart)}; ${lastHeap(speaker)}`);
+    await steadyRssMiB(speaker.pid);
+    const steady = procMemory(speaker.pid);
+    say(`  steady with ${N} prefixes × 3 peers: ${mem(steady)}; ${lastHeap(speaker)} (${load()}) (target ≤ 96 MB)`);
+
+    const install: number[] = [];
+    const withdraw: number[] = [];
+    for (let round = 0; round < o.rounds; round++) {
+      let t1 = performance.now();
+      await must('delete BGPAdvertisement bench', client.delete(Resources.bgpAdvertisements, 'bench', { namespace: NS }));
+      withdraw.push(await until(0, t1, `round ${round + 1} withdraw`));
+      say(`round ${round + 1}: delete BGPAdvertisement → BIRD has 0 routes after ${withdraw.at(-1)!.toFixed(0)} ms (${load()})`);
+      t1 = performance.now();
+      await must('create BGPAdvertisement bench', client.create(Resources.bgpAdvertisements, ADVERTISEMENT, { namespace: NS }));
+      install.push(await until(EXPECTED, t1, `round ${round + 1} install`));
+      say(
+        `         create BGPAdvertisement → BIRD has all ${EXPECTED} after ${install.at(-1)!.toFixed(0)} ms (${load()}); ` +
+          `speaker ${mem(procMemory(speaker.pid))}`,
+      );
+      failIfExited();
+    }
+    const med = (xs: number[]): string =>
+      xs.length ? `median ${[...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!.toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})` : 'n/a';
+    await steadyRssMiB(speaker.pid);
+    const end = procMemory(speaker.pid);
+    say('');
+    say(`speaker → BIRD install (BGPAdvertisement created by an API request)  ${med(install)}   (target ≤ 1000 ms)`);
+    say(`speaker → BIRD withdraw (BGPAdvertisement deleted by an API request) ${med(withdraw)}   (target ≤ 1000 ms)`);
+    say(`speaker RSS with ${N} prefixes and 3 peers, after the rounds: ${mem(end)}; ${lastHeap(speaker)} (${load()}) (target ≤ 96 MB)`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await cleanup();
+  }
+}
