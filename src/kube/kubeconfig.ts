@@ -5,7 +5,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 
 export interface ClusterAccess {
   /** `https://host:port` (no trailing slash). */
@@ -66,7 +65,11 @@ export async function loadClusterAccess(opts: LoadOptions = {}): Promise<LoadRes
     const home = join(env.HOME ?? homedir(), '.kube', 'config');
     if (existsSync(home)) files.push(home);
   }
-  if (files.length > 0) return fromFiles(files, opts.context);
+  if (files.length > 0) {
+    // yaml is loaded only when a kubeconfig file is read: in-cluster processes (the speaker) never load it.
+    const { parse } = await import('yaml');
+    return fromFiles(files, parse, opts.context);
+  }
   const sa = opts.serviceAccountDir ?? SA_DIR;
   if (env.KUBERNETES_SERVICE_HOST && existsSync(join(sa, 'token'))) return inCluster(env, sa);
   return { ok: false, message: 'no kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not running in a cluster' };
@@ -106,7 +109,7 @@ function tokenFileAuth(file: string): () => Promise<string | undefined> {
   };
 }
 
-function fromFiles(files: string[], contextName?: string): LoadResult {
+function fromFiles(files: string[], parseYaml: (text: string) => unknown, contextName?: string): LoadResult {
   // Merge like kubectl: the first file that sets a value wins (current-context, and each named entry).
   const merged: Required<Pick<KubeconfigDoc, 'clusters' | 'users' | 'contexts'>> & { current?: string } = {
     clusters: [],
