@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { pino } from 'pino';
 import { FakeClock } from '../../kube/clock.ts';
-import { BgpSession, routerIdFor, type BgpSessionOptions, type SessionDown } from './session.ts';
+import { BgpSession, downText, routerIdFor, type BgpSessionOptions, type SessionDown } from './session.ts';
 import {
+  CeaseSubcode,
   KEEPALIVE,
   community,
   decodeStream,
@@ -617,4 +618,53 @@ test('interface (unnumbered): dials the router found on the interface, sends RAs
     () => new BgpSession({ peerAddress: '', interface: 'eth1', password: 'x', localAsn: 1, peerAsn: 2, log }),
     /password is not supported with interface/,
   );
+});
+
+test('stop() of an established session: the down text names the Cease subcode once (fresh-user problem 4)', async (t) => {
+  const { session, downs } = await setup(t);
+  const up = new Promise((r) => session.once('established', r));
+  session.start();
+  await up;
+  await session.stop(undefined, CeaseSubcode.OtherConfigurationChange);
+  assert.equal(downs.length, 1);
+  assert.equal(downs[0]!.reason, 'manual-stop');
+  assert.equal(downs[0]!.text, 'stopped (Cease/OtherConfigurationChange)');
+  assert.equal(downs[0]!.attempt, undefined, 'a stop is not a failed attempt');
+});
+
+test('downText: the NOTIFICATION once; a Shutdown Communication joins the named subcode; other details get it appended', () => {
+  const cease = (subcode: number) => newNotification(6, subcode);
+  assert.equal(downText('stopped (Cease/AdministrativeShutdown)', cease(2)), 'stopped (Cease/AdministrativeShutdown)');
+  assert.equal(
+    downText('stopped (Cease/AdministrativeShutdown)', newNotification(6, 2, { shutdownCommunication: 'maintenance' })),
+    'stopped (Cease/AdministrativeShutdown: "maintenance")',
+  );
+  assert.equal(downText('NOTIFICATION received', cease(10)), 'NOTIFICATION received: Cease/BfdDown');
+  assert.equal(downText('connect ECONNREFUSED 127.0.0.1:1'), 'connect ECONNREFUSED 127.0.0.1:1');
+});
+
+test('connect failures: the first and each new error at info, warn once after warnAfterAttempts, repeats at debug (fresh-user problem 3)', async (t) => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const lines: Array<{ level: number; msg: string; attempt?: number }> = [];
+  const captured = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const { session, downs } = await setup(t, { peerPort: port, log: captured, warnAfterAttempts: 3 });
+  session.start();
+  const end = Date.now() + 5000;
+  while (downs.length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  await session.stop();
+  const failed = downs.filter((d) => d.reason === 'connect-failed');
+  assert.ok(failed.length >= 5, `retried (${failed.length} attempts)`);
+  assert.deepEqual(failed.slice(0, 5).map((d) => d.attempt), [1, 2, 3, 4, 5]);
+  const attemptLines = lines.filter((l) => l.attempt !== undefined);
+  const at = (n: number) => attemptLines.find((l) => l.attempt === n)!;
+  assert.equal(at(1).level, 30, 'the first failure is logged at info');
+  assert.match(at(1).msg, /BGP connection attempt failed: .*ECONNREFUSED/);
+  assert.equal(at(2).level, 20, 'the same error again: debug');
+  assert.equal(at(3).level, 40, 'warn after 3 attempts');
+  assert.match(at(3).msg, /not established after 3 attempts: .*ECONNREFUSED/);
+  assert.equal(at(4).level, 20);
+  assert.throws(() => new BgpSession({ peerAddress: '127.0.0.1', localAsn: 1, peerAsn: 2, log, warnAfterAttempts: 0 }), /warnAfterAttempts 0 must be an integer of at least 1/);
 });

@@ -53,6 +53,7 @@ import {
   endOfRib,
   formatPrefix,
   frameLength,
+  notificationLabel,
   notificationText,
   openAsn,
   parsePrefix,
@@ -147,6 +148,11 @@ export interface BgpSessionOptions {
   gracefulRestart?: { restartTimeSec: number };
   /** Address families to negotiate (default both). */
   families?: readonly ('ipv4' | 'ipv6')[];
+  /**
+   * Failed connection attempts in a row after which the log says so at warn (once; default 5). The first failure and
+   * each change of error are logged at info, the repeats at debug.
+   */
+  warnAfterAttempts?: number;
   /** Retry backoff start / cap, ms (default 1 s / 2 min). */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -186,9 +192,14 @@ export interface BgpSessionStats {
 /** Payload of the 'down' event (also stats().lastDown). */
 export interface SessionDown {
   reason: DownReason;
-  /** Human text: the detail and the NOTIFICATION (wire notificationText), for events and logs. */
+  /** Human text: the detail and the NOTIFICATION (wire notificationText), for events and logs (see downText). */
   text: string;
   wasEstablished: boolean;
+  /**
+   * On a failed attempt (not Established before, not a stop): how many attempts in a row have failed, this one
+   * included (1 for the first failure; reset by Established).
+   */
+  attempt?: number;
   notification?: { direction: 'sent' | 'received'; message: NotificationMessage };
 }
 
@@ -252,6 +263,11 @@ export class BgpSession extends EventEmitter {
   #routerId = '';
   /** The peer's AS: configured, or (dynamicAsn) the one of the current connection's OPEN once Established. */
   #peerAsn: number;
+  /** Attempts failed in a row since the start or the last Established (SessionDown.attempt). */
+  #failedAttempts = 0;
+  /** The text of the last failed attempt (the log says when the error changes). */
+  #lastFailure: string | undefined;
+  readonly #warnAfterAttempts: number;
   readonly #stats: Omit<BgpSessionStats, 'state' | 'up' | 'announcedPrefixes' | 'pendingPrefixes'> = {
     updatesSent: 0,
     updatesReceived: 0,
@@ -300,6 +316,10 @@ export class BgpSession extends EventEmitter {
       );
     if (o.routerId !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(o.routerId))
       throw new TypeError(`routerId ${JSON.stringify(o.routerId)} must be a dotted-quad IPv4 address`);
+    const warnAfter = o.warnAfterAttempts ?? 5;
+    if (!Number.isInteger(warnAfter) || warnAfter < 1)
+      throw new RangeError(`warnAfterAttempts ${warnAfter} must be an integer of at least 1`);
+    this.#warnAfterAttempts = warnAfter;
     this.#peerAddress = o.interface !== undefined ? '' : ipaddr.parse(o.peerAddress).toString();
     this.#o = o;
     this.#clock = o.clock ?? realClock;
@@ -745,6 +765,8 @@ export class BgpSession extends EventEmitter {
     if (!peerMp && weV4 && !this.#families.some((f) => f.afi === Afi.IPv4 && f.safi === Safi.Unicast))
       this.#families = [{ afi: Afi.IPv4, safi: Safi.Unicast }];
     this.#stats.establishedCount++;
+    this.#failedAttempts = 0;
+    this.#lastFailure = undefined;
     const up: SessionUp = {
       negotiated: n,
       peerAsn: this.#peerAsn,
@@ -770,17 +792,40 @@ export class BgpSession extends EventEmitter {
 
   #down(a: Extract<FsmAction, { type: 'down' }>): void {
     if (a.notification?.direction === 'received') this.#stats.notificationsReceived++;
-    const text = a.notification ? `${a.detail}: ${notificationText(a.notification.message)}` : a.detail;
+    const text = downText(a.detail, a.notification?.message);
+    // An attempt that failed (not a stop): counted until the next Established, for the log and the 'down' payload.
+    const failed = !a.wasEstablished && a.reason !== 'manual-stop';
+    if (!failed) this.#failedAttempts = 0;
+    else this.#failedAttempts++;
     const d: SessionDown = {
       reason: a.reason,
       text,
       wasEstablished: a.wasEstablished,
+      ...(failed ? { attempt: this.#failedAttempts } : {}),
       ...(a.notification ? { notification: a.notification } : {}),
     };
     this.#stats.lastDown = d;
     if (a.wasEstablished) this.#log.warn({ reason: a.reason }, `BGP session down: ${text}`);
-    else this.#log.debug({ reason: a.reason }, `BGP connection attempt failed: ${text}`);
+    else if (!failed) this.#log.debug({ reason: a.reason }, `BGP connection attempt stopped: ${text}`);
+    else this.#logFailedAttempt(a.reason, text);
+    if (!failed) this.#lastFailure = undefined;
     this.emit('down', d);
+  }
+
+  /**
+   * A failed attempt in the log: info for the first one and whenever the error changes, warn once when
+   * `warnAfterAttempts` attempts in a row have failed, debug for the repeats in between (the backoff grows to
+   * maxBackoffMs, so a dead peer logs little).
+   */
+  #logFailedAttempt(reason: DownReason, text: string): void {
+    const n = this.#failedAttempts;
+    const changed = this.#lastFailure !== text;
+    this.#lastFailure = text;
+    const fields = { reason, attempt: n };
+    if (n === this.#warnAfterAttempts)
+      this.#log.warn(fields, `BGP session not established after ${n} attempts: ${text}`);
+    else if (n === 1 || changed) this.#log.info(fields, `BGP connection attempt failed${n > 1 ? ` (attempt ${n}, new error)` : ''}: ${text}`);
+    else this.#log.debug(fields, `BGP connection attempt ${n} failed: ${text}`);
   }
 
   #received(u: UpdateMessage): void {
@@ -976,4 +1021,20 @@ export function routerIdFor(localAddress: string, nodeName: string): string {
   if (v4) return v4;
   const h = zlib.crc32(nodeName) || 1;
   return [(h >>> 24) & 0xff, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff].join('.');
+}
+
+/**
+ * The text of a session end: the FSM's detail, then the NOTIFICATION (wire notificationText: code/subcode names, the
+ * RFC 8203/9003 Shutdown Communication or the data) unless the detail already names it, so a stop reads
+ * `stopped (Cease/OtherConfigurationChange)`, not `stopped (Cease/OtherConfigurationChange): Cease/OtherConfigurationChange`.
+ * When the detail names the code/subcode and the NOTIFICATION carries more (a Shutdown Communication), that `(label)`
+ * becomes `(label: "text")`.
+ */
+export function downText(detail: string, notification?: NotificationMessage): string {
+  if (!notification) return detail;
+  const full = notificationText(notification);
+  const label = notificationLabel(notification.code, notification.subcode);
+  if (!detail.includes(label)) return `${detail}: ${full}`;
+  if (full === label || detail.includes(full)) return detail;
+  return detail.includes(`(${label})`) ? detail.replace(`(${label})`, `(${full})`) : `${detail}: ${full}`;
 }
