@@ -634,9 +634,15 @@ test('stop() of an established session: the down text names the Cease subcode on
 
 test('downText: the NOTIFICATION once; a Shutdown Communication joins the named subcode; other details get it appended', () => {
   const cease = (subcode: number) => newNotification(6, subcode);
-  assert.equal(downText('stopped (Cease/AdministrativeShutdown)', cease(2)), 'stopped (Cease/AdministrativeShutdown)');
   assert.equal(
-    downText('stopped (Cease/AdministrativeShutdown)', newNotification(6, 2, { shutdownCommunication: 'maintenance' })),
+    downText('stopped (Cease/AdministrativeShutdown)', cease(2)),
+    'stopped (Cease/AdministrativeShutdown)',
+  );
+  assert.equal(
+    downText(
+      'stopped (Cease/AdministrativeShutdown)',
+      newNotification(6, 2, { shutdownCommunication: 'maintenance' }),
+    ),
     'stopped (Cease/AdministrativeShutdown: "maintenance")',
   );
   assert.equal(downText('NOTIFICATION received', cease(10)), 'NOTIFICATION received: Cease/BfdDown');
@@ -657,7 +663,10 @@ test('connect failures: the first and each new error at info, warn once after wa
   await session.stop();
   const failed = downs.filter((d) => d.reason === 'connect-failed');
   assert.ok(failed.length >= 5, `retried (${failed.length} attempts)`);
-  assert.deepEqual(failed.slice(0, 5).map((d) => d.attempt), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    failed.slice(0, 5).map((d) => d.attempt),
+    [1, 2, 3, 4, 5],
+  );
   const attemptLines = lines.filter((l) => l.attempt !== undefined);
   const at = (n: number) => attemptLines.find((l) => l.attempt === n)!;
   assert.equal(at(1).level, 30, 'the first failure is logged at info');
@@ -666,5 +675,8 @@ test('connect failures: the first and each new error at info, warn once after wa
   assert.equal(at(3).level, 40, 'warn after 3 attempts');
   assert.match(at(3).msg, /not established after 3 attempts: .*ECONNREFUSED/);
   assert.equal(at(4).level, 20);
-  assert.throws(() => new BgpSession({ peerAddress: '127.0.0.1', localAsn: 1, peerAsn: 2, log, warnAfterAttempts: 0 }), /warnAfterAttempts 0 must be an integer of at least 1/);
+  assert.throws(
+    () => new BgpSession({ peerAddress: '127.0.0.1', localAsn: 1, peerAsn: 2, log, warnAfterAttempts: 0 }),
+    /warnAfterAttempts 0 must be an integer of at least 1/,
+  );
 });

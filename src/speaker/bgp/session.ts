@@ -824,7 +824,11 @@ export class BgpSession extends EventEmitter {
     const fields = { reason, attempt: n };
     if (n === this.#warnAfterAttempts)
       this.#log.warn(fields, `BGP session not established after ${n} attempts: ${text}`);
-    else if (n === 1 || changed) this.#log.info(fields, `BGP connection attempt failed${n > 1 ? ` (attempt ${n}, new error)` : ''}: ${text}`);
+    else if (n === 1 || changed)
+      this.#log.info(
+        fields,
+        `BGP connection attempt failed${n > 1 ? ` (attempt ${n}, new error)` : ''}: ${text}`,
+      );
     else this.#log.debug(fields, `BGP connection attempt ${n} failed: ${text}`);
   }
 
