@@ -44,6 +44,32 @@ test('segment: client reaches both nodes over IPv4 and IPv6 with the planned MAC
   assert.deepEqual(await namespacesOf(topo.prefix), []);
 });
 
+test('segment: a node neither forwards nor redirects a packet for an address it does not hold (no "Redirect Host")', { skip }, async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'bt-netstate-'));
+  const topo = await buildTopology({ nodes: 1, stateDir, prefix: `bt${process.pid}r` });
+  t.after(async () => {
+    await topo.destroy();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const n1 = topo.nodes[0]!;
+  // What a Service IP looks like to the client once n1's speaker answered its ARP request: n1's MAC, and no such
+  // address on n1 (no kube-proxy in the lab). A forwarding node would send "Redirect Host" (same in/out interface).
+  const serviceIp = '198.51.100.200';
+  await run('ip', ['-n', topo.client.ns, 'neigh', 'replace', serviceIp, 'lladdr', n1.mac, 'dev', 'eth0', 'nud', 'permanent']);
+  const r = await inNamespace(topo.client.ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '1', serviceIp]);
+  assert.notEqual(r.code, 0, 'no echo reply: nothing holds the address');
+  assert.doesNotMatch(r.stdout + r.stderr, /Redirect|Unreachable/i, `n1 answered the client's ping with ICMP:\n${r.stdout}`);
+  for (const [key, want] of [
+    ['net.ipv4.conf.all.forwarding', '0'],
+    ['net.ipv4.conf.all.send_redirects', '0'],
+    ['net.ipv4.conf.eth0.send_redirects', '0'],
+    ['net.ipv6.conf.all.forwarding', '0'],
+  ] as const) {
+    const s = await inNamespace(n1.ns, 'sysctl', ['-n', key]);
+    assert.equal(s.stdout.trim(), want, `${key} in ${n1.ns}`);
+  }
+});
+
 test('cleanStale: namespaces of a run whose process is gone are deleted, a live run is kept', { skip }, async (t) => {
   const stateDir = mkdtempSync(join(tmpdir(), 'bt-netstate-'));
   const dead = await buildTopology({ nodes: 1, stateDir, prefix: `bt${process.pid}d` });

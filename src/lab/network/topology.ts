@@ -94,6 +94,28 @@ export async function networkSupport(): Promise<{ ok: true } | { ok: false; reas
   return { ok: true };
 }
 
+/**
+ * Kernel settings of a host namespace, set before its eth0 exists (so `default` covers it): no IP forwarding and no
+ * ICMP redirects, IPv4 and IPv6. A new namespace inherits the IPv4 settings of the main one (sysctl
+ * net.core.devconf_inherit_init_net = 0 means "IPv4 from init_net"), so on a router-like host it forwarded a packet
+ * for a Service IP it answered ARP for but does not hold, back out of eth0, with "Redirect Host" to the sender; a
+ * lab node is a host, where such a packet is dropped (no kube-proxy in the lab: no echo reply). Throws naming the
+ * namespace and sysctl's message when it fails.
+ */
+export const HOST_SYSCTLS: readonly string[] = [
+  'net.ipv4.conf.all.forwarding=0',
+  'net.ipv4.conf.default.forwarding=0',
+  'net.ipv4.conf.all.send_redirects=0',
+  'net.ipv4.conf.default.send_redirects=0',
+  'net.ipv6.conf.all.forwarding=0',
+  'net.ipv6.conf.default.forwarding=0',
+];
+
+async function hostSysctls(ns: string): Promise<void> {
+  const r = await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', ...HOST_SYSCTLS]);
+  if (r.code !== 0) throw new Error(`lab network: sysctl in ${ns} (${HOST_SYSCTLS.join(' ')}): ${r.stderr.trim() || `exit ${r.code}`}`);
+}
+
 /** A new run prefix: `berth` + 4 random base-36 characters (namespace names stay short; interfaces are eth0/pK). */
 export function newPrefix(): string {
   const n = randomBytes(4).readUInt32BE(0) % 36 ** 4;
@@ -204,6 +226,7 @@ export async function buildTopology(o: { nodes: number; stateDir: string; prefix
     const ns = `${prefix}-${h.name}`;
     const port = `p${++ports}`;
     await ip('netns', 'add', ns);
+    await hostSysctls(ns);
     await ip('link', 'add', 'eth0', 'netns', ns, 'address', h.mac, 'type', 'veth', 'peer', 'name', port, 'netns', sw);
     await ip('-n', sw, 'link', 'set', port, 'master', 'br0', 'up');
     await ip('-n', ns, 'link', 'set', 'lo', 'up');
