@@ -536,3 +536,86 @@ export function identity(o: Record<string, unknown>): string {
   const md = (o.metadata ?? {}) as { name?: unknown };
   return `${String(o.kind ?? '?')}/${typeof md.name === 'string' ? md.name : '?'}`;
 }
+
+/**
+ * A file read as input whose documents are YAML mappings but none is a Kubernetes object (no document has a string
+ * `apiVersion` or `kind`): Helm values, a kustomization without its header, or any other YAML. Nothing in it can
+ * configure berth, which `berth validate`/`berth plan` would otherwise only show as "0 metallb.io object(s)".
+ */
+export interface NotObjectsFile {
+  file: string;
+  /** 1-based line of the file's first document. */
+  line: number;
+  /** What it looks like, judged from its top-level keys. */
+  looksLike: 'metallb-helm-values' | 'kustomization' | 'yaml';
+  /** `FILE holds no Kubernetes object ...: it looks like ...; berth does not read ...; do ...` (command in the hint). */
+  message: string;
+}
+
+/**
+ * Top-level keys of the MetalLB Helm chart's values.yaml (charts/metallb/values.yaml of metallb/metallb), and `metallb`,
+ * the key an umbrella chart's values nest the MetalLB subchart's values under.
+ */
+const METALLB_VALUES_KEYS = new Set([
+  'metallb',
+  'controller',
+  'speaker',
+  'crds',
+  'frrk8s',
+  'prometheus',
+  'configInline',
+  'existingConfigMap',
+  'loadBalancerClass',
+  'rbac',
+  'psp',
+]);
+const KUSTOMIZATION_KEYS = new Set(['resources', 'components', 'bases', 'patches', 'patchesStrategicMerge', 'namespace']);
+
+/**
+ * The input files (of `docs`, grouped by InputDoc.file, in first-seen order) whose every document is a mapping with
+ * neither `apiVersion` nor `kind`. `command` only changes the hint (`helm template ... | berth <command> -`).
+ * Files with at least one Kubernetes object, and empty files (no document), are not listed.
+ */
+export function filesWithoutObjects(
+  docs: readonly InputDoc[],
+  command: 'validate' | 'plan' = 'validate',
+): NotObjectsFile[] {
+  const byFile = new Map<string, InputDoc[]>();
+  for (const d of docs) byFile.set(d.file, [...(byFile.get(d.file) ?? []), d]);
+  const out: NotObjectsFile[] = [];
+  for (const [file, list] of byFile) {
+    if (list.some((d) => typeof d.object.apiVersion === 'string' || typeof d.object.kind === 'string')) continue;
+    const keys = [...new Set(list.flatMap((d) => Object.keys(d.object)))];
+    const line = Math.min(...list.map((d) => d.line));
+    const render = `helm template RELEASE CHART -f ${file === '<stdin>' ? 'VALUES' : file} | berth ${command} -`;
+    const head = `${file} holds no Kubernetes object (no document has apiVersion and kind), so nothing in it configures berth`;
+    const metallbKeys = keys.filter((k) => METALLB_VALUES_KEYS.has(k));
+    let looksLike: NotObjectsFile['looksLike'];
+    let message: string;
+    if (metallbKeys.length > 0) {
+      looksLike = 'metallb-helm-values';
+      message =
+        `${head}: it looks like Helm values for the metallb chart (top-level ${plural(metallbKeys)}); berth does not ` +
+        `read Helm values: render the chart to see its objects (${render}), or write the IPAddressPool and ` +
+        `L2Advertisement/BGPAdvertisement objects themselves (docs/migrating.md)`;
+    } else if (keys.length > 0 && keys.every((k) => KUSTOMIZATION_KEYS.has(k))) {
+      looksLike = 'kustomization';
+      message =
+        `${head}: it looks like a kustomization (top-level ${plural(keys)}); pass its folder instead ` +
+        `(berth ${command} DIR), or render it: kubectl kustomize DIR | berth ${command} -`;
+    } else {
+      looksLike = 'yaml';
+      message =
+        `${head} (top-level ${plural(keys)}): if these are Helm values, berth does not read them: render the chart ` +
+        `(${render}) or write the metallb.io objects themselves`;
+    }
+    out.push({ file, line, looksLike, message });
+  }
+  return out;
+}
+
+function plural(keys: readonly string[]): string {
+  const shown = keys.slice(0, 5).map((k) => `"${k}"`);
+  const more = keys.length > 5 ? `, ... (${keys.length} keys)` : '';
+  return `${keys.length === 1 ? 'key' : 'keys'} ${shown.join(', ')}${more}`;
+}

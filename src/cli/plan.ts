@@ -7,7 +7,7 @@ import { validateObjects } from '../config/index.ts';
 import { isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom, type ServiceLike } from '../config/service.ts';
 import { DEFAULT_POLICY, loadPolicyFile, type AdmissionPolicy } from '../webhook/policy.ts';
 import { exhaustedAction, pendingWarning } from '../webhook/service-policy.ts';
-import { identity, readInputSets, type InputDoc, type InputSets } from './inputs.ts';
+import { filesWithoutObjects, identity, readInputSets, type InputDoc, type InputSets } from './inputs.ts';
 import { readLive } from './live.ts';
 import { planLive } from './plan-live.ts';
 import { formatLocated, locate } from './locate.ts';
@@ -64,6 +64,10 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
   }
   for (const w of read.warnings) io.err(`warning: ${w}`);
   const worlds = planWorlds(read);
+  // LB_NO_OBJECTS (Helm values...): a warning, and exit 1 when no planned configuration holds a metallb.io object.
+  const noObjects = filesWithoutObjects(read.sets.flatMap((s) => s.docs), 'plan');
+  for (const n of noObjects) io.err(`warning: ${n.file}:${n.line}: ${n.message}`);
+  const noConfig = noObjects.length > 0 && !worlds.some((w) => w.docs.some((d) => String(d.object.apiVersion).startsWith('metallb.io/')));
   const policy = loadPolicyFile(f.values.policy);
   if (!policy.ok) {
     io.err(`berth plan: --policy: ${policy.message}`);
@@ -99,7 +103,7 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
       printPlan(result, io, world.label);
     });
   }
-  let code = 0;
+  let code = noConfig ? 1 : 0;
   for (const { result } of results) {
     if (result.problems.length > 0 || result.services.some((r) => r.denied)) code = 1;
   }

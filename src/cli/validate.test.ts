@@ -291,3 +291,69 @@ test('a metallb.io object without namespace is a warning (exit 0) naming the obj
     other.err.join('\n'),
   );
 });
+
+// Fresh-user problem 5: the seed's Helm values file (config-dev.yaml) passed as "0 metallb.io object(s) valid", exit 0.
+const seedValues =
+  'metallb:\n  ipAddressPool:\n    - name: default\n      addresses:\n        - 192.168.1.220-192.168.1.250  # 31 IPs disponibles\n';
+
+test('validate: Helm values (no apiVersion/kind) alone are LB_NO_OBJECTS, exit 1, naming the file and helm template', (t) => {
+  const root = tree(t, { 'config-dev.yaml': seedValues });
+  const file = join(root, 'config-dev.yaml');
+  const r = run([file]);
+  assert.equal(r.code, 1, r.out.join('\n') + r.err.join('\n'));
+  assert.equal(r.out.length, 1);
+  assert.ok(r.out[0]!.startsWith(`${file}:1 -: ${file} holds no Kubernetes object`), r.out[0]);
+  assert.match(r.out[0]!, /Helm values for the metallb chart \(top-level key "metallb"\); berth does not read Helm values/);
+  assert.ok(r.out[0]!.includes(`helm template RELEASE CHART -f ${file} | berth validate -`), r.out[0]);
+  assert.ok(!r.err.some((l) => /0 metallb\.io object\(s\) valid/.test(l)), r.err.join('\n'));
+  assert.ok(r.err.some((l) => l === '1 problem(s) in 0 metallb.io object(s); 1 file(s) without Kubernetes objects not read'), r.err.join('\n'));
+  const j = JSON.parse(run(['-o', 'json', file]).out.join('\n')) as { valid: boolean; problems: Array<{ code: string }> };
+  assert.equal(j.valid, false);
+  assert.deepEqual(j.problems.map((p) => p.code), ['LB_NO_OBJECTS']);
+  // From stdin the hint names no file.
+  const s = run(['-'], seedValues);
+  assert.equal(s.code, 1);
+  assert.match(s.out[0]!, /^<stdin>:1 -: <stdin> holds no Kubernetes object.*helm template RELEASE CHART -f VALUES \| berth validate -/);
+});
+
+test('validate: Helm values next to metallb.io objects are a warning (exit 0), as the legacy ConfigMap is', (t) => {
+  const root = tree(t, { 'values.yaml': 'controller:\n  enabled: true\nspeaker:\n  frr:\n    enabled: false\n', 'pool.yaml': `${pool('default', '192.0.2.0/28')}---\n${l2}` });
+  const r = run([join(root, 'pool.yaml'), join(root, 'values.yaml')]);
+  assert.equal(r.code, 0, r.out.join('\n') + r.err.join('\n'));
+  assert.deepEqual(r.out, []);
+  assert.ok(
+    r.err.some((l) => l.startsWith(`warning: ${join(root, 'values.yaml')}:1 -: `) && l.includes('top-level keys "controller", "speaker"')),
+    r.err.join('\n'),
+  );
+  assert.ok(r.err.includes('2 metallb.io object(s) valid; 1 file(s) without Kubernetes objects not read'), r.err.join('\n'));
+});
+
+test('validate: a kustomization without its header and other YAML are named for what they look like; objects are never flagged', (t) => {
+  const root = tree(t, {
+    'k.yaml': 'resources:\n  - pool.yaml\n',
+    'other.yaml': 'foo: 1\n---\nbar: 2\n',
+    'cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\nnot: an object\n',
+  });
+  const r = run([join(root, 'k.yaml'), join(root, 'other.yaml'), join(root, 'cm.yaml')]);
+  assert.equal(r.code, 1);
+  assert.equal(r.out.length, 2, r.out.join('\n'));
+  assert.match(r.out[0]!, /k\.yaml holds no Kubernetes object.*looks like a kustomization \(top-level key "resources"\); pass its folder instead/);
+  assert.match(r.out[1]!, /other\.yaml holds no Kubernetes object.*\(top-level keys "foo", "bar"\): if these are Helm values/);
+});
+
+test('plan: Helm values alone warn and exit 1 (no pool would come from them)', async (t) => {
+  const { runPlan } = await import('./plan.ts');
+  const root = tree(t, { 'config-dev.yaml': seedValues });
+  const file = join(root, 'config-dev.yaml');
+  const io = recordingIO();
+  const code = await runPlan([file], io);
+  assert.equal(code, 1, io.stdout.join('\n') + io.stderr.join('\n'));
+  assert.ok(
+    io.stderr.some((l) => l.startsWith(`warning: ${file}:1: ${file} holds no Kubernetes object`) && l.includes('| berth plan -')),
+    io.stderr.join('\n'),
+  );
+  const withPool = tree(t, { 'pool.yaml': `${pool('default', '192.0.2.0/28')}---\n${l2}`, 'values.yaml': seedValues });
+  const io2 = recordingIO();
+  assert.equal(await runPlan([join(withPool, 'pool.yaml'), join(withPool, 'values.yaml')], io2), 0, io2.stderr.join('\n'));
+  assert.ok(io2.stderr.some((l) => l.includes('values.yaml holds no Kubernetes object')));
+});

@@ -6,13 +6,15 @@
 // - pools no advertisement announces (LB_POOL_NOT_ADVERTISED, a warning): their IPs would be unreachable;
 // - MetalLB's legacy ConfigMap (LB_LEGACY_CONFIGMAP), which berth does not read: a problem when the input holds no
 //   metallb.io object (nothing in it would configure berth, so "0 objects valid" would mislead), else a warning;
+// - a file that holds no Kubernetes object (LB_NO_OBJECTS: no document has apiVersion/kind, e.g. the MetalLB Helm
+//   chart's values): named with what it looks like, a problem or a warning by the same rule as the legacy ConfigMap;
 // - a document of a metallb.io kind without apiVersion (LB_SCHEMA): kubectl refuses it, berth would skip it silently;
 // - a metallb.io object without metadata.namespace (LB_WRONG_NAMESPACE, a warning): `kubectl apply` puts it in the
 //   context's namespace, where the webhook denies it; a warning only, as kustomize or `kubectl -n` may set it.
 import { legacyConfigProblems, unadvertisedPools, validateObjects } from '../config/index.ts';
 import { ALL_KINDS } from '../api/kinds.ts';
 import type { KubeObject } from '../api/object.ts';
-import { identity, readInputSets, type InputDoc, type InputSet } from './inputs.ts';
+import { filesWithoutObjects, identity, readInputSets, type InputDoc, type InputSet } from './inputs.ts';
 import { formatLocated, locate, type Located } from './locate.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
@@ -34,6 +36,8 @@ interface SetReport {
   notices: Located[];
   valid: boolean;
   legacy: number;
+  /** Files holding no Kubernetes object (LB_NO_OBJECTS). */
+  noObjects: number;
 }
 
 /** The `berth validate` command: argv after `validate`; returns the exit code (0 valid, 1 problems, 2 unreadable/usage). */
@@ -59,7 +63,7 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
           notices: reports.flatMap((r) => r.notices),
           unreadable,
           valid: problemCount === 0 && unreadable.length === 0,
-          sets: reports.map(({ legacy: _legacy, ...r }) => r),
+          sets: reports.map(({ legacy: _legacy, noObjects: _noObjects, ...r }) => r),
         },
         null,
         2,
@@ -73,10 +77,12 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
       for (const w of r.warnings) io.err(`warning: ${w}`);
       for (const n of r.notices) io.err(`warning: ${formatLocated(n)}`);
       // Loose files next to kustomize roots that hold nothing berth reads (e.g. Argo CD Applications): no line.
-      const empty = r.checked === 0 && r.problems.length === 0 && r.notices.length === 0 && r.legacy === 0;
+      const empty = r.checked === 0 && r.problems.length === 0 && r.notices.length === 0 && r.legacy === 0 && r.noObjects === 0;
       if (r.path === undefined && reports.length > 1 && empty) continue;
       const what = `${r.checked} metallb.io object(s)`;
-      const unread = r.legacy > 0 ? `; ${r.legacy} legacy MetalLB ConfigMap(s) not read` : '';
+      const unread =
+        (r.legacy > 0 ? `; ${r.legacy} legacy MetalLB ConfigMap(s) not read` : '') +
+        (r.noObjects > 0 ? `; ${r.noObjects} file(s) without Kubernetes objects not read` : '');
       const where =
         r.path !== undefined
           ? `${r.path} (kustomize root): `
@@ -104,17 +110,27 @@ function validateSet(set: InputSet, namespace: string): SetReport {
   const result = validateObjects(objects, { namespace });
   const legacy = legacyConfigProblems(objects);
   const legacyIsProblem = metallb.length === 0;
+  const noObjects: Located[] = filesWithoutObjects(set.docs, 'validate').map((n) => ({
+    file: n.file,
+    line: n.line,
+    object: '',
+    code: 'LB_NO_OBJECTS',
+    path: '',
+    message: n.message,
+  }));
   const sorted = (list: Located[]) =>
     list.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
   const problems = sorted([
     ...[...result.problems, ...(legacyIsProblem ? legacy : [])].map((p) => locate(p, set.docs)),
     ...set.docs.flatMap((d) => missingApiVersion(d)),
+    ...(legacyIsProblem ? noObjects : []),
   ]);
   const notices = sorted([
     ...[...(legacyIsProblem ? [] : legacy), ...(result.config ? unadvertisedPools(result.config) : [])].map(
       (p) => locate(p, set.docs),
     ),
     ...set.docs.flatMap((d) => missingNamespace(d, namespace)),
+    ...(legacyIsProblem ? [] : noObjects),
   ]);
   return {
     ...(set.label !== undefined ? { path: set.label } : {}),
@@ -124,6 +140,7 @@ function validateSet(set: InputSet, namespace: string): SetReport {
     notices,
     valid: problems.length === 0,
     legacy: legacy.length,
+    noObjects: noObjects.length,
   };
 }
 

@@ -32,6 +32,7 @@ export const Codes = {
   LB_IMMUTABLE_FIELD: 'an update changes a field that is fixed at creation',
   LB_POOL_NOT_ADVERTISED: 'a pool is selected by no L2Advertisement or BGPAdvertisement (warning)',
   LB_LEGACY_CONFIGMAP: 'a pre-v0.13 MetalLB ConfigMap, which berth does not read',
+  LB_NO_OBJECTS: 'an input file holds no Kubernetes object (Helm values?), which berth does not read',
   LB_MIGRATE_UNCONVERTIBLE: 'berth migrate cannot convert a field of a legacy MetalLB ConfigMap',
   // --- allocation (src/allocator) ---
   LB_IP_NOT_IN_POOL: 'a requested IP is in no pool',
