@@ -3,11 +3,44 @@ import { describe, it } from 'node:test';
 import { newClaim, type IPAddressClaim } from '../api/claim.ts';
 import type { ClaimCache, ClaimEvent } from '../claims/store.ts';
 import { MemoryClaimStore } from '../claims/memory-store.ts';
-import { ClaimIndex } from './claim-index.ts';
+import { ClaimIndex, isNewer } from './claim-index.ts';
 
 const holder = (name: string) => ({ namespace: 'default', name, ports: [] });
 
 describe('ClaimIndex', () => {
+  it('noteWritten keeps nothing when the watch event came before the write answer (no leak, no stale get)', async () => {
+    const store = new MemoryClaimStore();
+    const idx = new ClaimIndex(store.asCache());
+    // MemoryClaimStore delivers the event before create() resolves: the order a busy controller often sees.
+    for (let i = 0; i < 50; i++) {
+      const r = await store.create(newClaim({ ip: `10.0.1.${i}`, pool: 'p', sharingKey: '', backendKey: '', holders: [holder(`s${i}`)] }));
+      assert.ok(r.ok);
+      idx.noteWritten(r.claim);
+    }
+    assert.equal(idx.writtenPending, 0, 'every written version was already in the cache');
+    // A write answered before its event: kept (and answered by get) until the event comes.
+    const c = (await store.get('10.0.1.7'))!;
+    const answered = { ...c, metadata: { ...c.metadata, resourceVersion: String(Number(c.metadata.resourceVersion) + 100) }, spec: { ...c.spec, sharingKey: 'k' } };
+    idx.noteWritten(answered);
+    assert.equal(idx.writtenPending, 1);
+    assert.equal(idx.get('10.0.1.7')?.spec.sharingKey, 'k');
+    // An older answer than what the informer holds never shadows it.
+    idx.noteWritten({ ...c, metadata: { ...c.metadata, resourceVersion: '1' }, spec: { ...c.spec, sharingKey: 'old' } });
+    assert.equal(idx.get('10.0.1.7')?.spec.sharingKey, 'k', 'the older answer was not kept');
+    await store.update({ ...c, spec: { ...c.spec, sharingKey: 'k2' } });
+    assert.equal(idx.writtenPending, 0, 'any event of the claim drops the written version');
+    assert.equal(idx.get('10.0.1.7')?.spec.sharingKey, 'k2');
+  });
+
+  it('isNewer compares decimal resourceVersions by value, anything else by inequality', () => {
+    assert.equal(isNewer('10', '9'), true);
+    assert.equal(isNewer('9', '10'), false);
+    assert.equal(isNewer('10', '10'), false);
+    assert.equal(isNewer('10', undefined), true);
+    assert.equal(isNewer(undefined, '1'), false);
+    assert.equal(isNewer('abc', 'abd'), true);
+  });
+
   it('follows creates, holder changes and deletes; dual stack sorted v4 first; reports the holders concerned', async () => {
     const store = new MemoryClaimStore();
     await store.create(newClaim({ ip: '10.0.0.1', pool: 'p', sharingKey: '', backendKey: '', holders: [holder('a')] }));

@@ -65,7 +65,17 @@ export class ClaimIndex {
    * ahead of its watch event. Used by get() only (heldBy follows the informer).
    */
   noteWritten(claim: IPAddressClaim): void {
-    if (claim?.metadata?.name && claim.spec?.ip) this.#written.set(claim.metadata.name, claim);
+    if (!claim?.metadata?.name || !claim.spec?.ip) return;
+    // The watch event often arrives before the write's answer is read: the informer then already holds this version
+    // (or a later one), and no further event would ever drop the entry — 10,000 full claims kept after a fill of
+    // 10,000 Services, and get() answering an old version until the claim changed again (issue 12).
+    if (!isNewer(claim.metadata.resourceVersion, this.#cache.get(claim.spec.ip)?.metadata?.resourceVersion)) return;
+    this.#written.set(claim.metadata.name, claim);
+  }
+
+  /** How many written versions wait for their watch event (tests, leak checks). */
+  get writtenPending(): number {
+    return this.#written.size;
   }
 
   list(): IPAddressClaim[] {
@@ -114,6 +124,20 @@ export class ClaimIndex {
     }
     this.#holdersOf.delete(name);
   }
+}
+
+/**
+ * Whether resourceVersion `written` is newer than `known` (the informer's): true when nothing is known; for the
+ * decimal versions etcd and the lab give, by value; otherwise whenever they differ. Kubernetes calls resourceVersions
+ * opaque, but etcd's are its revision counter: comparing them is what keeps a late write answer from shadowing a
+ * newer version another writer made meanwhile.
+ */
+export function isNewer(written: string | undefined, known: string | undefined): boolean {
+  if (written === undefined) return false;
+  if (known === undefined) return true;
+  if (written === known) return false;
+  if (/^\d+$/.test(written) && /^\d+$/.test(known)) return written.length !== known.length ? written.length > known.length : written > known;
+  return true;
 }
 
 function fam(c: IPAddressClaim): number {

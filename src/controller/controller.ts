@@ -15,7 +15,7 @@ import type { IPAddressClaim } from '../api/claim.ts';
 import type { ClaimCache, ClaimStore } from '../claims/store.ts';
 import { assignedIPs, ingressIPs, serviceKey, serviceRequestFrom, type ServiceLike, type ServiceRequestOptions } from '../config/service.ts';
 import type { LabelledName } from '../config/types.ts';
-import { ClaimIndex } from './claim-index.ts';
+import { ClaimIndex, isNewer } from './claim-index.ts';
 import { ConfigLoader, type BuildConfig, type ConfigOutcome } from './config-loader.ts';
 import type { Recorder, ReconcileDeps, ServiceWriter, SyncResult, WriteResult } from './deps.ts';
 import { poolCounters, sameCounters, countersFromStatus, type PoolCounters } from './pool-status.ts';
@@ -414,6 +414,9 @@ export class Controller {
       const name = claim?.metadata?.name;
       const rv = claim?.metadata?.resourceVersion;
       if (!name || !rv) return;
+      // Its echo already came (the watch event is often read before the write's answer): nothing to wait for, and
+      // an entry noted now would stay forever (one per Service of a fill).
+      if (!isNewer(rv, this.#o.claimCache.get(claim.spec.ip)?.metadata?.resourceVersion)) return;
       this.#ownClaimWrites.set(name, rv);
       this.#claims?.noteWritten(claim);
     };
