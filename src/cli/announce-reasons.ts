@@ -17,6 +17,7 @@ import {
   type ServiceView,
 } from '../speaker/l2-plan.ts';
 import { SPEAKER_LEASE_PREFIX } from '../speaker/liveness/lease.ts';
+import type { KubeObject } from '../api/object.ts';
 import type { SpeakerLease } from './live.ts';
 
 /** Why a Service with an IP is announced by nobody: a MetalLB withdraw reason (or speakerNotRunning) and the details. */
@@ -230,4 +231,181 @@ function speakerMessage(svc: ServiceView, l2: readonly string[], bgpNodes: reado
     `${parts.join(', ')}, but no speaker reports announcing it (no ServiceL2Status/ServiceBGPStatus): ${none || 'is the speaker running there? '}` +
     `(${leases}kubectl get pods -n ${inputs.namespace} -l app.kubernetes.io/component=speaker -o wide)`
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Does a reported announcer really announce? ServiceL2Status/ServiceBGPStatus say what a speaker *intends* (MetalLB
+// spec §1.7: ServiceBGPStatus peers are "not session state"), and they outlive a SIGKILLed speaker (their owner, the
+// Pod, is not deleted by a crash). `berth status` therefore checks each reported (node) / (node → peer) against:
+// - the node's speaker Lease (src/speaker/liveness/lease.ts): renewTime + leaseDurationSeconds passed → `speakerDown`;
+// - the Events the speaker wrote: Warning `IPConflict` / `announceFailed` on the Service from that node (speaker.ts;
+//   the IP is not answered there) → that reason; on the BGPPeer, the latest session Event from that node
+//   (`BGPSessionUp` vs `BGPSessionDown` / `BFDSessionDown` / any other Warning) → `sessionDown`, and no `BGPSessionUp`
+//   at all → `sessionNotEstablished` (Events expire, 1 h by default on kube-apiserver: an older session reads so too,
+//   which the message says).
+
+/** The Events that speak about announcements (speaker.ts, bgp-status.ts), reduced to what the checks need. */
+export interface AnnounceEvent {
+  /** involvedObject. */
+  kind: string;
+  namespace: string;
+  name: string;
+  type: string;
+  reason: string;
+  message: string;
+  /** The speaker's node: reportingInstance, source.host, else `node "<name>"` in the message. */
+  node?: string;
+  /** lastTimestamp (else eventTime, firstTimestamp, creationTimestamp), ms since the epoch. */
+  lastMs?: number;
+  count: number;
+}
+
+const L2_EVENT_REASONS = new Set(['IPConflict', 'announceFailed']);
+/** Session Events on a BGPPeer (bgp-status.ts) that say the session is up. */
+const SESSION_UP_REASONS = new Set(['BGPSessionUp']);
+
+/** core/v1 Events → the AnnounceEvents among them (Service IPConflict/announceFailed, any BGPPeer event). Never throws. */
+export function announceEventsOf(events: readonly KubeObject[]): AnnounceEvent[] {
+  const out: AnnounceEvent[] = [];
+  for (const raw of events) {
+    const e = raw as KubeObject & {
+      involvedObject?: { kind?: unknown; namespace?: unknown; name?: unknown };
+      reason?: unknown;
+      type?: unknown;
+      message?: unknown;
+      reportingInstance?: unknown;
+      source?: { host?: unknown };
+      lastTimestamp?: unknown;
+      eventTime?: unknown;
+      firstTimestamp?: unknown;
+      count?: unknown;
+    };
+    const io = e.involvedObject ?? {};
+    const kind = typeof io.kind === 'string' ? io.kind : '';
+    const reason = typeof e.reason === 'string' ? e.reason : '';
+    if (!((kind === 'Service' && L2_EVENT_REASONS.has(reason)) || kind === 'BGPPeer')) continue;
+    const message = typeof e.message === 'string' ? e.message : '';
+    const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+    const node = str(e.reportingInstance) ?? str(e.source?.host) ?? /node "([^"]+)"/.exec(message)?.[1];
+    const when = [e.lastTimestamp, e.eventTime, e.firstTimestamp, e.metadata?.creationTimestamp].map((t) => (typeof t === 'string' ? Date.parse(t) : NaN)).find((t) => Number.isFinite(t));
+    out.push({
+      kind,
+      namespace: typeof io.namespace === 'string' ? io.namespace : (e.metadata?.namespace ?? ''),
+      name: typeof io.name === 'string' ? io.name : '',
+      type: typeof e.type === 'string' ? e.type : '',
+      reason,
+      message,
+      ...(node !== undefined ? { node } : {}),
+      ...(when !== undefined ? { lastMs: when } : {}),
+      count: typeof e.count === 'number' ? e.count : 1,
+    });
+  }
+  return out;
+}
+
+/** A reported announcer that does not announce (or is not known to): what the status objects claim and why not. */
+export interface Unconfirmed {
+  mode: 'layer2' | 'bgp';
+  node: string;
+  /** BGP: the BGPPeer name (absent when the whole node is concerned, e.g. speakerDown). */
+  peer?: string;
+  /** speakerDown, IPConflict, announceFailed, sessionDown, sessionNotEstablished. */
+  reason: string;
+  message: string;
+}
+
+/** The reported announcers of one Service (src/cli/live.ts Announcers) and what is known about them. */
+export interface CheckInputs {
+  /** Absent: Leases not readable, nothing said about speakers' liveness. */
+  speakerLeases?: readonly SpeakerLease[] | undefined;
+  /** Absent: Events not readable, nothing said about conflicts and sessions. */
+  events?: readonly AnnounceEvent[] | undefined;
+  /** berth's namespace (where the BGPPeers and their Events are). */
+  namespace: string;
+  nowMs: number;
+}
+
+/** The short mark shown after a node or peer in ANNOUNCED-BY. */
+export const UNCONFIRMED_MARK: Record<string, string> = {
+  speakerDown: 'speaker down',
+  IPConflict: 'IP conflict',
+  announceFailed: 'announce failed',
+  sessionDown: 'session down',
+  sessionNotEstablished: 'not established',
+};
+
+const ago = (nowMs: number, ms: number | undefined): string => (ms === undefined ? '' : ` ${Math.max(0, Math.round((nowMs - ms) / 1000))} s ago`);
+
+/**
+ * Splits the announcers the status objects report for Service `key` (`namespace/name`) into those that really
+ * announce and the others, with the reason (see the comment above). Pure; never throws.
+ */
+export function checkAnnouncers(
+  key: string,
+  reported: { l2Nodes: readonly string[]; bgp: ReadonlyArray<{ node: string; peers: readonly string[] }> },
+  inputs: CheckInputs,
+): { l2Nodes: string[]; bgp: Array<{ node: string; peers: string[] }>; unconfirmed: Unconfirmed[] } {
+  const unconfirmed: Unconfirmed[] = [];
+  const leases = new Map((inputs.speakerLeases ?? []).map((l) => [l.node, l]));
+  const speakerDown = (node: string): string | undefined => {
+    const l = leases.get(node);
+    if (!l || l.renewMs === undefined) return undefined;
+    const age = Math.round((inputs.nowMs - l.renewMs) / 1000);
+    if (age <= l.durationSeconds) return undefined;
+    return `the speaker of node "${node}" is down: its Lease ${SPEAKER_LEASE_PREFIX}${node} was last renewed ${age} s ago (lease ${l.durationSeconds} s); its status objects stay until its Pod is deleted`;
+  };
+  const i = key.indexOf('/');
+  const [svcNs, svcName] = i < 0 ? ['default', key] : [key.slice(0, i), key.slice(i + 1)];
+  const l2Nodes: string[] = [];
+  for (const node of reported.l2Nodes) {
+    const down = speakerDown(node);
+    if (down) {
+      unconfirmed.push({ mode: 'layer2', node, reason: 'speakerDown', message: down });
+      continue;
+    }
+    const ev = (inputs.events ?? [])
+      .filter((e) => e.kind === 'Service' && e.namespace === svcNs && e.name === svcName && e.node === node && L2_EVENT_REASONS.has(e.reason))
+      .sort((a, b) => (b.lastMs ?? 0) - (a.lastMs ?? 0))[0];
+    if (ev) {
+      unconfirmed.push({ mode: 'layer2', node, reason: ev.reason, message: `layer2 from ${node}: ${ev.reason}${ago(inputs.nowMs, ev.lastMs)}: ${ev.message}` });
+      continue;
+    }
+    l2Nodes.push(node);
+  }
+  const bgp: Array<{ node: string; peers: string[] }> = [];
+  for (const b of reported.bgp) {
+    const down = speakerDown(b.node);
+    if (down) {
+      unconfirmed.push({ mode: 'bgp', node: b.node, reason: 'speakerDown', message: down });
+      continue;
+    }
+    const peers: string[] = [];
+    for (const peer of b.peers) {
+      if (!inputs.events) {
+        peers.push(peer);
+        continue;
+      }
+      const last = inputs.events
+        .filter((e) => e.kind === 'BGPPeer' && e.namespace === inputs.namespace && e.name === peer && e.node === b.node)
+        .sort((x, y) => (y.lastMs ?? 0) - (x.lastMs ?? 0) || (x.type === 'Warning' ? -1 : 0) - (y.type === 'Warning' ? -1 : 0))[0];
+      // Same second (Event times are in seconds): the Warning wins, nothing is claimed that may not hold.
+      if (last && SESSION_UP_REASONS.has(last.reason)) {
+        peers.push(peer);
+        continue;
+      }
+      if (last && (last.type === 'Warning' || last.reason === 'BFDSessionUp')) {
+        unconfirmed.push({ mode: 'bgp', node: b.node, peer, reason: 'sessionDown', message: `bgp ${b.node} → ${peer}: ${last.reason}${ago(inputs.nowMs, last.lastMs)}: ${last.message}` });
+        continue;
+      }
+      unconfirmed.push({
+        mode: 'bgp',
+        node: b.node,
+        peer,
+        reason: 'sessionNotEstablished',
+        message: `bgp ${b.node} → ${peer}: no BGPSessionUp event from node "${b.node}" on BGPPeer ${peer}: the session is not known to be Established (kubectl describe bgppeer -n ${inputs.namespace} ${peer}; Events expire after 1 h by default)`,
+      });
+    }
+    if (peers.length > 0 || b.peers.length === 0) bgp.push({ node: b.node, peers });
+  }
+  return { l2Nodes, bgp, unconfirmed };
 }

@@ -15,6 +15,7 @@ import { connect } from '../kube/connect.ts';
 import type { Resource } from '../kube/resources.ts';
 import { Resources } from '../kube/resources.ts';
 import { SPEAKER_LEASE_LABELS, SPEAKER_LEASE_PREFIX } from '../speaker/liveness/lease.ts';
+import { announceEventsOf, type AnnounceEvent } from './announce-reasons.ts';
 import { endpointViews, nodeView, type EndpointView, type NodeView } from '../speaker/world.ts';
 
 /** MetalLB's status-only CRDs (metallb-compat.md §1.7); the speakers write them. */
@@ -55,6 +56,8 @@ export interface LiveSnapshot {
   endpoints?: Map<string, EndpointView[]>;
   /** The speakers' Leases (`metallb-speaker-<node>`), one per node whose speaker ever ran; absent: not readable. */
   speakerLeases?: SpeakerLease[];
+  /** The Events about announcements (announce-reasons.ts announceEventsOf); absent: not read or not readable. */
+  announceEvents?: AnnounceEvent[];
 }
 
 /** A speaker's Lease: the node, when it was last renewed (ms since the epoch, undefined: never) and for how long (s). */
@@ -116,6 +119,7 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
     const bgp = await list(serviceBGPStatuses, { namespace: ns, optional: true });
     const slices = opts.announce ? await list(Resources.endpointSlices) : undefined;
     const leases = opts.announce ? await listSpeakerLeases(client, ns) : undefined;
+    const events = opts.announce ? await listAnnounceEvents(client, opts.progress) : undefined;
     return {
       ok: true,
       snapshot: {
@@ -129,6 +133,7 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
         nodeViews: nodeObjects.flatMap((n) => nodeView(n as Parameters<typeof nodeView>[0]) ?? []),
         ...(slices ? { endpoints: endpointViews(slices as Parameters<typeof endpointViews>[0]) } : {}),
         ...(leases ? { speakerLeases: leases } : {}),
+        ...(events ? { announceEvents: events } : {}),
       },
     };
   } catch (e) {
@@ -162,6 +167,17 @@ async function listSpeakerLeases(client: KubeClient, namespace: string): Promise
     });
   }
   return out;
+}
+
+/**
+ * Every Event of the cluster reduced to those about announcements (IPConflict/announceFailed on Services, the session
+ * Events on BGPPeers), or undefined when Events cannot be listed (RBAC): then nothing is said about them.
+ */
+async function listAnnounceEvents(client: KubeClient, progress?: (line: string) => void): Promise<AnnounceEvent[] | undefined> {
+  const res = await client.list<KubeObject>(Resources.events);
+  if (!res.ok) return undefined;
+  progress?.(`listed ${res.value.items.length} events`);
+  return announceEventsOf(res.value.items);
 }
 
 function labelled(o: KubeObject): LabelledName {

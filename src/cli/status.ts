@@ -4,11 +4,13 @@
 // Service without an IP, why: the allocator is asked the same question the webhook and controller ask, over the same
 // pools and claims, so the reason is the one they would give (LB_EXHAUSTED, LB_POOL_NOT_ALLOWED, ...). For a Service
 // with an IP that nobody announces, why (announce-reasons.ts: the speakers' own plans over the live Nodes,
-// EndpointSlices and advertisements; speakerNotRunning when a node should announce it and reports nothing).
+// EndpointSlices and advertisements; speakerNotRunning when a node should announce it and reports nothing). A reported
+// announcer is checked before it is listed (announce-reasons.ts checkAnnouncers: speaker Lease, IPConflict /
+// announceFailed Events, the BGPPeer's session Events): the ones that do not announce are marked with the reason.
 import { assignedIPs, ingressIPs, isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom } from '../config/service.ts';
 import { claimsByHolder } from '../claims/holders.ts';
 import { serviceView } from '../speaker/world.ts';
-import { whyNotAnnounced, type NotAnnounced } from './announce-reasons.ts';
+import { checkAnnouncers, UNCONFIRMED_MARK, whyNotAnnounced, type NotAnnounced, type Unconfirmed } from './announce-reasons.ts';
 import { allocatorFromClaims, liveConfig, readLive, type LiveSnapshot } from './live.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
@@ -19,7 +21,9 @@ import { table } from './table.ts';
 export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context NAME] [--namespace NS] [--lb-class CLASS] [--output text|json] [--progress]
   pools with used/total per family, every LoadBalancer Service with its IPs, pool and announcing node(s) or BGP peers,
   why each Service without an IP has none, and why nobody announces one that has an IP (ANNOUNCED-BY -: MetalLB's
-  withdraw reason, or speakerNotRunning). --progress prints a line per resource listed (default: when stderr is a terminal).
+  withdraw reason, or speakerNotRunning). A node or peer the status objects report but that does not announce is marked:
+  (speaker down) stale speaker Lease, (IP conflict) / (announce failed) the speaker's Events, (session down) /
+  (not established) no BGPSessionUp as the last session Event on the BGPPeer. --progress prints a line per resource listed (default: when stderr is a terminal).
   kubeconfig, first found: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, the lab's .lab/dev/kubeconfig
   (current directory, then this checkout; what \`npm start\` prints).`;
 
@@ -43,6 +47,11 @@ export interface StatusService {
   pending?: { code: string; message: string };
   /** Why a Service with an IP is announced by nobody (MetalLB's withdraw reason, or speakerNotRunning). */
   notAnnounced?: NotAnnounced;
+  /**
+   * Announcers the status objects report that do not really announce (speakerDown, IPConflict, announceFailed,
+   * sessionDown, sessionNotEstablished: announce-reasons.ts checkAnnouncers); they are not in `announcedBy`.
+   */
+  unconfirmed?: Unconfirmed[];
 }
 
 export interface StatusReport {
@@ -102,18 +111,40 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
         s.name,
         s.ips.length > 0 ? s.ips.join(',') : '<pending>',
         s.pool ?? '-',
-        announcedText(s.announcedBy),
-        s.pending ? `${s.pending.code}: ${s.pending.message}` : s.notAnnounced ? `${s.notAnnounced.reason}: ${s.notAnnounced.message}` : '',
+        announcedText(s.announcedBy, s.unconfirmed ?? []),
+        s.pending
+          ? `${s.pending.code}: ${s.pending.message}`
+          : s.notAnnounced
+            ? `${s.notAnnounced.reason}: ${s.notAnnounced.message}`
+            : (s.unconfirmed ?? []).map((u) => `${u.reason}: ${u.message}`).join('; '),
       ]),
     ),
   );
   return 0;
 }
 
-function announcedText(a: StatusService['announcedBy']): string {
+/**
+ * `layer2: n1,n3 (IP conflict); bgp: n1 → router-bgp,router-bad (not established); bgp: n2 (speaker down) → router-bgp`:
+ * the real announcers, then the reported ones that are not, each marked with why (UNCONFIRMED_MARK).
+ */
+export function announcedText(a: StatusService['announcedBy'], unconfirmed: readonly Unconfirmed[] = []): string {
   const parts: string[] = [];
-  if (a.layer2.length > 0) parts.push(`layer2: ${a.layer2.join(',')}`);
-  for (const b of a.bgp) parts.push(`bgp: ${b.node} → ${b.peers.join(',') || '-'}`);
+  const mark = (u: Unconfirmed): string => `(${UNCONFIRMED_MARK[u.reason] ?? u.reason})`;
+  const l2 = [...a.layer2, ...unconfirmed.filter((u) => u.mode === 'layer2').map((u) => `${u.node} ${mark(u)}`)];
+  if (l2.length > 0) parts.push(`layer2: ${l2.join(',')}`);
+  const nodes = [...new Set([...a.bgp.map((b) => b.node), ...unconfirmed.filter((u) => u.mode === 'bgp').map((u) => u.node)])].sort();
+  for (const node of nodes) {
+    const down = unconfirmed.find((u) => u.mode === 'bgp' && u.node === node && u.peer === undefined);
+    if (down) {
+      parts.push(`bgp: ${node} ${mark(down)}`);
+      continue;
+    }
+    const peers = [
+      ...(a.bgp.find((b) => b.node === node)?.peers ?? []),
+      ...unconfirmed.filter((u) => u.mode === 'bgp' && u.node === node && u.peer !== undefined).map((u) => `${u.peer} ${mark(u)}`),
+    ];
+    parts.push(`bgp: ${node} → ${peers.join(',') || '-'}`);
+  }
   return parts.length > 0 ? parts.join('; ') : '-';
 }
 
@@ -136,17 +167,24 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined; 
     const shown = ingressIPs(svc);
     const ips = shown.length > 0 ? shown : (claimed.get(key)?.ips ?? assignedIPs(svc));
     const held = alloc.ipsOf(key);
-    const announced = s.announcers.get(key);
+    const reported = s.announcers.get(key);
+    const checked = reported
+      ? checkAnnouncers(key, reported, { speakerLeases: s.speakerLeases, events: s.announceEvents, namespace: s.namespace, nowMs: opts.nowMs ?? Date.now() })
+      : undefined;
     const row: StatusService = {
       namespace: svc.metadata?.namespace || 'default',
       name: svc.metadata?.name ?? '',
       ips: [...ips],
-      announcedBy: { layer2: announced?.l2Nodes ?? [], bgp: announced?.bgp ?? [] },
+      announcedBy: { layer2: checked?.l2Nodes ?? [], bgp: checked?.bgp ?? [] },
     };
+    if (checked && checked.unconfirmed.length > 0) row.unconfirmed = checked.unconfirmed;
     const pool = held?.pool ?? svc.metadata?.annotations?.['metallb.io/ip-allocated-from-pool'] ?? svc.metadata?.annotations?.['metallb.universe.tf/ip-allocated-from-pool'];
     if (pool !== undefined) row.pool = pool;
     if (ips.length === 0) row.pending = whyPending(s, key, alloc, svc);
-    else if (row.announcedBy.layer2.length === 0 && row.announcedBy.bgp.length === 0) {
+    else if (row.unconfirmed && row.announcedBy.layer2.length === 0 && row.announcedBy.bgp.length === 0) {
+      // Reported, but nobody really announces it: the reasons of those reported.
+      row.notAnnounced = { reason: row.unconfirmed[0]!.reason, message: row.unconfirmed.map((u) => u.message).join('; ') };
+    } else if (row.announcedBy.layer2.length === 0 && row.announcedBy.bgp.length === 0) {
       const view = serviceView(svc, opts.lbClass !== undefined ? { lbClass: opts.lbClass } : {});
       if (view) unannounced.push({ row, view });
       else {
