@@ -18,6 +18,7 @@ import {
   type UpdateMessage as Update,
 } from './bgp/wire/index.ts';
 import type { BgpRoute } from './bgp-plan.ts';
+import { sessionEvents } from './bgp-status.ts';
 import {
   BgpSpeaker,
   bgpMetrics,
@@ -587,4 +588,45 @@ test('real sessions over loopback: N prefixes with the same attributes go out pa
     'IPv6 withdraw (MP_UNREACH_NLRI)',
   );
   assert.equal(speaker.sessions()[0]!.stats.establishedCount, 1, 'no reset');
+});
+
+test('real session to a closed loopback port: each failed attempt is a connectFailed with its count, turned into a Warning BGPSessionConnectFailed on the BGPPeer (fresh-user problem 3)', async (t) => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const speaker = new BgpSpeaker({ node: 'node-a', log });
+  t.after(() => speaker.close());
+  const failed: Array<{ name: string; label: string; down: { attempt?: number; text: string } }> = [];
+  speaker.on('connectFailed', (e) => failed.push(e));
+  const events: string[] = [];
+  sessionEvents({
+    speaker,
+    node: 'node-a',
+    events: {
+      event: (ref, type, reason, message) => events.push(`${ref.name} ${type} ${reason}: ${message}`),
+    },
+    peerRef: (name) => ({
+      kind: 'BGPPeer',
+      apiVersion: 'metallb.io/v1beta2',
+      namespace: 'metallb-system',
+      name,
+    }),
+  });
+  const p = peer('closed', { peerAddress: '127.0.0.1', peerPort: port, myASN: 64500, peerASN: 64501 });
+  await speaker.sync(plan([p, [route('203.0.113.10/32')]]));
+  await waitFor(() => failed.length >= 1);
+  assert.equal(failed[0]!.name, 'closed');
+  assert.equal(failed[0]!.label, `127.0.0.1:${port}`);
+  assert.equal(failed[0]!.down.attempt, 1);
+  assert.match(
+    events[0]!,
+    new RegExp(
+      `^closed Warning BGPSessionConnectFailed: node "node-a": BGP session to 127\\.0\\.0\\.1:${port} not established \\(attempt 1\\): .*ECONNREFUSED`,
+    ),
+  );
+  await speaker.close();
+  const n = failed.length;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(failed.length, n, 'closing is no failed attempt');
 });

@@ -247,7 +247,8 @@ function newAttrs(r: BgpRoute): AdvertisedAttributes {
 
 /**
  * The BGP sessions of this node. Events: 'sessionUp' ({ name, label, up: SessionUp }), 'sessionDown' ({ name, label,
- * down: SessionDown }) with the NOTIFICATION text in down.text, 'bfdDown' / 'bfdUp' ({ name, label, diagName? }).
+ * down: SessionDown }) with the NOTIFICATION text in down.text, 'connectFailed' ({ name, label, down }) for each failed
+ * connection attempt (down.attempt counts them), 'bfdDown' / 'bfdUp' ({ name, label, diagName? }).
  * `sync(plan)` calls are serialized; `close()` stops every session (Cease/Administrative Shutdown).
  */
 export class BgpSpeaker extends EventEmitter {
@@ -431,7 +432,12 @@ export class BgpSpeaker extends EventEmitter {
       this.emit('sessionUp', { name: e.spec.name, label, up });
     });
     e.session.on('down', (down) => {
-      if (!down.wasEstablished) return;
+      if (!down.wasEstablished) {
+        // A failed attempt (BGPSessionConnectFailed, rate-limited in bgp-status.ts sessionEvents); not a stop.
+        if (!e.stopped && down.attempt !== undefined)
+          this.emit('connectFailed', { name: e.spec.name, label, down });
+        return;
+      }
       this.#o.log.warn(
         { peer: e.spec.name, address: label, reason: down.reason },
         `bgp: session with ${e.spec.name} (${label}) down: ${down.text}`,

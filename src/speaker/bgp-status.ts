@@ -125,7 +125,12 @@ export class BgpStatusWriter {
   set(statuses: ReadonlyMap<string, ServiceBgpStatusView>): void {
     const next = new Map<string, BgpStatusBody>();
     for (const [key, v] of statuses) {
-      next.set(key, { node: this.#o.node, serviceName: v.serviceName, serviceNamespace: v.serviceNamespace, peers: [...v.peers].sort() });
+      next.set(key, {
+        node: this.#o.node,
+        serviceName: v.serviceName,
+        serviceNamespace: v.serviceNamespace,
+        peers: [...v.peers].sort(),
+      });
     }
     const prev = this.#desired;
     this.#desired = next;
@@ -200,7 +205,9 @@ export class BgpStatusWriter {
     const keys = [...new Set([...desired.keys(), ...mine.keys(), ...this.#written.keys()])].sort();
     for (const key of keys) {
       if (this.#stopped) return;
-      const objs = (mine.get(key) ?? []).slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const objs = (mine.get(key) ?? [])
+        .slice()
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const w = this.#written.get(key);
       // Created by us and not in the cache yet: it exists (unless the informer reported it deleted: then #written lost it).
       if (w && !cachedNames.has(w.name) && this.#recent.has(w.name) && !objs.some((o) => o.name === w.name)) {
@@ -218,7 +225,8 @@ export class BgpStatusWriter {
       const keep = objs.find((o) => o.name === w?.name) ?? objs[0];
       for (const o of objs) if (o !== keep) done(await this.#o.port.delete(o.name));
       // What we wrote in the last 10 s wins over a cache that may not have caught up with it.
-      const current = keep && w?.name === keep.name && this.#recentlyWritten(keep.name) ? w.status : keep?.status;
+      const current =
+        keep && w?.name === keep.name && this.#recentlyWritten(keep.name) ? w.status : keep?.status;
       if (keep && sameStatus(current, want)) {
         this.#written.set(key, { name: keep.name, status: want });
         continue;
@@ -293,7 +301,11 @@ export function kubeBgpStatusPort(o: KubeBgpStatusPortOptions): BgpStatusPort {
         metadata: {
           generateName: 'bgp-',
           namespace: ns,
-          labels: { [SERVICE_STATUS_LABELS.node]: o.node, [SERVICE_STATUS_LABELS.serviceName]: svc.name, [SERVICE_STATUS_LABELS.serviceNamespace]: svc.namespace },
+          labels: {
+            [SERVICE_STATUS_LABELS.node]: o.node,
+            [SERVICE_STATUS_LABELS.serviceName]: svc.name,
+            [SERVICE_STATUS_LABELS.serviceNamespace]: svc.namespace,
+          },
           ...(o.owner ? { ownerReferences: o.owner } : {}),
         },
         status,
@@ -336,9 +348,30 @@ export const BFD_SESSION_DOWN = 'BFDSessionDown';
 /** Reason of the Normal event when BFD is up again after a BFDSessionDown. */
 export const BFD_SESSION_UP = 'BFDSessionUp';
 
+/**
+ * Reason of the Warning event when a BGP session cannot be established (berth's own: MetalLB has none). Rate-limited
+ * per BGPPeer by sessionEvents: the first failed attempt, a change of error, and the same error again at most every
+ * `connectFailedRepeatMs`.
+ */
+export const BGP_SESSION_CONNECT_FAILED = 'BGPSessionConnectFailed';
+
+/** `node "n1": BGP session to 192.0.2.1:179 not established (attempt 3): connect ECONNREFUSED 192.0.2.1:179`. */
+export function connectFailedMessage(
+  node: string,
+  label: string,
+  down: Pick<SessionDown, 'text' | 'attempt'>,
+): string {
+  return `node "${node}": BGP session to ${label} not established${down.attempt !== undefined ? ` (attempt ${down.attempt})` : ''}: ${down.text}`;
+}
+
 /** `node "n1": BGP session to 198.51.100.1:179 established (peer router ID …, hold time 9 s, IPv4+IPv6 unicast)`. */
-export function sessionUpMessage(node: string, label: string, up: Pick<SessionUp, 'peerRouterId' | 'negotiated'>): string {
-  const n = up.negotiated as { holdTime?: number; families?: ReadonlyArray<{ afi: number; safi: number }> } | undefined;
+export function sessionUpMessage(
+  node: string,
+  label: string,
+  up: Pick<SessionUp, 'peerRouterId' | 'negotiated'>,
+): string {
+  const n = up.negotiated as
+    { holdTime?: number; families?: ReadonlyArray<{ afi: number; safi: number }> } | undefined;
   const fams = (n?.families ?? []).map((f) => (f.afi === 2 ? 'IPv6' : f.afi === 1 ? 'IPv4' : `AFI ${f.afi}`));
   return (
     `node "${node}": BGP session to ${label} established (peer router ID ${up.peerRouterId}` +
@@ -370,20 +403,50 @@ export interface SessionEventsOptions {
   node: string;
   /** The BGPPeer object `name` (uid/resourceVersion from the cache), or undefined when not cached (no event). */
   peerRef: (name: string) => ObjectRef | undefined;
+  /** ms; the same connect error is reported again at most this often (default 5 min). */
+  connectFailedRepeatMs?: number;
+  /** ms; a different connect error is reported at once, but at most this often per peer (default 30 s). */
+  connectFailedMinMs?: number;
+  now?: () => number;
 }
 
 /**
- * Turns BgpSpeaker's session signals into Events on the BGPPeer (reasons above; see the file comment). Returns the
- * number of listeners added (4).
+ * Turns BgpSpeaker's session signals into Events on the BGPPeer (reasons above; see the file comment). A failed
+ * connection attempt ('connectFailed', { name, label, down }) becomes a Warning BGPSessionConnectFailed for the first
+ * failure, for a change of error (at most every connectFailedMinMs) and for the same error at most every
+ * connectFailedRepeatMs; an Established session starts the count again. Returns the number of listeners added (5).
  */
 export function sessionEvents(o: SessionEventsOptions): number {
-  const emit = (peer: string, type: 'Normal' | 'Warning', reason: string, message: string): void => {
+  const now = o.now ?? Date.now;
+  const repeatMs = o.connectFailedRepeatMs ?? 5 * 60_000;
+  const minMs = o.connectFailedMinMs ?? 30_000;
+  /** BGPPeer name → the connect error last reported and when. */
+  const reported = new Map<string, { text: string; at: number }>();
+  const emit = (peer: string, type: 'Normal' | 'Warning', reason: string, message: string): boolean => {
     const ref = o.peerRef(peer);
     if (ref) o.events.event(ref, type, reason, message);
+    return ref !== undefined;
   };
-  o.speaker.on('sessionUp', (e: { name: string; label: string; up: SessionUp }) => emit(e.name, 'Normal', BGP_SESSION_UP, sessionUpMessage(o.node, e.label, e.up)));
-  o.speaker.on('sessionDown', (e: { name: string; label: string; down: SessionDown }) => emit(e.name, 'Warning', BGP_SESSION_DOWN, sessionDownMessage(o.node, e.label, e.down)));
-  o.speaker.on('bfdDown', (e: { name: string; label: string; diagName?: string }) => emit(e.name, 'Warning', BFD_SESSION_DOWN, bfdDownMessage(o.node, e.label, e.diagName)));
-  o.speaker.on('bfdUp', (e: { name: string; label: string }) => emit(e.name, 'Normal', BFD_SESSION_UP, bfdUpMessage(o.node, e.label)));
-  return 4;
+  o.speaker.on('connectFailed', (e: { name: string; label: string; down: SessionDown }) => {
+    const last = reported.get(e.name);
+    const t = now();
+    const due = !last || t - last.at >= repeatMs || (last.text !== e.down.text && t - last.at >= minMs);
+    if (!due) return;
+    if (emit(e.name, 'Warning', BGP_SESSION_CONNECT_FAILED, connectFailedMessage(o.node, e.label, e.down)))
+      reported.set(e.name, { text: e.down.text, at: t });
+  });
+  o.speaker.on('sessionUp', (e: { name: string; label: string; up: SessionUp }) => {
+    reported.delete(e.name);
+    emit(e.name, 'Normal', BGP_SESSION_UP, sessionUpMessage(o.node, e.label, e.up));
+  });
+  o.speaker.on('sessionDown', (e: { name: string; label: string; down: SessionDown }) =>
+    emit(e.name, 'Warning', BGP_SESSION_DOWN, sessionDownMessage(o.node, e.label, e.down)),
+  );
+  o.speaker.on('bfdDown', (e: { name: string; label: string; diagName?: string }) =>
+    emit(e.name, 'Warning', BFD_SESSION_DOWN, bfdDownMessage(o.node, e.label, e.diagName)),
+  );
+  o.speaker.on('bfdUp', (e: { name: string; label: string }) =>
+    emit(e.name, 'Normal', BFD_SESSION_UP, bfdUpMessage(o.node, e.label)),
+  );
+  return 5;
 }
