@@ -7,8 +7,8 @@
 // and a forwarder in that namespace (src/lab/network/forward.ts: TLS end to end, the lab's kubeconfig unchanged); a
 // router namespace bs<pid>r (198.51.100.1, .3, .4, 2001:db8:77::1) running BIRD 2 with 3 passive eBGP protocols (AS
 // 64501), and a node namespace bs<pid>n (198.51.100.2, .12, .22, 2001:db8:77::2) running
-//   node [--import heap reporter] <bundle> speaker --node-name n1 --kubeconfig … --namespace metallb-system …
-// with the DaemonSet's NODE_OPTIONS (gitops/base/speaker/daemonset.yaml) and the V8 flags image/entry.ts sets. The
+//   node [--import heap reporter] <bundle> speaker --node-name n1 --namespace metallb-system …
+// with in-cluster access (a service account of the lab's token and CA) and the DaemonSet's NODE_OPTIONS (gitops/base/speaker/daemonset.yaml) and the V8 flags image/entry.ts sets. The
 // bundle is image/bundle.ts's, written as dist/bench-bgp-speaker.mjs (not dist/berth.mjs, which other benches rebuild).
 // Objects (kubectl / the API, as a user would): the metallb.io CRDs, Node n1 (InternalIP 198.51.100.2), pool `bench`
 // (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8:100::/112), 3 BGPPeers (myASN 64500, peerASN 64501,
@@ -20,7 +20,7 @@
 // BGPAdvertisement → BIRD holds 0 (withdraw), create it again → 3N (install); the speaker's RSS (VmRSS once steady,
 // RssAnon / RssFile), peak (VmHWM) and V8 heap, with all routes announced.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { bundle, REPO } from '../image/bundle.ts';
@@ -30,7 +30,7 @@ import { Resources } from '../src/kube/resources.ts';
 import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/forward.ts';
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../src/lab/testing.ts';
-import { BirdCli, parseRouteCount } from './bird-cli.ts';
+import { BirdCli } from './bird-cli.ts';
 import { daemonSetNodeOptions, procMemory, steadyRssMiB, type ProcMemory } from './speaker-rss.ts';
 
 export interface SpeakerBenchOptions {
@@ -38,6 +38,8 @@ export interface SpeakerBenchOptions {
   services: number;
   /** Withdraw / install rounds after the start. */
   rounds: number;
+  /** At the end, a V8 heap snapshot of the speaker (SIGUSR2) is written to a folder kept and printed. */
+  heapSnapshot?: boolean;
 }
 
 const NS = 'metallb-system';
@@ -251,17 +253,26 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     const ctl = join(dir, 'bird.ctl');
     sh('ip', ['netns', 'exec', R, 'bird', '-c', join(dir, 'bird.conf'), '-s', ctl, '-P', birdPid]);
     cli = new BirdCli(ctl);
-    const routes = async (): Promise<number> => parseRouteCount(await cli!.query('show route count'));
     const established = async (): Promise<number> =>
       (await cli!.query('show protocols')).split('\n').filter((l) => /BGP .*Established/.test(l)).length;
-    /** ms from `t0` until BIRD holds `want` routes (polled every 5 ms), or throws after `limitMs`. */
+    // Route counts are timestamped by bench/bird-watch.ts in a process of its own: this one also serves the lab API.
+    const counts: Array<{ t: number; n: number }> = [];
+    const watch = spawnNode(join(REPO, 'bench/bird-watch.ts'), [ctl], {
+      onLine: (l) => {
+        const [t, n] = l.split(' ').map(Number);
+        if (Number.isFinite(t) && Number.isFinite(n)) counts.push({ t: t!, n: n! });
+      },
+    });
+    procs.push(watch);
+    const now = (): number => performance.timeOrigin + performance.now();
+    /** ms from `t0` (epoch ms) until BIRD held `want` routes (first count seen at or after t0), or throws after `limitMs`. */
     const until = async (want: number, t0: number, what: string, limitMs = 120_000): Promise<number> => {
       for (;;) {
-        const n = await routes();
-        const dt = performance.now() - t0;
-        if (n === want) return dt;
-        if (dt > limitMs) throw new Error(`${what}: BIRD has ${n} routes after ${limitMs} ms, want ${want}`);
-        await sleep(5);
+        const hit = counts.find((c) => c.t >= t0 && c.n === want);
+        if (hit) return hit.t - t0;
+        if (now() - t0 > limitMs) throw new Error(`${what}: BIRD has ${counts.at(-1)?.n ?? '?'} routes after ${limitMs} ms, want ${want}`);
+        if (watch.exited) throw new Error(`bench/bird-watch.ts exited: ${watch.output().slice(-1000)}`);
+        await sleep(10);
       }
     };
 
@@ -287,20 +298,41 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     await fwd.waitFor(/forwarder: listening/, 30_000);
 
     const nodeOptions = daemonSetNodeOptions();
+    const snapDir = o.heapSnapshot ? mkdtempSync(join(os.tmpdir(), 'bench-bgp-heap-')) : undefined;
+    const speakerRequests = (): number =>
+      [...t!.lab.requestCounts()].filter(([ua]) => /speaker/i.test(ua)).reduce((n, [, c]) => n + c, 0);
     say(
       `bench:bgp --speaker — ${N} Service prefixes (${Math.min(N, 768)} IPv4 /32, ${Math.max(0, N - 768)} IPv6 /128), 3 eBGP peers ` +
         `(BIRD protocols, one IPv4 session each carrying IPv4 + IPv6), ${EXPECTED} routes at BIRD; one real speaker: ` +
         `node ${process.version} NODE_OPTIONS="${nodeOptions}" (DaemonSet) + image/entry.ts's V8 flags, ${os.cpus().length} CPUs`,
     );
-    const t0 = performance.now();
+    const t0 = now();
+    // In-cluster access, as the DaemonSet's Pods have it: the lab's token and CA as a service account, mounted at
+    // /run/secrets/kubernetes.io/serviceaccount on a tmpfs /run of the speaker's own mount namespace (`ip netns
+    // exec` gives it one; nothing is mounted in this one), KUBERNETES_SERVICE_HOST/PORT the forwarder's address.
+    const sa = join(dir, 'serviceaccount');
+    mkdirSync(sa);
+    copyFileSync(join(t.dir, 'token'), join(sa, 'token'));
+    writeFileSync(join(sa, 'ca.crt'), t.lab.caPem);
+    writeFileSync(join(sa, 'namespace'), NS);
+    const SA = '/run/secrets/kubernetes.io/serviceaccount';
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_OPTIONS: nodeOptions,
+      METALLB_NODE_NAME: 'n1',
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: String(t.lab.port),
+      HOME: dir,
+    };
+    delete env.KUBECONFIG;
     const speaker = spawnNode(
       outfile,
-      ['speaker', '--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--namespace', NS, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1'],
+      ['speaker', '--node-name', 'n1', '--namespace', NS, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1'],
       {
         tsx: false,
-        wrapper: ['ip', 'netns', 'exec', NODE],
-        nodeArgs: ['--import', HEAP_REPORTER],
-        env: { ...process.env, NODE_OPTIONS: nodeOptions, METALLB_NODE_NAME: 'n1' },
+        wrapper: ['ip', 'netns', 'exec', NODE, 'sh', '-c', `mount -t tmpfs tmpfs /run && mkdir -p ${SA} && cp ${sa}/* ${SA}/ && exec "$@"`, 'sh'],
+        nodeArgs: ['--import', HEAP_REPORTER, ...(snapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`] : [])],
+        env,
         logFile: join(dir, 'speaker.log'),
       },
     );
@@ -308,17 +340,23 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     const failIfExited = (): void => {
       if (speaker.exited) throw new Error(`the speaker exited (${String(speaker.exitCode)}): ${speaker.output().slice(-2000)}`);
     };
-    await speaker.waitFor(/speaker: ready node=n1/, 300_000).catch((e: unknown) => {
+    await Promise.race([
+      speaker.waitFor(/speaker: ready node=n1/, 300_000),
+      speaker.waitFor(/loading the kubeconfig failed[^\n]*/, 300_000).then(
+        (m) => Promise.reject(new Error(`the speaker cannot reach the API: ${m[0]}`)),
+        () => new Promise<never>(() => undefined),
+      ),
+    ]).catch((e: unknown) => {
       failIfExited();
       throw e;
     });
-    const readyMs = performance.now() - t0;
+    const readyMs = now() - t0;
     while ((await established()) < 3) {
       failIfExited();
-      if (performance.now() - t0 > 300_000) throw new Error('BGP sessions not Established 300 s after the speaker started');
+      if (now() - t0 > 300_000) throw new Error('BGP sessions not Established 300 s after the speaker started');
       await sleep(20);
     }
-    const upMs = performance.now() - t0;
+    const upMs = now() - t0;
     const allMs = await until(EXPECTED, t0, 'start', 300_000);
     say(
       `start: speaker ready after ${readyMs.toFixed(0)} ms, 3 sessions Established at BIRD after ${upMs.toFixed(0)} ms, ` +
@@ -333,15 +371,17 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     const install: number[] = [];
     const withdraw: number[] = [];
     for (let round = 0; round < o.rounds; round++) {
-      let t1 = performance.now();
+      let r0 = speakerRequests();
+      let t1 = now();
       await must('delete BGPAdvertisement bench', client.delete(Resources.bgpAdvertisements, 'bench', { namespace: NS }));
       withdraw.push(await until(0, t1, `round ${round + 1} withdraw`));
-      say(`round ${round + 1}: delete BGPAdvertisement → BIRD has 0 routes after ${withdraw.at(-1)!.toFixed(0)} ms (${load()})`);
-      t1 = performance.now();
+      say(`round ${round + 1}: delete BGPAdvertisement → BIRD has 0 routes after ${withdraw.at(-1)!.toFixed(0)} ms (${load()}; ${speakerRequests() - r0} speaker API requests so far)`);
+      r0 = speakerRequests();
+      t1 = now();
       await must('create BGPAdvertisement bench', client.create(Resources.bgpAdvertisements, ADVERTISEMENT, { namespace: NS }));
       install.push(await until(EXPECTED, t1, `round ${round + 1} install`));
       say(
-        `         create BGPAdvertisement → BIRD has all ${EXPECTED} after ${install.at(-1)!.toFixed(0)} ms (${load()}); ` +
+        `         create BGPAdvertisement → BIRD has all ${EXPECTED} after ${install.at(-1)!.toFixed(0)} ms (${load()}; ${speakerRequests() - r0} speaker API requests so far); ` +
           `speaker ${mem(procMemory(speaker.pid))}`,
       );
       failIfExited();
@@ -354,6 +394,21 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     say(`speaker → BIRD install (BGPAdvertisement created by an API request)  ${med(install)}   (target ≤ 1000 ms)`);
     say(`speaker → BIRD withdraw (BGPAdvertisement deleted by an API request) ${med(withdraw)}   (target ≤ 1000 ms)`);
     say(`speaker RSS with ${N} prefixes and 3 peers, after the rounds: ${mem(end)}; ${lastHeap(speaker)} (${load()}) (target ≤ 96 MB)`);
+    if (snapDir) {
+      process.kill(speaker.pid, 'SIGUSR2');
+      // The snapshot is complete once its size holds for 2 s.
+      let size = -1;
+      for (let i = 0; i < 120; i++) {
+        await sleep(1000);
+        const f = readdirSync(snapDir).find((x) => x.endsWith('.heapsnapshot'));
+        const now2 = f ? statSync(join(snapDir, f)).size : -1;
+        if (f && now2 > 0 && now2 === size) {
+          say(`heap snapshot of the speaker: ${join(snapDir, f)} (${(now2 / 2 ** 20).toFixed(0)} MiB; open in Chrome DevTools → Memory)`);
+          break;
+        }
+        size = now2;
+      }
+    }
     return 0;
   } finally {
     process.off('SIGINT', onSigint);

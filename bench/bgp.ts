@@ -17,7 +17,8 @@
 // Reference in the same run: a second BIRD in the node namespace, same 3 sessions and the same N prefixes as static
 // blackhole routes, enabled / disabled (`birdc enable|disable "st*"`): BIRD-to-BIRD install and withdraw times.
 // BFD: bench/bfd.ts (berth vs FRR bfdd, SIGSTOP) with --runs. --speaker: the real `berth speaker` process instead of
-// the agent, with the lab API server and N Services (bench/bgp-speaker.ts; no reference, no BFD). Everything is removed at the end, also on failure.
+// the agent, with the lab API server and N Services (bench/bgp-speaker.ts; no reference, no BFD; --heap-snapshot
+// keeps a V8 heap snapshot of the speaker at the end). Everything is removed at the end, also on failure.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     'no-bfd': { type: 'boolean', default: false },
     'no-reference': { type: 'boolean', default: false },
     speaker: { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.services);
@@ -69,7 +71,7 @@ if (skip) {
 // --speaker: the real speaker process against the lab API server instead of the agent (bench/bgp-speaker.ts).
 if (values.speaker) {
   const { runSpeakerBench } = await import('./bgp-speaker.ts');
-  process.exit(await runSpeakerBench({ services: N, rounds: ROUNDS }));
+  process.exit(await runSpeakerBench({ services: N, rounds: ROUNDS, heapSnapshot: values['heap-snapshot'] }));
 }
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
