@@ -11,7 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { describeExit, startControllerProcess, spawnNode, WEBHOOK_MAIN, type ControllerProcess, type NodeProcess } from '../lab/processes.ts';
+import { describeExit, startControllerProcess, spawnNode, startupSignal, WEBHOOK_MAIN, type ControllerProcess, type NodeProcess } from '../lab/processes.ts';
 import { acquireLabLock, type LabLock } from '../lab/lock.ts';
 import { NETWORK_POD_IPV4_BLOCKS } from '../lab/workloads/pod-ips.ts';
 import { applyObject } from '../kube/apply.ts';
@@ -45,6 +45,11 @@ export interface LabStackOptions {
   /** IPv4 /24 blocks of Pod IPs (src/lab/workloads/pod-ips.ts); the network lab's avoid its segment and pool. */
   podIpv4Blocks?: readonly string[];
   log?: (line: string) => void;
+  /**
+   * Aborting it (a Ctrl-C) while the stack starts stops the children started so far and the lab server, then
+   * startLabStack rejects with the signal's reason. After startup it is ignored: call stop().
+   */
+  signal?: AbortSignal;
 }
 
 export interface LabStack {
@@ -138,6 +143,7 @@ async function forgetPreviousWebhook(client: KubeClient, keepConfigurations: boo
 
 export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   const log = opts.log ?? (() => undefined);
+  opts.signal?.throwIfAborted();
   mkdirSync(opts.dir, { recursive: true });
   const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}) });
   const logs = { controller: join(opts.dir, 'controller.log'), webhook: join(opts.dir, 'webhook.log') };
@@ -150,7 +156,10 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
     kube?.close();
     await lab.stop();
   };
+  const startup = startupSignal(opts.signal);
+  const checkpoint = (): void => startup.signal.throwIfAborted();
   try {
+    checkpoint();
     const conn = await connect({ kubeconfig: lab.kubeconfigPath, component: 'berth-lab' });
     if (!conn.ok) throw new Error(conn.message);
     kube = conn.kube;
@@ -159,6 +168,7 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
     await applyAll(client, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: LAB_NAMESPACE } }], 'namespace');
     // A restart on a persisted folder still has the previous run's webhook route and configurations.
     await forgetPreviousWebhook(client, opts.webhook !== false);
+    checkpoint();
 
     // The webhook first, ready and routed, then the pools: the metallb.io CR webhooks fail closed, and on a
     // persisted folder their configurations already exist.
@@ -167,7 +177,7 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
       webhook = spawnNode(
         WEBHOOK_MAIN,
         ['--kubeconfig', lab.kubeconfigPath, '--namespace', LAB_NAMESPACE, '--host', '127.0.0.1', '--port', '0'],
-        { logFile: logs.webhook },
+        { logFile: logs.webhook, signal: startup.signal },
       );
       const m = await webhook.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
       webhookPort = Number(m[1]);
@@ -175,7 +185,9 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
       await webhook.waitFor(/webhook: ready /, 60_000);
       log(`webhook pid ${webhook.pid} serving on 127.0.0.1:${webhookPort}`);
     }
+    checkpoint();
     if (opts.devPools !== false) await applyAll(client, repoObjects('examples/dev'), 'dev pool');
+    checkpoint();
     if (opts.controller !== false) {
       controller = await startControllerProcess(
         [
@@ -191,14 +203,19 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
           'lab-controller-0',
           ...(opts.controllerArgs ?? []),
         ],
-        { logFile: logs.controller, timeoutMs: 60_000 },
+        { logFile: logs.controller, timeoutMs: 60_000, signal: startup.signal },
       );
       log(`controller pid ${controller.pid}`);
     }
+    checkpoint();
     return { lab, kube, client, controller, webhook, webhookPort, logs, stop };
   } catch (e) {
     await stop();
+    // Interrupted: a child killed by the abort makes its waitFor fail first; the interruption is the reason.
+    startup.signal.throwIfAborted();
     throw e;
+  } finally {
+    startup.release();
   }
 }
 
@@ -253,6 +270,18 @@ export async function runLab(argv: string[]): Promise<number> {
     process.stderr.write(`berth lab: --nodes "${v.nodes}" ${why}\n${LAB_USAGE}\n`);
     return 2;
   }
+  // Ctrl-C from the first line on: a signal while the lab starts stops what was made so far (namespaces included)
+  // instead of killing the process with its default action. Only the first signal counts: npm and tsx relay the
+  // terminal's Ctrl-C to the process a second time, and a handler removed after the first (process.once) let that
+  // duplicate kill the lab before it printed "stopped" and released its lock. The handlers stay installed until
+  // the process exits, so a late duplicate is ignored too.
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) return;
+    say(`berth lab: ${sig}, stopping`);
+    interrupt.abort(new Error(`interrupted by ${sig}`));
+  };
+  for (const sig of LAB_STOP_SIGNALS) process.on(sig, onSignal);
   // One lab per folder: a second one would rewrite its kubeconfig (and --network's api.sock) under the first.
   let lock: LabLock;
   try {
@@ -268,15 +297,18 @@ export async function runLab(argv: string[]): Promise<number> {
     process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  const releaseOnExit = (): void => lock.release();
-  process.once('exit', releaseOnExit);
+  // Released synchronously when the process exits whichever way it can still run code (process.exit by a wrapper's
+  // preload included), and as soon as the run ends.
+  process.once('exit', () => lock.release());
   try {
-    return await runLabLocked(v, dir, port, nodes, say, rel);
+    return await runLabLocked(v, dir, port, nodes, say, rel, interrupt.signal);
   } finally {
     lock.release();
-    process.off('exit', releaseOnExit);
   }
 }
+
+/** The signals that stop `berth lab` (Ctrl-C, kill, a closed terminal). */
+export const LAB_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 async function runLabLocked(
   v: { persist?: boolean; 'no-webhook'?: boolean; network?: boolean },
@@ -285,6 +317,7 @@ async function runLabLocked(
   nodes: number,
   say: (line: string) => void,
   rel: (p: string) => string,
+  interrupted: AbortSignal,
 ): Promise<number> {
   say(`berth lab: starting in ${dir}`);
   let network = v.network === true;
@@ -303,20 +336,22 @@ async function runLabLocked(
       persist: v.persist === true,
       webhook: v['no-webhook'] !== true,
       log: (l) => say(`berth lab: ${l}`),
+      signal: interrupted,
       ...(network ? { nodes: 0, devPools: false, podIpv4Blocks: NETWORK_POD_IPV4_BLOCKS } : {}),
     });
   } catch (e) {
+    if (interrupted.aborted) return stoppedWhileStarting(say);
     process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
   let net: LabNetwork | undefined;
   if (network) {
     try {
-      net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes, log: (l) => say(`berth lab: ${l}`) });
+      net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes, log: (l) => say(`berth lab: ${l}`), signal: interrupted });
     } catch (e) {
-      process.stderr.write(`berth lab: --network: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (!interrupted.aborted) process.stderr.write(`berth lab: --network: ${e instanceof Error ? e.message : String(e)}\n`);
       await stack.stop();
-      return 1;
+      return interrupted.aborted ? stoppedWhileStarting(say) : 1;
     }
     const stopStack = stack.stop;
     stack.stop = async () => {
@@ -361,35 +396,31 @@ async function runLabLocked(
   // A child that ends while the lab runs is reported (the lab keeps running: the user decides).
   for (const [name, p] of [['controller', stack.controller], ['webhook', stack.webhook]] as const) {
     void p?.done.then(() => {
-      if (!stopping) say(`berth lab: ${name} (pid ${p.pid}) ${describeExit(p)}; see ${rel(stack.logs[name])}`);
+      if (!interrupted.aborted) say(`berth lab: ${name} (pid ${p.pid}) ${describeExit(p)}; see ${rel(stack.logs[name])}`);
     });
   }
   if (net) {
     for (const [node, p] of net.speakers) {
       void p.done.then(() => {
         // Not when the lab stops it, nor when it was replaced by a restart (startSpeaker).
-        if (!stopping && net.speakers.get(node) === p) say(`berth lab: speaker ${node} (pid ${p.pid}) ${describeExit(p)}; see ${rel(net.speakerLog(node))}`);
+        if (!interrupted.aborted && net.speakers.get(node) === p) say(`berth lab: speaker ${node} (pid ${p.pid}) ${describeExit(p)}; see ${rel(net.speakerLog(node))}`);
       });
     }
   }
-  let stopping = false;
-  return new Promise<number>((resolveRun) => {
-    const stop = (sig: string): void => {
-      if (stopping) return;
-      stopping = true;
-      say(`berth lab: ${sig}, stopping`);
-      stack.stop().then(
-        () => {
-          say('berth lab: stopped');
-          resolveRun(0);
-        },
-        (e: unknown) => {
-          process.stderr.write(`berth lab: stop failed: ${e instanceof Error ? e.message : String(e)}\n`);
-          resolveRun(1);
-        },
-      );
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await new Promise<void>((r) => (interrupted.aborted ? r() : interrupted.addEventListener('abort', () => r(), { once: true })));
+  try {
+    await stack.stop();
+  } catch (e) {
+    process.stderr.write(`berth lab: stop failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    say('berth lab: stopped (with errors above)');
+    return 1;
+  }
+  say('berth lab: stopped');
+  return 0;
+}
+
+/** A signal during startup: startLabStack / startLabNetwork have undone what they made. */
+function stoppedWhileStarting(say: (line: string) => void): number {
+  say('berth lab: stopped (interrupted while starting; what it had started is stopped and removed)');
+  return 0;
 }

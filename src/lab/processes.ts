@@ -48,6 +48,11 @@ export interface SpawnOptions {
    * false for a child that must outlive this process.
    */
   readonly exitWithParent?: boolean;
+  /**
+   * Stops the child (SIGTERM, SIGKILL 5 s later) when this signal aborts, e.g. a Ctrl-C while the lab starts: a
+   * `waitFor` of its ready line then rejects (the process exited), and the caller undoes what it made.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const MAX_BUFFER = 256 * 1024;
@@ -164,6 +169,15 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
       return code;
     },
   };
+  const abortSignal = opts.signal;
+  if (abortSignal) {
+    const onAbort = (): void => void proc.stop();
+    if (abortSignal.aborted) queueMicrotask(onAbort);
+    else {
+      abortSignal.addEventListener('abort', onAbort, { once: true });
+      void done.then(() => abortSignal.removeEventListener('abort', onAbort));
+    }
+  }
   return proc;
 }
 
@@ -222,4 +236,18 @@ export async function startWebhookProcess(
     await p.stop('SIGKILL');
     throw e;
   }
+}
+
+/**
+ * A signal that aborts when `outer` does (at once if it already did), until `release()`: ties children (spawnNode's
+ * `signal`) to a Ctrl-C only while they start, so that a stop after startup keeps its own order (speakers before the
+ * forwarders they talk through). Without `outer`, a signal that never aborts.
+ */
+export function startupSignal(outer: AbortSignal | undefined): { readonly signal: AbortSignal; release(): void } {
+  const c = new AbortController();
+  if (!outer) return { signal: c.signal, release: () => undefined };
+  const onAbort = (): void => c.abort(outer.reason);
+  if (outer.aborted) onAbort();
+  else outer.addEventListener('abort', onAbort, { once: true });
+  return { signal: c.signal, release: () => outer.removeEventListener('abort', onAbort) };
 }

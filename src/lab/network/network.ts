@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { applyObject } from '../../kube/apply.ts';
 import type { KubeClient, KubeObject } from '../../kube/client.ts';
 import { Resources } from '../../kube/resources.ts';
-import { spawnNode, type NodeProcess } from '../processes.ts';
+import { spawnNode, startupSignal, type NodeProcess } from '../processes.ts';
 import { labNode } from '../workloads/nodes.ts';
 import { FORWARDER_MAIN, startBridge, type Bridge } from './forward.ts';
 import { buildTopology, cleanStale, type SegmentHost, type Topology } from './topology.ts';
@@ -48,6 +48,11 @@ export interface LabNetworkOptions {
   /** Apply pool and L2Advertisement `lab-l2` (default true). */
   pool?: boolean;
   log?: (line: string) => void;
+  /**
+   * Aborting it (a Ctrl-C) while the network starts stops the forwarders and speakers started so far and deletes
+   * the namespaces, then startLabNetwork rejects with the signal's reason. After startup it is ignored: call stop().
+   */
+  signal?: AbortSignal;
 }
 
 export interface LabNetwork {
@@ -111,9 +116,12 @@ export function labL2Objects(): KubeObject[] {
 export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork> {
   const log = o.log ?? (() => undefined);
   const stateDir = o.stateDir ?? DEFAULT_STATE_DIR;
+  o.signal?.throwIfAborted();
   const cleaned = await cleanStale(stateDir, { killProcesses: true });
   if (cleaned.length) log(`network: removed stale namespaces of earlier runs ${cleaned.join(', ')}`);
-  const topology = await buildTopology({ nodes: o.nodes ?? 3, stateDir });
+  const topology = await buildTopology({ nodes: o.nodes ?? 3, stateDir, ...(o.signal ? { signal: o.signal } : {}) });
+  const startup = startupSignal(o.signal);
+  const checkpoint = (): void => startup.signal.throwIfAborted();
   const socketPath = join(o.dir, 'api.sock');
   const forwarders: NodeProcess[] = [];
   const speakers = new Map<string, NodeProcess>();
@@ -164,7 +172,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
         ...(o.speakerArgs ?? []),
         ...extraArgs,
       ],
-      { wrapper: ['ip', 'netns', 'exec', h.ns], logFile: speakerLog(name), env: { ...process.env, METALLB_NODE_NAME: h.name } },
+      { wrapper: ['ip', 'netns', 'exec', h.ns], logFile: speakerLog(name), env: { ...process.env, METALLB_NODE_NAME: h.name }, signal: startup.signal },
     );
     speakers.set(name, p);
     await p.waitFor(/speaker: ready/, 60_000);
@@ -172,6 +180,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   };
 
   try {
+    checkpoint();
     bridge = await startBridge(socketPath, { host: '127.0.0.1', port: o.labPort });
     for (const h of topology.nodes) {
       // --exit-with-parent + a stdin pipe: after a SIGKILL of this process the forwarders exit too.
@@ -179,10 +188,12 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
         wrapper: ['ip', 'netns', 'exec', h.ns],
         stdin: 'pipe',
         logFile: join(o.dir, `forwarder-${h.name}.log`),
+        signal: startup.signal,
       });
       forwarders.push(f);
     }
     await Promise.all(forwarders.map((f) => f.waitFor(/forwarder: listening/, 30_000)));
+    checkpoint();
     await applyAll(o.client, topology.nodes.map(networkNode));
     const secret = await o.client.get(Resources.secrets, MEMBERLIST_SECRET, SPEAKER_NAMESPACE);
     if (!secret.ok) {
@@ -198,13 +209,19 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
     }
     if (o.pool !== false) await applyAll(o.client, labL2Objects());
     log(`network: segment ${topology.prefix} (switch ${topology.sw}, client ${topology.client.ns}, nodes ${topology.nodes.map((n) => n.ns).join(' ')})`);
+    checkpoint();
     if (o.speakers !== false) {
       await Promise.all(topology.nodes.map((h) => startSpeaker(h.name)));
+      checkpoint();
       log(`network: speakers ${[...speakers].map(([n, p]) => `${n}=pid ${p.pid}`).join(' ')}`);
     }
   } catch (e) {
     await stop();
+    // Interrupted: a child stopped by the abort makes its waitFor fail first; the interruption is the reason.
+    startup.signal.throwIfAborted();
     throw e;
+  } finally {
+    startup.release();
   }
   return {
     topology,

@@ -204,7 +204,7 @@ export async function cleanStale(stateDir: string, o: { killProcesses?: boolean 
  * `nodad`, usable at once). Records the run in `<stateDir>/<prefix>.json` first (so a SIGKILL during the build is
  * cleaned by the next start); on failure deletes what it made and throws.
  */
-export async function buildTopology(o: { nodes: number; stateDir: string; prefix?: string }): Promise<Topology> {
+export async function buildTopology(o: { nodes: number; stateDir: string; prefix?: string; /** Checked between hosts: aborting deletes what was made and throws its reason. */ signal?: AbortSignal }): Promise<Topology> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_LAB_NODES) throw new Error(`lab network: --nodes ${o.nodes} is not an integer from 1 to ${MAX_LAB_NODES}`);
   const prefix = o.prefix ?? newPrefix();
   if (!/^[a-z][a-z0-9]{0,11}$/.test(prefix)) throw new Error(`lab network: prefix "${prefix}" must be 1-12 characters of [a-z0-9], starting with a letter`);
@@ -240,9 +240,14 @@ export async function buildTopology(o: { nodes: number; stateDir: string; prefix
     await ip('netns', 'add', sw);
     await ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
     await ip('-n', sw, 'link', 'set', 'br0', 'up');
+    o.signal?.throwIfAborted();
     const client = await attach({ name: 'client', ...SEGMENT.client });
     const nodes: SegmentHost[] = [];
-    for (let i = 1; i <= o.nodes; i++) nodes.push(await attach(nodeAddresses(i)));
+    for (let i = 1; i <= o.nodes; i++) {
+      o.signal?.throwIfAborted();
+      nodes.push(await attach(nodeAddresses(i)));
+    }
+    o.signal?.throwIfAborted();
     const extra: SegmentHost[] = [];
     return {
       prefix,
