@@ -680,3 +680,34 @@ test('connect failures: the first and each new error at info, warn once after wa
     /warnAfterAttempts 0 must be an integer of at least 1/,
   );
 });
+
+test('connect failures: a new error after repeats is logged at info again, naming the attempt', async (t) => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const lines: Array<{ level: number; msg: string; attempt?: number }> = [];
+  const captured = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const { session, downs } = await setup(t, { peerPort: port, log: captured, warnAfterAttempts: 100 });
+  session.start();
+  const until = async (cond: () => boolean) => {
+    const end = Date.now() + 5000;
+    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  };
+  await until(() => downs.length >= 2);
+  // Now something listens on the port and hangs up at once: a different error.
+  const rude = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => rude.listen(port, '127.0.0.1', r));
+  t.after(() => rude.close());
+  await until(() => downs.some((d) => d.reason !== 'connect-failed'));
+  await session.stop();
+  const changed = downs.find((d) => d.reason !== 'connect-failed')!;
+  assert.ok(changed, `a different error came (${downs.map((d) => d.reason).join(', ')})`);
+  const line = lines.find((l) => l.attempt === changed.attempt)!;
+  assert.equal(line.level, 30, 'a change of error: info');
+  assert.match(
+    line.msg,
+    new RegExp(`^BGP connection attempt failed \\(attempt ${changed.attempt}, new error\\): `),
+  );
+  assert.equal(lines.find((l) => l.attempt === 2)!.level, 20, 'the repeat before it: debug');
+});
