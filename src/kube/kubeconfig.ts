@@ -67,8 +67,9 @@ export async function loadClusterAccess(opts: LoadOptions = {}): Promise<LoadRes
   }
   if (files.length > 0) {
     // yaml is loaded only when a kubeconfig file is read: in-cluster processes (the speaker) never load it.
-    const { parse } = await import('yaml');
-    return fromFiles(files, parse, opts.context);
+    // yaml is CommonJS: Node's ESM loader and the esbuild bundle both give its exports as the default export.
+    const yaml = (await import('yaml')) as unknown as { default: { parse: (text: string) => unknown } };
+    return fromFiles(files, yaml.default.parse, opts.context);
   }
   const sa = opts.serviceAccountDir ?? SA_DIR;
   if (env.KUBERNETES_SERVICE_HOST && existsSync(join(sa, 'token'))) return inCluster(env, sa);
