@@ -16,7 +16,9 @@
 // the BGPPeer the session belongs to, since `kubectl describe bgppeer <name>` is where a MetalLB user looks for a
 // peer's health; the node is in the message and in reportingInstance. Reasons (docs/bgp.md "Session events"):
 // Normal `BGPSessionUp`, Warning `BGPSessionDown` with the NOTIFICATION text (sent or received: code/subcode names
-// and the shutdown communication, RFC 8203), Warning `BFDSessionDown` with the BFD diagnostic, Normal `BFDSessionUp`.
+// and the shutdown communication, RFC 8203), Warning `BGPSessionConnectFailed` for a session that cannot connect
+// (rate-limited: first failure, change of error, the same error at most every 5 min), Warning `BFDSessionDown` with
+// the BFD diagnostic, Normal `BFDSessionUp`.
 import type { EventEmitter } from 'node:events';
 import { SERVICE_STATUS_LABELS } from '../api/service-l2-status.ts';
 import type { OwnerReference } from '../api/object.ts';
