@@ -42,13 +42,12 @@ const count = (text: string, re: RegExp): number => text.split('\n').filter((l) 
 test('Ctrl-C while the lab starts: the webhook already started is stopped, "stopped" is printed, the lock removed', { timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-labsig-'));
   const kids: number[] = [];
-  let lab: NodeProcess | undefined;
+  const lab = spawnNode(MAIN, ['lab', '--dir', dir]);
   t.after(async () => {
-    await lab?.stop('SIGKILL');
+    await lab.stop('SIGKILL');
     for (const pid of kids) killQuietly(pid);
     rmSync(dir, { recursive: true, force: true });
   });
-  lab = spawnNode(MAIN, ['lab', '--dir', dir]);
   // The webhook runs, the controller is starting: the lab is half up.
   const m = await lab.waitFor(/berth lab: webhook pid (\d+)/, 150_000);
   const webhookPid = Number(m[1]);
@@ -67,14 +66,13 @@ test('Ctrl-C while the lab starts: the webhook already started is stopped, "stop
 
 test('the duplicate SIGINT a wrapper relays does not cut the stop short: "stopped" once, exit 0, lock removed', { timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-labsig2-'));
-  let lab: NodeProcess | undefined;
   const kids: number[] = [];
+  const lab = spawnNode(MAIN, ['lab', '--dir', dir]);
   t.after(async () => {
-    await lab?.stop('SIGKILL');
+    await lab.stop('SIGKILL');
     for (const pid of kids) killQuietly(pid);
     rmSync(dir, { recursive: true, force: true });
   });
-  lab = spawnNode(MAIN, ['lab', '--dir', dir]);
   await lab.waitFor(/berth lab: ready/, 150_000);
   const out0 = lab.output();
   kids.push(Number(/berth lab: controller pid (\d+)/.exec(out0)?.[1]), Number(/berth lab: webhook pid (\d+)/.exec(out0)?.[1]));
