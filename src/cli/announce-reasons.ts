@@ -240,8 +240,8 @@ function speakerMessage(svc: ServiceView, l2: readonly string[], bgpNodes: reado
 // - the node's speaker Lease (src/speaker/liveness/lease.ts): renewTime + leaseDurationSeconds passed → `speakerDown`;
 // - the Events the speaker wrote: Warning `IPConflict` / `announceFailed` on the Service from that node (speaker.ts;
 //   the IP is not answered there) → that reason; on the BGPPeer, the latest session Event from that node
-//   (`BGPSessionUp` vs `BGPSessionDown` / `BFDSessionDown` / any other Warning) → `sessionDown`, and no `BGPSessionUp`
-//   at all → `sessionNotEstablished` (Events expire, 1 h by default on kube-apiserver: an older session reads so too,
+//   (`BGPSessionUp` vs `BGPSessionDown` / `BFDSessionDown` / any other Warning) → `sessionDown`; the last one
+//   `BGPSessionConnectFailed`, or no session Event at all → `sessionNotEstablished` (Events expire, 1 h by default on kube-apiserver: an older session reads so too,
 //   which the message says).
 
 /** The Events that speak about announcements (speaker.ts, bgp-status.ts), reduced to what the checks need. */
@@ -394,7 +394,15 @@ export function checkAnnouncers(
         continue;
       }
       if (last && (last.type === 'Warning' || last.reason === 'BFDSessionUp')) {
-        unconfirmed.push({ mode: 'bgp', node: b.node, peer, reason: 'sessionDown', message: `bgp ${b.node} → ${peer}: ${last.reason}${ago(inputs.nowMs, last.lastMs)}: ${last.message}` });
+        // BGPSessionConnectFailed (bgp-status.ts): the session never got up since; any other: it went down.
+        const never = last.reason === 'BGPSessionConnectFailed';
+        unconfirmed.push({
+          mode: 'bgp',
+          node: b.node,
+          peer,
+          reason: never ? 'sessionNotEstablished' : 'sessionDown',
+          message: `bgp ${b.node} → ${peer}: ${never ? 'not Established: ' : ''}${last.reason}${ago(inputs.nowMs, last.lastMs)}: ${last.message}`,
+        });
         continue;
       }
       unconfirmed.push({

@@ -49,12 +49,13 @@ function inputs(events: KubeObject[] | undefined): CheckInputs {
 }
 
 test('BGP: only peers whose last session Event from that node is BGPSessionUp are announced; down and never-up peers are marked', () => {
-  const announcers = announcersOf([], [bgpStatus('n1', 'web', ['router-bad', 'router-bgp', 'router-flap'])]);
+  const announcers = announcersOf([], [bgpStatus('n1', 'web', ['router-bad', 'router-bgp', 'router-flap', 'router-refused'])]);
   const events = [
     event({ kind: 'BGPPeer', ns: NS, name: 'router-bgp', type: 'Normal', reason: 'BGPSessionUp', node: 'n1', agoS: 300 }),
     // n3's session to router-bad is up; n1's never was (only n1 counts).
     event({ kind: 'BGPPeer', ns: NS, name: 'router-bad', type: 'Normal', reason: 'BGPSessionUp', node: 'n3', agoS: 60 }),
     event({ kind: 'BGPPeer', ns: NS, name: 'router-flap', type: 'Normal', reason: 'BGPSessionUp', node: 'n1', agoS: 120 }),
+    event({ kind: 'BGPPeer', ns: NS, name: 'router-refused', type: 'Warning', reason: 'BGPSessionConnectFailed', node: 'n1', agoS: 3, message: 'node "n1": connect ECONNREFUSED' }),
     event({ kind: 'BGPPeer', ns: NS, name: 'router-flap', type: 'Warning', reason: 'BGPSessionDown', node: 'n1', agoS: 30, message: 'node "n1": BGP session to 192.0.2.9:179 down: hold timer expired' }),
   ];
   const r = checkAnnouncers('shop/web', announcers.get('shop/web')!, inputs(events));
@@ -64,10 +65,15 @@ test('BGP: only peers whose last session Event from that node is BGPSessionUp ar
     [
       ['n1', 'router-bad', 'sessionNotEstablished'],
       ['n1', 'router-flap', 'sessionDown'],
+      ['n1', 'router-refused', 'sessionNotEstablished'],
     ],
   );
   assert.match(r.unconfirmed[1]!.message, /BGPSessionDown 30 s ago: .*hold timer expired/);
-  assert.equal(announcedText({ layer2: r.l2Nodes, bgp: r.bgp }, r.unconfirmed), 'bgp: n1 → router-bgp,router-bad (not established),router-flap (session down)');
+  assert.match(r.unconfirmed[2]!.message, /not Established: BGPSessionConnectFailed 3 s ago: .*ECONNREFUSED/);
+  assert.equal(
+    announcedText({ layer2: r.l2Nodes, bgp: r.bgp }, r.unconfirmed),
+    'bgp: n1 → router-bgp,router-bad (not established),router-flap (session down),router-refused (not established)',
+  );
 });
 
 test('BGP: a session that comes back up after a down is announced again; same-second Up and Down counts as down', () => {
