@@ -3,8 +3,9 @@
 // talking to it over HTTPS: the webhook (its Service is routed to 127.0.0.1 by an
 // EndpointSlice, as kube-apiserver would reach a pod) and the controller. Prints the kubeconfig and commands to try;
 // Ctrl-C stops the children (by pid) and the lab. One lab per --dir: <dir>/lab.pid (src/lab/lock.ts) refuses a
-// second start on the same folder. A child (controller, webhook, speaker) that ends while the lab runs is reported
-// with its exit code or signal.
+// second start on the same folder. The controller and the webhook are restarted when they end while the lab runs,
+// with the kubelet's back-off (the lab stands in for the cluster); each end is reported with its exit code or
+// signal, as is a speaker's (not restarted). Ctrl-C (or SIGTERM/SIGHUP) stops everything, also while starting.
 //   flags: --dir DIR (default .lab/dev)  --port N (default 0 = any free port)  --no-webhook  --persist
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -45,6 +46,12 @@ export interface LabStackOptions {
   /** IPv4 /24 blocks of Pod IPs (src/lab/workloads/pod-ips.ts); the network lab's avoid its segment and pool. */
   podIpv4Blocks?: readonly string[];
   log?: (line: string) => void;
+  /**
+   * Restart the controller and the webhook when they exit while the lab runs, with the kubelet's CrashLoopBackOff
+   * (10 s, doubling to 5 min, back to 10 s after 10 min of running), since the lab stands in for the cluster that
+   * would restart their Pods. Each exit and restart is logged. Default false (tests that kill a child on purpose).
+   */
+  restart?: boolean;
   /**
    * Aborting it (a Ctrl-C) while the stack starts stops the children started so far and the lab server, then
    * startLabStack rejects with the signal's reason. After startup it is ignored: call stop().
@@ -151,12 +158,70 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   let webhook: NodeProcess | undefined;
   let webhookPort: number | undefined;
   let kube: Kube | undefined;
+  // Aborted by stop(): a restart waiting for its back-off, or starting, gives up (and its process is stopped).
+  const stopping = new AbortController();
   const stop = async (): Promise<void> => {
+    stopping.abort();
     await Promise.all([controller?.stop(), webhook?.stop()]);
     kube?.close();
     await lab.stop();
   };
   const startup = startupSignal(opts.signal);
+  const controllerArgs = [
+    '--kubeconfig',
+    lab.kubeconfigPath,
+    '--namespace',
+    LAB_NAMESPACE,
+    '--metrics-port',
+    'auto',
+    '--metrics-host',
+    '127.0.0.1',
+    '--replica-id',
+    'lab-controller-0',
+    ...(opts.controllerArgs ?? []),
+  ];
+  const startController = (signal: AbortSignal): Promise<ControllerProcess> =>
+    startControllerProcess(controllerArgs, { logFile: logs.controller, timeoutMs: 60_000, signal });
+  /** Spawns the webhook on `port` (0: any), routes its Service there, waits until ready. */
+  const startWebhook = async (client: KubeClient, port: number, signal: AbortSignal, onSpawn: (p: NodeProcess) => void): Promise<number> => {
+    const p = spawnNode(WEBHOOK_MAIN, ['--kubeconfig', lab.kubeconfigPath, '--namespace', LAB_NAMESPACE, '--host', '127.0.0.1', '--port', String(port)], {
+      logFile: logs.webhook,
+      signal,
+    });
+    onSpawn(p);
+    const m = await p.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
+    const listening = Number(m[1]);
+    await routeWebhook(client, listening);
+    await p.waitFor(/webhook: ready /, 60_000);
+    return listening;
+  };
+  /** Restarts a child each time it exits (see LabStackOptions.restart) until stop(). */
+  const supervise = (name: 'controller' | 'webhook', first: NodeProcess, restart: () => Promise<NodeProcess>): void => {
+    let delayMs: number = RESTART_BACKOFF.initialMs;
+    const watch = (p: NodeProcess, startedAt: number): void => {
+      void p.done.then(async () => {
+        if (stopping.signal.aborted) return;
+        if (Date.now() - startedAt >= RESTART_BACKOFF.resetAfterMs) delayMs = RESTART_BACKOFF.initialMs;
+        log(`${name} (pid ${p.pid}) ${describeExit(p)}; see ${logs[name]}; restarting it in ${delayMs / 1000} s (back-off as the kubelet's: doubles up to ${RESTART_BACKOFF.maxMs / 60_000} min)`);
+        for (;;) {
+          const waited = await sleepUnlessAborted(delayMs, stopping.signal);
+          delayMs = Math.min(delayMs * 2, RESTART_BACKOFF.maxMs);
+          if (!waited) return;
+          try {
+            const next = await restart();
+            if (stopping.signal.aborted) return;
+            log(`${name} restarted: pid ${next.pid}`);
+            watch(next, Date.now());
+            return;
+          } catch (e) {
+            if (stopping.signal.aborted) return;
+            log(`${name} restart failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}; see ${logs[name]}; next try in ${delayMs / 1000} s`);
+          }
+        }
+      });
+    };
+    watch(first, Date.now());
+  };
   const checkpoint = (): void => startup.signal.throwIfAborted();
   try {
     checkpoint();
@@ -174,41 +239,57 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
     // persisted folder their configurations already exist.
     if (opts.webhook !== false) {
       await applyAll(client, repoObjects('policies/webhooks'), 'webhook configuration');
-      webhook = spawnNode(
-        WEBHOOK_MAIN,
-        ['--kubeconfig', lab.kubeconfigPath, '--namespace', LAB_NAMESPACE, '--host', '127.0.0.1', '--port', '0'],
-        { logFile: logs.webhook, signal: startup.signal },
-      );
-      const m = await webhook.waitFor(/webhook: listening on https:\/\/127\.0\.0\.1:(\d+)/, 60_000);
-      webhookPort = Number(m[1]);
-      await routeWebhook(client, webhookPort);
-      await webhook.waitFor(/webhook: ready /, 60_000);
-      log(`webhook pid ${webhook.pid} serving on 127.0.0.1:${webhookPort}`);
+      webhookPort = await startWebhook(client, 0, startup.signal, (p) => (webhook = p));
+      log(`webhook pid ${webhook!.pid} serving on 127.0.0.1:${webhookPort}`);
     }
     checkpoint();
     if (opts.devPools !== false) await applyAll(client, repoObjects('examples/dev'), 'dev pool');
     checkpoint();
     if (opts.controller !== false) {
-      controller = await startControllerProcess(
-        [
-          '--kubeconfig',
-          lab.kubeconfigPath,
-          '--namespace',
-          LAB_NAMESPACE,
-          '--metrics-port',
-          'auto',
-          '--metrics-host',
-          '127.0.0.1',
-          '--replica-id',
-          'lab-controller-0',
-          ...(opts.controllerArgs ?? []),
-        ],
-        { logFile: logs.controller, timeoutMs: 60_000, signal: startup.signal },
-      );
+      controller = await startController(startup.signal);
       log(`controller pid ${controller.pid}`);
     }
     checkpoint();
-    return { lab, kube, client, controller, webhook, webhookPort, logs, stop };
+    if (opts.restart) {
+      if (controller) {
+        supervise('controller', controller, async () => {
+          const p = await startController(stopping.signal);
+          controller = p;
+          if (p.metricsPort) log(`controller metrics now http://127.0.0.1:${p.metricsPort}/metrics`);
+          return p;
+        });
+      }
+      if (webhook) {
+        supervise('webhook', webhook, async () => {
+          let p: NodeProcess | undefined;
+          // Its port again (the route and the printed metrics URL stay right); any port if that one is taken.
+          try {
+            await startWebhook(client, webhookPort ?? 0, stopping.signal, (x) => (p = webhook = x));
+          } catch (e) {
+            if (stopping.signal.aborted || !p?.exited) throw e;
+            webhookPort = await startWebhook(client, 0, stopping.signal, (x) => (p = webhook = x));
+            log(`webhook now serves on 127.0.0.1:${webhookPort}`);
+          }
+          return p!;
+        });
+      }
+    }
+    return {
+      lab,
+      kube,
+      client,
+      get controller() {
+        return controller;
+      },
+      get webhook() {
+        return webhook;
+      },
+      get webhookPort() {
+        return webhookPort;
+      },
+      logs,
+      stop,
+    };
   } catch (e) {
     await stop();
     // Interrupted: a child killed by the abort makes its waitFor fail first; the interruption is the reason.
@@ -217,6 +298,25 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   } finally {
     startup.release();
   }
+}
+
+/** The kubelet's restart back-off for a crashing container (CrashLoopBackOff), used for the lab's children. */
+export const RESTART_BACKOFF = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 } as const;
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts (at once if it already did). */
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(t);
+      resolve(false);
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook] [--persist] [--network [--nodes N]]
@@ -337,6 +437,7 @@ async function runLabLocked(
       webhook: v['no-webhook'] !== true,
       log: (l) => say(`berth lab: ${l}`),
       signal: interrupted,
+      restart: true,
       ...(network ? { nodes: 0, devPools: false, podIpv4Blocks: NETWORK_POD_IPV4_BLOCKS } : {}),
     });
   } catch (e) {
@@ -393,12 +494,8 @@ async function runLabLocked(
   // Last, so a reader that waits for this line has everything above it.
   say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speakers` : ''})`);
 
-  // A child that ends while the lab runs is reported (the lab keeps running: the user decides).
-  for (const [name, p] of [['controller', stack.controller], ['webhook', stack.webhook]] as const) {
-    void p?.done.then(() => {
-      if (!interrupted.aborted) say(`berth lab: ${name} (pid ${p.pid}) ${describeExit(p)}; see ${rel(stack.logs[name])}`);
-    });
-  }
+  // The controller and the webhook are restarted with back-off by the stack (each exit and restart is logged above);
+  // a speaker that ends is reported and not restarted (tests and benches stop speakers on purpose).
   if (net) {
     for (const [node, p] of net.speakers) {
       void p.done.then(() => {
