@@ -241,8 +241,8 @@ function speakerMessage(svc: ServiceView, l2: readonly string[], bgpNodes: reado
 // - the Events the speaker wrote: Warning `IPConflict` / `announceFailed` on the Service from that node (speaker.ts;
 //   the IP is not answered there) → that reason; on the BGPPeer, the latest session Event from that node
 //   (`BGPSessionUp` vs `BGPSessionDown` / `BFDSessionDown` / any other Warning) → `sessionDown`; the last one
-//   `BGPSessionConnectFailed`, or no session Event at all → `sessionNotEstablished` (Events expire, 1 h by default on kube-apiserver: an older session reads so too,
-//   which the message says).
+//   `BGPSessionConnectFailed` → `sessionNotEstablished`; no session Event at all → listed (Events expire, 1 h by
+//   default on kube-apiserver, so a long-Established session has none; a failing one keeps writing Warnings).
 
 /** The Events that speak about announcements (speaker.ts, bgp-status.ts), reduced to what the checks need. */
 export interface AnnounceEvent {
@@ -405,13 +405,10 @@ export function checkAnnouncers(
         });
         continue;
       }
-      unconfirmed.push({
-        mode: 'bgp',
-        node: b.node,
-        peer,
-        reason: 'sessionNotEstablished',
-        message: `bgp ${b.node} → ${peer}: no BGPSessionUp event from node "${b.node}" on BGPPeer ${peer}: the session is not known to be Established (kubectl describe bgppeer -n ${inputs.namespace} ${peer}; Events expire after 1 h by default)`,
-      });
+      // No session Event from that node at all: Events expire (1 h by default on kube-apiserver), so an Established
+      // session soon has none; a session that fails keeps writing BGPSessionConnectFailed (at least every 5 min,
+      // bgp-status.ts) or BGPSessionDown. Absence is not a failure: the peer stays listed.
+      peers.push(peer);
     }
     if (peers.length > 0 || b.peers.length === 0) bgp.push({ node: b.node, peers });
   }
