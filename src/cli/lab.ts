@@ -200,7 +200,10 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
     let delayMs: number = RESTART_BACKOFF.initialMs;
     const watch = (p: NodeProcess, startedAt: number): void => {
       void p.done.then(async () => {
-        if (stopping.signal.aborted) return;
+        // A Ctrl-C in a terminal reaches the whole process group: the child may end on it a moment before the lab
+        // starts stopping. Not a crash then: a short grace, and no restart once the lab is interrupted or stopping.
+        const ending = (): boolean => stopping.signal.aborted || opts.signal?.aborted === true;
+        if (ending() || !(await sleepUnlessAborted(250, stopping.signal)) || ending()) return;
         if (Date.now() - startedAt >= RESTART_BACKOFF.resetAfterMs) delayMs = RESTART_BACKOFF.initialMs;
         log(`${name} (pid ${p.pid}) ${describeExit(p)}; see ${logs[name]}; restarting it in ${delayMs / 1000} s (back-off as the kubelet's: doubles up to ${RESTART_BACKOFF.maxMs / 60_000} min)`);
         for (;;) {
