@@ -8,11 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { buildConfig } from '../src/config/build.ts';
-import { NS, bgpAd, peer, pool } from '../src/config/test-objects.ts';
-import { BgpPlanner, planBgp, type BgpWorld } from '../src/speaker/bgp-plan.ts';
+import { BgpPlanner, planBgp } from '../src/speaker/bgp-plan.ts';
 import { BgpSpeaker } from '../src/speaker/bgp-speaker.ts';
-import type { EndpointView, ServiceView } from '../src/speaker/l2-plan.ts';
+import type { ServiceView } from '../src/speaker/l2-plan.ts';
+import { benchBgpWorld } from './bgp-world.ts';
 
 interface Args {
   v4: string[];
@@ -24,48 +23,16 @@ interface Args {
 
 const say = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
 const args = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Args;
-const built = buildConfig(
-  {
-    pools: [pool('bench', args.pool)],
-    l2Advertisements: [],
-    bgpAdvertisements: [bgpAd('bench', { communities: ['64500:100'] })],
-    bgpPeers: args.peers.map((p) =>
-      peer(p.name, {
-        myASN: 64500,
-        peerASN: 64501,
-        peerAddress: p.peerAddress,
-        sourceAddress: p.sourceAddress,
-        dualStackAddressFamily: true,
-      }),
-    ),
-    communities: [],
-    bfdProfiles: [],
-    namespaces: [],
-  },
-  { namespace: NS },
+const bw = benchBgpWorld(
+  args.pool,
+  args.peers.map((p) => ({ name: p.name, peerAddress: p.peerAddress, sourceAddress: p.sourceAddress })),
+  [...args.v4, ...args.v6],
 );
-if (!built.config) {
-  say({ event: 'error', error: JSON.stringify(built.problems) });
+if (!('world' in bw)) {
+  say({ event: 'error', error: bw.problems });
   process.exit(1);
 }
-const ips = [...args.v4, ...args.v6];
-const services: ServiceView[] = ips.map((ip, i) => ({
-  key: `bench/s${i}`,
-  namespace: 'bench',
-  name: `s${i}`,
-  labels: {},
-  ips: [ip],
-  externalTrafficPolicy: 'Cluster',
-}));
-const endpoints = new Map<string, EndpointView[]>(
-  services.map((s) => [s.key, [{ nodeName: 'n1', ready: true, serving: true }]]),
-);
-const world = (svcs: ServiceView[]): BgpWorld => ({
-  config: built.config!,
-  nodes: [{ name: 'n1', labels: {}, networkUnavailable: false }],
-  services: svcs,
-  endpoints,
-});
+const { services, world } = bw;
 
 const log = pino({ level: process.env.AGENT_LOG ?? 'silent' });
 const speaker = new BgpSpeaker({ node: 'n1', log });

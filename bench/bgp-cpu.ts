@@ -14,12 +14,11 @@ import net from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { buildConfig } from '../src/config/build.ts';
-import { NS, bgpAd, peer, pool } from '../src/config/test-objects.ts';
-import { BgpPlanner, type BgpWorld } from '../src/speaker/bgp-plan.ts';
+import { BgpPlanner } from '../src/speaker/bgp-plan.ts';
 import { BgpSpeaker } from '../src/speaker/bgp-speaker.ts';
 import { Afi, KEEPALIVE, Safi, decodeStream, encode, newOpen } from '../src/speaker/bgp/wire/index.ts';
-import type { EndpointView, ServiceView } from '../src/speaker/l2-plan.ts';
+import type { ServiceView } from '../src/speaker/l2-plan.ts';
+import { benchBgpWorld } from './bgp-world.ts';
 
 const { values } = parseArgs({
   options: {
@@ -89,44 +88,13 @@ async function sink(): Promise<{ server: net.Server; port: number }> {
 }
 
 const sinks = [await sink(), await sink(), await sink()];
-const built = buildConfig(
-  {
-    pools: [pool('bench', ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8:100::/112'])],
-    l2Advertisements: [],
-    bgpAdvertisements: [bgpAd('bench', { communities: ['64500:100'] })],
-    bgpPeers: sinks.map((x, i) =>
-      peer(`r${i + 1}`, {
-        myASN: 64500,
-        peerASN: 64501,
-        peerAddress: '::1',
-        peerPort: x.port,
-        dualStackAddressFamily: true,
-      }),
-    ),
-    communities: [],
-    bfdProfiles: [],
-    namespaces: [],
-  },
-  { namespace: NS },
+const bw = benchBgpWorld(
+  ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8:100::/112'],
+  sinks.map((x, i) => ({ name: `r${i + 1}`, peerAddress: '::1', peerPort: x.port })),
+  [...V4, ...V6],
 );
-if (!built.config) throw new Error(`bench/bgp-cpu: config refused: ${JSON.stringify(built.problems)}`);
-const services: ServiceView[] = [...V4, ...V6].map((ip, i) => ({
-  key: `bench/s${i}`,
-  namespace: 'bench',
-  name: `s${i}`,
-  labels: {},
-  ips: [ip],
-  externalTrafficPolicy: 'Cluster',
-}));
-const endpoints = new Map<string, EndpointView[]>(
-  services.map((s) => [s.key, [{ nodeName: 'n1', ready: true, serving: true }]]),
-);
-const world = (svcs: ServiceView[]): BgpWorld => ({
-  config: built.config!,
-  nodes: [{ name: 'n1', labels: {}, networkUnavailable: false }],
-  services: svcs,
-  endpoints,
-});
+if (!('world' in bw)) throw new Error(`bench/bgp-cpu: config refused: ${bw.problems}`);
+const { services, world } = bw;
 
 const speaker = new BgpSpeaker({ node: 'n1', log: pino({ level: 'silent' }) });
 const planner = new BgpPlanner();
