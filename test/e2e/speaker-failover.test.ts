@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import type { NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
 import { freeUdpPort } from '../helpers/net.ts';
+import { until as pollUntil } from '../helpers/poll.ts';
 import { spawnSpeaker, speakerReady } from '../helpers/speaker-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,22 +39,11 @@ async function kubectl(args: string[], input?: string): Promise<string> {
   return r.stdout;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      const logs = [...speakers].map(([n, s]) => `--- ${n}\n${s.p.output().slice(-2000)}`).join('\n');
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** `until` from test/helpers/poll.ts, polling every 100 ms, with the speakers' last output on a timeout. */
+function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  return pollUntil(what, fn, timeoutMs, 100, () =>
+    [...speakers].map(([n, s]) => `--- ${n}\n${s.p.output().slice(-2000)}`).join('\n'),
+  );
 }
 
 function value(text: string, series: string): number | undefined {

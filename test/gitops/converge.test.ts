@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { spawnNode, startControllerProcess, type NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import { until } from '../helpers/poll.ts';
 import { argoWaves, idOf, kustomize, type K8sObject } from './render.ts';
 
 /** How Argo CD applies with ServerSideApply=true: its field manager, conflicts forced (Argo CD sync options). */
@@ -66,21 +67,6 @@ function containerArgs(deployment: K8sObject, name: string, drop: readonly strin
   return [name, ...args.slice(1).filter((a) => !drop.some((d) => a === d || a.startsWith(`${d}=`)))];
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function kubectlOk(lab: TestLab, args: string[], input?: string): Promise<string> {
   const r = await lab.kubectl(args, input === undefined ? {} : { input });
