@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { alive, waitGone as gone } from '../../test/helpers/lab-process.ts';
 import { describeExit, spawnNode } from './processes.ts';
 
 function script(t: { after(fn: () => void): void }, body: string): string {
@@ -66,22 +67,6 @@ process.stdout.write('child pid ' + c.pid + '\\n');
 setInterval(() => {}, 1000);
 `,
   );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Polls until `pid` is gone or `timeoutMs` passed; true when gone. */
-async function gone(pid: number, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-  return !alive(pid);
 }
 
 test('exitWithParent (default): a child exits when its parent is SIGKILLed', async (t) => {
