@@ -24,13 +24,14 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, s
 import os from 'node:os';
 import { join } from 'node:path';
 import { bundle, REPO } from '../image/bundle.ts';
-import type { KubeClient, KubeObject } from '../src/kube/client.ts';
+import type { KubeObject } from '../src/kube/client.ts';
 import { connect } from '../src/kube/connect.ts';
 import { Resources } from '../src/kube/resources.ts';
 import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/forward.ts';
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../src/lab/testing.ts';
 import { BirdCli } from './bird-cli.ts';
+import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, must, routerNodeNetns } from './lab-objects.ts';
 import { daemonSetNodeOptions, procMemory, steadyRssMiB, type ProcMemory } from './speaker-rss.ts';
 
 export interface SpeakerBenchOptions {
@@ -53,14 +54,6 @@ const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const load = (): string => `load ${os.loadavg()[0]!.toFixed(1)}`;
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: 'pipe' });
 
-/** Preloaded into the speaker: V8's heap figures on stderr every 2 s (`bench-heap used=… total=…`, MiB). */
-const HEAP_REPORTER =
-  'data:text/javascript,' +
-  encodeURIComponent(
-    "import v8 from 'node:v8'; const m = (x) => (x / 1048576).toFixed(1); setInterval(() => { const h = v8.getHeapStatistics(); " +
-      "process.stderr.write(`bench-heap used=${m(h.used_heap_size)} total=${m(h.total_heap_size)} external=${m(h.external_memory)}\\n`); }, 2000).unref();",
-  );
-
 /** The i-th Service's IP: the 768 IPv4 documentation addresses, then IPv6 /128s in 2001:db8:100::/112 (bench/bgp.ts). */
 export function benchIp(i: number): { ip: string; family: 'IPv4' | 'IPv6' } {
   if (i < 768) return { ip: `${['192.0.2', '198.51.100', '203.0.113'][Math.floor(i / 256)]!}.${i % 256}`, family: 'IPv4' };
@@ -80,52 +73,6 @@ function routerConf(): string {
   return `router id 198.51.100.1;\nprotocol device { }\n${protocols}\n`;
 }
 
-async function must<T>(
-  what: string,
-  p: Promise<{ ok: true; value: T } | { ok: false; error: { kind: string; message: string } }>,
-): Promise<void> {
-  const r = await p;
-  if (!r.ok && r.error.kind !== 'AlreadyExists') throw new Error(`${what}: ${r.error.message}`);
-}
-
-/** Service i with its IP in status (as the controller writes it) and one EndpointSlice with a ready endpoint on n1. */
-async function createService(client: KubeClient, i: number): Promise<void> {
-  const name = `svc-${i}`;
-  const { ip, family } = benchIp(i);
-  const svc: KubeObject = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: APP_NS, annotations: { 'metallb.io/ip-allocated-from-pool': 'bench' } },
-    spec: {
-      type: 'LoadBalancer',
-      allocateLoadBalancerNodePorts: false,
-      ipFamilies: [family],
-      selector: { app: name },
-      ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }],
-    },
-  };
-  await must(`create Service ${name}`, client.create(Resources.services, svc, { namespace: APP_NS }));
-  await must(
-    `status of Service ${name}`,
-    client.patch(Resources.services, name, { status: { loadBalancer: { ingress: [{ ip }] } } }, { namespace: APP_NS, subresource: 'status' }),
-  );
-  const slice: KubeObject = {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `${name}-1`, namespace: APP_NS, labels: { 'kubernetes.io/service-name': name } },
-    addressType: family,
-    endpoints: [
-      {
-        addresses: [family === 'IPv4' ? `192.0.2.${(i % 250) + 1}` : `2001:db8:53::${(i + 1).toString(16)}`],
-        nodeName: 'n1',
-        conditions: { ready: true },
-      },
-    ],
-    ports: [{ name: '', port: 8080, protocol: 'TCP' }],
-  };
-  await must(`create EndpointSlice ${name}-1`, client.create(Resources.endpointSlices, slice, { namespace: APP_NS }));
-}
-
 const ADVERTISEMENT: KubeObject = {
   apiVersion: 'metallb.io/v1beta1',
   kind: 'BGPAdvertisement',
@@ -133,15 +80,9 @@ const ADVERTISEMENT: KubeObject = {
   spec: { ipAddressPools: ['bench'], communities: ['64500:100'] },
 };
 
-async function kubectl(t: TestLab, args: string[], input?: string): Promise<void> {
-  const r = await t.kubectl(args, input !== undefined ? { input, timeoutMs: 120_000 } : { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-}
-
 /** CRDs, namespaces, Node n1, pool, 3 BGPPeers and `services` Services (not the BGPAdvertisement). Returns seconds. */
 async function populate(t: TestLab, services: number): Promise<number> {
-  const crds = readdirSync(join(REPO, 'gitops/base/crds')).filter((f) => /\.io\.yaml$/.test(f));
-  await kubectl(t, ['apply', ...crds.flatMap((f) => ['-f', join(REPO, 'gitops/base/crds', f)])]);
+  await applyMetallbCrds(t);
   const peers = ROUTER_ADDRS.map(
     (a, i) => `apiVersion: metallb.io/v1beta2
 kind: BGPPeer
@@ -172,25 +113,9 @@ spec: {addresses: [${POOL.map((p) => `'${p}'`).join(', ')}], autoAssign: false}
 ---
 ${peers}`,
   );
-  const c = await connect({ kubeconfig: t.lab.kubeconfigPath, component: 'berth-bench' });
-  if (!c.ok) throw new Error(c.message);
-  const began = performance.now();
-  let next = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        for (let i = next++; i < services; i = next++) await createService(c.kube.client, i);
-      }),
-    );
-  } finally {
-    c.kube.close();
-  }
-  return (performance.now() - began) / 1000;
-}
-
-function lastHeap(p: NodeProcess): string {
-  const m = [...p.output().matchAll(/bench-heap used=([\d.]+) total=([\d.]+) external=([\d.]+)/g)].at(-1);
-  return m ? `V8 heap ${m[1]}/${m[2]} MiB used/total, external ${m[3]} MiB` : 'V8 heap n/a';
+  return createInParallel(t, services, (client, i) =>
+    createBenchService(client, APP_NS, i, { ...benchIp(i), pool: 'bench', nodeName: 'n1' }),
+  );
 }
 
 function mem(m: ProcMemory): string {
@@ -235,20 +160,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
   };
   process.once('SIGINT', onSigint);
   try {
-    sh('ip', ['netns', 'add', R]);
-    sh('ip', ['netns', 'add', NODE]);
-    sh('ip', ['link', 'add', `${id}a`, 'type', 'veth', 'peer', 'name', `${id}b`]);
-    sh('ip', ['link', 'set', `${id}a`, 'netns', R]);
-    sh('ip', ['link', 'set', `${id}b`, 'netns', NODE]);
-    for (const [ns, ifn, a4s, a6] of [
-      [R, `${id}a`, ROUTER_ADDRS, '2001:db8:77::1/64'],
-      [NODE, `${id}b`, NODE_ADDRS, '2001:db8:77::2/64'],
-    ] as const) {
-      for (const a of a4s) sh('ip', ['-n', ns, 'addr', 'add', `${a}/24`, 'dev', ifn]);
-      sh('ip', ['-n', ns, 'addr', 'add', a6, 'dev', ifn, 'nodad']);
-      sh('ip', ['-n', ns, 'link', 'set', ifn, 'up']);
-      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    }
+    routerNodeNetns(id, R, NODE, ROUTER_ADDRS, NODE_ADDRS);
     writeFileSync(join(dir, 'bird.conf'), routerConf());
     const ctl = join(dir, 'bird.ctl');
     sh('ip', ['netns', 'exec', R, 'bird', '-c', join(dir, 'bird.conf'), '-s', ctl, '-P', birdPid]);
@@ -331,7 +243,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
       {
         tsx: false,
         wrapper: ['ip', 'netns', 'exec', NODE, 'sh', '-c', `mount -t tmpfs tmpfs /run && mkdir -p ${SA} && cp ${sa}/* ${SA}/ && exec "$@"`, 'sh'],
-        nodeArgs: ['--import', HEAP_REPORTER, ...(snapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`] : [])],
+        nodeArgs: ['--import', heapReporter(true), ...(snapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`] : [])],
         env,
         logFile: join(dir, 'speaker.log'),
       },
@@ -363,10 +275,10 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
         `BIRD has all ${EXPECTED} routes after ${allMs.toFixed(0)} ms (from the spawn; ${load()})`,
     );
     const peakStart = procMemory(speaker.pid);
-    say(`  right after: ${mem(peakStart)}; ${lastHeap(speaker)}`);
+    say(`  right after: ${mem(peakStart)}; ${lastHeap(speaker, true)}`);
     await steadyRssMiB(speaker.pid);
     const steady = procMemory(speaker.pid);
-    say(`  steady with ${N} prefixes × 3 peers: ${mem(steady)}; ${lastHeap(speaker)} (${load()}) (target ≤ 96 MB)`);
+    say(`  steady with ${N} prefixes × 3 peers: ${mem(steady)}; ${lastHeap(speaker, true)} (${load()}) (target ≤ 96 MB)`);
 
     const install: number[] = [];
     const withdraw: number[] = [];
@@ -393,7 +305,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     say('');
     say(`speaker → BIRD install (BGPAdvertisement created by an API request)  ${med(install)}   (target ≤ 1000 ms)`);
     say(`speaker → BIRD withdraw (BGPAdvertisement deleted by an API request) ${med(withdraw)}   (target ≤ 1000 ms)`);
-    say(`speaker RSS with ${N} prefixes and 3 peers, after the rounds: ${mem(end)}; ${lastHeap(speaker)} (${load()}) (target ≤ 96 MB)`);
+    say(`speaker RSS with ${N} prefixes and 3 peers, after the rounds: ${mem(end)}; ${lastHeap(speaker, true)} (${load()}) (target ≤ 96 MB)`);
     if (snapDir) {
       process.kill(speaker.pid, 'SIGUSR2');
       // The snapshot is complete once its size holds for 2 s.

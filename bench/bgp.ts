@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { BirdCli, parseRouteCount } from './bird-cli.ts';
+import { routerNodeNetns } from './lab-objects.ts';
 
 const { values } = parseArgs({
   options: {
@@ -209,20 +210,7 @@ function stats(xs: number[], loads: number[] = []): string {
 }
 
 try {
-  sh('ip', ['netns', 'add', R]);
-  sh('ip', ['netns', 'add', NODE]);
-  sh('ip', ['link', 'add', `${id}a`, 'type', 'veth', 'peer', 'name', `${id}b`]);
-  sh('ip', ['link', 'set', `${id}a`, 'netns', R]);
-  sh('ip', ['link', 'set', `${id}b`, 'netns', NODE]);
-  for (const [ns, ifn, a4s, a6] of [
-    [R, `${id}a`, ROUTER_ADDRS, '2001:db8:77::1/64'],
-    [NODE, `${id}b`, NODE_ADDRS, '2001:db8:77::2/64'],
-  ] as const) {
-    for (const a of a4s) sh('ip', ['-n', ns, 'addr', 'add', `${a}/24`, 'dev', ifn]);
-    sh('ip', ['-n', ns, 'addr', 'add', a6, 'dev', ifn, 'nodad']);
-    sh('ip', ['-n', ns, 'link', 'set', ifn, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
+  routerNodeNetns(id, R, NODE, ROUTER_ADDRS, NODE_ADDRS);
   const router = startBird(R, 'router', routerConf());
 
   // The agent, bundled: plain node, as the speaker image runs (no tsx loader in the RSS).

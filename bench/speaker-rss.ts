@@ -16,17 +16,15 @@
 // the speaker while idle (lab request counts by User-Agent). The ServiceL2Status objects are deleted between runs so
 // every run does the same writes. Figures only, no bounds. No root needed. The bundle is rebuilt first.
 //   npx tsx bench/speaker-rss.ts [--services 1000] [--only bundle,tsx] [--idle-s 10] [--no-build]
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { bundle, REPO } from '../image/bundle.ts';
-import type { KubeClient, KubeObject } from '../src/kube/client.ts';
-import { connect } from '../src/kube/connect.ts';
-import { Resources } from '../src/kube/resources.ts';
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { startTestLab, type TestLab } from '../src/lab/testing.ts';
+import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap } from './lab-objects.ts';
 
 /** Memory of a process from /proc/<pid>/status, in MiB (NaN when unreadable: the process is gone). */
 export interface ProcMemory {
@@ -113,73 +111,6 @@ function ipOf(i: number): { ip: string; family: 'IPv4' | 'IPv6' } {
   return { ip: `2001:db8:52::${(0x1000 + i).toString(16)}`, family: 'IPv6' };
 }
 
-async function must<T>(
-  what: string,
-  p: Promise<{ ok: true; value: T } | { ok: false; error: { kind: string; message: string } }>,
-): Promise<void> {
-  const r = await p;
-  if (!r.ok && r.error.kind !== 'AlreadyExists') throw new Error(`${what}: ${r.error.message}`);
-}
-
-/** Creates Service i (with its IP written to status, as the controller would) and one EndpointSlice with a ready endpoint. */
-async function createService(client: KubeClient, i: number): Promise<void> {
-  const name = `svc-${i}`;
-  const { ip, family } = ipOf(i);
-  const svc: KubeObject = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: {
-      name,
-      namespace: APP_NS,
-      annotations: { 'metallb.io/ip-allocated-from-pool': family === 'IPv4' ? 'bench-v4' : 'bench-v6' },
-    },
-    spec: {
-      type: 'LoadBalancer',
-      allocateLoadBalancerNodePorts: false,
-      ipFamilies: [family],
-      selector: { app: name },
-      ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }],
-    },
-  };
-  await must(`create Service ${name}`, client.create(Resources.services, svc, { namespace: APP_NS }));
-  await must(
-    `status of Service ${name}`,
-    client.patch(
-      Resources.services,
-      name,
-      { status: { loadBalancer: { ingress: [{ ip }] } } },
-      { namespace: APP_NS, subresource: 'status' },
-    ),
-  );
-  const slice: KubeObject = {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `${name}-1`, namespace: APP_NS, labels: { 'kubernetes.io/service-name': name } },
-    addressType: family,
-    endpoints: [
-      {
-        addresses: [family === 'IPv4' ? `192.0.2.${(i % 250) + 1}` : `2001:db8:53::${(i + 1).toString(16)}`],
-        nodeName: `n${(i % 3) + 1}`,
-        conditions: { ready: true },
-      },
-    ],
-    ports: [{ name: '', port: 8080, protocol: 'TCP' }],
-  };
-  await must(
-    `create EndpointSlice ${name}-1`,
-    client.create(Resources.endpointSlices, slice, { namespace: APP_NS }),
-  );
-}
-
-async function kubectl(t: TestLab, args: string[], input?: string): Promise<string> {
-  const r = await t.kubectl(
-    args,
-    input !== undefined ? { input, timeoutMs: 120_000 } : { timeoutMs: 120_000 },
-  );
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
 function getText(port: number, path: string): Promise<string> {
   return fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.text());
 }
@@ -191,19 +122,6 @@ async function announced(port: number): Promise<number> {
   for (const line of text.split('\n'))
     if (line.startsWith('metallb_speaker_announced{') && line.endsWith(' 1')) n++;
   return n;
-}
-
-/** Preloaded into each speaker: V8's heap figures on stderr every 2 s (`bench-heap used=… total=…`, MiB). */
-const HEAP_REPORTER =
-  'data:text/javascript,' +
-  encodeURIComponent(
-    "import v8 from 'node:v8'; const m = (x) => (x / 1048576).toFixed(1); setInterval(() => { const h = v8.getHeapStatistics(); " +
-      "process.stderr.write(`bench-heap used=${m(h.used_heap_size)} total=${m(h.total_heap_size)}\\n`); }, 2000).unref();",
-  );
-
-function lastHeapLine(p: NodeProcess): string {
-  const m = [...p.output().matchAll(/bench-heap used=([\d.]+) total=([\d.]+)/g)].at(-1);
-  return m ? `V8 heap ${m[1]}/${m[2]} MiB used/total` : 'V8 heap n/a';
 }
 
 /** NODE_OPTIONS of the speaker container in gitops/base/speaker/daemonset.yaml (what the image runs with), or ''. */
@@ -264,7 +182,7 @@ async function runOne(t: TestLab, v: Variant, idleS: number): Promise<RunResult>
   const speakerRequests = (): number => [...t.lab.requestCounts()].filter(([ua]) => /speaker/i.test(ua)).reduce((n, [, c]) => n + c, 0);
   const t0 = performance.now();
   const p = startSpeaker(v.mode, ['--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', '--dry-run-link'], {
-    nodeArgs: ['--import', HEAP_REPORTER],
+    nodeArgs: ['--import', heapReporter(false)],
     env: { ...process.env, ...v.env },
   });
   try {
@@ -298,7 +216,7 @@ async function runOne(t: TestLab, v: Variant, idleS: number): Promise<RunResult>
     await sleep(idleS * 1000);
     const rps = (speakerRequests() - a) / idleS;
     const steady = procMemory(p.pid);
-    return { variant: v, readyS, announcedS, announced: n, steady, peak: steady.hwm, rps, heap: lastHeapLine(p) };
+    return { variant: v, readyS, announcedS, announced: n, steady, peak: steady.hwm, rps, heap: lastHeap(p, false) };
   } finally {
     const code = await p.stop();
     if (code !== 0) say(`  (${v.name}: the speaker exited ${code}: ${p.output().slice(-1500)})`);
@@ -359,8 +277,7 @@ async function main(): Promise<number> {
  */
 export async function populateLab(t: TestLab, services: number): Promise<number> {
   {
-    const crds = readdirSync(join(REPO, 'gitops/base/crds')).filter((f) => /\.io\.yaml$/.test(f));
-    await kubectl(t, ['apply', ...crds.flatMap((f) => ['-f', join(REPO, 'gitops/base/crds', f)])]);
+    await applyMetallbCrds(t);
     const nodes = [1, 2, 3]
       .map(
         (i) =>
@@ -395,17 +312,10 @@ metadata: {name: l2, namespace: ${NS}}
 spec: {ipAddressPools: [bench-v4, bench-v6]}
 `,
     );
-    const c = await connect({ kubeconfig: t.lab.kubeconfigPath, component: 'berth-bench' });
-    if (!c.ok) throw new Error(c.message);
-    const began = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        for (let i = next++; i < services; i = next++) await createService(c.kube.client, i);
-      }),
-    );
-    c.kube.close();
-    return (performance.now() - began) / 1000;
+    return createInParallel(t, services, (client, i) => {
+      const { ip, family } = ipOf(i);
+      return createBenchService(client, APP_NS, i, { ip, family, pool: family === 'IPv4' ? 'bench-v4' : 'bench-v6', nodeName: `n${(i % 3) + 1}` });
+    });
   }
 }
 
