@@ -7,30 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { DEFAULT_STATE_DIR } from '../../src/lab/network/network.ts';
 import { namespacesOf, networkSupport, run } from '../../src/lab/network/topology.ts';
 import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
-}
+import { alive, BERTH_MAIN, killQuietly, removeLabNetwork } from '../helpers/lab-process.ts';
 
 /** Every process below `root` (children, grandchildren…) with its command line, from /proc/<pid>/stat's ppid. */
 function descendants(root: number): Map<number, string> {
@@ -81,7 +61,7 @@ test('SIGKILL of berth lab: its controller and webhook exit too', { timeout: 180
     for (const pid of kids.keys()) killQuietly(pid);
     rmSync(dir, { recursive: true, force: true });
   });
-  const lab = spawnNode(MAIN, ['lab', '--dir', dir]);
+  const lab = spawnNode(BERTH_MAIN, ['lab', '--dir', dir]);
   started.push(lab);
   await lab.waitFor(/berth lab: ready/, 150_000);
   const out = lab.output();
@@ -104,16 +84,10 @@ test('SIGKILL of berth lab --network: speakers and forwarders inside the node na
     await run_.lab?.stop('SIGKILL');
     for (const pid of kids.keys()) killQuietly(pid);
     const prefix = run_.prefix;
-    if (prefix) {
-      for (const ns of await namespacesOf(prefix)) {
-        for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean)) killQuietly(Number(pid));
-        await run('ip', ['netns', 'del', ns]);
-      }
-      rmSync(join(DEFAULT_STATE_DIR, `${prefix}.json`), { force: true });
-    }
+    if (prefix) await removeLabNetwork(prefix);
     rmSync(dir, { recursive: true, force: true });
   });
-  const lab = spawnNode(MAIN, ['lab', '--network', '--nodes', '2', '--dir', dir]);
+  const lab = spawnNode(BERTH_MAIN, ['lab', '--network', '--nodes', '2', '--dir', dir]);
   run_.lab = lab;
   await lab.waitFor(/berth lab: ready/, 240_000);
   const out = lab.output();

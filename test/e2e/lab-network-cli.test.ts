@@ -8,32 +8,12 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import ipaddr from 'ipaddr.js';
-import { DEFAULT_STATE_DIR } from '../../src/lab/network/network.ts';
-import { namespacesOf, networkSupport, run, SEGMENT } from '../../src/lab/network/topology.ts';
+import { networkSupport, run, SEGMENT } from '../../src/lab/network/topology.ts';
 import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, BERTH_MAIN, killQuietly, removeLabNetwork } from '../helpers/lab-process.ts';
 
 /** Pids in namespace `ns` whose command line runs the forwarder. */
 async function forwardersIn(ns: string): Promise<number[]> {
@@ -62,17 +42,11 @@ test('berth lab --network: Pod IPs off the segment, a dead speaker reported, for
     const prefix = run_.prefix;
     await run_.lab?.stop('SIGKILL');
     for (const pid of leftovers) killQuietly(pid);
-    if (prefix) {
-      for (const ns of await namespacesOf(prefix)) {
-        for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean)) killQuietly(Number(pid));
-        await run('ip', ['netns', 'del', ns]);
-      }
-      rmSync(join(DEFAULT_STATE_DIR, `${prefix}.json`), { force: true });
-    }
+    if (prefix) await removeLabNetwork(prefix);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const lab = spawnNode(MAIN, ['lab', '--network', '--nodes', '1', '--no-webhook', '--dir', dir]);
+  const lab = spawnNode(BERTH_MAIN, ['lab', '--network', '--nodes', '1', '--no-webhook', '--dir', dir]);
   run_.lab = lab;
   await lab.waitFor(/berth lab: ready/, 180_000);
   const out = lab.output();

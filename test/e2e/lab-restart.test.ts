@@ -3,34 +3,14 @@
 // again once the restart is logged, and a later Ctrl-C ends with "stopped". Real processes: `berth lab`
 // (src/cli/main.ts) and its webhook; writes through berth's own Kubernetes client.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { applyObject } from '../../src/kube/apply.ts';
 import { connect } from '../../src/kube/connect.ts';
-import { spawnNode } from '../../src/lab/processes.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
-}
+import { spawnLab } from '../helpers/lab-process.ts';
 
 test('a SIGKILLed webhook is reported and restarted with back-off; pools can be written again; Ctrl-C ends with "stopped"', { timeout: 240_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-labrestart-'));
-  const kids: number[] = [];
-  const lab = spawnNode(MAIN, ['lab', '--dir', dir]);
-  t.after(async () => {
-    await lab.stop('SIGKILL');
-    for (const pid of kids) killQuietly(pid);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { lab, dir, kids } = spawnLab(t, 'berth-labrestart-', []);
   await lab.waitFor(/berth lab: ready/, 150_000);
   const webhookPid = Number(/berth lab: webhook pid (\d+)/.exec(lab.output())?.[1]);
   kids.push(webhookPid, Number(/berth lab: controller pid (\d+)/.exec(lab.output())?.[1]));

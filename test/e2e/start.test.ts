@@ -10,8 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { spawnNode } from '../../src/lab/processes.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+import { alive, BERTH_MAIN } from '../helpers/lab-process.ts';
 
 function run(bin: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -22,20 +21,11 @@ function run(bin: string, args: string[], input?: string): Promise<{ code: numbe
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('npm start: the lab comes up, a Service gets its EXTERNAL-IP, Ctrl-C stops everything', { timeout: 180_000 }, async (t) => {
   const kubectl = findKubectl();
   if (!kubectl) return t.skip('kubectl not found (scripts/fetch-kubectl.sh puts one in .lab/bin)');
   const dir = mkdtempSync(join(tmpdir(), 'berth-start-'));
-  const lab = spawnNode(MAIN, ['lab', '--dir', dir, '--port', '0']);
+  const lab = spawnNode(BERTH_MAIN, ['lab', '--dir', dir, '--port', '0']);
   try {
     await lab.waitFor(/berth lab: ready/, 120_000);
     const out = lab.output();
