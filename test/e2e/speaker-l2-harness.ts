@@ -14,6 +14,7 @@ import { startLabNetwork, type LabNetwork } from '../../src/lab/network/network.
 import { inNamespace, neighbour, networkSupport, run } from '../../src/lab/network/topology.ts';
 import { startLab, type Lab } from '../../src/lab/server.ts';
 import { metallbOrder } from '../../src/speaker/election.ts';
+import { until } from '../helpers/poll.ts';
 
 export const SPEAKER_MAIN = fileURLToPath(new URL('../../src/speaker/main.ts', import.meta.url));
 export const APP_NS = 'default';
@@ -76,21 +77,7 @@ async function must<T>(what: string, r: Promise<{ ok: true; value: T } | { ok: f
   return v.value;
 }
 
-/** Polls `fn` every `everyMs` until it returns a value other than undefined; throws naming `what` after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { until };
 
 /** Starts the lab, the segment and the speakers (see the file comment). */
 export async function startL2Lab(o: { nodes?: number; speakerArgs?: readonly string[]; log?: (l: string) => void } = {}): Promise<L2Lab> {

@@ -11,7 +11,7 @@
 // gobgpd stays passive (recipes §4.4: its active mode waits 5-10 s before the first dial).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRouterNode, peerLabSkipReason, sleep, startRouterDaemon } from '../fixtures/bgp/router-lab.ts';
+import { createRouterNode, eventually, peerLabSkipReason, startRouterDaemon } from '../fixtures/bgp/router-lab.ts';
 import { startSessionAgent, type Agent } from '../fixtures/bgp/session-agent.ts';
 
 const skip = peerLabSkipReason('gobgp');
@@ -98,18 +98,6 @@ async function startLab(asn: number, nodes: Array<{ address: string; peerAs: num
     await lab.close();
     throw e;
   }
-}
-
-/** Polls `f` every 200 ms until it returns a truthy value; throws `what` with the last value after `ms`. */
-async function eventually<T>(f: () => T, what: string, ms = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  let v = f();
-  while (!v) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)})`);
-    await sleep(200);
-    v = f();
-  }
-  return v as NonNullable<T>;
 }
 
 /** GoBGP's session state, as a name (the JSON has the gRPC enum: 6 = ESTABLISHED). */

@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRouterNode, peerLabSkipReason, sh, sleep } from '../fixtures/bgp/router-lab.ts';
+import { createRouterNode, eventually, peerLabSkipReason, sh } from '../fixtures/bgp/router-lab.ts';
 import { startSessionAgent } from '../fixtures/bgp/session-agent.ts';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -36,18 +36,6 @@ function skipReason(): string | undefined {
 
 const skip = skipReason();
 if (skip) console.log(`# skipping bgp-unnumbered-frr: ${skip}`);
-
-/** Polls `f` every 200 ms until it returns a truthy value; throws `what` with the last value after `ms`. */
-async function eventually<T>(f: () => T, what: string, ms = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  let v = f();
-  while (!v) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)})`);
-    await sleep(200);
-    v = f();
-  }
-  return v as NonNullable<T>;
-}
 
 /** The namespaces, FRR zebra + bgpd with the unnumbered neighbor on the router's veth end, and FRR's JSON views. */
 async function startUnnumberedLab(t: TestContext) {
