@@ -9,15 +9,14 @@
 // - kill -9 of the speaker: its status objects stay; once its Lease is older than leaseDurationSeconds (the Lease is
 //   back-dated here instead of waiting 40 s) → `layer2: lab-node-1 (speaker down)`.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { LAB_NAMESPACE, startLabStack, type LabStack } from '../../src/cli/lab.ts';
+import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
 import { recordingIO } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import type { NodeProcess } from '../../src/lab/processes.ts';
+import { startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { runKubectl } from '../helpers/kubectl.ts';
 import { freeUdpPort } from '../helpers/net.ts';
@@ -104,14 +103,11 @@ interface StatusJson {
 
 before(async () => {
   if (!kubectlPath) return;
-  dir = mkdtempSync(join(tmpdir(), 'berth-status-announcers-'));
-  stack = await startLabStack({ dir: join(dir, 'lab') });
+  ({ dir, stack } = await startLabStackInTempDir('berth-status-announcers-'));
 });
 
 after(async () => {
-  await speaker?.stop('SIGTERM');
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await stopLabStackInTempDir({ speaker, stack, dir });
 });
 
 test('berth status: a BGP session never Established and a dead speaker are marked, not listed as announcing', { skip: kubectlPath ? false : 'kubectl not found', timeout: 240_000 }, async () => {

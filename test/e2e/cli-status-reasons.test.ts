@@ -11,15 +11,14 @@
 // - announced: ETP=Local, endpoint on lab-node-1 → announced by lab-node-1's speaker, no reason.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { LAB_NAMESPACE, startLabStack, type LabStack } from '../../src/cli/lab.ts';
+import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
 import { recordingIO } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
+import { startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { eventually } from './controller-harness.ts';
 
@@ -102,14 +101,11 @@ interface StatusJson {
 
 before(async () => {
   if (!kubectlPath) return;
-  dir = mkdtempSync(join(tmpdir(), 'berth-status-reasons-'));
-  stack = await startLabStack({ dir: join(dir, 'lab') });
+  ({ dir, stack } = await startLabStackInTempDir('berth-status-reasons-'));
 });
 
 after(async () => {
-  await speaker?.stop('SIGTERM');
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await stopLabStackInTempDir({ speaker, stack, dir });
 });
 
 test('berth status says why a Service with an IP is announced by nobody', { skip: kubectlPath ? false : 'kubectl not found', timeout: 240_000 }, async () => {

@@ -10,15 +10,15 @@
 // lab cannot produce without a real link are in AFTER_EVENT with that event: the speaker must declare them (# TYPE)
 // and must not yet sample them (else the entry is stale and the test says so).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { LAB_NAMESPACE, startLabStack, type LabStack } from '../../src/cli/lab.ts';
+import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
 import type { NodeProcess } from '../../src/lab/processes.ts';
+import { startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { dashboardQueries } from '../../src/metrics/dashboard.ts';
 import { AFTER_EVENT, alertRules, exported, REPO, seed000 } from './monitoring-files.ts';
@@ -142,14 +142,11 @@ spec: {ipAddressPools: [default]}
 
 before(async () => {
   if (!kubectlPath) return;
-  dir = mkdtempSync(join(tmpdir(), 'berth-metric-coverage-'));
-  stack = await startLabStack({ dir: join(dir, 'lab') });
+  ({ dir, stack } = await startLabStackInTempDir('berth-metric-coverage-'));
 });
 
 after(async () => {
-  await speaker?.stop('SIGTERM');
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await stopLabStackInTempDir({ speaker, stack, dir });
 });
 
 test('every metric name used by the rules, the seed, the dashboard and docs/metrics.md is exported by the lab controller, webhook or speaker', { skip: kubectlPath ? false : 'kubectl not found' }, async (t) => {
