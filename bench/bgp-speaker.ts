@@ -31,7 +31,7 @@ import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/for
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../src/lab/testing.ts';
 import { BirdCli } from './bird-cli.ts';
-import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, must, routerNodeNetns } from './lab-objects.ts';
+import { applyMetallbCrds, birdRouterConf, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, namespacesYaml, must, routerNodeNetns } from './lab-objects.ts';
 import { daemonSetNodeOptions, procMemory, steadyRssMiB, type ProcMemory } from './speaker-rss.ts';
 
 export interface SpeakerBenchOptions {
@@ -60,19 +60,6 @@ export function benchIp(i: number): { ip: string; family: 'IPv4' | 'IPv6' } {
   return { ip: `2001:db8:100::${(i - 768).toString(16)}`, family: 'IPv6' };
 }
 
-function routerConf(): string {
-  const protocols = ROUTER_ADDRS.map(
-    (local, i) => `protocol bgp r${i + 1} {
-  local ${local} as 64501;
-  neighbor ${NODE_ADDRS[i]} as 64500;
-  passive on;
-  ipv4 { import all; export none; };
-  ipv6 { import all; export none; };
-}`,
-  ).join('\n');
-  return `router id 198.51.100.1;\nprotocol device { }\n${protocols}\n`;
-}
-
 const ADVERTISEMENT: KubeObject = {
   apiVersion: 'metallb.io/v1beta1',
   kind: 'BGPAdvertisement',
@@ -93,14 +80,7 @@ spec: {myASN: 64500, peerASN: 64501, peerAddress: ${a}, sourceAddress: ${NODE_AD
   await kubectl(
     t,
     ['apply', '-f', '-'],
-    `apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${APP_NS}}
----
+    `${namespacesYaml(NS, APP_NS)}---
 apiVersion: v1
 kind: Node
 metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}
@@ -161,7 +141,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
   process.once('SIGINT', onSigint);
   try {
     routerNodeNetns(id, R, NODE, ROUTER_ADDRS, NODE_ADDRS);
-    writeFileSync(join(dir, 'bird.conf'), routerConf());
+    writeFileSync(join(dir, 'bird.conf'), birdRouterConf(ROUTER_ADDRS, NODE_ADDRS));
     const ctl = join(dir, 'bird.ctl');
     sh('ip', ['netns', 'exec', R, 'bird', '-c', join(dir, 'bird.conf'), '-s', ctl, '-P', birdPid]);
     cli = new BirdCli(ctl);

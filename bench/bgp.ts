@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { BirdCli, parseRouteCount } from './bird-cli.ts';
-import { routerNodeNetns } from './lab-objects.ts';
+import { birdRouterConf, routerNodeNetns } from './lab-objects.ts';
 
 const { values } = parseArgs({
   options: {
@@ -117,19 +117,6 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-function routerConf(): string {
-  const protocols = ROUTER_ADDRS.map(
-    (local, i) => `protocol bgp r${i + 1} {
-  local ${local} as 64501;
-  neighbor ${NODE_ADDRS[i]} as 64500;
-  passive on;
-  ipv4 { import all; export none; };
-  ipv6 { import all; export none; };
-}`,
-  ).join('\n');
-  return `router id 198.51.100.1;\nprotocol device { }\n${protocols}\n`;
-}
-
 /** The reference speaker: BIRD in the node namespace with the same sessions and the N prefixes as static routes. */
 function nodeBirdConf(): string {
   const protocols = NODE_ADDRS.map(
@@ -211,7 +198,7 @@ function stats(xs: number[], loads: number[] = []): string {
 
 try {
   routerNodeNetns(id, R, NODE, ROUTER_ADDRS, NODE_ADDRS);
-  const router = startBird(R, 'router', routerConf());
+  const router = startBird(R, 'router', birdRouterConf(ROUTER_ADDRS, NODE_ADDRS));
 
   // The agent, bundled: plain node, as the speaker image runs (no tsx loader in the RSS).
   const agentFile = join(dir, 'bgp-agent.mjs');

@@ -147,3 +147,27 @@ export function routerNodeNetns(id: string, router: string, node: string, router
     sh(['-n', ns, 'link', 'set', 'lo', 'up']);
   }
 }
+
+/** YAML of v1 Namespaces `names`, one document each, joined by `---` (ends with a newline): for `kubectl apply -f -`. */
+export function namespacesYaml(...names: string[]): string {
+  return names.map((n) => `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${n}}\n`).join('---\n');
+}
+
+/**
+ * BIRD 2 configuration of the BGP benches' router: router id 198.51.100.1 and one passive eBGP protocol `r<i+1>` per
+ * address (local routerAddrs[i] AS 64501, neighbor nodeAddrs[i] AS 64500), importing IPv4 and IPv6 unicast, exporting none.
+ */
+export function birdRouterConf(routerAddrs: readonly string[], nodeAddrs: readonly string[]): string {
+  const protocols = routerAddrs
+    .map(
+      (local, i) => `protocol bgp r${i + 1} {
+  local ${local} as 64501;
+  neighbor ${nodeAddrs[i]} as 64500;
+  passive on;
+  ipv4 { import all; export none; };
+  ipv6 { import all; export none; };
+}`,
+    )
+    .join('\n');
+  return `router id 198.51.100.1;\nprotocol device { }\n${protocols}\n`;
+}

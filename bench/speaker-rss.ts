@@ -24,7 +24,7 @@ import { parse as parseYaml } from 'yaml';
 import { bundle, REPO } from '../image/bundle.ts';
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { startTestLab, type TestLab } from '../src/lab/testing.ts';
-import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap } from './lab-objects.ts';
+import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, namespacesYaml } from './lab-objects.ts';
 
 /** Memory of a process from /proc/<pid>/status, in MiB (NaN when unreadable: the process is gone). */
 export interface ProcMemory {
@@ -287,14 +287,7 @@ export async function populateLab(t: TestLab, services: number): Promise<number>
     await kubectl(
       t,
       ['apply', '-f', '-'],
-      `apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${APP_NS}}
----
+      `${namespacesYaml(NS, APP_NS)}---
 ${nodes}---
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
