@@ -6,48 +6,17 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { LAB_LOCK_FILE } from '../../src/lab/lock.ts';
 import { DEFAULT_STATE_DIR } from '../../src/lab/network/network.ts';
-import { namespacesOf, networkSupport, run } from '../../src/lab/network/topology.ts';
+import { namespacesOf, networkSupport } from '../../src/lab/network/topology.ts';
 import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
-}
-
-async function waitGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-  return !alive(pid);
-}
+import { BERTH_MAIN, removeLabNetwork, spawnLab, waitGone } from '../helpers/lab-process.ts';
 
 const count = (text: string, re: RegExp): number => text.split('\n').filter((l) => re.test(l)).length;
 
 test('Ctrl-C while the lab starts: the webhook already started is stopped, "stopped" is printed, the lock removed', { timeout: 180_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-labsig-'));
-  const kids: number[] = [];
-  const lab = spawnNode(MAIN, ['lab', '--dir', dir]);
-  t.after(async () => {
-    await lab.stop('SIGKILL');
-    for (const pid of kids) killQuietly(pid);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { lab, dir, kids } = spawnLab(t, 'berth-labsig-', []);
   // The webhook runs, the controller is starting: the lab is half up.
   const m = await lab.waitFor(/berth lab: webhook pid (\d+)/, 150_000);
   const webhookPid = Number(m[1]);
@@ -65,14 +34,7 @@ test('Ctrl-C while the lab starts: the webhook already started is stopped, "stop
 });
 
 test('the duplicate SIGINT a wrapper relays does not cut the stop short: "stopped" once, exit 0, lock removed', { timeout: 180_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-labsig2-'));
-  const kids: number[] = [];
-  const lab = spawnNode(MAIN, ['lab', '--dir', dir]);
-  t.after(async () => {
-    await lab.stop('SIGKILL');
-    for (const pid of kids) killQuietly(pid);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { lab, dir, kids } = spawnLab(t, 'berth-labsig2-', []);
   await lab.waitFor(/berth lab: ready/, 150_000);
   const out0 = lab.output();
   kids.push(Number(/berth lab: controller pid (\d+)/.exec(out0)?.[1]), Number(/berth lab: webhook pid (\d+)/.exec(out0)?.[1]));
@@ -102,16 +64,10 @@ test('Ctrl-C right after the network segment is built: its namespaces are delete
   t.after(async () => {
     await run_.lab?.stop('SIGKILL');
     const prefix = run_.prefix;
-    if (prefix) {
-      for (const ns of await namespacesOf(prefix)) {
-        for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean)) killQuietly(Number(pid));
-        await run('ip', ['netns', 'del', ns]);
-      }
-      rmSync(join(DEFAULT_STATE_DIR, `${prefix}.json`), { force: true });
-    }
+    if (prefix) await removeLabNetwork(prefix);
     rmSync(dir, { recursive: true, force: true });
   });
-  const lab = spawnNode(MAIN, ['lab', '--network', '--nodes', '1', '--no-webhook', '--dir', dir]);
+  const lab = spawnNode(BERTH_MAIN, ['lab', '--network', '--nodes', '1', '--no-webhook', '--dir', dir]);
   run_.lab = lab;
   // The fresh user's moment: right after this line, while the speakers start.
   const m = await lab.waitFor(/berth lab: network: segment (berth[0-9a-z]+) /, 180_000);
