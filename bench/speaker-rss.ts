@@ -5,8 +5,8 @@
 // off) at a time, in these variants (variants()):
 //   bundle            node dist/berth.mjs speaker … as the image runs it: the DaemonSet's NODE_OPTIONS (read from
 //                     gitops/base/speaker/daemonset.yaml) and the flags image/entry.ts sets (--optimize-for-size
-//                     --interrupt-budget=1048576)
-//   bundle-prev-flags as `bundle` with the entry's previous flags (--optimize-for-size alone): the reference for them
+//                     --interrupt-budget=1048576 --no-sparkplug)
+//   bundle-prev-flags as `bundle` with the entry's previous flags (without --no-sparkplug): the reference for them
 //   bundle-defaults   the same bundle with node's default flags
 //   bundle-no-opt     as `bundle`, plus --no-opt (TurboFan off)
 //   tsx               node --import tsx src/speaker/main.ts … with node's defaults (how the tests run it: the reference)
@@ -148,18 +148,18 @@ export interface Variant {
 export function variants(): Variant[] {
   const nodeOptions = daemonSetNodeOptions();
   return [
-    { name: 'bundle', mode: 'bundle', env: { NODE_OPTIONS: nodeOptions }, what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + --optimize-for-size --interrupt-budget=1048576 (image/entry.ts)` },
+    { name: 'bundle', mode: 'bundle', env: { NODE_OPTIONS: nodeOptions }, what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + --optimize-for-size --interrupt-budget=1048576 --no-sparkplug (image/entry.ts)` },
     {
       name: 'bundle-prev-flags',
       mode: 'bundle',
-      env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: '--optimize-for-size' },
-      what: "the image's way with the entry's previous flags (--optimize-for-size alone, V8's default interrupt budget)",
+      env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: '--optimize-for-size --interrupt-budget=1048576' },
+      what: "the image's way with the entry's previous flags (--optimize-for-size --interrupt-budget=1048576: Sparkplug on)",
     },
     { name: 'bundle-defaults', mode: 'bundle', env: { NODE_OPTIONS: '', BERTH_SPEAKER_V8_FLAGS: '' }, what: "the bundle with node's default flags" },
     {
       name: 'bundle-no-opt',
       mode: 'bundle',
-      env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: '--optimize-for-size --interrupt-budget=1048576 --no-opt' },
+      env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: '--optimize-for-size --interrupt-budget=1048576 --no-sparkplug --no-opt' },
       what: "the image's way plus --no-opt (no TurboFan: slower responder, bench/layer2-responder.ts)",
     },
     { name: 'tsx', mode: 'tsx', env: { NODE_OPTIONS: '' }, what: "node --import tsx src/speaker/main.ts, node's default flags (the reference)" },
