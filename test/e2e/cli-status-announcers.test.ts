@@ -16,7 +16,7 @@ import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
 import { recordingIO } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import type { NodeProcess } from '../../src/lab/processes.ts';
-import { startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
+import { readyEndpointSlice, startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { runKubectl } from '../helpers/kubectl.ts';
 import { freeUdpPort } from '../helpers/net.ts';
@@ -64,16 +64,7 @@ spec:
   externalTrafficPolicy: Local
   ports: [{port: ${port}, protocol: TCP}]
 ---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${name}-1
-  namespace: default
-  labels: {kubernetes.io/service-name: ${name}}
-addressType: IPv4
-endpoints: [{addresses: [203.0.113.5], nodeName: ${NODE}, conditions: {ready: true}}]
-ports: [{name: http, port: 8080, protocol: TCP}]
-`;
+${readyEndpointSlice(name, NODE)}`;
 
 const bgpObjects = (peerPort: number): string => `apiVersion: metallb.io/v1beta1
 kind: IPAddressPool

@@ -18,7 +18,7 @@ import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
 import { recordingIO } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
-import { startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
+import { readyEndpointSlice, startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { eventually } from './controller-harness.ts';
 
@@ -59,17 +59,7 @@ spec:
   ports: [{port: ${o.port ?? 80}, protocol: TCP}]
 `;
 
-/** A ready endpoint of `service` on `node` (the Service has no selector: the lab's EndpointSlice controller leaves it). */
-const slice = (service: string, node: string): string => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${service}-1
-  namespace: default
-  labels: {kubernetes.io/service-name: ${service}}
-addressType: IPv4
-endpoints: [{addresses: [203.0.113.5], nodeName: ${node}, conditions: {ready: true}}]
-ports: [{name: http, port: 8080, protocol: TCP}]
-`;
+const slice = readyEndpointSlice;
 
 const config = `apiVersion: metallb.io/v1beta1
 kind: IPAddressPool

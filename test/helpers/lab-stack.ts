@@ -18,3 +18,18 @@ export async function stopLabStackInTempDir(o: { speaker?: NodeProcess | undefin
   await o.stack?.stop();
   if (o.dir) rmSync(o.dir, { recursive: true, force: true });
 }
+
+/**
+ * YAML of an EndpointSlice `<service>-1` in namespace default with one ready endpoint (203.0.113.5, port 8080) on
+ * `node`: for a Service without selector, which the lab's EndpointSlice controller leaves alone.
+ */
+export const readyEndpointSlice = (service: string, node: string): string => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${service}-1
+  namespace: default
+  labels: {kubernetes.io/service-name: ${service}}
+addressType: IPv4
+endpoints: [{addresses: [203.0.113.5], nodeName: ${node}, conditions: {ready: true}}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+`;

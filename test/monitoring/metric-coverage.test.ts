@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
 import type { NodeProcess } from '../../src/lab/processes.ts';
-import { startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
+import { readyEndpointSlice, startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { dashboardQueries } from '../../src/metrics/dashboard.ts';
 import { AFTER_EVENT, alertRules, exported, REPO, seed000 } from './monitoring-files.ts';
@@ -112,17 +112,7 @@ spec:
   ports: [{port: 80, protocol: TCP}]
 `;
 
-/** A ready endpoint of `service` on NODE (no selector on the Service: the lab's EndpointSlice controller leaves it alone). */
-const endpointSlice = (service: string): string => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${service}-1
-  namespace: default
-  labels: {kubernetes.io/service-name: ${service}}
-addressType: IPv4
-endpoints: [{addresses: [203.0.113.5], nodeName: ${NODE}, conditions: {ready: true}}]
-ports: [{name: http, port: 8080, protocol: TCP}]
-`;
+const endpointSlice = (service: string): string => readyEndpointSlice(service, NODE);
 
 const bgpObjects = (peerPort: number): string => `apiVersion: metallb.io/v1beta1
 kind: BFDProfile
