@@ -9,7 +9,6 @@
 // - kill -9 of the speaker: its status objects stay; once its Lease is older than leaseDurationSeconds (the Lease is
 //   back-dated here instead of waiting 40 s) → `layer2: lab-node-1 (speaker down)`.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
@@ -19,7 +18,7 @@ import type { NodeProcess } from '../../src/lab/processes.ts';
 import { readyEndpointSlice, startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { runKubectl } from '../helpers/kubectl.ts';
-import { freeUdpPort } from '../helpers/net.ts';
+import { freeUdpPort, unusedPeerPort } from '../helpers/net.ts';
 import { spawnSpeaker, speakerReady } from '../helpers/speaker-process.ts';
 import { eventually } from './controller-harness.ts';
 
@@ -39,19 +38,8 @@ async function ok(args: string[], input?: string): Promise<string> {
   return r.out;
 }
 
-/** A TCP port on PEER nothing listens on (BGPPeer peerPort is at most 16384): bound once to find it, then closed. */
-async function unusedPort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * 6000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, PEER, () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-    if (attempt > 50) throw new Error(`no free TCP port found on ${PEER} in 10000-15999`);
-  }
-}
+/** A TCP port on PEER nothing listens on (BGPPeer peerPort is at most 16384). */
+const unusedPort = (): Promise<number> => unusedPeerPort(PEER);
 
 const svc = (name: string, port: number, pool?: string): string => `apiVersion: v1
 kind: Service

@@ -17,6 +17,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A TCP port on `host` that nothing listens on, in 10000-15999 (within the BGPPeer CRD's peerPort range, at most
+ * 16384): a random one bound once to check, then closed; throws after 50 tries naming `host`.
+ */
+export async function unusedPeerPort(host: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 6000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, host, () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+    if (attempt > 50) throw new Error(`no free TCP port found on ${host} in 10000-15999`);
+  }
+}
+
 /** A UDP port free on 127.0.0.1 right now (e.g. for the speakers' heartbeats, --memberlist-port). */
 export function freeUdpPort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -13,11 +13,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LAB_NAMESPACE, type LabStack } from '../../src/cli/lab.ts';
 import type { NodeProcess } from '../../src/lab/processes.ts';
+import { unusedPeerPort } from '../helpers/net.ts';
 import { readyEndpointSlice, startLabStackInTempDir, stopLabStackInTempDir } from '../helpers/lab-stack.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { dashboardQueries } from '../../src/metrics/dashboard.ts';
@@ -82,22 +82,8 @@ let speaker: NodeProcess | undefined;
 const kubectl = (args: string[], input?: string): Promise<{ code: number; out: string }> =>
   runKubectl(kubectlPath!, stack!.lab.kubeconfigPath, dir, args, input);
 
-/**
- * A TCP port on PEER that nothing listens on, within the BGPPeer CRD's peerPort range (at most 16384): bound once to
- * find it, then closed.
- */
-async function unusedPort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * 6000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, PEER, () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
-    if (attempt > 50) throw new Error(`no free TCP port found on ${PEER} in 10000-15999`);
-  }
-}
+/** A TCP port on PEER nothing listens on (BGPPeer peerPort is at most 16384). */
+const unusedPort = (): Promise<number> => unusedPeerPort(PEER);
 
 const svc = (name: string, annotations: Record<string, string> = {}): string =>
   `apiVersion: v1
