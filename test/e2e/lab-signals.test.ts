@@ -48,8 +48,12 @@ test('the duplicate SIGINT a wrapper relays does not cut the stop short: "stoppe
   if (!lab.exited) process.kill(lab.pid, 'SIGTERM');
   const code = await lab.done;
   const out = lab.output();
-  assert.equal(lab.exitSignal, null, `the lab was killed by ${lab.exitSignal} before it stopped:\n${out.slice(-2000)}`);
-  assert.equal(code, 0, out.slice(-2000));
+  // A duplicate that lands after "stopped", while Node is already tearing the process down (its signal handlers
+  // gone), ends it by that signal: harmless, the stop is done (the count, lock and children checks below still hold).
+  // Before "stopped" it must never win.
+  const stoppedFirst = count(out, /^berth lab: stopped$/) === 1;
+  assert.ok(lab.exitSignal === null || stoppedFirst, `the lab was killed by ${lab.exitSignal} before it stopped:\n${out.slice(-2000)}`);
+  if (lab.exitSignal === null) assert.equal(code, 0, out.slice(-2000));
   assert.equal(count(out, /^berth lab: (SIGINT|SIGTERM), stopping$/), 1, out.slice(-2000));
   assert.equal(count(out, /^berth lab: stopped$/), 1, out.slice(-2000));
   assert.equal(existsSync(join(dir, LAB_LOCK_FILE)), false, 'the lock is removed on a normal stop');
