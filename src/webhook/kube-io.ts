@@ -51,7 +51,8 @@ export function secretIo(client: KubeClient, namespace: string, name: string): S
   };
 }
 
-function configResource(ref: WebhookConfigRef): Resource {
+/** The resource of a webhook configuration kind (admissionregistration.k8s.io/v1). */
+export function configResource(ref: WebhookConfigRef): Resource {
   return ref.kind === 'MutatingWebhookConfiguration'
     ? Resources.mutatingWebhookConfigurations
     : Resources.validatingWebhookConfigurations;

@@ -18,23 +18,24 @@ import { feedAllocator, loadClaims } from '../claims/allocator-sync.ts';
 import { buildConfig } from '../config/build.ts';
 import { KubeClaimCache, KubeClaimStore } from '../kube/claims.ts';
 import type { KubeObject } from '../kube/client.ts';
-import { connectWithRetry, retryWithBackoff, backoffDelay, type Kube } from '../kube/connect.ts';
+import { connectWithRetry, retryWithBackoff, type Kube } from '../kube/connect.ts';
 import { createLogger, lineLogger } from '../kube/log.ts';
 import { onlyStatusChanged, slim } from '../kube/informer.ts';
 import { Resources } from '../kube/resources.ts';
 import type { KubeObject as ApiObject } from '../api/object.ts';
 import type { RequestListener } from 'node:http';
 import { buildApp, type AdmissionDecision } from './app.ts';
-import { caBundleProblems, ensureTls, injectCaBundle, type WebhookConfigRef } from './cert-bootstrap.ts';
+import { CaBundleKeeper } from './ca-bundle-watch.ts';
+import { ensureTls, type WebhookConfigRef } from './cert-bootstrap.ts';
 import { parseWebhookFlags, USAGE } from './flags.ts';
-import { listConfigObjects, namesOf, secretIo, webhookConfigIo } from './kube-io.ts';
+import { configResource, listConfigObjects, namesOf, secretIo, webhookConfigIo } from './kube-io.ts';
 import { webhookMetrics } from './metrics.ts';
 import { loadPolicyFile } from './policy.ts';
 import { serve, type ServingCert, type WebhookServer } from './server.ts';
 import { KeyLock } from './service-deps.ts';
 import { createCa, issueServing, servingNames, type ServingNames } from './tls.ts';
 
-/** The caBundle check's retry cap: short, so readiness follows the API server's return within seconds. */
+/** The caBundle write's retry cap: short, so readiness follows the API server's return within seconds. */
 const CA_RETRY_MAX_MS = 5_000;
 
 function readCertDir(dir: string): (ServingCert & { caPem?: string }) | undefined {
@@ -141,8 +142,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   log(`webhook: listening on ${url}`);
 
   let kube: Kube | undefined;
-  const live: { claims?: KubeClaimCache } = {};
-  const timers: { ca?: ReturnType<typeof setTimeout>; cert?: ReturnType<typeof setTimeout> } = {};
+  const live: { claims?: KubeClaimCache; keeper?: CaBundleKeeper } = {};
+  const timers: { cert?: ReturnType<typeof setTimeout> } = {};
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
   const stop = async (sig: string): Promise<void> => {
@@ -150,7 +151,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     stopping = true;
     log(`webhook: ${sig}, stopping`);
     aborter.abort(new Error(`webhook: ${sig}`));
-    clearTimeout(timers.ca);
+    live.keeper?.stop();
     clearTimeout(timers.cert);
     await server.close();
     await live.claims?.stop();
@@ -263,57 +264,48 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   });
   server.setHandler(app);
 
-  // --- caBundle: inject (bootstrap mode) and check (both modes) until ready, then now and then ---
+  // --- caBundle: kept by a watch of the two configurations (ca-bundle-watch.ts): inject (bootstrap mode) and check
+  // (both modes) on every change, no API request while nothing changes ---
   let announced = false;
-  let caFailures = 0;
-  let caVerified = false;
-  const checkCa = async (): Promise<void> => {
-    if (!caPem) return;
-    try {
-      if (!f.certDir) {
-        const r = await injectCaBundle(configs, refs, caPem);
-        if (r.patched.length > 0) ilog(`caBundle written into ${r.patched.join(', ')}`);
-      }
-      const problems: string[] = [];
-      for (const ref of refs) problems.push(...caBundleProblems(ref, await configs.get(ref), caPem));
-      caProblems = problems;
-      caVerified = problems.length === 0;
-      caFailures = 0;
-    } catch (e) {
-      // The API server is unreachable: a caBundle already verified stays verified (the API server calling us is the
-      // one we cannot reach, so readiness flapping would only delay admissions when it is back).
-      const message = e instanceof Error ? e.message : String(e);
-      if (!caVerified) caProblems = [`cannot check the caBundle: ${message}`];
-      wlog(`caBundle check failed: ${message}; retrying in ${backoffDelay(caFailures, 500, CA_RETRY_MAX_MS)} ms`);
-      caFailures++;
-    }
+  const announce = (): void => {
+    if (announced || stopping || !readiness().ready) return;
+    announced = true;
+    log(`webhook: ready ${url} (namespace ${ns}, lb-class ${f.lbClass ?? '(none)'})`);
   };
-  // One check at a time: a tick asked for while one runs (TLS installed, caches synced) runs right after it.
-  let ticking = false;
-  let tickAgain = false;
-  const tick = async (): Promise<void> => {
+  const watches = new Map(
+    refs.map((ref) => [
+      ref,
+      kube!.informer<KubeObject>(configResource(ref), { fieldSelector: `metadata.name=${ref.name}`, transform: slim, log: wlog }),
+    ]),
+  );
+  const keeper = new CaBundleKeeper({
+    refs,
+    watched: (ref) => {
+      const inf = watches.get(ref)!;
+      return { synced: inf.hasSynced, object: inf.get(ref.name) as ApiObject | undefined };
+    },
+    io: configs,
+    caPem: () => caPem,
+    inject: !f.certDir,
+    onResult: (problems) => {
+      caProblems = [...problems];
+      announce();
+    },
+    log: ilog,
+    warn: wlog,
+    backoff: { initialMs: 500, maxMs: CA_RETRY_MAX_MS },
+  });
+  live.keeper = keeper;
+  const tick = (): void => {
     if (stopping) return;
-    if (ticking) {
-      tickAgain = true;
-      return;
-    }
-    ticking = true;
-    clearTimeout(timers.ca);
-    await checkCa();
-    ticking = false;
-    if (tickAgain) {
-      tickAgain = false;
-      return tick();
-    }
-    const r = readiness();
-    if (r.ready && !announced) {
-      announced = true;
-      log(`webhook: ready ${url} (namespace ${ns}, lb-class ${f.lbClass ?? '(none)'})`);
-    }
-    const next = caFailures > 0 ? backoffDelay(caFailures - 1, 500, CA_RETRY_MAX_MS) : r.ready ? 30_000 : 500;
-    if (!stopping) timers.ca = setTimeout(() => void tick(), next).unref();
+    void keeper.kick().then(announce);
   };
-  void syncing.finally(() => void tick());
+  for (const inf of watches.values()) {
+    inf.on({ add: tick, update: tick, delete: tick });
+    inf.start();
+    void inf.synced.then(tick);
+  }
+  void syncing.finally(tick);
 
   // --- the serving certificate: bootstrap (retried until the API server answers), then refresh ---
   const loadCert = async (): Promise<ServingCert & { caPem?: string }> => {

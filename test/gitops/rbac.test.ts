@@ -131,6 +131,11 @@ const WEBHOOK_CALLS = [
   'update admissionregistration.k8s.io/mutatingwebhookconfigurations - berth-webhook-configuration',
   'get admissionregistration.k8s.io/validatingwebhookconfigurations - berth-webhook-configuration',
   'update admissionregistration.k8s.io/validatingwebhookconfigurations - berth-webhook-configuration',
+  // The caBundle watch: list/watch with fieldSelector metadata.name (authorized as that name).
+  'list admissionregistration.k8s.io/mutatingwebhookconfigurations - berth-webhook-configuration',
+  'watch admissionregistration.k8s.io/mutatingwebhookconfigurations - berth-webhook-configuration',
+  'list admissionregistration.k8s.io/validatingwebhookconfigurations - berth-webhook-configuration',
+  'watch admissionregistration.k8s.io/validatingwebhookconfigurations - berth-webhook-configuration',
 ];
 const SPEAKER_READS = [
   'list core/services',
