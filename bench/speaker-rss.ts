@@ -15,16 +15,29 @@
 // the node binary; VmHWM = peak), V8's heap (v8.getHeapStatistics from a preloaded reporter) and API requests/s by
 // the speaker while idle (lab request counts by User-Agent). The ServiceL2Status objects are deleted between runs so
 // every run does the same writes. Figures only, no bounds. No root needed. The bundle is rebuilt first.
-//   npx tsx bench/speaker-rss.ts [--services 1000] [--only bundle,tsx] [--idle-s 10] [--no-build]
-import { readFileSync } from 'node:fs';
+//   npx tsx bench/speaker-rss.ts [--services 1000] [--only bundle,tsx] [--idle-s 10] [--no-build] [--link dry|netns]
+// --link netns (root): the speaker runs on a REAL link instead of --dry-run-link: network namespaces br<pid>c (a
+// client, 192.0.2.254, 2001:db8:77::1) and br<pid>n (the node n1, 192.0.2.1, 2001:db8:77::2) joined by veth
+// br<pid>a / br<pid>b; the speaker (`ip netns exec br<pid>n node … speaker --node-name n1`, the lab API through a
+// unix socket and a forwarder in the namespace: src/lab/network/forward.ts) opens its AF_PACKET sockets (ARP + IPv6,
+// with their receive rings) on br<pid>b, as on a node. Announcements are counted from the lab's ServiceL2Status
+// objects (its /metrics is inside the namespace), an ARP request from the client for one announced IPv4 checks the
+// link answers, and the RSS of the packet sockets' mappings (rings) and the addon are printed apart. Everything is
+// deleted at the end, also on failure or Ctrl-C. Without root it prints why it skips.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { bundle, REPO } from '../image/bundle.ts';
+import { connect } from '../src/kube/connect.ts';
+import { Resources } from '../src/kube/resources.ts';
+import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/forward.ts';
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { startTestLab, type TestLab } from '../src/lab/testing.ts';
-import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, namespacesYaml } from './lab-objects.ts';
+import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, namespacesYaml, routerNodeNetns } from './lab-objects.ts';
 
 /** Memory of a process from /proc/<pid>/status, in MiB (NaN when unreadable: the process is gone). */
 export interface ProcMemory {
@@ -51,6 +64,40 @@ export function procMemory(pid: number): ProcMemory {
     return m ? Number(m[1]) / 1024 : NaN;
   };
   return { rss: field('VmRSS'), hwm: field('VmHWM'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
+/** Resident MiB of some of a process's mappings (/proc/<pid>/smaps): the packet sockets' rings and the addon. */
+export interface MappingRss {
+  /** Mappings of socket files: the AF_PACKET receive rings (PACKET_RX_RING, mmap'd whole at open). */
+  sockets: number;
+  /** berth_native.node (text, data, relocations). */
+  addon: number;
+  /** How many socket mappings (one per ring). */
+  rings: number;
+}
+
+/** Sums the Rss of `pid`'s socket mappings and of the addon's in /proc/<pid>/smaps, in MiB. Never throws (zeros). */
+export function mappingRss(pid: number): MappingRss {
+  const out: MappingRss = { sockets: 0, addon: 0, rings: 0 };
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return out;
+  }
+  let kind: 'sockets' | 'addon' | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1] ?? '';
+      kind = /socket:|\[packet\]|PACKET/.test(name) ? 'sockets' : /berth_native\.node/.test(name) ? 'addon' : undefined;
+      if (kind === 'sockets') out.rings++;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+    if (rss && kind) out[kind] += Number(rss[1]) / 1024;
+  }
+  return out;
 }
 
 /**
@@ -82,21 +129,16 @@ export const BUNDLE = join(REPO, 'dist/berth.mjs');
 /**
  * Spawns one speaker (`args` are the speaker's flags) from the bundle (`node [nodeArgs] dist/berth.mjs speaker …`,
  * which must exist: `bundle()` from image/bundle.ts writes it) or under tsx (`node [nodeArgs] --import tsx
- * src/speaker/main.ts …`). Stop it with `.stop()` (SIGTERM, then SIGKILL).
+ * src/speaker/main.ts …`), behind `wrapper` if given (e.g. `ip netns exec <ns>`). Stop it with `.stop()` (SIGTERM, then SIGKILL).
  */
 export function startSpeaker(
   mode: SpeakerMode,
   args: readonly string[],
-  o: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
+  o: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; wrapper?: readonly string[] } = {},
 ): NodeProcess {
   const env = o.env ?? process.env;
-  return mode === 'bundle'
-    ? spawnNode(BUNDLE, ['speaker', ...args], {
-        tsx: false,
-        env,
-        ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
-      })
-    : spawnNode(SPEAKER_MAIN, args, { env, ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}) });
+  const extra = { ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}), ...(o.wrapper ? { wrapper: o.wrapper } : {}) };
+  return mode === 'bundle' ? spawnNode(BUNDLE, ['speaker', ...args], { tsx: false, env, ...extra }) : spawnNode(SPEAKER_MAIN, args, { env, ...extra });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -175,17 +217,46 @@ interface RunResult {
   peak: number;
   rps: number;
   heap: string;
+  /** --link netns: the sockets' and the addon's resident MiB, the packet sockets the speaker holds, the ARP check. */
+  link?: { maps: MappingRss; packetSockets: number; arp: string };
 }
 
-async function runOne(t: TestLab, v: Variant, idleS: number): Promise<RunResult> {
+/** Where the speaker runs: --dry-run-link in this namespace, or on a veth inside a node namespace (--link netns). */
+interface Place {
+  /** Flags after the common ones (`--dry-run-link`, or none). */
+  args: string[];
+  /** Command prefix (`ip netns exec <node>`), if any. */
+  wrapper?: string[];
+  /** How many Services this speaker announces now (its metrics, or its ServiceL2Status objects). */
+  announced(port: number): Promise<number>;
+  /** After the measurement (netns): the packet sockets the speaker holds and an ARP check for an announced IP. */
+  inspect?(pid: number): Promise<NonNullable<RunResult['link']>>;
+}
+
+async function runOne(t: TestLab, v: Variant, idleS: number, place: Place): Promise<RunResult> {
   await kubectl(t, ['delete', 'servicel2statuses', '--all', '-n', NS, '--wait=false']);
+  // The lab's ServiceL2Status objects go away asynchronously: a netns run counts them, so wait until they are gone.
+  for (let i = 0; i < 100 && (await kubectl(t, ['get', 'servicel2statuses', '-n', NS, '-o', 'name'])).trim() !== ''; i++) await sleep(200);
   const speakerRequests = (): number => [...t.lab.requestCounts()].filter(([ua]) => /speaker/i.test(ua)).reduce((n, [, c]) => n + c, 0);
   const t0 = performance.now();
-  const p = startSpeaker(v.mode, ['--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', '--dry-run-link'], {
+  const p = startSpeaker(v.mode, ['--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', ...place.args], {
     nodeArgs: ['--import', heapReporter(false)],
     env: { ...process.env, ...v.env },
+    ...(place.wrapper ? { wrapper: place.wrapper } : {}),
   });
   try {
+    if (place.wrapper) {
+      // A speaker on a real link must never run in this namespace: its sockets would open on the host's interfaces.
+      await p.waitFor(/speaker: |serving /, 120_000);
+      const ns = (pid: number | 'self'): string => {
+        try {
+          return readlinkSync(`/proc/${pid}/ns/net`);
+        } catch {
+          return '?';
+        }
+      };
+      if (ns(p.pid) === ns('self')) throw new Error(`the speaker (pid ${p.pid}) runs in the bench's own network namespace, not in the node's: stopped`);
+    }
     const port = Number((await p.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 120_000))[1]);
     await p.waitFor(/speaker: ready node=n1 /, 300_000);
     const readyS = (performance.now() - t0) / 1000;
@@ -193,11 +264,12 @@ async function runOne(t: TestLab, v: Variant, idleS: number): Promise<RunResult>
     let n = -1;
     let stableSince = performance.now();
     for (;;) {
-      const now = await announced(port);
+      const now = await place.announced(port);
       if (now !== n) {
         n = now;
         stableSince = performance.now();
-      } else if (performance.now() - stableSince > 3000) break;
+      } else if (n > 0 && performance.now() - stableSince > 3000) break;
+      else if (performance.now() - stableSince > 60_000) break;
       await sleep(500);
     }
     const announcedS = (performance.now() - t0 - 3000) / 1000;
@@ -216,10 +288,97 @@ async function runOne(t: TestLab, v: Variant, idleS: number): Promise<RunResult>
     await sleep(idleS * 1000);
     const rps = (speakerRequests() - a) / idleS;
     const steady = procMemory(p.pid);
-    return { variant: v, readyS, announcedS, announced: n, steady, peak: steady.hwm, rps, heap: lastHeap(p, false) };
+    const link = place.inspect ? await place.inspect(p.pid) : undefined;
+    return { variant: v, readyS, announcedS, announced: n, steady, peak: steady.hwm, rps, heap: lastHeap(p, false), ...(link ? { link } : {}) };
   } finally {
     const code = await p.stop();
     if (code !== 0) say(`  (${v.name}: the speaker exited ${code}: ${p.output().slice(-1500)})`);
+  }
+}
+
+/** The dry-run place: `--dry-run-link`, announcements from the speaker's /metrics. */
+const DRY: Place = { args: ['--dry-run-link'], announced };
+
+/** Whether this process can make network namespaces, or why not. */
+function netnsProblem(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, AF_PACKET sockets)';
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  if (r.status !== 0) return `\`ip netns\` fails: ${(r.stderr || r.error?.message || '').trim()}`;
+  return undefined;
+}
+
+/**
+ * The real-link place (--link netns): namespaces `<id>c` (client) and `<id>n` (node n1) joined by a veth, the lab API
+ * bridged into the node namespace. Returns the place and its cleanup (idempotent; deletes the namespaces).
+ */
+async function netnsPlace(t: TestLab): Promise<{ place: Place; cleanup: () => Promise<void> }> {
+  const id = `br${process.pid % 100000}`;
+  const C = `${id}c`;
+  const N = `${id}n`;
+  const dir = mkdtempSync(join(os.tmpdir(), `${id}-`));
+  chmodSync(dir, 0o755);
+  let bridge: Bridge | undefined;
+  let fwd: NodeProcess | undefined;
+  let closeApi = (): void => undefined;
+  let done: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (done ??= (async () => {
+      closeApi();
+      await fwd?.stop('SIGTERM', 3000);
+      await bridge?.close();
+      for (const ns of [C, N]) spawnSync('ip', ['netns', 'del', ns]);
+      rmSync(dir, { recursive: true, force: true });
+    })());
+  try {
+    routerNodeNetns(id, C, N, ['192.0.2.254'], ['192.0.2.1']);
+    bridge = await startBridge(join(dir, 'api.sock'), { host: '127.0.0.1', port: t.lab.port });
+    fwd = spawnNode(FORWARDER_MAIN, ['--port', String(t.lab.port), '--socket', join(dir, 'api.sock'), '--exit-with-parent'], {
+      wrapper: ['ip', 'netns', 'exec', N],
+      stdin: 'pipe',
+    });
+    await fwd.waitFor(/forwarder: listening/, 30_000);
+    const api = await connect({ kubeconfig: t.lab.kubeconfigPath, component: 'berth-bench' });
+    if (!api.ok) throw new Error(api.message);
+    closeApi = () => api.kube.close();
+    const client = api.kube.client;
+    /** Services n1 announces: its ServiceL2Status objects (status.node n1), as `svc-<i>` indexes. */
+    const mine = async (): Promise<number[]> => {
+      const r = await client.list(Resources.serviceL2Statuses, { namespace: NS });
+      if (!r.ok) return [];
+      const out: number[] = [];
+      for (const o of r.value.items as Array<{ status?: { node?: string; serviceName?: string } }>) {
+        const m = /^svc-(\d+)$/.exec(o.status?.serviceName ?? '');
+        if (o.status?.node === 'n1' && m) out.push(Number(m[1]));
+      }
+      return out;
+    };
+    const place: Place = {
+      args: [],
+      wrapper: ['ip', 'netns', 'exec', N],
+      announced: async () => (await mine()).length,
+      inspect: async (pid) => {
+        const maps = mappingRss(pid);
+        // /proc/net/packet of the node namespace: one line per packet socket (the speaker is its only user).
+        let packetSockets = 0;
+        try {
+          packetSockets = readFileSync(`/proc/${pid}/net/packet`, 'utf8').trim().split('\n').length - 1;
+        } catch {
+          /* gone */
+        }
+        const v4 = (await mine()).map((i) => ipOf(i)).find((x) => x.family === 'IPv4');
+        let arp = 'no IPv4 announced';
+        if (v4) {
+          const r = spawnSync('ip', ['netns', 'exec', C, 'arping', '-c', '1', '-w', '3', '-I', `${id}a`, v4.ip], { encoding: 'utf8' });
+          const reply = /reply from \S+ \[([0-9a-f:]+)\]/i.exec(r.stdout);
+          arp = reply ? `ARP ${v4.ip} answered by ${reply[1]}` : `ARP ${v4.ip} NOT answered (${(r.stdout + r.stderr).trim().split('\n').at(-1)})`;
+        }
+        return { maps, packetSockets, arp };
+      },
+    };
+    return { place, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
   }
 }
 
@@ -230,12 +389,21 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       'idle-s': { type: 'string', default: '10' },
       'no-build': { type: 'boolean', default: false },
+      link: { type: 'string', default: 'dry' },
     },
   });
   const services = Number(values.services);
   if (!Number.isInteger(services) || services < 1 || services > 60_000) throw new Error(`--services: "${values.services}" is not a whole number in 1..60000`);
   const idleS = Number(values['idle-s']);
   if (!(idleS > 0)) throw new Error(`--idle-s: "${values['idle-s']}" is not a positive number of seconds`);
+  if (values.link !== 'dry' && values.link !== 'netns') throw new Error(`--link: "${values.link}" is not dry (--dry-run-link) or netns (a veth in a network namespace, root)`);
+  if (values.link === 'netns') {
+    const why = netnsProblem();
+    if (why) {
+      say(`bench:speaker-rss --link netns: skipped: ${why}`);
+      return 0;
+    }
+  }
   const all = variants();
   const names = values.only ? values.only.split(',').map((x) => x.trim()) : all.map((v) => v.name);
   for (const n of names) if (!all.some((v) => v.name === n)) throw new Error(`--only: "${n}" is not one of ${all.map((v) => v.name).join(', ')}`);
@@ -246,26 +414,47 @@ async function main(): Promise<number> {
     say(`bundle: ${b.outfile} + ${b.files.length - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
   }
   const t = await startTestLab({ nodes: 0 });
+  let cleanup = async (): Promise<void> => undefined;
+  const onSigint = (): void => {
+    void cleanup()
+      .then(() => t.stop())
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
   try {
     const createdS = await populateLab(t, services);
     say(`created ${services} Services (IP in status, one ready endpoint each on n1..n3) in ${createdS.toFixed(1)} s`);
+    let place = DRY;
+    if (values.link === 'netns') {
+      const np = await netnsPlace(t);
+      place = np.place;
+      cleanup = np.cleanup;
+    }
     const results: RunResult[] = [];
     for (const v of chosen) {
       say(`running the speaker: ${v.name} (${v.what})…`);
-      results.push(await runOne(t, v, idleS));
+      results.push(await runOne(t, v, idleS, place));
     }
     say('');
-    say(`bench:speaker-rss — one layer-2 speaker (--dry-run-link), ${services} Services, node ${process.version}, MiB`);
+    const how = values.link === 'netns' ? 'on a real link (veth in a network namespace, AF_PACKET sockets open)' : '(--dry-run-link)';
+    say(`bench:speaker-rss — one layer-2 speaker ${how}, ${services} Services, node ${process.version}, MiB (1 MiB = 1,048,576 bytes; load ${os.loadavg()[0]!.toFixed(1)})`);
     for (const r of results) {
       say(
-        `  ${r.variant.name.padEnd(16)} RSS steady ${r.steady.rss.toFixed(1)} (anon ${r.steady.anon.toFixed(1)}, file ${r.steady.file.toFixed(1)}), ` +
+        `  ${r.variant.name.padEnd(16)} RSS steady ${r.steady.rss.toFixed(1)} (= ${((r.steady.rss * 1048576) / 1e6).toFixed(1)} MB; anon ${r.steady.anon.toFixed(1)}, file ${r.steady.file.toFixed(1)}), ` +
           `peak (VmHWM) ${r.peak.toFixed(1)}; ${r.heap}; ready ${r.readyS.toFixed(1)} s, ${r.announced} announced by ${r.announcedS.toFixed(1)} s; ` +
           `API ${r.rps.toFixed(2)} requests/s idle`,
       );
+      if (r.link)
+        say(
+          `  ${''.padEnd(16)} link: ${r.link.packetSockets} packet sockets, ${r.link.maps.rings} ring mappings resident ${r.link.maps.sockets.toFixed(2)}, ` +
+            `addon ${r.link.maps.addon.toFixed(2)}; ${r.link.arp}`,
+        );
     }
-    say('  target (issue 8): RSS ≤ 64 MB; reference: the tsx line');
+    say('  target (issue 8): RSS ≤ 64 MB (61.0 MiB); reference: the tsx line');
     return 0;
   } finally {
+    process.off('SIGINT', onSigint);
+    await cleanup();
     await t.stop();
   }
 }
