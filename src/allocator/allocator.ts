@@ -7,7 +7,7 @@ import { candidatesExhausted, noPools, notInPool, poolExhausted } from './messag
 import { autoExclusion, comparePinned, isPinnedFor, poolRefusal } from './pool.ts';
 import { fail, familyMismatch, parseIps, parseRequest, textOf, type Failure, type ParsedRequest } from './request.ts';
 import { sharingProblem } from './sharing.ts';
-import { AllocState, type HolderInfo, type HolderState, type IpRef, type PoolState } from './state.ts';
+import { AllocState, type HolderInfo, type HolderState, type IpEntry, type IpRef, type PoolState } from './state.ts';
 import type { AllocatorApi, AllocResult, Holder, Orphan, PoolSpec, PoolStats, ServiceRequest } from './types.ts';
 
 interface Decision {
@@ -30,6 +30,7 @@ export class Allocator implements AllocatorApi {
     // MetalLB SetPools: every allocation whose IPs still sit together in one pool moves to that pool (possibly
     // renamed or split); the others are dropped. Holders are replayed in the order they were recorded.
     const next = new AllocState(pools);
+    next.recorded = this.#state.recorded;
     const orphaned: Orphan[] = [];
     for (const h of this.#state.holders()) {
       const pool = poolOfAll(next, h.ips);
@@ -72,7 +73,20 @@ export class Allocator implements AllocatorApi {
   assign(key: string, req: ServiceRequest, ips: readonly string[]): AllocResult {
     const v = this.#checkAssign(key, req, ips);
     if (!v.ok) return v;
+    // Already held exactly so (every reconcile of a settled Service asks this): the record stays as it is. Recording
+    // it again would turn a long-lived holder and its IP entries into old-generation garbage on every pass — at a
+    // restart with 50,000 Services, 50,000 of each, collected by full mark-compacts of the whole heap (issue 12).
+    const held = this.#state.holder(key);
+    if (held && held.pool === v.pool && sameEntries(held.ips, v.refs) && sameInfo(held, infoOf(req))) return done(held);
     return done(this.#state.record(key, v.pool, v.refs, infoOf(req)));
+  }
+
+  /**
+   * How many times a holder was recorded (a new or changed allocation). Tests use it to check that passes over
+   * settled Services record nothing.
+   */
+  get recorded(): number {
+    return this.#state.recorded;
   }
 
   check(key: string, req: ServiceRequest, ips: readonly string[]): AllocResult {
@@ -318,6 +332,11 @@ function byKey(a: { key: string }, b: { key: string }): number {
 
 function sameIps(a: readonly IpRef[], b: readonly IpRef[]): boolean {
   return a.length === b.length && a.every((x) => b.some((y) => y.family === x.family && y.value === x.value));
+}
+
+/** The held entries are exactly these addresses (same count, each one among them). */
+function sameEntries(held: readonly IpEntry[], refs: readonly IpRef[]): boolean {
+  return held.length === refs.length && refs.every((r) => held.some((e) => e.family === r.family && e.value === r.value));
 }
 
 function sameInfo(h: Holder, info: HolderInfo): boolean {

@@ -82,6 +82,8 @@ export class AllocState {
   /** Insertion order is kept, so a pool change replays holders in the order they came. */
   readonly #holders = new Map<string, HolderState>();
   readonly #groups = new Map<string, Record<Family, RunSet>>();
+  /** Calls of record() (Allocator.recorded). */
+  recorded = 0;
 
   constructor(specs: readonly PoolSpec[]) {
     const pools = specs
@@ -190,6 +192,7 @@ export class AllocState {
    * The IPs must all lie in `pool` and be usable there.
    */
   record(key: string, pool: PoolState, refs: readonly IpRef[], info: HolderInfo): HolderState {
+    this.recorded++;
     this.remove(key);
     const state: HolderState = {
       key,

@@ -454,3 +454,72 @@ describe('reconcileService: IP families (spec §3.1 steps 7, 8, 12)', () => {
     assert.equal(h.allocator.ipsOf('default/ds'), undefined);
   });
 });
+
+/**
+ * Counts every call a reconcile makes into its seams (claim index, claim store, allocator, Service writer): the work
+ * of one reconcile, measured without a clock. A scan of all claims or Services would show up as list()/stats() calls or
+ * as a count that grows with the number of Services.
+ */
+function countingDeps(d: ReconcileDeps): { deps: ReconcileDeps; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const wrap = <T extends object>(name: string, o: T): T =>
+    new Proxy(o, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          const k = `${name}.${String(prop)}`;
+          calls.set(k, (calls.get(k) ?? 0) + 1);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  return {
+    deps: {
+      ...d,
+      allocator: wrap('allocator', d.allocator),
+      store: wrap('store', d.store),
+      claims: wrap('claims', d.claims),
+      writer: wrap('writer', d.writer),
+    },
+    calls,
+  };
+}
+
+describe('reconcileService cost (issue 12: a pass over N settled Services is O(N))', () => {
+  /** N Services settled (allocated, status written, uid bound), then one more pass over all of them, counted. */
+  async function settledPass(n: number): Promise<{ calls: Map<string, number>; recorded: number; writes: number }> {
+    const h = harness([{ name: 'big', addresses: ['198.18.0.0/16'], autoAssign: true, avoidBuggyIPs: false }]);
+    const keys: string[] = [];
+    for (let i = 0; i < n; i++) {
+      h.services.put(lbService('scale', `s${i}`, i % 10 === 0 ? { dual: false, ports: [80, 443] } : {}));
+      keys.push(`scale/s${i}`);
+    }
+    for (const k of keys) assert.equal((await h.run(k)).state, 'success');
+    const recordedBefore = h.allocator.recorded;
+    const writesBefore = h.api.writes.length + h.store.writes;
+    const { deps, calls } = countingDeps(h.deps);
+    for (const k of keys) {
+      const svc = h.services.getByKey(k);
+      assert.deepEqual(await reconcileService(deps, { key: k, svc, configLoaded: true }), { state: 'success', freed: false });
+    }
+    return { calls, recorded: h.allocator.recorded - recordedBefore, writes: h.api.writes.length + h.store.writes - writesBefore };
+  }
+
+  it('a settled Service costs the same few calls whatever N; nothing written, nothing re-recorded, nothing listed', async () => {
+    const small = await settledPass(100);
+    const large = await settledPass(400);
+    for (const r of [small, large]) {
+      assert.equal(r.writes, 0, 'a pass over settled Services writes nothing');
+      assert.equal(r.recorded, 0, 'the allocator keeps its records (no old-generation garbage per pass)');
+      for (const k of ['claims.list', 'store.list', 'allocator.stats', 'allocator.allocations', 'allocator.setPools']) {
+        assert.equal(r.calls.get(k) ?? 0, 0, `${k} called during a pass`);
+      }
+    }
+    // Every seam is called exactly 4× as often for 4× the Services: per-Service work does not depend on N.
+    const names = new Set([...small.calls.keys(), ...large.calls.keys()]);
+    for (const k of names) assert.equal(large.calls.get(k) ?? 0, 4 * (small.calls.get(k) ?? 0), `${k}: ${small.calls.get(k)} → ${large.calls.get(k)}`);
+    const perService = [...small.calls.values()].reduce((a, b) => a + b, 0) / 100;
+    assert.ok(perService <= 8, `a settled Service costs ${perService} seam calls (${JSON.stringify([...small.calls])})`);
+  });
+});
