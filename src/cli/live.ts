@@ -58,6 +58,8 @@ export interface LiveSnapshot {
   speakerLeases?: SpeakerLease[];
   /** The Events about announcements (announce-reasons.ts announceEventsOf); absent: not read or not readable. */
   announceEvents?: AnnounceEvent[];
+  /** Optional kinds whose list answered 404 (their CRD is not installed): `ServiceL2Status`, `ServiceBGPStatus`. */
+  missingKinds?: string[];
 }
 
 /** A speaker's Lease: the node, when it was last renewed (ms since the epoch, undefined: never) and for how long (s). */
@@ -91,11 +93,15 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
   });
   if (!conn.ok) return { ok: false, message: conn.message };
   const { client } = conn.kube;
+  const missingKinds: string[] = [];
   try {
     const list = async (r: Resource, o: { namespace?: string; optional?: boolean } = {}): Promise<KubeObject[]> => {
       const res = await client.list<KubeObject>(r, o.namespace !== undefined ? { namespace: o.namespace } : {});
       if (!res.ok) {
-        if (o.optional && res.error.kind === 'NotFound') return [];
+        if (o.optional && res.error.kind === 'NotFound') {
+          missingKinds.push(r.kind);
+          return [];
+        }
         throw new Error(`listing ${r.plural}: ${res.error.message}`);
       }
       opts.progress?.(`listed ${res.value.items.length} ${r.plural}`);
@@ -134,6 +140,7 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
         ...(slices ? { endpoints: endpointViews(slices as Parameters<typeof endpointViews>[0]) } : {}),
         ...(leases ? { speakerLeases: leases } : {}),
         ...(events ? { announceEvents: events } : {}),
+        ...(missingKinds.length > 0 ? { missingKinds } : {}),
       },
     };
   } catch (e) {

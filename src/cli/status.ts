@@ -7,6 +7,9 @@
 // EndpointSlices and advertisements; speakerNotRunning when a node should announce it and reports nothing). A reported
 // announcer is checked before it is listed (announce-reasons.ts checkAnnouncers: speaker Lease, IPConflict /
 // announceFailed Events, the BGPPeer's session Events): the ones that do not announce are marked with the reason.
+// When the ServiceL2Status/ServiceBGPStatus CRDs are not installed (their list answers 404), nobody can report an
+// announcement: that is said once, naming the CRD and how to install it, and ANNOUNCED-BY reads `?` instead of a
+// speakerNotRunning that would blame the speakers (a withdraw reason the plans give, e.g. noEndpoints, still shows).
 import { assignedIPs, ingressIPs, isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom } from '../config/service.ts';
 import { claimsByHolder } from '../claims/holders.ts';
 import { serviceView } from '../speaker/world.ts';
@@ -23,7 +26,8 @@ export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context 
   why each Service without an IP has none, and why nobody announces one that has an IP (ANNOUNCED-BY -: MetalLB's
   withdraw reason, or speakerNotRunning). A node or peer the status objects report but that does not announce is marked:
   (speaker down) stale speaker Lease, (IP conflict) / (announce failed) the speaker's Events, (session down) /
-  (not established) no BGPSessionUp as the last session Event on the BGPPeer. --progress prints a line per resource listed (default: when stderr is a terminal).
+  (not established) no BGPSessionUp as the last session Event on the BGPPeer. ANNOUNCED-BY ?: the ServiceL2Status /
+  ServiceBGPStatus CRD is not installed (said once, with how to install it), so no announcement can be known. --progress prints a line per resource listed (default: when stderr is a terminal).
   kubeconfig, first found: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, the lab's .lab/dev/kubeconfig
   (current directory, then this checkout; what \`npm start\` prints).`;
 
@@ -48,6 +52,11 @@ export interface StatusService {
   /** Why a Service with an IP is announced by nobody (MetalLB's withdraw reason, or speakerNotRunning). */
   notAnnounced?: NotAnnounced;
   /**
+   * True when nobody is known to announce the Service because a status CRD it would be reported in is not installed
+   * (StatusReport.missingStatusCrds): `?` in ANNOUNCED-BY, and no notAnnounced reason.
+   */
+  announcedByUnknown?: boolean;
+  /**
    * Announcers the status objects report that do not really announce (speakerDown, IPConflict, announceFailed,
    * sessionDown, sessionNotEstablished: announce-reasons.ts checkAnnouncers); they are not in `announcedBy`.
    */
@@ -59,6 +68,39 @@ export interface StatusReport {
   problems: string[];
   pools: StatusPool[];
   services: StatusService[];
+  /**
+   * The status CRDs the API server does not serve (404 on their list): the speakers cannot report announcements of
+   * that kind. Absent when both are installed.
+   */
+  missingStatusCrds?: MissingCrd[];
+}
+
+/** A status kind whose CRD is not installed: the kind and the CRD's name (`servicel2statuses.metallb.io`). */
+export interface MissingCrd {
+  kind: string;
+  crd: string;
+}
+
+/** The status kinds `berth status` reads (live.ts) and their CRDs (gitops/base/crds, MetalLB's config/crd). */
+const STATUS_CRDS: Readonly<Record<string, string>> = {
+  ServiceL2Status: 'servicel2statuses.metallb.io',
+  ServiceBGPStatus: 'servicebgpstatuses.metallb.io',
+};
+
+/**
+ * The one notice about missing status CRDs: which, what it means for ANNOUNCED-BY, and how to install them (berth's
+ * gitops/base/crds, part of gitops/base). Undefined when none is missing.
+ */
+export function missingCrdsNotice(missing: readonly MissingCrd[] | undefined): string | undefined {
+  if (!missing || missing.length === 0) return undefined;
+  const kinds = missing.map((m) => m.kind).join(' and ');
+  const crds = missing.map((m) => m.crd).join(', ');
+  const one = missing.length === 1;
+  return (
+    `the ${kinds} CRD${one ? '' : 's'} (${crds}) ${one ? 'is' : 'are'} not installed: the speakers cannot report which nodes announce ` +
+    `a Service${one ? ` by ${missing[0]!.kind === 'ServiceBGPStatus' ? 'BGP' : 'layer 2'}` : ''}, so ANNOUNCED-BY shows ? where it depends on ${one ? 'it' : 'them'}. ` +
+    `Install ${one ? 'it' : 'them'} with berth's CRDs: kubectl apply -k gitops/base/crds (included in kubectl apply -k gitops/base)`
+  );
 }
 
 export async function runStatus(argv: readonly string[], io: CliIO): Promise<number> {
@@ -95,7 +137,15 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
     io.out(toJson(report));
     return 0;
   }
+  printStatus(report, io);
+  return 0;
+}
+
+/** The text output of a report: problems and the missing-CRD notice on stderr, then the pool and Service tables. */
+export function printStatus(report: StatusReport, io: Pick<CliIO, 'out' | 'err'>): void {
   for (const p of report.problems) io.err(`berth status: configuration problem: ${p}`);
+  const notice = missingCrdsNotice(report.missingStatusCrds);
+  if (notice) io.err(`berth status: ${notice}`);
   io.out(
     table(
       ['POOL', 'AUTO-ASSIGN', 'IPV4 IN USE', 'IPV6 IN USE'],
@@ -111,7 +161,7 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
         s.name,
         s.ips.length > 0 ? s.ips.join(',') : '<pending>',
         s.pool ?? '-',
-        announcedText(s.announcedBy, s.unconfirmed ?? []),
+        s.announcedByUnknown ? '?' : announcedText(s.announcedBy, s.unconfirmed ?? []),
         s.pending
           ? `${s.pending.code}: ${s.pending.message}`
           : s.notAnnounced
@@ -120,7 +170,6 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
       ]),
     ),
   );
-  return 0;
 }
 
 /**
@@ -214,8 +263,25 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined; 
       if (w) u.row.notAnnounced = w;
     }
   }
+  // A status CRD not installed: no announcement of its kind can be reported, so "nobody reports it" proves nothing.
+  // Only where the advertisements make that kind matter (any, when the configuration does not build).
+  const missing = (s.missingKinds ?? []).flatMap((kind) => (STATUS_CRDS[kind] ? [{ kind, crd: STATUS_CRDS[kind] }] : []));
+  const cfg = built.config;
+  const blind = missing.some((m) =>
+    !cfg ? true : m.kind === 'ServiceL2Status' ? cfg.l2Advertisements.length > 0 : cfg.bgpAdvertisements.length > 0,
+  );
+  if (blind) {
+    for (const row of services) {
+      if (row.ips.length === 0 || row.unconfirmed || row.announcedBy.layer2.length > 0 || row.announcedBy.bgp.length > 0) continue;
+      // A withdraw reason of the speakers' plans (noEndpoints, noMatchingAdvertisement, ...) holds whoever reports.
+      if (row.notAnnounced && row.notAnnounced.reason !== 'speakerNotRunning') continue;
+      delete row.notAnnounced;
+      row.announcedByUnknown = true;
+    }
+  }
   services.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   return {
+    ...(missing.length > 0 ? { missingStatusCrds: missing } : {}),
     problems,
     pools: pools.map((p) => {
       const st = statsByPool.get(p.name);
