@@ -2,7 +2,9 @@
 // no registry involved (issue 10 "Image"; recipes §8, verified on this kind of machine):
 //   1. dist/berth.mjs: the esbuild bundle of every command (image/bundle.ts), run by plain node (no tsx).
 //   2. A tiny rootfs: the host's node binary plus the shared libraries `ldd` lists for it and for the N-API addon
-//      (native/build/Release/berth_native.node, built by `npm ci`), /etc/passwd+group (root, nobody 65534), /tmp 1777,
+//      (native/build/Release/berth_native.node, built by `npm ci`), the host's setpriv with the file capability
+//      cap_net_raw=p (the speaker's wrapper, SPEAKER_COMMAND: it runs as uid 65534 with only CAP_NET_RAW),
+//      /etc/passwd+group (root, nobody 65534), /tmp 1777,
 //      and /app/{dist/berth.mjs and its chunks dist/berth.*.mjs, policies/admission.json,
 //      native/build/Release/berth_native.node} at the paths the bundle resolves them from.
 //   3. `buildah from scratch` + one copy + config (ENTRYPOINT node /app/dist/berth.mjs, user 65534:65534, OCI labels)
@@ -86,6 +88,33 @@ export async function tool(store: ImageStore, cmd: 'buildah' | 'podman', args: r
   }
 }
 
+/** util-linux's setpriv(1) on this machine: the speaker's capability wrapper in the image (SPEAKER_COMMAND). */
+export const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * The speaker container's `command` (gitops/base/speaker/daemonset.yaml; test/image/image.test.ts runs it): the
+ * image's /usr/bin/setpriv carries the file capability `cap_net_raw=p` (permitted, not effective), so as uid 65534 in
+ * a container whose bounding set holds CAP_NET_RAW (securityContext capabilities add NET_RAW) it may copy NET_RAW into
+ * its inheritable and ambient sets (capabilities(7): an ambient capability must be permitted and inheritable), then
+ * execs node, which holds NET_RAW through the ambient set. Kubernetes gives a non-root container no ambient
+ * capabilities (kubernetes/enhancements#2757; containerd/containerd#5668 was closed unmerged), so without this
+ * node would start with empty permitted/effective sets and its packet sockets would fail with EPERM. node itself
+ * has no file capability: it runs without the kernel's secure-exec mode (AT_SECURE), so NODE_OPTIONS still applies
+ * (Node ignores it in that mode), and the controller and webhook, whose bounding set is empty, run the same node.
+ * allowPrivilegeEscalation: false (no_new_privs) does not block it: the runtime (runc under containerd or CRI-O) gives
+ * the container's first process NET_RAW in its permitted set, so executing setpriv gains no capability it did not
+ * hold and the kernel keeps the file capability (security/commoncap.c: only gained capabilities are dropped under
+ * no_new_privs). Without NET_RAW in the bounding set setpriv exits 127 ("setpriv: apply capabilities: Operation not permitted").
+ */
+export const SPEAKER_COMMAND: readonly string[] = [
+  SETPRIV,
+  '--inh-caps=+net_raw',
+  '--ambient-caps=+net_raw',
+  '--',
+  '/usr/bin/node',
+  '/app/dist/berth.mjs',
+];
+
 /** The absolute library paths `ldd FILE` lists (resolved through symlinks by the copy). */
 async function sharedLibraries(file: string): Promise<string[]> {
   const { stdout } = await run('ldd', [file]);
@@ -93,6 +122,21 @@ async function sharedLibraries(file: string): Promise<string[]> {
   const missing = stdout.split('\n').filter((l) => l.includes('not found'));
   if (missing.length > 0) throw new Error(`ldd ${file}: missing libraries: ${missing.map((l) => l.trim()).join(', ')}`);
   return [...new Set(stdout.match(/\/[^\s)]+/g) ?? [])];
+}
+
+/**
+ * Sets the file capability `caps` (setcap(8) syntax, e.g. `cap_net_raw=p`) on `file` (its security.capability
+ * xattr) and reads it back with getcap; throws naming the file and setcap's error (no libcap2-bin, no CAP_SETFCAP).
+ */
+export async function setFileCapability(file: string, caps: string): Promise<void> {
+  try {
+    await run('setcap', [caps, file]);
+    const { stdout } = await run('getcap', [file]);
+    if (!stdout.includes(caps)) throw new Error(`getcap shows ${JSON.stringify(stdout.trim())}`);
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    throw new Error(`image: setcap ${caps} ${file} failed (libcap2-bin installed? run as root): ${(err.stderr || err.message).trim()}`, { cause: e });
+  }
 }
 
 function copyInto(root: string, inImage: string, from: string, mode?: number): void {
@@ -103,15 +147,20 @@ function copyInto(root: string, inImage: string, from: string, mode?: number): v
 }
 
 /**
- * Writes the tiny rootfs into `root` (must not exist or be empty): /usr/bin/node (the running node), the libraries
- * ldd lists for it and for the addon, /etc, /tmp, /app. Throws when the addon or policies are missing (the error
- * says to run `npm ci` / `npm run build:native`). Recipes §8.2a.
+ * Writes the tiny rootfs into `root` (must not exist or be empty): /usr/bin/node (the running node), /usr/bin/setpriv
+ * (this machine's, with the file capability `cap_net_raw=p`: SPEAKER_COMMAND), the libraries ldd lists for the three
+ * binaries, /etc, /tmp, /app. Throws when the addon or policies are missing (the error says to run `npm ci` /
+ * `npm run build:native`), when setpriv (util-linux) is missing, or when setcap (libcap2-bin) cannot set the
+ * capability (it needs CAP_SETFCAP: build as root). Recipes §8.2a.
  */
 export async function writeRootfs(root: string, bundleFile: string, addon = ADDON): Promise<void> {
   if (!existsSync(addon)) throw new Error(`image: ${addon} is missing: run \`npm ci\` or \`npm run build:native\` first`);
+  if (!existsSync(SETPRIV)) throw new Error(`image: ${SETPRIV} is missing: install util-linux (the speaker's capability wrapper)`);
   const node = realpathSync(process.execPath);
-  const libs = new Set([...(await sharedLibraries(node)), ...(await sharedLibraries(addon))]);
+  const libs = new Set([...(await sharedLibraries(node)), ...(await sharedLibraries(addon)), ...(await sharedLibraries(SETPRIV))]);
   copyInto(root, 'usr/bin/node', node, 0o755);
+  copyInto(root, SETPRIV.slice(1), SETPRIV, 0o755);
+  await setFileCapability(join(root, SETPRIV), 'cap_net_raw=p');
   for (const lib of [...libs].sort()) copyInto(root, lib.slice(1), lib, 0o755);
   // The entry and its chunks (image/bundle.ts: code splitting), side by side in /app/dist.
   const [entry, ...chunks] = bundleFiles(bundleFile);
