@@ -201,6 +201,33 @@ describe('EventRecorder', () => {
     assert.equal(r.suppressed, 4);
   });
 
+  it('keys objects by uid when they have one (a re-created object is another), by their reference otherwise', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const clock = new FakeClock();
+    const r = new EventRecorder({ client: new KubeClient(t), clock });
+    const noUid = { kind: 'Service', namespace: 'shop', name: 'web' };
+    r.event(svc, 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    r.event({ ...svc, uid: 'u-2' }, 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    r.event(noUid, 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    r.event({ ...noUid, name: 'api' }, 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    await r.flush();
+    assert.deepEqual(
+      t.requests.map((q) => q.method),
+      ['POST', 'POST', 'POST', 'POST'],
+    );
+    // Repeats of each: count bumps on the Event already written for that object, never another object's.
+    r.event(svc, 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    r.event(noUid, 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    await r.flush();
+    const names = t.requests.slice(0, 4).map((q) => (q.body as { metadata: { name: string } }).metadata.name);
+    const patched = t.requests.slice(4).map((q) => q.path.split('/').at(-1));
+    assert.deepEqual(
+      t.requests.slice(4).map((q) => q.method),
+      ['PATCH', 'PATCH'],
+    );
+    assert.deepEqual(patched, [names[0], names[2]]);
+  });
+
   it('cause: ignoreNumbers makes Warning messages differing only in counts one Event, with the latest message', async () => {
     const t = new FakeTransport(() => ({ ok: true, value: {} }));
     const r = new EventRecorder({ client: new KubeClient(t), clock: new FakeClock(), cause: ignoreNumbers });
