@@ -41,6 +41,10 @@ export interface SpeakerBenchOptions {
   rounds: number;
   /** At the end, a V8 heap snapshot of the speaker (SIGUSR2) is written to a folder kept and printed. */
   heapSnapshot?: boolean;
+  /** Extra node flags for the speaker (e.g. `--cpu-prof --cpu-prof-dir=DIR`: bench/bgp.ts --cpu-prof). */
+  speakerNodeArgs?: string[];
+  /** Called after each measured interval: its start (epoch ms, before the API request) and length (ms). */
+  onRound?: (r: { what: 'withdraw' | 'install'; round: number; startMs: number; ms: number }) => void;
 }
 
 const NS = 'metallb-system';
@@ -120,6 +124,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
   let cli: BirdCli | undefined;
   let bridge: Bridge | undefined;
   let t: TestLab | undefined;
+  let bundled: string[] = [];
   let closeApi = (): void => undefined;
   const cleanup = async (): Promise<void> => {
     cli?.close();
@@ -134,6 +139,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     for (const ns of [R, NODE]) spawnSync('ip', ['netns', 'del', ns]);
     await t?.stop();
     rmSync(dir, { recursive: true, force: true });
+    for (const f of bundled) rmSync(f, { force: true });
   };
   const onSigint = (): void => {
     void cleanup().finally(() => process.exit(130));
@@ -168,8 +174,10 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
       }
     };
 
-    const outfile = join(REPO, 'dist/bench-bgp-speaker.mjs');
+    // Per bench process: two benches at once must not rebuild each other's bundle under a running speaker.
+    const outfile = join(REPO, `dist/bench-bgp-speaker-${process.pid}.mjs`);
     const b = await bundle({ outfile });
+    bundled = b.files;
     say(`bundle: ${b.outfile} + ${b.files.length - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
 
     t = await startTestLab({ nodes: 0 });
@@ -223,7 +231,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
       {
         tsx: false,
         wrapper: ['ip', 'netns', 'exec', NODE, 'sh', '-c', `mount -t tmpfs tmpfs /run && mkdir -p ${SA} && cp ${sa}/* ${SA}/ && exec "$@"`, 'sh'],
-        nodeArgs: ['--import', heapReporter(true), ...(snapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`] : [])],
+        nodeArgs: ['--import', heapReporter(true), ...(snapDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`] : []), ...(o.speakerNodeArgs ?? [])],
         env,
         logFile: join(dir, 'speaker.log'),
       },
@@ -267,11 +275,13 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
       let t1 = now();
       await must('delete BGPAdvertisement bench', client.delete(Resources.bgpAdvertisements, 'bench', { namespace: NS }));
       withdraw.push(await until(0, t1, `round ${round + 1} withdraw`));
+      o.onRound?.({ what: 'withdraw', round: round + 1, startMs: t1, ms: withdraw.at(-1)! });
       say(`round ${round + 1}: delete BGPAdvertisement → BIRD has 0 routes after ${withdraw.at(-1)!.toFixed(0)} ms (${load()}; ${speakerRequests() - r0} lab API requests so far, the bench's 1 included)`);
       r0 = speakerRequests();
       t1 = now();
       await must('create BGPAdvertisement bench', client.create(Resources.bgpAdvertisements, ADVERTISEMENT, { namespace: NS }));
       install.push(await until(EXPECTED, t1, `round ${round + 1} install`));
+      o.onRound?.({ what: 'install', round: round + 1, startMs: t1, ms: install.at(-1)! });
       say(
         `         create BGPAdvertisement → BIRD has all ${EXPECTED} after ${install.at(-1)!.toFixed(0)} ms (${load()}; ${speakerRequests() - r0} lab API requests so far, the bench's 1 included); ` +
           `speaker ${mem(procMemory(speaker.pid))}`,

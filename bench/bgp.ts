@@ -18,7 +18,8 @@
 // blackhole routes, enabled / disabled (`birdc enable|disable "st*"`): BIRD-to-BIRD install and withdraw times.
 // BFD: bench/bfd.ts (berth vs FRR bfdd, SIGSTOP) with --runs. --speaker: the real `berth speaker` process instead of
 // the agent, with the lab API server and N Services (bench/bgp-speaker.ts; no reference, no BFD; --heap-snapshot
-// keeps a V8 heap snapshot of the speaker at the end). Everything is removed at the end, also on failure.
+// keeps a V8 heap snapshot of the speaker at the end; --cpu-prof DIR profiles it and prints its self time inside the
+// measured intervals, bench/bgp-profile.ts). Everything is removed at the end, also on failure.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     'no-reference': { type: 'boolean', default: false },
     speaker: { type: 'boolean', default: false },
     'heap-snapshot': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const N = Number(values.services);
@@ -72,7 +74,31 @@ if (skip) {
 // --speaker: the real speaker process against the lab API server instead of the agent (bench/bgp-speaker.ts).
 if (values.speaker) {
   const { runSpeakerBench } = await import('./bgp-speaker.ts');
-  process.exit(await runSpeakerBench({ services: N, rounds: ROUNDS, heapSnapshot: values['heap-snapshot'] }));
+  const profDir = values['cpu-prof'];
+  if (profDir === undefined)
+    process.exit(await runSpeakerBench({ services: N, rounds: ROUNDS, heapSnapshot: values['heap-snapshot'] }));
+  // --cpu-prof DIR: the speaker runs with --cpu-prof; its self time inside the measured intervals is printed.
+  const { mkdirSync, readdirSync } = await import('node:fs');
+  const { monotonicOffsetUs, windowLines } = await import('./bgp-profile.ts');
+  mkdirSync(profDir, { recursive: true });
+  const windows: Array<{ label: string; startMs: number; ms: number }> = [];
+  const code = await runSpeakerBench({
+    services: N,
+    rounds: ROUNDS,
+    heapSnapshot: values['heap-snapshot'],
+    speakerNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    onRound: (r) => windows.push({ label: `${r.what} ${r.round}`, startMs: r.startMs, ms: r.ms }),
+  });
+  const off = monotonicOffsetUs();
+  const file = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
+  if (!file) console.log(`bench/bgp --cpu-prof: no .cpuprofile in ${profDir} (the speaker did not exit cleanly)`);
+  else {
+    for (const what of ['withdraw', 'install']) {
+      console.log(`speaker self time during the ${what} intervals (${join(profDir, file)}):`);
+      for (const l of windowLines(join(profDir, file), windows.filter((w) => w.label.startsWith(what)), off)) console.log(l);
+    }
+  }
+  process.exit(code);
 }
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));

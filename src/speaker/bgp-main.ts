@@ -88,7 +88,9 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
     },
   });
   let chain: Promise<unknown> = Promise.resolve();
-  let passwords: { config: Config; value: Promise<Map<string, string>> } | undefined;
+  /** Syncs queued on `chain` and not done: with none and the passwords read, a plan is applied at once. */
+  let queued = 0;
+  let passwords: { config: Config; value: Promise<Map<string, string>>; read?: Map<string, string> } | undefined;
   const readPasswords = async (c: Config): Promise<Map<string, string>> => {
     const out = new Map<string, string>();
     for (const p of c.peers) {
@@ -106,10 +108,24 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
   return {
     sync(world) {
       const plan = planner.plan(world, self);
+      if (passwords?.config !== world.config) {
+        const p: NonNullable<typeof passwords> = { config: world.config, value: readPasswords(world.config).catch(() => new Map()) };
+        // No passwordSecret to read: known now (the UPDATEs need not wait for a turn of the event loop).
+        if (!world.config.peers.some((x) => x.passwordSecret?.name)) p.read = new Map();
+        else void p.value.then((m) => (p.read = m));
+        passwords = p;
+      }
+      const { config: c, value, read } = passwords;
+      // UPDATEs first (BgpSpeaker.sync hands them to the sockets before it returns), the status writes after them.
+      if (queued === 0 && read) void bgp.sync(plan, { bfdProfiles: c.bfdProfiles, passwords: read });
+      else {
+        queued++;
+        chain = chain
+          .then(() => value)
+          .then((pw) => bgp.sync(plan, { bfdProfiles: c.bfdProfiles, passwords: pw }))
+          .finally(() => queued--);
+      }
       bgpStatus.set(plan.statuses);
-      if (passwords?.config !== world.config) passwords = { config: world.config, value: readPasswords(world.config).catch(() => new Map()) };
-      const { config: c, value } = passwords;
-      chain = chain.then(() => value).then((pw) => bgp.sync(plan, { bfdProfiles: c.bfdProfiles, passwords: pw }));
     },
     async close() {
       unsubscribe();

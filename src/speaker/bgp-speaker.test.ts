@@ -78,6 +78,11 @@ type Call =
 class FakeSession extends EventEmitter implements SessionPort {
   calls: Call[] = [];
   up = false;
+  /** flush() calls, and calls.length at the last one (what had been handed to the session when it flushed). */
+  flushes = 0;
+  flushedAt = -1;
+  /** stop() resolves only once this does (a slow close). */
+  stopGate: Promise<void> | undefined;
   constructor(readonly spec: SessionSpec) {
     super();
   }
@@ -94,7 +99,11 @@ class FakeSession extends EventEmitter implements SessionPort {
       this.up = false;
       this.emit('down', { reason: 'manual-stop', text: `Cease: ${text}`, wasEstablished: true });
     }
-    return Promise.resolve();
+    return this.stopGate ?? Promise.resolve();
+  }
+  flush(): void {
+    this.flushes++;
+    this.flushedAt = this.calls.length;
   }
   announce(prefix: string, attrs: AdvertisedAttributes): void {
     this.calls.push({ op: 'announce', prefix, attrs });
@@ -629,4 +638,36 @@ test('real session to a closed loopback port: each failed attempt is a connectFa
   const n = failed.length;
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(failed.length, n, 'closing is no failed attempt');
+});
+
+test('sync: with no sync running, the routes are applied and every session flushed before sync() returns; a sync called while one waits runs after it, in order', async () => {
+  const { speaker, created } = harness();
+  const a = peer('a');
+  const first = speaker.sync(plan([a, [route('203.0.113.10/32')]]));
+  // Synchronously: no turn of the event loop between the plan and the UPDATEs.
+  const s = created[0]!;
+  assert.deepEqual(s.ops('announce').map((c) => (c as { prefix: string }).prefix), ['203.0.113.10/32']);
+  assert.equal(s.flushes, 1);
+  assert.equal(s.flushedAt, s.calls.length, 'flushed after the announce');
+  await first;
+
+  // A configuration change whose stop is slow: the sync waits for it; the next two syncs queue behind it.
+  let release!: () => void;
+  s.stopGate = new Promise<void>((r) => (release = r));
+  const changed = peer('a', { holdTimeMs: 30_000 });
+  const p1 = speaker.sync(plan([changed, [route('203.0.113.10/32')]]));
+  const s2 = created[1]!;
+  assert.equal(s2.ops('announce').length, 1, 'the new session got its routes at once');
+  const p2 = speaker.sync(plan([changed, [route('203.0.113.10/32'), route('203.0.113.11/32')]]));
+  const p3 = speaker.sync(plan([changed, [route('203.0.113.12/32')]]));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s2.ops('announce').length, 1, 'queued syncs wait for the running one');
+  release();
+  await Promise.all([p1, p2, p3]);
+  assert.deepEqual(
+    s2.calls.filter((c) => c.op !== 'start').map((c) => `${c.op} ${(c as { prefix: string }).prefix}`),
+    ['announce 203.0.113.10/32', 'announce 203.0.113.11/32', 'announce 203.0.113.12/32', 'withdraw 203.0.113.10/32', 'withdraw 203.0.113.11/32'],
+    'the second plan, then the third',
+  );
+  assert.equal(s2.flushes, 3);
 });

@@ -78,6 +78,8 @@ export interface SessionPort {
   stop(text?: string, subcode?: number): Promise<void>;
   announce(prefix: string, attrs: AdvertisedAttributes): void;
   withdraw(prefix: string): void;
+  /** Sends the announce/withdraw changes now rather than on the next turn of the event loop (optional). */
+  flush?(): void;
   stats(): BgpSessionStats;
   on(event: 'established', l: (up: SessionUp) => void): unknown;
   on(event: 'down', l: (d: SessionDown) => void): unknown;
@@ -212,6 +214,7 @@ export function defaultCreateSession(log: Logger): CreateSession {
       stop: (text, subcode) => s.stop(text, subcode),
       announce: (p, a) => s.announce(p, a),
       withdraw: (p) => s.withdraw(p),
+      flush: () => s.flush(),
       stats: () => s.stats(),
       on: (event: 'established' | 'down', l: (x: never) => void) =>
         s.on(event, l as (...args: unknown[]) => void),
@@ -258,6 +261,8 @@ export class BgpSpeaker extends EventEmitter {
   /** Updates sent by sessions already replaced, per label (metallb_bgp_updates_total must not go backwards). */
   readonly #updatesBase = new Map<string, number>();
   #chain: Promise<void> = Promise.resolve();
+  /** Syncs called and not finished: 0 = the next one runs at once (synchronously up to its UPDATEs). */
+  #pending = 0;
   #closed = false;
   #warnedNoBfd = new Set<string>();
 
@@ -273,11 +278,17 @@ export class BgpSpeaker extends EventEmitter {
    * Brings the sessions to `plan`: new peers get a started session with all their routes; peers no longer planned
    * are stopped (Cease/Peer De-configured); a peer whose session configuration changed is replaced (only that one);
    * for the others only the route differences are announced / withdrawn (routes of a family the session does not
-   * carry are left out). Then the BFD sessions are synced. Resolves with the BFD errors (bad address, no profile),
-   * never rejects.
+   * carry are left out), and every session flushes: when no earlier sync is still running, the UPDATEs are handed
+   * to the sockets before sync() returns (issue 9: a user waits for them, not for the speaker's other work on the
+   * same event). Then the BFD sessions are synced. Resolves with the BFD errors (bad address, no profile), never
+   * rejects.
    */
   sync(plan: BgpPlanLike, ctx: SyncContext = {}): Promise<{ errors: string[] }> {
-    const run = this.#chain.then(() => this.#sync(plan, ctx));
+    // Counted from the call (not the start), so a sync never overtakes one still waiting in the chain.
+    const first = this.#pending++ === 0;
+    const run = (first ? this.#sync(plan, ctx) : this.#chain.then(() => this.#sync(plan, ctx))).finally(
+      () => this.#pending--,
+    );
     this.#chain = run.then(
       () => undefined,
       () => undefined,
@@ -371,6 +382,7 @@ export class BgpSpeaker extends EventEmitter {
       e.bfd = bfd;
       this.#apply(e, p.routes);
     }
+    for (const e of this.#sessions.values()) e.session.flush?.();
     await Promise.all(stops);
     if (this.#o.bfd) {
       try {

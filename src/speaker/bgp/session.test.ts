@@ -191,6 +191,43 @@ test('establishes, sends the Adj-RIB-Out with eBGP attributes, then End-of-RIB p
   assert.equal(session.stats().announcedPrefixes, 4);
 });
 
+test('flush() sends the changes before returning, every UPDATE of one flush in a single socket write', async (t) => {
+  // The socket the session dials, with its writes counted (_write: one chunk, _writev: a corked batch).
+  const writes: number[] = [];
+  const { peer, session } = await setup(t, {
+    openSocket: () => {
+      const s = new net.Socket();
+      const sock = s as unknown as {
+        _write: (...a: unknown[]) => void;
+        _writev: (chunks: unknown[], cb: unknown) => void;
+      };
+      const w = sock._write.bind(s);
+      const wv = sock._writev.bind(s);
+      sock._write = (...a: unknown[]) => (writes.push(1), w(...a));
+      sock._writev = (chunks: unknown[], cb: unknown) => (writes.push(chunks.length), wv(chunks, cb));
+      return s;
+    },
+  });
+  const up = new Promise((r) => session.once('established', r));
+  session.start();
+  await up;
+  await peer.until(() => eors(peer.updates()).length === 2, 'End-of-RIB');
+  // 2,000 IPv6 /128 with one attribute set: several UPDATEs (4,096 bytes each at most).
+  const prefixes = Array.from({ length: 2000 }, (_, i) => `2001:db8:100::${(i + 1).toString(16)}/128`);
+  for (const p of prefixes) session.announce(p, { communities: [community(64500, 100)] });
+  const before = writes.length;
+  const sent = session.stats().updatesSent;
+  session.flush();
+  assert.equal(session.stats().pendingPrefixes, 0, 'nothing left pending once flush() returns');
+  const n = session.stats().updatesSent - sent;
+  assert.ok(n > 1, `the 2,000 prefixes take several UPDATEs (got ${n})`);
+  assert.deepEqual(writes.slice(before), [n], `one writev of the ${n} UPDATEs`);
+  await peer.until(() => announced(peer.updates()).length === 2000, 'the 2,000 prefixes');
+  assert.deepEqual(announced(peer.updates()).sort(), [...prefixes].sort());
+  session.flush();
+  assert.equal(session.stats().updatesSent - sent, n, 'a flush with nothing changed sends nothing');
+});
+
 test('iBGP: empty AS_PATH and LOCAL_PREF', async (t) => {
   const { peer, session } = await setup(t, { peerAsn: 64501, localAsn: 64501, routerId: '198.51.100.2' });
   peer.ctx = { fourOctetAs: true, ibgp: true };

@@ -460,6 +460,15 @@ export class BgpSession extends EventEmitter {
     this.#markDirty(k);
   }
 
+  /**
+   * Sends now what announce/withdraw changed since the last flush (otherwise sent on the next turn of the event loop):
+   * the speaker calls it once it has applied a whole plan, so the UPDATEs reach the socket before the rest of its
+   * work on that event (layer-2 plan, status writes). No-op unless Established or when nothing changed.
+   */
+  flush(): void {
+    this.#flush();
+  }
+
   /** The prefixes in the Adj-RIB-Out, `prefix/len` strings. */
   advertised(): string[] {
     return [...this.#rib.keys()];
@@ -785,8 +794,15 @@ export class BgpSession extends EventEmitter {
       'BGP session established',
     );
     for (const k of this.#rib.keys()) this.#dirty.add(k);
-    this.#flush();
-    for (const f of this.#families) this.#sendUpdate(endOfRib(f.afi, f.safi));
+    // The whole Adj-RIB-Out and the End-of-RIB markers in one writev.
+    const sock = this.#conn?.socket;
+    sock?.cork();
+    try {
+      this.#flush();
+      for (const f of this.#families) this.#sendUpdate(endOfRib(f.afi, f.safi));
+    } finally {
+      sock?.uncork();
+    }
     this.emit('established', up);
   }
 
@@ -891,6 +907,20 @@ export class BgpSession extends EventEmitter {
     }
     this.#dirty.clear();
     for (const k of keep) this.#dirty.add(k);
+    // Every UPDATE of this flush in one writev (net.Socket cork/uncork), not one write(2) and segment each.
+    const sock = this.#conn?.socket;
+    sock?.cork();
+    try {
+      this.#sendRoutes(withdraw, announce);
+    } finally {
+      sock?.uncork();
+    }
+  }
+
+  #sendRoutes(
+    withdraw: ReadonlyMap<number, { prefixes: Prefix[]; keys: string[] }>,
+    announce: ReadonlyMap<string, { afi: number; attrs: AdvertisedAttributes; prefixes: Prefix[]; keys: string[] }>,
+  ): void {
     for (const w of withdraw.values()) {
       for (const u of withdrawUpdates(w.prefixes, this.#ctx)) this.#sendUpdate(u);
       for (const k of w.keys) this.#sent.delete(k);
