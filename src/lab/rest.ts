@@ -158,7 +158,10 @@ export class Rest {
   ): { items: KubeObject[]; resourceVersion: string; continue?: string; remainingItemCount?: number } | Failure {
     const rv = page.token?.rv ?? this.store.resourceVersion;
     const start = page.token?.start;
-    const all = this.store.listAt(type.storeKey, type.namespaced ? q.namespace || undefined : undefined, rv, start);
+    const filtered = q.labels.length > 0 || q.fields.length > 0;
+    // Without a selector one page is read (limit + 1: whether more remain), not everything from the start key on.
+    const max = !filtered && page.limit > 0 ? page.limit + 1 : undefined;
+    const all = this.store.listAt(type.storeKey, type.namespaced ? q.namespace || undefined : undefined, rv, start, max);
     if (all === 'gone') return expiredContinue(rv, this.store.compactedResourceVersion);
     // First index at or after the start key (the list is sorted by key).
     let i = 0;
@@ -170,7 +173,6 @@ export class Rest {
         else hi = mid;
       }
     }
-    const filtered = q.labels.length > 0 || q.fields.length > 0;
     const items: KubeObject[] = [];
     let lastKey = '';
     for (; i < all.length; i++) {
@@ -186,7 +188,7 @@ export class Rest {
     if (i < all.length) {
       // Something after the last item still matches: i stopped on it (limit reached).
       out.continue = encodeContinue(rv, lastKey);
-      if (!filtered) out.remainingItemCount = all.length - i;
+      if (!filtered) out.remainingItemCount = (all.remaining ?? all.length) - i;
     }
     return out;
   }

@@ -93,10 +93,19 @@ export class Store {
    * by key (`namespace/name`, or `name` for cluster-scoped objects, like etcd keys): the current objects with every
    * later event of the bucket undone (an ADDED removes the object, a MODIFIED/DELETED brings back its old one). The
    * paged LIST serves every page of one list from its first page's revision this way, as kube-apiserver reads etcd at
-   * the continue token's revision; only keys ≥ `start` when given. 'gone' when the history no longer reaches back to `rv`
+   * the continue token's revision; only keys ≥ `start` when given, and at most `max` pairs when given (`remaining` on
+   * the answer: how many there are from `start` on, all of them). 'gone' when the history no longer reaches back to `rv`
    * (etcd: compacted).
+   * Cost per call: O(log n + max + changes since rv · log) — one page of a paged LIST no longer walks or sorts the
+   * whole bucket (issue 12: a 500-item-page LIST of 50,000 Services was quadratic, 40× slower than of 10,000).
    */
-  listAt(storeKey: string, ns: string | undefined, rv: number, start?: string): Array<[string, KubeObject]> | 'gone' {
+  listAt(
+    storeKey: string,
+    ns: string | undefined,
+    rv: number,
+    start?: string,
+    max?: number,
+  ): (Array<[string, KubeObject]> & { remaining?: number }) | 'gone' {
     const undo = new Map<string, KubeObject | null>();
     if (rv < this.rv) {
       const evs = this.eventsSince(storeKey, rv);
@@ -107,36 +116,62 @@ export class Store {
         if (!undo.has(k)) undo.set(k, ev.type === 'ADDED' ? null : (ev.old ?? null));
       }
     }
-    const out: Array<[string, KubeObject]> = [];
-    const take = (k: string, o: KubeObject) => {
-      if ((!ns || o.metadata.namespace === ns) && (start === undefined || k >= start)) out.push([k, o]);
-    };
     const b = this.buckets.get(storeKey);
-    if (b && undo.size === 0) {
-      // Nothing changed since rv: the cached key order, from the start key on.
-      let keys = this.sortedKeys.get(storeKey);
-      if (!keys) this.sortedKeys.set(storeKey, (keys = [...b.keys()].sort()));
+    let keys = this.sortedKeys.get(storeKey);
+    if (b && !keys) this.sortedKeys.set(storeKey, (keys = [...b.keys()].sort()));
+    keys ??= [];
+    const inNs = (o: KubeObject) => !ns || o.metadata.namespace === ns;
+    // The current keys from `start` on; a namespace's keys (`ns/…`) are contiguous in key order.
+    const lowerBound = (x: string): number => {
       let lo = 0;
-      if (start !== undefined) {
-        let hi = keys.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (keys[mid]! < start) lo = mid + 1;
-          else hi = mid;
-        }
+      let hi = keys!.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (keys![mid]! < x) lo = mid + 1;
+        else hi = mid;
       }
-      for (let i = lo; i < keys.length; i++) take(keys[i]!, b.get(keys[i]!)!);
-      return out;
+      return lo;
+    };
+    let lo = start !== undefined ? lowerBound(start) : 0;
+    let hi = keys.length;
+    if (ns) {
+      lo = Math.max(lo, lowerBound(`${ns}/`));
+      hi = lowerBound(`${ns}0`); // '0' follows '/': the first key past the namespace's
     }
-    if (b) {
-      for (const [k, o] of b) {
-        const was = undo.get(k);
-        if (was === undefined) take(k, o);
-        else if (was) take(k, was);
+    // Keys that existed at rv but not now (deleted since): merged in order with the current ones.
+    const gone: string[] = [];
+    for (const [k, was] of undo) if (was && !b?.has(k) && inNs(was) && (start === undefined || k >= start)) gone.push(k);
+    gone.sort();
+    const out = [] as Array<[string, KubeObject]> & { remaining?: number };
+    const limit = max ?? Infinity;
+    // How many pairs there are from `start` on: the current keys in range, less those added since rv, plus those
+    // deleted since rv (counted without walking the range).
+    let added = 0;
+    for (const [k, was] of undo) {
+      if (was === null && b?.has(k) && (start === undefined || k >= start) && (!ns || k.startsWith(`${ns}/`))) added++;
+    }
+    out.remaining = hi - lo - added + gone.length;
+    const atRv = (k: string): KubeObject | undefined => {
+      const was = undo.get(k);
+      return was === undefined ? b?.get(k) : (was ?? undefined);
+    };
+    let g = 0;
+    for (let i = lo; i < hi && out.length < limit; i++) {
+      const k = keys[i]!;
+      while (g < gone.length && gone[g]! < k && out.length < limit) {
+        const o = atRv(gone[g]!);
+        if (o) out.push([gone[g]!, o]);
+        g++;
       }
+      const o = atRv(k);
+      if (o && out.length < limit) out.push([k, o]);
     }
-    for (const [k, was] of undo) if (was && !b?.has(k)) take(k, was);
-    return out.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    while (g < gone.length && out.length < limit) {
+      const o = atRv(gone[g]!);
+      if (o) out.push([gone[g]!, o]);
+      g++;
+    }
+    return out;
   }
 
   count(storeKey: string): number {
