@@ -20,12 +20,13 @@
 // client, 192.0.2.254, 2001:db8:77::1) and br<pid>n (the node n1, 192.0.2.1, 2001:db8:77::2) joined by veth
 // br<pid>a / br<pid>b; the speaker (`ip netns exec br<pid>n node … speaker --node-name n1`, the lab API through a
 // unix socket and a forwarder in the namespace: src/lab/network/forward.ts) opens its AF_PACKET sockets (ARP + IPv6,
-// with their receive rings) on br<pid>b, as on a node. Announcements are counted from the lab's ServiceL2Status
-// objects (its /metrics is inside the namespace), an ARP request from the client for one announced IPv4 checks the
+// with their receive rings) on br<pid>b, as on a node. Its /metrics (inside the namespace) is read through a unix
+// socket (bench/unix-to-tcp.ts in the namespace), an ARP request from the client for one IPv4 it announces checks the
 // link answers, and the RSS of the packet sockets' mappings (rings) and the addon are printed apart. Everything is
 // deleted at the end, also on failure or Ctrl-C. Without root it prints why it skips.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -153,12 +154,20 @@ function ipOf(i: number): { ip: string; family: 'IPv4' | 'IPv6' } {
   return { ip: `2001:db8:52::${(0x1000 + i).toString(16)}`, family: 'IPv6' };
 }
 
-function getText(port: number, path: string): Promise<string> {
-  return fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.text());
+/** GET http://127.0.0.1:<port><path>, or through the unix socket `port` names (a path: bench/unix-to-tcp.ts). */
+function getText(port: number | string, path: string): Promise<string> {
+  if (typeof port === 'number') return fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.text());
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ socketPath: port, path, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(body)).on('error', reject);
+    });
+    req.on('error', reject).on('timeout', () => req.destroy(new Error(`GET ${path} via ${port}: timeout`)));
+  });
 }
 
-/** Number of metallb_speaker_announced series at 1 on the speaker's /metrics. */
-async function announced(port: number): Promise<number> {
+/** Number of metallb_speaker_announced series at 1 on the speaker's /metrics (port, or a unix socket path to it). */
+async function announced(port: number | string): Promise<number> {
   const text = await getText(port, '/metrics').catch(() => '');
   let n = 0;
   for (const line of text.split('\n'))
@@ -227,8 +236,10 @@ interface Place {
   args: string[];
   /** Command prefix (`ip netns exec <node>`), if any. */
   wrapper?: string[];
-  /** How many Services this speaker announces now (its metrics, or its ServiceL2Status objects). */
+  /** How many Services this speaker announces now (metallb_speaker_announced on its /metrics at `port`). */
   announced(port: number): Promise<number>;
+  /** Called when the speaker is gone (netns: stops the /metrics bridge). */
+  after?(): Promise<void>;
   /** After the measurement (netns): the packet sockets the speaker holds and an ARP check for an announced IP. */
   inspect?(pid: number): Promise<NonNullable<RunResult['link']>>;
 }
@@ -268,8 +279,7 @@ async function runOne(t: TestLab, v: Variant, idleS: number, place: Place): Prom
       if (now !== n) {
         n = now;
         stableSince = performance.now();
-      } else if (n > 0 && performance.now() - stableSince > 3000) break;
-      else if (performance.now() - stableSince > 60_000) break;
+      } else if (performance.now() - stableSince > 3000) break;
       await sleep(500);
     }
     const announcedS = (performance.now() - t0 - 3000) / 1000;
@@ -291,6 +301,7 @@ async function runOne(t: TestLab, v: Variant, idleS: number, place: Place): Prom
     const link = place.inspect ? await place.inspect(p.pid) : undefined;
     return { variant: v, readyS, announcedS, announced: n, steady, peak: steady.hwm, rps, heap: lastHeap(p, false), ...(link ? { link } : {}) };
   } finally {
+    await place.after?.();
     const code = await p.stop();
     if (code !== 0) say(`  (${v.name}: the speaker exited ${code}: ${p.output().slice(-1500)})`);
   }
@@ -352,10 +363,23 @@ async function netnsPlace(t: TestLab): Promise<{ place: Place; cleanup: () => Pr
       }
       return out;
     };
+    // The speaker's /metrics listens inside the node namespace: bench/unix-to-tcp.ts there makes it a unix socket.
+    let metrics: NodeProcess | undefined;
+    const metricsSock = join(dir, 'metrics.sock');
     const place: Place = {
       args: [],
       wrapper: ['ip', 'netns', 'exec', N],
-      announced: async () => (await mine()).length,
+      announced: async (port) => {
+        if (!metrics) {
+          metrics = spawnNode(join(REPO, 'bench/unix-to-tcp.ts'), [metricsSock, String(port)], { wrapper: ['ip', 'netns', 'exec', N], stdin: 'pipe' });
+          await metrics.waitFor(/unix-to-tcp: listening/, 30_000);
+        }
+        return announced(metricsSock);
+      },
+      after: async () => {
+        await metrics?.stop('SIGTERM', 3000);
+        metrics = undefined;
+      },
       inspect: async (pid) => {
         const maps = mappingRss(pid);
         // /proc/net/packet of the node namespace: one line per packet socket (the speaker is its only user).

@@ -2,6 +2,9 @@
 // Loaded only through src/speaker/link/packet.ts.
 #include <uv.h>
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include "common.h"
 
 namespace berth {
@@ -23,11 +26,37 @@ Napi::Value ThrowType(Napi::Env env, const std::string& message) {
   return Napi::Value();
 }
 
+// mallocTrim(minFreeBytes: number): { free: number, trimmed: boolean } — glibc's malloc keeps the memory free()d
+// into its arenas (V8's parser and compiler zones, OpenSSL, libuv) mapped: resident, though unused. When the arenas
+// hold at least `minFreeBytes` free (mallinfo2().fordblks), malloc_trim(0) gives their whole free pages back to the
+// kernel (madvise(MADV_DONTNEED), also between live chunks since glibc 2.8), so they leave the process's RSS; the
+// next malloc that needs them faults fresh zero pages. `free` is the arenas' free bytes before, `trimmed` whether
+// malloc_trim ran and released something. Other C libraries (no mallinfo2/malloc_trim): { free: -1, trimmed: false }.
+// malloc(3), mallinfo2(3), malloc_trim(3).
+static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber() || !(info[0].As<Napi::Number>().DoubleValue() >= 0))
+    return ThrowType(env, "mallocTrim(minFreeBytes): minFreeBytes must be a number >= 0");
+  double min_free = info[0].As<Napi::Number>().DoubleValue();
+  double free_bytes = -1;
+  bool trimmed = false;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 mi = mallinfo2();
+  free_bytes = static_cast<double>(mi.fordblks);
+  if (free_bytes >= min_free) trimmed = malloc_trim(0) == 1;
+#endif
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("free", Napi::Number::New(env, free_bytes));
+  o.Set("trimmed", Napi::Boolean::New(env, trimmed));
+  return o;
+}
+
 }  // namespace berth
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   berth::InitPacketSocket(env, exports);
   berth::InitSockopt(env, exports);
+  exports.Set("mallocTrim", Napi::Function::New(env, berth::MallocTrim, "mallocTrim"));
   return exports;
 }
 

@@ -32,7 +32,7 @@ import { parseSpeakerFlags, SPEAKER_USAGE, type SpeakerFlags } from './flags.ts'
 import { announcementsFor, planLayer2, type L2Decision } from './l2-plan.ts';
 import { Layer2Announcer, type LinkPort, type OpenLink } from './layer2/announcer.ts';
 import { layer2Links, listLinks } from './link/interfaces.ts';
-import { openPacketSocket } from './link/packet.ts';
+import { openPacketSocket, startMallocTrim } from './link/packet.ts';
 import { SpeakerLeases } from './liveness/lease.ts';
 import { livenessMetrics } from './liveness/metrics.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
@@ -230,6 +230,8 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   const keepAlive = setInterval(() => undefined, 1 << 30);
   cleanups.push(() => clearInterval(keepAlive));
+  // glibc keeps what start-up and bursts free()d resident: hand it back every 10 s (issue 8: RSS; link/packet.ts).
+  cleanups.push(startMallocTrim());
 
   // --- probes first ---
   let notReady: string | undefined = 'loading the kubeconfig';

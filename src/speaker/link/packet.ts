@@ -152,9 +152,10 @@ export interface OpenPacketSocketOptions {
   /** Ask the kernel's receive timestamp of every frame (meta.rxMicros). Default false. */
   timestamps?: boolean;
   /**
-   * Receive queue. Default: a PACKET_RX_RING (TPACKET_V2) of 4,096 slots of 256 bytes (1 MiB) for ARP, 2,048 slots
-   * of 512 bytes (1 MiB) for IPv6 (NDP: an NS or NA is about 86-100 bytes; one over 446 bytes, e.g. with SEND
-   * signatures, is cut and counted truncated), 512 slots of 2,048 bytes (1 MiB) for other EtherTypes; a slot holds
+   * Receive queue. Default (DEFAULT_RING): a PACKET_RX_RING (TPACKET_V2) of 4,096 slots of 128 bytes (512 KiB) for
+   * ARP (frames cut at 62 bytes), 2,048 slots of 256 bytes (512 KiB) for IPv6 (NDP: an NS or NA is about 86-100
+   * bytes; one over 190 bytes, e.g. with SEND signatures, is cut), 512 slots of 2,048 bytes (1 MiB) for other
+   * EtherTypes; a slot holds
    * 66 bytes of headers, so longer frames are cut to `frameSize - 66` bytes. The ring holds frames while
    * the event loop is busy, is not capped by net.core.rmem_max (the socket buffer is: about 200 KiB, a few hundred
    * frames), and needs no system call per frame. `false`: recvfrom() from the socket buffer. When the kernel
@@ -333,6 +334,7 @@ interface NativeAddon {
   attachSocketFilter(fd: number, program: Buffer, drain?: boolean): number;
   tcpSocket(family: 4 | 6): number;
   closeFd(fd: number): void;
+  mallocTrim?(minFreeBytes: number): { free: number; trimmed: boolean };
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/berth_native.node', import.meta.url));
@@ -376,11 +378,24 @@ function checkIfname(ifname: unknown): asserts ifname is string {
   }
 }
 
-/** Default receive rings (see OpenPacketSocketOptions.ring). */
+/**
+ * Default receive rings (see OpenPacketSocketOptions.ring). A ring is mmap'd whole at open, so its bytes are resident
+ * for the socket's life (RssFile of the speaker): the slots are sized to the frames the speaker reads, 66 bytes of
+ * TPACKET_V2 headers (tpacket2_hdr + sockaddr_ll, aligned) plus the frame.
+ */
 export const DEFAULT_RING = {
-  arp: { frames: 4096, frameSize: 256 },
-  /** NS/NA are ~86-100 bytes: 2,048 slots (100 ms at 20,000/s) in the same 1 MiB; frames over 446 bytes are cut. */
-  ipv6: { frames: 2048, frameSize: 512 },
+  /**
+   * ARP: an Ethernet/IPv4 ARP frame is 42 bytes (60 padded, 64 with an 802.1Q tag), so 128-byte slots keep 62 bytes
+   * of it (the 42 every decision reads, and the padding); 4,096 slots (205 ms at 20,000 requests/s, the
+   * layer-2-netns test's 2,000-request burst while the loop is held) in 512 KiB.
+   */
+  arp: { frames: 4096, frameSize: 128 },
+  /**
+   * IPv6 (NDP_FILTER: NS/NA only): an NS or NA with a link-layer address option is 86 bytes, 94 with a nonce
+   * (RFC 7527), so 256-byte slots keep 190 bytes (longer ones, e.g. with SEND's CGA options, are cut: the responder
+   * drops them as undecodable and counts them); 2,048 slots (100 ms at 20,000/s) in 512 KiB.
+   */
+  ipv6: { frames: 2048, frameSize: 256 },
   other: { frames: 512, frameSize: 2048 },
 } as const;
 
@@ -789,6 +804,49 @@ export function openPacketSocket(o: OpenPacketSocketOptions): PacketSocket {
  */
 export function realtimeMicros(): number {
   return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+/** What one mallocTrim call saw and did. */
+export interface MallocTrimResult {
+  /** Bytes free in the C library's malloc arenas before (glibc mallinfo2 fordblks); -1 where it cannot tell. */
+  free: number;
+  /** Whether malloc_trim(0) ran and gave pages back. */
+  trimmed: boolean;
+}
+
+/**
+ * glibc's malloc keeps what the process free()d (V8's parser and compiler zones, OpenSSL, libuv buffers) in its
+ * arenas, resident though unused: after the speaker's start (every Service parsed, planned and announced) about
+ * 1.2 MiB of RssAnon with 1,000 Services (bench/speaker-rss.ts). When the arenas hold at least `minFreeBytes` free,
+ * this calls malloc_trim(0) (malloc_trim(3): whole free pages go back to the kernel with MADV_DONTNEED, also between
+ * live chunks). A few hundred µs for a heap of a few MiB. Through the addon: throws its load Error when it is
+ * missing; { free: -1, trimmed: false } on a C library without malloc_trim. RangeError for a negative or NaN value.
+ */
+export function mallocTrim(minFreeBytes: number): MallocTrimResult {
+  if (typeof minFreeBytes !== 'number' || !(minFreeBytes >= 0))
+    throw new RangeError(`mallocTrim: minFreeBytes ${String(minFreeBytes)} is invalid: a number of bytes >= 0`);
+  const f = native().mallocTrim;
+  if (!f) return { free: -1, trimmed: false };
+  return f(minFreeBytes);
+}
+
+/**
+ * Runs mallocTrim(minFreeBytes) every `everyMs` (defaults 10 s, 1 MiB) on an unref'd timer, so the C library's
+ * free memory does not stay resident after a burst of work (start-up, a resync, a configuration change). Returns
+ * the function that stops it. Never throws: without the addon it does nothing (and returns a no-op).
+ */
+export function startMallocTrim(o: { everyMs?: number; minFreeBytes?: number } = {}): () => void {
+  const everyMs = o.everyMs ?? 10_000;
+  const minFree = o.minFreeBytes ?? 1 << 20;
+  if (!(everyMs > 0) || !(minFree >= 0))
+    throw new RangeError(`startMallocTrim: everyMs ${String(everyMs)} must be > 0 and minFreeBytes ${String(minFree)} >= 0`);
+  try {
+    if (!native().mallocTrim) return () => undefined;
+  } catch {
+    return () => undefined;
+  }
+  const timer = setInterval(() => void mallocTrim(minFree), everyMs).unref();
+  return () => clearInterval(timer);
 }
 
 /** Linux TCP_MD5SIG_MAXKEYLEN. */
