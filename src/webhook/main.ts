@@ -33,7 +33,7 @@ import { webhookMetrics } from './metrics.ts';
 import { loadPolicyFile } from './policy.ts';
 import { serve, type ServingCert, type WebhookServer } from './server.ts';
 import { KeyLock } from './service-deps.ts';
-import { createCa, issueServing, servingNames, type ServingNames } from './tls.ts';
+import { createCa, issueServing, renewalReason, servingNames, type ServingNames } from './tls.ts';
 
 /** The caBundle write's retry cap: short, so readiness follows the API server's return within seconds. */
 const CA_RETRY_MAX_MS = 5_000;
@@ -325,27 +325,67 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     if (next.caPem) caPem = next.caPem;
     return true;
   };
+  // Bootstrap mode: the Secret is watched (fieldSelector metadata.name), so another replica's renewal, or a deleted
+  // Secret, is acted on after its watch event; renewal time is checked locally every hour (no API request unless it
+  // is due). cert-manager mode: the mounted files are re-read every 10 s (no API request).
+  const CERT_CHECK_MS = f.certDir ? 10_000 : 3_600_000;
+  let refreshing = false;
+  let refreshAgain = false;
   const refresh = async (): Promise<void> => {
     if (stopping) return;
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    clearTimeout(timers.cert);
     try {
-      if (install(await loadCert())) ilog('serving certificate reloaded');
+      if (install(await loadCert())) {
+        ilog('serving certificate reloaded');
+        tick(); // a new CA (another replica's, or a re-created Secret) must reach the caBundles
+      }
     } catch (e) {
       wlog(`certificate refresh failed: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (!stopping) timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
+    refreshing = false;
+    if (refreshAgain) {
+      refreshAgain = false;
+      return refresh();
+    }
+    if (!stopping) timers.cert = setTimeout(() => void check(), CERT_CHECK_MS).unref();
   };
+  /** The periodic check: cert-manager's files are re-read; the bootstrap Secret only when renewal is due. */
+  const check = (): void => {
+    if (stopping) return;
+    const cur = server.certificate();
+    if (f.certDir || !caPem || renewalReason({ caPem, certPem: cur.certPem, keyPem: cur.keyPem }, names, new Date()) !== undefined) {
+      void refresh();
+      return;
+    }
+    timers.cert = setTimeout(() => void check(), CERT_CHECK_MS).unref();
+  };
+  let bootstrapped = !tlsProblem;
+  if (!f.certDir) {
+    const secretWatch = kube.informer<KubeObject>(Resources.secrets, { namespace: ns, fieldSelector: `metadata.name=${f.secretName}`, log: wlog });
+    const changed = (): void => {
+      if (bootstrapped) void refresh();
+    };
+    secretWatch.on({ add: changed, update: changed, delete: changed });
+    secretWatch.start();
+  }
   if (tlsProblem) {
     void retryWithBackoff(f.certDir ? `reading the certificate in ${f.certDir}` : `certificate bootstrap (Secret ${ns}/${f.secretName})`, loadCert, retry).then(
       (m) => {
         install(m);
         tlsProblem = undefined;
-        timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
-        void tick();
+        bootstrapped = true;
+        timers.cert = setTimeout(() => void check(), CERT_CHECK_MS).unref();
+        tick();
       },
       () => undefined, // stopped
     );
   } else {
-    timers.cert = setTimeout(() => void refresh(), f.certDir ? 10_000 : 60_000).unref();
+    timers.cert = setTimeout(() => void check(), CERT_CHECK_MS).unref();
   }
 
   return exited;

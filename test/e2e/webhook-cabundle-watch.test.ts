@@ -112,3 +112,34 @@ test('an overwrite of the caBundle (GitOps sync of the manifests) is written bac
   const svc = JSON.parse(await ok(['get', 'svc', 'after-restore', '-n', 'shop', '-o', 'json'])) as { metadata: { annotations?: Record<string, string> } };
   assert.equal(svc.metadata.annotations?.['berth.io/assigned-ips'], '192.168.1.220');
 });
+
+test('the certificate Secret deleted: the watch sees it, a new CA is created, served and written into both caBundles', async (c) => {
+  if (skip) return c.skip(skip);
+  const secret = async () => JSON.parse(await ok(['get', 'secret', 'berth-webhook-cert', '-n', NS, '-o', 'json'])) as { data: Record<string, string> };
+  const oldCa = (await secret()).data['ca.crt'];
+  await ok(['delete', 'secret', 'berth-webhook-cert', '-n', NS]);
+  const newCa = await until(
+    'a new Secret berth-webhook-cert with a new CA',
+    async () => {
+      const r = await t!.kubectl(['get', 'secret', 'berth-webhook-cert', '-n', NS, '-o', 'json']);
+      if (r.code !== 0) return undefined;
+      const ca = (JSON.parse(r.stdout) as { data: Record<string, string> }).data['ca.crt'];
+      return ca && ca !== oldCa ? ca : undefined;
+    },
+    20_000,
+  );
+  for (const kind of KINDS) {
+    await until(
+      `the new CA in the caBundle of ${kind} ${NAME}`,
+      async () => ((await config(kind)).webhooks.every((h) => h.clientConfig.caBundle === newCa) ? true : undefined),
+      20_000,
+      200,
+      () => hook!.output().split('\n').slice(-15).join('\n'),
+    );
+  }
+  assert.match(hook!.output(), /serving certificate reloaded/);
+  // The lab verifies the webhook's new serving certificate with the new caBundle.
+  await ok(['apply', '-f', '-'], svcYaml('after-new-ca'));
+  const svc = JSON.parse(await ok(['get', 'svc', 'after-new-ca', '-n', 'shop', '-o', 'json'])) as { metadata: { annotations?: Record<string, string> } };
+  assert.equal(svc.metadata.annotations?.['berth.io/assigned-ips'], '192.168.1.221');
+});

@@ -127,6 +127,8 @@ const WEBHOOK_CALLS = [
   `get core/secrets ${NS} berth-webhook-cert`,
   `create core/secrets ${NS}`,
   `update core/secrets ${NS} berth-webhook-cert`,
+  `list core/secrets ${NS} berth-webhook-cert`,
+  `watch core/secrets ${NS} berth-webhook-cert`,
   'get admissionregistration.k8s.io/mutatingwebhookconfigurations - berth-webhook-configuration',
   'update admissionregistration.k8s.io/mutatingwebhookconfigurations - berth-webhook-configuration',
   'get admissionregistration.k8s.io/validatingwebhookconfigurations - berth-webhook-configuration',
