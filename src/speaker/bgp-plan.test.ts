@@ -623,6 +623,46 @@ describe('planBgp: robustness and determinism', () => {
   });
 });
 
+describe('BgpPlanner memory layout (issue 9: 10,000 Services × 3 peers)', () => {
+  it('peers that get the same routes share one routes map; a change for one peer only gives it its own', () => {
+    const planner = new BgpPlanner();
+    const s1 = svc('s1', ['198.51.100.10']);
+    const s2 = svc('s2', ['198.51.100.11']);
+    let p = planner.plan(world({ services: [s1] }), 'node-a');
+    const ebgp = p.peers.get('tor-ebgp')!.routes;
+    assert.equal(p.peers.get('r1-only')!.routes, ebgp, 'two eBGP peers, same routes: one map');
+    assert.notEqual(p.peers.get('rr-ibgp')!.routes, ebgp, 'iBGP routes carry LOCAL_PREF: a map of its own');
+    assert.deepEqual([...ebgp.keys()], ['198.51.100.10/32']);
+    p = planner.plan(world({ services: [s1, s2] }), 'node-a');
+    assert.equal(p.peers.get('r1-only')!.routes, p.peers.get('tor-ebgp')!.routes);
+    assert.deepEqual([...p.peers.get('r1-only')!.routes.keys()], ['198.51.100.10/32', '198.51.100.11/32']);
+    assert.deepEqual([...ebgp.keys()], ['198.51.100.10/32'], 'a map handed out is never edited');
+    // An ad naming one peer: that peer's routes differ, the other keeps its own map; values equal a full plan.
+    const cfg = config({ pools: [POOL, pool('other', ['192.0.2.0/24'])], ads: [bgpAd('all', { ipAddressPools: ['web'] }), bgpAd('one', { ipAddressPools: ['other'], peers: ['tor-ebgp'] })] });
+    const full = (x: BgpWorld) => [...planBgp(x, 'node-a').peers].map(([k, v]) => [k, [...v.routes]]);
+    const w = world({ config: cfg, services: [s1, s2, svc('s3', ['192.0.2.5'])] });
+    p = planner.plan(w, 'node-a');
+    const w4 = { ...w, services: [...w.services, svc('s4', ['192.0.2.6'])], endpoints: new Map([...w.endpoints, ['default/s4', [ep('node-b')]]]) };
+    p = planner.plan(w4, 'node-a');
+    assert.deepEqual([...p.peers].map(([k, v]) => [k, [...v.routes]]), full(w4));
+    assert.notEqual(p.peers.get('r1-only')!.routes, p.peers.get('tor-ebgp')!.routes);
+    assert.deepEqual([...p.peers.get('tor-ebgp')!.routes.keys()], ['192.0.2.5/32', '192.0.2.6/32', '198.51.100.10/32', '198.51.100.11/32']);
+    assert.deepEqual([...p.peers.get('r1-only')!.routes.keys()], ['198.51.100.10/32', '198.51.100.11/32']);
+  });
+
+  it('withdrawn decisions and routes without link bandwidth share frozen empty lists; one-IP lists are exact', () => {
+    const p = planBgp(world({ services: [svc('s1', ['198.51.100.10']), svc('gone', ['192.0.2.1'])] }), 'node-a');
+    const gone = p.decisions.find((d) => d.service === 'default/gone')!;
+    assert.equal(gone.reason, 'ipNotAllowed');
+    assert.ok(Object.isFrozen(gone.peers) && Object.isFrozen(gone.prefixes), 'read-only, shared');
+    const r = p.peers.get('tor-ebgp')!.routes.get('198.51.100.10/32')!;
+    assert.deepEqual(r.extendedCommunities, []);
+    assert.ok(Object.isFrozen(r.extendedCommunities));
+    assert.equal('localPref' in r, false, 'eBGP: no LOCAL_PREF member');
+    assert.equal(p.peers.get('rr-ibgp')!.routes.get('198.51.100.10/32')!.localPref, 0);
+  });
+});
+
 describe('BgpPlanner (incremental planBgp)', () => {
   /** Everything a plan says, with map orders. */
   const plain = (p: BgpPlan): unknown => ({

@@ -200,15 +200,7 @@ function mergeRoute(
     // One contribution (the usual host route): its ad's communities, parsed once per ad and shared (read-only).
     const c = from[0]!;
     const parsed = communitiesOf(c.communities);
-    return {
-      prefix,
-      family,
-      ...(ibgp ? { localPref: c.localPref } : {}),
-      communities: parsed.standard,
-      largeCommunities: parsed.large,
-      extendedCommunities: [],
-      services: (c.services ??= [c.service.key]),
-    };
+    return route(prefix, family, ibgp ? c.localPref : undefined, parsed.standard, parsed.large, NO_EXTENDED, (c.services ??= [c.service.key]));
   }
   const standard = new Set<number>();
   const large = new Map<string, LargeCommunity>();
@@ -242,20 +234,41 @@ function mergeRoute(
     for (const { svc, unit } of unitOf.values()) bitsPerSecond += readyEndpointsFor(world, svc, node) * unit;
     extendedCommunities.push(linkBandwidth(peer.myASN, bitsPerSecond / 8));
   }
-  return {
+  return route(
     prefix,
     family,
-    ...(ibgp ? { localPref: from[0]!.localPref } : {}),
-    communities: [...standard].sort((a, b) => a - b),
-    largeCommunities: [...large.values()].sort(
+    ibgp ? from[0]!.localPref : undefined,
+    [...standard].sort((a, b) => a - b),
+    [...large.values()].sort(
       (a, b) =>
         a.globalAdministrator - b.globalAdministrator ||
         a.localData1 - b.localData1 ||
         a.localData2 - b.localData2,
     ),
-    extendedCommunities,
+    extendedCommunities.length > 0 ? extendedCommunities : NO_EXTENDED,
     services,
-  };
+  );
+}
+
+/** The empty extended communities of every route without link bandwidth (shared, frozen: routes are read-only). */
+const NO_EXTENDED: ExtendedCommunity[] = Object.freeze([]) as unknown as ExtendedCommunity[];
+
+/**
+ * A BgpRoute as one of two object literals (localPref present only for iBGP): no object spread, which in V8 gives
+ * every object it makes a map of its own (~240 bytes per route at 10,000 prefixes; heap snapshot of bench/bgp-speaker.ts).
+ */
+function route(
+  prefix: string,
+  family: Family,
+  localPref: number | undefined,
+  communities: number[],
+  largeCommunities: LargeCommunity[],
+  extendedCommunities: ExtendedCommunity[],
+  services: string[],
+): BgpRoute {
+  return localPref !== undefined
+    ? { prefix, family, localPref, communities, largeCommunities, extendedCommunities, services }
+    : { prefix, family, communities, largeCommunities, extendedCommunities, services };
 }
 
 /**
@@ -486,14 +499,7 @@ function planService(
   for (const raw of Array.isArray(svc.ips) ? svc.ips : []) {
     const ip = parseOnce(raw);
     if (!ip) {
-      decisions.push({
-        service: svc.key,
-        peers: [],
-        prefixes: [],
-        ip: String(raw),
-        announced: false,
-        reason: 'invalidIP',
-      });
+      decisions.push({ service: svc.key, peers: NO_NAMES, prefixes: NO_NAMES, ip: String(raw), announced: false, reason: 'invalidIP' });
       continue;
     }
     const named = svc.pool !== undefined ? pools.find((p) => p.name === svc.pool) : undefined;
@@ -616,13 +622,27 @@ function planService(
       service: svc.key,
       // Shared with the other Services of the pool (plans are read-only).
       peers: tc.peers,
-      prefixes: prefixes.length > 1 ? prefixes.sort() : prefixes,
+      prefixes: exact(prefixes.length > 1 ? prefixes.sort() : prefixes),
       ip: ip.canonical,
       announced: true,
       pool: pool.name,
     });
   }
-  return { svc, eps, decisions, contributions, status: statusOf(ctx.node, svc, decisions), gen: 0 };
+  const ds = exact(decisions);
+  return { svc, eps, decisions: ds, contributions: exact(contributions), status: statusOf(ctx.node, svc, ds), gen: 0 };
+}
+
+/** The empty peers/prefixes of a withdrawn decision (shared, frozen: plans are read-only). */
+const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
+
+/**
+ * `a` itself when empty (then the shared empty list) or exactly as long as its elements, else a copy of that length:
+ * a push on [] reserves 17 slots (152 bytes), and a Service's part holds several one-element lists (issue 9 memory).
+ */
+function exact<T>(a: T[]): T[] {
+  if (a.length === 0) return NO_NAMES as unknown as T[];
+  if (a.length === 1) return [a[0]!];
+  return a.slice();
 }
 
 /** Records that one IP of `service` is not announced, and why. */
@@ -633,15 +653,9 @@ function withdrawn(
   pool: string | undefined,
   reason: BgpWithdrawReason,
 ): void {
-  decisions.push({
-    service,
-    peers: [],
-    prefixes: [],
-    ip,
-    announced: false,
-    reason,
-    ...(pool !== undefined ? { pool } : {}),
-  });
+  const d: BgpDecision = { service, peers: NO_NAMES, prefixes: NO_NAMES, ip, announced: false, reason };
+  if (pool !== undefined) d.pool = pool;
+  decisions.push(d);
 }
 
 /** The ServiceBGPStatus of a Service from its final decisions, or undefined when no decision names a peer. */
@@ -803,7 +817,9 @@ export class BgpPlanner {
       const all = rec.from;
       const unfiltered = all.every((c) => c.peers === ctx.sessionList);
       /** The route merged from every contribution, for the peers that get them all (shared by those that agree). */
-      let shared: { ibgp: boolean; asn: number; route: BgpRoute } | undefined;
+      // One per kind of session (eBGP, iBGP: LOCAL_PREF differs), so eBGP peers listed around an iBGP one still share.
+      let sharedE: { asn: number; route: BgpRoute } | undefined;
+      let sharedI: { asn: number; route: BgpRoute } | undefined;
       for (let i = 0; i < states.length; i++) {
         const st = states[i]!;
         const p = st.peer;
@@ -824,11 +840,14 @@ export class BgpPlanner {
           st.conflicts.delete(rec.prefix);
           const bandwidth = from.some((c) => c.bandwidthUnit !== undefined);
           let r: BgpRoute;
-          if (unfiltered && shared && shared.ibgp === st.ibgp && (!bandwidth || shared.asn === p.myASN))
-            r = shared.route;
+          const shared = st.ibgp ? sharedI : sharedE;
+          if (unfiltered && shared && (!bandwidth || shared.asn === p.myASN)) r = shared.route;
           else {
             r = mergeRoute(rec.prefix, rec.family, from, st.ibgp, p, world, ctx.node);
-            if (unfiltered) shared = { ibgp: st.ibgp, asn: p.myASN, route: r };
+            if (unfiltered) {
+              if (st.ibgp) sharedI = { asn: p.myASN, route: r };
+              else sharedE = { asn: p.myASN, route: r };
+            }
           }
           // The same route as before keeps its object (and the peer its map when nothing else changed).
           if (old && sameRoute(old, r)) continue;
@@ -855,10 +874,20 @@ export class BgpPlanner {
         }
       }
     }
+    /** Per peer, its routes map before this plan (peers that had one map and get the same updates keep sharing one). */
+    const before = states.map((st) => st.routes);
     for (let i = 0; i < states.length; i++) {
       const st = states[i]!;
       const p = st.peer;
-      if (updRecs[i]!.length > 0) st.routes = merged(st.routes, updRecs[i]!, updRoutes[i]!, records);
+      if (updRecs[i]!.length > 0) {
+        // The usual case (every ad to every session): every peer gets the same changes; one map for all of them.
+        let j = 0;
+        for (; j < i; j++) {
+          const b = before[j]!;
+          if ((b === before[i] || (b.size === 0 && before[i]!.size === 0)) && sameList(updRecs[j]!, updRecs[i]!, (x, y) => x === y) && sameList(updRoutes[j]!, updRoutes[i]!, (x, y) => x === y)) break;
+        }
+        st.routes = j < i ? states[j]!.routes : merged(st.routes, updRecs[i]!, updRoutes[i]!, records);
+      }
       peers.set(p.name, { name: p.name, peer: p, ibgp: st.ibgp, routes: st.routes });
       if (st.conflicts.size > 0) {
         const recs = [...st.conflicts.keys()].map((k) => records.get(k)!).sort(byAddress);

@@ -80,9 +80,15 @@ function splitKey(key: string): { namespace: string; name: string } {
   return i < 0 ? { namespace: 'default', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
+function isSorted(xs: readonly string[]): boolean {
+  for (let i = 1; i < xs.length; i++) if (xs[i - 1]! > xs[i]!) return false;
+  return true;
+}
+
 function sameStatus(a: BgpStatusBody | undefined, b: BgpStatusBody): boolean {
   if (!a) return false;
-  const pa = [...(a.peers ?? [])].sort();
+  if (a === b) return true;
+  const pa = isSorted(a.peers ?? []) ? (a.peers ?? []) : [...a.peers].sort();
   return (
     a.node === b.node &&
     a.serviceName === b.serviceName &&
@@ -103,7 +109,7 @@ export class BgpStatusWriter {
   readonly #timers: Timers;
   readonly #now: () => number;
   /** Service key → desired status, from the last plan; undefined until the first plan (nothing is deleted before). */
-  #desired: Map<string, BgpStatusBody> | undefined;
+  #desired: ReadonlyMap<string, BgpStatusBody> | undefined;
   /** Service key → { name, status } this speaker last wrote (the cache may lag behind). */
   #written = new Map<string, { name: string; status: BgpStatusBody }>();
   /** Names created here that the cache may not show yet → when (forgotten once cached, deleted, or after 10 s). */
@@ -125,14 +131,17 @@ export class BgpStatusWriter {
 
   /** The desired objects: bgp-plan.ts BgpPlan.statuses (Service key → view). Reconciles when they differ. */
   set(statuses: ReadonlyMap<string, ServiceBgpStatusView>): void {
-    const next = new Map<string, BgpStatusBody>();
-    for (const [key, v] of statuses) {
-      next.set(key, {
-        node: this.#o.node,
-        serviceName: v.serviceName,
-        serviceNamespace: v.serviceNamespace,
-        peers: [...v.peers].sort(),
-      });
+    // The plan's own views when they already are the bodies to write (this node, peers sorted: bgp-plan.ts makes them
+    // so): no copy per Service (issue 9: 10,000 Services). Views are read-only; a view of another shape is copied.
+    let next: ReadonlyMap<string, BgpStatusBody> = statuses;
+    for (const v of statuses.values()) {
+      if (v.node === this.#o.node && isSorted(v.peers)) continue;
+      const copy = new Map<string, BgpStatusBody>();
+      for (const [key, w] of statuses) {
+        copy.set(key, { node: this.#o.node, serviceName: w.serviceName, serviceNamespace: w.serviceNamespace, peers: [...w.peers].sort() });
+      }
+      next = copy;
+      break;
     }
     const prev = this.#desired;
     this.#desired = next;

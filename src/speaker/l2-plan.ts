@@ -131,7 +131,8 @@ export function parseOnce(raw: string): ParsedIp | undefined {
   let p = parsedIps.get(raw);
   if (p === undefined) {
     const v = typeof raw === 'string' ? parseIp(raw) : undefined;
-    p = v ? { ...v, canonical: formatIp(v.family, v.value) } : null;
+    // A literal, not { ...v }: V8 gives every object a spread makes a map of its own (~240 bytes per IP).
+    p = v ? { family: v.family, value: v.value, canonical: formatIp(v.family, v.value) } : null;
     if (parsedIps.size >= PARSED_IPS_MAX) parsedIps.clear();
     parsedIps.set(raw, p);
   }

@@ -253,9 +253,10 @@ export class Speaker<D extends Decision = Decision> {
     const servicesOfIp = new Map<string, string[]>();
     for (const d of decisions) {
       if (!owners.has(d.ip) || (owners.get(d.ip) === undefined && d.owner !== undefined)) owners.set(d.ip, d.owner);
-      const list = servicesOfIp.get(d.ip) ?? [];
-      if (!list.includes(d.service)) list.push(d.service);
-      servicesOfIp.set(d.ip, list);
+      // [service], not a push on []: that reserves 17 slots (152 bytes per IP).
+      const list = servicesOfIp.get(d.ip);
+      if (!list) servicesOfIp.set(d.ip, [d.service]);
+      else if (!list.includes(d.service)) list.push(d.service);
     }
     // Failovers are noted before announcer.set(): a takeover's first gratuitous packet goes out inside set().
     const now = this.#now();

@@ -191,3 +191,40 @@ test('cachedServiceView: computed once per object and class, equal to serviceVie
   const next = { ...svc, status: { loadBalancer: { ingress: [{ ip: '198.51.100.8' }] } } };
   assert.deepEqual(cachedServiceView(next, { lbClass: 'c' })?.ips, ['198.51.100.8']);
 });
+
+test('endpointViews share read-only lists and views: one list per slice object, a second slice never edits the first', () => {
+  const a = { metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } }, endpoints: [{ nodeName: 'n1', conditions: { ready: true } }] };
+  const b = { metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } }, endpoints: [{ nodeName: 'n2', conditions: {} }] };
+  const c = { metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'db' } }, endpoints: [{ nodeName: 'n1', conditions: {} }] };
+  const first = endpointViews([a, c]);
+  assert.equal(endpointViews([a, c]).get('shop/web'), first.get('shop/web'), 'an unchanged slice gives the same list');
+  assert.equal(first.get('shop/web')![0], first.get('shop/db')![0], 'equal endpoints are one (frozen) view');
+  assert.ok(Object.isFrozen(first.get('shop/web')![0]));
+  for (let i = 0; i < 3; i++) {
+    const both = endpointViews([a, b, b]);
+    assert.deepEqual(both.get('shop/web'), [
+      { nodeName: 'n1', ready: true, serving: true },
+      { nodeName: 'n2', ready: true, serving: true },
+      { nodeName: 'n2', ready: true, serving: true },
+    ]);
+  }
+  assert.deepEqual(endpointViews([a]).get('shop/web'), [{ nodeName: 'n1', ready: true, serving: true }], "a's list was never edited");
+});
+
+test('projections share identical annotations, specs and endpoints (frozen); the ingress list is exact', () => {
+  const mk = (name: string) => ({
+    metadata: { name, namespace: 'shop', annotations: { 'metallb.io/ip-allocated-from-pool': 'dev' } },
+    spec: { type: 'LoadBalancer' },
+    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }, { hostname: 'h' }] } },
+  });
+  const [p, q] = [projectService(mk('a')), projectService(mk('b'))];
+  assert.equal(p.metadata.annotations, q.metadata.annotations);
+  assert.equal(p.spec, q.spec);
+  assert.ok(Object.isFrozen(p.metadata.annotations) && Object.isFrozen(p.spec));
+  assert.deepEqual(p.status, { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } });
+  assert.deepEqual(serviceView(p)?.ips, ['198.51.100.7']);
+  const s = (name: string) => projectEndpointSlice({ metadata: { name, namespace: 'shop', labels: { 'kubernetes.io/service-name': name } }, endpoints: [{ nodeName: 'n1', conditions: { ready: true } }] });
+  assert.equal(s('x').endpoints[0], s('y').endpoints[0]);
+  assert.deepEqual(s('x').endpoints, [{ nodeName: 'n1', conditions: { ready: true, serving: null } }]);
+  assert.deepEqual(projectEndpointSlice({ metadata: { name: 'e' }, endpoints: undefined }).endpoints, []);
+});

@@ -88,25 +88,46 @@ export function serviceView(svc: ServiceLike, opts: { lbClass?: string } = {}): 
   const name = svc.metadata?.name;
   if (typeof name !== 'string' || name === '') return undefined;
   if (!isLoadBalancer(svc) || !isOurClass(svc, opts.lbClass)) return undefined;
-  const ips: string[] = [];
-  for (const raw of ingressIPs(svc)) {
-    const ip = canonicalIp(raw);
-    if (ip && !ips.includes(ip)) ips.push(ip);
-  }
+  const ips = canonicalIps(ingressIPs(svc));
   if (ips.length === 0) return undefined;
   const ann = isRecord(svc.metadata?.annotations) ? svc.metadata.annotations : undefined;
   const pool = readAnnotation(ann, 'ipAllocatedFromPool')?.value;
   const sharing = readAnnotation(ann, 'allowSharedIP');
-  return {
+  // One literal, optional members added after it (no object spread: V8 gives every object a spread makes a map of its
+  // own, ~240 bytes each at 10,000 Services; heap snapshot of bench/bgp-speaker.ts).
+  const view: ServiceView = {
     key: serviceKey(svc),
     namespace: svc.metadata?.namespace || 'default',
     name,
-    labels: isRecord(svc.metadata?.labels) ? { ...svc.metadata.labels } : {},
+    labels: isRecord(svc.metadata?.labels) && Object.keys(svc.metadata.labels).length > 0 ? { ...svc.metadata.labels } : NO_LABELS,
     ips,
-    ...(pool ? { pool } : {}),
     externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-    ...(sharing !== undefined ? { sharingKey: sharing.value } : {}),
   };
+  if (pool) view.pool = pool;
+  if (sharing !== undefined) view.sharingKey = sharing.value;
+  return view;
+}
+
+/** The labels of a view whose Service has none: one frozen object shared by every such view (views are read-only). */
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** The empty list shared where nothing is (frozen: read-only). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * Canonical IPs of `raw`, in order, without duplicates or unparsable entries; an array of exactly that length (a push
+ * on [] reserves 17 slots: 152 bytes per one-IP Service), and the input's own string when it is already canonical.
+ */
+function canonicalIps(raw: readonly string[]): string[] {
+  if (raw.length === 1) {
+    const ip = canonicalIp(raw[0]!);
+    return ip === undefined ? [] : [ip === raw[0] ? raw[0] : ip];
+  }
+  const ips: string[] = [];
+  for (const r of raw) {
+    const ip = canonicalIp(r);
+    if (ip && !ips.includes(ip)) ips.push(ip === r ? r : ip);
+  }
+  return ips.slice();
 }
 
 /**
@@ -123,23 +144,65 @@ export function bgpWanted(config: Pick<Config, 'peers'>, node: Pick<NodeView, 'l
  * EndpointSlices → endpoints per Service (`namespace/name` from the kubernetes.io/service-name label). An endpoint's
  * `ready` is conditions.ready with nil meaning true, `serving` is conditions.serving with nil meaning `ready`
  * (MetalLB EndpointCanServe: ready nil/true, or serving true — terminating-but-serving counts).
+ * Memory (issue 9, 10,000 Services): the lists and views are read-only and shared — one EndpointView object per
+ * distinct (nodeName, ready, serving), one list per slice object computed once (the informer replaces an object on
+ * change, never edits it), and a Service with one slice gets that slice's list itself; so the planner keeps no copy per
+ * Service and an unchanged slice gives the same list (BgpPlanner's identity check).
  */
 export function endpointViews(slices: readonly EndpointSliceLike[]): Map<string, EndpointView[]> {
   const out = new Map<string, EndpointView[]>();
+  /** Services with more than one slice: their list is a new array (the first slice's list is never edited). */
+  let joined: Set<string> | undefined;
   for (const s of slices) {
     const svc = isRecord(s.metadata?.labels) ? s.metadata.labels[SERVICE_NAME_LABEL] : undefined;
     if (typeof svc !== 'string' || svc === '') continue;
     const key = `${s.metadata?.namespace || 'default'}/${svc}`;
-    let list = out.get(key);
-    if (!list) out.set(key, (list = []));
-    for (const ep of Array.isArray(s.endpoints) ? s.endpoints : []) {
-      if (!ep || typeof ep !== 'object') continue;
-      const ready = ep.conditions?.ready ?? true;
-      const serving = ep.conditions?.serving ?? ready;
-      list.push({ ...(typeof ep.nodeName === 'string' && ep.nodeName ? { nodeName: ep.nodeName } : {}), ready, serving });
+    const mine = sliceEndpoints(s);
+    const have = out.get(key);
+    if (have === undefined) out.set(key, mine);
+    else if (mine.length > 0) {
+      if (have.length === 0) out.set(key, mine);
+      else if (joined?.has(key)) for (const e of mine) have.push(e);
+      else {
+        (joined ??= new Set()).add(key);
+        out.set(key, have.concat(mine));
+      }
     }
   }
   return out;
+}
+
+/** Per slice object (never edited once cached): its endpoints as shared views. */
+const sliceViews = new WeakMap<object, EndpointView[]>();
+
+function sliceEndpoints(s: EndpointSliceLike): EndpointView[] {
+  const cached = typeof s === 'object' && s !== null ? sliceViews.get(s) : undefined;
+  if (cached) return cached;
+  const eps = Array.isArray(s.endpoints) ? s.endpoints : [];
+  const list: EndpointView[] = [];
+  for (const ep of eps) {
+    if (!ep || typeof ep !== 'object') continue;
+    const ready = ep.conditions?.ready ?? true;
+    const serving = ep.conditions?.serving ?? ready;
+    list.push(endpointView(typeof ep.nodeName === 'string' && ep.nodeName ? ep.nodeName : undefined, ready, serving));
+  }
+  const exact = list.length === 0 ? (NONE as unknown as EndpointView[]) : list.length === 1 ? [list[0]!] : list.slice();
+  if (typeof s === 'object' && s !== null) sliceViews.set(s, exact);
+  return exact;
+}
+
+/** Shared EndpointViews by (nodeName, ready, serving); cleared when full (node names are few). */
+const endpointViewTable = new Map<string, EndpointView>();
+
+function endpointView(nodeName: string | undefined, ready: boolean, serving: boolean): EndpointView {
+  const k = `${nodeName ?? ''}\n${ready ? 1 : 0}${serving ? 1 : 0}`;
+  let v = endpointViewTable.get(k);
+  if (v === undefined) {
+    v = Object.freeze(nodeName !== undefined ? { nodeName, ready, serving } : { ready, serving });
+    if (endpointViewTable.size >= INTERN_MAX) endpointViewTable.clear();
+    endpointViewTable.set(k, v);
+  }
+  return v;
 }
 
 /**
@@ -185,10 +248,30 @@ function internRecord(r: unknown, keep: (k: string) => boolean = () => true): Re
 
 const isMetalLBAnnotation = (k: string): boolean => k.startsWith('metallb.io/') || k.startsWith('metallb.universe.tf/');
 
+/** Shared frozen records (sharedRecord()) by content; cleared when full. */
+const recordTable = new Map<string, object>();
+
+/**
+ * One frozen object per distinct small string record (a Service's MetalLB annotations, its projected spec): 10,000
+ * Services of one pool hold one `{"metallb.io/ip-allocated-from-pool": "bench"}` instead of 10,000. Records over 512
+ * characters are returned as they are. Read-only: the cache's objects are never edited (the informer replaces them).
+ */
+function sharedRecord<R extends Record<string, string | undefined>>(r: R): R {
+  const k = JSON.stringify(r);
+  if (k.length > 512) return r;
+  let have = recordTable.get(k);
+  if (have === undefined) {
+    if (recordTable.size >= INTERN_MAX) recordTable.clear();
+    recordTable.set(k, (have = Object.freeze(r)));
+  }
+  return have as R;
+}
+
 /**
  * What the speaker keeps of a Service in its cache (its memory is mostly Services and EndpointSlices): identity,
  * labels, MetalLB's annotations, type/class/ETP, and the ingress IPs (`status.loadBalancer.ingress[].ip` only).
- * Everything serviceView reads, nothing more; low-cardinality strings interned.
+ * Everything serviceView reads, nothing more; low-cardinality strings interned, identical labels, annotations and
+ * specs shared (frozen), the ingress list exactly as long as it is.
  */
 export function projectService<T extends ServiceLike>(svc: T): T {
   const m = svc.metadata ?? {};
@@ -196,49 +279,56 @@ export function projectService<T extends ServiceLike>(svc: T): T {
   const labels = internRecord(m.labels);
   const spec = svc.spec ?? {};
   const ingress = svc.status?.loadBalancer?.ingress;
-  return {
+  const metadata: Record<string, unknown> = { name: m.name, namespace: intern(m.namespace), uid: m.uid, resourceVersion: m.resourceVersion };
+  if (labels) metadata.labels = sharedRecord(labels);
+  if (Object.keys(ann).length > 0) metadata.annotations = sharedRecord(ann);
+  const out: Record<string, unknown> = {
     apiVersion: intern(svc.apiVersion),
     kind: intern(svc.kind),
-    metadata: {
-      name: m.name,
-      namespace: intern(m.namespace),
-      uid: m.uid,
-      resourceVersion: m.resourceVersion,
-      ...(labels ? { labels } : {}),
-      ...(Object.keys(ann).length > 0 ? { annotations: ann } : {}),
-    },
-    spec: { type: intern(spec.type), loadBalancerClass: intern(spec.loadBalancerClass), externalTrafficPolicy: intern(spec.externalTrafficPolicy) },
-    ...(svc.status?.loadBalancer
-      ? {
-          status: {
-            loadBalancer: Array.isArray(ingress)
-              ? { ingress: ingress.flatMap((i) => (i && typeof i.ip === 'string' ? [{ ip: i.ip }] : [])) }
-              : {},
-          },
-        }
-      : {}),
-  } as T;
+    metadata,
+    spec: sharedRecord({ type: intern(spec.type), loadBalancerClass: intern(spec.loadBalancerClass), externalTrafficPolicy: intern(spec.externalTrafficPolicy) }),
+  };
+  if (svc.status?.loadBalancer) {
+    let lb: { ingress?: Array<{ ip: string }> } = {};
+    if (Array.isArray(ingress)) {
+      const ips: Array<{ ip: string }> = [];
+      for (const i of ingress) if (i && typeof i.ip === 'string') ips.push({ ip: i.ip });
+      lb = { ingress: ips.length === 1 ? [ips[0]!] : ips.slice() };
+    }
+    out.status = { loadBalancer: lb };
+  }
+  return out as T;
 }
 
-/** What the speaker keeps of an EndpointSlice: its Service label and, per endpoint, nodeName and conditions. */
+/** What the speaker keeps of an EndpointSlice: its Service label and, per endpoint, nodeName and conditions (shared). */
 export function projectEndpointSlice<T extends EndpointSliceLike & { apiVersion?: string; kind?: string; metadata?: { name?: string; resourceVersion?: string } }>(
   s: T,
 ): T {
   const svc = isRecord(s.metadata?.labels) ? s.metadata.labels[SERVICE_NAME_LABEL] : undefined;
+  const metadata: Record<string, unknown> = { name: s.metadata?.name, namespace: intern(s.metadata?.namespace), resourceVersion: s.metadata?.resourceVersion };
+  if (svc !== undefined) metadata.labels = { [SERVICE_NAME_LABEL]: svc };
+  const eps = Array.isArray(s.endpoints) ? s.endpoints : [];
   return {
     apiVersion: intern(s.apiVersion),
     kind: intern(s.kind),
-    metadata: {
-      name: s.metadata?.name,
-      namespace: intern(s.metadata?.namespace),
-      resourceVersion: s.metadata?.resourceVersion,
-      ...(svc !== undefined ? { labels: { [SERVICE_NAME_LABEL]: svc } } : {}),
-    },
-    endpoints: (Array.isArray(s.endpoints) ? s.endpoints : []).map((e) => ({
-      ...(e?.nodeName ? { nodeName: intern(e.nodeName) } : {}),
-      conditions: { ready: e?.conditions?.ready ?? null, serving: e?.conditions?.serving ?? null },
-    })),
-  } as T;
+    metadata,
+    endpoints: eps.length === 0 ? NONE : eps.map((e) => projectedEndpoint(e?.nodeName ? intern(e.nodeName) : undefined, e?.conditions?.ready ?? null, e?.conditions?.serving ?? null)),
+  } as unknown as T;
+}
+
+/** Shared projected endpoints by (nodeName, ready, serving); cleared when full. */
+const projectedEndpointTable = new Map<string, object>();
+
+function projectedEndpoint(nodeName: string | undefined, ready: boolean | null, serving: boolean | null): object {
+  const k = `${nodeName ?? ''}\n${String(ready)}\n${String(serving)}`;
+  let e = projectedEndpointTable.get(k);
+  if (e === undefined) {
+    const conditions = Object.freeze({ ready, serving });
+    e = Object.freeze(nodeName !== undefined ? { nodeName, conditions } : { conditions });
+    if (projectedEndpointTable.size >= INTERN_MAX) projectedEndpointTable.clear();
+    projectedEndpointTable.set(k, e);
+  }
+  return e;
 }
 
 /**
