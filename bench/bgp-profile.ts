@@ -86,3 +86,37 @@ export function windowLines(file: string, windows: readonly Window[], offsetUs: 
   for (const [k, v] of s.functions.slice(0, top)) out.push(`    ${pc(v)}  ${k}`);
   return out;
 }
+
+/** CPU time (user + system, ms) of process `pid` from /proc/<pid>/stat (clock ticks of 10 ms); NaN when gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) in parentheses: state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Waits until process `pid` is idle: at most `quietMs` of CPU over the last `windowMs` (default 50 ms per 1 s), polled
+ * every 250 ms, for at most `limitMs` (default 60 s). Resolves with the ms waited. So each change a bench makes reaches
+ * a speaker done with the previous one (its layer-2 plan and status writes after the UPDATEs), as a user's would.
+ */
+export async function cpuQuiet(pid: number, o: { quietMs?: number; windowMs?: number; limitMs?: number } = {}): Promise<number> {
+  const windowMs = o.windowMs ?? 1000;
+  const quiet = o.quietMs ?? 50;
+  const t0 = performance.now();
+  const samples: Array<{ t: number; cpu: number }> = [{ t: t0, cpu: cpuMs(pid) }];
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const t = performance.now();
+    const cpu = cpuMs(pid);
+    if (Number.isNaN(cpu)) return t - t0;
+    samples.push({ t, cpu });
+    const old = samples.find((s) => s.t >= t - windowMs - 1);
+    if (old && t - samples[0]!.t >= windowMs && cpu - old.cpu <= quiet) return t - t0;
+    if (t - t0 > (o.limitMs ?? 60_000)) return t - t0;
+  }
+}

@@ -17,7 +17,8 @@
 // ready endpoint on n1 each, and BGPAdvertisement `bench` (community 64500:100).
 // Measured (BIRD's `show route count` polled every 5 ms on one control connection; every figure with the 1-minute
 // load average): speaker start → sessions Established at BIRD → BIRD holds all 3N routes; then per round: delete the
-// BGPAdvertisement → BIRD holds 0 (withdraw), create it again → 3N (install); the speaker's RSS (VmRSS once steady,
+// BGPAdvertisement → BIRD holds 0 (withdraw), create it again → 3N (install), each change made once the speaker is
+// idle (≤ 5 % CPU over 1 s: bench/bgp-profile.ts cpuQuiet), timed from the API request; the speaker's RSS (VmRSS once steady,
 // RssAnon / RssFile), peak (VmHWM) and V8 heap, with all routes announced.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/for
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { findKubectl, startTestLab, type TestLab } from '../src/lab/testing.ts';
 import { BirdCli } from './bird-cli.ts';
+import { cpuQuiet } from './bgp-profile.ts';
 import { applyMetallbCrds, birdRouterConf, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, namespacesYaml, must, routerNodeNetns } from './lab-objects.ts';
 import { daemonSetNodeOptions, procMemory, steadyRssMiB, type ProcMemory } from './speaker-rss.ts';
 
@@ -262,21 +264,29 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
       `start: speaker ready after ${readyMs.toFixed(0)} ms, 3 sessions Established at BIRD after ${upMs.toFixed(0)} ms, ` +
         `BIRD has all ${EXPECTED} routes after ${allMs.toFixed(0)} ms (from the spawn; ${load()})`,
     );
+    /** ServiceBGPStatus objects in the lab (the speaker writes one per announced Service; its cache holds them). */
+    const bgpStatusCount = async (): Promise<string> => {
+      const r = await client.list(Resources.serviceBGPStatuses, { namespace: NS });
+      return r.ok ? `${r.value.items.length} ServiceBGPStatus` : `ServiceBGPStatus list failed: ${r.error.message}`;
+    };
     const peakStart = procMemory(speaker.pid);
     say(`  right after: ${mem(peakStart)}; ${lastHeap(speaker, true)}`);
     await steadyRssMiB(speaker.pid);
     const steady = procMemory(speaker.pid);
-    say(`  steady with ${N} prefixes × 3 peers: ${mem(steady)}; ${lastHeap(speaker, true)} (${load()}) (target ≤ 96 MB)`);
+    say(`  steady with ${N} prefixes × 3 peers: ${mem(steady)}; ${lastHeap(speaker, true)}; ${await bgpStatusCount()} (${load()}) (target ≤ 96 MB)`);
 
     const install: number[] = [];
     const withdraw: number[] = [];
     for (let round = 0; round < o.rounds; round++) {
+      // Each change reaches an idle speaker (done with the previous one's layer-2 plan and status writes), as a user's does.
+      await cpuQuiet(speaker.pid);
       let r0 = speakerRequests();
       let t1 = now();
       await must('delete BGPAdvertisement bench', client.delete(Resources.bgpAdvertisements, 'bench', { namespace: NS }));
       withdraw.push(await until(0, t1, `round ${round + 1} withdraw`));
       o.onRound?.({ what: 'withdraw', round: round + 1, startMs: t1, ms: withdraw.at(-1)! });
       say(`round ${round + 1}: delete BGPAdvertisement → BIRD has 0 routes after ${withdraw.at(-1)!.toFixed(0)} ms (${load()}; ${speakerRequests() - r0} lab API requests so far, the bench's 1 included)`);
+      await cpuQuiet(speaker.pid);
       r0 = speakerRequests();
       t1 = now();
       await must('create BGPAdvertisement bench', client.create(Resources.bgpAdvertisements, ADVERTISEMENT, { namespace: NS }));
@@ -295,7 +305,7 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     say('');
     say(`speaker → BIRD install (BGPAdvertisement created by an API request)  ${med(install)}   (target ≤ 1000 ms)`);
     say(`speaker → BIRD withdraw (BGPAdvertisement deleted by an API request) ${med(withdraw)}   (target ≤ 1000 ms)`);
-    say(`speaker RSS with ${N} prefixes and 3 peers, after the rounds: ${mem(end)}; ${lastHeap(speaker, true)} (${load()}) (target ≤ 96 MB)`);
+    say(`speaker RSS with ${N} prefixes and 3 peers, after the rounds: ${mem(end)}; ${lastHeap(speaker, true)}; ${await bgpStatusCount()} (${load()}) (target ≤ 96 MB)`);
     if (snapDir) {
       process.kill(speaker.pid, 'SIGUSR2');
       // The snapshot is complete once its size holds for 2 s.

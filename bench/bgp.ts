@@ -93,6 +93,9 @@ if (values.speaker) {
   const file = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
   if (!file) console.log(`bench/bgp --cpu-prof: no .cpuprofile in ${profDir} (the speaker did not exit cleanly)`);
   else {
+    console.log(
+      `measured intervals (CLOCK_MONOTONIC µs, the profile's clock): ${windows.map((w) => `${w.label} ${(w.startMs * 1000 + off).toFixed(0)}-${((w.startMs + w.ms) * 1000 + off).toFixed(0)}`).join(', ')}`,
+    );
     for (const what of ['withdraw', 'install']) {
       console.log(`speaker self time during the ${what} intervals (${join(profDir, file)}):`);
       for (const l of windowLines(join(profDir, file), windows.filter((w) => w.label.startsWith(what)), off)) console.log(l);

@@ -51,7 +51,7 @@ import {
   decode,
   encode,
   endOfRib,
-  formatPrefix,
+  canonicalPrefix,
   frameLength,
   notificationLabel,
   notificationText,
@@ -446,16 +446,15 @@ export class BgpSession extends EventEmitter {
    * bad prefix.
    */
   announce(prefix: string, attrs: AdvertisedAttributes = {}): void {
-    const f = formatPrefix(parsePrefix(prefix));
     // The caller's text when it is canonical (the planner's key string, shared rather than copied).
-    const k = f === prefix ? prefix : f;
+    const k = canonicalPrefix(prefix);
     this.#rib.set(k, attrs);
     this.#markDirty(k);
   }
 
   /** Removes `prefix` from the Adj-RIB-Out (withdrawn on the next turn when the peer has it). */
   withdraw(prefix: string): void {
-    const k = formatPrefix(parsePrefix(prefix));
+    const k = canonicalPrefix(prefix);
     if (!this.#rib.delete(k)) return;
     this.#markDirty(k);
   }
@@ -877,25 +876,33 @@ export class BgpSession extends EventEmitter {
   /** Sends what changed in the Adj-RIB-Out since the last flush, grouped by family and attributes. */
   #flush(): void {
     if (this.#state.name !== 'Established' || this.#dirty.size === 0) return;
-    const announce = new Map<
-      string,
-      { afi: number; attrs: AdvertisedAttributes; prefixes: Prefix[]; keys: string[] }
-    >();
+    /** Groups by `<afi> <attrsKey>`: attribute sets equal in value share one UPDATE stream. */
+    const announce = new Map<string, AnnounceGroup>();
+    /** The same groups by attributes object (per AFI): one lookup per prefix, no key string built per prefix. */
+    const byAttrs = [new Map<AdvertisedAttributes, AnnounceGroup>(), new Map<AdvertisedAttributes, AnnounceGroup>()];
     const withdraw = new Map<number, { prefixes: Prefix[]; keys: string[] }>();
     const keep: string[] = [];
+    const up4 = this.#familyUp(Afi.IPv4);
+    const up6 = this.#familyUp(Afi.IPv6);
     for (const k of this.#dirty) {
       const attrs = this.#rib.get(k);
-      const afi = k.includes(':') ? Afi.IPv6 : Afi.IPv4;
-      if (!this.#familyUp(afi)) {
+      const v6 = k.includes(':');
+      const afi = v6 ? Afi.IPv6 : Afi.IPv4;
+      if (!(v6 ? up6 : up4)) {
         keep.push(k);
         continue;
       }
       if (attrs) {
-        const key = attrsKey(attrs);
-        if (this.#sent.get(k) === key) continue;
-        const g = `${afi} ${key}`;
-        let b = announce.get(g);
-        if (!b) announce.set(g, (b = { afi, attrs, prefixes: [], keys: [] }));
+        const objs = byAttrs[v6 ? 1 : 0]!;
+        let b = objs.get(attrs);
+        if (!b) {
+          const key = attrsKey(attrs);
+          const g = `${afi} ${key}`;
+          b = announce.get(g);
+          if (!b) announce.set(g, (b = { afi, attrs, key, prefixes: [], keys: [] }));
+          objs.set(attrs, b);
+        }
+        if (this.#sent.get(k) === b.key) continue;
         b.prefixes.push(parsePrefix(k));
         b.keys.push(k);
       } else if (this.#sent.has(k)) {
@@ -919,7 +926,7 @@ export class BgpSession extends EventEmitter {
 
   #sendRoutes(
     withdraw: ReadonlyMap<number, { prefixes: Prefix[]; keys: string[] }>,
-    announce: ReadonlyMap<string, { afi: number; attrs: AdvertisedAttributes; prefixes: Prefix[]; keys: string[] }>,
+    announce: ReadonlyMap<string, AnnounceGroup>,
   ): void {
     for (const w of withdraw.values()) {
       for (const u of withdrawUpdates(w.prefixes, this.#ctx)) this.#sendUpdate(u);
@@ -955,8 +962,7 @@ export class BgpSession extends EventEmitter {
         this.#ctx,
       );
       for (const u of updates) this.#sendUpdate(u);
-      const key = attrsKey(b.attrs);
-      for (const k of b.keys) this.#sent.set(k, key);
+      for (const k of b.keys) this.#sent.set(k, b.key);
     }
   }
 
@@ -978,6 +984,15 @@ export class BgpSession extends EventEmitter {
     if (net.isIP(local) === want) return local;
     return sameInterfaceAddress(local, want);
   }
+}
+
+/** Prefixes of one flush sent with one attribute set (attrsKey `key`) in one family. */
+interface AnnounceGroup {
+  afi: number;
+  attrs: AdvertisedAttributes;
+  key: string;
+  prefixes: Prefix[];
+  keys: string[];
 }
 
 /** RFC 8950 §4: the Extended Next Hop Encoding capability. */

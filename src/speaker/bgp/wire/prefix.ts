@@ -122,6 +122,28 @@ export function formatPrefix(p: Prefix): string {
   return `${p.prefix}/${p.length}`;
 }
 
+/**
+ * The canonical text of prefix `text` (formatPrefix(parsePrefix(text))), and `text` itself when it already is: no new
+ * string for the planner's canonical keys (the session keys its Adj-RIB-Out by them, 10,000s per plan). Throws
+ * RangeError naming a bad prefix, as parsePrefix.
+ */
+export function canonicalPrefix(text: string): string {
+  const p = parsePrefix(text);
+  const n = p.prefix.length;
+  if (text.length > n + 1 && text.length <= n + 4 && text.startsWith(p.prefix) && text.charCodeAt(n) === 47) {
+    // The length as written: decimal digits, no leading zero, equal to p.length.
+    let v = 0;
+    let ok = text.length === n + 2 || text.charCodeAt(n + 1) !== 48;
+    for (let i = n + 1; ok && i < text.length; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) ok = false;
+      else v = v * 10 + d;
+    }
+    if (ok && v === p.length) return text;
+  }
+  return formatPrefix(p);
+}
+
 /** Throws RangeError when `p` is not a canonical prefix (bad address, length out of range, host bits set). */
 export function checkPrefix(p: Prefix): void {
   prefixBytes(p);
