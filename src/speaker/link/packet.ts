@@ -831,13 +831,13 @@ export function mallocTrim(minFreeBytes: number): MallocTrimResult {
 }
 
 /**
- * Runs mallocTrim(minFreeBytes) every `everyMs` (defaults 10 s, 1 MiB) on an unref'd timer, so the C library's
+ * Runs mallocTrim(minFreeBytes) every `everyMs` (defaults 10 s, 256 KiB) on an unref'd timer, so the C library's
  * free memory does not stay resident after a burst of work (start-up, a resync, a configuration change). Returns
  * the function that stops it. Never throws: without the addon it does nothing (and returns a no-op).
  */
 export function startMallocTrim(o: { everyMs?: number; minFreeBytes?: number } = {}): () => void {
   const everyMs = o.everyMs ?? 10_000;
-  const minFree = o.minFreeBytes ?? 1 << 20;
+  const minFree = o.minFreeBytes ?? 256 * 1024;
   if (!(everyMs > 0) || !(minFree >= 0))
     throw new RangeError(`startMallocTrim: everyMs ${String(everyMs)} must be > 0 and minFreeBytes ${String(minFree)} >= 0`);
   try {
