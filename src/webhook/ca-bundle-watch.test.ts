@@ -153,6 +153,16 @@ test('caBundle keeper: a failed write is retried with capped doubling backoff, a
   assert.deepEqual(w.calls, calls);
 });
 
+test('caBundle keeper: a watch that cannot list says why in the readiness reason', async () => {
+  const w = world();
+  let problems: readonly string[] = [];
+  const watched = (): WatchedConfig => ({ synced: false, object: undefined, lastError: 'list: Forbidden: cannot list resource "mutatingwebhookconfigurations"' });
+  const keeper = new CaBundleKeeper({ refs, watched, io: w.io, caPem: () => ca, inject: true, onResult: (p) => (problems = p) });
+  await keeper.kick();
+  assert.match(problems[0]!, /^waiting for the watch of MutatingWebhookConfiguration berth-webhook-configuration \(list: Forbidden: cannot list/);
+  assert.deepEqual(w.calls, { get: 0, replace: 0 });
+});
+
 test('caBundle keeper: with --cert-dir it reports a caBundle without the CA and never writes', async () => {
   const w = world();
   w.sync();

@@ -16,6 +16,8 @@ export interface WatchedConfig {
   readonly synced: boolean;
   /** The configuration as last seen by the watch; undefined when it does not exist. */
   readonly object: KubeObject | undefined;
+  /** Why the watch is not synced yet (its last list error, e.g. `list: Forbidden: …` without list/watch RBAC). */
+  readonly lastError?: string | undefined;
 }
 
 export interface CaBundleKeeperOptions {
@@ -110,7 +112,7 @@ export class CaBundleKeeper {
     for (const ref of this.#o.refs) {
       const w = this.#o.watched(ref);
       if (!w.synced) {
-        problems.push(`waiting for the watch of ${ref.kind} ${ref.name}`);
+        problems.push(`waiting for the watch of ${ref.kind} ${ref.name}${w.lastError ? ` (${w.lastError})` : ''}`);
         continue;
       }
       const p = caBundleProblems(ref, w.object, caPem);

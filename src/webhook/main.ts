@@ -282,7 +282,7 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
     refs,
     watched: (ref) => {
       const inf = watches.get(ref)!;
-      return { synced: inf.hasSynced, object: inf.get(ref.name) as ApiObject | undefined };
+      return { synced: inf.hasSynced, object: inf.get(ref.name) as ApiObject | undefined, lastError: inf.stats.lastError };
     },
     io: configs,
     caPem: () => caPem,
