@@ -50,3 +50,36 @@ test('a Service that moved to another IP of the same family keeps the old claim 
   syncIp(a, '10.0.0.8', undefined);
   assert.deepEqual(a.holdersOf('10.0.0.8'), []);
 });
+
+test('loadClaims records what the claims say whatever the lookup answers (no Service policy at load), never calling it', () => {
+  // A pool that only namespace "allowed" may use: a claim of ns/web there is still the truth at load.
+  const restricted = (): Allocator => {
+    const a = new Allocator();
+    a.setPools([
+      { name: 'p', addresses: ['10.0.0.0/24'], autoAssign: true, avoidBuggyIPs: false, serviceAllocation: { priority: 0, namespaces: ['allowed'], namespaceConstrained: true, serviceSelectors: [] } },
+    ]);
+    return a;
+  };
+  const claims = [c('10.0.0.5', [h('web')]), c('10.0.0.9', [h('a', 80), h('b', 443)], 'k')];
+  let looked = 0;
+  const withLookup = restricted();
+  const r = loadClaims(withLookup, claims, {
+    lookup: (key) => {
+      looked++;
+      return { namespace: 'ns', name: key.split('/')[1]!, labels: {}, ports: [], sharingKey: '', backendKey: '', families: ['IPv4'], ipFamilyPolicy: 'SingleStack', requestedIPs: [] };
+    },
+  });
+  const without = restricted();
+  loadClaims(without, claims);
+  assert.deepEqual(r.failed, []);
+  assert.equal(looked, 0);
+  assert.deepEqual(withLookup.allocations(), without.allocations());
+  assert.deepEqual(withLookup.ipsOf('ns/web'), { ips: ['10.0.0.5'], pool: 'p' });
+  assert.deepEqual(
+    withLookup.holdersOf('10.0.0.9').map((x) => [x.key, x.sharingKey, x.ports]),
+    [
+      ['ns/a', 'k', [{ protocol: 'TCP', port: 80 }]],
+      ['ns/b', 'k', [{ protocol: 'TCP', port: 443 }]],
+    ],
+  );
+});
