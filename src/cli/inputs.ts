@@ -101,7 +101,8 @@ export interface InputSets {
  *   gets a warning that says how to render the root (`kubectl kustomize DIR | berth validate -`); remote entries
  *   (URLs) are not fetched (a warning).
  * Errors: a missing path, unreadable YAML, a kustomization entry that does not exist or a folder entry without a
- * kustomization (kustomize fails on both) are reported and the rest is still read.
+ * kustomization (kustomize fails on both) are reported and the rest is still read. Empty input is an error too
+ * (emptyInputMessage): `-` that holds no YAML document, or inputs that together hold none.
  */
 export function readInputSets(
   paths: readonly string[],
@@ -113,6 +114,7 @@ export function readInputSets(
   const loose: InputDoc[] = [];
   const roots: InputSet[] = [];
   const cache = new Map<string, ParsedFile>();
+  let stdinSeen = false;
   const readOnce = (f: string): InputDoc[] => {
     let r = cache.get(f);
     if (!r) {
@@ -125,7 +127,12 @@ export function readInputSets(
   const kust = new Kustomizations(readOnce, errors, warnings);
   for (const p of paths) {
     if (p === '-') {
-      loose.push(...readOnce('-'));
+      const before = errors.length;
+      const docs = readOnce('-');
+      // An empty pipe is never meant: the command before it failed (its error went to stderr) or printed nothing.
+      if (docs.length === 0 && errors.length === before && !stdinSeen) errors.push(emptyInputMessage('<stdin>', 'stdin'));
+      stdinSeen = true;
+      loose.push(...docs);
       continue;
     }
     const st = statSync(p, { throwIfNoEntry: false });
@@ -153,10 +160,31 @@ export function readInputSets(
     }
     for (const f of files) loose.push(...readOnce(f));
   }
+  // Nothing read at all (empty files, a folder without YAML): no configuration, whatever validate or plan would say.
+  if (errors.length === 0 && loose.length === 0 && roots.every((r) => r.docs.length === 0)) {
+    for (const p of paths) if (p !== '-') errors.push(emptyInputMessage(p, statSync(p).isDirectory() ? 'folder' : 'file'));
+  }
   const sets: InputSet[] = [];
   if (loose.length > 0 || roots.length === 0) sets.push({ docs: loose });
   sets.push(...roots);
   return { sets, errors, warnings };
+}
+
+/**
+ * The error for an input that holds no YAML document at all (empty, only comments or `---`): `no Kubernetes objects
+ * in SOURCE: empty input — ...`, with a hint by source: stdin (did the command before the pipe fail?), a file, a
+ * folder (no *.yaml, *.yml or *.json file, or all of them empty). Like `kubectl apply -f` ("no objects passed to
+ * apply"), `berth validate` and `berth plan` refuse it as an input error (exit 2) rather than report an empty
+ * configuration as valid.
+ */
+export function emptyInputMessage(source: string, what: 'stdin' | 'file' | 'folder'): string {
+  const hint =
+    what === 'stdin'
+      ? 'did the command before the pipe fail? (e.g. kubectl kustomize DIR | berth validate -: kustomize printed its error and nothing else)'
+      : what === 'file'
+        ? 'the file holds no YAML document'
+        : 'the folder holds no *.yaml, *.yml or *.json file with a YAML document (nor a kustomization that lists one)';
+  return `no Kubernetes objects in ${source}: empty input — ${hint}`;
 }
 
 /** Reads `-` (stdin) or a file into documents; unreadable → one error naming it. */

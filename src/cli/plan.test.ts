@@ -159,3 +159,20 @@ test('berth plan: an unreadable input is named and nothing is planned (exit 2); 
     /which berth plan does not apply \(it plans the files as written\); to plan what kustomize renders: kubectl kustomize \S+\/o \| berth plan -$/m,
   );
 });
+
+// Fresh-user finding (h12): `berth plan -` with an empty pipe printed an empty table and exited 0.
+test('plan: empty stdin or an empty file is an input error (exit 2), nothing planned', async (t) => {
+  const r = await run(['-'], '');
+  assert.equal(r.code, 2);
+  assert.equal(r.out, '');
+  assert.match(r.err, /^berth plan: no Kubernetes objects in <stdin>: empty input — did the command before the pipe fail\?/);
+  assert.match(r.err, /1 input\(s\) could not be read \(named above\); nothing was planned/);
+  const root = tree(t, { 'empty.yaml': '---\n' });
+  const f = await run([join(root, 'empty.yaml')]);
+  assert.equal(f.code, 2);
+  assert.ok(f.err.includes(`no Kubernetes objects in ${join(root, 'empty.yaml')}: empty input`), f.err);
+  // --live reads its input the same way: refused before any cluster is asked.
+  const live = await run(['--live', '--kubeconfig', join(root, 'none'), '-'], '');
+  assert.equal(live.code, 2);
+  assert.match(live.err, /no Kubernetes objects in <stdin>: empty input/);
+});

@@ -357,3 +357,39 @@ test('plan: Helm values alone warn and exit 1 (no pool would come from them)', a
   assert.equal(await runPlan([join(withPool, 'pool.yaml'), join(withPool, 'values.yaml')], io2), 0, io2.stderr.join('\n'));
   assert.ok(io2.stderr.some((l) => l.includes('values.yaml holds no Kubernetes object')));
 });
+
+// Fresh-user finding (h12): `kubectl kustomize gitops/typo 2>/dev/null | berth validate -` printed
+// "0 metallb.io object(s) valid" and exited 0, so the README's CI pipeline passed when kustomize failed.
+test('validate: empty stdin, an empty file and a folder without YAML are input errors (exit 2), not "0 valid"', (t) => {
+  for (const stdin of ['', '\n', '# only a comment\n---\n']) {
+    const r = run(['-'], stdin);
+    assert.equal(r.code, 2, JSON.stringify(stdin));
+    assert.ok(
+      r.err.includes(
+        'berth validate: no Kubernetes objects in <stdin>: empty input — did the command before the pipe fail? (e.g. kubectl kustomize DIR | berth validate -: kustomize printed its error and nothing else)',
+      ),
+      r.err.join('\n'),
+    );
+    assert.ok(!r.err.some((l) => /object\(s\) valid/.test(l)), r.err.join('\n'));
+  }
+  // An empty pipe next to a file that has objects is still refused: the pipe's objects are missing.
+  const root = tree(t, { 'pool.yaml': `${pool('default', '192.0.2.0/28')}---\n${l2}`, 'empty.yaml': '', 'dir/readme.txt': 'x' });
+  const both = run(['-', join(root, 'pool.yaml')], '');
+  assert.equal(both.code, 2);
+  assert.ok(both.err.some((l) => l.startsWith('berth validate: no Kubernetes objects in <stdin>: empty input')), both.err.join('\n'));
+  assert.ok(both.err.includes('2 metallb.io object(s) valid'), both.err.join('\n'));
+  const file = run([join(root, 'empty.yaml')]);
+  assert.equal(file.code, 2);
+  assert.deepEqual(file.err, [
+    `berth validate: no Kubernetes objects in ${join(root, 'empty.yaml')}: empty input — the file holds no YAML document`,
+    '1 input(s) could not be read (named above)',
+  ]);
+  const dir = run([join(root, 'dir')]);
+  assert.equal(dir.code, 2);
+  assert.ok(dir.err[0]!.startsWith(`berth validate: no Kubernetes objects in ${join(root, 'dir')}: empty input — the folder holds no`), dir.err.join('\n'));
+  // An empty file next to one with objects is fine (as kubectl apply -f a -f b).
+  assert.equal(run([join(root, 'pool.yaml'), join(root, 'empty.yaml')]).code, 0);
+  const j = JSON.parse(run(['-o', 'json', '-']).out.join('\n')) as { valid: boolean; unreadable: string[] };
+  assert.equal(j.valid, false);
+  assert.match(j.unreadable[0]!, /^no Kubernetes objects in <stdin>: empty input/);
+});

@@ -1,5 +1,6 @@
 // `berth validate PATH...`: every metallb.io object through the same src/config code the webhook uses.
-// Exit 0 clean (warnings allowed), 1 with problems, 2 when some input could not be read (the rest is still validated).
+// Exit 0 clean (warnings allowed), 1 with problems, 2 when some input could not be read (the rest is still validated)
+// or is empty: no YAML document in `-` (the command before the pipe failed?) or in all inputs together.
 // Inputs are grouped as they would be deployed (readInputSets): the loose files together, and each kustomize root
 // found in a folder argument (gitops/dev, gitops/prod) as its own configuration, reported with its path.
 // Besides the configuration's problems it reports what the webhook cannot see in one object:
@@ -24,7 +25,8 @@ export const VALIDATE_USAGE = `usage: berth validate [--namespace NS] [--output 
   (a folder with a kustomization.yaml that no other kustomization there includes) is validated on its own, with the
   files its resources/components/bases list (followed wherever they are, e.g. ../base) and its namespace: applied;
   patches are not applied (to validate exactly what kustomize renders: kubectl kustomize DIR | berth validate -).
-  Exit 0 valid (warnings allowed), 1 problems, 2 unreadable input (every one is named; the rest is still validated).`;
+  Exit 0 valid (warnings allowed), 1 problems, 2 unreadable or empty input (every one is named; the rest is still
+  validated): an empty - (the command before the pipe failed?) or inputs without any YAML document are refused.`;
 
 /** What validating one input set found. */
 interface SetReport {
@@ -38,6 +40,8 @@ interface SetReport {
   legacy: number;
   /** Files holding no Kubernetes object (LB_NO_OBJECTS). */
   noObjects: number;
+  /** Documents read (0: nothing to validate; an empty input is reported as unreadable instead). */
+  documents: number;
 }
 
 /** The `berth validate` command: argv after `validate`; returns the exit code (0 valid, 1 problems, 2 unreadable/usage). */
@@ -63,7 +67,7 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
           notices: reports.flatMap((r) => r.notices),
           unreadable,
           valid: problemCount === 0 && unreadable.length === 0,
-          sets: reports.map(({ legacy: _legacy, noObjects: _noObjects, ...r }) => r),
+          sets: reports.map(({ legacy: _legacy, noObjects: _noObjects, documents: _documents, ...r }) => r),
         },
         null,
         2,
@@ -79,6 +83,8 @@ export function runValidate(argv: readonly string[], io: CliIO): number {
       // Loose files next to kustomize roots that hold nothing berth reads (e.g. Argo CD Applications): no line.
       const empty = r.checked === 0 && r.problems.length === 0 && r.notices.length === 0 && r.legacy === 0 && r.noObjects === 0;
       if (r.path === undefined && reports.length > 1 && empty) continue;
+      // Empty input (named above as unreadable): "0 metallb.io object(s) valid" would read as a pass.
+      if (r.documents === 0 && unreadable.length > 0) continue;
       const what = `${r.checked} metallb.io object(s)`;
       const unread =
         (r.legacy > 0 ? `; ${r.legacy} legacy MetalLB ConfigMap(s) not read` : '') +
@@ -141,6 +147,7 @@ function validateSet(set: InputSet, namespace: string): SetReport {
     valid: problems.length === 0,
     legacy: legacy.length,
     noObjects: noObjects.length,
+    documents: set.docs.length,
   };
 }
 
