@@ -32,6 +32,17 @@ describe('ClaimIndex', () => {
     assert.equal(idx.get('10.0.1.7')?.spec.sharingKey, 'k2');
   });
 
+  it('size counts the claims indexed, following creates and deletes (the repair cadence reads it)', async () => {
+    const store = new MemoryClaimStore();
+    for (let i = 0; i < 3; i++) await store.create(newClaim({ ip: `10.0.2.${i}`, pool: 'p', sharingKey: '', backendKey: '', holders: [holder(`s${i}`)] }));
+    const idx = new ClaimIndex(store.asCache());
+    assert.equal(idx.size, 3);
+    await store.create(newClaim({ ip: '10.0.2.9', pool: 'p', sharingKey: 'k', backendKey: '', holders: [holder('a'), holder('b')] }));
+    assert.equal(idx.size, 4, 'a shared claim counts once');
+    await store.delete('10.0.2.0');
+    assert.equal(idx.size, 3);
+  });
+
   it('isNewer compares decimal resourceVersions by value, anything else by inequality', () => {
     assert.equal(isNewer('10', '9'), true);
     assert.equal(isNewer('9', '10'), false);

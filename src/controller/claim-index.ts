@@ -82,6 +82,11 @@ export class ClaimIndex {
     return this.#cache.list();
   }
 
+  /** How many claims are indexed (O(1), no list built). */
+  get size(): number {
+    return this.#holdersOf.size;
+  }
+
   holderKeys(): IterableIterator<string> {
     return this.#byHolder.keys();
   }

@@ -596,7 +596,12 @@ export class Controller {
     this.#cancelRepair = this.#schedule(ms, () => {
       void this.repairNow().finally(() => {
         if (!this.#leader) return;
-        const every = this.#o.repairIntervalMs ?? Math.min(15_000, Math.max(250, Math.floor(this.#grace() / 4)));
+        // A pass reads every claim: the pause between passes grows with them (1.5 ms per claim, 75 s at 50,000;
+        // unchanged up to 10,000), so repair keeps the same share of a CPU at any size instead of a 50,000-claim scan
+        // every 15 s (issue 12; kube-apiserver's repair loop runs every 3 min). Passes due for an orphan are not delayed.
+        const every =
+          this.#o.repairIntervalMs ??
+          Math.max(Math.min(15_000, Math.max(250, Math.floor(this.#grace() / 4))), Math.floor(1.5 * (this.#claims?.size ?? 0)));
         const due = this.lastRepair?.nextDueAt;
         const next = due !== undefined ? Math.min(every, Math.max(50, due - this.#now())) : every;
         this.#scheduleRepair(next);
