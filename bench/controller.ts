@@ -9,8 +9,9 @@
 //        (default), as the image's bundle (image/bundle.ts: every command in one minified file, `berth.mjs controller`;
 //        what the container runs), or through tsx as `npm start` does (tsx's loader thread alone costs ~35 MB of RSS).
 //        The first line says which ran.
-//        --node-args "...": node flags for the controller (default: a small young generation and a 96 MB old-space cap,
-//        the memory settings a Deployment would pass in NODE_OPTIONS; "" for node's defaults; the controller adds
+//        --node-args "...": node flags for the controller (default: a small young generation, one V8 helper thread and a
+//        96 MB old-space cap: the Deployment's NODE_OPTIONS, gitops/base/controller/deployment.yaml, plus the cap sized
+//        for the Services held; "" for node's defaults; the controller adds
 //        --optimize-for-size itself, src/controller/main.ts, unless BERTH_CONTROLLER_V8_FLAGS says otherwise)
 //        --lab-main PATH: another build of the lab's main.ts (to compare lab versions)
 //        --hog: time-to-IP through the webhook twice in the same run, without then with one CPU hog (a child process
@@ -74,9 +75,12 @@ const WARM = 200;
 const PROF = flags['cpu-prof'];
 /** Node flags that profile the process `name` when --cpu-prof is given. */
 const prof = (name: string): string[] => (PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, name)}`] : []);
-/** The controller's node flags for `n` Services: a Deployment's memory settings, old space 96 MB per 10,000 (≥ 96). */
+/**
+ * The controller's node flags for `n` Services: the Deployment's NODE_OPTIONS (small young generation, one V8 helper
+ * thread), old space 96 MB per 10,000 (≥ 96).
+ */
 const nodeArgsFor = (n: number): string[] =>
-  (flags['node-args'] ?? `--max-semi-space-size=1 --max-old-space-size=${Math.max(96, Math.ceil((96 * n) / 10_000))}`)
+  (flags['node-args'] ?? `--max-semi-space-size=1 --v8-pool-size=1 --max-old-space-size=${Math.max(96, Math.ceil((96 * n) / 10_000))}`)
     .split(' ')
     .filter((a) => a !== '');
 const NODE_ARGS = nodeArgsFor(SCALE[0] ?? HELD);
