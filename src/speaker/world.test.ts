@@ -228,3 +228,20 @@ test('projections share identical annotations, specs and endpoints (frozen); the
   assert.deepEqual(s('x').endpoints, [{ nodeName: 'n1', conditions: { ready: true, serving: null } }]);
   assert.deepEqual(projectEndpointSlice({ metadata: { name: 'e' }, endpoints: undefined }).endpoints, []);
 });
+
+test('projectStatusObject shares the peers lists and the Service name string; values unchanged', () => {
+  const mk = (svc: string) =>
+    JSON.parse(
+      JSON.stringify({
+        apiVersion: 'metallb.io/v1beta1',
+        kind: 'ServiceBGPStatus',
+        metadata: { name: `bgp-${svc}`, namespace: 'metallb-system', labels: { 'metallb.io/node': 'n1', 'metallb.io/service-name': svc, 'metallb.io/service-namespace': 'shop' } },
+        status: { node: 'n1', serviceName: svc, serviceNamespace: 'shop', peers: ['r1', 'r2'] },
+      }),
+    ) as { metadata: Record<string, unknown>; status: { peers: string[] } };
+  const [a, b] = [projectStatusObject(mk('web')), projectStatusObject(mk('db'))];
+  assert.equal(a.status.peers, b.status.peers, 'one shared list');
+  assert.ok(Object.isFrozen(a.status.peers));
+  assert.deepEqual(a, { ...mk('web'), metadata: { ...mk('web').metadata, uid: undefined, resourceVersion: undefined } });
+  assert.deepEqual(projectStatusObject({ metadata: { name: 'x' }, status: 'odd' } as never), { apiVersion: undefined, kind: undefined, metadata: { name: 'x', namespace: undefined, uid: undefined, resourceVersion: undefined }, status: 'odd' });
+});

@@ -331,27 +331,58 @@ function projectedEndpoint(nodeName: string | undefined, ready: boolean | null, 
   return e;
 }
 
+/** Label keys of the per-Service status objects whose values are few (node, namespace): interned; the Service name is not. */
+const LOW_CARDINALITY_STATUS_LABELS = new Set(['metallb.io/node', 'metallb.io/service-namespace']);
+
+/** Shared frozen lists of strings (a status's peers) by content; cleared when full. */
+const stringListTable = new Map<string, readonly string[]>();
+
 /**
  * What the speaker keeps of its ServiceL2Status / ServiceBGPStatus objects (service-status.ts reads them): name,
- * namespace, resourceVersion, uid, labels (node and Service) and status, as they are; strings of the metadata interned.
- * Not the managedFields, ownerReferences, timestamps, generateName.
+ * namespace, resourceVersion, uid, labels (node and Service) and status, with the same values; the metadata's and the
+ * status's low-cardinality strings (kinds, namespaces, node) interned, the Service name one string for the label and
+ * `status.serviceName`, lists of strings (`status.peers`) shared and frozen (10,000 ServiceBGPStatus of one node hold
+ * one ["r1","r2","r3"]). Not the managedFields, ownerReferences, timestamps, generateName.
  */
 export function projectStatusObject<T extends { apiVersion?: string; kind?: string; metadata?: Record<string, unknown> }>(o: T): T {
   const m = o.metadata ?? {};
-  const labels = internRecord(m.labels);
+  const raw = isRecord(m.labels) ? m.labels : undefined;
+  let labels: Record<string, string> | undefined;
+  if (raw) {
+    labels = {};
+    for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[intern(k)] = LOW_CARDINALITY_STATUS_LABELS.has(k) ? intern(v) : v;
+  }
   const status = (o as { status?: unknown }).status;
-  return {
-    apiVersion: intern(o.apiVersion),
-    kind: intern(o.kind),
-    metadata: {
-      name: m.name,
-      namespace: intern(m.namespace),
-      uid: m.uid,
-      resourceVersion: m.resourceVersion,
-      ...(labels ? { labels } : {}),
-    },
-    ...(status !== undefined ? { status } : {}),
-  } as unknown as T;
+  const metadata: Record<string, unknown> = { name: m.name, namespace: intern(m.namespace), uid: m.uid, resourceVersion: m.resourceVersion };
+  if (labels) metadata.labels = labels;
+  const out: Record<string, unknown> = { apiVersion: intern(o.apiVersion), kind: intern(o.kind), metadata };
+  if (status !== undefined) out.status = compactStatus(status, labels);
+  return out as unknown as T;
+}
+
+/** A status body with the same values: strings of node/serviceNamespace interned, serviceName shared with the label, string lists shared. */
+function compactStatus(status: unknown, labels: Record<string, string> | undefined): unknown {
+  if (typeof status !== 'object' || status === null || Array.isArray(status)) return status;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(status as Record<string, unknown>)) {
+    if (typeof v === 'string') {
+      const name = labels?.['metallb.io/service-name'];
+      out[k] = k === 'serviceName' && v === name ? name : k === 'node' || k === 'serviceNamespace' ? intern(v) : v;
+    } else if (Array.isArray(v) && v.length <= 64 && v.every((x) => typeof x === 'string')) out[k] = sharedStrings(v as string[]);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function sharedStrings(list: readonly string[]): readonly string[] {
+  const k = list.join('\u0000');
+  if (k.length > 1024) return list;
+  let have = stringListTable.get(k);
+  if (have === undefined) {
+    if (stringListTable.size >= INTERN_MAX) stringListTable.clear();
+    stringListTable.set(k, (have = Object.freeze(list.map((x) => intern(x)))));
+  }
+  return have;
 }
 
 /** ServiceViews already computed, per cached (projected, never edited) Service object, per loadBalancerClass. */
