@@ -286,6 +286,9 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     bfdProfiles: inf(Resources.bfdProfiles, { namespace: ns }),
   };
   const secrets = inf(Resources.secrets, { namespace: ns, fieldSelector: `metadata.name=${f.memberlistSecretName}` });
+  // BGPPeer passwordSecrets (kubernetes.io/basic-auth, this namespace, as MetalLB): a change of one rebuilds the
+  // configuration, so bgp-main.ts reads the passwords again (MetalLB's speaker reconciles on Secret events too).
+  const peerSecrets = inf(Resources.secrets, { namespace: ns, fieldSelector: 'type=kubernetes.io/basic-auth' });
   // One ServiceL2Status per announced Service: held projected too (name, labels, status).
   const statuses = kube.informer<KubeObject>(Resources.serviceL2Statuses, { namespace: ns, transform: (o) => projectStatusObject(o as never) as KubeObject, log: ilog });
   const bgpStatuses = kube.informer<KubeObject>(Resources.serviceBGPStatuses, { namespace: ns, transform: (o) => projectStatusObject(o as never) as KubeObject, log: ilog });
@@ -596,6 +599,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   nodes.on(onConfig);
   namespaces.on(onConfig);
   for (const i of Object.values(configInformers)) i.on(onConfig);
+  peerSecrets.on(onConfig);
   services.on(onChange);
   slices.on(onChange);
   statuses.on({
@@ -606,7 +610,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   // Heartbeats start once the caches are synced (the peers come from the Nodes), and restart when the key changes.
   secrets.on({ add: () => synced && startHeartbeats(), update: () => synced && startHeartbeats() });
 
-  const all = [nodes, services, slices, namespaces, secrets, statuses, bgpStatuses, ...Object.values(configInformers)];
+  const all = [nodes, services, slices, namespaces, secrets, peerSecrets, statuses, bgpStatuses, ...Object.values(configInformers)];
   const listStarted = Date.now();
   for (const i of all) i.start();
   await Promise.race([Promise.all(all.map((i) => i.synced)), new Promise((r) => aborter.signal.addEventListener('abort', r, { once: true }))]);
