@@ -329,7 +329,10 @@ export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook]
   --persist      keep the lab's objects in DIR/state.json across restarts
   --network      (root) a layer-2 segment in network namespaces: switch, client and N nodes each running
                  \`berth speaker\`; pool lab-l2 (198.51.100.200-220, 2001:db8:51::200-220) instead of the dev pool
-  --nodes N      node namespaces for --network (default 3, 1-${MAX_LAB_NODES})`;
+  --nodes N      node namespaces for --network (default 3, 1-${MAX_LAB_NODES})
+  environment: BERTH_LAB_START_TIMEOUT=SECONDS  how long --network waits for each forwarder's and speaker's ready
+                 line (default 30 s and 60 s; up to 4 times as long while the process still prints or uses CPU),
+                 e.g. 240 on a slow or busy machine`;
 
 export async function runLab(argv: string[]): Promise<number> {
   let v: { dir?: string; port?: string; 'no-webhook'?: boolean; persist?: boolean; network?: boolean; nodes?: string; help?: boolean };

@@ -112,3 +112,62 @@ test('exitWithParent: the watch neither keeps a child alive nor leaks into its e
   assert.equal(await p.done, 0, p.output());
   assert.match(p.output(), /\{"fd":null\}/);
 });
+
+// Fresh-user finding (h12): under load `berth lab --network` stopped with "process 2312 did not print
+// /forwarder: listening/ within 30000 ms:" and an empty tail: no node, no role, no log file, nothing to do about it.
+test('waitFor: a process that never prints the line is named (role, pid, log file), with the load and the hint', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-proc-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const logFile = join(dir, 'forwarder-n2.log');
+  const p = spawnNode(script(t, 'setInterval(() => {}, 1000);\n'), [], { tsx: false, role: 'forwarder of node n2', logFile });
+  t.after(() => void p.stop('SIGKILL'));
+  const e = await p.waitFor(/forwarder: listening/, 300, { hint: 'raise it with X=SECONDS' }).then(
+    () => assert.fail('the line was never printed'),
+    (err: unknown) => err as Error,
+  );
+  assert.match(e.message, new RegExp(`^forwarder of node n2 \\(pid ${p.pid}, log ${logFile.replace(/[.]/g, '\\.')}\\) did not print /forwarder: listening/ within \\d+ ms`));
+  assert.match(e.message, /\(still running; load average \d+\.\d on \d+ CPU\(s\)\): raise it with X=SECONDS\n\(it printed nothing\)$/);
+  assert.equal(p.exited, false, 'waitFor does not stop the process');
+});
+
+test('waitFor whileProgress: a process whose output keeps growing gets more time; a silent idle one does not', async (t) => {
+  // Prints a dot every 50 ms and the line after 40 dots: later than the timeout, sooner than maxMs.
+  const busy = spawnNode(
+    script(t, "let n = 0; const i = setInterval(() => { process.stdout.write('.'); if (++n === 40) { process.stdout.write('\\nready\\n'); clearInterval(i); setInterval(() => {}, 1000); } }, 50);\n"),
+    [],
+    { tsx: false },
+  );
+  t.after(() => void busy.stop('SIGKILL'));
+  const m = await busy.waitFor(/ready/, 400, { whileProgress: true, maxMs: 120_000 });
+  assert.equal(m[0], 'ready');
+  // Without whileProgress the same wait gives up: the line is not there after 400 ms... unless it already is.
+  const idle = spawnNode(script(t, "process.stdout.write('started\\n'); setInterval(() => {}, 1000);\n"), [], { tsx: false, role: 'idle child' });
+  t.after(() => void idle.stop('SIGKILL'));
+  await idle.waitFor(/started/, 20_000);
+  const e = await idle.waitFor(/never/, 300, { whileProgress: true, maxMs: 120_000 }).then(
+    () => assert.fail('the line was never printed'),
+    (err: unknown) => err as Error,
+  );
+  assert.match(e.message, /^idle child \(pid \d+\) did not print \/never\/ within \d+ ms \(still running, no output and no CPU time in the last 300 ms;/);
+  assert.match(e.message, /; its last output:\nstarted\n$/);
+});
+
+test('waitFor whileProgress: a process that keeps printing is given up on after maxMs, and says so', async (t) => {
+  const p = spawnNode(script(t, "setInterval(() => process.stdout.write('tick\\n'), 20);\n"), [], { tsx: false, role: 'chatty child' });
+  t.after(() => void p.stop('SIGKILL'));
+  await p.waitFor(/tick/, 20_000);
+  const e = await p.waitFor(/never/, 200, { whileProgress: true, maxMs: 600 }).then(
+    () => assert.fail('the line was never printed'),
+    (err: unknown) => err as Error,
+  );
+  assert.match(e.message, /still running, still making progress, the most it is given \(600 ms\)/);
+});
+
+test('a process that exits before its line is named with how it ended', async (t) => {
+  const p = spawnNode(script(t, "process.stdout.write('boom\\n'); process.exit(4);\n"), [], { tsx: false, role: 'speaker of node n1' });
+  const e = await p.waitFor(/speaker: ready/, 20_000).then(
+    () => assert.fail('the line was never printed'),
+    (err: unknown) => err as Error,
+  );
+  assert.match(e.message, /^speaker of node n1 \(pid \d+\) exited with 4 before printing \/speaker: ready\/; its last output:\nboom\n$/);
+});

@@ -3,16 +3,20 @@
 // then SIGKILL after a timeout. The one spawner for the controller and the webhook processes. Every child exits when
 // the process that spawned it dies, even by SIGKILL (exit-with-parent.mjs, unless `exitWithParent: false`).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { constants } from 'node:os';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { availableParallelism, constants, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export interface NodeProcess {
   readonly pid: number;
   /** The last ~256 kB of output (stdout and stderr interleaved). */
   output(): string;
-  /** First match of `re` in the output so far, waiting up to `timeoutMs`. */
-  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /**
+   * First match of `re` in the output so far, waiting up to `timeoutMs` (default 30 s; with `opts.whileProgress`,
+   * longer while the process makes progress). Rejects when the process exits first or the time is up, with an Error
+   * naming the process (SpawnOptions.role, pid, log file), how long it waited, the load average and `opts.hint`.
+   */
+  waitFor(re: RegExp, timeoutMs?: number, opts?: WaitOptions): Promise<RegExpExecArray>;
   readonly exited: boolean;
   /** The exit code; for a process killed by a signal, 128 + the signal's number (as a shell reports it). */
   readonly exitCode: number | null;
@@ -24,7 +28,22 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
+/** Options of NodeProcess.waitFor. */
+export interface WaitOptions {
+  /**
+   * When `timeoutMs` passes and the process made progress during it (its output grew, or it used CPU time: a node
+   * process still loading its TypeScript sources on a loaded machine prints nothing), wait another `timeoutMs`,
+   * up to `maxMs` in all (default 4 × timeoutMs). A process that printed nothing and used no CPU is given up on.
+   */
+  readonly whileProgress?: boolean;
+  readonly maxMs?: number;
+  /** Appended to the timeout message: what to do (e.g. how to raise the timeout). */
+  readonly hint?: string;
+}
+
 export interface SpawnOptions {
+  /** What the process is, for messages: e.g. `forwarder of node n2` (default `process`). */
+  readonly role?: string;
   /** Appends the output here too. */
   readonly logFile?: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -86,6 +105,8 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
     (parentPipe as { unref(): void }).unref();
   }
   let out = '';
+  /** Bytes of output so far (out is bounded; this is not). */
+  let written = 0;
   let partial = '';
   let log: WriteStream | undefined = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   const waiters = new Set<() => void>();
@@ -107,6 +128,7 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
   const onData = (b: Buffer): void => {
     const s = b.toString();
     out += s;
+    written += b.length;
     if (out.length > MAX_BUFFER) out = out.slice(out.length - MAX_BUFFER / 2);
     log?.write(s);
     if (opts.onLine) {
@@ -121,6 +143,10 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
+  /** `forwarder of node n2 (pid 2312, log .lab/dev/forwarder-n2.log)`. */
+  const who = (): string => `${opts.role ?? 'process'} (pid ${proc.pid}${opts.logFile ? `, log ${opts.logFile}` : ''})`;
+  /** The output's last lines, or a line saying there was none. */
+  const tail = (): string => (out === '' ? '\n(it printed nothing)' : `; its last output:\n${out.slice(-4000)}`);
   const proc: NodeProcess = {
     pid: child.pid ?? -1,
     output: () => out,
@@ -134,8 +160,11 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
       return exitSignal;
     },
     done,
-    waitFor(re, timeoutMs = 30_000) {
+    waitFor(re, timeoutMs = 30_000, wait = {}) {
       return new Promise((resolve, reject) => {
+        const started = Date.now();
+        const maxMs = wait.whileProgress ? Math.max(timeoutMs, wait.maxMs ?? 4 * timeoutMs) : timeoutMs;
+        let mark = { bytes: written, cpu: cpuTicks(proc.pid) };
         const check = (): void => {
           const m = re.exec(out);
           if (m) {
@@ -143,13 +172,33 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
             resolve(m);
           } else if (exited) {
             finish();
-            reject(new Error(`process ${proc.pid} exited (${exitCode}) before printing ${re}:\n${out.slice(-4000)}`));
+            reject(new Error(`${who()} ${describeExit(proc)} before printing ${re}${tail()}`));
           }
         };
-        const timer = setTimeout(() => {
+        const expire = (): void => {
+          const waited = Date.now() - started;
+          const now = { bytes: written, cpu: cpuTicks(proc.pid) };
+          const progressed = now.bytes > mark.bytes || (now.cpu !== undefined && mark.cpu !== undefined && now.cpu > mark.cpu);
+          mark = now;
+          if (wait.whileProgress && progressed && waited + 1 < maxMs) {
+            timer = setTimeout(expire, Math.min(timeoutMs, maxMs - waited));
+            return;
+          }
           finish();
-          reject(new Error(`process ${proc.pid} did not print ${re} within ${timeoutMs} ms:\n${out.slice(-4000)}`));
-        }, timeoutMs);
+          const [l1] = loadavg();
+          const why = wait.whileProgress
+            ? waited + 1 >= maxMs
+              ? `, still making progress, the most it is given (${maxMs} ms)`
+              : `, no output and no CPU time in the last ${timeoutMs} ms`
+            : '';
+          reject(
+            new Error(
+              `${who()} did not print ${re} within ${waited} ms (still running${why}; load average ${l1!.toFixed(1)} on ` +
+                `${availableParallelism()} CPU(s))${wait.hint ? `: ${wait.hint}` : ''}${tail()}`,
+            ),
+          );
+        };
+        let timer = setTimeout(expire, timeoutMs);
         const finish = (): void => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -179,6 +228,18 @@ export function spawnNode(script: string, args: readonly string[], opts: SpawnOp
     }
   }
   return proc;
+}
+
+/** CPU time used by process `pid` so far in clock ticks (utime + stime of /proc/PID/stat), undefined without /proc. */
+export function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid ... : comm may hold spaces and parentheses; the fields after the last ')' are fixed.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // fields 14 and 15 of proc(5): utime, stime
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -49,6 +49,12 @@ export interface LabNetworkOptions {
   pool?: boolean;
   log?: (line: string) => void;
   /**
+   * How long to wait for each forwarder's and speaker's ready line, in ms (default: $BERTH_LAB_START_TIMEOUT
+   * seconds, else 30 s for a forwarder and 60 s for a speaker). A process still making progress when it passes
+   * (output or CPU time) gets up to 4 times as long (NodeProcess.waitFor `whileProgress`).
+   */
+  startTimeoutMs?: number;
+  /**
    * Aborting it (a Ctrl-C) while the network starts stops the forwarders and speakers started so far and deletes
    * the namespaces, then startLabNetwork rejects with the signal's reason. After startup it is ignored: call stop().
    */
@@ -71,6 +77,31 @@ export interface LabNetwork {
   speakerLog(name: string): string;
   /** Stops speakers, forwarders and the bridge, deletes the namespaces. Idempotent. */
   stop(): Promise<void>;
+}
+
+/** The environment variable that sets the network lab's start timeouts, in seconds. */
+export const START_TIMEOUT_ENV = 'BERTH_LAB_START_TIMEOUT';
+
+/**
+ * The start timeout of $BERTH_LAB_START_TIMEOUT (`env`) in ms, undefined when unset or empty. Throws naming the value
+ * and the rule when it is not a positive number of seconds (at most one day).
+ */
+export function startTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env[START_TIMEOUT_ENV];
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400)
+    throw new Error(`${START_TIMEOUT_ENV}="${v}": must be a number of seconds, more than 0 and at most 86400`);
+  return Math.round(n * 1000);
+}
+
+/** The hint of a start timeout: the machine may be too slow, and how to give it more time. */
+function timeoutHint(ms: number): string {
+  return (
+    `the machine may be too slow (busy CPUs); give it more time with ${START_TIMEOUT_ENV}=SECONDS ` +
+    `(now ${ms / 1000} s, up to 4 times as long while the process makes progress), e.g. ` +
+    `${START_TIMEOUT_ENV}=${Math.max(120, (ms / 1000) * 4)} npx berth lab --network (as root)`
+  );
 }
 
 /** The repository's `.lab/network`, where runs are recorded. */
@@ -117,6 +148,9 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   const log = o.log ?? (() => undefined);
   const stateDir = o.stateDir ?? DEFAULT_STATE_DIR;
   o.signal?.throwIfAborted();
+  const startTimeout = o.startTimeoutMs ?? startTimeoutFromEnv();
+  const speakerTimeout = startTimeout ?? 60_000;
+  const forwarderTimeout = startTimeout ?? 30_000;
   const cleaned = await cleanStale(stateDir, { killProcesses: true });
   if (cleaned.length) log(`network: removed stale namespaces of earlier runs ${cleaned.join(', ')}`);
   const topology = await buildTopology({ nodes: o.nodes ?? 3, stateDir, ...(o.signal ? { signal: o.signal } : {}) });
@@ -172,10 +206,16 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
         ...(o.speakerArgs ?? []),
         ...extraArgs,
       ],
-      { wrapper: ['ip', 'netns', 'exec', h.ns], logFile: speakerLog(name), env: { ...process.env, METALLB_NODE_NAME: h.name }, signal: startup.signal },
+      {
+        role: `speaker of node ${h.name}`,
+        wrapper: ['ip', 'netns', 'exec', h.ns],
+        logFile: speakerLog(name),
+        env: { ...process.env, METALLB_NODE_NAME: h.name },
+        signal: startup.signal,
+      },
     );
     speakers.set(name, p);
-    await p.waitFor(/speaker: ready/, 60_000);
+    await p.waitFor(/speaker: ready/, speakerTimeout, { whileProgress: true, hint: timeoutHint(speakerTimeout) });
     return p;
   };
 
@@ -185,6 +225,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
     for (const h of topology.nodes) {
       // --exit-with-parent + a stdin pipe: after a SIGKILL of this process the forwarders exit too.
       const f = spawnNode(FORWARDER_MAIN, ['--port', String(o.labPort), '--socket', socketPath, '--exit-with-parent'], {
+        role: `forwarder of node ${h.name}`,
         wrapper: ['ip', 'netns', 'exec', h.ns],
         stdin: 'pipe',
         logFile: join(o.dir, `forwarder-${h.name}.log`),
@@ -192,7 +233,9 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
       });
       forwarders.push(f);
     }
-    await Promise.all(forwarders.map((f) => f.waitFor(/forwarder: listening/, 30_000)));
+    await Promise.all(
+      forwarders.map((f) => f.waitFor(/forwarder: listening/, forwarderTimeout, { whileProgress: true, hint: timeoutHint(forwarderTimeout) })),
+    );
     checkpoint();
     await applyAll(o.client, topology.nodes.map(networkNode));
     const secret = await o.client.get(Resources.secrets, MEMBERLIST_SECRET, SPEAKER_NAMESPACE);
