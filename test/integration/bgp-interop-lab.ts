@@ -159,3 +159,213 @@ export async function startInteropLab(o: InteropOptions): Promise<InteropLab> {
     throw e;
   }
 }
+
+/**
+ * One neighbor of the matrix lab: berth's session from `nodeAddress` (AS `localAsn`) to the router's `routerAddress`
+ * of the same family, with or without TCP MD5.
+ */
+export interface MatrixPeer {
+  name: string;
+  transport: 4 | 6;
+  md5: boolean;
+  ibgp: boolean;
+  nodeAddress: string;
+  routerAddress: string;
+  /** berth's AS: 64500 for eBGP, the router's 64501 for iBGP. */
+  localAsn: number;
+}
+
+export const MATRIX_ROUTER_ASN = 64501;
+export const MATRIX_PASSWORD = 'berth-md5-key';
+
+/**
+ * The matrix lab's neighbors, all configured in one daemon config: one node address each (the node's veth end holds
+ * 198.51.100.2-4 and 2001:db8:77::2-3, the router's 198.51.100.1 and 2001:db8:77::1).
+ */
+export const MATRIX_PEERS: readonly MatrixPeer[] = [
+  {
+    name: 'ipv4',
+    transport: 4,
+    md5: false,
+    ibgp: false,
+    nodeAddress: '198.51.100.2',
+    routerAddress: '198.51.100.1',
+    localAsn: 64500,
+  },
+  {
+    name: 'ipv4+md5',
+    transport: 4,
+    md5: true,
+    ibgp: false,
+    nodeAddress: '198.51.100.3',
+    routerAddress: '198.51.100.1',
+    localAsn: 64500,
+  },
+  {
+    name: 'ipv6',
+    transport: 6,
+    md5: false,
+    ibgp: false,
+    nodeAddress: '2001:db8:77::2',
+    routerAddress: '2001:db8:77::1',
+    localAsn: 64500,
+  },
+  {
+    name: 'ipv6+md5',
+    transport: 6,
+    md5: true,
+    ibgp: false,
+    nodeAddress: '2001:db8:77::3',
+    routerAddress: '2001:db8:77::1',
+    localAsn: 64500,
+  },
+  {
+    name: 'ibgp',
+    transport: 4,
+    md5: false,
+    ibgp: true,
+    nodeAddress: '198.51.100.4',
+    routerAddress: '198.51.100.1',
+    localAsn: 64501,
+  },
+];
+
+function matrixConfig(daemon: DaemonName, dir: string): string {
+  const asOf = (p: MatrixPeer): number => (p.ibgp ? MATRIX_ROUTER_ASN : 64500);
+  switch (daemon) {
+    case 'bird':
+      return [
+        `router id 198.51.100.1;\nlog "${dir}/bird.log" all;\nprotocol device { }\n`,
+        ...MATRIX_PEERS.map(
+          (p, i) => `protocol bgp m${i} {
+  local ${p.routerAddress} as ${MATRIX_ROUTER_ASN};
+  neighbor ${p.nodeAddress} as ${asOf(p)};
+  passive on;
+  ${p.ibgp ? 'direct;' : ''}
+  hold time 9;
+  ${p.md5 ? `password "${MATRIX_PASSWORD}";` : ''}
+  ipv4 { import all; export none; };
+  ipv6 { import all; export none; };
+}
+`,
+        ),
+      ].join('');
+    case 'frr':
+      return `frr defaults traditional
+hostname bt-router
+log file ${dir}/bgpd.log
+!
+router bgp ${MATRIX_ROUTER_ASN}
+ bgp router-id 198.51.100.1
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+${MATRIX_PEERS.map(
+  (p) => ` neighbor ${p.nodeAddress} remote-as ${asOf(p)}
+ neighbor ${p.nodeAddress} passive
+ neighbor ${p.nodeAddress} timers 3 9
+${p.md5 ? ` neighbor ${p.nodeAddress} password ${MATRIX_PASSWORD}\n` : ''}`,
+).join('')} address-family ipv4 unicast
+${MATRIX_PEERS.map((p) => `  neighbor ${p.nodeAddress} activate\n`).join('')} exit-address-family
+ address-family ipv6 unicast
+${MATRIX_PEERS.map((p) => `  neighbor ${p.nodeAddress} activate\n`).join('')} exit-address-family
+!
+`;
+    case 'gobgp':
+      return `[global.config]
+  as = ${MATRIX_ROUTER_ASN}
+  router-id = "198.51.100.1"
+  port = 179
+  local-address-list = ["198.51.100.1", "2001:db8:77::1"]
+${MATRIX_PEERS.map(
+  (p) => `
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${p.nodeAddress}"
+    peer-as = ${asOf(p)}
+    ${p.md5 ? `auth-password = "${MATRIX_PASSWORD}"` : ''}
+  [neighbors.transport.config]
+    passive-mode = true
+    local-address = "${p.routerAddress}"
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+`,
+).join('')}`;
+  }
+}
+
+export interface MatrixLab {
+  router: string;
+  node: string;
+  /** The router's CLI view of `prefix` ('' when absent or the query fails). */
+  route(prefix: string): string;
+  /** Starts bgp-session-agent.ts in the node namespace with one session for `peer` (`session` overrides options). */
+  agent(peer: MatrixPeer, session?: object): Agent;
+  close(): Promise<void>;
+}
+
+/**
+ * The interop matrix's lab: the namespace pair and ONE daemon config with every MATRIX_PEERS neighbor (IPv4 and IPv6
+ * transport, with and without TCP MD5, iBGP), so one daemon start serves every case. Sessions are opened one agent
+ * at a time by the caller.
+ */
+export async function startMatrixLab(daemon: DaemonName): Promise<MatrixLab> {
+  const lab = await createRouterNode({
+    label: `${daemon}-matrix`,
+    routerAddresses: ['198.51.100.1/24', '2001:db8:77::1/64'],
+    nodeAddresses: [
+      '198.51.100.2/24',
+      '198.51.100.3/24',
+      '198.51.100.4/24',
+      '2001:db8:77::2/64',
+      '2001:db8:77::3/64',
+    ],
+  });
+  try {
+    const d = await startRouterDaemon(lab, daemon, {
+      config: matrixConfig(daemon, lab.dir),
+      listen: ['198.51.100.1', '2001:db8:77::1'],
+    });
+    await sleep(daemon === 'gobgp' ? 300 : 1000);
+    return {
+      router: lab.router,
+      node: lab.node,
+      route: (p) => {
+        try {
+          const t = d.route(p);
+          return /not in table|not found|Network not/i.test(t) ? '' : t;
+        } catch {
+          return '';
+        }
+      },
+      agent: (peer, session = {}): Agent =>
+        startSessionAgent(lab, {
+          sessions: [
+            {
+              id: 'router',
+              peerAddress: peer.routerAddress,
+              localAddress: peer.nodeAddress,
+              localAsn: peer.localAsn,
+              peerAsn: MATRIX_ROUTER_ASN,
+              holdTime: 9,
+              backoffMs: 200,
+              nodeName: 'n1',
+              ...(peer.md5 ? { password: MATRIX_PASSWORD } : {}),
+              ...session,
+            },
+          ],
+          hostile: false,
+        }),
+      close: lab.close,
+    };
+  } catch (e) {
+    await lab.close();
+    throw e;
+  }
+}
