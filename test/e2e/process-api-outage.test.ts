@@ -1,7 +1,7 @@
 // Issue 12 defect 3: berth's processes started while the API server is unreachable wait for it instead of exiting.
-// A lab is prepared (CRDs, pools, webhook configurations) and stopped; the webhook and controller processes are started
-// against it; they stay alive, /healthz ok and /readyz 503; the lab comes back on the same port and state; both become
-// ready, a Service gets its IP through the webhook and its status from the controller. Their logs are pino JSON lines
+// A lab is prepared (CRDs, pools, webhook configurations) and stopped; the webhook, controller and speaker processes
+// are started against it; they stay alive, /healthz ok and /readyz 503; the lab comes back on the same port and state;
+// all three become ready (the speaker prints `speaker: ready`, /readyz 200), a Service gets its IP through the webhook and its status from the controller. Their logs are pino JSON lines
 // with one decision line per admission and per reconcile. With the lab up, MetalLB's legacy ConfigMap `config` gets a
 // LegacyConfigIgnored Warning Event and a log line (issue 7 §6).
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { findKubectl, startTestLab, type TestLab } from '../../src/lab/testing.t
 import { repoPath } from '../../src/webhook/testing-process.ts';
 import { freePort, httpGet as probe } from '../helpers/net.ts';
 import { until as poll } from '../helpers/poll.ts';
+import { speakerMetricsPort, spawnSpeaker } from '../helpers/speaker-process.ts';
 import { webhookServiceYaml } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
@@ -21,6 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'berth-outage-'));
 let lab: TestLab | undefined;
 let hook: WebhookProcess | undefined;
 let ctl: NodeProcess | undefined;
+let spk: NodeProcess | undefined;
 let labPort = 0;
 let hookPort = 0;
 let kubeconfig = '';
@@ -67,22 +69,33 @@ before(async () => {
 after(async () => {
   await hook?.stop();
   await ctl?.stop();
+  await spk?.stop();
   await lab?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('webhook and controller started while the API server is down wait (alive, not ready), then serve when it is back', async (c) => {
+test('webhook, controller and speaker started while the API server is down wait (alive, not ready), then serve when it is back', async (c) => {
   if (skip) return c.skip(skip);
   // --- API server down ---
   hook = await startWebhookProcess(['--kubeconfig', kubeconfig, '--port', String(hookPort)], { waitReady: false, timeoutMs: 60_000 });
   assert.equal(hook.port, hookPort);
   ctl = spawnNode(CONTROLLER_MAIN, ['--kubeconfig', kubeconfig, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', '--lease-duration', '3s', '--renew-deadline', '2s', '--retry-period', '500ms']);
+  spk = spawnSpeaker({ node: 'n1', kubeconfig, args: ['--namespace', NS] });
   const metricsPort = Number((await ctl.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 60_000))[1]);
+  const speakerPort = await speakerMetricsPort(spk, 60_000);
   // Several failed attempts each (backoff steps), and still running.
   await hook.waitFor(/certificate bootstrap \(Secret metallb-system\/berth-webhook-cert\) failed: .*retrying in 1000 ms/, 60_000);
   await ctl.waitFor(/informer [a-z.]+: .*; retrying[\s\S]*informer [a-z.]+: .*; retrying[\s\S]*informer [a-z.]+: .*; retrying/, 60_000);
+  // The speaker's informers fail and retry with backoff too (several attempts), and it is still running.
+  await spk.waitFor(/informer [a-z.]+: .*; retrying[\s\S]*informer [a-z.]+: .*; retrying[\s\S]*informer [a-z.]+: .*; retrying/, 60_000);
   assert.equal(hook.exited, false, hook.output());
   assert.equal(ctl.exited, false, ctl.output());
+  assert.equal(spk.exited, false, spk.output());
+  assert.doesNotMatch(spk.output(), /speaker: ready/);
+  assert.equal((await probe(`http://127.0.0.1:${speakerPort}/healthz`)).status, 200);
+  const sr = await probe(`http://127.0.0.1:${speakerPort}/readyz`);
+  assert.equal(sr.status, 503);
+  assert.match(sr.body, /informer caches are not synced/);
   assert.deepEqual(await probe(`${hook.url}/healthz`), { status: 200, body: 'ok' });
   const hr = await probe(`${hook.url}/readyz`);
   assert.equal(hr.status, 503);
@@ -99,6 +112,9 @@ test('webhook and controller started while the API server is down wait (alive, n
   lab = await startTestLab({ dir, port: labPort, persist: true });
   await hook.waitFor(/webhook: ready /, 90_000);
   await ctl.waitFor(/controller: ready .* metrics=\d+/, 90_000);
+  await spk.waitFor(/speaker: ready node=n1 /, 90_000);
+  assert.equal((await probe(`http://127.0.0.1:${speakerPort}/readyz`)).status, 200);
+  assert.equal(spk.exited, false);
   assert.equal((await probe(`${hook.url}/readyz`)).status, 200);
   assert.equal((await probe(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
   await ctl.waitFor(/is leading/, 30_000);
