@@ -511,3 +511,27 @@ test('against the lab API server: created with generateName bgp-, labels, the Po
   await until('the object deleted', (i) => i.length === 0);
   assert.deepEqual(warns, []);
 });
+
+test('a plan that changes during a long pass stops the writes it no longer wants (each key read from the latest plan)', async () => {
+  /** Creates that take a turn of the event loop each, as API requests do. */
+  class SlowStore extends FakeStore {
+    override async create(svc: { namespace: string; name: string }, status: BgpStatusBody): Promise<string | undefined> {
+      await new Promise((r) => setImmediate(r));
+      return super.create(svc, status);
+    }
+  }
+  const store = new SlowStore();
+  const { w } = writer(store);
+  const many = new Map(Array.from({ length: 50 }, (_, i) => view(`shop/s${String(i).padStart(2, '0')}`, ['r1'])));
+  w.set(many);
+  // Let a few creates through, then the BGPAdvertisement goes away: nothing is announced any more.
+  while (store.calls.length < 3) await new Promise((r) => setImmediate(r));
+  w.set(new Map());
+  await w.idle();
+  const creates = store.calls.filter((c) => c.startsWith('create')).length;
+  assert.ok(creates < 10, `at most the creates under way when the plan changed, got ${creates}: ${store.calls.join('; ')}`);
+  store.sync();
+  w.reconcile();
+  await w.idle();
+  assert.equal(store.objects.size, 0, 'what was created is deleted again');
+});

@@ -186,7 +186,9 @@ export class BgpStatusWriter {
   }
 
   async #pass(): Promise<void> {
-    const desired = this.#desired!;
+    // A pass at 10,000 Services lasts minutes (two requests per create): each key is compared with the latest plan, so
+    // a plan that changes meanwhile (a BGPAdvertisement deleted) stops the writes it no longer wants at once, and the
+    // previous plan's statuses are not kept alive by the pass.
     const self = this.#o.node;
     this.counts.passes++;
     let cached: readonly BgpStatusObject[];
@@ -213,7 +215,7 @@ export class BgpStatusWriter {
       }
       return ok;
     };
-    const keys = [...new Set([...desired.keys(), ...mine.keys(), ...this.#written.keys()])].sort();
+    const keys = [...new Set([...this.#desired!.keys(), ...mine.keys(), ...this.#written.keys()])].sort();
     for (const key of keys) {
       if (this.#stopped) return;
       const objs = (mine.get(key) ?? [])
@@ -224,7 +226,7 @@ export class BgpStatusWriter {
       if (w && !cachedNames.has(w.name) && this.#recent.has(w.name) && !objs.some((o) => o.name === w.name)) {
         objs.unshift({ name: w.name, node: self, service: key, status: w.status });
       }
-      const want = desired.get(key);
+      const want = this.#desired?.get(key);
       if (!want) {
         for (const o of objs) {
           if (done(await this.#o.port.delete(o.name))) this.#recent.delete(o.name);
