@@ -75,28 +75,29 @@ export class KubeClient {
   /**
    * Lists every page; the answer's resourceVersion is the one to watch from. With `each` (ListEachOptions), items go
    * to that callback page by page and the answer's `items` is empty; an error on a later page (e.g. 410 Gone: the
-   * continue token expired) is answered as the error, after `each` saw the earlier pages.
+   * continue token expired) is answered as the error, after `each` saw the earlier pages. The next page is asked for
+   * as soon as a page's continue token is known, before its items are handed on: the API server encodes page k+1
+   * while this process decodes page k (on the controller's restart at 10,000 Services, the two otherwise took turns).
    */
   async list<T = KubeObject>(r: Resource, opts: ListOptions | ListEachOptions<T> = {}): Promise<KubeResult<ObjectList<T>>> {
     const path = resourcePath(r, { namespace: opts.namespace });
     const items: T[] = [];
     const each = 'each' in opts ? opts.each : (it: T) => void items.push(it);
-    let cont: string | undefined;
+    const fetchPage = (cont: string | undefined): Promise<KubeResult<ObjectList<T>>> =>
+      this.transport.request<ObjectList<T>>('GET', path, {
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit ?? 500, continue: cont } satisfies Query,
+      });
     let rv: string | undefined;
-    do {
-      const q: Query = {
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        limit: opts.limit ?? 500,
-        continue: cont,
-      };
-      const res = await this.transport.request<ObjectList<T>>('GET', path, { query: q });
+    let next: Promise<KubeResult<ObjectList<T>>> | undefined = fetchPage(undefined);
+    while (next) {
+      const res: KubeResult<ObjectList<T>> = await next;
       if (!res.ok) return res;
-      const page = res.value ?? { metadata: {}, items: [] };
-      for (const it of page.items ?? []) each(it);
+      const page: ObjectList<T> = res.value ?? { metadata: {}, items: [] };
       rv = page.metadata?.resourceVersion ?? rv;
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
+      const cont: string | undefined = page.metadata?.continue || undefined;
+      next = cont ? fetchPage(cont) : undefined;
+      for (const it of page.items ?? []) each(it);
+    }
     return { ok: true, value: { metadata: { ...(rv !== undefined ? { resourceVersion: rv } : {}) }, items } };
   }
 
