@@ -306,11 +306,13 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     say(`speaker → BIRD install (BGPAdvertisement created by an API request)  ${med(install)}   (target ≤ 1000 ms)`);
     say(`speaker → BIRD withdraw (BGPAdvertisement deleted by an API request) ${med(withdraw)}   (target ≤ 1000 ms)`);
     say(`speaker RSS with ${N} prefixes and 3 peers, after the rounds: ${mem(end)}; ${lastHeap(speaker, true)}; ${await bgpStatusCount()} (${load()}) (target ≤ 96 MB)`);
+    const statusWarnings = speaker.output().split('\n').filter((l) => l.includes('ServiceBGPStatus'));
+    if (statusWarnings.length > 0) say(`  speaker log: ${statusWarnings.length} lines about ServiceBGPStatus, the last: ${statusWarnings.at(-1)!.slice(0, 300)}`);
     if (snapDir) {
       process.kill(speaker.pid, 'SIGUSR2');
-      // The snapshot is complete once its size holds for 2 s.
+      // The snapshot is complete once its size holds for 2 s (writing one takes minutes on a loaded machine).
       let size = -1;
-      for (let i = 0; i < 120; i++) {
+      for (let i = 0; i < 600; i++) {
         await sleep(1000);
         const f = readdirSync(snapDir).find((x) => x.endsWith('.heapsnapshot'));
         const now2 = f ? statSync(join(snapDir, f)).size : -1;
