@@ -16,6 +16,7 @@
 // the speaker while idle (lab request counts by User-Agent). The ServiceL2Status objects are deleted between runs so
 // every run does the same writes. Figures only, no bounds. No root needed. The bundle is rebuilt first.
 //   npx tsx bench/speaker-rss.ts [--services 1000] [--only bundle,tsx] [--idle-s 10] [--no-build] [--link dry|netns]
+//                                [--extra-flags="--max-lazy"]  (adds variant bundle-extra: the image's flags + these)
 // --link netns (root): the speaker runs on a REAL link instead of --dry-run-link: network namespaces br<pid>c (a
 // client, 192.0.2.254, 2001:db8:77::1) and br<pid>n (the node n1, 192.0.2.1, 2001:db8:77::2) joined by veth
 // br<pid>a / br<pid>b; the speaker (`ip netns exec br<pid>n node … speaker --node-name n1`, the lab API through a
@@ -184,6 +185,9 @@ export function daemonSetNodeOptions(file = join(REPO, 'gitops/base/speaker/daem
   return c?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
+/** The V8 flags image/entry.ts sets on the speaker (SPEAKER_V8_FLAGS there). */
+const SPEAKER_FLAGS = '--optimize-for-size --interrupt-budget=1048576 --no-sparkplug';
+
 /** One way of running the speaker in this bench. */
 export interface Variant {
   name: string;
@@ -196,9 +200,20 @@ export interface Variant {
 /** The variants: the image's way (manifest NODE_OPTIONS + the entry's flags), the same with the entry's previous flags,
  *  the bundle with node's defaults, the image's way plus --no-opt (TurboFan off), and tsx with node's defaults (the
  *  reference: how the tests run it). */
-export function variants(): Variant[] {
+export function variants(extraFlags = ''): Variant[] {
   const nodeOptions = daemonSetNodeOptions();
+  const extra: Variant[] = extraFlags.trim()
+    ? [
+        {
+          name: 'bundle-extra',
+          mode: 'bundle',
+          env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: `${SPEAKER_FLAGS} ${extraFlags.trim()}` },
+          what: `the image's way plus ${extraFlags.trim()} (--extra-flags)`,
+        },
+      ]
+    : [];
   return [
+    ...extra,
     { name: 'bundle', mode: 'bundle', env: { NODE_OPTIONS: nodeOptions }, what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + --optimize-for-size --interrupt-budget=1048576 --no-sparkplug (image/entry.ts)` },
     {
       name: 'bundle-prev-flags',
@@ -414,6 +429,7 @@ async function main(): Promise<number> {
       'idle-s': { type: 'string', default: '10' },
       'no-build': { type: 'boolean', default: false },
       link: { type: 'string', default: 'dry' },
+      'extra-flags': { type: 'string', default: '' },
     },
   });
   const services = Number(values.services);
@@ -428,7 +444,7 @@ async function main(): Promise<number> {
       return 0;
     }
   }
-  const all = variants();
+  const all = variants(values['extra-flags']);
   const names = values.only ? values.only.split(',').map((x) => x.trim()) : all.map((v) => v.name);
   for (const n of names) if (!all.some((v) => v.name === n)) throw new Error(`--only: "${n}" is not one of ${all.map((v) => v.name).join(', ')}`);
   const chosen = all.filter((v) => names.includes(v.name));

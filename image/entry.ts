@@ -24,7 +24,9 @@ import { setFlagsFromString } from 'node:v8';
  * NS/NA 529k/516k, bench/layer2-responder.ts). Node refuses these in NODE_OPTIONS, so the DaemonSet cannot pass
  * them; the flags NODE_OPTIONS does accept (--max-semi-space-size=1, --v8-pool-size=1) are set there
  * (gitops/base/speaker/daemonset.yaml, docs/layer2.md "Resources"). BERTH_SPEAKER_V8_FLAGS replaces the list (empty:
- * none).
+ * none). On a real link (`bench:speaker-rss --link netns`: packet sockets and their 512 KiB rings open, 317 of 1,000
+ * Services announced) these flags give 65.9–68.4 MiB steady in 3 runs on the loaded 2-core VM (load 18-27); adding
+ * `--max-lazy --bytecode-old-age=2` gave 0.4–1.0 MiB less in each paired run, within the run-to-run spread: not set.
  */
 const SPEAKER_V8_FLAGS = '--optimize-for-size --interrupt-budget=1048576 --no-sparkplug';
 
