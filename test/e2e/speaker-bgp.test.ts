@@ -9,9 +9,11 @@
 //     rewritten only on change; deleting the last ready endpoint withdraws both prefixes and the objects;
 //   - berth.io/bgp-link-bandwidth with ETP=Local, 3 ready endpoints on n1 and 1 on n2: link-bandwidth communities
 //     3:1 and zebra's next-hop weights in the same proportion (FRR weighted ECMP, draft-ietf-idr-link-bandwidth);
+//   - deleting the Service (kubectl delete svc) withdraws its prefix from FRR and deletes its ServiceBGPStatus objects;
 //   - Events on the BGPPeer: BGPSessionUp from each node; after SIGSTOP of n1's speaker, FRR's BFD removes n1's path
-//     (time printed, not asserted), and after SIGCONT the path comes back and n1 reports BGPSessionDown with the
-//     NOTIFICATION text.
+//     (time printed, not asserted): the hold time is 90 s (keepalive 30 s), so only BFD can take the session down
+//     within the test's 15 s — FRR's BFD peer shows "control detection time expired" and its BGP neighbor was reset
+//     by BFD; after SIGCONT the path comes back and n1 reports BGPSessionDown with the NOTIFICATION text.
 // Not here: LOCAL_PREF (iBGP only). One bgpd has one AS, and a second instance (`router bgp 64500 view …`) cannot take
 // the speakers' sessions: FRR 8.4 looks incoming connections up in the default instance only (bgp_accept), so the
 // view closes them ("the peer closed the TCP connection", tried); test/integration/bgp-interop.test.ts covers iBGP
@@ -77,7 +79,7 @@ router bgp ${ROUTER.asn}
  neighbor SPEAKERS peer-group
  neighbor SPEAKERS remote-as ${NODE_ASN}
  neighbor SPEAKERS passive
- neighbor SPEAKERS timers 3 9
+ neighbor SPEAKERS timers 30 90
  neighbor SPEAKERS bfd profile fast
 ${nodes.map((n) => ` neighbor ${n} peer-group SPEAKERS`).join('\n')}
  address-family ipv4 unicast
@@ -171,8 +173,8 @@ spec:
   myASN: ${NODE_ASN}
   peerASN: ${ROUTER.asn}
   peerAddress: ${ROUTER.v4}
-  holdTime: 9s
-  keepaliveTime: 3s
+  holdTime: 90s
+  keepaliveTime: 30s
   bfdProfile: fast
   dualStackAddressFamily: true
 ---
@@ -496,6 +498,22 @@ test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the ne
   });
 });
 
+test('deleting a Service (kubectl delete svc) withdraws its prefix at FRR and deletes its ServiceBGPStatus objects', { skip }, async () => {
+  const ip = '203.0.113.11';
+  const prefix = `${ip}/32`;
+  await kubectl(['apply', '-f', '-'], `${service('gone', [ip], 'Cluster')}---\n${slice('gone', [['n1', '192.0.2.31']])}`);
+  await bothPaths(prefix);
+  await waitFor('a ServiceBGPStatus from each node for gone', async () => ((await bgpStatuses('gone')).length === 2 ? true : undefined));
+  const t0 = performance.now();
+  await kubectl(['delete', 'svc', '-n', 'default', 'gone']);
+  await waitFor(`${prefix} withdrawn after kubectl delete svc`, async () => ((await paths(prefix)).length === 0 ? true : undefined), 20_000, 100);
+  process.stdout.write(`# kubectl delete svc gone → ${prefix} withdrawn at FRR after ${(performance.now() - t0).toFixed(0)} ms\n`);
+  await waitFor('the ServiceBGPStatus objects of gone deleted', async () => ((await bgpStatuses('gone')).length === 0 ? true : undefined), 20_000);
+  // The other Service is untouched.
+  assert.deepEqual(await pathPeers(`${WEB.v4}/32`), [n1, n2].sort());
+  await kubectl(['delete', 'endpointslice', '-n', 'default', 'gone-v4']);
+});
+
 test('BFD 100 ms × 3: SIGSTOP of a speaker removes its next hop at FRR; SIGCONT brings it back; n1 reports BGPSessionDown', { skip }, async () => {
   const prefix = `${WEB.v4}/32`;
   await bothPaths(prefix);
@@ -507,10 +525,22 @@ test('BFD 100 ms × 3: SIGSTOP of a speaker removes its next hop at FRR; SIGCONT
   try {
     await waitFor(`${n1}'s path for ${prefix} to go`, async () => ((await pathPeers(prefix)).includes(n1) ? undefined : true), 15_000, 20);
     gone = performance.now() - t0;
-    process.stdout.write(`# SIGSTOP of n1's speaker → its path gone at FRR after ${gone.toFixed(0)} ms (BFD 100 ms × 3)\n`);
+    process.stdout.write(`# SIGSTOP of n1's speaker → its path gone at FRR after ${gone.toFixed(0)} ms (BFD 100 ms × 3, hold time 90 s)\n`);
     const bfd = await vtyJson<Array<{ peer?: string; status?: string; diagnostic?: string }>>('show bfd peers json');
-    process.stdout.write(`# FRR BFD for ${n1}: ${JSON.stringify(bfd.find((p) => p.peer === n1))}\n`);
+    const b1 = bfd.find((p) => p.peer === n1);
+    process.stdout.write(`# FRR BFD for ${n1}: ${JSON.stringify(b1)}\n`);
     assert.deepEqual(await pathPeers(prefix), [n2]);
+    // BFD did it: FRR's BFD session with n1 timed out, and BFD reset the BGP session (the 90 s hold timer cannot have).
+    assert.equal(b1?.status, 'down', `FRR's BFD peer ${n1}: ${JSON.stringify(b1)}`);
+    assert.equal(b1?.diagnostic, 'control detection time expired', `FRR's BFD peer ${n1}: ${JSON.stringify(b1)}`);
+    type Nb = { bgpState?: string; lastNotificationReason?: string; lastResetDueTo?: string; bgpTimerHoldTimeMsecs?: number; peerBfdInfo?: { status?: string } };
+    const nb = (await vtyJson<Record<string, Nb>>(`show bgp neighbors ${n1} json`))[n1];
+    process.stdout.write(`# FRR BGP neighbor ${n1}: state ${nb?.bgpState}, hold time ${nb?.bgpTimerHoldTimeMsecs} ms, last NOTIFICATION ${nb?.lastNotificationReason} (${nb?.lastResetDueTo}), BFD ${nb?.peerBfdInfo?.status}\n`);
+    assert.notEqual(nb?.bgpState, 'Established');
+    assert.equal(nb?.bgpTimerHoldTimeMsecs, 90_000, 'negotiated hold time 90 s');
+    // FRR's BFD took the session down: it sent Cease/BFD Down (RFC 9384 subcode 10).
+    assert.equal(nb?.lastNotificationReason, 'Cease/BFD Down', `FRR's last reset of ${n1} was not BFD's: ${JSON.stringify(nb)}`);
+    assert.equal(nb?.peerBfdInfo?.status, 'Down');
   } finally {
     process.kill(pid, 'SIGCONT');
     stopped.delete(pid);
