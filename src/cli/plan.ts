@@ -9,7 +9,7 @@ import { DEFAULT_POLICY, loadPolicyFile, type AdmissionPolicy } from '../webhook
 import { exhaustedAction, pendingWarning } from '../webhook/service-policy.ts';
 import { filesWithoutObjects, identity, readInputSets, type InputDoc, type InputSets } from './inputs.ts';
 import { readLive } from './live.ts';
-import { planLive } from './plan-live.ts';
+import { planLive, type LiveMode, type LivePlan } from './plan-live.ts';
 import { formatLocated, locate } from './locate.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
@@ -18,7 +18,7 @@ import { serviceFieldErrors } from './service-fields.ts';
 import { table } from './table.ts';
 
 export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS] [--policy FILE] [--output text|json] PATH... (PATH may be - for stdin)
-       berth plan --live [--kubeconfig FILE] [--context NAME] [same flags] PATH...
+       berth plan --live [--merge] [--kubeconfig FILE] [--context NAME] [same flags] PATH...
                   (kubeconfig as berth status: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, .lab/dev/kubeconfig)
   Inputs are read as berth validate reads them: every kustomize root in a folder (gitops/dev, gitops/prod) is its own
   configuration, with what its resources/components/bases list and its namespace: applied (patches are not); the
@@ -26,7 +26,11 @@ export const PLAN_USAGE = `usage: berth plan [--namespace NS] [--lb-class CLASS]
   root. Several roots give one plan each (text: a "DIR (kustomize root):" line before each; json: {"sets": [...]}).
   --policy FILE   admission policy JSON, as the webhook's --policy (default policies/admission.json of this checkout)
   --live          plan PATH's pools against the live cluster's Services and claims: who keeps its IPs, who would be
-                  orphaned (the webhook would deny that change; exit 1), what Services without an IP would get`;
+                  orphaned (the webhook would deny that change; exit 1), what Services without an IP would get.
+                  PATH is taken as the whole configuration: a live pool it lacks counts as deleted (kubectl apply
+                  --prune, Argo CD sync with prune). PATH's objects are checked with the live ones they do not replace,
+                  as the webhook checks them when applied (a pool overlapping a live pool is refused; exit 1)
+  --merge         with --live: PATH is applied over the live configuration, nothing is deleted (kubectl apply)`;
 
 export interface PlanRow {
   namespace: string;
@@ -49,6 +53,7 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
     'lb-class': 'string',
     policy: 'string',
     live: 'boolean',
+    merge: 'boolean',
     kubeconfig: 'string',
     context: 'string',
   });
@@ -82,10 +87,11 @@ export function runPlan(argv: readonly string[], io: CliIO): number | Promise<nu
       policy: policy.policy,
       kubeconfig: f.values.kubeconfig,
       context: f.values.context,
+      mode: f.values.merge === 'true' ? 'merge' : 'replace',
     });
   }
-  if (f.values.kubeconfig !== undefined || f.values.context !== undefined) {
-    return io.usage(`--kubeconfig and --context go with --live\n${PLAN_USAGE}`);
+  if (f.values.kubeconfig !== undefined || f.values.context !== undefined || f.values.merge !== undefined) {
+    return io.usage(`--kubeconfig, --context and --merge go with --live\n${PLAN_USAGE}`);
   }
   const results = worlds.map((w) => ({
     world: w,
@@ -249,7 +255,15 @@ export function plan(docs: readonly InputDoc[], opts: PlanOptions): PlanResult {
 async function runPlanLive(
   worlds: ReadonlyArray<{ label?: string; docs: InputDoc[] }>,
   io: CliIO,
-  o: { namespace: string; output: string; lbClass: string | undefined; policy: AdmissionPolicy; kubeconfig: string | undefined; context: string | undefined },
+  o: {
+    namespace: string;
+    output: string;
+    lbClass: string | undefined;
+    policy: AdmissionPolicy;
+    kubeconfig: string | undefined;
+    context: string | undefined;
+    mode: LiveMode;
+  },
 ): Promise<number> {
   const kc = chooseKubeconfig(o.kubeconfig);
   const notice = labNotice(kc);
@@ -260,7 +274,7 @@ async function runPlanLive(
     return 1;
   }
   const snapshot = read.snapshot;
-  const results = worlds.map((w) => ({ world: w, result: planLive(w.docs, snapshot, { lbClass: o.lbClass, policy: o.policy }) }));
+  const results = worlds.map((w) => ({ world: w, result: planLive(w.docs, snapshot, { lbClass: o.lbClass, policy: o.policy, mode: o.mode }) }));
   if (o.output === 'json') {
     const one = (x: (typeof results)[number]) => ({ ...(x.world.label !== undefined ? { path: x.world.label } : {}), ...x.result });
     io.out(toJson(results.length === 1 ? one(results[0]!) : { sets: results.map(one) }));
@@ -274,9 +288,14 @@ async function runPlanLive(
       if (i > 0) io.out('');
       io.out(`${world.label ?? ''} (kustomize root):`);
     }
+    io.err(`berth plan --live${where}: ${liveAssumption(result)}`);
     if (result.problems.length > 0) {
       for (const p of result.problems) io.out(p);
-      io.err(`berth plan --live${where}: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`);
+      io.err(
+        result.liveConflict
+          ? `berth plan --live${where}: the webhook would refuse the input (${result.problems.length} problem(s) with the live objects it does not replace: kubectl apply, with or without --prune, applies it while they still exist); nothing was planned`
+          : `berth plan --live${where}: the configuration is invalid (${result.problems.length} problem(s)); nothing was planned`,
+      );
       return;
     }
     io.out(
@@ -296,6 +315,21 @@ async function runPlanLive(
     if (result.orphaned > 0) io.err(`berth plan --live${where}: ${result.orphaned} Service(s) would be orphaned: the webhook would deny this change`);
   });
   return code;
+}
+
+/** The reading of the input a live plan assumed (LiveMode), with the live pools it does not name. */
+function liveAssumption(r: LivePlan): string {
+  const pools = r.unlistedPools.map((p) => JSON.stringify(p)).join(', ');
+  if (r.mode === 'merge') {
+    return (
+      `the input is applied over the live configuration, nothing deleted (--merge: kubectl apply without --prune)` +
+      (pools ? `; live pool(s) ${pools}, not in it, are kept` : '')
+    );
+  }
+  return (
+    `the input is taken as the whole configuration (kubectl apply --prune, Argo CD sync with prune)` +
+    (pools ? `: live pool(s) ${pools}, not in it, count as deleted; --merge plans kubectl apply without --prune instead` : '')
+  );
 }
 
 /**
