@@ -87,6 +87,12 @@ export interface ControllerOptions {
   readonly decision?: (key: string, r: SyncResult, durationMs: number, did: { readonly writes: number; readonly events: number }) => void;
 }
 
+/** Whether `ingressIPs(svc)` is not empty, without building the list. */
+function hasIngressIP(svc: ServiceLike): boolean {
+  const ingress = svc.status?.loadBalancer?.ingress;
+  return Array.isArray(ingress) && ingress.some((i) => i && typeof i.ip === 'string' && i.ip !== '');
+}
+
 const realSchedule: Schedule = (ms, fn) => {
   const t = setTimeout(fn, ms);
   t.unref?.();
@@ -325,7 +331,8 @@ export class Controller {
     const without: string[] = [];
     for (const s of this.#o.services.list()) {
       const key = serviceKey(s);
-      if (assignedIPs(s).length > 0 || ingressIPs(s).length > 0 || (this.#claims?.heldBy(key).length ?? 0) > 0) withIps.push(key);
+      // The cheapest test first (no array built for the 10,000 settled Services of a restart): status, annotation, claims.
+      if (hasIngressIP(s) || assignedIPs(s).length > 0 || (this.#claims?.heldBy(key).length ?? 0) > 0) withIps.push(key);
       else without.push(key);
     }
     for (const k of this.#deleted.keys()) withIps.push(k);
