@@ -173,6 +173,8 @@ export interface MatrixPeer {
   routerAddress: string;
   /** berth's AS: 64500 for eBGP, the router's 64501 for iBGP. */
   localAsn: number;
+  /** More BgpSession options for this peer's session. */
+  session?: object;
 }
 
 export const MATRIX_ROUTER_ASN = 64501;
@@ -209,6 +211,8 @@ export const MATRIX_PEERS: readonly MatrixPeer[] = [
     nodeAddress: '2001:db8:77::2',
     routerAddress: '2001:db8:77::1',
     localAsn: 64500,
+    // A directly connected eBGP peer: hop limit 1 (set through the addon on the IPv6 socket).
+    session: { ttl: 1 },
   },
   {
     name: 'ipv6+md5',
@@ -305,15 +309,18 @@ export interface MatrixLab {
   node: string;
   /** The router's CLI view of `prefix` ('' when absent or the query fails). */
   route(prefix: string): string;
-  /** Starts bgp-session-agent.ts in the node namespace with one session for `peer` (`session` overrides options). */
-  agent(peer: MatrixPeer, session?: object): Agent;
+  /**
+   * Starts bgp-session-agent.ts in the node namespace with one session per peer, its id the peer's name (`session`
+   * overrides options of every session; send announce/withdraw with `session: peer.name`).
+   */
+  agent(peers: MatrixPeer | readonly MatrixPeer[], session?: object): Agent;
   close(): Promise<void>;
 }
 
 /**
  * The interop matrix's lab: the namespace pair and ONE daemon config with every MATRIX_PEERS neighbor (IPv4 and IPv6
- * transport, with and without TCP MD5, iBGP), so one daemon start serves every case. Sessions are opened one agent
- * at a time by the caller.
+ * transport, with and without TCP MD5, iBGP), so one daemon start serves every case. Sessions are opened by one
+ * agent (one process, several BgpSessions) for the caller.
  */
 export async function startMatrixLab(daemon: DaemonName): Promise<MatrixLab> {
   const lab = await createRouterNode({
@@ -344,22 +351,21 @@ export async function startMatrixLab(daemon: DaemonName): Promise<MatrixLab> {
           return '';
         }
       },
-      agent: (peer, session = {}): Agent =>
+      agent: (peers, session = {}): Agent =>
         startSessionAgent(lab, {
-          sessions: [
-            {
-              id: 'router',
-              peerAddress: peer.routerAddress,
-              localAddress: peer.nodeAddress,
-              localAsn: peer.localAsn,
-              peerAsn: MATRIX_ROUTER_ASN,
-              holdTime: 9,
-              backoffMs: 200,
-              nodeName: 'n1',
-              ...(peer.md5 ? { password: MATRIX_PASSWORD } : {}),
-              ...session,
-            },
-          ],
+          sessions: [peers].flat().map((peer) => ({
+            id: peer.name,
+            peerAddress: peer.routerAddress,
+            localAddress: peer.nodeAddress,
+            localAsn: peer.localAsn,
+            peerAsn: MATRIX_ROUTER_ASN,
+            holdTime: 9,
+            backoffMs: 200,
+            nodeName: 'n1',
+            ...(peer.md5 ? { password: MATRIX_PASSWORD } : {}),
+            ...peer.session,
+            ...session,
+          })),
           hostile: false,
         }),
       close: lab.close,

@@ -1,8 +1,9 @@
 // Runs berth's BgpSession (src/speaker/bgp/session.ts) inside a node network namespace for bgp-interop.test.ts.
 // argv[2]: JSON { sessions: [{ id, ...BgpSessionOptions without log }], hostile?: boolean }.
 // stdin, one JSON command a line: { cmd: 'announce', prefix, communities?: ['64500:100'], large?: ['64500:1:2'],
-//   localPref? } | { cmd: 'withdraw', prefix } | { cmd: 'stats' } | { cmd: 'stop' }. announce/withdraw apply to
-//   every session. stdout, one JSON event a line: established / down / stats / hostile / stopped.
+//   localPref?, session? } | { cmd: 'withdraw', prefix, session? } | { cmd: 'stats' } | { cmd: 'stop' }.
+//   announce/withdraw apply to the session whose id is `session`, else to every session. stdout, one JSON event a
+//   line: established / down / stats / hostile / stopped.
 // hostile: also runs a "peer" on 127.0.0.1:1179 that completes the OPEN exchange, sends an UPDATE with ORIGIN 5
 // (RFC 7606 treat-as-withdraw), then an UPDATE whose Withdrawn Routes Length runs past the message (session reset),
 // and a BgpSession to it; it reports the NOTIFICATION it gets back.
@@ -115,7 +116,14 @@ if (cfg.hostile) {
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (l) => {
-  let c: { cmd: string; prefix?: string; communities?: string[]; large?: string[]; localPref?: number };
+  let c: {
+    cmd: string;
+    prefix?: string;
+    communities?: string[];
+    large?: string[];
+    localPref?: number;
+    session?: string;
+  };
   try {
     c = JSON.parse(l) as typeof c;
   } catch {
@@ -123,7 +131,7 @@ lines.on('line', (l) => {
   }
   if (c.cmd === 'announce' && c.prefix) {
     for (const [id, s] of sessions) {
-      if (id === 'hostile') continue;
+      if (id === 'hostile' || (c.session !== undefined && id !== c.session)) continue;
       s.announce(c.prefix, {
         ...(c.communities ? { communities: c.communities.map(parseCommunityValue) } : {}),
         ...(c.large
@@ -138,7 +146,7 @@ lines.on('line', (l) => {
       });
     }
   } else if (c.cmd === 'withdraw' && c.prefix) {
-    for (const s of sessions.values()) s.withdraw(c.prefix);
+    for (const [id, s] of sessions) if (c.session === undefined || id === c.session) s.withdraw(c.prefix);
   } else if (c.cmd === 'stats') {
     for (const [id, s] of sessions) {
       const st = s.stats();
