@@ -200,9 +200,10 @@ export class BgpStatusWriter {
     const mine = new Map<string, BgpStatusObject[]>();
     for (const o of cached) {
       if (o.node !== self || !o.service) continue;
-      const l = mine.get(o.service) ?? [];
-      l.push(o);
-      mine.set(o.service, l);
+      // [o], not a push on []: that reserves 17 slots (a pass holds one list per Service for minutes).
+      const l = mine.get(o.service);
+      if (l) l.push(o);
+      else mine.set(o.service, [o]);
     }
     const cachedNames = new Set(cached.map((o) => o.name));
     let failed = false;
