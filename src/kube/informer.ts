@@ -276,22 +276,25 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** A fresh list (prepared objects): diff against the cache so handlers see exactly what changed while we were not watching. */
   #replace(items: readonly T[]): void {
-    const seen = new Set<string>();
+    // The first list (empty cache) can delete nothing: no set of every key is built for it.
+    const seen = this.#cache.size > 0 ? new Set<string>() : undefined;
     const adds: T[] = [];
     const updates: Array<[T, T]> = [];
     for (const o of items) {
       const key = objectKey(o);
-      seen.add(key);
+      seen?.add(key);
       const old = this.#cache.get(key);
       this.#cache.set(key, o);
       if (!old) adds.push(o);
       else if (old.metadata?.resourceVersion !== o.metadata?.resourceVersion) updates.push([o, old]);
     }
     const deletes: T[] = [];
-    for (const [key, old] of this.#cache) {
-      if (!seen.has(key)) {
-        this.#cache.delete(key);
-        deletes.push(old);
+    if (seen) {
+      for (const [key, old] of this.#cache) {
+        if (!seen.has(key)) {
+          this.#cache.delete(key);
+          deletes.push(old);
+        }
       }
     }
     for (const o of adds) this.#emitAdd(o);
