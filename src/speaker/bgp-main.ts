@@ -129,7 +129,7 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
     },
     async close() {
       unsubscribe();
-      await bgp.close().catch((e: unknown) => logger.warn(`speaker: closing BGP sessions: ${String(e)}`));
+      await bgp.close('speaker shutting down', { gracefulRestart: true }).catch((e: unknown) => logger.warn(`speaker: closing BGP sessions: ${String(e)}`));
       await bfdServer.close({ adminDown: true }).catch((e: unknown) => logger.warn(`speaker: closing BFD: ${String(e)}`));
       bgpStatus.stop();
     },

@@ -74,8 +74,11 @@ export interface SessionSpec {
 /** The part of a BGP session the speaker uses (bgp/session.ts BgpSession has it). */
 export interface SessionPort {
   start(): void;
-  /** Sends a Cease NOTIFICATION with `subcode` (default Administrative Shutdown) and `text`; no retry after it. */
-  stop(text?: string, subcode?: number): Promise<void>;
+  /**
+   * Sends a Cease NOTIFICATION with `subcode` (default Administrative Shutdown) and `text`; no retry after it.
+   * `opts.gracefulRestart`: a session advertising Graceful Restart closes without the NOTIFICATION (RFC 4724 §4).
+   */
+  stop(text?: string, subcode?: number, opts?: { gracefulRestart?: boolean }): Promise<void>;
   announce(prefix: string, attrs: AdvertisedAttributes): void;
   withdraw(prefix: string): void;
   /** Sends the announce/withdraw changes now rather than on the next turn of the event loop (optional). */
@@ -211,7 +214,7 @@ export function defaultCreateSession(log: Logger): CreateSession {
     });
     return {
       start: () => s.start(),
-      stop: (text, subcode) => s.stop(text, subcode),
+      stop: (text, subcode, opts) => s.stop(text, subcode, opts),
       announce: (p, a) => s.announce(p, a),
       withdraw: (p) => s.withdraw(p),
       flush: () => s.flush(),
@@ -463,10 +466,10 @@ export class BgpSpeaker extends EventEmitter {
     this.#updatesBase.set(label, (this.#updatesBase.get(label) ?? 0) + e.session.stats().updatesSent);
   }
 
-  async #stop(e: Entry, text: string, subcode: number): Promise<void> {
+  async #stop(e: Entry, text: string, subcode: number, opts?: { gracefulRestart?: boolean }): Promise<void> {
     e.stopped = true;
     try {
-      await e.session.stop(text, subcode);
+      await e.session.stop(text, subcode, opts);
     } catch (err) {
       this.#o.log.warn({ peer: e.spec.name }, `bgp: stopping the session failed: ${(err as Error).message}`);
     }
@@ -519,13 +522,18 @@ export class BgpSpeaker extends EventEmitter {
     return n;
   }
 
-  /** Stops every session (Cease/Administrative Shutdown, `text`); later syncs do nothing. */
-  async close(text = 'speaker shutting down'): Promise<void> {
+  /**
+   * Stops every session (Cease/Administrative Shutdown, `text`); later syncs do nothing. `opts.gracefulRestart` (the
+   * process stopping, e.g. SIGTERM in a rolling update): sessions with Graceful Restart (BGPPeer
+   * enableGracefulRestart) close without a NOTIFICATION, so their routers keep the routes as stale until the
+   * restarted speaker's End-of-RIB (RFC 4724 §4); the others get the Cease.
+   */
+  async close(text = 'speaker shutting down', opts: { gracefulRestart?: boolean } = {}): Promise<void> {
     this.#closed = true;
     await this.#chain;
     const all = [...this.#sessions.values()];
     this.#sessions.clear();
-    await Promise.all(all.map((e) => this.#stop(e, text, CeaseSubcode.AdministrativeShutdown)));
+    await Promise.all(all.map((e) => this.#stop(e, text, CeaseSubcode.AdministrativeShutdown, opts)));
   }
 }
 

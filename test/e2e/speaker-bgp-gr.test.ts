@@ -140,11 +140,11 @@ test('graceful restart: the route stays at FRR (stale) while the speaker is SIGK
   assert.deepEqual(ps.map((p) => [p.peer?.peerId, p.valid, Boolean(p.stale)]), [[n1, true, false]]);
 });
 
-// A SIGTERM (a rolling update of the DaemonSet) closes the sessions with Cease/Administrative Shutdown
-// (BgpSpeaker.close → BgpSession.stop), and the speaker's GR capability has the N bit clear (session.ts: notification
-// false): RFC 4724 ends graceful restart on a NOTIFICATION (RFC 8538 §4 keeps it only when both sides set N), so FRR
-// withdraws the route. Kept as a todo that runs and reports until the speaker closes GR sessions gracefully.
-test('graceful restart across a SIGTERM restart (rolling update): the route stays at FRR', { skip, todo: 'the speaker sends Cease on SIGTERM, which ends GR at the router (RFC 4724 §4, N bit clear)' }, async () => {
+// A SIGTERM (a rolling update of the DaemonSet): the speaker closes its GR sessions without a NOTIFICATION
+// (BgpSpeaker.close({ gracefulRestart }) → BgpSession.stop → ManualStop notify: false), because RFC 4724 §4 ends
+// graceful restart on a NOTIFICATION (RFC 8538 keeps it only when both sides set the N bit, which the speaker does
+// not); FRR then keeps the route as stale until the restarted speaker's End-of-RIB.
+test('graceful restart across a SIGTERM restart (rolling update): the route stays at FRR', { skip }, async () => {
   const l = lab!;
   await l.waitFor(`${PREFIX} at FRR from ${n1}, not stale`, async () => ((await l.paths(PREFIX)).some((p) => p.peer?.peerId === n1 && !p.stale) ? true : undefined), 60_000, 200);
   const r = await restartWatched(l, 'SIGTERM');

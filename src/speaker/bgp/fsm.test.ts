@@ -442,3 +442,14 @@ test('random event sequences: step never throws, Established only from OpenConfi
     }
   }
 });
+
+test('ManualStop notify: false (graceful restart): the connection is closed without a NOTIFICATION; Idle, not restarted', () => {
+  const r = step(established(), { type: 'ManualStop', notify: false });
+  assert.equal(sent(r.actions), undefined, 'no NOTIFICATION');
+  assert.ok(kinds(r.actions).includes('close'));
+  assert.equal(down(r.actions)?.reason, 'manual-stop');
+  assert.equal(down(r.actions)?.wasEstablished, true);
+  assert.equal(r.state.name, 'Idle');
+  assert.equal(r.state.started, false);
+  assert.ok(!kinds(r.actions).some((k) => k.startsWith('start:')), 'no retry after a manual stop');
+});

@@ -120,8 +120,13 @@ export interface DecodeErrorInfo {
 /** RFC 4271 §8.1 events (names after the RFC's, grouped as the session sees them). */
 export type FsmEvent =
   | { type: 'ManualStart' }
-  /** `subcode`: the Cease subcode (default Administrative Shutdown; e.g. Peer De-configured, BFD Down, RFC 9384). */
-  | { type: 'ManualStop'; text?: string /* RFC 9003 shutdown communication */; subcode?: number }
+  /**
+   * `subcode`: the Cease subcode (default Administrative Shutdown; e.g. Peer De-configured, BFD Down, RFC 9384).
+   * `notify: false`: close the connection without a NOTIFICATION — a speaker restarting with Graceful Restart
+   * (RFC 4724 §4: a peer that sees the TCP session end, not a NOTIFICATION, keeps the routes as stale until the restart
+   * time or End-of-RIB). Default true.
+   */
+  | { type: 'ManualStop'; text?: string /* RFC 9003 shutdown communication */; subcode?: number; notify?: boolean }
   | { type: 'ConnectRetryTimerExpires' }
   | { type: 'HoldTimerExpires' }
   | { type: 'KeepaliveTimerExpires' }
@@ -408,6 +413,10 @@ export function step(state: FsmState, event: FsmEvent): StepResult {
         state: { ...base(stopped), name: 'Idle', connectRetryCounter: 0 },
         actions: [{ type: 'close' }, ...stopAll()],
       };
+    }
+    if (event.notify === false) {
+      const r = fail(stopped, 'manual-stop', 'stopped without NOTIFICATION (graceful restart, RFC 4724 §4)');
+      return { state: { ...r.state, connectRetryCounter: 0 }, actions: r.actions };
     }
     const subcode = event.subcode ?? CeaseSubcode.AdministrativeShutdown;
     // RFC 9003: the Shutdown Communication exists for Administrative Shutdown and Administrative Reset only.

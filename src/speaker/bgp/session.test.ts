@@ -748,3 +748,26 @@ test('connect failures: a new error after repeats is logged at info again, namin
   );
   assert.equal(lines.find((l) => l.attempt === 2)!.level, 20, 'the repeat before it: debug');
 });
+
+test('stop({ gracefulRestart }): a session advertising Graceful Restart closes without a NOTIFICATION (RFC 4724 §4); one without GR sends the Cease', async (t) => {
+  for (const gr of [true, false]) {
+    const { peer, session, downs } = await setup(t, gr ? { gracefulRestart: { restartTimeSec: 120 } } : {});
+    const up = new Promise((r) => session.once('established', r));
+    session.start();
+    await up;
+    const ended = new Promise<void>((r) => peer.last.once('close', () => r()));
+    await session.stop('speaker shutting down', undefined, { gracefulRestart: true });
+    await ended; // every byte the speaker wrote has been read by the peer
+    const notes = peer.got.filter((m) => m.type === 'notification');
+    if (gr) {
+      assert.deepEqual(notes, [], 'no NOTIFICATION: the peer keeps the routes as stale');
+      assert.equal(session.stats().notificationsSent, 0);
+      assert.match(downs[0]!.text, /without NOTIFICATION \(graceful restart/);
+    } else {
+      assert.equal(notes.length, 1, 'the Cease without Graceful Restart');
+      assert.ok(notes[0]!.type === 'notification' && notes[0]!.code === 6 && notes[0]!.subcode === 2);
+    }
+    assert.equal(downs[0]!.reason, 'manual-stop');
+    assert.equal(downs.length, 1);
+  }
+});

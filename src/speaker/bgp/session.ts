@@ -415,8 +415,11 @@ export class BgpSession extends EventEmitter {
    * Shutdown; e.g. CeaseSubcode.PeerDeconfigured, BfdDown) with `text` as the RFC 9003 Shutdown Communication for
    * subcodes 2 and 4 — and no retry until start(). A NOTIFICATION the peer sent before (already queued on the socket)
    * is decoded first and is then the 'down' reason. Resolves once the socket is closed.
+   * `opts.gracefulRestart`: when this session advertises Graceful Restart (`gracefulRestart` option), the connection
+   * is closed without a NOTIFICATION instead, so the peer keeps the routes as stale while the speaker restarts
+   * (RFC 4724 §4; a Cease would end them at once); without the capability the Cease is sent as usual.
    */
-  async stop(text?: string, subcode?: number): Promise<void> {
+  async stop(text?: string, subcode?: number, opts: { gracefulRestart?: boolean } = {}): Promise<void> {
     const sock = this.#conn?.socket;
     // A NOTIFICATION the peer already sent is why the session ended (e.g. BFD down after a stall): report it.
     if (this.#conn) this.#drain(this.#conn);
@@ -426,6 +429,7 @@ export class BgpSession extends EventEmitter {
       type: 'ManualStop',
       ...(text !== undefined ? { text } : {}),
       ...(subcode !== undefined ? { subcode } : {}),
+      ...(opts.gracefulRestart && this.#o.gracefulRestart ? { notify: false } : {}),
     });
     if (sock && !sock.destroyed) await new Promise<void>((r) => sock.once('close', () => r()));
   }
