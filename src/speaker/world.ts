@@ -279,25 +279,28 @@ export function projectService<T extends ServiceLike>(svc: T): T {
   const labels = internRecord(m.labels);
   const spec = svc.spec ?? {};
   const ingress = svc.status?.loadBalancer?.ingress;
-  const metadata: Record<string, unknown> = { name: m.name, namespace: intern(m.namespace), uid: m.uid, resourceVersion: m.resourceVersion };
-  if (labels) metadata.labels = sharedRecord(labels);
-  if (Object.keys(ann).length > 0) metadata.annotations = sharedRecord(ann);
-  const out: Record<string, unknown> = {
-    apiVersion: intern(svc.apiVersion),
-    kind: intern(svc.kind),
-    metadata,
-    spec: sharedRecord({ type: intern(spec.type), loadBalancerClass: intern(spec.loadBalancerClass), externalTrafficPolicy: intern(spec.externalTrafficPolicy) }),
-  };
-  if (svc.status?.loadBalancer) {
-    let lb: { ingress?: Array<{ ip: string }> } = {};
-    if (Array.isArray(ingress)) {
-      const ips: Array<{ ip: string }> = [];
-      for (const i of ingress) if (i && typeof i.ip === 'string') ips.push({ ip: i.ip });
-      lb = { ingress: ips.length === 1 ? [ips[0]!] : ips.slice() };
-    }
-    out.status = { loadBalancer: lb };
+  // Object literals with every member (no member added afterwards: that gives the object a property array, 40 bytes).
+  const [name, namespace, uid, resourceVersion] = [m.name, intern(m.namespace), m.uid, m.resourceVersion];
+  const annotations = Object.keys(ann).length > 0 ? sharedRecord(ann) : undefined;
+  const shared = labels ? sharedRecord(labels) : undefined;
+  const metadata = shared
+    ? annotations
+      ? { name, namespace, uid, resourceVersion, labels: shared, annotations }
+      : { name, namespace, uid, resourceVersion, labels: shared }
+    : annotations
+      ? { name, namespace, uid, resourceVersion, annotations }
+      : { name, namespace, uid, resourceVersion };
+  const apiVersion = intern(svc.apiVersion);
+  const kind = intern(svc.kind);
+  const projectedSpec = sharedRecord({ type: intern(spec.type), loadBalancerClass: intern(spec.loadBalancerClass), externalTrafficPolicy: intern(spec.externalTrafficPolicy) });
+  if (!svc.status?.loadBalancer) return { apiVersion, kind, metadata, spec: projectedSpec } as unknown as T;
+  let lb: { ingress?: Array<{ ip: string }> } = {};
+  if (Array.isArray(ingress)) {
+    const ips: Array<{ ip: string }> = [];
+    for (const i of ingress) if (i && typeof i.ip === 'string') ips.push({ ip: i.ip });
+    lb = { ingress: ips.length === 1 ? [ips[0]!] : ips.slice() };
   }
-  return out as T;
+  return { apiVersion, kind, metadata, spec: projectedSpec, status: { loadBalancer: lb } } as unknown as T;
 }
 
 /** What the speaker keeps of an EndpointSlice: its Service label and, per endpoint, nodeName and conditions (shared). */
@@ -305,8 +308,8 @@ export function projectEndpointSlice<T extends EndpointSliceLike & { apiVersion?
   s: T,
 ): T {
   const svc = isRecord(s.metadata?.labels) ? s.metadata.labels[SERVICE_NAME_LABEL] : undefined;
-  const metadata: Record<string, unknown> = { name: s.metadata?.name, namespace: intern(s.metadata?.namespace), resourceVersion: s.metadata?.resourceVersion };
-  if (svc !== undefined) metadata.labels = { [SERVICE_NAME_LABEL]: svc };
+  const [name, namespace, resourceVersion] = [s.metadata?.name, intern(s.metadata?.namespace), s.metadata?.resourceVersion];
+  const metadata = svc !== undefined ? { name, namespace, resourceVersion, labels: { [SERVICE_NAME_LABEL]: svc } } : { name, namespace, resourceVersion };
   const eps = Array.isArray(s.endpoints) ? s.endpoints : [];
   return {
     apiVersion: intern(s.apiVersion),
@@ -353,11 +356,10 @@ export function projectStatusObject<T extends { apiVersion?: string; kind?: stri
     for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[intern(k)] = LOW_CARDINALITY_STATUS_LABELS.has(k) ? intern(v) : v;
   }
   const status = (o as { status?: unknown }).status;
-  const metadata: Record<string, unknown> = { name: m.name, namespace: intern(m.namespace), uid: m.uid, resourceVersion: m.resourceVersion };
-  if (labels) metadata.labels = labels;
-  const out: Record<string, unknown> = { apiVersion: intern(o.apiVersion), kind: intern(o.kind), metadata };
-  if (status !== undefined) out.status = compactStatus(status, labels);
-  return out as unknown as T;
+  const [name, namespace, uid, resourceVersion] = [m.name, intern(m.namespace), m.uid, m.resourceVersion];
+  const metadata = labels ? { name, namespace, uid, resourceVersion, labels } : { name, namespace, uid, resourceVersion };
+  const [apiVersion, kind] = [intern(o.apiVersion), intern(o.kind)];
+  return (status !== undefined ? { apiVersion, kind, metadata, status: compactStatus(status, labels) } : { apiVersion, kind, metadata }) as unknown as T;
 }
 
 /** A status body with the same values: strings of node/serviceNamespace interned, serviceName shared with the label, string lists shared. */
