@@ -4,9 +4,9 @@
 // endpoint, then runs one `berth speaker --node-name n1 --dry-run-link` (layer 2 only, no socket opened, liveness
 // off) at a time, in these variants (variants()):
 //   bundle            node dist/berth.mjs speaker … as the image runs it: the DaemonSet's NODE_OPTIONS (read from
-//                     gitops/base/speaker/daemonset.yaml) and the flags image/entry.ts sets (--optimize-for-size
-//                     --interrupt-budget=1048576 --no-sparkplug)
-//   bundle-prev-flags as `bundle` with the entry's previous flags (without --no-sparkplug): the reference for them
+//                     gitops/base/speaker/daemonset.yaml) and the flags image/entry.ts sets (src/speaker/v8-flags.ts
+//                     SPEAKER_V8_FLAGS: --optimize-for-size --interrupt-budget=1048576 --no-sparkplug --no-opt)
+//   bundle-prev-flags as `bundle` with the entry's previous flags (without --no-opt): the reference for them
 //   bundle-defaults   the same bundle with node's default flags
 //   bundle-no-opt     as `bundle`, plus --no-opt (TurboFan off)
 //   tsx               node --import tsx src/speaker/main.ts … with node's defaults (how the tests run it: the reference)
@@ -25,6 +25,7 @@
 // socket (bench/unix-to-tcp.ts in the namespace), an ARP request from the client for one IPv4 it announces checks the
 // link answers, and the RSS of the packet sockets' mappings (rings) and the addon are printed apart. Everything is
 // deleted at the end, also on failure or Ctrl-C. Without root it prints why it skips.
+import { SPEAKER_V8_FLAGS } from '../src/speaker/v8-flags.ts';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
@@ -186,7 +187,7 @@ export function daemonSetNodeOptions(file = join(REPO, 'gitops/base/speaker/daem
 }
 
 /** The V8 flags image/entry.ts sets on the speaker (SPEAKER_V8_FLAGS there). */
-const SPEAKER_FLAGS = '--optimize-for-size --interrupt-budget=1048576 --no-sparkplug';
+const SPEAKER_FLAGS = SPEAKER_V8_FLAGS;
 
 /** One way of running the speaker in this bench. */
 export interface Variant {
@@ -214,12 +215,12 @@ export function variants(extraFlags = ''): Variant[] {
     : [];
   return [
     ...extra,
-    { name: 'bundle', mode: 'bundle', env: { NODE_OPTIONS: nodeOptions }, what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + --optimize-for-size --interrupt-budget=1048576 --no-sparkplug (image/entry.ts)` },
+    { name: 'bundle', mode: 'bundle', env: { NODE_OPTIONS: nodeOptions }, what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + ${SPEAKER_FLAGS} (image/entry.ts)` },
     {
       name: 'bundle-prev-flags',
       mode: 'bundle',
-      env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: '--optimize-for-size --interrupt-budget=1048576' },
-      what: "the image's way with the entry's previous flags (--optimize-for-size --interrupt-budget=1048576: Sparkplug on)",
+      env: { NODE_OPTIONS: nodeOptions, BERTH_SPEAKER_V8_FLAGS: '--optimize-for-size --interrupt-budget=1048576 --no-sparkplug' },
+      what: "the image's way with the entry's previous flags (--optimize-for-size --interrupt-budget=1048576 --no-sparkplug: TurboFan on)",
     },
     { name: 'bundle-defaults', mode: 'bundle', env: { NODE_OPTIONS: '', BERTH_SPEAKER_V8_FLAGS: '' }, what: "the bundle with node's default flags" },
     {

@@ -7,6 +7,7 @@
 // - prints `speaker: ready node=N …` once its caches are synced and the first plan is applied;
 // - SIGTERM/SIGINT: liveness.leave() (peers take over at once), announcer.close(), then exit 0.
 // `--dry-run-link` (tests): no socket is opened; the announcer works on one fake link `dry0` that records frames.
+import { startOptimizing } from './v8-flags.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -516,6 +517,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   const loadBgp = (): void => {
     if (bgpLoading || stopping) return;
     log('speaker: a BGPPeer selects this node (or a ServiceBGPStatus of it exists): loading BGP');
+    if (startOptimizing()) log('speaker: TurboFan on for BGP (the image starts the speaker with --no-opt for layer 2)');
     bgpLoading = import('./bgp-main.ts').then(
       ({ startBgpMain }) => {
         if (stopping) return undefined;

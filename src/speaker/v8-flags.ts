@@ -1,0 +1,57 @@
+// The V8 flags the speaker sets on itself (image/entry.ts, before its code loads) and the one it lifts later.
+// Memory figures: bench/speaker-rss.ts; CPU: bench/layer2-responder.ts, bench/bgp-toggle.ts; docs/layer2.md "Resources".
+// Figures behind the first three flags (1,000 Services, layer 2, --dry-run-link):
+// V8 flags the speaker sets on itself at start, before its code loads: `--optimize-for-size` (smaller heap growth
+// steps, so garbage is collected before the heap grows: 81 → 67 MiB RSS with 1,000 Services, bench/speaker-rss.ts;
+// the layer-2 responder's frames/s stay within 10 %, bench/layer2-responder.ts), `--interrupt-budget=1048576`
+// (16 × V8's 67,584: a function is optimized by TurboFan after 16 times more interpreted work, so code that runs only
+// at start — list pages, the first plans — is not, and TurboFan's code and memory stay unused while the speaker is
+// idle: about −3.5 MiB RSS at 1,000 Services, bench/speaker-rss.ts `bundle` against `bundle-prev-flags`; a hot path
+// such as the responder still reaches TurboFan within its first ~10,000 frames, and bench/layer2-responder.ts shows
+// no loss beyond this machine's run-to-run spread), and `--no-sparkplug` (no baseline compiler: code runs in the
+// interpreter until TurboFan takes it, so no baseline code is kept for code that runs once: 65.1 → 63.1 MiB RSS with
+// 1,000 Services, V8 heap 14.1 → 12.5 MiB; the responder's frames per CPU second unchanged: ARP replies 538k/514k,
+// NS/NA 529k/516k, bench/layer2-responder.ts). Node refuses these in NODE_OPTIONS, so the DaemonSet cannot pass
+// them; the flags NODE_OPTIONS does accept (--max-semi-space-size=1, --v8-pool-size=1) are set there
+// (gitops/base/speaker/daemonset.yaml, docs/layer2.md "Resources"). BERTH_SPEAKER_V8_FLAGS replaces the list (empty:
+// none). On a real link (`bench:speaker-rss --link netns`: packet sockets and their 512 KiB rings open, 317 of 1,000
+// Services announced) these flags give 65.9–68.4 MiB steady in 3 runs on the loaded 2-core VM (load 18-27); adding
+// `--max-lazy --bytecode-old-age=2` gave 0.4–1.0 MiB less in each paired run, within the run-to-run spread: not set.
+import { setFlagsFromString } from 'node:v8';
+
+/**
+ * The speaker's runtime V8 flags in the image: `--optimize-for-size` (smaller heap growth steps), `--interrupt-budget=
+ * 1048576` (TurboFan only after 16× V8's default interpreted work), `--no-sparkplug` (no baseline code kept for code
+ * that runs once) and `--no-opt` (no TurboFan while the speaker only does layer 2: its hot path, the ARP responder,
+ * runs in the native addon, and TurboFan's compiler pages are never touched: 65.9 → 61.3 MiB RSS on a real link with
+ * 1,000 Services; NS → NA answers in JS go from ~430k to ~95k per CPU second, 4.7× the 20,000/s of the issue's load).
+ * Node refuses these in NODE_OPTIONS, so the process sets them itself; BERTH_SPEAKER_V8_FLAGS replaces the list
+ * (empty: none).
+ */
+export const SPEAKER_V8_FLAGS = '--optimize-for-size --interrupt-budget=1048576 --no-sparkplug --no-opt';
+
+let optimizingOff = false;
+
+/**
+ * Sets `env.BERTH_SPEAKER_V8_FLAGS ?? SPEAKER_V8_FLAGS` with v8.setFlagsFromString (before any speaker code loads) and
+ * remembers whether they turned TurboFan off. Returns the flags set.
+ */
+export function applySpeakerV8Flags(env: NodeJS.ProcessEnv = process.env): string {
+  const flags = env.BERTH_SPEAKER_V8_FLAGS ?? SPEAKER_V8_FLAGS;
+  if (flags.trim() !== '') setFlagsFromString(flags);
+  optimizingOff = /(^|\s)--no-opt(\s|$)/.test(flags);
+  return flags;
+}
+
+/**
+ * Turns TurboFan on from now on (`--opt`) if applySpeakerV8Flags turned it off: called when the speaker loads its BGP
+ * half, whose planner and sessions handle up to 10,000s of prefixes per change (issue 9's install time), where the
+ * optimizing compiler is worth its memory. V8 reads the flag at each tiering decision, so functions become hot and
+ * are optimized as usual after this call. Returns whether it changed anything.
+ */
+export function startOptimizing(): boolean {
+  if (!optimizingOff) return false;
+  setFlagsFromString('--opt');
+  optimizingOff = false;
+  return true;
+}
