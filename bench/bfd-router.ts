@@ -13,7 +13,18 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { bgpLabSkipReason, METALLB_NS, NODE_ASN, ROUTER, serviceYaml, sliceYaml, startBgpLab, type BgpLab } from '../test/e2e/speaker-bgp-lab.ts';
+import {
+  BFD_PROFILE_FAST_YAML,
+  bgpLabSkipReason,
+  bgpPeerYaml,
+  frrConfigText,
+  frrPassiveNeighbors,
+  serviceYaml,
+  sliceYaml,
+  startBgpLab,
+  WEB_POOL_YAML,
+  type BgpLab,
+} from '../test/e2e/speaker-bgp-lab.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
 const runs = Number(values.runs);
@@ -28,48 +39,11 @@ if (skip) {
 }
 
 const WEB = '203.0.113.10';
-const frrConfig = (d: string, nodes: readonly string[]): string => `frr defaults traditional
-hostname bt-router
-log file ${d}/frr.log
-!
-bfd
- profile fast
-  receive-interval 100
-  transmit-interval 100
-  detect-multiplier 3
- !
-!
-router bgp ${ROUTER.asn}
- bgp router-id ${ROUTER.v4}
- no bgp ebgp-requires-policy
-${nodes.map((n) => ` neighbor ${n} remote-as ${NODE_ASN}\n neighbor ${n} passive\n neighbor ${n} timers 30 90\n neighbor ${n} bfd profile fast`).join('\n')}
- address-family ipv4 unicast
-${nodes.map((n) => `  neighbor ${n} route-map NONE out`).join('\n')}
- exit-address-family
-!
-route-map NONE deny 10
-!
-`;
-const CONFIG = `apiVersion: metallb.io/v1beta1
-kind: BFDProfile
-metadata: {name: fast, namespace: ${METALLB_NS}}
-spec: {receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3}
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: router, namespace: ${METALLB_NS}}
-spec: {myASN: ${NODE_ASN}, peerASN: ${ROUTER.asn}, peerAddress: ${ROUTER.v4}, holdTime: 90s, keepaliveTime: 30s, bfdProfile: fast}
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: web, namespace: ${METALLB_NS}}
-spec: {addresses: ["203.0.113.10-203.0.113.19"], autoAssign: false}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: web, namespace: ${METALLB_NS}}
-spec: {ipAddressPools: [web]}
----
+const frrConfig = (d: string, nodes: readonly string[]): string =>
+  frrConfigText(d, { bfdFast: true, ...frrPassiveNeighbors(nodes, [30, 90], (n) => [`neighbor ${n} bfd profile fast`]) });
+const CONFIG = `${BFD_PROFILE_FAST_YAML}---
+${bgpPeerYaml('holdTime: 90s, keepaliveTime: 30s, bfdProfile: fast')}---
+${WEB_POOL_YAML}---
 ${serviceYaml('web', [WEB])}---
 ${sliceYaml('web', [['n1', '192.0.2.11']])}`;
 

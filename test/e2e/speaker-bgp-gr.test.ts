@@ -9,8 +9,8 @@
 // Documentation ranges only: segment 198.51.100.0/24, Service IP 203.0.113.0/24, endpoint 192.0.2.0/24.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { after, before, test } from 'node:test';
-import { bgpLabSkipReason, frrNeighbor, METALLB_NS, NODE_ASN, ROUTER, serviceYaml, sliceYaml, startBgpLab, type BgpLab } from './speaker-bgp-lab.ts';
+import { test } from 'node:test';
+import { bgpLabSkipReason, bgpPeerYaml, frrConfigText, frrNeighbor, frrPassiveNeighbors, useWebLab, WEB_POOL_YAML, type BgpLab } from './speaker-bgp-lab.ts';
 
 const skip = await bgpLabSkipReason(['zebra', 'bgpd']);
 if (skip) process.stdout.write(`# skipping the graceful-restart end-to-end test: ${skip}\n`);
@@ -20,48 +20,14 @@ const PREFIX = `${WEB}/32`;
 let lab: BgpLab | undefined;
 let n1 = '';
 
-const frrConfig = (d: string, nodes: readonly string[]): string => `frr defaults traditional
-hostname bt-router
-log file ${d}/frr.log
-!
-router bgp ${ROUTER.asn}
- bgp router-id ${ROUTER.v4}
- no bgp ebgp-requires-policy
- bgp graceful-restart
-${nodes.map((n) => ` neighbor ${n} remote-as ${NODE_ASN}\n neighbor ${n} passive\n neighbor ${n} timers 3 9`).join('\n')}
- address-family ipv4 unicast
-${nodes.map((n) => `  neighbor ${n} route-map NONE out`).join('\n')}
- exit-address-family
-!
-route-map NONE deny 10
-!
-`;
+const frrConfig = (d: string, nodes: readonly string[]): string => frrConfigText(d, frrPassiveNeighbors(nodes, [3, 9], undefined, ['bgp graceful-restart']));
 
-const CONFIG = `apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: router, namespace: ${METALLB_NS}}
-spec: {myASN: ${NODE_ASN}, peerASN: ${ROUTER.asn}, peerAddress: ${ROUTER.v4}, holdTime: 9s, keepaliveTime: 3s, enableGracefulRestart: true}
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: web, namespace: ${METALLB_NS}}
-spec: {addresses: ["203.0.113.10-203.0.113.19"], autoAssign: false}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: web, namespace: ${METALLB_NS}}
-spec: {ipAddressPools: [web]}
-`;
+const CONFIG = `${bgpPeerYaml('holdTime: 9s, keepaliveTime: 3s, enableGracefulRestart: true')}---
+${WEB_POOL_YAML}`;
 
-before(async () => {
-  if (skip) return;
-  lab = await startBgpLab({ nodes: 1, frrConfig, log: (l) => void process.stdout.write(`${l}\n`) });
-  n1 = lab.nodes[0]!;
-  await lab.kubectl(['apply', '-f', '-'], `${CONFIG}---\n${serviceYaml('web', [WEB])}---\n${sliceYaml('web', [['n1', '192.0.2.11']])}`);
-});
-
-after(async () => {
-  await lab?.stop();
+useWebLab(skip, frrConfig, CONFIG, WEB, (l) => {
+  lab = l;
+  n1 = l.nodes[0]!;
 });
 
 interface GrInfo {

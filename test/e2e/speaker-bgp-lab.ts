@@ -1,4 +1,4 @@
-// The BGP end-to-end lab of the speaker-bgp-*.test.ts files and bench/bfd-router.ts: the lab API server and controller
+// The BGP end-to-end lab of the speaker-bgp*.test.ts files and bench/bfd-router.ts: the lab API server and controller
 // (src/cli/lab.ts startLabStack), a segment with `nodes` node namespaces each running the real `berth speaker`
 // (src/lab/network: n1 198.51.100.11, n2 .12 …) and FRR 8 in the segment's client namespace as the router
 // (198.51.100.1): zebra + bgpd (+ bfdd when asked), run as user frr, daemonized with pid files in their own temp dir
@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { startLabNetwork, type LabNetwork } from '../../src/lab/network/network.ts';
 import { inNamespace, networkSupport, run } from '../../src/lab/network/topology.ts';
@@ -52,11 +53,92 @@ export interface BgpLabOptions {
 export interface FrrPath {
   valid?: boolean;
   stale?: boolean;
+  localpref?: number;
   bestpath?: { overall?: boolean };
   multipath?: boolean;
   peer?: { peerId?: string };
   nexthops?: Array<{ ip?: string; afi?: string; scope?: string }>;
+  community?: { string?: string };
+  largeCommunity?: { string?: string };
+  extendedCommunity?: { string?: string };
 }
+
+/** The parts of the router's frr.conf that differ between the tests (see frrConfigText). */
+export interface FrrConfigParts {
+  /** Add FRR's BFD profile `fast` (100 ms × 3), before `router bgp`. */
+  bfdFast?: boolean;
+  /** `router bgp` lines after `no bgp ebgp-requires-policy`, without their leading space. */
+  router: readonly string[];
+  /** `address-family ipv4 unicast` lines, without their two leading spaces. */
+  ipv4: readonly string[];
+  /** `address-family ipv6 unicast` lines (no such block when absent), without their two leading spaces. */
+  ipv6?: readonly string[];
+}
+
+/**
+ * The router's frr.conf (FRR 8 syntax): `log file <frrDir>/frr.log`, the optional BFD profile `fast`, `router bgp`
+ * ROUTER.asn with router-id ROUTER.v4 and no eBGP policy requirement, the caller's lines, and the route-map NONE (deny
+ * all) the callers put on the neighbors' outbound side so the router advertises nothing back.
+ */
+export function frrConfigText(frrDir: string, p: FrrConfigParts): string {
+  const bfd = p.bfdFast ? 'bfd\n profile fast\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n!\n' : '';
+  const af = (fam: string, lines: readonly string[]): string => ` address-family ${fam} unicast\n${lines.map((l) => `  ${l}\n`).join('')} exit-address-family\n`;
+  return `frr defaults traditional
+hostname bt-router
+log file ${frrDir}/frr.log
+!
+${bfd}router bgp ${ROUTER.asn}
+ bgp router-id ${ROUTER.v4}
+ no bgp ebgp-requires-policy
+${p.router.map((l) => ` ${l}\n`).join('')}${af('ipv4', p.ipv4)}${p.ipv6 ? af('ipv6', p.ipv6) : ''}!
+route-map NONE deny 10
+!
+`;
+}
+
+/**
+ * frr.conf parts with one passive eBGP neighbor per node (remote-as NODE_ASN, `timers <keepalive> <hold>` in seconds,
+ * then `extra(node)` lines) and route-map NONE out on each in IPv4 unicast; `router` lines come first.
+ */
+export function frrPassiveNeighbors(
+  nodes: readonly string[],
+  timers: readonly [keepaliveS: number, holdS: number],
+  extra: (node: string) => readonly string[] = () => [],
+  router: readonly string[] = [],
+): FrrConfigParts {
+  return {
+    router: [...router, ...nodes.flatMap((n) => [`neighbor ${n} remote-as ${NODE_ASN}`, `neighbor ${n} passive`, `neighbor ${n} timers ${timers[0]} ${timers[1]}`, ...extra(n)])],
+    ipv4: nodes.map((n) => `neighbor ${n} route-map NONE out`),
+  };
+}
+
+/** MetalLB BFDProfile `fast`: 100 ms receive and transmit intervals, detect multiplier 3. */
+export const BFD_PROFILE_FAST_YAML = `apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: fast, namespace: ${METALLB_NS}}
+spec: {receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3}
+`;
+
+/** BGPPeer `router`: the nodes' AS to the router's, `spec` ending with `more` (e.g. `holdTime: 9s, keepaliveTime: 3s`). */
+export function bgpPeerYaml(more: string): string {
+  return `apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: router, namespace: ${METALLB_NS}}
+spec: {myASN: ${NODE_ASN}, peerASN: ${ROUTER.asn}, peerAddress: ${ROUTER.v4}, ${more}}
+`;
+}
+
+/** IPAddressPool `web` (203.0.113.10-19, no auto-assign) and the BGPAdvertisement `web` of it. */
+export const WEB_POOL_YAML = `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: web, namespace: ${METALLB_NS}}
+spec: {addresses: ["203.0.113.10-203.0.113.19"], autoAssign: false}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: web, namespace: ${METALLB_NS}}
+spec: {ipAddressPools: [web]}
+`;
 
 export interface BgpLab {
   /** The lab's folder (kubeconfig, speaker logs). */
@@ -213,6 +295,38 @@ export async function startBgpLab(o: BgpLabOptions): Promise<BgpLab> {
     await stop();
     throw e;
   }
+}
+
+/**
+ * The one-node lab of the speaker-bgp-gr/-md5 tests: startBgpLab with node n1, zebra + bgpd on `frrConfig` and progress
+ * lines on stdout, then `config` applied by kubectl with the Service `web` asking for `ip` (serviceYaml) and its
+ * EndpointSlice (one ready endpoint on n1, 192.0.2.11). Stops the lab and rethrows when the apply fails.
+ */
+export async function startWebLab(frrConfig: BgpLabOptions['frrConfig'], config: string, ip: string): Promise<BgpLab> {
+  const lab = await startBgpLab({ nodes: 1, frrConfig, log: (l) => void process.stdout.write(`${l}\n`) });
+  try {
+    await lab.kubectl(['apply', '-f', '-'], `${config}---\n${serviceYaml('web', [ip])}---\n${sliceYaml('web', [['n1', '192.0.2.11']])}`);
+    return lab;
+  } catch (e) {
+    await lab.stop();
+    throw e;
+  }
+}
+
+/**
+ * Registers node:test before/after hooks: before starts startWebLab(frrConfig, config, ip) unless `skip` (a skip
+ * reason) and hands the lab to `started`; after stops it.
+ */
+export function useWebLab(skip: string | undefined, frrConfig: BgpLabOptions['frrConfig'], config: string, ip: string, started: (lab: BgpLab) => void): void {
+  let lab: BgpLab | undefined;
+  before(async () => {
+    if (skip) return;
+    lab = await startWebLab(frrConfig, config, ip);
+    started(lab);
+  });
+  after(async () => {
+    await lab?.stop();
+  });
 }
 
 /** FRR's BGP neighbor state of `address` (`show bgp neighbors <address> json`), or undefined when unknown. */

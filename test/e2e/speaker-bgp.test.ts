@@ -22,153 +22,58 @@
 // Documentation ranges only (RFC 5737/3849): segment 198.51.100.0/24 + 2001:db8:51::/64, Service IPs 203.0.113.0/24 +
 // 2001:db8:113::/64, endpoint addresses 192.0.2.0/24.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
-import { startLabNetwork, type LabNetwork } from '../../src/lab/network/network.ts';
-import { inNamespace, networkSupport, run } from '../../src/lab/network/topology.ts';
-import { findKubectl } from '../../src/lab/testing.ts';
-import { until } from '../helpers/poll.ts';
+import { inNamespace } from '../../src/lab/network/topology.ts';
+import {
+  BFD_PROFILE_FAST_YAML,
+  bgpLabSkipReason,
+  frrConfigText,
+  METALLB_NS,
+  NODE_ASN,
+  ROUTER,
+  serviceYaml,
+  sliceYaml,
+  startBgpLab,
+  type BgpLab,
+  type FrrPath,
+} from './speaker-bgp-lab.ts';
 
-const FRR = '/usr/lib/frr';
-const NS = 'metallb-system';
-const ROUTER = { v4: '198.51.100.1', asn: 64501 };
-const NODE_ASN = 64500;
 const WEB = { v4: '203.0.113.10', v6: '2001:db8:113::10' };
 const WEIGHTED = '203.0.113.20';
 
-async function skipReason(): Promise<string | undefined> {
-  const s = await networkSupport();
-  if (!s.ok) return s.reason;
-  for (const d of ['zebra', 'bfdd', 'bgpd']) if (!existsSync(`${FRR}/${d}`)) return `${FRR}/${d} is not installed (apt-get install frr)`;
-  if ((await run('sh', ['-c', 'command -v vtysh'])).code !== 0) return 'vtysh is not installed (apt-get install frr)';
-  if ((await run('id', ['frr'])).code !== 0) return 'user frr does not exist (zebra and bfdd refuse to run as root; apt-get install frr)';
-  if (!findKubectl()) return 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
-  return undefined;
-}
-
-const skip = await skipReason();
+const skip = await bgpLabSkipReason(['zebra', 'bfdd', 'bgpd']);
 if (skip) process.stdout.write(`# skipping the BGP end-to-end test: ${skip}\n`);
 
-let dir = '';
-let stack: LabStack | undefined;
-let net: LabNetwork | undefined;
-let frrDir = '';
-const frrPids: number[] = [];
-const stopped = new Set<number>();
+let lab: BgpLab | undefined;
 
 function frrConfig(d: string, nodes: readonly string[]): string {
-  return `frr defaults traditional
-hostname bt-router
-log file ${d}/frr.log
-!
-bfd
- profile fast
-  receive-interval 100
-  transmit-interval 100
-  detect-multiplier 3
- !
-!
-router bgp ${ROUTER.asn}
- bgp router-id ${ROUTER.v4}
- no bgp ebgp-requires-policy
- no bgp network import-check
- neighbor SPEAKERS peer-group
- neighbor SPEAKERS remote-as ${NODE_ASN}
- neighbor SPEAKERS passive
- neighbor SPEAKERS timers 30 90
- neighbor SPEAKERS bfd profile fast
-${nodes.map((n) => ` neighbor ${n} peer-group SPEAKERS`).join('\n')}
- address-family ipv4 unicast
-  maximum-paths 8
-  neighbor SPEAKERS route-map NONE out
- exit-address-family
- address-family ipv6 unicast
-  maximum-paths 8
-  neighbor SPEAKERS activate
-  neighbor SPEAKERS route-map NONE out
- exit-address-family
-!
-route-map NONE deny 10
-!
-`;
-}
-
-/** Starts zebra, bfdd and bgpd in namespace `ns` as user frr (recipes §4.3), each daemonized with its pid file. */
-async function startFrr(ns: string, nodes: readonly string[]): Promise<void> {
-  frrDir = mkdtempSync(join(tmpdir(), 'bt-frr-'));
-  chmodSync(frrDir, 0o755);
-  writeFileSync(join(frrDir, 'frr.conf'), frrConfig(frrDir, nodes));
-  const ids = (await run('id', ['-u', 'frr'])).stdout.trim();
-  const gid = (await run('id', ['-g', 'frr'])).stdout.trim();
-  chownSync(frrDir, Number(ids), Number(gid));
-  chownSync(join(frrDir, 'frr.conf'), Number(ids), Number(gid));
-  const common = ['-f', join(frrDir, 'frr.conf'), '--vty_socket', frrDir, '-A', '127.0.0.1', '-P', '0', '-u', 'frr', '-g', 'frr', '-d', '-z', join(frrDir, 'zserv.api')];
-  const daemons: Array<[string, string[]]> = [
-    ['zebra', []],
-    ['bfdd', ['--bfdctl', join(frrDir, 'bfdd.sock')]],
-    ['bgpd', ['-l', ROUTER.v4]],
-  ];
-  for (const [d, extra] of daemons) {
-    const pidFile = join(frrDir, `${d}.pid`);
-    const r = await inNamespace(ns, `${FRR}/${d}`, [...common, '-i', pidFile, ...extra], 30_000);
-    if (r.code !== 0) throw new Error(`${d} did not start (exit ${r.code}): ${r.stderr}${r.stdout}`);
-    const pid = await waitFor(`${d}'s pid file`, async () => {
-      const t = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : '';
-      return /^\d+$/.test(t) ? Number(t) : undefined;
-    }, 10_000);
-    frrPids.push(pid);
-  }
-}
-
-/** `vtysh -c cmd` against the router's daemons; JSON parsed when `json`. */
-async function vtysh(cmd: string): Promise<string> {
-  const r = await run('vtysh', ['--vty_socket', frrDir, '-c', cmd], 10_000);
-  if (r.code !== 0) throw new Error(`vtysh -c '${cmd}': exit ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-/** One `router bgp` configuration line on the running router. */
-async function configure(line: string): Promise<void> {
-  const r = await run('vtysh', ['--vty_socket', frrDir, '-c', 'configure terminal', '-c', `router bgp ${ROUTER.asn}`, '-c', line], 10_000);
-  if (r.code !== 0 || /% /.test(r.stdout)) throw new Error(`vtysh: router bgp ${ROUTER.asn}: ${line}: exit ${r.code}: ${r.stderr}${r.stdout}`);
-}
-async function vtyJson<T = Record<string, unknown>>(cmd: string): Promise<T> {
-  return JSON.parse(await vtysh(cmd)) as T;
-}
-
-/** until() (test/helpers/poll.ts) that adds the speakers' and FRR's last log lines to its timeout message. */
-function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  return until(what, fn, timeoutMs, everyMs, () => {
-    const logs = net ? [...net.speakers.keys()].map((n) => `--- speaker ${n}\n${net!.speakers.get(n)!.output().slice(-3000)}`).join('\n') : '';
-    const frrLog = frrDir && existsSync(join(frrDir, 'frr.log')) ? readFileSync(join(frrDir, 'frr.log'), 'utf8').slice(-3000) : '';
-    return `${logs}\n--- frr.log\n${frrLog}`;
+  return frrConfigText(d, {
+    bfdFast: true,
+    router: [
+      'no bgp network import-check',
+      'neighbor SPEAKERS peer-group',
+      `neighbor SPEAKERS remote-as ${NODE_ASN}`,
+      'neighbor SPEAKERS passive',
+      'neighbor SPEAKERS timers 30 90',
+      'neighbor SPEAKERS bfd profile fast',
+      ...nodes.map((n) => `neighbor ${n} peer-group SPEAKERS`),
+    ],
+    ipv4: ['maximum-paths 8', 'neighbor SPEAKERS route-map NONE out'],
+    ipv6: ['maximum-paths 8', 'neighbor SPEAKERS activate', 'neighbor SPEAKERS route-map NONE out'],
   });
 }
 
-function kubectl(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      findKubectl()!,
-      [`--kubeconfig=${stack!.lab.kubeconfigPath}`, `--cache-dir=${join(dir, 'kube-cache')}`, '--request-timeout=20s', ...args],
-      { timeout: 60_000, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, HOME: dir } },
-      (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${String(stderr) || err.message}`)) : resolve(String(stdout))),
-    );
-    child.stdin?.end(input ?? '');
-  });
-}
+// The lab's helpers (speaker-bgp-lab.ts), for the lab started in before().
+const vtyJson = <T = Record<string, unknown>>(cmd: string): Promise<T> => lab!.vtyJson<T>(cmd);
+const configure = (line: string): Promise<void> => lab!.configure(line);
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs?: number, everyMs?: number): Promise<T> => lab!.waitFor(what, fn, timeoutMs, everyMs);
+const kubectl = (args: readonly string[], input?: string): Promise<string> => lab!.kubectl(args, input);
 
 /** The configuration a user applies: BFD profile, the router as BGPPeer (dual-stack over IPv4), two pools and ads. */
-const CONFIG = `apiVersion: metallb.io/v1beta1
-kind: BFDProfile
-metadata: {name: fast, namespace: ${NS}}
-spec: {receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3}
----
+const CONFIG = `${BFD_PROFILE_FAST_YAML}---
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
-metadata: {name: router, namespace: ${NS}}
+metadata: {name: router, namespace: ${METALLB_NS}}
 spec:
   myASN: ${NODE_ASN}
   peerASN: ${ROUTER.asn}
@@ -180,17 +85,17 @@ spec:
 ---
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
-metadata: {name: web, namespace: ${NS}}
+metadata: {name: web, namespace: ${METALLB_NS}}
 spec: {addresses: ["203.0.113.10-203.0.113.19", "2001:db8:113::10-2001:db8:113::19"], autoAssign: false}
 ---
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
-metadata: {name: weighted, namespace: ${NS}}
+metadata: {name: weighted, namespace: ${METALLB_NS}}
 spec: {addresses: ["203.0.113.20-203.0.113.29"], autoAssign: false}
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
-metadata: {name: web, namespace: ${NS}}
+metadata: {name: web, namespace: ${METALLB_NS}}
 spec:
   ipAddressPools: [web]
   communities: ["64500:100", "large:64500:1:2"]
@@ -200,61 +105,15 @@ apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
 metadata:
   name: weighted
-  namespace: ${NS}
+  namespace: ${METALLB_NS}
   annotations: {berth.io/bgp-link-bandwidth: per-endpoint}
 spec:
   ipAddressPools: [weighted]
 `;
 
-function service(name: string, ips: readonly string[], etp: 'Cluster' | 'Local'): string {
-  const fams = ips.map((i) => (i.includes(':') ? 'IPv6' : 'IPv4'));
-  return `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-  namespace: default
-  annotations: {metallb.io/loadBalancerIPs: "${ips.join(',')}"}
-spec:
-  type: LoadBalancer
-  externalTrafficPolicy: ${etp}
-  ipFamilies: [${fams.join(', ')}]
-  ipFamilyPolicy: ${fams.length > 1 ? 'RequireDualStack' : 'SingleStack'}
-  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
-`;
-}
-
-/** EndpointSlice `<svc>-v4` with one ready endpoint per (node, address). */
-function slice(svc: string, endpoints: ReadonlyArray<[node: string, address: string]>): string {
-  return `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${svc}-v4
-  namespace: default
-  labels: {kubernetes.io/service-name: ${svc}, endpointslice.kubernetes.io/managed-by: e2e}
-addressType: IPv4
-ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints:
-${endpoints.map(([node, a]) => `  - {addresses: ["${a}"], nodeName: ${node}, conditions: {ready: true, serving: true, terminating: false}}`).join('\n')}
-`;
-}
-
-interface FrrPath {
-  valid?: boolean;
-  localpref?: number;
-  bestpath?: { overall?: boolean };
-  multipath?: boolean;
-  nexthops?: Array<{ ip?: string; afi?: string; scope?: string }>;
-  peer?: { peerId?: string };
-  community?: { string?: string };
-  largeCommunity?: { string?: string };
-  extendedCommunity?: { string?: string };
-}
-
 /** FRR's paths for `prefix` (empty when it has none). */
-async function paths(prefix: string): Promise<FrrPath[]> {
-  const fam = prefix.includes(':') ? 'ipv6' : 'ipv4';
-  const j = await vtyJson<{ paths?: FrrPath[] }>(`show bgp ${fam} unicast ${prefix} json`);
-  return j.paths ?? [];
+function paths(prefix: string): Promise<FrrPath[]> {
+  return lab!.paths(prefix);
 }
 
 /** The peers (node addresses) FRR has a path for `prefix` from, sorted. */
@@ -291,7 +150,7 @@ interface BgpStatusItem {
 }
 
 async function bgpStatuses(svc: string): Promise<BgpStatusItem[]> {
-  const j = JSON.parse(await kubectl(['get', 'servicebgpstatuses', '-n', NS, '-l', `metallb.io/service-name=${svc}`, '-o', 'json'])) as { items: BgpStatusItem[] };
+  const j = JSON.parse(await kubectl(['get', 'servicebgpstatuses', '-n', METALLB_NS, '-l', `metallb.io/service-name=${svc}`, '-o', 'json'])) as { items: BgpStatusItem[] };
   return j.items.sort((a, b) => String(a.status?.node).localeCompare(String(b.status?.node)));
 }
 
@@ -305,7 +164,7 @@ interface EventItem {
 }
 
 async function peerEvents(): Promise<EventItem[]> {
-  const j = JSON.parse(await kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=router', '-o', 'json'])) as { items: EventItem[] };
+  const j = JSON.parse(await kubectl(['get', 'events', '-n', METALLB_NS, '--field-selector', 'involvedObject.name=router', '-o', 'json'])) as { items: EventItem[] };
   return j.items.filter((e) => e.involvedObject?.kind === 'BGPPeer');
 }
 
@@ -315,51 +174,24 @@ let n2 = '';
 before(async () => {
   if (skip) return;
   const t0 = performance.now();
-  const lap = (what: string): void => void process.stdout.write(`# ${what} after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  dir = mkdtempSync(join(tmpdir(), 'berth-bgp-'));
-  stack = await startLabStack({ dir, webhook: false, devPools: false, persist: false, nodes: 0 });
-  lap('lab API server and controller up');
-  net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes: 2, pool: false, ...(process.env['SPEAKER_DEBUG'] ? { speakerArgs: ['--log-level', 'debug'] } : {}) });
-  lap('segment and both speakers ready');
-  n1 = net.node('n1').ipv4;
-  n2 = net.node('n2').ipv4;
-  await startFrr(net.topology.client.ns, [n1, n2]);
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  lab = await startBgpLab({
+    nodes: 2,
+    daemons: ['zebra', 'bfdd', 'bgpd'],
+    frrConfig,
+    ...(process.env['SPEAKER_DEBUG'] ? { speakerArgs: ['--log-level', 'debug'] } : {}),
+    log,
+  });
+  n1 = lab.net.node('n1').ipv4;
+  n2 = lab.net.node('n2').ipv4;
   await kubectl(['apply', '-f', '-'], CONFIG);
-  lap('FRR started and the configuration applied');
+  log(`# the configuration applied after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 });
 
+// The lab's stop() also sends SIGCONT to a speaker a failed test left stopped; KEEP_DIR=1 keeps the lab folder (speaker
+// logs) and FRR's (frr.log) for a look after a failure.
 after(async () => {
-  for (const pid of stopped) {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-  }
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  for (const pid of frrPids.reverse()) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // gone
-    }
-  }
-  for (let i = 0; i < 50 && frrPids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
-  await net?.stop();
-  await stack?.stop();
-  // KEEP_DIR=1 keeps the lab folder (speaker logs) and FRR's (frr.log) for a look after a failure.
-  if (process.env['KEEP_DIR']) process.stdout.write(`# kept ${dir} and ${frrDir}\n`);
-  else {
-    if (frrDir) rmSync(frrDir, { recursive: true, force: true });
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
+  await lab?.stop();
 });
 
 test('both speakers establish with FRR, and report BGPSessionUp on the BGPPeer', { skip }, async () => {
@@ -400,7 +232,7 @@ test('both speakers establish with FRR, and report BGPSessionUp on the BGPPeer',
 });
 
 test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the communities; ServiceBGPStatus per node; withdrawn with its last ready endpoint', { skip }, async () => {
-  await kubectl(['apply', '-f', '-'], `${service('web', [WEB.v4, WEB.v6], 'Cluster')}---\n${slice('web', [['n1', '192.0.2.11']])}`);
+  await kubectl(['apply', '-f', '-'], `${serviceYaml('web', [WEB.v4, WEB.v6], 'Cluster')}---\n${sliceYaml('web', [['n1', '192.0.2.11']])}`);
   const v4 = `${WEB.v4}/32`;
   const v6 = `${WEB.v6}/128`;
   const t0 = performance.now();
@@ -423,7 +255,7 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
   }
   // The IPv6 paths' next hops are the nodes' global IPv6 addresses (MP_REACH over the IPv4 session).
   const v6hops = (await bothPaths(v6)).map((p) => p.nexthops?.find((h) => h.scope !== 'link-local')?.ip).sort();
-  assert.deepEqual(v6hops, [net!.node('n1').ipv6, net!.node('n2').ipv6].sort());
+  assert.deepEqual(v6hops, [lab!.net.node('n1').ipv6, lab!.net.node('n2').ipv6].sort());
   // zebra installed both next hops.
   const hops = await waitFor(`zebra: two next hops for ${v4}`, async () => {
     const h = await zebraNexthops(v4);
@@ -445,7 +277,7 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
   );
   lap('both ServiceBGPStatus objects written');
   // Written only on change: an endpoint added (a change the speakers recompute on) leaves them untouched.
-  await kubectl(['apply', '-f', '-'], slice('web', [['n1', '192.0.2.11'], ['n2', '192.0.2.12']]));
+  await kubectl(['apply', '-f', '-'], sliceYaml('web', [['n1', '192.0.2.11'], ['n2', '192.0.2.12']]));
   await new Promise((r) => setTimeout(r, 1500));
   assert.deepEqual((await bgpStatuses('web')).map((s) => s.metadata.resourceVersion), st.map((s) => s.metadata.resourceVersion), 'ServiceBGPStatus rewritten without a change');
 
@@ -456,14 +288,14 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
   lap('withdrawn at FRR');
   await waitFor('the ServiceBGPStatus objects of web deleted', async () => ((await bgpStatuses('web')).length === 0 ? true : undefined), 20_000);
   // Back for the next tests.
-  await kubectl(['apply', '-f', '-'], slice('web', [['n1', '192.0.2.11']]));
+  await kubectl(['apply', '-f', '-'], sliceYaml('web', [['n1', '192.0.2.11']]));
   await bothPaths(v4, 20_000);
 });
 
 test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the next hops 3:1', { skip }, async () => {
   await kubectl(
     ['apply', '-f', '-'],
-    `${service('weighted', [WEIGHTED], 'Local')}---\n${slice('weighted', [
+    `${serviceYaml('weighted', [WEIGHTED], 'Local')}---\n${sliceYaml('weighted', [
       ['n1', '192.0.2.21'],
       ['n1', '192.0.2.22'],
       ['n1', '192.0.2.23'],
@@ -486,11 +318,11 @@ test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the ne
   assert.ok(w.get(n1)! > 0 && w.get(n2)! > 0, `weights ${JSON.stringify([...w])}`);
   assert.equal(w.get(n1)! / w.get(n2)!, 3, `next-hop weights not 3:1: ${JSON.stringify([...w])}`);
   // The kernel route in the router namespace carries them too (iproute2 prints weight per nexthop).
-  const kernel = await inNamespace(net!.topology.client.ns, 'ip', ['route', 'show', WEIGHTED]);
+  const kernel = await inNamespace(lab!.net.topology.client.ns, 'ip', ['route', 'show', WEIGHTED]);
   process.stdout.write(`# kernel route: ${kernel.stdout.trim().replace(/\s+/g, ' ')}\n`);
 
   // Endpoints move to 2 + 2: plain ECMP weights.
-  await kubectl(['apply', '-f', '-'], slice('weighted', [['n1', '192.0.2.21'], ['n1', '192.0.2.22'], ['n2', '192.0.2.23'], ['n2', '192.0.2.24']]));
+  await kubectl(['apply', '-f', '-'], sliceYaml('weighted', [['n1', '192.0.2.21'], ['n1', '192.0.2.22'], ['n2', '192.0.2.23'], ['n2', '192.0.2.24']]));
   await waitFor(`zebra: equal weights for ${prefix}`, async () => {
     const h = await zebraNexthops(prefix);
     const ws = h.filter((x) => x.active).map((x) => x.weight ?? 0);
@@ -501,7 +333,7 @@ test('link bandwidth (ETP=Local, 3 endpoints on n1, 1 on n2): FRR weights the ne
 test('deleting a Service (kubectl delete svc) withdraws its prefix at FRR and deletes its ServiceBGPStatus objects', { skip }, async () => {
   const ip = '203.0.113.11';
   const prefix = `${ip}/32`;
-  await kubectl(['apply', '-f', '-'], `${service('gone', [ip], 'Cluster')}---\n${slice('gone', [['n1', '192.0.2.31']])}`);
+  await kubectl(['apply', '-f', '-'], `${serviceYaml('gone', [ip], 'Cluster')}---\n${sliceYaml('gone', [['n1', '192.0.2.31']])}`);
   await bothPaths(prefix);
   await waitFor('a ServiceBGPStatus from each node for gone', async () => ((await bgpStatuses('gone')).length === 2 ? true : undefined));
   const t0 = performance.now();
@@ -517,10 +349,9 @@ test('deleting a Service (kubectl delete svc) withdraws its prefix at FRR and de
 test('BFD 100 ms × 3: SIGSTOP of a speaker removes its next hop at FRR; SIGCONT brings it back; n1 reports BGPSessionDown', { skip }, async () => {
   const prefix = `${WEB.v4}/32`;
   await bothPaths(prefix);
-  const pid = net!.speakers.get('n1')!.pid;
+  const pid = lab!.net.speakers.get('n1')!.pid;
   const t0 = performance.now();
   process.kill(pid, 'SIGSTOP');
-  stopped.add(pid);
   let gone = 0;
   try {
     await waitFor(`${n1}'s path for ${prefix} to go`, async () => ((await pathPeers(prefix)).includes(n1) ? undefined : true), 15_000, 20);
@@ -543,7 +374,6 @@ test('BFD 100 ms × 3: SIGSTOP of a speaker removes its next hop at FRR; SIGCONT
     assert.equal(nb?.peerBfdInfo?.status, 'Down');
   } finally {
     process.kill(pid, 'SIGCONT');
-    stopped.delete(pid);
   }
   await waitFor(`${n1}'s path for ${prefix} back`, async () => ((await pathPeers(prefix)).includes(n1) ? true : undefined), 30_000, 200);
   const down = await waitFor(
@@ -552,7 +382,7 @@ test('BFD 100 ms × 3: SIGSTOP of a speaker removes its next hop at FRR; SIGCONT
     20_000,
     500,
   );
-  const log = net!.speakers
+  const log = lab!.net.speakers
     .get('n1')!
     .output()
     .split('\n')
