@@ -199,3 +199,41 @@ test('caBundle keeper: kicks during a check are coalesced into one follow-up che
   await first;
   assert.equal(keeper.stats.checks, 2);
 });
+
+test('caBundle keeper: a kick during a running check resolves only after the follow-up check, which uses the CA installed meanwhile (webhook readiness race)', async () => {
+  const w = world();
+  w.sync();
+  const caPem: string | undefined = ca;
+  const results: Array<readonly string[]> = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slowIo: WebhookConfigIo = {
+    get: (ref) => w.io.get(ref),
+    async replace(ref, obj) {
+      await gate; // the first write is still in flight when the second kick comes
+      return w.io.replace(ref, obj);
+    },
+  };
+  const keeper = new CaBundleKeeper({ refs, watched: w.watched, io: slowIo, caPem: () => caPem, inject: true, onResult: (p) => results.push(p) });
+  const first = keeper.kick();
+  let secondDone = false;
+  const second = keeper.kick().then(() => (secondDone = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(secondDone, false, 'the second kick waits for the running check and its follow-up');
+  release();
+  await Promise.all([first, second]);
+  assert.equal(secondDone, true);
+  assert.ok(results.length >= 1);
+  assert.deepEqual(results.at(-1), [], 'the last result is the follow-up check, with the caBundle written');
+  assert.equal(w.bundleOf('MutatingWebhookConfiguration'), b64(ca));
+});
+
+test('caBundle keeper: --cert-dir without a CA settles with no problem (nothing to check against); bootstrap mode without a CA reports nothing yet', async () => {
+  const w = world();
+  w.sync();
+  const seen: { certDir?: readonly string[]; bootstrap?: readonly string[] } = {};
+  await new CaBundleKeeper({ refs, watched: w.watched, io: w.io, caPem: () => undefined, inject: false, onResult: (p) => (seen.certDir = p) }).kick();
+  await new CaBundleKeeper({ refs, watched: w.watched, io: w.io, caPem: () => undefined, inject: true, onResult: (p) => (seen.bootstrap = p) }).kick();
+  assert.deepEqual(seen.certDir, []);
+  assert.equal(seen.bootstrap, undefined);
+});

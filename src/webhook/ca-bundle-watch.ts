@@ -49,6 +49,7 @@ export class CaBundleKeeper {
   readonly #o: CaBundleKeeperOptions;
   #running = false;
   #again = false;
+  #current: Promise<void> | undefined;
   #stopped = false;
   #failures = 0;
   #verified = false;
@@ -66,12 +67,19 @@ export class CaBundleKeeper {
   }
 
   /** Asks for a check now (coalesced with one already running). Resolves when that check (or its follow-up) ends. */
-  async kick(): Promise<void> {
-    if (this.#stopped) return;
+  kick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
     if (this.#running) {
+      // Resolves after the follow-up check, which sees what this kick was for (e.g. a CA installed meanwhile):
+      // a caller that announces readiness after it must not act on the running check's older result.
       this.#again = true;
-      return;
+      return this.#current ?? Promise.resolve();
     }
+    this.#current = this.#run();
+    return this.#current;
+  }
+
+  async #run(): Promise<void> {
     this.#running = true;
     clearTimeout(this.#retry);
     this.#retry = undefined;
@@ -105,7 +113,12 @@ export class CaBundleKeeper {
 
   async #check(): Promise<void> {
     const caPem = this.#o.caPem();
-    if (!caPem) return;
+    if (!caPem) {
+      // --cert-dir without a ca.crt: nothing to check the caBundles against (cert-manager's cainjector owns them).
+      // Bootstrap mode: the CA is not loaded yet; the kick after it is installed checks.
+      if (!this.#o.inject) this.#settle([]);
+      return;
+    }
     this.stats.checks++;
     const problems: string[] = [];
     const stale: WebhookConfigRef[] = [];

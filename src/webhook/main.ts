@@ -100,7 +100,8 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
   let phase: string | undefined = 'loading the kubeconfig';
   let cachesSynced = false;
   let tlsProblem: string | undefined = f.certDir ? undefined : 'serving certificate not bootstrapped yet';
-  let caProblems: string[] = [];
+  // Not ready until a check with the serving CA has settled (ca-bundle-watch.ts onResult).
+  let caProblems: string[] = ['caBundle not checked yet'];
   const readiness = () => {
     const reasons: string[] = [];
     if (phase) reasons.push(phase);

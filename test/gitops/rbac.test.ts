@@ -211,10 +211,15 @@ test('the speaker reads what it announces and writes neither Services nor claims
     writes.filter((c) => allowed(objs, 'metallb-speaker', req(c))),
     [],
   );
-  assert.equal(allowed(objs, 'metallb-speaker', req(`get core/secrets ${NS} berth-webhook-cert`)), false);
+  // BGPPeer passwordSecret may name any Secret of the speaker's namespace, so the speaker reads Secrets there (as
+  // MetalLB's speaker Role does), and only there; it never writes one but the memberlist Secret it creates.
+  assert.equal(allowed(objs, 'metallb-speaker', req(`get core/secrets ${NS} bgp-password`)), true);
+  assert.equal(allowed(objs, 'metallb-speaker', req('get core/secrets default any')), false);
+  assert.equal(allowed(objs, 'metallb-speaker', req(`update core/secrets ${NS} berth-webhook-cert`)), false);
+  assert.equal(allowed(objs, 'metallb-speaker', req(`delete core/secrets ${NS} memberlist`)), false);
 });
 
-test('least privilege: no wildcards, Secrets and webhook configurations by name only, pools never written by berth', (t) => {
+test('least privilege: no wildcards, Secrets (but the speaker\'s passwordSecret reads) and webhook configurations by name only, pools never written by berth', (t) => {
   const objs = objects(t);
   if (!objs) return;
   for (const r of objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
@@ -238,9 +243,11 @@ test('least privilege: no wildcards, Secrets and webhook configurations by name 
     'delete core/services default web',
     'create apiextensions.k8s.io/customresourcedefinitions',
   ];
+  // The speaker reads the Secrets of its own namespace (BGPPeer passwordSecret: any name, as MetalLB's speaker Role).
+  const speakerReads = new Set([`get core/secrets ${NS} some-other-secret`, `list core/secrets ${NS}`]);
   for (const sa of ['metallb-controller', 'metallb-speaker']) {
     assert.deepEqual(
-      denied.filter((c) => allowed(objs, sa, req(c))),
+      denied.filter((c) => (sa !== 'metallb-speaker' || !speakerReads.has(c)) && allowed(objs, sa, req(c))),
       [],
       sa,
     );
