@@ -1,6 +1,7 @@
 // The speaker's metrics (docs/metrics.md): MetalLB's names and labels (spec metallb-compat.md §7; MetalLB
 // speaker/main.go, internal/layer2/stats.go) and berth's own layer-2 figures.
-//   metallb_speaker_announced{service,protocol,node,ip}   gauge 1 while this node announces ip for service
+//   metallb_speaker_announced{service,protocol,node,ip}   gauge 1 while this node announces ip for service, protocol
+//                                                        layer2 (speaker.ts) or bgp (bgp-announced.ts)
 //   metallb_layer2_requests_received{ip}                 counter: ARP requests / Neighbor Solicitations for ip
 //   metallb_layer2_responses_sent{ip}                    counter: ARP replies / Neighbor Advertisements sent
 //   metallb_layer2_gratuitous_sent{ip}                   counter: gratuitous ARP / unsolicited NA packets sent
@@ -107,8 +108,8 @@ export function speakerMetrics(
     layer2From(stats) {
       source = stats;
     },
-    announced(service, ip, on) {
-      const labels = { service, protocol: 'layer2', node, ip };
+    announced(service, ip, on, protocol = 'layer2') {
+      const labels = { service, protocol, node, ip };
       if (on) announced.set(labels, 1);
       else announced.remove(labels);
     },

@@ -7,7 +7,8 @@
 // What it wires (moved as is from main.ts): sessions and routes of this node's plan (BgpPlanner → BgpSpeaker.sync sends
 // only the changes), BFD for peers with a bfdProfile (UDP 3784 bound on the first one), this node's ServiceBGPStatus
 // objects (written on change) and the session Events on the BGPPeer (bgp-status.ts), the metallb_bgp_* and
-// metallb_bfd_* metrics. passwordSecret values are read when the Config changes.
+// metallb_bfd_* metrics, metallb_speaker_announced{protocol="bgp"} and nodeAssigned (bgp-announced.ts). passwordSecret
+// values are read when the Config changes.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { OwnerReference } from '../api/object.ts';
@@ -21,6 +22,8 @@ import { BfdServer } from './bfd/udp.ts';
 import { BgpPlanner, type BgpWorld } from './bgp-plan.ts';
 import { BgpSpeaker, bgpMetrics } from './bgp-speaker.ts';
 import { BgpStatusWriter, kubeBgpStatusPort, sessionEvents } from './bgp-status.ts';
+import { BgpAnnouncements } from './bgp-announced.ts';
+import type { SpeakerMetricsPort } from './speaker.ts';
 
 /** What the BGP half needs from the speaker process. */
 export interface BgpMainOptions {
@@ -42,6 +45,10 @@ export interface BgpMainOptions {
   owner?: OwnerReference[];
   /** One API write done (metallb_k8s_client_updates_total / update_errors_total). */
   update: (ok: boolean) => void;
+  /** metallb_speaker_announced (protocol bgp): the speaker's metrics (src/metrics/speaker-metrics.ts). */
+  metrics?: Pick<SpeakerMetricsPort, 'announced'>;
+  /** The Service informer: nodeAssigned Events name the cached Service's uid. */
+  services?: Informer;
 }
 
 /** The running BGP half: `sync` after every plan, `close` on SIGTERM. */
@@ -105,6 +112,19 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
   };
   // Incremental: only Services whose view or endpoints changed are replanned (bgp-plan.ts BgpPlanner).
   const planner = new BgpPlanner();
+  const announcements = new BgpAnnouncements({
+    node: self,
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    events: o.events,
+    serviceRef: (key) => {
+      const s = o.services?.getByKey(key);
+      const i = key.indexOf('/');
+      const uid = s?.metadata?.uid;
+      const rv = s?.metadata?.resourceVersion;
+      return { kind: 'Service', apiVersion: 'v1', namespace: key.slice(0, i), name: key.slice(i + 1), ...(uid ? { uid } : {}), ...(rv ? { resourceVersion: rv } : {}) };
+    },
+    log: (fields, m) => logger.info(fields, m),
+  });
   return {
     sync(world) {
       const plan = planner.plan(world, self);
@@ -126,6 +146,7 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
           .finally(() => queued--);
       }
       bgpStatus.set(plan.statuses);
+      announcements.update(plan.decisions);
     },
     async close() {
       unsubscribe();

@@ -532,6 +532,8 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
           bgpPeers: configInformers.bgpPeers!,
           ...(podOwner ? { owner: podOwner } : {}),
           update: (ok) => sm.update(ok),
+          metrics: sm,
+          services,
         });
         speaker.changed();
         return bgpMain;

@@ -91,7 +91,8 @@ export interface L2StatusPort {
 
 /** The speaker's metrics (src/metrics/speaker-metrics.ts). */
 export interface SpeakerMetricsPort {
-  announced(service: string, ip: string, on: boolean): void;
+  /** metallb_speaker_announced{service,protocol,node,ip}: 1 while on, removed when off (protocol default `layer2`). */
+  announced(service: string, ip: string, on: boolean, protocol?: 'layer2' | 'bgp'): void;
   ownerChanged(): void;
   failover(seconds: number): void;
   conflict(ip: string, on: boolean): void;
@@ -136,9 +137,9 @@ const realTimers: Timers = {
   clear: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-/** MetalLB's nodeAssigned message (speaker/main.go). */
-export function nodeAssignedMessage(node: string): string {
-  return `announcing from node "${node}" with protocol "layer2"`;
+/** MetalLB's nodeAssigned message (speaker/main.go handleService: `announcing from node %q with protocol %q`). */
+export function nodeAssignedMessage(node: string, protocol: 'layer2' | 'bgp' = 'layer2'): string {
+  return `announcing from node "${node}" with protocol "${protocol}"`;
 }
 
 /** MetalLB's announceFailed message (speaker/layer2_controller.go, spec §5.2). */
