@@ -97,11 +97,6 @@ export function parsePeer(
     for (const [field, set, why] of [
       ['bfdProfile', (spec.bfdProfile ?? '') !== '', 'BFD over the link-local is not implemented'],
       [
-        'password',
-        (spec.password ?? '') !== '' || !!spec.passwordSecret?.name,
-        'TCP MD5 on a discovered link-local is not implemented',
-      ],
-      [
         'sourceAddress',
         (spec.sourceAddress ?? '') !== '',
         "the session runs from the interface's link-local",

@@ -652,8 +652,8 @@ test('interface (unnumbered): dials the router found on the interface, sends RAs
     /peerAddress "198.51.100.1" and interface "eth1" are exclusive/,
   );
   assert.throws(
-    () => new BgpSession({ peerAddress: '', interface: 'eth1', password: 'x', localAsn: 1, peerAsn: 2, log }),
-    /password is not supported with interface/,
+    () => new BgpSession({ peerAddress: '', interface: 'eth1', passive: true, localAsn: 1, peerAsn: 2, log }),
+    /passive is not supported with interface/,
   );
 });
 

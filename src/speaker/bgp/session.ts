@@ -90,7 +90,8 @@ export interface BgpSessionOptions {
    * Advertisements on this interface. Each connect attempt dials its link-local address as the kernel learned it
    * (unnumbered.ts routerLinkLocal; none yet: the attempt fails and backs off); the session sends RAs with Router
    * Lifetime 0 on the interface so the router learns ours, and offers the Extended Next Hop capability (RFC 8950),
-   * so IPv4 routes carry the node's IPv6 next hop when the router agrees. Active only; no localAddress, password.
+   * so IPv4 routes carry the node's IPv6 next hop when the router agrees. Active only; no localAddress. A `password`
+   * is set for the discovered link-local (without its zone: TCP_MD5SIG keys match the address on any interface).
    */
   interface?: string;
   /** Finds the router on `interface`, `fe80::…%<if>` (default unnumbered.ts routerLinkLocal). */
@@ -292,7 +293,6 @@ export class BgpSession extends EventEmitter {
         );
       for (const [k, v] of [
         ['localAddress', o.localAddress],
-        ['password', o.password || undefined],
         ['passive', o.passive || undefined],
       ] as const)
         if (v !== undefined) throw new TypeError(`${k} is not supported with interface (BGP unnumbered)`);
@@ -612,7 +612,10 @@ export class BgpSession extends EventEmitter {
         : password || ttl !== undefined || device !== undefined
           ? openTcpSocket({
               family,
-              ...(password ? { md5: { peer: { address: this.peerAddress }, key: password } } : {}),
+              // The key is matched on the address alone: a link-local's zone (unnumbered) is not part of it.
+              ...(password
+                ? { md5: { peer: { address: this.peerAddress.split('%')[0]! }, key: password } }
+                : {}),
               ...(ttl !== undefined ? { ttl } : {}),
               ...(device !== undefined ? { device } : {}),
             })
