@@ -1,6 +1,10 @@
 // PacketSocket: one AF_PACKET SOCK_RAW socket bound to (ifindex, ethertype), read on Node's own event loop.
 //
-// Receive: a uv_poll on Node's loop (no thread). Each wake-up drains what is pending (at most kMaxFramesPerWake
+// Receive: a uv_poll on Node's loop, until the native ARP answer is turned on (setArpAnswers): from then on a
+// dedicated thread of this socket (the answer thread, 64 KiB stack, every signal blocked) blocks in poll(2) on the
+// socket, answers ARP requests from the sets JS gave it, and queues every other frame for JS, handed over through a
+// uv_async (one batch per loop turn): an answer never waits for Node's event loop (JS work, GC pauses, timers).
+// Before that: Each wake-up drains what is pending (at most kMaxFramesPerWake
 // frames, then yields to the loop: the poll is level-triggered and comes back) and hands JS ONE batch: a Buffer
 // holding the frames back to back and a Uint32Array of their end offsets, through one MakeCallback. Frames come
 // from a PACKET_RX_RING (TPACKET_V2: per-frame slots in memory shared with the kernel, so no system call per frame
@@ -17,6 +21,10 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -25,7 +33,9 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -157,6 +167,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       return;
     }
     poll_->data = this;
+    loop_ = loop;
     fd_ = fd;
     ifindex_ = static_cast<int>(ifindex);
     rc = uv_poll_start(poll_, UV_READABLE, &PacketSocket::OnPoll);
@@ -295,6 +306,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsBuffer() ||
         info[0].As<Napi::Buffer<uint8_t>>().Length() % 4 != 0 || info[1].As<Napi::Buffer<uint8_t>>().Length() % 4 != 0)
       return ThrowType(env, "setArpAnswers(announced: Buffer, watched: Buffer): IPv4 addresses of 4 bytes each");
+    std::unique_lock<std::mutex> lock(mu_);
     FoldArpCounts();
     auto load = [](Napi::Buffer<uint8_t> b, std::vector<uint32_t>& out) {
       out.clear();
@@ -318,6 +330,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       reply_index_.resize(kMaxFramesPerWake);
       reply_stamp_.resize(kMaxFramesPerWake);
     }
+    lock.unlock();
+    if (!thread_on_ && !thread_failed_ && fd_ >= 0 && poll_ != nullptr) StartAnswerThread();
     return env.Undefined();
   }
 
@@ -329,12 +343,14 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   // [25] = the sum of their delays in µs.
   Napi::Value ArpAnswerDelays(const Napi::CallbackInfo& info) {
     Napi::Float64Array delays = Napi::Float64Array::New(info.Env(), kDelayBuckets + 2);
+    std::lock_guard<std::mutex> lock(mu_);
     for (size_t k = 0; k < kDelayBuckets + 2; k++) delays[k] = delay_[k];
     return delays;
   }
 
   Napi::Value TakeArpAnswerStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    std::lock_guard<std::mutex> lock(mu_);
     FoldArpCounts();
     Napi::Uint32Array counts = Napi::Uint32Array::New(env, arp_pending_.size() * 3);
     size_t i = 0;
@@ -356,7 +372,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   // every frame (microseconds since the epoch, CLOCK_REALTIME; ring only, else 0), as onFrames' third argument.
   Napi::Value SetTimestamps(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsBoolean()) return ThrowType(info.Env(), "setTimestamps(on: boolean)");
-    timestamps_ = info[0].As<Napi::Boolean>().Value();
+    timestamps_.store(info[0].As<Napi::Boolean>().Value(), std::memory_order_relaxed);
     return info.Env().Undefined();
   }
 
@@ -410,20 +426,30 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   Napi::Value Statistics(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CollectStatistics();
+    uint64_t answered, dropped;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      answered = total_answered_;
+      dropped = q_dropped_;
+    }
     Napi::Object o = Napi::Object::New(env);
     o.Set("packets", Napi::Number::New(env, static_cast<double>(stat_packets_)));
-    o.Set("drops", Napi::Number::New(env, static_cast<double>(stat_drops_)));
-    o.Set("arpAnswered", Napi::Number::New(env, static_cast<double>(total_answered_)));
+    o.Set("drops", Napi::Number::New(env, static_cast<double>(stat_drops_ + dropped)));
+    o.Set("arpAnswered", Napi::Number::New(env, static_cast<double>(answered)));
     return o;
   }
 
   // ref()/unref(): whether the open socket keeps Node's event loop alive (default: it does).
   Napi::Value Ref(const Napi::CallbackInfo& info) {
+    unref_ = false;
     if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (async_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
     return info.Env().Undefined();
   }
   Napi::Value Unref(const Napi::CallbackInfo& info) {
+    unref_ = true;
     if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (async_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
     return info.Env().Undefined();
   }
 
@@ -485,6 +511,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       hook_ = false;
       napi_remove_env_cleanup_hook(Env(), &PacketSocket::CleanupHook, this);
     }
+    StopAnswerThread(teardown);
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       poll_->data = nullptr;
@@ -542,6 +569,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     size_t total = 0;
     unsigned slots = 0, wanted = 0, answered = 0;
     kinds_.clear();
+    std::unique_lock<std::mutex> lock(mu_);  // uncontended: no answer thread runs while the uv_poll does
     for (unsigned idx = ring_head_; slots < ring_frame_nr_ && wanted < kMaxFramesPerWake &&
                                     answered < static_cast<unsigned>(kMaxFramesPerWake);) {
       auto* hdr = Slot(idx);
@@ -562,8 +590,9 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       slots++;
       idx = idx + 1 == ring_frame_nr_ ? 0 : idx + 1;
     }
-    if (slots == 0) return;
     if (answered > 0) SendReplies(answered);
+    lock.unlock();
+    if (slots == 0) return;
     Napi::HandleScope scope(env);
     Napi::Buffer<uint8_t> batch;
     Napi::Uint32Array ends;
@@ -572,7 +601,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (wanted > 0) {
       batch = Napi::Buffer<uint8_t>::New(env, total);
       ends = Napi::Uint32Array::New(env, wanted);
-      if (timestamps_) stamps = Napi::Float64Array::New(env, wanted);
+      if (timestamps_.load(std::memory_order_relaxed)) stamps = Napi::Float64Array::New(env, wanted);
       out = batch.Data();
     }
     size_t at = 0;
@@ -584,7 +613,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         if (n < wanted && at + len <= total) {
           std::memcpy(out + at, reinterpret_cast<uint8_t*>(hdr) + hdr->tp_mac, len);
           at += len;
-          if (timestamps_) stamps[n] = StampMicros(hdr);
+          if (!stamps.IsEmpty()) stamps[n] = StampMicros(hdr);
           ends[n++] = static_cast<uint32_t>(at);
         }
       }
@@ -672,9 +701,13 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
   void ReportSendError(Napi::Env env) {
-    if (send_errno_ == 0) return;
-    int err = send_errno_;
-    send_errno_ = 0;
+    int err;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      err = send_errno_;
+      send_errno_ = 0;
+    }
+    if (err == 0) return;
     Report(SystemError(env, err, "sendmmsg", ifname_).Value());
   }
 
@@ -713,6 +746,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     staged_ends_.clear();
     int error = 0;
     unsigned answered = 0;
+    std::unique_lock<std::mutex> lock(mu_);  // uncontended: no answer thread runs while the uv_poll does
     for (int i = 0; i < kMaxFramesPerWake && fd_ >= 0; i++) {
       struct sockaddr_ll from;
       socklen_t fromlen = sizeof from;
@@ -740,6 +774,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       staged_ends_.push_back(static_cast<uint32_t>(staged_.size()));
     }
     if (answered > 0) SendReplies(answered);
+    lock.unlock();
     Napi::HandleScope scope(env);
     if (!staged_ends_.empty()) {
       Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(env, staged_.data(), staged_.size());
@@ -753,7 +788,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
   void Deliver(Napi::Env env, Napi::Buffer<uint8_t> batch, Napi::Uint32Array ends, Napi::Float64Array stamps) {
-    if (timestamps_) {
+    if (timestamps_.load(std::memory_order_relaxed)) {
       if (stamps.IsEmpty()) stamps = Napi::Float64Array::New(env, ends.ElementLength());
       on_frame_.MakeCallback(Value(), {batch, ends, stamps}, *context_);
     } else {
@@ -770,6 +805,266 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
   }
 
+
+  // ---- The answer thread (started by the first setArpAnswers) ----
+  //
+  // Ownership while it runs: the thread alone reads the socket and the ring (ring_head_, buf_) and uses the reply
+  // buffers; mu_ guards what both sides touch: the answer sets and their counters, delay_, send_errno_,
+  // total_answered_ and the queue for JS (q_*). JS is never called with mu_ held. The thread does not allocate
+  // (the queue's buffers are reserved before it starts, frames beyond them are dropped and counted), so glibc
+  // gives it no malloc arena of its own.
+
+  static constexpr size_t kQueueBytes = 256u << 10;   // frames waiting for JS, per buffer (two: double-buffered)
+  static constexpr size_t kQueueFrames = 4096;
+  static constexpr size_t kThreadStack = 64u << 10;
+  static constexpr size_t kMaxQueuedErrors = 8;
+
+  // Moves the socket from the uv_poll to a thread of its own; on any failure the uv_poll keeps running (and the
+  // native answer runs there, on the event loop, as before).
+  void StartAnswerThread() {
+    thread_failed_ = true;  // until it runs
+    if (loop_ == nullptr) return;
+    if (ring_ == nullptr && buf_.empty()) buf_.resize(kMaxFrame);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0) return;
+    auto* async = new uv_async_t;
+    if (uv_async_init(loop_, async, &PacketSocket::OnAsync) != 0) {
+      delete async;  // never registered with the loop
+      ::close(efd);
+      return;
+    }
+    async->data = this;
+    if (unref_) uv_unref(reinterpret_cast<uv_handle_t*>(async));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto* q : {&q_frames_, &d_frames_}) q->reserve(kQueueBytes);
+      for (auto* q : {&q_ends_, &d_ends_}) q->reserve(kQueueFrames);
+      for (auto* q : {&q_stamps_, &d_stamps_}) q->reserve(kQueueFrames);
+    }
+    uv_poll_stop(poll_);
+    wake_fd_ = efd;
+    async_ = async;
+    stop_.store(false, std::memory_order_relaxed);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, kThreadStack);  // the thread uses a few KiB; untouched pages are not resident
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);  // the new thread inherits it: signals go to Node's threads
+    int rc = pthread_create(&thread_, &attr, &PacketSocket::ThreadMain, this);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+      async_ = nullptr;
+      wake_fd_ = -1;
+      async->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(async), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      ::close(efd);
+      uv_poll_start(poll_, UV_READABLE, &PacketSocket::OnPoll);
+      return;
+    }
+    thread_on_ = true;
+    thread_failed_ = false;
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+
+  // Stops and joins the thread (it wakes from poll(2) on the eventfd), then closes the uv_async: after it no frame
+  // or error of the thread reaches JS. teardown: see Shutdown.
+  void StopAnswerThread(bool teardown) {
+    if (thread_on_) {
+      stop_.store(true, std::memory_order_release);
+      uint64_t one = 1;
+      ssize_t w;
+      do {
+        w = ::write(wake_fd_, &one, sizeof one);
+      } while (w < 0 && errno == EINTR);
+      pthread_join(thread_, nullptr);
+      thread_on_ = false;
+    }
+    if (wake_fd_ >= 0) {
+      ::close(wake_fd_);
+      wake_fd_ = -1;
+    }
+    if (async_ != nullptr) {
+      async_->data = nullptr;
+      if (teardown) {
+        uv_close(reinterpret_cast<uv_handle_t*>(async_), nullptr);
+      } else {
+        uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      }
+      async_ = nullptr;
+    }
+  }
+
+  static void* ThreadMain(void* arg) {
+    static_cast<PacketSocket*>(arg)->AnswerLoop();
+    return nullptr;
+  }
+
+  void AnswerLoop() {
+    struct pollfd fds[2];
+    fds[0].fd = fd_;
+    fds[0].events = POLLIN;
+    fds[1].fd = wake_fd_;
+    fds[1].events = POLLIN;
+    while (!stop_.load(std::memory_order_acquire)) {
+      fds[0].revents = fds[1].revents = 0;
+      int rc = ::poll(fds, 2, -1);
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        QueueError(errno, "poll");
+        return;
+      }
+      if (stop_.load(std::memory_order_acquire)) return;
+      if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+        // As in Drain: ENETDOWN when the link goes down (the socket works again once it is up), ENODEV when it is
+        // deleted (the owner closes it). SO_ERROR reads and clears it.
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        if (!(fds[0].revents & POLLNVAL) && getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+          QueueError(soerr, "recvfrom");
+        } else if (!(fds[0].revents & POLLIN)) {
+          QueueError(fds[0].revents & POLLNVAL ? EBADF : EIO, "poll");
+          return;  // nothing to read and nothing to clear: polling on would spin
+        }
+      }
+      if (fds[0].revents & POLLIN) {
+        if (ring_ != nullptr) {
+          ThreadDrainRing();
+        } else {
+          ThreadDrainRecv();
+        }
+      }
+    }
+  }
+
+  // Every slot the kernel has handed over: answered, ignored or queued for JS, and given back at once.
+  void ThreadDrainRing() {
+    bool wake_js = false;
+    std::lock_guard<std::mutex> lock(mu_);
+    unsigned answered = 0;
+    for (unsigned slots = 0; slots < ring_frame_nr_; slots++) {
+      auto* hdr = Slot(ring_head_);
+      if ((__atomic_load_n(&hdr->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+      size_t len = Wanted(hdr);
+      if (len > 0) {
+        const uint8_t* f = reinterpret_cast<const uint8_t*>(hdr) + hdr->tp_mac;
+        int a = ArpAnswer(f, len, answered);
+        if (a >= 0) {
+          reply_stamp_[answered++] = StampMicros(hdr);
+        } else if (a == kToJs) {
+          Enqueue(f, len, StampMicros(hdr));
+          wake_js = true;
+        }
+      }
+      __atomic_store_n(&hdr->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
+      ring_head_ = ring_head_ + 1 == ring_frame_nr_ ? 0 : ring_head_ + 1;
+      if (answered == static_cast<unsigned>(kMaxFramesPerWake)) {
+        SendReplies(answered);
+        answered = 0;
+      }
+    }
+    if (answered > 0) SendReplies(answered);
+    if (wake_js || send_errno_ != 0) uv_async_send(async_);
+  }
+
+  // Without a ring: recvfrom() until EAGAIN (at most kMaxFramesPerWake frames per wake-up).
+  void ThreadDrainRecv() {
+    bool wake_js = false;
+    std::lock_guard<std::mutex> lock(mu_);
+    unsigned answered = 0;
+    for (int i = 0; i < kMaxFramesPerWake; i++) {
+      struct sockaddr_ll from;
+      socklen_t fromlen = sizeof from;
+      ssize_t n = recvfrom(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT, reinterpret_cast<struct sockaddr*>(&from),
+                           &fromlen);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          QueueErrorLocked(errno, "recvfrom");
+          wake_js = true;
+        }
+        break;
+      }
+      if (from.sll_pkttype == PACKET_OUTGOING) continue;
+      int a = ArpAnswer(buf_.data(), static_cast<size_t>(n), answered);
+      if (a >= 0) {
+        reply_stamp_[answered++] = 0;
+      } else if (a == kToJs) {
+        Enqueue(buf_.data(), static_cast<size_t>(n), 0);
+        wake_js = true;
+      }
+    }
+    if (answered > 0) SendReplies(answered);
+    if (wake_js || send_errno_ != 0) uv_async_send(async_);
+  }
+
+  // mu_ held. A frame for JS into the queue; a full queue (JS stalled) drops it, counted in statistics().drops.
+  void Enqueue(const uint8_t* f, size_t len, double stamp) {
+    if (q_ends_.size() >= kQueueFrames || q_frames_.size() + len > kQueueBytes) {
+      q_dropped_++;
+      return;
+    }
+    q_frames_.insert(q_frames_.end(), f, f + len);
+    q_ends_.push_back(static_cast<uint32_t>(q_frames_.size()));
+    q_stamps_.push_back(stamp);
+  }
+
+  void QueueError(int err, const char* syscall) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      QueueErrorLocked(err, syscall);
+    }
+    uv_async_send(async_);
+  }
+
+  void QueueErrorLocked(int err, const char* syscall) {
+    if (q_error_count_ < kMaxQueuedErrors) q_errors_[q_error_count_++] = {err, syscall};
+  }
+
+  static void OnAsync(uv_async_t* handle) {
+    auto* self = static_cast<PacketSocket*>(handle->data);
+    if (self != nullptr) self->DeliverQueued();
+  }
+
+  // On Node's loop: everything the thread queued since the last call, as one batch, then its errors.
+  void DeliverQueued() {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    std::pair<int, const char*> errors[kMaxQueuedErrors];
+    size_t error_count;
+    int send_err;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      q_frames_.swap(d_frames_);
+      q_ends_.swap(d_ends_);
+      q_stamps_.swap(d_stamps_);
+      error_count = q_error_count_;
+      for (size_t i = 0; i < error_count; i++) errors[i] = q_errors_[i];
+      q_error_count_ = 0;
+      send_err = send_errno_;
+      send_errno_ = 0;
+    }
+    if (!d_ends_.empty()) {
+      Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::Copy(env, d_frames_.data(), d_frames_.size());
+      Napi::Uint32Array ends = Napi::Uint32Array::New(env, d_ends_.size());
+      std::memcpy(ends.Data(), d_ends_.data(), d_ends_.size() * sizeof(uint32_t));
+      Napi::Float64Array stamps;
+      if (timestamps_.load(std::memory_order_relaxed)) {
+        stamps = Napi::Float64Array::New(env, d_stamps_.size());
+        std::memcpy(stamps.Data(), d_stamps_.data(), d_stamps_.size() * sizeof(double));
+      }
+      d_frames_.clear();  // capacity kept: the thread swaps them back in
+      d_ends_.clear();
+      d_stamps_.clear();
+      Deliver(env, batch, ends, stamps);
+    }
+    if (send_err != 0) Report(SystemError(env, send_err, "sendmmsg", ifname_).Value());
+    for (size_t i = 0; i < error_count; i++) Report(SystemError(env, errors[i].first, errors[i].second, ifname_).Value());
+  }
+
   static constexpr int kToJs = -2;
   static constexpr int kIgnored = -1;
   static constexpr uint8_t kSkip = 0, kDeliver = 1;
@@ -780,7 +1075,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   uint8_t mac_[6] = {0, 0, 0, 0, 0, 0};
   // Native ARP answering (SetArpAnswers): sorted sets, per-index counters, reused reply buffers.
   bool arp_on_ = false;
-  bool timestamps_ = false;
+  std::atomic<bool> timestamps_{false};
   int send_errno_ = 0;
   std::vector<uint32_t> arp_announced_, arp_watched_;
   std::vector<uint32_t> arp_answered_, arp_failed_;
@@ -807,6 +1102,22 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   uint64_t stat_drops_ = 0;
   uint64_t total_answered_ = 0;
   uv_poll_t* poll_ = nullptr;
+  // The answer thread (StartAnswerThread) and its queue for JS: q_* filled by the thread, d_* drained on the loop.
+  uv_loop_t* loop_ = nullptr;
+  uv_async_t* async_ = nullptr;
+  pthread_t thread_{};
+  bool thread_on_ = false;
+  bool thread_failed_ = false;
+  bool unref_ = false;
+  int wake_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<uint8_t> q_frames_, d_frames_;
+  std::vector<uint32_t> q_ends_, d_ends_;
+  std::vector<double> q_stamps_, d_stamps_;
+  std::pair<int, const char*> q_errors_[kMaxQueuedErrors];
+  size_t q_error_count_ = 0;
+  uint64_t q_dropped_ = 0;
   bool referenced_ = false;
   bool hook_ = false;
   Napi::FunctionReference on_frame_;

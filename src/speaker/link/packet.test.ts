@@ -441,15 +441,20 @@ test(
     const addonPath = fileURLToPath(
       new URL('../../../native/build/Release/berth_native.node', import.meta.url),
     );
-    for (const [close, ring] of [
-      [false, undefined],
-      [true, undefined],
-      [false, { frames: 64, frameSize: 256 }],
-      [true, { frames: 64, frameSize: 256 }],
+    for (const [close, ring, arp] of [
+      [false, undefined, false],
+      [true, undefined, false],
+      [false, { frames: 64, frameSize: 256 }, false],
+      [true, { frames: 64, frameSize: 256 }, false],
+      // with the native ARP answer on, the socket's answer thread is joined on close and on the worker's exit
+      [false, undefined, true],
+      [false, { frames: 64, frameSize: 256 }, true],
+      [true, { frames: 64, frameSize: 256 }, true],
     ] as const) {
       const worker = `
         const n = require(${JSON.stringify(addonPath)});
         const s = new n.PacketSocket('lo', 0x88b5, () => {}, () => {}, ${JSON.stringify(ring)});
+        ${arp ? 's.setArpAnswers(Buffer.from([198, 51, 100, 10]), Buffer.alloc(0));' : ''}
         ${close ? 's.close();' : ''}
         setTimeout(() => process.exit(0), ${close ? 0 : 20});`;
       const main = `
@@ -459,13 +464,87 @@ test(
       assert.equal(
         r.signal,
         null,
-        `close=${close} ring=${JSON.stringify(ring)}: killed by ${r.signal}; ${r.stderr}`,
+        `close=${close} ring=${JSON.stringify(ring)} arp=${arp}: killed by ${r.signal}; ${r.stderr}`,
       );
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /worker exit 0/);
     }
   },
 );
+
+for (const ring of [true, false])
+  test(
+    `setArpAnswers (${ring ? 'ring' : 'recvfrom'}): ARP requests are answered while the JS thread is blocked (the answer thread does not wait for the event loop)`,
+    { skip: root ? false : 'needs root (CAP_NET_RAW)', timeout: 60_000 },
+    async () => {
+      const { Worker } = await import('node:worker_threads');
+      const addonPath = fileURLToPath(
+        new URL('../../../native/build/Release/berth_native.node', import.meta.url),
+      );
+      const toJs: Buffer[] = [];
+      const rx = openPacketSocket({
+        ifname: 'lo',
+        ethertype: 0x0806,
+        ring: ring ? undefined : false,
+        onFrame: (f) => void toJs.push(Buffer.from(f)),
+      });
+      // go: the worker may send; done: how many replies for 198.51.100.10 the worker has received.
+      const shared = new Int32Array(new SharedArrayBuffer(8));
+      const N = 50;
+      // The requester: a worker thread with its own event loop and socket, sending N requests for 198.51.100.10
+      // from 02:00:00:77:00:02 (its own, from-us copies on lo are skipped by oper) and counting the replies.
+      const src = `
+        const { workerData, parentPort } = require('node:worker_threads');
+        const shared = workerData.shared;
+        const n = require(workerData.addonPath);
+        const sha = Buffer.from('020000770002', 'hex');
+        let got = 0;
+        const s = new n.PacketSocket('lo', 0x0806, (batch, ends) => {
+          let start = 0;
+          for (const end of ends) {
+            const f = batch.subarray(start, end);
+            start = end;
+            if (f.length >= 42 && f.readUInt16BE(20) === 2 && f.subarray(32, 38).equals(sha) &&
+                f.subarray(28, 32).equals(Buffer.from([198, 51, 100, 10]))) got++;
+          }
+          Atomics.store(shared, 1, got);
+          if (got >= ${N}) { Atomics.notify(shared, 1); s.close(); }
+        }, () => {});
+        parentPort.postMessage('ready');
+        Atomics.wait(shared, 0, 0, 30000);
+        for (let i = 0; i < ${N}; i++) {
+          const f = Buffer.alloc(42);
+          f.fill(0xff, 0, 6); sha.copy(f, 6); f.writeUInt16BE(0x0806, 12);
+          Buffer.from('0001080006040001', 'hex').copy(f, 14); sha.copy(f, 22);
+          Buffer.from([192, 0, 2, 1 + (i % 200)]).copy(f, 28); Buffer.from([198, 51, 100, 10]).copy(f, 38);
+          s.send(f);
+        }`;
+      const worker = new Worker(src, { eval: true, workerData: { shared, addonPath } });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          worker.once('message', () => resolve());
+          worker.once('error', reject);
+        });
+        rx.setArpAnswers(['198.51.100.10'], ['198.51.100.10']);
+        // Block this thread (its event loop with it) until the worker has every reply, or 20 s.
+        Atomics.store(shared, 0, 1);
+        Atomics.notify(shared, 0);
+        let waited: string = 'ok';
+        while (Atomics.load(shared, 1) < N && (waited = Atomics.wait(shared, 1, Atomics.load(shared, 1), 20_000)) !== 'timed-out');
+        assert.equal(
+          Atomics.load(shared, 1),
+          N,
+          `replies received while the JS thread was blocked (${waited}): the answer waited for the event loop`,
+        );
+        assert.equal(rx.stats().answeredNatively, N);
+        const st = rx.takeArpAnswerStats();
+        assert.equal(st.perIp.get('198.51.100.10')?.answered, N);
+      } finally {
+        await worker.terminate();
+        rx.close();
+      }
+    },
+  );
 
 for (const variant of [
   { native: true, filter: false },
