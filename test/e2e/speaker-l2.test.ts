@@ -10,6 +10,8 @@
 //     (made with ping) follow the gratuitous ARP / unsolicited NA.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Resources } from '../../src/kube/resources.ts';
+import { SPEAKER_NAMESPACE } from '../../src/lab/network/network.ts';
 import { ip } from '../../src/lab/network/topology.ts';
 import { l2SkipReason, startL2Lab, until, type L2Lab } from './speaker-l2-harness.ts';
 
@@ -33,6 +35,19 @@ before(async () => {
 after(async () => {
   await l?.stop();
 });
+
+/** IPs of the barrier Services (one per node), outside those the tests ask for. */
+const BARRIER = (i: number): string => `198.51.100.${210 + i}`;
+
+/** The ServiceL2Status objects the speakers wrote: Service name (namespace default) and node, from their labels. */
+async function l2Statuses(): Promise<Array<{ service: string; node: string }>> {
+  const r = await l!.client.list(Resources.serviceL2Statuses, { namespace: SPEAKER_NAMESPACE });
+  if (!r.ok) throw new Error(`listing ServiceL2Status: ${r.error.message}`);
+  return r.value.items.map((o) => ({
+    service: o.metadata?.labels?.['metallb.io/service-name'] ?? '',
+    node: o.metadata?.labels?.['metallb.io/node'] ?? '',
+  }));
+}
 
 /** Waits until exactly `want` answers ARP for `ip` (arping -b: every announcer can answer each request). */
 async function arpAnswers(ip4: string, want: string[], timeoutMs = 20_000): Promise<void> {
@@ -85,10 +100,30 @@ test('a Service without ready endpoints is not announced; it is once an endpoint
     { node: 'n2', ready: false },
   ]);
   await lab.waitForIngress('noep', NOEP);
-  await new Promise((r) => setTimeout(r, 1500)); // the speakers have seen it (they announced V4 within this time)
+  // No sleep: a barrier. Each node k gets a Service of its own (ETP Local, its one ready endpoint on k), created after
+  // noep's Service, ingress and EndpointSlice: each informer delivers in write order, so once every node reports its
+  // barrier Service in a ServiceL2Status, every speaker has planned with noep's not-ready endpoints in its caches.
+  const nodes = [...lab.macs.keys()];
+  for (const [i, node] of nodes.entries()) {
+    await lab.createService(`bar-${node}`, [BARRIER(i)], { etp: 'Local' });
+    await lab.setEndpoints(`bar-${node}`, [{ node, ready: true }]);
+  }
+  await until(
+    `every node to report its barrier Service in a ServiceL2Status (${nodes.join(', ')})`,
+    async () => {
+      const st = await l2Statuses();
+      return nodes.every((n) => st.some((x) => x.service === `bar-${n}` && x.node === n)) ? st : undefined;
+    },
+    30_000,
+    300,
+  );
+  const reported = (await l2Statuses()).filter((x) => x.service === 'noep');
+  assert.deepEqual(reported, [], 'a node reports announcing a Service with no ready endpoint');
   assert.deepEqual(await lab.arping(NOEP, 2), [], 'a Service with no ready endpoint was answered for');
   await lab.setEndpoints('noep', [{ node: 'n1', ready: true }]);
-  await arpAnswers(NOEP, [lab.macs.get(lab.order(NOEP)[0]!)!]);
+  const owner = lab.order(NOEP)[0]!;
+  await until(`a ServiceL2Status of noep from ${owner}`, async () => ((await l2Statuses()).some((x) => x.service === 'noep' && x.node === owner) ? true : undefined), 30_000, 300);
+  await arpAnswers(NOEP, [lab.macs.get(owner)!]);
   await lab.setEndpoints('noep', [{ node: 'n1', ready: false }]);
   await arpAnswers(NOEP, []);
 });
