@@ -39,6 +39,8 @@ export class WorkQueue {
   readonly #queued = new Set<string>();
   readonly #active = new Set<string>();
   readonly #dirty = new Set<string>();
+  /** Keys added with respectBackoff while being processed: run again only if that run does not end in a retry. */
+  readonly #dirtyUnlessRetry = new Set<string>();
   readonly #failures = new Map<string, number>();
   readonly #timers = new Map<string, () => void>();
   #stopped = false;
@@ -71,7 +73,9 @@ export class WorkQueue {
     if (this.#stopped) return;
     if (opts.respectBackoff && this.#timers.has(key) && (this.#failures.get(key) ?? 0) > 0) return;
     if (this.#active.has(key)) {
-      this.#dirty.add(key);
+      // An event of the key's own writes seen during its run (a watch read before the write's answer) must not turn a
+      // failed run into an immediate re-run: its retry after the backoff sees the change anyway (issue 12 defect 2).
+      (opts.respectBackoff ? this.#dirtyUnlessRetry : this.#dirty).add(key);
       return;
     }
     if (this.#queued.has(key)) return;
@@ -104,6 +108,7 @@ export class WorkQueue {
     this.#head = 0;
     this.#queued.clear();
     this.#dirty.clear();
+    this.#dirtyUnlessRetry.clear();
     this.#failures.clear();
   }
 
@@ -153,7 +158,8 @@ export class WorkQueue {
     } else {
       this.#failures.delete(key);
     }
-    if (this.#dirty.delete(key)) this.add(key);
+    const soft = this.#dirtyUnlessRetry.delete(key);
+    if (this.#dirty.delete(key) || (soft && !outcome.retry)) this.add(key);
     this.#pump();
   }
 }
