@@ -5,6 +5,8 @@
 //     the group (a group nobody joined is not flooded: checked with tcpdump in a node namespace). ndisc6 from the
 //     client still gets exactly the owner's NA: the speaker joins the solicited-node group of each IPv6 it announces
 //     (IPV6_JOIN_GROUP: the kernel sends the MLD report), seen in the bridge's multicast database on the owner's port;
+//     with that entry deleted the NS reaches nobody, and the owner's next MLD report (to the querier's query) brings
+//     it and the NA back;
 //   - L2Advertisement `interfaces` on real links: every node gets a second link eth1 on a second bridge (the client
 //     too); an advertisement naming eth1 is answered on eth1 only (arping on the client's eth1: the owner's eth1
 //     MAC; on eth0: nobody); an advertisement naming an interface no node has gives MetalLB's Warning
@@ -55,8 +57,8 @@ test('NDP through an MLD-snooping switch: the owner joins the solicited-node gro
   const lab = l!;
   const { sw, nodes } = lab.net.topology;
   // Snooping on, the bridge as MLD querier (its queries make "a querier exists", so the multicast database is
-  // enforced), unknown multicast not flooded to the nodes' ports.
-  await ip('-n', sw, 'link', 'set', 'br0', 'type', 'bridge', 'mcast_snooping', '1', 'mcast_querier', '1', 'mcast_query_response_interval', '100', 'mcast_startup_query_interval', '100');
+  // enforced; a general query every 5 s), unknown multicast not flooded to the nodes' ports.
+  await ip('-n', sw, 'link', 'set', 'br0', 'type', 'bridge', 'mcast_snooping', '1', 'mcast_querier', '1', 'mcast_query_response_interval', '100', 'mcast_startup_query_interval', '100', 'mcast_query_interval', '500');
   for (const h of nodes) {
     const r = await run('ip', ['netns', 'exec', sw, 'bridge', 'link', 'set', 'dev', h.port, 'mcast_flood', 'off']);
     assert.equal(r.code, 0, `bridge link set dev ${h.port} mcast_flood off: ${r.stderr}`);
@@ -101,6 +103,21 @@ test('NDP through an MLD-snooping switch: the owner joins the solicited-node gro
   await until(`an NA for ${V6} through the snooping switch`, async () => ((nd = await lab.ndisc(V6)).length ? true : undefined), 20_000, 300);
   assert.deepEqual(nd, [lab.macs.get(owner)!], `ndisc6 ${V6}: answers ${nd.join(',')}, owner ${owner}`);
   // Still exactly one answer on a second round.
+  assert.deepEqual(await lab.ndisc(V6), [lab.macs.get(owner)!]);
+  // The answer depends on that membership: with the entry deleted from the bridge, the NS reaches nobody (retried
+  // when the querier's next query, every 5 s, made the owner report again meanwhile).
+  const ownerEntry = async (): Promise<boolean> => (await mdb()).split('\n').some((line) => line.includes(` port ${ownerHost.port} `) && line.includes(g6));
+  let unanswered = false;
+  for (let i = 0; i < 6 && !unanswered; i++) {
+    await run('ip', ['netns', 'exec', sw, 'bridge', 'mdb', 'del', 'dev', 'br0', 'port', ownerHost.port, 'grp', g6]);
+    const r = await inNamespace(lab.clientNs, 'ndisc6', ['-n', '-r', '1', '-w', '500', V6, 'eth0'], 20_000);
+    const answered = /Target link-layer address/.test(r.stdout);
+    if (!answered) unanswered = true;
+    else assert.ok(await ownerEntry(), `ndisc6 ${V6} answered with the owner's group deleted from the bridge: the bridge floods, the test proves nothing`);
+  }
+  assert.ok(unanswered, `the owner's group entry came back before each of 6 probes`);
+  // The speaker still holds the group: the owner reports it on the querier's next query, and the NA comes back.
+  await until(`the owner's MLD report to restore ${g6} on ${ownerHost.port}`, async () => ((await ownerEntry()) ? true : undefined), 30_000, 300);
   assert.deepEqual(await lab.ndisc(V6), [lab.macs.get(owner)!]);
 });
 
