@@ -245,3 +245,33 @@ test('projectStatusObject shares the peers lists and the Service name string; va
   assert.deepEqual(a, { ...mk('web'), metadata: { ...mk('web').metadata, uid: undefined, resourceVersion: undefined } });
   assert.deepEqual(projectStatusObject({ metadata: { name: 'x' }, status: 'odd' } as never), { apiVersion: undefined, kind: undefined, metadata: { name: 'x', namespace: undefined, uid: undefined, resourceVersion: undefined }, status: 'odd' });
 });
+
+test('slices with the same endpoints share one frozen list (and its views); keys and views keep their values', () => {
+  const s = (name: string, nodes: string[]) =>
+    projectEndpointSlice({
+      metadata: { name, namespace: 'shop', labels: { 'kubernetes.io/service-name': name } },
+      endpoints: nodes.map((nodeName) => ({ nodeName, conditions: { ready: true } })),
+    });
+  const [x, y, z] = [s('x', ['n1', 'n2']), s('y', ['n1', 'n2']), s('z', ['n2', 'n1'])];
+  assert.equal(x.endpoints, y.endpoints, 'one list for equal endpoints');
+  assert.ok(Object.isFrozen(x.endpoints));
+  assert.notEqual(x.endpoints, z.endpoints, 'another order is another list');
+  assert.deepEqual(z.endpoints.map((e) => e.nodeName), ['n2', 'n1']);
+  const views = endpointViews([x, y, z]);
+  assert.equal(views.get('shop/x'), views.get('shop/y'), 'the views of one shared list are one list');
+  assert.deepEqual(views.get('shop/z'), [
+    { nodeName: 'n2', ready: true, serving: true },
+    { nodeName: 'n1', ready: true, serving: true },
+  ]);
+  // Views as one literal per shape: the same values as before, with or without pool / sharing key.
+  const svc = (annotations: Record<string, string>) => ({
+    metadata: { namespace: 'shop', name: 'web', annotations },
+    spec: { type: 'LoadBalancer' },
+    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } },
+  });
+  const base = { key: 'shop/web', namespace: 'shop', name: 'web', labels: {}, ips: ['198.51.100.7'], externalTrafficPolicy: 'Cluster' };
+  assert.deepEqual(serviceView(svc({})), base);
+  assert.deepEqual(serviceView(svc({ 'metallb.io/ip-allocated-from-pool': 'dev' })), { ...base, pool: 'dev' });
+  assert.deepEqual(serviceView(svc({ 'metallb.io/allow-shared-ip': 'k' })), { ...base, sharingKey: 'k' });
+  assert.equal(serviceView({ ...svc({}), metadata: { name: 'web' } })?.key, 'default/web');
+});

@@ -4,7 +4,7 @@
 // Sources: MetalLB internal/k8s/epslices/endpoint_slices.go (EndpointCanServe), internal/k8s/nodes/nodes.go
 // (NetworkUnavailable, exclude-from-external-load-balancers), spec metallb-compat.md §2.2.
 import { readAnnotation } from '../api/annotations.ts';
-import { ingressIPs, isLoadBalancer, isOurClass, serviceKey, type ServiceLike } from '../config/service.ts';
+import { ingressIPs, isLoadBalancer, isOurClass, type ServiceLike } from '../config/service.ts';
 import type { Config } from '../config/types.ts';
 import { canonicalIp } from '../shared/ip.ts';
 import { matchesAny } from '../shared/labels.ts';
@@ -93,19 +93,21 @@ export function serviceView(svc: ServiceLike, opts: { lbClass?: string } = {}): 
   const ann = isRecord(svc.metadata?.annotations) ? svc.metadata.annotations : undefined;
   const pool = readAnnotation(ann, 'ipAllocatedFromPool')?.value;
   const sharing = readAnnotation(ann, 'allowSharedIP');
-  // One literal, optional members added after it (no object spread: V8 gives every object a spread makes a map of its
-  // own, ~240 bytes each at 10,000 Services; heap snapshot of bench/bgp-speaker.ts).
-  const view: ServiceView = {
-    key: serviceKey(svc),
-    namespace: svc.metadata?.namespace || 'default',
-    name,
-    labels: isRecord(svc.metadata?.labels) && Object.keys(svc.metadata.labels).length > 0 ? { ...svc.metadata.labels } : NO_LABELS,
-    ips,
-    externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-  };
-  if (pool) view.pool = pool;
-  if (sharing !== undefined) view.sharingKey = sharing.value;
-  return view;
+  // One literal with every member (no object spread: V8 gives every object a spread makes a map of its own, ~240 bytes
+  // each at 10,000 Services; no member added afterwards either: that gives the object a 40-byte property array).
+  const namespace = svc.metadata?.namespace || 'default';
+  // serviceKey(svc), as one flat string: a template literal makes a concatenated string (32 bytes) over a new
+  // `namespace/` string (32) kept for the view's life; join copies both parts into one string (40 bytes).
+  const key = [namespace, name].join('/');
+  const labels = isRecord(svc.metadata?.labels) && Object.keys(svc.metadata.labels).length > 0 ? { ...svc.metadata.labels } : NO_LABELS;
+  const externalTrafficPolicy = svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
+  if (sharing !== undefined) {
+    const sharingKey = sharing.value;
+    return pool
+      ? { key, namespace, name, labels, ips, externalTrafficPolicy, pool, sharingKey }
+      : { key, namespace, name, labels, ips, externalTrafficPolicy, sharingKey };
+  }
+  return pool ? { key, namespace, name, labels, ips, externalTrafficPolicy, pool } : { key, namespace, name, labels, ips, externalTrafficPolicy };
 }
 
 /** The labels of a view whose Service has none: one frozen object shared by every such view (views are read-only). */
@@ -172,13 +174,17 @@ export function endpointViews(slices: readonly EndpointSliceLike[]): Map<string,
   return out;
 }
 
-/** Per slice object (never edited once cached): its endpoints as shared views. */
+/**
+ * Per endpoints list (never edited once cached: the informer replaces a slice on change): its endpoints as shared
+ * views. Keyed by the list, not the slice: projectEndpointSlice gives slices with the same endpoints one shared list,
+ * so 20,000 slices of 10,000 Services make a handful of entries (a WeakMap entry per slice held 0.5 MiB of table).
+ */
 const sliceViews = new WeakMap<object, EndpointView[]>();
 
 function sliceEndpoints(s: EndpointSliceLike): EndpointView[] {
-  const cached = typeof s === 'object' && s !== null ? sliceViews.get(s) : undefined;
-  if (cached) return cached;
   const eps = Array.isArray(s.endpoints) ? s.endpoints : [];
+  const cached = sliceViews.get(eps);
+  if (cached) return cached;
   const list: EndpointView[] = [];
   for (const ep of eps) {
     if (!ep || typeof ep !== 'object') continue;
@@ -187,7 +193,7 @@ function sliceEndpoints(s: EndpointSliceLike): EndpointView[] {
     list.push(endpointView(typeof ep.nodeName === 'string' && ep.nodeName ? ep.nodeName : undefined, ready, serving));
   }
   const exact = list.length === 0 ? (NONE as unknown as EndpointView[]) : list.length === 1 ? [list[0]!] : list.slice();
-  if (typeof s === 'object' && s !== null) sliceViews.set(s, exact);
+  if (eps.length > 0) sliceViews.set(eps, exact);
   return exact;
 }
 
@@ -315,8 +321,35 @@ export function projectEndpointSlice<T extends EndpointSliceLike & { apiVersion?
     apiVersion: intern(s.apiVersion),
     kind: intern(s.kind),
     metadata,
-    endpoints: eps.length === 0 ? NONE : eps.map((e) => projectedEndpoint(e?.nodeName ? intern(e.nodeName) : undefined, e?.conditions?.ready ?? null, e?.conditions?.serving ?? null)),
+    endpoints: eps.length === 0 ? NONE : sharedEndpointList(eps.map((e) => projectedEndpoint(e?.nodeName ? intern(e.nodeName) : undefined, e?.conditions?.ready ?? null, e?.conditions?.serving ?? null))),
   } as unknown as T;
+}
+
+/** Shared frozen lists of projected endpoints (sharedEndpointList()) by content; cleared when full. */
+const endpointListTable = new Map<string, readonly object[]>();
+/** Ids of the shared projected endpoints, for endpointListTable's keys. */
+const projectedEndpointIds = new WeakMap<object, number>();
+let nextProjectedEndpointId = 0;
+
+/**
+ * One frozen list per distinct list of (shared) projected endpoints of up to 16: 10,000 Services with one ready
+ * endpoint on one node give their 20,000 slices one `[{nodeName: "n1", …}]` (a list per slice was 56 bytes, and
+ * sliceViews' WeakMap an entry per slice). Longer lists are returned as they are.
+ */
+function sharedEndpointList(list: object[]): readonly object[] {
+  if (list.length > 16) return list;
+  let k = '';
+  for (const e of list) {
+    let id = projectedEndpointIds.get(e);
+    if (id === undefined) projectedEndpointIds.set(e, (id = nextProjectedEndpointId++));
+    k += `${id},`;
+  }
+  let have = endpointListTable.get(k);
+  if (have === undefined) {
+    if (endpointListTable.size >= INTERN_MAX) endpointListTable.clear();
+    endpointListTable.set(k, (have = Object.freeze(list.length === 1 ? [list[0]!] : list.slice())));
+  }
+  return have;
 }
 
 /** Shared projected endpoints by (nodeName, ready, serving); cleared when full. */

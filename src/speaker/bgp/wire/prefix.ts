@@ -28,25 +28,30 @@ function addressBytes(afi: number): number {
 }
 
 /**
- * The 4 or 16 bytes of an IP address. Throws RangeError naming the value when it is not an IPv4 dotted quad or an
- * IPv6 address.
+ * The 4 or 16 bytes of an IP address (a new array per call). Throws RangeError naming the value when it is not an IPv4
+ * dotted quad or an IPv6 address.
  */
 export function addressToBytes(address: string): readonly number[] {
-  return parsedAddress(address).bytes;
+  const packed = packedAddress(address);
+  const bytes = new Array<number>(packed.length);
+  for (let i = 0; i < packed.length; i++) bytes[i] = packed.charCodeAt(i);
+  return bytes;
 }
 
 /**
  * Memo of parsed addresses: the speaker encodes the same Service addresses in every UPDATE, withdraw and replay
- * (ipaddr.js parsing costs microseconds each: seconds for 10,000 prefixes × 3 peers). Bounded; entries are frozen.
+ * (ipaddr.js parsing costs microseconds each: seconds for 10,000 prefixes × 3 peers). Bounded. Each value is the
+ * address's 4/16 bytes as a one-byte string (one char per byte, 24/32 bytes of heap): an array of numbers and a
+ * canonical text per entry held 2.8 MiB at 10,000 Services (bench:bgp --speaker heap snapshot, issue 9).
  */
-const addressMemo = new Map<string, { bytes: readonly number[]; canonical: string }>();
+const addressMemo = new Map<string, string>();
 const ADDRESS_MEMO_MAX = 1 << 15;
 
-function parsedAddress(address: string): { bytes: readonly number[]; canonical: string } {
+/** `address`'s bytes, packed one per char (see addressMemo); RangeError naming a bad address. */
+function packedAddress(address: string): string {
   let m = addressMemo.get(address);
   if (m === undefined) {
-    const bytes = Object.freeze(parseAddressBytes(address));
-    m = { bytes, canonical: ipaddr.fromByteArray([...bytes]).toString() };
+    m = String.fromCharCode(...parseAddressBytes(address));
     if (addressMemo.size >= ADDRESS_MEMO_MAX) addressMemo.clear();
     addressMemo.set(address, m);
   }
@@ -69,9 +74,9 @@ function parseAddressBytes(address: string): number[] {
 
 /** Writes an address's 4/16 bytes at `offset`; returns the new offset. Throws RangeError on a bad address. */
 export function encodeAddress(address: string, buf: Buffer, offset: number): number {
-  const bytes = addressToBytes(address);
-  for (let i = 0; i < bytes.length; i++) buf[offset + i] = bytes[i]!;
-  return offset + bytes.length;
+  const packed = packedAddress(address);
+  for (let i = 0; i < packed.length; i++) buf[offset + i] = packed.charCodeAt(i);
+  return offset + packed.length;
 }
 
 /** Canonical text of the 4 (IPv4) or 16 (IPv6) bytes at `offset`; the caller has checked the bounds. */
@@ -107,12 +112,14 @@ function parsePrefixText(text: string): Prefix {
   if (slash < 0) throw new RangeError(`prefix ${JSON.stringify(text)} has no "/length"`);
   const address = text.slice(0, slash);
   const lenText = text.slice(slash + 1);
-  const { bytes, canonical } = parsedAddress(address);
+  const packed = packedAddress(address);
   const length = /^\d{1,3}$/.test(lenText) ? Number(lenText) : NaN;
-  if (!(length <= bytes.length * 8)) {
-    throw new RangeError(`prefix ${JSON.stringify(text)}: length must be 0-${bytes.length * 8}`);
+  if (!(length <= packed.length * 8)) {
+    throw new RangeError(`prefix ${JSON.stringify(text)}: length must be 0-${packed.length * 8}`);
   }
-  const p = { prefix: canonical, length };
+  // The text as written when it is canonical (ipaddr.js builds IPv6 text as a chain of concatenated strings).
+  const canonical = ipaddr.fromByteArray(addressToBytes(address) as number[]).toString();
+  const p = { prefix: canonical === address ? address : canonical, length };
   checkPrefix(p);
   return p;
 }
@@ -149,15 +156,15 @@ export function checkPrefix(p: Prefix): void {
   prefixBytes(p);
 }
 
-/** The address bytes of a valid canonical prefix; RangeError naming the value otherwise (see checkPrefix). */
-function prefixBytes(p: Prefix): readonly number[] {
-  const bytes = addressToBytes(p.prefix);
+/** The address bytes (packed, see addressMemo) of a valid canonical prefix; RangeError naming the value otherwise (see checkPrefix). */
+function prefixBytes(p: Prefix): string {
+  const bytes = packedAddress(p.prefix);
   const max = bytes.length * 8;
   if (!Number.isInteger(p.length) || p.length < 0 || p.length > max) {
     throw new RangeError(`prefix ${formatPrefix(p)}: length must be an integer 0-${max}`);
   }
   for (let bit = p.length; bit < max; bit++) {
-    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) {
+    if ((bytes.charCodeAt(bit >> 3) >> (7 - (bit & 7))) & 1) {
       throw new RangeError(`prefix ${formatPrefix(p)}: host bits after /${p.length} must be zero`);
     }
   }
@@ -182,7 +189,7 @@ export function encodePrefix(p: Prefix, afi: number, buf: Buffer, offset: number
   }
   buf[offset] = p.length;
   const n = (p.length + 7) >> 3;
-  for (let i = 0; i < n; i++) buf[offset + 1 + i] = bytes[i]!;
+  for (let i = 0; i < n; i++) buf[offset + 1 + i] = bytes.charCodeAt(i);
   return offset + 1 + n;
 }
 
