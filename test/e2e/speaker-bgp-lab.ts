@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
-import { startLabNetwork, type LabNetwork } from '../../src/lab/network/network.ts';
+import { SPEAKER_METRICS_PORT, startLabNetwork, type LabNetwork } from '../../src/lab/network/network.ts';
 import { inNamespace, networkSupport, run } from '../../src/lab/network/topology.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { until } from '../helpers/poll.ts';
@@ -366,4 +366,26 @@ ports: [{name: http, port: 8080, protocol: TCP}]
 endpoints:
 ${endpoints.map(([node, a]) => `  - {addresses: ["${a}"], nodeName: ${node}, conditions: {ready: true, serving: true, terminating: false}}`).join('\n')}
 `;
+}
+
+/** Node's fetch run in a namespace: prints the body of argv[1]; exit 1 with the error otherwise. */
+const FETCH_SCRIPT = `fetch(process.argv[1], { signal: AbortSignal.timeout(5000) })
+  .then(async (r) => { if (!r.ok) throw new Error('HTTP ' + r.status); process.stdout.write(await r.text()); })
+  .catch((e) => { console.error(String(e)); process.exit(1); });`;
+
+/**
+ * The /metrics text of node `node`'s speaker (http://<node address>:7472/metrics, SPEAKER_METRICS_PORT), fetched from
+ * the router's namespace by this Node (no curl needed). Throws with the error when the scrape fails.
+ */
+export async function scrapeSpeaker(lab: Pick<BgpLab, 'net'>, node: string): Promise<string> {
+  const url = `http://${lab.net.node(node).ipv4}:${SPEAKER_METRICS_PORT}/metrics`;
+  const r = await inNamespace(lab.net.topology.client.ns, process.execPath, ['-e', FETCH_SCRIPT, url], 10_000);
+  if (r.code !== 0) throw new Error(`GET ${url}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The value of the sample `series` (name and labels exactly as exposed, e.g. `m{a="b"}`) in `text`, or undefined. */
+export function sampleValue(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  return undefined;
 }

@@ -6,7 +6,9 @@
 // the router, with FRR's own JSON:
 //   - a dual-stack Service: its /32 and /128 from both nodes, multipath (ECMP), with the advertisement's communities
 //     and large communities; zebra holds both next hops; each node keeps one ServiceBGPStatus (peers [router]),
-//     rewritten only on change; deleting the last ready endpoint withdraws both prefixes and the objects;
+//     rewritten only on change (compared once both speakers provably planned the change); each node exports
+//     metallb_speaker_announced{protocol="bgp"} for both IPs on :7472 and emits nodeAssigned "… with protocol "bgp""
+//     on the Service; deleting the last ready endpoint withdraws both prefixes and the objects;
 //   - berth.io/bgp-link-bandwidth with ETP=Local, 3 ready endpoints on n1 and 1 on n2: link-bandwidth communities
 //     3:1 and zebra's next-hop weights in the same proportion (FRR weighted ECMP, draft-ietf-idr-link-bandwidth);
 //   - deleting the Service (kubectl delete svc) withdraws its prefix from FRR and deletes its ServiceBGPStatus objects;
@@ -31,6 +33,8 @@ import {
   METALLB_NS,
   NODE_ASN,
   ROUTER,
+  sampleValue,
+  scrapeSpeaker,
   serviceYaml,
   sliceYaml,
   startBgpLab,
@@ -39,6 +43,8 @@ import {
 } from './speaker-bgp-lab.ts';
 
 const WEB = { v4: '203.0.113.10', v6: '2001:db8:113::10' };
+/** The Service whose EndpointSlice, applied after another change, proves the speakers planned that change. */
+const PROBE = '203.0.113.12';
 const WEIGHTED = '203.0.113.20';
 
 const skip = await bgpLabSkipReason(['zebra', 'bfdd', 'bgpd']);
@@ -163,6 +169,17 @@ interface EventItem {
   involvedObject?: { kind?: string; name?: string };
 }
 
+/** nodeAssigned Events on Service default/`svc`. */
+async function nodeAssignedEvents(svc: string): Promise<EventItem[]> {
+  const j = JSON.parse(await kubectl(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${svc},reason=nodeAssigned`, '-o', 'json'])) as { items: EventItem[] };
+  return j.items.filter((e) => e.involvedObject?.kind === 'Service');
+}
+
+/** metallb_speaker_announced{service,protocol="bgp",node,ip} on node `node`'s :7472 (undefined: no such series). */
+async function announcedBgp(node: string, service: string, ip: string): Promise<number | undefined> {
+  return sampleValue(await scrapeSpeaker(lab!, node), `metallb_speaker_announced{service="${service}",protocol="bgp",node="${node}",ip="${ip}"}`);
+}
+
 async function peerEvents(): Promise<EventItem[]> {
   const j = JSON.parse(await kubectl(['get', 'events', '-n', METALLB_NS, '--field-selector', 'involvedObject.name=router', '-o', 'json'])) as { items: EventItem[] };
   return j.items.filter((e) => e.involvedObject?.kind === 'BGPPeer');
@@ -276,10 +293,37 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
     ],
   );
   lap('both ServiceBGPStatus objects written');
-  // Written only on change: an endpoint added (a change the speakers recompute on) leaves them untouched.
+  // MetalLB's announcement signals in BGP mode (speaker/main.go): metallb_speaker_announced{protocol="bgp"} = 1 for
+  // both IPs on each node's :7472, and one Normal nodeAssigned per node on the Service.
+  for (const n of ['n1', 'n2']) {
+    for (const ip of [WEB.v4, WEB.v6]) {
+      await waitFor(`metallb_speaker_announced{protocol="bgp"} of ${ip} on ${n}`, async () => ((await announcedBgp(n, 'default/web', ip)) === 1 ? true : undefined), 20_000, 300);
+    }
+  }
+  const assigned = await waitFor('nodeAssigned from n1 and n2 on Service web', async () => {
+    const e = await nodeAssignedEvents('web');
+    return ['n1', 'n2'].every((n) => e.some((x) => x.message === `announcing from node "${n}" with protocol "bgp"`)) ? e : undefined;
+  }, 20_000, 500);
+  assert.ok(assigned.every((e) => e.type === 'Normal'), JSON.stringify(assigned));
+  // Written only on change: an endpoint added (a change the speakers recompute on) leaves them untouched. Proof that
+  // both speakers planned it before the resourceVersions are compared: Service web-probe (no endpoint yet, so not
+  // announced) gets its EndpointSlice after web's new one; each speaker watches EndpointSlices in one stream, in
+  // resourceVersion order, so a plan that announces web-probe includes web's new slice. Its ServiceBGPStatus written
+  // by a node means that node's status pass for that plan got past web (keys in order, default/web first).
+  await kubectl(['apply', '-f', '-'], serviceYaml('web-probe', [PROBE], 'Cluster'));
   await kubectl(['apply', '-f', '-'], sliceYaml('web', [['n1', '192.0.2.11'], ['n2', '192.0.2.12']]));
-  await new Promise((r) => setTimeout(r, 1500));
+  await kubectl(['apply', '-f', '-'], sliceYaml('web-probe', [['n2', '192.0.2.13']]));
+  for (const n of ['n1', 'n2']) {
+    await waitFor(`${n} announcing web-probe (metallb_speaker_announced{protocol="bgp"})`, async () => ((await announcedBgp(n, 'default/web-probe', PROBE)) === 1 ? true : undefined), 20_000, 300);
+  }
+  await waitFor('a ServiceBGPStatus from each node for web-probe', async () => ((await bgpStatuses('web-probe')).length === 2 ? true : undefined), 20_000);
   assert.deepEqual((await bgpStatuses('web')).map((s) => s.metadata.resourceVersion), st.map((s) => s.metadata.resourceVersion), 'ServiceBGPStatus rewritten without a change');
+  // The probe deleted: its series deleted (not set to 0) on both nodes, as MetalLB's deleteBalancerProtocol.
+  await kubectl(['delete', 'svc', '-n', 'default', 'web-probe']);
+  await kubectl(['delete', 'endpointslice', '-n', 'default', 'web-probe-v4']);
+  for (const n of ['n1', 'n2']) {
+    await waitFor(`the web-probe series gone on ${n}`, async () => ((await announcedBgp(n, 'default/web-probe', PROBE)) === undefined ? true : undefined), 20_000, 300);
+  }
 
   // The last ready endpoint deleted: withdrawn from FRR (both families), the objects deleted.
   await kubectl(['delete', 'endpointslice', '-n', 'default', 'web-v4']);
@@ -287,6 +331,7 @@ test('a dual-stack Service: /32 and /128 from both nodes as ECMP with the commun
   await waitFor(`${v6} withdrawn`, async () => ((await paths(v6)).length === 0 ? true : undefined), 20_000);
   lap('withdrawn at FRR');
   await waitFor('the ServiceBGPStatus objects of web deleted', async () => ((await bgpStatuses('web')).length === 0 ? true : undefined), 20_000);
+  assert.equal(await announcedBgp('n1', 'default/web', WEB.v4), undefined, 'metallb_speaker_announced of web still exported after its withdrawal');
   // Back for the next tests.
   await kubectl(['apply', '-f', '-'], sliceYaml('web', [['n1', '192.0.2.11']]));
   await bothPaths(v4, 20_000);
