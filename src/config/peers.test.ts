@@ -81,11 +81,19 @@ test('interface (BGP unnumbered): accepted alone; refused with what the unnumber
   assert.deepEqual([peer.interface, peer.peerAddress], ['eth1', '']);
   const s = sessionSpecFor(peer, 'node-a');
   assert.deepEqual([s.interface, s.peerAddress, s.families], ['eth1', '', ['ipv4', 'ipv6']]);
-  assert.deepEqual(problems({ peerAddress: undefined, interface: 'eth1', bfdProfile: 'fast' }), [
+  // BFD (single hop over the link-locals) and TCP MD5 run on unnumbered sessions (bgp-unnumbered-options.test.ts).
+  assert.deepEqual(
+    problems({ peerAddress: undefined, interface: 'eth1', bfdProfile: 'fast', password: 'k' }).map(
+      (p) => p[0],
+    ),
+    ['LB_BFD_MISSING'],
+    'only the missing BFDProfile',
+  );
+  assert.deepEqual(problems({ peerAddress: undefined, interface: 'eth1', ebgpMultiHop: true }), [
     [
       'LB_PEER_INVALID',
-      'spec.bfdProfile',
-      'parsing peer router-bgp: bfdProfile is not supported with interface eth1 (BGP unnumbered): BFD over the link-local is not implemented',
+      'spec.ebgpMultiHop',
+      'parsing peer router-bgp: ebgpMultiHop is not supported with interface eth1 (BGP unnumbered): an unnumbered peer is directly connected',
     ],
   ]);
   assert.ok(problems({ peerAddress: undefined, interface: 'a/b' }).some((p) => p[1] === 'spec.interface'));

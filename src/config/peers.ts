@@ -95,7 +95,6 @@ export function parsePeer(
       );
     // What berth's unnumbered session does not do (yet): each would silently not apply.
     for (const [field, set, why] of [
-      ['bfdProfile', (spec.bfdProfile ?? '') !== '', 'BFD over the link-local is not implemented'],
       [
         'sourceAddress',
         (spec.sourceAddress ?? '') !== '',

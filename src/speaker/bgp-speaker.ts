@@ -93,8 +93,11 @@ export type CreateSession = (spec: SessionSpec) => SessionPort;
 /** The part of a BfdServer (bfd/udp.ts) the speaker uses: 'up'(peer) and 'down'(peer, {diag, diagName}) events. */
 export interface BfdPort {
   sync(desired: readonly BfdPeerConfig[]): Promise<{ errors: string[] }>;
-  on(event: 'up', l: (p: { peer: string }) => void): unknown;
-  on(event: 'down', l: (p: { peer: string }, ev: { diag: number; diagName: string }) => void): unknown;
+  on(event: 'up', l: (p: { peer: string; ifname?: string | undefined }) => void): unknown;
+  on(
+    event: 'down',
+    l: (p: { peer: string; ifname?: string | undefined }, ev: { diag: number; diagName: string }) => void,
+  ): unknown;
 }
 
 export interface BgpSpeakerOptions {
@@ -273,8 +276,8 @@ export class BgpSpeaker extends EventEmitter {
     super();
     this.#o = o;
     this.#create = o.createSession ?? defaultCreateSession(o.log);
-    o.bfd?.on('down', (p, ev) => this.#bfdChanged(p.peer, false, ev.diagName));
-    o.bfd?.on('up', (p) => this.#bfdChanged(p.peer, true));
+    o.bfd?.on('down', (p, ev) => this.#bfdChanged(p.peer, false, ev.diagName, p.ifname));
+    o.bfd?.on('up', (p) => this.#bfdChanged(p.peer, true, undefined, p.ifname));
   }
 
   /**
@@ -346,7 +349,9 @@ export class BgpSpeaker extends EventEmitter {
         errors.push(`peer ${name}: bfdProfile ${JSON.stringify(bfdProfile)} is not a known BFDProfile`);
       } else if (profile) {
         bfdWanted.push({
+          // Unnumbered: peer '' + ifname, the BFD server finds the router on the interface as the session does.
           peer: spec.peerAddress,
+          ...(spec.interface !== undefined ? { ifname: spec.interface } : {}),
           ...(spec.localAddress !== undefined ? { local: spec.localAddress } : {}),
           params: paramsFromProfile(profile),
           ...(this.#o.bfdPeerPort !== undefined ? { port: this.#o.bfdPeerPort } : {}),
@@ -475,9 +480,11 @@ export class BgpSpeaker extends EventEmitter {
     }
   }
 
-  #bfdChanged(address: string, up: boolean, diagName?: string): void {
+  #bfdChanged(address: string, up: boolean, diagName?: string, ifname?: string): void {
     for (const e of this.#sessions.values()) {
-      if (!e.bfd || e.stopped || e.spec.peerAddress !== address) continue;
+      const mine =
+        e.spec.interface !== undefined ? e.spec.interface === ifname : e.spec.peerAddress === address;
+      if (!e.bfd || e.stopped || !mine) continue;
       const label = specLabel(e.spec);
       if (!up && !e.bfdDown) {
         e.bfdDown = true;

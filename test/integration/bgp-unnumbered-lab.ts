@@ -78,19 +78,7 @@ interface ${rif}
  ipv6 nd ra-interval 1
  no ipv6 nd suppress-ra
 !
-${
-  bfd
-    ? `bfd
- profile ${bfd.name}
-  transmit-interval ${bfd.intervalMs}
-  receive-interval ${bfd.intervalMs}
-  detect-multiplier ${bfd.multiplier}
- exit
-exit
-!
-`
-    : ''
-}router bgp 64501
+router bgp 64501
  bgp router-id 198.51.100.1
  bgp log-neighbor-changes
  no bgp ebgp-requires-policy
@@ -106,8 +94,15 @@ ${(o.neighborLines ?? []).map((l) => ` ${l.replaceAll('<if>', rif)}\n`).join('')
 !
 `,
     );
+    // bfdd gets its own file: bgpd reading a `bfd` block it does not know leaves the config parser lost.
+    if (bfd)
+      writeFileSync(
+        join(dir, 'bfdd.conf'),
+        `bfd\n profile ${bfd.name}\n  transmit-interval ${bfd.intervalMs}\n  receive-interval ${bfd.intervalMs}\n  detect-multiplier ${bfd.multiplier}\n`,
+      );
     chownSync(dir, uid, gid);
     chownSync(join(dir, 'frr.conf'), uid, gid);
+    if (bfd) chownSync(join(dir, 'bfdd.conf'), uid, gid);
     const common = [
       '-f',
       join(dir, 'frr.conf'),
@@ -131,7 +126,15 @@ ${(o.neighborLines ?? []).map((l) => ` ${l.replaceAll('<if>', rif)}\n`).join('')
         return false;
       }
     }, 'zebra to start');
-    if (bfd) lab.inRouter(['/usr/lib/frr/bfdd', ...common, '-i', join(dir, 'bfdd.pid'), '-z', zapi]);
+    if (bfd)
+      lab.inRouter([
+        '/usr/lib/frr/bfdd',
+        ...common.map((x) => (x === join(dir, 'frr.conf') ? join(dir, 'bfdd.conf') : x)),
+        '-i',
+        join(dir, 'bfdd.pid'),
+        '-z',
+        zapi,
+      ]);
     lab.inRouter(['/usr/lib/frr/bgpd', ...common, '-i', join(dir, 'bgpd.pid'), '-z', zapi]);
     const vtysh = (cmd: string): unknown => {
       try {

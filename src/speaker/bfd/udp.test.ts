@@ -273,3 +273,37 @@ function udpSocketDrops(family: 4 | 6, port: number): number {
   }
   return -1;
 }
+
+test('unnumbered entries (peer "" + ifname): the session starts once the router is found on the interface, retried until then; it keeps its router while RAs are missing', async (t) => {
+  let router: string | undefined;
+  const asked: string[] = [];
+  const a = new BfdServer({
+    log,
+    port: 0,
+    unnumberedRetryMs: 20,
+    findRouter: (ifname) => {
+      asked.push(ifname);
+      return router;
+    },
+    localLinkLocal: () => '::1',
+  });
+  t.after(() => a.close());
+  const first = await a.sync([{ peer: '', ifname: 'lo', params: fast }]);
+  assert.deepEqual(
+    [first.peers.length, first.errors],
+    [0, []],
+    'nothing yet, and no error: the router is not known',
+  );
+  assert.deepEqual(asked, ['lo']);
+  router = '::1%lo'; // what routerLinkLocal returns: the RA-learned gateway with its zone
+  await until(() => a.peers().length === 1, 'the retried sync to add the session');
+  const p = a.peers()[0]!;
+  assert.deepEqual([p.peer, p.ifname, p.local], ['::1', 'lo', '::1']);
+  // The router's RAs stop (or the route expires): the session stays, BFD decides whether the router is up.
+  router = undefined;
+  const again = await a.sync([{ peer: '', ifname: 'lo', params: fast }]);
+  assert.deepEqual([again.errors, a.peers()], [[], [p]]);
+  // Not wanted any more: removed.
+  await a.sync([]);
+  assert.deepEqual(a.peers(), []);
+});

@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
+import { interfaceLinkLocal, routerLinkLocal } from '../bgp/unnumbered.ts';
 import { attachSocketFilter, type BpfInstruction } from '../link/packet.ts';
 import {
   checkControlPacket,
@@ -42,7 +43,10 @@ export const BFD_CONTROL_PORT = 3784;
 export const BFD_SOURCE_PORTS: readonly [number, number] = [49152, 65535];
 
 export interface BfdPeerConfig {
-  /** The peer's address (IPv4 or IPv6; link-local needs `ifname`). */
+  /**
+   * The peer's address (IPv4 or IPv6; link-local needs `ifname`). '' with `ifname`: BGP unnumbered, the peer is the
+   * router whose Router Advertisements the kernel learned on `ifname` (BfdServer `findRouter`), found at sync().
+   */
   peer: string;
   /** Our source address for this session (binds the transmit socket); default: the kernel's choice. */
   local?: string;
@@ -166,6 +170,15 @@ export interface BfdServerOptions {
   guardTtl?: ((fd: number, family: 4 | 6, ttl: number) => void) | false;
   /** SO_BINDTODEVICE on a transmit socket's fd for peers with `ifname` (src/speaker/link/packet.ts bindToDevice). */
   bindToDevice?: (fd: number, ifname: string) => void;
+  /**
+   * For unnumbered entries (`peer: ''`, `ifname`): the router's link-local on `ifname` (`fe80::…%<if>`) or undefined
+   * while none is known, and ours (no zone). Default: bgp/unnumbered.ts routerLinkLocal / interfaceLinkLocal, as the
+   * BGP session finds its peer.
+   */
+  findRouter?: (ifname: string) => string | undefined;
+  localLinkLocal?: (ifname: string) => string | undefined;
+  /** While an unnumbered entry's router is unknown, sync() is retried after this many ms (default 1000). */
+  unnumberedRetryMs?: number;
 }
 
 /** The RFC 5881 §5 received TTL / hop limit. */
@@ -237,6 +250,11 @@ export class BfdServer extends EventEmitter {
   readonly drops = new Map<BfdDropReason, number>();
   #closed = false;
   #warnedTtl = false;
+  /** The last sync()'s entries, and the timer that runs it again while an unnumbered router is unknown. */
+  #desired: readonly BfdPeerConfig[] = [];
+  #unresolvedTimer: NodeJS.Timeout | undefined;
+  /** Unnumbered interfaces → the router (and local) link-local last found there. */
+  readonly #unnumbered = new Map<string, { peer: string; local?: string }>();
 
   constructor(o: BfdServerOptions) {
     super();
@@ -292,7 +310,19 @@ export class BfdServer extends EventEmitter {
   async sync(desired: readonly BfdPeerConfig[]): Promise<{ peers: BfdPeer[]; errors: string[] }> {
     const errors: string[] = [];
     const want = new Map<string, BfdPeerConfig>();
-    for (const cfg of desired) {
+    this.#desired = desired;
+    clearTimeout(this.#unresolvedTimer);
+    this.#unresolvedTimer = undefined;
+    const resolved = this.#resolveUnnumbered(desired);
+    if (resolved.unresolved > 0 && !this.#closed) {
+      // Retried until the router's RAs are seen; the sync then adds the session (or replaces it when the router moved).
+      this.#unresolvedTimer = setTimeout(() => {
+        this.#unresolvedTimer = undefined;
+        if (!this.#closed) void this.sync(this.#desired).catch(() => undefined);
+      }, this.#o.unnumberedRetryMs ?? 1000);
+      this.#unresolvedTimer.unref();
+    }
+    for (const cfg of resolved.entries) {
       try {
         want.set(peerKey(canonical(cfg.peer, 'peer').ip, cfg.ifname ?? cfg.peer.split('%')[1]), cfg);
       } catch (e) {
@@ -343,6 +373,34 @@ export class BfdServer extends EventEmitter {
     return { peers, errors };
   }
 
+  /**
+   * Unnumbered entries (`peer: ''` with `ifname`) with the router found on the interface: `peer` its link-local
+   * (no zone), `local` ours when known. Entries whose router is not known yet are left out and counted (their
+   * sessions, if any, stay: a router that stops sending RAs keeps its BFD session, BFD itself says whether it is up).
+   */
+  #resolveUnnumbered(desired: readonly BfdPeerConfig[]): { entries: BfdPeerConfig[]; unresolved: number } {
+    const entries: BfdPeerConfig[] = [];
+    let unresolved = 0;
+    for (const cfg of desired) {
+      if (cfg.peer !== '' || !cfg.ifname) {
+        entries.push(cfg);
+        continue;
+      }
+      const router = (this.#o.findRouter ?? routerLinkLocal)(cfg.ifname)?.split('%')[0];
+      if (!router) {
+        unresolved++;
+        const kept = this.#unnumbered.get(cfg.ifname);
+        if (kept) entries.push({ ...cfg, ...kept });
+        continue;
+      }
+      const local = cfg.local ?? (this.#o.localLinkLocal ?? interfaceLinkLocal)(cfg.ifname);
+      const found = { peer: router, ...(local ? { local } : {}) };
+      this.#unnumbered.set(cfg.ifname, found);
+      entries.push({ ...cfg, ...found });
+    }
+    return { entries, unresolved };
+  }
+
   /** The session with `peer` (and `ifname`), if any. */
   get(peer: string, ifname?: string): BfdPeer | undefined {
     return this.#byKey.get(peerKey(canonical(peer, 'peer').ip, ifname));
@@ -382,6 +440,7 @@ export class BfdServer extends EventEmitter {
       this.#stopTimers(p);
     }
     this.#closed = true;
+    clearTimeout(this.#unresolvedTimer);
     this.#byKey.clear();
     this.#byDiscr.clear();
     const socks = await Promise.allSettled([...this.#rx.values(), ...this.#tx.values()]);
