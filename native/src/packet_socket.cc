@@ -4,7 +4,7 @@
 // dedicated thread of this socket (the answer thread, 64 KiB stack, every signal blocked) blocks in poll(2) on the
 // socket, answers ARP requests from the sets JS gave it, and queues every other frame for JS, handed over through a
 // uv_async (one batch per loop turn): an answer never waits for Node's event loop (JS work, GC pauses, timers).
-// Before that: Each wake-up drains what is pending (at most kMaxFramesPerWake
+// Before that, each wake-up drains what is pending (at most kMaxFramesPerWake
 // frames, then yields to the loop: the poll is level-triggered and comes back) and hands JS ONE batch: a Buffer
 // holding the frames back to back and a Uint32Array of their end offsets, through one MakeCallback. Frames come
 // from a PACKET_RX_RING (TPACKET_V2: per-frame slots in memory shared with the kernel, so no system call per frame
@@ -46,6 +46,7 @@ namespace berth {
 
 static constexpr size_t kMaxFrame = 65536;
 static constexpr int kMaxFramesPerWake = 1024;
+static constexpr unsigned kReplyBatch = 256;  // native ARP replies per sendmmsg (their buffers: ~30 KiB)
 static constexpr unsigned kRingBlockSize = 1u << 16;  // a multiple of every page size Linux uses
 static constexpr unsigned kMaxRingBytes = 64u << 20;
 static constexpr unsigned kMaxBatchFrames = 1024;  // sendmmsg vlen per call (UIO_MAXIOV)
@@ -297,7 +298,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   // frame that is a well-formed Ethernet/IPv4 ARP request (htype 1, ptype 0x0800, hln 6, pln 4, oper 1), not from
   // our MAC (Ethernet source or ar$sha), to broadcast or our MAC, with ar$spa neither 0.0.0.0 (a probe) nor watched
   // (a claim), and ar$tpa announced: the RFC 826 reply (to ar$sha, from our MAC) is built in a reused buffer and all
-  // replies of the wake-up leave in one sendmmsg(2). The same request for a target that is not watched is dropped
+  // replies of the wake-up leave in sendmmsg(2) calls of up to 256. The same request for a target that is not watched is dropped
   // here (the responder ignores it uncounted too). Every other frame goes to JS as before. This is exactly the
   // responder's fastArpReply (src/speaker/layer2/responder.ts); the JS side keeps the sets and the counters
   // (takeArpAnswerStats). Throws TypeError for a Buffer whose length is not a multiple of 4.
@@ -324,11 +325,11 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     arp_failed_.assign(arp_announced_.size(), 0);
     arp_on_ = true;
     if (replies_.empty()) {
-      replies_.resize(static_cast<size_t>(kMaxFramesPerWake) * kArpFrame);
-      reply_iov_.resize(kMaxFramesPerWake);
-      reply_msgs_.resize(kMaxFramesPerWake);
-      reply_index_.resize(kMaxFramesPerWake);
-      reply_stamp_.resize(kMaxFramesPerWake);
+      replies_.resize(static_cast<size_t>(kReplyBatch) * kArpFrame);
+      reply_iov_.resize(kReplyBatch);
+      reply_msgs_.resize(kReplyBatch);
+      reply_index_.resize(kReplyBatch);
+      reply_stamp_.resize(kReplyBatch);
     }
     lock.unlock();
     if (!thread_on_ && !thread_failed_ && fd_ >= 0 && poll_ != nullptr) StartAnswerThread();
@@ -562,16 +563,16 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
 
   // The ring: pass 1 classifies the slots the kernel handed over (TP_STATUS_USER, read with acquire ordering):
   // ARP requests answered here (SetArpAnswers) get their reply built at once, ignored ones are skipped, the rest
-  // are summed for JS; the replies leave in one sendmmsg before anything crosses to JS. Pass 2 copies the frames for
+  // are summed for JS; the replies leave (sendmmsg, 256 at a time) before anything crosses to JS. Pass 2 copies the frames for
   // JS into one Buffer and gives every slot back (TP_STATUS_KERNEL, release ordering). Every slot is released before
   // JS runs, so a close() from the callback never meets a half-read ring.
   void DrainRing(Napi::Env env) {
     size_t total = 0;
-    unsigned slots = 0, wanted = 0, answered = 0;
+    unsigned slots = 0, wanted = 0, answered = 0, answered_all = 0;
     kinds_.clear();
     std::unique_lock<std::mutex> lock(mu_);  // uncontended: no answer thread runs while the uv_poll does
     for (unsigned idx = ring_head_; slots < ring_frame_nr_ && wanted < kMaxFramesPerWake &&
-                                    answered < static_cast<unsigned>(kMaxFramesPerWake);) {
+                                    answered_all < static_cast<unsigned>(kMaxFramesPerWake);) {
       auto* hdr = Slot(idx);
       if ((__atomic_load_n(&hdr->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
       size_t len = Wanted(hdr);
@@ -584,6 +585,11 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
           wanted++;
         } else if (a >= 0) {
           reply_stamp_[answered++] = StampMicros(hdr);
+          answered_all++;
+          if (answered == kReplyBatch) {
+            SendReplies(answered);  // the replies are copies: their slots may stay until pass 2
+            answered = 0;
+          }
         }
       }
       kinds_.push_back(kind);
@@ -762,7 +768,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         int a = ArpAnswer(buf_.data(), static_cast<size_t>(n), answered);
         if (a >= 0) {
           reply_stamp_[answered++] = 0;
-          if (answered == static_cast<unsigned>(kMaxFramesPerWake)) {
+          if (answered == kReplyBatch) {
             SendReplies(answered);
             answered = 0;
           }
@@ -961,7 +967,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       }
       __atomic_store_n(&hdr->tp_status, static_cast<uint32_t>(TP_STATUS_KERNEL), __ATOMIC_RELEASE);
       ring_head_ = ring_head_ + 1 == ring_frame_nr_ ? 0 : ring_head_ + 1;
-      if (answered == static_cast<unsigned>(kMaxFramesPerWake)) {
+      if (answered == kReplyBatch) {
         SendReplies(answered);
         answered = 0;
       }
@@ -992,6 +998,10 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       int a = ArpAnswer(buf_.data(), static_cast<size_t>(n), answered);
       if (a >= 0) {
         reply_stamp_[answered++] = 0;
+        if (answered == kReplyBatch) {
+          SendReplies(answered);
+          answered = 0;
+        }
       } else if (a == kToJs) {
         Enqueue(buf_.data(), static_cast<size_t>(n), 0);
         wake_js = true;

@@ -152,8 +152,8 @@ export interface OpenPacketSocketOptions {
   /** Ask the kernel's receive timestamp of every frame (meta.rxMicros). Default false. */
   timestamps?: boolean;
   /**
-   * Receive queue. Default (DEFAULT_RING): a PACKET_RX_RING (TPACKET_V2) of 4,096 slots of 128 bytes (512 KiB) for
-   * ARP (frames cut at 62 bytes), 2,048 slots of 256 bytes (512 KiB) for IPv6 (NDP: an NS or NA is about 86-100
+   * Receive queue. Default (DEFAULT_RING): a PACKET_RX_RING (TPACKET_V2) of 2,048 slots of 128 bytes (256 KiB) for
+   * ARP (frames cut at 62 bytes), 1,024 slots of 256 bytes (256 KiB) for IPv6 (NDP: an NS or NA is about 86-100
    * bytes; one over 190 bytes, e.g. with SEND signatures, is cut), 512 slots of 2,048 bytes (1 MiB) for other
    * EtherTypes; a slot holds
    * 66 bytes of headers, so longer frames are cut to `frameSize - 66` bytes. The ring holds frames while
@@ -386,16 +386,18 @@ function checkIfname(ifname: unknown): asserts ifname is string {
 export const DEFAULT_RING = {
   /**
    * ARP: an Ethernet/IPv4 ARP frame is 42 bytes (60 padded, 64 with an 802.1Q tag), so 128-byte slots keep 62 bytes
-   * of it (the 42 every decision reads, and the padding); 4,096 slots (205 ms at 20,000 requests/s, the
-   * layer-2-netns test's 2,000-request burst while the loop is held) in 512 KiB.
+   * of it (the 42 every decision reads, and the padding); 2,048 slots (102 ms at 20,000 requests/s; with the native
+   * ARP answer on, the addon's answer thread drains it without waiting for the event loop; the layer-2-netns test's
+   * 2,000-request burst fits even before that thread runs) in 256 KiB.
    */
-  arp: { frames: 4096, frameSize: 128 },
+  arp: { frames: 2048, frameSize: 128 },
   /**
    * IPv6 (NDP_FILTER: NS/NA only): an NS or NA with a link-layer address option is 86 bytes, 94 with a nonce
    * (RFC 7527), so 256-byte slots keep 190 bytes (longer ones, e.g. with SEND's CGA options, are cut: the responder
-   * drops them as undecodable and counts them); 2,048 slots (100 ms at 20,000/s) in 512 KiB.
+   * drops them as undecodable and counts them); 1,024 slots (51 ms at 20,000/s, drained by the event loop) in
+   * 256 KiB.
    */
-  ipv6: { frames: 2048, frameSize: 256 },
+  ipv6: { frames: 1024, frameSize: 256 },
   other: { frames: 512, frameSize: 2048 },
 } as const;
 
