@@ -41,21 +41,32 @@ export function addressToBytes(address: string): readonly number[] {
 /**
  * Memo of parsed addresses: the speaker encodes the same Service addresses in every UPDATE, withdraw and replay
  * (ipaddr.js parsing costs microseconds each: seconds for 10,000 prefixes × 3 peers). Bounded. Each value is the
- * address's 4/16 bytes as a one-byte string (one char per byte, 24/32 bytes of heap): an array of numbers and a
- * canonical text per entry held 2.8 MiB at 10,000 Services (bench:bgp --speaker heap snapshot, issue 9).
+ * address's 4/16 bytes as a one-byte string (one char per byte, 24/32 bytes of heap), followed by one more char
+ * (NOT_CANONICAL) when the text is not the canonical one: an array of numbers and a canonical text per entry, plus a
+ * second memo of Prefix objects by prefix text, held 3.9 MiB at 10,000 Services (bench:bgp --speaker heap snapshot,
+ * issue 9); parsePrefix now needs no memo of its own.
  */
 const addressMemo = new Map<string, string>();
 const ADDRESS_MEMO_MAX = 1 << 15;
+const NOT_CANONICAL = '\u0001';
 
-/** `address`'s bytes, packed one per char (see addressMemo); RangeError naming a bad address. */
-function packedAddress(address: string): string {
+/** `address`'s memo entry (see addressMemo); RangeError naming a bad address. */
+function addressEntry(address: string): string {
   let m = addressMemo.get(address);
   if (m === undefined) {
-    m = String.fromCharCode(...parseAddressBytes(address));
+    const bytes = parseAddressBytes(address);
+    m = String.fromCharCode(...bytes);
+    if (ipaddr.fromByteArray(bytes).toString() !== address) m += NOT_CANONICAL;
     if (addressMemo.size >= ADDRESS_MEMO_MAX) addressMemo.clear();
     addressMemo.set(address, m);
   }
   return m;
+}
+
+/** `address`'s bytes, packed one per char (see addressMemo); RangeError naming a bad address. */
+function packedAddress(address: string): string {
+  const m = addressEntry(address);
+  return m.length === 5 || m.length === 17 ? m.slice(0, -1) : m;
 }
 
 function parseAddressBytes(address: string): number[] {
@@ -86,40 +97,27 @@ export function decodeAddress(buf: Buffer, offset: number, afi: number): string 
 }
 
 /**
- * Memo of parsed prefixes by text: the session parses the same prefix strings (the planner's, kept as Adj-RIB-Out
- * keys) on announce, on send and on withdraw; a hit costs one lookup of a string whose hash is already computed.
- * Bounded; entries are frozen (shared by every caller).
- */
-const prefixMemo = new Map<string, Prefix>();
-const PREFIX_MEMO_MAX = 1 << 15;
-
-/**
- * Parses `198.51.100.0/24` / `2001:db8::/32` into a Prefix (frozen, possibly shared); host bits must be zero. Throws
- * RangeError naming the value.
+ * Parses `198.51.100.0/24` / `2001:db8::/32` into a Prefix; host bits must be zero. The address is the caller's text
+ * when it is canonical (no new string beyond the slice). Throws RangeError naming the value.
  */
 export function parsePrefix(text: string): Prefix {
-  let p = prefixMemo.get(text);
-  if (p === undefined) {
-    p = Object.freeze(parsePrefixText(text));
-    if (prefixMemo.size >= PREFIX_MEMO_MAX) prefixMemo.clear();
-    prefixMemo.set(text, p);
-  }
-  return p;
-}
-
-function parsePrefixText(text: string): Prefix {
   const slash = text.indexOf('/');
   if (slash < 0) throw new RangeError(`prefix ${JSON.stringify(text)} has no "/length"`);
   const address = text.slice(0, slash);
-  const lenText = text.slice(slash + 1);
-  const packed = packedAddress(address);
-  const length = /^\d{1,3}$/.test(lenText) ? Number(lenText) : NaN;
-  if (!(length <= packed.length * 8)) {
-    throw new RangeError(`prefix ${JSON.stringify(text)}: length must be 0-${packed.length * 8}`);
+  const entry = addressEntry(address);
+  const canonical = entry.length === 4 || entry.length === 16;
+  const bits = (canonical ? entry.length : entry.length - 1) * 8;
+  // The length: 1-3 decimal digits (as /^\d{1,3}$/), without a new string for it.
+  const digits = text.length - slash - 1;
+  let length = digits >= 1 && digits <= 3 ? 0 : NaN;
+  for (let i = slash + 1; i < text.length && length === length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    length = d >= 0 && d <= 9 ? length * 10 + d : NaN;
   }
-  // The text as written when it is canonical (ipaddr.js builds IPv6 text as a chain of concatenated strings).
-  const canonical = ipaddr.fromByteArray(addressToBytes(address) as number[]).toString();
-  const p = { prefix: canonical === address ? address : canonical, length };
+  if (!(length <= bits)) {
+    throw new RangeError(`prefix ${JSON.stringify(text)}: length must be 0-${bits}`);
+  }
+  const p = { prefix: canonical ? address : ipaddr.fromByteArray(addressToBytes(address) as number[]).toString(), length };
   checkPrefix(p);
   return p;
 }
