@@ -239,6 +239,8 @@ export class BgpSession extends EventEmitter {
   #peerAddress: string;
   /** BGP unnumbered: the node's Router Advertisements while started. */
   #announcer: RouterAnnouncer | undefined;
+  /** The last error starting the announcer (logged once). */
+  #announcerError: string | undefined;
   /** RFC 8950 Extended Next Hop for IPv4 unicast negotiated on this connection (both OPENs carry it). */
   #extendedNextHop = false;
   readonly #o: BgpSessionOptions;
@@ -386,6 +388,16 @@ export class BgpSession extends EventEmitter {
 
   /** Starts the session (ManualStart): connects, or waits for `incoming` when passive. */
   start(): void {
+    this.#startAnnouncer();
+    this.#dispatch({ type: 'ManualStart' });
+  }
+
+  /**
+   * Unnumbered: starts the node's Router Advertisements on the interface unless they run. Called by start() and again
+   * before each connect attempt, so a failure (the addon not loadable yet, no CAP_NET_RAW, the link not there yet) is
+   * retried with the session's backoff instead of leaving the router unable to learn the node; logged once per error.
+   */
+  #startAnnouncer(): void {
     const ifname = this.#o.interface;
     if (ifname !== undefined && !this.#announcer) {
       try {
@@ -400,14 +412,17 @@ export class BgpSession extends EventEmitter {
                 this.#log.warn({ err }, `sending a Router Advertisement on ${ifname} failed`);
               },
             });
+        this.#announcerError = undefined;
       } catch (err) {
+        const message = (err as Error).message;
+        if (message === this.#announcerError) return;
+        this.#announcerError = message;
         this.#log.error(
           { err },
-          `cannot send Router Advertisements on ${ifname}: the router may not learn this node's link-local address`,
+          `cannot send Router Advertisements on ${ifname}: the router may not learn this node's link-local address (retried at each connect attempt)`,
         );
       }
     }
-    this.#dispatch({ type: 'ManualStart' });
   }
 
   /**
@@ -583,6 +598,7 @@ export class BgpSession extends EventEmitter {
   #connect(): void {
     const ifname = this.#o.interface;
     if (ifname !== undefined) {
+      this.#startAnnouncer();
       const router = (this.#o.findRouter ?? routerLinkLocal)(ifname);
       if (!router) {
         queueMicrotask(() =>

@@ -1,6 +1,8 @@
 // BGP unnumbered helpers without root: the router's link-local from /proc/net/ipv6_route text, and the Router
 // Advertisement frame (bytes and ICMPv6 checksum, checked with the NDP codec's checksum over the received bytes).
 import { test } from 'node:test';
+import { pino } from 'pino';
+import { BgpSession } from './session.ts';
 import assert from 'node:assert/strict';
 import { icmpv6Checksum } from '../layer2/ndp.ts';
 import { parseIpv6Routes, routerAdvertisementFrame, routerLinkLocal } from './unnumbered.ts';
@@ -57,4 +59,34 @@ test('routerAdvertisementFrame: all-nodes, hop limit 255, Router Lifetime 0, SLL
   assert.equal(icmpv6Checksum(ip.subarray(8, 24), ip.subarray(24, 40), icmp), 0, 'checksum sums to 0');
   assert.throws(() => routerAdvertisementFrame(Buffer.alloc(5), 'fe80::1'), /MAC of 5 bytes/);
   assert.throws(() => routerAdvertisementFrame(mac, 'fe80::1%eth0'), /not an IPv6 address/);
+});
+
+test('BgpSession with interface: Router Advertisements that cannot start (addon missing, no CAP_NET_RAW) are retried at each connect attempt', async (t) => {
+  let calls = 0;
+  let running = 0;
+  const session = new BgpSession({
+    peerAddress: '',
+    interface: 'bt-test0',
+    localAsn: 64500,
+    peerAsn: 64501,
+    backoffMs: 10,
+    maxBackoffMs: 10,
+    log: pino({ level: 'silent' }),
+    findRouter: () => undefined,
+    announceRouter: () => {
+      calls++;
+      if (calls < 3) throw new Error('EPERM: the packet socket cannot be opened');
+      running++;
+      return { close: () => running-- };
+    },
+  });
+  t.after(() => session.stop());
+  session.start();
+  for (let i = 0; i < 500 && running === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(running, 1, `the announcer runs after ${calls} attempts`);
+  assert.equal(calls, 3, 'no further starts once it runs');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(calls, 3, 'connect attempts do not start a second announcer');
+  await session.stop();
+  assert.equal(running, 0, 'stopped with the session');
 });
