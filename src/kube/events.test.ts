@@ -251,4 +251,43 @@ describe('EventRecorder', () => {
       message: 'pool "tiny" is exhausted: 1/1 addresses in use. Other pools: pool "default" has 30 free',
     });
   });
+
+  it('keeps at most 11 Events per object, type and reason: a cause from an older window is forgotten, least recent first', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const clock = new FakeClock();
+    const r = new EventRecorder({ client: new KubeClient(t), clock });
+    // 12 windows of one distinct cause each: 12 Events created, none combined.
+    for (let i = 0; i < 12; i++) {
+      r.event(svc, 'Warning', 'AllocationFailed', `cause ${i}`);
+      await r.flush();
+      await clock.advance(600_001);
+    }
+    assert.equal(t.requests.filter((q) => q.method === 'POST').length, 12);
+    // cause 11 (the latest) is still known: its repeat patches its Event; cause 0 was forgotten: a new Event.
+    r.event(svc, 'Warning', 'AllocationFailed', 'cause 11');
+    await r.flush();
+    assert.equal(t.requests.at(-1)!.method, 'PATCH');
+    r.event(svc, 'Warning', 'AllocationFailed', 'cause 0');
+    await r.flush();
+    assert.equal(t.requests.at(-1)!.method, 'POST');
+    assert.equal((t.requests.at(-1)!.body as { message: string }).message, 'cause 0');
+  });
+
+  it('remembers at most 4,096 objects: the one seen least recently starts a new Event on a repeat', async () => {
+    const t = new FakeTransport(() => ({ ok: true, value: {} }));
+    const r = new EventRecorder({ client: new KubeClient(t), clock: new FakeClock(), maxQueue: 10_000 });
+    const ref = (i: number) => ({ kind: 'Service', namespace: 'shop', name: `s${i}`, uid: `u-${i}` });
+    for (let i = 0; i <= CORRELATION.maxLruCacheEntries; i++) r.event(ref(i), 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    await r.flush();
+    const posts = t.requests.length;
+    assert.equal(posts, CORRELATION.maxLruCacheEntries + 1);
+    r.event(ref(CORRELATION.maxLruCacheEntries), 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    r.event(ref(0), 'Normal', 'IPAllocated', 'Assigned IP ["192.0.2.1"]');
+    await r.flush();
+    assert.deepEqual(
+      t.requests.slice(posts).map((q) => q.method),
+      ['PATCH', 'POST'],
+      'the latest object is remembered (count bumped), the first was evicted (a new Event)',
+    );
+  });
 });

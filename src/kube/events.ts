@@ -78,6 +78,8 @@ interface Observed {
   readonly obj: ObjectRef;
   readonly type: EventType;
   readonly reason: string;
+  /** The cause it stands for within its group; null for the group's combined Event. */
+  readonly cause: string | null;
   message: string;
   count: number;
   /** Occurrences counted since the last write started (0 = nothing to write). */
@@ -87,6 +89,30 @@ interface Observed {
   created: boolean;
   state: 'idle' | 'queued' | 'running';
   dirty: boolean;
+}
+
+/**
+ * The events of one (object, type, reason) — client-go's aggregate record and the Events it leads to: the causes seen
+ * within the aggregation window, and one Event per cause (plus the combined one). Nearly always a single cause and a
+ * single Event, held as such (no Set, no list).
+ */
+interface Group {
+  readonly type: EventType;
+  readonly reason: string;
+  causes: string | Set<string>;
+  last: number;
+  events: Observed | Observed[];
+}
+
+/**
+ * Everything the recorder keeps about one object: its spam-filter bucket and its groups. One LRU entry per object
+ * (client-go keeps three LRUs keyed by strings built from the object, reason and message: with 10,000 Services given an
+ * IP, 4,096 entries in each and their keys were ~4 MB of the controller's heap after a fill; issue 12).
+ */
+interface PerObject {
+  tokens: number;
+  spamLast: number;
+  groups: Group | Group[];
 }
 
 /** A Map used as an LRU of at most `max` entries (get refreshes, set evicts the least recently used). */
@@ -126,10 +152,8 @@ export class EventRecorder implements EventSink {
   readonly #o: EventRecorderOptions;
   readonly #clock: Clock;
   readonly #queue: Observed[] = [];
-  readonly #events = new Lru<Observed>(CORRELATION.maxLruCacheEntries);
-  /** Causes seen per (object, type, reason): one string until a second distinct one comes (nearly always one). */
-  readonly #aggregate = new Lru<{ causes: string | Set<string>; last: number }>(CORRELATION.maxLruCacheEntries);
-  readonly #spam = new Lru<{ tokens: number; last: number }>(CORRELATION.maxLruCacheEntries);
+  /** Per object (uid, or its reference): spam bucket, aggregation and Events (client-go's three LRUs in one). */
+  readonly #objects = new Lru<PerObject>(CORRELATION.maxLruCacheEntries);
   readonly #once = new Lru<true>(CORRELATION.maxLruCacheEntries);
   readonly #onceReasons: ReadonlySet<string>;
   #active = 0;
@@ -154,7 +178,7 @@ export class EventRecorder implements EventSink {
     const namespace = obj.namespace || 'default';
     const now = this.#clock.now();
     // A uid names one object of one kind for good: it alone is the key (36 characters instead of ~80, and often the
-    // object's own string: three caches of 4,096 keys hold it, 4.5 → 3.3 MB of heap with 10,000 Services' events).
+    // object's own string).
     // Without one, every part of the reference (that form always contains NUL, a uid never does: no collision).
     const objectKey = obj.uid ? obj.uid : [obj.kind, obj.apiVersion ?? 'v1', namespace, obj.name, ''].join('\u0000');
     if (this.#onceReasons.has(reason)) {
@@ -165,27 +189,34 @@ export class EventRecorder implements EventSink {
       }
       this.#once.set(k, true);
     }
+    const burst = this.#o.spamBurst ?? CORRELATION.spamBurst;
+    let per = this.#objects.get(objectKey);
+    if (!per) {
+      per = { tokens: burst, spamLast: now, groups: [] };
+      this.#objects.set(objectKey, per);
+    }
     // 1. EventAggregator (EventAggregatorByReasonFunc: the key is everything but the message).
-    const aggregateKey = [objectKey, type, reason].join('\u0000');
     const cause = this.#o.cause ? this.#o.cause(type, reason, message) : message;
-    let agg = this.#aggregate.get(aggregateKey);
-    if (!agg || now - agg.last > CORRELATION.aggregateIntervalMs) agg = { causes: cause, last: now };
-    else if (typeof agg.causes === 'string') {
-      if (agg.causes !== cause) agg.causes = new Set([agg.causes, cause]);
-    } else agg.causes.add(cause);
-    agg.last = now;
-    this.#aggregate.set(aggregateKey, agg);
-    let eventKey = [aggregateKey, cause].join('\u0000');
+    let group = findGroup(per.groups, type, reason);
+    if (!group) {
+      group = { type, reason, causes: cause, last: now, events: [] };
+      per.groups = Array.isArray(per.groups) ? (per.groups.length === 0 ? group : [...per.groups, group]) : [per.groups, group];
+    } else if (now - group.last > CORRELATION.aggregateIntervalMs) group.causes = cause;
+    else if (typeof group.causes === 'string') {
+      if (group.causes !== cause) group.causes = new Set([group.causes, cause]);
+    } else group.causes.add(cause);
+    group.last = now;
+    let key: string | null = cause;
     let text = message;
-    if (typeof agg.causes !== 'string' && agg.causes.size >= CORRELATION.aggregateMaxEvents) {
+    if (typeof group.causes !== 'string' && group.causes.size >= CORRELATION.aggregateMaxEvents) {
       // Do not let the set grow past the threshold (client-go pops any one key).
-      const any = agg.causes.values().next().value;
-      if (any !== undefined) agg.causes.delete(any);
-      eventKey = aggregateKey;
+      const any = group.causes.values().next().value;
+      if (any !== undefined) group.causes.delete(any);
+      key = null;
       text = CORRELATION.combinedPrefix + message;
     }
     // 2. EventLogger.
-    let ev = this.#events.get(eventKey);
+    let ev = findEvent(group.events, key);
     if (ev) {
       ev.count++;
       ev.unwritten++;
@@ -198,6 +229,7 @@ export class EventRecorder implements EventSink {
         obj,
         type,
         reason,
+        cause: key,
         message: text,
         count: 1,
         unwritten: 1,
@@ -207,22 +239,18 @@ export class EventRecorder implements EventSink {
         state: 'idle',
         dirty: false,
       };
+      group.events = addEvent(group.events, ev);
     }
-    this.#events.set(eventKey, ev);
     // 3. EventSourceObjectSpamFilter (getSpamKey: source and object).
     // client-go keys it by source and object; the source is this recorder's own (one component): the object's key.
-    const spamKey = objectKey;
-    const burst = this.#o.spamBurst ?? CORRELATION.spamBurst;
     const qps = this.#o.spamQps ?? CORRELATION.spamQps;
-    const bucket = this.#spam.get(spamKey) ?? { tokens: burst, last: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.last) / 1000) * qps);
-    bucket.last = now;
-    this.#spam.set(spamKey, bucket);
-    if (bucket.tokens < 1) {
+    per.tokens = Math.min(burst, per.tokens + (Math.max(0, now - per.spamLast) / 1000) * qps);
+    per.spamLast = now;
+    if (per.tokens < 1) {
       this.filtered++;
       return;
     }
-    bucket.tokens -= 1;
+    per.tokens -= 1;
     this.#schedule(ev);
   }
 
@@ -327,4 +355,31 @@ export class EventRecorder implements EventSink {
         });
     }
   }
+}
+
+function findGroup(groups: Group | Group[], type: EventType, reason: string): Group | undefined {
+  if (!Array.isArray(groups)) return groups.type === type && groups.reason === reason ? groups : undefined;
+  return groups.find((g) => g.type === type && g.reason === reason);
+}
+
+function findEvent(events: Observed | Observed[], cause: string | null): Observed | undefined {
+  if (!Array.isArray(events)) return events.cause === cause ? events : undefined;
+  return events.find((e) => e.cause === cause);
+}
+
+/**
+ * `events` with `ev` added. A group keeps at most aggregateMaxEvents + 1 Events (one per cause of the window and the
+ * combined one; client-go's LRU bounds them globally): past that, the one seen least recently is forgotten (a repeat of
+ * its cause then starts a new Event, as after an LRU eviction in client-go).
+ */
+function addEvent(events: Observed | Observed[], ev: Observed): Observed | Observed[] {
+  if (!Array.isArray(events)) return [events, ev];
+  if (events.length === 0) return ev;
+  const next = [...events, ev];
+  if (next.length > CORRELATION.aggregateMaxEvents + 1) {
+    let oldest = 0;
+    for (let i = 1; i < next.length - 1; i++) if (next[i]!.last < next[oldest]!.last) oldest = i;
+    next.splice(oldest, 1);
+  }
+  return next;
 }
