@@ -19,7 +19,7 @@ import type { Informer } from '../kube/informer.ts';
 import { Resources } from '../kube/resources.ts';
 import { bfdMetrics } from './bfd/metrics.ts';
 import { BfdServer } from './bfd/udp.ts';
-import { BgpPlanner, type BgpWorld } from './bgp-plan.ts';
+import { BgpPlanner, type BgpPlan, type BgpWorld } from './bgp-plan.ts';
 import { BgpSpeaker, bgpMetrics } from './bgp-speaker.ts';
 import { BgpStatusWriter, kubeBgpStatusPort, sessionEvents } from './bgp-status.ts';
 import { BgpAnnouncements } from './bgp-announced.ts';
@@ -125,6 +125,18 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
     },
     log: (fields, m) => logger.info(fields, m),
   });
+  // The signals after the event's other work (the UPDATEs reach the sockets first), once per burst: the latest plan.
+  let signalDecisions: BgpPlan['decisions'] | undefined;
+  let signalTimer: NodeJS.Immediate | undefined;
+  const signal = (decisions: BgpPlan['decisions']): void => {
+    signalDecisions = decisions;
+    signalTimer ??= setImmediate(() => {
+      signalTimer = undefined;
+      const d = signalDecisions;
+      signalDecisions = undefined;
+      if (d) announcements.update(d);
+    });
+  };
   return {
     sync(world) {
       const plan = planner.plan(world, self);
@@ -146,10 +158,11 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
           .finally(() => queued--);
       }
       bgpStatus.set(plan.statuses);
-      announcements.update(plan.decisions);
+      signal(plan.decisions);
     },
     async close() {
       unsubscribe();
+      if (signalTimer) clearImmediate(signalTimer);
       await bgp.close('speaker shutting down', { gracefulRestart: true }).catch((e: unknown) => logger.warn(`speaker: closing BGP sessions: ${String(e)}`));
       await bfdServer.close({ adminDown: true }).catch((e: unknown) => logger.warn(`speaker: closing BFD: ${String(e)}`));
       bgpStatus.stop();
