@@ -125,6 +125,8 @@ for (const daemon of ['bird', 'gobgp'] as const) {
           after.present && !after.stale,
           `${PREFIX} present and not stale after End-of-RIB: ${after.text}`,
         );
+        if (daemon === 'gobgp')
+          assert.equal(lab.endOfRibReceived(), true, 'GoBGP received End-of-RIB for IPv4 unicast');
         if (daemon === 'bird') {
           // BIRD ends a neighbor's graceful restart when End-of-RIB arrived for every channel (else at the restart
           // timer, 120 s away): "done" here is the End-of-RIB, after which unrefreshed stale routes would be flushed.

@@ -155,6 +155,11 @@ export interface GrLab {
   path(prefix: string): RouterPath;
   /** The daemon's neighbor view as text (birdc `show protocols all speaker1`, `gobgp neighbor <node>`, vtysh). */
   neighbor(): string;
+  /**
+   * GoBGP: whether End-of-RIB was received from the node for IPv4 unicast (`gobgp neighbor <node> -j`,
+   * afi_safis[].mp_graceful_restart.state.end_of_rib_received); undefined for the other daemons or when unreadable.
+   */
+  endOfRibReceived(): boolean | undefined;
   /** The daemon's log file (BIRD `bird.log` with `debug { states, events }`; '' for the others or when absent). */
   log(): string;
   /** Starts a speaker agent announcing `prefixes` to the router through a BGPPeer with enableGracefulRestart. */
@@ -202,6 +207,21 @@ export async function startGrLab(daemon: DaemonName, o: { gracefulRestart?: bool
       node,
       daemon: d,
       path: (p) => routerPath(daemon, d, node.dir, p),
+      endOfRibReceived: () => {
+        if (daemon !== 'gobgp') return undefined;
+        try {
+          const j = JSON.parse(d.gobgp(['neighbor', GR_NODE, '-j'])) as {
+            afi_safis?: Array<{
+              config?: { family?: { afi?: number; safi?: number } };
+              mp_graceful_restart?: { state?: { end_of_rib_received?: boolean } };
+            }>;
+          };
+          const v4 = j.afi_safis?.find((a) => a.config?.family?.afi === 1 && a.config.family.safi === 1);
+          return v4?.mp_graceful_restart?.state?.end_of_rib_received ?? false;
+        } catch {
+          return undefined;
+        }
+      },
       log: () => {
         try {
           return daemon === 'bird' ? readFileSync(join(node.dir, 'bird.log'), 'utf8') : '';

@@ -115,11 +115,16 @@ test(
 );
 
 test(
-  "unnumbered + BFD: BgpSpeaker's BFD session with FRR bfdd over the link-locals; BFD down closes the BGP session (Cease/BFD Down), BFD up brings it back",
+  "unnumbered + BFD (and MD5 from the BGPPeer): BgpSpeaker's BFD session with FRR bfdd over the link-locals; BFD down closes the BGP session (Cease/BFD Down), BFD up brings it back",
   { skip: skipBfd, timeout: 120_000 },
   async (t) => {
     const u = await startUnnumberedLab({
-      neighborLines: ['neighbor <if> bfd profile fast', 'neighbor <if> timers 30 90'],
+      // With the key too: the BGPPeer password through the config and BgpSpeaker (the first test sets it directly).
+      neighborLines: [
+        'neighbor <if> bfd profile fast',
+        'neighbor <if> timers 30 90',
+        `neighbor <if> password ${KEY}`,
+      ],
       bfdProfile: { name: 'fast', intervalMs: 100, multiplier: 3 },
     });
     t.after(() => u.close());
@@ -136,6 +141,7 @@ test(
             holdTime: '90s',
             keepaliveTime: '30s',
             bfdProfile: 'fast',
+            password: KEY,
           },
         },
         {
