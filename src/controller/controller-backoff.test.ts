@@ -267,5 +267,32 @@ for (const events of ['after', 'before'] as const) {
       assert.equal(h.warnings().length, 2, 'a success ends the run without a new Warning');
       h.ctl.stop();
     });
+
+    it('a Service moved to a pool whose claim is refused shows no IP: its released one is free for another Service', async () => {
+      const h = harness(events);
+      h.store.denyV6 = false;
+      h.ctl.start();
+      h.ctl.setLeader(true);
+      await h.settle();
+      h.services.put(dsService());
+      await h.settle();
+      assert.deepEqual(h.ingress(), ['198.51.100.0', '2001:db8:22::']);
+      h.store.denyV6 = true;
+      h.services.put({ ...h.services.getByKey(KEY)!, metadata: { ...h.services.getByKey(KEY)!.metadata, annotations: { 'metallb.io/address-pool': 'other' } } });
+      await h.settle();
+      await h.advance(300);
+      assert.equal(h.attempts.at(-1)?.state, 'error');
+      assert.equal(h.mem.size, 0, 'its claims in dual were released, the IPv4 one in other rolled back');
+      assert.deepEqual(h.ingress(), [], 'status no longer shows the released IPs');
+      assert.equal(h.services.getByKey(KEY)?.metadata?.annotations?.['berth.io/assigned-ips'], undefined);
+      assert.deepEqual(h.warnings(), [`Warning SyncFailed ${KEY}: ${DENIED}; retrying with backoff`]);
+      // Another Service takes the released IPv4 address: no two Services show it.
+      h.services.put(lbService('shop', 'v4', { annotations: { 'metallb.io/address-pool': 'dual' } }));
+      await h.settle();
+      const v4 = (h.services.getByKey('shop/v4')?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
+      assert.deepEqual(v4, ['198.51.100.0']);
+      assert.ok(!h.ingress().includes('198.51.100.0'));
+      h.ctl.stop();
+    });
   });
 }

@@ -151,7 +151,13 @@ async function reconcileInner(d: ReconcileDeps, input: ReconcileInput): Promise<
       key,
       req,
       { dryRun: false, identity: identityOf(svc) },
-    );
+    ).catch(async (e: unknown) => {
+      // A rejected claim write (API server unreachable, admission refused): the Service holds nothing now (what it
+      // held was released above), so its status and annotations must not keep showing a released IP another Service
+      // may take (issue 12, test/e2e/correctness-backoff). Best effort; the error is retried with backoff.
+      await converge(d, svc, [], undefined).catch(() => undefined);
+      throw e;
+    });
     if (!r.ok) {
       if (r.code === 'LB_CLAIM_CONFLICT') return { state: 'error', message: r.message, freed };
       d.recorder.record(svc, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${key}": ${r.message}`);

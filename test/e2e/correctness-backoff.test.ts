@@ -58,7 +58,12 @@ describe('claim writes refused by admission: the controller backs off, rolls bac
   before(async () => {
     S = await startStack({
       webhooks: 1,
-      config: [poolYaml('dual', ['198.51.100.0/28', '2001:db8:22::/124'], { autoAssign: false }), NO_V6_CLAIMS].join('---\n'),
+      config: [
+        poolYaml('dual', ['198.51.100.0/28', '2001:db8:22::/124'], { autoAssign: false }),
+        poolYaml('p1', ['192.0.2.0/28'], { autoAssign: false }),
+        poolYaml('p2', ['203.0.113.0/28'], { autoAssign: false }),
+        NO_V6_CLAIMS,
+      ].join('---\n'),
     });
   });
   after(async () => {
@@ -124,5 +129,68 @@ describe('claim writes refused by admission: the controller backs off, rolls bac
     const later = (await S.events()).filter((e) => about(e, name));
     assert.equal(later.filter((e) => e.type === 'Warning').length, 1, 'the success adds no Warning');
     assert.ok(later.some((e) => e.reason === 'IPAllocated'), `an IPAllocated event: ${JSON.stringify(later)}`);
+  });
+
+  it('webhook down, claim writes refused: one SyncFailed per run of failures, none for a success, a new one for the next run', async (t) => {
+    if (!S) return t.skip('kubectl not found');
+    const P2 = 'test-no-p2-claims';
+    const REFUSE_P2 = `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: ${P2}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [berth.io], apiVersions: ["*"], operations: [CREATE], resources: [ipaddressclaims]}
+  validations:
+  - expression: "object.spec.pool != 'p2'"
+    message: claims in pool p2 are refused by the test policy
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: ${P2}}
+spec:
+  policyName: ${P2}
+  validationActions: [Deny]
+`;
+    await S.ok(['apply', '-f', '-'], REFUSE_P2);
+    // Warning SyncFailed occurrences on `sf` (an Event's count grows when the same message repeats).
+    const syncFailed = async (): Promise<{ n: number; messages: string[] }> => {
+      const ev = (await S!.events()).filter((e) => about(e, 'sf') && e.type === 'Warning' && e.reason === 'SyncFailed');
+      return { n: ev.reduce((a, e) => a + (e.series?.count ?? e.count ?? 1), 0), messages: ev.map((e) => e.message ?? e.note ?? '') };
+    };
+    const held = async (): Promise<string[]> =>
+      (await S!.claims()).filter((c) => c.spec.holders.some((h) => h.namespace === 'shop' && h.name === 'sf')).map((c) => c.spec.ip);
+    const svcYaml = (pool: string): string =>
+      `apiVersion: v1\nkind: Service\nmetadata:\n  name: sf\n  namespace: shop\n  annotations: {metallb.io/address-pool: ${pool}}\nspec:\n  type: LoadBalancer\n  selector: {app: sf}\n  ports:\n  - port: 80\n`;
+    await S.routeToNone(); // the webhook is down (failurePolicy Ignore): the controller allocates
+    try {
+      // Run 1: every claim create in p2 refused.
+      await S.ok(['apply', '-f', '-'], svcYaml('p2'));
+      const first = await eventually(async () => ((await syncFailed()).n > 0 ? syncFailed() : undefined), 'a SyncFailed Warning on sf', 20_000);
+      assert.match(first.messages[0] ?? '', new RegExp(`ValidatingAdmissionPolicy '${P2}' .*claims in pool p2 are refused by the test policy; retrying with backoff`));
+      await pause(3_000); // several retries (0.1 + 0.2 + 0.4 + 0.8 + 1.6 s)
+      assert.equal((await syncFailed()).n, 1, 'one Warning for the whole run, not one per retry');
+      // A success (pool p1) ends the run without a Warning.
+      await S.ok(['apply', '-f', '-'], svcYaml('p1'));
+      const ips = await eventually(async () => ((await S!.ips('sf')).length === 1 ? S!.ips('sf') : undefined), 'sf to get an IP from p1', 30_000);
+      assert.match(ips[0]!, /^192\.0\.2\./);
+      assert.deepEqual(await held(), ips);
+      assert.equal((await syncFailed()).n, 1, 'a success adds no Warning');
+      // Run 2: back to p2 (its p1 IP released, the p2 claim refused): a new Warning.
+      await S.ok(['apply', '-f', '-'], svcYaml('p2'));
+      await eventually(async () => ((await syncFailed()).n === 2 ? true : undefined), 'a second SyncFailed occurrence on sf (a new run of failures)', 20_000);
+      await pause(3_000);
+      assert.equal((await syncFailed()).n, 2, 'one Warning per run of failures');
+      // Whatever it shows in status, it holds a claim for (a released IP is not shown as its own).
+      const shown = await S.ips('sf');
+      const claimed = await held();
+      t.diagnostic(`sf after run 2: status [${shown.join(', ')}], claims [${claimed.join(', ')}]`);
+      assert.deepEqual(shown.filter((ip) => !claimed.includes(ip)), [], `sf shows ${shown.join(', ')} in status but holds claims for [${claimed.join(', ')}]`);
+    } finally {
+      await S.routeToAll();
+      await S.run(['delete', 'svc', 'sf', '-n', 'shop', '--wait=false']);
+      await S.run(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', P2]);
+    }
   });
 });
