@@ -9,23 +9,30 @@
 //        (default), as the image's bundle (image/bundle.ts: every command in one minified file, `berth.mjs controller`;
 //        what the container runs), or through tsx as `npm start` does (tsx's loader thread alone costs ~35 MB of RSS).
 //        The first line says which ran.
-//        --node-args "...": node flags for the controller (default: a small young generation, one V8 helper thread and a
-//        96 MB old-space cap: the Deployment's NODE_OPTIONS, gitops/base/controller/deployment.yaml, plus the cap sized
-//        for the Services held; "" for node's defaults; the controller adds
+//        --node-args "...": node flags for the controller (default: the Deployment's NODE_OPTIONS as shipped,
+//        gitops/base/controller/deployment.yaml: a small young generation, one V8 helper thread, a 192 MB old-space
+//        cap, raised to 96 MB per 10,000 Services beyond what it serves; and its MALLOC_ARENA_MAX); "" for node's
+//        defaults; the controller adds
 //        --optimize-for-size itself, src/controller/main.ts, unless BERTH_CONTROLLER_V8_FLAGS says otherwise)
 //        --lab-main PATH: another build of the lab's main.ts (to compare lab versions)
 //        --hog: time-to-IP through the webhook twice in the same run, without then with one CPU hog (a child process
 //        spinning a busy loop on one core, bounded in time, killed by pid), and the ratio of the two
 //        --scale N,N,...: the scale curve instead of steps 2-3: for each N (ascending), fill to N Services through the
 //        webhook, then time-to-IP (--scale-latency timed creates, default 200), controller RSS (peak = VmHWM, steady)
-//        and a restart (rebuild time, IPs moved). The controller's old-space cap grows with the largest N (96 MB per
-//        10,000 Services) unless --node-args is given.
+//        and a restart (rebuild time, IPs moved). The controller runs with the Deployment's cap while it serves N and
+//        with 96 MB per 10,000 Services beyond (restarted before that fill, unmeasured), unless --node-args is given.
 //        --cpu-prof DIR: run lab, webhook and controller with node --cpu-prof (profiles in DIR/<process>/) and print
 //        each profile's busiest areas and functions at the end
+//        --heap-snapshot DIR: the controller runs with --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR and writes a
+//        heap snapshot once its RSS is read after a fill (DIR/fill-N.heapsnapshot) and after the restart that follows
+//        (DIR/restart-N.heapsnapshot); compare them with `npx tsx bench/heap-summary.ts A B` (taken after the RSS
+//        readings: writing a snapshot raises the process's VmHWM)
+// The controller's RSS is also sampled every 200 ms: each RSS line names the phase (warm-up and time-to-IP runs, fill,
+// steady wait, restart) in which the highest sample was seen, since VmHWM alone does not say when the peak came.
 // Each time-to-IP run (after a warm-up of 200 creates at the same rate) also prints where the time goes, stage by
 // stage (send → mutate/validate webhooks → create answered → a watch sees the Service → reconcile → status seen), from
 // the bench's own timestamps and the decision lines webhook and controller log; and each process's CPU per Service.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +43,7 @@ import { applyObject } from '../src/kube/apply.ts';
 import type { KubeClient, KubeObject } from '../src/kube/client.ts';
 import { connect } from '../src/kube/connect.ts';
 import { Resources } from '../src/kube/resources.ts';
+import { parse as parseYaml } from 'yaml';
 import { profileLines } from './profile.ts';
 import { cpuMeter, cpuMs, memMb, PathTrace, quantiles, startHog, wallMs, type Hog } from './trace.ts';
 
@@ -52,6 +60,7 @@ const { values: flags } = parseArgs({
     scale: { type: 'string' },
     'scale-latency': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'heap-snapshot': { type: 'string' },
   },
 });
 const HELD = Number(flags.services ?? 10_000);
@@ -75,14 +84,37 @@ const WARM = 200;
 const PROF = flags['cpu-prof'];
 /** Node flags that profile the process `name` when --cpu-prof is given. */
 const prof = (name: string): string[] => (PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(PROF, name)}`] : []);
+const SNAP = flags['heap-snapshot'];
+/** The controller's extra node flags for --heap-snapshot (a snapshot on SIGUSR2, written into SNAP). */
+const snapArgs = (): string[] => (SNAP ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAP}`] : []);
 /**
- * The controller's node flags for `n` Services: the Deployment's NODE_OPTIONS (small young generation, one V8 helper
- * thread), old space 96 MB per 10,000 (≥ 96).
+ * The controller container's environment as gitops/base/controller/deployment.yaml ships it (NODE_OPTIONS,
+ * MALLOC_ARENA_MAX): what the bench runs the controller with, so that what is measured is what ships.
  */
-const nodeArgsFor = (n: number): string[] =>
-  (flags['node-args'] ?? `--max-semi-space-size=1 --v8-pool-size=1 --max-old-space-size=${Math.max(96, Math.ceil((96 * n) / 10_000))}`)
-    .split(' ')
-    .filter((a) => a !== '');
+function deploymentEnv(): Map<string, string> {
+  const d = parseYaml(readFileSync(join(REPO, 'gitops/base/controller/deployment.yaml'), 'utf8')) as {
+    spec?: { template?: { spec?: { containers?: Array<{ name?: string; env?: Array<{ name?: string; value?: string }> }> } } };
+  };
+  const c = d.spec?.template?.spec?.containers?.find((x) => x.name === 'controller');
+  if (!c) throw new Error('gitops/base/controller/deployment.yaml: no container named "controller"');
+  return new Map((c.env ?? []).flatMap((e) => (e.name !== undefined && e.value !== undefined ? [[e.name, e.value] as const] : [])));
+}
+const DEPLOYMENT_ENV = deploymentEnv();
+/** Old space per 10,000 Services (MB) when the Deployment's cap is too small for `n` (the docs' sizing rule). */
+const OLD_SPACE_PER_10K = 96;
+/**
+ * The controller's node flags for `n` Services: the Deployment's NODE_OPTIONS as shipped (small young generation,
+ * one V8 helper thread, old-space cap), the cap raised to 96 MB per 10,000 Services where that is more (beyond what the
+ * shipped cap serves; docs: raise it with the memory limit there). --node-args replaces them.
+ */
+const nodeArgsFor = (n: number): string[] => {
+  if (flags['node-args'] !== undefined) return flags['node-args'].split(' ').filter((a) => a !== '');
+  const shipped = (DEPLOYMENT_ENV.get('NODE_OPTIONS') ?? '').split(' ').filter((a) => a !== '');
+  const cap = shipped.find((a) => a.startsWith('--max-old-space-size='));
+  const need = Math.ceil((OLD_SPACE_PER_10K * n) / 10_000);
+  if (cap && Number(cap.split('=')[1]) >= need) return shipped;
+  return [...shipped.filter((a) => a !== cap), `--max-old-space-size=${need}`];
+};
 const NODE_ARGS = nodeArgsFor(SCALE[0] ?? HELD);
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -92,6 +124,78 @@ const trace = new PathTrace();
 const load = (): string => `load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 const t0 = Date.now();
+
+/**
+ * The controller's RSS sampled every 200 ms, the highest sample kept per phase (`phase` names the current one): where
+ * the peak is reached. `pid` follows the controller across restarts.
+ */
+const rssPeaks = {
+  phase: 'start',
+  pid: 0,
+  byPhase: new Map<string, number>(),
+  timer: undefined as ReturnType<typeof setInterval> | undefined,
+  start(): void {
+    this.timer ??= setInterval(() => {
+      const mb = memMb(this.pid);
+      if (Number.isFinite(mb) && mb > (this.byPhase.get(this.phase) ?? 0)) this.byPhase.set(this.phase, mb);
+    }, 200);
+    this.timer.unref();
+  },
+  /** Starts a new phase (and a fresh maximum for it). */
+  enter(phase: string, pid?: number): void {
+    this.phase = phase;
+    if (pid !== undefined) this.pid = pid;
+    this.byPhase.delete(phase);
+  },
+  /** `phase max MB, …` for the phases seen since the last report, highest first; forgets them. */
+  report(): string {
+    const rows = [...this.byPhase].sort((a, b) => b[1] - a[1]);
+    this.byPhase.clear();
+    return rows.map(([p, mb]) => `${p} ${mb.toFixed(1)}`).join(', ');
+  },
+};
+
+/**
+ * Has the controller `pid` write a heap snapshot (SIGUSR2, --heapsnapshot-signal) into SNAP and renames it
+ * `<label>.heapsnapshot` once its size holds for 2 s (minutes on a loaded machine). No-op without --heap-snapshot.
+ */
+async function heapSnapshot(pid: number, label: string): Promise<void> {
+  if (!SNAP) return;
+  const before = new Set(readdirSync(SNAP));
+  process.kill(pid, 'SIGUSR2');
+  let size = -1;
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const f = readdirSync(SNAP).find((x) => x.endsWith('.heapsnapshot') && !before.has(x));
+    const now = f ? statSync(join(SNAP, f)).size : -1;
+    if (f && now > 0 && now === size) {
+      renameSync(join(SNAP, f), join(SNAP, `${label}.heapsnapshot`));
+      say(`heap snapshot of the controller: ${join(SNAP, `${label}.heapsnapshot`)} (${(now / 1e6).toFixed(0)} MB)`);
+      return;
+    }
+    size = now;
+  }
+  say(`heap snapshot ${label}: not complete after 10 min`);
+}
+
+/**
+ * `RssAnon a, RssFile f MiB; peak P MB (10^6 bytes)`: what the RSS is made of (anonymous memory: heap, malloc; file
+ * pages: mostly the node binary) and VmHWM in the unit issue 12's target uses (MB = 10^6 bytes; memMb gives MiB).
+ */
+function rssParts(pid: number): string {
+  const kb = (f: string): number => {
+    try {
+      const m = new RegExp(`${f}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) : NaN;
+    } catch {
+      return NaN;
+    }
+  };
+  return (
+    `RssAnon ${(kb('RssAnon') / 1024).toFixed(1)} MiB, RssFile ${(kb('RssFile') / 1024).toFixed(1)} MiB; ` +
+    `VmHWM ${((kb('VmHWM') * 1024) / 1e6).toFixed(1)} MB (10^6 bytes: issue 12's ≤ 96 MB)`
+  );
+}
 
 /** RSS once it stops falling: V8's memory reducer hands back what a burst used after some idle seconds. */
 async function steadyRssMb(pid: number): Promise<number> {
@@ -233,6 +337,7 @@ async function latencyRun(
   withHog = false,
 ): Promise<number[]> {
   await ensureNamespace(client, namespace);
+  rssPeaks.enter(`time-to-IP ${namespace}`);
   const list = await client.list(Resources.services, { namespace, limit: 1 });
   const w = ipWatcher(client, namespace, list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
   // Warm-up (JIT, connection pools, V8's heap sizing) outside the measurement, at the measured rate; the timed creates
@@ -332,6 +437,7 @@ interface Ctl {
 /** Creates `n` more Services named `<prefix>-i` in bench-held (16 in flight) and waits until each shows an IP. */
 async function fill(client: KubeClient, prefix: string, n: number): Promise<{ got: number; seconds: number }> {
   const fillStart = performance.now();
+  rssPeaks.enter('fill');
   await ensureNamespace(client, 'bench-held');
   const list = await client.list(Resources.services, { namespace: 'bench-held', limit: 1 });
   const w = ipWatcher(client, 'bench-held', list.ok ? (list.value.metadata.resourceVersion ?? '0') : '0');
@@ -348,6 +454,7 @@ async function restart(client: KubeClient, ctl: Ctl): Promise<void> {
   const spawnAt = Date.now();
   ctl.proc = await startControllerProcess(ctl.args, ctl.opts);
   procs.push(ctl.proc);
+  rssPeaks.enter('restart', ctl.proc.pid);
   const loaded = await ctl.proc.waitFor(/caches synced and state loaded in (\d+) ms/, 120_000);
   const pass = await ctl.proc.waitFor(/initial reconcile of (\d+) services done in (\d+) ms \(([^)]*)\)/, 300_000);
   const total = Date.now() - spawnAt;
@@ -363,10 +470,15 @@ async function restart(client: KubeClient, ctl: Ctl): Promise<void> {
       `process spawn to done ${total} ms incl. process start, controller CPU ${cpu.toFixed(0)} ms) — target ≤ 2000 ms at 10,000; ` +
       `IPs moved: ${moved}; ${load()}`,
   );
-  say(`controller after restart: ${pass[3]}; RSS peak ${peak.toFixed(1)} MB (VmHWM), steady ${(await steadyRssMb(ctl.proc.pid)).toFixed(1)} MB`);
+  rssPeaks.enter('steady wait after restart');
+  const steady = await steadyRssMb(ctl.proc.pid);
+  say(`controller after restart: ${pass[3]}; RSS peak ${peak.toFixed(1)} MB (VmHWM), steady ${steady.toFixed(1)} MB`);
+  say(`    highest RSS sample per phase (MiB, every 200 ms): ${rssPeaks.report()}; ${rssParts(ctl.proc.pid)}`);
+  await heapSnapshot(ctl.proc.pid, `restart-${before.size}`);
 }
 
 async function main(): Promise<void> {
+  if (SNAP) mkdirSync(SNAP, { recursive: true });
   const bundle = RUNTIME === 'bundle' ? await buildBundle() : RUNTIME === 'image' ? await buildImageBundle() : undefined;
   const runtime =
     RUNTIME === 'image'
@@ -424,10 +536,11 @@ async function main(): Promise<void> {
   await webhook.waitFor(/webhook: ready /, 60_000);
   const ctlArgs = [...(RUNTIME === 'image' ? ['controller'] : []), '--kubeconfig', kubeconfig, '--namespace', LAB_NAMESPACE, '--metrics-port', '0', '--replica-id', 'bench-ctl'];
   // glibc's per-thread malloc arenas hold on to freed buffers (the 10,000-item lists): two arenas are plenty here.
-  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+  // (The Deployment's value, as shipped; the environment may override it.)
+  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? DEPLOYMENT_ENV.get('MALLOC_ARENA_MAX') ?? '2' };
   const ctlOpts = {
     timeoutMs: 120_000,
-    nodeArgs: [...NODE_ARGS, ...prof('controller')],
+    nodeArgs: [...NODE_ARGS, ...prof('controller'), ...snapArgs()],
     env,
     onLine: trace.controllerLine,
     ...(bundle ? { script: bundle, tsx: false } : {}),
@@ -435,6 +548,8 @@ async function main(): Promise<void> {
   const ctl: Ctl = { proc: await startControllerProcess(ctlArgs, ctlOpts), args: ctlArgs, opts: ctlOpts };
   procs.push(ctl.proc);
   await ctl.proc.waitFor(/is leading/, 30_000);
+  rssPeaks.enter('setup', ctl.proc.pid);
+  rssPeaks.start();
   say(`setup ${((Date.now() - t0) / 1000).toFixed(1)} s (lab pid ${lab.pid}, webhook pid ${webhook.pid}, controller pid ${ctl.proc.pid})`);
   const pids = (): Record<string, number> => ({ lab: lab.pid, webhook: webhook.pid, controller: ctl.proc.pid });
   say('');
@@ -457,13 +572,14 @@ async function main(): Promise<void> {
     say('');
     say('scale curve (fill through the webhook; time-to-IP of the last creates at that size; then a restart):');
     for (const n of SCALE) {
-      const args = [...nodeArgsFor(n), ...prof('controller')];
+      const args = [...nodeArgsFor(n), ...prof('controller'), ...snapArgs()];
       if (args.join(' ') !== (ctl.opts.nodeArgs ?? []).join(' ')) {
         // Sized for n (as a Deployment would be): restart before the fill (not measured).
         ctl.opts = { ...ctl.opts, nodeArgs: args };
         await ctl.proc.stop();
         ctl.proc = await startControllerProcess(ctl.args, ctl.opts);
         procs.push(ctl.proc);
+        rssPeaks.enter(`restart sized for ${n}`, ctl.proc.pid);
         await ctl.proc.waitFor(/initial reconcile of (\d+) services done/, 300_000);
       }
       const have = (await servicesIPs(client)).size;
@@ -474,11 +590,14 @@ async function main(): Promise<void> {
       await latencyRun(client, `  time-to-IP at ${n}`, `bench-scale-${n}`, SCALE_LAT, pids());
       const held = (await servicesIPs(client)).size;
       const peak = memMb(ctl.proc.pid, 'VmHWM');
+      rssPeaks.enter('steady wait');
       const rss = await steadyRssMb(ctl.proc.pid);
       say(
         `controller RSS with ${held} Services held: ${rss.toFixed(1)} MB steady, ${peak.toFixed(1)} MB peak (VmHWM since its start) ` +
           `— target ≤ 100 MB at 10,000 including peaks; ${load()}`,
       );
+      say(`    highest RSS sample per phase (MiB, every 200 ms): ${rssPeaks.report()}; ${rssParts(ctl.proc.pid)}`);
+      await heapSnapshot(ctl.proc.pid, `fill-${held}`);
       await restart(client, ctl);
     }
     conn.kube.close();
@@ -500,11 +619,14 @@ async function main(): Promise<void> {
   say('');
   say(`filled to ${held} Services with an IP in ${f.seconds.toFixed(1)} s (controller fallback path)`);
   const peak = memMb(ctl.proc.pid, 'VmHWM');
+  rssPeaks.enter('steady wait');
   const rss = await steadyRssMb(ctl.proc.pid);
   say(
     `controller RSS with ${held} Services held: ${rss.toFixed(1)} MB steady, ${peak.toFixed(1)} MB peak (VmHWM) ` +
       `— target ≤ 100 MB${bundle ? '' : "; includes tsx's loader thread"}; ${load()}`,
   );
+  say(`    highest RSS sample per phase (MiB, every 200 ms): ${rssPeaks.report()}; ${rssParts(ctl.proc.pid)}`);
+  await heapSnapshot(ctl.proc.pid, `fill-${held}`);
   await restart(client, ctl);
   conn.kube.close();
 }
