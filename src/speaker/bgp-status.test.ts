@@ -535,3 +535,34 @@ test('a plan that changes during a long pass stops the writes it no longer wants
   await w.idle();
   assert.equal(store.objects.size, 0, 'what was created is deleted again');
 });
+
+test('once the cache shows our write, passes make no calls; a later change updates that object once, lag or not', async () => {
+  const store = new FakeStore();
+  const { w } = writer(store);
+  w.set(new Map([view('shop/web', ['r1'])]));
+  await w.idle();
+  store.sync();
+  for (let i = 0; i < 3; i++) {
+    w.reconcile();
+    await w.idle();
+  }
+  assert.deepEqual(store.calls, ['create shop/web [r1]']);
+  w.set(new Map([view('shop/web', ['r1', 'r2'])]));
+  await w.idle();
+  // The cache still shows [r1] (lag): what we wrote wins, no second update.
+  w.reconcile();
+  await w.idle();
+  store.sync();
+  w.reconcile();
+  await w.idle();
+  assert.deepEqual(store.calls, ['create shop/web [r1]', 'update bgp-1 [r1,r2]']);
+  assert.deepEqual(store.objects.get('bgp-1')?.status?.peers, ['r1', 'r2']);
+  // Someone else's duplicate later: one object stays, with the wanted status.
+  store.add({ name: 'bgp-0', node: 'n1', service: 'shop/web', status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop', peers: ['r1', 'r2'] } });
+  w.reconcile();
+  await w.idle();
+  store.sync();
+  const left = [...store.objects.values()].filter((o) => o.service === 'shop/web');
+  assert.equal(left.length, 1);
+  assert.deepEqual(left[0]!.status?.peers, ['r1', 'r2']);
+});
