@@ -4,6 +4,9 @@
 // dual-stack rollback was skipped, the IPv4 claim leaked, and the controller deleted and re-created it hundreds of times
 // a second with no event. Whatever the IPv6 outcome, the controller must not spin (bounded log lines and claim writes
 // over ~10 s), and either the Service gets both families with matching claims, or it holds no claim and an event says why.
+// Neither case below makes a claim write fail any more (IPv6 claim names are valid now; case 2 fails in the allocator):
+// the failing-write path (rollback, backoff, SyncFailed) is driven by a ValidatingAdmissionPolicy in
+// correctness-backoff.test.ts and at the Controller in src/controller/controller-backoff.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { eventually, pause, poolYaml, startStack, type Stack } from './correctness-harness.ts';
