@@ -17,6 +17,7 @@ import { Resources } from '../kube/resources.ts';
 import { SPEAKER_LEASE_LABELS, SPEAKER_LEASE_PREFIX } from '../speaker/liveness/lease.ts';
 import { announceEventsOf, type AnnounceEvent } from './announce-reasons.ts';
 import { endpointViews, nodeView, type EndpointView, type NodeView } from '../speaker/world.ts';
+import { SILENT_PEERS_ANNOTATION, parseSilentPeers } from '../speaker/liveness/silent-peers.ts';
 
 /** MetalLB's status-only CRDs (metallb-compat.md §1.7); the speakers write them. */
 const serviceL2Statuses: Resource = { group: 'metallb.io', version: 'v1beta1', plural: 'servicel2statuses', kind: 'ServiceL2Status', namespaced: true };
@@ -67,6 +68,8 @@ export interface SpeakerLease {
   node: string;
   renewMs?: number;
   durationSeconds: number;
+  /** Its speaker's heartbeat view: peers it hears no more, since when (ms; src/speaker/liveness/silent-peers.ts). */
+  silentPeers?: Map<string, number>;
 }
 
 export interface ReadLiveOptions {
@@ -154,6 +157,12 @@ export async function readLive(opts: ReadLiveOptions): Promise<ReadLiveResult> {
  * The speakers' Leases in `namespace` (src/speaker/liveness/lease.ts), or undefined when they cannot be listed (no
  * RBAC for leases, an API server without coordination.k8s.io): then nothing is said about running speakers.
  */
+/** The Lease's `berth.io/silent-peers` when it names any peer. */
+function silentOf(o: KubeObject): { silentPeers?: Map<string, number> } {
+  const m = parseSilentPeers(o.metadata?.annotations?.[SILENT_PEERS_ANNOTATION]);
+  return m.size > 0 ? { silentPeers: m } : {};
+}
+
 async function listSpeakerLeases(client: KubeClient, namespace: string): Promise<SpeakerLease[] | undefined> {
   const selector = Object.entries(SPEAKER_LEASE_LABELS)
     .map(([k, v]) => `${k}=${v}`)
@@ -171,6 +180,7 @@ async function listSpeakerLeases(client: KubeClient, namespace: string): Promise
       node,
       ...(Number.isFinite(renew) ? { renewMs: renew } : {}),
       durationSeconds: typeof spec.leaseDurationSeconds === 'number' && spec.leaseDurationSeconds > 0 ? spec.leaseDurationSeconds : 40,
+      ...silentOf(o),
     });
   }
   return out;

@@ -7,12 +7,18 @@
 // EndpointSlices and advertisements; speakerNotRunning when a node should announce it and reports nothing). A reported
 // announcer is checked before it is listed (announce-reasons.ts checkAnnouncers: speaker Lease, IPConflict /
 // announceFailed Events, the BGPPeer's session Events): the ones that do not announce are marked with the reason.
+// A SIGKILLed speaker's Lease stays fresh for 40 s; its live peers publish on their own Leases that their heartbeats
+// no longer hear it (berth.io/silent-peers, src/speaker/liveness/silent-peers.ts), so it is marked speaker down within
+// about a second (checkSpeakersAlive); without a peer view, a Lease that missed two renewals is marked speaker lease
+// stale with its age.
 // When the ServiceL2Status/ServiceBGPStatus CRDs are not installed (their list answers 404), nobody can report an
 // announcement: that is said once, naming the CRD and how to install it, and ANNOUNCED-BY reads `?` instead of a
 // speakerNotRunning that would blame the speakers (a withdraw reason the plans give, e.g. noEndpoints, still shows).
 import { assignedIPs, ingressIPs, isLoadBalancer, isOurClass, serviceKey, serviceRequestFrom } from '../config/service.ts';
 import { claimsByHolder } from '../claims/holders.ts';
 import { serviceView } from '../speaker/world.ts';
+import { leaseStaleness, speakerSilence, type PublishedLease } from '../speaker/liveness/silent-peers.ts';
+import { SPEAKER_LEASE_PREFIX } from '../speaker/liveness/lease.ts';
 import { checkAnnouncers, UNCONFIRMED_MARK, whyNotAnnounced, type NotAnnounced, type Unconfirmed } from './announce-reasons.ts';
 import { allocatorFromClaims, liveConfig, readLive, type LiveSnapshot } from './live.ts';
 import type { CliIO } from './io.ts';
@@ -25,7 +31,8 @@ export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context 
   pools with used/total per family, every LoadBalancer Service with its IPs, pool and announcing node(s) or BGP peers,
   why each Service without an IP has none, and why nobody announces one that has an IP (ANNOUNCED-BY -: MetalLB's
   withdraw reason, or speakerNotRunning). A node or peer the status objects report but that does not announce is marked:
-  (speaker down) stale speaker Lease, (IP conflict) / (announce failed) the speaker's Events, (session down) /
+  (speaker down) expired speaker Lease or its peers' heartbeats no longer hear it, (speaker lease stale) a Lease that
+  missed two renewals and no peer view, (IP conflict) / (announce failed) the speaker's Events, (session down) /
   (not established) no BGPSessionUp as the last session Event on the BGPPeer. ANNOUNCED-BY ?: the ServiceL2Status /
   ServiceBGPStatus CRD is not installed (said once, with how to install it), so no announcement can be known. --progress prints a line per resource listed (default: when stderr is a terminal).
   kubeconfig, first found: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, the lab's .lab/dev/kubeconfig
@@ -178,7 +185,7 @@ export function printStatus(report: StatusReport, io: Pick<CliIO, 'out' | 'err'>
  */
 export function announcedText(a: StatusService['announcedBy'], unconfirmed: readonly Unconfirmed[] = []): string {
   const parts: string[] = [];
-  const mark = (u: Unconfirmed): string => `(${UNCONFIRMED_MARK[u.reason] ?? u.reason})`;
+  const mark = (u: Unconfirmed): string => `(${UNCONFIRMED_MARK[u.reason] ?? LIVENESS_MARK[u.reason] ?? u.reason})`;
   const l2 = [...a.layer2, ...unconfirmed.filter((u) => u.mode === 'layer2').map((u) => `${u.node} ${mark(u)}`)];
   if (l2.length > 0) parts.push(`layer2: ${l2.join(',')}`);
   const nodes = [...new Set([...a.bgp.map((b) => b.node), ...unconfirmed.filter((u) => u.mode === 'bgp').map((u) => u.node)])].sort();
@@ -195,6 +202,76 @@ export function announcedText(a: StatusService['announcedBy'], unconfirmed: read
     parts.push(`bgp: ${node} → ${peers.join(',') || '-'}`);
   }
   return parts.length > 0 ? parts.join('; ') : '-';
+}
+
+/** Marks of the reasons checkSpeakersAlive adds. */
+const LIVENESS_MARK: Readonly<Record<string, string>> = { speakerLeaseStale: 'speaker lease stale' };
+
+/**
+ * The speakers' own liveness rules applied to the announcers checkAnnouncers kept (it marks a node only once its Lease
+ * expired, up to 40 s after a SIGKILL). A node is moved to `unconfirmed`:
+ * - `speakerDown` when live peers (fresh Lease) publish that their heartbeats no longer hear it, since after its last
+ *   Lease renewal (src/speaker/liveness/silent-peers.ts speakerSilence): what the speakers themselves act on, within
+ *   about a second of the death plus one publication (≤ 1 s);
+ * - else `speakerLeaseStale` when its Lease missed two renewals and has not expired yet (no peer view published: a
+ *   single speaker, or heartbeats off), with the Lease's age.
+ * Pure; `leases` absent (not readable): unchanged.
+ */
+export function checkSpeakersAlive<T extends { l2Nodes: string[]; bgp: Array<{ node: string; peers: string[] }>; unconfirmed: Unconfirmed[] }>(
+  checked: T,
+  leases: readonly PublishedLease[] | undefined,
+  nowMs: number,
+): T {
+  if (!leases || leases.length === 0) return checked;
+  const verdicts = new Map<string, Unconfirmed | undefined>();
+  const verdict = (node: string): Omit<Unconfirmed, 'mode'> | undefined => {
+    if (!verdicts.has(node)) verdicts.set(node, livenessVerdict(node, leases, nowMs));
+    return verdicts.get(node);
+  };
+  const unconfirmed = [...checked.unconfirmed];
+  const l2Nodes = checked.l2Nodes.filter((node) => {
+    const v = verdict(node);
+    if (v) unconfirmed.push({ ...v, mode: 'layer2' });
+    return !v;
+  });
+  const bgp = checked.bgp.filter((b) => {
+    const v = verdict(b.node);
+    if (v) unconfirmed.push({ ...v, mode: 'bgp' });
+    return !v;
+  });
+  return { ...checked, l2Nodes, bgp, unconfirmed };
+}
+
+function livenessVerdict(node: string, leases: readonly PublishedLease[], nowMs: number): Unconfirmed | undefined {
+  const own = leases.find((l) => l.node === node);
+  if (!own || own.renewMs === undefined) return undefined;
+  const lease = `${SPEAKER_LEASE_PREFIX}${node}`;
+  const renewedS = Math.max(0, Math.round((nowMs - own.renewMs) / 1000));
+  const expiresS = Math.max(0, Math.round((own.renewMs + own.durationSeconds * 1000 - nowMs) / 1000));
+  const silent = speakerSilence(node, leases, nowMs);
+  if (silent) {
+    const sinceS = Math.max(0, Math.round((nowMs - silent.sinceMs) / 1000));
+    return {
+      mode: 'layer2',
+      node,
+      reason: 'speakerDown',
+      message:
+        `the speaker of node "${node}" is down: its peer${silent.by.length > 1 ? 's' : ''} ${silent.by.join(', ')} hear${silent.by.length > 1 ? '' : 's'} no heartbeat from it since ${sinceS} s ago ` +
+        `(its Lease ${lease} was last renewed ${renewedS} s ago and expires in ${expiresS} s); its status objects stay until its Pod is deleted`,
+    };
+  }
+  const stale = leaseStaleness(own, nowMs);
+  if (stale) {
+    return {
+      mode: 'layer2',
+      node,
+      reason: 'speakerLeaseStale',
+      message:
+        `the speaker of node "${node}" may be down: its Lease ${lease} was last renewed ${stale.ageS} s ago (renewed every ${stale.renewEveryS} s, expires in ${stale.expiresInS} s) ` +
+        `and no peer publishes its heartbeat view; a speaker cut off from the API server only keeps announcing`,
+    };
+  }
+  return undefined;
 }
 
 /**
@@ -217,8 +294,13 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined; 
     const ips = shown.length > 0 ? shown : (claimed.get(key)?.ips ?? assignedIPs(svc));
     const held = alloc.ipsOf(key);
     const reported = s.announcers.get(key);
+    const nowMs = opts.nowMs ?? Date.now();
     const checked = reported
-      ? checkAnnouncers(key, reported, { speakerLeases: s.speakerLeases, events: s.announceEvents, namespace: s.namespace, nowMs: opts.nowMs ?? Date.now() })
+      ? checkSpeakersAlive(
+          checkAnnouncers(key, reported, { speakerLeases: s.speakerLeases, events: s.announceEvents, namespace: s.namespace, nowMs }),
+          s.speakerLeases,
+          nowMs,
+        )
       : undefined;
     const row: StatusService = {
       namespace: svc.metadata?.namespace || 'default',

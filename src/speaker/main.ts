@@ -378,6 +378,8 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
         log: logger.child({ component: 'lease' }),
         onLease: (node, renew) => liveness.inner?.leaseSeen(node, renew),
         onLeaseGone: (node) => liveness.inner?.leaseGone(node),
+        // Published on our Lease for `berth status` (liveness/silent-peers.ts): peers heard and now silent.
+        silentPeers: () => (liveness.inner?.peers() ?? []).filter((p) => !p.alive && (p.lastHeardMs !== undefined || p.left)).map((p) => p.node),
       })
     : undefined;
   const liveness = new LivenessHandle(
@@ -385,6 +387,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
     () => nodes.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== ''),
     f.memberlistBind !== undefined,
   );
+  liveness.on('change', () => leases?.publish());
   first.leave = () => void liveness.leave().catch(() => undefined);
   let livenessKey: string | undefined;
   const startHeartbeats = (): void => {

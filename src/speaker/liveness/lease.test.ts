@@ -11,6 +11,7 @@ import type { Lease } from '../../kube/leader-election.ts';
 import { Resources } from '../../kube/resources.ts';
 import { startLab, type Lab } from '../../lab/server.ts';
 import { SpeakerLeases, speakerLeaseName, SPEAKER_LEASE_LABELS } from './lease.ts';
+import { parseSilentPeers, SILENT_PEERS_ANNOTATION } from './silent-peers.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -104,4 +105,52 @@ test('two speakers renew their Leases, see each other, survive an API-server out
   const after = await kube.client.get(Resources.leases, 'metallb-speaker-node-a', 'metallb-system');
   assert.equal(after.ok ? 'found' : after.error.kind, 'NotFound');
   assert.ok(b.stats().renewals >= 4);
+});
+
+test('the heartbeat view is published on the Lease (berth.io/silent-peers): on publish() within the spacing, kept first "since", removed when empty', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-lease-silent-'));
+  const lab = await startLab({ dir, nodes: 0 });
+  t.after(async () => {
+    await lab.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const c = await connect({ kubeconfig: lab.kubeconfigPath, component: 'berth-speaker' });
+  assert.ok(c.ok);
+  const kube = c.kube;
+  t.after(() => kube.close());
+  await kube.client.create(Resources.namespaces, { metadata: { name: 'metallb-system' } });
+  let silent: string[] = [];
+  // A renewal interval far longer than the test: only publish() can write the annotation after the first renewal.
+  const a = new SpeakerLeases({ client: kube.client, namespace: 'metallb-system', node: 'node-a', renewIntervalMs: 600_000, publishSpacingMs: 50, log, silentPeers: () => silent });
+  t.after(() => a.stop());
+  a.start();
+  const annotation = async (): Promise<string | undefined> => {
+    const got = await kube.client.get<Lease & { metadata: { annotations?: Record<string, string> } }>(Resources.leases, 'metallb-speaker-node-a', 'metallb-system');
+    return got.ok ? (got.value.metadata.annotations?.[SILENT_PEERS_ANNOTATION] ?? '') : undefined;
+  };
+  let last: string | undefined;
+  const waitFor = async (what: string, cond: (v: string) => boolean): Promise<string> => {
+    const end = Date.now() + 15_000;
+    for (;;) {
+      last = await annotation();
+      if (last !== undefined && cond(last)) return last;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; annotation: ${JSON.stringify(last)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await waitFor('the Lease created, no annotation', (v) => v === '');
+  silent = ['node-b', 'node-a']; // our own name is never published
+  const before = Date.now();
+  a.publish();
+  const v1 = parseSilentPeers(await waitFor('node-b published', (v) => v.includes('node-b')));
+  assert.deepEqual([...v1.keys()], ['node-b']);
+  assert.ok(v1.get('node-b')! >= before - 1000 && v1.get('node-b')! <= Date.now(), 'since: when it was first seen silent');
+  silent = ['node-b', 'node-c'];
+  a.publish();
+  a.publish(); // coalesced
+  const v2 = parseSilentPeers(await waitFor('node-c published', (v) => v.includes('node-c')));
+  assert.equal(v2.get('node-b'), v1.get('node-b'), 'node-b keeps its first since');
+  silent = [];
+  a.publish();
+  await waitFor('the annotation removed', (v) => v === '');
 });

@@ -19,6 +19,7 @@ import type { KubeClient, KubeObject } from '../../kube/client.ts';
 import { Informer } from '../../kube/informer.ts';
 import type { Lease } from '../../kube/leader-election.ts';
 import { Resources } from '../../kube/resources.ts';
+import { encodeSilentPeers, SILENT_PEERS_ANNOTATION } from './silent-peers.ts';
 
 /** A Lease as the informer caches it. */
 type LeaseObject = KubeObject & Lease;
@@ -58,6 +59,14 @@ export interface SpeakerLeasesOptions {
   onLease?: (node: string, renewTimeMs: number | undefined) => void;
   /** A peer's Lease was deleted (its speaker stopped cleanly). */
   onLeaseGone?: (node: string) => void;
+  /**
+   * The peers this speaker's heartbeats heard and now hear no more (detector: not alive, heard before or left):
+   * published on our Lease as the `berth.io/silent-peers` annotation (silent-peers.ts) with every renewal, and by
+   * publish() when the view changes. Absent: nothing is published.
+   */
+  silentPeers?: () => Iterable<string>;
+  /** Least time between two publish() writes, ms (default 1,000): a flapping view costs at most one write a second. */
+  publishSpacingMs?: number;
   /** Retry delays after a failed renewal (default 500 ms doubling, capped at renewIntervalMs). */
   backoff?: { initialMs?: number; maxMs?: number };
   /** The informer's retry delays (default 500 ms doubling to 30 s). */
@@ -88,6 +97,12 @@ export class SpeakerLeases {
   };
   #loop: Promise<void> | undefined;
   #created = false;
+  /** Silent peers → since when (our clock, ms), as last computed. */
+  readonly #silentSince = new Map<string, number>();
+  /** The annotation value last written (undefined: never written). */
+  #published: string | null | undefined;
+  #publishing: Promise<void> | undefined;
+  #publishAgain = false;
 
   constructor(o: SpeakerLeasesOptions) {
     this.#o = o;
@@ -138,12 +153,54 @@ export class SpeakerLeases {
   async stop(o: { release?: boolean } = {}): Promise<void> {
     this.#abort.abort();
     await this.#loop;
+    await this.#publishing;
     await this.#informer.stop();
     if (o.release) {
       const r = await this.#o.client.delete(Resources.leases, this.#name, { namespace: this.#o.namespace });
       if (!r.ok && r.error.kind !== 'NotFound')
         this.#o.log.warn({ err: r.error.message, lease: this.#name }, 'speaker lease: release failed');
     }
+  }
+
+  /**
+   * The heartbeat view changed: writes the `berth.io/silent-peers` annotation (only it) if its value differs from
+   * the last one written, at most once per publishSpacingMs, coalescing the changes in between. Never throws; a
+   * failed write is retried by the next renewal.
+   */
+  publish(): void {
+    if (!this.#o.silentPeers || this.#abort.signal.aborted) return;
+    if (this.#publishing) {
+      this.#publishAgain = true;
+      return;
+    }
+    this.#publishing = (async () => {
+      do {
+        this.#publishAgain = false;
+        await this.#clock.sleep(this.#o.publishSpacingMs ?? 1_000, this.#abort.signal);
+        if (this.#abort.signal.aborted || !this.#created) return;
+        const value = this.#silentValue();
+        if (value === this.#published) continue;
+        const r = await this.#o.client.patch(
+          Resources.leases,
+          this.#name,
+          { metadata: { annotations: { [SILENT_PEERS_ANNOTATION]: value } } },
+          { namespace: this.#o.namespace },
+        );
+        if (r.ok) this.#published = value;
+        else this.#o.log.debug({ err: r.error.message, lease: this.#name }, 'speaker lease: publishing silent peers failed');
+      } while (this.#publishAgain && !this.#abort.signal.aborted);
+    })().finally(() => {
+      this.#publishing = undefined;
+    });
+  }
+
+  /** The annotation value now (encodeSilentPeers), keeping each peer's first "since". */
+  #silentValue(): string | null {
+    const now = this.#clock.now();
+    const current = new Set(this.#o.silentPeers?.() ?? []);
+    for (const n of [...this.#silentSince.keys()]) if (!current.has(n)) this.#silentSince.delete(n);
+    for (const n of current) if (n !== this.#o.node && !this.#silentSince.has(n)) this.#silentSince.set(n, now);
+    return encodeSilentPeers(this.#silentSince);
   }
 
   /** Peers' Leases as last seen (node → renewTime ms), kept while the API server is away. */
@@ -193,28 +250,41 @@ export class SpeakerLeases {
     const now = microTime(this.#clock.now());
     const duration = this.#o.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
     const { client, namespace, node } = this.#o;
+    const silent = this.#o.silentPeers ? this.#silentValue() : undefined;
     if (this.#created) {
       const r = await client.patch(
         Resources.leases,
         this.#name,
         {
-          metadata: { labels: SPEAKER_LEASE_LABELS },
+          metadata: {
+            labels: SPEAKER_LEASE_LABELS,
+            ...(silent !== undefined && silent !== this.#published ? { annotations: { [SILENT_PEERS_ANNOTATION]: silent } } : {}),
+          },
           spec: { holderIdentity: node, leaseDurationSeconds: duration, renewTime: now },
         },
         { namespace },
       );
-      if (r.ok) return undefined;
+      if (r.ok) {
+        if (silent !== undefined) this.#published = silent;
+        return undefined;
+      }
       if (r.error.kind !== 'NotFound') return r.error.message;
       this.#created = false;
     }
     const lease: Lease = {
-      metadata: { name: this.#name, namespace, labels: { ...SPEAKER_LEASE_LABELS } },
+      metadata: {
+        name: this.#name,
+        namespace,
+        labels: { ...SPEAKER_LEASE_LABELS },
+        ...(typeof silent === 'string' ? { annotations: { [SILENT_PEERS_ANNOTATION]: silent } } : {}),
+      },
       spec: { holderIdentity: node, leaseDurationSeconds: duration, acquireTime: now, renewTime: now },
     };
     const c = await client.create(Resources.leases, lease, { namespace });
     if (c.ok || c.error.kind === 'AlreadyExists') {
-      // AlreadyExists: a previous incarnation's Lease; renew it with a PATCH right away
+      // AlreadyExists: a previous incarnation's Lease; renew it with a PATCH right away (its annotation rewritten)
       this.#created = true;
+      this.#published = c.ok && silent !== undefined ? silent : undefined;
       return c.ok ? undefined : this.#renew();
     }
     return c.error.message;
