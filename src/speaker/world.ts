@@ -315,7 +315,8 @@ export function projectEndpointSlice<T extends EndpointSliceLike & { apiVersion?
 ): T {
   const svc = isRecord(s.metadata?.labels) ? s.metadata.labels[SERVICE_NAME_LABEL] : undefined;
   const [name, namespace, resourceVersion] = [s.metadata?.name, intern(s.metadata?.namespace), s.metadata?.resourceVersion];
-  const metadata = svc !== undefined ? { name, namespace, resourceVersion, labels: { [SERVICE_NAME_LABEL]: svc } } : { name, namespace, resourceVersion };
+  // A literal key (SERVICE_NAME_LABEL), not a computed one: V8 gives `{[k]: v}` room for 4 members (56 bytes, not 32).
+  const metadata = svc !== undefined ? { name, namespace, resourceVersion, labels: { 'kubernetes.io/service-name': svc } } : { name, namespace, resourceVersion };
   const eps = Array.isArray(s.endpoints) ? s.endpoints : [];
   return {
     apiVersion: intern(s.apiVersion),
