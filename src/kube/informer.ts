@@ -159,6 +159,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         if (!this.#synced) {
           this.#synced = true;
           this.#resolveSynced();
+        } else {
+          // After a 410 or an outage: the proof that the cache is the server's again (the diff was emitted above).
+          this.#o.log?.(`informer ${this.#o.resource.plural}: relisted at resourceVersion ${this.#rv ?? ''}, ${this.#cache.size} objects`);
         }
       }
       let gone = false;

@@ -205,9 +205,17 @@ test('the API server stopped: nothing is withdrawn; back: the same ServiceL2Stat
   assert.equal(metricValue(during, ANNOUNCED), 1, 'still announced while the API server is away');
   assert.doesNotMatch(speaker.output().slice(logAt), /"decision":"withdraw"/);
 
+  const backAt = speaker.output().length;
   lab = await startTestLab({ dir, port: labPort, persist: true, nodes: 0 });
-  // The informers relist; the plan is unchanged, so nothing is written.
-  await new Promise((r) => setTimeout(r, 3000));
+  // Proof that the speaker is reading the API server again: its informers' watches from before the restart get 410
+  // (the lab keeps no watch history across a restart), and each relists; src/kube/informer.ts logs the end of a relist,
+  // after the diff (here empty: the objects kept their resourceVersions) went to the speaker's handlers. Then the plan
+  // is unchanged, so nothing is written: a speaker that wrote on relist moves metallb_k8s_client_updates_total.
+  const mustRelist = ['nodes', 'services', 'endpointslices', 'namespaces', 'servicel2statuses', 'ipaddresspools', 'l2advertisements'];
+  await until(`the informers of ${mustRelist.join(', ')} to relist`, async () => {
+    const done = new Set([...speaker!.output().slice(backAt).matchAll(/informer ([a-z0-9]+): relisted at resourceVersion/g)].map((m) => m[1]));
+    return mustRelist.every((r) => done.has(r)) ? true : undefined;
+  });
   assert.deepEqual((await l2Statuses()).map((s) => s.metadata.name), before);
   const afterText = (await get('/metrics')).body;
   assert.equal(metricValue(afterText, ANNOUNCED), 1);
