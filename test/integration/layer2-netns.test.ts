@@ -216,8 +216,8 @@ describe('layer 2 on a namespace segment', { skip }, () => {
       assert.equal(link.kernelDrops, 0, JSON.stringify(after));
       assert.equal(reqFor(after) - reqFor(before), count, JSON.stringify(after));
       assert.equal(sentFor(after) - sentFor(before), count, JSON.stringify(after));
-      // Everything was pending at the first wake-ups: the addon answered it (PacketSocket.setArpAnswers), up to
-      // 1,024 frames and one sendmmsg per wake-up, none of it crossing into JS.
+      // The addon answered it all (PacketSocket.setArpAnswers: its answer thread, which does not wait for the held
+      // loop; up to 256 replies per sendmmsg), none of it crossing into JS.
       assert.equal(link.answeredNatively - arpLink(before).answeredNatively, count, JSON.stringify(link));
       // And the replies reached the requester, each naming its request.
       const answered = new Set<number>();
