@@ -2,7 +2,8 @@
 // from the `memberlist` Secret, which the first of them creates) and `--dry-run-link` (no socket on any interface): exactly one announces a Service
 // with a ready endpoint (ETP=Cluster, MetalLB's election) and holds its ServiceL2Status; SIGKILL of the owner moves the
 // announcement, the ServiceL2Status and a berth_l2_failover_seconds observation to the other; restarted, the first one
-// does not take the IP back unless it sorts first (then it does, once); SIGTERM hands over through `leaving`.
+// does not take the IP back unless it sorts first (then it does, once); SIGTERM hands over through `leaving` (the
+// survivor records the leaver as gone for its 'leaving' heartbeat, not silence, and takes the IP in that step).
 // The network half (real ARP in namespaces, timing) is H6's harness and bench:failover.
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -231,9 +232,33 @@ test('SIGTERM: the owner leaves, the other takes over; the leaver exits 0', asyn
     return o1 !== undefined && (await owner()) === o1 ? o1 : undefined;
   });
   const other = owner1 === 'n1' ? 'n2' : 'n1';
+  const survivor = speakers.get(other)!;
+  const at = survivor.p.output().length;
   assert.equal(await speakers.get(owner1)!.p.stop('SIGTERM'), 0);
   assert.match(speakers.get(owner1)!.p.output(), /speaker: SIGTERM, stopping[\s\S]*speaker: stopped/);
   assert.equal(await until('the other to take over', owner), other);
+  // The silence window (300 ms) would move the IP too: the survivor must have dropped the leaver because of its
+  // 'leaving' heartbeats (detector rule 3), and taken the IP in that same step. src/speaker/liveness/udp.ts logs each
+  // removal with the rule's reason after the listeners ran, so the takeover's announce line comes before it.
+  const lines = (): Array<{ i: number; o: { peers?: string[]; reason?: string; decision?: string; ip?: string } }> =>
+    survivor.p
+      .output()
+      .slice(at)
+      .split('\n')
+      .flatMap((l, i) => {
+        try {
+          return [{ i, o: JSON.parse(l) as { peers?: string[]; reason?: string; decision?: string; ip?: string } }];
+        } catch {
+          return [];
+        }
+      });
+  const removal = await until(`${other} to record ${owner1} as gone`, async () =>
+    lines().find((l) => l.o.peers?.includes(owner1) && (l.o.reason === 'leaving' || l.o.reason === 'silence')),
+  );
+  assert.equal(removal.o.reason, 'leaving', `${other} dropped ${owner1} for ${removal.o.reason}, not its 'leaving' heartbeat`);
+  const announce = lines().find((l) => l.o.decision === 'announce' && l.o.ip === IP);
+  assert.ok(announce, `${other} logged its announce of ${IP}`);
+  assert.ok(announce.i < removal.i, `${other} took ${IP} when it heard 'leaving' (announce line before the removal line)`);
   assert.equal(
     await until('the ServiceL2Status to follow', async () =>
       (await statusNode()) === other ? other : undefined,

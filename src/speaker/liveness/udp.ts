@@ -473,12 +473,16 @@ class UdpLiveness extends EventEmitter implements Liveness {
     this.#accepted++;
     // a node decided (rule 8) changes no alive set, but whether losing it later is a failover: listeners must know
     if (r.added.length > 0 || r.removed.length > 0 || r.decided) this.#emitChange();
+    // After the listeners (the takeover comes first): which rule removed the peer (detector rule 3).
+    if (r.removed.length > 0) this.#o.log.info({ peers: r.removed, reason: 'leaving' }, `liveness: ${r.removed.join(', ')} left ('leaving' heartbeat)`);
   }
 
   #evaluate(): void {
     if (this.#closed) return;
     const delta = this.#detector.tick();
     if (delta.added.length > 0 || delta.removed.length > 0 || delta.decided) this.#emitChange();
+    // Rules 4, 6 and 8b: silent past its window with no fresh Lease (or an undecided peer's bound ended).
+    if (delta.removed.length > 0) this.#o.log.info({ peers: delta.removed, reason: 'silence' }, `liveness: ${delta.removed.join(', ')} dead (silent past its window, no fresh Lease)`);
   }
 
   #emitChange(): void {
