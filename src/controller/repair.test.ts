@@ -4,7 +4,7 @@ import { newClaim } from '../api/claim.ts';
 import { MemoryClaimStore } from '../claims/memory-store.ts';
 import type { ServiceLike } from '../config/service.ts';
 import { lbService } from './fakes.ts';
-import { holderOrphaned, newRepairState, repairClaims } from './repair.ts';
+import { entryOrphaned, holderOrphaned, newRepairState, repairClaims } from './repair.ts';
 
 const T0 = Date.UTC(2025, 0, 1);
 
@@ -118,5 +118,25 @@ describe('claim repair loop', () => {
     assert.equal(holderOrphaned(lbService('a', 'b', { lbClass: 'x.io/lb' })), true);
     assert.equal(holderOrphaned(lbService('a', 'b', { lbClass: 'x.io/lb' }), 'x.io/lb'), false);
     assert.equal(holderOrphaned(lbService('a', 'b')), false);
+  });
+});
+
+describe('entryOrphaned', () => {
+  const svc = (annotation: string | undefined, ingress: string[]): ServiceLike => ({
+    metadata: { name: 'web', namespace: 'shop', uid: 'u-1', ...(annotation !== undefined ? { annotations: { 'berth.io/assigned-ips': annotation } } : {}) },
+    spec: { type: 'LoadBalancer' },
+    ...(ingress.length > 0 ? { status: { loadBalancer: { ingress: ingress.map((ip) => ({ ip })) } } } : {}),
+  });
+  const entry = { namespace: 'shop', name: 'web', uid: 'u-1', ports: [] };
+  it('an IP the Service names (annotation alone, in a list, status alone, another spelling) is not orphaned', () => {
+    assert.equal(entryOrphaned(svc('192.0.2.1', []), entry, '192.0.2.1'), false);
+    assert.equal(entryOrphaned(svc('192.0.2.9, 2001:db8::1', []), entry, '2001:db8::1'), false);
+    assert.equal(entryOrphaned(svc(undefined, ['192.0.2.1']), entry, '192.0.2.1'), false);
+    assert.equal(entryOrphaned(svc('2001:DB8:0::1', []), entry, '2001:db8::1'), false);
+  });
+  it('an IP the Service does not name, or an earlier Service of that name, is orphaned', () => {
+    assert.equal(entryOrphaned(svc('192.0.2.2', ['192.0.2.2']), entry, '192.0.2.1'), true);
+    assert.equal(entryOrphaned(svc(undefined, []), entry, '192.0.2.1'), true);
+    assert.equal(entryOrphaned(svc('192.0.2.1', []), { ...entry, uid: 'u-0' }, '192.0.2.1'), true);
   });
 });
