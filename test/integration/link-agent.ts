@@ -3,6 +3,7 @@
 // stdout: one JSON object a line: {event:'ready',ifindex,mac} | {event:'frame',hex} | {event:'error',code,syscall,message}
 //   | {event:'sent'} | {event:'closed'} | {event:'open-failed',name,code,syscall,message}
 // stdin: one JSON object a line: {send: hex} | {add|drop: PacketMembership} (answers {event:'membership'})
+//   | {arp: {announced, watched}}: setArpAnswers (the addon's answer thread; answers {event:'arp-answers'})
 //   | {burst: {hex, count, at}}: `count` copies of the frame, copy i with UInt32BE(i) written at byte `at`, sent with
 //     one sendBatch (answers {event:'burst-sent', sent}) | {close: true} (closes twice, then exits)
 import { createInterface } from 'node:readline';
@@ -45,6 +46,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     close?: boolean;
     add?: PacketMembership;
     drop?: PacketMembership;
+    arp?: { announced: string[]; watched: string[] };
   };
   try {
     if (cmd.send !== undefined) {
@@ -61,6 +63,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       let sent = 0;
       for (let tries = 0; sent < count && tries < 100; tries++) sent += sock.sendBatch(frames.slice(sent));
       out({ event: 'burst-sent', sent });
+    }
+    if (cmd.arp) {
+      sock.setArpAnswers(cmd.arp.announced, cmd.arp.watched);
+      out({ event: 'arp-answers' });
     }
     if (cmd.add) {
       sock.addMembership(cmd.add);
