@@ -206,12 +206,16 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   let stopping = false;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
-  /** Set once the liveness exists: the 'leaving' heartbeat goes out before anything else on SIGTERM. */
-  const first: { leave?: () => void } = {};
+  /**
+   * Set once the announcer and the liveness exist: on SIGTERM this node stops answering, then the 'leaving' heartbeat
+   * goes out, before anything else (a new owner never answers while this one still does: speaker.stop()).
+   */
+  const first: { silence?: () => void; leave?: () => void } = {};
   const stop = (sig: string): void => {
     if (stopping) return;
     stopping = true;
     // Peers take over the moment they hear it: first thing, before logging and aborting (speaker.stop() awaits it).
+    first.silence?.();
     first.leave?.();
     log(`speaker: ${sig}, stopping`);
     aborter.abort(new Error(`speaker: ${sig}`));
@@ -446,6 +450,7 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   };
 
   // --- the announcer and the Speaker ---
+  first.silence = () => announcer.close();
   const announcer = new Layer2Announcer({
     openLink,
     clock: realClock,

@@ -1,6 +1,6 @@
 // The speaker's logic object with fakes for the plan, the announcer, the liveness, the ServiceL2Status store and the
 // event sink: world changes reach announcer.set, status objects are written only on change, a failing API server
-// withdraws nothing, SIGTERM leaves before it closes, conflicts and failovers are reported.
+// withdraws nothing, SIGTERM closes before it leaves, conflicts and failovers are reported.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
@@ -313,7 +313,7 @@ test('a failing API server withdraws nothing: status writes are retried with bac
   assert.equal(updates - errors, 1, 'one successful write');
 });
 
-test('SIGTERM: liveness.leave() completes before the announcer closes, then the heartbeats stop', async () => {
+test('SIGTERM: the announcer closes before liveness.leave() (a new owner never answers while we still do), then the heartbeats stop', async () => {
   const r = rig();
   r.setDecisions([d('shop/web', '192.0.2.10', 'n1')]);
   r.speaker.sync();
@@ -321,7 +321,7 @@ test('SIGTERM: liveness.leave() completes before the announcer closes, then the 
   const stopping = r.speaker.stop();
   // The leave timeout is a timer too: run nothing, let leave() finish by itself.
   await stopping;
-  assert.deepEqual(r.calls, ['liveness.leave', 'liveness.left', 'announcer.close', 'liveness.close']);
+  assert.deepEqual(r.calls, ['announcer.close', 'liveness.leave', 'liveness.left', 'liveness.close']);
   // Stopped: no more recomputes.
   const n = r.announcer.sets.length;
   r.speaker.changed();

@@ -14,7 +14,8 @@
 // - events: Normal `nodeAssigned` when this node takes a Service, Warning `announceFailed` when none of the listed
 //   interfaces exists here (§5.2; as MetalLB, the IP stays recorded as announced), Warning `IPConflict` when the
 //   announcer reports a foreign MAC on an IP;
-// - stop() (SIGTERM): liveness.leave() first (peers take over at once), then announcer.close(), then liveness.close().
+// - stop() (SIGTERM): announcer.close() first (no two owners), then liveness.leave() (peers take over at once), then
+//   liveness.close().
 import type { EventEmitter } from 'node:events';
 import type { EventSink, ObjectRef } from '../kube/events.ts';
 import { familyOf } from '../shared/ip.ts';
@@ -551,14 +552,18 @@ export class Speaker<D extends Decision = Decision> {
   }
 
   /**
-   * SIGTERM: tell the peers we leave (they take our IPs at once), then stop answering (announcer.close()), then stop
-   * the heartbeats. `leave` is bounded by `leaveTimeoutMs` (default 1 s): a stuck send never holds the exit.
+   * SIGTERM: stop answering (announcer.close(): sockets closed, the native ARP answers with them), then tell the peers
+   * we leave (they take our IPs at once), then stop the heartbeats. In this order a new owner never answers while we
+   * still do (two owners for the time between the 'leaving' heartbeat and the close, under load hundreds of ms);
+   * the price is the few ms until the peers hear 'leaving', during which nobody answers (clients retry ARP/NDP).
+   * `leave` is bounded by `leaveTimeoutMs` (default 1 s): a stuck send never holds the exit.
    */
   async stop(leaveTimeoutMs = 1000): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#debounce !== undefined) this.#timers.clear(this.#debounce);
     if (this.#statusRetry !== undefined) this.#timers.clear(this.#statusRetry);
+    this.#o.announcer.close();
     if (this.#o.liveness) {
       let timer: unknown;
       await Promise.race([
@@ -567,7 +572,6 @@ export class Speaker<D extends Decision = Decision> {
       ]);
       this.#timers.clear(timer);
     }
-    this.#o.announcer.close();
     this.#o.liveness?.close();
   }
 }
