@@ -48,7 +48,7 @@ class LaggingCache<T extends { metadata?: { name?: string; namespace?: string } 
   }
 }
 
-function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?: number; laggingServices?: boolean } = {}) {
+function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?: number; laggingServices?: boolean; resyncMs?: number } = {}) {
   const services = opts.laggingServices ? new LaggingCache<ServiceLike>() : new MapCache<ServiceLike>();
   const decisions: string[] = [];
   const pools = new MapCache<KubeObject>();
@@ -88,7 +88,7 @@ function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?
     namespace: NS,
     now: opts.now ?? (() => now),
     schedule: timers.schedule,
-    resyncIntervalMs: 0,
+    resyncIntervalMs: opts.resyncMs ?? 0,
     claimGraceMs: opts.claimGraceMs ?? 60_000,
     decision: (key, r, _ms, did) => decisions.push(`${key} ${r.state} writes=${did.writes} events=${did.events}`),
     metrics: {
@@ -112,6 +112,29 @@ function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?
 }
 
 describe('Controller', () => {
+  it('the periodic resync skips Services settled since their last change, and reconciles the others', async () => {
+    const h = harness({ resyncMs: 300_000 });
+    for (const n of ['a', 'b', 'c', 'd']) h.services.put(lbService('default', n));
+    h.ctl.start();
+    h.ctl.setLeader(true);
+    await h.settle();
+    // Three IPs in the pool: three Services hold one, the fourth is pending.
+    assert.equal([...['a', 'b', 'c', 'd']].filter((n) => h.ingress(`default/${n}`).length > 0).length, 3);
+    h.decisions.length = 0;
+    h.timers.fire();
+    await h.settle();
+    assert.deepEqual(h.ctl.lastResync, { reconciled: 1, skipped: 3 });
+    assert.ok(h.decisions.length > 0, 'the pending Service was reconciled');
+    assert.deepEqual(h.decisions.filter((d) => !d.startsWith('default/d pending')), [], 'only the pending Service was reconciled');
+    // A change of a settled Service (a new object in the cache) is reconciled, then settled again.
+    h.services.put({ ...h.services.getByKey('default/a')!, metadata: { ...h.services.getByKey('default/a')!.metadata, labels: { x: 'y' }, resourceVersion: '999' } });
+    await h.settle();
+    h.decisions.length = 0;
+    h.timers.fire();
+    await h.settle();
+    assert.deepEqual(h.ctl.lastResync, { reconciled: 1, skipped: 3 });
+  });
+
   it('a standby replica writes nothing; the leader reconciles every Service at once', async () => {
     const h = harness();
     h.services.put(lbService('default', 'a'));

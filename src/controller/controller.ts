@@ -128,6 +128,16 @@ export class Controller {
    */
   readonly #ownServiceWrites = new Map<string, string[]>();
   readonly #ownClaimWrites = new Map<string, string>();
+  /**
+   * Cached Service objects (identity: the informer replaces the object on every change) whose last reconcile succeeded
+   * under the current configuration with no event queued since, and whose claims did not change since: the periodic
+   * resync skips them (their inputs are the same; issue 12: the resync re-reconciled 10,000 settled Services every
+   * 5 minutes). A WeakSet: nothing is kept for a Service the cache dropped. Emptied on configuration changes and
+   * leadership changes; a claim change of a holder removes that holder's object.
+   */
+  #settled = new WeakSet<ServiceLike>();
+  /** Services the last resync skipped as settled (tests, logs). */
+  lastResync: { reconciled: number; skipped: number } | undefined;
   #claims: ClaimIndex | undefined;
   #leader = false;
   #started = false;
@@ -193,6 +203,10 @@ export class Controller {
       }),
       this.#claims.onChange((e, holders) => {
         if (this.#isOwnClaimWrite(e.claim, e.type === 'deleted')) return;
+        for (const k of holders) {
+          const s = o.services.getByKey(k);
+          if (s) this.#settled.delete(s);
+        }
         // A claim change never overtakes a key's retry backoff: a reconcile whose own claim writes fail must not
         // spin on the events of those writes (issue: ~4,600 error lines in 10 s).
         if (this.#leader) for (const k of holders) this.#queue.add(k, { respectBackoff: true });
@@ -203,9 +217,11 @@ export class Controller {
           if (ingressIPs(s).length === 0 && !this.#waitingSince.has(serviceKey(s))) this.#waitingSince.set(serviceKey(s), this.#now());
           this.#enqueue(serviceKey(s));
         },
-        update: (s) => {
+        update: (s, old) => {
           const key = serviceKey(s);
           if (!this.#isOwnServiceWrite(key, s.metadata?.resourceVersion)) this.#enqueue(key);
+          // The echo of a settled reconcile's own write is as settled as the version it wrote over.
+          else if (this.#settled.has(old)) this.#settled.add(s);
         },
         delete: (s) => {
           this.#waitingSince.delete(serviceKey(s));
@@ -233,6 +249,7 @@ export class Controller {
   setLeader(leader: boolean): void {
     if (leader === this.#leader) return;
     this.#leader = leader;
+    this.#settled = new WeakSet();
     if (leader) {
       this.#o.log?.('controller: leading; reprocessing all services');
       const started = this.#now();
@@ -324,12 +341,20 @@ export class Controller {
     if (this.#leader) this.#queue.add(key);
   }
 
-  /** Every Service; those already holding IPs first so they re-take them before pending ones ask (MetalLB reload order). */
-  #reprocessAll(): void {
+  /**
+   * Every Service; those already holding IPs first so they re-take them before pending ones ask (MetalLB reload order).
+   * `skipSettled` (the periodic resync): not the Services settled since their last change (#settled).
+   */
+  #reprocessAll(skipSettled = false): void {
     if (!this.#leader) return;
     const withIps: string[] = [];
     const without: string[] = [];
+    let skipped = 0;
     for (const s of this.#o.services.list()) {
+      if (skipSettled && this.#settled.has(s)) {
+        skipped++;
+        continue;
+      }
       const key = serviceKey(s);
       // The cheapest test first (no array built for the 10,000 settled Services of a restart): status, annotation, claims.
       if (hasIngressIP(s) || assignedIPs(s).length > 0 || (this.#claims?.heldBy(key).length ?? 0) > 0) withIps.push(key);
@@ -338,6 +363,7 @@ export class Controller {
     for (const k of this.#deleted.keys()) withIps.push(k);
     for (const k of withIps) this.#queue.add(k);
     for (const k of this.#askingFirst(without)) this.#queue.add(k);
+    if (skipSettled) this.lastResync = { reconciled: withIps.length + without.length, skipped };
   }
 
   /**
@@ -397,6 +423,10 @@ export class Controller {
       this.#o.metrics?.timeToIP?.((this.#now() - since) / 1000);
     }
     if (!svc && r.state === 'success') this.#deleted.delete(key);
+    // Settled: the object now cached (the reconciled one, or the echo of this reconcile's own write) unless an event
+    // queued the key again meanwhile.
+    const now = r.state === 'success' && !this.#queue.pending(key) ? this.#o.services.getByKey(key) : undefined;
+    if (now) this.#settled.add(now);
     if (r.state === 'pending') this.#pending.add(key);
     else this.#pending.delete(key);
     if (r.freed) {
@@ -537,6 +567,7 @@ export class Controller {
       this.#cancelConfig = undefined;
       const out = this.#loadConfig();
       if (out.kind === 'applied') {
+        this.#settled = new WeakSet();
         this.#maybeLoadClaims();
         this.#reprocessAll();
       }
@@ -621,7 +652,8 @@ export class Controller {
     if (every <= 0) return;
     this.#cancelResync?.();
     this.#cancelResync = this.#schedule(every, () => {
-      this.#reprocessAll();
+      this.#reprocessAll(true);
+      if (this.lastResync) this.#o.log?.(`controller: resync: ${this.lastResync.reconciled} services queued, ${this.lastResync.skipped} settled skipped`);
       this.#scheduleResync();
     });
   }

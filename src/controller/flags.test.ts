@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { parseControllerFlags } from './flags.ts';
+import { describe, it, test } from 'node:test';
+import { heapLimitWarning, parseControllerFlags } from './flags.ts';
 
 describe('controller flags', () => {
   it('defaults: namespace metallb-system, metrics 7472, MetalLB-like lease timings, 60 s claim grace', () => {
@@ -59,4 +59,11 @@ describe('controller flags', () => {
       message: '--log-level: "trace" is not one of debug, info, warn, error',
     });
   });
+});
+
+test('heapLimitWarning: none while the heap limit covers 96 MB per 10,000 Services; names both figures otherwise', () => {
+  assert.equal(heapLimitWarning(10_000, 192e6), undefined);
+  assert.equal(heapLimitWarning(20_000, 192e6), undefined);
+  const w = heapLimitWarning(50_000, 200e6);
+  assert.ok(w && w.includes('200 MB') && w.includes('480 MB') && w.includes('50000 Services'), w);
 });

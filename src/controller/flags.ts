@@ -123,3 +123,21 @@ export function parseControllerFlags(argv: readonly string[], env: NodeJS.Proces
   }
   return { ok: true, flags };
 }
+
+/**
+ * V8 heap (bytes) to allow per Service held: 96 MB per 10,000 (docs/controller.md; what bench:controller sizes
+ * --max-old-space-size with beyond the Deployment's 192 MB). Below it the controller warns at start: a heap limit too
+ * small for the cluster ends in an out-of-memory crash loop, not a slowdown.
+ */
+export const HEAP_BYTES_PER_SERVICE = 9_600;
+
+/** The warning for `services` held under a V8 heap limit of `limitBytes`, or undefined when the limit is enough. */
+export function heapLimitWarning(services: number, limitBytes: number): string | undefined {
+  const need = services * HEAP_BYTES_PER_SERVICE;
+  if (need <= limitBytes) return undefined;
+  return (
+    `controller: V8 heap limit ${(limitBytes / 1e6).toFixed(0)} MB is below the ${(need / 1e6).toFixed(0)} MB sized for ` +
+    `${services} Services (96 MB per 10,000): raise --max-old-space-size in NODE_OPTIONS and the container's memory limit ` +
+    `(docs/controller.md)`
+  );
+}

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { Registry } from 'prom-client';
 import { Allocator } from '../allocator/allocator.ts';
 import type { KubeObject as ApiObject } from '../api/object.ts';
@@ -36,7 +36,7 @@ import { allocatorMetrics, berthControllerMetrics, claimsHeldMetric, clientMetri
 import { Controller, type Cache } from './controller.ts';
 import type { WriteResult } from './deps.ts';
 import type { SyncResult } from './deps.ts';
-import { parseControllerFlags, USAGE } from './flags.ts';
+import { heapLimitWarning, parseControllerFlags, USAGE } from './flags.ts';
 import { projectService } from './project.ts';
 
 function toWrite(r: KubeResult<unknown>): WriteResult {
@@ -309,6 +309,8 @@ export async function runController(argv: readonly string[]): Promise<number> {
     },
   });
   controller.start();
+  const heapWarning = heapLimitWarning(services.size, getHeapStatistics().heap_size_limit);
+  if (heapWarning) logger.warn(heapWarning);
   log(`controller: caches synced and state loaded in ${Date.now() - listStarted} ms (${services.size} services, ${claimCache.list().length} claims)`);
 
   const elector = new LeaderElector({

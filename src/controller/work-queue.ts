@@ -95,6 +95,11 @@ export class WorkQueue {
     this.#timers.set(key, cancel);
   }
 
+  /** Whether `key` waits to be processed: queued, or added again while it is being processed. */
+  pending(key: string): boolean {
+    return this.#queued.has(key) || this.#dirty.has(key);
+  }
+
   /** Forgets a key's failure count (its next failure retries after the base delay). */
   forget(key: string): void {
     this.#failures.delete(key);
