@@ -16,6 +16,7 @@ import { decodeContinue, parseLimit, type ContinueToken } from './paging.ts';
 import type { WatchHub } from './watch.ts';
 import type { ResourceType } from './types.ts';
 import { hasScale, serveScale } from './workloads/scale.ts';
+import { hasEviction, serveEviction } from './workloads/eviction.ts';
 
 export interface HttpApiDeps {
   registry: Registry;
@@ -203,7 +204,7 @@ export class HttpApi {
     const type = reg.resolve(group, version, plural!);
     if (!type) return Errors.pathNotFound();
     if (!type.namespaced && namespace) return Errors.pathNotFound();
-    if (subresource && !(subresource === 'status' && type.statusSubresource) && !(subresource === 'finalize' && type.storeKey === 'core/namespaces') && !(subresource === 'scale' && hasScale(type.storeKey))) {
+    if (subresource && !(subresource === 'status' && type.statusSubresource) && !(subresource === 'finalize' && type.storeKey === 'core/namespaces') && !(subresource === 'scale' && hasScale(type.storeKey)) && !hasEviction(type.storeKey, subresource)) {
       return Errors.pathNotFound();
     }
     return { kind: 'resource', type, version, namespace, name, subresource: subresource === 'finalize' ? '' : subresource, watch };
@@ -327,6 +328,15 @@ export class HttpApi {
       if (isFailure(scaleBody)) return scaleBody;
       return serveScale(rest, target, method, req.headers['content-type'] ?? '', scaleBody, opts);
     }
+    if (hasEviction(type.storeKey, r.subresource)) {
+      if (method !== 'POST') {
+        req.resume();
+        return Errors.methodNotAllowed(method);
+      }
+      const eviction = await this.body(req);
+      if (isFailure(eviction)) return eviction;
+      return serveEviction(rest, this.d.registry, target, eviction, opts);
+    }
     switch (method) {
       case 'GET': {
         req.resume();
@@ -383,7 +393,8 @@ export class HttpApi {
         let propagationPolicy = q.get('propagationPolicy') ?? undefined;
         let bodyDryRun = false;
         if (raw.length > 0) {
-          const d = decodeBody(raw, req.headers['content-type']);
+          // client-go's typed clients (kubectl delete, kubectl drain without eviction) send DeleteOptions as protobuf.
+          const d = decodeDeleteOptions(raw, req.headers['content-type']);
           if (!d.ok) return d.failure;
           const o = d.value as Record<string, unknown>;
           if (o && typeof o === 'object') {
@@ -418,9 +429,22 @@ export class HttpApi {
     if (isFailure(raw)) return raw;
     if (ct.includes('protobuf')) {
       const pb = decodeK8sProtobuf(raw);
-      return pb.ok ? pb.value : Errors.unsupportedMediaType(ct, ['application/json', 'application/yaml']);
+      if (pb.ok) return pb.value;
+      return pb.unsupported ? Errors.unsupportedMediaType(ct, ['application/json', 'application/yaml']) : Errors.badRequest(`the protobuf request body is malformed: ${pb.error}`);
     }
     const d = decodeBody(raw, req.headers['content-type']);
     return d.ok ? d.value : d.failure;
   }
+}
+
+/**
+ * A DELETE request's body: DeleteOptions as JSON/YAML, or as protobuf (`k8s\0` envelope of v1 or
+ * meta.k8s.io/v1 DeleteOptions, meta/v1 generated.proto). A malformed body or another kind is a 400 naming it.
+ */
+export function decodeDeleteOptions(raw: Buffer, contentType: string | undefined): { ok: true; value: unknown } | { ok: false; failure: Failure } {
+  if (!(contentType ?? '').toLowerCase().includes('protobuf')) return decodeBody(raw, contentType);
+  const pb = decodeK8sProtobuf(raw);
+  if (!pb.ok) return { ok: false, failure: Errors.badRequest(`the protobuf DeleteOptions body is malformed: ${pb.error}`) };
+  if (pb.value['kind'] !== 'DeleteOptions') return { ok: false, failure: Errors.badRequest(`the DELETE request body is a ${String(pb.value['apiVersion'])}/${String(pb.value['kind'])}, not DeleteOptions`) };
+  return pb;
 }

@@ -82,3 +82,31 @@ test('protobuf kinds outside the lab schemas answer a clear error naming the kin
   const bad = decodeK8sProtobuf(Buffer.from('k8s\u0000\u000a\u00ff', 'latin1'));
   assert.equal(bad.ok, false);
 });
+
+test('protobuf DeleteOptions exactly as `kubectl drain` sends it (empty raw) decodes to an empty DeleteOptions', () => {
+  // Captured from kubectl 1.32 -v=8: DELETE .../pods/<name> with Content-Type application/vnd.kubernetes.protobuf.
+  const body = Buffer.from('6b3873000a130a027631120d' + '44656c6574654f7074696f6e73' + '12001a002200', 'hex');
+  assert.deepEqual(decodeK8sProtobuf(body), { ok: true, value: { apiVersion: 'v1', kind: 'DeleteOptions' } });
+});
+
+test('protobuf DeleteOptions keeps gracePeriodSeconds 0, preconditions, propagationPolicy and dryRun', () => {
+  const raw = Buffer.concat([int(1, 0), msg(2, str(1, 'u-1'), str(2, '42')), str(4, 'Foreground'), str(5, 'All')]);
+  const r = decodeK8sProtobuf(envelope('meta.k8s.io/v1', 'DeleteOptions', raw));
+  assert.deepEqual(r, {
+    ok: true,
+    value: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: 'u-1', resourceVersion: '42' }, propagationPolicy: 'Foreground', dryRun: ['All'] },
+  });
+});
+
+test('protobuf policy/v1 Eviction decodes its metadata and deleteOptions', () => {
+  const raw = Buffer.concat([msg(1, str(1, 'web-1'), str(3, 'default'), msg(8)), msg(2, msg(2, str(1, 'u-1')))]);
+  const r = decodeK8sProtobuf(envelope('policy/v1', 'Eviction', raw));
+  assert.deepEqual(r, { ok: true, value: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'web-1', namespace: 'default', creationTimestamp: null }, deleteOptions: { preconditions: { uid: 'u-1' } } } });
+});
+
+test('a truncated protobuf Eviction is an error naming the problem, not a throw', () => {
+  const whole = envelope('policy/v1', 'Eviction', msg(1, str(1, 'web-1')));
+  const r = decodeK8sProtobuf(whole.subarray(0, whole.length - 3));
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.error : '', /unable to decode protobuf body: truncated/);
+});

@@ -76,6 +76,21 @@ const SCHEMAS: Record<string, Schema> = {
   // meta/v1
   LabelSelector: { 1: S('matchLabels', 'map'), 2: S('matchExpressions', { msg: 'LabelSelectorRequirement' }, true) },
   LabelSelectorRequirement: { 1: S('key', 'string'), 2: S('operator', 'string'), 3: S('values', 'string', true) },
+  // What `kubectl delete` and `kubectl drain` send: DELETE bodies and the pods/eviction subresource.
+  DeleteOptions: {
+    1: P('gracePeriodSeconds', 'int'),
+    2: S('preconditions', { msg: 'Preconditions' }),
+    3: P('orphanDependents', 'bool'),
+    4: P('propagationPolicy', 'string'),
+    5: S('dryRun', 'string', true),
+    6: P('ignoreStoreReadErrorWithClusterBreakingPotential', 'bool'),
+  },
+  Preconditions: { 1: P('uid', 'string'), 2: P('resourceVersion', 'string') },
+  // policy/v1
+  Eviction: { 1: S('metadata', { msg: 'ObjectMeta' }), 2: S('deleteOptions', { msg: 'DeleteOptions' }) },
+  // `kubectl create poddisruptionbudget`
+  PodDisruptionBudget: { 1: S('metadata', { msg: 'ObjectMeta' }), 2: S('spec', { msg: 'PodDisruptionBudgetSpec' }) },
+  PodDisruptionBudgetSpec: { 1: P('minAvailable', 'intstr'), 2: S('selector', { msg: 'LabelSelector' }), 3: P('maxUnavailable', 'intstr'), 4: P('unhealthyPodEvictionPolicy', 'string') },
   // core/v1 Pod and its template
   Pod: { 1: S('metadata', { msg: 'ObjectMeta' }), 2: S('spec', { msg: 'PodSpec' }) },
   PodTemplateSpec: { 1: S('metadata', { msg: 'ObjectMeta' }), 2: S('spec', { msg: 'PodSpec' }) },
@@ -178,6 +193,11 @@ const KINDS: Record<string, string> = {
   'v1/Service': 'Service',
   'v1/ServiceAccount': 'ServiceAccount',
   'v1/Pod': 'Pod',
+  'v1/DeleteOptions': 'DeleteOptions',
+  'meta.k8s.io/v1/DeleteOptions': 'DeleteOptions',
+  'policy/v1/Eviction': 'Eviction',
+  'policy/v1beta1/Eviction': 'Eviction',
+  'policy/v1/PodDisruptionBudget': 'PodDisruptionBudget',
   'apps/v1/Deployment': 'Deployment',
   'apps/v1/ReplicaSet': 'ReplicaSet',
   'networking.k8s.io/v1/Ingress': 'Ingress',
@@ -287,8 +307,11 @@ function decodeMessage(buf: Buffer, schemaName: string): Record<string, unknown>
   return out;
 }
 
-/** Decodes a protobuf request body into the JSON object, or returns why it cannot. */
-export function decodeK8sProtobuf(buf: Buffer): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+/**
+ * Decodes a protobuf request body into the JSON object, or returns why it cannot: `unsupported` when the
+ * envelope is sound but its kind is not one the lab decodes (then 415), otherwise the body is malformed (400).
+ */
+export function decodeK8sProtobuf(buf: Buffer): { ok: true; value: Record<string, unknown> } | { ok: false; error: string; unsupported?: true } {
   try {
     if (buf.length < 4 || buf.toString('latin1', 0, 4) !== 'k8s\u0000') return { ok: false, error: 'provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]' };
     let apiVersion = '';
@@ -305,7 +328,7 @@ export function decodeK8sProtobuf(buf: Buffer): { ok: true; value: Record<string
       else r.skip(wire);
     });
     const schema = KINDS[`${apiVersion}/${kind}`];
-    if (!schema || !raw) return { ok: false, error: `protobuf encoding of ${apiVersion}/${kind} is not supported by the lab` };
+    if (!schema || !raw) return { ok: false, error: `protobuf encoding of ${apiVersion}/${kind} is not supported by the lab`, unsupported: true };
     return { ok: true, value: { apiVersion, kind, ...decodeMessage(raw, schema) } };
   } catch (e) {
     return { ok: false, error: `unable to decode protobuf body: ${(e as Error).message}` };
