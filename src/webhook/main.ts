@@ -249,6 +249,13 @@ export async function runWebhook(argv: readonly string[]): Promise<number> {
       lbClass: f.lbClass,
       policy: pol.policy,
       keyLock: new KeyLock(),
+      // A consistent GET (no resourceVersion): is the Service holding a requested IP gone? (ghost-holders.ts)
+      serviceIdentity: async (namespace, name) => {
+        const got = await client.get<KubeObject>(Resources.services, name, namespace);
+        if (got.ok) return { ...(got.value.metadata?.uid ? { uid: got.value.metadata.uid } : {}) };
+        if (got.error.kind === 'NotFound') return undefined;
+        throw new Error(got.error.message);
+      },
     },
     config: {
       namespace: ns,

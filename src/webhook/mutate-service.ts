@@ -17,6 +17,10 @@ import { requestChange, serviceContext, storedService } from './service-context.
 import type { ServiceDeps } from './service-deps.ts';
 import { noIpWarning } from './advice.ts';
 import { exhaustedAction, pendingWarning } from './service-policy.ts';
+import { annotateDeleted, releaseGhostHolders } from './ghost-holders.ts';
+
+/** Failures that may name another Service holding a requested IP. */
+const HELD_CODES: ReadonlySet<Code> = new Set<Code>(['LB_IP_IN_USE', 'LB_SHARING_KEY_MISMATCH', 'LB_PORT_CONFLICT', 'LB_CLAIM_CONFLICT']);
 
 /** Failures that say no IP is free (not that the request is wrong). */
 export const CAPACITY_CODES: ReadonlySet<Code> = new Set<Code>(['LB_POOL_EXHAUSTED', 'LB_NO_POOLS']);
@@ -51,19 +55,24 @@ export async function mutateService(deps: ServiceDeps, request: AdmissionRequest
         stored: stored.req ? stored.ips : [],
       }
     : { creating: true };
-  const r = await deps.keyLock.run(key, () =>
-    claimFor(
-      {
-        store: deps.store,
-        allocator: deps.allocator,
-        ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}),
-        ...(deps.lookup ? { lookup: deps.lookup } : {}),
-      },
-      key,
-      req,
-      { dryRun: request.dryRun, identity },
-    ),
-  );
+  const stepDeps = {
+    store: deps.store,
+    allocator: deps.allocator,
+    ...(deps.maxAttempts !== undefined ? { maxAttempts: deps.maxAttempts } : {}),
+    ...(deps.lookup ? { lookup: deps.lookup } : {}),
+  };
+  const { r: result, ghosts } = await deps.keyLock.run(key, async () => {
+    const first = await claimFor(stepDeps, key, req, { dryRun: request.dryRun, identity });
+    // A requested IP held by a Service that no longer exists: release what is safe to release, then try again.
+    if (first.ok || !HELD_CODES.has(first.code) || req.requestedIPs.length === 0 || !deps.serviceIdentity || request.dryRun) return { r: first, ghosts: undefined };
+    const g = await releaseGhostHolders({ ...stepDeps, serviceIdentity: deps.serviceIdentity }, key, req.requestedIPs);
+    if (g.released.length === 0) return { r: first, ghosts: g };
+    return { r: await claimFor(stepDeps, key, req, { dryRun: false, identity }), ghosts: g };
+  });
+  for (const x of ghosts?.released ?? []) {
+    warnings.push(`${x.ip} was held by ${x.holder} (uid ${x.uid}), which no longer exists; its claim entry was released at admission`);
+  }
+  const r = !result.ok && ghosts && ghosts.deleted.size > 0 ? { ...result, message: annotateDeleted(result.message, ghosts.deleted) } : result;
   if (!r.ok) {
     // A Service that held no IP before and still finds no free one: the update did not introduce that problem
     // (changing ports or externalTrafficPolicy of a <pending> Service is allowed, as MetalLB would).

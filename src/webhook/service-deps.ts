@@ -3,6 +3,7 @@ import type { AllocatorApi, Family } from '../allocator/types.ts';
 import type { RequestLookup } from '../claims/allocator-sync.ts';
 import type { ClaimCache, ClaimStore } from '../claims/store.ts';
 import type { AdmissionPolicy } from './policy.ts';
+import type { ServiceIdentity } from './ghost-holders.ts';
 
 export interface ServiceDeps {
   /** In-memory allocator fed by the claim and pool informers; it proposes, the claims decide. */
@@ -16,6 +17,12 @@ export interface ServiceDeps {
   readonly clusterFamilies?: readonly Family[] | undefined;
   readonly lookup?: RequestLookup;
   readonly maxAttempts?: number;
+  /**
+   * A consistent read of a Service's identity from the API server (undefined: no such Service), asked only when a
+   * requested IP is denied as held by another Service: entries of Services known deleted are released at admission
+   * (ghost-holders.ts). Absent: such denials are answered as the claims say.
+   */
+  readonly serviceIdentity?: ServiceIdentity;
   /**
    * Serialises claim steps in this process. The allocator is synchronous but a claim step awaits the store between
    * proposing and recording, so two concurrent requests for the same Service must not interleave.
