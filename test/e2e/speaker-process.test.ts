@@ -45,7 +45,7 @@ const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30
 const ANNOUNCED = `metallb_speaker_announced{service="shop/web",protocol="layer2",node="n1",ip="${IP}"}`;
 
 interface L2Status {
-  metadata: { name: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; uid: string }> };
+  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string>; ownerReferences?: Array<{ kind: string; name: string; uid: string }> };
   status?: { node?: string; serviceName?: string; serviceNamespace?: string };
 }
 
@@ -193,9 +193,13 @@ test('berth speaker: ready, announces the Service with a ready local endpoint, w
 test('the API server stopped: nothing is withdrawn; back: the same ServiceL2Status, no extra write', async (c) => {
   if (skip) return c.skip(skip);
   assert.ok(lab && speaker, 'the first test left the lab and the speaker running');
-  const before = (await l2Statuses()).map((s) => s.metadata.name);
+  // Name and resourceVersion: the server's own proof that no write landed (the counter is the speaker's).
+  const before = (await l2Statuses()).map((s) => [s.metadata.name, s.metadata.resourceVersion]);
   const writesBefore = metricValue((await get('/metrics')).body, 'metallb_k8s_client_updates_total') ?? 0;
   const logAt = speaker.output().length;
+  // A write the speaker does not watch: the lab's last resourceVersion is then newer than every informer's, so after
+  // the restart (no watch history survives it) each informer's watch gets 410 and relists, the proof waited for below.
+  await kubectl(['create', 'configmap', 'after-the-speaker', '-n', 'shop']);
   await lab.stop();
   lab = undefined;
   await until('the speaker to notice the outage', async () => (/retrying/.test(speaker!.output().slice(logAt)) ? true : undefined));
@@ -208,7 +212,7 @@ test('the API server stopped: nothing is withdrawn; back: the same ServiceL2Stat
   const backAt = speaker.output().length;
   lab = await startTestLab({ dir, port: labPort, persist: true, nodes: 0 });
   // Proof that the speaker is reading the API server again: its informers' watches from before the restart get 410
-  // (the lab keeps no watch history across a restart), and each relists; src/kube/informer.ts logs the end of a relist,
+  // and each relists; src/kube/informer.ts logs the end of a relist,
   // after the diff (here empty: the objects kept their resourceVersions) went to the speaker's handlers. Then the plan
   // is unchanged, so nothing is written: a speaker that wrote on relist moves metallb_k8s_client_updates_total.
   const mustRelist = ['nodes', 'services', 'endpointslices', 'namespaces', 'servicel2statuses', 'ipaddresspools', 'l2advertisements'];
@@ -216,7 +220,7 @@ test('the API server stopped: nothing is withdrawn; back: the same ServiceL2Stat
     const done = new Set([...speaker!.output().slice(backAt).matchAll(/informer ([a-z0-9]+): relisted at resourceVersion/g)].map((m) => m[1]));
     return mustRelist.every((r) => done.has(r)) ? true : undefined;
   });
-  assert.deepEqual((await l2Statuses()).map((s) => s.metadata.name), before);
+  assert.deepEqual((await l2Statuses()).map((s) => [s.metadata.name, s.metadata.resourceVersion]), before);
   const afterText = (await get('/metrics')).body;
   assert.equal(metricValue(afterText, ANNOUNCED), 1);
   assert.equal(metricValue(afterText, 'metallb_k8s_client_updates_total'), writesBefore, 'no status write after a resync that changed nothing');
