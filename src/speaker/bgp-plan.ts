@@ -409,9 +409,10 @@ function byAddress(a: PrefixRecord, b: PrefixRecord): number {
 interface ServicePart {
   svc: ServiceView;
   eps: readonly EndpointView[];
-  decisions: BgpDecision[];
-  /** Its contributions (each with its record, peers and decision index). */
-  contributions: Contribution[];
+  /** Its decisions; the decision itself when it is the only one (a one-element list is 56 bytes per Service). */
+  decisions: BgpDecision | BgpDecision[];
+  /** Its contributions (each with its record, peers and decision index); the contribution itself when only one. */
+  contributions: Contribution | Contribution[];
   /** Its ServiceBGPStatus when no conflict drops one of its routes (undefined: not announced to any peer). */
   status: ServiceBgpStatusView | undefined;
   /** The last plan (BgpPlanner's count) whose world had this Service. */
@@ -634,7 +635,17 @@ function planService(
     });
   }
   const ds = exact(decisions);
-  return { svc, eps, decisions: ds, contributions: exact(contributions), status: statusOf(ctx.node, svc, ds), gen: 0 };
+  return { svc, eps, decisions: one(ds), contributions: one(contributions), status: statusOf(ctx.node, svc, ds), gen: 0 };
+}
+
+/** A ServicePart's decisions or contributions as stored: the element itself when it is the only one, else exact(a). */
+function one<T extends object>(a: T[]): T | T[] {
+  return a.length === 1 ? a[0]! : exact(a);
+}
+
+/** A ServicePart's decisions or contributions as a list (see one()). */
+function list<T extends object>(x: T | T[]): readonly T[] {
+  return Array.isArray(x) ? x : [x];
 }
 
 /** The empty peers/prefixes of a withdrawn decision (shared, frozen: plans are read-only). */
@@ -760,7 +771,7 @@ export class BgpPlanner {
     const dirty = new Set<PrefixRecord>();
     const remove = (part: ServicePart): void => {
       const key = part.svc.key;
-      for (const c of part.contributions) {
+      for (const c of list(part.contributions)) {
         const rec = c.record;
         if (!rec) continue;
         if (rec.from.some((x) => x.service.key === key))
@@ -907,15 +918,15 @@ export class BgpPlanner {
     const decisions: BgpDecision[] = [];
     const statuses = new Map<string, ServiceBgpStatusView>();
     for (const part of parts) {
-      let ds = part.decisions;
+      let ds = list(part.decisions);
       let status = part.status;
       if (
         dropped.size > 0 &&
-        part.contributions.some((c) => c.peers.some((pe) => dropped.has(`${pe}\n${c.record!.prefix}`)))
+        list(part.contributions).some((c) => c.peers.some((pe) => dropped.has(`${pe}\n${c.record!.prefix}`)))
       ) {
-        ds = part.decisions.map((d) => ({ ...d }));
+        ds = ds.map((d) => ({ ...d }));
         const routesOf = new Map<number, Array<[string, string]>>();
-        for (const c of part.contributions) {
+        for (const c of list(part.contributions)) {
           let r = routesOf.get(c.index);
           if (!r) routesOf.set(c.index, (r = []));
           for (const pe of c.peers) r.push([pe, c.record!.prefix]);
