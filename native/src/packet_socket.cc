@@ -307,10 +307,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsBuffer() ||
         info[0].As<Napi::Buffer<uint8_t>>().Length() % 4 != 0 || info[1].As<Napi::Buffer<uint8_t>>().Length() % 4 != 0)
       return ThrowType(env, "setArpAnswers(announced: Buffer, watched: Buffer): IPv4 addresses of 4 bytes each");
-    std::unique_lock<std::mutex> lock(mu_);
-    FoldArpCounts();
+    // Sorted outside the lock: the answer thread waits only for the swap.
     auto load = [](Napi::Buffer<uint8_t> b, std::vector<uint32_t>& out) {
-      out.clear();
       for (size_t i = 0; i + 4 <= b.Length(); i += 4) {
         uint32_t v;
         std::memcpy(&v, b.Data() + i, 4);
@@ -319,8 +317,13 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       std::sort(out.begin(), out.end());
       out.erase(std::unique(out.begin(), out.end()), out.end());
     };
-    load(info[0].As<Napi::Buffer<uint8_t>>(), arp_announced_);
-    load(info[1].As<Napi::Buffer<uint8_t>>(), arp_watched_);
+    std::vector<uint32_t> announced, watched;
+    load(info[0].As<Napi::Buffer<uint8_t>>(), announced);
+    load(info[1].As<Napi::Buffer<uint8_t>>(), watched);
+    std::unique_lock<std::mutex> lock(mu_);
+    FoldArpCounts();
+    arp_announced_.swap(announced);
+    arp_watched_.swap(watched);
     arp_answered_.assign(arp_announced_.size(), 0);
     arp_failed_.assign(arp_announced_.size(), 0);
     arp_on_ = true;
@@ -351,11 +354,16 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
 
   Napi::Value TakeArpAnswerStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::lock_guard<std::mutex> lock(mu_);
-    FoldArpCounts();
-    Napi::Uint32Array counts = Napi::Uint32Array::New(env, arp_pending_.size() * 3);
+    std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> pending;
+    {
+      // No JS allocation (a GC) while the answer thread may wait for the lock.
+      std::lock_guard<std::mutex> lock(mu_);
+      FoldArpCounts();
+      pending.swap(arp_pending_);
+    }
+    Napi::Uint32Array counts = Napi::Uint32Array::New(env, pending.size() * 3);
     size_t i = 0;
-    for (const auto& [ip, c] : arp_pending_) {
+    for (const auto& [ip, c] : pending) {
       uint8_t b[4];
       std::memcpy(b, &ip, 4);
       counts[i++] = (static_cast<uint32_t>(b[0]) << 24) | (static_cast<uint32_t>(b[1]) << 16) |
@@ -363,7 +371,6 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       counts[i++] = c.first;
       counts[i++] = c.second;
     }
-    arp_pending_.clear();
     Napi::Object o = Napi::Object::New(env);
     o.Set("counts", counts);
     return o;
