@@ -20,7 +20,7 @@ import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { connect, type Kube } from '../kube/connect.ts';
 import { Resources } from '../kube/resources.ts';
 import { startLab, type Lab } from '../lab/server.ts';
-import { startLabNetwork, LAB_L2_POOL, LAB_L2_RANGES, type LabNetwork } from '../lab/network/network.ts';
+import { startLabNetwork, speakerMetricsLines, LAB_L2_POOL, LAB_L2_RANGES, type LabNetwork } from '../lab/network/network.ts';
 import { MAX_LAB_NODES, networkSupport } from '../lab/network/topology.ts';
 
 export const LAB_NAMESPACE = 'metallb-system';
@@ -474,6 +474,8 @@ async function runLabLocked(
   if (stack.controller?.metricsPort) say(`berth lab: metrics http://127.0.0.1:${stack.controller.metricsPort}/metrics`);
   // The webhook serves /metrics on its HTTPS port, with the certificate of its own bootstrap CA (hence -k).
   if (stack.webhookPort) say(`berth lab: webhook metrics https://127.0.0.1:${stack.webhookPort}/metrics (curl -k)`);
+  // The speakers serve /metrics on their node's address inside the node's network namespace.
+  if (net) for (const l of speakerMetricsLines(net.topology.nodes)) say(`berth lab: ${l}`);
   say('');
   say('Try:');
   // The examples request IPs of the dev pool `default`, which network mode does not apply (it applies lab-l2).

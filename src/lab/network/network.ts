@@ -28,6 +28,18 @@ export const MEMBERLIST_SECRET = 'memberlist';
 /** Port of the speakers' metrics in their namespace (MetalLB's 7472), on the node's address. */
 export const SPEAKER_METRICS_PORT = 7472;
 
+/**
+ * What to print about the speakers' /metrics: each listens on its node's IPv4 address, port 7472, inside the node's
+ * network namespace (reachable only from there), e.g.
+ * `speaker n1 metrics http://198.51.100.11:7472/metrics (ip netns exec bl-n1 curl -s http://198.51.100.11:7472/metrics)`.
+ */
+export function speakerMetricsLines(nodes: ReadonlyArray<Pick<SegmentHost, 'name' | 'ns' | 'ipv4'>>): string[] {
+  return nodes.map((h) => {
+    const url = `http://${h.ipv4}:${SPEAKER_METRICS_PORT}/metrics`;
+    return `speaker ${h.name} metrics ${url} (ip netns exec ${h.ns} curl -s ${url})`;
+  });
+}
+
 export interface LabNetworkOptions {
   /** The lab API server's port on 127.0.0.1 (the forwarders listen on the same port inside each namespace). */
   labPort: number;
