@@ -24,7 +24,7 @@ import { setFlagsFromString } from 'node:v8';
  * 1048576` (TurboFan only after 16× V8's default interpreted work), `--no-sparkplug` (no baseline code kept for code
  * that runs once) and `--no-opt` (no TurboFan while the speaker only does layer 2: its hot path, the ARP responder,
  * runs in the native addon, and TurboFan's compiler pages are never touched: 65.9 → 61.3 MiB RSS on a real link with
- * 1,000 Services, 60.4–62.8 MiB with the 256 KiB rings (4 runs, load 11-27; `bundle-prev-flags` 64.4–65.8); NS → NA answers in JS go from ~430k to ~95k per CPU second, 4.7× the 20,000/s of the issue's load).
+ * 1,000 Services, 60.4–62.8 MiB with the 256 KiB rings (5 runs, load 11-27; `bundle-prev-flags` 64.4–65.8); NS → NA answers in JS go from ~430k to ~95k per CPU second, 4.7× the 20,000/s of the issue's load).
  * Node refuses these in NODE_OPTIONS, so the process sets them itself; BERTH_SPEAKER_V8_FLAGS replaces the list
  * (empty: none).
  */
