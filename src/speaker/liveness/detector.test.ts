@@ -268,6 +268,28 @@ test('start-up: self counts as alive only once its heartbeats have gone out for 
   assert.deepEqual(run(25).added, ['a']);
 });
 
+test('start-up: settle is widened by the worst lag a live peer reports (it hands our IPs over that late); then latched', () => {
+  const { d, hb, run } = setup({ startup: STARTUP });
+  d.sending();
+  // Peer b, busy: its timers run 400 ms late. Heard every 100 ms, so it stays alive.
+  const beat = (ms: number): string[] => {
+    const added: string[] = [];
+    for (let t = 0; t < ms; t += 100) {
+      const h = d.heard(hb('b', { lagMs: 400 }), 'x');
+      if ('added' in h && h.added) added.push(...h.added);
+      added.push(...run(100).added);
+    }
+    return added;
+  };
+  assert.deepEqual(beat(300), ['b'], 'settleMs alone is not enough with a busy peer');
+  assert.deepEqual(beat(300), []);
+  assert.deepEqual(beat(200), ['a'], 'settle 300 + lag 400 = 700 ms');
+  // Latched: a worse lag later never takes self out again.
+  d.heard(hb('b', { lagMs: 1_000 }), 'x');
+  assert.deepEqual(run(50).removed, []);
+  assert.ok(d.alive().has('a'));
+});
+
 test('start-up: a never-heard expected peer is undecided (alive) until the bound, then dead without a Lease', () => {
   const { d, run } = setup({ startup: STARTUP });
   d.expect(['a', 'b', 'c']);

@@ -27,8 +27,9 @@
 // 8. Start-up (only with the `startup` option; the speaker process sets it). A speaker that has just started knows
 //    nothing yet about its peers, and they know nothing about it; deciding then gives two owners (it takes an IP from
 //    a peer it has not heard yet, or a peer keeps an IP this speaker already took). So:
-//    a. self is alive only once its own heartbeats have gone out for `settleMs` (sending() marks the start): by then
-//       every running peer has heard it, so when this speaker takes an IP the previous holder already hands it over;
+//    a. self is alive only once its own heartbeats have gone out for `settleMs` (sending() marks the start), plus the
+//       worst lag a live peer reported lately (capped as in rule 4): by then every running peer has heard it, so when
+//       this speaker takes an IP the previous holder already hands it over, a busy one included; then latched;
 //    b. an expected peer (expect(): every Node) never heard by UDP is "undecided" and counts as alive — this speaker
 //       stays off every IP such a peer could hold — until it is heard (then rules 2-4), its Lease is seen stale (a
 //       dead speaker's), or `boundMs` of observed time has passed since sending() (then rules 4 and 6: a fresh Lease
@@ -117,6 +118,8 @@ export class LivenessDetector {
   #expected = new Set<string>();
   /** Rule 8: observed time when our heartbeats started going out; undefined = not yet. */
   #sendingAt: number | undefined;
+  /** Rule 8a: self was counted alive once (latched). */
+  #selfSettled = false;
   /** Rule 8: the alive nodes that are undecided, as of the last tick() or heard(). */
   #undecidedNow = new Set<string>();
   readonly #peers = new Map<string, Peer>();
@@ -162,10 +165,24 @@ export class LivenessDetector {
     this.#sendingAt ??= this.#observedNow(this.#o.clock.now());
   }
 
-  /** Rule 8a: self counts as alive (always, without the `startup` option). */
-  #selfLive(observed: number): boolean {
-    if (!this.#startup) return true;
-    return this.#sendingAt !== undefined && observed - this.#sendingAt >= this.#startup.settleMs;
+  /**
+   * Rule 8a: self counts as alive (always, without the `startup` option). The settle time is widened by the worst lag
+   * a live peer reported in the last lagMemoryMs (rule 4's widening, the same cap): a busy peer that holds an IP we
+   * take hands it over only when its event loop gets to our heartbeat, so taking it after settleMs alone gave two
+   * owners for that peer's lateness (a fresh user saw ~0.6 s under load > 20). Latched: once counted, self stays
+   * alive (a later lag never withdraws everything).
+   */
+  #selfLive(observed: number, now: number): boolean {
+    if (!this.#startup || this.#selfSettled) return true;
+    if (this.#sendingAt === undefined) return false;
+    let lag = 0;
+    for (const p of this.#peers.values()) {
+      if (p.heardAt === undefined || p.left || !this.#alive.has(p.node) || now - p.lagPeakAt > this.#o.lagMemoryMs) continue;
+      lag = Math.max(lag, p.lagPeak);
+    }
+    const settle = this.#startup.settleMs + Math.min(lag, Math.max(0, this.#o.maxSuspectAfterMs - this.#startup.settleMs));
+    this.#selfSettled = observed - this.#sendingAt >= settle;
+    return this.#selfSettled;
   }
 
   /** Rule 8b: `node` is expected, was never heard by UDP, its Lease is not seen stale, and the bound has not passed. */
@@ -298,7 +315,7 @@ export class LivenessDetector {
     this.#observed = this.#observedNow(now);
     this.#lastTick = Math.max(this.#lastTick, now);
     const next = new Set<string>();
-    if (this.#selfLive(this.#observed)) next.add(this.#o.self);
+    if (this.#selfLive(this.#observed, now)) next.add(this.#o.self);
     for (const p of this.#peers.values()) if (this.#isAlive(p, now, this.#observed)) next.add(p.node);
     const undecided = new Set<string>();
     for (const n of this.#expected) {
