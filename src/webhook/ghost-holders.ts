@@ -40,6 +40,8 @@ export interface GhostReport {
   readonly released: Array<{ readonly ip: string; readonly holder: string; readonly uid: string }>;
   /** Holders known deleted but not released here (no uid): their key → the note the denial carries. */
   readonly deleted: Map<string, string>;
+  /** A claim changed under a known-deleted holder (released here, or meanwhile by someone else): worth another round. */
+  readonly retry: boolean;
 }
 
 /** The note a denial naming a deleted holder carries (the brief's wording; `graceMs` in ms). */
@@ -56,6 +58,7 @@ export function deletedNote(graceMs = GHOST_GRACE_MS): string {
 export async function releaseGhostHolders(d: GhostDeps, key: string, ips: readonly string[]): Promise<GhostReport> {
   const released: GhostReport['released'] = [];
   const deleted = new Map<string, string>();
+  let retry = false;
   const now = (d.now ?? Date.now)();
   const grace = d.graceMs ?? GHOST_GRACE_MS;
   for (const ip of ips) {
@@ -79,15 +82,16 @@ export async function releaseGhostHolders(d: GhostDeps, key: string, ips: readon
       }
       try {
         const r = await releaseHolder(d.store, ip, h, { match: (x: ClaimHolder) => x.uid === h.uid && x.admittedOn === h.admittedOn });
-        if (r.ok && r.action !== 'kept' && r.action !== 'absent') {
-          released.push({ ip: claim.spec.ip, holder: hk, uid: h.uid });
-          changed = true;
-        } else if (!r.ok) deleted.set(hk, deletedNote(grace));
+        if (r.ok && (r.action === 'deleted' || r.action === 'updated')) released.push({ ip: claim.spec.ip, holder: hk, uid: h.uid });
+        if (r.ok && r.action !== 'kept') changed = true;
+        // 'kept': the entry changed hands meanwhile (re-bound, taken over): no longer this deleted Service's.
+        if (!r.ok) deleted.set(hk, deletedNote(grace));
       } catch {
         deleted.set(hk, deletedNote(grace)); // left to the repair loop
       }
     }
     if (changed) {
+      retry = true;
       try {
         syncIp(d.allocator, ip, await d.store.get(ip), d.lookup ? { lookup: d.lookup } : {});
       } catch {
@@ -95,7 +99,7 @@ export async function releaseGhostHolders(d: GhostDeps, key: string, ips: readon
       }
     }
   }
-  return { released, deleted };
+  return { released, deleted, retry };
 }
 
 async function knownDeleted(identity: ServiceIdentity, h: ClaimHolder): Promise<boolean> {

@@ -66,7 +66,7 @@ export async function mutateService(deps: ServiceDeps, request: AdmissionRequest
     // A requested IP held by a Service that no longer exists: release what is safe to release, then try again.
     if (first.ok || !HELD_CODES.has(first.code) || req.requestedIPs.length === 0 || !deps.serviceIdentity || request.dryRun) return { r: first, ghosts: undefined };
     const g = await releaseGhostHolders({ ...stepDeps, serviceIdentity: deps.serviceIdentity }, key, req.requestedIPs);
-    if (g.released.length === 0) return { r: first, ghosts: g };
+    if (!g.retry) return { r: first, ghosts: g };
     return { r: await claimFor(stepDeps, key, req, { dryRun: false, identity }), ghosts: g };
   });
   for (const x of ghosts?.released ?? []) {
