@@ -18,7 +18,8 @@
 // Measured (BIRD's `show route count` polled every 5 ms on one control connection; every figure with the 1-minute
 // load average): speaker start → sessions Established at BIRD → BIRD holds all 3N routes; then per round: delete the
 // BGPAdvertisement → BIRD holds 0 (withdraw), create it again → 3N (install), each change made once the speaker is
-// idle (≤ 5 % CPU over 1 s: bench/bgp-profile.ts cpuQuiet), timed from the API request; the speaker's RSS (VmRSS once steady,
+// idle (≤ 5 % CPU over 1 s: bench/bgp-profile.ts cpuQuiet), timed from the API request; the speaker's RSS (VmRSS once steady: all N
+// ServiceBGPStatus of n1 in the lab and the speaker idle,
 // RssAnon / RssFile), peak (VmHWM) and V8 heap, with all routes announced.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -264,13 +265,29 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
       `start: speaker ready after ${readyMs.toFixed(0)} ms, 3 sessions Established at BIRD after ${upMs.toFixed(0)} ms, ` +
         `BIRD has all ${EXPECTED} routes after ${allMs.toFixed(0)} ms (from the spawn; ${load()})`,
     );
-    /** ServiceBGPStatus objects in the lab (the speaker writes one per announced Service; its cache holds them). */
+    /** ServiceBGPStatus objects of node n1 in the lab (the speaker writes one per announced Service), or -1. */
+    const bgpStatuses = async (): Promise<number> => {
+      const r = await client.list(Resources.serviceBGPStatuses, { namespace: NS, labelSelector: 'metallb.io/node=n1' });
+      return r.ok ? r.value.items.length : -1;
+    };
     const bgpStatusCount = async (): Promise<string> => {
-      const r = await client.list(Resources.serviceBGPStatuses, { namespace: NS });
-      return r.ok ? `${r.value.items.length} ServiceBGPStatus` : `ServiceBGPStatus list failed: ${r.error.message}`;
+      const n = await bgpStatuses();
+      return n >= 0 ? `${n} ServiceBGPStatus (of ${N})` : 'ServiceBGPStatus list failed';
     };
     const peakStart = procMemory(speaker.pid);
     say(`  right after: ${mem(peakStart)}; ${lastHeap(speaker, true)}`);
+    // The steady figure is the one with everything announced AND written: every Service's ServiceBGPStatus in the lab
+    // (a pass at 10,000 Services takes minutes), then the speaker idle.
+    const statusT0 = now();
+    for (;;) {
+      failIfExited();
+      const n = await bgpStatuses();
+      if (n === N) break;
+      if (now() - statusT0 > 900_000) throw new Error(`the lab holds ${n} ServiceBGPStatus of n1 after 900 s, want ${N}`);
+      await sleep(2000);
+    }
+    say(`  all ${N} ServiceBGPStatus written ${((now() - t0) / 1000).toFixed(1)} s after the spawn (${load()})`);
+    await cpuQuiet(speaker.pid);
     await steadyRssMiB(speaker.pid);
     const steady = procMemory(speaker.pid);
     say(`  steady with ${N} prefixes × 3 peers: ${mem(steady)}; ${lastHeap(speaker, true)}; ${await bgpStatusCount()} (${load()}) (target ≤ 96 MB)`);

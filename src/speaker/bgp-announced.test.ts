@@ -156,3 +156,49 @@ test('layer 2 and BGP series of one IP are distinct series (protocol label); rem
   assert.match(text, /metallb_speaker_announced\{service="default\/web",protocol="layer2",node="n1",ip="198\.51\.100\.10"\} 1/);
   assert.doesNotMatch(text, /protocol="bgp"/);
 });
+
+test('a plan changing many IPs: per-IP lines at debug, one info summary with the counts; the signals are all raised', async () => {
+  const debug: Array<Record<string, unknown>> = [];
+  const info: Array<Record<string, unknown>> = [];
+  const registry = new Registry();
+  const metrics = speakerMetrics(registry, 'n1', clientMetrics(registry));
+  const events: string[] = [];
+  const a = new BgpAnnouncements({
+    node: 'n1',
+    metrics,
+    events: { event: (obj) => events.push(obj.name) },
+    log: (f) => info.push(f),
+    debug: (f) => debug.push(f),
+  });
+  const planner = new BgpPlanner();
+  const services = Array.from({ length: 40 }, (_, i) => svc(`s${i}`, [`198.51.100.${i + 1}`]));
+  const endpoints = new Map(services.map((s) => [s.key, [ep('n1')]]));
+  const w: BgpWorld = { config: config([bgpAd('all')]), nodes: NODES, services, endpoints };
+  a.update(planner.plan(w, 'n1').decisions);
+  assert.equal(debug.length, 40);
+  assert.deepEqual(info, [{ decision: 'summary', node: 'n1', protocol: 'bgp', announced: 40, withdrawn: 0, services: 40, newServices: 40 }]);
+  assert.equal(events.length, 40);
+  assert.equal((await registry.getSingleMetric('metallb_speaker_announced')!.get()).values.length, 40);
+  assert.equal(a.announced().size, 40);
+  // All withdrawn but 3 (the BGPAdvertisement gone for most): 37 debug lines, one summary.
+  a.update(planner.plan({ ...w, services: services.slice(0, 3) }, 'n1').decisions);
+  assert.equal(debug.length, 77);
+  assert.deepEqual(info.at(-1), { decision: 'summary', node: 'n1', protocol: 'bgp', announced: 0, withdrawn: 37, services: 3, newServices: 0 });
+  assert.equal(debug.at(-1)?.['reason'], 'serviceDeleted');
+  assert.equal((await registry.getSingleMetric('metallb_speaker_announced')!.get()).values.length, 3);
+  // A small change again: its own info line.
+  a.update(planner.plan({ ...w, services: services.slice(0, 4) }, 'n1').decisions);
+  assert.deepEqual(info.at(-1), { decision: 'announce', service: 'default/s3', ip: '198.51.100.4', node: 'n1', protocol: 'bgp', peers: ['tor'] });
+});
+
+test('a Service with several IPs: one of them replaced keeps the other announced (no delete/set of the unchanged series)', async () => {
+  const calls: string[] = [];
+  const a = new BgpAnnouncements({ node: 'n1', metrics: { announced: (s, ip, on) => calls.push(`${on ? '+' : '-'}${ip}`) } });
+  const planner = new BgpPlanner();
+  const eps = new Map([['default/web', [ep('n1')]]]);
+  const w: BgpWorld = { config: config([bgpAd('all')]), nodes: NODES, services: [svc('web', ['198.51.100.10', '2001:db8:1::10'])], endpoints: eps };
+  a.update(planner.plan(w, 'n1').decisions);
+  a.update(planner.plan({ ...w, services: [svc('web', ['198.51.100.11', '2001:db8:1::10'])] }, 'n1').decisions);
+  assert.deepEqual(calls, ['+198.51.100.10', '+2001:db8:1::10', '-198.51.100.10', '+198.51.100.11']);
+  assert.deepEqual(a.announced(), new Map([['default/web', ['198.51.100.11', '2001:db8:1::10']]]));
+});

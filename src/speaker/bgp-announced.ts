@@ -13,7 +13,9 @@
 // deleted when it stops (any withdraw reason, the IP replaced, the Service gone). nodeAssigned is emitted when a
 // Service goes from no IP announced to some (MetalLB emits it on every successful pass; Kubernetes' event correlation
 // folds those repeats into one Event's count, which berth's EventRecorder does too: here the repeats are not sent).
-// One info log line per change (`decision: announce|withdraw`, `protocol: bgp`), as the layer-2 Speaker writes.
+// One info log line per change (`decision: announce|withdraw`, `protocol: bgp`), as the layer-2 Speaker writes, when
+// a plan changes a few IPs; a plan changing more (a BGPAdvertisement created at 10,000 Services: 10,000 lines queued
+// for stdout held ~25 MiB of the speaker) writes them at debug level and one info summary with the counts.
 import type { EventSink, ObjectRef } from '../kube/events.ts';
 import type { BgpDecision } from './bgp-plan.ts';
 import { nodeAssignedMessage, type SpeakerMetricsPort } from './speaker.ts';
@@ -27,11 +29,18 @@ export interface BgpAnnouncementsOptions {
   events?: EventSink;
   /** The Service an event is about (uid and resourceVersion from the cache); default: kind, name and namespace only. */
   serviceRef?: (key: string) => ObjectRef | undefined;
-  /** One line per change (announce / withdraw). */
+  /** One line per change (announce / withdraw) when an update has at most LINES_AT_INFO; else one summary (info). */
   log?: (fields: Record<string, unknown>, message: string) => void;
+  /** The per-change lines of an update with more than LINES_AT_INFO changes (debug); unset: not built at all. */
+  debug?: (fields: Record<string, unknown>, message: string) => void;
 }
 
-const SEP = '\u0000';
+/** Changes per update up to which each one gets its own `log` line (beyond: `debug` lines and one `log` summary). */
+export const LINES_AT_INFO = 16;
+
+/** The IPs of one Service: one string (nearly always) or several. */
+type Ips = string | string[];
+const ipsOf = (v: Ips): readonly string[] => (typeof v === 'string' ? [v] : v);
 
 function splitKey(key: string): { namespace: string; name: string } {
   const i = key.indexOf('/');
@@ -44,10 +53,12 @@ function splitKey(key: string): { namespace: string; name: string } {
  */
 export class BgpAnnouncements {
   readonly #o: BgpAnnouncementsOptions;
-  /** `service\0ip` announced over BGP by this node at the last update → its peers. */
-  #announced = new Map<string, readonly string[]>();
-  /** Services with at least one IP in #announced. */
-  #services = new Set<string>();
+  /**
+   * Service (`namespace/name`) → its IPs announced over BGP by this node at the last update. Keys and IPs are the
+   * plan's own strings (BgpDecision.service / .ip), so the map adds only its entries (10,000 Services: no key built
+   * per (Service, IP), which held ~1 MiB).
+   */
+  #announced = new Map<string, Ips>();
 
   constructor(o: BgpAnnouncementsOptions) {
     this.#o = o;
@@ -56,52 +67,81 @@ export class BgpAnnouncements {
   /** The (Service, IP) pairs announced now, as `namespace/name` → IPs (for tests and logs). */
   announced(): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    for (const k of this.#announced.keys()) {
-      const [service, ip] = k.split(SEP) as [string, string];
-      const l = out.get(service);
-      if (l) l.push(ip);
-      else out.set(service, [ip]);
-    }
+    for (const [service, ips] of this.#announced) out.set(service, [...ipsOf(ips)]);
     return out;
   }
 
-  /** Takes the decisions of this node's latest BGP plan (BgpPlan.decisions) and raises the changes' signals. */
+  /**
+   * Takes the decisions of this node's latest BGP plan (BgpPlan.decisions) and raises the changes' signals. Up to
+   * LINES_AT_INFO changes each get a `log` line; more (a BGPAdvertisement created at 10,000 Services) get `debug`
+   * lines and one `log` summary with the counts (`announced`, `withdrawn`, `services` announced now).
+   */
   update(decisions: readonly BgpDecision[]): void {
     const self = this.#o.node;
-    const now = new Map<string, readonly string[]>();
-    const services = new Set<string>();
+    const now = new Map<string, Ips>();
     for (const d of decisions) {
       if (!d.announced || d.peers.length === 0) continue;
-      now.set(`${d.service}${SEP}${d.ip}`, d.peers);
-      services.add(d.service);
+      const cur = now.get(d.service);
+      if (cur === undefined) now.set(d.service, d.ip);
+      else if (typeof cur === 'string') now.set(d.service, [cur, d.ip]);
+      else cur.push(d.ip);
     }
+    type Line = [Record<string, unknown>, string];
+    const lines: Line[] = [];
+    let withdrawn = 0;
+    let added = 0;
+    const verbose = (): boolean => lines.length < LINES_AT_INFO || this.#o.debug !== undefined;
     let byKey: Map<string, BgpDecision> | undefined;
     let decided: Set<string> | undefined;
-    for (const k of this.#announced.keys()) {
-      if (now.has(k)) continue;
-      const [service, ip] = k.split(SEP) as [string, string];
-      this.#o.metrics?.announced(service, ip, false, 'bgp');
-      byKey ??= new Map(decisions.map((d) => [`${d.service}${SEP}${d.ip}`, d]));
-      decided ??= new Set(decisions.map((d) => d.service));
-      const d = byKey.get(k);
-      // No decision for the IP: the Service has other IPs now, or is gone (deleted, no longer a LoadBalancer, no IP).
-      const reason = d === undefined ? (decided.has(service) ? 'loadBalancerIPChanged' : 'serviceDeleted') : (d.reason ?? 'noPeer');
-      this.#o.log?.({ decision: 'withdraw', service, ip, node: self, protocol: 'bgp', reason }, `speaker: withdrawing ${ip} of ${service} from BGP: ${reason}`);
+    for (const [service, ips] of this.#announced) {
+      const next = now.get(service);
+      for (const ip of ipsOf(ips)) {
+        if (next !== undefined && (next === ip || (typeof next !== 'string' && next.includes(ip)))) continue;
+        withdrawn++;
+        this.#o.metrics?.announced(service, ip, false, 'bgp');
+        if (!this.#o.log || !verbose()) continue;
+        byKey ??= new Map(decisions.map((d) => [`${d.service}\u0000${d.ip}`, d]));
+        decided ??= new Set(decisions.map((d) => d.service));
+        const d = byKey.get(`${service}\u0000${ip}`);
+        // No decision for the IP: the Service has other IPs now, or is gone (deleted, no longer a LoadBalancer, no IP).
+        const reason = d === undefined ? (decided.has(service) ? 'loadBalancerIPChanged' : 'serviceDeleted') : (d.reason ?? 'noPeer');
+        lines.push([{ decision: 'withdraw', service, ip, node: self, protocol: 'bgp', reason }, `speaker: withdrawing ${ip} of ${service} from BGP: ${reason}`]);
+      }
     }
-    for (const [k, peers] of now) {
-      if (this.#announced.has(k)) continue;
-      const [service, ip] = k.split(SEP) as [string, string];
-      this.#o.metrics?.announced(service, ip, true, 'bgp');
-      this.#o.log?.({ decision: 'announce', service, ip, node: self, protocol: 'bgp', peers }, `speaker: announcing ${ip} for ${service} over BGP to ${peers.join(', ')}`);
+    let newServices = 0;
+    for (const d of decisions) {
+      if (!d.announced || d.peers.length === 0) continue;
+      const before = this.#announced.get(d.service);
+      if (before !== undefined && (before === d.ip || (typeof before !== 'string' && before.includes(d.ip)))) continue;
+      added++;
+      this.#o.metrics?.announced(d.service, d.ip, true, 'bgp');
+      if (this.#o.log && verbose()) {
+        lines.push([
+          { decision: 'announce', service: d.service, ip: d.ip, node: self, protocol: 'bgp', peers: d.peers },
+          `speaker: announcing ${d.ip} for ${d.service} over BGP to ${d.peers.join(', ')}`,
+        ]);
+      }
     }
-    for (const service of services) {
-      if (this.#services.has(service)) continue;
-      const sink = this.#o.events;
+    const sink = this.#o.events;
+    for (const service of now.keys()) {
+      if (this.#announced.has(service)) continue;
+      newServices++;
       if (!sink) continue;
       const ref = this.#o.serviceRef?.(service) ?? { kind: 'Service', apiVersion: 'v1', ...splitKey(service) };
       sink.event(ref, 'Normal', 'nodeAssigned', nodeAssignedMessage(self, 'bgp'));
     }
     this.#announced = now;
-    this.#services = services;
+    const log = this.#o.log;
+    if (!log) return;
+    const changes = added + withdrawn;
+    if (changes <= LINES_AT_INFO) {
+      for (const [f, m] of lines) log(f, m);
+      return;
+    }
+    for (const [f, m] of lines) this.#o.debug?.(f, m);
+    log(
+      { decision: 'summary', node: self, protocol: 'bgp', announced: added, withdrawn, services: now.size, newServices },
+      `speaker: BGP announcements: ${added} IPs announced, ${withdrawn} withdrawn; ${now.size} Services announced over BGP`,
+    );
   }
 }

@@ -124,6 +124,8 @@ export function startBgpMain(o: BgpMainOptions): BgpMain {
       return { kind: 'Service', apiVersion: 'v1', namespace: key.slice(0, i), name: key.slice(i + 1), ...(uid ? { uid } : {}), ...(rv ? { resourceVersion: rv } : {}) };
     },
     log: (fields, m) => logger.info(fields, m),
+    // The per-IP lines of a large change, only when debug is on (else they are not even built).
+    ...(logger.isLevelEnabled('debug') ? { debug: (fields: Record<string, unknown>, m: string) => logger.debug(fields, m) } : {}),
   });
   // The signals after the event's other work (the UPDATEs reach the sockets first), once per burst: the latest plan.
   let signalDecisions: BgpPlan['decisions'] | undefined;

@@ -296,7 +296,15 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   const peerSecrets = inf(Resources.secrets, { namespace: ns, fieldSelector: 'type=kubernetes.io/basic-auth' });
   // One ServiceL2Status per announced Service: held projected too (name, labels, status).
   const statuses = kube.informer<KubeObject>(Resources.serviceL2Statuses, { namespace: ns, transform: (o) => projectStatusObject(o as never) as KubeObject, log: ilog });
-  const bgpStatuses = kube.informer<KubeObject>(Resources.serviceBGPStatuses, { namespace: ns, transform: (o) => projectStatusObject(o as never) as KubeObject, log: ilog });
+  // ServiceBGPStatus: only this node's (label metallb.io/node): the BGP writer reads and deletes nothing else (bgp-status.ts),
+  // and 3 nodes × 10,000 Services would be 30,000 cached objects per speaker. ServiceL2Status stays unfiltered: the
+  // announcing node deletes other nodes' objects of its Services (speaker.ts #statusPass).
+  const bgpStatuses = kube.informer<KubeObject>(Resources.serviceBGPStatuses, {
+    namespace: ns,
+    labelSelector: `${SERVICE_STATUS_LABELS.node}=${self}`,
+    transform: (o) => projectStatusObject(o as never) as KubeObject,
+    log: ilog,
+  });
 
   // Nothing is decided before every informer has listed once (a partial world would withdraw what it has not read yet).
   let synced = false;
