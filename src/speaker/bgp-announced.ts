@@ -59,6 +59,7 @@ export class BgpAnnouncements {
    * per (Service, IP), which held ~1 MiB).
    */
   #announced = new Map<string, Ips>();
+  #message: string | undefined;
 
   constructor(o: BgpAnnouncementsOptions) {
     this.#o = o;
@@ -123,12 +124,14 @@ export class BgpAnnouncements {
       }
     }
     const sink = this.#o.events;
+    // One message string for every Service (the event recorder keeps it per Event: 10,000 copies otherwise).
+    const message = (this.#message ??= nodeAssignedMessage(self, 'bgp'));
     for (const service of now.keys()) {
       if (this.#announced.has(service)) continue;
       newServices++;
       if (!sink) continue;
       const ref = this.#o.serviceRef?.(service) ?? { kind: 'Service', apiVersion: 'v1', ...splitKey(service) };
-      sink.event(ref, 'Normal', 'nodeAssigned', nodeAssignedMessage(self, 'bgp'));
+      sink.event(ref, 'Normal', 'nodeAssigned', message);
     }
     this.#announced = now;
     const log = this.#o.log;

@@ -228,6 +228,41 @@ test('flush() sends the changes before returning, every UPDATE of one flush in a
   assert.equal(session.stats().updatesSent - sent, n, 'a flush with nothing changed sends nothing');
 });
 
+test('changes undone before the flush send nothing; an attribute change is re-sent; stats count what the peer has', async (t) => {
+  const { peer, session } = await setup(t);
+  const c100 = { communities: [community(64500, 100)] };
+  session.announce('198.51.100.10/32', c100);
+  session.announce('198.51.100.11/32', c100);
+  const up = new Promise((r) => session.once('established', r));
+  session.start();
+  await up;
+  await peer.until(() => eors(peer.updates()).length === 2, 'End-of-RIB');
+  const sent = session.stats().updatesSent;
+  // Withdrawn then announced again with equal attributes (another object), changed and changed back, a prefix
+  // announced and withdrawn: the peer already has the result, nothing is sent.
+  session.withdraw('198.51.100.10/32');
+  session.announce('198.51.100.10/32', { communities: [community(64500, 100)] });
+  session.announce('198.51.100.11/32', { communities: [community(64500, 200)] });
+  session.announce('198.51.100.11/32', c100);
+  session.announce('198.51.100.12/32', c100);
+  session.withdraw('198.51.100.12/32');
+  assert.deepEqual([session.stats().announcedPrefixes, session.stats().pendingPrefixes], [2, 0]);
+  session.flush();
+  assert.equal(session.stats().updatesSent, sent, 'nothing sent');
+  // A real change: new attributes for .11, .10 withdrawn; before the flush the peer still has both.
+  session.announce('198.51.100.11/32', { communities: [community(64500, 200)] });
+  session.withdraw('198.51.100.10/32');
+  assert.deepEqual([session.stats().announcedPrefixes, session.stats().pendingPrefixes], [2, 1]);
+  const before = peer.updates().length;
+  session.flush();
+  assert.deepEqual([session.stats().announcedPrefixes, session.stats().pendingPrefixes], [1, 0]);
+  await peer.until(() => peer.updates().length >= before + 2, 'the withdraw and the new attributes');
+  const more = peer.updates().slice(before);
+  assert.deepEqual(withdrawn(more), ['198.51.100.10/32']);
+  assert.deepEqual(announced(more), ['198.51.100.11/32']);
+  assert.deepEqual(findAttribute(more.find((u) => u.nlri.length > 0)!.attributes, 'COMMUNITIES')?.communities, [community(64500, 200)]);
+});
+
 test('iBGP: empty AS_PATH and LOCAL_PREF', async (t) => {
   const { peer, session } = await setup(t, { peerAsn: 64501, localAsn: 64501, routerId: '198.51.100.2' });
   peer.ctx = { fourOctetAs: true, ibgp: true };

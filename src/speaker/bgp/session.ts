@@ -259,9 +259,14 @@ export class BgpSession extends EventEmitter {
    * memoised by attrsKey). Prefix objects are parsed again when sent: nothing else is kept per prefix (issue 9 RSS).
    */
   readonly #rib = new Map<string, AdvertisedAttributes>();
-  /** What this connection has sent: prefix → attributes key. */
-  readonly #sent = new Map<string, string>();
-  readonly #dirty = new Set<string>();
+  /**
+   * What the peer has for the prefixes that may differ from the Adj-RIB-Out: prefix → the attributes last sent for it
+   * (null: nothing sent). A prefix not in it has exactly its #rib entry at the peer (or nothing, not in #rib) — unless
+   * #peerEmpty. One map of the changes instead of a second 10,000-entry map of what was sent, per session (issue 9 RSS).
+   */
+  readonly #pending = new Map<string, AdvertisedAttributes | null>();
+  /** The peer has nothing of ours (no connection since, or never Established): the whole #rib is to be sent. */
+  #peerEmpty = true;
   #flushScheduled = false;
   #routerId = '';
   /** The peer's AS: configured, or (dynamicAsn) the one of the current connection's OPEN once Established. */
@@ -467,15 +472,16 @@ export class BgpSession extends EventEmitter {
   announce(prefix: string, attrs: AdvertisedAttributes = {}): void {
     // The caller's text when it is canonical (the planner's key string, shared rather than copied).
     const k = canonicalPrefix(prefix);
-    this.#rib.set(k, attrs);
     this.#markDirty(k);
+    this.#rib.set(k, attrs);
   }
 
   /** Removes `prefix` from the Adj-RIB-Out (withdrawn on the next turn when the peer has it). */
   withdraw(prefix: string): void {
     const k = canonicalPrefix(prefix);
-    if (!this.#rib.delete(k)) return;
+    if (!this.#rib.has(k)) return;
     this.#markDirty(k);
+    this.#rib.delete(k);
   }
 
   /**
@@ -493,20 +499,22 @@ export class BgpSession extends EventEmitter {
   }
 
   stats(): BgpSessionStats {
-    let pending = 0;
-    // Routes share attribute objects: one attrsKey lookup per run of the same object (metrics scrapes, pollers).
-    let last: AdvertisedAttributes | undefined;
-    let lastKey = '';
-    for (const [k, a] of this.#rib) {
-      if (a !== last) lastKey = attrsKey((last = a));
-      if (this.#sent.get(k) !== lastKey) pending++;
+    let pending = this.#peerEmpty ? this.#rib.size : 0;
+    let announced = this.#peerEmpty ? 0 : this.#rib.size;
+    if (!this.#peerEmpty) {
+      for (const [k, was] of this.#pending) {
+        const a = this.#rib.get(k);
+        if (a !== undefined) announced--;
+        if (was !== null) announced++;
+        if (a !== undefined && (was === null || (was !== a && attrsKey(was) !== attrsKey(a)))) pending++;
+      }
     }
     return {
       ...this.#stats,
       updateErrors: new Map(this.#stats.updateErrors),
       state: this.#state.name,
       up: this.#state.name === 'Established',
-      announcedPrefixes: this.#sent.size,
+      announcedPrefixes: announced,
       pendingPrefixes: pending,
     };
   }
@@ -557,10 +565,8 @@ export class BgpSession extends EventEmitter {
         return;
       case 'refresh':
         if (a.message.subtype === 0) {
-          for (const k of this.#rib.keys()) {
-            this.#sent.delete(k);
-            this.#dirty.add(k);
-          }
+          // Everything again: as if nothing had been sent (withdraws still pending are kept).
+          if (!this.#peerEmpty) for (const k of this.#rib.keys()) this.#pending.set(k, null);
         }
         this.#flush();
         return;
@@ -724,7 +730,8 @@ export class BgpSession extends EventEmitter {
   #close(): void {
     const conn = this.#conn;
     this.#conn = undefined;
-    this.#sent.clear();
+    this.#pending.clear();
+    this.#peerEmpty = true;
     this.#ctx = { fourOctetAs: false };
     this.#families = [];
     this.#extendedNextHop = false;
@@ -815,7 +822,9 @@ export class BgpSession extends EventEmitter {
       },
       'BGP session established',
     );
-    for (const k of this.#rib.keys()) this.#dirty.add(k);
+    // A new connection's peer has nothing of ours: the flush sends the whole Adj-RIB-Out (no withdraws).
+    this.#pending.clear();
+    this.#peerEmpty = true;
     // The whole Adj-RIB-Out and the End-of-RIB markers in one writev.
     const sock = this.#conn?.socket;
     sock?.cork();
@@ -882,8 +891,10 @@ export class BgpSession extends EventEmitter {
     // Received routes are not used (berth only announces): nothing else to do.
   }
 
+  /** Before `k`'s #rib entry changes: remembers what the peer has for it (its current entry, once sent). */
   #markDirty(k: string): void {
-    this.#dirty.add(k);
+    if (this.#peerEmpty) return;
+    if (!this.#pending.has(k)) this.#pending.set(k, this.#rib.get(k) ?? null);
     if (this.#flushScheduled || this.#state.name !== 'Established') return;
     this.#flushScheduled = true;
     setImmediate(() => {
@@ -898,21 +909,23 @@ export class BgpSession extends EventEmitter {
 
   /** Sends what changed in the Adj-RIB-Out since the last flush, grouped by family and attributes. */
   #flush(): void {
-    if (this.#state.name !== 'Established' || this.#dirty.size === 0) return;
+    if (this.#state.name !== 'Established' || (!this.#peerEmpty && this.#pending.size === 0)) return;
     /** Groups by `<afi> <attrsKey>`: attribute sets equal in value share one UPDATE stream. */
     const announce = new Map<string, AnnounceGroup>();
     /** The same groups by attributes object (per AFI): one lookup per prefix, no key string built per prefix. */
     const byAttrs = [new Map<AdvertisedAttributes, AnnounceGroup>(), new Map<AdvertisedAttributes, AnnounceGroup>()];
     const withdraw = new Map<number, { prefixes: Prefix[]; keys: string[] }>();
-    const keep: string[] = [];
+    const keep: Array<[string, AdvertisedAttributes | null]> = [];
     const up4 = this.#familyUp(Afi.IPv4);
     const up6 = this.#familyUp(Afi.IPv6);
-    for (const k of this.#dirty) {
+    const all = this.#peerEmpty;
+    for (const k of all ? this.#rib.keys() : this.#pending.keys()) {
+      const was = all ? null : this.#pending.get(k)!;
       const attrs = this.#rib.get(k);
       const v6 = k.includes(':');
       const afi = v6 ? Afi.IPv6 : Afi.IPv4;
       if (!(v6 ? up6 : up4)) {
-        keep.push(k);
+        keep.push([k, was]);
         continue;
       }
       if (attrs) {
@@ -922,21 +935,24 @@ export class BgpSession extends EventEmitter {
           const key = attrsKey(attrs);
           const g = `${afi} ${key}`;
           b = announce.get(g);
-          if (!b) announce.set(g, (b = { afi, attrs, key, prefixes: [], keys: [] }));
+          if (!b) announce.set(g, (b = { afi, attrs, key, prefixes: [], keys: [], was: [] }));
           objs.set(attrs, b);
         }
-        if (this.#sent.get(k) === b.key) continue;
+        if (was !== null && (was === attrs || attrsKey(was) === b.key)) continue;
         b.prefixes.push(parsePrefix(k));
         b.keys.push(k);
-      } else if (this.#sent.has(k)) {
+        b.was.push(was);
+      } else if (was !== null) {
         let w = withdraw.get(afi);
         if (!w) withdraw.set(afi, (w = { prefixes: [], keys: [] }));
         w.prefixes.push(parsePrefix(k));
         w.keys.push(k);
       }
     }
-    this.#dirty.clear();
-    for (const k of keep) this.#dirty.add(k);
+    // From here the peer has #rib, but for what is kept (family not negotiated) or not sendable (no next hop).
+    this.#pending.clear();
+    this.#peerEmpty = false;
+    for (const [k, was] of keep) this.#pending.set(k, was);
     // Every UPDATE of this flush in one writev (net.Socket cork/uncork), not one write(2) and segment each.
     const sock = this.#conn?.socket;
     sock?.cork();
@@ -953,7 +969,6 @@ export class BgpSession extends EventEmitter {
   ): void {
     for (const w of withdraw.values()) {
       for (const u of withdrawUpdates(w.prefixes, this.#ctx)) this.#sendUpdate(u);
-      for (const k of w.keys) this.#sent.delete(k);
     }
     for (const b of announce.values()) {
       const nextHop = this.#nextHop(b.afi);
@@ -965,7 +980,7 @@ export class BgpSession extends EventEmitter {
             `no IPv${b.afi === Afi.IPv6 ? 6 : 4} next hop for this session (set nextHopV${b.afi === Afi.IPv6 ? 6 : 4}): prefixes stay pending`,
           );
         }
-        for (const k of b.keys) this.#dirty.add(k);
+        b.keys.forEach((k, i) => this.#pending.set(k, b.was[i]!));
         continue;
       }
       const ibgp = this.#o.localAsn === this.#peerAsn;
@@ -985,7 +1000,6 @@ export class BgpSession extends EventEmitter {
         this.#ctx,
       );
       for (const u of updates) this.#sendUpdate(u);
-      for (const k of b.keys) this.#sent.set(k, b.key);
     }
   }
 
@@ -1016,6 +1030,8 @@ interface AnnounceGroup {
   key: string;
   prefixes: Prefix[];
   keys: string[];
+  /** Per key, what the peer had before (null: nothing): kept pending when the group cannot be sent. */
+  was: Array<AdvertisedAttributes | null>;
 }
 
 /** RFC 8950 §4: the Extended Next Hop Encoding capability. */
