@@ -239,7 +239,11 @@ function speakerMessage(svc: ServiceView, l2: readonly string[], bgpNodes: reado
 // Pod, is not deleted by a crash). `berth status` therefore checks each reported (node) / (node → peer) against:
 // - the node's speaker Lease (src/speaker/liveness/lease.ts): renewTime + leaseDurationSeconds passed → `speakerDown`;
 // - the Events the speaker wrote: Warning `IPConflict` / `announceFailed` on the Service from that node (speaker.ts;
-//   the IP is not answered there) → that reason; on the BGPPeer, the latest session Event from that node
+//   the IP is not answered there) → that reason, unless a later Event from that node says the fault ended: Normal
+//   `IPConflictCleared` / `announceResumed` (berth only; speaker.ts writes them when the conflict clears or a listed
+//   interface exists again) or `nodeAssigned` … "layer2" (the node took the Service anew). A ServiceL2Status is not
+//   enough to tell: it is not rewritten when a conflict clears, and the lab's API server keeps no managedFields
+//   times. On the BGPPeer, the latest session Event from that node
 //   (`BGPSessionUp` vs `BGPSessionDown` / `BFDSessionDown` / any other Warning) → `sessionDown`; the last one
 //   `BGPSessionConnectFailed` → `sessionNotEstablished`; no session Event at all → listed (Events expire, 1 h by
 //   default on kube-apiserver, so a long-Established session has none; a failing one keeps writing Warnings).
@@ -257,14 +261,60 @@ export interface AnnounceEvent {
   node?: string;
   /** lastTimestamp (else eventTime, firstTimestamp, creationTimestamp), ms since the epoch. */
   lastMs?: number;
+  /** eventTime (MicroTime: sub-second), ms since the epoch: when the Event was first written. */
+  firstMs?: number;
   count: number;
 }
 
 const L2_EVENT_REASONS = new Set(['IPConflict', 'announceFailed']);
+/** Normal Service Events from a node that end its layer-2 faults (speaker.ts): fault reason → the reasons that end it. */
+const L2_FAULT_ENDS: Record<string, readonly string[]> = {
+  IPConflict: ['IPConflictCleared', 'nodeAssigned'],
+  announceFailed: ['announceResumed', 'nodeAssigned'],
+};
+const L2_END_REASONS = new Set(['IPConflictCleared', 'announceResumed']);
+/** The Service Events kept: faults, their ends, and `nodeAssigned` for layer 2 (MetalLB's text names the protocol). */
+const keptServiceEvent = (reason: string, message: string): boolean =>
+  L2_EVENT_REASONS.has(reason) || L2_END_REASONS.has(reason) || (reason === 'nodeAssigned' && message.includes('protocol "layer2"'));
+/** The IP an IPConflict/announceFailed/…Cleared/…Resumed message names (speaker.ts: `IP "x"`, `LB IP "x"`). */
+const ipOf = (message: string): string | undefined => /\bIP "([^"]+)"/.exec(message)?.[1];
+
+/**
+ * Does `end` (a Normal Event of the same Service and node) come after `fault`? Event times are in seconds; on a tie
+ * the sub-second eventTimes decide when both Events happened once, else the fault wins (nothing is claimed that may
+ * not hold).
+ */
+function endsAfter(end: AnnounceEvent, fault: AnnounceEvent): boolean {
+  const a = end.lastMs ?? 0;
+  const b = fault.lastMs ?? 0;
+  if (a !== b) return a > b;
+  if (end.count === 1 && fault.count === 1 && end.firstMs !== undefined && fault.firstMs !== undefined) return end.firstMs > fault.firstMs;
+  return false;
+}
+
+/**
+ * The layer-2 fault Events (IPConflict, announceFailed) of one Service from one node that still hold: those that no
+ * later ending Event (L2_FAULT_ENDS, for the same IP when both name one) follows; the newest first. Pure.
+ */
+export function currentL2Faults(events: readonly AnnounceEvent[]): AnnounceEvent[] {
+  const faults = events.filter((e) => L2_EVENT_REASONS.has(e.reason));
+  const ends = events.filter((e) => e.type !== 'Warning' && !L2_EVENT_REASONS.has(e.reason));
+  return faults
+    .filter((f) => {
+      const ip = ipOf(f.message);
+      return !ends.some((e) => {
+        if (!(L2_FAULT_ENDS[f.reason] ?? []).includes(e.reason)) return false;
+        const eip = e.reason === 'nodeAssigned' ? undefined : ipOf(e.message);
+        if (ip !== undefined && eip !== undefined && ip !== eip) return false;
+        return endsAfter(e, f);
+      });
+    })
+    .sort((a, b) => (b.lastMs ?? 0) - (a.lastMs ?? 0));
+}
 /** Session Events on a BGPPeer (bgp-status.ts) that say the session is up. */
 const SESSION_UP_REASONS = new Set(['BGPSessionUp']);
 
-/** core/v1 Events → the AnnounceEvents among them (Service IPConflict/announceFailed, any BGPPeer event). Never throws. */
+/** core/v1 Events → the AnnounceEvents among them (Service IPConflict/announceFailed, their ends IPConflictCleared/announceResumed, nodeAssigned "layer2"; any BGPPeer event). Never throws. */
 export function announceEventsOf(events: readonly KubeObject[]): AnnounceEvent[] {
   const out: AnnounceEvent[] = [];
   for (const raw of events) {
@@ -283,10 +333,11 @@ export function announceEventsOf(events: readonly KubeObject[]): AnnounceEvent[]
     const io = e.involvedObject ?? {};
     const kind = typeof io.kind === 'string' ? io.kind : '';
     const reason = typeof e.reason === 'string' ? e.reason : '';
-    if (!((kind === 'Service' && L2_EVENT_REASONS.has(reason)) || kind === 'BGPPeer')) continue;
     const message = typeof e.message === 'string' ? e.message : '';
+    if (!((kind === 'Service' && keptServiceEvent(reason, message)) || kind === 'BGPPeer')) continue;
     const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     const node = str(e.reportingInstance) ?? str(e.source?.host) ?? /node "([^"]+)"/.exec(message)?.[1];
+    const first = typeof e.eventTime === 'string' && Number.isFinite(Date.parse(e.eventTime)) ? Date.parse(e.eventTime) : undefined;
     const when = [e.lastTimestamp, e.eventTime, e.firstTimestamp, e.metadata?.creationTimestamp].map((t) => (typeof t === 'string' ? Date.parse(t) : NaN)).find((t) => Number.isFinite(t));
     out.push({
       kind,
@@ -297,6 +348,7 @@ export function announceEventsOf(events: readonly KubeObject[]): AnnounceEvent[]
       message,
       ...(node !== undefined ? { node } : {}),
       ...(when !== undefined ? { lastMs: when } : {}),
+      ...(first !== undefined ? { firstMs: first } : {}),
       count: typeof e.count === 'number' ? e.count : 1,
     });
   }
@@ -363,9 +415,7 @@ export function checkAnnouncers(
       unconfirmed.push({ mode: 'layer2', node, reason: 'speakerDown', message: down });
       continue;
     }
-    const ev = (inputs.events ?? [])
-      .filter((e) => e.kind === 'Service' && e.namespace === svcNs && e.name === svcName && e.node === node && L2_EVENT_REASONS.has(e.reason))
-      .sort((a, b) => (b.lastMs ?? 0) - (a.lastMs ?? 0))[0];
+    const ev = currentL2Faults((inputs.events ?? []).filter((e) => e.kind === 'Service' && e.namespace === svcNs && e.name === svcName && e.node === node))[0];
     if (ev) {
       unconfirmed.push({ mode: 'layer2', node, reason: ev.reason, message: `layer2 from ${node}: ${ev.reason}${ago(inputs.nowMs, ev.lastMs)}: ${ev.message}` });
       continue;

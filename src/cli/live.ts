@@ -187,8 +187,9 @@ async function listSpeakerLeases(client: KubeClient, namespace: string): Promise
 }
 
 /**
- * Every Event of the cluster reduced to those about announcements (IPConflict/announceFailed on Services, the session
- * Events on BGPPeers), or undefined when Events cannot be listed (RBAC): then nothing is said about them.
+ * Every Event of the cluster reduced to those about announcements (IPConflict/announceFailed on Services and the Normal
+ * Events that end them: IPConflictCleared, announceResumed, nodeAssigned "layer2"; the session Events on BGPPeers), or
+ * undefined when Events cannot be listed (RBAC): then nothing is said about them.
  */
 async function listAnnounceEvents(client: KubeClient, progress?: (line: string) => void): Promise<AnnounceEvent[] | undefined> {
   const res = await client.list<KubeObject>(Resources.events);

@@ -6,7 +6,8 @@
 // with an IP that nobody announces, why (announce-reasons.ts: the speakers' own plans over the live Nodes,
 // EndpointSlices and advertisements; speakerNotRunning when a node should announce it and reports nothing). A reported
 // announcer is checked before it is listed (announce-reasons.ts checkAnnouncers: speaker Lease, IPConflict /
-// announceFailed Events, the BGPPeer's session Events): the ones that do not announce are marked with the reason.
+// announceFailed Events not followed by the node's IPConflictCleared / announceResumed / nodeAssigned, the BGPPeer's
+// session Events): the ones that do not announce are marked with the reason.
 // A SIGKILLed speaker's Lease stays fresh for 40 s; its live peers publish on their own Leases that their heartbeats
 // no longer hear it (berth.io/silent-peers, src/speaker/liveness/silent-peers.ts), so it is marked speaker down within
 // about a second (checkSpeakersAlive); without a peer view, a Lease that missed two renewals is marked speaker lease
@@ -32,7 +33,8 @@ export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context 
   why each Service without an IP has none, and why nobody announces one that has an IP (ANNOUNCED-BY -: MetalLB's
   withdraw reason, or speakerNotRunning). A node or peer the status objects report but that does not announce is marked:
   (speaker down) expired speaker Lease or its peers' heartbeats no longer hear it, (speaker lease stale) a Lease that
-  missed two renewals and no peer view, (IP conflict) / (announce failed) the speaker's Events, (session down) /
+  missed two renewals and no peer view, (IP conflict) / (announce failed) the speaker's Warning Events with no later IPConflictCleared / announceResumed /
+  nodeAssigned from that node (a fixed fault is not shown), (session down) /
   (not established) no BGPSessionUp as the last session Event on the BGPPeer. ANNOUNCED-BY ?: the ServiceL2Status /
   ServiceBGPStatus CRD is not installed (said once, with how to install it), so no announcement can be known. --progress prints a line per resource listed (default: when stderr is a terminal).
   kubeconfig, first found: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, the lab's .lab/dev/kubeconfig

@@ -351,6 +351,8 @@ test('a conflict reported by the announcer: Warning IPConflict on each Service o
   assert.match(await r.registry.metrics(), /berth_l2_ip_conflicts\{ip="192\.0\.2\.10"\} 1/);
   r.announcer.emit('conflictCleared', '192.0.2.10');
   assert.doesNotMatch(await r.registry.metrics(), /berth_l2_ip_conflicts\{ip=/);
+  const cleared = r.events.filter((e) => e.reason === 'IPConflictCleared');
+  assert.deepEqual(cleared.map((e) => `${e.type} ${e.obj.namespace}/${e.obj.name}`).sort(), ['Normal shop/dns', 'Normal shop/web']);
   await settle();
 });
 
@@ -421,6 +423,9 @@ test('announceFailed when none of the listed interfaces exists here (MetalLB §5
   // The interface appears (link rescan): no new event; it disappears again: a new one.
   r.links.arp.push('eth9');
   r.speaker.sync();
+  const resumed = r.events.filter((e) => e.reason === 'announceResumed');
+  assert.deepEqual(resumed.map((e) => `${e.type} ${e.obj.namespace}/${e.obj.name}`), ['Normal shop/web'], 'the fault ended: a Normal event says so');
+  assert.match(resumed[0]!.message, /"192\.0\.2\.10".*"n1"/);
   r.links.arp.pop();
   r.speaker.sync();
   assert.equal(r.events.filter((e) => e.reason === 'announceFailed').length, 2);

@@ -148,6 +148,16 @@ export function announceFailedMessage(ip: string, node: string): string {
   return `the interfaces specified by LB IP "${ip}" doesn't exist in assigned node "${node}" with protocol "layer2"`;
 }
 
+/** berth's Normal `announceResumed` message (no MetalLB equivalent): a listed interface of the IP exists again. */
+export function announceResumedMessage(ip: string, node: string): string {
+  return `the interfaces specified by LB IP "${ip}" exist again in assigned node "${node}" with protocol "layer2": announcing it`;
+}
+
+/** berth's Normal `IPConflictCleared` message (no MetalLB equivalent): no foreign host claims the IP any more. */
+export function ipConflictClearedMessage(ip: string, node: string): string {
+  return `IP "${ip}" is no longer claimed by a host that is not a berth speaker (seen from node "${node}"): announced there again`;
+}
+
 /** berth's IPConflict message: the IP, the foreign MAC and the interface it was seen on. */
 export function ipConflictMessage(ip: string, mac: string, ifname: string, node: string): string {
   return `IP "${ip}" is claimed by MAC ${mac} on interface ${ifname} (seen from node "${node}"), a host that is not a berth speaker: not announced there`;
@@ -479,6 +489,11 @@ export class Speaker<D extends Decision = Decision> {
         );
       }
     }
+    // A fault that ended while the IP is still announced here: Normal announceResumed, so `berth status` (which judges
+    // by the latest Event) no longer shows the earlier Warning as current.
+    for (const a of announcements) {
+      if (this.#failed.has(a.ip) && !failed.has(a.ip)) this.#event(a.service, 'Normal', 'announceResumed', announceResumedMessage(a.ip, this.#o.node));
+    }
     this.#failed = failed;
   }
 
@@ -497,6 +512,9 @@ export class Speaker<D extends Decision = Decision> {
     if (!this.#conflicts.delete(ip)) return;
     this.#o.metrics?.conflict(ip, false);
     this.#o.log?.({ decision: 'conflictCleared', ip }, `speaker: no foreign claim on ${ip} any more`);
+    for (const service of this.#servicesOfIp.get(ip) ?? []) {
+      this.#event(service, 'Normal', 'IPConflictCleared', ipConflictClearedMessage(ip, this.#o.node));
+    }
   }
 
   #announcedOnWire(ip: string): void {
