@@ -73,8 +73,12 @@ export const CORRELATION = {
 
 /** One Event object as berth last wrote (or will write) it. */
 interface Observed {
-  readonly name: string;
-  readonly namespace: string;
+  /**
+   * The Event's name suffix, 62 random bits as two small integers (held in the object itself, no string): the name
+   * is `<object name>.<16 hex digits>` (eventName). The namespace is the object's (default: `default`).
+   */
+  readonly id0: number;
+  readonly id1: number;
   readonly obj: ObjectRef;
   readonly type: EventType;
   readonly reason: string;
@@ -223,9 +227,10 @@ export class EventRecorder implements EventSink {
       ev.last = now;
       ev.message = text;
     } else {
+      const id = randomBytes(8);
       ev = {
-        name: `${obj.name}.${randomBytes(8).toString('hex')}`,
-        namespace,
+        id0: id.readUInt32BE(0) >>> 1,
+        id1: id.readUInt32BE(4) >>> 1,
         obj,
         type,
         reason,
@@ -279,16 +284,18 @@ export class EventRecorder implements EventSink {
 
   async #write(ev: Observed): Promise<void> {
     const { count, last, message } = ev;
+    const name = eventName(ev);
+    const namespace = ev.obj.namespace || 'default';
     ev.unwritten = 0;
     const client = this.#o.client;
     if (ev.created) {
-      const r = await client.patch(Resources.events, ev.name, { count, lastTimestamp: kubeTime(last), message }, { namespace: ev.namespace });
+      const r = await client.patch(Resources.events, name, { count, lastTimestamp: kubeTime(last), message }, { namespace });
       if (r.ok) {
         this.written++;
         return;
       }
       if (r.error.kind !== 'NotFound') {
-        this.#o.log?.(`event ${ev.reason} for ${ev.obj.kind} ${ev.namespace}/${ev.obj.name} not updated: ${r.error.message}`);
+        this.#o.log?.(`event ${ev.reason} for ${ev.obj.kind} ${namespace}/${ev.obj.name} not updated: ${r.error.message}`);
         return;
       }
       // The Event expired (TTL 1 h) or was deleted: create it again.
@@ -296,11 +303,11 @@ export class EventRecorder implements EventSink {
     }
     const obj = ev.obj;
     const body = {
-      metadata: { name: ev.name, namespace: ev.namespace },
+      metadata: { name, namespace },
       involvedObject: {
         kind: obj.kind,
         apiVersion: obj.apiVersion ?? 'v1',
-        namespace: ev.namespace,
+        namespace,
         name: obj.name,
         ...(obj.uid ? { uid: obj.uid } : {}),
         ...(obj.resourceVersion ? { resourceVersion: obj.resourceVersion } : {}),
@@ -317,7 +324,7 @@ export class EventRecorder implements EventSink {
       action: ev.reason,
       count,
     };
-    const r = await client.create(Resources.events, body, { namespace: ev.namespace });
+    const r = await client.create(Resources.events, body, { namespace });
     if (r.ok) {
       ev.created = true;
       this.written++;
@@ -327,7 +334,7 @@ export class EventRecorder implements EventSink {
       ev.unwritten = Math.max(ev.unwritten, 1);
       ev.dirty = true;
     } else {
-      this.#o.log?.(`event ${ev.reason} for ${obj.kind} ${ev.namespace}/${obj.name} not written: ${r.error.message}`);
+      this.#o.log?.(`event ${ev.reason} for ${obj.kind} ${namespace}/${obj.name} not written: ${r.error.message}`);
     }
   }
 
@@ -355,6 +362,11 @@ export class EventRecorder implements EventSink {
         });
     }
   }
+}
+
+/** An Event's name: its object's name, a dot and 16 hex digits (client-go: name + "." + hex UnixNano; berth: random). */
+function eventName(ev: Observed): string {
+  return `${ev.obj.name}.${ev.id0.toString(16).padStart(8, '0')}${ev.id1.toString(16).padStart(8, '0')}`;
 }
 
 function findGroup(groups: Group | Group[], type: EventType, reason: string): Group | undefined {

@@ -132,7 +132,9 @@ export function parseOnce(raw: string): ParsedIp | undefined {
   if (p === undefined) {
     const v = typeof raw === 'string' ? parseIp(raw) : undefined;
     // A literal, not { ...v }: V8 gives every object a spread makes a map of its own (~240 bytes per IP).
-    p = v ? { family: v.family, value: v.value, canonical: formatIp(v.family, v.value) } : null;
+    // The canonical text is the key string itself when equal (nearly always): no second copy per IP (issue 9 RSS).
+    const canonical = v ? formatIp(v.family, v.value) : '';
+    p = v ? { family: v.family, value: v.value, canonical: canonical === raw ? raw : canonical } : null;
     if (parsedIps.size >= PARSED_IPS_MAX) parsedIps.clear();
     parsedIps.set(raw, p);
   }
