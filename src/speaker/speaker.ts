@@ -263,8 +263,11 @@ export class Speaker<D extends Decision = Decision> {
     // --- owners, owner changes, failovers ---
     const owners = new Map<string, string | undefined>();
     const servicesOfIp = new Map<string, string[]>();
+    // Only IPs some node owns: an IP no layer-2 advertisement gives an owner (every IP of a BGP-only node: 10,000
+    // entries in each map) changes nothing below, and the announcer reports conflicts only on owned IPs.
+    for (const d of decisions) if (d.owner !== undefined && !owners.has(d.ip)) owners.set(d.ip, d.owner);
     for (const d of decisions) {
-      if (!owners.has(d.ip) || (owners.get(d.ip) === undefined && d.owner !== undefined)) owners.set(d.ip, d.owner);
+      if (!owners.has(d.ip)) continue;
       // [service], not a push on []: that reserves 17 slots (152 bytes per IP).
       const list = servicesOfIp.get(d.ip);
       if (!list) servicesOfIp.set(d.ip, [d.service]);
