@@ -188,15 +188,25 @@ function harness(events: 'after' | 'before') {
 const dsService = (poolName = 'dual') =>
   lbService('shop', 'ds', { dual: true, ipFamilyPolicy: 'RequireDualStack', annotations: { 'metallb.io/address-pool': poolName } });
 
+/**
+ * A started leader controller (harness(events)) that has reconciled the RequireDualStack Service `shop/ds` once;
+ * `denyV6: false` lets IPv6 claims through from the start (default: refused).
+ */
+async function withDualStackService(events: 'after' | 'before', o: { denyV6?: boolean } = {}): Promise<ReturnType<typeof harness>> {
+  const h = harness(events);
+  if (o.denyV6 !== undefined) h.store.denyV6 = o.denyV6;
+  h.ctl.start();
+  h.ctl.setLeader(true);
+  await h.settle();
+  h.services.put(dsService());
+  await h.settle();
+  return h;
+}
+
 for (const events of ['after', 'before'] as const) {
   describe(`claim writes refused (claim watch events ${events} the write's answer)`, () => {
     it('retries follow the backoff (100, 200, 400... ms) and nothing else; the IPv4 claim is rolled back; one SyncFailed', async () => {
-      const h = harness(events);
-      h.ctl.start();
-      h.ctl.setLeader(true);
-      await h.settle();
-      h.services.put(dsService());
-      await h.settle();
+      const h = await withDualStackService(events);
       // 6.3 s of virtual time: attempts at 0, then after 100, 200, 400, 800, 1600, 3200 ms.
       await h.advance(6_300);
       const times = h.attempts.map((a) => a.at);
@@ -216,12 +226,7 @@ for (const events of ['after', 'before'] as const) {
     });
 
     it('after the refusal is lifted the Service gets both families; a later run of failures gives a new SyncFailed', async () => {
-      const h = harness(events);
-      h.ctl.start();
-      h.ctl.setLeader(true);
-      await h.settle();
-      h.services.put(dsService());
-      await h.settle();
+      const h = await withDualStackService(events);
       await h.advance(300);
       assert.equal(h.attempts.length, 3);
       assert.equal(h.warnings().length, 1);
@@ -269,13 +274,7 @@ for (const events of ['after', 'before'] as const) {
     });
 
     it('a Service moved to a pool whose claim is refused shows no IP: its released one is free for another Service', async () => {
-      const h = harness(events);
-      h.store.denyV6 = false;
-      h.ctl.start();
-      h.ctl.setLeader(true);
-      await h.settle();
-      h.services.put(dsService());
-      await h.settle();
+      const h = await withDualStackService(events, { denyV6: false });
       assert.deepEqual(h.ingress(), ['198.51.100.0', '2001:db8:22::']);
       h.store.denyV6 = true;
       h.services.put({ ...h.services.getByKey(KEY)!, metadata: { ...h.services.getByKey(KEY)!.metadata, annotations: { 'metallb.io/address-pool': 'other' } } });
