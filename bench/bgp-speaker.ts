@@ -190,6 +190,10 @@ export async function runSpeakerBench(o: SpeakerBenchOptions): Promise<number> {
     if (!api.ok) throw new Error(api.message);
     closeApi = () => api.kube.close();
     const client = api.kube.client;
+    // The lab's EndpointSlice controller adds an empty slice per Service (they have a selector and no Pods): the
+    // speaker caches both (~0.25 KiB each), as it would in a cluster.
+    const slices = await client.list(Resources.endpointSlices, { namespace: APP_NS });
+    say(`lab: ${slices.ok ? slices.value.items.length : '?'} EndpointSlices in ${APP_NS} (the bench's ${N} and the lab controller's empty ones)`);
     await must('create BGPAdvertisement bench', client.create(Resources.bgpAdvertisements, ADVERTISEMENT, { namespace: NS }));
 
     bridge = await startBridge(join(dir, 'api.sock'), { host: '127.0.0.1', port: t.lab.port });

@@ -42,6 +42,19 @@ export const LINES_AT_INFO = 16;
 type Ips = string | string[];
 const ipsOf = (v: Ips): readonly string[] => (typeof v === 'string' ? [v] : v);
 
+/** Service → its IPs that `decisions` announce to at least one peer (keys and IPs: the decisions' own strings). */
+function announcedOf(decisions: readonly BgpDecision[]): Map<string, Ips> {
+  const out = new Map<string, Ips>();
+  for (const d of decisions) {
+    if (!d.announced || d.peers.length === 0) continue;
+    const cur = out.get(d.service);
+    if (cur === undefined) out.set(d.service, d.ip);
+    else if (typeof cur === 'string') out.set(d.service, [cur, d.ip]);
+    else cur.push(d.ip);
+  }
+  return out;
+}
+
 function splitKey(key: string): { namespace: string; name: string } {
   const i = key.indexOf('/');
   return i < 0 ? { namespace: 'default', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
@@ -54,11 +67,11 @@ function splitKey(key: string): { namespace: string; name: string } {
 export class BgpAnnouncements {
   readonly #o: BgpAnnouncementsOptions;
   /**
-   * Service (`namespace/name`) → its IPs announced over BGP by this node at the last update. Keys and IPs are the
-   * plan's own strings (BgpDecision.service / .ip), so the map adds only its entries (10,000 Services: no key built
-   * per (Service, IP), which held ~1 MiB).
+   * The decisions of the last update, as handed in (the plan's own array: its decision objects are never changed
+   * afterwards, bgp-plan.ts copies one before editing it). What was announced is computed from them when needed,
+   * instead of a map kept per Service (10,000 Services: a ~0.5 MiB table, and ~1 MiB of keys before that).
    */
-  #announced = new Map<string, Ips>();
+  #prev: readonly BgpDecision[] = [];
   #message: string | undefined;
 
   constructor(o: BgpAnnouncementsOptions) {
@@ -68,7 +81,7 @@ export class BgpAnnouncements {
   /** The (Service, IP) pairs announced now, as `namespace/name` → IPs (for tests and logs). */
   announced(): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    for (const [service, ips] of this.#announced) out.set(service, [...ipsOf(ips)]);
+    for (const [service, ips] of announcedOf(this.#prev)) out.set(service, [...ipsOf(ips)]);
     return out;
   }
 
@@ -79,14 +92,8 @@ export class BgpAnnouncements {
    */
   update(decisions: readonly BgpDecision[]): void {
     const self = this.#o.node;
-    const now = new Map<string, Ips>();
-    for (const d of decisions) {
-      if (!d.announced || d.peers.length === 0) continue;
-      const cur = now.get(d.service);
-      if (cur === undefined) now.set(d.service, d.ip);
-      else if (typeof cur === 'string') now.set(d.service, [cur, d.ip]);
-      else cur.push(d.ip);
-    }
+    const before = announcedOf(this.#prev);
+    const now = announcedOf(decisions);
     type Line = [Record<string, unknown>, string];
     const lines: Line[] = [];
     let withdrawn = 0;
@@ -94,7 +101,7 @@ export class BgpAnnouncements {
     const verbose = (): boolean => lines.length < LINES_AT_INFO || this.#o.debug !== undefined;
     let byKey: Map<string, BgpDecision> | undefined;
     let decided: Set<string> | undefined;
-    for (const [service, ips] of this.#announced) {
+    for (const [service, ips] of before) {
       const next = now.get(service);
       for (const ip of ipsOf(ips)) {
         if (next !== undefined && (next === ip || (typeof next !== 'string' && next.includes(ip)))) continue;
@@ -112,8 +119,8 @@ export class BgpAnnouncements {
     let newServices = 0;
     for (const d of decisions) {
       if (!d.announced || d.peers.length === 0) continue;
-      const before = this.#announced.get(d.service);
-      if (before !== undefined && (before === d.ip || (typeof before !== 'string' && before.includes(d.ip)))) continue;
+      const had = before.get(d.service);
+      if (had !== undefined && (had === d.ip || (typeof had !== 'string' && had.includes(d.ip)))) continue;
       added++;
       this.#o.metrics?.announced(d.service, d.ip, true, 'bgp');
       if (this.#o.log && verbose()) {
@@ -127,13 +134,13 @@ export class BgpAnnouncements {
     // One message string for every Service (the event recorder keeps it per Event: 10,000 copies otherwise).
     const message = (this.#message ??= nodeAssignedMessage(self, 'bgp'));
     for (const service of now.keys()) {
-      if (this.#announced.has(service)) continue;
+      if (before.has(service)) continue;
       newServices++;
       if (!sink) continue;
       const ref = this.#o.serviceRef?.(service) ?? { kind: 'Service', apiVersion: 'v1', ...splitKey(service) };
       sink.event(ref, 'Normal', 'nodeAssigned', message);
     }
-    this.#announced = now;
+    this.#prev = decisions;
     const log = this.#o.log;
     if (!log) return;
     const changes = added + withdrawn;
