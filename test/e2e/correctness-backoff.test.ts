@@ -12,27 +12,34 @@ import { eventually, pause, poolYaml, startStack, type KubeEvent, type Stack } f
 const POLICY = 'test-no-v6-claims';
 const REFUSAL = 'IPv6 claims are refused by the test policy';
 
-/** Refuses every IPv6 IPAddressClaim create (spec.ip with a colon). */
-const NO_V6_CLAIMS = `apiVersion: admissionregistration.k8s.io/v1
+/**
+ * A ValidatingAdmissionPolicy `name` and its Deny binding refusing every IPAddressClaim create for which the CEL
+ * `expression` is false, with `message` (and `reason` when given), as multi-document YAML for `kubectl apply -f -`.
+ */
+function claimPolicyYaml(name: string, expression: string, message: string, reason?: string): string {
+  return `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
-metadata: {name: ${POLICY}}
+metadata: {name: ${name}}
 spec:
   failurePolicy: Fail
   matchConstraints:
     resourceRules:
     - {apiGroups: [berth.io], apiVersions: ["*"], operations: [CREATE], resources: [ipaddressclaims]}
   validations:
-  - expression: "!object.spec.ip.contains(':')"
-    message: ${REFUSAL}
-    reason: Forbidden
----
+  - expression: ${JSON.stringify(expression)}
+    message: ${message}
+${reason === undefined ? '' : `    reason: ${reason}\n`}---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
-metadata: {name: ${POLICY}}
+metadata: {name: ${name}}
 spec:
-  policyName: ${POLICY}
+  policyName: ${name}
   validationActions: [Deny]
 `;
+}
+
+/** Refuses every IPv6 IPAddressClaim create (spec.ip with a colon). */
+const NO_V6_CLAIMS = claimPolicyYaml(POLICY, "!object.spec.ip.contains(':')", REFUSAL, 'Forbidden');
 
 const dualStackService = `apiVersion: v1
 kind: Service
@@ -134,25 +141,7 @@ describe('claim writes refused by admission: the controller backs off, rolls bac
   it('webhook down, claim writes refused: one SyncFailed per run of failures, none for a success, a new one for the next run', async (t) => {
     if (!S) return t.skip('kubectl not found');
     const P2 = 'test-no-p2-claims';
-    const REFUSE_P2 = `apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: ${P2}}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: [berth.io], apiVersions: ["*"], operations: [CREATE], resources: [ipaddressclaims]}
-  validations:
-  - expression: "object.spec.pool != 'p2'"
-    message: claims in pool p2 are refused by the test policy
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: ${P2}}
-spec:
-  policyName: ${P2}
-  validationActions: [Deny]
-`;
+    const REFUSE_P2 = claimPolicyYaml(P2, "object.spec.pool != 'p2'", 'claims in pool p2 are refused by the test policy');
     await S.ok(['apply', '-f', '-'], REFUSE_P2);
     // Warning SyncFailed occurrences on `sf` (an Event's count grows when the same message repeats).
     const syncFailed = async (): Promise<{ n: number; messages: string[] }> => {

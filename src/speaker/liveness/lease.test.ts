@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { connect } from '../../kube/connect.ts';
+import { connect, type Kube } from '../../kube/connect.ts';
 import type { Lease } from '../../kube/leader-election.ts';
 import { Resources } from '../../kube/resources.ts';
 import { startLab, type Lab } from '../../lab/server.ts';
@@ -23,6 +23,16 @@ async function until(what: string, cond: () => boolean, ms = 15_000): Promise<vo
   }
 }
 
+/** A speaker's connection (component berth-speaker) to `lab`, closed after `t`, with the namespace metallb-system created. */
+async function speakerKube(t: TestContext, lab: Lab): Promise<Kube> {
+  const c = await connect({ kubeconfig: lab.kubeconfigPath, component: 'berth-speaker' });
+  assert.ok(c.ok);
+  const kube = c.kube;
+  t.after(() => kube.close());
+  await kube.client.create(Resources.namespaces, { metadata: { name: 'metallb-system' } });
+  return kube;
+}
+
 test('lease names: metallb-speaker-<node>, too long refused with the length', () => {
   assert.equal(speakerLeaseName('lab-node-1'), 'metallb-speaker-lab-node-1');
   assert.throws(() => speakerLeaseName('x'.repeat(250)), /gives lease name of 266 characters; at most 253/);
@@ -36,11 +46,7 @@ test('two speakers renew their Leases, see each other, survive an API-server out
     await lab?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const c = await connect({ kubeconfig: lab.kubeconfigPath, component: 'berth-speaker' });
-  assert.ok(c.ok);
-  const kube = c.kube;
-  t.after(() => kube.close());
-  await kube.client.create(Resources.namespaces, { metadata: { name: 'metallb-system' } });
+  const kube = await speakerKube(t, lab);
 
   const seen = { a: new Map<string, number[]>(), b: new Map<string, number[]>() };
   const gone: string[] = [];
@@ -114,11 +120,7 @@ test('the heartbeat view is published on the Lease (berth.io/silent-peers): on p
     await lab.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const c = await connect({ kubeconfig: lab.kubeconfigPath, component: 'berth-speaker' });
-  assert.ok(c.ok);
-  const kube = c.kube;
-  t.after(() => kube.close());
-  await kube.client.create(Resources.namespaces, { metadata: { name: 'metallb-system' } });
+  const kube = await speakerKube(t, lab);
   let silent: string[] = [];
   // A renewal interval far longer than the test: only publish() can write the annotation after the first renewal.
   const a = new SpeakerLeases({ client: kube.client, namespace: 'metallb-system', node: 'node-a', renewIntervalMs: 600_000, publishSpacingMs: 50, log, silentPeers: () => silent });
