@@ -5,24 +5,12 @@
 // publishes that on its Lease (berth.io/silent-peers): status marks `layer2: n1 (speaker down)` within seconds, with
 // the Lease's age, well before the Lease expires; the running speaker's own Service is still listed plainly.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { recordingIO } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
-import { l2SkipReason, startL2Lab, until, type L2Lab } from './speaker-l2-harness.ts';
+import { l2LabForFile, until } from './speaker-l2-harness.ts';
 
-const skip = await l2SkipReason();
-if (skip) process.stdout.write(`# skipping the berth status liveness end-to-end test: ${skip}\n`);
-
-let l: L2Lab | undefined;
-
-before(async () => {
-  if (skip) return;
-  l = await startL2Lab({ nodes: 2 });
-});
-
-after(async () => {
-  await l?.stop();
-});
+const { skip, l2 } = await l2LabForFile('the berth status liveness end-to-end test', { nodes: 2 });
 
 interface Row {
   name: string;
@@ -33,13 +21,13 @@ interface Row {
 
 async function status(): Promise<Map<string, Row>> {
   const io = recordingIO();
-  const code = await main(['status', '--kubeconfig', l!.lab().kubeconfigPath, '--namespace', 'metallb-system', '-o', 'json'], io);
+  const code = await main(['status', '--kubeconfig', l2().lab().kubeconfigPath, '--namespace', 'metallb-system', '-o', 'json'], io);
   assert.equal(code, 0, io.stderr.join('\n'));
   return new Map((JSON.parse(io.stdout.join('\n')) as { services: Row[] }).services.map((r) => [r.name, r]));
 }
 
 test('berth status marks a SIGKILLed speaker down from its peers\' heartbeats, long before its Lease expires', { skip, timeout: 240_000 }, async () => {
-  const lab = l!;
+  const lab = l2();
   await lab.createService('local', ['198.51.100.205'], { etp: 'Local' });
   await lab.setEndpoints('local', [{ node: 'n1', ready: true }]);
   await lab.createService('local2', ['198.51.100.206'], { etp: 'Local' });

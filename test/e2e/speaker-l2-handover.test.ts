@@ -6,25 +6,13 @@
 // it leaves, and the new one answers only once it heard that. Then the new owner answers alone.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { inNamespace } from '../../src/lab/network/topology.ts';
-import { l2SkipReason, startL2Lab, until, type L2Lab } from './speaker-l2-harness.ts';
+import { l2LabForFile, until } from './speaker-l2-harness.ts';
 
-const skip = await l2SkipReason();
-if (skip) process.stdout.write(`# skipping the layer-2 handover end-to-end test: ${skip}\n`);
+const { skip, l2 } = await l2LabForFile('the layer-2 handover end-to-end test', { nodes: 2 });
 
 const IP = '198.51.100.207';
-let l: L2Lab | undefined;
-
-before(async () => {
-  if (skip) return;
-  l = await startL2Lab({ nodes: 2 });
-});
-
-after(async () => {
-  await l?.stop();
-});
-
 /** ARP frames of tcpdump -e -n output, in order: a request from the client, or a reply to it and the MAC that sent it. */
 function arpFrames(text: string, clientMac: string): Array<{ kind: 'request' } | { kind: 'reply'; mac: string }> {
   const out: Array<{ kind: 'request' } | { kind: 'reply'; mac: string }> = [];
@@ -39,7 +27,7 @@ function arpFrames(text: string, clientMac: string): Array<{ kind: 'request' } |
 }
 
 test('SIGTERM of the owner: never two MACs answering one ARP request; the next node answers alone after', { skip, timeout: 180_000 }, async () => {
-  const lab = l!;
+  const lab = l2();
   const [owner, next] = lab.order(IP) as [string, string];
   const ownerMac = lab.macs.get(owner)!;
   const nextMac = lab.macs.get(next)!;

@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { applyObject } from '../../src/kube/apply.ts';
@@ -78,6 +79,34 @@ async function must<T>(what: string, r: Promise<{ ok: true; value: T } | { ok: f
 }
 
 export { until };
+
+/**
+ * For a test file of the layer-2 lab: l2SkipReason() (printed as `# skipping <what>: <reason>` when set), and the file's
+ * before/after hooks starting the lab with startL2Lab(`o`) (unless skipped) and stopping it. `l2()` is the running lab
+ * (throws when called before the `before` hook ran or when skipped).
+ */
+export async function l2LabForFile(
+  what: string,
+  o: Parameters<typeof startL2Lab>[0] = {},
+): Promise<{ skip: string | undefined; l2(): L2Lab }> {
+  const skip = await l2SkipReason();
+  if (skip) process.stdout.write(`# skipping ${what}: ${skip}\n`);
+  let l: L2Lab | undefined;
+  before(async () => {
+    if (skip) return;
+    l = await startL2Lab(o);
+  });
+  after(async () => {
+    await l?.stop();
+  });
+  return {
+    skip,
+    l2: () => {
+      if (!l) throw new Error(`the layer-2 lab of ${what} is not running`);
+      return l;
+    },
+  };
+}
 
 /** Starts the lab, the segment and the speakers (see the file comment). */
 export async function startL2Lab(o: { nodes?: number; speakerArgs?: readonly string[]; log?: (l: string) => void } = {}): Promise<L2Lab> {

@@ -12,17 +12,16 @@
 //     MAC; on eth0: nobody); an advertisement naming an interface no node has gives MetalLB's Warning
 //     `announceFailed` on the Service ("the interfaces specified by LB IP ... doesn't exist in assigned node ...").
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { applyObject } from '../../src/kube/apply.ts';
 import type { KubeObject } from '../../src/kube/client.ts';
 import { SPEAKER_NAMESPACE } from '../../src/lab/network/network.ts';
 import { inNamespace, ip, run } from '../../src/lab/network/topology.ts';
 import { announceFailedMessage } from '../../src/speaker/speaker.ts';
 import { solicitedNodeAddress } from '../../src/speaker/layer2/ndp.ts';
-import { l2SkipReason, startL2Lab, until, type L2Lab } from './speaker-l2-harness.ts';
+import { l2LabForFile, until } from './speaker-l2-harness.ts';
 
-const skip = await l2SkipReason();
-if (skip) process.stdout.write(`# skipping the layer-2 links end-to-end test: ${skip}\n`);
+const { skip, l2 } = await l2LabForFile('the layer-2 links end-to-end test', { nodes: 2 });
 
 /** The second segment (eth1 everywhere): its own documentation range. */
 const SEG2 = { client: '203.0.113.1', node: (i: number) => `203.0.113.${10 + i}`, mac: (i: number) => `02:00:00:71:00:${(0x10 + i).toString(16)}` };
@@ -31,30 +30,19 @@ const CLIENT_ETH1_MAC = '02:00:00:71:00:01';
 const ETH1_IP = '198.51.100.230';
 const MISSING_IP = '198.51.100.231';
 
-let l: L2Lab | undefined;
-
-before(async () => {
-  if (skip) return;
-  l = await startL2Lab({ nodes: 2 });
-});
-
-after(async () => {
-  await l?.stop();
-});
-
 async function must(what: string, o: KubeObject): Promise<void> {
-  const r = await applyObject(l!.client, o);
+  const r = await applyObject(l2().client, o);
   if (!r.ok) throw new Error(`${what}: ${r.error.message}`);
 }
 
 /** The bridge's multicast database (`bridge mdb show` in the switch namespace). */
 async function mdb(): Promise<string> {
-  const r = await run('ip', ['netns', 'exec', l!.net.topology.sw, 'bridge', 'mdb', 'show']);
+  const r = await run('ip', ['netns', 'exec', l2().net.topology.sw, 'bridge', 'mdb', 'show']);
   return r.stdout;
 }
 
 test('NDP through an MLD-snooping switch: the owner joins the solicited-node group, ndisc6 gets exactly its NA', { skip }, async () => {
-  const lab = l!;
+  const lab = l2();
   const { sw, nodes } = lab.net.topology;
   // Snooping on, the bridge as MLD querier (its queries make "a querier exists", so the multicast database is
   // enforced; a general query every 5 s), unknown multicast not flooded to the nodes' ports.
@@ -126,7 +114,7 @@ test('NDP through an MLD-snooping switch: the owner joins the solicited-node gro
 });
 
 test("L2Advertisement interfaces on real links: answered on the named link only; a missing one gives announceFailed", { skip }, async () => {
-  const lab = l!;
+  const lab = l2();
   const { sw, nodes, client } = lab.net.topology;
   // Second segment: bridge br1, eth1 in the client and in every node (created in their namespaces directly).
   await ip('-n', sw, 'link', 'add', 'br1', 'type', 'bridge', 'mcast_snooping', '0');
