@@ -2,31 +2,14 @@
 // (policy/v1 pods/eviction) of the Node's Pods, the ReplicaSet recreating them on the other Nodes and the
 // Service's EndpointSlice following; a PodDisruptionBudget holding an eviction back (429, kubectl retries);
 // `--disable-eviction` deleting with a protobuf DeleteOptions body; malformed protobuf bodies answered 400.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestLab, findKubectl, type TestLab } from '../../src/lab/testing.ts';
+import { kubectlLabForFile } from '../helpers/kubectl-lab.ts';
 
-const skip = findKubectl() ? false : 'no kubectl found (.lab/bin/kubectl, /usr/lib/google-cloud-sdk/bin/kubectl.1.32 or PATH); run scripts/fetch-kubectl.sh';
-
-let t: TestLab;
-
-before(async () => {
-  if (skip) return;
-  t = await startTestLab({ podStartDelayMs: 50 });
-});
-
-after(async () => {
-  await t?.stop();
-});
-
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await t.kubectl(args, input === undefined ? {} : { input });
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}`);
-  return r.stdout;
-}
+const { skip, lab, ok } = kubectlLabForFile({ podStartDelayMs: 50 });
 
 interface Pod {
   metadata: { name: string; uid: string; deletionTimestamp?: string };
@@ -64,11 +47,11 @@ async function settled(what: string): Promise<Pod[]> {
 }
 
 function raw(method: string, path: string, body: Buffer, contentType: string): Promise<{ code: number; body: { message?: string; reason?: string } }> {
-  const token = readFileSync(join(t.dir, 'token'), 'utf8').trim();
+  const token = readFileSync(join(lab().dir, 'token'), 'utf8').trim();
   return new Promise((resolve, reject) => {
-    const url = new URL(path, t.lab.url);
+    const url = new URL(path, lab().lab.url);
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method, ca: t.lab.caPem, headers: { Authorization: `Bearer ${token}`, 'Content-Type': contentType, 'Content-Length': String(body.length) } },
+      { host: url.hostname, port: url.port, path: url.pathname, method, ca: lab().lab.caPem, headers: { Authorization: `Bearer ${token}`, 'Content-Type': contentType, 'Content-Length': String(body.length) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -89,7 +72,7 @@ test('kubectl drain evicts the Node’s Pods, they come back on other Nodes and 
   const node = victim.spec.nodeName!;
   const onNode = before.filter((p) => p.spec.nodeName === node).map((p) => p.metadata.name);
 
-  const d = await t.kubectl(['drain', node, '--ignore-daemonsets', '--timeout=30s']);
+  const d = await lab().kubectl(['drain', node, '--ignore-daemonsets', '--timeout=30s']);
   assert.equal(d.code, 0, `kubectl drain failed:\n${d.stderr}`);
   assert.match(d.stdout, new RegExp(`node/${node} cordoned`));
   for (const name of onNode) assert.match(d.stdout, new RegExp(`pod/${name} evicted`));
@@ -107,7 +90,7 @@ test('kubectl drain evicts the Node’s Pods, they come back on other Nodes and 
   await ok(['uncordon', node]);
   await ok(['create', 'poddisruptionbudget', 'web', '-n', 'drain', '--selector=app=web', '--min-available=3']);
   const other = after[0]!.spec.nodeName!;
-  const held = await t.kubectl(['drain', other, '--ignore-daemonsets', '--timeout=3s']);
+  const held = await lab().kubectl(['drain', other, '--ignore-daemonsets', '--timeout=3s']);
   assert.notEqual(held.code, 0, 'drain must fail while the budget is at its minimum');
   assert.match(held.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
   const still = await pods();
@@ -126,7 +109,7 @@ test('kubectl drain evicts the Node’s Pods, they come back on other Nodes and 
 test('kubectl drain --disable-eviction deletes with a protobuf DeleteOptions body', { skip }, async () => {
   const ps = await settled('before');
   const node = ps[0]!.spec.nodeName!;
-  const d = await t.kubectl(['drain', node, '--ignore-daemonsets', '--disable-eviction', '--timeout=30s', '-v=8']);
+  const d = await lab().kubectl(['drain', node, '--ignore-daemonsets', '--disable-eviction', '--timeout=30s', '-v=8']);
   assert.equal(d.code, 0, `kubectl drain --disable-eviction failed:\n${d.stderr.slice(-3000)}`);
   assert.match(d.stderr, /DELETE https:\/\/\S+\/pods\//);
   assert.match(d.stdout, /deleted/);

@@ -1,36 +1,18 @@
 // The lab API server driven by the real kubectl binary: apply/get/delete, Table output, CRDs, server dry run,
 // AlreadyExists, and admission webhooks (mutating, validating, failurePolicy, service routing).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
-import { startTestLab, findKubectl, type TestLab } from '../../src/lab/testing.ts';
+import { kubectlLabForFile } from '../helpers/kubectl-lab.ts';
 import { createCa, issueCert } from '../../src/lab/certs.ts';
 
 const FIX = join(import.meta.dirname, '../fixtures/lab');
-const kubectlPath = findKubectl();
-const skip = kubectlPath ? false : 'no kubectl found (.lab/bin/kubectl, /usr/lib/google-cloud-sdk/bin/kubectl.1.32 or PATH); run scripts/fetch-kubectl.sh';
-
-let t: TestLab;
-
-before(async () => {
-  if (skip) return;
-  t = await startTestLab();
-});
-
-after(async () => {
-  await t?.stop();
-});
-
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await t.kubectl(args, input === undefined ? {} : { input });
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}`);
-  return r.stdout;
-}
+const { skip, lab, ok } = kubectlLabForFile();
 
 async function fails(args: string[], input?: string): Promise<string> {
-  const r = await t.kubectl(args, input === undefined ? {} : { input });
+  const r = await lab().kubectl(args, input === undefined ? {} : { input });
   assert.notEqual(r.code, 0, `kubectl ${args.join(' ')} should have failed:\n${r.stdout}`);
   return r.stderr;
 }
@@ -202,7 +184,7 @@ test('webhooks: a mutating one annotates, a validating one denies with the API s
   try {
     await ok(['create', 'namespace', 'wh-a']);
     await ok(['apply', '-f', '-'], webhookConfigs('wh-a', (path) => ({ url: `https://127.0.0.1:${wh.port}${path}`, caBundle: wh.caBundle })));
-    const r = await t.kubectl(['apply', '-f', '-'], { input: svcYaml('good', 'wh-a') });
+    const r = await lab().kubectl(['apply', '-f', '-'], { input: svcYaml('good', 'wh-a') });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Warning: mutated by the lab test/);
     const good = JSON.parse(await ok(['get', 'svc', 'good', '-n', 'wh-a', '-o', 'json'])) as { metadata: { annotations: Record<string, string> } };

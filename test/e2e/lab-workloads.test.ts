@@ -2,28 +2,11 @@
 // body) + `kubectl expose --type=LoadBalancer`, Pods scheduled on the lab Nodes and Ready, EndpointSlices and
 // Endpoints following a Service's selector through scale up/down and Pod deletion, hand-made slices left alone,
 // the seed's Deployment/Service YAML, and networking.k8s.io/v1 Ingress/IngressClass.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestLab, findKubectl, type TestLab } from '../../src/lab/testing.ts';
+import { kubectlLabForFile } from '../helpers/kubectl-lab.ts';
 
-const skip = findKubectl() ? false : 'no kubectl found (.lab/bin/kubectl, /usr/lib/google-cloud-sdk/bin/kubectl.1.32 or PATH); run scripts/fetch-kubectl.sh';
-
-let t: TestLab;
-
-before(async () => {
-  if (skip) return;
-  t = await startTestLab({ podStartDelayMs: 50 });
-});
-
-after(async () => {
-  await t?.stop();
-});
-
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await t.kubectl(args, input === undefined ? {} : { input });
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}`);
-  return r.stdout;
-}
+const { skip, lab, ok } = kubectlLabForFile({ podStartDelayMs: 50 });
 
 interface Meta {
   name: string;
@@ -375,7 +358,7 @@ spec:
 });
 
 test('invalid workloads are refused with kube-apiserver\'s field errors', { skip }, async () => {
-  const r = await t.kubectl(
+  const r = await lab().kubectl(
     ['apply', '-f', '-'],
     {
       input: `apiVersion: apps/v1
@@ -392,7 +375,7 @@ spec:
   );
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /The Deployment "mismatched" is invalid: spec\.template\.metadata\.labels: Invalid value: map\[string\]string\{"app":"b"\}: `selector` does not match template `labels`/);
-  const ing = await t.kubectl(['apply', '-f', '-'], { input: 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: nopath}\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /\n        backend: {service: {name: s, port: {number: 80}}}\n' });
+  const ing = await lab().kubectl(['apply', '-f', '-'], { input: 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: nopath}\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /\n        backend: {service: {name: s, port: {number: 80}}}\n' });
   assert.notEqual(ing.code, 0);
   assert.match(ing.stderr, /spec\.rules\[0\]\.http\.paths\[0\]\.pathType: Required value: pathType must be specified/);
 });
