@@ -6,9 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
-import { startWebhookProcess, type WebhookProcess } from '../../src/lab/processes.ts';
-import { repoPath } from '../../src/webhook/testing-process.ts';
-import { webhookServiceYaml } from '../helpers/webhook.ts';
+import type { WebhookProcess } from '../../src/lab/processes.ts';
+import { applyCrdsAndNamespaces, startWiredWebhook } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
 const IP = '198.51.100.201';
@@ -45,17 +44,9 @@ before(async () => {
     skip = 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
     return;
   }
-  await ok(['apply', '-k', repoPath('gitops/base/crds')]);
-  await ok(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n`);
+  await applyCrdsAndNamespaces(ok, NS);
   await ok(['apply', '-f', '-'], `apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: doc, namespace: ${NS}}\nspec: {addresses: [198.51.100.200-198.51.100.210]}\n`);
-  hook = await startWebhookProcess(['--kubeconfig', t.lab.kubeconfigPath], { waitReady: false });
-  await ok(['apply', '-f', '-'], webhookServiceYaml(NS, hook.port));
-  await ok(['apply', '-k', repoPath('policies/webhooks')]);
-  const deadline = Date.now() + 20_000;
-  while (!/webhook: ready /.test(hook.output())) {
-    if (Date.now() > deadline) throw new Error(`webhook never ready:\n${hook.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  hook = await startWiredWebhook(ok, t.lab.kubeconfigPath, NS, 20_000);
 });
 
 after(async () => {

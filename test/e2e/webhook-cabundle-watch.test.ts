@@ -6,9 +6,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
-import { startWebhookProcess, type WebhookProcess } from '../../src/lab/processes.ts';
+import type { WebhookProcess } from '../../src/lab/processes.ts';
 import { repoPath } from '../../src/webhook/testing-process.ts';
-import { webhookServiceYaml } from '../helpers/webhook.ts';
+import { applyCrdsAndNamespaces, startWiredWebhook } from '../helpers/webhook.ts';
 import { until } from '../helpers/poll.ts';
 
 const NS = 'metallb-system';
@@ -49,14 +49,10 @@ before(async () => {
     skip = 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
     return;
   }
-  await ok(['apply', '-k', repoPath('gitops/base/crds')]);
-  await ok(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n`);
+  await applyCrdsAndNamespaces(ok, NS);
   await ok(['apply', '-f', repoPath('examples/dev/ipaddresspool.yaml')]);
-  hook = await startWebhookProcess(['--kubeconfig', t.lab.kubeconfigPath], { waitReady: false });
-  await ok(['apply', '-f', '-'], webhookServiceYaml(NS, hook.port));
   // The configurations come after the webhook started: the watch sees them appear and the CA is written then.
-  await ok(['apply', '-k', repoPath('policies/webhooks')]);
-  await hook.waitFor(/webhook: ready /, 30_000);
+  hook = await startWiredWebhook(ok, t.lab.kubeconfigPath, NS, 30_000);
 });
 
 after(async () => {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
-import { startWebhookProcess, type WebhookProcess } from '../../src/lab/processes.ts';
+import type { WebhookProcess } from '../../src/lab/processes.ts';
 import { repoPath } from '../../src/webhook/testing-process.ts';
-import { webhookServiceYaml } from '../helpers/webhook.ts';
+import { applyCrdsAndNamespaces, startWiredWebhook } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
 let t: TestLab | undefined;
@@ -57,18 +57,10 @@ before(async () => {
     skip = 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
     return;
   }
-  await ok(['apply', '-k', repoPath('gitops/base/crds')]);
-  await ok(['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n`);
+  await applyCrdsAndNamespaces(ok, NS);
   await ok(['apply', '-f', repoPath('examples/dev/ipaddresspool.yaml')]);
-  hook = await startWebhookProcess(['--kubeconfig', t.lab.kubeconfigPath], { waitReady: false });
   // The webhook Service and its endpoint: the lab resolves clientConfig.service through EndpointSlices.
-  await ok(['apply', '-f', '-'], webhookServiceYaml(NS, hook.port));
-  await ok(['apply', '-k', repoPath('policies/webhooks')]);
-  const deadline = Date.now() + 20_000;
-  while (!/webhook: ready /.test(hook.output())) {
-    if (Date.now() > deadline) throw new Error(`webhook never ready:\n${hook.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  hook = await startWiredWebhook(ok, t.lab.kubeconfigPath, NS, 20_000);
 });
 
 after(async () => {
