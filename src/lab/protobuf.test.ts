@@ -78,7 +78,7 @@ test('protobuf Ingress: the inline IngressRuleValue lands in rule.http; quantiti
 
 test('protobuf kinds outside the lab schemas answer a clear error naming the kind', () => {
   const r = decodeK8sProtobuf(envelope('batch/v1', 'Job', msg(1, str(1, 'j'))));
-  assert.deepEqual(r, { ok: false, error: 'protobuf encoding of batch/v1/Job is not supported by the lab' });
+  assert.deepEqual(r, { ok: false, error: 'protobuf encoding of batch/v1/Job is not supported by the lab', unsupported: true });
   const bad = decodeK8sProtobuf(Buffer.from('k8s\u0000\u000a\u00ff', 'latin1'));
   assert.equal(bad.ok, false);
 });
