@@ -3,39 +3,17 @@
 //   { cmd: 'sync', plan: { peers: [[name, { name, peer: PeerConfig, routes: [[prefix, BgpRoute]] }]] } }
 //   | { cmd: 'sessions' } | { cmd: 'stop' }.
 // stdout, one JSON event a line: sessionUp / sessionDown (with the NOTIFICATION text) / synced / sessions / stopped.
-import { createInterface } from 'node:readline';
 import { destination, pino } from 'pino';
-import type { PeerConfig } from '../../src/config/types.ts';
-import type { BgpRoute } from '../../src/speaker/bgp-plan.ts';
 import { BgpSpeaker } from '../../src/speaker/bgp-speaker.ts';
+import { onCommands, planFromWire, say, saySessionEvents, type WirePlan } from './bgp-agent-io.ts';
 
-const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 const log = pino({ level: process.env.AGENT_LOG ?? 'silent' }, destination(2));
 const speaker = new BgpSpeaker({ node: 'n1', log });
-speaker.on('sessionUp', (u: { name: string; label: string }) =>
-  say({ event: 'sessionUp', name: u.name, label: u.label }),
-);
-speaker.on('sessionDown', (d: { name: string; down: { reason: string; text: string } }) =>
-  say({ event: 'sessionDown', name: d.name, reason: d.down.reason, text: d.down.text }),
-);
+saySessionEvents(speaker);
 
-type WirePlan = {
-  peers: Array<[string, { name: string; peer: PeerConfig; routes: Array<[string, BgpRoute]> }]>;
-};
-
-createInterface({ input: process.stdin }).on('line', (line) => {
-  let c: { cmd: string; plan?: WirePlan };
-  try {
-    c = JSON.parse(line) as typeof c;
-  } catch {
-    say({ event: 'error', error: `not JSON: ${line}` });
-    return;
-  }
+onCommands<{ cmd: string; plan?: WirePlan }>((c) => {
   if (c.cmd === 'sync' && c.plan) {
-    const plan = {
-      peers: new Map(c.plan.peers.map(([n, p]) => [n, { ...p, routes: new Map(p.routes) }])),
-    };
-    void speaker.sync(plan).then((r) => say({ event: 'synced', errors: r.errors }));
+    void speaker.sync(planFromWire(c.plan)).then((r) => say({ event: 'synced', errors: r.errors }));
   } else if (c.cmd === 'sessions') {
     say({
       event: 'sessions',

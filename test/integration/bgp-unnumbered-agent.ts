@@ -4,23 +4,16 @@
 //     bfdProfiles: BFDProfileConfig[] } | { cmd: 'bfd' } | { cmd: 'stop' }.
 // stdout, one JSON event a line: sessionUp / sessionDown (reason, NOTIFICATION text) / bfdUp / bfdDown (diagName) /
 // synced (errors) / bfd (the BFD sessions: peer, ifname, state) / stopped.
-import { createInterface } from 'node:readline';
 import { destination, pino } from 'pino';
-import type { BFDProfileConfig, PeerConfig } from '../../src/config/types.ts';
+import type { BFDProfileConfig } from '../../src/config/types.ts';
 import { BfdServer } from '../../src/speaker/bfd/udp.ts';
-import type { BgpRoute } from '../../src/speaker/bgp-plan.ts';
 import { BgpSpeaker } from '../../src/speaker/bgp-speaker.ts';
+import { onCommands, planFromWire, say, saySessionEvents, type WirePlan } from './bgp-agent-io.ts';
 
-const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 const log = pino({ level: process.env.AGENT_LOG ?? 'silent' }, destination(2));
 const bfd = new BfdServer({ log });
 const speaker = new BgpSpeaker({ node: 'n1', log, bfd });
-speaker.on('sessionUp', (u: { name: string; label: string }) =>
-  say({ event: 'sessionUp', name: u.name, label: u.label }),
-);
-speaker.on('sessionDown', (d: { name: string; down: { reason: string; text: string } }) =>
-  say({ event: 'sessionDown', name: d.name, reason: d.down.reason, text: d.down.text }),
-);
+saySessionEvents(speaker);
 speaker.on('bfdDown', (d: { name: string; diagName?: string }) =>
   say({ event: 'bfdDown', name: d.name, diagName: d.diagName }),
 );
@@ -29,22 +22,10 @@ bfd.on('up', (p: { peer: string; ifname?: string }) =>
   say({ event: 'bfdSessionUp', peer: p.peer, ifname: p.ifname }),
 );
 
-type WirePlan = {
-  peers: Array<[string, { name: string; peer: PeerConfig; routes: Array<[string, BgpRoute]> }]>;
-};
-
-createInterface({ input: process.stdin }).on('line', (line) => {
-  let c: { cmd: string; plan?: WirePlan; bfdProfiles?: BFDProfileConfig[] };
-  try {
-    c = JSON.parse(line) as typeof c;
-  } catch {
-    say({ event: 'error', error: `not JSON: ${line}` });
-    return;
-  }
+onCommands<{ cmd: string; plan?: WirePlan; bfdProfiles?: BFDProfileConfig[] }>((c) => {
   if (c.cmd === 'sync' && c.plan) {
-    const plan = { peers: new Map(c.plan.peers.map(([n, p]) => [n, { ...p, routes: new Map(p.routes) }])) };
     void speaker
-      .sync(plan, { bfdProfiles: c.bfdProfiles ?? [] })
+      .sync(planFromWire(c.plan), { bfdProfiles: c.bfdProfiles ?? [] })
       .then((r) => say({ event: 'synced', errors: r.errors }));
   } else if (c.cmd === 'bfd') {
     say({

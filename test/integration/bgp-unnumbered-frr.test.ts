@@ -8,119 +8,29 @@
 // router namespace's kernel table (IPv4 via IPv6 next hop, Linux ≥ 5.2), then withdrawn. Documentation ranges only.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createRouterNode, eventually, peerLabSkipReason, sh } from '../fixtures/bgp/router-lab.ts';
+import { eventually, sh } from '../fixtures/bgp/router-lab.ts';
+import { startLineAgent, startUnnumberedLab, unnumberedSkipReason, type UnnumberedLab } from './bgp-unnumbered-lab.ts';
 import { startSessionAgent } from '../fixtures/bgp/session-agent.ts';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { validateObjects } from '../../src/config/build.ts';
 
 const SPEAKER_AGENT = fileURLToPath(new URL('./bgp-speaker-agent.ts', import.meta.url));
 
-function skipReason(): string | undefined {
-  const r = peerLabSkipReason('frr');
-  if (r) return r;
-  const [major = 0, minor = 0] = sh('uname', ['-r'])
-    .split('.')
-    .map((x) => parseInt(x, 10));
-  if (major < 5 || (major === 5 && minor < 2))
-    return 'kernel before 5.2: no IPv4 routes via an IPv6 next hop';
-  try {
-    sh('id', ['-u', 'frr']);
-  } catch {
-    return 'no user frr (zebra refuses to run as root without it)';
-  }
-  return undefined;
-}
-
-const skip = skipReason();
+const skip = unnumberedSkipReason();
 if (skip) console.log(`# skipping bgp-unnumbered-frr: ${skip}`);
 
-/** The namespaces, FRR zebra + bgpd with the unnumbered neighbor on the router's veth end, and FRR's JSON views. */
-async function startUnnumberedLab(t: TestContext) {
-  const lab = await createRouterNode({ label: 'unnumbered', routerAddresses: [], nodeAddresses: [] });
-  t.after(() => lab.close());
-  const { dir, routerIfname: rif, nodeIfname: nif } = lab;
-  const uid = Number(sh('id', ['-u', 'frr']).trim());
-  const gid = Number(sh('id', ['-g', 'frr']).trim());
-  writeFileSync(
-    join(dir, 'frr.conf'),
-    `frr defaults traditional
-hostname bt-router
-log file ${dir}/frr.log
-!
-interface ${rif}
- ipv6 nd ra-interval 1
- no ipv6 nd suppress-ra
-!
-router bgp 64501
- bgp router-id 198.51.100.1
- bgp log-neighbor-changes
- no bgp ebgp-requires-policy
- neighbor ${rif} interface remote-as external
- neighbor ${rif} passive
- neighbor ${rif} timers 3 9
- address-family ipv4 unicast
-  neighbor ${rif} activate
- exit-address-family
- address-family ipv6 unicast
-  neighbor ${rif} activate
- exit-address-family
-!
-`,
-  );
-  chownSync(dir, uid, gid);
-  chownSync(join(dir, 'frr.conf'), uid, gid);
-  const common = [
-    '-f',
-    join(dir, 'frr.conf'),
-    '--vty_socket',
-    dir,
-    '-A',
-    '127.0.0.1',
-    '-P',
-    '0',
-    '-u',
-    'frr',
-    '-g',
-    'frr',
-  ];
-  const zapi = join(dir, 'zserv.api');
-  lab.inRouter(['/usr/lib/frr/zebra', ...common, '-i', join(dir, 'zebra.pid'), '-z', zapi]);
-  await eventually(() => {
-    try {
-      return readFileSync(join(dir, 'zebra.pid'), 'utf8').trim() !== '';
-    } catch {
-      return false;
-    }
-  }, 'zebra to start');
-  lab.inRouter(['/usr/lib/frr/bgpd', ...common, '-i', join(dir, 'bgpd.pid'), '-z', zapi]);
-  const vtysh = (cmd: string): unknown => {
-    try {
-      return JSON.parse(sh('vtysh', ['--vty_socket', dir, '-c', cmd]));
-    } catch {
-      return undefined;
-    }
-  };
-  const neighbor = () =>
-    (vtysh(`show bgp neighbors ${rif} json`) as Record<string, Record<string, unknown>> | undefined)?.[rif];
-  await eventually(() => neighbor(), 'bgpd to start with the interface neighbor');
-
-  const nodeLinkLocal = () =>
-    sh('ip', ['-n', lab.node, '-6', 'addr', 'show', 'dev', nif, 'scope', 'link']).match(
-      /inet6 (fe80::[0-9a-f:]+)\//,
-    )?.[1];
-  const kernelRoute = (prefix: string): string =>
-    sh('ip', ['-n', lab.router, ...(prefix.includes(':') ? ['-6'] : []), 'route', 'show', prefix]).trim();
-  return { lab, rif, nif, vtysh, neighbor, nodeLinkLocal, kernelRoute };
+/** The unnumbered lab (bgp-unnumbered-lab.ts, no neighbor options, no BFD), closed after `t`. */
+async function startLab(t: TestContext): Promise<UnnumberedLab> {
+  const u = await startUnnumberedLab();
+  t.after(() => u.close());
+  return u;
 }
 
 test(
   'unnumbered: berth finds FRR by its RAs, FRR learns berth by its RAs; IPv4 routes with the IPv6 link-local next hop reach the router kernel (RFC 8950)',
   { skip, timeout: 90_000 },
   async (t) => {
-    const { lab, rif, nif, vtysh, neighbor } = await startUnnumberedLab(t);
+    const { lab, rif, nif, vtysh, neighbor } = await startLab(t);
     const agent = startSessionAgent(lab, {
       sessions: [
         {
@@ -203,7 +113,7 @@ test(
   'unnumbered from a BGPPeer: spec.interface through config and BgpSpeaker; the route reaches the router kernel via the link-local',
   { skip, timeout: 90_000 },
   async (t) => {
-    const { lab, nif, neighbor, kernelRoute, nodeLinkLocal } = await startUnnumberedLab(t);
+    const { lab, nif, neighbor, kernelRoute, nodeLinkLocal } = await startLab(t);
     const built = validateObjects(
       [
         {
@@ -217,19 +127,7 @@ test(
     );
     assert.deepEqual(built.problems, []);
     const peer = built.config!.peers[0]!;
-    const child = lab.nodeScript(SPEAKER_AGENT, []);
-    child.stdin!.on('error', () => {});
-    const events: Array<{ event: string; [k: string]: unknown }> = [];
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      try {
-        events.push(JSON.parse(l) as (typeof events)[number]);
-      } catch {
-        /* not ours */
-      }
-    });
-    t.after(() => {
-      child.stdin!.write(JSON.stringify({ cmd: 'stop' }) + '\n');
-    });
+    const { child, events } = startLineAgent(t, lab, SPEAKER_AGENT);
     const route = (prefix: string) => ({
       prefix,
       family: prefix.includes(':') ? 'IPv6' : 'IPv4',

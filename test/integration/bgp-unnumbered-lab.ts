@@ -1,10 +1,13 @@
-// Lab for the BGP unnumbered tests with options (bgp-unnumbered-options.test.ts): the router namespace runs FRR 8's
+// Lab for the BGP unnumbered tests (bgp-unnumbered-frr.test.ts; with options, bgp-unnumbered-options.test.ts): the router namespace runs FRR 8's
 // zebra + bgpd (+ bfdd when asked) as user frr (lab/recipes.md §4.3, §4.5) with `neighbor <if> interface remote-as
 // external`, passive, RAs every second; the veth pair carries only the kernel's IPv6 link-locals. `neighborLines` adds
 // FRR neighbor options (`password …`, `bfd profile …`); `bfdProfile` adds a `bfd` profile block. The namespaces and
 // close() are test/fixtures/bgp/router-lab.ts's (bfdd is stopped through its pid file here). Documentation ranges only.
+import type { ChildProcess } from 'node:child_process';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
 import { createRouterNode, eventually, sh, type RouterNode } from '../fixtures/bgp/router-lab.ts';
 
 export interface UnnumberedLabOptions {
@@ -174,4 +177,30 @@ ${(o.neighborLines ?? []).map((l) => ` ${l.replaceAll('<if>', rif)}\n`).join('')
     await lab.close();
     throw e;
   }
+}
+
+/** One JSON line an agent script printed (`event` names it: sessionUp, …). */
+export type AgentEvent = { event: string; [k: string]: unknown };
+
+/**
+ * Runs a JSON-lines agent script (bgp-speaker-agent.ts, bgp-unnumbered-agent.ts) with node in `lab`'s node namespace:
+ * `events` collects every JSON line of its stdout (other lines are skipped), `send` writes one command line to its
+ * stdin, and after `t` it is sent `{"cmd":"stop"}`. A closed stdin is ignored.
+ */
+export function startLineAgent(t: TestContext, lab: RouterNode, script: string): { child: ChildProcess; events: AgentEvent[]; send(cmd: object): void } {
+  const child = lab.nodeScript(script, []);
+  child.stdin!.on('error', () => {});
+  const events: AgentEvent[] = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    try {
+      events.push(JSON.parse(l) as AgentEvent);
+    } catch {
+      /* not ours */
+    }
+  });
+  const send = (cmd: object): void => {
+    child.stdin!.write(JSON.stringify(cmd) + '\n');
+  };
+  t.after(() => send({ cmd: 'stop' }));
+  return { child, events, send };
 }

@@ -16,12 +16,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sh, sleep } from '../fixtures/bgp/router-lab.ts';
 import { startSessionAgent } from '../fixtures/bgp/session-agent.ts';
-import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateObjects } from '../../src/config/build.ts';
-import { startUnnumberedLab, unnumberedSkipReason } from './bgp-unnumbered-lab.ts';
+import { startLineAgent, startUnnumberedLab, unnumberedSkipReason } from './bgp-unnumbered-lab.ts';
 
 const KEY = 'berth-md5-key';
 const AGENT = fileURLToPath(new URL('./bgp-unnumbered-agent.ts', import.meta.url));
@@ -154,19 +153,7 @@ test(
       { namespace: 'metallb-system' },
     );
     assert.deepEqual(built.problems, []);
-    const child = u.lab.nodeScript(AGENT, []);
-    child.stdin!.on('error', () => {});
-    const events: Array<{ event: string; [k: string]: unknown }> = [];
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      try {
-        events.push(JSON.parse(l) as (typeof events)[number]);
-      } catch {
-        /* not ours */
-      }
-    });
-    t.after(() => {
-      child.stdin!.write(JSON.stringify({ cmd: 'stop' }) + '\n');
-    });
+    const { child, events } = startLineAgent(t, u.lab, AGENT);
     const waitEvent = async (f: (e: (typeof events)[number]) => boolean, what: string, ms = 40_000) => {
       for (let waited = 0; ; waited += 100) {
         const e = events.find(f);
