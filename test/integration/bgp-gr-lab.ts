@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { validateObjects } from '../../src/config/build.ts';
 import {
   createRouterNode,
+  gobgpPassiveGrConfig,
   sh,
   sleep,
   startRouterDaemon,
@@ -44,30 +45,7 @@ protocol bgp speaker1 {
 }
 `;
     case 'gobgp':
-      return `[global.config]
-  as = 64501
-  router-id = "${GR_ROUTER}"
-  port = 179
-  local-address-list = ["${GR_ROUTER}"]
-
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${GR_NODE}"
-    peer-as = 64500
-  [neighbors.transport.config]
-    passive-mode = true
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [neighbors.graceful-restart.config]
-    enabled = true
-    restart-time = 120
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-`;
+      return gobgpPassiveGrConfig({ router: GR_ROUTER, node: GR_NODE, families: ['ipv4-unicast'] });
     case 'frr':
       return `frr defaults traditional
 hostname bt-router
