@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubectlLabForFile } from '../helpers/kubectl-lab.ts';
+import { kubectlLabForFile, until } from '../helpers/kubectl-lab.ts';
 
 const { skip, lab, ok } = kubectlLabForFile({ podStartDelayMs: 50 });
 
@@ -25,18 +25,6 @@ const pods = async () => (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', 
 const slices = async () => (await getJson<{ items: Slice[] }>(['get', 'endpointslices', '-n', 'drain', '-l', 'kubernetes.io/service-name=web'])).items;
 const ready = (p: Pod) => !p.metadata.deletionTimestamp && (p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
 const endpointNodes = (s: Slice[]) => s.flatMap((x) => (x.endpoints ?? []).filter((e) => e.conditions.ready).map((e) => `${e.targetRef.name}@${e.nodeName}`)).sort();
-
-/** Polls `read` until `pred` holds; fails with the last value after 20 s (a liveness bound, not a timing assertion). */
-async function until<T>(what: string, read: () => Promise<T>, pred: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  let last: T = await read();
-  while (!pred(last)) {
-    if (Date.now() > deadline) assert.fail(`${what}: never happened; last value:\n${JSON.stringify(last, null, 2)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await read();
-  }
-  return last;
-}
 
 /** Three Ready Pods, and the EndpointSlice listing exactly them on their Nodes. */
 async function settled(what: string): Promise<Pod[]> {

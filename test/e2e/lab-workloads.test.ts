@@ -4,7 +4,7 @@
 // the seed's Deployment/Service YAML, and networking.k8s.io/v1 Ingress/IngressClass.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kubectlLabForFile } from '../helpers/kubectl-lab.ts';
+import { kubectlLabForFile, until } from '../helpers/kubectl-lab.ts';
 
 const { skip, lab, ok } = kubectlLabForFile({ podStartDelayMs: 50 });
 
@@ -29,18 +29,6 @@ interface Pod {
 
 async function getJson<T>(args: string[]): Promise<T> {
   return JSON.parse(await ok([...args, '-o', 'json'])) as T;
-}
-
-/** Polls `read` until `pred` holds; fails with the last value after 20 s (a liveness bound, not a timing assertion). */
-async function until<T>(what: string, read: () => Promise<T>, pred: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  let last: T = await read();
-  while (!pred(last)) {
-    if (Date.now() > deadline) assert.fail(`${what}: never happened; last value:\n${JSON.stringify(last, null, 2)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await read();
-  }
-  return last;
 }
 
 const managed = (ns: string, svc: string) => async () =>

@@ -44,3 +44,15 @@ export function kubectlLabForFile(opts: Parameters<typeof startTestLab>[0] = {})
     },
   };
 }
+
+/** Polls `read` until `pred` holds; fails with the last value after 20 s (a liveness bound, not a timing assertion). */
+export async function until<T>(what: string, read: () => Promise<T>, pred: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  let last: T = await read();
+  while (!pred(last)) {
+    if (Date.now() > deadline) assert.fail(`${what}: never happened; last value:\n${JSON.stringify(last, null, 2)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await read();
+  }
+  return last;
+}

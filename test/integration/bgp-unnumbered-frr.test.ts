@@ -9,7 +9,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, sh } from '../fixtures/bgp/router-lab.ts';
-import { startLineAgent, startUnnumberedLab, unnumberedSkipReason, type UnnumberedLab } from './bgp-unnumbered-lab.ts';
+import { startLineAgent, startUnnumberedLab, unnumberedSession, unnumberedSkipReason, type UnnumberedLab } from './bgp-unnumbered-lab.ts';
 import { startSessionAgent } from '../fixtures/bgp/session-agent.ts';
 import { fileURLToPath } from 'node:url';
 import { validateObjects } from '../../src/config/build.ts';
@@ -32,20 +32,7 @@ test(
   async (t) => {
     const { lab, rif, nif, vtysh, neighbor } = await startLab(t);
     const agent = startSessionAgent(lab, {
-      sessions: [
-        {
-          id: 'router',
-          peerAddress: '',
-          interface: nif,
-          localAsn: 64500,
-          peerAsn: 64501,
-          holdTime: 9,
-          backoffMs: 300,
-          maxBackoffMs: 1000,
-          nodeName: 'n1',
-          families: ['ipv4', 'ipv6'],
-        },
-      ],
+      sessions: [unnumberedSession(nif)],
     });
     t.after(() => agent.stop());
     const up = await agent.waitFor((e) => e.event === 'established', 'the unnumbered session', 40_000);

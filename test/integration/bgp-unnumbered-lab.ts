@@ -8,7 +8,7 @@ import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
-import { createRouterNode, eventually, sh, type RouterNode } from '../fixtures/bgp/router-lab.ts';
+import { createRouterNode, eventually, frrVtyArgs, sh, type RouterNode } from '../fixtures/bgp/router-lab.ts';
 
 export interface UnnumberedLabOptions {
   /** More `neighbor <rif> …` lines, `<if>` replaced by the router's interface (e.g. `neighbor <if> password k`). */
@@ -106,20 +106,7 @@ ${(o.neighborLines ?? []).map((l) => ` ${l.replaceAll('<if>', rif)}\n`).join('')
     chownSync(dir, uid, gid);
     chownSync(join(dir, 'frr.conf'), uid, gid);
     if (bfd) chownSync(join(dir, 'bfdd.conf'), uid, gid);
-    const common = [
-      '-f',
-      join(dir, 'frr.conf'),
-      '--vty_socket',
-      dir,
-      '-A',
-      '127.0.0.1',
-      '-P',
-      '0',
-      '-u',
-      'frr',
-      '-g',
-      'frr',
-    ];
+    const common = ['-f', join(dir, 'frr.conf'), ...frrVtyArgs(dir), '-u', 'frr', '-g', 'frr'];
     const zapi = join(dir, 'zserv.api');
     lab.inRouter(['/usr/lib/frr/zebra', ...common, '-i', join(dir, 'zebra.pid'), '-z', zapi]);
     await eventually(() => {
@@ -204,3 +191,22 @@ export function startLineAgent(t: TestContext, lab: RouterNode, script: string):
   t.after(() => send({ cmd: 'stop' }));
   return { child, events, send };
 }
+
+/**
+ * The session-agent session (test/fixtures/bgp/session-agent.ts) of the node towards the router over `nif`: BGP
+ * unnumbered (peerAddress '', `interface`), AS 64500 → 64501, hold time 9 s, backoff 300 ms up to 1 s, IPv4 and IPv6,
+ * with the fields of `extra` added or replaced (e.g. `{ password }`).
+ */
+export const unnumberedSession = (nif: string, extra: object = {}) => ({
+  id: 'router',
+  peerAddress: '',
+  interface: nif,
+  localAsn: 64500,
+  peerAsn: 64501,
+  holdTime: 9,
+  backoffMs: 300,
+  maxBackoffMs: 1000,
+  nodeName: 'n1',
+  families: ['ipv4', 'ipv6'],
+  ...extra,
+});

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateObjects } from '../../src/config/build.ts';
-import { startLineAgent, startUnnumberedLab, unnumberedSkipReason } from './bgp-unnumbered-lab.ts';
+import { startLineAgent, startUnnumberedLab, unnumberedSession, unnumberedSkipReason } from './bgp-unnumbered-lab.ts';
 
 const KEY = 'berth-md5-key';
 const AGENT = fileURLToPath(new URL('./bgp-unnumbered-agent.ts', import.meta.url));
@@ -38,27 +38,13 @@ function tcpExt(ns: string): Record<string, number> {
   return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
 }
 
-const session = (nif: string, extra: object) => ({
-  id: 'router',
-  peerAddress: '',
-  interface: nif,
-  localAsn: 64500,
-  peerAsn: 64501,
-  holdTime: 9,
-  backoffMs: 300,
-  maxBackoffMs: 1000,
-  nodeName: 'n1',
-  families: ['ipv4', 'ipv6'],
-  ...extra,
-});
-
 test(
   'unnumbered + TCP MD5: the key set for the discovered link-local; Established with FRR `neighbor <if> password`, the route reaches the router kernel',
   { skip, timeout: 90_000 },
   async (t) => {
     const u = await startUnnumberedLab({ neighborLines: [`neighbor <if> password ${KEY}`] });
     t.after(() => u.close());
-    const agent = startSessionAgent(u.lab, { sessions: [session(u.nif, { password: KEY })] });
+    const agent = startSessionAgent(u.lab, { sessions: [unnumberedSession(u.nif, { password: KEY })] });
     t.after(() => agent.stop());
     await agent.waitFor((e) => e.event === 'established', 'the unnumbered session with MD5', 40_000);
     const n = await (async () => {
@@ -97,7 +83,7 @@ test(
     const u = await startUnnumberedLab({ neighborLines: [`neighbor <if> password ${KEY}`] });
     t.after(() => u.close());
     const before = tcpExt(u.lab.router).TCPMD5Failure ?? 0;
-    const agent = startSessionAgent(u.lab, { sessions: [session(u.nif, { password: 'not-the-key' })] });
+    const agent = startSessionAgent(u.lab, { sessions: [unnumberedSession(u.nif, { password: 'not-the-key' })] });
     t.after(() => agent.stop());
     let failures = 0;
     for (let i = 0; i < 200 && failures === 0; i++) {
