@@ -5,9 +5,9 @@
 // released at admission and the new Service gets the IP, with a warning. No controller runs in this test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import type { TestLab } from '../../src/lab/testing.ts';
 import type { WebhookProcess } from '../../src/lab/processes.ts';
-import { applyCrdsAndNamespaces, startWiredWebhook } from '../helpers/webhook.ts';
+import { kubectlOk, startWebhookLab } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
 const IP = '198.51.100.201';
@@ -15,11 +15,7 @@ let t: TestLab | undefined;
 let hook: WebhookProcess | undefined;
 let skip: string | undefined;
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await t!.kubectl(args, input !== undefined ? { input } : {});
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = kubectlOk(() => t!);
 
 const svcYaml = (name: string, ip: string) => `apiVersion: v1
 kind: Service
@@ -39,14 +35,10 @@ const claimOf = async (ip: string): Promise<Claim | undefined> =>
   (JSON.parse(await ok(['get', 'ipaddressclaims.berth.io', '-o', 'json'])) as { items: Claim[] }).items.find((c) => c.spec.ip === ip);
 
 before(async () => {
-  t = await startTestLab();
-  if (!t.kubectlPath) {
-    skip = 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
-    return;
-  }
-  await applyCrdsAndNamespaces(ok, NS);
-  await ok(['apply', '-f', '-'], `apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: doc, namespace: ${NS}}\nspec: {addresses: [198.51.100.200-198.51.100.210]}\n`);
-  hook = await startWiredWebhook(ok, t.lab.kubeconfigPath, NS, 20_000);
+  ({ t, hook, skip } = await startWebhookLab(NS, {
+    pool: { yaml: `apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: doc, namespace: ${NS}}\nspec: {addresses: [198.51.100.200-198.51.100.210]}\n` },
+    readyTimeoutMs: 20_000,
+  }));
 });
 
 after(async () => {

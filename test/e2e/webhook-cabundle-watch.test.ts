@@ -5,10 +5,9 @@
 // User-Agent).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import type { TestLab } from '../../src/lab/testing.ts';
 import type { WebhookProcess } from '../../src/lab/processes.ts';
-import { repoPath } from '../../src/webhook/testing-process.ts';
-import { applyCrdsAndNamespaces, startWiredWebhook } from '../helpers/webhook.ts';
+import { kubectlOk, startWebhookLab } from '../helpers/webhook.ts';
 import { until } from '../helpers/poll.ts';
 
 const NS = 'metallb-system';
@@ -18,11 +17,7 @@ let t: TestLab | undefined;
 let hook: WebhookProcess | undefined;
 let skip: string | undefined;
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await t!.kubectl(args, input !== undefined ? { input } : {});
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = kubectlOk(() => t!);
 
 interface Config {
   metadata: { resourceVersion: string };
@@ -44,15 +39,8 @@ const svcYaml = (name: string) =>
   `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: shop}\nspec:\n  type: LoadBalancer\n  selector: {app: ${name}}\n  ports: [{port: 80, targetPort: 8080}]\n`;
 
 before(async () => {
-  t = await startTestLab();
-  if (!t.kubectlPath) {
-    skip = 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
-    return;
-  }
-  await applyCrdsAndNamespaces(ok, NS);
-  await ok(['apply', '-f', repoPath('examples/dev/ipaddresspool.yaml')]);
   // The configurations come after the webhook started: the watch sees them appear and the CA is written then.
-  hook = await startWiredWebhook(ok, t.lab.kubeconfigPath, NS, 30_000);
+  ({ t, hook, skip } = await startWebhookLab(NS, { pool: { path: 'examples/dev/ipaddresspool.yaml' }, readyTimeoutMs: 30_000 }));
 });
 
 after(async () => {

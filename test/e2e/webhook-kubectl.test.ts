@@ -5,10 +5,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
+import type { TestLab } from '../../src/lab/testing.ts';
 import type { WebhookProcess } from '../../src/lab/processes.ts';
 import { repoPath } from '../../src/webhook/testing-process.ts';
-import { applyCrdsAndNamespaces, startWiredWebhook } from '../helpers/webhook.ts';
+import { kubectlOk, startWebhookLab } from '../helpers/webhook.ts';
 
 const NS = 'metallb-system';
 let t: TestLab | undefined;
@@ -21,11 +21,7 @@ async function kubectl(args: string[], input?: string): Promise<{ code: number; 
   return t!.kubectl(args, input !== undefined ? { input } : {});
 }
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await kubectl(args, input);
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = kubectlOk(() => t!);
 
 async function claimNames(): Promise<string[]> {
   const out = await ok(['get', 'ipaddressclaims.berth.io', '-o', 'json']);
@@ -52,15 +48,8 @@ ${extra.ip ? `  loadBalancerIP: ${extra.ip}\n` : ''}  selector: { app: ${name} }
 `;
 
 before(async () => {
-  t = await startTestLab();
-  if (!t.kubectlPath) {
-    skip = 'kubectl not found (scripts/fetch-kubectl.sh installs one)';
-    return;
-  }
-  await applyCrdsAndNamespaces(ok, NS);
-  await ok(['apply', '-f', repoPath('examples/dev/ipaddresspool.yaml')]);
   // The webhook Service and its endpoint: the lab resolves clientConfig.service through EndpointSlices.
-  hook = await startWiredWebhook(ok, t.lab.kubeconfigPath, NS, 20_000);
+  ({ t, hook, skip } = await startWebhookLab(NS, { pool: { path: 'examples/dev/ipaddresspool.yaml' }, readyTimeoutMs: 20_000 }));
 });
 
 after(async () => {

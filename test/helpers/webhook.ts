@@ -1,7 +1,9 @@
 // The webhook's Service as the lab API server needs it to call a webhook process started by a test: kube-apiserver
 // resolves a webhook configuration's clientConfig.service through the Service's EndpointSlices, so the slice points
 // at 127.0.0.1 and the process's port (the Service's own port 443 / targetPort 9443 are the manifests').
+import assert from 'node:assert/strict';
 import { startWebhookProcess, type WebhookProcess } from '../../src/lab/processes.ts';
+import { startTestLab, type TestLab } from '../../src/lab/testing.ts';
 import { repoPath } from '../../src/webhook/testing-process.ts';
 
 /**
@@ -54,6 +56,41 @@ export async function startWiredWebhook(ok: KubectlOk, kubeconfigPath: string, n
     return hook;
   } catch (e) {
     await hook.stop();
+    throw e;
+  }
+}
+
+/** kubectl against the lab `lab()` that must succeed: asserts exit code 0 (message: the command and its stderr). */
+export function kubectlOk(lab: () => TestLab): KubectlOk {
+  return async (args, input) => {
+    const r = await lab().kubectl(args, input !== undefined ? { input } : {});
+    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+}
+
+/** A started webhook lab: the lab, and the webhook process unless `skip` says why not (no kubectl). */
+export interface WebhookLab {
+  t: TestLab;
+  hook?: WebhookProcess;
+  skip?: string;
+}
+
+/**
+ * Starts the lab (startTestLab); with kubectl found, applies the CRDs and namespaces (applyCrdsAndNamespaces), the
+ * IPAddressPool (`pool`: YAML, or a repository path for `kubectl apply -f`) and the wired webhook process
+ * (startWiredWebhook, ready within `readyTimeoutMs`). On a failure after the lab started the lab is stopped.
+ */
+export async function startWebhookLab(namespace: string, o: { pool: { yaml: string } | { path: string }; readyTimeoutMs: number }): Promise<WebhookLab> {
+  const t = await startTestLab();
+  if (!t.kubectlPath) return { t, skip: 'kubectl not found (scripts/fetch-kubectl.sh installs one)' };
+  try {
+    const ok = kubectlOk(() => t);
+    await applyCrdsAndNamespaces(ok, namespace);
+    await ('yaml' in o.pool ? ok(['apply', '-f', '-'], o.pool.yaml) : ok(['apply', '-f', repoPath(o.pool.path)]));
+    return { t, hook: await startWiredWebhook(ok, t.lab.kubeconfigPath, namespace, o.readyTimeoutMs) };
+  } catch (e) {
+    await t.stop();
     throw e;
   }
 }
