@@ -50,6 +50,18 @@ static constexpr unsigned kReplyBatch = 256;  // native ARP replies per sendmmsg
 static constexpr unsigned kRingBlockSize = 1u << 16;  // a multiple of every page size Linux uses
 static constexpr unsigned kMaxRingBytes = 64u << 20;
 static constexpr unsigned kMaxBatchFrames = 1024;  // sendmmsg vlen per call (UIO_MAXIOV)
+
+// Closes the libuv handle `h` (a T allocated with new): at environment teardown with no close callback (the loop goes
+// away with the environment), otherwise deleting it from the close callback, once libuv is done with it (uv_close).
+template <typename T>
+static void CloseUvHandle(T* h, bool teardown) {
+  if (teardown) {
+    uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+  } else {
+    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete reinterpret_cast<T*>(x); });
+  }
+}
+
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
@@ -523,11 +535,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (poll_ != nullptr) {
       uv_poll_stop(poll_);
       poll_->data = nullptr;
-      if (teardown) {
-        uv_close(reinterpret_cast<uv_handle_t*>(poll_), nullptr);
-      } else {
-        uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-      }
+      CloseUvHandle(poll_, teardown);
       poll_ = nullptr;
     }
     if (fd_ >= 0) {
@@ -871,7 +879,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       async_ = nullptr;
       wake_fd_ = -1;
       async->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(async), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      CloseUvHandle(async, false);
       ::close(efd);
       uv_poll_start(poll_, UV_READABLE, &PacketSocket::OnPoll);
       return;
@@ -879,7 +887,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     thread_on_ = true;
     thread_failed_ = false;
     poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    CloseUvHandle(poll_, false);
     poll_ = nullptr;
   }
 
@@ -902,11 +910,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
     if (async_ != nullptr) {
       async_->data = nullptr;
-      if (teardown) {
-        uv_close(reinterpret_cast<uv_handle_t*>(async_), nullptr);
-      } else {
-        uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
-      }
+      CloseUvHandle(async_, teardown);
       async_ = nullptr;
     }
   }
