@@ -307,3 +307,33 @@ test('unnumbered entries (peer "" + ifname): the session starts once the router 
   await a.sync([]);
   assert.deepEqual(a.peers(), []);
 });
+
+test('sync: a local address not usable yet (EADDRNOTAVAIL, e.g. a link-local during DAD) is retried; a bad entry is not', async (t) => {
+  const a = new BfdServer({ log, port: 0, unnumberedRetryMs: 20 });
+  t.after(() => a.close());
+  await a.listen(4);
+  const realSync = a.sync.bind(a);
+  let calls = 0;
+  a.sync = (d) => {
+    calls++;
+    return realSync(d);
+  };
+  // 192.0.2.77 is on no interface of this host: bind() fails with EADDRNOTAVAIL, as for a tentative IPv6 address.
+  const first = await a.sync([{ peer: '127.0.0.1', local: '192.0.2.77', port: 9, params: fast }]);
+  assert.equal(first.errors.length, 1);
+  assert.match(first.errors[0]!, /EADDRNOTAVAIL/);
+  await until(() => calls >= 3, 'the sync to be retried');
+
+  const b = new BfdServer({ log, port: 0, unnumberedRetryMs: 20 });
+  t.after(() => b.close());
+  const realB = b.sync.bind(b);
+  let bCalls = 0;
+  b.sync = (d) => {
+    bCalls++;
+    return realB(d);
+  };
+  const bad = await b.sync([{ peer: 'not-an-ip', params: fast }]);
+  assert.equal(bad.errors.length, 1);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(bCalls, 1, 'a refused entry is not retried');
+});

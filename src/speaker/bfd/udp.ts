@@ -221,6 +221,14 @@ export function dgramFd(sock: dgram.Socket): number | undefined {
   return undefined;
 }
 
+/** A bind error that passes on its own: the local address is not (yet) usable here (EADDRNOTAVAIL, e.g. DAD). */
+function isTransientBindError(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if ((c as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL') return true;
+  }
+  return false;
+}
+
 /** Node's form of an IPv6 link-local address with its interface (`fe80::1%eth0`), needed to bind or send; others as is. */
 export function scoped(address: string, ifname: string | undefined): string {
   if (!ifname || !ipaddr.isValid(address)) return address;
@@ -345,6 +353,7 @@ export class BfdServer extends EventEmitter {
       if (!same) this.remove(p);
     }
     const peers: BfdPeer[] = [];
+    let transient = false;
     for (const [key, cfg] of want) {
       const p = this.#byKey.get(key);
       try {
@@ -368,7 +377,17 @@ export class BfdServer extends EventEmitter {
         peers.push(p);
       } catch (e) {
         errors.push((e as Error).message);
+        if (isTransientBindError(e)) transient = true;
       }
+    }
+    if (transient && !this.#closed && this.#unresolvedTimer === undefined) {
+      // A local address not usable yet (an IPv6 link-local still tentative during DAD, RFC 4862 §5.4; an address being
+      // added): retried like an unresolved router, so the session comes up once the address is there.
+      this.#unresolvedTimer = setTimeout(() => {
+        this.#unresolvedTimer = undefined;
+        if (!this.#closed) void this.sync(this.#desired).catch(() => undefined);
+      }, this.#o.unnumberedRetryMs ?? 1000);
+      this.#unresolvedTimer.unref();
     }
     return { peers, errors };
   }
