@@ -193,7 +193,7 @@ function rssParts(pid: number): string {
   };
   return (
     `RssAnon ${(kb('RssAnon') / 1024).toFixed(1)} MiB, RssFile ${(kb('RssFile') / 1024).toFixed(1)} MiB; ` +
-    `VmHWM ${((kb('VmHWM') * 1024) / 1e6).toFixed(1)} MB (10^6 bytes: issue 12's ≤ 96 MB)`
+    `VmHWM ${((kb('VmHWM') * 1024) / 1e6).toFixed(1)} MB (10^6 bytes; issue 12: ≤ 100 MB at 10,000 including peaks)`
   );
 }
 
