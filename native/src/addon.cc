@@ -1,6 +1,7 @@
 // berth_native: the speaker's raw link access (AF_PACKET) and TCP socket options (TCP_MD5SIG, SO_BINDTODEVICE).
 // Loaded only through src/speaker/link/packet.ts.
 #include <uv.h>
+#include <time.h>
 #include <cstring>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -51,12 +52,23 @@ static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// realtimeMicros(): number — now as microseconds since the epoch read from CLOCK_REALTIME (clock_gettime(2)), the
+// clock the kernel stamps received frames with (SO_TIMESTAMP / the packet ring's tp_sec/tp_nsec). JS has no direct
+// reading of it: performance.timeOrigin + performance.now() is fixed once at start-up and was measured 22 µs to
+// 0.3 ms off, which is the size of the latencies the benches split at a kernel stamp.
+static Napi::Value RealtimeMicros(const Napi::CallbackInfo& info) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return Napi::Number::New(info.Env(), static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3);
+}
+
 }  // namespace berth
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   berth::InitPacketSocket(env, exports);
   berth::InitSockopt(env, exports);
   exports.Set("mallocTrim", Napi::Function::New(env, berth::MallocTrim, "mallocTrim"));
+  exports.Set("realtimeMicros", Napi::Function::New(env, berth::RealtimeMicros, "realtimeMicros"));
   return exports;
 }
 
