@@ -175,8 +175,8 @@ test('BFD echo mode is fine when the peer only gets IPv4 prefixes', () => {
 test('timers: only holdTime gives keepalive holdTime/3; holdTime rounds down to whole seconds; 0 is allowed', () => {
   const { config } = ok([
     routerBgp({ holdTime: '10.5s' }, 'a'),
-    routerBgp({ keepaliveTime: '20s' }, 'b'),
-    routerBgp({ holdTime: '0s' }, 'c'),
+    routerBgp({ keepaliveTime: '20s', peerAddress: '192.168.1.2' }, 'b'),
+    routerBgp({ holdTime: '0s', peerAddress: '192.168.1.3' }, 'c'),
   ]);
   assert.deepEqual(
     config.peers.map((p) => [p.name, p.holdTimeMs, p.keepaliveTimeMs]),

@@ -18,7 +18,7 @@ import {
 import { parseBfdProfile } from './bfd-profiles.ts';
 import { parseCommunityAliases } from './communities.ts';
 import { parseL2Advertisement } from './l2-advertisements.ts';
-import { parsePeer } from './peers.ts';
+import { checkDuplicatePeers, parsePeer } from './peers.ts';
 import { checkOverlaps, parsePool, type ParsedPool } from './pools.ts';
 import { dropNulls, formatPath, reporter, type PathSegment, type Reporter } from './problem.ts';
 import { schemaProblems, type SchemaProblem } from './schema.ts';
@@ -138,6 +138,8 @@ export function buildConfig(input: ClusterResources, opts: BuildOptions): BuildR
       );
     }
   }
+
+  checkDuplicatePeers(peers, peerReporters, nodes);
 
   // --- advertisements ---
   const l2: L2AdvertisementConfig[] = [];

@@ -14,6 +14,7 @@ import {
 import type { KubeObject } from '../api/object.ts';
 import { canonicalIp, parseIp } from '../shared/ip.ts';
 import { formatGoDuration, NS_PER_MS, NS_PER_S, parseGoDuration } from './duration.ts';
+import type { LabelSelector } from '../shared/labels.ts';
 import type { Reporter } from './problem.ts';
 import { checkSelectors, selectNames } from './selectors.ts';
 import type { LabelledName, PeerConfig } from './types.ts';
@@ -224,4 +225,114 @@ function duration(text: string, path: string, field: string, bad: Bad): bigint |
     return null;
   }
   return d.ns;
+}
+
+/**
+ * Duplicate BGPPeers (MetalLB internal/config/validation.go `DiscardNativeOnly`, `PeerIdentifier`, `peersShareNode`:
+ * "peer <address> already exists, FRR mode doesn't support duplicate BGPPeers"). Two peers with the same
+ * peerAddress (or interface, for BGP unnumbered), vrf and peerPort that can both apply to one node would open two
+ * sessions from that node to one router, which the router takes as a connection collision (RFC 4271 §6.8) and
+ * closes. Whether they share a node: with `nodes` known (non-empty), some Node both peers select; otherwise whether
+ * their nodeSelectors could both match one Node at all (an empty list matches every node; `rack=a` and `rack=b`
+ * never meet), where MetalLB conservatively assumes they do. Unlike MetalLB, peerPort is part of the identity
+ * (berth's native BGP can run one session per port; docs/compatibility.md). Each duplicate is reported once, on the
+ * later peer in name order, naming both peers, the address and the rule (LB_PEER_DUPLICATE at spec.peerAddress,
+ * or spec.interface).
+ */
+export function checkDuplicatePeers(
+  peers: readonly PeerConfig[],
+  reporters: ReadonlyMap<string, Reporter>,
+  nodes: readonly LabelledName[] | undefined,
+): void {
+  const byId = new Map<string, PeerConfig[]>();
+  for (const p of peers) {
+    const id = peerIdentifier(p);
+    const earlier = byId.get(id) ?? [];
+    for (const e of earlier) {
+      const shared = sharedNode(e, p, nodes);
+      if (shared === undefined) continue;
+      const where = p.interface ? `interface ${p.interface}` : p.peerAddress;
+      const vrf = p.vrf ? ` vrf ${p.vrf}` : '';
+      reporters
+        .get(p.name)
+        ?.add(
+          'LB_PEER_DUPLICATE',
+          p.interface ? 'spec.interface' : 'spec.peerAddress',
+          `peer ${where} already exists: BGPPeers ${e.name} and ${p.name} both peer with ${where}${vrf} port ${p.peerPort} ` +
+            `and ${shared}; duplicate BGPPeers are not supported (one BGPPeer per router address, port and node, as ` +
+            `MetalLB's FRR mode): give them nodeSelectors that select different nodes, or keep one`,
+        );
+      break;
+    }
+    byId.set(id, [...earlier, p]);
+  }
+}
+
+/** MetalLB `PeerIdentifier` (address, or interface; with the vrf) plus the port. */
+function peerIdentifier(p: PeerConfig): string {
+  return JSON.stringify([p.interface ? `if:${p.interface}` : p.peerAddress, p.vrf ?? '', p.peerPort]);
+}
+
+/**
+ * How two peers share a node, as message text (`both select node n1`), or undefined when they cannot. With known
+ * Nodes: the first Node (by name) both select; else whether their selector lists can match one Node.
+ */
+function sharedNode(
+  a: PeerConfig,
+  b: PeerConfig,
+  nodes: readonly LabelledName[] | undefined,
+): string | undefined {
+  if (nodes && nodes.length > 0) {
+    const selected = (p: PeerConfig): string[] => p.nodes ?? selectNames(p.nodeSelectors, nodes);
+    const inA = new Set(selected(a));
+    const both = selected(b).filter((n) => inA.has(n));
+    if (both.length === 0) return undefined;
+    const more = both.length > 1 ? ` (and ${both.length - 1} more)` : '';
+    return `both select node ${both[0]}${more}`;
+  }
+  const sa = a.nodeSelectors.length === 0 ? [{}] : a.nodeSelectors;
+  const sb = b.nodeSelectors.length === 0 ? [{}] : b.nodeSelectors;
+  const meet = sa.some((x) => sb.some((y) => satisfiable([x, y])));
+  if (!meet) return undefined;
+  if (a.nodeSelectors.length === 0 && b.nodeSelectors.length === 0) return 'both apply to every node';
+  return 'their nodeSelectors can select the same node';
+}
+
+/**
+ * Whether one label set can satisfy every selector given (their conjunction). Label values are free strings, so it
+ * is unsatisfiable only when, for some key, the allowed values (matchLabels, In) have an empty intersection once
+ * NotIn is removed, or the key must exist (matchLabels, In, Exists) and must not (DoesNotExist).
+ */
+export function satisfiable(sels: readonly LabelSelector[]): boolean {
+  interface KeyRule {
+    allowed?: Set<string>;
+    excluded: Set<string>;
+    exists: boolean;
+    absent: boolean;
+  }
+  const rules = new Map<string, KeyRule>();
+  const rule = (k: string): KeyRule => {
+    let r = rules.get(k);
+    if (!r) rules.set(k, (r = { excluded: new Set(), exists: false, absent: false }));
+    return r;
+  };
+  const allow = (k: string, values: readonly string[]): void => {
+    const r = rule(k);
+    r.allowed = new Set(r.allowed ? values.filter((v) => r.allowed!.has(v)) : values);
+  };
+  for (const sel of sels) {
+    for (const [k, v] of Object.entries(sel.matchLabels ?? {})) allow(k, [v]);
+    for (const req of sel.matchExpressions ?? []) {
+      if (req.operator === 'In') allow(req.key, req.values ?? []);
+      else if (req.operator === 'NotIn') for (const v of req.values ?? []) rule(req.key).excluded.add(v);
+      else if (req.operator === 'Exists') rule(req.key).exists = true;
+      else if (req.operator === 'DoesNotExist') rule(req.key).absent = true;
+    }
+  }
+  for (const r of rules.values()) {
+    const mustExist = r.exists || r.allowed !== undefined;
+    if (mustExist && r.absent) return false;
+    if (r.allowed && ![...r.allowed].some((v) => !r.excluded.has(v))) return false;
+  }
+  return true;
 }
