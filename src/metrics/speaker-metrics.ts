@@ -1,7 +1,8 @@
 // The speaker's metrics (docs/metrics.md): MetalLB's names and labels (spec metallb-compat.md §7; MetalLB
 // speaker/main.go, internal/layer2/stats.go) and berth's own layer-2 figures.
 //   metallb_speaker_announced{service,protocol,node,ip}   gauge 1 while this node announces ip for service, protocol
-//                                                        layer2 (speaker.ts) or bgp (bgp-announced.ts)
+//                                                        layer2 (speaker.ts) or bgp (bgp-announced.ts, read from
+//                                                        its last plan at each scrape: announcedFrom)
 //   metallb_layer2_requests_received{ip}                 counter: ARP requests / Neighbor Solicitations for ip
 //   metallb_layer2_responses_sent{ip}                    counter: ARP replies / Neighbor Advertisements sent
 //   metallb_layer2_gratuitous_sent{ip}                   counter: gratuitous ARP / unsolicited NA packets sent
@@ -11,7 +12,7 @@
 //   berth_l2_ip_conflicts{ip}                            gauge 1 while a foreign MAC claims ip
 // The layer-2 counters are read from the announcer's stats() at scrape time (its Maps only grow; a counter is raised
 // by the difference since the previous scrape, so a restarted announcer never makes one go down).
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { L2Stats, SpeakerMetricsPort } from '../speaker/speaker.ts';
 
 /** Buckets of berth_l2_failover_seconds: 10 ms to 10 s (the issue's target is p99 ≤ 0.5 s after SIGKILL). */
@@ -55,7 +56,29 @@ export function speakerMetrics(
     }
     return cached;
   };
-  const announced = new Gauge({
+  /** Where the BGP series come from at scrape time (announcedFrom), or none. */
+  let announcedSource: ((visit: (service: string, ip: string) => void) => void) | undefined;
+  /**
+   * metallb_speaker_announced: the layer-2 series (and announced(…, 'bgp') calls) stored as prom-client series; the
+   * BGP series of announcedFrom built at each scrape from the speaker's plan, never stored (issue 9: 10,000 series
+   * held a labels object, an entry and a hash string each, ~2 MiB).
+   */
+  class AnnouncedGauge extends Gauge<string> {
+    override async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
+      const m = await super.get();
+      if (!announcedSource) return m;
+      const values = [...m.values];
+      try {
+        announcedSource((service, ip) => {
+          values.push({ labels: { service, protocol: 'bgp', node, ip }, value: 1 });
+        });
+      } catch {
+        // a failing source adds no series (the scrape still answers)
+      }
+      return { ...m, values };
+    }
+  }
+  const announced = new AnnouncedGauge({
     name: 'metallb_speaker_announced',
     help: 'Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.',
     labelNames: ['service', 'protocol', 'node', 'ip'],
@@ -112,6 +135,9 @@ export function speakerMetrics(
       const labels = { service, protocol, node, ip };
       if (on) announced.set(labels, 1);
       else announced.remove(labels);
+    },
+    announcedFrom(_protocol, source) {
+      announcedSource = source;
     },
     ownerChanged() {
       ownerChanges.inc();

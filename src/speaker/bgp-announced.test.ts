@@ -202,3 +202,25 @@ test('a Service with several IPs: one of them replaced keeps the other announced
   assert.deepEqual(calls, ['+198.51.100.10', '+2001:db8:1::10', '-198.51.100.10', '+198.51.100.11']);
   assert.deepEqual(a.announced(), new Map([['default/web', ['198.51.100.11', '2001:db8:1::10']]]));
 });
+
+test('with a scrape-time port (announcedFrom): no announced() call per change, the scrape follows the latest plan, layer-2 series kept beside', async () => {
+  const registry = new Registry();
+  const m = speakerMetrics(registry, 'n1', clientMetrics(registry));
+  const calls: string[] = [];
+  const port = { announced: (s: string, ip: string, on: boolean, p?: 'layer2' | 'bgp') => { calls.push(`${on ? '+' : '-'}${ip}`); m.announced(s, ip, on, p); }, announcedFrom: m.announcedFrom };
+  const a = new BgpAnnouncements({ node: 'n1', metrics: port });
+  m.announced('default/web', '198.51.100.10', true);
+  const planner = new BgpPlanner();
+  const eps = new Map([['default/web', [ep('n1')]]]);
+  const w: BgpWorld = { config: config([bgpAd('all')]), nodes: NODES, services: [svc('web', ['198.51.100.10', '2001:db8:1::10'])], endpoints: eps };
+  const series = async (): Promise<string[]> =>
+    (await registry.getSingleMetric('metallb_speaker_announced')!.get()).values.map((v) => `${v.labels['ip']} ${v.labels['protocol']} ${v.labels['node']} ${v.value}`).sort();
+  a.update(planner.plan(w, 'n1').decisions);
+  assert.deepEqual(await series(), ['198.51.100.10 bgp n1 1', '198.51.100.10 layer2 n1 1', '2001:db8:1::10 bgp n1 1']);
+  a.update(planner.plan({ ...w, services: [svc('web', ['198.51.100.11'])] }, 'n1').decisions);
+  assert.deepEqual(await series(), ['198.51.100.10 layer2 n1 1', '198.51.100.11 bgp n1 1']);
+  a.update(planner.plan({ ...w, services: [] }, 'n1').decisions);
+  assert.deepEqual(await series(), ['198.51.100.10 layer2 n1 1']);
+  assert.deepEqual(calls, []);
+  assert.match(await registry.metrics(), /metallb_speaker_announced\{service="default\/web",protocol="layer2",node="n1",ip="198\.51\.100\.10"\} 1\n/);
+});

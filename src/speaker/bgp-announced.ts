@@ -23,8 +23,11 @@ import { nodeAssignedMessage, type SpeakerMetricsPort } from './speaker.ts';
 export interface BgpAnnouncementsOptions {
   /** This node's name (label `node`, the event message). */
   node: string;
-  /** metallb_speaker_announced (src/metrics/speaker-metrics.ts); called with protocol `bgp`. */
-  metrics?: Pick<SpeakerMetricsPort, 'announced'>;
+  /**
+   * metallb_speaker_announced (src/metrics/speaker-metrics.ts): given the last plan's announced pairs to read at each
+   * scrape (announcedFrom) when the port has it, else called with protocol `bgp` for each change.
+   */
+  metrics?: Pick<SpeakerMetricsPort, 'announced' | 'announcedFrom'>;
   /** Where nodeAssigned goes. */
   events?: EventSink;
   /** The Service an event is about (uid and resourceVersion from the cache); default: kind, name and namespace only. */
@@ -74,8 +77,15 @@ export class BgpAnnouncements {
   #prev: readonly BgpDecision[] = [];
   #message: string | undefined;
 
+  /** The metrics port reads the series at scrape time (announcedFrom): no announced() call per change. */
+  readonly #scraped: boolean;
+
   constructor(o: BgpAnnouncementsOptions) {
     this.#o = o;
+    this.#scraped = o.metrics?.announcedFrom !== undefined;
+    o.metrics?.announcedFrom?.('bgp', (visit) => {
+      for (const d of this.#prev) if (d.announced && d.peers.length > 0) visit(d.service, d.ip);
+    });
   }
 
   /** The (Service, IP) pairs announced now, as `namespace/name` → IPs (for tests and logs). */
@@ -106,7 +116,7 @@ export class BgpAnnouncements {
       for (const ip of ipsOf(ips)) {
         if (next !== undefined && (next === ip || (typeof next !== 'string' && next.includes(ip)))) continue;
         withdrawn++;
-        this.#o.metrics?.announced(service, ip, false, 'bgp');
+        if (!this.#scraped) this.#o.metrics?.announced(service, ip, false, 'bgp');
         if (!this.#o.log || !verbose()) continue;
         byKey ??= new Map(decisions.map((d) => [`${d.service}\u0000${d.ip}`, d]));
         decided ??= new Set(decisions.map((d) => d.service));
@@ -122,7 +132,7 @@ export class BgpAnnouncements {
       const had = before.get(d.service);
       if (had !== undefined && (had === d.ip || (typeof had !== 'string' && had.includes(d.ip)))) continue;
       added++;
-      this.#o.metrics?.announced(d.service, d.ip, true, 'bgp');
+      if (!this.#scraped) this.#o.metrics?.announced(d.service, d.ip, true, 'bgp');
       if (this.#o.log && verbose()) {
         lines.push([
           { decision: 'announce', service: d.service, ip: d.ip, node: self, protocol: 'bgp', peers: d.peers },

@@ -46,7 +46,7 @@ export interface BgpMainOptions {
   /** One API write done (metallb_k8s_client_updates_total / update_errors_total). */
   update: (ok: boolean) => void;
   /** metallb_speaker_announced (protocol bgp): the speaker's metrics (src/metrics/speaker-metrics.ts). */
-  metrics?: Pick<SpeakerMetricsPort, 'announced'>;
+  metrics?: Pick<SpeakerMetricsPort, 'announced' | 'announcedFrom'>;
   /** The Service informer: nodeAssigned Events name the cached Service's uid. */
   services?: Informer;
 }

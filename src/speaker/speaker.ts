@@ -94,6 +94,13 @@ export interface L2StatusPort {
 export interface SpeakerMetricsPort {
   /** metallb_speaker_announced{service,protocol,node,ip}: 1 while on, removed when off (protocol default `layer2`). */
   announced(service: string, ip: string, on: boolean, protocol?: 'layer2' | 'bgp'): void;
+  /**
+   * metallb_speaker_announced{protocol="bgp"} read at each scrape from `source` (it calls `visit` once per announced
+   * (Service key, IP)) instead of one stored series per pair (issue 9: 10,000 Services kept ~2 MiB of prom-client
+   * label objects and hash strings). The series are the same as with announced(…, 'bgp') calls; a later call
+   * replaces the source. Optional: a port without it gets announced() calls.
+   */
+  announcedFrom?(protocol: 'bgp', source: (visit: (service: string, ip: string) => void) => void): void;
   ownerChanged(): void;
   failover(seconds: number): void;
   conflict(ip: string, on: boolean): void;
