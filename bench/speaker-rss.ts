@@ -31,14 +31,14 @@ import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node
 import { get as httpGet } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { bundle, REPO } from '../image/bundle.ts';
 import { connect } from '../src/kube/connect.ts';
 import { Resources } from '../src/kube/resources.ts';
 import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/forward.ts';
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
+import { BUNDLE, daemonSetNodeOptions, SPEAKER_MAIN, startSpeaker, type SpeakerMode } from '../src/lab/network/speaker-run.ts';
 import { startTestLab, type TestLab } from '../src/lab/testing.ts';
 import { applyMetallbCrds, createBenchService, createInParallel, heapReporter, kubectl, lastHeap, namespacesYaml, routerNodeNetns } from './lab-objects.ts';
 
@@ -123,26 +123,9 @@ export async function steadyRssMiB(
   return last;
 }
 
-/** The speaker's ways to run: the esbuild bundle under plain node, or the sources under tsx. */
-export type SpeakerMode = 'bundle' | 'tsx';
-
-export const SPEAKER_MAIN = fileURLToPath(new URL('../src/speaker/main.ts', import.meta.url));
-export const BUNDLE = join(REPO, 'dist/berth.mjs');
-
-/**
- * Spawns one speaker (`args` are the speaker's flags) from the bundle (`node [nodeArgs] dist/berth.mjs speaker …`,
- * which must exist: `bundle()` from image/bundle.ts writes it) or under tsx (`node [nodeArgs] --import tsx
- * src/speaker/main.ts …`), behind `wrapper` if given (e.g. `ip netns exec <ns>`). Stop it with `.stop()` (SIGTERM, then SIGKILL).
- */
-export function startSpeaker(
-  mode: SpeakerMode,
-  args: readonly string[],
-  o: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; wrapper?: readonly string[] } = {},
-): NodeProcess {
-  const env = o.env ?? process.env;
-  const extra = { ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}), ...(o.wrapper ? { wrapper: o.wrapper } : {}) };
-  return mode === 'bundle' ? spawnNode(BUNDLE, ['speaker', ...args], { tsx: false, env, ...extra }) : spawnNode(SPEAKER_MAIN, args, { env, ...extra });
-}
+// The speaker's ways to run (SpeakerMode, startSpeaker, BUNDLE, SPEAKER_MAIN, daemonSetNodeOptions) are shared with the
+// network lab and bench:failover: src/lab/network/speaker-run.ts.
+export { BUNDLE, daemonSetNodeOptions, SPEAKER_MAIN, startSpeaker, type SpeakerMode };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -175,15 +158,6 @@ async function announced(port: number | string): Promise<number> {
   for (const line of text.split('\n'))
     if (line.startsWith('metallb_speaker_announced{') && line.endsWith(' 1')) n++;
   return n;
-}
-
-/** NODE_OPTIONS of the speaker container in gitops/base/speaker/daemonset.yaml (what the image runs with), or ''. */
-export function daemonSetNodeOptions(file = join(REPO, 'gitops/base/speaker/daemonset.yaml')): string {
-  const ds = parseYaml(readFileSync(file, 'utf8')) as {
-    spec?: { template?: { spec?: { containers?: Array<{ name?: string; env?: Array<{ name?: string; value?: string }> }> } } };
-  };
-  const c = ds.spec?.template?.spec?.containers?.find((x) => x.name === 'speaker');
-  return c?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
 /** The V8 flags image/entry.ts sets on the speaker (SPEAKER_V8_FLAGS there). */

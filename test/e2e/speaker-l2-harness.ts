@@ -11,7 +11,7 @@ import { startLabStack, type LabStack } from '../../src/cli/lab.ts';
 import { applyObject } from '../../src/kube/apply.ts';
 import type { KubeClient, KubeObject } from '../../src/kube/client.ts';
 import { Resources } from '../../src/kube/resources.ts';
-import { startLabNetwork, type LabNetwork } from '../../src/lab/network/network.ts';
+import { startLabNetwork, type LabNetwork, type LabNetworkOptions } from '../../src/lab/network/network.ts';
 import { inNamespace, neighbour, networkSupport, run } from '../../src/lab/network/topology.ts';
 import { startLab, type Lab } from '../../src/lab/server.ts';
 import { metallbOrder } from '../../src/speaker/election.ts';
@@ -109,7 +109,9 @@ export async function l2LabForFile(
 }
 
 /** Starts the lab, the segment and the speakers (see the file comment). */
-export async function startL2Lab(o: { nodes?: number; speakerArgs?: readonly string[]; log?: (l: string) => void } = {}): Promise<L2Lab> {
+export async function startL2Lab(
+  o: { nodes?: number; speakerArgs?: readonly string[]; log?: (l: string) => void } & Pick<LabNetworkOptions, 'speakerMode' | 'bundleFile'> = {},
+): Promise<L2Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-l2-'));
   const stack = await startLabStack({ dir, webhook: false, devPools: false, persist: true, nodes: 0, ...(o.log ? { log: o.log } : {}) });
   let current: Lab = stack.lab;
@@ -128,6 +130,8 @@ export async function startL2Lab(o: { nodes?: number; speakerArgs?: readonly str
       dir,
       nodes: o.nodes ?? 3,
       ...(o.speakerArgs ? { speakerArgs: o.speakerArgs } : {}),
+      ...(o.speakerMode ? { speakerMode: o.speakerMode } : {}),
+      ...(o.bundleFile ? { bundleFile: o.bundleFile } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
   } catch (e) {

@@ -1,6 +1,7 @@
 // `berth lab --network` and the layer-2 tests' harness: the segment of topology.ts, the lab API reachable from every
 // node namespace (forward.ts), the lab's objects for it (Nodes n1..nN with their InternalIPs, Secret `memberlist`,
-// pool + L2Advertisement `lab-l2`) and one `berth speaker` per node namespace, each kept by pid.
+// pool + L2Advertisement `lab-l2`) and one `berth speaker` per node namespace, each kept by pid: from the sources
+// under tsx (default), or as the image runs it (speakerMode `bundle`, speaker-run.ts).
 // Everything is undone by stop(); if the process exits without it (an exception), an exit hook deletes the
 // namespaces synchronously; after a SIGKILL the next start cleans them (cleanStale).
 import { execFileSync } from 'node:child_process';
@@ -10,13 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { applyObject } from '../../kube/apply.ts';
 import type { KubeClient, KubeObject } from '../../kube/client.ts';
 import { Resources } from '../../kube/resources.ts';
+import { SPEAKER_V8_FLAGS } from '../../speaker/v8-flags.ts';
 import { spawnNode, startupSignal, type NodeProcess } from '../processes.ts';
 import { labNode } from '../workloads/nodes.ts';
 import { FORWARDER_MAIN, startBridge, type Bridge } from './forward.ts';
+import { BUNDLE, CLI_MAIN, daemonSetNodeOptions, imageSpeakerEnv, startSpeaker as startSpeakerProcess, type SpeakerMode } from './speaker-run.ts';
 import { buildTopology, cleanStale, type SegmentHost, type Topology } from './topology.ts';
 
-/** `src/cli/main.ts`: the speakers run `berth speaker` from this checkout. */
-export const CLI_MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+/** `src/cli/main.ts`: the speakers run `berth speaker` from this checkout (mode `tsx`). */
+export { CLI_MAIN };
 
 /** The speaker namespace (MetalLB's). */
 export const SPEAKER_NAMESPACE = 'metallb-system';
@@ -57,6 +60,14 @@ export interface LabNetworkOptions {
   speakers?: boolean;
   /** Extra `berth speaker` flags for every speaker. */
   speakerArgs?: readonly string[];
+  /**
+   * How the speakers run (speaker-run.ts): `tsx` (default: `berth speaker` from this checkout's sources under tsx, no
+   * build step) or `bundle` (as the image runs them: `node <bundleFile> speaker …` with the DaemonSet's NODE_OPTIONS
+   * and image/entry.ts's V8 flags). The bundle must be built first (`bundle()` of image/bundle.ts).
+   */
+  speakerMode?: SpeakerMode;
+  /** Mode `bundle`: the bundle's entry (default dist/berth.mjs). */
+  bundleFile?: string;
   /** Apply pool and L2Advertisement `lab-l2` (default true). */
   pool?: boolean;
   log?: (line: string) => void;
@@ -77,6 +88,8 @@ export interface LabNetwork {
   topology: Topology;
   /** The unix socket bridged to the lab API. */
   socketPath: string;
+  /** How the speakers run (LabNetworkOptions.speakerMode). */
+  readonly speakerMode: SpeakerMode;
   /** The running speakers by node name (`n1`..). */
   readonly speakers: ReadonlyMap<string, NodeProcess>;
   /** Starts (or restarts) the speaker of node `name`; resolves once it printed `speaker: ready`. */
@@ -194,15 +207,15 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
     if (!h) throw new Error(`lab network: no node "${name}" (nodes: ${topology.nodes.map((n) => n.name).join(', ')})`);
     return h;
   };
+  const speakerMode = o.speakerMode ?? 'tsx';
   const speakerLog = (name: string): string => join(o.dir, `speaker-${name}.log`);
   const startSpeaker = async (name: string, extraArgs: readonly string[] = []): Promise<NodeProcess> => {
     const h = node(name);
     const old = speakers.get(name);
     if (old && !old.exited) await old.stop('SIGTERM', 3000);
-    const p = spawnNode(
-      CLI_MAIN,
+    const p = startSpeakerProcess(
+      speakerMode,
       [
-        'speaker',
         '--node-name',
         h.name,
         '--kubeconfig',
@@ -222,7 +235,9 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
         role: `speaker of node ${h.name}`,
         wrapper: ['ip', 'netns', 'exec', h.ns],
         logFile: speakerLog(name),
-        env: { ...process.env, METALLB_NODE_NAME: h.name },
+        env: speakerMode === 'bundle' ? imageSpeakerEnv({ ...process.env, METALLB_NODE_NAME: h.name }) : { ...process.env, METALLB_NODE_NAME: h.name },
+        viaCli: true,
+        ...(o.bundleFile ? { bundleFile: o.bundleFile } : {}),
         signal: startup.signal,
       },
     );
@@ -266,6 +281,8 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
     log(`network: segment ${topology.prefix} (switch ${topology.sw}, client ${topology.client.ns}, nodes ${topology.nodes.map((n) => n.ns).join(' ')})`);
     checkpoint();
     if (o.speakers !== false) {
+      if (speakerMode === 'bundle')
+        log(`network: speakers as the image runs them: node ${o.bundleFile ?? BUNDLE} speaker …, NODE_OPTIONS="${daemonSetNodeOptions()}", V8 flags ${SPEAKER_V8_FLAGS} (image/entry.ts)`);
       await Promise.all(topology.nodes.map((h) => startSpeaker(h.name)));
       checkpoint();
       log(`network: speakers ${[...speakers].map(([n, p]) => `${n}=pid ${p.pid}`).join(' ')}`);
@@ -281,6 +298,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   return {
     topology,
     socketPath,
+    speakerMode,
     speakers,
     startSpeaker,
     stopSpeaker: async (name, signal = 'SIGTERM') => {
