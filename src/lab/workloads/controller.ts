@@ -642,7 +642,7 @@ export class WorkloadController {
       if (!ready) return; // a NotReady node starts nothing
       const got = this.ips.allocate();
       if (!got) {
-        this.log(`lab: workload controller: no pod IP left for ${ns}/${name} (198.51.100.0/24 and 203.0.113.0/24 are in use)`);
+        this.log(`lab: workload controller: no pod IP left for ${ns}/${name} (all ${this.ips.capacity} are in use: ${this.ips.describe()})`);
         return;
       }
       this.bindingSeen.delete(uid);

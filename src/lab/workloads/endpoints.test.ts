@@ -83,15 +83,15 @@ test('publishNotReadyAddresses makes every endpoint ready; more than 100 endpoin
 });
 
 test('pod IPs: documentation ranges, lowest free slot first, released slots reused, capacity bounded', () => {
-  assert.deepEqual(podIpPair(0), ['198.51.100.1', '2001:db8:1::1']);
-  assert.deepEqual(podIpPair(254), ['203.0.113.1', '2001:db8:1::ff']);
+  assert.deepEqual(podIpPair(0), ['203.0.113.1', '2001:db8:1::1']);
+  assert.deepEqual(podIpPair(253), ['203.0.113.254', '2001:db8:1::fe']);
   assert.equal(slotOf('203.0.113.254'), POD_IP_CAPACITY - 1);
   assert.equal(slotOf('10.0.0.1'), undefined);
   const pool = new PodIpPool();
-  pool.markUsed(['198.51.100.1']);
-  assert.deepEqual(pool.allocate(), ['198.51.100.2', '2001:db8:1::2']);
-  pool.release(['198.51.100.1', '2001:db8:1::1']);
-  assert.deepEqual(pool.allocate(), ['198.51.100.1', '2001:db8:1::1']);
+  pool.markUsed(['203.0.113.1']);
+  assert.deepEqual(pool.allocate(), ['203.0.113.2', '2001:db8:1::2']);
+  pool.release(['203.0.113.1', '2001:db8:1::1']);
+  assert.deepEqual(pool.allocate(), ['203.0.113.1', '2001:db8:1::1']);
   for (let i = 2; i < POD_IP_CAPACITY; i++) assert.ok(pool.allocate());
   assert.equal(pool.allocate(), undefined);
 });

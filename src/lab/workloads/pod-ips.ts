@@ -1,16 +1,17 @@
 // Pod IPs of the lab: dual-stack pairs from documentation ranges (RFC 5737, RFC 3849), so they never collide
-// with a real network. By default IPv4 198.51.100.1-254 then 203.0.113.1-254, each paired with 2001:db8:1::<n>
-// (n = 1..508). The network lab (`berth lab --network`) puts its segment, client, nodes and pool lab-l2 in
-// 198.51.100.0/24 and 2001:db8:51::/64 (src/lab/network/topology.ts), so its Pods take only 203.0.113.1-254
-// (NETWORK_POD_IPV4_BLOCKS) and 2001:db8:1::<n>: never the client's, a node's or a pool address.
+// with a real network: IPv4 203.0.113.1-254 (TEST-NET-3), each paired with 2001:db8:1::<n> (n = 1..254), in the lab
+// with or without --network. They stay clear of every pool the lab applies or its docs use: the dev pool `default`
+// (192.168.1.220-250, examples/dev), the network lab's segment 198.51.100.0/24 and 2001:db8:51::/64 with its pool
+// lab-l2 (src/lab/network/topology.ts), and the lab Nodes' InternalIPs 192.0.2.101.. (workloads/nodes.ts);
+// pod-ips.test.ts checks it against the pools in examples/ and gitops/ too.
 
-/** The /24 blocks (first three octets) Pod IPv4 addresses come from, in order: the lab without --network. */
-export const DEFAULT_POD_IPV4_BLOCKS: readonly string[] = ['198.51.100', '203.0.113'];
+/** The /24 blocks (first three octets) Pod IPv4 addresses come from, in order. */
+export const DEFAULT_POD_IPV4_BLOCKS: readonly string[] = ['203.0.113'];
 /** The blocks of the network lab: disjoint from its segment 198.51.100.0/24 (and so from pool lab-l2). */
-export const NETWORK_POD_IPV4_BLOCKS: readonly string[] = ['203.0.113'];
+export const NETWORK_POD_IPV4_BLOCKS: readonly string[] = DEFAULT_POD_IPV4_BLOCKS;
 
 /** Number of Pods the lab can give an IP to at once (with the default blocks). */
-export const POD_IP_CAPACITY = 508;
+export const POD_IP_CAPACITY = 254 * DEFAULT_POD_IPV4_BLOCKS.length;
 
 function checkBlocks(blocks: readonly string[]): void {
   if (blocks.length === 0) throw new Error('pod IPv4 blocks: at least one /24 block (e.g. "203.0.113") is required');
@@ -57,6 +58,11 @@ export class PodIpPool {
     checkBlocks(blocks);
     this.blocks = [...blocks];
     this.capacity = 254 * blocks.length;
+  }
+
+  /** The IPv4 ranges, for messages: `203.0.113.1-254`. */
+  describe(): string {
+    return this.blocks.map((b) => `${b}.1-254`).join(', ');
   }
 
   markUsed(ips: readonly string[]): void {
