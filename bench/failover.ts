@@ -1,6 +1,12 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
-//                           --settle-seconds 10 --only failover,hog,arp,api]
-// Issue 8's layer-2 figures on the namespace lab (src/lab/network, root only), printed with their targets:
+//                           --settle-seconds 10 --only failover,hog,arp,api --speaker bundle|tsx]
+// Issue 8's layer-2 figures on the namespace lab (src/lab/network, root only), printed with their targets.
+// --speaker bundle (default): the three speakers run as the image runs them (src/lab/network/speaker-run.ts): the
+// esbuild bundle (image/bundle.ts, rebuilt at the start of each run as dist/bench-failover.mjs so a bundle another
+// run uses is not touched) under plain node, `node <bundle> speaker …`, with the DaemonSet's NODE_OPTIONS
+// (gitops/base/speaker/daemonset.yaml) and the V8 flags image/entry.ts sets (src/speaker/v8-flags.ts). --speaker tsx:
+// the dev way (`node --import tsx src/cli/main.ts speaker …`, node's default flags), as the tests and `npm start` run
+// them. The header says which.
 //   1. failover: --runs kills of the owner of 198.51.100.200 with SIGKILL, then with SIGTERM; time from the kill to the
 //      first gratuitous ARP (broadcast, sender IP = the service IP) from the new owner, as captured in the client
 //      namespace by `tcpdump -tt` (kernel timestamps, same clock as the kill's Date.now()); p50/p99/max.
@@ -13,14 +19,22 @@
 //      p99 ≤ 1 ms at 20,000 requests/s.
 //   4. API requests/s from all speakers (lab requestCounts by User-Agent berth-speaker) idle with 10 Services, then
 //      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint). Target: independent of the
-//      number of Services. Speaker RSS (VmRSS) at both points. Target ≤ 64 MB.
+//      number of Services. Speaker RSS at both points, per speaker: VmRSS, RssAnon (the process's own pages: V8's
+//      heaps, malloc), RssFile (mapped files: the node binary, the addon) and VmHWM (peak), in MiB and MB (10⁶ B).
+//      Target ≤ 64 MB (61.0 MiB).
+// Latency figures depend on the machine's load: the load average is printed with them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { applyObject } from '../src/kube/apply.ts';
 import { run } from '../src/lab/network/topology.ts';
 import { SPEAKER_NAMESPACE } from '../src/lab/network/network.ts';
+import { daemonSetNodeOptions, parseSpeakerMode, type SpeakerMode } from '../src/lab/network/speaker-run.ts';
+import { SPEAKER_V8_FLAGS } from '../src/speaker/v8-flags.ts';
+import { bundle, REPO } from '../image/bundle.ts';
+import { procMemory, type ProcMemory } from './speaker-rss.ts';
 import { l2SkipReason, startL2Lab, until, type L2Lab } from '../test/e2e/speaker-l2-harness.ts';
 
 const { values: v } = parseArgs({
@@ -33,6 +47,7 @@ const { values: v } = parseArgs({
     'idle-seconds': { type: 'string', default: '30' },
     'settle-seconds': { type: 'string', default: '10' },
     only: { type: 'string', default: 'failover,hog,arp,api' },
+    speaker: { type: 'string', default: 'bundle' },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
@@ -42,6 +57,15 @@ for (const p of PARTS) {
     process.exit(2);
   }
 }
+let SPEAKER_MODE: SpeakerMode = 'bundle';
+try {
+  SPEAKER_MODE = parseSpeakerMode(v.speaker ?? '', '--speaker');
+} catch (e) {
+  process.stderr.write(`bench:failover: ${(e as Error).message}\n`);
+  process.exit(2);
+}
+/** The bundle this bench builds and its speakers run (mode bundle): its own stem, so dist/berth.mjs is left alone. */
+const BUNDLE_FILE = join(REPO, 'dist/bench-failover.mjs');
 const num = (name: keyof typeof v, min: number): number => {
   const n = Number(v[name]);
   if (!Number.isFinite(n) || n < min) {
@@ -167,10 +191,22 @@ async function failover(l: L2Lab, garps: Garp[], signal: NodeJS.Signals): Promis
   return out;
 }
 
-async function rssMb(pid: number): Promise<number> {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** `12.3 MiB (12.9 MB)`: MiB (2²⁰ B) and MB (10⁶ B, the unit of issue 8's target). */
+const mibMb = (mib: number): string => `${f1(mib)} MiB (${f1((mib * 1048576) / 1e6)} MB)`;
+
+/** One line per speaker: VmRSS, RssAnon, RssFile, VmHWM (procMemory of bench/speaker-rss.ts). */
+function rssLines(mem: ReadonlyArray<[string, ProcMemory]>): string[] {
+  return mem.map(([node, m]) => `    ${node}: VmRSS ${mibMb(m.rss)}  RssAnon ${mibMb(m.anon)}  RssFile ${mibMb(m.file)}  VmHWM ${mibMb(m.hwm)}`);
 }
+
+/** What the speakers run as, for the headers. */
+function speakerHow(): string {
+  return SPEAKER_MODE === 'bundle'
+    ? `speakers as the image runs them: node ${BUNDLE_FILE.slice(REPO.length)} speaker (esbuild bundle), NODE_OPTIONS="${daemonSetNodeOptions()}" (DaemonSet), V8 flags ${SPEAKER_V8_FLAGS} (image/entry.ts)`
+    : "speakers the dev way: node --import tsx src/cli/main.ts speaker, node's default flags (not the image's: --speaker bundle)";
+}
+
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 async function speakerRequestsPerSecond(l: L2Lab, seconds: number): Promise<number> {
   const count = (): number => [...l.lab().requestCounts()].filter(([ua]) => /speaker/i.test(ua)).reduce((n, [, c]) => n + c, 0);
@@ -185,8 +221,13 @@ async function main(): Promise<number> {
     say(`bench:failover: cannot run: ${skip}`);
     return 1;
   }
+  say(`bench:failover: --speaker ${SPEAKER_MODE}: ${speakerHow()}`);
+  if (SPEAKER_MODE === 'bundle') {
+    const b = await bundle({ outfile: BUNDLE_FILE });
+    say(`bench:failover: bundle ${b.outfile} + ${b.files.length - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
+  }
   say('bench:failover: starting the lab, 3 node namespaces and their speakers');
-  const l = await startL2Lab();
+  const l = await startL2Lab({ speakerMode: SPEAKER_MODE, ...(SPEAKER_MODE === 'bundle' ? { bundleFile: BUNDLE_FILE } : {}) });
   const children: ChildProcess[] = [];
   try {
     await l.createService('bench-v4', [V4]);
@@ -239,7 +280,8 @@ async function main(): Promise<number> {
     // 3. ARP reply latency under load
     const owner = await currentOwner(l, V4);
     say('');
-    say('bench:failover results (3 node namespaces, 1 client namespace, veth + bridge)');
+    say(`bench:failover results (3 node namespaces, 1 client namespace, veth + bridge; node ${process.version}; load average ${load()})`);
+    say(`  ${speakerHow()}`);
     for (const [sig, runs, target] of results) {
       const ok = runs.map((r) => r.total).filter(Number.isFinite);
       const det = runs.map((r) => r.detect).filter(Number.isFinite);
@@ -249,24 +291,25 @@ async function main(): Promise<number> {
     }
     if (HOG_S > 0 && PARTS.has('hog')) say(`  owner changes in ${HOG_S} s with a CPU hog on the owner's core: ${changes}   target 0`);
     if (PARTS.has('arp')) {
-      const load = await run('ip', ['netns', 'exec', l.clientNs, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(ARP_RATE), '--seconds', String(ARP_S)], (ARP_S + 60) * 1000);
-      const arp = load.code === 0 ? (JSON.parse(load.stdout.trim().split('\n').pop()!) as { sent: number; replies: number; unmatched: number; rate: number; p50Ms: number; p99Ms: number; maxMs: number }) : undefined;
+      const loadBefore = load();
+      const arpLoad = await run('ip', ['netns', 'exec', l.clientNs, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(ARP_RATE), '--seconds', String(ARP_S)], (ARP_S + 60) * 1000);
+      const arp = arpLoad.code === 0 ? (JSON.parse(arpLoad.stdout.trim().split('\n').pop()!) as { sent: number; replies: number; unmatched: number; rate: number; p50Ms: number; p99Ms: number; maxMs: number }) : undefined;
       // The same at a rate this machine sustains, for comparison.
       const slowRate = Math.min(ARP_RATE, 2000);
       const loadSlow = await run('ip', ['netns', 'exec', l.clientNs, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(slowRate), '--seconds', String(ARP_S)], (ARP_S + 60) * 1000);
       const arpSlow = loadSlow.code === 0 ? (JSON.parse(loadSlow.stdout.trim().split('\n').pop()!) as NonNullable<typeof arp>) : undefined;
-      if (!arp) say(`ARP load failed (exit ${load.code}): ${load.stderr.slice(-2000)}`);
+      if (!arp) say(`ARP load failed (exit ${arpLoad.code}): ${arpLoad.stderr.slice(-2000)}`);
       if (arp)
-        say(`  ARP replies from ${owner} at ${arp.rate} requests/s (asked ${ARP_RATE}/s for ${ARP_S} s): ${arp.replies}/${arp.sent} answered (+${arp.unmatched} unmatched), p50 ${arp.p50Ms.toFixed(3)} ms  p99 ${arp.p99Ms.toFixed(3)} ms  max ${arp.maxMs.toFixed(3)} ms   target p99 ≤ 1 ms at 20,000/s`);
+        say(`  ARP replies from ${owner} at ${arp.rate} requests/s (asked ${ARP_RATE}/s for ${ARP_S} s): ${arp.replies}/${arp.sent} answered (+${arp.unmatched} unmatched), p50 ${arp.p50Ms.toFixed(3)} ms  p99 ${arp.p99Ms.toFixed(3)} ms  max ${arp.maxMs.toFixed(3)} ms   target p99 ≤ 1 ms at 20,000/s (load average ${loadBefore} before)`);
       if (arpSlow)
-        say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpSlow.replies}/${arpSlow.sent} answered (+${arpSlow.unmatched} unmatched), p50 ${arpSlow.p50Ms.toFixed(3)} ms  p99 ${arpSlow.p99Ms.toFixed(3)} ms  max ${arpSlow.maxMs.toFixed(3)} ms`);
+        say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpSlow.replies}/${arpSlow.sent} answered (+${arpSlow.unmatched} unmatched), p50 ${arpSlow.p50Ms.toFixed(3)} ms  p99 ${arpSlow.p99Ms.toFixed(3)} ms  max ${arpSlow.maxMs.toFixed(3)} ms (load average ${load()} after)`);
     }
 
     // 4. API load and RSS, 10 Services, then SERVICES
     if (PARTS.has('api')) {
       say(`speaker API requests idle with 10 Services (${IDLE_S} s):`);
       const rps10 = await speakerRequestsPerSecond(l, IDLE_S);
-      const rss10 = await Promise.all([...l.net.speakers.values()].map((p) => rssMb(p.pid)));
+      const rss10 = [...l.net.speakers].map(([node, p]): [string, ProcMemory] => [node, procMemory(p.pid)]);
       await applyObject(l.client, {
         apiVersion: 'metallb.io/v1beta1',
         kind: 'IPAddressPool',
@@ -292,10 +335,14 @@ async function main(): Promise<number> {
       await sleep(SETTLE_S * 1000); // announcements and status writes settle
       say(`speaker API requests idle with ${SERVICES} Services (${IDLE_S} s):`);
       const rpsN = await speakerRequestsPerSecond(l, IDLE_S);
-      const rssN = await Promise.all([...l.net.speakers.values()].map((p) => rssMb(p.pid)));
+      const rssN = [...l.net.speakers].map(([node, p]): [string, ProcMemory] => [node, procMemory(p.pid)]);
       say(`  speaker API requests/s (all 3 speakers, idle): ${rps10.toFixed(2)} with 10 Services, ${rpsN.toFixed(2)} with ${SERVICES}   target: independent of the number of Services`);
       say(`  API requests by User-Agent since the lab started: ${[...l.lab().requestCounts()].map(([ua, n]) => `${ua || '(none)'}=${n}`).join(', ')}`);
-      say(`  speaker RSS MB: ${rss10.map(f1).join(' / ')} with 10 Services, ${rssN.map(f1).join(' / ')} with ${SERVICES}   target ≤ 64 MB`);
+      say(`  speaker RSS (--speaker ${SPEAKER_MODE}), VmRSS ${rss10.map(([, m]) => f1((m.rss * 1048576) / 1e6)).join(' / ')} MB with 10 Services, ${rssN.map(([, m]) => f1((m.rss * 1048576) / 1e6)).join(' / ')} MB with ${SERVICES}   target ≤ 64 MB (61.0 MiB)`);
+      say(`  with 10 Services:`);
+      for (const line of rssLines(rss10)) say(line);
+      say(`  with ${SERVICES} Services:`);
+      for (const line of rssLines(rssN)) say(line);
     }
     return 0;
   } finally {
