@@ -394,8 +394,11 @@ interface PrefixRecord {
   /** First address (host bits zero); for host routes the parsed IP's own value (shared with the parse memo). */
   first: bigint;
   len: number;
-  /** Contributions, sorted by Service key (stable) before each merge. */
-  from: Contribution[];
+  /**
+   * Contributions, sorted by Service key (stable) before each merge; the contribution itself when it is the only one
+   * (nearly every prefix: a one-element list is 56 bytes per prefix), an empty list when none is left.
+   */
+  from: Contribution | Contribution[];
 }
 
 /** planBgp's address order: IPv4 before IPv6, then first address, then length. */
@@ -774,8 +777,11 @@ export class BgpPlanner {
       for (const c of list(part.contributions)) {
         const rec = c.record;
         if (!rec) continue;
-        if (rec.from.some((x) => x.service.key === key))
-          rec.from = rec.from.filter((x) => x.service.key !== key);
+        const from = list(rec.from);
+        if (from.some((x) => x.service.key === key)) {
+          const left = from.filter((x) => x.service.key !== key);
+          rec.from = left.length === 1 ? left[0]! : left;
+        }
         dirty.add(rec);
       }
     };
@@ -783,9 +789,11 @@ export class BgpPlanner {
     const parts: ServicePart[] = [];
     const attach: Attach = (c, prefix, family, first, len) => {
       let rec = records.get(prefix);
-      // A literal one-element array (a push on [] would reserve 17 slots per prefix).
-      if (!rec) records.set(prefix, (rec = { prefix, family, first, len, from: [c] }));
-      else if (rec.from.length === 0) rec.from = [c];
+      // The contribution itself while it is the only one; then a literal two-element array (a push on [] would
+      // reserve 17 slots).
+      if (!rec) records.set(prefix, (rec = { prefix, family, first, len, from: c }));
+      else if (!Array.isArray(rec.from)) rec.from = [rec.from, c];
+      else if (rec.from.length === 0) rec.from = c;
       else rec.from.push(c);
       c.record = rec;
       dirty.add(rec);
@@ -820,7 +828,7 @@ export class BgpPlanner {
     // The changed prefixes in address order, each merged once per peer (one BgpRoute shared by peers that agree).
     const changed = [...dirty].sort(byAddress);
     for (const rec of changed) {
-      if (rec.from.length > 1) rec.from.sort((a, b) => cmp(a.service.key, b.service.key));
+      if (Array.isArray(rec.from) && rec.from.length > 1) rec.from.sort((a, b) => cmp(a.service.key, b.service.key));
     }
     const peers = new Map<string, BgpPeerPlan>();
     const conflicts: BgpConflict[] = [];
@@ -830,7 +838,7 @@ export class BgpPlanner {
     const updRecs: PrefixRecord[][] = states.map(() => []);
     const updRoutes: Array<Array<BgpRoute | undefined>> = states.map(() => []);
     for (const rec of changed) {
-      const all = rec.from;
+      const all = list(rec.from);
       const unfiltered = all.every((c) => c.peers === ctx.sessionList);
       /** The route merged from every contribution, for the peers that get them all (shared by those that agree). */
       // One per kind of session (eBGP, iBGP: LOCAL_PREF differs), so eBGP peers listed around an iBGP one still share.
@@ -913,7 +921,7 @@ export class BgpPlanner {
         }
       }
     }
-    for (const rec of changed) if (rec.from.length === 0) records.delete(rec.prefix);
+    for (const rec of changed) if (Array.isArray(rec.from) && rec.from.length === 0) records.delete(rec.prefix);
 
     const decisions: BgpDecision[] = [];
     const statuses = new Map<string, ServiceBgpStatusView>();

@@ -151,7 +151,7 @@ test('intern: one copy per value; non-strings as they are', () => {
   for (let i = 0; i < 10_000; i++) assert.equal(intern(`v${i}`), `v${i}`);
 });
 
-test('projectStatusObject keeps name, namespace, resourceVersion, uid, labels and status only', () => {
+test('projectStatusObject keeps name, namespace, resourceVersion, labels and status only (no uid)', () => {
   const o = {
     apiVersion: 'metallb.io/v1beta1',
     kind: 'ServiceL2Status',
@@ -171,10 +171,10 @@ test('projectStatusObject keeps name, namespace, resourceVersion, uid, labels an
   assert.deepEqual(projectStatusObject(o), {
     apiVersion: 'metallb.io/v1beta1',
     kind: 'ServiceL2Status',
-    metadata: { name: 'l2-abc', namespace: 'metallb-system', uid: 'u', resourceVersion: '9', labels: { 'metallb.io/node': 'n1' } },
+    metadata: { name: 'l2-abc', namespace: 'metallb-system', resourceVersion: '9', labels: { 'metallb.io/node': 'n1' } },
     status: { node: 'n1', serviceName: 'web', serviceNamespace: 'shop' },
   });
-  assert.deepEqual(projectStatusObject({ metadata: { name: 'x' } }), { apiVersion: undefined, kind: undefined, metadata: { name: 'x', namespace: undefined, uid: undefined, resourceVersion: undefined } });
+  assert.deepEqual(projectStatusObject({ metadata: { name: 'x' } }), { apiVersion: undefined, kind: undefined, metadata: { name: 'x', namespace: undefined, resourceVersion: undefined } });
 });
 
 test('cachedServiceView: computed once per object and class, equal to serviceView', () => {
@@ -242,8 +242,8 @@ test('projectStatusObject shares the peers lists and the Service name string; va
   const [a, b] = [projectStatusObject(mk('web')), projectStatusObject(mk('db'))];
   assert.equal(a.status.peers, b.status.peers, 'one shared list');
   assert.ok(Object.isFrozen(a.status.peers));
-  assert.deepEqual(a, { ...mk('web'), metadata: { ...mk('web').metadata, uid: undefined, resourceVersion: undefined } });
-  assert.deepEqual(projectStatusObject({ metadata: { name: 'x' }, status: 'odd' } as never), { apiVersion: undefined, kind: undefined, metadata: { name: 'x', namespace: undefined, uid: undefined, resourceVersion: undefined }, status: 'odd' });
+  assert.deepEqual(a, { ...mk('web'), metadata: { ...mk('web').metadata, resourceVersion: undefined } });
+  assert.deepEqual(projectStatusObject({ metadata: { name: 'x' }, status: 'odd' } as never), { apiVersion: undefined, kind: undefined, metadata: { name: 'x', namespace: undefined, resourceVersion: undefined }, status: 'odd' });
 });
 
 test('slices with the same endpoints share one frozen list (and its views); keys and views keep their values', () => {
