@@ -223,6 +223,12 @@ test('projections share identical annotations, specs and endpoints (frozen); the
   assert.ok(Object.isFrozen(p.metadata.annotations) && Object.isFrozen(p.spec));
   assert.deepEqual(p.status, { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } });
   assert.deepEqual(serviceView(p)?.ips, ['198.51.100.7']);
+  // Two IPs, no IP (hostnames only), no ingress list: the same status values as the input's IPs.
+  const dual = projectService({ ...mk('d'), status: { loadBalancer: { ingress: [{ ip: '198.51.100.8' }, { hostname: 'h' }, { ip: '2001:db8::8' }] } } });
+  assert.deepEqual(dual.status, { loadBalancer: { ingress: [{ ip: '198.51.100.8' }, { ip: '2001:db8::8' }] } });
+  assert.deepEqual(serviceView(dual)?.ips, ['198.51.100.8', '2001:db8::8']);
+  assert.deepEqual(projectService({ ...mk('h'), status: { loadBalancer: { ingress: [{ hostname: 'h' }] } } }).status, { loadBalancer: { ingress: [] } });
+  assert.deepEqual(projectService({ ...mk('n'), status: { loadBalancer: {} } }).status, { loadBalancer: {} });
   const s = (name: string) => projectEndpointSlice({ metadata: { name, namespace: 'shop', labels: { 'kubernetes.io/service-name': name } }, endpoints: [{ nodeName: 'n1', conditions: { ready: true } }] });
   assert.equal(s('x').endpoints[0], s('y').endpoints[0]);
   assert.deepEqual(s('x').endpoints, [{ nodeName: 'n1', conditions: { ready: true, serving: null } }]);
