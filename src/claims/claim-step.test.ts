@@ -373,3 +373,24 @@ test('releaseHolder with a match keeps an entry that changed hands', async () =>
   const d = await releaseHolder(store, '198.51.100.1', { namespace: 'ns', name: 'a' }, { match: (h) => h.uid === 'new' });
   assert.deepEqual(d, { ok: true, action: 'deleted' });
 });
+
+test('a newcomer does not join a claim on a sharing key or port its live holder no longer carries (chaos seed 5)', async () => {
+  const store = new MemoryClaimStore();
+  const a = allocator(pool('doc', '192.0.2.17/32', '192.0.2.18/32'));
+  feedAllocator(a, store.asCache());
+  // The claim says "k2", but chaos-a/svc-7's Service dropped the key in an update no webhook saw.
+  await store.create(newClaim({ ip: '192.0.2.17', pool: 'doc', sharingKey: 'k2', backendKey: '', holders: [{ namespace: 'chaos-a', name: 'svc-7', uid: 'u7', ports: [{ protocol: 'TCP', port: 53 }] }] }));
+  await tick();
+  const live = new Map([['chaos-a/svc-7', req('chaos-a', 'svc-7', { sharingKey: '', ports: [{ protocol: 'TCP', port: 53 }] })]]);
+  const gen = req('chaos-a', 'gen', { sharingKey: 'k2', ports: [{ protocol: 'TCP', port: 443 }] });
+  const r = await claimFor({ store, allocator: a, lookup: (k) => live.get(k) }, 'chaos-a/gen', gen, { dryRun: false });
+  assert.deepEqual(r, { ok: true, ips: ['192.0.2.18'], pool: 'doc' });
+  assert.deepEqual((await store.get('192.0.2.17'))?.spec.holders.map((h) => h.name), ['svc-7']);
+  // Its live key matches again, but it now serves the newcomer's port: still refused; with no live view, the claim decides.
+  live.set('chaos-a/svc-7', req('chaos-a', 'svc-7', { sharingKey: 'k2', ports: [{ protocol: 'TCP', port: 443 }] }));
+  const b = req('chaos-a', 'b', { sharingKey: 'k2', requestedIPs: ['192.0.2.17'], ports: [{ protocol: 'TCP', port: 443 }] });
+  const refused = await claimFor({ store, allocator: a, lookup: (k) => live.get(k), maxAttempts: 1 }, 'chaos-a/b', b, { dryRun: false });
+  assert.equal(refused.ok, false);
+  const joined = await claimFor({ store, allocator: a, maxAttempts: 1 }, 'chaos-a/b', b, { dryRun: false });
+  assert.deepEqual(joined, { ok: true, ips: ['192.0.2.17'], pool: 'doc' });
+});

@@ -10,7 +10,7 @@ import { newClaim, type ClaimHolder, type IPAddressClaim } from '../api/claim.ts
 import { formatIp, parseIp } from '../shared/ip.ts';
 import { recordHeld, syncIp, type RequestLookup } from './allocator-sync.ts';
 import { PLACEHOLDER_SEP } from './allocator-sync.ts';
-import { holderKey, isEarlier, isSelf, samePorts, sharingProblem, type ClaimIdentity } from './holders.ts';
+import { holderKey, isEarlier, isSelf, liveSharingProblem, samePorts, sharingProblem, type ClaimIdentity } from './holders.ts';
 import type { ClaimStore } from './store.ts';
 
 export interface ClaimStepDeps {
@@ -18,7 +18,10 @@ export interface ClaimStepDeps {
   readonly allocator: AllocatorApi;
   /** Proposal rounds before giving up with LB_CLAIM_CONFLICT (default 8). */
   readonly maxAttempts?: number;
-  /** Labels of other holders, used when a lost claim is taught to the allocator. */
+  /**
+   * The other holders' live Services: their labels, used when a lost claim is taught to the allocator, and their
+   * current sharing/backend keys and ports, which a newcomer must also meet to join their claim (liveSharingProblem).
+   */
   readonly lookup?: RequestLookup;
   /**
    * Waits after a lost round (default: random 0..min(2^round, 64) ms). Replicas that lost a race usually lost it to
@@ -47,7 +50,14 @@ type Granted = Extract<AllocResult, { ok: true }>;
 
 type Take =
   | { readonly kind: 'taken'; readonly ip: string; readonly wrote: boolean }
-  | { readonly kind: 'lost'; readonly ip: string; readonly claim: IPAddressClaim | undefined; readonly why: string };
+  | {
+      readonly kind: 'lost';
+      readonly ip: string;
+      readonly claim: IPAddressClaim | undefined;
+      readonly why: string;
+      /** Lost to a holder's live Service (liveSharingProblem), which the allocator's view, built from claims, cannot see. */
+      readonly live?: boolean;
+    };
 
 /**
  * Allocates and claims IP(s) for the Service `key` (`namespace/name`). On success the allocator records exactly the
@@ -80,10 +90,12 @@ export async function claimFor(
     ...(identity.admittedOn !== undefined ? { admittedOn: identity.admittedOn } : {}),
     ports: req.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
   };
-  const entry = { holder, identity, requested: req.requestedIPs };
+  const entry = { holder, identity, requested: req.requestedIPs, ...(deps.lookup ? { live: deps.lookup } : {}) };
   const snapshot = snapshotOf(allocator, key);
   prepare(allocator, key, req, identity, deps.lookup);
   const lost: string[] = [];
+  // IPs lost to a holder's live Service: the allocator (which sees the claim's stale key) would propose them again.
+  const avoid = new Set<string>();
   for (let attempt = 0; attempt < attempts; attempt++) {
     const before = allocator.ipsOf(key)?.ips ?? [];
     const beforeInfo = before.length > 0 ? allocator.holdersOf(before[0]!).find((h) => h.key === key) : undefined;
@@ -92,10 +104,12 @@ export async function claimFor(
       restore(allocator, key, snapshot, deps.lookup);
       return proposed;
     }
-    const r =
+    const spreadOut =
       attempt > 0 && req.requestedIPs.length === 0 && !proposed.ips.every((ip) => before.includes(ip))
         ? spread(allocator, key, req, proposed, attempt, deps.rng ?? Math.random, before)
         : proposed;
+    const r = avoiding(allocator, key, req, spreadOut, avoid);
+    if (!r) break;
 
     const took: Array<Extract<Take, { kind: 'taken' }>> = [];
     let loss: Extract<Take, { kind: 'lost' }> | undefined;
@@ -118,6 +132,7 @@ export async function claimFor(
 
     // Lost a race (or the allocator did not know the claim): undo this round, learn the claim, propose again.
     lost.push(`${loss.ip} (${loss.why})`);
+    if (loss.live) avoid.add(loss.ip);
     await undo(deps.store, took, holder);
     allocator.release(key);
     if (beforeInfo && !before.includes(loss.ip)) {
@@ -275,6 +290,19 @@ function spread(
   return r;
 }
 
+/**
+ * `r` when it proposes no IP of `avoid`; else a proposal of free IPs only (the allocator asked as if the Service did
+ * not share, then recorded with its real request), or undefined when there is none (or the avoided IP is requested).
+ */
+function avoiding(allocator: AllocatorApi, key: string, req: ServiceRequest, r: Granted, avoid: ReadonlySet<string>): Granted | undefined {
+  if (!r.ips.some((ip) => avoid.has(ip))) return r;
+  if (req.requestedIPs.length > 0 || req.sharingKey === '') return undefined;
+  const alone = allocator.allocate(key, { ...req, sharingKey: '' });
+  if (!alone.ok || alone.ips.some((ip) => avoid.has(ip))) return undefined;
+  const a = allocator.assign(key, req, alone.ips);
+  return a.ok ? a : undefined;
+}
+
 /** The allocator's answer without recording it: an allocation made only to be answered is undone synchronously. */
 function dryRunAllocate(allocator: AllocatorApi, key: string, req: ServiceRequest, identity: ClaimIdentity): AllocResult {
   const before = allocator.ipsOf(key);
@@ -306,7 +334,13 @@ async function takeIp(
   store: ClaimStore,
   ip: string,
   pool: string,
-  entry: { readonly holder: ClaimHolder; readonly identity: ClaimIdentity; readonly requested: readonly string[] },
+  entry: {
+    readonly holder: ClaimHolder;
+    readonly identity: ClaimIdentity;
+    readonly requested: readonly string[];
+    /** The other holders' live Services (their keys now), when the caller knows them: see liveSharingProblem. */
+    readonly live?: RequestLookup;
+  },
   req: ServiceRequest,
   readFirst: boolean,
 ): Promise<Take> {
@@ -339,6 +373,8 @@ async function takeIp(
     }
     const problem = sharingProblem(cur, req);
     if (problem) return { kind: 'lost', ip, claim: cur, why: problem };
+    const liveProblem = liveSharingProblem(cur, req, entry.live);
+    if (liveProblem) return { kind: 'lost', ip, claim: cur, why: liveProblem, live: true };
     const at = mine >= 0 ? mine : earlier;
     const own = at >= 0 ? cur.spec.holders[at]! : undefined;
     const stamp =

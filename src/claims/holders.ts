@@ -109,3 +109,64 @@ export function sharingProblem(
   }
   return undefined;
 }
+
+/** What the caller knows of a holder's live Service (its current keys and ports), or undefined when it does not. */
+export type LiveHolder = (key: string) => Pick<ServiceRequest, 'sharingKey' | 'backendKey' | 'ports'> | undefined;
+
+/**
+ * sharingProblem, also against what the other holders' live Services say now: a holder whose Service changed its
+ * allow-shared-ip (or its backend key, or took a newcomer's port) by an update admission never saw (every webhook down,
+ * failurePolicy Ignore) still stands in the claim under the old key until the controller rebinds it. A newcomer that
+ * joined on the old key would then share an IP with a Service that no longer allows it, and the controller would move
+ * the settled holder away (chaos seed 5: chaos-a/svc-7 dropped key "k2" unseen; gen-cf62v was given its IP on the
+ * claim's "k2"; svc-7 was moved). `live` undefined: the claim alone decides. Returns undefined when allowed.
+ */
+export function liveSharingProblem(
+  claim: IPAddressClaim,
+  req: Pick<ServiceRequest, 'namespace' | 'name' | 'sharingKey' | 'backendKey' | 'ports'>,
+  live?: LiveHolder,
+): string | undefined {
+  const problem = sharingProblem(claim, req);
+  if (problem || !live) return problem;
+  for (const h of claim.spec.holders) {
+    if (h.namespace === req.namespace && h.name === req.name) continue;
+    const now = live(holderKey(h));
+    if (!now) continue;
+    if (now.sharingKey !== req.sharingKey || now.backendKey !== req.backendKey) {
+      return `${claim.spec.ip} is held by ${holderKey(h)}, whose allow-shared-ip is now "${now.sharingKey}" (the claim still says "${claim.spec.sharingKey}"); it cannot be shared until that Service is reconciled`;
+    }
+    const used = new Set(now.ports.map((p) => `${p.protocol}/${p.port}`));
+    const clash = req.ports.find((p) => used.has(`${p.protocol}/${p.port}`));
+    if (clash) return `port ${clash.protocol}/${clash.port} is already in use on "${claim.spec.ip}" by ${holderKey(h)}`;
+  }
+  return undefined;
+}
+
+/**
+ * The other holders of `ips` (besides `key`) that are not a live Service's settled entry: a placeholder (`name@ip`:
+ * the Service of that name holds another IP of that family), an entry bound to no uid (an admission's, bound by the
+ * controller once it sees the Service, or an earlier Service's of the name, left for the repair loop), or one whose
+ * Service is not known. Such an entry may vanish without any Service moving, so a Service that already holds the IP
+ * must not be moved away because of it (chaos seed 5: a settled Service was moved off its IP for a stale entry of a
+ * deleted Service). Answers `namespace/name` of each, in holder order.
+ */
+export function unsettledHolders(
+  holdersOf: (ip: string) => ReadonlyArray<{ readonly key: string }>,
+  claimOf: (ip: string) => IPAddressClaim | undefined,
+  key: string,
+  ips: readonly string[],
+  live: (key: string) => unknown,
+): string[] {
+  const out: string[] = [];
+  for (const ip of ips) {
+    const claim = claimOf(ip);
+    for (const h of holdersOf(ip)) {
+      const at = h.key.indexOf('@'); // PLACEHOLDER_SEP of allocator-sync.ts (which imports this module)
+      const base = at < 0 ? h.key : h.key.slice(0, at);
+      if (base === key) continue;
+      const entry = claim?.spec.holders.find((x) => holderKey(x) === base);
+      if (at >= 0 || entry?.uid === undefined || live(base) === undefined) out.push(base);
+    }
+  }
+  return [...new Set(out)];
+}

@@ -11,7 +11,7 @@ import type { ServiceRequest } from '../allocator/types.ts';
 import { PLACEHOLDER_SEP, syncIp, type RequestLookup } from '../claims/allocator-sync.ts';
 import type { ClaimHolder } from '../api/claim.ts';
 import { claimFor, releaseHolder } from '../claims/claim-step.ts';
-import { isSelf } from '../claims/holders.ts';
+import { isSelf, unsettledHolders } from '../claims/holders.ts';
 import {
   assignedIPs,
   ingressIPs,
@@ -102,6 +102,7 @@ async function reconcileInner(d: ReconcileDeps, input: ReconcileInput): Promise<
 
   if (ips.length > 0) {
     const why = invalidity(d, key, req, ips);
+    if (why?.retry) return { state: 'retry', message: why.message, afterMs: 1000, freed };
     if (why !== undefined) {
       if (why.event) {
         d.recorder.record(
@@ -382,7 +383,7 @@ function invalidity(
   key: string,
   req: ServiceRequest,
   ips: readonly string[],
-): { event: boolean; message: string } | undefined {
+): { event: boolean; message: string; retry?: boolean } | undefined {
   if (req.requestedIPs.length > 0 && !sameSet(req.requestedIPs.map(canon), ips)) {
     return { event: false, message: `requested IPs ${req.requestedIPs.join(',')} differ from ${ips.join(',')}` };
   }
@@ -401,7 +402,13 @@ function invalidity(
     for (const h of d.allocator.holdersOf(ip)) if (h.key.startsWith(`${key}${PLACEHOLDER_SEP}`)) d.allocator.release(h.key);
   }
   const r = d.allocator.assign(key, req, ips);
-  if (!r.ok) return { event: true, message: r.message };
+  if (!r.ok) {
+    // Refused next to an entry that is no live Service's settled one (stale, or an admission not bound yet): wait for
+    // it to be released or bound instead of moving a Service off the IP it holds (chaos seed 5, minimal edit by h3).
+    const unsettled = unsettledHolders((ip) => d.allocator.holdersOf(ip), (ip) => d.claims.get(ip), key, ips, (k) => (d.lookup ? d.lookup(k) : true));
+    if (unsettled.length > 0) return { event: false, retry: true, message: `${r.message}; waiting for the entries of ${unsettled.join(', ')} to be bound or released` };
+    return { event: true, message: r.message };
+  }
   return undefined;
 }
 
