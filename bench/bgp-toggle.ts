@@ -9,7 +9,7 @@
 // BGPAdvertisement (withdraw), a new Config with it (install). Per change: BgpPlanner.plan (a new Config replans every
 // Service) and BgpSpeaker.sync (Adj-RIB-Out edits, UPDATE encoding and socket writes: the sessions flush inside it),
 // then planLayer2, which main.ts runs after them.
-import { SPEAKER_V8_FLAGS } from '../src/speaker/v8-flags.ts';
+import { BGP_V8_FLAGS, SPEAKER_V8_FLAGS } from '../src/speaker/v8-flags.ts';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
@@ -35,8 +35,8 @@ for (const [k, v] of Object.entries({ services: N, rounds: ROUNDS })) {
 }
 
 /** The speaker's runtime V8 flags in the image as in effect once its BGP half is loaded (src/speaker/v8-flags.ts:
- * SPEAKER_V8_FLAGS, whose --no-opt startOptimizing() lifts when BGP loads). */
-const ENTRY_FLAGS = SPEAKER_V8_FLAGS.replace(/\s*--no-opt\b/, '');
+ * SPEAKER_V8_FLAGS, then BGP_V8_FLAGS, which startOptimizing() sets when BGP loads; the later flag wins). */
+const ENTRY_FLAGS = `${SPEAKER_V8_FLAGS} ${BGP_V8_FLAGS}`;
 const NODE_OPTIONS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 const VARIANTS: Array<[string, string]> = [
   ['speaker (image/entry.ts flags)', ENTRY_FLAGS],

@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { BirdCli, parseRouteCount } from './bird-cli.ts';
 import { birdRouterConf, routerNodeNetns } from './lab-objects.ts';
+import { BGP_V8_FLAGS, SPEAKER_V8_FLAGS } from '../src/speaker/v8-flags.ts';
 
 const { values } = parseArgs({
   options: {
@@ -105,8 +106,12 @@ if (values.speaker) {
 }
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
-/** The speaker's V8 flags in the image (image/entry.ts + the DaemonSet's NODE_OPTIONS); BENCH_BGP_AGENT_FLAGS replaces them. */
-const SPEAKER_FLAGS = '--optimize-for-size --max-semi-space-size=1 --v8-pool-size=1';
+/**
+ * The speaker's V8 flags in the image once its BGP half is loaded (src/speaker/v8-flags.ts: SPEAKER_V8_FLAGS, then
+ * BGP_V8_FLAGS, which startOptimizing() sets; the later flag wins) and the DaemonSet's NODE_OPTIONS;
+ * BENCH_BGP_AGENT_FLAGS replaces them.
+ */
+const SPEAKER_FLAGS = `${SPEAKER_V8_FLAGS} ${BGP_V8_FLAGS} --max-semi-space-size=1 --v8-pool-size=1`;
 const sh = (cmd: string, args: string[]): string =>
   execFileSync(cmd, args, { encoding: 'utf8', stdio: 'pipe' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -533,7 +533,8 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   const loadBgp = (): void => {
     if (bgpLoading || stopping) return;
     log('speaker: a BGPPeer selects this node (or a ServiceBGPStatus of it exists): loading BGP');
-    if (startOptimizing()) log('speaker: TurboFan on for BGP (the image starts the speaker with --no-opt for layer 2)');
+    const lifted = startOptimizing();
+    if (lifted) log(`speaker: V8 ${lifted} for BGP (the image starts the speaker with --no-sparkplug --no-opt for layer 2)`);
     bgpLoading = import('./bgp-main.ts').then(
       ({ startBgpMain }) => {
         if (stopping) return undefined;

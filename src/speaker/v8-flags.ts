@@ -30,28 +30,42 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const SPEAKER_V8_FLAGS = '--optimize-for-size --interrupt-budget=1048576 --no-sparkplug --no-opt';
 
-let optimizingOff = false;
+/**
+ * The flags startOptimizing() sets when the BGP half loads (BERTH_SPEAKER_BGP_V8_FLAGS replaces them): `--sparkplug`,
+ * V8's baseline compiler, not TurboFan (`--opt`). Issue 9, 10,000 prefixes × 3 peers (bench/bgp-cpu.ts, CPU ms per
+ * install / withdraw over 3 rounds, load 16-17, paired): TurboFan 880/548/553 and 307/343/292; interpreter only
+ * 848/547/621 and 390/362/511; Sparkplug 715/445/468 and 301/312/296 — as fast as TurboFan on these bursts (TurboFan's
+ * compile time counts in them), while the speaker's RSS (bench:bgp --speaker, steady) is ~4 MiB of RssFile lower
+ * without TurboFan's compiler pages and its code and zones (90.0 → 84.4 MiB without either compiler; docs/bgp.md).
+ */
+export const BGP_V8_FLAGS = '--sparkplug';
+
+let liftable = false;
 
 /**
  * Sets `env.BERTH_SPEAKER_V8_FLAGS ?? SPEAKER_V8_FLAGS` with v8.setFlagsFromString (before any speaker code loads) and
- * remembers whether they turned TurboFan off. Returns the flags set.
+ * remembers whether they turned a compiler off (`--no-opt` or `--no-sparkplug`) that startOptimizing may lift. Returns
+ * the flags set.
  */
 export function applySpeakerV8Flags(env: NodeJS.ProcessEnv = process.env): string {
   const flags = env.BERTH_SPEAKER_V8_FLAGS ?? SPEAKER_V8_FLAGS;
   if (flags.trim() !== '') setFlagsFromString(flags);
-  optimizingOff = /(^|\s)--no-opt(\s|$)/.test(flags);
+  liftable = /(^|\s)--no-(opt|sparkplug)(\s|$)/.test(flags);
   return flags;
 }
 
 /**
- * Turns TurboFan on from now on (`--opt`) if applySpeakerV8Flags turned it off: called when the speaker loads its BGP
- * half, whose planner and sessions handle up to 10,000s of prefixes per change (issue 9's install time), where the
- * optimizing compiler is worth its memory. V8 reads the flag at each tiering decision, so functions become hot and
- * are optimized as usual after this call. Returns whether it changed anything.
+ * Called when the speaker loads its BGP half, whose planner and sessions handle up to 10,000s of prefixes per change
+ * (issue 9's install time): sets `env.BERTH_SPEAKER_BGP_V8_FLAGS ?? BGP_V8_FLAGS` (default `--sparkplug`: baseline
+ * code for hot functions, TurboFan stays off; `--opt` turns TurboFan on) if applySpeakerV8Flags turned a compiler off.
+ * V8 reads these flags at each tiering decision, so hot functions are compiled from then on. Returns the flags set, or
+ * undefined when it changed nothing (flags without --no-opt/--no-sparkplug, an empty list, or a second call).
  */
-export function startOptimizing(): boolean {
-  if (!optimizingOff) return false;
-  setFlagsFromString('--opt');
-  optimizingOff = false;
-  return true;
+export function startOptimizing(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (!liftable) return undefined;
+  liftable = false;
+  const flags = env.BERTH_SPEAKER_BGP_V8_FLAGS ?? BGP_V8_FLAGS;
+  if (flags.trim() === '') return undefined;
+  setFlagsFromString(flags);
+  return flags;
 }
