@@ -165,9 +165,14 @@ export function ipConflictClearedMessage(ip: string, node: string): string {
   return `IP "${ip}" is no longer claimed by a host that is not a berth speaker (seen from node "${node}"): announced there again`;
 }
 
-/** berth's IPConflict message: the IP, the foreign MAC and the interface it was seen on. */
-export function ipConflictMessage(ip: string, mac: string, ifname: string, node: string): string {
-  return `IP "${ip}" is claimed by MAC ${mac} on interface ${ifname} (seen from node "${node}"), a host that is not a berth speaker: not announced there`;
+/**
+ * berth's IPConflict message: the IP, the foreign MAC and the interface it was seen on, and what the speaker does
+ * (docs/layer2.md "IP conflicts"): a claim while probing → not announced there; a claim while `announced` → it stays
+ * announced and is defended (RFC 5227 §2.4 (b)).
+ */
+export function ipConflictMessage(ip: string, mac: string, ifname: string, node: string, announced = false): string {
+  const action = announced ? 'still announced there and defended' : 'not announced there';
+  return `IP "${ip}" is claimed by MAC ${mac} on interface ${ifname} (seen from node "${node}"), a host that is not a berth speaker: ${action}`;
 }
 
 function splitKey(key: string): { namespace: string; name: string } {
@@ -233,7 +238,7 @@ export class Speaker<D extends Decision = Decision> {
     this.#timers = o.timers ?? realTimers;
     this.#now = o.now ?? Date.now;
     this.#retryDelay = o.retry?.initialMs ?? 500;
-    o.announcer.on('conflict', (ip: string, mac: string, ifname: string) => this.#conflict(ip, mac, ifname));
+    o.announcer.on('conflict', (ip: string, mac: string, ifname: string, announced?: boolean) => this.#conflict(ip, mac, ifname, announced === true));
     o.announcer.on('conflictCleared', (ip: string) => this.#conflictCleared(ip));
     o.announcer.on('announced', (ip: string) => this.#announcedOnWire(ip));
     if (o.liveness) {
@@ -507,14 +512,14 @@ export class Speaker<D extends Decision = Decision> {
     this.#failed = failed;
   }
 
-  #conflict(ip: string, mac: string, ifname: string): void {
+  #conflict(ip: string, mac: string, ifname: string, announced: boolean): void {
     const prev = this.#conflicts.get(ip);
     this.#conflicts.set(ip, { mac, ifname });
     this.#o.metrics?.conflict(ip, true);
     if (prev && prev.mac === mac && prev.ifname === ifname) return;
     this.#o.warn?.({ decision: 'conflict', ip, mac, interface: ifname }, `speaker: ${ip} is claimed by foreign MAC ${mac} on ${ifname}`);
     for (const service of this.#servicesOfIp.get(ip) ?? []) {
-      this.#event(service, 'Warning', 'IPConflict', ipConflictMessage(ip, mac, ifname, this.#o.node));
+      this.#event(service, 'Warning', 'IPConflict', ipConflictMessage(ip, mac, ifname, this.#o.node, announced));
     }
   }
 

@@ -316,7 +316,7 @@ describe('Layer2Announcer', () => {
     const arp = open('eth0', 0x0806)!;
     arp.take();
     arp.onFrame(arpReplyFrom(FOREIGN, VIP4));
-    assert.deepEqual(events, [`conflict ${VIP4} ${FOREIGN} eth0`]);
+    assert.deepEqual(events, [`conflict ${VIP4} ${FOREIGN} eth0 false`]);
     await clock.advance(500);
     assert.deepEqual(arp.take(), [], 'no more probes, no announcement');
     arp.onFrame(arpRequest(VIP4));
@@ -335,7 +335,7 @@ describe('Layer2Announcer', () => {
     assert.equal(events.length, 1);
     await clock.advance(1000); // t=6100: the re-probe at 6000 sees 3.9 s → cleared, announced without a new probe
     assert.deepEqual(events, [
-      `conflict ${VIP4} ${FOREIGN} eth0`,
+      `conflict ${VIP4} ${FOREIGN} eth0 false`,
       `conflictCleared ${VIP4}`,
       `announced ${VIP4}`,
     ]);
@@ -363,7 +363,7 @@ describe('Layer2Announcer', () => {
     await clock.advance(6000);
     v6.take();
     v6.onFrame(foreignNa(VIP6));
-    assert.deepEqual(events, [`announced ${VIP6}`, `conflict ${VIP6} ${FOREIGN} eth0`]);
+    assert.deepEqual(events, [`announced ${VIP6}`, `conflict ${VIP6} ${FOREIGN} eth0 true`]);
     assert.deepEqual(v6.take(), [`na ${VIP6} O to ff02::1`], 'one defending NA');
     v6.onFrame(foreignNa(VIP6));
     assert.deepEqual(v6.take(), [], 'not again within 10 s');
@@ -386,7 +386,7 @@ describe('Layer2Announcer', () => {
     arp.take();
     arp.onFrame(arpProbe(macToBuffer(FOREIGN), VIP4));
     v6.onFrame(dadProbe(macToBuffer(FOREIGN), VIP6));
-    assert.deepEqual(events, [`conflict ${VIP4} ${FOREIGN} eth0`, `conflict ${VIP6} ${FOREIGN} eth0`]);
+    assert.deepEqual(events, [`conflict ${VIP4} ${FOREIGN} eth0 true`, `conflict ${VIP6} ${FOREIGN} eth0 true`]);
     assert.ok(arp.take().some((l) => l.startsWith(`arp-reply ${VIP4}`)), 'the probe is answered');
     assert.ok(v6.take().includes(`na ${VIP6} O to ff02::1`), 'the DAD probe is answered');
     assert.deepEqual(a.state().get(VIP4)?.[0]?.phase, 'active', 'still announced');

@@ -77,8 +77,12 @@ export interface Announcement {
 
 /** The events, as listener signatures (`announcer.on('conflict', (ip, mac, ifname) => …)`). */
 export interface AnnouncerEvents {
-  /** A host whose MAC is neither ours nor a berth speaker's claims `ip` on `ifname` (first seen, or a new MAC). */
-  conflict(ip: string, mac: string, ifname: string): void;
+  /**
+   * A host whose MAC is neither ours nor a berth speaker's claims `ip` on `ifname` (first seen, or a new MAC).
+   * `announced`: the claim came while `ip` was answered on that link (it stays announced and is defended, RFC 5227
+   * §2.4 (b)); false when it came while probing (`ip` is not announced there until the conflict clears).
+   */
+  conflict(ip: string, mac: string, ifname: string, announced: boolean): void;
   /** No link of `ip` has an unresolved foreign claim any more (silent for `conflict.clearAfterMs`). */
   conflictCleared(ip: string): void;
   /** The first gratuitous ARP/NA for `ip` was sent (after probing, if any). */
@@ -690,7 +694,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         { ip, mac, ifname: port.ifname, phase: s.phase },
         'layer2: IP claimed by a host that is not a berth speaker',
       );
-      this.emit('conflict', ip, mac, port.ifname);
+      this.emit('conflict', ip, mac, port.ifname, s.phase === 'active');
     }
     if (s.phase === 'active' && now - s.lastDefend >= DEFEND_INTERVAL_MS) {
       s.lastDefend = now;
