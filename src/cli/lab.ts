@@ -148,11 +148,19 @@ async function forgetPreviousWebhook(client: KubeClient, keepConfigurations: boo
   }
 }
 
+/** The processes this stack runs and their log files, for the lab's Deployment metallb-controller (`kubectl logs`). */
+function labProcessLogs(opts: LabStackOptions): { namespace: string; containers: Record<string, string> } {
+  const containers: Record<string, string> = {};
+  if (opts.controller !== false) containers['controller'] = join(opts.dir, 'controller.log');
+  if (opts.webhook !== false) containers['webhook'] = join(opts.dir, 'webhook.log');
+  return { namespace: LAB_NAMESPACE, containers };
+}
+
 export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   const log = opts.log ?? (() => undefined);
   opts.signal?.throwIfAborted();
   mkdirSync(opts.dir, { recursive: true });
-  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}) });
+  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}), processLogs: labProcessLogs(opts) });
   const logs = { controller: join(opts.dir, 'controller.log'), webhook: join(opts.dir, 'webhook.log') };
   let controller: ControllerProcess | undefined;
   let webhook: NodeProcess | undefined;

@@ -4,6 +4,7 @@ import type { Registry } from './registry.ts';
 import type { ResourceType } from './types.ts';
 import { hasScale } from './workloads/scale.ts';
 import { EVICTION_DISCOVERY } from './workloads/eviction.ts';
+import { LOG_DISCOVERY } from './workloads/pod-logs.ts';
 
 export const VERSION_INFO = {
   major: '1',
@@ -52,7 +53,7 @@ function resourceEntries(r: ResourceType): Array<Record<string, unknown>> {
   const out = [main];
   if (r.statusSubresource) out.push({ name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
   if (hasScale(r.storeKey)) out.push({ name: `${r.plural}/scale`, singularName: '', namespaced: r.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
-  if (r.storeKey === 'core/pods') out.push({ ...EVICTION_DISCOVERY, verbs: [...EVICTION_DISCOVERY.verbs] });
+  if (r.storeKey === 'core/pods') out.push({ ...EVICTION_DISCOVERY, verbs: [...EVICTION_DISCOVERY.verbs] }, { ...LOG_DISCOVERY, verbs: [...LOG_DISCOVERY.verbs] });
   return out;
 }
 

@@ -17,6 +17,7 @@ import type { WatchHub } from './watch.ts';
 import type { ResourceType } from './types.ts';
 import { hasScale, serveScale } from './workloads/scale.ts';
 import { hasEviction, serveEviction } from './workloads/eviction.ts';
+import { hasLog, type PodLogs } from './workloads/pod-logs.ts';
 
 export interface HttpApiDeps {
   registry: Registry;
@@ -27,6 +28,8 @@ export interface HttpApiDeps {
   log: (line: string) => void;
   /** Resolves once every write so far is durable (Store.durable); answers wait for it. */
   durable?: () => Promise<void> | undefined;
+  /** pods/NAME/log (src/lab/workloads/pod-logs.ts); without it the subresource is 404. */
+  podLogs?: PodLogs;
 }
 
 type Route =
@@ -204,7 +207,7 @@ export class HttpApi {
     const type = reg.resolve(group, version, plural!);
     if (!type) return Errors.pathNotFound();
     if (!type.namespaced && namespace) return Errors.pathNotFound();
-    if (subresource && !(subresource === 'status' && type.statusSubresource) && !(subresource === 'finalize' && type.storeKey === 'core/namespaces') && !(subresource === 'scale' && hasScale(type.storeKey)) && !hasEviction(type.storeKey, subresource)) {
+    if (subresource && !(subresource === 'status' && type.statusSubresource) && !(subresource === 'finalize' && type.storeKey === 'core/namespaces') && !(subresource === 'scale' && hasScale(type.storeKey)) && !hasEviction(type.storeKey, subresource) && !(hasLog(type.storeKey, subresource) && this.d.podLogs)) {
       return Errors.pathNotFound();
     }
     return { kind: 'resource', type, version, namespace, name, subresource: subresource === 'finalize' ? '' : subresource, watch };
@@ -327,6 +330,11 @@ export class HttpApi {
       const scaleBody = method === 'PUT' || method === 'PATCH' ? await this.body(req) : req.resume() && undefined;
       if (isFailure(scaleBody)) return scaleBody;
       return serveScale(rest, target, method, req.headers['content-type'] ?? '', scaleBody, opts);
+    }
+    if (hasLog(type.storeKey, r.subresource) && this.d.podLogs) {
+      req.resume();
+      if (method !== 'GET') return Errors.methodNotAllowed(method);
+      return this.d.podLogs.serve(r.namespace, r.name, q, res);
     }
     if (hasEviction(type.storeKey, r.subresource)) {
       if (method !== 'POST') {

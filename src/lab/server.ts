@@ -19,6 +19,7 @@ import { WebhookAdmission } from './admission/webhook-admission.ts';
 import type { KubeObject } from './types.ts';
 import { WorkloadController } from './workloads/controller.ts';
 import { bootstrapNodes } from './workloads/nodes.ts';
+import { ensureProcessDeployment, PodLogs, type ProcessLogs } from './workloads/pod-logs.ts';
 
 export interface LabOptions {
   dir: string; // folder for certs, kubeconfig, persisted state (created if missing)
@@ -37,6 +38,12 @@ export interface LabOptions {
   podStartDelayMs?: number;
   /** IPv4 /24 blocks Pod IPs come from (src/lab/workloads/pod-ips.ts; `berth lab --network` passes NETWORK_POD_IPV4_BLOCKS). */
   podIpv4Blocks?: readonly string[];
+  /**
+   * The processes the lab runs for berth (controller, webhook) and their log files: the lab keeps Deployment
+   * metallb-controller in `namespace` for them and serves its Pods' `kubectl logs` from those files
+   * (src/lab/workloads/pod-logs.ts). Without it, no such Deployment; every Pod's log is empty.
+   */
+  processLogs?: ProcessLogs;
 }
 
 export interface Lab {
@@ -123,10 +130,12 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   await bootstrapNodes(rest, store, registry, opts.nodes);
   const workloads = new WorkloadController({ store, rest, registry, log, ...(opts.podStartDelayMs !== undefined ? { podStartDelayMs: opts.podStartDelayMs } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}) });
   workloads.start();
+  if (opts.processLogs) await ensureProcessDeployment(rest, store, registry, opts.processLogs);
+  const podLogs = new PodLogs(store, opts.processLogs);
   for (const ns of store.list('core/namespaces')) if (ns.metadata.deletionTimestamp) rest.finalizeNamespace(ns.metadata.name ?? '');
 
   const watches = new WatchHub(store);
-  const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log, durable: () => store.durable() });
+  const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log, durable: () => store.durable(), podLogs });
   const requestCounts = new Map<string, number>();
   const count = (req: { headers: { 'user-agent'?: string | undefined } }): void => {
     const ua = req.headers['user-agent'] ?? '';
@@ -173,6 +182,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     stop: () =>
       (stopped ??= (async () => {
         await workloads.stop();
+        podLogs.close();
         for (const t of timers) clearTimeout(t);
         timers.clear();
         watches.closeAll();
