@@ -81,6 +81,8 @@ test('a foreign host claiming an announced IP later: IPConflict naming its MAC, 
   dump.stderr.on('data', (b: Buffer) => (dumpErr += b.toString()));
   try {
     await until('tcpdump listening', async () => (/listening on/.test(dumpErr) ? true : undefined), 10_000, 50);
+    // fx is up and settled (its own addresses past DAD) before it is configured with the Service IPs.
+    await until(`${fx.ns}'s eth0 addresses past DAD`, async () => (/tentative/.test(await ip('-n', fx.ns, '-6', 'addr', 'show', 'dev', 'eth0')) ? undefined : true), 10_000, 100);
     // The foreign host is configured with both IPs later: its kernel answers for them from now on.
     await ip('-n', fx.ns, 'addr', 'add', `${V4}/32`, 'dev', 'eth0');
     await ip('-n', fx.ns, '-6', 'addr', 'add', `${V6}/128`, 'dev', 'eth0');
