@@ -564,9 +564,11 @@ export class BgpSession extends EventEmitter {
         this.#received(a.message);
         return;
       case 'refresh':
-        if (a.message.subtype === 0) {
-          // Everything again: as if nothing had been sent (withdraws still pending are kept).
-          if (!this.#peerEmpty) for (const k of this.#rib.keys()) this.#pending.set(k, null);
+        if (a.message.subtype === 0 && a.message.safi === Safi.Unicast && this.#familyUp(a.message.afi)) {
+          // The requested <AFI, SAFI> again, as if none of it had been sent (withdraws still pending are kept); a
+          // family not negotiated is ignored (RFC 2918 §4).
+          const v6 = a.message.afi === Afi.IPv6;
+          if (!this.#peerEmpty) for (const k of this.#rib.keys()) if (k.includes(':') === v6) this.#pending.set(k, null);
         }
         this.#flush();
         return;
