@@ -388,10 +388,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const outcome = (k: string): number => churn!.stats.outcomes.get(k) ?? 0;
     say(
       `numbers: seed ${o.seed}; kills ${[...kills].map(([k, n]) => `${k} ${n}`).join(', ')} (lab kills = API-server outages); ` +
-        `Services churned: ${outcome('create ok') + outcome('create(kubectl) ok')} created, ${outcome('delete ok') + outcome('delete(kubectl) ok')} deleted, ` +
-        `${churn.stats.ops} operations; ${cluster.exits.length} process exits; ` +
+        `Services churned: ${outcome('create ok') + outcome('create(kubectl) ok')} created, ` +
+        `${[...churn.stats.outcomes].filter(([k]) => /^update\S* ok$/.test(k)).reduce((n, [, v]) => n + v, 0)} updated, ` +
+        `${outcome('delete ok') + outcome('delete(kubectl) ok')} deleted, ` +
+        `${churn.stats.ops} operations; ${claims.length} claims at the end; ${cluster.exits.length} process exits; ` +
         `time to settle ${settledAfterMs === undefined ? 'not settled' : `${(settledAfterMs / 1000).toFixed(1)} s after churn stopped`} ` +
-        `(cluster ready again ${((readyAt - stoppedAt) / 1000).toFixed(1)} s after)`,
+        `(cluster ready again ${((readyAt - stoppedAt) / 1000).toFixed(1)} s after; ${recorder.events.filter((e) => e.at > stoppedAt).length} Service/claim writes after churn)`,
     );
   } finally {
     recorder?.stop();
