@@ -9,6 +9,8 @@
 //     do on a host configured with it); the client's tcpdump sees the owner's defending gratuitous ARP after it.
 //   - IPv6: fx adds the IP to its eth0 and its kernel runs Duplicate Address Detection (RFC 4862 §5.4, an NS from ::);
 //     the owner answers it, so fx's kernel marks the address `dadfailed`.
+//   - IPv6: fx adds a second IP with DAD off and ndisc_notify on, so its kernel sends an unsolicited Neighbor
+//     Advertisement with Override (RFC 4861 §7.2.6); the client's tcpdump sees the owner's defending NA after it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ const { skip, l2 } = await l2LabForFile('the layer-2 late IP conflict end-to-end
 
 const V4 = '198.51.100.205';
 const V6 = '2001:db8:51::205';
+const V6NA = '2001:db8:51::206';
 const FOREIGN = { name: 'fx', ipv4: '198.51.100.9', ipv6: '2001:db8:51::9', mac: '02:00:00:51:00:09' };
 const GAUGE = (a: string): string => `berth_l2_ip_conflicts{ip="${a}"}`;
 /** What the client's tcpdump printed so far (ARP and ICMPv6). */
@@ -57,19 +60,26 @@ test('a foreign host claiming an announced IP later: IPConflict naming its MAC, 
   const owner6 = lab.order(V6)[0]!;
   const mac4 = lab.macs.get(owner4)!;
   const mac6 = lab.macs.get(owner6)!;
+  const ownerNa = lab.order(V6NA)[0]!;
+  const macNa = lab.macs.get(ownerNa)!;
   const nodes = [...lab.macs.keys()];
   await lab.createService('late4', [V4]);
   await lab.setEndpoints('late4', nodes.map((node) => ({ node, ready: true })));
   await lab.createService('late6', [V6]);
   await lab.setEndpoints('late6', nodes.map((node) => ({ node, ready: true })), 'IPv6');
   await lab.waitForIngress('late4', V4);
+  await lab.createService('latena', [V6NA]);
+  await lab.setEndpoints('latena', nodes.map((node) => ({ node, ready: true })), 'IPv6');
   await lab.waitForIngress('late6', V6);
+  await lab.waitForIngress('latena', V6NA);
   await until(`ARP for ${V4} answered by ${owner4} alone`, async () => ((await lab.arping(V4)).join() === mac4 ? true : undefined), 30_000, 300);
   await until(`NDP for ${V6} answered by ${owner6} alone`, async () => ((await lab.ndisc(V6)).join() === mac6 ? true : undefined), 30_000, 300);
+  await until(`NDP for ${V6NA} answered by ${ownerNa} alone`, async () => ((await lab.ndisc(V6NA)).join() === macNa ? true : undefined), 30_000, 300);
   for (const n of nodes) {
     const t = await scrape(lab, n);
     assert.equal(metricValue(t, GAUGE(V4)), undefined, `${n}: a conflict on ${V4} before any foreign host`);
     assert.equal(metricValue(t, GAUGE(V6)), undefined, `${n}: a conflict on ${V6} before any foreign host`);
+    assert.equal(metricValue(t, GAUGE(V6NA)), undefined, `${n}: a conflict on ${V6NA} before any foreign host`);
   }
   // No IPConflict so far: the speaker probed before announcing and nobody answered.
   assert.equal((await lab.events('late4')).filter((e) => e['reason'] === 'IPConflict').length, 0);
@@ -109,6 +119,17 @@ test('a foreign host claiming an announced IP later: IPConflict naming its MAC, 
     }, 15_000, 300);
     assert.match(fxAddr, /tentative/);
     assert.deepEqual(await lab.ndisc(V6), [mac6], `NDP answers for ${V6}: the owner only (fx's copy failed DAD)`);
+
+    // A host that skips DAD and announces itself: an unsolicited NA with Override for the second IP.
+    const sysctl = await inNamespace(fx.ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.eth0.accept_dad=0', 'net.ipv6.conf.eth0.ndisc_notify=1'], 10_000);
+    assert.equal(sysctl.code, 0, `sysctl in ${fx.ns}: ${sysctl.stderr}`);
+    await ip('-n', fx.ns, '-6', 'addr', 'add', `${V6NA}/128`, 'dev', 'eth0');
+    const evNa = await eventOf(lab, 'latena', 'Warning', 'IPConflict');
+    const msgNa = String(evNa['message']);
+    assert.ok(msgNa.includes(FOREIGN.mac) && msgNa.includes(V6NA) && msgNa.includes(`"${ownerNa}"`), `IPConflict message names the foreign MAC, the IP and the node: ${msgNa}`);
+    assert.doesNotMatch(msgNa, /not announced/, `the IP stays announced (docs/layer2.md): ${msgNa}`);
+    await until(`${GAUGE(V6NA)} 1 on ${ownerNa}`, async () => (metricValue(await scrape(lab, ownerNa), GAUGE(V6NA)) === 1 ? true : undefined), 15_000, 500);
+    assert.deepEqual(await lab.ndisc(V6NA), [FOREIGN.mac, macNa].sort(), `NDP answers for ${V6NA} while fx holds it`);
   } finally {
     dump.kill('SIGTERM');
   }
@@ -121,16 +142,29 @@ test('a foreign host claiming an announced IP later: IPConflict naming its MAC, 
   const first = garps.indexOf(FOREIGN.mac);
   assert.ok(first >= 0, `tcpdump saw no gratuitous ARP from fx:\n${dumpText.slice(0, 3000)}`);
   assert.ok(garps.slice(first + 1).includes(mac4), `no defending gratuitous ARP from ${owner4} after fx's (sequence ${garps.join(', ')})`);
+  // The same for NDP: fx's unsolicited NA for V6NA to ff02::1, then the owner's.
+  const nas = dumpText
+    .split('\n')
+    .map((l) => /^\S+ ([0-9a-f:]{17}) > 33:33:00:00:00:01, .*: \S+ > ff02::1: ICMP6, neighbor advertisement, tgt is ([^\s,]+)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null && m[2] === V6NA)
+    .map((m) => m[1]!);
+  const firstNa = nas.indexOf(FOREIGN.mac);
+  assert.ok(firstNa >= 0, `tcpdump saw no unsolicited NA from fx for ${V6NA}:\n${dumpText.split('\n').filter((l) => l.includes('ICMP6')).join('\n')}`);
+  assert.ok(nas.slice(firstNa + 1).includes(macNa), `no defending NA from ${ownerNa} after fx's (sequence ${nas.join(', ')})`);
 
   // The foreign host goes away: both conflicts clear after 15 s of silence, the IPs are answered by the owners alone.
   await ip('-n', fx.ns, 'addr', 'del', `${V4}/32`, 'dev', 'eth0');
   await ip('-n', fx.ns, '-6', 'addr', 'del', `${V6}/128`, 'dev', 'eth0');
+  await ip('-n', fx.ns, '-6', 'addr', 'del', `${V6NA}/128`, 'dev', 'eth0');
   await eventOf(lab, 'late4', 'Normal', 'IPConflictCleared', 45_000);
   await eventOf(lab, 'late6', 'Normal', 'IPConflictCleared', 45_000);
+  await eventOf(lab, 'latena', 'Normal', 'IPConflictCleared', 45_000);
   const after4 = await scrape(lab, owner4);
   const after6 = await scrape(lab, owner6);
   assert.equal(metricValue(after4, GAUGE(V4)), undefined, `${GAUGE(V4)} after the conflict cleared`);
   assert.equal(metricValue(after6, GAUGE(V6)), undefined, `${GAUGE(V6)} after the conflict cleared`);
   assert.deepEqual(await lab.arping(V4), [mac4]);
   assert.deepEqual(await lab.ndisc(V6), [mac6]);
+  assert.equal(metricValue(await scrape(lab, ownerNa), GAUGE(V6NA)), undefined, `${GAUGE(V6NA)} after the conflict cleared`);
+  assert.deepEqual(await lab.ndisc(V6NA), [macNa]);
 });
