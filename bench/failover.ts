@@ -18,9 +18,11 @@
 //   3. ARP reply latency at a sustained request rate (bench/failover-arp-load.ts in the client namespace). Target
 //      p99 ≤ 1 ms at 20,000 requests/s.
 //   4. API requests/s from all speakers (lab requestCounts by User-Agent berth-speaker) idle with 10 Services, then
-//      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint). Target: independent of the
-//      number of Services. Speaker RSS at both points, per speaker: VmRSS, RssAnon (the process's own pages: V8's
-//      heaps, malloc), RssFile (mapped files: the node binary, the addon) and VmHWM (peak), in MiB and MB (10⁶ B).
+//      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint), measured once the speakers are
+//      quiet again (their status writes done: 5 s windows, see settle below). Target: independent of the number of
+//      Services. Speaker RSS at both points, per speaker: VmRSS, RssAnon (the process's own pages: V8's
+//      heaps, malloc), RssFile (mapped files: the node binary, the addon) and VmHWM (peak), in MiB and MB (10⁶ B);
+//      with --services also once steady (bench/speaker-rss.ts steadyRssMiB: until it stops falling).
 //      Target ≤ 64 MB (61.0 MiB).
 // Latency figures depend on the machine's load: the load average is printed with them.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,7 +36,7 @@ import { SPEAKER_NAMESPACE } from '../src/lab/network/network.ts';
 import { daemonSetNodeOptions, parseSpeakerMode, type SpeakerMode } from '../src/lab/network/speaker-run.ts';
 import { SPEAKER_V8_FLAGS } from '../src/speaker/v8-flags.ts';
 import { bundle, REPO } from '../image/bundle.ts';
-import { procMemory, type ProcMemory } from './speaker-rss.ts';
+import { procMemory, steadyRssMiB, type ProcMemory } from './speaker-rss.ts';
 import { l2SkipReason, startL2Lab, until, type L2Lab } from '../test/e2e/speaker-l2-harness.ts';
 
 const { values: v } = parseArgs({
@@ -333,16 +335,38 @@ async function main(): Promise<number> {
       );
       await l.waitForIngress(`idle-${extra - 1}`, `2001:db8:52::${(0x1000 + extra - 1).toString(16)}`, 300_000);
       await sleep(SETTLE_S * 1000); // announcements and status writes settle
+      // Then until the speakers are quiet (their ServiceL2Status writes for ~1,000 Services take minutes on a loaded
+      // machine): a 5 s window at most max(1, 2 × the 10-Service rate) requests/s, or 300 s. RSS is read after the idle
+      // window below, so it is the idle figure, not the one of the busy start.
+      const quiet = Math.max(1, 2 * rps10);
+      const tSettle = Date.now();
+      const windows: number[] = [];
+      while (Date.now() - tSettle < 300_000) {
+        const r = await speakerRequestsPerSecond(l, 5);
+        windows.push(r);
+        if (r <= quiet) break;
+      }
+      say(`  settled ${f1((Date.now() - tSettle) / 1000 + SETTLE_S)} s after the last Service's ingress (speaker requests/s per 5 s window after --settle-seconds ${SETTLE_S}: ${windows.map(f1).join(', ')}; quiet: ≤ ${f1(quiet)})`);
       say(`speaker API requests idle with ${SERVICES} Services (${IDLE_S} s):`);
       const rpsN = await speakerRequestsPerSecond(l, IDLE_S);
       const rssN = [...l.net.speakers].map(([node, p]): [string, ProcMemory] => [node, procMemory(p.pid)]);
+      // And once steady, as bench:speaker-rss reads it: sampled every 2 s until it stops falling (V8's memory reducer
+      // hands back what the burst of 1,000 Services used after some idle seconds).
+      const rssSteady = await Promise.all(
+        [...l.net.speakers].map(async ([node, p]): Promise<[string, ProcMemory]> => {
+          await steadyRssMiB(p.pid);
+          return [node, procMemory(p.pid)];
+        }),
+      );
       say(`  speaker API requests/s (all 3 speakers, idle): ${rps10.toFixed(2)} with 10 Services, ${rpsN.toFixed(2)} with ${SERVICES}   target: independent of the number of Services`);
       say(`  API requests by User-Agent since the lab started: ${[...l.lab().requestCounts()].map(([ua, n]) => `${ua || '(none)'}=${n}`).join(', ')}`);
-      say(`  speaker RSS (--speaker ${SPEAKER_MODE}), VmRSS ${rss10.map(([, m]) => f1((m.rss * 1048576) / 1e6)).join(' / ')} MB with 10 Services, ${rssN.map(([, m]) => f1((m.rss * 1048576) / 1e6)).join(' / ')} MB with ${SERVICES}   target ≤ 64 MB (61.0 MiB)`);
+      say(`  speaker RSS (--speaker ${SPEAKER_MODE}), VmRSS ${rss10.map(([, m]) => f1((m.rss * 1048576) / 1e6)).join(' / ')} MB with 10 Services, ${rssN.map(([, m]) => f1((m.rss * 1048576) / 1e6)).join(' / ')} MB with ${SERVICES}, ${rssSteady.map(([, m]) => f1((m.rss * 1048576) / 1e6)).join(' / ')} MB steady   target ≤ 64 MB (61.0 MiB)`);
       say(`  with 10 Services:`);
       for (const line of rssLines(rss10)) say(line);
-      say(`  with ${SERVICES} Services:`);
+      say(`  with ${SERVICES} Services, after the idle window:`);
       for (const line of rssLines(rssN)) say(line);
+      say(`  with ${SERVICES} Services, steady (every 2 s until two samples 6 apart differ by < 1 MiB, as bench:speaker-rss; load average ${load()}):`);
+      for (const line of rssLines(rssSteady)) say(line);
     }
     return 0;
   } finally {
