@@ -51,6 +51,7 @@ class LaggingCache<T extends { metadata?: { name?: string; namespace?: string } 
 function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?: number; laggingServices?: boolean; resyncMs?: number } = {}) {
   const services = opts.laggingServices ? new LaggingCache<ServiceLike>() : new MapCache<ServiceLike>();
   const decisions: string[] = [];
+  const passes: string[] = [];
   const pools = new MapCache<KubeObject>();
   const communities = new MapCache<KubeObject>();
   const namespaces = new MapCache<KubeObject>();
@@ -91,6 +92,7 @@ function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?
     resyncIntervalMs: opts.resyncMs ?? 0,
     claimGraceMs: opts.claimGraceMs ?? 60_000,
     decision: (key, r, _ms, did) => decisions.push(`${key} ${r.state} writes=${did.writes} events=${did.events}`),
+    initialPass: (phase, n) => passes.push(`${phase} ${n}, decided: ${[...new Set(decisions.map((d) => d.split(' ')[0]))].sort().join(' ')}`),
     metrics: {
       poolStats: (s) => (metrics.stats = [...s]),
       update: (ok) => (metrics.updates++, ok || metrics.errors++),
@@ -108,7 +110,7 @@ function harness(opts: { pools?: KubeObject[]; now?: () => number; claimGraceMs?
     await ctl.idle();
   };
   const ingress = (key: string) => (services.getByKey(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
-  return { services, pools, namespaces, store, api, rec, statusWrites, metrics, ctl, settle, ingress, timers, decisions, setNow: (t: number) => (now = t), now: () => now };
+  return { services, pools, namespaces, store, api, rec, statusWrites, metrics, ctl, settle, ingress, timers, decisions, passes, setNow: (t: number) => (now = t), now: () => now };
 }
 
 describe('Controller', () => {
@@ -156,6 +158,27 @@ describe('Controller', () => {
     h.services.put(lbService('default', 'c'));
     await h.settle();
     assert.deepEqual(h.ingress('default/c'), ['192.168.1.222']);
+    h.ctl.stop();
+  });
+
+  it('initialPass: start when leadership begins the pass over every Service, done once it has drained (TurboFan window)', async () => {
+    const h = harness();
+    h.services.put(lbService('default', 'a'));
+    h.services.put(lbService('default', 'b'));
+    h.ctl.start();
+    await h.settle();
+    assert.deepEqual(h.passes, [], 'a standby starts no pass');
+    h.ctl.setLeader(true);
+    await h.settle();
+    // Both Services are decided between start and done.
+    assert.deepEqual(h.passes, ['start 2, decided: ', 'done 2, decided: default/a default/b']);
+    // A pass cut short by lost leadership never reports done; the next leadership starts a new one.
+    h.passes.length = 0;
+    h.decisions.length = 0;
+    h.ctl.setLeader(false);
+    h.ctl.setLeader(true);
+    await h.settle();
+    assert.deepEqual(h.passes, ['start 2, decided: ', 'done 2, decided: default/a default/b']);
     h.ctl.stop();
   });
 

@@ -85,6 +85,12 @@ export interface ControllerOptions {
    * is a no-op (main.ts logs those at debug level only: a restart at 10,000 Services is 10,000 of them).
    */
   readonly decision?: (key: string, r: SyncResult, durationMs: number, did: { readonly writes: number; readonly events: number }) => void;
+  /**
+   * Called when leadership starts the pass over every Service (`'start'`) and when that pass has drained the work
+   * queue (`'done'`; not called if leadership is lost first). main.ts runs TurboFan only between the two (a restart's
+   * CPU-bound pass over 10,000 Services) and the settled controller interpreted (docs/controller.md "V8 flags").
+   */
+  readonly initialPass?: (phase: 'start' | 'done', services: number) => void;
 }
 
 /** Whether `ingressIPs(svc)` is not empty, without building the list. */
@@ -254,9 +260,11 @@ export class Controller {
       this.#o.log?.('controller: leading; reprocessing all services');
       const started = this.#now();
       const n = this.#o.services.list().length;
+      this.#o.initialPass?.('start', n);
       this.#reprocessAll();
       void this.#queue.idle().then(() => {
         if (!this.#leader) return;
+        this.#o.initialPass?.('done', n);
         const mem = process.memoryUsage();
         this.#o.log?.(
           `controller: initial reconcile of ${n} services done in ${this.#now() - started} ms ` +

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapStatistics } from 'node:v8';
 import { Registry } from 'prom-client';
 import { Allocator } from '../allocator/allocator.ts';
 import type { KubeObject as ApiObject } from '../api/object.ts';
@@ -38,6 +38,7 @@ import type { WriteResult } from './deps.ts';
 import type { SyncResult } from './deps.ts';
 import { heapLimitWarning, parseControllerFlags, USAGE } from './flags.ts';
 import { projectService } from './project.ts';
+import { ControllerTiering } from './v8-flags.ts';
 
 function toWrite(r: KubeResult<unknown>): WriteResult {
   if (r.ok) {
@@ -95,20 +96,11 @@ function decisionMessage(key: string, r: SyncResult, ips: readonly string[], poo
   return `reconcile ${key}: ${r.state}${held}${why}${r.state === 'error' ? '; will retry' : ''}`;
 }
 
-/**
- * V8 flags the controller sets on itself at start: `--optimize-for-size` (smaller heap growth steps, so garbage is
- * collected before the old space grows). With 10,000 Services held: steady RSS ~109 → ~88 MiB, peak ~109-118 →
- * ~100 MiB, for ~15 % more CPU at a restart (bench:controller --scale; issue 12). Node refuses the flag in NODE_OPTIONS,
- * so a Deployment could not pass it; the flags it accepts are there (gitops/base/controller/deployment.yaml:
- * `--max-semi-space-size=1 --v8-pool-size=1`, one V8 helper thread instead of 4: RSS at a restart with 10,000 Services
- * held peaks at 92-94 instead of 98-101 MiB). `--no-sparkplug` (the speaker's) changed neither RSS nor restart CPU
- * here. BERTH_CONTROLLER_V8_FLAGS replaces the list (empty: none).
- */
-const CONTROLLER_V8_FLAGS = '--optimize-for-size';
-
 export async function runController(argv: readonly string[]): Promise<number> {
-  const v8Flags = process.env.BERTH_CONTROLLER_V8_FLAGS ?? CONTROLLER_V8_FLAGS;
-  if (v8Flags.trim() !== '') setFlagsFromString(v8Flags);
+  // V8 flags (v8-flags.ts): --optimize-for-size now; TurboFan only until the state is loaded and each pass over all
+  // Services is done. Flags for the young generation, V8's threads and the old-space cap: NODE_OPTIONS (Deployment).
+  const tiering = new ControllerTiering();
+  tiering.start();
   const parsed = parseControllerFlags(argv, process.env, hostname(), process.pid);
   if (!parsed.ok) {
     console.error(`controller: ${parsed.message}\n${USAGE}`);
@@ -228,6 +220,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
   });
   const allocator = new Allocator();
   const controller = new Controller({
+    initialPass: (phase) => void (phase === 'start' ? tiering.bulk() : tiering.settle()),
     services: services as unknown as Cache<ServiceLike>,
     pools: pools as unknown as Cache<ApiObject>,
     communities: communities as unknown as Cache<ApiObject>,
@@ -312,6 +305,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const heapWarning = heapLimitWarning(services.size, getHeapStatistics().heap_size_limit);
   if (heapWarning) logger.warn(heapWarning);
   log(`controller: caches synced and state loaded in ${Date.now() - listStarted} ms (${services.size} services, ${claimCache.list().length} claims)`);
+  tiering.settle();
 
   const elector = new LeaderElector({
     api: leaseApi(client, ns, f.leaseName),
@@ -328,6 +322,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
     onStoppedLeading: () => {
       log(`controller: ${f.replicaId} stopped leading`);
       controller.setLeader(false);
+      tiering.settle();
     },
     onNewLeader: (id) => log(`controller: leader is ${id || '(none)'}`),
     log,

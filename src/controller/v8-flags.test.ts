@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { CONTROLLER_SETTLED_V8_FLAGS, CONTROLLER_V8_FLAGS } from './v8-flags.ts';
+
+const MODULE = fileURLToPath(new URL('./v8-flags.ts', import.meta.url));
+
+type Step = 'start' | 'settle' | 'bulk';
+interface Scenario {
+  readonly steps: readonly Step[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs each scenario in one fresh node (TurboFan reset on with `--opt` before each): its start/settle/bulk calls on a
+ * new ControllerTiering, then a new function made hot (its own source text: V8 shares the code of equal sources); answers what each call returned and whether V8 optimized the
+ * hot function (%GetOptimizationStatus bit 16: optimized). One child for all: a tsx start costs seconds here.
+ */
+function tiered(scenarios: readonly Scenario[]): Array<{ calls: string[]; optimized: boolean }> {
+  const script = `
+    const { setFlagsFromString } = await import('node:v8');
+    const { ControllerTiering } = await import(${JSON.stringify(MODULE)});
+    const out = [];
+    for (const [k, { steps, env }] of ${JSON.stringify(scenarios)}.entries()) {
+      setFlagsFromString('--opt');
+      const t = new ControllerTiering(env ?? {});
+      const calls = steps.map((s) => t[s]());
+      const hot = new Function('n', 'let s = ' + k + '; for (let i = 0; i < n; i++) s += i * 2; return s;');
+      for (let i = 0; i < 3000; i++) hot(1000);
+      out.push({ calls, optimized: (eval('%GetOptimizationStatus(hot)') & 16) !== 0 });
+    }
+    process.stdout.write(JSON.stringify(out));`;
+  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
+  return JSON.parse(out) as Array<{ calls: string[]; optimized: boolean }>;
+}
+
+describe('controller V8 tiering', () => {
+  it('ships --optimize-for-size at start and --no-opt once settled', () => {
+    assert.equal(CONTROLLER_V8_FLAGS, '--optimize-for-size');
+    assert.equal(CONTROLLER_SETTLED_V8_FLAGS, '--no-opt');
+  });
+
+  it('TurboFan optimizes hot code before settle() and after bulk(), not once settled; env replaces the lists', () => {
+    const [started, settled, bulk, again, bulkFirst, none, own] = tiered([
+      { steps: ['start'] },
+      { steps: ['start', 'settle'] },
+      { steps: ['start', 'settle', 'bulk'] },
+      { steps: ['start', 'settle', 'bulk', 'bulk', 'settle', 'settle'] },
+      { steps: ['start', 'bulk'] },
+      { steps: ['start', 'settle', 'bulk'], env: { BERTH_CONTROLLER_V8_FLAGS: '', BERTH_CONTROLLER_SETTLED_V8_FLAGS: '' } },
+      { steps: ['start', 'settle'], env: { BERTH_CONTROLLER_V8_FLAGS: '--no-opt', BERTH_CONTROLLER_SETTLED_V8_FLAGS: '--max-lazy' } },
+    ]);
+    assert.deepEqual(started, { calls: ['--optimize-for-size'], optimized: true });
+    assert.deepEqual(settled, { calls: ['--optimize-for-size', '--no-opt'], optimized: false });
+    assert.deepEqual(bulk, { calls: ['--optimize-for-size', '--no-opt', '--opt'], optimized: true });
+    // settle() and bulk() act once per change of state.
+    assert.deepEqual(again, { calls: ['--optimize-for-size', '--no-opt', '--opt', '', '--no-opt', ''], optimized: false });
+    // bulk() before any settle() changes nothing (TurboFan is on).
+    assert.deepEqual(bulkFirst, { calls: ['--optimize-for-size', ''], optimized: true });
+    // Empty lists: nothing turned TurboFan off, so bulk() has nothing to turn back on.
+    assert.deepEqual(none, { calls: ['', '', ''], optimized: true });
+    assert.deepEqual(own, { calls: ['--no-opt', '--max-lazy'], optimized: false });
+  });
+});
