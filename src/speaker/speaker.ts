@@ -160,9 +160,12 @@ export function announceResumedMessage(ip: string, node: string): string {
   return `the interfaces specified by LB IP "${ip}" exist again in assigned node "${node}" with protocol "layer2": announcing it`;
 }
 
-/** berth's Normal `IPConflictCleared` message (no MetalLB equivalent): no foreign host claims the IP any more. */
-export function ipConflictClearedMessage(ip: string, node: string): string {
-  return `IP "${ip}" is no longer claimed by a host that is not a berth speaker (seen from node "${node}"): announced there again`;
+/**
+ * berth's Normal `IPConflictCleared` message (no MetalLB equivalent): no foreign host claims the IP any more. `announced`:
+ * the conflict came while the IP was announced, which it stayed (else it was held back and is announced again now).
+ */
+export function ipConflictClearedMessage(ip: string, node: string, announced = false): string {
+  return `IP "${ip}" is no longer claimed by a host that is not a berth speaker (seen from node "${node}"): ${announced ? 'still announced there' : 'announced there again'}`;
 }
 
 /**
@@ -205,7 +208,7 @@ export class Speaker<D extends Decision = Decision> {
   /** IPs whose listed interfaces exist on none of this node's links (announceFailed raised). */
   #failed = new Set<string>();
   /** IPs the announcer reports as claimed by a foreign MAC. */
-  #conflicts = new Map<string, { mac: string; ifname: string }>();
+  #conflicts = new Map<string, { mac: string; ifname: string; announced?: boolean }>();
   /** Nodes detected dead or leaving → when. */
   #lost = new Map<string, number>();
   /** Peers that were alive only as undecided at the last liveness change (their removal is not a loss). */
@@ -514,7 +517,7 @@ export class Speaker<D extends Decision = Decision> {
 
   #conflict(ip: string, mac: string, ifname: string, announced: boolean): void {
     const prev = this.#conflicts.get(ip);
-    this.#conflicts.set(ip, { mac, ifname });
+    this.#conflicts.set(ip, { mac, ifname, announced });
     this.#o.metrics?.conflict(ip, true);
     if (prev && prev.mac === mac && prev.ifname === ifname) return;
     this.#o.warn?.({ decision: 'conflict', ip, mac, interface: ifname }, `speaker: ${ip} is claimed by foreign MAC ${mac} on ${ifname}`);
@@ -524,11 +527,13 @@ export class Speaker<D extends Decision = Decision> {
   }
 
   #conflictCleared(ip: string): void {
-    if (!this.#conflicts.delete(ip)) return;
+    const was = this.#conflicts.get(ip);
+    if (!was) return;
+    this.#conflicts.delete(ip);
     this.#o.metrics?.conflict(ip, false);
     this.#o.log?.({ decision: 'conflictCleared', ip }, `speaker: no foreign claim on ${ip} any more`);
     for (const service of this.#servicesOfIp.get(ip) ?? []) {
-      this.#event(service, 'Normal', 'IPConflictCleared', ipConflictClearedMessage(ip, this.#o.node));
+      this.#event(service, 'Normal', 'IPConflictCleared', ipConflictClearedMessage(ip, this.#o.node, was.announced === true));
     }
   }
 

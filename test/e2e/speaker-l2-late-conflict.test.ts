@@ -156,7 +156,8 @@ test('a foreign host claiming an announced IP later: IPConflict naming its MAC, 
   await ip('-n', fx.ns, 'addr', 'del', `${V4}/32`, 'dev', 'eth0');
   await ip('-n', fx.ns, '-6', 'addr', 'del', `${V6}/128`, 'dev', 'eth0');
   await ip('-n', fx.ns, '-6', 'addr', 'del', `${V6NA}/128`, 'dev', 'eth0');
-  await eventOf(lab, 'late4', 'Normal', 'IPConflictCleared', 45_000);
+  const cleared4 = await eventOf(lab, 'late4', 'Normal', 'IPConflictCleared', 45_000);
+  assert.match(String(cleared4['message']), /still announced/, 'the IP was never withdrawn');
   await eventOf(lab, 'late6', 'Normal', 'IPConflictCleared', 45_000);
   await eventOf(lab, 'latena', 'Normal', 'IPConflictCleared', 45_000);
   const after4 = await scrape(lab, owner4);
