@@ -1,5 +1,5 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
-//                           --settle-seconds 10 --only failover,hog,arp,api --speaker bundle|tsx]
+//                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx]
 // Issue 8's layer-2 figures on the namespace lab (src/lab/network, root only), printed with their targets.
 // --speaker bundle (default): the three speakers run as the image runs them (src/lab/network/speaker-run.ts): the
 // esbuild bundle (image/bundle.ts, rebuilt at the start of each run as dist/bench-failover.mjs so a bundle another
@@ -24,8 +24,11 @@
 //      heaps, malloc), RssFile (mapped files: the node binary, the addon) and VmHWM (peak), in MiB and MB (10⁶ B);
 //      with --services also once steady (bench/speaker-rss.ts steadyRssMiB: until it stops falling).
 //      Target ≤ 64 MB (61.0 MiB).
+//   5. balance: the balanced mode's spread (max/min IPs per node) and IPs moved when a node leaves or joins, against
+//      MetalLB's hash, for 3, 10 and 50 nodes × 1,000 IPs: bench/l2-balance.ts run as a child once the lab is gone
+//      (pure computation on the real election code, no namespace).
 // Latency figures depend on the machine's load: the load average is printed with them.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,14 +51,14 @@ const { values: v } = parseArgs({
     services: { type: 'string', default: '1000' },
     'idle-seconds': { type: 'string', default: '30' },
     'settle-seconds': { type: 'string', default: '10' },
-    only: { type: 'string', default: 'failover,hog,arp,api' },
+    only: { type: 'string', default: 'failover,hog,arp,api,balance' },
     speaker: { type: 'string', default: 'bundle' },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
 for (const p of PARTS) {
-  if (!['failover', 'hog', 'arp', 'api'].includes(p)) {
-    process.stderr.write(`bench:failover: --only "${v.only}": "${p}" is not one of failover, hog, arp, api\n`);
+  if (!['failover', 'hog', 'arp', 'api', 'balance'].includes(p)) {
+    process.stderr.write(`bench:failover: --only "${v.only}": "${p}" is not one of failover, hog, arp, api, balance\n`);
     process.exit(2);
   }
 }
@@ -379,7 +382,14 @@ async function main(): Promise<number> {
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    if (code === 0 && PARTS.has('balance')) {
+      const L2_BALANCE = join(REPO, 'bench/l2-balance.ts');
+      process.stdout.write('\nbalanced mode (berth.io/l2-balance) against MetalLB\'s hash: bench/l2-balance.ts\n');
+      code = spawnSync(process.execPath, ['--import', 'tsx', L2_BALANCE], { stdio: 'inherit', cwd: REPO }).status ?? 1;
+    }
+    process.exit(code);
+  },
   (e: unknown) => {
     process.stderr.write(`bench:failover: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);
