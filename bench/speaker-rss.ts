@@ -1,14 +1,22 @@
 // Bench: the speaker's memory (issues 8 and 9: RSS ≤ 64 MB in layer 2 with some Services, ≤ 96 MB with 10,000 BGP
 // prefixes and 3 peers). Starts the lab API server, creates N LoadBalancer Services (default 1,000; IPv4 from
 // 198.51.100.0/24 and 203.0.113.0/24, then IPv6 from 2001:db8:52::/112) each with its IP in status and one ready
-// endpoint, then runs one `berth speaker --node-name n1 --dry-run-link` (layer 2 only, no socket opened, liveness
-// off) at a time, in these variants (variants()):
+// endpoint, then runs one `berth speaker --node-name n1 --dry-run-link` (layer 2 only, no socket opened) at a time,
+// in these variants (variants()):
 //   bundle            node dist/berth.mjs speaker … as the image runs it: the DaemonSet's NODE_OPTIONS (read from
-//                     gitops/base/speaker/daemonset.yaml) and the flags image/entry.ts sets (src/speaker/v8-flags.ts
-//                     SPEAKER_V8_FLAGS: --optimize-for-size --interrupt-budget=1048576 --no-sparkplug --no-opt)
+//                     gitops/base/speaker/daemonset.yaml), the flags image/entry.ts sets (src/speaker/v8-flags.ts
+//                     SPEAKER_V8_FLAGS: --optimize-for-size --interrupt-budget=1048576 --no-sparkplug --no-opt) and
+//                     liveness on, as the DaemonSet's METALLB_ML_BIND_ADDR turns it on: `--memberlist-bind <node IP>`
+//                     (heartbeats every 100 ms to n2 and n3, its Lease renewed, the peers' Leases watched; key from
+//                     the Secret `memberlist` the bench creates). n2 and n3 run no speaker: the bench renews their
+//                     Leases (src/speaker/liveness/lease.ts SpeakerLeases), so they count as alive (never heard by UDP,
+//                     Lease fresh: docs/layer2.md "Liveness") and n1 announces its third, as with liveness off
+//   bundle-no-liveness as `bundle` without --memberlist-bind (liveness off: every Node counts as alive), how this
+//                     bench ran `bundle` until 2026-12-01 17:40 UTC: the reference for liveness's cost
 //   bundle-prev-flags as `bundle` with the entry's previous flags (without --no-opt): the reference for them
 //   bundle-defaults   the same bundle with node's default flags
 //   bundle-no-opt     as `bundle`, plus --no-opt (TurboFan off)
+//   (every variant but bundle-no-liveness runs with liveness on)
 //   tsx               node --import tsx src/speaker/main.ts … with node's defaults (how the tests run it: the reference)
 // For each: time to the ready line and to every announcement (metallb_speaker_announced series on /metrics), RSS
 // (VmRSS once it stops falling = steady, with RssAnon = the process's own pages and RssFile = mapped files, mostly
@@ -32,10 +40,13 @@ import { get as httpGet } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { bundle, REPO } from '../image/bundle.ts';
 import { connect } from '../src/kube/connect.ts';
 import { Resources } from '../src/kube/resources.ts';
+import { SpeakerLeases } from '../src/speaker/liveness/lease.ts';
+import { createLogger } from '../src/kube/log.ts';
 import { FORWARDER_MAIN, startBridge, type Bridge } from '../src/lab/network/forward.ts';
 import { spawnNode, type NodeProcess } from '../src/lab/processes.ts';
 import { BUNDLE, daemonSetNodeOptions, SPEAKER_MAIN, startSpeaker, type SpeakerMode } from '../src/lab/network/speaker-run.ts';
@@ -170,6 +181,8 @@ export interface Variant {
   /** Environment added for the process (NODE_OPTIONS, BERTH_SPEAKER_V8_FLAGS). */
   env: Record<string, string>;
   what: string;
+  /** Liveness off (no --memberlist-bind): every Node counts as alive. Default: on, as the DaemonSet runs it. */
+  noLiveness?: boolean;
 }
 
 /** The variants: the image's way (manifest NODE_OPTIONS + the entry's flags), the same with the entry's previous flags,
@@ -189,7 +202,19 @@ export function variants(extraFlags = ''): Variant[] {
     : [];
   return [
     ...extra,
-    { name: 'bundle', mode: 'bundle', env: { NODE_OPTIONS: nodeOptions }, what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + ${SPEAKER_FLAGS} (image/entry.ts)` },
+    {
+      name: 'bundle',
+      mode: 'bundle',
+      env: { NODE_OPTIONS: nodeOptions },
+      what: `the image's way: NODE_OPTIONS="${nodeOptions}" (DaemonSet) + ${SPEAKER_FLAGS} (image/entry.ts), liveness on (--memberlist-bind)`,
+    },
+    {
+      name: 'bundle-no-liveness',
+      mode: 'bundle',
+      env: { NODE_OPTIONS: nodeOptions },
+      noLiveness: true,
+      what: "the image's way without --memberlist-bind (liveness off: no heartbeats, no Leases; this bench's `bundle` before)",
+    },
     {
       name: 'bundle-prev-flags',
       mode: 'bundle',
@@ -224,6 +249,8 @@ interface RunResult {
 interface Place {
   /** Flags after the common ones (`--dry-run-link`, or none). */
   args: string[];
+  /** The address the speaker's heartbeats bind (--memberlist-bind): the node's IP on the link, 127.0.0.1 dry. */
+  memberlistBind: string;
   /** Command prefix (`ip netns exec <node>`), if any. */
   wrapper?: string[];
   /** How many Services this speaker announces now (metallb_speaker_announced on its /metrics at `port`). */
@@ -240,7 +267,7 @@ async function runOne(t: TestLab, v: Variant, idleS: number, place: Place): Prom
   for (let i = 0; i < 100 && (await kubectl(t, ['get', 'servicel2statuses', '-n', NS, '-o', 'name'])).trim() !== ''; i++) await sleep(200);
   const speakerRequests = (): number => [...t.lab.requestCounts()].filter(([ua]) => /speaker/i.test(ua)).reduce((n, [, c]) => n + c, 0);
   const t0 = performance.now();
-  const p = startSpeaker(v.mode, ['--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', ...place.args], {
+  const p = startSpeaker(v.mode, ['--node-name', 'n1', '--kubeconfig', t.lab.kubeconfigPath, '--metrics-port', 'auto', '--metrics-host', '127.0.0.1', ...(v.noLiveness ? [] : ['--memberlist-bind', place.memberlistBind]), ...place.args], {
     nodeArgs: ['--import', heapReporter(false)],
     env: { ...process.env, ...v.env },
     ...(place.wrapper ? { wrapper: place.wrapper } : {}),
@@ -261,7 +288,9 @@ async function runOne(t: TestLab, v: Variant, idleS: number, place: Place): Prom
     const port = Number((await p.waitFor(/serving \/metrics \/healthz \/readyz on http:\/\/127\.0\.0\.1:(\d+)/, 120_000))[1]);
     await p.waitFor(/speaker: ready node=n1 /, 300_000);
     const readyS = (performance.now() - t0) / 1000;
-    // Liveness is off, so n1 elects among n1..n3 and announces about a third; settled once the count holds for 3 s.
+    // n1 elects among n1..n3 (liveness off: every Node alive; on: n2 and n3 by their fresh Leases) and announces
+    // about a third; settled once the count is above 0 (liveness on: nothing before rule 8's start-up, up to 2 s)
+    // and holds for 3 s.
     let n = -1;
     let stableSince = performance.now();
     for (;;) {
@@ -269,7 +298,7 @@ async function runOne(t: TestLab, v: Variant, idleS: number, place: Place): Prom
       if (now !== n) {
         n = now;
         stableSince = performance.now();
-      } else if (performance.now() - stableSince > 3000) break;
+      } else if ((n > 0 || performance.now() - stableSince > 30_000) && performance.now() - stableSince > 3000) break;
       await sleep(500);
     }
     const announcedS = (performance.now() - t0 - 3000) / 1000;
@@ -297,8 +326,33 @@ async function runOne(t: TestLab, v: Variant, idleS: number, place: Place): Prom
   }
 }
 
+/**
+ * n2's and n3's speaker Leases, renewed every 10 s by this process as their speakers would (SpeakerLeases, the
+ * speaker's own code), so that a speaker n1 with liveness on counts them alive (never heard by UDP, Lease fresh) and
+ * announces its third of the Services. `stop()` deletes them.
+ */
+async function peerLeases(t: TestLab): Promise<{ stop: () => Promise<void> }> {
+  const api = await connect({ kubeconfig: t.lab.kubeconfigPath, component: 'berth-bench' });
+  if (!api.ok) throw new Error(api.message);
+  const leases = ['n2', 'n3'].map((node) => new SpeakerLeases({ client: api.kube.client, namespace: NS, node, log: createLogger({ name: `bench-lease-${node}`, level: 'warn' }) }));
+  for (const l of leases) l.start();
+  // Wait until both exist, so the first speaker already sees them.
+  for (let i = 0; i < 100; i++) {
+    const r = await api.kube.client.list(Resources.leases, { namespace: NS });
+    const names = r.ok ? r.value.items.map((o) => o.metadata?.name) : [];
+    if (names.includes('metallb-speaker-n2') && names.includes('metallb-speaker-n3')) break;
+    await sleep(100);
+  }
+  return {
+    stop: async () => {
+      await Promise.all(leases.map((l) => l.stop({ release: true })));
+      api.kube.close();
+    },
+  };
+}
+
 /** The dry-run place: `--dry-run-link`, announcements from the speaker's /metrics. */
-const DRY: Place = { args: ['--dry-run-link'], announced };
+const DRY: Place = { args: ['--dry-run-link'], memberlistBind: '127.0.0.1', announced };
 
 /** Whether this process can make network namespaces, or why not. */
 function netnsProblem(): string | undefined {
@@ -331,7 +385,9 @@ async function netnsPlace(t: TestLab): Promise<{ place: Place; cleanup: () => Pr
       rmSync(dir, { recursive: true, force: true });
     })());
   try {
-    routerNodeNetns(id, C, N, ['192.0.2.254'], ['192.0.2.1']);
+    // 192.0.2.2 and .3 (n2's and n3's InternalIPs) on the client side: the speaker's heartbeats to them are delivered
+    // (and refused there: no speaker listens), as on a segment where the peers' hosts are up.
+    routerNodeNetns(id, C, N, ['192.0.2.254', '192.0.2.2', '192.0.2.3'], ['192.0.2.1']);
     bridge = await startBridge(join(dir, 'api.sock'), { host: '127.0.0.1', port: t.lab.port });
     fwd = spawnNode(FORWARDER_MAIN, ['--port', String(t.lab.port), '--socket', join(dir, 'api.sock'), '--exit-with-parent'], {
       wrapper: ['ip', 'netns', 'exec', N],
@@ -358,6 +414,7 @@ async function netnsPlace(t: TestLab): Promise<{ place: Place; cleanup: () => Pr
     const metricsSock = join(dir, 'metrics.sock');
     const place: Place = {
       args: [],
+      memberlistBind: '192.0.2.1',
       wrapper: ['ip', 'netns', 'exec', N],
       announced: async (port) => {
         if (!metrics) {
@@ -445,6 +502,12 @@ async function main(): Promise<number> {
       place = np.place;
       cleanup = np.cleanup;
     }
+    const peers = await peerLeases(t);
+    const stopPeers = cleanup;
+    cleanup = async () => {
+      await peers.stop();
+      await stopPeers();
+    };
     const results: RunResult[] = [];
     for (const v of chosen) {
       say(`running the speaker: ${v.name} (${v.what})…`);
@@ -455,13 +518,13 @@ async function main(): Promise<number> {
     say(`bench:speaker-rss — one layer-2 speaker ${how}, ${services} Services, node ${process.version}, MiB (1 MiB = 1,048,576 bytes; load ${os.loadavg()[0]!.toFixed(1)})`);
     for (const r of results) {
       say(
-        `  ${r.variant.name.padEnd(16)} RSS steady ${r.steady.rss.toFixed(1)} (= ${((r.steady.rss * 1048576) / 1e6).toFixed(1)} MB; anon ${r.steady.anon.toFixed(1)}, file ${r.steady.file.toFixed(1)}), ` +
+        `  ${r.variant.name.padEnd(18)} RSS steady ${r.steady.rss.toFixed(1)} (= ${((r.steady.rss * 1048576) / 1e6).toFixed(1)} MB; anon ${r.steady.anon.toFixed(1)}, file ${r.steady.file.toFixed(1)}), ` +
           `peak (VmHWM) ${r.peak.toFixed(1)}; ${r.heap}; ready ${r.readyS.toFixed(1)} s, ${r.announced} announced by ${r.announcedS.toFixed(1)} s; ` +
           `API ${r.rps.toFixed(2)} requests/s idle`,
       );
       if (r.link)
         say(
-          `  ${''.padEnd(16)} link: ${r.link.packetSockets} packet sockets, ${r.link.maps.rings} ring mappings resident ${r.link.maps.sockets.toFixed(2)}, ` +
+          `  ${''.padEnd(18)} link: ${r.link.packetSockets} packet sockets, ${r.link.maps.rings} ring mappings resident ${r.link.maps.sockets.toFixed(2)}, ` +
             `addon ${r.link.maps.addon.toFixed(2)}; ${r.link.arp}`,
         );
     }
@@ -507,6 +570,12 @@ apiVersion: metallb.io/v1beta1
 kind: L2Advertisement
 metadata: {name: l2, namespace: ${NS}}
 spec: {ipAddressPools: [bench-v4, bench-v6]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: memberlist, namespace: ${NS}}
+type: Opaque
+data: {secretkey: ${randomBytes(32).toString('base64')}}
 `,
     );
     return createInParallel(t, services, (client, i) => {
