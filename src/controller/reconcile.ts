@@ -173,6 +173,14 @@ async function reconcileInner(d: ReconcileDeps, input: ReconcileInput): Promise<
   const w = await converge(d, svc, ips, pool, allocatedMessage);
   if (!w.ok) return writeFailure(w.write, freed);
 
+  // A cached version older than the stored one never writes its sharing/backend key back into the claims (chaos seed 3:
+  // a lagging leader put back the allow-shared-ip a Service had dropped, newcomers joined on it and the Service was
+  // moved; minimal edit by h3): StaleCache, retried once the cache has the stored version.
+  const keyChange = ips.some((ip) => {
+    const c = d.claims.get(ip);
+    return c !== undefined && (c.spec.sharingKey !== req.sharingKey || c.spec.backendKey !== req.backendKey);
+  });
+  if (keyChange) await assertCurrent(d, key, svc);
   for (const ip of ips) {
     const b = await bindHolder(d.store, d.claims, ip, req, svc.metadata?.uid);
     if (!b.ok) return { state: 'error', message: b.message, freed };

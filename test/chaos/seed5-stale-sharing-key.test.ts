@@ -40,6 +40,8 @@ async function seed5() {
   feedAllocator(allocator, store.asCache(), { lookup });
   const deps: ReconcileDeps = { allocator, store, claims: new ClaimIndex(store.asCache()), writer: api, recorder: rec, lookup };
   const run = (key: string) => reconcileService(deps, { key, svc: services.getByKey(key), configLoaded: true });
+  /** Reconciles `svc` as a lagging cache holds it (the store keeps the newer version). */
+  const reconcile = (key: string, svc: ServiceLike) => reconcileService(deps, { key, svc, configLoaded: true });
 
   // svc-10 as created again: k2, on 192.0.2.67 (admitted and bound).
   const svc10 = lbService('chaos-a', 'svc-10', {
@@ -76,7 +78,7 @@ async function seed5() {
   // gen-cf62v: created while the webhooks were down, k2, no IP yet (the controller allocates it).
   services.put(lbService('chaos-a', 'gen-cf62v', { ports: [443], annotations: { 'metallb.io/allow-shared-ip': 'k2' } }));
   const ingress = (key: string) => (services.getByKey(key)?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
-  return { store, rec, run, ingress };
+  return { store, rec, run, reconcile, ingress, services };
 }
 
 test('chaos seed 5: a settled Service keeps its IP next to a stale entry of a deleted Service (no ClearAssignment)', async () => {
@@ -104,4 +106,21 @@ test('chaos seed 5: a newcomer is not given an IP on a sharing key its live hold
   assert.equal((await h.run('chaos-a/svc-7')).state, 'success');
   assert.deepEqual(h.ingress('chaos-a/svc-7'), ['192.0.2.17'], 'svc-7 was moved');
   assert.deepEqual(h.rec.take().filter((e) => / chaos-a\/svc-7: /.test(e)), [], 'an event about svc-7');
+});
+
+test('chaos seed 3: a lagging cache never writes back the allow-shared-ip a Service dropped into its claim', async () => {
+  // chaos-b/svc-11 held 2001:db8:100::3 alone and dropped allow-shared-ip "k1" (the claim said "" then); a leader whose
+  // informer lagged reconciled the older version and wrote "k1" back into the claim; newcomers with "k1" were admitted
+  // onto the IP and svc-11 was moved off it.
+  const h = await seed5();
+  const svc16 = h.services.getByKey('chaos-b/other')!;
+  const stale = structuredClone(svc16);
+  stale.metadata!.annotations = { ...stale.metadata!.annotations, 'metallb.io/allow-shared-ip': 'k1' };
+  stale.metadata!.resourceVersion = String(Number(svc16.metadata!.resourceVersion) - 1);
+  const r = await h.reconcile('chaos-b/other', stale);
+  assert.equal(r.state, 'retry', JSON.stringify(r));
+  assert.equal((await h.store.get('192.0.2.16'))?.spec.sharingKey, '', 'the stale key was written into the claim');
+  // The current version converges without a write to the claim's key.
+  assert.equal((await h.run('chaos-b/other')).state, 'success');
+  assert.equal((await h.store.get('192.0.2.16'))?.spec.sharingKey, '');
 });
