@@ -13,7 +13,8 @@
 //        gitops/base/controller/deployment.yaml: a small young generation, one V8 helper thread, a 192 MB old-space
 //        cap, raised to 96 MB per 10,000 Services beyond what it serves; and its MALLOC_ARENA_MAX); "" for node's
 //        defaults; the controller adds
-//        --optimize-for-size itself, src/controller/main.ts, unless BERTH_CONTROLLER_V8_FLAGS says otherwise)
+//        --optimize-for-size and --no-opt (TurboFan only for bulk work of ≥ 1,000 Services) itself,
+//        src/controller/v8-flags.ts, unless BERTH_CONTROLLER_V8_FLAGS / BERTH_CONTROLLER_SETTLED_V8_FLAGS say otherwise)
 //        --lab-main PATH: another build of the lab's main.ts (to compare lab versions)
 //        --hog: time-to-IP through the webhook twice in the same run, without then with one CPU hog (a child process
 //        spinning a busy loop on one core, bounded in time, killed by pid), and the ratio of the two

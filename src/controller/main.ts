@@ -97,8 +97,8 @@ function decisionMessage(key: string, r: SyncResult, ips: readonly string[], poo
 }
 
 export async function runController(argv: readonly string[]): Promise<number> {
-  // V8 flags (v8-flags.ts): --optimize-for-size now; TurboFan only until the state is loaded and each pass over all
-  // Services is done. Flags for the young generation, V8's threads and the old-space cap: NODE_OPTIONS (Deployment).
+  // V8 flags (v8-flags.ts): --optimize-for-size, and TurboFan only for bulk work (loading and reconciling ≥ 1,000
+  // Services at a restart or a new leadership). Flags for the young generation, V8's threads and the old-space cap: NODE_OPTIONS (Deployment).
   const tiering = new ControllerTiering();
   tiering.start();
   const parsed = parseControllerFlags(argv, process.env, hostname(), process.pid);
@@ -179,8 +179,14 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const ilog = (l: string): void => logger.warn(l);
   // Services are held projected (project.ts): the controller's memory is mostly its Service cache.
   const intern = interner();
+  let listing = 0;
+  let listed = false;
   const services = kube.informer<KubeObject>(Resources.services, {
-    transform: (o) => projectService(o as ServiceLike, intern) as KubeObject,
+    transform: (o) => {
+      // The first list of a restart over many Services is bulk work: TurboFan on from the BULK_SERVICES-th one.
+      if (!listed) tiering.bulk(++listing);
+      return projectService(o as ServiceLike, intern) as KubeObject;
+    },
     log: ilog,
   });
   const pools = kube.informer<KubeObject>(Resources.ipAddressPools, { namespace: ns, transform: slim, log: ilog });
@@ -188,6 +194,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
   const claimCache = informerClaimCache(kube, { log: ilog, intern });
   claimsHeldMetric(registry, () => claimCache.list());
+  void services.synced.then(() => (listed = true));
   const listStarted = Date.now();
   for (const i of [services, pools, communities, namespaces, claimCache.informer]) i.start();
   // The IPAddressPool schema compiles on first use (ajv: 0.1-0.4 s of CPU); done while the lists are in flight, not
@@ -220,7 +227,7 @@ export async function runController(argv: readonly string[]): Promise<number> {
   });
   const allocator = new Allocator();
   const controller = new Controller({
-    initialPass: (phase) => void (phase === 'start' ? tiering.bulk() : tiering.settle()),
+    initialPass: (phase, n) => void (phase === 'start' ? tiering.bulk(n) : tiering.settle()),
     services: services as unknown as Cache<ServiceLike>,
     pools: pools as unknown as Cache<ApiObject>,
     communities: communities as unknown as Cache<ApiObject>,

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { CONTROLLER_SETTLED_V8_FLAGS, CONTROLLER_V8_FLAGS } from './v8-flags.ts';
+import { BULK_SERVICES, CONTROLLER_SETTLED_V8_FLAGS, CONTROLLER_V8_FLAGS } from './v8-flags.ts';
 
 const MODULE = fileURLToPath(new URL('./v8-flags.ts', import.meta.url));
 
-type Step = 'start' | 'settle' | 'bulk';
+type Step = 'start' | 'settle' | 'bulk' | 'small';
 interface Scenario {
   readonly steps: readonly Step[];
   readonly env?: NodeJS.ProcessEnv;
@@ -25,7 +25,7 @@ function tiered(scenarios: readonly Scenario[]): Array<{ calls: string[]; optimi
     for (const [k, { steps, env }] of ${JSON.stringify(scenarios)}.entries()) {
       setFlagsFromString('--opt');
       const t = new ControllerTiering(env ?? {});
-      const calls = steps.map((s) => t[s]());
+      const calls = steps.map((s) => (s === 'bulk' ? t.bulk(${BULK_SERVICES}) : s === 'small' ? t.bulk(${BULK_SERVICES} - 1) : t[s]()));
       const hot = new Function('n', 'let s = ' + k + '; for (let i = 0; i < n; i++) s += i * 2; return s;');
       for (let i = 0; i < 3000; i++) hot(1000);
       out.push({ calls, optimized: (eval('%GetOptimizationStatus(hot)') & 16) !== 0 });
@@ -38,30 +38,30 @@ function tiered(scenarios: readonly Scenario[]): Array<{ calls: string[]; optimi
 }
 
 describe('controller V8 tiering', () => {
-  it('ships --optimize-for-size at start and --no-opt once settled', () => {
+  it('ships --optimize-for-size and --no-opt from the start, TurboFan for bulk work of 1,000 Services', () => {
     assert.equal(CONTROLLER_V8_FLAGS, '--optimize-for-size');
     assert.equal(CONTROLLER_SETTLED_V8_FLAGS, '--no-opt');
+    assert.equal(BULK_SERVICES, 1000);
   });
 
-  it('TurboFan optimizes hot code before settle() and after bulk(), not once settled; env replaces the lists', () => {
-    const [started, settled, bulk, again, bulkFirst, none, own] = tiered([
+  it('TurboFan optimizes hot code only during bulk work (≥ BULK_SERVICES), not from start; env replaces the lists', () => {
+    const [started, small, bulk, again, settleFirst, none, own] = tiered([
       { steps: ['start'] },
-      { steps: ['start', 'settle'] },
-      { steps: ['start', 'settle', 'bulk'] },
-      { steps: ['start', 'settle', 'bulk', 'bulk', 'settle', 'settle'] },
+      { steps: ['start', 'small'] },
       { steps: ['start', 'bulk'] },
-      { steps: ['start', 'settle', 'bulk'], env: { BERTH_CONTROLLER_V8_FLAGS: '', BERTH_CONTROLLER_SETTLED_V8_FLAGS: '' } },
-      { steps: ['start', 'settle'], env: { BERTH_CONTROLLER_V8_FLAGS: '--no-opt', BERTH_CONTROLLER_SETTLED_V8_FLAGS: '--max-lazy' } },
+      { steps: ['start', 'bulk', 'bulk', 'settle', 'settle'] },
+      { steps: ['settle', 'bulk', 'settle'] },
+      { steps: ['start', 'bulk'], env: { BERTH_CONTROLLER_V8_FLAGS: '', BERTH_CONTROLLER_SETTLED_V8_FLAGS: '' } },
+      { steps: ['start'], env: { BERTH_CONTROLLER_V8_FLAGS: '--max-lazy', BERTH_CONTROLLER_SETTLED_V8_FLAGS: '--no-opt --no-sparkplug' } },
     ]);
-    assert.deepEqual(started, { calls: ['--optimize-for-size'], optimized: true });
-    assert.deepEqual(settled, { calls: ['--optimize-for-size', '--no-opt'], optimized: false });
-    assert.deepEqual(bulk, { calls: ['--optimize-for-size', '--no-opt', '--opt'], optimized: true });
-    // settle() and bulk() act once per change of state.
-    assert.deepEqual(again, { calls: ['--optimize-for-size', '--no-opt', '--opt', '', '--no-opt', ''], optimized: false });
-    // bulk() before any settle() changes nothing (TurboFan is on).
-    assert.deepEqual(bulkFirst, { calls: ['--optimize-for-size', ''], optimized: true });
+    assert.deepEqual(started, { calls: ['--optimize-for-size --no-opt'], optimized: false });
+    assert.deepEqual(small, { calls: ['--optimize-for-size --no-opt', ''], optimized: false }, 'fewer Services than BULK_SERVICES: no TurboFan');
+    assert.deepEqual(bulk, { calls: ['--optimize-for-size --no-opt', '--opt'], optimized: true });
+    // bulk() and settle() act once per change of state.
+    assert.deepEqual(again, { calls: ['--optimize-for-size --no-opt', '--opt', '', '--no-opt', ''], optimized: false });
+    assert.deepEqual(settleFirst, { calls: ['--no-opt', '--opt', '--no-opt'], optimized: false });
     // Empty lists: nothing turned TurboFan off, so bulk() has nothing to turn back on.
-    assert.deepEqual(none, { calls: ['', '', ''], optimized: true });
-    assert.deepEqual(own, { calls: ['--no-opt', '--max-lazy'], optimized: false });
+    assert.deepEqual(none, { calls: ['', ''], optimized: true });
+    assert.deepEqual(own, { calls: ['--max-lazy --no-opt --no-sparkplug'], optimized: false });
   });
 });

@@ -10,21 +10,25 @@ import { setFlagsFromString } from 'node:v8';
 export const CONTROLLER_V8_FLAGS = '--optimize-for-size';
 
 /**
- * Set once the controller has settled (its state loaded, and, when leading, the pass over every Service done):
- * `--no-opt`, no TurboFan from then on. The settled controller's work is one Service at a time (a status patch, an
- * Event: I/O, JSON and TLS in native code): interpreted, it costs about the same CPU per Service, while TurboFan's
- * compiled code, its compilation zones and the node binary's compiler pages (RssFile) stay out of its RSS: fill peak
- * at 10,000 Services 102 → 92 MiB. TurboFan stays on for the bulk work that precedes: loading 10,000 Services and
- * claims and reconciling them all at a restart (interpreted, that CPU grew by half: restart ≤ 2 s would not hold).
+ * Set from the start, and again once the controller has settled (its state loaded, and, when leading, the pass over
+ * every Service done): `--no-opt`, no TurboFan. The controller's steady work is one Service at a time (a status patch,
+ * an Event: I/O, JSON and TLS in native code): interpreted, it costs about the same CPU per Service (4.2 → 3.9 ms in
+ * bench:controller), while TurboFan's compiled code, its compilation zones and the node binary's compiler pages
+ * (RssFile, ~3.5 MiB) stay out of its RSS: fill peak at 10,000 Services 102.1 → 92.2 MiB (docs/controller.md).
+ * TurboFan is on only for bulk work of at least BULK_SERVICES Services: loading them at a restart and reconciling
+ * them all (interpreted, a restart over 10,000 took half as much CPU again: restart ≤ 2 s would not hold).
  * `BERTH_CONTROLLER_SETTLED_V8_FLAGS` replaces the list (empty: none).
  */
 export const CONTROLLER_SETTLED_V8_FLAGS = '--no-opt';
 
+/** Services from which loading or reconciling them all is bulk work, run with TurboFan (ControllerTiering.bulk). */
+export const BULK_SERVICES = 1_000;
+
 /**
- * The controller's V8 tiering, in three calls: `start()` at process start, `settle()` once the state is loaded and
- * after every pass over all Services, `bulk()` before such a pass (leadership gained: TurboFan back on until
- * `settle()`). `env` is read once. Each call returns the flags it set ('' for none). setFlagsFromString changes V8's
- * flags for the decisions it makes from then on (code already optimized stays so).
+ * The controller's V8 tiering: `start()` at process start (start flags, then the settled ones), `bulk(n)` when work
+ * over `n` Services begins (TurboFan back on if n ≥ BULK_SERVICES and settling turned it off), `settle()` when it is
+ * done. `env` is read once. Each call returns the flags it set ('' for none). setFlagsFromString changes V8's flags
+ * for the tiering decisions it makes from then on (code already optimized stays so).
  */
 export class ControllerTiering {
   readonly #start: string;
@@ -38,13 +42,13 @@ export class ControllerTiering {
     this.#turbofanOff = /(^|\s)--no-opt(\s|$)/.test(this.#settled);
   }
 
-  /** At process start, before any work: the start flags. */
+  /** At process start, before any work: the start flags, then the settled ones (both, space-separated). */
   start(): string {
     if (this.#start.trim() !== '') setFlagsFromString(this.#start);
-    return this.#start;
+    return [this.#start, this.settle()].filter((f) => f.trim() !== '').join(' ');
   }
 
-  /** The state is loaded or a bulk pass is done: the settled flags (once per settling). */
+  /** Bulk work is done: the settled flags again (once per settling). */
   settle(): string {
     if (this.#settledNow) return '';
     this.#settledNow = true;
@@ -52,9 +56,9 @@ export class ControllerTiering {
     return this.#settled;
   }
 
-  /** A pass over every Service begins: TurboFan on again (`--opt`) if settle() turned it off. */
-  bulk(): string {
-    if (!this.#settledNow) return '';
+  /** Work over `services` Services begins: TurboFan on (`--opt`) if they are at least BULK_SERVICES and it is off. */
+  bulk(services: number): string {
+    if (!this.#settledNow || services < BULK_SERVICES) return '';
     this.#settledNow = false;
     if (!this.#turbofanOff) return '';
     setFlagsFromString('--opt');
