@@ -288,7 +288,15 @@ export class Persister implements Journal {
       .catch((e: unknown) => this.log(`lab: compacting the lab's state failed (the journal still holds it): ${(e as Error).message}`))
       .finally(() => {
         this.compacting = undefined;
+        // Records appended while this snapshot was written may already pass the threshold again; nothing else would
+        // compact them until the next write (under load the folder then held more than the bound).
+        if (!this.closed && !this.failed && this.bytes > Math.max(this.minJournalBytes, 2 * this.snapshotBytes)) this.compact();
       });
+  }
+
+  /** Resolves once no compaction is running (one started meanwhile is awaited too). For tests and clean stops. */
+  async compacted(): Promise<void> {
+    while (this.compacting) await this.compacting;
   }
 
   /** Stop: a final snapshot, the journal removed (a clean stop leaves state.json only). */
