@@ -67,6 +67,7 @@ static Napi::Value RealtimeMicros(const Napi::CallbackInfo& info) {
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   berth::InitPacketSocket(env, exports);
   berth::InitSockopt(env, exports);
+  berth::InitHeartbeatSender(env, exports);
   exports.Set("mallocTrim", Napi::Function::New(env, berth::MallocTrim, "mallocTrim"));
   exports.Set("realtimeMicros", Napi::Function::New(env, berth::RealtimeMicros, "realtimeMicros"));
   return exports;

@@ -154,6 +154,33 @@ test('the inline sender (same code on the main thread) works too', async (t) => 
   assert.ok(a!.alive().has('n2'));
 });
 
+test('the worker sender (the fallback when the addon is missing) works too', async (t) => {
+  const [a] = await cluster(2, t, [{ sender: 'worker' }, {}]);
+  assert.ok(a!.alive().has('n2'));
+});
+
+test('the default sender is the addon thread (no worker): heartbeats keep leaving while the main thread is blocked', async (t) => {
+  const spy = dgram.createSocket('udp4');
+  t.after(() => spy.close());
+  await new Promise<void>((r) => spy.bind(0, '127.0.0.9', r));
+  let got = 0;
+  spy.on('message', () => got++);
+  const [a] = await cluster(1, t, [{}], [{ node: 'spy', address: '127.0.0.9', port: spy.address().port }]);
+  assert.equal((a as unknown as { senderThread(): unknown }).senderThread(), undefined, 'no worker thread');
+  await until('the spy hears a', () => got >= 2);
+  // Block this thread (timers, sockets, refills) for 600 ms: the addon's thread sends from its queue meanwhile, so
+  // the spy's socket holds several heartbeats when the loop wakes; a main-thread sender would have sent none.
+  const before = got;
+  const end = performance.now() + 600;
+  while (performance.now() < end) {
+    /* busy */
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.ok(got - before >= 3, `heartbeats sent during the block: ${got - before}`);
+  await until('the thread reports its sends (stats every second)', () => a!.stats().sent > 0);
+  assert.equal(a!.stats().starved, 0, 'the queue (20 heartbeats) outlasts a 600 ms block');
+});
+
 test('bad options and bind errors are reported with the value', async (t) => {
   const base = { node: 'n1', port: 0, peers: () => [], macs: () => [], log };
   assert.throws(
@@ -183,7 +210,7 @@ test('bad options and bind errors are reported with the value', async (t) => {
 
 test('a sender worker that dies is replaced by the main-thread sender without a flap', async (t) => {
   // b's window is widened so that this test checks the hand-over (same incarnation, seq goes on), not the scheduler
-  const [a, b] = await cluster(2, t, [{}, { suspectAfterMs: 1_000 }]);
+  const [a, b] = await cluster(2, t, [{ sender: 'worker' }, { suspectAfterMs: 1_000 }]);
   const changes: unknown[] = [];
   b!.on('change', (s) => changes.push([...s]));
   const w = (a as unknown as { senderThread(): Worker | undefined }).senderThread();

@@ -1,12 +1,13 @@
 // The liveness I/O edge: authenticated UDP heartbeats between speakers (MetalLB uses memberlist on port 7946 for the
 // same job, metallb-compat.md §5.4; berth keeps the port and the `memberlist` Secret but speaks its own small
-// protocol, heartbeat.ts). One dgram socket on bindAddress:port receives; a worker thread sends (sender-source.ts).
+// protocol, heartbeat.ts). One dgram socket on bindAddress:port receives; a thread of the addon sends
+// (native-sender.ts; a worker thread running sender-source.ts when the addon cannot be loaded).
 //
 // Numbers (issue 8: a dead speaker noticed well under a second, no flapping on a busy node):
 // - interval 100 ms, suspicion 300 ms = 3 intervals: two lost datagrams in a row are tolerated; a SIGKILLed peer is
 //   dropped 300-325 ms after its last heartbeat (ticks every 25 ms), leaving ~175 ms of a 500 ms failover budget for
 //   the new owner's first gratuitous ARP.
-// - the sender runs in a worker thread, so main-loop stalls (GC, big relists) do not delay heartbeats; its queue of
+// - the sender runs in a thread of its own (the addon's; a worker thread before: ~9 MiB more RSS), so main-loop stalls (GC, big relists) do not delay heartbeats; its queue of
 //   pre-signed heartbeats is 20 deep (2 s): a main loop hung longer than that stops the heartbeats, so a wedged
 //   speaker is declared dead instead of holding its IPs.
 // - the sender reports its own timer's worst lateness over the last two seconds as lagMs (a starved sender thread:
@@ -19,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { NativeSenderPort, NATIVE_MAX_QUEUE_DEPTH } from './native-sender.ts';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
@@ -71,8 +73,11 @@ export interface LivenessOptions {
   macs: () => string[];
   clock?: Clock;
   log: Logger;
-  /** 'worker' (default): heartbeats from a worker thread; 'inline': from this thread (same code). */
-  sender?: 'worker' | 'inline';
+  /**
+   * 'native' (default): heartbeats from a thread of berth's addon (native-sender.ts; 'worker' when the addon cannot
+   * be loaded); 'worker': from a worker thread (sender-source.ts); 'inline': the worker's code on this thread.
+   */
+  sender?: 'native' | 'worker' | 'inline';
   queueDepth?: number;
   /**
    * Start-up rule (detector.ts rule 8): self counts as alive `settleMs` after the sender runs; peers listed by
@@ -186,7 +191,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
   readonly #eld: IntervalHistogram;
   readonly #drops = new Map<HeartbeatDropReason, number>(HEARTBEAT_DROP_REASONS.map((r) => [r, 0]));
   readonly #dropLogged = new Map<HeartbeatDropReason, number>();
-  #port: MessagePort | undefined;
+  #port: MessagePort | NativeSenderPort | undefined;
   #worker: Worker | undefined;
   #senderStats: SenderStats = { sent: 0, sendErrors: 0, starved: 0, maxDriftMs: 0, lastError: '' };
   #received = 0;
@@ -212,6 +217,9 @@ class UdpLiveness extends EventEmitter implements Liveness {
       throw new RangeError(`liveness: intervalMs ${this.#interval} must be an integer in 10..10000`);
     }
     this.#depth = o.queueDepth ?? DEFAULT_QUEUE_DEPTH;
+    if (!Number.isInteger(this.#depth) || this.#depth < 1 || this.#depth > NATIVE_MAX_QUEUE_DEPTH) {
+      throw new RangeError(`liveness: queueDepth ${this.#depth} must be an integer in 1..${NATIVE_MAX_QUEUE_DEPTH}`);
+    }
     this.#family = familyOf(o.bindAddress, 'bindAddress');
     const suspectAfterMs = o.suspectAfterMs ?? DEFAULT_SUSPECT_AFTER_MS;
     this.#detector = new LivenessDetector({
@@ -241,7 +249,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
         resolve();
       });
     });
-    const senderReady = this.#startSender(o.sender ?? 'worker');
+    const senderReady = this.#startSender(o.sender ?? 'native');
     // rule 8: our heartbeats go out from here (bound and sender running): the settle and bound clocks start
     this.ready = Promise.all([bound, senderReady]).then(() => this.#detector.sending());
     this.ready.catch((err: unknown) => {
@@ -256,7 +264,12 @@ class UdpLiveness extends EventEmitter implements Liveness {
     for (const t of this.#timers) t.unref();
   }
 
-  #startSender(mode: 'worker' | 'inline'): Promise<void> {
+  /** The last seq the sender sent (the native thread's, else the worker's shared memory). */
+  #sentSeq(): number {
+    return this.#port instanceof NativeSenderPort ? this.#port.lastSent() : Number(Atomics.load(this.#lastSent, 0));
+  }
+
+  #startSender(mode: 'native' | 'worker' | 'inline'): Promise<void> {
     let failed: (err: Error) => void = () => undefined;
     const early = new Promise<never>((_, reject) => (failed = reject));
     early.catch(() => undefined);
@@ -268,8 +281,21 @@ class UdpLiveness extends EventEmitter implements Liveness {
       intervalMs: this.#interval,
       shared: this.#shared,
     };
-    let port: MessagePort | Worker;
-    if (mode === 'worker') {
+    let port: MessagePort | Worker | NativeSenderPort;
+    let native: NativeSenderPort | undefined;
+    if (mode === 'native') {
+      try {
+        native = new NativeSenderPort({ bindAddress: this.#o.bindAddress, intervalMs: this.#interval, lastSent: this.#sentSeq() });
+      } catch (err) {
+        // No addon (a build without it): the worker does the same job, with its memory cost.
+        this.#o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'liveness: native sender unavailable; sending heartbeats from a worker thread');
+        return this.#startSender('worker');
+      }
+    }
+    if (native) {
+      this.#port = native;
+      port = native;
+    } else if (mode === 'worker') {
       const boot = `const { workerData, parentPort } = require('node:worker_threads');\n${SENDER_SOURCE}`;
       const w = new Worker(boot, { eval: true, workerData, name: 'berth-liveness-sender' });
       // A worker that fails (before or after it started) is replaced by the same sender on the main thread: it goes
@@ -308,7 +334,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
       port = ch.port1;
     }
     const started = new Promise<void>((resolve, reject) => {
-      port.on('message', (m: { type: string; stats?: SenderStats; message?: string; port?: number }) => {
+      (port as EventEmitter).on('message', (m: { type: string; stats?: SenderStats; message?: string; port?: number }) => {
         if (m.type === 'ready') resolve();
         else if (m.type === 'stats' && m.stats) {
           this.#driftPrev = this.#senderStats.maxDriftMs;
@@ -377,7 +403,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
     const lag = this.#lagMs();
     // re-sign the whole window when what it says changed (MACs, or the lag moved by more than 10 ms)
     const withKey = `${macs.join(',')}|${Math.round(lag / 10)}`;
-    const sent = Number(Atomics.load(this.#lastSent, 0));
+    const sent = this.#sentSeq();
     let from = Math.max(this.#encodedUpTo, sent) + 1;
     if (withKey !== this.#encodedWith) {
       this.#encodedWith = withKey;
@@ -542,7 +568,7 @@ class UdpLiveness extends EventEmitter implements Liveness {
   leave(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#leaving ??= new Promise<void>((resolve) => {
-      const sent = Number(Atomics.load(this.#lastSent, 0));
+      const sent = this.#sentSeq();
       const first = Math.max(this.#encodedUpTo, sent) + 1;
       const macs = this.#myMacs();
       const items = [0, 1, 2]
