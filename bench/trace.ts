@@ -130,6 +130,8 @@ export function stageTimes(t: Trace): { stages: Map<string, number>; reordered: 
 /** Stage timestamps of the Services whose key (namespace/name) starts with `prefix` (none while it is undefined). */
 export class PathTrace {
   readonly traces = new Map<string, Trace>();
+  /** The controller's reconciles of traced Services, by result (a settled Service needs one that writes). */
+  readonly reconciles = new Map<string, number>();
   prefix: string | undefined;
 
   #get(key: string): Trace | undefined {
@@ -173,6 +175,10 @@ export class PathTrace {
   /** A controller output line (the first successful reconcile that holds IPs). */
   controllerLine = (line: string): void => {
     const d = parseDecision(line, this.prefix);
+    if (d?.decision === 'reconcile' && d.service && this.traces.has(d.service)) {
+      const k = d.result ?? '?';
+      this.reconciles.set(k, (this.reconciles.get(k) ?? 0) + 1);
+    }
     if (d?.decision !== 'reconcile' || d.result !== 'success' || !d.service || !(d.ips?.length ?? 0)) return;
     const t = this.#get(d.service);
     const span = spanOf(d);
@@ -223,6 +229,14 @@ export class PathTrace {
           [...reordered].map(([k, n]) => `${k.slice(k.lastIndexOf('→') + 1).trim() || k} ${n}`).join(', '),
       );
     }
+    if (this.reconciles.size > 0) {
+      const n = [...this.reconciles.values()].reduce((a, b) => a + b, 0);
+      out.push(
+        `${indent}controller reconciles per traced Service: ${(n / all.length).toFixed(2)} (` +
+          [...this.reconciles].map(([k, c]) => `${k} ${c}`).join(', ') +
+          ')',
+      );
+    }
     return out;
   }
 
@@ -239,6 +253,7 @@ export class PathTrace {
 
   clear(): void {
     this.traces.clear();
+    this.reconciles.clear();
   }
 }
 

@@ -45,39 +45,94 @@ describe('HttpsTransport.request', () => {
 });
 
 describe('HttpsTransport keep-alive connections', () => {
-  it('keeps at most maxFreeSockets idle connections after a burst of concurrent requests', async () => {
+  /** A server that holds every request until `release()`; counts connections made and open. */
+  async function holdingServer(): Promise<{
+    port: number;
+    open: Set<Socket>;
+    made: () => number;
+    arrived: (n: number) => Promise<void>;
+    release: () => void;
+    close: () => Promise<void>;
+  }> {
     const open = new Set<Socket>();
-    const held: http.ServerResponse[] = [];
-    let arrived = 0;
-    let allArrived: () => void = () => {};
-    const burst = new Promise<void>((r) => (allArrived = r));
+    let held: http.ServerResponse[] = [];
+    let made = 0;
+    let want = Infinity;
+    let reached: () => void = () => {};
     const server = http.createServer((_req, res) => {
       held.push(res);
-      if (++arrived === 12) allArrived();
+      if (held.length >= want) reached();
     });
     server.on('connection', (s) => {
+      made++;
       open.add(s);
       s.on('close', () => open.delete(s));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as AddressInfo;
-    const transport = new HttpsTransport(
-      { server: `http://127.0.0.1:${port}`, insecureSkipTlsVerify: false, authorization: () => Promise.resolve(undefined), source: 'test' },
-      { maxFreeSockets: 3 },
-    );
+    return {
+      port: (server.address() as AddressInfo).port,
+      open,
+      made: () => made,
+      arrived: (n) =>
+        new Promise<void>((r) => {
+          want = n;
+          reached = r;
+          if (held.length >= n) r();
+        }),
+      release: () => {
+        for (const res of held) res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+        held = [];
+      },
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+  const access = (port: number) =>
+    ({ server: `http://127.0.0.1:${port}`, insecureSkipTlsVerify: false, authorization: () => Promise.resolve(undefined), source: 'test' }) as const;
+
+  it('keeps at most maxFreeSockets idle connections after a burst of concurrent requests', async () => {
+    const srv = await holdingServer();
+    const transport = new HttpsTransport(access(srv.port), { maxSockets: 12, maxFreeSockets: 3 });
     try {
       const calls = Array.from({ length: 12 }, () => transport.request('GET', '/x'));
-      await burst;
-      assert.equal(open.size, 12, 'the burst uses 12 connections at once');
-      for (const res of held) res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+      await srv.arrived(12);
+      assert.equal(srv.open.size, 12, 'the burst uses 12 connections at once');
+      srv.release();
       await Promise.all(calls);
       // The client closes the connections beyond maxFreeSockets; the server sees them close.
-      for (let i = 0; i < 200 && open.size > 3; i++) await new Promise((r) => setTimeout(r, 5));
-      assert.equal(open.size, 3);
+      for (let i = 0; i < 200 && srv.open.size > 3; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(srv.open.size, 3);
     } finally {
       transport.close();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await srv.close();
+    }
+  });
+
+  it('by default uses at most 8 connections and keeps them all: bursts after the first open none', async () => {
+    const srv = await holdingServer();
+    const transport = new HttpsTransport(access(srv.port));
+    try {
+      for (let burst = 0; burst < 3; burst++) {
+        const calls = Array.from({ length: 20 }, () => transport.request('GET', '/x'));
+        // 8 in flight, the other 12 wait in the agent for a connection.
+        await srv.arrived(8);
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(srv.open.size, 8, `burst ${burst}: 8 connections at once`);
+        for (let left = 20; left > 0; left -= 8) {
+          await srv.arrived(Math.min(8, left));
+          srv.release();
+        }
+        const rs = await Promise.all(calls);
+        assert.ok(rs.every((r) => r.ok));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(srv.made(), 8, 'three bursts of 20 requests made 8 connections in all');
+      assert.equal(srv.open.size, 8);
+    } finally {
+      transport.close();
+      await srv.close();
     }
   });
 });
