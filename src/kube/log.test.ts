@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger, lineLogger, parseLogFormat, parseLogLevel, textLine } from './log.ts';
+import { spawnSync } from 'node:child_process';
+import { bufferedSink, createLogger, lineLogger, parseLogFormat, parseLogLevel, textLine } from './log.ts';
 
 function capture(format: 'json' | 'text', level?: 'debug' | 'info' | 'warn' | 'error') {
   const lines: string[] = [];
@@ -51,5 +52,45 @@ describe('process logger', () => {
     assert.deepEqual(parseLogFormat('xml'), { ok: false, message: '--log-format: "xml" is not one of json, text' });
     assert.deepEqual(parseLogFormat(undefined), { ok: true, format: 'json' });
     assert.deepEqual(parseLogLevel('trace'), { ok: false, message: '--log-level: "trace" is not one of debug, info, warn, error' });
+  });
+});
+
+describe('bufferedSink', () => {
+  it('gathers the lines of one delay into one write, in order', async () => {
+    const writes: string[] = [];
+    const sink = bufferedSink({ write: (s: string) => writes.push(s) }, { delayMs: 20, onExit: () => {} });
+    sink.write('{"level":"info","msg":"a"}\n');
+    sink.write('{"level":"info","msg":"b"}\n');
+    assert.equal(writes.length, 0, 'nothing written before the delay');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(writes, ['{"level":"info","msg":"a"}\n{"level":"info","msg":"b"}\n']);
+    sink.write('{"level":"info","msg":"c"}\n');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(writes.slice(1), ['{"level":"info","msg":"c"}\n']);
+  });
+
+  it('writes at once (with what is buffered before it) for a warning or an error, JSON or text, and when full', () => {
+    const writes: string[] = [];
+    const sink = bufferedSink({ write: (s: string) => writes.push(s) }, { delayMs: 10_000, maxChars: 100, onExit: () => {} });
+    sink.write('{"level":"info","msg":"a"}\n');
+    sink.write('{"level":"warn","msg":"w"}\n');
+    assert.deepEqual(writes, ['{"level":"info","msg":"a"}\n{"level":"warn","msg":"w"}\n']);
+    sink.write('2026-01-02T03:04:05.678Z ERROR boom\n');
+    assert.equal(writes.length, 2);
+    sink.write('x'.repeat(60));
+    assert.equal(writes.length, 2);
+    sink.write('y'.repeat(60));
+    assert.equal(writes.length, 3, 'maxChars reached');
+    sink.flush();
+    assert.equal(writes.length, 3, 'flush with nothing buffered writes nothing');
+  });
+
+  it("a process's last info line reaches stdout when it exits (process.exit right after logging)", () => {
+    const code =
+      "import { createLogger } from './src/kube/log.ts'; const l = createLogger({ name: 't' }); " +
+      "l.info('last words'); process.exit(3);";
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: new URL('../../', import.meta.url), encoding: 'utf8' });
+    assert.equal(r.status, 3);
+    assert.match(r.stdout, /"msg":"last words"/);
   });
 });
