@@ -7,6 +7,7 @@
 // with the kubelet's back-off (the lab stands in for the cluster); each end is reported with its exit code or
 // signal, as is a speaker's (not restarted). Ctrl-C (or SIGTERM/SIGHUP) stops everything, also while starting.
 //   flags: --dir DIR (default .lab/dev)  --port N (default 0 = any free port)  --no-webhook  --persist
+//          --network [--nodes N] [--speaker tsx|bundle] (see LAB_USAGE)
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,8 @@ import { Resources } from '../kube/resources.ts';
 import { startLab, type Lab } from '../lab/server.ts';
 import { startLabNetwork, speakerMetricsLines, LAB_L2_POOL, LAB_L2_RANGES, type LabNetwork } from '../lab/network/network.ts';
 import { MAX_LAB_NODES, networkSupport } from '../lab/network/topology.ts';
+import { parseSpeakerMode, type SpeakerMode } from '../lab/network/speaker-run.ts';
+import { buildLabBundle } from '../lab/network/lab-bundle.ts';
 
 export const LAB_NAMESPACE = 'metallb-system';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -330,7 +333,10 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
-export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook] [--persist] [--network [--nodes N]]
+/** How `berth lab --network` runs its speakers when --speaker is not given (see LAB_USAGE). */
+export const DEFAULT_LAB_SPEAKER_MODE: SpeakerMode = 'tsx';
+
+export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook] [--persist] [--network [--nodes N] [--speaker tsx|bundle]]
   --dir DIR      state, certificates, kubeconfig and logs (default .lab/dev)
   --port N       API server port on 127.0.0.1 (default: any free port)
   --no-webhook   run the controller only (every Service is allocated by its fallback path)
@@ -338,12 +344,15 @@ export const LAB_USAGE = `usage: berth lab [--dir DIR] [--port N] [--no-webhook]
   --network      (root) a layer-2 segment in network namespaces: switch, client and N nodes each running
                  \`berth speaker\`; pool lab-l2 (198.51.100.200-220, 2001:db8:51::200-220) instead of the dev pool
   --nodes N      node namespaces for --network (default 3, 1-${MAX_LAB_NODES})
+  --speaker MODE how --network runs each speaker: tsx (default) \`berth speaker\` from this checkout's sources
+                 under tsx; bundle as the image runs it: the esbuild bundle (rebuilt at each start into
+                 dist/berth-lab-*.mjs) under plain node, with the DaemonSet's NODE_OPTIONS and image/entry.ts's V8 flags
   environment: BERTH_LAB_START_TIMEOUT=SECONDS  how long --network waits for each forwarder's and speaker's ready
                  line (default 30 s and 60 s; up to 4 times as long while the process still prints or uses CPU),
                  e.g. 240 on a slow or busy machine`;
 
 export async function runLab(argv: string[]): Promise<number> {
-  let v: { dir?: string; port?: string; 'no-webhook'?: boolean; persist?: boolean; network?: boolean; nodes?: string; help?: boolean };
+  let v: { dir?: string; port?: string; 'no-webhook'?: boolean; persist?: boolean; network?: boolean; nodes?: string; speaker?: string; help?: boolean };
   try {
     v = parseArgs({
       args: argv,
@@ -356,6 +365,7 @@ export async function runLab(argv: string[]): Promise<number> {
         persist: { type: 'boolean' },
         network: { type: 'boolean' },
         nodes: { type: 'string' },
+        speaker: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -383,6 +393,16 @@ export async function runLab(argv: string[]): Promise<number> {
     const why = v.network ? `must be an integer from 1 to ${MAX_LAB_NODES}` : 'is for --network (the node namespaces)';
     process.stderr.write(`berth lab: --nodes "${v.nodes}" ${why}\n${LAB_USAGE}\n`);
     return 2;
+  }
+  let speakerMode: SpeakerMode = DEFAULT_LAB_SPEAKER_MODE;
+  if (v.speaker !== undefined) {
+    try {
+      if (!v.network) throw new Error(`--speaker "${v.speaker}" is for --network (the node namespaces' speakers)`);
+      speakerMode = parseSpeakerMode(v.speaker, '--speaker');
+    } catch (e) {
+      process.stderr.write(`berth lab: ${(e as Error).message}\n${LAB_USAGE}\n`);
+      return 2;
+    }
   }
   // Ctrl-C from the first line on: a signal while the lab starts stops what was made so far (namespaces included)
   // instead of killing the process with its default action. Only the first signal counts: npm and tsx relay the
@@ -415,7 +435,7 @@ export async function runLab(argv: string[]): Promise<number> {
   // preload included), and as soon as the run ends.
   process.once('exit', () => lock.release());
   try {
-    return await runLabLocked(v, dir, port, nodes, say, rel, interrupt.signal);
+    return await runLabLocked(v, dir, port, nodes, speakerMode, say, rel, interrupt.signal);
   } finally {
     lock.release();
   }
@@ -429,6 +449,7 @@ async function runLabLocked(
   dir: string,
   port: number,
   nodes: number,
+  speakerMode: SpeakerMode,
   say: (line: string) => void,
   rel: (p: string) => string,
   interrupted: AbortSignal,
@@ -462,7 +483,25 @@ async function runLabLocked(
   let net: LabNetwork | undefined;
   if (network) {
     try {
-      net = await startLabNetwork({ labPort: stack.lab.port, kubeconfig: stack.lab.kubeconfigPath, client: stack.client, dir, nodes, log: (l) => say(`berth lab: ${l}`), signal: interrupted });
+      let bundleFile: string | undefined;
+      if (speakerMode === 'bundle') {
+        say('berth lab: --speaker bundle: building the speakers\' bundle (image/bundle.ts)');
+        const b = await buildLabBundle(dir);
+        interrupted.throwIfAborted();
+        bundleFile = b.outfile;
+        say(`berth lab: bundle ${rel(b.outfile)} + ${b.files - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
+      }
+      net = await startLabNetwork({
+        labPort: stack.lab.port,
+        kubeconfig: stack.lab.kubeconfigPath,
+        client: stack.client,
+        dir,
+        nodes,
+        speakerMode,
+        ...(bundleFile ? { bundleFile } : {}),
+        log: (l) => say(`berth lab: ${l}`),
+        signal: interrupted,
+      });
     } catch (e) {
       if (!interrupted.aborted) process.stderr.write(`berth lab: --network: ${e instanceof Error ? e.message : String(e)}\n`);
       await stack.stop();
@@ -508,7 +547,7 @@ async function runLabLocked(
   }
   say('Ctrl-C stops everything.');
   // Last, so a reader that waits for this line has everything above it.
-  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speakers` : ''})`);
+  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speakers (${net.speakerMode})` : ''})`);
 
   // The controller and the webhook are restarted with back-off by the stack (each exit and restart is logged above);
   // a speaker that ends is reported and not restarted (tests and benches stop speakers on purpose).
