@@ -51,8 +51,8 @@ export interface HttpsTransportOptions {
    */
   readonly maxSockets?: number;
   /**
-   * Idle keep-alive connections kept after a burst (default 8: as many as maxSockets' default, so a steady load never
-   * closes and re-opens connections — each re-open is a TLS handshake on both ends, 8 % of a controller's CPU at 100
+   * Idle keep-alive connections kept after a burst (default: maxSockets, so a steady load never closes and re-opens
+   * connections — each re-open is a TLS handshake on both ends, 8 % of a controller's CPU at 100
    * creates/s with 4 kept); the others are closed as their requests end. Each idle TLS connection costs 100-130 KiB of
    * RSS outside the V8 heap: a controller that filled 10,000 Services with 32 connections kept 27 of them.
    */
@@ -87,7 +87,7 @@ export class HttpsTransport implements Transport {
       : {};
     const Agent = secure ? https.Agent : http.Agent;
     const maxSockets = opts.maxSockets ?? 8;
-    this.#agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: opts.maxFreeSockets ?? Math.min(maxSockets, 8), ...tlsOpts });
+    this.#agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: opts.maxFreeSockets ?? maxSockets, ...tlsOpts });
     // Watches are long-lived: their own agent so they never starve ordinary requests of sockets.
     this.#watchAgent = new Agent({ keepAlive: false, ...tlsOpts });
     this.#ua = opts.userAgent ?? 'berth';
