@@ -1,5 +1,9 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
-//                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx]
+//                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx
+//                           --capture garp|arp]
+// --capture: what the client namespace's tcpdump (gratuitous ARP capture, parts 1-2) takes in: garp (default), a
+// kernel filter passing gratuitous ARPs only; arp, every ARP frame (the former way: part 3's load then woke tcpdump
+// and this process for every request and reply; kept to compare).
 // Issue 8's layer-2 figures on the namespace lab (src/lab/network, root only), printed with their targets.
 // --speaker bundle (default): the three speakers run as the image runs them (src/lab/network/speaker-run.ts): the
 // esbuild bundle (image/bundle.ts, rebuilt at the start of each run as dist/bench-failover.mjs so a bundle another
@@ -29,6 +33,7 @@
 //      (pure computation on the real election code, no namespace).
 // Latency figures depend on the machine's load: the load average is printed with them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +58,7 @@ const { values: v } = parseArgs({
     'settle-seconds': { type: 'string', default: '10' },
     only: { type: 'string', default: 'failover,hog,arp,api,balance' },
     speaker: { type: 'string', default: 'bundle' },
+    capture: { type: 'string', default: 'garp' },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
@@ -62,6 +68,11 @@ for (const p of PARTS) {
     process.exit(2);
   }
 }
+if (v.capture !== 'garp' && v.capture !== 'arp') {
+  process.stderr.write(`bench:failover: --capture "${String(v.capture)}" must be garp (kernel filter: gratuitous ARPs only) or arp (every ARP frame, as before)\n`);
+  process.exit(2);
+}
+const CAPTURE_FILTER = v.capture === 'arp' ? 'arp' : 'arp and ether dst ff:ff:ff:ff:ff:ff and (arp[6:2] = 2 or arp[14:4] = arp[24:4])';
 let SPEAKER_MODE: SpeakerMode = 'bundle';
 try {
   SPEAKER_MODE = parseSpeakerMode(v.speaker ?? '', '--speaker');
@@ -106,10 +117,15 @@ interface Garp {
   ip: string;
 }
 
-/** `tcpdump -tt -e` of ARP on the client's eth0; keeps the gratuitous ones (request who-has X tell X, or reply X is-at, to broadcast). */
+/**
+ * `tcpdump -tt -e` of ARP on the client's eth0; keeps the gratuitous ones (request who-has X tell X, or reply X is-at, to
+ * broadcast). The capture filter (kernel BPF on tcpdump's socket) passes only those: with plain `arp`, tcpdump woke
+ * and printed a line for each of part 3's 200,000 requests and replies, and this process parsed them, on the cores
+ * the speakers answer on (about 0.7 s of this process's CPU and 19,000 wake-ups in a 5 s run at 20,000/s).
+ */
 function captureGarps(ns: string): { garps: Garp[]; proc: ChildProcess; ready: Promise<void> } {
   const garps: Garp[] = [];
-  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-l', '-n', '-e', '-tt', '--immediate-mode', '-i', 'eth0', 'arp'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-l', '-n', '-e', '-tt', '--immediate-mode', '-i', 'eth0', CAPTURE_FILTER], { stdio: ['ignore', 'pipe', 'pipe'] });
   let partial = '';
   proc.stdout!.on('data', (b: Buffer) => {
     partial += b.toString();
@@ -213,6 +229,77 @@ function speakerHow(): string {
 
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
+/** Per-thread CPU ticks (utime+stime, /proc/PID/task/TID/stat fields 14-15) and context switches of `pid`, by TID. */
+function threadsOf(pid: number): Map<number, { comm: string; ticks: number; switches: number }> {
+  const out = new Map<number, { comm: string; ticks: number; switches: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const sw = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      out.set(Number(tid), {
+        comm: stat.slice(stat.indexOf('(') + 1, close),
+        ticks: Number(f[11]) + Number(f[12]),
+        switches: sw('voluntary_ctxt_switches') + sw('nonvoluntary_ctxt_switches'),
+      });
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** NET_RX softirqs per CPU (/proc/softirqs) and, from /proc/stat, each CPU's busy/softirq jiffies. */
+function cpuCounters(): { netRx: number[]; softirq: number[]; busy: number[] } {
+  const rx = /^\s*NET_RX:(.*)$/m.exec(readFileSync('/proc/softirqs', 'utf8'))?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+  const softirq: number[] = [];
+  const busy: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const [user, nice, system, , , irq, si, steal] = m[2]!.split(/\s+/).map(Number) as number[];
+    softirq.push(si!);
+    busy.push(user! + nice! + system! + irq! + si! + steal!);
+  }
+  return { netRx: rx, softirq, busy };
+}
+
+/**
+ * Where the CPU went while `during` ran: per speaker, the busiest thread's CPU ms and wake-ups (context switches)
+ * and the whole process's; the bench process (lab API server); per CPU, busy/softirq ms and NET_RX softirqs.
+ */
+async function cpuAccount<T>(l: L2Lab, others: ReadonlyMap<string, number>, during: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+  const tick = 1000 / 100; // USER_HZ
+  const pids = new Map<string, number>([...l.net.speakers].map(([n, p]) => [n, p.pid!]));
+  pids.set('bench+API', process.pid);
+  for (const [n, pid] of others) pids.set(n, pid);
+  const before = new Map([...pids].map(([n, pid]) => [n, threadsOf(pid)]));
+  const c0 = cpuCounters();
+  const result = await during();
+  const c1 = cpuCounters();
+  const lines: string[] = [];
+  for (const [n, pid] of pids) {
+    const a = before.get(n)!;
+    const b = threadsOf(pid);
+    const d = [...b].map(([tid, t]) => ({ tid, comm: t.comm, ms: (t.ticks - (a.get(tid)?.ticks ?? 0)) * tick, sw: t.switches - (a.get(tid)?.switches ?? 0) }));
+    const total = d.reduce((x, t) => ({ ms: x.ms + t.ms, sw: x.sw + t.sw }), { ms: 0, sw: 0 });
+    const top = [...d].sort((x, y) => y.sw - x.sw).slice(0, 2).map((t) => `${t.comm}/${t.tid} ${t.ms} ms ${t.sw} wake-ups`).join(', ');
+    lines.push(`    ${n}: process ${total.ms} ms CPU, ${total.sw} context switches; most switching threads: ${top}`);
+  }
+  lines.push(
+    `    per CPU: busy ${c1.busy.map((x, i) => `${(x - c0.busy[i]!) * tick} ms`).join(' / ')}, of which softirq ${c1.softirq.map((x, i) => `${(x - c0.softirq[i]!) * tick} ms`).join(' / ')}; NET_RX softirqs ${c1.netRx.map((x, i) => x - (c0.netRx[i] ?? 0)).join(' / ')}`,
+  );
+  return { result, lines };
+}
+
 async function speakerRequestsPerSecond(l: L2Lab, seconds: number): Promise<number> {
   const count = (): number => [...l.lab().requestCounts()].filter(([ua]) => /speaker/i.test(ua)).reduce((n, [, c]) => n + c, 0);
   const a = count();
@@ -297,7 +384,9 @@ async function main(): Promise<number> {
     if (HOG_S > 0 && PARTS.has('hog')) say(`  owner changes in ${HOG_S} s with a CPU hog on the owner's core: ${changes}   target 0`);
     if (PARTS.has('arp')) {
       const loadBefore = load();
-      const arpLoad = await run('ip', ['netns', 'exec', l.clientNs, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(ARP_RATE), '--seconds', String(ARP_S)], (ARP_S + 60) * 1000);
+      // `ip netns exec` execs tcpdump in place: the child's pid is tcpdump's.
+      const acct = await cpuAccount(l, new Map(cap.proc.pid ? [['tcpdump', cap.proc.pid]] : []), () => run('ip', ['netns', 'exec', l.clientNs, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(ARP_RATE), '--seconds', String(ARP_S)], (ARP_S + 60) * 1000));
+      const arpLoad = acct.result;
       const arp = arpLoad.code === 0 ? (JSON.parse(arpLoad.stdout.trim().split('\n').pop()!) as { sent: number; replies: number; unmatched: number; rate: number; p50Ms: number; p99Ms: number; maxMs: number; wireP50Ms: number; wireP99Ms: number; wakeP99Ms: number }) : undefined;
       // The same at a rate this machine sustains, for comparison.
       const slowRate = Math.min(ARP_RATE, 2000);
@@ -306,6 +395,8 @@ async function main(): Promise<number> {
       if (!arp) say(`ARP load failed (exit ${arpLoad.code}): ${arpLoad.stderr.slice(-2000)}`);
       if (arp)
         say(`  ARP replies from ${owner} at ${arp.rate} requests/s (asked ${ARP_RATE}/s for ${ARP_S} s): ${arp.replies}/${arp.sent} answered (+${arp.unmatched} unmatched), p50 ${arp.p50Ms.toFixed(3)} ms  p99 ${arp.p99Ms.toFixed(3)} ms  max ${arp.maxMs.toFixed(3)} ms end to end into the JS requester (its own wake-up p99 ${arp.wakeP99Ms.toFixed(3)} ms); as the requester's kernel sees them (request sent → reply received, what a host resolving ARP in its kernel waits): p50 ${arp.wireP50Ms.toFixed(3)} ms  p99 ${arp.wireP99Ms.toFixed(3)} ms   target p99 ≤ 1 ms at 20,000/s (load average ${loadBefore} before)`);
+      say(`  CPU during the ${ARP_RATE}/s run (requester start-up included):`);
+      for (const line of acct.lines) say(line);
       if (arpSlow)
         say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpSlow.replies}/${arpSlow.sent} answered (+${arpSlow.unmatched} unmatched), p50 ${arpSlow.p50Ms.toFixed(3)} ms  p99 ${arpSlow.p99Ms.toFixed(3)} ms  max ${arpSlow.maxMs.toFixed(3)} ms end to end; at the requester's kernel p50 ${arpSlow.wireP50Ms.toFixed(3)} ms  p99 ${arpSlow.wireP99Ms.toFixed(3)} ms (load average ${load()} after)`);
     }
