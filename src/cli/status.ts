@@ -20,7 +20,7 @@ import { claimsByHolder } from '../claims/holders.ts';
 import { serviceView } from '../speaker/world.ts';
 import { leaseStaleness, speakerSilence, type PublishedLease } from '../speaker/liveness/silent-peers.ts';
 import { SPEAKER_LEASE_PREFIX } from '../speaker/liveness/lease.ts';
-import { checkAnnouncers, UNCONFIRMED_MARK, whyNotAnnounced, type NotAnnounced, type Unconfirmed } from './announce-reasons.ts';
+import { checkAnnouncers, currentL2Faults, UNCONFIRMED_MARK, whyNotAnnounced, type AnnounceEvent, type NotAnnounced, type Unconfirmed } from './announce-reasons.ts';
 import { allocatorFromClaims, liveConfig, readLive, type LiveSnapshot } from './live.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './flags.ts';
@@ -34,7 +34,7 @@ export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context 
   withdraw reason, or speakerNotRunning). A node or peer the status objects report but that does not announce is marked:
   (speaker down) expired speaker Lease or its peers' heartbeats no longer hear it, (speaker lease stale) a Lease that
   missed two renewals and no peer view, (IP conflict) / (announce failed) the speaker's Warning Events with no later IPConflictCleared / announceResumed /
-  nodeAssigned from that node (a fixed fault is not shown), (session down) /
+  nodeAssigned from that node (a fixed fault is not shown; an IP conflict's REASON names the IP and the foreign host's MAC), (session down) /
   (not established) no BGPSessionUp as the last session Event on the BGPPeer. ANNOUNCED-BY ?: the ServiceL2Status /
   ServiceBGPStatus CRD is not installed (said once, with how to install it), so no announcement can be known. --progress prints a line per resource listed (default: when stderr is a terminal).
   kubeconfig, first found: --kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster, the lab's .lab/dev/kubeconfig
@@ -70,6 +70,79 @@ export interface StatusService {
    * sessionDown, sessionNotEstablished: announce-reasons.ts checkAnnouncers); they are not in `announcedBy`.
    */
   unconfirmed?: Unconfirmed[];
+  /**
+   * Foreign hosts claiming the Service's IPs: the speakers' Warning `IPConflict` Events that no later Event of the
+   * same node ended (ipConflictsOf). Their plain-words text (conflictText) is the IPConflict reason shown.
+   */
+  conflicts?: IPConflictView[];
+}
+
+/**
+ * One IP conflict as a speaker reported it (src/speaker/speaker.ts ipConflictMessage; docs/layer2.md "IP conflicts"):
+ * a host that is not a berth speaker answers ARP/NDP for the IP. Fields the message does not give are absent.
+ */
+export interface IPConflictView {
+  /** The node whose speaker saw the claim (the Event's reporting instance). */
+  node: string;
+  ip?: string;
+  /** The foreign host's MAC address. */
+  mac?: string;
+  /** The node's interface the claim was seen on. */
+  interface?: string;
+  /**
+   * true: the claim came while the IP was announced; it stays announced there and is defended (RFC 5227 §2.4 (b)), so
+   * both hosts answer. false: seen while probing; the node does not announce the IP.
+   */
+  announced: boolean;
+  /** Seconds since the Event's last occurrence, when it has a time. */
+  agoS?: number;
+  /** The Event's message as the speaker wrote it. */
+  message: string;
+}
+
+/** The speaker's IPConflict message (src/speaker/speaker.ts ipConflictMessage): IP, MAC, interface, node. */
+const CONFLICT_MESSAGE = /\bIP "([^"]+)" is claimed by MAC ([0-9A-Fa-f:]+) on interface (\S+) \(seen from node "([^"]+)"\)/;
+
+/**
+ * The current IP conflicts of Service `namespace/name` from the nodes `nodes` (all nodes when undefined): its
+ * `IPConflict` Events (announce-reasons.ts AnnounceEvent) that no later IPConflictCleared / nodeAssigned of the same
+ * node (and IP) ended (currentL2Faults), newest first. Pure; an Event whose message is not the speaker's keeps only node,
+ * message and time.
+ */
+export function ipConflictsOf(key: string, events: readonly AnnounceEvent[], nowMs: number, nodes?: readonly string[]): IPConflictView[] {
+  const i = key.indexOf('/');
+  const [ns, name] = i < 0 ? ['default', key] : [key.slice(0, i), key.slice(i + 1)];
+  const mine = events.filter((e) => e.kind === 'Service' && e.namespace === ns && e.name === name && e.node !== undefined && (!nodes || nodes.includes(e.node)));
+  const out: IPConflictView[] = [];
+  for (const node of [...new Set(mine.map((e) => e.node!))].sort()) {
+    for (const e of currentL2Faults(mine.filter((x) => x.node === node))) {
+      if (e.reason !== 'IPConflict') continue;
+      const m = CONFLICT_MESSAGE.exec(e.message);
+      out.push({
+        node,
+        ...(m ? { ip: m[1]!, mac: m[2]!.toLowerCase(), interface: m[3]! } : {}),
+        announced: /still announced there/.test(e.message),
+        ...(e.lastMs !== undefined ? { agoS: Math.max(0, Math.round((nowMs - e.lastMs) / 1000)) } : {}),
+        message: e.message,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * An IP conflict in plain words, naming the IP, the foreign MAC, who saw it and what to do, e.g. `198.51.100.205 is
+ * already used by another host, MAC 02:00:00:51:00:08 (not a berth speaker; seen 12 s ago by the speaker of node n1 on
+ * eth0), so n1 does not announce it: …`. Falls back to the speaker's own message when it could not be read.
+ */
+export function conflictText(c: IPConflictView): string {
+  const ago = c.agoS === undefined ? '' : ` ${c.agoS} s ago`;
+  if (c.ip === undefined || c.mac === undefined) return `IP conflict seen${ago} by the speaker of node ${c.node}: ${c.message}`;
+  const seen = `(not a berth speaker; seen${ago} by the speaker of node ${c.node}${c.interface ? ` on ${c.interface}` : ''})`;
+  const fix = 'remove the address from that host (or the pool range from its DHCP server)';
+  return c.announced
+    ? `${c.ip} is also answered by another host, MAC ${c.mac} ${seen}: ${c.node} still announces and defends it, but clients may reach either host; ${fix}`
+    : `${c.ip} is already used by another host, MAC ${c.mac} ${seen}, so ${c.node} does not announce it: ${fix}; the speaker checks again every 5 s and announces it once that host has been silent for 15 s`;
 }
 
 export interface StatusReport {
@@ -311,6 +384,19 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined; 
       announcedBy: { layer2: checked?.l2Nodes ?? [], bgp: checked?.bgp ?? [] },
     };
     if (checked && checked.unconfirmed.length > 0) row.unconfirmed = checked.unconfirmed;
+    // An IP conflict in plain words (IP, foreign MAC, who saw it, what to do) rather than the Event's text.
+    const conflictNodes = (row.unconfirmed ?? []).filter((u) => u.reason === 'IPConflict').map((u) => u.node);
+    if (conflictNodes.length > 0 && s.announceEvents) {
+      const conflicts = ipConflictsOf(key, s.announceEvents, nowMs, conflictNodes);
+      if (conflicts.length > 0) {
+        row.conflicts = conflicts;
+        row.unconfirmed = row.unconfirmed!.map((u) => {
+          if (u.reason !== 'IPConflict') return u;
+          const mine = conflicts.filter((c) => c.node === u.node);
+          return mine.length > 0 ? { ...u, message: mine.map(conflictText).join('; ') } : u;
+        });
+      }
+    }
     const pool = held?.pool ?? svc.metadata?.annotations?.['metallb.io/ip-allocated-from-pool'] ?? svc.metadata?.annotations?.['metallb.universe.tf/ip-allocated-from-pool'];
     if (pool !== undefined) row.pool = pool;
     if (ips.length === 0) row.pending = whyPending(s, key, alloc, svc);
@@ -361,6 +447,21 @@ export function statusOf(s: LiveSnapshot, opts: { lbClass?: string | undefined; 
       if (row.notAnnounced && row.notAnnounced.reason !== 'speakerNotRunning') continue;
       delete row.notAnnounced;
       row.announcedByUnknown = true;
+    }
+  }
+  // Nobody reports announcing a Service whose IP a foreign host claims (its ServiceL2Status not written or not
+  // readable): the conflict, not a missing speaker, is why. Only from nodes whose speaker is not known to be down.
+  if (s.announceEvents) {
+    const nowMs = opts.nowMs ?? Date.now();
+    const down = new Set((s.speakerLeases ?? []).filter((l) => l.renewMs !== undefined && nowMs - l.renewMs > l.durationSeconds * 1000).map((l) => l.node));
+    for (const row of services) {
+      if (row.ips.length === 0 || row.unconfirmed || row.announcedBy.layer2.length > 0 || row.announcedBy.bgp.length > 0) continue;
+      if (row.notAnnounced && row.notAnnounced.reason !== 'speakerNotRunning') continue;
+      const conflicts = ipConflictsOf(`${row.namespace}/${row.name}`, s.announceEvents, nowMs).filter((c) => !down.has(c.node) && !c.announced);
+      if (conflicts.length === 0) continue;
+      row.conflicts = conflicts;
+      row.notAnnounced = { reason: 'IPConflict', message: conflicts.map(conflictText).join('; ') };
+      delete row.announcedByUnknown;
     }
   }
   services.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));

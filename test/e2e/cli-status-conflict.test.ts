@@ -58,6 +58,13 @@ test('IPConflict, then the foreign address deleted: status shows the owner annou
   );
   assert.deepEqual(last?.unconfirmed?.map((u) => [u.node, u.reason]), [[owner, 'IPConflict']]);
   assert.deepEqual(last?.announcedBy.layer2, []);
+  // The text output says it in plain words: the IP, the foreign MAC, the node that does not announce it.
+  const text = recordingIO();
+  assert.equal(await main(['status', '--kubeconfig', lab.lab().kubeconfigPath], text), 0, text.stderr.join('\n'));
+  const line = text.stdout.join('\n').split('\n').find((x) => /^default\s+clash\s/.test(x)) ?? text.stdout.join('\n');
+  assert.ok(line.includes(`layer2: ${owner} (IP conflict)`), line);
+  assert.ok(line.includes(`IPConflict: ${CLASH} is already used by another host, MAC ${FOREIGN.mac} `), line);
+  assert.ok(line.includes(`so ${owner} does not announce it`), line);
 
   await ip('-n', fx.ns, 'addr', 'del', `${CLASH}/32`, 'dev', 'eth0');
   await until('the owner answers ARP again', async () => ((await lab.arping(CLASH, 1)).includes(lab.macs.get(owner)!) ? true : undefined), 90_000, 1000);
