@@ -541,6 +541,7 @@ async function runLabLocked(
     say(`  ${k} create deployment web --image=nginx --replicas=2; ${k} expose deployment web --type=LoadBalancer --port=80`);
     say(`  ${k} get svc web                                              # EXTERNAL-IP from ${LAB_L2_POOL}`);
     say(`  ip netns exec ${c} arping -c 3 -I eth0 <EXTERNAL-IP>         # one node's MAC (02:00:00:51:00:1x) answers`);
+    say(`  ${k} patch svc web -p '{"spec":{"ipFamilyPolicy":"PreferDualStack","ipFamilies":["IPv4","IPv6"]}}'   # adds an IPv6 EXTERNAL-IP`);
     say(`  ip netns exec ${c} ndisc6 <IPv6 EXTERNAL-IP> eth0`);
     say(`  ip netns exec ${c} ping -c 1 <EXTERNAL-IP>; ip -n ${c} neigh   # the client's kernel neighbour table`);
     say(`  nodes: ${net.topology.nodes.map((h) => `${h.name} ${h.ns} ${h.ipv4} ${h.mac} speaker pid ${net!.speakers.get(h.name)?.pid ?? '-'}`).join('; ')}`);
