@@ -9,7 +9,7 @@ import { ipConflictClearedMessage, ipConflictMessage } from '../speaker/speaker.
 import { announceEventsOf } from './announce-reasons.ts';
 import { recordingIO } from './io.ts';
 import { announcersOf, type LiveSnapshot } from './live.ts';
-import { conflictText, ipConflictsOf, printStatus, statusOf } from './status.ts';
+import { conflictText, ipConflictsOf, printStatus, runStatus, selectServices, serviceDetail, statusOf } from './status.ts';
 
 const NS = 'metallb-system';
 const NOW = Date.parse('2026-12-01T09:00:00Z');
@@ -154,4 +154,34 @@ test('ipConflictsOf / conflictText: only that Service and node, newest first; a 
   assert.deepEqual(ipConflictsOf('shop/web', events, NOW, ['n2']).map((c) => c.node), ['n2']);
   const odd = ipConflictsOf('shop/web', events, NOW, ['n2'])[0]!;
   assert.equal(conflictText(odd), 'IP conflict seen 8 s ago by the speaker of node n2: address already in use');
+});
+
+test('berth status NAME: the Service alone, one fact a line; the conflict says IP and MAC, the node is not said to announce', () => {
+  const report = statusOf(snapshot({ statuses: [l2Status('n1')], events: [probeConflict()] }), { nowMs: NOW });
+  assert.deepEqual(selectServices(report, 'web').map((r) => r.name), ['web']);
+  assert.deepEqual(selectServices(report, 'shop/web').map((r) => r.name), ['web']);
+  assert.deepEqual(selectServices(report, 'default/web'), []);
+  assert.deepEqual(serviceDetail(selectServices(report, 'web')[0]!), [
+    'Service shop/web',
+    '  EXTERNAL-IP:   198.51.100.205',
+    '  pool:          lab',
+    '  announced by:  nobody',
+    `  IP conflict:   ${IP} is already used by another host, MAC ${MAC} (not a berth speaker; seen 12 s ago by the speaker of node n1 on eth0), so n1 does not announce it: remove the address from that host (or the pool range from its DHCP server); the speaker checks again every 5 s and announces it once that host has been silent for 15 s`,
+  ]);
+  // Cleared: announced by n1, no fault line.
+  const cleared = event({ type: 'Normal', reason: 'IPConflictCleared', node: 'n1', agoS: 3, message: ipConflictClearedMessage(IP, 'n1') });
+  const ok = statusOf(snapshot({ statuses: [l2Status('n1')], events: [probeConflict(40), cleared] }), { nowMs: NOW }).services[0]!;
+  assert.deepEqual(serviceDetail(ok).slice(3), ['  announced by:  layer2: n1']);
+  // Nobody reports and no conflict: the speakers' reason on its own line.
+  const none = statusOf(snapshot({ statuses: [], events: [] }), { nowMs: NOW }).services[0]!;
+  assert.match(serviceDetail(none).at(-1)!, /^ {2}not announced: speakerNotRunning: /);
+});
+
+test('berth status with a bad Service argument: refused naming it, before reading the cluster', async () => {
+  const io = recordingIO();
+  assert.equal(await runStatus(['Web_1'], io), 2);
+  assert.match(io.stderr.join('\n'), /"Web_1" is not a Service name: \[NAMESPACE\/\]NAME/);
+  const two = recordingIO();
+  assert.equal(await runStatus(['a', 'b'], two), 2);
+  assert.match(two.stderr.join('\n'), /at most one Service, \[NAMESPACE\/\]NAME \(got "a b"\)/);
 });

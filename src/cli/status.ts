@@ -28,7 +28,8 @@ import { chooseKubeconfig, explainLiveError, labNotice } from './kubeconfig.ts';
 import { toJson } from './plan.ts';
 import { table } from './table.ts';
 
-export const STATUS_USAGE = `usage: berth status [--kubeconfig FILE] [--context NAME] [--namespace NS] [--lb-class CLASS] [--output text|json] [--progress]
+export const STATUS_USAGE = `usage: berth status [[NAMESPACE/]NAME] [--kubeconfig FILE] [--context NAME] [--namespace NS] [--lb-class CLASS] [--output text|json] [--progress]
+  NAME (a Service, in every namespace unless NAMESPACE/ is given): that Service alone, one line per fact in plain words.
   pools with used/total per family, every LoadBalancer Service with its IPs, pool and announcing node(s) or BGP peers,
   why each Service without an IP has none, and why nobody announces one that has an IP (ANNOUNCED-BY -: MetalLB's
   withdraw reason, or speakerNotRunning). A node or peer the status objects report but that does not announce is marked:
@@ -196,7 +197,10 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
     progress: 'boolean',
   });
   if (!f.ok) return io.usage(`${f.message}\n${STATUS_USAGE}`);
-  if (f.args.length > 0) return io.usage(`berth status takes no arguments (got "${f.args[0]}")\n${STATUS_USAGE}`);
+  if (f.args.length > 1) return io.usage(`berth status takes at most one Service, [NAMESPACE/]NAME (got "${f.args.join(' ')}")\n${STATUS_USAGE}`);
+  const wanted = f.args[0];
+  if (wanted !== undefined && !SERVICE_ARG.test(wanted))
+    return io.usage(`berth status: "${wanted}" is not a Service name: [NAMESPACE/]NAME, lowercase letters, digits and '-' (DNS labels)\n${STATUS_USAGE}`);
   const output = f.values.output ?? f.values.o ?? 'text';
   if (output !== 'text' && output !== 'json') return io.usage(`--output must be text or json, not "${output}"`);
   const progress = f.values.progress === 'true' || (f.values.progress === undefined && process.stderr.isTTY === true);
@@ -215,12 +219,69 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
     return 1;
   }
   const report = statusOf(read.snapshot, { lbClass: f.values['lb-class'] });
+  if (wanted !== undefined) {
+    const rows = selectServices(report, wanted);
+    if (rows.length === 0) {
+      const known = report.services.map((r) => `${r.namespace}/${r.name}`);
+      io.err(
+        `berth status: no LoadBalancer Service ${wanted.includes('/') ? `"${wanted}"` : `named "${wanted}" in any namespace`}` +
+          `${f.values['lb-class'] ? ` with loadBalancerClass "${f.values['lb-class']}"` : ''} (${known.length > 0 ? `there are: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''}` : 'there is none'})`,
+      );
+      return 1;
+    }
+    if (output === 'json') {
+      io.out(toJson({ ...report, services: rows }));
+      return 0;
+    }
+    for (const p of report.problems) io.err(`berth status: configuration problem: ${p}`);
+    const notice = missingCrdsNotice(report.missingStatusCrds);
+    if (notice) io.err(`berth status: ${notice}`);
+    rows.forEach((row, i) => {
+      if (i > 0) io.out('');
+      for (const line of serviceDetail(row)) io.out(line);
+    });
+    return 0;
+  }
   if (output === 'json') {
     io.out(toJson(report));
     return 0;
   }
   printStatus(report, io);
   return 0;
+}
+
+/** `[NAMESPACE/]NAME`: DNS labels (Kubernetes' rule for namespace and Service names). */
+const SERVICE_ARG = /^(?:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** The report's Services named `arg`: `namespace/name` exactly, or `name` in every namespace. Pure. */
+export function selectServices(report: Pick<StatusReport, 'services'>, arg: string): StatusService[] {
+  const i = arg.indexOf('/');
+  return report.services.filter((r) => (i < 0 ? r.name === arg : r.namespace === arg.slice(0, i) && r.name === arg.slice(i + 1)));
+}
+
+/**
+ * One Service as lines of plain words (`berth status NAME`): its IPs and pool, who announces it, then each fault on
+ * its own line: why it has no IP, each IP conflict (conflictText: the IP and the foreign MAC), each other reported
+ * announcer that does not announce, why nobody announces it.
+ */
+export function serviceDetail(row: StatusService): string[] {
+  const lines = [`Service ${row.namespace}/${row.name}`];
+  const field = (k: string, v: string): void => void lines.push(`  ${k}:${' '.repeat(Math.max(1, 14 - k.length))}${v}`);
+  field('EXTERNAL-IP', row.ips.length > 0 ? row.ips.join(', ') : '<pending>');
+  field('pool', row.pool ?? '-');
+  const announced = row.announcedBy.layer2.length > 0 || row.announcedBy.bgp.length > 0;
+  field('announced by', row.announcedByUnknown ? '? (a status CRD is not installed: see above)' : announced ? announcedText(row.announcedBy) : 'nobody');
+  if (row.pending) field('no IP', `${row.pending.code}: ${row.pending.message}`);
+  for (const c of row.conflicts ?? []) field('IP conflict', conflictText(c));
+  const conflictNodes = new Set((row.conflicts ?? []).map((c) => c.node));
+  for (const u of row.unconfirmed ?? []) {
+    if (u.reason === 'IPConflict' && conflictNodes.has(u.node)) continue;
+    field(UNCONFIRMED_MARK[u.reason] ?? LIVENESS_MARK[u.reason] ?? u.reason, u.message);
+  }
+  // The reason nobody announces it, unless the lines above already are that reason.
+  if (row.notAnnounced && !row.unconfirmed && !(row.notAnnounced.reason === 'IPConflict' && row.conflicts))
+    field('not announced', `${row.notAnnounced.reason}: ${row.notAnnounced.message}`);
+  return lines;
 }
 
 /** The text output of a report: problems and the missing-CRD notice on stderr, then the pool and Service tables. */

@@ -2,9 +2,10 @@
 // lab builds its speakers' bundle (dist/berth-lab-<hash>.mjs, src/lab/network/lab-bundle.ts), each node namespace's
 // speaker runs it under plain node (no tsx), `kubectl create deployment` + `kubectl expose --type=LoadBalancer` gives
 // the Service an IPv4 address from pool lab-l2, a real `arping` from the client namespace gets exactly one answer,
-// from the MAC of the node MetalLB's election picks, and `berth status` names that node. Ctrl-C (SIGINT) stops the
-// lab and deletes its namespaces. Real processes: `berth lab` (src/cli/main.ts), kubectl, arping, ip netns. Skips
-// without root/netns, arping or kubectl; removes its namespaces, run record, bundle files and leftover pids itself.
+// from the MAC of the node MetalLB's election picks, and `berth status` (and `berth status default/web`) names that
+// node. Ctrl-C (SIGINT) stops the lab and deletes its namespaces. Real processes: `berth lab` (src/cli/main.ts),
+// kubectl, arping, ip netns. Skips without root/netns, arping or kubectl; removes its namespaces, run record, bundle
+// files and leftover pids itself.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -111,6 +112,13 @@ test('berth lab --network --speaker bundle: image-mode speakers, one ARP answer 
   const status = spawnNode(BERTH_MAIN, ['status', '--kubeconfig', kc]);
   await status.done;
   assert.match(status.output(), new RegExp(`default\\s+web\\s+${ip.replaceAll('.', '\\.')}\\S*\\s+lab-l2\\s+layer2: ${owner}\\b`), status.output());
+  const one = spawnNode(BERTH_MAIN, ['status', 'default/web', '--kubeconfig', kc]);
+  assert.equal(await one.done, 0, one.output());
+  assert.match(one.output(), /^Service default\/web$/m);
+  assert.match(one.output(), new RegExp(`^ {2}announced by: +layer2: ${owner}$`, 'm'), one.output());
+  const missing = spawnNode(BERTH_MAIN, ['status', 'nosuch', '--kubeconfig', kc]);
+  assert.equal(await missing.done, 1);
+  assert.match(missing.output(), /no LoadBalancer Service named "nosuch" in any namespace \(there are: default\/web\)/);
 
   // Ctrl-C: everything it made is gone.
   process.kill(lab.pid, 'SIGINT');
