@@ -257,6 +257,23 @@ function threadsOf(pid: number): Map<number, { comm: string; ticks: number; swit
   return out;
 }
 
+/** CPU ticks (utime+stime; children: cutime+cstime of the reaped ones) of every process on the machine, by pid, with its command name. */
+function allProcesses(): Map<number, { comm: string; ticks: number; children: number }> {
+  const out = new Map<number, { comm: string; ticks: number; children: number }>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      out.set(Number(d), { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** NET_RX softirqs per CPU (/proc/softirqs) and, from /proc/stat, each CPU's busy/softirq jiffies. */
 function cpuCounters(): { netRx: number[]; softirq: number[]; busy: number[] } {
   const rx = /^\s*NET_RX:(.*)$/m.exec(readFileSync('/proc/softirqs', 'utf8'))?.[1]?.trim().split(/\s+/).map(Number) ?? [];
@@ -282,9 +299,11 @@ async function cpuAccount<T>(l: L2Lab, others: ReadonlyMap<string, number>, duri
   pids.set('bench+API', process.pid);
   for (const [n, pid] of others) pids.set(n, pid);
   const before = new Map([...pids].map(([n, pid]) => [n, threadsOf(pid)]));
+  const p0 = allProcesses();
   const c0 = cpuCounters();
   const result = await during();
   const c1 = cpuCounters();
+  const p1 = allProcesses();
   const lines: string[] = [];
   for (const [n, pid] of pids) {
     const a = before.get(n)!;
@@ -294,6 +313,23 @@ async function cpuAccount<T>(l: L2Lab, others: ReadonlyMap<string, number>, duri
     const top = [...d].sort((x, y) => y.sw - x.sw).slice(0, 2).map((t) => `${t.comm}/${t.tid} ${t.ms} ms ${t.sw} wake-ups`).join(', ');
     lines.push(`    ${n}: process ${total.ms} ms CPU, ${total.sw} context switches; most switching threads: ${top}`);
   }
+  const known = new Set(pids.values());
+  const top = [...p1]
+    .map(([pid, p]) => ({ pid, comm: p.comm, ms: (p.ticks - (p0.get(pid)?.ticks ?? 0)) * tick }))
+    .filter((p) => p.ms > 0 && !known.has(p.pid))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 6);
+  const args = (pid: number): string => {
+    try {
+      const a = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      return a.slice(1).map((x) => x.split('/').pop()).join(' ').slice(0, 40);
+    } catch {
+      return '';
+    }
+  };
+  const reaped = ((p1.get(process.pid)?.children ?? 0) - (p0.get(process.pid)?.children ?? 0)) * tick;
+  lines.push(`    the requester (and any other child of this bench that ended): ${reaped} ms`);
+  lines.push(`    other processes by CPU (the lab's, other jobs): ${top.map((p) => `${p.comm}/${p.pid} [${args(p.pid)}] ${p.ms} ms`).join(', ')}`);
   lines.push(
     `    per CPU: busy ${c1.busy.map((x, i) => `${(x - c0.busy[i]!) * tick} ms`).join(' / ')}, of which softirq ${c1.softirq.map((x, i) => `${(x - c0.softirq[i]!) * tick} ms`).join(' / ')}; NET_RX softirqs ${c1.netRx.map((x, i) => x - (c0.netRx[i] ?? 0)).join(' / ')}`,
   );
