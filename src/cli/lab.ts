@@ -25,6 +25,7 @@ import { startLabNetwork, speakerMetricsLines, LAB_L2_POOL, LAB_L2_RANGES, type 
 import { MAX_LAB_NODES, networkSupport } from '../lab/network/topology.ts';
 import { parseSpeakerMode, type SpeakerMode } from '../lab/network/speaker-run.ts';
 import { buildLabBundle } from '../lab/network/lab-bundle.ts';
+import { giveToUser, sudoUser } from '../lab/network/sudo-owner.ts';
 
 export const LAB_NAMESPACE = 'metallb-system';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -428,7 +429,12 @@ export async function runLab(argv: string[]): Promise<number> {
     lock = got.lock;
     if (got.tookOver) say(`berth lab: ${got.tookOver}`);
   } catch (e) {
-    process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}\n`);
+    // A folder an earlier `sudo berth lab --network` made (before labs under sudo gave it back) is root's.
+    const hint =
+      (e as NodeJS.ErrnoException).code === 'EACCES'
+        ? `; ${rel(dir)} is not writable by uid ${process.getuid?.() ?? '?'} (made by an earlier sudo run?): sudo chown -R "$(id -u):$(id -g)" ${rel(dir)}, or use another --dir`
+        : '';
+    process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}${hint}\n`);
     return 1;
   }
   // Released synchronously when the process exits whichever way it can still run code (process.exit by a wrapper's
@@ -481,6 +487,15 @@ async function runLabLocked(
     return 1;
   }
   let net: LabNetwork | undefined;
+  // Under sudo, what the lab writes goes back to the user (src/lab/network/sudo-owner.ts): the README's kubectl and
+  // `berth status` steps run as that user and must read the kubeconfig.
+  const owner = sudoUser();
+  const toOwner: string[] = [dir];
+  const giveBack = (): void => {
+    if (!owner) return;
+    const problems = toOwner.flatMap((p) => giveToUser(p, owner, REPO));
+    if (problems.length > 0) say(`berth lab: could not give to uid ${owner.uid} (sudo): ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '; …' : ''}`);
+  };
   if (network) {
     try {
       let bundleFile: string | undefined;
@@ -489,6 +504,7 @@ async function runLabLocked(
         const b = await buildLabBundle(dir);
         interrupted.throwIfAborted();
         bundleFile = b.outfile;
+        toOwner.push(...b.paths);
         say(`berth lab: bundle ${rel(b.outfile)} + ${b.files - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
       }
       net = await startLabNetwork({
@@ -547,8 +563,12 @@ async function runLabLocked(
     say(`  nodes: ${net.topology.nodes.map((h) => `${h.name} ${h.ns} ${h.ipv4} ${h.mac} speaker pid ${net!.speakers.get(h.name)?.pid ?? '-'}`).join('; ')}`);
   }
   say('Ctrl-C stops everything.');
+  if (owner) {
+    giveBack();
+    say(`berth lab: ${rel(dir)}${toOwner.length > 1 ? ' and the speakers\' bundle' : ''} given to uid ${owner.uid} (sudo): kubectl --kubeconfig ${rel(kc)} and npx berth status work without sudo`);
+  }
   // Last, so a reader that waits for this line has everything above it.
-  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speakers (${net.speakerMode})` : ''})`);
+  say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speaker${nodes === 1 ? '' : 's'} (${net.speakerMode})` : ''})`);
 
   // The controller and the webhook are restarted with back-off by the stack (each exit and restart is logged above);
   // a speaker that ends is reported and not restarted (tests and benches stop speakers on purpose).
@@ -567,6 +587,8 @@ async function runLabLocked(
     process.stderr.write(`berth lab: stop failed: ${e instanceof Error ? e.message : String(e)}\n`);
     say('berth lab: stopped (with errors above)');
     return 1;
+  } finally {
+    giveBack();
   }
   say('berth lab: stopped');
   return 0;

@@ -25,7 +25,9 @@ export function labBundleFile(dir: string): string {
 export interface LabBundle {
   /** Absolute path of the entry (labBundleFile). */
   outfile: string;
-  /** Entry and chunks. */
+  /** Absolute paths of the entry and its chunks. */
+  paths: string[];
+  /** How many files (entry and chunks). */
   files: number;
   /** Total size in bytes. */
   bytes: number;
@@ -51,7 +53,7 @@ export async function buildLabBundle(dir: string): Promise<LabBundle> {
   }
   try {
     const r = await mod.bundle({ outfile });
-    return { outfile: r.outfile, files: r.files.length, bytes: r.bytes };
+    return { outfile: r.outfile, paths: [...r.files], files: r.files.length, bytes: r.bytes };
   } catch (e) {
     throw new Error(`--speaker bundle: building ${outfile} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
