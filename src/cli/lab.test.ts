@@ -1,6 +1,10 @@
 // `berth lab`'s flags that are refused before anything starts (--speaker), and the name of the lab's speaker bundle.
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { DEFAULT_LAB_SPEAKER_MODE, LAB_USAGE, runLab } from './lab.ts';
 import { labBundleFile } from '../lab/network/lab-bundle.ts';
@@ -54,4 +58,21 @@ test('labBundleFile: one bundle per lab folder, in dist/, the same for the same 
   assert.equal(labBundleFile(resolve('/tmp', 'lab-a')), a);
   assert.notEqual(labBundleFile('/tmp/lab-b'), a);
   assert.doesNotMatch(a, /dist\/berth\.mjs$/, 'never the image bundle');
+});
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const asNobody = process.getuid?.() === 0 ? undefined : 'needs root (runs the CLI as uid 65534 with setpriv)';
+test('a --dir the user cannot write (left by a sudo run): the lock error says which folder and how to give it back', { skip: asNobody }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-rootdir-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await new Promise<{ code: number | null; stderr: string }>((done) =>
+    execFile(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', MAIN, 'lab', '--dir', dir],
+      { cwd: fileURLToPath(new URL('../../', import.meta.url)), env: { ...process.env, HOME: tmpdir() }, timeout: 60_000 },
+      (e, _out, err) => done({ code: e ? ((e as { code?: number }).code ?? null) : 0, stderr: String(err) }),
+    ),
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /berth lab: lab lock .*lab\.pid: EACCES: .*; \S*berth-rootdir-\S+ is not writable by uid 65534 \(made by an earlier sudo run\?\): sudo chown -R "\$\(id -u\):\$\(id -g\)" \S+, or use another --dir/);
 });

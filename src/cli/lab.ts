@@ -431,7 +431,7 @@ export async function runLab(argv: string[]): Promise<number> {
   } catch (e) {
     // A folder an earlier `sudo berth lab --network` made (before labs under sudo gave it back) is root's.
     const hint =
-      (e as NodeJS.ErrnoException).code === 'EACCES'
+      (e as NodeJS.ErrnoException).code === 'EACCES' || /\b(EACCES|EPERM)\b/.test(e instanceof Error ? e.message : '')
         ? `; ${rel(dir)} is not writable by uid ${process.getuid?.() ?? '?'} (made by an earlier sudo run?): sudo chown -R "$(id -u):$(id -g)" ${rel(dir)}, or use another --dir`
         : '';
     process.stderr.write(`berth lab: ${e instanceof Error ? e.message : String(e)}${hint}\n`);
