@@ -5,10 +5,11 @@
 //   3. a restarted controller: time to rebuild its state from 10,000 Services and their claims, and IPs moved (must be 0).
 // Flags: --services N (held, default 10000)  --latency N (default 1000)  --rate N (timed creates per second, default
 //        100: the same offered load for both paths, so the figures compare processing, not queueing)
-//        --runtime bundle|image|tsx: run the controller as an esbuild bundle of src/controller/main.ts with plain node
-//        (default), as the image's bundle (image/bundle.ts: every command in one minified file, `berth.mjs controller`;
-//        what the container runs), or through tsx as `npm start` does (tsx's loader thread alone costs ~35 MB of RSS).
-//        The first line says which ran.
+//        --runtime image|bundle|tsx: run the controller as the image's bundle (default; image/bundle.ts: every command
+//        minified, split into chunks, `berth.mjs controller`: what the container runs), as an unminified esbuild bundle
+//        of src/controller/main.ts with plain node (its source has non-ASCII comments, so V8 keeps it as a two-byte
+//        string: 2.4 MB of heap against ~0.6 MB minified), or through tsx as `npm start` does (tsx's loader thread alone
+//        costs ~35 MB of RSS). The first line says which ran.
 //        --node-args "...": node flags for the controller (default: the Deployment's NODE_OPTIONS as shipped,
 //        gitops/base/controller/deployment.yaml: a small young generation, one V8 helper thread, a 192 MB old-space
 //        cap, raised to 96 MB per 10,000 Services beyond what it serves; and its MALLOC_ARENA_MAX); "" for node's
@@ -28,12 +29,14 @@
 //        heap snapshot once its RSS is read after a fill (DIR/fill-N.heapsnapshot) and after the restart that follows
 //        (DIR/restart-N.heapsnapshot); compare them with `npx tsx bench/heap-summary.ts A B` (taken after the RSS
 //        readings: writing a snapshot raises the process's VmHWM)
+//        --controller-log FILE: the controller's output lines are also appended to FILE (e.g. with --node-args
+//        "... --trace-gc" to see the heap around a peak)
 // The controller's RSS is also sampled every 200 ms: each RSS line names the phase (warm-up and time-to-IP runs, fill,
 // steady wait, restart) in which the highest sample was seen, since VmHWM alone does not say when the peak came.
 // Each time-to-IP run (after a warm-up of 200 creates at the same rate) also prints where the time goes, stage by
 // stage (send → mutate/validate webhooks → create answered → a watch sees the Service → reconcile → status seen), from
 // the bench's own timestamps and the decision lines webhook and controller log; and each process's CPU per Service.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,12 +65,13 @@ const { values: flags } = parseArgs({
     'scale-latency': { type: 'string' },
     'cpu-prof': { type: 'string' },
     'heap-snapshot': { type: 'string' },
+    'controller-log': { type: 'string' },
   },
 });
 const HELD = Number(flags.services ?? 10_000);
 const LAT = Number(flags.latency ?? 1_000);
 const RATE = Number(flags.rate ?? 100);
-const RUNTIME = flags.runtime ?? 'bundle';
+const RUNTIME = flags.runtime ?? 'image';
 if (!['bundle', 'image', 'tsx'].includes(RUNTIME)) throw new Error(`--runtime "${RUNTIME}": must be bundle, image or tsx`);
 const LAB_MAIN = flags['lab-main'] ?? join(REPO, 'src/lab/main.ts');
 const HOG = flags.hog === true;
@@ -118,6 +122,13 @@ const nodeArgsFor = (n: number): string[] => {
 };
 const NODE_ARGS = nodeArgsFor(SCALE[0] ?? HELD);
 
+/** `onLine` that also appends each line to `file`. */
+function teeTo(file: string, onLine: (line: string) => void): (line: string) => void {
+  return (line) => {
+    appendFileSync(file, `${line}\n`);
+    onLine(line);
+  };
+}
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 const procs: NodeProcess[] = [];
 const hogs: Hog[] = [];
@@ -543,7 +554,7 @@ async function main(): Promise<void> {
     timeoutMs: 120_000,
     nodeArgs: [...NODE_ARGS, ...prof('controller'), ...snapArgs()],
     env,
-    onLine: trace.controllerLine,
+    onLine: flags['controller-log'] ? teeTo(flags['controller-log'], trace.controllerLine) : trace.controllerLine,
     ...(bundle ? { script: bundle, tsx: false } : {}),
   };
   const ctl: Ctl = { proc: await startControllerProcess(ctlArgs, ctlOpts), args: ctlArgs, opts: ctlOpts };
