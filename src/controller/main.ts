@@ -212,8 +212,12 @@ export async function runController(argv: readonly string[]): Promise<number> {
   const store = new KubeClaimStore(client, { fieldManager: 'berth-controller' });
   // deprecatedAnnotation: once per Service uid and key (MetalLB re-emits it on every resync). One Warning Event per
   // Service and cause: AllocationFailed texts that differ only in counts (other pools' free IPs) update one Event.
+  // One Event write at a time, as client-go's broadcaster sends them (one goroutine per sink): Events are not what
+  // users wait for, and with the API connections capped (8, kube/transport.ts) four concurrent Event writes queued
+  // status writes behind them when CPU was scarce (issue 12, --hog).
   const recorder = new EventRecorder({
     client,
+    concurrency: 1,
     reportingInstance: f.replicaId,
     log: ilog,
     oncePerObject: ['deprecatedAnnotation'],
