@@ -230,8 +230,8 @@ function speakerHow(): string {
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
 /** Per-thread CPU ticks (utime+stime, /proc/PID/task/TID/stat fields 14-15) and context switches of `pid`, by TID. */
-function threadsOf(pid: number): Map<number, { comm: string; ticks: number; switches: number }> {
-  const out = new Map<number, { comm: string; ticks: number; switches: number }>();
+function threadsOf(pid: number): Map<number, { comm: string; ticks: number; switches: number; sliceNs: number }> {
+  const out = new Map<number, { comm: string; ticks: number; switches: number; sliceNs: number }>();
   let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -249,6 +249,13 @@ function threadsOf(pid: number): Map<number, { comm: string; ticks: number; swit
         comm: stat.slice(stat.indexOf('(') + 1, close),
         ticks: Number(f[11]) + Number(f[12]),
         switches: sw('voluntary_ctxt_switches') + sw('nonvoluntary_ctxt_switches'),
+        sliceNs: (() => {
+          try {
+            return Number(/^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'))?.[1] ?? NaN);
+          } catch {
+            return NaN;
+          }
+        })(),
       });
     } catch {
       // the thread ended
@@ -308,9 +315,9 @@ async function cpuAccount<T>(l: L2Lab, others: ReadonlyMap<string, number>, duri
   for (const [n, pid] of pids) {
     const a = before.get(n)!;
     const b = threadsOf(pid);
-    const d = [...b].map(([tid, t]) => ({ tid, comm: t.comm, ms: (t.ticks - (a.get(tid)?.ticks ?? 0)) * tick, sw: t.switches - (a.get(tid)?.switches ?? 0) }));
+    const d = [...b].map(([tid, t]) => ({ tid, comm: t.comm, ms: (t.ticks - (a.get(tid)?.ticks ?? 0)) * tick, sw: t.switches - (a.get(tid)?.switches ?? 0), slice: t.sliceNs }));
     const total = d.reduce((x, t) => ({ ms: x.ms + t.ms, sw: x.sw + t.sw }), { ms: 0, sw: 0 });
-    const top = [...d].sort((x, y) => y.sw - x.sw).slice(0, 2).map((t) => `${t.comm}/${t.tid} ${t.ms} ms ${t.sw} wake-ups`).join(', ');
+    const top = [...d].sort((x, y) => y.sw - x.sw).slice(0, 2).map((t) => `${t.comm}/${t.tid} ${t.ms} ms ${t.sw} wake-ups${Number.isFinite(t.slice) ? ` slice ${t.slice / 1000} µs` : ''}`).join(', ');
     lines.push(`    ${n}: process ${total.ms} ms CPU, ${total.sw} context switches; most switching threads: ${top}`);
   }
   const known = new Set(pids.values());

@@ -135,6 +135,7 @@ test(
         handlerErrors: 1,
         sendErrors: 0,
         answeredNatively: 0,
+        answerSliceNs: 0,
       });
       assert.ok(batches >= 1 && batches <= 2 && largestBatch >= 1, JSON.stringify(rx.stats()));
     } finally {
@@ -691,6 +692,57 @@ for (const variant of [
       }
     },
   );
+
+/** se.slice (ns) of each thread of this process, by TID, from /proc/self/task/TID/sched (CONFIG_SCHED_DEBUG). */
+function threadSlices(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const m = /^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/self/task/${tid}/sched`, 'utf8'));
+      if (m) out.set(tid, Number(m[1]));
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+test(
+  'setArpAnswers: the answer thread asks the scheduler for a 0.1 ms slice (EEVDF, Linux 6.12+); the kernel shows it on that thread only',
+  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
+  async (t) => {
+    const [major = 0, minor = 0] = (await import('node:os')).release().split('.').map(Number);
+    const customSlices = major > 6 || (major === 6 && minor >= 12);
+    const before = threadSlices();
+    const s = openPacketSocket({ ifname: 'lo', ethertype: 0x0806, onFrame: () => {} });
+    try {
+      assert.equal(s.stats().answerSliceNs, 0, 'no answer thread before setArpAnswers');
+      s.setArpAnswers(['198.51.100.10'], ['198.51.100.10']);
+      const deadline = Date.now() + 5000;
+      while (s.stats().answerSliceNs === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const slice = s.stats().answerSliceNs;
+      if (!customSlices) {
+        t.diagnostic(`kernel ${major}.${minor} has no custom slices for SCHED_OTHER: the thread reports ${slice} ns`);
+        return;
+      }
+      assert.equal(slice, 100_000, 'the slice the kernel reports to the answer thread');
+      const after = threadSlices();
+      if (after.size === 0) {
+        t.diagnostic('no se.slice in /proc/self/task/*/sched (kernel without CONFIG_SCHED_DEBUG): checked through sched_getattr only');
+        return;
+      }
+      const fresh = [...after].filter(([tid]) => !before.has(tid));
+      assert.deepEqual(
+        fresh.filter(([, ns]) => ns === 100_000).length,
+        1,
+        `exactly the new answer thread has a 100 µs slice: ${JSON.stringify(fresh)}`,
+      );
+      assert.notEqual(after.get(String(process.pid)), 100_000, "the main thread's slice is left alone");
+    } finally {
+      s.close();
+    }
+  },
+);
 
 test(
   'joinGroup: a group that is not IPv6 multicast is a TypeError naming it; leaveGroup of a group never joined is a no-op',
