@@ -36,3 +36,15 @@ test('outside the subset or missing fields: evaluation errors (failurePolicy dec
   assert.equal(evalCondition('1 + 1', vars).ok, false, 'a condition must be a bool');
   assert.deepEqual(evalCondition("request.operation == 'DELETE'", vars), { ok: true, value: false });
 });
+
+test('an expression parsed once answers every evaluation from its own variables; a parse error stays an error', () => {
+  const src = "object.metadata.name == 'web'";
+  assert.deepEqual(evalCel(src, vars), { ok: true, value: true });
+  assert.deepEqual(evalCel(src, { ...vars, object: { metadata: { name: 'db' } } }), { ok: true, value: false });
+  assert.equal(evalCel(src, { ...vars, object: {} }).ok, false, 'a missing field is an error, not a cached answer');
+  for (let i = 0; i < 2; i++) {
+    const r = evalCel('object.spec.(', vars);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(r.error, /Syntax error/);
+  }
+});

@@ -455,15 +455,32 @@ function comprehension(n: Extract<Node, { t: 'call' }>, env: Record<string, unkn
   return n.fn === 'exists_one' ? ok(count === 1) : ok(out);
 }
 
-/** Compiles and evaluates `src` against variables. Parse errors are errors too (a value, never a throw). */
-export function evalCel(src: string, vars: Record<string, unknown>): CelResult {
-  let ast: Node;
+/**
+ * Parsed expressions by source text (an AST is never changed by evaluate, so one serves every call): webhook
+ * matchConditions and policy expressions are evaluated on every admission call, and parsing costs more than
+ * evaluating. A parse error is kept as its message. Bounded: emptied when it reaches CEL_CACHE_MAX entries.
+ */
+const parsed = new Map<string, Node | string>();
+const CEL_CACHE_MAX = 4096;
+
+function compile(src: string): Node | string {
+  let ast = parsed.get(src);
+  if (ast !== undefined) return ast;
   try {
     ast = parseCel(src);
   } catch (e) {
-    if (e instanceof ParseError) return err(e.message);
-    throw e;
+    if (!(e instanceof ParseError)) throw e;
+    ast = e.message;
   }
+  if (parsed.size >= CEL_CACHE_MAX) parsed.clear();
+  parsed.set(src, ast);
+  return ast;
+}
+
+/** Compiles (once per source text) and evaluates `src` against variables. Parse errors are errors too (a value, never a throw). */
+export function evalCel(src: string, vars: Record<string, unknown>): CelResult {
+  const ast = compile(src);
+  if (typeof ast === 'string') return err(ast);
   return evaluate(ast, vars);
 }
 

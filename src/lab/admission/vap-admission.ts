@@ -39,14 +39,25 @@ export class PolicyAdmission {
 
   private nsLabels = (ns: string): Record<string, string> | undefined => this.d.store.get('core/namespaces', undefined, ns)?.metadata.labels;
 
+  /** Policies and bindings read from each stored object (stored objects are immutable: a changed one is a new key). */
+  private readonly readPolicies = new WeakMap<KubeObject, Policy>();
+  private readonly readBindings = new WeakMap<KubeObject, Binding>();
+
   /** Policy/binding pairs in a stable order (kube-apiserver's order is its informer's; denials are the same). */
   private pairs(): Array<{ policy: Policy; binding: Binding }> {
+    const bindings = this.d.store.list('admissionregistration.k8s.io/validatingadmissionpolicybindings');
+    if (bindings.length === 0) return [];
     const policies = new Map(this.d.store.list('admissionregistration.k8s.io/validatingadmissionpolicies').map((o) => [o.metadata.name ?? '', o]));
     const out: Array<{ policy: Policy; binding: Binding }> = [];
-    for (const b of this.d.store.list('admissionregistration.k8s.io/validatingadmissionpolicybindings').map(readBinding)) {
-      const p = policies.get(b.policyName);
+    for (const bo of bindings) {
+      let b = this.readBindings.get(bo);
+      if (!b) this.readBindings.set(bo, (b = readBinding(bo)));
+      const po = policies.get(b.policyName);
       // "If the referenced resource does not exist, this binding is considered invalid and will be ignored."
-      if (p) out.push({ policy: readPolicy(p), binding: b });
+      if (!po) continue;
+      let p = this.readPolicies.get(po);
+      if (!p) this.readPolicies.set(po, (p = readPolicy(po)));
+      out.push({ policy: p, binding: b });
     }
     return out.sort((x, y) => cmp(x.policy.name, y.policy.name) || cmp(x.binding.name, y.binding.name));
   }

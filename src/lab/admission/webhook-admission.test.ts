@@ -84,7 +84,7 @@ function setup(configs: Array<{ kind: 'mutating' | 'validating'; name: string; w
     options: {},
     ...over,
   });
-  return { adm, attrs, logs };
+  return { adm, attrs, logs, store };
 }
 
 const msg = (f: unknown) => (isFailure(f) ? `${f.code} ${f.status.reason}: ${f.status.message}` : 'allowed');
@@ -204,4 +204,21 @@ test('matchCondition errors follow failurePolicy; dry run is refused for webhook
   const d = setup([{ kind: 'mutating', name: 'm', webhooks: [{ name: 'effects', sideEffects: 'Some' }, { name: 'clean', sideEffects: 'NoneOnDryRun' }] }]);
   assert.equal(msg(await d.adm.mutate(d.attrs({ dryRun: true }), () => undefined)), '400 BadRequest: admission webhook "effects" does not support dry run');
   d.adm.close();
+});
+
+test('a changed configuration takes effect at the next call (webhooks read once per stored object, not cached past it)', async () => {
+  calls.length = 0;
+  reply = (r) => allow(r.request['uid']);
+  const { adm, attrs, store } = setup([{ kind: 'validating', name: 'v', webhooks: [{ name: 'one' }] }]);
+  assert.equal(msg(await adm.validate(attrs())), 'allowed');
+  assert.equal(msg(await adm.validate(attrs())), 'allowed');
+  const key = 'admissionregistration.k8s.io/validatingwebhookconfigurations';
+  const cfg = store.get(key, undefined, 'v')!;
+  const hooks = cfg['webhooks'] as Array<Record<string, unknown>>;
+  store.put(key, { ...cfg, webhooks: [{ ...hooks[0], name: 'two', clientConfig: { url: `https://127.0.0.1:${port}/two`, caBundle } }] });
+  assert.equal(msg(await adm.validate(attrs())), 'allowed');
+  store.put(key, { ...cfg, webhooks: [{ ...hooks[0], name: 'three', clientConfig: { url: `https://127.0.0.1:${port}/three`, caBundle }, matchConditions: [{ name: 'never', expression: 'false' }] }] });
+  assert.equal(msg(await adm.validate(attrs())), 'allowed');
+  assert.deepEqual(calls, ['/one?timeout=10s', '/one?timeout=10s', '/two?timeout=10s']);
+  adm.close();
 });

@@ -41,9 +41,16 @@ export class WebhookAdmission implements Admission {
     this.client.close();
   }
 
+  /** Webhooks read from each configuration object; stored objects are immutable, so a changed one is a new key. */
+  private readonly read = new WeakMap<KubeObject, Webhook[]>();
+
   private hooks(phase: Webhook['phase']): Webhook[] {
     const key = phase === 'mutating' ? 'admissionregistration.k8s.io/mutatingwebhookconfigurations' : 'admissionregistration.k8s.io/validatingwebhookconfigurations';
-    return this.d.store.list(key).flatMap((c) => readWebhooks(c, phase));
+    return this.d.store.list(key).flatMap((c) => {
+      let hs = this.read.get(c);
+      if (!hs) this.read.set(c, (hs = readWebhooks(c, phase)));
+      return hs;
+    });
   }
 
   private nsLabels = (ns: string): Record<string, string> | undefined => this.d.store.get('core/namespaces', undefined, ns)?.metadata.labels;
