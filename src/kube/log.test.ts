@@ -56,22 +56,23 @@ describe('process logger', () => {
 });
 
 describe('bufferedSink', () => {
-  it('gathers the lines of one delay into one write, in order', async () => {
+  it('gathers the lines of one event-loop turn into one write, in order, written before the next turn handles I/O', async () => {
     const writes: string[] = [];
-    const sink = bufferedSink({ write: (s: string) => writes.push(s) }, { delayMs: 20, onExit: () => {} });
+    const sink = bufferedSink({ write: (s: string) => writes.push(s) }, { onExit: () => {} });
     sink.write('{"level":"info","msg":"a"}\n');
     sink.write('{"level":"info","msg":"b"}\n');
-    assert.equal(writes.length, 0, 'nothing written before the delay');
-    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(writes.length, 0, 'nothing written within the turn');
+    // A timer due now runs in the next turn's timers phase, after this turn's check phase (setImmediate).
+    await new Promise((r) => setTimeout(r, 0));
     assert.deepEqual(writes, ['{"level":"info","msg":"a"}\n{"level":"info","msg":"b"}\n']);
     sink.write('{"level":"info","msg":"c"}\n');
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(writes.slice(1), ['{"level":"info","msg":"c"}\n']);
   });
 
   it('writes at once (with what is buffered before it) for a warning or an error, JSON or text, and when full', () => {
     const writes: string[] = [];
-    const sink = bufferedSink({ write: (s: string) => writes.push(s) }, { delayMs: 10_000, maxChars: 100, onExit: () => {} });
+    const sink = bufferedSink({ write: (s: string) => writes.push(s) }, { maxChars: 100, onExit: () => {} });
     sink.write('{"level":"info","msg":"a"}\n');
     sink.write('{"level":"warn","msg":"w"}\n');
     assert.deepEqual(writes, ['{"level":"info","msg":"a"}\n{"level":"warn","msg":"w"}\n']);

@@ -69,8 +69,6 @@ function textDestination(sink: LineSink): DestinationStream {
 }
 
 export interface BufferedSinkOptions {
-  /** Longest time (ms) a line waits before it is written (default 50). */
-  readonly delayMs?: number;
   /** Buffered bytes (UTF-16 code units) that force a write at once (default 16,384). */
   readonly maxChars?: number;
   /** Called with the buffered text on process exit, synchronously (default: fs.writeSync to fd 1). */
@@ -78,15 +76,15 @@ export interface BufferedSinkOptions {
 }
 
 /**
- * A LineSink that gathers lines and hands them to `out` in one write: after `delayMs` (default 50 ms) from the first
- * buffered line, at once when `maxChars` are buffered or a line is a warning or an error (`"level":"warn"`/`"error"`
- * in JSON, ` WARN `/` ERROR ` in text), and synchronously when the process exits. One write per line cost a write(2)
- * on a pipe and a wake-up of the reader per line: at 100 admissions/s the webhook's logging was 11.6 % of its CPU
- * (issue 12; klog, Kubernetes' own logger, buffers too and flushes every 5 s). A SIGKILL loses at most `delayMs` of
- * info lines. Returns the sink and `flush()`.
+ * A LineSink that gathers the lines of one event-loop turn and hands them to `out` in one write, in that turn's check
+ * phase (setImmediate): before the process handles any later I/O, so whatever a line reports is never observable
+ * elsewhere (a metric, an API write) long before the line — tests and operators correlate them. At once when
+ * `maxChars` are buffered or a line is a warning or an error (`"level":"warn"`/`"error"` in JSON, ` WARN `/` ERROR `
+ * in text), and synchronously when the process exits. One write per line cost a write(2) on a pipe and a wake-up of
+ * the reader per line: at 100 admissions/s the webhook's logging was 11.6 % of its CPU (issue 12). Under a CPU
+ * shortage one turn handles many requests, and their lines then go out together. Returns the sink and `flush()`.
  */
 export function bufferedSink(out: LineSink, opts: BufferedSinkOptions = {}): LineSink & { flush(): void } {
-  const delay = opts.delayMs ?? 50;
   const max = opts.maxChars ?? 16_384;
   const onExit =
     opts.onExit ??
@@ -99,10 +97,10 @@ export function bufferedSink(out: LineSink, opts: BufferedSinkOptions = {}): Lin
     });
   let parts: string[] = [];
   let size = 0;
-  let timer: NodeJS.Timeout | undefined;
+  let pending: NodeJS.Immediate | undefined;
   const flush = (): void => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
+    if (pending) clearImmediate(pending);
+    pending = undefined;
     if (parts.length === 0) return;
     const text = parts.length === 1 ? parts[0]! : parts.join('');
     parts = [];
@@ -110,7 +108,7 @@ export function bufferedSink(out: LineSink, opts: BufferedSinkOptions = {}): Lin
     out.write(text);
   };
   process.once('exit', () => {
-    if (timer) clearTimeout(timer);
+    if (pending) clearImmediate(pending);
     if (parts.length > 0) onExit(parts.join(''));
     parts = [];
   });
@@ -119,9 +117,9 @@ export function bufferedSink(out: LineSink, opts: BufferedSinkOptions = {}): Lin
       parts.push(line);
       size += line.length;
       if (size >= max || /"level":"(?:warn|error|fatal)"|^\S+ (?:WARN|ERROR|FATAL) /.test(line)) flush();
-      else if (!timer) {
-        timer = setTimeout(flush, delay);
-        timer.unref();
+      else if (!pending) {
+        pending = setImmediate(flush);
+        pending.unref();
       }
     },
     flush,
@@ -132,8 +130,8 @@ export function bufferedSink(out: LineSink, opts: BufferedSinkOptions = {}): Lin
 export function createLogger(opts: LoggerOptions): Logger {
   const format = opts.format ?? 'json';
   // process.stdout, as console.log did: Node queues on a full pipe instead of blocking the event loop (sonic-boom's
-  // synchronous mode sleeps on EAGAIN, which would stall reconciles and admissions behind a slow log reader); lines
-  // gathered for up to 50 ms into one write (bufferedSink).
+  // synchronous mode sleeps on EAGAIN, which would stall reconciles and admissions behind a slow log reader); the
+  // lines of one event-loop turn in one write (bufferedSink).
   const sink: LineSink = opts.sink ?? bufferedSink({ write: (l: string) => process.stdout.write(l) });
   const dest: DestinationStream = format === 'text' ? textDestination(sink) : { write: (s: string) => void sink.write(s) };
   return pino(
