@@ -28,7 +28,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -51,47 +50,6 @@ static constexpr unsigned kReplyBatch = 256;  // native ARP replies per sendmmsg
 static constexpr unsigned kRingBlockSize = 1u << 16;  // a multiple of every page size Linux uses
 static constexpr unsigned kMaxRingBytes = 64u << 20;
 static constexpr unsigned kMaxBatchFrames = 1024;  // sendmmsg vlen per call (UIO_MAXIOV)
-
-// The answer thread's scheduling request ("slice") in ns: EEVDF's minimum. With the kernel's default (0.7-3 ms) a
-// request arriving while the CPU runs another task waits for that task's slice; a shorter request gets an earlier
-// virtual deadline, so the woken thread preempts it (Linux 6.12+, sched_attr::sched_runtime for SCHED_OTHER and
-// SCHED_BATCH, clamped to 0.1-100 ms; see sched_setattr(2) and kernel/sched/fair.c). No privilege is needed: policy
-// and nice stay as they are. A thread that answers a burst for longer than this is preempted sooner, not starved.
-static constexpr uint64_t kAnswerSliceNs = 100000;
-
-// struct sched_attr, SCHED_ATTR_SIZE_VER0 (48 bytes; linux/sched/types.h, not in every libc's headers).
-struct SchedAttrV0 {
-  uint32_t size;
-  uint32_t policy;
-  uint64_t flags;
-  int32_t nice;
-  uint32_t priority;
-  uint64_t runtime;
-  uint64_t deadline;
-  uint64_t period;
-};
-
-// On the calling thread: asks for kAnswerSliceNs as its slice, keeping its policy (SCHED_OTHER or SCHED_BATCH
-// only), nice and reset-on-fork flag. Returns the slice the kernel reports afterwards (ns; 0 when it has no
-// sched_getattr, the policy is another one, or it refused). A kernel before 6.12 accepts the call and ignores the
-// runtime: then the slice read back is its default, not kAnswerSliceNs.
-static uint64_t ShortenOwnSlice() {
-#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
-  SchedAttrV0 a;
-  std::memset(&a, 0, sizeof a);
-  if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0) return 0;
-  if (a.policy != 0 /* SCHED_OTHER */ && a.policy != 3 /* SCHED_BATCH */) return 0;
-  a.size = sizeof a;
-  a.flags &= 0x01;  // SCHED_FLAG_RESET_ON_FORK: an unprivileged thread may not clear it
-  a.runtime = kAnswerSliceNs;
-  if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) return 0;
-  std::memset(&a, 0, sizeof a);
-  if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0) return 0;
-  return a.runtime;
-#else
-  return 0;
-#endif
-}
 
 // Closes the libuv handle `h` (a T allocated with new): at environment teardown with no close callback (the loop goes
 // away with the environment), otherwise deleting it from the close callback, once libuv is done with it (uv_close).
@@ -481,9 +439,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     return env.Undefined();
   }
 
-  // statistics(): { packets: number, drops: number, arpAnswered: number, answerSliceNs: number } since open
-  // (arpAnswered: replies sent by the native ARP answer, SetArpAnswers; answerSliceNs: the answer thread's
-  // scheduling slice once it started, see kAnswerSliceNs, else 0): PACKET_STATISTICS (which resets the kernel's
+  // statistics(): { packets: number, drops: number, arpAnswered: number } since open (arpAnswered: replies sent by
+  // the native ARP answer, SetArpAnswers): PACKET_STATISTICS (which resets the kernel's
   // counters on each read) accumulated here. packets counts every frame the kernel queued or dropped for this socket
   // (own outgoing copies included); drops the ones lost because the receive queue was full. packet(7).
   Napi::Value Statistics(const Napi::CallbackInfo& info) {
@@ -499,8 +456,6 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     o.Set("packets", Napi::Number::New(env, static_cast<double>(stat_packets_)));
     o.Set("drops", Napi::Number::New(env, static_cast<double>(stat_drops_ + dropped)));
     o.Set("arpAnswered", Napi::Number::New(env, static_cast<double>(answered)));
-    o.Set("answerSliceNs",
-          Napi::Number::New(env, static_cast<double>(answer_slice_ns_.load(std::memory_order_relaxed))));
     return o;
   }
 
@@ -966,7 +921,6 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
   void AnswerLoop() {
-    answer_slice_ns_.store(ShortenOwnSlice(), std::memory_order_relaxed);
     struct pollfd fds[2];
     fds[0].fd = fd_;
     fds[0].events = POLLIN;
@@ -1143,8 +1097,6 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   // Native ARP answering (SetArpAnswers): sorted sets, per-index counters, reused reply buffers.
   bool arp_on_ = false;
   std::atomic<bool> timestamps_{false};
-  // The answer thread's slice as the kernel reported it once the thread asked for kAnswerSliceNs (0: not asked).
-  std::atomic<uint64_t> answer_slice_ns_{0};
   int send_errno_ = 0;
   std::vector<uint32_t> arp_announced_, arp_watched_;
   std::vector<uint32_t> arp_answered_, arp_failed_;

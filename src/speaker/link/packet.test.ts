@@ -135,7 +135,6 @@ test(
         handlerErrors: 1,
         sendErrors: 0,
         answeredNatively: 0,
-        answerSliceNs: 0,
       });
       assert.ok(batches >= 1 && batches <= 2 && largestBatch >= 1, JSON.stringify(rx.stats()));
     } finally {
@@ -692,100 +691,6 @@ for (const variant of [
       }
     },
   );
-
-/** se.slice (ns) of each thread of this process, by TID, from /proc/self/task/TID/sched (CONFIG_SCHED_DEBUG). */
-function threadSlices(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const m = /^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/self/task/${tid}/sched`, 'utf8'));
-      if (m) out.set(tid, Number(m[1]));
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
-
-test(
-  'setArpAnswers: the answer thread asks the scheduler for a 0.1 ms slice (EEVDF, Linux 6.12+); the kernel shows it on that thread only',
-  { skip: root ? false : 'needs root (CAP_NET_RAW)' },
-  async (t) => {
-    const [major = 0, minor = 0] = (await import('node:os')).release().split('.').map(Number);
-    const customSlices = major > 6 || (major === 6 && minor >= 12);
-    const before = threadSlices();
-    const s = openPacketSocket({ ifname: 'lo', ethertype: 0x0806, onFrame: () => {} });
-    try {
-      assert.equal(s.stats().answerSliceNs, 0, 'no answer thread before setArpAnswers');
-      s.setArpAnswers(['198.51.100.10'], ['198.51.100.10']);
-      const deadline = Date.now() + 5000;
-      while (s.stats().answerSliceNs === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      const slice = s.stats().answerSliceNs;
-      if (!customSlices) {
-        t.diagnostic(`kernel ${major}.${minor} has no custom slices for SCHED_OTHER: the thread reports ${slice} ns`);
-        return;
-      }
-      assert.equal(slice, 100_000, 'the slice the kernel reports to the answer thread');
-      const after = threadSlices();
-      if (after.size === 0) {
-        t.diagnostic('no se.slice in /proc/self/task/*/sched (kernel without CONFIG_SCHED_DEBUG): checked through sched_getattr only');
-        return;
-      }
-      const fresh = [...after].filter(([tid]) => !before.has(tid));
-      assert.deepEqual(
-        fresh.filter(([, ns]) => ns === 100_000).length,
-        1,
-        `exactly the new answer thread has a 100 µs slice: ${JSON.stringify(fresh)}`,
-      );
-      assert.notEqual(after.get(String(process.pid)), 100_000, "the main thread's slice is left alone");
-    } finally {
-      s.close();
-    }
-  },
-);
-
-test(
-  'setArpAnswers as the DaemonSet runs it (user nobody, only CAP_NET_RAW): the answer thread still gets its 0.1 ms slice',
-  { skip: root ? false : 'needs root to drop to nobody with setpriv' },
-  async (t) => {
-    const [major = 0, minor = 0] = (await import('node:os')).release().split('.').map(Number);
-    if (major < 6 || (major === 6 && minor < 12)) {
-      t.diagnostic(`kernel ${major}.${minor} has no custom slices for SCHED_OTHER`);
-      return;
-    }
-    const { mkdtempSync, writeFileSync, rmSync, chmodSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'berth-slice-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    chmodSync(dir, 0o755);
-    const script = join(dir, 'slice.mts'); // ESM outside the package: top-level await
-    writeFileSync(
-      script,
-      `import { openPacketSocket } from ${JSON.stringify(fileURLToPath(new URL('./packet.ts', import.meta.url)))};
-const s = openPacketSocket({ ifname: 'lo', ethertype: 0x0806, onFrame: () => {} });
-s.setArpAnswers(['198.51.100.10'], ['198.51.100.10']);
-const until = Date.now() + 5000;
-while (s.stats().answerSliceNs === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-process.stdout.write(JSON.stringify({ uid: process.getuid(), answerSliceNs: s.stats().answerSliceNs }));
-s.close();
-`,
-    );
-    chmodSync(script, 0o644);
-    const caps = ',+net_raw';
-    const r = spawnSync(
-      'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=-all${caps}`, `--ambient-caps=-all${caps}`, `--bounding-set=-all${caps}`, process.execPath, '--import', 'tsx', script],
-      { encoding: 'utf8', env: { ...process.env, HOME: dir }, cwd: fileURLToPath(new URL('../../..', import.meta.url)), timeout: 60_000 },
-    );
-    if (r.error || (r.status !== 0 && /setpriv/.test(r.stderr))) {
-      t.diagnostic(`setpriv cannot switch users here: ${r.error?.message ?? r.stderr}`);
-      return;
-    }
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { uid: 65534, answerSliceNs: 100_000 });
-  },
-);
 
 test(
   'joinGroup: a group that is not IPv6 multicast is a TypeError naming it; leaveGroup of a group never joined is a no-op',

@@ -130,12 +130,6 @@ export interface PacketSocketStats {
   sendErrors: number;
   /** ARP requests answered by the addon (setArpAnswers): not handed to onFrame, not in `received` */
   answeredNatively: number;
-  /**
-   * The addon's answer thread's scheduling slice in ns as the kernel reports it: the thread asks for 100,000 (EEVDF's
-   * minimum, so on wake-up it preempts a task with a longer one; native/src/packet_socket.cc kAnswerSliceNs). 0 until
-   * setArpAnswers starts the thread or when the kernel refuses; a kernel before 6.12 reports its default instead.
-   */
-  answerSliceNs: number;
 }
 
 /** A packet-socket membership: a multicast MAC (lowercase aa:bb:cc:dd:ee:ff, I/G bit set), allmulti or promisc. */
@@ -319,7 +313,7 @@ interface NativePacketSocket {
   ref(): void;
   unref(): void;
   membership(add: boolean, type: number, mac?: Buffer): void;
-  statistics(): { packets: number; drops: number; arpAnswered?: number; answerSliceNs?: number };
+  statistics(): { packets: number; drops: number; arpAnswered?: number };
   setArpAnswers?(announced: Buffer, watched: Buffer): void;
   takeArpAnswerStats?(): { counts: Uint32Array };
   arpAnswerDelays?(): Float64Array;
@@ -765,7 +759,6 @@ class AfPacketSocket implements PacketSocket {
       handlerErrors: this.#handlerErrors,
       sendErrors: this.#sendErrors,
       answeredNatively: st.arpAnswered ?? 0,
-      answerSliceNs: st.answerSliceNs ?? 0,
     };
   }
 
