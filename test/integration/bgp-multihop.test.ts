@@ -79,7 +79,7 @@ interface Agent {
   stop(): Promise<void>;
 }
 
-/** bgp-speaker-agent.ts in the node namespace, announcing PREFIX to the router through `peer`. */
+/** bgp-speaker-agent.ts in the node namespace, announcing PREFIX to the router through `peer`; events get `ms` (since the start). */
 function startAgent(lab: RouterNode, peer: PeerConfig, children: ChildProcess[]): Agent {
   const child = spawn('ip', ['netns', 'exec', lab.node, process.execPath, '--import', 'tsx', AGENT], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
@@ -214,20 +214,18 @@ test('eBGP multihop through a forwarding hop: ebgpMultiHop (TTL 255) passes the 
   // 2b is the usual path (the agent's next attempts, dropped from the start): no lasting session either way.
   const bgpdPid = Number(readFileSync(`${lab.dir}/bgpd.pid`, 'utf8').trim());
   const frrStates = new Set<string>();
-  let bgpdStopped = false;
-  t.after(() => {
-    if (bgpdStopped) process.kill(bgpdPid, 'SIGCONT');
-  });
   const drops0 = minTtlDrops(routerNs);
   // 2a. bgpd stopped: the kernel completes the handshake and queues the OPEN on the not yet accepted connection.
-  process.kill(bgpdPid, 'SIGSTOP');
-  bgpdStopped = true;
-  const b = startAgent(lab, bgpPeer(false), children);
   const queued = (): string => sh('ip', ['netns', 'exec', routerNs, 'ss', '-tnH', 'state', 'established', 'sport', '= :179']);
-  await until('the OPEN queued on a connection the stopped bgpd has not accepted (Recv-Q > 0)', () => (/^\s*[1-9]/.test(queued()) ? true : undefined), 30_000, queued);
-  process.stdout.write(`# queued before accept (Recv-Q, Send-Q, local, peer): ${queued().trim()}\n`);
-  process.kill(bgpdPid, 'SIGCONT');
-  bgpdStopped = false;
+  process.kill(bgpdPid, 'SIGSTOP');
+  let b: Agent;
+  try {
+    b = startAgent(lab, bgpPeer(false), children);
+    await until('the OPEN queued on a connection the stopped bgpd has not accepted (Recv-Q > 0)', () => (/^\s*[1-9]/.test(queued()) ? true : undefined), 30_000, queued);
+    process.stdout.write(`# queued before accept (Recv-Q, Send-Q, local, peer): ${queued().trim()}\n`);
+  } finally {
+    process.kill(bgpdPid, 'SIGCONT');
+  }
   const sampler = setInterval(() => frrStates.add(String(neighbor()?.['bgpState'])), 300);
   t.after(() => clearInterval(sampler));
   const moreB = (): string => `agent events: ${JSON.stringify(b.events)}\nFRR states seen: ${[...frrStates].join(',')}\nneighbor: ${JSON.stringify(neighbor())?.slice(0, 1500)}\n--- bgpd.log\n${frrLog()}`;
@@ -248,7 +246,7 @@ test('eBGP multihop through a forwarding hop: ebgpMultiHop (TTL 255) passes the 
   await until('every agent session up without ebgpMultiHop ended', () => (ups() === downs() ? true : undefined), 30_000, moreB);
   clearInterval(sampler);
   frrStates.add(String(neighbor()?.['bgpState']));
-  process.stdout.write(`# without ebgpMultiHop: ${minTtlDrops(routerNs) - drops0} segments dropped by the router's IP_MINTTL (GTSM hops 2) (${drops} after the forced race), agent sessions up ${ups()} / down ${downs()} ${JSON.stringify(b.events)}, FRR states ${[...frrStates].join(',')}\n`);
+  process.stdout.write(`# without ebgpMultiHop: ${minTtlDrops(routerNs) - drops0} segments dropped by the router's IP_MINTTL (GTSM hops 2) (${drops} after the forced race), agent sessions up ${ups()} / down ${downs()} (${b.events.map((e) => `${String(e['reason'] ?? e.event)}@${String(e['ms'])}ms`).join(' ')}), FRR states ${[...frrStates].join(',')}\n`);
   assert.equal(frrStates.has('Established'), false, `FRR never Established without ebgpMultiHop: ${moreB()}`);
   assert.equal(frr.route(PREFIX).includes(NODE), false, 'no route without ebgpMultiHop');
 
