@@ -22,7 +22,7 @@ import { connect, type Kube } from '../kube/connect.ts';
 import { Resources } from '../kube/resources.ts';
 import { startLab, type Lab } from '../lab/server.ts';
 import { startLabNetwork, speakerMetricsLines, LAB_L2_POOL, LAB_L2_RANGES, type LabNetwork } from '../lab/network/network.ts';
-import { MAX_LAB_NODES, networkSupport } from '../lab/network/topology.ts';
+import { MAX_LAB_NODES, NETWORK_SERVICE_CIDRS, networkSupport } from '../lab/network/topology.ts';
 import { parseSpeakerMode, type SpeakerMode } from '../lab/network/speaker-run.ts';
 import { buildLabBundle } from '../lab/network/lab-bundle.ts';
 import { giveToUser, sudoUser } from '../lab/network/sudo-owner.ts';
@@ -49,6 +49,8 @@ export interface LabStackOptions {
   nodes?: number;
   /** IPv4 /24 blocks of Pod IPs (src/lab/workloads/pod-ips.ts); the network lab's avoid its segment and pool. */
   podIpv4Blocks?: readonly string[];
+  /** Service ClusterIP ranges (startLab's serviceCIDRs); the network lab's are documentation ranges. */
+  serviceCIDRs?: { ipv4?: string; ipv6?: string };
   log?: (line: string) => void;
   /**
    * Restart the controller and the webhook when they exit while the lab runs, with the kubelet's CrashLoopBackOff
@@ -164,7 +166,7 @@ export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {
   const log = opts.log ?? (() => undefined);
   opts.signal?.throwIfAborted();
   mkdirSync(opts.dir, { recursive: true });
-  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}), processLogs: labProcessLogs(opts) });
+  const lab = await startLab({ dir: opts.dir, ...(opts.port !== undefined ? { port: opts.port } : {}), ...(opts.persist ? { persist: true } : {}), ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}), ...(opts.podIpv4Blocks ? { podIpv4Blocks: opts.podIpv4Blocks } : {}), ...(opts.serviceCIDRs ? { serviceCIDRs: opts.serviceCIDRs } : {}), processLogs: labProcessLogs(opts) });
   const logs = { controller: join(opts.dir, 'controller.log'), webhook: join(opts.dir, 'webhook.log') };
   let controller: ControllerProcess | undefined;
   let webhook: NodeProcess | undefined;
@@ -479,7 +481,7 @@ async function runLabLocked(
       log: (l) => say(`berth lab: ${l}`),
       signal: interrupted,
       restart: true,
-      ...(network ? { nodes: 0, devPools: false, podIpv4Blocks: NETWORK_POD_IPV4_BLOCKS } : {}),
+      ...(network ? { nodes: 0, devPools: false, podIpv4Blocks: NETWORK_POD_IPV4_BLOCKS, serviceCIDRs: NETWORK_SERVICE_CIDRS } : {}),
     });
   } catch (e) {
     if (interrupted.aborted) return stoppedWhileStarting(say);

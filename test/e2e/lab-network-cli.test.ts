@@ -5,12 +5,12 @@
 // or kubectl. Cleans its namespaces and run record itself (by prefix), and kills its leftover children by pid.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ipaddr from 'ipaddr.js';
-import { networkSupport, run, SEGMENT } from '../../src/lab/network/topology.ts';
+import { NETWORK_SERVICE_CIDRS, networkSupport, run, SEGMENT } from '../../src/lab/network/topology.ts';
 import { spawnNode, type NodeProcess } from '../../src/lab/processes.ts';
 import { findKubectl } from '../../src/lab/testing.ts';
 import { alive, BERTH_MAIN, killQuietly, removeLabNetwork } from '../helpers/lab-process.ts';
@@ -81,6 +81,26 @@ test('berth lab --network: Pod IPs off the segment, a dead speaker reported, for
   for (const ip of ips) {
     const a = ipaddr.parse(ip);
     assert.equal(a.kind() === 'ipv4' ? a.match(seg4) : a.match(seg6), false, `Pod IP ${ip} is on the lab segment`);
+  }
+
+  // ClusterIPs (also default/kubernetes') come from the network lab's documentation ranges, never 10.96.0.0/12.
+  const dualFile = join(dir, 'dual.yaml');
+  writeFileSync(
+    dualFile,
+    'apiVersion: v1\nkind: Service\nmetadata: { name: dual }\nspec: { ipFamilyPolicy: RequireDualStack, ports: [{ port: 80 }] }\n',
+  );
+  const dual = await k(['apply', '-f', dualFile]);
+  assert.equal(dual.code, 0, dual.stderr);
+  const svcs = JSON.parse((await k(['get', 'services', '-A', '-o', 'json'])).stdout || '{"items":[]}') as {
+    items: Array<{ metadata: { namespace: string; name: string }; spec: { clusterIPs?: string[] } }>;
+  };
+  const clusterIPs = svcs.items.flatMap((s) => (s.spec.clusterIPs ?? []).map((ip) => `${s.metadata.namespace}/${s.metadata.name} ${ip}`));
+  assert.ok(clusterIPs.some((x) => x.startsWith('default/kubernetes ')), `default/kubernetes has a ClusterIP: ${clusterIPs.join(', ')}`);
+  assert.equal(clusterIPs.filter((x) => x.startsWith('default/dual ')).length, 2, `dual-stack Service dual: ${clusterIPs.join(', ')}`);
+  for (const x of clusterIPs) {
+    const ip = ipaddr.parse(x.split(' ')[1]!);
+    const range = ip.kind() === 'ipv4' ? NETWORK_SERVICE_CIDRS.ipv4 : NETWORK_SERVICE_CIDRS.ipv6;
+    assert.ok(ip.match(ipaddr.parseCIDR(range)), `ClusterIP ${x} is outside ${range}`);
   }
 
   // A speaker killed by a signal is reported like the controller and the webhook.

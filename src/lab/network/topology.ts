@@ -49,6 +49,15 @@ export const SEGMENT = {
   client: { ipv4: '198.51.100.1', ipv6: '2001:db8:51::1', mac: '02:00:00:51:00:01' },
 } as const;
 
+/**
+ * The network lab's Service ClusterIP ranges (kube-apiserver's --service-cluster-ip-range): documentation ranges
+ * like every other address in the namespaces (RFC 5737 192.0.2.0/25: .1-.126; RFC 3849 2001:db8:96::/112), instead
+ * of the API-only lab's 10.96.0.0/12 and fd00:10:96::/112. Apart from the segment (198.51.100.0/24), the pool
+ * lab-l2 (198.51.100.200-220) and the Pod IPs (203.0.113.0/24). ClusterIPs are API values only: no interface or
+ * route in the namespaces carries them.
+ */
+export const NETWORK_SERVICE_CIDRS = { ipv4: '192.0.2.0/25', ipv6: '2001:db8:96::/112' } as const;
+
 /** Most node namespaces one lab builds (addresses .11..). */
 export const MAX_LAB_NODES = 9;
 
