@@ -29,9 +29,16 @@ class FakeAnnouncer extends EventEmitter {
   }
   set(a: readonly Announcement[]): void {
     this.sets.push([...a]);
-    // As Layer2Announcer: a takeover (probe false) sends its first gratuitous packet inside set().
+    // As Layer2Announcer: a takeover (probe false) sends its first gratuitous packet inside set(); a new IP that is
+    // probed is 'announced' only when the test says the probe passed (activate); an IP that leaves is 'withdrawn'.
+    const next = new Set(a.map((x) => x.ip));
+    for (const ip of this.#active) if (!next.has(ip)) this.emit('withdrawn', ip);
     for (const x of a) if (x.probe === false && !this.#active.has(x.ip)) this.emit('announced', x.ip);
-    this.#active = new Set(a.map((x) => x.ip));
+    this.#active = next;
+  }
+  /** The probe of `ip` passed (or its conflict cleared): the first gratuitous packet, as Layer2Announcer #activate. */
+  activate(ip: string): void {
+    this.emit('announced', ip);
   }
   #active = new Set<string>();
   reannounce(): void {}
@@ -223,11 +230,14 @@ test('world changes are debounced into one recompute that calls announcer.set wi
   await settle();
 });
 
-test('nodeAssigned once when this node takes a Service; metallb_speaker_announced follows', async () => {
+test('nodeAssigned once when this node takes a Service and its probe passed; metallb_speaker_announced follows', async () => {
   const r = rig();
   r.setDecisions([d('shop/web', '192.0.2.10', 'n1'), d('shop/web', '2001:db8::10', 'n1')]);
   r.speaker.sync();
+  assert.deepEqual(r.events.filter((e) => e.reason === 'nodeAssigned'), [], 'elected but still probing: not announcing yet');
+  r.announcer.activate('192.0.2.10');
   r.speaker.sync();
+  r.announcer.activate('2001:db8::10');
   const assigned = r.events.filter((e) => e.reason === 'nodeAssigned');
   assert.equal(assigned.length, 1);
   assert.equal(assigned[0]!.type, 'Normal');
@@ -245,6 +255,43 @@ test('nodeAssigned once when this node takes a Service; metallb_speaker_announce
   text = await r.registry.metrics();
   assert.doesNotMatch(text, /metallb_speaker_announced\{/);
   assert.match(text, /berth_l2_owner_changes_total 2/);
+  await settle();
+});
+
+test('a foreign host answers the probe: IPConflict only, no nodeAssigned; once it clears and the IP is announced: nodeAssigned', async () => {
+  const r = rig();
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n1')]);
+  r.speaker.sync();
+  // Layer2Announcer while probing: the foreign reply blocks the IP (announced false) and no gratuitous packet goes out.
+  r.announcer.emit('conflict', '192.0.2.10', '02:00:00:00:00:99', 'eth0', false);
+  r.speaker.sync();
+  assert.deepEqual(r.events.map((e) => e.reason), ['IPConflict'], 'a node that does not announce is not "assigned"');
+  // The foreign host went silent: the re-probes were the probes, the IP is announced now.
+  r.announcer.emit('conflictCleared', '192.0.2.10');
+  r.announcer.activate('192.0.2.10');
+  r.speaker.sync();
+  assert.deepEqual(r.events.map((e) => e.reason), ['IPConflict', 'IPConflictCleared', 'nodeAssigned']);
+  await settle();
+});
+
+test('nodeAssigned: at once on a takeover (no probe), again after the Service left and came back, and for a Service joining an IP already on the wire', async () => {
+  const r = rig();
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n2')]);
+  r.speaker.sync();
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n1')]);
+  r.liveness.set(['n1', 'n3']);
+  const assigned = () => r.events.filter((e) => e.reason === 'nodeAssigned').map((e) => e.obj.name);
+  assert.deepEqual(assigned(), ['web'], 'the takeover sent its first gratuitous packet inside set()');
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n1'), d('shop/dns', '192.0.2.10', 'n1')]);
+  r.speaker.sync();
+  assert.deepEqual(assigned(), ['web', 'dns'], 'dns shares an IP already answered');
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n3'), d('shop/dns', '192.0.2.10', 'n3')]);
+  r.speaker.sync();
+  assert.deepEqual(r.announcer.last, []);
+  assert.deepEqual(assigned(), ['web', 'dns']);
+  r.setDecisions([d('shop/web', '192.0.2.10', 'n1'), d('shop/dns', '192.0.2.10', 'n1')]);
+  r.speaker.sync();
+  assert.deepEqual(assigned(), ['web', 'dns', 'web', 'dns'], 'taken back from n3: a takeover again');
   await settle();
 });
 

@@ -11,9 +11,12 @@
 // - ServiceL2Status (§8.4, MetalLB internal/k8s/controllers/layer2_status_controller.go): the owner of a Service
 //   creates or updates one object (generateName `l2-`, labels metallb.io/node, service-name, service-namespace) and
 //   deletes other nodes' objects for that Service; a non-owner deletes its own. Writes happen only on change;
-// - events: Normal `nodeAssigned` when this node takes a Service, Warning `announceFailed` when none of the listed
-//   interfaces exists here (§5.2; as MetalLB, the IP stays recorded as announced), Warning `IPConflict` when the
-//   announcer reports a foreign MAC on an IP;
+// - events: Normal `nodeAssigned` when this node starts answering for a Service it was elected for: once the announcer
+//   reports one of the Service's IPs on the wire (its probe passed, or a takeover that skips it), not at the election,
+//   so an IP a foreign host holds gets only `IPConflict`, never `nodeAssigned` then `IPConflict` (docs/layer2.md
+//   "Events"); Warning `announceFailed` when none of the listed interfaces exists here (§5.2; as MetalLB, the IP stays
+//   recorded as announced in the metric and ServiceL2Status); Warning `IPConflict` when the announcer reports a
+//   foreign MAC on an IP;
 // - stop() (SIGTERM): announcer.close() first (no two owners), then liveness.leave() (peers take over at once), then
 //   liveness.close().
 import type { EventEmitter } from 'node:events';
@@ -203,6 +206,10 @@ export class Speaker<D extends Decision = Decision> {
   #servicesOfIp = new Map<string, string[]>();
   /** service → interfaces it is announced on by this node (only services this node owns). */
   #mine = new Map<string, string[]>();
+  /** Services of #mine whose nodeAssigned was written (one of their IPs reached the wire since this node took them). */
+  #assigned = new Set<string>();
+  /** IPs the announcer reports answered on some link ('announced' until 'withdrawn'). */
+  #onWire = new Set<string>();
   /** `service\0ip` announced by this node (for metallb_speaker_announced). */
   #announced = new Set<string>();
   /** IPs whose listed interfaces exist on none of this node's links (announceFailed raised). */
@@ -244,6 +251,7 @@ export class Speaker<D extends Decision = Decision> {
     o.announcer.on('conflict', (ip: string, mac: string, ifname: string, announced?: boolean) => this.#conflict(ip, mac, ifname, announced === true));
     o.announcer.on('conflictCleared', (ip: string) => this.#conflictCleared(ip));
     o.announcer.on('announced', (ip: string) => this.#announcedOnWire(ip));
+    o.announcer.on('withdrawn', (ip: string) => this.#onWire.delete(ip));
     if (o.liveness) {
       this.#alive = new Set(o.liveness.alive());
       this.#undecided = new Set(o.liveness.undecided?.() ?? []);
@@ -341,10 +349,11 @@ export class Speaker<D extends Decision = Decision> {
       this.#o.log?.({ decision: 'withdraw', service, ip, node: self, reason, owner: d?.owner ?? null }, `speaker: withdrawing ${ip} of ${service}: ${reason}`);
     }
     this.#announced = announced;
-    for (const service of mine.keys()) {
-      if (!this.#mine.has(service)) this.#event(service, 'Normal', 'nodeAssigned', nodeAssignedMessage(self));
-    }
     this.#mine = mine;
+    for (const service of this.#assigned) if (!mine.has(service)) this.#assigned.delete(service);
+    // nodeAssigned for a Service taken now whose IP is already on the wire: a takeover (its first gratuitous packet
+    // went out inside set()) or an IP another of its Services holds. Else it comes with the announcer's 'announced'.
+    for (const a of announcements) if (this.#onWire.has(a.ip)) this.#assign(a.service);
     this.#checkInterfaces(announcements);
     for (const ip of this.#failovers.keys()) if (owners.get(ip) !== self) this.#failovers.delete(ip);
     this.reconcileStatus();
@@ -537,7 +546,18 @@ export class Speaker<D extends Decision = Decision> {
     }
   }
 
+  /** Writes nodeAssigned for `service` unless it was written since this node took it. */
+  #assign(service: string): void {
+    if (this.#assigned.has(service) || !this.#mine.has(service)) return;
+    this.#assigned.add(service);
+    this.#event(service, 'Normal', 'nodeAssigned', nodeAssignedMessage(this.#o.node));
+  }
+
   #announcedOnWire(ip: string): void {
+    this.#onWire.add(ip);
+    // A probe that passed (or a conflict that cleared): the Services this node was elected for start with this IP.
+    // During sync() (a takeover inside set()) #mine is not updated yet: sync() itself assigns after it.
+    for (const service of this.#servicesOfIp.get(ip) ?? []) this.#assign(service);
     const lostAt = this.#failovers.get(ip);
     if (lostAt === undefined) return;
     this.#failovers.delete(ip);

@@ -4,7 +4,8 @@
 //   - exactly the node MetalLB's election picks answers, for an IPv4 and an IPv6 IP configured on no interface;
 //   - a Service without ready endpoints is not announced (and is once an endpoint is ready);
 //   - externalTrafficPolicy Local: the answer moves with the endpoint's node;
-//   - a foreign host that holds the IP on its interface: Warning event IPConflict naming its MAC, no speaker answers;
+//   - a foreign host that holds the IP on its interface: Warning event IPConflict naming its MAC, no nodeAssigned, no
+//     speaker answers;
 //   - the lab API server stopped for 30 s (then restarted on the same port and store): nothing is withdrawn;
 //   - SIGKILL of the owner: the answer moves to the next node in the order, and the client's kernel neighbour entries
 //     (made with ping) follow the gratuitous ARP / unsolicited NA.
@@ -160,6 +161,10 @@ test('a foreign host holding the IP: IPConflict Warning naming its MAC, and no s
   );
   assert.match(String(ev['message']), new RegExp(FOREIGN.mac), `IPConflict message: ${String(ev['message'])}`);
   assert.deepEqual(await lab.arping(CLASH, 3), [FOREIGN.mac], 'a speaker answered for an IP a foreign host holds');
+  // The elected node never announced it: no Normal nodeAssigned next to the Warning (it read as a contradiction in
+  // `kubectl describe`); nodeAssigned comes only once the probe passes (docs/layer2.md "Events").
+  const reasons = (await lab.events('clash')).map((e) => String(e['reason']));
+  assert.ok(!reasons.includes('nodeAssigned'), `Events of Service clash: ${reasons.join(', ')}`);
 });
 
 test('the lab API server stopped for 30 s: nothing is withdrawn, and it is all still announced after', { skip }, async () => {
