@@ -12,7 +12,7 @@ import { applyObject } from '../../src/kube/apply.ts';
 import type { KubeClient, KubeObject } from '../../src/kube/client.ts';
 import { Resources } from '../../src/kube/resources.ts';
 import { startLabNetwork, type LabNetwork, type LabNetworkOptions } from '../../src/lab/network/network.ts';
-import { inNamespace, neighbour, networkSupport, run } from '../../src/lab/network/topology.ts';
+import { inNamespace, neighbour, NETWORK_SERVICE_CIDRS, networkSupport, run } from '../../src/lab/network/topology.ts';
 import { startLab, type Lab } from '../../src/lab/server.ts';
 import { metallbOrder } from '../../src/speaker/election.ts';
 import { until } from '../helpers/poll.ts';
@@ -113,7 +113,7 @@ export async function startL2Lab(
   o: { nodes?: number; speakerArgs?: readonly string[]; log?: (l: string) => void } & Pick<LabNetworkOptions, 'speakerMode' | 'bundleFile'> = {},
 ): Promise<L2Lab> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-l2-'));
-  const stack = await startLabStack({ dir, webhook: false, devPools: false, persist: true, nodes: 0, ...(o.log ? { log: o.log } : {}) });
+  const stack = await startLabStack({ dir, webhook: false, devPools: false, persist: true, nodes: 0, serviceCIDRs: NETWORK_SERVICE_CIDRS, ...(o.log ? { log: o.log } : {}) });
   let current: Lab = stack.lab;
   let net: LabNetwork | undefined;
   const stop = async (): Promise<void> => {
@@ -221,7 +221,7 @@ export async function startL2Lab(
       await during?.();
       const left = downMs - (Date.now() - t0);
       if (left > 0) await new Promise((r) => setTimeout(r, left));
-      current = await startLab({ dir, port, persist: true, nodes: 0 });
+      current = await startLab({ dir, port, persist: true, nodes: 0, serviceCIDRs: NETWORK_SERVICE_CIDRS });
     },
     stop,
   };

@@ -23,7 +23,7 @@ import { applyObject } from '../../src/kube/apply.ts';
 import type { KubeObject } from '../../src/kube/client.ts';
 import { Resources } from '../../src/kube/resources.ts';
 import { startLabNetwork } from '../../src/lab/network/network.ts';
-import { inNamespace, networkSupport } from '../../src/lab/network/topology.ts';
+import { inNamespace, NETWORK_SERVICE_CIDRS, networkSupport } from '../../src/lab/network/topology.ts';
 import { startTestLab } from '../../src/lab/testing.ts';
 import { until } from '../helpers/poll.ts';
 
@@ -421,7 +421,7 @@ describe('berth image (buildah + podman)', { skip }, () => {
     const c = speakerContainer();
     const rootfs = await imageRootfs();
     const labDir = join(dir, 'lab');
-    const stack = await startLabStack({ dir: labDir, webhook: false, devPools: false, nodes: 0 });
+    const stack = await startLabStack({ dir: labDir, webhook: false, devPools: false, nodes: 0, serviceCIDRs: NETWORK_SERVICE_CIDRS });
     t.after(() => stack.stop());
     const network = await startLabNetwork({
       labPort: stack.lab.port,
