@@ -21,7 +21,7 @@ import type { KubeClient, KubeObject } from '../kube/client.ts';
 import { connect, type Kube } from '../kube/connect.ts';
 import { Resources } from '../kube/resources.ts';
 import { startLab, type Lab } from '../lab/server.ts';
-import { startLabNetwork, speakerMetricsLines, LAB_L2_POOL, LAB_L2_RANGES, type LabNetwork } from '../lab/network/network.ts';
+import { startLabNetwork, speakerMetricsLines, DEFAULT_STATE_DIR, LAB_L2_POOL, LAB_L2_RANGES, type LabNetwork } from '../lab/network/network.ts';
 import { MAX_LAB_NODES, NETWORK_SERVICE_CIDRS, networkSupport } from '../lab/network/topology.ts';
 import { parseSpeakerMode, type SpeakerMode } from '../lab/network/speaker-run.ts';
 import { buildLabBundle } from '../lab/network/lab-bundle.ts';
@@ -490,9 +490,12 @@ async function runLabLocked(
   }
   let net: LabNetwork | undefined;
   // Under sudo, what the lab writes goes back to the user (src/lab/network/sudo-owner.ts): the README's kubectl and
-  // `berth status` steps run as that user and must read the kubeconfig.
+  // `berth status` steps run as that user and must read the kubeconfig. With --network also the folder where runs are
+  // recorded for stale cleanup (.lab/network and this run's <prefix>.json), so the user can remove the checkout's
+  // .lab; it is given back even when the network fails to start (the folder is made before the first namespace).
   const owner = sudoUser();
   const toOwner: string[] = [dir];
+  if (network) toOwner.push(DEFAULT_STATE_DIR);
   const giveBack = (): void => {
     if (!owner) return;
     const problems = toOwner.flatMap((p) => giveToUser(p, owner, REPO));
@@ -523,6 +526,7 @@ async function runLabLocked(
     } catch (e) {
       if (!interrupted.aborted) process.stderr.write(`berth lab: --network: ${e instanceof Error ? e.message : String(e)}\n`);
       await stack.stop();
+      giveBack();
       return interrupted.aborted ? stoppedWhileStarting(say) : 1;
     }
     const stopStack = stack.stop;
@@ -567,7 +571,8 @@ async function runLabLocked(
   say('Ctrl-C stops everything.');
   if (owner) {
     giveBack();
-    say(`berth lab: ${rel(dir)}${toOwner.length > 1 ? ' and the speakers\' bundle' : ''} given to uid ${owner.uid} (sudo): kubectl --kubeconfig ${rel(kc)} and npx berth status work without sudo`);
+    const also = [...(net ? [rel(net.stateDir)] : []), ...(speakerMode === 'bundle' && net ? ['the speakers\' bundle'] : [])];
+    say(`berth lab: ${rel(dir)}${also.length > 0 ? ` (and ${also.join(', ')})` : ''} given to uid ${owner.uid} (sudo): kubectl --kubeconfig ${rel(kc)} and npx berth status work without sudo`);
   }
   // Last, so a reader that waits for this line has everything above it.
   say(`berth lab: ready (${stack.webhook ? 'webhook + controller' : 'controller only, no webhook'}${net ? ` + network ${net.topology.prefix}, ${nodes} speaker${nodes === 1 ? '' : 's'} (${net.speakerMode})` : ''})`);

@@ -88,6 +88,8 @@ export interface LabNetwork {
   topology: Topology;
   /** The unix socket bridged to the lab API. */
   socketPath: string;
+  /** Where this run is recorded for stale cleanup (LabNetworkOptions.stateDir: `.lab/network` by default). */
+  readonly stateDir: string;
   /** How the speakers run (LabNetworkOptions.speakerMode). */
   readonly speakerMode: SpeakerMode;
   /** The running speakers by node name (`n1`..). */
@@ -298,6 +300,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   return {
     topology,
     socketPath,
+    stateDir,
     speakerMode,
     speakers,
     startSpeaker,
