@@ -68,6 +68,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   berth::InitPacketSocket(env, exports);
   berth::InitSockopt(env, exports);
   berth::InitHeartbeatSender(env, exports);
+  berth::InitArpLoad(env, exports);
   exports.Set("mallocTrim", Napi::Function::New(env, berth::MallocTrim, "mallocTrim"));
   exports.Set("realtimeMicros", Napi::Function::New(env, berth::RealtimeMicros, "realtimeMicros"));
   return exports;

@@ -15,5 +15,6 @@ Napi::Value ThrowType(Napi::Env env, const std::string& message);
 Napi::Object InitPacketSocket(Napi::Env env, Napi::Object exports);
 Napi::Object InitSockopt(Napi::Env env, Napi::Object exports);
 Napi::Object InitHeartbeatSender(Napi::Env env, Napi::Object exports);
+Napi::Object InitArpLoad(Napi::Env env, Napi::Object exports);
 
 }  // namespace berth

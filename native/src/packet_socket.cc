@@ -83,11 +83,14 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
   // new PacketSocket(ifname: string, ethertype: number, onFrames: (batch: Buffer, ends: Uint32Array) => void,
-  //                  onError: (err) => void, ring?: { frames: number, frameSize: number })
+  //                  onError: (err) => void, ring?: { frames: number, frameSize: number },
+  //                  options?: { outgoing?: boolean })
   // onFrames gets every frame of one wake-up: frame i is batch[ends[i-1] (0 for i = 0) .. ends[i]). ring: a
   // PACKET_RX_RING of about `frames` slots of `frameSize` bytes (a power of two, 128..65536; a slot holds 66 bytes
   // of headers, longer frames are cut to fit); omitted or frames 0: recvfrom(). A ring the kernel refuses falls
-  // back to recvfrom() (the `ring` property says which one runs).
+  // back to recvfrom() (the `ring` property says which one runs). options.outgoing (default false): also deliver
+  // copies of frames sent on the interface by others (sll_pkttype PACKET_OUTGOING; a socket never gets its own):
+  // a tap (bound to ETH_P_ALL, 0x0003, since only those taps get outgoing copies) stamping requests as they leave.
   explicit PacketSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketSocket>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsFunction() ||
@@ -112,6 +115,14 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       }
       ring_frames = static_cast<unsigned>(fv);
       ring_frame_size = static_cast<unsigned>(zv);
+    }
+    if (info.Length() > 5 && !info[5].IsUndefined()) {
+      Napi::Value out = info[5].IsObject() ? info[5].As<Napi::Object>().Get("outgoing") : Napi::Value();
+      if (!info[5].IsObject() || !(out.IsUndefined() || out.IsBoolean())) {
+        ThrowType(env, "options must be an object { outgoing?: boolean }");
+        return;
+      }
+      keep_outgoing_ = out.IsBoolean() && out.As<Napi::Boolean>().Value();
     }
     ifname_ = info[0].As<Napi::String>().Utf8Value();
     double ethertype = info[1].As<Napi::Number>().DoubleValue();
@@ -147,7 +158,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
     // Best effort: without it (Linux < 4.20) our own frames are skipped in Drain.
     int one = 1;
-    ignore_outgoing_ = setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+    ignore_outgoing_ = !keep_outgoing_ && setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
     std::memcpy(mac_, ifr.ifr_hwaddr.sa_data, 6);
     if (ring_frames > 0) SetupRing(fd, ring_frames, ring_frame_size);
     struct sockaddr_ll sll;
@@ -753,7 +764,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   size_t Wanted(const struct tpacket2_hdr* hdr) const {
     static const size_t kSllOffset = TPACKET_ALIGN(sizeof(struct tpacket2_hdr));
     auto* sll = reinterpret_cast<const struct sockaddr_ll*>(reinterpret_cast<const uint8_t*>(hdr) + kSllOffset);
-    if (sll->sll_pkttype == PACKET_OUTGOING) return 0;
+    if (sll->sll_pkttype == PACKET_OUTGOING && !keep_outgoing_) return 0;
     size_t mac = hdr->tp_mac;
     if (mac >= ring_frame_size_) return 0;
     size_t len = hdr->tp_snaplen;
@@ -778,7 +789,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         if (errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
         break;
       }
-      if (from.sll_pkttype == PACKET_OUTGOING) continue;
+      if (from.sll_pkttype == PACKET_OUTGOING && !keep_outgoing_) continue;
       if (arp_on_) {
         int a = ArpAnswer(buf_.data(), static_cast<size_t>(n), answered);
         if (a >= 0) {
@@ -1005,7 +1016,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         }
         break;
       }
-      if (from.sll_pkttype == PACKET_OUTGOING) continue;
+      if (from.sll_pkttype == PACKET_OUTGOING && !keep_outgoing_) continue;
       int a = ArpAnswer(buf_.data(), static_cast<size_t>(n), answered);
       if (a >= 0) {
         reply_stamp_[answered++] = 0;
@@ -1117,6 +1128,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   unsigned ring_frame_nr_ = 0;
   unsigned ring_head_ = 0;
   bool ignore_outgoing_ = false;
+  bool keep_outgoing_ = false;  // options.outgoing: a tap
   int fd_ = -1;
   int ifindex_ = 0;
   uint64_t stat_packets_ = 0;

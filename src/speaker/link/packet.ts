@@ -1052,3 +1052,181 @@ export function openTcpSocket(o: OpenTcpSocketOptions): Socket {
     throw err;
   }
 }
+
+/** Options of runArpLoad (the benches' native ARP requester). */
+export interface ArpLoadOptions {
+  /** The interface to send on and listen to (1..15 characters). */
+  ifname: string;
+  /** The IPv4 address asked for (ar$tpa). */
+  target: string;
+  /** Requests per second, in (0, 1,000,000]. */
+  rate: number;
+  /** Seconds of requests, > 0 (rate × seconds ≤ 20,000,000). */
+  seconds: number;
+  /**
+   * How a reply names its request. 'spa' (default; a bridged segment): ar$sha is the interface's MAC, ar$spa rotates
+   * over 682 documentation-range addresses and a reply goes to the latest request from its ar$tpa. 'sha' (a veth
+   * pair only: a bridge floods replies to unknown MACs): request n carries ar$sha 02:00:nn:nn:nn:nn, echoed as the
+   * reply's ar$tha.
+   */
+  match?: 'spa' | 'sha';
+  /** 'sha' only: every referenceEvery-th request (default 10, ≥ 2) asks for this IPv4 instead (e.g. one a kernel answers). */
+  reference?: string;
+  referenceEvery?: number;
+  /** Pacing: a sendmmsg(2) batch of the requests due every tickMicros (default 1000, 10..1,000,000). */
+  tickMicros?: number;
+  /** How long to wait for replies after the last request (default 200 ms, 0..60,000); replies in the next 50 ms are `late`. */
+  graceMs?: number;
+}
+
+/** Replies to one kind of request (the target's or the reference's) in a runArpLoad run. */
+export interface ArpLoadSeries {
+  /** requests sent */
+  asked: number;
+  /** replies matched within the grace period (asked − replies were lost) */
+  replies: number;
+  /**
+   * Per reply, µs from the request's to the reply's kernel stamp on the interface (a second AF_PACKET socket bound
+   * to ETH_P_ALL with SO_TIMESTAMPNS sees the outgoing request as PACKET_OUTGOING): what `tcpdump -i IFNAME` shows.
+   */
+  wireMicros: Float64Array;
+  /** Per reply, µs from the clock read just before the request's sendmmsg(2) to the reply's kernel stamp. */
+  sendMicros: Float64Array;
+  /** Per reply, µs from the clock read just before the request's sendmmsg(2) to the requester thread reading it. */
+  readMicros: Float64Array;
+}
+
+/** What runArpLoad saw. */
+export interface ArpLoadResult {
+  /** requests the kernel took (target and reference) */
+  sent: number;
+  /** outgoing requests the tap saw and stamped */
+  requestsSeen: number;
+  /** ARP replies for the target (or reference) that named no request we sent, or one already answered */
+  unmatched: number;
+  /** replies after the grace period (their requests count as lost) */
+  late: number;
+  /** replies matched whose request the tap never saw (no wireMicros for them) */
+  noRequestStamp: number;
+  /** sendmmsg calls that found the interface's queue full (the rest waited a tick) */
+  sendStalls: number;
+  /** seconds from the first to the last request */
+  seconds: number;
+  /** frames the tap's receive queue dropped (PACKET_STATISTICS tp_drops): if not 0 the requester lost replies */
+  kernelDrops: number;
+  /** CPU time of the requester's thread (getrusage RUSAGE_THREAD), µs; system time includes the softirq work done in its sends */
+  cpuUserMicros: number;
+  cpuSystemMicros: number;
+  main: ArpLoadSeries;
+  reference?: ArpLoadSeries;
+}
+
+type ArpLoadFn = (o: ArpLoadOptions) => Promise<ArpLoadResult>;
+
+/** Whether the addon has the native ARP requester (runArpLoad): false when it is missing or older. */
+export function hasNativeArpLoad(): boolean {
+  try {
+    return typeof (native() as unknown as { arpLoad?: ArpLoadFn }).arpLoad === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends ARP requests (RFC 826) for `target` on `ifname` at `rate` per second for `seconds` from a native thread
+ * (native/src/arp_load.cc: paced sendmmsg(2) batches, replies read with recvmmsg(2) from an ETH_P_ALL tap with
+ * kernel timestamps) and resolves with what it saw; the JS thread stays idle meanwhile. Needs CAP_NET_RAW.
+ * Rejects with TypeError naming the option and its rule for bad options (checked by the addon), with LinkError
+ * (EPERM, ENODEV, ...) when a socket cannot be opened or a send fails; with the addon's load Error when it is
+ * missing or has no arpLoad (hasNativeArpLoad() tells).
+ */
+export async function runArpLoad(o: ArpLoadOptions): Promise<ArpLoadResult> {
+  checkIfname(o.ifname);
+  const f = (native() as unknown as { arpLoad?: ArpLoadFn }).arpLoad;
+  if (typeof f !== 'function')
+    throw new Error(`berth's native addon at ${ADDON_PATH} has no arpLoad: rebuild it (npm run build:native)`);
+  try {
+    return await f(o);
+  } catch (err) {
+    throw toLinkError(err, 'arpLoad', o.ifname);
+  }
+}
+
+/** Options of openPacketTap. */
+export interface OpenPacketTapOptions {
+  ifname: string;
+  /**
+   * Every frame the interface sends or receives that `filter` passes (our own process's other sockets' frames
+   * included), on Node's event loop, with its kernel timestamp: rxMicros, µs since the epoch (CLOCK_REALTIME, as
+   * realtimeMicros()) when the kernel received it or handed it to the driver (0 if the kernel gave none). The frame
+   * is a view valid during the call.
+   */
+  onFrame: (frame: Buffer, rxMicros: number) => void;
+  /** Kernel-side classic BPF filter (see OpenPacketSocketOptions.filter); without one every frame comes through. */
+  filter?: readonly BpfInstruction[];
+  /** The receive ring (see OpenPacketSocketOptions.ring); default 4,096 slots of 128 bytes (512 KiB). */
+  ring?: { frames: number; frameSize: number };
+  onError?: (err: LinkError) => void;
+}
+
+/** A packet tap: see openPacketTap. */
+export interface PacketTap {
+  /** Frames the kernel dropped because the tap's queue was full (PACKET_STATISTICS tp_drops, since the last call). */
+  kernelDrops(): number;
+  close(): void;
+}
+
+/** Classic BPF: pass EtherType 0x0806 (ARP) frames only. */
+export const ARP_ONLY_FILTER: readonly BpfInstruction[] = Object.freeze([
+  { code: 0x28, jt: 0, jf: 0, k: 12 }, // ldh [12]
+  { code: 0x15, jt: 0, jf: 1, k: 0x0806 }, // jeq #0x806
+  { code: 0x06, jt: 0, jf: 0, k: 0xffff }, // ret #65535
+  { code: 0x06, jt: 0, jf: 0, k: 0 }, // ret #0
+]);
+
+/**
+ * A tap on `ifname`: an AF_PACKET socket bound to ETH_P_ALL that also gets copies of the frames other sockets send
+ * on the interface (sll_pkttype PACKET_OUTGOING; only ETH_P_ALL taps get those, and a socket never gets its own),
+ * each stamped by the kernel as it leaves for the driver, as `tcpdump -i IFNAME` sees it. The benches stamp their
+ * requests with it (bench/failover-arp-load.ts). Throws LinkError (EPERM without CAP_NET_RAW, ENODEV), TypeError
+ * for a bad interface name; the addon's load Error when it is missing.
+ */
+export function openPacketTap(o: OpenPacketTapOptions): PacketTap {
+  checkIfname(o.ifname);
+  if (typeof o.onFrame !== 'function') throw new TypeError('openPacketTap: onFrame must be a function');
+  const report = (err: unknown): void => {
+    const e = toLinkError(err, 'recvfrom', o.ifname);
+    const le = e instanceof LinkError ? e : new LinkError(String(err), { code: 'EIO', syscall: 'recvfrom', ifname: o.ifname });
+    if (o.onError) o.onError(le);
+    else process.emitWarning(le);
+  };
+  const onFrames = (batch: Buffer, ends: Uint32Array, stamps?: Float64Array): void => {
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]!;
+      o.onFrame(batch.subarray(start, end), stamps ? stamps[i]! : 0);
+      start = end;
+    }
+  };
+  const Ctor = native().PacketSocket as unknown as new (
+    ...args: [...ConstructorParameters<NativeAddon['PacketSocket']>, { outgoing: boolean }]
+  ) => NativePacketSocket;
+  let sock: NativePacketSocket;
+  try {
+    sock = new Ctor(o.ifname, 0x0003, onFrames, report, { ...(o.ring ?? { frames: 4096, frameSize: 128 }) }, { outgoing: true });
+  } catch (err) {
+    throw toLinkError(err, 'socket', o.ifname);
+  }
+  try {
+    if (o.filter) sock.attachFilter(encodeFilter(o.filter));
+    if (!sock.setTimestamps) throw new Error(`berth's native addon at ${ADDON_PATH} has no setTimestamps: rebuild it`);
+    sock.setTimestamps(true);
+  } catch (err) {
+    sock.close();
+    throw toLinkError(err, 'setsockopt(SO_ATTACH_FILTER)', o.ifname);
+  }
+  return {
+    kernelDrops: () => sock.statistics().drops,
+    close: () => sock.close(),
+  };
+}
