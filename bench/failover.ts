@@ -1,6 +1,6 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
 //                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx
-//                           --capture garp|arp]
+//                           --capture garp|arp --requester native|js --arp-tick-us 1000]
 // --capture: what the client namespace's tcpdump (gratuitous ARP capture, parts 1-2) takes in: garp (default), a
 // kernel filter passing gratuitous ARPs only; arp, every ARP frame (the former way: part 3's load then woke tcpdump
 // and this process for every request and reply; kept to compare).
@@ -20,7 +20,11 @@
 //   2. owner changes during --hog-seconds with a CPU hog on core 0 and the owner speaker pinned to it, no kill
 //      (gratuitous ARPs from a MAC other than the IP's previous announcer). Target 0.
 //   3. ARP reply latency at a sustained request rate (bench/failover-arp-load.ts in the client namespace). Target
-//      p99 ≤ 1 ms at 20,000 requests/s.
+//      p99 ≤ 1 ms at 20,000 requests/s, read on `wire`: the request on the client's wire → the reply on it, both
+//      stamped by the client's kernel (a tap sees the outgoing request, as tcpdump does). `send` (the requester's
+//      clock before its send call → the reply's kernel stamp; what `wire` meant before) is printed beside it, with
+//      the requester's own CPU. --requester native (default when the addon has it): the addon's load generator
+//      thread (paced sendmmsg every --arp-tick-us µs); js: the former JS requester.
 //   4. API requests/s from all speakers (lab requestCounts by User-Agent berth-speaker) idle with 10 Services, then
 //      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint), measured once the speakers are
 //      quiet again (their status writes done: 5 s windows, see settle below). Target: independent of the number of
@@ -59,6 +63,8 @@ const { values: v } = parseArgs({
     only: { type: 'string', default: 'failover,hog,arp,api,balance' },
     speaker: { type: 'string', default: 'bundle' },
     capture: { type: 'string', default: 'garp' },
+    requester: { type: 'string' },
+    'arp-tick-us': { type: 'string', default: '1000' },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
@@ -70,6 +76,10 @@ for (const p of PARTS) {
 }
 if (v.capture !== 'garp' && v.capture !== 'arp') {
   process.stderr.write(`bench:failover: --capture "${String(v.capture)}" must be garp (kernel filter: gratuitous ARPs only) or arp (every ARP frame, as before)\n`);
+  process.exit(2);
+}
+if (v.requester !== undefined && v.requester !== 'native' && v.requester !== 'js') {
+  process.stderr.write(`bench:failover: --requester "${v.requester}" must be native (the addon's load generator thread) or js\n`);
   process.exit(2);
 }
 const CAPTURE_FILTER = v.capture === 'arp' ? 'arp' : 'arp and ether dst ff:ff:ff:ff:ff:ff and (arp[6:2] = 2 or arp[14:4] = arp[24:4])';
@@ -94,6 +104,39 @@ const RUNS = num('runs', 1);
 const HOG_S = num('hog-seconds', 0);
 const ARP_RATE = num('arp-rate', 1);
 const ARP_S = num('arp-seconds', 1);
+const ARP_TICK_US = num('arp-tick-us', 10);
+/** `ip` arguments running failover-arp-load.ts in namespace `ns` at `rate` requests/s. */
+const arpLoadArgs = (ns: string, rate: number): string[] => [
+  'netns', 'exec', ns, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(rate),
+  '--seconds', String(ARP_S), '--tick-us', String(ARP_TICK_US), ...(v.requester ? ['--requester', v.requester] : []),
+];
+/** What failover-arp-load.ts prints (ms). */
+interface ArpLoadOut {
+  requester: string;
+  sent: number;
+  replies: number;
+  unmatched: number;
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  wireP50Ms: number;
+  wireP90Ms: number;
+  wireP99Ms: number;
+  wireMaxMs: number;
+  wireSamples: number;
+  sendP50Ms: number;
+  sendP99Ms: number;
+  wakeP99Ms: number;
+  kernelDrops: number;
+  cpuMs: { user: number; system: number };
+}
+const arpLine = (a: ArpLoadOut): string =>
+  `${a.replies}/${a.sent} answered (+${a.unmatched} unmatched${a.kernelDrops ? `, ${a.kernelDrops} dropped by the requester's queue` : ''}); ` +
+  `wire (request → reply on the client's wire, both kernel stamps; ${a.wireSamples} samples): p50 ${a.wireP50Ms.toFixed(3)} ms  p90 ${a.wireP90Ms.toFixed(3)} ms  p99 ${a.wireP99Ms.toFixed(3)} ms  max ${a.wireMaxMs.toFixed(3)} ms; ` +
+  `send (${a.requester} requester's clock before send → reply's kernel stamp): p50 ${a.sendP50Ms.toFixed(3)} ms  p99 ${a.sendP99Ms.toFixed(3)} ms; ` +
+  `into the ${a.requester} requester: p50 ${a.p50Ms.toFixed(3)} ms  p99 ${a.p99Ms.toFixed(3)} ms (its wake-up p99 ${a.wakeP99Ms.toFixed(3)} ms); ` +
+  `requester CPU during the run ${a.cpuMs.user} ms user + ${a.cpuMs.system} ms system (${a.requester === 'native' ? 'its thread; system includes the softirq work of its sends: the bridge flood' : 'the process, from the first request'})`;
 const SERVICES = num('services', 10);
 const IDLE_S = num('idle-seconds', 1);
 const SETTLE_S = num('settle-seconds', 0);
@@ -428,20 +471,21 @@ async function main(): Promise<number> {
     if (PARTS.has('arp')) {
       const loadBefore = load();
       // `ip netns exec` execs tcpdump in place: the child's pid is tcpdump's.
-      const acct = await cpuAccount(l, new Map(cap.proc.pid ? [['tcpdump', cap.proc.pid]] : []), () => run('ip', ['netns', 'exec', l.clientNs, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(ARP_RATE), '--seconds', String(ARP_S)], (ARP_S + 60) * 1000));
+      const argsFor = (rate: number): string[] => arpLoadArgs(l.clientNs, rate);
+      const acct = await cpuAccount(l, new Map(cap.proc.pid ? [['tcpdump', cap.proc.pid]] : []), () => run('ip', argsFor(ARP_RATE), (ARP_S + 60) * 1000));
       const arpLoad = acct.result;
-      const arp = arpLoad.code === 0 ? (JSON.parse(arpLoad.stdout.trim().split('\n').pop()!) as { sent: number; replies: number; unmatched: number; rate: number; p50Ms: number; p99Ms: number; maxMs: number; wireP50Ms: number; wireP99Ms: number; wakeP99Ms: number }) : undefined;
+      const arp = arpLoad.code === 0 ? (JSON.parse(arpLoad.stdout.trim().split('\n').pop()!) as ArpLoadOut) : undefined;
       // The same at a rate this machine sustains, for comparison.
       const slowRate = Math.min(ARP_RATE, 2000);
-      const loadSlow = await run('ip', ['netns', 'exec', l.clientNs, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(slowRate), '--seconds', String(ARP_S)], (ARP_S + 60) * 1000);
-      const arpSlow = loadSlow.code === 0 ? (JSON.parse(loadSlow.stdout.trim().split('\n').pop()!) as NonNullable<typeof arp>) : undefined;
+      const loadSlow = await run('ip', argsFor(slowRate), (ARP_S + 60) * 1000);
+      const arpSlow = loadSlow.code === 0 ? (JSON.parse(loadSlow.stdout.trim().split('\n').pop()!) as ArpLoadOut) : undefined;
       if (!arp) say(`ARP load failed (exit ${arpLoad.code}): ${arpLoad.stderr.slice(-2000)}`);
       if (arp)
-        say(`  ARP replies from ${owner} at ${arp.rate} requests/s (asked ${ARP_RATE}/s for ${ARP_S} s): ${arp.replies}/${arp.sent} answered (+${arp.unmatched} unmatched), p50 ${arp.p50Ms.toFixed(3)} ms  p99 ${arp.p99Ms.toFixed(3)} ms  max ${arp.maxMs.toFixed(3)} ms end to end into the JS requester (its own wake-up p99 ${arp.wakeP99Ms.toFixed(3)} ms); as the requester's kernel sees them (request sent → reply received, what a host resolving ARP in its kernel waits): p50 ${arp.wireP50Ms.toFixed(3)} ms  p99 ${arp.wireP99Ms.toFixed(3)} ms   target p99 ≤ 1 ms at 20,000/s (load average ${loadBefore} before)`);
+        say(`  ARP replies from ${owner} at ${arp.rate} requests/s (asked ${ARP_RATE}/s for ${ARP_S} s, tick ${ARP_TICK_US} µs): ${arpLine(arp)}   target wire p99 ≤ 1 ms at 20,000/s (load average ${loadBefore} before)`);
       say(`  CPU during the ${ARP_RATE}/s run (requester start-up included):`);
       for (const line of acct.lines) say(line);
-      if (arpSlow)
-        say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpSlow.replies}/${arpSlow.sent} answered (+${arpSlow.unmatched} unmatched), p50 ${arpSlow.p50Ms.toFixed(3)} ms  p99 ${arpSlow.p99Ms.toFixed(3)} ms  max ${arpSlow.maxMs.toFixed(3)} ms end to end; at the requester's kernel p50 ${arpSlow.wireP50Ms.toFixed(3)} ms  p99 ${arpSlow.wireP99Ms.toFixed(3)} ms (load average ${load()} after)`);
+      if (!arpSlow) say(`ARP load at ${slowRate}/s failed (exit ${loadSlow.code}): ${loadSlow.stderr.slice(-2000)}`);
+      if (arpSlow) say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpLine(arpSlow)} (load average ${load()} after)`);
     }
 
     // 4. API load and RSS, 10 Services, then SERVICES
