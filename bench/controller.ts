@@ -43,6 +43,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LAB_NAMESPACE, repoObjects } from '../src/cli/lab.ts';
 import { spawnNode, startControllerProcess, type ControllerProcess, type NodeProcess } from '../src/lab/processes.ts';
+import { REQUEST_COUNTS_PATH } from '../src/lab/server.ts';
 import { applyObject } from '../src/kube/apply.ts';
 import type { KubeClient, KubeObject } from '../src/kube/client.ts';
 import { connect } from '../src/kube/connect.ts';
@@ -367,12 +368,14 @@ async function latencyRun(
     await new Promise((r) => setTimeout(r, 1000));
   }
   const meter = cpuMeter({ ...pids, bench: process.pid, ...(hog ? { hog: hog.pid } : {}) });
+  const requestsBefore = await labRequests(client);
   const loadBefore = load();
   const began = performance.now();
   const started = await createServices(client, namespace, 'lat', n, { conc: 4, rate: RATE });
   const createdIn = performance.now() - began;
   const got = await w.waitCount(`${namespace}/lat-`, n, 120_000);
   const cpu = meter.stop();
+  const requestsAfter = await labRequests(client);
   await hog?.stop();
   w.stop();
   await trace.settle();
@@ -391,8 +394,34 @@ async function latencyRun(
       .map(([k, ms]) => `${k} ${(ms / n).toFixed(2)} ms`)
       .join(', ')} (over ${(createdIn / 1000).toFixed(1)} s of creates and the wait for the last IP)`,
   );
+  for (const l of requestLines(requestsBefore, requestsAfter, n)) say(l);
   for (const l of trace.report()) say(l);
   return lat;
+}
+
+/** The lab's request counts by `userAgent\0kind` (src/lab/server.ts REQUEST_COUNTS_PATH); empty if it has none. */
+async function labRequests(client: KubeClient): Promise<Map<string, number>> {
+  const r = await client.transport.request<Array<[string, string, number]>>('GET', REQUEST_COUNTS_PATH);
+  return new Map(r.ok && Array.isArray(r.value) ? r.value.map(([ua, kind, n]) => [`${ua}\u0000${kind}`, n]) : []);
+}
+
+/** API requests per Service between two readings, by client (User-Agent) and kind, busiest first. */
+function requestLines(before: Map<string, number>, after: Map<string, number>, n: number): string[] {
+  const byUa = new Map<string, Array<[string, number]>>();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d <= 0) continue;
+    const [ua = '', kind = ''] = k.split('\u0000');
+    const client = ua.replace(/\/.*$/, '') || '(none)';
+    byUa.set(client, [...(byUa.get(client) ?? []), [kind, d]]);
+  }
+  const lines: string[] = [];
+  for (const [ua, kinds] of [...byUa].sort((a, b) => b[1].reduce((s, x) => s + x[1], 0) - a[1].reduce((s, x) => s + x[1], 0))) {
+    const total = kinds.reduce((s, x) => s + x[1], 0);
+    kinds.sort((a, b) => b[1] - a[1]);
+    lines.push(`    API requests per Service, ${ua}: ${(total / n).toFixed(2)} (${kinds.map(([k, d]) => `${k} ${(d / n).toFixed(2)}`).join(', ')})`);
+  }
+  return lines;
 }
 
 async function servicesIPs(client: KubeClient): Promise<Map<string, string>> {

@@ -136,3 +136,55 @@ describe('HttpsTransport keep-alive connections', () => {
     }
   });
 });
+
+describe('HttpsTransport request targets', () => {
+  /** A server that records the request target of each request, on `host` (IPv4 or IPv6 loopback). */
+  async function recording(host: string): Promise<{ port: number; seen: string[]; close: () => Promise<void> }> {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, host, r));
+    return { port: (server.address() as AddressInfo).port, seen, close: () => new Promise((r) => server.close(() => r())) };
+  }
+  const transportFor = (server: string) =>
+    new HttpsTransport({ server, insecureSkipTlsVerify: false, authorization: () => Promise.resolve(undefined), source: 'test' });
+
+  it('keeps the server path prefix, encodes the query as URLSearchParams and leaves undefined values out', async () => {
+    const s = await recording('127.0.0.1');
+    const t = transportFor(`http://127.0.0.1:${s.port}/k8s/clusters/c-1`);
+    try {
+      const r = await t.request('GET', '/api/v1/namespaces/ns1/services', {
+        query: { labelSelector: 'app in (a,b),tier!=x y', limit: 500, continue: undefined, fieldManager: 'berth' },
+      });
+      assert.equal(r.ok, true);
+      assert.deepEqual(s.seen, [
+        `/k8s/clusters/c-1/api/v1/namespaces/ns1/services?${new URLSearchParams({ labelSelector: 'app in (a,b),tier!=x y', limit: '500', fieldManager: 'berth' })}`,
+      ]);
+    } finally {
+      t.close();
+      await s.close();
+    }
+  });
+
+  it('reaches an IPv6 server and percent-encodes a path a request target cannot hold as it is, as a URL does', async (t) => {
+    let s: Awaited<ReturnType<typeof recording>>;
+    try {
+      s = await recording('::1');
+    } catch (e) {
+      t.skip(`no IPv6 loopback here: ${(e as Error).message}`);
+      return;
+    }
+    const tr = transportFor(`http://[::1]:${s.port}`);
+    try {
+      assert.equal((await tr.request('GET', '/api/v1/namespaces/a b/x')).ok, true);
+      assert.equal((await tr.request('GET', '/api/v1/namespaces/ns/services/web')).ok, true);
+      assert.deepEqual(s.seen, ['/api/v1/namespaces/a%20b/x', '/api/v1/namespaces/ns/services/web']);
+    } finally {
+      tr.close();
+      await s.close();
+    }
+  });
+});

@@ -2,6 +2,7 @@
 // @kubernetes/client-node use (the end-to-end test bed and what `npm start` runs).
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,6 +58,32 @@ export interface Lab {
 }
 
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/**
+ * GET on this path answers the requests received since start as JSON `[[userAgent, kind, count], …]` (kind: see
+ * requestKind). Not a Kubernetes path: benches use it to count API requests per Service by client.
+ */
+export const REQUEST_COUNTS_PATH = '/debug/berth-lab/requests';
+
+/**
+ * A request's kind without object names: `METHOD resource[/subresource]`, `WATCH resource` for watches, `LIST` for a
+ * collection GET (e.g. `PATCH services/status`, `POST ipaddressclaims.metallb.io`, `GET ipaddressclaims.metallb.io`).
+ */
+export function requestKind(method: string, url: string): string {
+  const [path = '', query = ''] = url.split('?');
+  const seg = path.split('/').filter((x) => x !== '');
+  // /api/v1/... or /apis/GROUP/VERSION/...
+  let i = seg[0] === 'api' ? 2 : seg[0] === 'apis' ? 3 : -1;
+  if (i < 0 || seg.length <= i) return `${method} ${path}`;
+  const group = seg[0] === 'apis' ? seg[1] : undefined;
+  if (seg[i] === 'namespaces' && seg.length > i + 2) i += 2;
+  const resource = seg[i] ?? '';
+  const name = seg[i + 1];
+  const sub = seg[i + 2];
+  const what = `${resource}${group ? `.${group}` : ''}${sub ? `/${sub}` : ''}`;
+  if (method === 'GET' && /(^|&)watch=(true|1)(&|$)/.test(query)) return `WATCH ${what}`;
+  return `${method === 'GET' && name === undefined ? 'LIST' : method} ${what}`;
+}
 
 function nodePortAllocator(range: string | undefined): PortAllocator {
   if (!range) return new PortAllocator();
@@ -137,11 +164,21 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const watches = new WatchHub(store);
   const api = new HttpApi({ registry, rest, watches, token, serverAddress: () => `127.0.0.1:${port}`, log, durable: () => store.durable(), podLogs });
   const requestCounts = new Map<string, number>();
-  const count = (req: { headers: { 'user-agent'?: string | undefined } }): void => {
+  const requestKinds = new Map<string, number>();
+  const count = (req: IncomingMessage): void => {
     const ua = req.headers['user-agent'] ?? '';
     requestCounts.set(ua, (requestCounts.get(ua) ?? 0) + 1);
+    const k = `${ua}\u0000${requestKind(req.method ?? '', req.url ?? '')}`;
+    requestKinds.set(k, (requestKinds.get(k) ?? 0) + 1);
   };
   const server: Server = createServer({ cert: serving.certPem, key: serving.keyPem, minVersion: 'TLSv1.2', keepAlive: true }, (req, res) => {
+    if (req.method === 'GET' && req.url === REQUEST_COUNTS_PATH) {
+      // Benches read what each client asked for (bench:controller: requests per Service by client and kind).
+      const body = JSON.stringify([...requestKinds].map(([k, n]) => [...k.split('\u0000'), n]));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     count(req);
     api.handle(req, res);
   });

@@ -2,7 +2,7 @@
 // Every POST answer is a well-formed AdmissionReview echoing request.uid — including undecodable input, oversized
 // bodies and handler failures (one error middleware, style §7.4): anything else is a failed call that failurePolicy
 // would decide, and the user would read a transport error instead of the reason.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { BerthAnnotations, Annotations } from '../api/annotations.ts';
@@ -155,7 +155,13 @@ function sendReview(res: ServerResponse, response: AdmissionResponse): void {
 
 const MB = 1024 * 1024;
 
-export function buildApp(deps: AppDeps): express.Express {
+/**
+ * The webhook's request listener: admission POSTs (`/mutate/service`, `/validate/service`, `/validate/<config kind>` and
+ * MetalLB's paths) are answered directly — raw body, one JSON.parse, one JSON.stringify — and never enter express (its
+ * per-request work: prototype swaps of req/res, the router's URL parsing and layer matching, a finalhandler; issue 12:
+ * CPU per Service under a CPU hog); everything else (`/healthz`, `/readyz`, `/metrics`, unknown paths) goes to express.
+ */
+export function buildApp(deps: AppDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -182,11 +188,9 @@ export function buildApp(deps: AppDeps): express.Express {
     }
   };
 
-  // The admission paths, first and outside express's router and body parser: they are the hot path (every
-  // LoadBalancer Service write in the cluster), and a review in, a review out needs no more than this.
-  app.use(async (req: Request, res: Response, next: NextFunction) => {
-    const route = req.method === 'POST' ? routes.get(req.path) : undefined;
-    if (!route) return next();
+  // The admission paths, outside express: they are the hot path (every LoadBalancer Service write in the cluster),
+  // and a review in, a review out needs no more than this.
+  const admit = async (req: IncomingMessage, res: ServerResponse, route: { name: string; handler: Handler }): Promise<void> => {
     const t0 = performance.now();
     let response: AdmissionResponse;
     let operation = 'unknown';
@@ -215,7 +219,7 @@ export function buildApp(deps: AppDeps): express.Express {
         deps.onError?.(route.name, e);
       }
     }
-  });
+  };
 
   const route = (path: string, name: string, handler: Handler) => routes.set(path, { name, handler });
   route('/mutate/service', 'mutate-service', (r) => mutateService(deps.service, r));
@@ -260,5 +264,27 @@ export function buildApp(deps: AppDeps): express.Express {
       res.status(code).type('text/plain').send(message);
     }
   });
-  return app;
+  return (req, res) => {
+    const route = req.method === 'POST' ? routes.get(pathOf(req.url)) : undefined;
+    if (!route) {
+      app(req, res);
+      return;
+    }
+    admit(req, res, route).catch((err: unknown) => {
+      // A bug or a broken connection outside the handler (the handler's own failures are answered as reviews).
+      deps.onError?.(route.name, err);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendReview(res, errored('', 500, `cannot read the AdmissionReview: ${err instanceof Error ? err.message : String(err)}`));
+    });
+  };
+}
+
+/** The path of a request target (`/mutate/service?timeout=10s` → `/mutate/service`), as express's `req.path`. */
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
