@@ -10,6 +10,7 @@ import { macToBuffer } from './errors.ts';
 import { ethernetHeader } from './ethernet.ts';
 import { ndpPacket } from './ndp.ts';
 import { arpFrame, arpProbe, dadProbe, gratuitousArp, ndpFrame } from './responder.ts';
+import { ndpFilter } from '../link/ndp-filter.ts';
 import { NDP_FILTER, arpFilter, type BpfInstruction } from '../link/packet.ts';
 import { Layer2Announcer, type Announcement, type LinkPort, type OpenLink } from './announcer.ts';
 
@@ -284,18 +285,44 @@ describe('Layer2Announcer', () => {
     assert.equal(a.stats().drops.get('queue-full'), 7);
   });
 
-  it('gives each IPv6 socket the NDP filter and each ARP socket a filter passing its watched IPs, once per change', async () => {
+  it('gives each IPv6 socket an NDP filter and each ARP socket a filter passing its watched IPs, once per change', async () => {
     const { a, open } = setup({ probe: { count: 0, intervalMs: 0 } });
     a.set([ann(VIP6), ann(VIP4), ann('198.51.100.11')]);
-    assert.deepEqual(open('eth0', 0x86dd)!.filters, [NDP_FILTER]);
+    const ndp = open('eth0', 0x86dd)!;
+    assert.deepEqual(ndp.filters, [ndpFilter([])], 'at open, before any frame: no NS/NA target watched yet');
     const arp = open('eth0', 0x0806)!;
     await settle();
     const mac = macToBuffer('02:00:00:77:00:02');
     assert.deepEqual(arp.filters, [arpFilter(mac, [VIP4, '198.51.100.11'])]);
+    assert.deepEqual(ndp.filters, [ndpFilter([]), ndpFilter([VIP6])], 'the watched IPv6 pushed once');
     a.set([ann(VIP6)]);
     await settle();
     assert.deepEqual(arp.filters.at(-1), arpFilter(mac, []), 'standby: passes no plain request');
     assert.equal(arp.filters.length, 2);
+    assert.equal(ndp.filters.length, 2, 'IPv6 unchanged: no push');
+    a.set([ann(VIP4)]);
+    await settle();
+    assert.deepEqual(ndp.filters.at(-1), ndpFilter([]), 'IPv6 standby: passes no NS/NA of a target');
+    a.close();
+  });
+
+  it('an IPv6 link whose per-IP filter is refused falls back to NDP_FILTER and says so', async () => {
+    const { a, open } = setup({ probe: { count: 0, intervalMs: 0 } });
+    a.set([ann(VIP4)]);
+    const ndp = open('eth0', 0x86dd)!;
+    let refuse = true;
+    const attach = ndp.attachFilter.bind(ndp);
+    ndp.attachFilter = (program) => {
+      if (refuse && program !== NDP_FILTER) throw new Error('EINVAL');
+      attach(program);
+    };
+    a.set([ann(VIP4), ann(VIP6)]);
+    await settle();
+    assert.deepEqual(ndp.filters.at(-1), NDP_FILTER);
+    refuse = false;
+    a.set([ann(VIP4)]);
+    await settle();
+    assert.deepEqual(ndp.filters.at(-1), NDP_FILTER, 'off for good on that socket');
     a.close();
   });
 

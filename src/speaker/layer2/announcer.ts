@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../../kube/clock.ts';
+import { ndpFilter, ndpFilterOrAll } from '../link/ndp-filter.ts';
 import { NDP_FILTER, arpFilter, type BpfInstruction } from '../link/packet.ts';
 import { macToString, type DropReason } from './errors.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6 } from './ethernet.ts';
@@ -43,8 +44,9 @@ export interface LinkPort {
   joinGroup?(group: string): void;
   leaveGroup?(group: string): void;
   /**
-   * Optional (PacketSocket has it): a classic BPF program run by the kernel. The announcer gives each IPv6 socket
-   * NDP_FILTER, so the rest of the host's IPv6 traffic (which ETH_P_IPV6 sockets otherwise copy) never reaches JS.
+   * Optional (PacketSocket has it): a classic BPF program run by the kernel. The announcer gives each ARP socket
+   * arpFilter and each IPv6 socket ndpFilter of its watched IPs (link/ndp-filter.ts), so neither the requests for IPs
+   * this node does not watch nor the rest of the host's IPv6 traffic (which ETH_P_IPV6 sockets otherwise copy) reach JS.
    */
   attachFilter?(program: readonly BpfInstruction[]): void;
   /** Optional (PacketSocket has it; readable after close): frames the kernel dropped, the ring being full. */
@@ -160,7 +162,7 @@ interface Port {
   nativeDirty: boolean;
   /** The link has no setArpAnswers or it failed once: JS answers everything. */
   nativeOff: boolean;
-  /** The link has no attachFilter or an ARP filter failed once: no per-IP filter. */
+  /** The link has no attachFilter or a per-IP filter failed once: no per-IP filter (IPv6: NDP_FILTER if it took). */
   filterOff: boolean;
 }
 
@@ -387,7 +389,7 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
         responder: undefined,
         nativeDirty: false,
         nativeOff: family !== 4 || typeof link.setArpAnswers !== 'function',
-        filterOff: family !== 4 || typeof link.attachFilter !== 'function',
+        filterOff: typeof link.attachFilter !== 'function',
       };
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
@@ -397,13 +399,21 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     }
     this.#ports.set(key, port);
     if (family === 6 && port.link.attachFilter) {
+      // At once, before any frame: nothing is watched yet (the microtask #invalidate queues pushes the watched IPs).
       try {
-        port.link.attachFilter(NDP_FILTER);
+        port.link.attachFilter(ndpFilter([]) ?? NDP_FILTER);
       } catch (e) {
         // Not fatal: the responder peeks at every IPv6 frame and ignores what is not NDP.
+        port.filterOff = true;
+        let all = true;
+        try {
+          port.link.attachFilter(NDP_FILTER);
+        } catch {
+          all = false;
+        }
         this.#o.log.warn(
           { ifname, err: e instanceof Error ? e.message : String(e) },
-          'layer2: NDP filter not attached',
+          all ? 'layer2: per-IP NDP filter not attached: every Neighbor Solicitation/Advertisement reaches the responder' : 'layer2: NDP filter not attached',
         );
       }
     }
@@ -413,9 +423,9 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
   }
 
   /**
-   * The port's IPs or phases changed: the JS responder state is rebuilt on the next frame, and for an ARP port a
-   * microtask pushes the new sets, once per burst of changes (a set() of 1,000 IPs pushes once), to the kernel
-   * filter (arpFilter: plain requests for IPs not watched never reach us) and to the addon (setArpAnswers). Frames
+   * The port's IPs or phases changed: the JS responder state is rebuilt on the next frame, and a microtask pushes the
+   * new sets, once per burst of changes (a set() of 1,000 IPs pushes once), to the kernel filter (arpFilter /
+   * ndpFilter: requests for IPs not watched never reach us) and, on an ARP port, to the addon (setArpAnswers). Frames
    * are read on the event loop, so none meets stale sets in between; a request for a newly watched IP that the
    * kernel received before the push was dropped by the old filter, as it was not ours yet.
    */
@@ -423,27 +433,30 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
     port.responder = undefined;
     if ((port.nativeOff && port.filterOff) || port.nativeDirty) return;
     port.nativeDirty = true;
-    queueMicrotask(() => this.#pushArp(port));
+    queueMicrotask(() => this.#pushSets(port));
   }
 
-  #pushArp(port: Port): void {
+  #pushSets(port: Port): void {
     port.nativeDirty = false;
     if (this.#closed || this.#ports.get(port.key) !== port) return;
     const st = this.#responderState(port);
     const watched = [...st.watched];
     if (!port.filterOff) {
+      const v6 = port.family === 6;
       try {
-        port.link.attachFilter!(arpFilter(port.link.mac, watched) ?? []);
+        port.link.attachFilter!(v6 ? ndpFilterOrAll(watched) : (arpFilter(port.link.mac, watched) ?? []));
       } catch (e) {
         port.filterOff = true;
         try {
-          port.link.attachFilter!([]);
+          port.link.attachFilter!(v6 ? NDP_FILTER : []);
         } catch {
           // no filter was attached: nothing to undo
         }
         this.#o.log.warn(
           { ifname: port.ifname, err: e instanceof Error ? e.message : String(e) },
-          'layer2: per-IP ARP filter not attached: every ARP request reaches the responder',
+          v6
+            ? 'layer2: per-IP NDP filter not attached: every Neighbor Solicitation/Advertisement reaches the responder'
+            : 'layer2: per-IP ARP filter not attached: every ARP request reaches the responder',
         );
       }
     }
