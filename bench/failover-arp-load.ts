@@ -176,6 +176,8 @@ if (requester === 'native') {
       kernelDrops: r.kernelDrops,
       sendStalls: r.sendStalls,
       cpuMs: { user: Math.round(r.cpuUserMicros / 1000), system: Math.round(r.cpuSystemMicros / 1000) },
+      runQueueWaitMs: r.runQueueWaitMicros < 0 ? null : Math.round(r.runQueueWaitMicros / 1000),
+      contextSwitches: r.contextSwitches,
       ...(r.reference ? { reference: { sent: r.reference.asked, ...figures(series(r.reference), r.reference.asked) } } : {}),
     })}\n`,
   );

@@ -1,6 +1,6 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
 //                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx
-//                           --capture garp|arp --requester native|js --arp-tick-us 1000]
+//                           --capture garp|arp --requester native|js --arp-tick-us 1000 --arp-tcpdump-check]
 // --capture: what the client namespace's tcpdump (gratuitous ARP capture, parts 1-2) takes in: garp (default), a
 // kernel filter passing gratuitous ARPs only; arp, every ARP frame (the former way: part 3's load then woke tcpdump
 // and this process for every request and reply; kept to compare).
@@ -24,7 +24,9 @@
 //      stamped by the client's kernel (a tap sees the outgoing request, as tcpdump does). `send` (the requester's
 //      clock before its send call → the reply's kernel stamp; what `wire` meant before) is printed beside it, with
 //      the requester's own CPU. --requester native (default when the addon has it): the addon's load generator
-//      thread (paced sendmmsg every --arp-tick-us µs); js: the former JS requester.
+//      thread (paced sendmmsg every --arp-tick-us µs); js: the former JS requester. --arp-tcpdump-check: during the
+//      2,000/s run a `tcpdump -w` (nanosecond stamps) on the client's eth0 too; its request → reply pairs (by
+//      ar$spa / ar$tpa) are printed beside the requester's `wire` figures, which must agree (the same kernel stamps).
 //   4. API requests/s from all speakers (lab requestCounts by User-Agent berth-speaker) idle with 10 Services, then
 //      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint), measured once the speakers are
 //      quiet again (their status writes done: 5 s windows, see settle below). Target: independent of the number of
@@ -37,8 +39,8 @@
 //      (pure computation on the real election code, no namespace).
 // Latency figures depend on the machine's load: the load average is printed with them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -65,6 +67,7 @@ const { values: v } = parseArgs({
     capture: { type: 'string', default: 'garp' },
     requester: { type: 'string' },
     'arp-tick-us': { type: 'string', default: '1000' },
+    'arp-tcpdump-check': { type: 'boolean', default: false },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
@@ -130,13 +133,16 @@ interface ArpLoadOut {
   wakeP99Ms: number;
   kernelDrops: number;
   cpuMs: { user: number; system: number };
+  runQueueWaitMs?: number | null;
+  contextSwitches?: number;
 }
 const arpLine = (a: ArpLoadOut): string =>
   `${a.replies}/${a.sent} answered (+${a.unmatched} unmatched${a.kernelDrops ? `, ${a.kernelDrops} dropped by the requester's queue` : ''}); ` +
   `wire (request → reply on the client's wire, both kernel stamps; ${a.wireSamples} samples): p50 ${a.wireP50Ms.toFixed(3)} ms  p90 ${a.wireP90Ms.toFixed(3)} ms  p99 ${a.wireP99Ms.toFixed(3)} ms  max ${a.wireMaxMs.toFixed(3)} ms; ` +
   `send (${a.requester} requester's clock before send → reply's kernel stamp): p50 ${a.sendP50Ms.toFixed(3)} ms  p99 ${a.sendP99Ms.toFixed(3)} ms; ` +
   `into the ${a.requester} requester: p50 ${a.p50Ms.toFixed(3)} ms  p99 ${a.p99Ms.toFixed(3)} ms (its wake-up p99 ${a.wakeP99Ms.toFixed(3)} ms); ` +
-  `requester CPU during the run ${a.cpuMs.user} ms user + ${a.cpuMs.system} ms system (${a.requester === 'native' ? 'its thread; system includes the softirq work of its sends: the bridge flood' : 'the process, from the first request'})`;
+  `requester CPU during the run ${a.cpuMs.user} ms user + ${a.cpuMs.system} ms system (${a.requester === 'native' ? 'its thread; system includes the softirq work of its sends: the bridge flood' : 'the process, from the first request'}` +
+  `${a.runQueueWaitMs != null ? `; it waited ${a.runQueueWaitMs} ms for a CPU over ${a.contextSwitches} context switches` : ''})`;
 const SERVICES = num('services', 10);
 const IDLE_S = num('idle-seconds', 1);
 const SETTLE_S = num('settle-seconds', 0);
@@ -152,6 +158,36 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
 };
 const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+
+/**
+ * Reply latencies (ms) in a pcap file written by `tcpdump -w --time-stamp-precision=nano` (nanosecond pcap, magic
+ * 0xa1b23c4d, little-endian): each ARP request for `target` from ar$spa X paired with the next reply from `target`
+ * (ar$spa) to ar$tpa X. Frames shorter than an ARP frame or of another EtherType are skipped. libpcap's file format
+ * (pcap-savefile(5)).
+ */
+function pcapArpLatencies(file: string, target: string): number[] {
+  const b = readFileSync(file);
+  if (b.length < 24 || b.readUInt32LE(0) !== 0xa1b23c4d) throw new Error(`${file}: not a little-endian nanosecond pcap (magic ${b.length >= 4 ? b.readUInt32LE(0).toString(16) : '-'})`);
+  const t = Buffer.from(target.split('.').map(Number)).readUInt32BE(0);
+  const asked = new Map<number, number>();
+  const out: number[] = [];
+  for (let at = 24; at + 16 <= b.length; ) {
+    const ns = b.readUInt32LE(at) * 1e9 + b.readUInt32LE(at + 4);
+    const len = b.readUInt32LE(at + 8);
+    const f = b.subarray(at + 16, Math.min(b.length, at + 16 + len));
+    at += 16 + len;
+    if (f.length < 42 || f.readUInt16BE(12) !== 0x0806) continue;
+    const op = f.readUInt16BE(20);
+    if (op === 1 && f.readUInt32BE(38) === t) asked.set(f.readUInt32BE(28), ns);
+    else if (op === 2 && f.readUInt32BE(28) === t) {
+      const sent = asked.get(f.readUInt32BE(38));
+      if (sent === undefined) continue;
+      asked.delete(f.readUInt32BE(38));
+      out.push((ns - sent) / 1e6);
+    }
+  }
+  return out;
+}
 
 /** A gratuitous ARP seen in the client namespace: broadcast, announcing `ip` from `mac`, at kernel time `t` (ms). */
 interface Garp {
@@ -272,9 +308,12 @@ function speakerHow(): string {
 
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
-/** Per-thread CPU ticks (utime+stime, /proc/PID/task/TID/stat fields 14-15) and context switches of `pid`, by TID. */
-function threadsOf(pid: number): Map<number, { comm: string; ticks: number; switches: number; sliceNs: number }> {
-  const out = new Map<number, { comm: string; ticks: number; switches: number; sliceNs: number }>();
+/**
+ * Per-thread CPU ticks (utime+stime, /proc/PID/task/TID/stat fields 14-15), context switches and run-queue wait
+ * (/proc/PID/task/TID/schedstat field 2, ns: time runnable but not running, i.e. waiting for a CPU) of `pid`, by TID.
+ */
+function threadsOf(pid: number): Map<number, { comm: string; ticks: number; switches: number; sliceNs: number; waitNs: number }> {
+  const out = new Map<number, { comm: string; ticks: number; switches: number; sliceNs: number; waitNs: number }>();
   let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -292,6 +331,13 @@ function threadsOf(pid: number): Map<number, { comm: string; ticks: number; swit
         comm: stat.slice(stat.indexOf('(') + 1, close),
         ticks: Number(f[11]) + Number(f[12]),
         switches: sw('voluntary_ctxt_switches') + sw('nonvoluntary_ctxt_switches'),
+        waitNs: (() => {
+          try {
+            return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? NaN);
+          } catch {
+            return NaN;
+          }
+        })(),
         sliceNs: (() => {
           try {
             return Number(/^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'))?.[1] ?? NaN);
@@ -358,9 +404,13 @@ async function cpuAccount<T>(l: L2Lab, others: ReadonlyMap<string, number>, duri
   for (const [n, pid] of pids) {
     const a = before.get(n)!;
     const b = threadsOf(pid);
-    const d = [...b].map(([tid, t]) => ({ tid, comm: t.comm, ms: (t.ticks - (a.get(tid)?.ticks ?? 0)) * tick, sw: t.switches - (a.get(tid)?.switches ?? 0), slice: t.sliceNs }));
+    const d = [...b].map(([tid, t]) => ({ tid, comm: t.comm, ms: (t.ticks - (a.get(tid)?.ticks ?? 0)) * tick, sw: t.switches - (a.get(tid)?.switches ?? 0), slice: t.sliceNs, waitMs: (t.waitNs - (a.get(tid)?.waitNs ?? 0)) / 1e6 }));
     const total = d.reduce((x, t) => ({ ms: x.ms + t.ms, sw: x.sw + t.sw }), { ms: 0, sw: 0 });
-    const top = [...d].sort((x, y) => y.sw - x.sw).slice(0, 2).map((t) => `${t.comm}/${t.tid} ${t.ms} ms ${t.sw} wake-ups${Number.isFinite(t.slice) ? ` slice ${t.slice / 1000} µs` : ''}`).join(', ');
+    const top = [...d]
+      .sort((x, y) => y.sw - x.sw)
+      .slice(0, 2)
+      .map((t) => `${t.comm}/${t.tid} ${t.ms} ms ${t.sw} wake-ups${Number.isFinite(t.waitMs) ? ` run-queue wait ${t.waitMs.toFixed(0)} ms (${t.sw > 0 ? ((t.waitMs * 1000) / t.sw).toFixed(0) : '-'} µs per wake-up)` : ''}${Number.isFinite(t.slice) ? ` slice ${t.slice / 1000} µs` : ''}`)
+      .join(', ');
     lines.push(`    ${n}: process ${total.ms} ms CPU, ${total.sw} context switches; most switching threads: ${top}`);
   }
   const known = new Set(pids.values());
@@ -477,7 +527,22 @@ async function main(): Promise<number> {
       const arp = arpLoad.code === 0 ? (JSON.parse(arpLoad.stdout.trim().split('\n').pop()!) as ArpLoadOut) : undefined;
       // The same at a rate this machine sustains, for comparison.
       const slowRate = Math.min(ARP_RATE, 2000);
+      const pcap = join(tmpdir(), `bench-failover-${process.pid}.pcap`);
+      const dump = v['arp-tcpdump-check'] ? spawn('ip', ['netns', 'exec', l.clientNs, 'tcpdump', '-i', 'eth0', '-n', '-B', '16384', '--time-stamp-precision=nano', '-w', pcap, 'arp'], { stdio: ['ignore', 'ignore', 'pipe'] }) : undefined;
+      if (dump) await new Promise<void>((resolve) => { let e = ''; dump.stderr!.on('data', (x: Buffer) => { e += x.toString(); if (/listening on/.test(e)) resolve(); }); dump.on('exit', () => resolve()); });
       const loadSlow = await run('ip', argsFor(slowRate), (ARP_S + 60) * 1000);
+      let dumped: number[] | undefined;
+      if (dump) {
+        const exited = new Promise((r) => dump.on('exit', r));
+        dump.kill('SIGINT');
+        await exited;
+        try {
+          dumped = pcapArpLatencies(pcap, V4);
+        } catch (err) {
+          say(`  tcpdump check: ${(err as Error).message}`);
+        }
+        rmSync(pcap, { force: true });
+      }
       const arpSlow = loadSlow.code === 0 ? (JSON.parse(loadSlow.stdout.trim().split('\n').pop()!) as ArpLoadOut) : undefined;
       if (!arp) say(`ARP load failed (exit ${arpLoad.code}): ${arpLoad.stderr.slice(-2000)}`);
       if (arp)
@@ -486,6 +551,10 @@ async function main(): Promise<number> {
       for (const line of acct.lines) say(line);
       if (!arpSlow) say(`ARP load at ${slowRate}/s failed (exit ${loadSlow.code}): ${loadSlow.stderr.slice(-2000)}`);
       if (arpSlow) say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpLine(arpSlow)} (load average ${load()} after)`);
+      if (dumped) {
+        const p = (x: number): string => pct(dumped, x).toFixed(3);
+        say(`  the same ${slowRate}/s run as tcpdump -w on the client's eth0 stamped it: ${dumped.length} request → reply pairs, p50 ${p(0.5)} ms  p90 ${p(0.9)} ms  p99 ${p(0.99)} ms  max ${Math.max(...dumped).toFixed(3)} ms (the requester's wire: p50 ${arpSlow?.wireP50Ms.toFixed(3)}  p90 ${arpSlow?.wireP90Ms.toFixed(3)}  p99 ${arpSlow?.wireP99Ms.toFixed(3)}  max ${arpSlow?.wireMaxMs.toFixed(3)} ms)`);
+      }
     }
 
     // 4. API load and RSS, 10 Services, then SERVICES

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -55,6 +56,17 @@ double RealtimeMicros() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// Nanoseconds this thread has waited on a run queue (runnable, not running): /proc/thread-self/schedstat field 2
+// (Documentation/scheduler/sched-stats.rst); -1 when unreadable.
+double RunQueueWaitNs() {
+  FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+  if (f == nullptr) return -1;
+  unsigned long long run = 0, wait = 0;
+  int n = std::fscanf(f, "%llu %llu", &run, &wait);
+  std::fclose(f);
+  return n == 2 ? static_cast<double>(wait) : -1;
 }
 
 double MonotonicMicros() {
@@ -96,6 +108,7 @@ class ArpLoadWorker : public Napi::AsyncWorker {
   void Execute() override {
     struct rusage ru0;
     getrusage(RUSAGE_THREAD, &ru0);
+    double wait0 = RunQueueWaitNs();
     if (!Open()) return;
     Run();
     struct rusage ru1;
@@ -105,6 +118,9 @@ class ArpLoadWorker : public Napi::AsyncWorker {
     };
     cpu_user_us_ = us(ru0.ru_utime, ru1.ru_utime);
     cpu_sys_us_ = us(ru0.ru_stime, ru1.ru_stime);
+    double wait1 = RunQueueWaitNs();
+    wait_us_ = wait0 < 0 || wait1 < 0 ? -1 : (wait1 - wait0) / 1e3;
+    switches_ = static_cast<double>(ru1.ru_nvcsw - ru0.ru_nvcsw + ru1.ru_nivcsw - ru0.ru_nivcsw);
     struct tpacket_stats st;
     socklen_t len = sizeof st;
     if (getsockopt(tap_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) kernel_drops_ = st.tp_drops;
@@ -128,6 +144,8 @@ class ArpLoadWorker : public Napi::AsyncWorker {
     r.Set("kernelDrops", Napi::Number::New(env, static_cast<double>(kernel_drops_)));
     r.Set("cpuUserMicros", Napi::Number::New(env, cpu_user_us_));
     r.Set("cpuSystemMicros", Napi::Number::New(env, cpu_sys_us_));
+    r.Set("runQueueWaitMicros", Napi::Number::New(env, wait_us_));
+    r.Set("contextSwitches", Napi::Number::New(env, switches_));
     r.Set("main", SeriesObject(env, main_));
     if (c_.reference != 0) r.Set("reference", SeriesObject(env, ref_));
     deferred_.Resolve(r);
@@ -447,7 +465,7 @@ class ArpLoadWorker : public Napi::AsyncWorker {
   Series main_, ref_;
   uint64_t sent_ = 0, requests_seen_ = 0, unmatched_ = 0, late_ = 0, no_request_stamp_ = 0, send_stalls_ = 0;
   uint64_t kernel_drops_ = 0;
-  double elapsed_s_ = 0, cpu_user_us_ = 0, cpu_sys_us_ = 0;
+  double elapsed_s_ = 0, cpu_user_us_ = 0, cpu_sys_us_ = 0, wait_us_ = -1, switches_ = 0;
   uint8_t rbuf_[kRecvBatch][128];
   uint8_t rctl_[kRecvBatch][CMSG_SPACE(sizeof(struct timespec)) + 64];
   struct sockaddr_ll rfrom_[kRecvBatch];

@@ -1117,6 +1117,10 @@ export interface ArpLoadResult {
   /** CPU time of the requester's thread (getrusage RUSAGE_THREAD), µs; system time includes the softirq work done in its sends */
   cpuUserMicros: number;
   cpuSystemMicros: number;
+  /** µs the requester's thread waited for a CPU while runnable (/proc/thread-self/schedstat); -1 if unreadable */
+  runQueueWaitMicros: number;
+  /** the thread's context switches (voluntary + involuntary) during the run */
+  contextSwitches: number;
   main: ArpLoadSeries;
   reference?: ArpLoadSeries;
 }
