@@ -1,6 +1,6 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
 //                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx
-//                           --capture garp|arp --requester native|js --arp-tick-us 1000 --arp-tcpdump-check]
+//                           --capture garp|arp --requester native|js --arp-tick-us 1000 --arp-tcpdump-check --arp-perf-sched]
 // --capture: what the client namespace's tcpdump (gratuitous ARP capture, parts 1-2) takes in: garp (default), a
 // kernel filter passing gratuitous ARPs only; arp, every ARP frame (the former way: part 3's load then woke tcpdump
 // and this process for every request and reply; kept to compare).
@@ -27,6 +27,8 @@
 //      thread (paced sendmmsg every --arp-tick-us µs); js: the former JS requester. --arp-tcpdump-check: during the
 //      2,000/s run a `tcpdump -w` (nanosecond stamps) on the client's eth0 too; its request → reply pairs (by
 //      ar$spa / ar$tpa) are printed beside the requester's `wire` figures, which must agree (the same kernel stamps).
+//      --arp-perf-sched: `perf sched record -a` during the 20,000/s run (it costs CPU itself: a diagnosis, not the
+//      figure), then per thread from `perf sched timehist`: scheduling delay (woken → running) p50/p99/max, run time.
 //   4. API requests/s from all speakers (lab requestCounts by User-Agent berth-speaker) idle with 10 Services, then
 //      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint), measured once the speakers are
 //      quiet again (their status writes done: 5 s windows, see settle below). Target: independent of the number of
@@ -68,6 +70,7 @@ const { values: v } = parseArgs({
     requester: { type: 'string' },
     'arp-tick-us': { type: 'string', default: '1000' },
     'arp-tcpdump-check': { type: 'boolean', default: false },
+    'arp-perf-sched': { type: 'boolean', default: false },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
@@ -187,6 +190,33 @@ function pcapArpLatencies(file: string, target: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * Per thread, from `perf sched timehist -i file` (perf-sched(1)): its comm, pid, run time (ms) and every scheduling
+ * delay (ms: woken → on a CPU); returns the `top` threads by run time plus the threads of the processes `names`
+ * names that were on a CPU at least 50 times, one line each.
+ */
+function perfSchedLines(file: string, names: ReadonlyMap<number, string>, top: number): string[] {
+  const r = spawnSync('perf', ['sched', 'timehist', '-i', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0) return [`    perf sched timehist failed (exit ${r.status}): ${(r.stderr ?? '').slice(-500)}`];
+  const by = new Map<number, { comm: string; pid: number; run: number; delays: number[] }>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\s*[\d.]+\s+\[\d+\]\s+(.+?)\[(\d+)(?:\/(\d+))?\]\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$/.exec(line);
+    if (!m) continue;
+    const tid = Number(m[2]);
+    const t = by.get(tid) ?? { comm: m[1]!.trim(), pid: Number(m[3] ?? m[2]), run: 0, delays: [] };
+    t.run += Number(m[6]);
+    t.delays.push(Number(m[5]));
+    by.set(tid, t);
+  }
+  const rows = [...by].filter(([, t]) => t.comm !== '<idle>').sort((a, b) => b[1].run - a[1].run);
+  const keep = rows.filter(([, t], i) => i < top || (names.has(t.pid) && t.delays.length >= 50));
+  return keep.map(([tid, t]) => {
+    const d = t.delays.filter((x) => x > 0);
+    const over = (ms: number): number => d.filter((x) => x > ms).length;
+    return `    ${names.get(t.pid) ?? t.comm}/${tid}${t.pid !== tid ? ` (pid ${t.pid})` : ''}: run ${t.run.toFixed(0)} ms, ${t.delays.length} times on a CPU; scheduling delay p50 ${pct(t.delays, 0.5).toFixed(3)} ms  p99 ${pct(t.delays, 0.99).toFixed(3)} ms  max ${Math.max(0, ...t.delays).toFixed(3)} ms, ${over(0.5)} over 0.5 ms, ${over(1)} over 1 ms`;
+  });
 }
 
 /** A gratuitous ARP seen in the client namespace: broadcast, announcing `ip` from `mac`, at kernel time `t` (ms). */
@@ -397,7 +427,9 @@ async function cpuAccount<T>(l: L2Lab, others: ReadonlyMap<string, number>, duri
   const before = new Map([...pids].map(([n, pid]) => [n, threadsOf(pid)]));
   const p0 = allProcesses();
   const c0 = cpuCounters();
+  const t0 = Date.now();
   const result = await during();
+  const wallMs = Date.now() - t0;
   const c1 = cpuCounters();
   const p1 = allProcesses();
   const lines: string[] = [];
@@ -431,7 +463,7 @@ async function cpuAccount<T>(l: L2Lab, others: ReadonlyMap<string, number>, duri
   lines.push(`    the requester (and any other child of this bench that ended): ${reaped} ms`);
   lines.push(`    other processes by CPU (the lab's, other jobs): ${top.map((p) => `${p.comm}/${p.pid} [${args(p.pid)}] ${p.ms} ms`).join(', ')}`);
   lines.push(
-    `    per CPU: busy ${c1.busy.map((x, i) => `${(x - c0.busy[i]!) * tick} ms`).join(' / ')}, of which softirq ${c1.softirq.map((x, i) => `${(x - c0.softirq[i]!) * tick} ms`).join(' / ')}; NET_RX softirqs ${c1.netRx.map((x, i) => x - (c0.netRx[i] ?? 0)).join(' / ')}`,
+    `    per CPU (over ${wallMs} ms): busy ${c1.busy.map((x, i) => `${(x - c0.busy[i]!) * tick} ms`).join(' / ')}, of which softirq ${c1.softirq.map((x, i) => `${(x - c0.softirq[i]!) * tick} ms`).join(' / ')}; NET_RX softirqs ${c1.netRx.map((x, i) => x - (c0.netRx[i] ?? 0)).join(' / ')}`,
   );
   return { result, lines };
 }
@@ -522,14 +554,27 @@ async function main(): Promise<number> {
       const loadBefore = load();
       // `ip netns exec` execs tcpdump in place: the child's pid is tcpdump's.
       const argsFor = (rate: number): string[] => arpLoadArgs(l.clientNs, rate);
+      const perfFile = join(tmpdir(), `bench-failover-${process.pid}.perf`);
+      const perf = v['arp-perf-sched'] ? spawn('perf', ['sched', 'record', '-a', '-o', perfFile], { stdio: ['ignore', 'ignore', 'pipe'] }) : undefined;
+      if (perf) await sleep(1000); // perf's start-up
       const acct = await cpuAccount(l, new Map(cap.proc.pid ? [['tcpdump', cap.proc.pid]] : []), () => run('ip', argsFor(ARP_RATE), (ARP_S + 60) * 1000));
+      let perfLines: string[] = [];
+      if (perf) {
+        const exited = new Promise((r) => perf.on('exit', r));
+        perf.kill('SIGINT');
+        await exited;
+        const names = new Map<number, string>([...l.net.speakers].map(([n, p]) => [p.pid!, `speaker ${n}`]));
+        perfLines = perfSchedLines(perfFile, names, 8);
+        rmSync(perfFile, { force: true });
+      }
       const arpLoad = acct.result;
       const arp = arpLoad.code === 0 ? (JSON.parse(arpLoad.stdout.trim().split('\n').pop()!) as ArpLoadOut) : undefined;
       // The same at a rate this machine sustains, for comparison.
       const slowRate = Math.min(ARP_RATE, 2000);
       const pcap = join(tmpdir(), `bench-failover-${process.pid}.pcap`);
       const dump = v['arp-tcpdump-check'] ? spawn('ip', ['netns', 'exec', l.clientNs, 'tcpdump', '-i', 'eth0', '-n', '-B', '16384', '--time-stamp-precision=nano', '-w', pcap, 'arp'], { stdio: ['ignore', 'ignore', 'pipe'] }) : undefined;
-      if (dump) await new Promise<void>((resolve) => { let e = ''; dump.stderr!.on('data', (x: Buffer) => { e += x.toString(); if (/listening on/.test(e)) resolve(); }); dump.on('exit', () => resolve()); });
+      let dumpErr = '';
+      if (dump) await new Promise<void>((resolve) => { dump.stderr!.on('data', (x: Buffer) => { dumpErr += x.toString(); if (/listening on/.test(dumpErr)) resolve(); }); dump.on('exit', () => resolve()); });
       const loadSlow = await run('ip', argsFor(slowRate), (ARP_S + 60) * 1000);
       let dumped: number[] | undefined;
       if (dump) {
@@ -549,11 +594,15 @@ async function main(): Promise<number> {
         say(`  ARP replies from ${owner} at ${arp.rate} requests/s (asked ${ARP_RATE}/s for ${ARP_S} s, tick ${ARP_TICK_US} µs): ${arpLine(arp)}   target wire p99 ≤ 1 ms at 20,000/s (load average ${loadBefore} before)`);
       say(`  CPU during the ${ARP_RATE}/s run (requester start-up included):`);
       for (const line of acct.lines) say(line);
+      if (perf) {
+        say(`  perf sched during the ${ARP_RATE}/s run (perf recording: its own CPU counts too), the busiest threads and every speaker thread:`);
+        for (const line of perfLines) say(line);
+      }
       if (!arpSlow) say(`ARP load at ${slowRate}/s failed (exit ${loadSlow.code}): ${loadSlow.stderr.slice(-2000)}`);
       if (arpSlow) say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpLine(arpSlow)} (load average ${load()} after)`);
       if (dumped) {
         const p = (x: number): string => pct(dumped, x).toFixed(3);
-        say(`  the same ${slowRate}/s run as tcpdump -w on the client's eth0 stamped it: ${dumped.length} request → reply pairs, p50 ${p(0.5)} ms  p90 ${p(0.9)} ms  p99 ${p(0.99)} ms  max ${Math.max(...dumped).toFixed(3)} ms (the requester's wire: p50 ${arpSlow?.wireP50Ms.toFixed(3)}  p90 ${arpSlow?.wireP90Ms.toFixed(3)}  p99 ${arpSlow?.wireP99Ms.toFixed(3)}  max ${arpSlow?.wireMaxMs.toFixed(3)} ms)`);
+        say(`  the same ${slowRate}/s run as tcpdump -w on the client's eth0 stamped it: ${dumped.length} request → reply pairs, p50 ${p(0.5)} ms  p90 ${p(0.9)} ms  p99 ${p(0.99)} ms  max ${Math.max(...dumped).toFixed(3)} ms (the requester's wire: p50 ${arpSlow?.wireP50Ms.toFixed(3)}  p90 ${arpSlow?.wireP90Ms.toFixed(3)}  p99 ${arpSlow?.wireP99Ms.toFixed(3)}  max ${arpSlow?.wireMaxMs.toFixed(3)} ms); tcpdump: ${dumpErr.split('\n').filter((x) => /packets/.test(x)).join(', ')}`);
       }
     }
 
