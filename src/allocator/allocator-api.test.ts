@@ -104,4 +104,21 @@ describe('allocator story: API contract', () => {
     ports.push(tcp(443)); // the caller's array changes after the call: the allocator kept a copy
     assert.deepEqual(a.holdersOf('10.0.0.0')[0]?.ports, [tcp(80)]);
   });
+
+  it('holders with the same ports share one frozen list (not a copy per holder); another list is its own', () => {
+    const a = new Allocator();
+    a.setPools([pool('a', ['10.0.0.0/29'])]);
+    a.allocate('n/x', svc('n/x', { ports: [tcp(80), tcp(443)] }));
+    a.allocate('n/y', svc('n/y', { ports: [tcp(80), tcp(443)] }));
+    a.allocate('n/z', svc('n/z', { ports: [tcp(443), tcp(80)] }));
+    const x = a.holdersOf('10.0.0.0')[0]!.ports;
+    const y = a.holdersOf('10.0.0.1')[0]!.ports;
+    const z = a.holdersOf('10.0.0.2')[0]!.ports;
+    assert.equal(x, y);
+    assert.ok(Object.isFrozen(x) && Object.isFrozen(x[0]));
+    assert.deepEqual(z, [tcp(443), tcp(80)], 'order kept: a list of its own');
+    assert.notEqual(z, x);
+    assert.throws(() => (x as { protocol: string; port: number }[]).push(tcp(8080)), TypeError);
+    assert.equal(a.ipsOf('n/y')?.ips[0], '10.0.0.1', 'the entry formats its text when asked');
+  });
 });

@@ -30,16 +30,34 @@ export interface PoolState {
   services: number;
 }
 
-export interface IpEntry {
+/**
+ * One held IP. A class (one hidden class, no per-entry text): the canonical text is formatted when asked (messages,
+ * ipsOf), not kept — 10,000 entries kept 10,000 strings (32 bytes each, many as concatenated strings) that the claims
+ * and the Services already hold (issue 12, controller memory).
+ */
+export class IpEntry {
   readonly family: Family;
   readonly value: bigint;
-  readonly text: string;
   readonly pool: PoolState;
   /** The IP's sharing identity: every holder has the same one (a sole holder may change it in place). */
   sharingKey: string;
   backendKey: string;
   /** In the order they came; never empty while the entry exists. */
   readonly holders: HolderState[];
+
+  constructor(family: Family, value: bigint, pool: PoolState, holder: HolderState) {
+    this.family = family;
+    this.value = value;
+    this.pool = pool;
+    this.sharingKey = holder.sharingKey;
+    this.backendKey = holder.backendKey;
+    this.holders = [holder];
+  }
+
+  /** Canonical text (dotted decimal, RFC 5952). */
+  get text(): string {
+    return formatAddress(this.family, this.value);
+  }
 }
 
 /** A key's allocation. It is also the Holder recorded on each of its IPs (one object per Service, few per IP). */
@@ -55,6 +73,32 @@ interface IndexedBlock {
 }
 
 const NO_IPS: readonly IpEntry[] = Object.freeze([]);
+
+/**
+ * Frozen port lists shared by every holder with the same ports (`[TCP/80]` repeats across nearly all Services): a
+ * copy per holder cost an array and an object per port (~80 bytes × 10,000 Services). Bounded: past `SHARED_PORTS_MAX`
+ * distinct lists, new ones are copied per holder as before. Frozen, so no holder can change another's list.
+ */
+const SHARED_PORTS_MAX = 1000;
+const sharedPorts = new Map<string, readonly Port[]>();
+const NO_PORTS: readonly Port[] = Object.freeze([]);
+
+/** A frozen copy of `ports` (shared with every earlier holder of the same list, in the same order). */
+export function sharedPortList(ports: readonly Port[]): readonly Port[] {
+  if (ports.length === 0) return NO_PORTS;
+  const key = portsKey(ports);
+  const hit = sharedPorts.get(key);
+  if (hit) return hit;
+  const copy = Object.freeze(ports.map((p) => Object.freeze({ protocol: p.protocol, port: p.port })));
+  if (sharedPorts.size < SHARED_PORTS_MAX) sharedPorts.set(key, copy);
+  return copy;
+}
+
+function portsKey(ports: readonly Port[]): string {
+  let k = '';
+  for (const p of ports) k += `${p.protocol}/${p.port},`;
+  return k;
+}
 
 export function portKey(p: Port): string {
   return `${p.protocol}/${p.port}`;
@@ -198,8 +242,8 @@ export class AllocState {
       key,
       sharingKey: info.sharingKey,
       backendKey: info.backendKey,
-      // A copy: callers may reuse or change their arrays after the call.
-      ports: info.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
+      // A frozen copy (callers may reuse or change their arrays after the call), shared among equal lists.
+      ports: sharedPortList(info.ports),
       pool,
       ips: NO_IPS,
     };
@@ -243,15 +287,7 @@ export class AllocState {
   #attach(holder: HolderState, pool: PoolState, ref: IpRef): IpEntry {
     let e = this.#entries[ref.family].get(ref.value);
     if (e === undefined) {
-      e = {
-        family: ref.family,
-        value: ref.value,
-        text: formatAddress(ref.family, ref.value),
-        pool,
-        sharingKey: holder.sharingKey,
-        backendKey: holder.backendKey,
-        holders: [holder],
-      };
+      e = new IpEntry(ref.family, ref.value, pool, holder);
       this.#entries[ref.family].set(ref.value, e);
       pool.held[ref.family].add(pool.compiled.slotMaps[ref.family].toSlot(ref.value));
       this.#group(e);

@@ -14,8 +14,25 @@ export interface HolderClaims {
   readonly claims: IPAddressClaim[];
 }
 
-export function holderKey(h: { readonly namespace: string; readonly name: string }): string {
-  return `${h.namespace}/${h.name}`;
+/**
+ * `namespace/name` of a claim holder. A holder's `service` field (written as exactly that) is returned itself when it
+ * matches: the controller's indexes of 10,000 claims then share the claim's string instead of building one per index
+ * (40 bytes each; issue 12, controller memory). Otherwise a new string.
+ */
+export function holderKey(h: { readonly namespace: string; readonly name: string; readonly service?: string | undefined }): string {
+  const s = h.service;
+  const ns = h.namespace;
+  const name = h.name;
+  if (
+    s !== undefined &&
+    s.length === ns.length + 1 + name.length &&
+    s.charCodeAt(ns.length) === 47 &&
+    s.startsWith(ns) &&
+    s.endsWith(name)
+  ) {
+    return s;
+  }
+  return `${ns}/${name}`;
 }
 
 /**

@@ -182,17 +182,18 @@ export async function runController(argv: readonly string[]): Promise<number> {
   let listing = 0;
   let listed = false;
   const services = kube.informer<KubeObject>(Resources.services, {
-    transform: (o) => {
+    transform: (o, old) => {
       // The first list of a restart over many Services is bulk work: TurboFan on from the BULK_SERVICES-th one.
       if (!listed) tiering.bulk(++listing);
-      return projectService(o as ServiceLike, intern) as KubeObject;
+      return projectService(o as ServiceLike, intern, old as ServiceLike | undefined) as KubeObject;
     },
     log: ilog,
   });
   const pools = kube.informer<KubeObject>(Resources.ipAddressPools, { namespace: ns, transform: slim, log: ilog });
   const communities = kube.informer<KubeObject>(Resources.communities, { namespace: ns, transform: slim, log: ilog });
   const namespaces = kube.informer<KubeObject>(Resources.namespaces, { transform: slim, log: ilog });
-  const claimCache = informerClaimCache(kube, { log: ilog, intern });
+  // Cached claims share their holder's name, uid and IP strings with the cached Service (issue 12, memory).
+  const claimCache = informerClaimCache(kube, { log: ilog, intern, service: (n, name) => services.get(name, n) as ServiceLike | undefined });
   claimsHeldMetric(registry, () => claimCache.list());
   void services.synced.then(() => (listed = true));
   const listStarted = Date.now();

@@ -67,6 +67,24 @@ describe('projectService', () => {
     assert.equal(a.status?.loadBalancer?.ingress?.length, 1);
   });
 
+  it('a new version keeps the previous version\'s ClusterIPs list when unchanged, and changes no value', () => {
+    const old = projectService(structuredClone(full));
+    const next = structuredClone(full);
+    next.metadata.resourceVersion = '10';
+    const p = projectService(structuredClone(next), undefined, old);
+    assert.deepEqual(p, projectService(structuredClone(next)));
+    assert.equal(p.spec?.clusterIPs, old.spec?.clusterIPs, 'the same list');
+    const moved = structuredClone(next);
+    moved.spec.clusterIP = '10.96.0.4';
+    moved.spec.clusterIPs = ['10.96.0.4'];
+    moved.metadata.uid = 'u2';
+    moved.metadata.annotations['berth.io/assigned-ips'] = '192.168.1.231';
+    const q = projectService(structuredClone(moved), undefined, old);
+    assert.deepEqual(q, projectService(structuredClone(moved)));
+    assert.deepEqual(q.spec?.clusterIPs, ['10.96.0.4']);
+    assert.equal(q.metadata?.uid, 'u2');
+  });
+
   it('a non-LoadBalancer Service keeps only type, ClusterIPs and our annotations', () => {
     const cip = structuredClone(full);
     cip.spec.type = 'ClusterIP';

@@ -63,23 +63,42 @@ function projectFamilies(families: readonly string[] | undefined, intern: Intern
   return sharedList(`f|${JSON.stringify(families)}`, () => families.map((f) => intern(f)));
 }
 
-/** `intern` shares the low-cardinality strings (type, families, policies, protocols, namespace, pool names). */
-export function projectService(svc: ServiceLike, intern: Intern = same): ServiceLike {
+/** `a` when equal to `b`'s value, else `b`: keeps one string across versions of an object. */
+function keep(a: string | undefined, b: string | undefined): string | undefined {
+  return a !== undefined && a === b ? a : b;
+}
+
+/**
+ * `intern` shares the low-cardinality strings (type, families, policies, protocols, namespace, pool names). `old`, the
+ * cached version of the same Service, lends its strings where they are equal (name, uid, ClusterIPs, assigned IPs):
+ * the claims' cache shares them with the Service it finds (kube/claim-cache.ts compactClaim), and a new version that
+ * brought its own copies would leave the claims holding the old ones beside them (issue 12, controller memory).
+ */
+export function projectService(svc: ServiceLike, intern: Intern = same, old?: ServiceLike): ServiceLike {
   const m = svc.metadata ?? {};
   const s = svc.spec ?? {};
+  const om = old?.metadata;
+  const os = old?.spec;
   const lb = s.type === 'LoadBalancer';
   // Built by map (an array of exactly its length): grown by push, a one-element array kept room for 17.
   const withIp = (svc.status?.loadBalancer?.ingress ?? []).filter((i) => i && typeof i.ip === 'string');
   const annotations = ours(m.annotations, intern);
   // The status repeats the IPs of berth.io/assigned-ips: one string for both (JSON.parse made two copies).
-  const assigned = annotations?.[BerthAnnotations.assignedIPs];
+  let assigned = annotations?.[BerthAnnotations.assignedIPs];
+  if (annotations && assigned !== undefined) {
+    const was = om?.annotations?.[BerthAnnotations.assignedIPs];
+    if (was === assigned) annotations[BerthAnnotations.assignedIPs] = assigned = was;
+  }
   const ingress = withIp.length > 0 ? withIp.map((i) => ({ ip: i.ip === assigned ? assigned : i.ip! })) : undefined;
-  // The usual single-stack `clusterIPs: [clusterIP]` shares the clusterIP string (JSON.parse made two copies).
+  // The usual single-stack `clusterIPs: [clusterIP]` shares the clusterIP string (JSON.parse made two copies), and
+  // the previous version's when unchanged.
+  const clusterIP = keep(os?.clusterIP, s.clusterIP);
   const cips = s.clusterIPs;
-  const clusterIPs = Array.isArray(cips) && cips.length === 1 && cips[0] === s.clusterIP && s.clusterIP !== undefined ? [s.clusterIP] : cips;
+  const single = Array.isArray(cips) && cips.length === 1 && cips[0] === clusterIP && clusterIP !== undefined;
+  const clusterIPs = single ? (os?.clusterIPs?.length === 1 && os.clusterIPs[0] === clusterIP ? os.clusterIPs : [clusterIP]) : cips;
   const spec: Spec = {
     type: str(s.type, intern),
-    clusterIP: s.clusterIP,
+    clusterIP,
     clusterIPs,
     loadBalancerClass: str(s.loadBalancerClass, intern),
     loadBalancerIP: lb ? s.loadBalancerIP : undefined,
@@ -94,9 +113,9 @@ export function projectService(svc: ServiceLike, intern: Intern = same): Service
     apiVersion: str(svc.apiVersion, intern),
     kind: str(svc.kind, intern),
     metadata: {
-      name: m.name,
+      name: keep(om?.name, m.name),
       namespace: str(m.namespace, intern),
-      uid: m.uid,
+      uid: keep(om?.uid, m.uid),
       resourceVersion: m.resourceVersion,
       labels: lb ? m.labels : undefined,
       annotations,

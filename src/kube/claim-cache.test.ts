@@ -64,4 +64,37 @@ describe('informerClaimCache', () => {
     assert.deepEqual(out.metadata.annotations, { keep: 'me' });
     assert.equal(out.spec.ip, '10.0.0.9');
   });
+
+  it('compactClaim drops the claim uid (kube-apiserver keeps the stored one on an update) and keeps every other field', () => {
+    const c = claim('10.0.0.4', '4') as ReturnType<typeof claim> & { metadata: { uid?: string; finalizers?: string[] } };
+    c.metadata.uid = '0b6f2d1e-2f65-4c38-9d0e-111111111111';
+    c.metadata.finalizers = ['example.com/keep'];
+    const out = compactClaim(c, interner()) as typeof c;
+    assert.equal(out.metadata.uid, undefined);
+    const want = claim('10.0.0.4', '4') as typeof c;
+    want.metadata.finalizers = ['example.com/keep'];
+    assert.deepEqual(JSON.parse(JSON.stringify(out)), want, 'what a replace sends: no uid, every other field');
+  });
+
+  it('compactClaim with the previous version and the holder\'s Service changes no value (only equal strings are swapped in)', () => {
+    const intern = interner();
+    const old = compactClaim(claim('10.0.0.5', '5'), intern);
+    const next = claim('10.0.0.5', '6');
+    next.spec.holders[0]!.uid = 'uid-web';
+    next.spec.holders[0]!.service = 'shop/web';
+    const seen: string[] = [];
+    const service = (ns: string, name: string) => (
+      seen.push(`${ns}/${name}`),
+      { metadata: { name: 'web', uid: 'uid-web', annotations: { 'berth.io/assigned-ips': '10.0.0.5' } } }
+    );
+    const want = structuredClone(next);
+    const out = compactClaim(next, intern, old, service);
+    assert.deepEqual(out, want);
+    assert.deepEqual(seen, ['shop/web']);
+    // Another Service under that name (other uid) or another IP: the claim's own values stay.
+    const other = claim('10.0.0.5', '7');
+    other.spec.holders[0]!.uid = 'uid-old';
+    const wantOther = structuredClone(other);
+    assert.deepEqual(compactClaim(other, intern, out, service), wantOther);
+  });
 });

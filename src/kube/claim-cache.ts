@@ -1,6 +1,7 @@
 // The controller's ClaimCache: berth's Informer over `ipaddressclaims` (list+watch, relist on 410, backoff), with the
 // claims' repetitive strings interned. Same contract as claims/store.ts ClaimCache, which the webhook fills with
 // KubeClaimCache; the controller holds every claim for as long as it runs, so it keeps them compact.
+import { BerthAnnotations } from '../api/annotations.ts';
 import { claimName, type IPAddressClaim } from '../api/claim.ts';
 import type { ClaimCache, ClaimEvent } from '../claims/store.ts';
 import type { Kube } from './connect.ts';
@@ -27,18 +28,35 @@ function sharer(): <T extends object>(key: string, value: T) => T {
 }
 const sharedByCache = new WeakMap<Intern, ReturnType<typeof sharer>>();
 
+/** The cached Service a claim holder names, if any (the controller's Service cache): its strings are shared. */
+export type HolderService = (
+  namespace: string,
+  name: string,
+) => { readonly metadata?: { readonly name?: string; readonly uid?: string; readonly annotations?: Record<string, string> } } | undefined;
+
 /**
  * Interns the fields every claim repeats (kind, labels, timestamps at second precision, pool, keys, ports), and drops
  * what berth never reads of a claim (slim): managedFields — kube-apiserver keeps one entry per writer (berth-webhook,
  * berth-controller), ~0.5 kB per claim, 5 MB at 10,000 claims held by the controller (the lab stores none, so the
  * bench did not show it) — and kubectl's last-applied copy. An update of a cached claim without managedFields keeps
  * the stored ones (kube-apiserver resets them only when the request sets an empty list).
+ *
+ * Also drops `metadata.uid` (nothing reads it; a claim is replaced with its resourceVersion as the precondition, and
+ * kube-apiserver keeps the stored uid of an update that carries none: apiserver registry/rest/update.go BeforeUpdate),
+ * and shares the strings that are unique per claim but repeated elsewhere (issue 12, controller memory: ~120 bytes
+ * per claim): with `old`, the cached version of the same claim, its name (the cache's key), IP and holders' strings;
+ * with `service`, the holder's cached Service, its name and uid (when equal) and the IP its `berth.io/assigned-ips`
+ * names. Values are never changed, only replaced by an equal string.
  */
-export function compactClaim(c: IPAddressClaim, intern: Intern): IPAddressClaim {
+export function compactClaim(c: IPAddressClaim, intern: Intern, old?: IPAddressClaim, service?: HolderService): IPAddressClaim {
   let share = sharedByCache.get(intern);
   if (!share) sharedByCache.set(intern, (share = sharer()));
   slim(c as unknown as KubeObject);
   const m = c.metadata;
+  // Set to undefined, not deleted: deleting a property that is not an object's last one turns it into a dictionary
+  // (larger than the string it drops), and a rebuilt object kept its fields out of line. JSON leaves it out.
+  if (m.uid !== undefined) (m as { uid?: string | undefined }).uid = undefined;
+  if (old && old.metadata.name === m.name) m.name = old.metadata.name;
   const labels = m.labels;
   if (labels) {
     for (const k in labels) labels[k] = intern(labels[k]!);
@@ -47,11 +65,29 @@ export function compactClaim(c: IPAddressClaim, intern: Intern): IPAddressClaim 
   if (m.creationTimestamp) m.creationTimestamp = intern(m.creationTimestamp);
   const s = c.spec;
   if (s) {
+    const os = old?.spec;
+    if (os && os.ip === s.ip) s.ip = os.ip;
     s.pool = intern(s.pool);
     s.sharingKey = intern(s.sharingKey);
     s.backendKey = intern(s.backendKey);
-    for (const h of s.holders ?? []) {
+    const holders = Array.isArray(s.holders) ? s.holders : [];
+    for (let i = 0; i < holders.length; i++) {
+      const h = holders[i]!;
+      if (!h) continue;
       h.namespace = intern(h.namespace);
+      const oh = os?.holders?.[i];
+      if (oh && oh.name === h.name && oh.namespace === h.namespace) {
+        h.name = oh.name;
+        if (oh.uid !== undefined && oh.uid === h.uid) h.uid = oh.uid;
+        if (oh.service !== undefined && oh.service === h.service) h.service = oh.service;
+      }
+      const sm = service && typeof h.namespace === 'string' && typeof h.name === 'string' ? service(h.namespace, h.name)?.metadata : undefined;
+      if (sm) {
+        if (sm.name === h.name) h.name = sm.name;
+        if (h.uid !== undefined && sm.uid === h.uid) h.uid = sm.uid;
+        const assigned = sm.annotations?.[BerthAnnotations.assignedIPs];
+        if (assigned !== undefined && assigned === s.ip) s.ip = assigned;
+      }
       if (!Array.isArray(h.ports)) continue;
       for (const p of h.ports) if (p) p.protocol = intern(p.protocol) as typeof p.protocol;
       const key = `p|${JSON.stringify(h.ports.map((p) => [p?.protocol, p?.port]))}`;
@@ -71,10 +107,19 @@ export interface InformerClaimCache extends ClaimCache {
   readonly informer: Informer<KubeObject>;
 }
 
-export function informerClaimCache(kube: Kube, opts: { log?: (line: string) => void; intern?: Intern } = {}): InformerClaimCache {
+/**
+ * `service`: the holders' cached Services (the controller's Service cache), whose strings the cached claims share
+ * (compactClaim).
+ */
+export function informerClaimCache(
+  kube: Kube,
+  opts: { log?: (line: string) => void; intern?: Intern; service?: HolderService } = {},
+): InformerClaimCache {
   const intern = opts.intern ?? interner();
+  const service = opts.service;
   const informer = kube.informer<KubeObject>(Resources.ipAddressClaims, {
-    transform: (o) => compactClaim(o as unknown as IPAddressClaim, intern) as unknown as KubeObject,
+    transform: (o, old) =>
+      compactClaim(o as unknown as IPAddressClaim, intern, old as unknown as IPAddressClaim | undefined, service) as unknown as KubeObject,
     ...(opts.log ? { log: opts.log } : {}),
   });
   const asClaim = (o: KubeObject): IPAddressClaim => o as unknown as IPAddressClaim;

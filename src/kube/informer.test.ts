@@ -178,6 +178,31 @@ describe('Informer', () => {
     assert.equal(w2.ended, true, 'stop aborts the open watch');
   });
 
+  it('transform gets the cached version of the object (none for a new one), on watch events and on a relist', async () => {
+    const t = new FakeTransport();
+    const state = { items: [svc('a', '5')], rv: '7' };
+    listing(t, state);
+    const seen: string[] = [];
+    const inf = new Informer({
+      client: new KubeClient(t),
+      resource: Resources.services,
+      transform: (o, old) => (seen.push(`${o.metadata?.name}@${o.metadata?.resourceVersion} old ${old?.metadata?.resourceVersion ?? '-'}`), o),
+    });
+    const w = t.nextWatch();
+    inf.start();
+    await inf.synced;
+    const watch = await w;
+    watch.emit({ type: 'MODIFIED', object: svc('a', '9') });
+    watch.emit({ type: 'ADDED', object: svc('b', '10') });
+    state.items = [svc('a', '11'), svc('b', '10')];
+    state.rv = '12';
+    const w2 = t.nextWatch();
+    watch.emit({ type: 'ERROR', object: { code: 410, reason: 'Expired' } as unknown as KubeObject });
+    await w2;
+    assert.deepEqual(seen, ['a@5 old -', 'a@9 old 5', 'b@10 old -', 'a@11 old 9', 'b@10 old 10']);
+    await inf.stop();
+  });
+
   it('slim() drops managedFields and the last-applied annotation, keeping other annotations', () => {
     const o = slim({
       metadata: {

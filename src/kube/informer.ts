@@ -23,8 +23,12 @@ export interface InformerOptions<T> {
   readonly namespace?: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
-  /** Applied to every object before it is cached (e.g. drop managedFields to save memory). */
-  readonly transform?: (obj: T) => T;
+  /**
+   * Applied to every object before it is cached (e.g. drop managedFields to save memory). `old` is the cached version
+   * of the same object, if any (a transform may share its unchanged strings: the cache's key string is the first
+   * version's, and every later version would otherwise bring its own copy).
+   */
+  readonly transform?: (obj: T, old: T | undefined) => T;
   /** Server-side watch timeout (default 300 s, like client-go's 5-10 min). */
   readonly watchTimeoutSeconds?: number;
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
@@ -225,7 +229,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       namespace: this.#o.namespace,
       labelSelector: this.#o.labelSelector,
       fieldSelector: this.#o.fieldSelector,
-      each: (o) => void prepared.push(this.#prepare(o)),
+      each: (o) => void prepared.push(this.#prepare(o, this.#cache.size > 0 ? this.#cache.get(objectKey(o)) : undefined)),
     });
     if (this.#stopped) return false;
     this.stats.lists++;
@@ -245,9 +249,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       case 'ADDED':
       case 'MODIFIED': {
         if (!obj?.metadata) return undefined;
-        const o = this.#prepare(obj);
-        const key = objectKey(o);
+        const key = objectKey(obj);
         const old = this.#cache.get(key);
+        const o = this.#prepare(obj, old);
         this.#cache.set(key, o);
         this.#rv = o.metadata?.resourceVersion ?? this.#rv;
         if (old) {
@@ -308,10 +312,10 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   /** List items carry no apiVersion/kind (the list does): set them, so every cached object is self-describing. */
-  #prepare(obj: T): T {
+  #prepare(obj: T, old: T | undefined): T {
     obj.apiVersion ??= apiVersionOf(this.#o.resource);
     obj.kind ??= this.#o.resource.kind;
-    return this.#o.transform ? this.#o.transform(obj) : obj;
+    return this.#o.transform ? this.#o.transform(obj, old) : obj;
   }
 
   #failed(err: KubeError | undefined, what: string): void {
