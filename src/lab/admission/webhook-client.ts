@@ -62,26 +62,36 @@ function goNetError(e: NodeJS.ErrnoException, host: string, port: number): strin
 }
 
 export class WebhookClient {
-  private readonly agents = new Map<string, Agent>();
+  /**
+   * Keep-alive agents by caBundle (base64, as the configuration holds it: the same string on every call, so the lookup
+   * hashes it once) and endpoint. The PEM is decoded only when an agent is made, not on every call (issue 12: the
+   * lab's CPU per admission call).
+   */
+  private readonly agents = new Map<string, Map<string, Agent>>();
 
-  private agentFor(ep: Endpoint, caPem: string | undefined): Agent {
-    const key = `${ep.host}|${ep.port}|${ep.servername}|${caPem ?? ''}`;
-    let a = this.agents.get(key);
+  private agentFor(ep: Endpoint, caBundle: string | undefined): Agent {
+    let byEndpoint = this.agents.get(caBundle ?? '');
+    if (!byEndpoint) {
+      byEndpoint = new Map();
+      this.agents.set(caBundle ?? '', byEndpoint);
+    }
+    const key = `${ep.host}|${ep.port}|${ep.servername}`;
+    let a = byEndpoint.get(key);
     if (!a) {
+      const caPem = caBundle ? Buffer.from(caBundle, 'base64').toString('utf8') : undefined;
       a = new Agent({ keepAlive: true, maxSockets: 64, ...(caPem ? { ca: caPem } : {}) });
-      this.agents.set(key, a);
+      byEndpoint.set(key, a);
     }
     return a;
   }
 
   close(): void {
-    for (const a of this.agents.values()) a.destroy();
+    for (const m of this.agents.values()) for (const a of m.values()) a.destroy();
     this.agents.clear();
   }
 
   /** POSTs `review` and returns the decoded JSON reply, or an error text (transport, HTTP status, JSON). */
   post(h: Webhook, ep: Endpoint, review: unknown): Promise<CallResult> {
-    const caPem = h.caBundle ? Buffer.from(h.caBundle, 'base64').toString('utf8') : undefined;
     const payload = Buffer.from(JSON.stringify(review));
     return new Promise((resolve) => {
       let settled = false;
@@ -98,7 +108,7 @@ export class WebhookClient {
           port: ep.port,
           path: ep.path,
           method: 'POST',
-          agent: this.agentFor(ep, caPem),
+          agent: this.agentFor(ep, h.caBundle || undefined),
           servername: /^[\d.]+$|:/.test(ep.servername) ? undefined : ep.servername,
           checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(ep.servername, cert),
           headers: { 'Content-Type': 'application/json', Accept: 'application/json, */*', 'Content-Length': String(payload.length), 'User-Agent': 'kube-apiserver-admission' },
