@@ -1,6 +1,7 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
 //                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx
-//                           --capture garp|arp --requester native|js --arp-tick-us 1000 --arp-tcpdump-check --arp-perf-sched]
+//                           --capture garp|arp --requester native|js --arp-tick-us 1000 --arp-tcpdump-check --arp-perf-sched
+//                           --arp-answer-rt]
 // --capture: what the client namespace's tcpdump (gratuitous ARP capture, parts 1-2) takes in: garp (default), a
 // kernel filter passing gratuitous ARPs only; arp, every ARP frame (the former way: part 3's load then woke tcpdump
 // and this process for every request and reply; kept to compare).
@@ -29,6 +30,9 @@
 //      ar$spa / ar$tpa) are printed beside the requester's `wire` figures, which must agree (the same kernel stamps).
 //      --arp-perf-sched: `perf sched record -a` during the 20,000/s run (it costs CPU itself: a diagnosis, not the
 //      figure), then per thread from `perf sched timehist`: scheduling delay (woken → running) p50/p99/max, run time.
+//      --arp-answer-rt (an experiment, root): the owner's answer thread (the thread that switched most during a 1 s
+//      warm-up load) runs SCHED_FIFO priority 10 (chrt; needs CAP_SYS_NICE, which the speaker's DaemonSet does not
+//      grant) for part 3, to show how much of the tail is that thread waiting for a CPU.
 //   4. API requests/s from all speakers (lab requestCounts by User-Agent berth-speaker) idle with 10 Services, then
 //      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint), measured once the speakers are
 //      quiet again (their status writes done: 5 s windows, see settle below). Target: independent of the number of
@@ -71,6 +75,7 @@ const { values: v } = parseArgs({
     'arp-tick-us': { type: 'string', default: '1000' },
     'arp-tcpdump-check': { type: 'boolean', default: false },
     'arp-perf-sched': { type: 'boolean', default: false },
+    'arp-answer-rt': { type: 'boolean', default: false },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
@@ -111,10 +116,10 @@ const HOG_S = num('hog-seconds', 0);
 const ARP_RATE = num('arp-rate', 1);
 const ARP_S = num('arp-seconds', 1);
 const ARP_TICK_US = num('arp-tick-us', 10);
-/** `ip` arguments running failover-arp-load.ts in namespace `ns` at `rate` requests/s. */
-const arpLoadArgs = (ns: string, rate: number): string[] => [
+/** `ip` arguments running failover-arp-load.ts in namespace `ns` at `rate` requests/s for `seconds`. */
+const arpLoadArgs = (ns: string, rate: number, seconds = ARP_S): string[] => [
   'netns', 'exec', ns, process.execPath, '--import', TSX, ARP_LOAD, '--ifname', 'eth0', '--target', V4, '--rate', String(rate),
-  '--seconds', String(ARP_S), '--tick-us', String(ARP_TICK_US), ...(v.requester ? ['--requester', v.requester] : []),
+  '--seconds', String(seconds), '--tick-us', String(ARP_TICK_US), ...(v.requester ? ['--requester', v.requester] : []),
 ];
 /** What failover-arp-load.ts prints (ms). */
 interface ArpLoadOut {
@@ -554,6 +559,18 @@ async function main(): Promise<number> {
       const loadBefore = load();
       // `ip netns exec` execs tcpdump in place: the child's pid is tcpdump's.
       const argsFor = (rate: number): string[] => arpLoadArgs(l.clientNs, rate);
+      let rtTid: number | undefined;
+      if (v['arp-answer-rt']) {
+        const ownerPid = l.net.speakers.get(owner)!.pid!;
+        const t0 = threadsOf(ownerPid);
+        await run('ip', arpLoadArgs(l.clientNs, 2000, 1), 60_000);
+        const t1 = threadsOf(ownerPid);
+        rtTid = [...t1].sort((a, b) => b[1].switches - (t0.get(b[0])?.switches ?? 0) - (a[1].switches - (t0.get(a[0])?.switches ?? 0)))[0]?.[0];
+        if (rtTid !== undefined) {
+          const r = await run('chrt', ['-f', '-p', '10', String(rtTid)]);
+          say(`  --arp-answer-rt: ${owner}'s answer thread ${rtTid} (pid ${ownerPid}) set to SCHED_FIFO 10 (chrt exit ${r.code})`);
+        }
+      }
       const perfFile = join(tmpdir(), `bench-failover-${process.pid}.perf`);
       const perf = v['arp-perf-sched'] ? spawn('perf', ['sched', 'record', '-a', '-o', perfFile], { stdio: ['ignore', 'ignore', 'pipe'] }) : undefined;
       if (perf) await sleep(1000); // perf's start-up
@@ -600,6 +617,7 @@ async function main(): Promise<number> {
       }
       if (!arpSlow) say(`ARP load at ${slowRate}/s failed (exit ${loadSlow.code}): ${loadSlow.stderr.slice(-2000)}`);
       if (arpSlow) say(`  ARP replies from ${owner} at ${arpSlow.rate} requests/s: ${arpLine(arpSlow)} (load average ${load()} after)`);
+      if (rtTid !== undefined) await run('chrt', ['-o', '-p', '0', String(rtTid)]);
       if (dumped) {
         const p = (x: number): string => pct(dumped, x).toFixed(3);
         say(`  the same ${slowRate}/s run as tcpdump -w on the client's eth0 stamped it: ${dumped.length} request → reply pairs, p50 ${p(0.5)} ms  p90 ${p(0.9)} ms  p99 ${p(0.99)} ms  max ${Math.max(...dumped).toFixed(3)} ms (the requester's wire: p50 ${arpSlow?.wireP50Ms.toFixed(3)}  p90 ${arpSlow?.wireP90Ms.toFixed(3)}  p99 ${arpSlow?.wireP99Ms.toFixed(3)}  max ${arpSlow?.wireMaxMs.toFixed(3)} ms); tcpdump: ${dumpErr.split('\n').filter((x) => /packets/.test(x)).join(', ')}`);
