@@ -132,7 +132,7 @@ test('a node back after silence is alive again at its next heartbeat', () => {
 test('our own stall does not count as silence (each tick counts at most 100 ms)', () => {
   const { d, hb, run, clock } = setup();
   d.heard(hb('b'), 'x');
-  run(200, (t) => t === 0 && d.heard(hb('b'), 'x'));
+  run(200, (t) => t % 100 === 0 && d.heard(hb('b'), 'x'));
   clock.advanceSync(5_000); // our event loop was blocked 5 s; b's datagrams sit in the socket buffer
   d.heard(hb('b'), 'x'); // read before the tick (udp.ts ticks from setImmediate, after the poll phase)
   assert.deepEqual(d.tick().removed, []);
@@ -166,6 +166,62 @@ test('a sender reporting lag widens its window (bounded by 1.5 s); the widening 
     if (!deadAt && !d.alive().has('b')) deadAt = clock.now();
   });
   assert.ok(deadAt - s3 <= 350, `lag forgotten: dead after ${deadAt - s3} ms`);
+});
+
+test('late heartbeats the sender did not report (lag 0: delayed after its timer) widen its window at once; forgotten after 10 s', () => {
+  const { d, hb, run, clock } = setup();
+  const deadAfter = (ms: number): number => {
+    const start = clock.now();
+    let deadAt = 0;
+    run(ms, () => {
+      if (!deadAt && !d.alive().has('b')) deadAt = clock.now();
+    });
+    return deadAt === 0 ? Infinity : deadAt - start;
+  };
+  // Every 100 ms, then one heartbeat 275 ms after its predecessor (175 ms late: under the 300 ms window, no loss).
+  run(1_000, (t) => t % 100 === 0 && d.heard(hb('b'), 'x'));
+  run(200);
+  assert.ok(d.alive().has('b'));
+  d.heard(hb('b'), 'x');
+  // The next delay is longer (400 ms): the window is now 300 + ~180, so the node that kept sending is not lost.
+  const next = deadAfter(400);
+  assert.equal(next, Infinity, 'declared dead on a delay like the one just seen: a false owner for its IPs');
+  d.heard(hb('b'), 'x');
+  // A real death (SIGKILL) is still noticed, within the widened window (≤ 1.5 s).
+  const killed = deadAfter(2_000);
+  assert.ok(killed > 400 && killed <= 750, `dead after ${killed} ms`);
+  // Back after 2 s of silence (an outage no window covers): not learnt. Heartbeats on time for 10 s: forgotten.
+  d.heard(hb('b'), 'x');
+  run(10_025, (t) => t % 100 === 0 && d.heard(hb('b'), 'x')); // ends on a heartbeat
+  const quiet = deadAfter(1_000);
+  assert.ok(quiet > 300 && quiet <= 350, `dead after ${quiet} ms once the delays are 10 s old`);
+});
+
+test('recurring delays (a busy uplink every 3 s, each a little shorter than the worst) keep the window wide: one loss at most, not one per 10 s', () => {
+  const { d, hb, run } = setup();
+  d.heard(hb('b'), 'x');
+  let losses = 0;
+  // 40 s: heartbeats every 100 ms, but every 3 s the next one comes 700 ms late at first, then 650 ms late.
+  for (let burst = 0; burst < 13; burst++) {
+    const r = run(2_200, (t) => t % 100 === 0 && d.heard(hb('b'), 'x'));
+    losses += r.removed.length;
+    losses += run(burst === 0 ? 800 : 750).removed.length;
+    d.heard(hb('b'), 'x');
+  }
+  assert.ok(losses <= 1, `${losses} losses of a node that never stopped sending`);
+});
+
+test('a receiver-seen gap counts only within the incarnation: a restart (new incarnation) widens nothing', () => {
+  const { d, hb, run, clock } = setup();
+  d.heard(hb('b', { incarnation: 1000 }), 'x');
+  run(250);
+  d.heard(hb('b', { incarnation: 2000, seq: 1 }), 'x');
+  const start = clock.now();
+  let deadAt = 0;
+  run(1_000, () => {
+    if (!deadAt && !d.alive().has('b')) deadAt = clock.now();
+  });
+  assert.ok(deadAt - start > 300 && deadAt - start <= 350, `dead after ${deadAt - start} ms`);
 });
 
 test("a slower sender's own interval sets its window (3 intervals)", () => {

@@ -17,6 +17,15 @@
 //    heartbeat to the next), so a gap between two heartbeats is at most interval + lag: the base tolerates two lost
 //    heartbeats, the lag term one heartbeat as late as the worst the sender reported. (It was 2 × lag: that margin
 //    cost a SIGKILL failover on a loaded node that lag again, ~100 ms, at no gain in the CPU-hog measure.)
+//    The lag term is the larger of that report and the lateness this receiver itself saw: the worst gap between two
+//    heartbeats of the node (same incarnation) beyond its interval in the last lagMemoryMs, counting only gaps a
+//    window within the bound could have covered (a longer one was an outage, not jitter). The sender's report misses
+//    every delay after its timer (its send queued behind softirq work deferred to ksoftirqd on a loaded host, a
+//    bridge or NIC backlog) and reaches peers only with its next heartbeats, ~1 s late (the sender thread posts its
+//    stats once a second); what the receiver sees covers every cause at once. So a node whose heartbeats come late
+//    under load (the fresh user's "false owner for 186 ms" at load 22: a peer took its IPs while it still answered,
+//    until its next heartbeat arrived) widens its own window as soon as one late heartbeat lands; such a peer is
+//    declared dead at most once per lagMemoryMs for a delay of the same size instead of at each.
 // 5. Only time during which this receiver was itself running counts as silence: each tick counts at most
 //    maxTickStepMs of elapsed time, so a stall of OUR event loop (GC, a CPU hog) never makes peers look dead.
 // 6. Lease path: a node whose Lease is fresh (renewTime changed, as seen on our clock, less than leaseDurationMs ago;
@@ -92,6 +101,8 @@ interface Peer {
   intervalMs: number;
   lagPeak: number;
   lagPeakAt: number;
+  /** Rule 4: late heartbeats this receiver saw (gap beyond the interval, observed ms; when, clock ms), at most 8. */
+  gaps: Array<{ late: number; at: number }>;
   macs: string[];
   lease: { renewTime: number; seenAt: number } | undefined;
   /** Lease changes seen since the last accepted heartbeat or 'leaving'. */
@@ -218,6 +229,7 @@ export class LivenessDetector {
         intervalMs: 0,
         lagPeak: 0,
         lagPeakAt: 0,
+        gaps: [],
         macs: [],
         lease: undefined,
         leaseChangesSinceUdp: 0,
@@ -238,9 +250,11 @@ export class LivenessDetector {
     const p = this.#peer(hb.node);
     const newer = hb.incarnation > p.incarnation || (hb.incarnation === p.incarnation && hb.seq > p.seq);
     if (!newer) return { accepted: false, reason: 'replayed' };
+    const observed = this.#observedNow(now);
+    if (p.heardAt !== undefined && !p.left && hb.incarnation === p.incarnation) this.#noteGap(p, observed - p.heardAt - hb.intervalMs, hb.intervalMs, now);
     p.incarnation = hb.incarnation;
     p.seq = hb.seq;
-    p.heardAt = this.#observedNow(now);
+    p.heardAt = observed;
     p.heardAtMs = now;
     p.fromAddress = fromAddress;
     p.intervalMs = hb.intervalMs;
@@ -292,9 +306,29 @@ export class LivenessDetector {
     this.#peers.delete(node);
   }
 
+  /**
+   * Rule 4: a heartbeat `late` ms (observed) after its predecessor plus the interval. Kept for lagMemoryMs, so delays
+   * that recur (each a little shorter than the worst) keep the window wide; of more than 8 the smallest goes.
+   */
+  #noteGap(p: Peer, late: number, intervalMs: number, now: number): void {
+    if (!(late >= intervalMs / 2)) return; // ordinary jitter: the base window tolerates two lost heartbeats anyway
+    const base = Math.max(this.#o.suspectAfterMs, 3 * intervalMs);
+    if (late > this.#o.maxSuspectAfterMs - base) return; // an outage no window within the bound covers
+    p.gaps = p.gaps.filter((g) => now - g.at <= this.#o.lagMemoryMs);
+    p.gaps.push({ late, at: now });
+    if (p.gaps.length > 8) {
+      let min = 0;
+      for (let i = 1; i < p.gaps.length; i++) if (p.gaps[i]!.late < p.gaps[min]!.late) min = i;
+      p.gaps.splice(min, 1);
+    }
+  }
+
   #window(p: Peer): number {
     const now = this.#o.clock.now();
-    const lag = now - p.lagPeakAt > this.#o.lagMemoryMs ? 0 : p.lagPeak;
+    const reported = now - p.lagPeakAt > this.#o.lagMemoryMs ? 0 : p.lagPeak;
+    let seen = 0;
+    for (const g of p.gaps) if (now - g.at <= this.#o.lagMemoryMs && g.late > seen) seen = g.late;
+    const lag = Math.max(reported, seen);
     const base = Math.max(this.#o.suspectAfterMs, 3 * p.intervalMs);
     return Math.max(base, Math.min(base + lag, this.#o.maxSuspectAfterMs));
   }

@@ -11,8 +11,9 @@
 //   pre-signed heartbeats is 20 deep (2 s): a main loop hung longer than that stops the heartbeats, so a wedged
 //   speaker is declared dead instead of holding its IPs.
 // - the sender reports its own timer's worst lateness over the last two seconds as lagMs (a starved sender thread:
-//   CPU contention, cgroup throttling); receivers widen that sender's window by the lag, up to 1.5 s (detector.ts
-//   rule 4). The main loop's event-loop delay (perf_hooks.monitorEventLoopDelay) is in stats() for metrics; it does
+//   CPU contention, cgroup throttling); receivers widen that sender's window by the lag, or by the lateness of its
+//   heartbeats they saw themselves when larger (a delay after the sender's timer: a busy uplink, deferred softirq
+//   work), up to 1.5 s (detector.ts rule 4). The main loop's event-loop delay (perf_hooks.monitorEventLoopDelay) is in stats() for metrics; it does
 //   not widen anything, since main-loop stalls do not delay the worker's sends.
 // - receiver stalls never count as silence (detector.ts rule 5), and the suspicion tick runs from setImmediate after
 //   the timer, so datagrams queued during a stall are read before anyone is judged.
