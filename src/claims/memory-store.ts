@@ -100,7 +100,7 @@ export class MemoryClaimStore implements ClaimStore {
     };
     this.#claims.set(name, stored);
     this.writes++;
-    this.#emit({ type: 'modified', claim: stored });
+    this.#emit({ type: 'modified', claim: stored, previous: cur });
     return { ok: true, claim: cloneClaim(stored) };
   }
 
@@ -125,12 +125,20 @@ export class MemoryClaimStore implements ClaimStore {
     return [...this.#claims.values()].map((c) => cloneClaim(c));
   }
 
-  /** The synchronous ClaimCache view of this store (a class cannot have both an async and a sync `list`). */
-  asCache(): ClaimCache {
+  /**
+   * The synchronous ClaimCache view of this store (a class cannot have both an async and a sync `list`). Its
+   * `modified` events always carry `previous`; `reportsPrevious` says so (as the controller's informer cache does).
+   */
+  asCache(opts: { readonly reportsPrevious?: boolean } = {}): ClaimCache {
+    const claims = this.#claims;
     return {
       list: () => this.listSync(),
       get: (ip) => this.#read(ip),
       subscribe: (fn) => this.subscribe(fn),
+      ...(opts.reportsPrevious ? { reportsPrevious: true } : {}),
+      get size() {
+        return claims.size;
+      },
     };
   }
 
@@ -151,7 +159,7 @@ export class MemoryClaimStore implements ClaimStore {
   #emit(e: ClaimEvent): void {
     if (this.#listeners.size === 0) return;
     // One copy for all listeners: they read events, they do not edit them.
-    const ev = { type: e.type, claim: cloneClaim(e.claim) };
+    const ev: ClaimEvent = e.previous ? { type: e.type, claim: cloneClaim(e.claim), previous: cloneClaim(e.previous) } : { type: e.type, claim: cloneClaim(e.claim) };
     for (const fn of this.#listeners) fn(ev);
   }
 }

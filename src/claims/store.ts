@@ -32,7 +32,12 @@ export interface ClaimStore {
   delete(ip: string, opts?: { readonly resourceVersion?: string }): Promise<DeleteResult>;
 }
 
-export type ClaimEvent = { readonly type: 'added' | 'modified' | 'deleted'; readonly claim: IPAddressClaim };
+export type ClaimEvent = {
+  readonly type: 'added' | 'modified' | 'deleted';
+  readonly claim: IPAddressClaim;
+  /** `modified`: the version the cache held before this one, from a cache that reports it (`reportsPrevious`). */
+  readonly previous?: IPAddressClaim;
+};
 
 /**
  * A read-only, event-fed view of the claims (an informer cache in production, the memory store in tests).
@@ -43,4 +48,11 @@ export interface ClaimCache {
   get(ip: string): IPAddressClaim | undefined;
   /** Calls `fn` for every later change; returns the unsubscribe function. */
   subscribe(fn: (e: ClaimEvent) => void): () => void;
+  /**
+   * Every `modified` event carries `previous` (an informer's update gets the old object): a reader that indexes the
+   * claims need not keep what it indexed each one under (ClaimIndex).
+   */
+  readonly reportsPrevious?: boolean;
+  /** How many claims it holds (O(1)), when it can say. */
+  readonly size?: number;
 }

@@ -85,6 +85,19 @@ describe('projectService', () => {
     assert.equal(q.metadata?.uid, 'u2');
   });
 
+  it('status is read as the API server wrote it (IPs only, in order), and JSON carries it; none without ingress IPs', () => {
+    const dual = structuredClone(full);
+    dual.status.loadBalancer.ingress = [{ ip: '192.168.1.230', ipMode: 'VIP' }, { hostname: 'x.example' }, { ip: 'fd00::5', ipMode: 'VIP' }];
+    const p = projectService(dual);
+    assert.deepEqual(p.status, { loadBalancer: { ingress: [{ ip: '192.168.1.230' }, { ip: 'fd00::5' }] } });
+    assert.deepEqual(JSON.parse(JSON.stringify(p)).status, { loadBalancer: { ingress: [{ ip: '192.168.1.230' }, { ip: 'fd00::5' }] } });
+    assert.deepEqual(JSON.parse(JSON.stringify(p)).metadata, { name: 'web', namespace: 'shop', uid: 'u1', resourceVersion: '9', labels: { app: 'web' }, annotations: p.metadata?.annotations });
+    const none = structuredClone(full) as unknown as { status?: unknown };
+    delete none.status;
+    assert.equal(projectService(none as typeof full).status, undefined);
+    assert.equal('status' in JSON.parse(JSON.stringify(projectService(none as typeof full))), false);
+  });
+
   it('a non-LoadBalancer Service keeps only type, ClusterIPs and our annotations', () => {
     const cip = structuredClone(full);
     cip.spec.type = 'ClusterIP';

@@ -125,6 +125,10 @@ export function informerClaimCache(
   const asClaim = (o: KubeObject): IPAddressClaim => o as unknown as IPAddressClaim;
   return {
     informer,
+    reportsPrevious: true,
+    get size() {
+      return informer.size;
+    },
     list: () => informer.list().map(asClaim),
     get: (ip) => {
       const o = informer.get(claimName(ip));
@@ -133,7 +137,7 @@ export function informerClaimCache(
     subscribe: (fn: (e: ClaimEvent) => void) =>
       informer.on({
         add: (o) => fn({ type: 'added', claim: asClaim(o) }),
-        update: (o) => fn({ type: 'modified', claim: asClaim(o) }),
+        update: (o, old) => fn({ type: 'modified', claim: asClaim(o), previous: asClaim(old) }),
         delete: (o) => fn({ type: 'deleted', claim: asClaim(o) }),
       }),
   };
