@@ -196,6 +196,7 @@ const series = (): Series => ({ lat: [], wire: [], send: [], wake: [] });
 const main = series();
 const ref = series();
 let requestsSeen = 0;
+let tapNext = 0; // --match spa: the request the tap's next outgoing copy should be
 let unmatched = 0;
 let collecting = true;
 let late = 0;
@@ -289,8 +290,15 @@ const tap = openPacketTap({
         if (f[22] !== 0x02 || f[23] !== 0x00) return;
         seq = f.readUInt32BE(24);
       } else {
+        // The tap sees our requests in send order, so the next one is tapNext, or a later one whose ar$spa this is
+        // when the tap missed some (not lastSeq: this loop may run more than 682 requests after the send).
         const i = spaIndex.get(f.readUInt32BE(28));
-        seq = i === undefined ? -1 : lastSeq[i]!;
+        if (i === undefined) return;
+        let s = tapNext;
+        while (s < sent && s % SPA.length !== i) s++;
+        if (s >= sent) return;
+        seq = s;
+        tapNext = s + 1;
       }
     }
     if (seq < 0 || seq >= total || txAt[seq] !== 0 || stamp <= 0) return;
