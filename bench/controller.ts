@@ -358,6 +358,10 @@ async function latencyRun(
   await createServices(client, namespace, 'warm', WARM, { conc: 4, rate: RATE });
   await w.waitCount(`${namespace}/warm-`, WARM, 120_000);
   await new Promise((r) => setTimeout(r, 1000));
+  // The controller writes Events one at a time after the IPs: under a CPU shortage they can lag the IPs by seconds and
+  // would spill into this run's window (and its CPU figures). Wait until its writes stop.
+  const settled = await writesSettled(client, 'berth-controller');
+  if (settled > 1500) say(`    (waited ${(settled / 1000).toFixed(1)} s for the controller's writes of earlier creates to stop)`);
   trace.clear();
   trace.prefix = `${namespace}/lat-`;
   let hog: Hog | undefined;
@@ -397,6 +401,30 @@ async function latencyRun(
   for (const l of requestLines(requestsBefore, requestsAfter, n)) say(l);
   for (const l of trace.report()) say(l);
   return lat;
+}
+
+/**
+ * Waits (up to 60 s) until the lab has counted no request from clients named `ua` for 1 s; returns the ms waited.
+ * A lab without request counts answers at once.
+ */
+async function writesSettled(client: KubeClient, ua: string): Promise<number> {
+  const t0 = performance.now();
+  const total = async () => {
+    let n = 0;
+    for (const [k, v] of await labRequests(client)) if (k.startsWith(`${ua}\u0000`) && !k.includes('leases')) n += v;
+    return n;
+  };
+  let last = await total();
+  let since = performance.now();
+  while (performance.now() - since < 1000 && performance.now() - t0 < 60_000) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await total();
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    }
+  }
+  return performance.now() - t0;
 }
 
 /** The lab's request counts by `userAgent\0kind` (src/lab/server.ts REQUEST_COUNTS_PATH); empty if it has none. */
