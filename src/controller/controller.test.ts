@@ -137,6 +137,26 @@ describe('Controller', () => {
     assert.deepEqual(h.ctl.lastResync, { reconciled: 1, skipped: 3 });
   });
 
+  for (const [label, laggingServices] of [
+    ['the echo delivered before the answer is read', false],
+    ['the echo delivered after it', true],
+  ] as const) {
+    it(`keeps no note of its own Service writes once their echoes came (${label})`, async () => {
+      const h = harness({ laggingServices, pools: [pool('default', ['192.168.1.0/26'])] });
+      h.ctl.start();
+      h.ctl.setLeader(true);
+      for (let i = 0; i < 20; i++) h.services.put(lbService('default', `s${i}`));
+      await h.settle();
+      assert.equal(Array.from({ length: 20 }, (_, i) => h.ingress(`default/s${i}`).length).filter((n) => n === 1).length, 20);
+      assert.equal(h.ctl.ownServiceWritesPending, 0);
+      // The echo was still recognised as this replica's own: no further reconcile of a settled Service.
+      h.decisions.length = 0;
+      await h.settle();
+      assert.deepEqual(h.decisions, []);
+      h.ctl.stop();
+    });
+  }
+
   it('a standby replica writes nothing; the leader reconciles every Service at once', async () => {
     const h = harness();
     h.services.put(lbService('default', 'a'));
