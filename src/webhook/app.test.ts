@@ -296,3 +296,14 @@ test('while the webhook cannot decide (caches not synced), reviews get a 503 err
     await new Promise((r) => srv.close(r));
   }
 });
+
+test('admission paths: the query the API server appends (?timeout=) is no part of the path; other methods and paths are not reviews', async () => {
+  const { status, review } = await post('/validate/service?timeout=10s', reviewFor(service('shop', 'plain', { type: 'ClusterIP' }), { uid: 'u-q' }));
+  assert.equal(status, 200);
+  assert.equal(review.response.uid, 'u-q');
+  assert.equal(review.response.allowed, true);
+  // A GET on an admission path, and a POST elsewhere, are express's: 404, not a review.
+  assert.equal((await fetch(`${base}/mutate/service`)).status, 404);
+  const other = await fetch(`${base}/mutate/services`, { method: 'POST', body: '{}' });
+  assert.equal(other.status, 404);
+});
