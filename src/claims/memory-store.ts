@@ -36,6 +36,8 @@ export interface MemoryClaimStoreOptions {
 export class MemoryClaimStore implements ClaimStore {
   readonly #claims = new Map<string, IPAddressClaim>();
   readonly #listeners = new Set<(e: ClaimEvent) => void>();
+  /** Events carry `previous` (a copy) once a cache view that reports it was asked for (asCache). */
+  #withPrevious = false;
   readonly #now: () => Date;
   readonly #pause: MemoryClaimStoreOptions['pause'];
   #rv = 0;
@@ -126,11 +128,12 @@ export class MemoryClaimStore implements ClaimStore {
   }
 
   /**
-   * The synchronous ClaimCache view of this store (a class cannot have both an async and a sync `list`). Its
-   * `modified` events always carry `previous`; `reportsPrevious` says so (as the controller's informer cache does).
+   * The synchronous ClaimCache view of this store (a class cannot have both an async and a sync `list`). With
+   * `reportsPrevious`, its `modified` events carry `previous` and it says so (as the controller's informer cache does).
    */
   asCache(opts: { readonly reportsPrevious?: boolean } = {}): ClaimCache {
     const claims = this.#claims;
+    if (opts.reportsPrevious) this.#withPrevious = true;
     return {
       list: () => this.listSync(),
       get: (ip) => this.#read(ip),
@@ -159,7 +162,7 @@ export class MemoryClaimStore implements ClaimStore {
   #emit(e: ClaimEvent): void {
     if (this.#listeners.size === 0) return;
     // One copy for all listeners: they read events, they do not edit them.
-    const ev: ClaimEvent = e.previous ? { type: e.type, claim: cloneClaim(e.claim), previous: cloneClaim(e.previous) } : { type: e.type, claim: cloneClaim(e.claim) };
+    const ev: ClaimEvent = e.previous && this.#withPrevious ? { type: e.type, claim: cloneClaim(e.claim), previous: cloneClaim(e.previous) } : { type: e.type, claim: cloneClaim(e.claim) };
     for (const fn of this.#listeners) fn(ev);
   }
 }
