@@ -139,22 +139,24 @@ describe('HttpsTransport keep-alive connections', () => {
 
 describe('HttpsTransport request targets', () => {
   /** A server that records the request target of each request, on `host` (IPv4 or IPv6 loopback). */
-  async function recording(host: string): Promise<{ port: number; seen: string[]; close: () => Promise<void> }> {
+  async function recording(host: string): Promise<{ port: number; seen: string[]; auth: string[]; close: () => Promise<void> }> {
     const seen: string[] = [];
+    const auth: string[] = [];
     const server = http.createServer((req, res) => {
       seen.push(req.url ?? '');
+      auth.push(req.headers.authorization ?? '');
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end('{}');
     });
     await new Promise<void>((r) => server.listen(0, host, r));
-    return { port: (server.address() as AddressInfo).port, seen, close: () => new Promise((r) => server.close(() => r())) };
+    return { port: (server.address() as AddressInfo).port, seen, auth, close: () => new Promise((r) => server.close(() => r())) };
   }
   const transportFor = (server: string) =>
     new HttpsTransport({ server, insecureSkipTlsVerify: false, authorization: () => Promise.resolve(undefined), source: 'test' });
 
-  it('keeps the server path prefix, encodes the query as URLSearchParams and leaves undefined values out', async () => {
+  it('keeps the server path prefix and URL credentials, encodes the query as URLSearchParams and leaves undefined values out', async () => {
     const s = await recording('127.0.0.1');
-    const t = transportFor(`http://127.0.0.1:${s.port}/k8s/clusters/c-1`);
+    const t = transportFor(`http://u%40x:p@127.0.0.1:${s.port}/k8s/clusters/c-1`);
     try {
       const r = await t.request('GET', '/api/v1/namespaces/ns1/services', {
         query: { labelSelector: 'app in (a,b),tier!=x y', limit: 500, continue: undefined, fieldManager: 'berth' },
@@ -163,6 +165,7 @@ describe('HttpsTransport request targets', () => {
       assert.deepEqual(s.seen, [
         `/k8s/clusters/c-1/api/v1/namespaces/ns1/services?${new URLSearchParams({ labelSelector: 'app in (a,b),tier!=x y', limit: '500', fieldManager: 'berth' })}`,
       ]);
+      assert.deepEqual(s.auth, [`Basic ${Buffer.from('u@x:p').toString('base64')}`], 'credentials in the server URL');
     } finally {
       t.close();
       await s.close();

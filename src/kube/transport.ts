@@ -71,7 +71,7 @@ export class HttpsTransport implements Transport {
   readonly #ua: string;
   readonly #watches = new Set<WatchHandle>();
   /** The server URL's parts, parsed once (a URL object per request was 2 % of a controller's CPU: issue 12). */
-  readonly #base: { readonly protocol: string; readonly hostname: string; readonly port?: number; readonly prefix: string };
+  readonly #base: { readonly protocol: string; readonly hostname: string; readonly port?: number; readonly auth?: string; readonly prefix: string };
 
   constructor(access: ClusterAccess, opts: HttpsTransportOptions = {}) {
     this.#access = access;
@@ -82,6 +82,8 @@ export class HttpsTransport implements Transport {
       // http.request takes an IPv6 host without its brackets (as url.urlToHttpOptions gives it).
       hostname: server.hostname.startsWith('[') ? server.hostname.slice(1, -1) : server.hostname,
       ...(server.port !== '' ? { port: Number(server.port) } : {}),
+      // Credentials in the server URL, as url.urlToHttpOptions passes them (Basic authentication).
+      ...(server.username || server.password ? { auth: `${decodeURIComponent(server.username)}:${decodeURIComponent(server.password)}` } : {}),
       prefix: server.pathname === '/' ? '' : server.pathname,
     };
     this.#mod = secure ? https : http;
@@ -275,6 +277,13 @@ export class HttpsTransport implements Transport {
       }
       if (search) target += `?${search.toString()}`;
     }
-    return { protocol: b.protocol, hostname: b.hostname, ...(b.port !== undefined ? { port: b.port } : {}), path: target, ...extra };
+    return {
+      protocol: b.protocol,
+      hostname: b.hostname,
+      ...(b.port !== undefined ? { port: b.port } : {}),
+      ...(b.auth !== undefined ? { auth: b.auth } : {}),
+      path: target,
+      ...extra,
+    };
   }
 }
