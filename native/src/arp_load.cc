@@ -516,8 +516,9 @@ Napi::Value ArpLoad(const Napi::CallbackInfo& info) {
   c.grace_ms = NumberOr(o, "graceMs", 200, &bad);
   if (bad) return ThrowType(env, "arpLoad: rate, seconds, referenceEvery, tickMicros and graceMs must be numbers");
   if (!(c.rate > 0 && c.rate <= 1e6)) return ThrowType(env, "arpLoad: rate " + std::to_string(c.rate) + " must be in (0, 1000000] requests/s");
-  if (!(c.seconds > 0) || c.rate * c.seconds > kMaxRequests)
-    return ThrowType(env, "arpLoad: seconds " + std::to_string(c.seconds) + " must be > 0, with rate × seconds ≤ 20,000,000");
+  if (!(c.seconds > 0) || c.rate * c.seconds > kMaxRequests || std::llround(c.rate * c.seconds) < 1)
+    return ThrowType(env, "arpLoad: seconds " + std::to_string(c.seconds) +
+                              " must be > 0, with rate × seconds in 1..20,000,000 requests");
   if (!(every >= 2 && every <= 1e6 && every == std::floor(every)))
     return ThrowType(env, "arpLoad: referenceEvery " + std::to_string(every) + " must be an integer in 2..1000000");
   c.every = static_cast<unsigned>(every);

@@ -1061,7 +1061,7 @@ export interface ArpLoadOptions {
   target: string;
   /** Requests per second, in (0, 1,000,000]. */
   rate: number;
-  /** Seconds of requests, > 0 (rate × seconds ≤ 20,000,000). */
+  /** Seconds of requests, > 0 (rate × seconds: 1..20,000,000 requests). */
   seconds: number;
   /**
    * How a reply names its request. 'spa' (default; a bridged segment): ar$sha is the interface's MAC, ar$spa rotates
