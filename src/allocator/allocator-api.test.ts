@@ -121,4 +121,23 @@ describe('allocator story: API contract', () => {
     assert.throws(() => (x as { protocol: string; port: number }[]).push(tcp(8080)), TypeError);
     assert.equal(a.ipsOf('n/y')?.ips[0], '10.0.0.1', 'the entry formats its text when asked');
   });
+
+  it('an IP\'s holders: one, then sharers in the order they came, back to one, then none (the IP is free again)', () => {
+    const a = new Allocator();
+    a.setPools([pool('a', ['10.0.0.0/30'])]);
+    const share = (key: string, port: number) => svc(key, { sharingKey: 'k', ports: [tcp(port)], requestedIPs: ['10.0.0.1'] });
+    assert.equal(a.allocate('n/a', share('n/a', 80)).ok, true);
+    assert.deepEqual(a.holdersOf('10.0.0.1').map((h) => h.key), ['n/a']);
+    assert.equal(a.allocate('n/b', share('n/b', 81)).ok, true);
+    assert.equal(a.allocate('n/c', share('n/c', 82)).ok, true);
+    assert.deepEqual(a.holdersOf('10.0.0.1').map((h) => h.key), ['n/a', 'n/b', 'n/c']);
+    a.release('n/b');
+    assert.deepEqual(a.holdersOf('10.0.0.1').map((h) => h.key), ['n/a', 'n/c']);
+    a.release('n/a');
+    assert.deepEqual(a.holdersOf('10.0.0.1').map((h) => h.key), ['n/c']);
+    assert.equal(a.allocate('n/d', share('n/d', 82)).ok, false, 'port 82 is still taken by n/c');
+    a.release('n/c');
+    assert.deepEqual(a.holdersOf('10.0.0.1'), []);
+    assert.deepEqual(a.allocate('n/e', svc('n/e', { requestedIPs: ['10.0.0.1'] })), { ok: true, ips: ['10.0.0.1'], pool: 'a' });
+  });
 });

@@ -42,8 +42,8 @@ export class IpEntry {
   /** The IP's sharing identity: every holder has the same one (a sole holder may change it in place). */
   sharingKey: string;
   backendKey: string;
-  /** In the order they came; never empty while the entry exists. */
-  readonly holders: HolderState[];
+  /** The sole holder itself (nearly every IP: an array each cost ~57 bytes × 10,000), or the sharers in order. */
+  #holders: HolderState | HolderState[];
 
   constructor(family: Family, value: bigint, pool: PoolState, holder: HolderState) {
     this.family = family;
@@ -51,7 +51,34 @@ export class IpEntry {
     this.pool = pool;
     this.sharingKey = holder.sharingKey;
     this.backendKey = holder.backendKey;
-    this.holders = [holder];
+    this.#holders = holder;
+  }
+
+  /** The holders in the order they came (a new array for a sole holder); empty once the last one was removed. */
+  get holders(): readonly HolderState[] {
+    const h = this.#holders;
+    return Array.isArray(h) ? h : [h];
+  }
+
+  /** Adds a sharer after the others. */
+  addHolder(holder: HolderState): void {
+    const h = this.#holders;
+    if (Array.isArray(h)) h.push(holder);
+    else this.#holders = [h, holder];
+  }
+
+  /** Removes the holder if present; returns how many remain. */
+  removeHolder(holder: HolderState): number {
+    const h = this.#holders;
+    if (!Array.isArray(h)) {
+      if (h !== holder) return 1;
+      this.#holders = [];
+      return 0;
+    }
+    const i = h.indexOf(holder);
+    if (i >= 0) h.splice(i, 1);
+    if (h.length === 1) this.#holders = h[0]!;
+    return h.length;
   }
 
   /** Canonical text (dotted decimal, RFC 5952). */
@@ -262,9 +289,7 @@ export class AllocState {
     this.#holders.delete(key);
     state.pool.services--;
     for (const e of state.ips) {
-      const i = e.holders.indexOf(state);
-      if (i >= 0) e.holders.splice(i, 1);
-      if (e.holders.length === 0) {
+      if (e.removeHolder(state) === 0) {
         this.#entries[e.family].delete(e.value);
         e.pool.held[e.family].delete(e.pool.compiled.slotMaps[e.family].toSlot(e.value));
         this.#ungroup(e);
@@ -300,7 +325,7 @@ export class AllocState {
       e.backendKey = holder.backendKey;
       this.#group(e);
     }
-    e.holders.push(holder);
+    e.addHolder(holder);
     return e;
   }
 
