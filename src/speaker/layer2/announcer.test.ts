@@ -12,7 +12,7 @@ import { ndpPacket } from './ndp.ts';
 import { arpFrame, arpProbe, dadProbe, gratuitousArp, ndpFrame } from './responder.ts';
 import { ndpFilter } from '../link/ndp-filter.ts';
 import { NDP_FILTER, arpFilter, type BpfInstruction } from '../link/packet.ts';
-import { Layer2Announcer, type Announcement, type LinkPort, type OpenLink } from './announcer.ts';
+import { FRIENDLY_CLAIM_GRACE_MS, Layer2Announcer, type Announcement, type LinkPort, type OpenLink } from './announcer.ts';
 
 const VIP4 = '198.51.100.10';
 const VIP6 = '2001:db8:77::10';
@@ -379,6 +379,48 @@ describe('Layer2Announcer', () => {
     arp.onFrame(gratuitousArp(macToBuffer(PEER), VIP4)[0]!);
     await clock.advance(300);
     assert.deepEqual(events, [`announced ${VIP4}`]);
+    a.close();
+  });
+
+  it('another berth speaker announcing an IP this node answers (its view lost us): no conflict, a new burst 200 ms later, once per 10 s', async () => {
+    const { a, clock, events, open } = setup({ probe: { count: 0, intervalMs: 0 } });
+    a.set([ann(VIP4), ann(VIP6)]);
+    const arp = open('eth0', 0x0806)!;
+    const v6 = open('eth0', 0x86dd)!;
+    await clock.advance(6000);
+    arp.take();
+    v6.take();
+    events.length = 0;
+    // The peer's takeover burst: a gratuitous ARP pair and an unsolicited NA with its MAC.
+    for (const f of gratuitousArp(macToBuffer(PEER), VIP4)) arp.onFrame(f);
+    v6.onFrame(foreignNa(VIP6, PEER));
+    assert.deepEqual(arp.take(), [], 'not at once: a handover this node is about to see would be undone');
+    await clock.advance(FRIENDLY_CLAIM_GRACE_MS);
+    assert.deepEqual(arp.take(), [`garp-req ${VIP4}`, `garp-rep ${VIP4}`], 'clients that followed the peer come back');
+    assert.deepEqual(v6.take(), [`na ${VIP6} O to ff02::1`]);
+    await clock.advance(1100);
+    assert.deepEqual(arp.take(), [`garp-req ${VIP4}`, `garp-rep ${VIP4}`], 'a burst, as after a takeover');
+    await clock.advance(5000); // the burst ends (5 s after its trigger)
+    arp.take();
+    for (const f of gratuitousArp(macToBuffer(PEER), VIP4)) arp.onFrame(f);
+    await clock.advance(500);
+    assert.deepEqual(arp.take(), [], 'at most once per 10 s');
+    assert.deepEqual(events, [], 'a berth speaker is no conflict');
+    assert.deepEqual(a.state().get(VIP4)?.[0]?.phase, 'active');
+    a.close();
+  });
+
+  it('another berth speaker announcing an IP this node withdraws within 200 ms (a handover): nothing sent', async () => {
+    const { a, clock, open } = setup({ probe: { count: 0, intervalMs: 0 } });
+    a.set([ann(VIP4)]);
+    const arp = open('eth0', 0x0806)!;
+    await clock.advance(6000);
+    arp.take();
+    for (const f of gratuitousArp(macToBuffer(PEER), VIP4)) arp.onFrame(f);
+    await clock.advance(50);
+    a.set([]);
+    await clock.advance(1000);
+    assert.deepEqual(arp.take(), []);
     a.close();
   });
 

@@ -137,6 +137,13 @@ export const GRATUITOUS_INTERVAL_MS = 1100;
 export const GRATUITOUS_WINDOW_MS = 5000;
 /** RFC 5227 §2.4 (b) DEFEND_INTERVAL: at most one defending announcement per 10 s per IP and link. */
 export const DEFEND_INTERVAL_MS = 10_000;
+/**
+ * Another berth speaker announces an IP this node answers (its liveness view lost this node: delayed heartbeats):
+ * after this long, if this node still answers the IP, it re-announces it (a new gratuitous burst), so clients that
+ * followed the other speaker come back once that one hands the IP back. Long enough for this node to withdraw first
+ * when the other speaker's claim is a handover this node is about to see too (one watch delivery apart).
+ */
+export const FRIENDLY_CLAIM_GRACE_MS = 200;
 
 type Phase = 'probing' | 'blocked' | 'active';
 
@@ -147,6 +154,10 @@ interface IpOnLink {
   conflict: { mac: string; lastSeen: number } | undefined;
   rechecking: boolean;
   lastDefend: number;
+  /** A re-announcement after another speaker's claim is pending (FRIENDLY_CLAIM_GRACE_MS). */
+  friendlyPending: boolean;
+  /** When the last such re-announcement went out (at most one per DEFEND_INTERVAL_MS). */
+  lastFriendlyDefend: number;
 }
 
 interface Port {
@@ -513,6 +524,8 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
       conflict: undefined,
       rechecking: false,
       lastDefend: -Infinity,
+      friendlyPending: false,
+      lastFriendlyDefend: -Infinity,
     };
     port.ips.set(ip, s);
     this.#invalidate(port);
@@ -687,14 +700,42 @@ export class Layer2Announcer extends EventEmitter<EventMap> {
   }
 
   #isFriendly(mac: string): boolean {
-    if (this.#o.friendlyMacs().has(mac)) return true;
+    return this.#o.friendlyMacs().has(mac) || this.#isOurs(mac);
+  }
+
+  #isOurs(mac: string): boolean {
     for (const p of this.#ports.values()) if (macToString(p.link.mac) === mac) return true;
     return false;
   }
 
+  /**
+   * Another berth speaker claims (gratuitous ARP/NA, or answers) an IP this node answers on `port`: their views of
+   * who is alive differ (it declared this node dead: its heartbeats came late). It is no conflict, and this node keeps
+   * answering (in its own view it owns the IP); once FRIENDLY_CLAIM_GRACE_MS later, if it still answers the IP there,
+   * it re-announces it (a new burst), at most once per DEFEND_INTERVAL_MS, so the clients that followed the other
+   * speaker's announcement come back when that speaker hands the IP back (it does so silently, at our next heartbeat):
+   * without it they kept sending to a node that no longer answers for the IP until their neighbour entry expired.
+   */
+  #onFriendlyClaim(port: Port, s: IpOnLink, mac: string): void {
+    if (s.friendlyPending || this.#o.clock.now() - s.lastFriendlyDefend < DEFEND_INTERVAL_MS) return;
+    s.friendlyPending = true;
+    this.#o.log.info({ ip: s.ip, mac, ifname: port.ifname }, 'layer2: another berth speaker announces an IP this node answers (liveness views differ)');
+    void (async () => {
+      await this.#o.clock.sleep(FRIENDLY_CLAIM_GRACE_MS, s.abort.signal);
+      s.friendlyPending = false;
+      if (this.#closed || s.abort.signal.aborted || port.ips.get(s.ip) !== s || s.phase !== 'active') return;
+      s.lastFriendlyDefend = this.#o.clock.now();
+      this.#trigger(s.ip);
+    })();
+  }
+
   #onClaim(port: Port, ip: string, mac: string): void {
     const s = port.ips.get(ip);
-    if (!s || this.#isFriendly(mac)) return;
+    if (!s) return;
+    if (this.#isFriendly(mac)) {
+      if (s.phase === 'active' && !this.#isOurs(mac)) this.#onFriendlyClaim(port, s, mac);
+      return;
+    }
     const now = this.#o.clock.now();
     const previous = s.conflict?.mac;
     s.conflict = { mac, lastSeen: now };
