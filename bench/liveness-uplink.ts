@@ -5,7 +5,9 @@
 // (`tc qdisc … tbf rate --rate`), and a process in n1's namespace sends --burst-kb of UDP to the client every
 // --every-ms, so n1's heartbeats wait behind each burst (~0.8 s with the defaults) while its sender thread, on time,
 // reports no lag. Counts the `decision: liveness` lines of n2 and n3 that lose n1 (each one a takeover of n1's IPs
-// while n1 still answers), with the load average. Without CPU load on purpose: the delay is in the uplink only.
+// while n1 still answers), with the load average, and where the client's neighbour entries for n1's IPs (made with
+// ping before the bursts) point 4 s after the last burst (each false takeover moved them to a peer's MAC; n1's
+// re-announcement brings them back). Without CPU load on purpose: the delay is in the uplink only.
 // 2026-12-01: before the receiver-seen lateness (detector.ts rule 4) 30 losses in 45 s (every burst, both peers);
 // after, 2 (the first burst).
 import { spawn } from 'node:child_process';
@@ -50,6 +52,8 @@ try {
     await l.setEndpoints(`s${i}`, all.map((node) => ({ node, ready: true })));
   }
   await new Promise((r) => setTimeout(r, 8000)); // start-up and the first gratuitous bursts are over
+  const mine = [0, 1, 2].map((i) => `198.51.100.${200 + i}`).filter((ip) => l.order(ip)[0] === 'n1');
+  for (const ip of mine) await l.ping(ip);
   const ns = l.net.node('n1').ns;
   const tc = await run('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', v.rate, 'burst', '4kb', 'latency', '3s']);
   if (tc.code !== 0) throw new Error(`tc qdisc add tbf in ${ns}: ${tc.stderr}`);
@@ -61,6 +65,7 @@ try {
   process.stdout.write(`n1's uplink: tbf ${v.rate}, ${BURST_KB} KB of UDP every ${EVERY_MS} ms for ${SECONDS} s; load average ${load()}\n`);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   blaster.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 4000 + EVERY_MS));
   let losses = 0;
   for (const [i, f] of logs.entries()) {
     for (const line of readFileSync(f, 'utf8').slice(before[i]).split('\n')) {
@@ -73,6 +78,11 @@ try {
     }
   }
   process.stdout.write(`losses of n1 (still running, heartbeats on time) seen by n2 and n3: ${losses} in ${SECONDS} s; load average ${load()}\n`);
+  for (const ip of mine) {
+    const e = await l.neigh(ip);
+    const who = e?.lladdr ? (l.nodeOf(e.lladdr) ?? e.lladdr) : 'none';
+    process.stdout.write(`client's neighbour entry for ${ip} (owner n1): ${who} (${e?.state ?? 'no entry'})\n`);
+  }
 } finally {
   await l.stop();
 }
