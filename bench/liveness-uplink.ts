@@ -9,7 +9,8 @@
 // ping before the bursts) point 4 s after the last burst (each false takeover moved them to a peer's MAC; n1's
 // re-announcement brings them back). Without CPU load on purpose: the delay is in the uplink only.
 // 2026-12-01: before the receiver-seen lateness (detector.ts rule 4) 30 losses in 45 s (every burst, both peers);
-// after, 2 (the first burst).
+// after, 2 (the first burst). Client's entries for n1's IPs at the end: n2 and n3 without the announcer's re-announcement
+// after another speaker's claim, n1 with it.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
