@@ -23,11 +23,13 @@
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -77,6 +79,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
                         InstanceMethod<&PacketSocket::SendBatch>("sendBatch"),
                         InstanceMethod<&PacketSocket::AttachFilter>("attachFilter"),
                         InstanceMethod<&PacketSocket::SetArpAnswers>("setArpAnswers"),
+                        InstanceMethod<&PacketSocket::SetAnswerPriority>("setAnswerPriority"),
+                        InstanceMethod<&PacketSocket::AnswerThread>("answerThread"),
                         InstanceMethod<&PacketSocket::TakeArpAnswerStats>("takeArpAnswerStats"),
                         InstanceMethod<&PacketSocket::ArpAnswerDelays>("arpAnswerDelays"),
                         InstanceMethod<&PacketSocket::SetTimestamps>("setTimestamps")});
@@ -830,6 +834,64 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (env.IsExceptionPending()) Report(env.GetAndClearPendingException().Value());
   }
 
+  // setAnswerPriority(priority: number) — the scheduling policy of this socket's answer thread (sched(7)): 0 =
+  // SCHED_OTHER (the default), 1..99 = SCHED_FIFO at that priority, set with pthread_setschedparam(3). Remembered:
+  // when the thread does not run yet it is applied as the thread starts (the first setArpAnswers), and a failure
+  // there is kept for answerThread().error (setArpAnswers does not fail for it: the thread then answers at
+  // SCHED_OTHER). When the thread runs it is applied now and a failure throws a SystemError naming the errno
+  // (EPERM without CAP_SYS_NICE and above RLIMIT_RTPRIO; EINVAL when the kernel refuses the priority).
+  // TypeError for anything but an integer 0..99.
+  Napi::Value SetAnswerPriority(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double v = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v <= 99) || v != static_cast<int>(v))
+      return ThrowType(env, "setAnswerPriority(priority: number): 0 (SCHED_OTHER) or a SCHED_FIFO priority 1..99");
+    answer_priority_ = static_cast<int>(v);
+    if (thread_on_) {
+      int rc = ApplyAnswerPriority();
+      if (rc != 0) {
+        SystemError(env, rc, "pthread_setschedparam", ifname_).ThrowAsJavaScriptException();
+        return Napi::Value();
+      }
+    }
+    return env.Undefined();
+  }
+
+  // answerThread() — { running: boolean, tid: number (0 when not running), policy: 'fifo' | 'other' | 'rr' |
+  // 'batch' | 'idle' | 'unknown', priority: number, requested: number, error?: Error } read back from the thread
+  // (pthread_getschedparam): what an operator or a test checks. error: the SystemError of the last failed
+  // application of setAnswerPriority (cleared by a successful one).
+  Napi::Value AnswerThread(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("running", Napi::Boolean::New(env, thread_on_));
+    o.Set("tid", Napi::Number::New(env, thread_on_ ? tid_.load(std::memory_order_acquire) : 0));
+    o.Set("requested", Napi::Number::New(env, answer_priority_));
+    int policy = -1;
+    struct sched_param sp {};
+    if (thread_on_ && pthread_getschedparam(thread_, &policy, &sp) != 0) policy = -1;
+    const char* name = "unknown";
+    if (!thread_on_) name = "other";
+    else if (policy == SCHED_OTHER) name = "other";
+    else if (policy == SCHED_FIFO) name = "fifo";
+    else if (policy == SCHED_RR) name = "rr";
+    else if (policy == SCHED_BATCH) name = "batch";
+    else if (policy == SCHED_IDLE) name = "idle";
+    o.Set("policy", Napi::String::New(env, name));
+    o.Set("priority", Napi::Number::New(env, thread_on_ && policy >= 0 ? sp.sched_priority : 0));
+    if (priority_errno_ != 0) o.Set("error", SystemError(env, priority_errno_, "pthread_setschedparam", ifname_).Value());
+    return o;
+  }
+
+  // Applies answer_priority_ to the running thread; returns 0 or the error number (kept in priority_errno_).
+  int ApplyAnswerPriority() {
+    struct sched_param sp {};
+    sp.sched_priority = answer_priority_;
+    int rc = pthread_setschedparam(thread_, answer_priority_ > 0 ? SCHED_FIFO : SCHED_OTHER, &sp);
+    priority_errno_ = rc;
+    return rc;
+  }
+
   void Report(Napi::Value err) {
     Napi::Env env = Env();
     if (on_error_.IsEmpty()) return;
@@ -897,6 +959,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
     thread_on_ = true;
     thread_failed_ = false;
+    if (answer_priority_ > 0) ApplyAnswerPriority();  // a failure stays in priority_errno_ (answerThread().error)
     poll_->data = nullptr;
     CloseUvHandle(poll_, false);
     poll_ = nullptr;
@@ -927,7 +990,9 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   }
 
   static void* ThreadMain(void* arg) {
-    static_cast<PacketSocket*>(arg)->AnswerLoop();
+    auto* self = static_cast<PacketSocket*>(arg);
+    self->tid_.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_release);
+    self->AnswerLoop();
     return nullptr;
   }
 
@@ -1141,6 +1206,9 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   pthread_t thread_{};
   bool thread_on_ = false;
   bool thread_failed_ = false;
+  int answer_priority_ = 0;  // setAnswerPriority: 0 SCHED_OTHER, 1..99 SCHED_FIFO
+  int priority_errno_ = 0;   // the last failed pthread_setschedparam, 0 after a success
+  std::atomic<int> tid_{0};  // the answer thread's kernel thread id (gettid), for answerThread()
   bool unref_ = false;
   int wake_fd_ = -1;
   std::atomic<bool> stop_{false};

@@ -13,6 +13,7 @@ test('defaults, and the node name from --node-name, $METALLB_NODE_NAME or $NODE_
   assert.equal(r.flags.memberlistBind, undefined);
   assert.equal(r.flags.memberlistSecretName, 'memberlist');
   assert.equal(r.flags.dryRunLink, false);
+  assert.equal(r.flags.layer2AnswerPriority, 0);
   assert.equal(r.flags.heartbeatIntervalMs, 100);
   assert.equal(r.flags.suspectAfterMs, 300);
   const env = parseSpeakerFlags([], { METALLB_NODE_NAME: 'a', NODE_NAME: 'b', METALLB_ML_BIND_ADDR: '198.51.100.2' });
@@ -27,6 +28,14 @@ test('defaults, and the node name from --node-name, $METALLB_NODE_NAME or $NODE_
   assert.equal(env2.flags.ignoreExcludeLb, true);
 });
 
+test('--layer2-answer-priority: 0 (off) or a SCHED_FIFO priority 1..99', () => {
+  for (const [text, want] of [['0', 0], ['1', 1], ['99', 99], ['007', 7]] as const) {
+    const r = parseSpeakerFlags(['--node-name', 'n1', '--layer2-answer-priority', text], {});
+    assert.ok(r.ok, text);
+    assert.equal(r.flags.layer2AnswerPriority, want);
+  }
+});
+
 test('bad input: a message naming the flag, the value and the rule', () => {
   const bad = (argv: string[], re: RegExp) => {
     const r = parseSpeakerFlags(argv, {});
@@ -37,6 +46,8 @@ test('bad input: a message naming the flag, the value and the rule', () => {
   bad(['--node-name', 'n1', '--metrics-port', '70000'], /--metrics-port: "70000" is not a port number, 0 or auto/);
   bad(['--node-name', 'n1', '--memberlist-port', 'x'], /--memberlist-port: "x" is not a port number/);
   bad(['--node-name', 'n1', '--suspect-after', '50ms'], /--suspect-after \(50 ms\) must be longer than --heartbeat-interval \(100 ms\)/);
+  for (const p of ['100', '-1', '1.5', 'fifo', ' 1'])
+    bad(['--node-name', 'n1', `--layer2-answer-priority=${p}`], /--layer2-answer-priority: ".*" is not 0 \(off\) or a SCHED_FIFO priority 1\.\.99/);
   bad(['--node-name', 'n1', '--log-format', 'xml'], /--log-format: "xml" is not json or text/);
   bad(['--node-name', 'n1', '--debounce', 'soon'], /--debounce:/);
   bad(['--node-name', 'n1', '--what'], /Unknown option '--what'/);

@@ -30,6 +30,12 @@ export interface SpeakerFlags {
   debounceMs: number;
   /** Tests only: open no socket, record the frames the announcer would send (one fake link `dry0`). */
   dryRunLink: boolean;
+  /**
+   * Real-time priority of the addon's layer-2 answer threads (one per ARP socket that answers natively, see
+   * docs/layer2.md "Real-time answer thread"): 0 = off (SCHED_OTHER, the default), 1..99 = SCHED_FIFO at that
+   * priority (sched(7)); needs CAP_SYS_NICE, without it one Warning and the threads stay SCHED_OTHER.
+   */
+  layer2AnswerPriority: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
 }
@@ -52,6 +58,8 @@ export const SPEAKER_USAGE = `usage: berth speaker --node-name NODE [flags]
   --heartbeat-interval D       heartbeat period (default 100ms)
   --suspect-after D            a peer silent this long is dead (default 300ms)
   --debounce D                 coalesce changes this long before recomputing (default 5ms)
+  --layer2-answer-priority N   SCHED_FIFO priority 1..99 of the native ARP answer threads; 0 = off (default);
+                               needs CAP_SYS_NICE (without it: a warning, the threads stay SCHED_OTHER)
   --dry-run-link               tests: open no socket; frames are recorded on a fake link "dry0", not sent
   --log-format FORMAT          json (default: one JSON object per line) or text
   --log-level LEVEL            debug, info (default), warn or error`;
@@ -86,6 +94,7 @@ export function parseSpeakerFlags(argv: readonly string[], env: NodeJS.ProcessEn
         'suspect-after': { type: 'string' },
         debounce: { type: 'string' },
         'dry-run-link': { type: 'boolean' },
+        'layer2-answer-priority': { type: 'string' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
       },
@@ -121,6 +130,13 @@ export function parseSpeakerFlags(argv: readonly string[], env: NodeJS.ProcessEn
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     return { ok: false, message: `--log-level: "${logLevel}" is not one of debug, info, warn, error` };
   }
+  const prioText = str('layer2-answer-priority') ?? '0';
+  if (!/^\d+$/.test(prioText) || Number(prioText) > 99) {
+    return {
+      ok: false,
+      message: `--layer2-answer-priority: "${prioText}" is not 0 (off) or a SCHED_FIFO priority 1..99`,
+    };
+  }
   const bind = str('memberlist-bind') ?? (env.METALLB_ML_BIND_ADDR || undefined);
   return {
     ok: true,
@@ -140,6 +156,7 @@ export function parseSpeakerFlags(argv: readonly string[], env: NodeJS.ProcessEn
       suspectAfterMs: durations['suspect-after']!,
       debounceMs: durations['debounce']!,
       dryRunLink: v['dry-run-link'] === true,
+      layer2AnswerPriority: Number(prioText),
       logFormat,
       logLevel: logLevel as LogLevel,
     },

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { SERVICE_STATUS_LABELS } from '../api/service-l2-status.ts';
 import { buildConfig } from '../config/build.ts';
 import type { ServiceLike } from '../config/service.ts';
@@ -33,7 +33,7 @@ import { parseSpeakerFlags, SPEAKER_USAGE, type SpeakerFlags } from './flags.ts'
 import { announcementsFor, planLayer2, type L2Decision } from './l2-plan.ts';
 import { Layer2Announcer, type LinkPort, type OpenLink } from './layer2/announcer.ts';
 import { layer2Links, listLinks } from './link/interfaces.ts';
-import { openPacketSocket, startMallocTrim } from './link/packet.ts';
+import { openPacketSocket, startMallocTrim, type PacketSocket } from './link/packet.ts';
 import { SpeakerLeases } from './liveness/lease.ts';
 import { livenessMetrics } from './liveness/metrics.ts';
 import { startLiveness, type Liveness } from './liveness/udp.ts';
@@ -370,15 +370,66 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   const rescanLinks = (): void => {
     if (!dry) links = layer2Links(listLinks());
   };
+  // --layer2-answer-priority: the ARP sockets' native answer threads run SCHED_FIFO (docs/layer2.md "Real-time
+  // answer thread"). Without CAP_SYS_NICE one Warning for the whole process; the threads answer at SCHED_OTHER.
+  const arpSockets = new Map<string, PacketSocket>();
+  let priorityWarned = false;
+  new Gauge({
+    name: 'berth_speaker_layer2_answer_priority',
+    help: 'SCHED_FIFO priority the native ARP answer thread of the interface runs at (0 = SCHED_OTHER); see --layer2-answer-priority',
+    labelNames: ['interface'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [ifname, sock] of arpSockets) {
+        const t = sock.answerThread();
+        if (t.running) this.set({ interface: ifname }, t.policy === 'fifo' ? t.priority : 0);
+      }
+    },
+  });
   const openLink: OpenLink =
     dry?.openLink ??
-    ((ifname, ethertype, onFrame) =>
-      openPacketSocket({
+    ((ifname, ethertype, onFrame) => {
+      const arp = ethertype === 0x0806;
+      const sock = openPacketSocket({
         ifname,
         ethertype,
         onFrame: (frame) => onFrame(frame),
-        onError: (e) => logger.warn({ interface: ifname, code: e.code }, `speaker: link ${ifname}: ${e.message}`),
-      }));
+        onError: (e) => {
+          if (e.syscall !== 'pthread_setschedparam')
+            logger.warn({ interface: ifname, code: e.code }, `speaker: link ${ifname}: ${e.message}`);
+          else if (!priorityWarned) {
+            priorityWarned = true;
+            logger.warn(
+              { interface: ifname, code: e.code, flag: '--layer2-answer-priority' },
+              `speaker: --layer2-answer-priority=${f.layer2AnswerPriority} not applied: ${e.message}` +
+                ` (the container needs CAP_SYS_NICE; set --layer2-answer-priority=0 to silence this)`,
+            );
+          }
+        },
+        ...(arp && f.layer2AnswerPriority > 0 ? { answerPriority: f.layer2AnswerPriority } : {}),
+      });
+      if (arp) {
+        arpSockets.set(ifname, sock);
+        if (f.layer2AnswerPriority > 0) {
+          // Once, as the first setArpAnswers starts the answer thread: say that it runs real-time.
+          const setArpAnswers = sock.setArpAnswers.bind(sock);
+          let told = false;
+          sock.setArpAnswers = (announced, watched): void => {
+            setArpAnswers(announced, watched);
+            if (told) return;
+            told = true;
+            const t = sock.answerThread();
+            if (t.running && t.policy === 'fifo')
+              logger.info(
+                { interface: ifname, tid: t.tid, priority: t.priority },
+                `speaker: layer-2 answer thread of ${ifname} runs SCHED_FIFO priority ${t.priority} (--layer2-answer-priority)`,
+              );
+          };
+        }
+      }
+      return sock;
+    });
   const macs = (): string[] => (dry ? [[...dryRunMac(self)].map((b) => b.toString(16).padStart(2, '0')).join(':')] : listLinks().map((l) => l.mac).filter((m) => m && m !== '00:00:00:00:00:00'));
 
   // --- liveness: heartbeats (fast) and per-node Leases (slow, authoritative), both only with --memberlist-bind ---
@@ -704,7 +755,8 @@ export async function runSpeaker(argv: readonly string[]): Promise<number> {
   log(
     `speaker: ready node=${self} namespace=${ns} services=${services.size} nodes=${nodes.size} announcing=${speaker.announcing().size}` +
       ` links=${dry ? 'dry-run' : `arp:${links.arp.join(',') || '-'} ndp:${links.ndp.join(',') || '-'}`} liveness=${f.memberlistBind ? `${f.memberlistBind}:${f.memberlistPort}` : 'off'}` +
-      ` metrics=${probes ? probes.port : 'off'} synced in ${Date.now() - listStarted} ms`,
+      ` metrics=${probes ? probes.port : 'off'}` +
+      ` layer2-answer-priority=${f.layer2AnswerPriority || 'off'} synced in ${Date.now() - listStarted} ms`,
   );
   return exited;
 }

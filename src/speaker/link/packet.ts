@@ -90,6 +90,13 @@ export interface PacketSocket {
    */
   setArpAnswers(announced: readonly string[], watched: readonly string[]): void;
   /**
+   * The native answer thread of this socket (started by the first setArpAnswers; see OpenPacketSocketOptions
+   * .answerPriority): running, its kernel thread id, its scheduling policy and priority as read back from the
+   * thread, the priority asked for, and the LinkError of a failed pthread_setschedparam (EPERM without
+   * CAP_SYS_NICE). { running: false, ... } before it starts or with an addon that has no such thread.
+   */
+  answerThread(): AnswerThreadState;
+  /**
    * What the native ARP answer did since the previous call (then reset): per target IP the replies sent and the ones
    * sendmmsg refused. The announcer takes them into MetalLB's counters.
    */
@@ -174,6 +181,30 @@ export interface OpenPacketSocketOptions {
    * Without onError they become process warnings.
    */
   onError?: (err: LinkError) => void;
+  /**
+   * Scheduling of the native ARP answer thread (setArpAnswers) of this socket, sched(7): 0 or undefined =
+   * SCHED_OTHER (default), 1..99 = SCHED_FIFO at that priority, applied with pthread_setschedparam(3) when the
+   * thread starts: a real-time thread runs as soon as a request arrives instead of waiting for a CPU behind normal
+   * tasks (docs/layer2.md "Real-time answer thread"). Needs CAP_SYS_NICE (or RLIMIT_RTPRIO): without it the thread
+   * answers at SCHED_OTHER and onError gets one LinkError (syscall 'pthread_setschedparam', code EPERM) as it
+   * starts. RangeError for anything but an integer 0..99.
+   */
+  answerPriority?: number;
+}
+
+/** The native answer thread of a packet socket, as PacketSocket.answerThread() reads it back. */
+export interface AnswerThreadState {
+  running: boolean;
+  /** Kernel thread id (gettid(2), /proc/<pid>/task/<tid>); 0 when not running. */
+  tid: number;
+  /** sched(7) policy read back from the thread: 'fifo' (SCHED_FIFO), 'other' (SCHED_OTHER), ... */
+  policy: 'fifo' | 'other' | 'rr' | 'batch' | 'idle' | 'unknown';
+  /** Its real-time priority (0 for SCHED_OTHER). */
+  priority: number;
+  /** The priority asked for (OpenPacketSocketOptions.answerPriority). */
+  requested: number;
+  /** Why the requested priority is not applied (pthread_setschedparam's errno, e.g. EPERM). */
+  error?: LinkError;
 }
 
 /** One classic BPF instruction (linux/filter.h struct sock_filter): opcode, jump-if-true, jump-if-false, operand. */
@@ -318,6 +349,8 @@ interface NativePacketSocket {
   takeArpAnswerStats?(): { counts: Uint32Array };
   arpAnswerDelays?(): Float64Array;
   setTimestamps?(on: boolean): void;
+  setAnswerPriority?(priority: number): void;
+  answerThread?(): { running: boolean; tid: number; policy: string; priority: number; requested: number; error?: unknown };
 }
 interface NativeAddon {
   PacketSocket: new (
@@ -429,6 +462,8 @@ class AfPacketSocket implements PacketSocket {
   /** Frames sent by onFrame handlers during the current batch, flushed with one sendmmsg after it. */
   #pending: Buffer[] | undefined;
   readonly #report: (err: LinkError) => void;
+  /** answerPriority asked for and not yet checked (the first setArpAnswers starts the thread and checks it). */
+  #priorityPending = false;
 
   constructor(o: OpenPacketSocketOptions) {
     this.ifname = o.ifname;
@@ -497,6 +532,11 @@ class AfPacketSocket implements PacketSocket {
               ? DEFAULT_RING.ipv6
               : DEFAULT_RING.other));
     const filter = o.filter === undefined ? undefined : encodeFilter(o.filter);
+    const prio = o.answerPriority ?? 0;
+    if (!Number.isInteger(prio) || prio < 0 || prio > 99)
+      throw new RangeError(
+        `answerPriority ${String(prio)} for ${o.ifname} is invalid: 0 (SCHED_OTHER) or a SCHED_FIFO priority 1..99`,
+      );
     try {
       this.#sock = new (native().PacketSocket)(o.ifname, o.ethertype, onFrames, onError, ring && { ...ring });
     } catch (err) {
@@ -511,6 +551,10 @@ class AfPacketSocket implements PacketSocket {
       }
     }
     if (o.timestamps) this.#sock.setTimestamps?.(true);
+    if (prio > 0) {
+      if (this.#sock.setAnswerPriority) this.#sock.setAnswerPriority(prio); // remembered: applied as the thread starts
+      this.#priorityPending = true;
+    }
     this.ifindex = this.#sock.ifindex;
     this.mac = Buffer.from(this.#sock.mac);
     this.ring = this.#sock.ring;
@@ -674,6 +718,41 @@ class AfPacketSocket implements PacketSocket {
         ifname: this.ifname,
       });
     this.#sock.setArpAnswers(a, w);
+    if (this.#priorityPending) {
+      this.#priorityPending = false;
+      const t = this.answerThread();
+      if (t.error) this.#report(t.error);
+      else if (!this.#sock.setAnswerPriority)
+        this.#report(
+          new LinkError(
+            `answer thread of ${this.ifname}: the native addon has no setAnswerPriority (older than this code; rebuild it): it runs at SCHED_OTHER`,
+            { code: 'ENOSYS', syscall: 'pthread_setschedparam', ifname: this.ifname },
+          ),
+        );
+    }
+  }
+
+  answerThread(): AnswerThreadState {
+    const t = this.#closed ? undefined : this.#sock.answerThread?.();
+    if (!t) return { running: false, tid: 0, policy: 'other', priority: 0, requested: 0 };
+    const policies = ['fifo', 'other', 'rr', 'batch', 'idle'] as const;
+    const state: AnswerThreadState = {
+      running: t.running,
+      tid: t.tid,
+      policy: policies.find((p) => p === t.policy) ?? 'unknown',
+      priority: t.priority,
+      requested: t.requested,
+    };
+    if (t.error !== undefined) {
+      const e = toLinkError(t.error, 'pthread_setschedparam', this.ifname);
+      if (e instanceof LinkError) {
+        state.error = new LinkError(
+          `answer thread of ${this.ifname}: SCHED_FIFO priority ${t.requested} refused (${e.message}); it runs at SCHED_OTHER`,
+          { code: e.code, syscall: 'pthread_setschedparam', ifname: this.ifname, ...(e.errno !== undefined ? { errno: e.errno } : {}) },
+        );
+      }
+    }
+    return state;
   }
 
   takeArpAnswerStats(): ArpAnswerStats {
