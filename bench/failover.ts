@@ -1,7 +1,7 @@
 // npm run bench:failover [-- --runs 20 --hog-seconds 60 --arp-rate 20000 --arp-seconds 5 --services 1000 --idle-seconds 30
 //                           --settle-seconds 10 --only failover,hog,arp,api,balance --speaker bundle|tsx
 //                           --capture garp|arp --requester native|js --arp-tick-us 1000 --arp-tcpdump-check --arp-perf-sched
-//                           --arp-answer-rt]
+//                           --arp-answer-rt --layer2-answer-priority N]
 // --capture: what the client namespace's tcpdump (gratuitous ARP capture, parts 1-2) takes in: garp (default), a
 // kernel filter passing gratuitous ARPs only; arp, every ARP frame (the former way: part 3's load then woke tcpdump
 // and this process for every request and reply; kept to compare).
@@ -32,7 +32,10 @@
 //      figure), then per thread from `perf sched timehist`: scheduling delay (woken → running) p50/p99/max, run time.
 //      --arp-answer-rt (an experiment, root): the owner's answer thread (the thread that switched most during a 1 s
 //      warm-up load) runs SCHED_FIFO priority 10 (chrt; needs CAP_SYS_NICE, which the speaker's DaemonSet does not
-//      grant) for part 3, to show how much of the tail is that thread waiting for a CPU.
+//      grant) for part 3, to show how much of the tail is that thread waiting for a CPU. Superseded by
+//      --layer2-answer-priority N (default 1, what gitops/base/speaker/daemonset.yaml ships): every speaker runs with
+//      `--layer2-answer-priority=N`, so its ARP answer threads run SCHED_FIFO N (the lab's speakers run as root and
+//      hold CAP_SYS_NICE); 0 runs them SCHED_OTHER, to compare (docs/layer2.md "Real-time answer thread").
 //   4. API requests/s from all speakers (lab requestCounts by User-Agent berth-speaker) idle with 10 Services, then
 //      with --services (their IPs from an extra IPv6 pool, each with a ready endpoint), measured once the speakers are
 //      quiet again (their status writes done: 5 s windows, see settle below). Target: independent of the number of
@@ -76,6 +79,7 @@ const { values: v } = parseArgs({
     'arp-tcpdump-check': { type: 'boolean', default: false },
     'arp-perf-sched': { type: 'boolean', default: false },
     'arp-answer-rt': { type: 'boolean', default: false },
+    'layer2-answer-priority': { type: 'string', default: '1' },
   },
 });
 const PARTS = new Set((v.only ?? '').split(',').map((p) => p.trim()).filter(Boolean));
@@ -84,6 +88,11 @@ for (const p of PARTS) {
     process.stderr.write(`bench:failover: --only "${v.only}": "${p}" is not one of failover, hog, arp, api, balance\n`);
     process.exit(2);
   }
+}
+const ANSWER_PRIORITY = Number(v['layer2-answer-priority']);
+if (!/^\d+$/.test(String(v['layer2-answer-priority'])) || ANSWER_PRIORITY > 99) {
+  process.stderr.write(`bench:failover: --layer2-answer-priority "${String(v['layer2-answer-priority'])}" must be 0 (off) or a SCHED_FIFO priority 1..99\n`);
+  process.exit(2);
 }
 if (v.capture !== 'garp' && v.capture !== 'arp') {
   process.stderr.write(`bench:failover: --capture "${String(v.capture)}" must be garp (kernel filter: gratuitous ARPs only) or arp (every ARP frame, as before)\n`);
@@ -492,7 +501,11 @@ async function main(): Promise<number> {
     say(`bench:failover: bundle ${b.outfile} + ${b.files.length - 1} chunks, ${(b.bytes / 1e6).toFixed(1)} MB`);
   }
   say('bench:failover: starting the lab, 3 node namespaces and their speakers');
-  const l = await startL2Lab({ speakerMode: SPEAKER_MODE, ...(SPEAKER_MODE === 'bundle' ? { bundleFile: BUNDLE_FILE } : {}) });
+  const l = await startL2Lab({
+    speakerMode: SPEAKER_MODE,
+    speakerArgs: [`--layer2-answer-priority=${ANSWER_PRIORITY}`],
+    ...(SPEAKER_MODE === 'bundle' ? { bundleFile: BUNDLE_FILE } : {}),
+  });
   const children: ChildProcess[] = [];
   try {
     await l.createService('bench-v4', [V4]);
@@ -546,7 +559,7 @@ async function main(): Promise<number> {
     const owner = await currentOwner(l, V4);
     say('');
     say(`bench:failover results (3 node namespaces, 1 client namespace, veth + bridge; node ${process.version}; load average ${load()})`);
-    say(`  ${speakerHow()}`);
+    say(`  ${speakerHow()}; --layer2-answer-priority=${ANSWER_PRIORITY} (${ANSWER_PRIORITY > 0 ? `ARP answer threads SCHED_FIFO ${ANSWER_PRIORITY}` : 'ARP answer threads SCHED_OTHER'})`);
     for (const [sig, runs, target] of results) {
       const ok = runs.map((r) => r.total).filter(Number.isFinite);
       const det = runs.map((r) => r.detect).filter(Number.isFinite);

@@ -92,6 +92,12 @@ export async function tool(store: ImageStore, cmd: 'buildah' | 'podman', args: r
 export const SETPRIV = '/usr/bin/setpriv';
 
 /**
+ * The file capability of the image's setpriv (setcap(8) syntax): NET_RAW for the packet sockets, SYS_NICE for the
+ * SCHED_FIFO ARP answer threads (--layer2-answer-priority, docs/layer2.md "Real-time answer thread").
+ */
+export const SETPRIV_CAPS = 'cap_net_raw,cap_sys_nice=p';
+
+/**
  * The speaker container's `command` (gitops/base/speaker/daemonset.yaml; test/image/image.test.ts runs it): the
  * image's /usr/bin/setpriv carries the file capability `cap_net_raw=p` (permitted, not effective), so as uid 65534 in
  * a container whose bounding set holds CAP_NET_RAW (securityContext capabilities add NET_RAW) it may copy NET_RAW into
@@ -105,11 +111,14 @@ export const SETPRIV = '/usr/bin/setpriv';
  * the container's first process NET_RAW in its permitted set, so executing setpriv gains no capability it did not
  * hold and the kernel keeps the file capability (security/commoncap.c: only gained capabilities are dropped under
  * no_new_privs). Without NET_RAW in the bounding set setpriv exits 127 ("setpriv: apply capabilities: Operation not permitted").
+ * SYS_NICE goes the same way (file capability SETPRIV_CAPS, DaemonSet capabilities add SYS_NICE): the SCHED_FIFO ARP
+ * answer threads of --layer2-answer-priority. It is asked for like NET_RAW, so a container without SYS_NICE in its
+ * bounding set needs `,+sys_nice` removed from both lists (else setpriv exits 127 the same way).
  */
 export const SPEAKER_COMMAND: readonly string[] = [
   SETPRIV,
-  '--inh-caps=+net_raw',
-  '--ambient-caps=+net_raw',
+  '--inh-caps=+net_raw,+sys_nice',
+  '--ambient-caps=+net_raw,+sys_nice',
   '--',
   '/usr/bin/node',
   '/app/dist/berth.mjs',
@@ -148,7 +157,7 @@ function copyInto(root: string, inImage: string, from: string, mode?: number): v
 
 /**
  * Writes the tiny rootfs into `root` (must not exist or be empty): /usr/bin/node (the running node), /usr/bin/setpriv
- * (this machine's, with the file capability `cap_net_raw=p`: SPEAKER_COMMAND), the libraries ldd lists for the three
+ * (this machine's, with the file capability SETPRIV_CAPS: SPEAKER_COMMAND), the libraries ldd lists for the three
  * binaries, /etc, /tmp, /app. Throws when the addon or policies are missing (the error says to run `npm ci` /
  * `npm run build:native`), when setpriv (util-linux) is missing, or when setcap (libcap2-bin) cannot set the
  * capability (it needs CAP_SETFCAP: build as root). Recipes §8.2a.
@@ -160,7 +169,7 @@ export async function writeRootfs(root: string, bundleFile: string, addon = ADDO
   const libs = new Set([...(await sharedLibraries(node)), ...(await sharedLibraries(addon)), ...(await sharedLibraries(SETPRIV))]);
   copyInto(root, 'usr/bin/node', node, 0o755);
   copyInto(root, SETPRIV.slice(1), SETPRIV, 0o755);
-  await setFileCapability(join(root, SETPRIV), 'cap_net_raw=p');
+  await setFileCapability(join(root, SETPRIV), SETPRIV_CAPS);
   for (const lib of [...libs].sort()) copyInto(root, lib.slice(1), lib, 0o755);
   // The entry and its chunks (image/bundle.ts: code splitting), side by side in /app/dist.
   const [entry, ...chunks] = bundleFiles(bundleFile);

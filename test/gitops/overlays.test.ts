@@ -258,7 +258,7 @@ test('Pods are hardened: non-root read-only controller and webhook, speaker with
     assert.equal(speaker.hostNetwork, true);
     assert.equal(speaker.securityContext?.seccompProfile?.type, 'RuntimeDefault');
     const sc = speaker.containers[0]!.securityContext;
-    assert.deepEqual(sc?.capabilities, { drop: ['ALL'], add: ['NET_RAW'] });
+    assert.deepEqual(sc?.capabilities, { drop: ['ALL'], add: ['NET_RAW', 'SYS_NICE'] });
     assert.equal(sc?.readOnlyRootFilesystem, true);
     assert.equal(sc?.allowPrivilegeEscalation, false);
     // hostNetwork and NET_RAW need the namespace's Pod Security level to allow them.

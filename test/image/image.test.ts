@@ -367,18 +367,18 @@ describe('berth image (buildah + podman)', { skip }, () => {
     assert.equal(where('DEFAULT_POLICY_FILE'), '/app/policies/admission.json');
   });
 
-  test('the DaemonSet runs the speaker as uid 65534 with only NET_RAW, through the image\'s setpriv', () => {
+  test('the DaemonSet runs the speaker as uid 65534 with only NET_RAW and SYS_NICE, through the image\'s setpriv', () => {
     const c = speakerContainer();
     assert.deepEqual(c.command, SPEAKER_COMMAND);
     assert.equal(c.securityContext.runAsNonRoot, true);
     assert.equal(c.securityContext.runAsUser, 65534);
-    assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['NET_RAW'] });
+    assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'], add: ['NET_RAW', 'SYS_NICE'] });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   });
 
-  test('/usr/bin/setpriv in the image carries cap_net_raw=p through buildah commit; node carries no file capability', async () => {
+  test('/usr/bin/setpriv in the image carries cap_net_raw,cap_sys_nice=p through buildah commit; node carries no file capability', async () => {
     const root = await imageRootfs();
-    assert.match(execFileSync('getcap', [join(root, 'usr/bin/setpriv')], { encoding: 'utf8' }), /cap_net_raw=p$/m);
+    assert.match(execFileSync('getcap', [join(root, 'usr/bin/setpriv')], { encoding: 'utf8' }), /cap_net_raw,cap_sys_nice=p$/m);
     assert.equal(execFileSync('getcap', [join(root, 'usr/bin/node')], { encoding: 'utf8' }).trim(), '');
   });
 
@@ -393,7 +393,7 @@ describe('berth image (buildah + podman)', { skip }, () => {
     const wrapped = await probe('probe-wrapped', [...SPEAKER_COMMAND.slice(0, node + 1), '-e', PROBE_JS]);
     assert.equal(wrapped.code, 0, wrapped.stderr);
     assert.deepEqual(JSON.parse(wrapped.stdout), {
-      uid: '65534', eff: '0000000000002000', amb: '0000000000002000', nnp: '1',
+      uid: '65534', eff: '0000000000802000', amb: '0000000000802000', nnp: '1', // NET_RAW (13) + SYS_NICE (23)
       // NODE_OPTIONS applies: node runs without secure-exec (no file capability on node itself).
       title: 'berth-probe', socket: 'opened',
     });
@@ -479,8 +479,8 @@ describe('berth image (buildah + podman)', { skip }, () => {
     const pid = (JSON.parse(execFileSync('runc', ['--root', runcRoot(), 'state', b.id], { encoding: 'utf8' })) as { pid: number }).pid;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
-    assert.match(status, /^CapEff:\s+0000000000002000$/m);
-    assert.match(status, /^CapBnd:\s+0000000000002000$/m);
+    assert.match(status, /^CapEff:\s+0000000000802000$/m); // NET_RAW (13) + SYS_NICE (23)
+    assert.match(status, /^CapBnd:\s+0000000000802000$/m);
     assert.match(status, /^NoNewPrivs:\s+1$/m);
     assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^\/usr\/bin\/node\0\/app\/dist\/berth\.mjs\0speaker\0/);
 
