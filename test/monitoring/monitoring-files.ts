@@ -69,6 +69,7 @@ export const AFTER_EVENT: ReadonlyMap<string, string> = new Map([
   ['metallb_layer2_requests_received', 'an ARP request / Neighbor Solicitation for an announced IP is received'],
   ['metallb_layer2_responses_sent', 'a reply to such a request is sent'],
   ['berth_l2_ip_conflicts', 'a host that is not a berth speaker claims an announced IP'],
+  ['berth_speaker_layer2_answer_priority', "an interface's native ARP answer thread starts (its first announced IPv4 address)"],
 ]);
 
 /** Sample names of a Prometheus text exposition, with histogram/summary base names (x for x_bucket/_sum/_count). */
