@@ -94,8 +94,11 @@ export interface LabNetwork {
   readonly speakerMode: SpeakerMode;
   /** The running speakers by node name (`n1`..). */
   readonly speakers: ReadonlyMap<string, NodeProcess>;
-  /** Starts (or restarts) the speaker of node `name`; resolves once it printed `speaker: ready`. */
-  startSpeaker(name: string, extraArgs?: readonly string[]): Promise<NodeProcess>;
+  /**
+   * Starts (or restarts) the speaker of node `name`; resolves once it printed `speaker: ready`. `wrapper`: a command
+   * run inside the node's namespace that execs node in place (e.g. `['setpriv', '--bounding-set=-sys_nice']`).
+   */
+  startSpeaker(name: string, extraArgs?: readonly string[], wrapper?: readonly string[]): Promise<NodeProcess>;
   /** Stops the speaker of node `name` with `signal` (SIGKILL at once, SIGTERM waits for it to exit). */
   stopSpeaker(name: string, signal?: NodeJS.Signals): Promise<void>;
   /** The node host named `name`. Throws naming the known nodes when there is none. */
@@ -211,7 +214,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   };
   const speakerMode = o.speakerMode ?? 'tsx';
   const speakerLog = (name: string): string => join(o.dir, `speaker-${name}.log`);
-  const startSpeaker = async (name: string, extraArgs: readonly string[] = []): Promise<NodeProcess> => {
+  const startSpeaker = async (name: string, extraArgs: readonly string[] = [], wrapper: readonly string[] = []): Promise<NodeProcess> => {
     const h = node(name);
     const old = speakers.get(name);
     if (old && !old.exited) await old.stop('SIGTERM', 3000);
@@ -235,7 +238,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
       ],
       {
         role: `speaker of node ${h.name}`,
-        wrapper: ['ip', 'netns', 'exec', h.ns],
+        wrapper: ['ip', 'netns', 'exec', h.ns, ...wrapper],
         logFile: speakerLog(name),
         env: speakerMode === 'bundle' ? imageSpeakerEnv({ ...process.env, METALLB_NODE_NAME: h.name }) : { ...process.env, METALLB_NODE_NAME: h.name },
         viaCli: true,
