@@ -39,6 +39,15 @@ test('openPacketSocket: bad arguments are TypeErrors naming the value and the ru
   assert.throws(() => openPacketSocket({ ifname: 'lo', ethertype: 1.5, onFrame: () => {} }), TypeError);
 });
 
+test('openPacketSocket: answerPriority outside 0..99 is a RangeError naming it and the rule, before any socket', () => {
+  for (const p of [-1, 100, 1.5, Number.NaN])
+    assert.throws(
+      () => openPacketSocket({ ifname: 'lo', ethertype: 0x0806, onFrame: () => {}, answerPriority: p }),
+      (e: unknown) =>
+        e instanceof RangeError && e.message === `answerPriority ${String(p)} for lo is invalid: 0 (SCHED_OTHER) or a SCHED_FIFO priority 1..99`,
+    );
+});
+
 test('openPacketSocket: a missing interface is LinkError ENODEV naming it', () => {
   assert.throws(
     () => openPacketSocket({ ifname: `bt${process.pid % 100000}nx`, ethertype: 0x0806, onFrame: () => {} }),
