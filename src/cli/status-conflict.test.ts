@@ -104,7 +104,7 @@ test('a foreign host answered the probe: the row names the IP and the MAC in pla
   assert.match(row, /\blayer2: n1 \(IP conflict\)\s+IPConflict: /);
   assert.ok(
     row.includes(
-      `IPConflict: ${IP} is already used by another host, MAC ${MAC} (not a berth speaker; seen 12 s ago by the speaker of node n1 on eth0), so n1 does not announce it: remove the address from that host`,
+      `IPConflict: ${IP} is already used by another host, MAC ${MAC} (not a berth speaker; reported 12 s ago by the speaker of node n1 on eth0), so n1 does not announce it: remove the address from that host`,
     ),
     row,
   );
@@ -115,7 +115,7 @@ test('a foreign host answered the probe: the row names the IP and the MAC in pla
 test('a foreign host that started answering later: both answer, said so (the speaker still announces and defends it)', () => {
   const late = event({ type: 'Warning', reason: 'IPConflict', node: 'n1', agoS: 4, message: ipConflictMessage(IP, MAC, 'eth0', 'n1', true) });
   const row = textRow(snapshot({ statuses: [l2Status('n1')], events: [late] }));
-  assert.ok(row.includes(`IPConflict: ${IP} is also answered by another host, MAC ${MAC} (not a berth speaker; seen 4 s ago by the speaker of node n1 on eth0): n1 still announces and defends it, but clients may reach either host`), row);
+  assert.ok(row.includes(`IPConflict: ${IP} is also answered by another host, MAC ${MAC} (not a berth speaker; reported 4 s ago by the speaker of node n1 on eth0): n1 still announces and defends it, but clients may reach either host`), row);
 });
 
 test('a conflict that cleared is not shown: the node announces again', () => {
@@ -153,7 +153,7 @@ test('ipConflictsOf / conflictText: only that Service and node, newest first; a 
   ]);
   assert.deepEqual(ipConflictsOf('shop/web', events, NOW, ['n2']).map((c) => c.node), ['n2']);
   const odd = ipConflictsOf('shop/web', events, NOW, ['n2'])[0]!;
-  assert.equal(conflictText(odd), 'IP conflict seen 8 s ago by the speaker of node n2: address already in use');
+  assert.equal(conflictText(odd), 'IP conflict reported 8 s ago by the speaker of node n2: address already in use');
 });
 
 test('berth status NAME: the Service alone, one fact a line; the conflict says IP and MAC, the node is not said to announce', () => {
@@ -166,7 +166,7 @@ test('berth status NAME: the Service alone, one fact a line; the conflict says I
     '  EXTERNAL-IP:   198.51.100.205',
     '  pool:          lab',
     '  announced by:  nobody',
-    `  IP conflict:   ${IP} is already used by another host, MAC ${MAC} (not a berth speaker; seen 12 s ago by the speaker of node n1 on eth0), so n1 does not announce it: remove the address from that host (or the pool range from its DHCP server); the speaker checks again every 5 s and announces it once that host has been silent for 15 s`,
+    `  IP conflict:   ${IP} is already used by another host, MAC ${MAC} (not a berth speaker; reported 12 s ago by the speaker of node n1 on eth0), so n1 does not announce it: remove the address from that host (or the pool range from its DHCP server); the speaker checks again every 5 s and announces it once that host has been silent for 15 s`,
   ]);
   // Cleared: announced by n1, no fault line.
   const cleared = event({ type: 'Normal', reason: 'IPConflictCleared', node: 'n1', agoS: 3, message: ipConflictClearedMessage(IP, 'n1') });

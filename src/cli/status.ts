@@ -133,13 +133,13 @@ export function ipConflictsOf(key: string, events: readonly AnnounceEvent[], now
 
 /**
  * An IP conflict in plain words, naming the IP, the foreign MAC, who saw it and what to do, e.g. `198.51.100.205 is
- * already used by another host, MAC 02:00:00:51:00:08 (not a berth speaker; seen 12 s ago by the speaker of node n1 on
+ * already used by another host, MAC 02:00:00:51:00:08 (not a berth speaker; reported 12 s ago by the speaker of node n1 on
  * eth0), so n1 does not announce it: …`. Falls back to the speaker's own message when it could not be read.
  */
 export function conflictText(c: IPConflictView): string {
   const ago = c.agoS === undefined ? '' : ` ${c.agoS} s ago`;
-  if (c.ip === undefined || c.mac === undefined) return `IP conflict seen${ago} by the speaker of node ${c.node}: ${c.message}`;
-  const seen = `(not a berth speaker; seen${ago} by the speaker of node ${c.node}${c.interface ? ` on ${c.interface}` : ''})`;
+  if (c.ip === undefined || c.mac === undefined) return `IP conflict reported${ago} by the speaker of node ${c.node}: ${c.message}`;
+  const seen = `(not a berth speaker; reported${ago} by the speaker of node ${c.node}${c.interface ? ` on ${c.interface}` : ''})`;
   const fix = 'remove the address from that host (or the pool range from its DHCP server)';
   return c.announced
     ? `${c.ip} is also answered by another host, MAC ${c.mac} ${seen}: ${c.node} still announces and defends it, but clients may reach either host; ${fix}`
