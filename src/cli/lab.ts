@@ -25,6 +25,8 @@ import { startLabNetwork, speakerMetricsLines, DEFAULT_STATE_DIR, LAB_L2_POOL, L
 import { MAX_LAB_NODES, NETWORK_SERVICE_CIDRS, networkSupport } from '../lab/network/topology.ts';
 import { parseSpeakerMode, type SpeakerMode } from '../lab/network/speaker-run.ts';
 import { buildLabBundle } from '../lab/network/lab-bundle.ts';
+import { speakerLogFile } from '../lab/network/speaker-pods.ts';
+import type { ProcessLogs } from '../lab/workloads/pod-logs.ts';
 import { giveToUser, sudoUser } from '../lab/network/sudo-owner.ts';
 
 export const LAB_NAMESPACE = 'metallb-system';
@@ -155,11 +157,12 @@ async function forgetPreviousWebhook(client: KubeClient, keepConfigurations: boo
 }
 
 /** The processes this stack runs and their log files, for the lab's Deployment metallb-controller (`kubectl logs`). */
-function labProcessLogs(opts: LabStackOptions): { namespace: string; containers: Record<string, string> } {
+function labProcessLogs(opts: LabStackOptions): ProcessLogs {
   const containers: Record<string, string> = {};
   if (opts.controller !== false) containers['controller'] = join(opts.dir, 'controller.log');
   if (opts.webhook !== false) containers['webhook'] = join(opts.dir, 'webhook.log');
-  return { namespace: LAB_NAMESPACE, containers };
+  // --network's speakers (DaemonSet metallb-speaker, src/lab/network/speaker-pods.ts) log in the same folder.
+  return { namespace: LAB_NAMESPACE, containers, nodeContainers: { speaker: (node) => speakerLogFile(opts.dir, node) } };
 }
 
 export async function startLabStack(opts: LabStackOptions): Promise<LabStack> {

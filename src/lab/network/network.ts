@@ -17,6 +17,7 @@ import { labNode } from '../workloads/nodes.ts';
 import { FORWARDER_MAIN, startBridge, type Bridge } from './forward.ts';
 import { BUNDLE, CLI_MAIN, daemonSetNodeOptions, imageSpeakerEnv, startSpeaker as startSpeakerProcess, type SpeakerMode } from './speaker-run.ts';
 import { buildTopology, cleanStale, type SegmentHost, type Topology } from './topology.ts';
+import { SpeakerPods, speakerLogFile } from './speaker-pods.ts';
 
 /** `src/cli/main.ts`: the speakers run `berth speaker` from this checkout (mode `tsx`). */
 export { CLI_MAIN };
@@ -189,6 +190,8 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   const socketPath = join(o.dir, 'api.sock');
   const forwarders: NodeProcess[] = [];
   const speakers = new Map<string, NodeProcess>();
+  // DaemonSet metallb-speaker and a Pod per node that follow the speaker processes (speaker-pods.ts).
+  let speakerPods: SpeakerPods | undefined;
   let bridge: Bridge | undefined;
   const exitHook = (): void => {
     // Last resort on an exit without stop(): children by pid, then the namespaces, synchronously.
@@ -201,6 +204,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       await Promise.all([...speakers.values()].map((p) => p.stop('SIGTERM', 3000)));
+      if (speakerPods) await Promise.race([speakerPods.idle(), new Promise((r) => setTimeout(r, 3000).unref())]);
       await Promise.all(forwarders.map((p) => p.stop('SIGTERM', 2000)));
       await bridge?.close();
       await topology.destroy();
@@ -213,7 +217,7 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
     return h;
   };
   const speakerMode = o.speakerMode ?? 'tsx';
-  const speakerLog = (name: string): string => join(o.dir, `speaker-${name}.log`);
+  const speakerLog = (name: string): string => speakerLogFile(o.dir, name);
   const startSpeaker = async (name: string, extraArgs: readonly string[] = [], wrapper: readonly string[] = []): Promise<NodeProcess> => {
     const h = node(name);
     const old = speakers.get(name);
@@ -247,7 +251,9 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
       },
     );
     speakers.set(name, p);
+    void p.done.then(() => speakerPods?.exited(name, p));
     await p.waitFor(/speaker: ready/, speakerTimeout, { whileProgress: true, hint: timeoutHint(speakerTimeout) });
+    await speakerPods?.running(name, p);
     return p;
   };
 
@@ -286,6 +292,8 @@ export async function startLabNetwork(o: LabNetworkOptions): Promise<LabNetwork>
     log(`network: segment ${topology.prefix} (switch ${topology.sw}, client ${topology.client.ns}, nodes ${topology.nodes.map((n) => n.ns).join(' ')})`);
     checkpoint();
     if (o.speakers !== false) {
+      speakerPods = new SpeakerPods(o.client, SPEAKER_NAMESPACE, topology.nodes, log);
+      await speakerPods.start();
       if (speakerMode === 'bundle')
         log(`network: speakers as the image runs them: node ${o.bundleFile ?? BUNDLE} speaker …, NODE_OPTIONS="${daemonSetNodeOptions()}", V8 flags ${SPEAKER_V8_FLAGS} (image/entry.ts)`);
       await Promise.all(topology.nodes.map((h) => startSpeaker(h.name)));

@@ -26,6 +26,7 @@ import {
   type DesiredSlice,
 } from './endpoints.ts';
 import { PodIpPool } from './pod-ips.ts';
+import { LAB_PROCESS_POD_ANNOTATION } from './pod-logs.ts';
 import { controllerRef, labelSelectorReqs } from './selector.ts';
 
 type Obj = Record<string, unknown>;
@@ -583,6 +584,8 @@ export class WorkloadController {
   private async syncPod(ns: string, name: string): Promise<void> {
     const pod = this.store.get('core/pods', ns, name);
     if (!pod || pod.metadata.deletionTimestamp) return;
+    // A Pod the lab runs as a process (the network lab's speakers): its status is that process's, written by its owner.
+    if (pod.metadata.annotations?.[LAB_PROCESS_POD_ANNOTATION]) return;
     const spec = obj(pod['spec']);
     const status = obj(pod['status']);
     const retry = () => this.dirty.pods.add(key(ns, name));

@@ -23,13 +23,30 @@ const arr = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
 /** The Deployment the lab stands its processes in as (MetalLB's name: the runbook's `kubectl logs` commands). */
 export const LAB_PROCESS_DEPLOYMENT = 'metallb-controller';
 
+/** The DaemonSet the network lab stands its per-node speaker processes in as (src/lab/network/speaker-pods.ts). */
+export const LAB_SPEAKER_DAEMONSET = 'metallb-speaker';
+
+/**
+ * Annotation of the Pods the lab runs as local processes rather than fake containers (the speaker Pods of
+ * src/lab/network/speaker-pods.ts): the workload controller does not bind, start or change them.
+ */
+export const LAB_PROCESS_POD_ANNOTATION = 'berth.io/lab-process';
+
 /** The lab's own processes as a Deployment's containers: container name → its log file. */
 export interface ProcessLogs {
   /** berth's namespace (metallb-system). */
   namespace: string;
   /** e.g. `{ controller: '<dir>/controller.log', webhook: '<dir>/webhook.log' }`; containers left out log nothing. */
   containers: Readonly<Record<string, string>>;
+  /**
+   * The per-node processes of DaemonSet metallb-speaker: container name → the log file of the process on a node
+   * (e.g. `{ speaker: (node) => '<dir>/speaker-<node>.log' }`). Asked only with a Node name (a DNS subdomain).
+   */
+  nodeContainers?: Readonly<Record<string, (node: string) => string>>;
 }
+
+/** A Kubernetes DNS subdomain (a Node's name): no `/`, no `..`, so safe in a file name. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Is `subresource` the log subresource of this store bucket (only Pods have one)? */
 export function hasLog(storeKey: string, subresource: string): boolean {
@@ -146,11 +163,21 @@ export class PodLogs {
     private readonly processes: ProcessLogs | undefined,
   ) {}
 
-  /** The log file of `container` of `pod` when the lab runs it as a process (owner chain to metallb-controller). */
+  /**
+   * The log file of `container` of `pod` when the lab runs it as a process: owner chain to Deployment
+   * metallb-controller, or owned by DaemonSet metallb-speaker (the file of the process on the Pod's spec.nodeName).
+   */
   fileFor(pod: KubeObject, container: string): string | undefined {
     const p = this.processes;
     if (!p || pod.metadata.namespace !== p.namespace) return undefined;
     const rsRef = controllerRef(pod);
+    if (rsRef?.kind === 'DaemonSet' && rsRef.name === LAB_SPEAKER_DAEMONSET) {
+      const ds = this.store.get('apps/daemonsets', p.namespace, LAB_SPEAKER_DAEMONSET);
+      const node = obj(pod['spec'])['nodeName'];
+      const file = p.nodeContainers?.[container];
+      if (!ds || ds.metadata.uid !== rsRef.uid || typeof node !== 'string' || !DNS_SUBDOMAIN.test(node) || !file) return undefined;
+      return file(node);
+    }
     if (rsRef?.kind !== 'ReplicaSet') return undefined;
     const rs = this.store.get('apps/replicasets', p.namespace, rsRef.name);
     if (!rs || rs.metadata.uid !== rsRef.uid) return undefined;
