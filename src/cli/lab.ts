@@ -569,6 +569,7 @@ async function runLabLocked(
     say(`  ${k} patch svc web -p '{"spec":{"ipFamilyPolicy":"PreferDualStack","ipFamilies":["IPv4","IPv6"]}}'   # adds an IPv6 EXTERNAL-IP`);
     say(`  ip netns exec ${c} ndisc6 <IPv6 EXTERNAL-IP> eth0`);
     say(`  ip netns exec ${c} ping -c 1 <EXTERNAL-IP>; ip -n ${c} neigh   # the client's kernel neighbour table`);
+    say(`  ${k} get pods -n ${LAB_NAMESPACE} -o wide; ${k} logs -n ${LAB_NAMESPACE} daemonset/metallb-speaker   # a speaker Pod per node (DaemonSet metallb-speaker)`);
     say(`  nodes: ${net.topology.nodes.map((h) => `${h.name} ${h.ns} ${h.ipv4} ${h.mac} speaker pid ${net!.speakers.get(h.name)?.pid ?? '-'}`).join('; ')}`);
   }
   say('Ctrl-C stops everything.');
