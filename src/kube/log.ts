@@ -77,8 +77,10 @@ export interface BufferedSinkOptions {
 
 /**
  * A LineSink that gathers the lines of one event-loop turn and hands them to `out` in one write, in that turn's check
- * phase (setImmediate): before the process handles any later I/O, so whatever a line reports is never observable
- * elsewhere (a metric, an API write) long before the line — tests and operators correlate them. At once when
+ * phase (setImmediate): before the next poll for I/O, so a line is never more than one loop turn behind what it
+ * reports. Not strictly before: an I/O callback of the same poll phase (an HTTP request for /metrics, say) may answer
+ * first, and a reader of two channels (the log pipe and an HTTP socket) sees them in no guaranteed order anyway, so
+ * tests wait for a log line (NodeProcess.waitFor) rather than match it at once after another channel. At once when
  * `maxChars` are buffered or a line is a warning or an error (`"level":"warn"`/`"error"` in JSON, ` WARN `/` ERROR `
  * in text), and synchronously when the process exits. One write per line cost a write(2) on a pipe and a wake-up of
  * the reader per line: at 100 admissions/s the webhook's logging was 11.6 % of its CPU (issue 12). Under a CPU
