@@ -1,5 +1,5 @@
-// npx tsx bench/liveness-uplink.ts [--seconds 45] [--burst-kb 100] [--every-ms 3000] [--rate 1mbit] (root; take
-// `flock /tmp/bench.lock` around it) — false node losses when a node's heartbeats are delayed after its sender's timer
+// npx tsx bench/liveness-uplink.ts [--seconds 45] [--burst-kb 100] [--every-ms 3000] [--rate 1mbit] (root; one
+// benchmark at a time) — false node losses when a node's heartbeats are delayed after its sender's timer
 // (docs/layer2.md "A busy node keeps its IPs"), printed, never asserted. The 3-node namespace lab
 // (test/e2e/speaker-l2-harness.ts, speakers under tsx) with three Services; node n1's eth0 gets a token-bucket qdisc
 // (`tc qdisc … tbf rate --rate`), and a process in n1's namespace sends --burst-kb of UDP to the client every
